@@ -1,0 +1,58 @@
+# Xinyi — run a bare `make` for the list of targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := $(CURDIR)/bin
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+DEMO_DIR ?= $(CURDIR)/xinyi-data
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## print the targets with one line each
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build the one binary into ./bin/xinyi
+	$(GO) build -o $(BIN)/xinyi ./cmd/xinyi
+
+$(BIN)/minio:
+	@echo "installing MinIO $(MINIO_VERSION) into ./bin (a few minutes the first time)"
+	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+.PHONY: tools
+tools: $(BIN)/minio ## install the tools the tests use (MinIO server into ./bin)
+
+.PHONY: services
+services: ## make sure PostgreSQL and Redis are running on their standard local ports
+	@bash scripts/services.sh
+
+.PHONY: test
+test: tools services ## run every test against real MinIO, PostgreSQL and Redis
+	$(GO) vet ./...
+	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -count=1 -timeout 40m ./...
+
+.PHONY: bench
+bench: tools services ## run the Go benchmarks and the side-by-side peer comparisons
+	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	@for s in bench/*.sh; do [ -f "$$s" ] && bash "$$s"; done; true
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for a short while (FUZZTIME=30s by default)
+	@bash scripts/fuzz.sh $${FUZZTIME:-30s}
+
+.PHONY: demo
+demo: build ## run the platform end to end on embedded defaults into ./xinyi-data
+	@bash scripts/demo.sh "$(BIN)/xinyi" "$(DEMO_DIR)"
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: generate
+generate: ## regenerate checked-in generated code (protobuf)
+	$(GO) generate ./...
+
+.PHONY: clean
+clean: ## remove build outputs and the demo data (keeps ./bin/minio)
+	rm -rf $(BIN)/xinyi $(DEMO_DIR)

@@ -1,0 +1,16 @@
+// Package datasets owns the raw department tables that every other part of Xinyi
+// reads: their schemas, a deterministic generator of a realistic enterprise universe
+// (companies, monthly tax, social insurance, utilities, court cases, penalties, loans,
+// guarantees, ...) whose latent health drives default and violation labels, and
+// loaders for real public credit data sets into Arrow records.
+//
+// Every record carries an event time and an arrival time: a department delivers late
+// and sometimes backfills, and the feature store counts a record only once both are
+// at or before the as-of date. The package knows nothing of features or models.
+//
+// Raw tables are written as Parquet under
+//
+//	raw/<source>/month=YYYY-MM/part-NNNNN.parquet
+//
+// through an internal/blob store.
+package datasets

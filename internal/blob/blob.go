@@ -1,0 +1,57 @@
+// Package blob is Xinyi's object storage: a small interface with a local-folder
+// implementation (the embedded default, in this package) and a MinIO / S3
+// implementation (internal/blob/minio). Both pass one contract suite
+// (internal/blob/blobtest).
+//
+// Invariants every implementation keeps:
+//   - Put is atomic: a reader sees the whole new object or the old one (or none),
+//     never a partial write, even with concurrent writers of the same key.
+//   - Every object's sha256 is recorded at write time and verified on read; a
+//     mismatch surfaces as ErrCorrupt, never as silently wrong bytes.
+//   - Keys are relative, slash-separated paths; "..", absolute paths, empty
+//     segments and control characters are refused with ErrInvalidKey.
+//
+// Usage:
+//
+//	store, err := blob.OpenLocal("./xinyi-data")
+//	info, err := store.Put(ctx, "raw/tax/month=2024-01/part-00000.parquet", r)
+//	data, info, err := blob.ReadAll(ctx, store, key)
+package blob
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Sentinel errors, wrapped with the key involved.
+var (
+	ErrNotFound    = errors.New("blob: object not found")
+	ErrCorrupt     = errors.New("blob: object corrupt (sha256 mismatch)")
+	ErrInvalidKey  = errors.New("blob: invalid key")
+	ErrUnavailable = errors.New("blob: store unavailable")
+)
+
+// Info describes one stored object.
+type Info struct {
+	Key      string
+	Size     int64
+	SHA256   string // lowercase hex digest of the content
+	Modified time.Time
+}
+
+// Store is an object store. Implementations are safe for concurrent use.
+type Store interface {
+	// Put stores the content of r under key atomically and returns its Info.
+	Put(ctx context.Context, key string, r io.Reader) (Info, error)
+	// Get opens key for reading. The reader verifies the sha256 as it reaches
+	// the end and returns an error wrapping ErrCorrupt from Read if it differs.
+	Get(ctx context.Context, key string) (io.ReadCloser, Info, error)
+	// Stat returns the Info of key, or an error wrapping ErrNotFound.
+	Stat(ctx context.Context, key string) (Info, error)
+	// List returns every object whose key starts with prefix, sorted by key.
+	List(ctx context.Context, prefix string) ([]Info, error)
+	// Delete removes key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
