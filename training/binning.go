@@ -1,0 +1,156 @@
+package training
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+)
+
+// binMapper maps the values of one feature to bins 0..numBins-1 by upper
+// bounds (bin b holds the values v with upper[b-1] < v <= upper[b]; the last
+// upper bound is +Inf); NaN goes to the missing bin numBins.
+type binMapper struct {
+	upper []float64
+}
+
+func (m *binMapper) numBins() int    { return len(m.upper) }
+func (m *binMapper) missingBin() int { return len(m.upper) }
+
+// bin returns the bin of v.
+func (m *binMapper) bin(v float64) uint8 {
+	if math.IsNaN(v) {
+		return uint8(len(m.upper))
+	}
+	// First b with v <= upper[b]; the last bound is +Inf so b < len(upper).
+	lo, hi := 0, len(m.upper)-1
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if v <= m.upper[mid] {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return uint8(lo)
+}
+
+// threshold returns the model threshold of a split that sends bins 0..t left.
+func (m *binMapper) threshold(t int) float64 {
+	u := m.upper[t]
+	if math.IsInf(u, 1) {
+		// Split of all values against missing only: every finite value goes left.
+		return math.MaxFloat64
+	}
+	return u
+}
+
+// findBins computes the bin upper bounds for the non-NaN values in vals
+// (which it sorts in place): distinct values get bins of their own while there
+// are at most maxBins of them, otherwise bins hold about equal numbers of
+// values, a value that alone fills a bin getting a bin of its own. Bounds lie
+// halfway between the neighbouring distinct values.
+func findBins(vals []float64, maxBins int) binMapper {
+	slices.Sort(vals) // NaN sorts first
+	k := 0
+	for k < len(vals) && math.IsNaN(vals[k]) {
+		k++
+	}
+	vals = vals[k:]
+	if len(vals) == 0 {
+		return binMapper{upper: []float64{math.Inf(1)}}
+	}
+	var distinct []float64
+	var counts []int
+	for i, v := range vals {
+		if i == 0 || v != vals[i-1] {
+			distinct = append(distinct, v)
+			counts = append(counts, 0)
+		}
+		counts[len(counts)-1]++
+	}
+	between := func(a, b float64) float64 {
+		mid := a + (b-a)/2
+		if mid >= b || math.IsInf(mid, 0) || math.IsNaN(mid) {
+			return a
+		}
+		return mid
+	}
+	var upper []float64
+	if len(distinct) <= maxBins {
+		for i := 0; i+1 < len(distinct); i++ {
+			upper = append(upper, between(distinct[i], distinct[i+1]))
+		}
+		return binMapper{upper: append(upper, math.Inf(1))}
+	}
+	rest := float64(len(vals))
+	binsLeft := maxBins
+	target := rest / float64(binsLeft)
+	acc := 0
+	for i, c := range counts {
+		if acc > 0 && binsLeft > 1 {
+			fa, fc := float64(acc), float64(c)
+			if fa+fc > target && (fa >= target/2 || fc >= target) {
+				upper = append(upper, between(distinct[i-1], distinct[i]))
+				binsLeft--
+				rest -= fa
+				target = rest / float64(binsLeft)
+				acc = 0
+			}
+		}
+		acc += c
+	}
+	return binMapper{upper: append(upper, math.Inf(1))}
+}
+
+// binnedData is a data set with every feature column compressed to uint8 bins.
+type binnedData struct {
+	rows    int
+	cols    [][]uint8
+	mappers []binMapper
+}
+
+// newBinnedData finds bins on (a sample of) d and bins every column, using up
+// to threads goroutines over the features.
+func newBinnedData(d *Dataset, maxBins, sampleRows int, seed uint64, threads int) *binnedData {
+	n := d.Rows()
+	var sample []int
+	if sampleRows > 0 && n > sampleRows {
+		rng := rand.New(rand.NewPCG(seed, 0xb1b1b1b1))
+		sample = rng.Perm(n)[:sampleRows]
+		sort.Ints(sample)
+	}
+	bd := &binnedData{rows: n, cols: make([][]uint8, len(d.Columns)), mappers: make([]binMapper, len(d.Columns))}
+	parallelFor(len(d.Columns), threads, func(j int) {
+		col := d.Columns[j]
+		var vals []float64
+		if sample != nil {
+			vals = make([]float64, len(sample))
+			for k, r := range sample {
+				vals[k] = col[r]
+			}
+		} else {
+			vals = slices.Clone(col)
+		}
+		bd.mappers[j] = findBins(vals, maxBins)
+		bd.cols[j] = binColumn(&bd.mappers[j], col)
+	})
+	return bd
+}
+
+// applyBins bins d with the mappers of a training set.
+func (bd *binnedData) applyBins(d *Dataset, threads int) *binnedData {
+	out := &binnedData{rows: d.Rows(), cols: make([][]uint8, len(d.Columns)), mappers: bd.mappers}
+	parallelFor(len(d.Columns), threads, func(j int) {
+		out.cols[j] = binColumn(&bd.mappers[j], d.Columns[j])
+	})
+	return out
+}
+
+func binColumn(m *binMapper, col []float64) []uint8 {
+	out := make([]uint8, len(col))
+	for i, v := range col {
+		out[i] = m.bin(v)
+	}
+	return out
+}
