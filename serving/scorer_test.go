@@ -1,0 +1,257 @@
+package serving
+
+import (
+	"bufio"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// testSet is the feature set the hand-written stump models are bound to.
+var testSet = FeatureSet{Name: "credit", Version: 3, Indicators: []string{"tax.paid.sum_12m", "court.dishonest_debtor", "network.circle_defaulted"}}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func refFor(task Task, name string) ModelRef {
+	return ModelRef{Task: task, Name: name, Version: "1", FeatureSet: testSet.Name, FeatureSetVersion: testSet.Version}
+}
+
+func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+// TestScorerMatchesLightGBM checks leaves-loaded predictions against LightGBM's own
+// predict output for the breast-cancer DART model (leaves testdata).
+func TestScorerMatchesLightGBM(t *testing.T) {
+	names := make([]string, 30)
+	for i := range names {
+		names[i] = "Column_" + strconv.Itoa(i)
+	}
+	set := FeatureSet{Name: "breast_cancer", Version: 1, Indicators: names}
+	ref := ModelRef{Task: TaskPD, Name: "bc", Version: "1", FeatureSet: "breast_cancer", FeatureSetVersion: 1}
+	sc, err := LoadScorer(readTestdata(t, "lg_dart_breast_cancer.model"), ref, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readTSV(t, "breast_cancer_test.tsv")
+	want := readTSV(t, "lg_dart_breast_cancer_true_predictions.txt")
+	if len(rows) != len(want) || len(rows) == 0 {
+		t.Fatalf("%d rows, %d predictions", len(rows), len(want))
+	}
+	for i, row := range rows {
+		got, err := sc.Predict(row)
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+		if math.Abs(got-want[i][0]) > 1e-10 {
+			t.Errorf("row %d: got %.15g, LightGBM %.15g", i, got, want[i][0])
+		}
+		m, err := sc.Margin(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(sigmoid(m)-want[i][0]) > 1e-10 {
+			t.Errorf("row %d: sigmoid(margin) %.15g, LightGBM %.15g", i, sigmoid(m), want[i][0])
+		}
+	}
+}
+
+func readTSV(t *testing.T, name string) [][]float64 {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var row []float64
+		for _, s := range strings.Fields(sc.Text()) {
+			v, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			row = append(row, v)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func TestScorerHandCalculated(t *testing.T) {
+	pd, err := LoadScorer(readTestdata(t, "stump_pd.txt"), refFor(TaskPD, "pd"), testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim, err := LoadScorer(readTestdata(t, "stump_limit.txt"), refFor(TaskLimit, "limit"), testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nan := math.NaN()
+	tests := []struct {
+		name       string
+		row        []float64
+		wantMargin float64 // sum of the leaf values reached, by hand
+		wantLimit  float64
+	}{
+		{"good", []float64{150, 0, 0}, -2 + -1, 1200000 + 0},
+		{"bad", []float64{80, 1, 1}, 0.5 + 2, 300000 - 200000},
+		{"on threshold goes left", []float64{100, 0.5, 0}, 0.5 - 1, 300000},
+		{"missing tax goes default left", []float64{nan, 0, 0}, 0.5 - 1, 300000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := pd.Margin(tt.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(m-tt.wantMargin) > 1e-12 {
+				t.Errorf("margin %v, want %v", m, tt.wantMargin)
+			}
+			p, err := pd.Predict(tt.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := sigmoid(tt.wantMargin); math.Abs(p-want) > 1e-12 {
+				t.Errorf("pd %v, want %v", p, want)
+			}
+			l, err := lim.Predict(tt.row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(l-tt.wantLimit) > 1e-6 {
+				t.Errorf("limit %v, want %v", l, tt.wantLimit)
+			}
+		})
+	}
+}
+
+func TestScorerRowLength(t *testing.T) {
+	pd, err := LoadScorer(readTestdata(t, "stump_pd.txt"), refFor(TaskPD, "pd"), testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range [][]float64{nil, {1, 2}, {1, 2, 3, 4}} {
+		if _, err := pd.Predict(row); !errors.Is(err, ErrFeatureCount) {
+			t.Errorf("Predict(%v): err %v, want ErrFeatureCount", row, err)
+		}
+		if _, err := pd.Margin(row); !errors.Is(err, ErrFeatureCount) {
+			t.Errorf("Margin(%v): err %v, want ErrFeatureCount", row, err)
+		}
+	}
+	if _, err := pd.Predict([]float64{math.Inf(1), 0, 0}); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("infinite feature: err %v, want ErrInvalidInput", err)
+	}
+}
+
+func TestLoadScorerRefusesWrongBinding(t *testing.T) {
+	text := readTestdata(t, "stump_pd.txt")
+	reordered := FeatureSet{Name: "credit", Version: 3, Indicators: []string{"court.dishonest_debtor", "tax.paid.sum_12m", "network.circle_defaulted"}}
+	longer := FeatureSet{Name: "credit", Version: 3, Indicators: append(append([]string{}, testSet.Indicators...), "power.kwh.sum_12m")}
+	tests := []struct {
+		name string
+		ref  ModelRef
+		set  FeatureSet
+		want error
+	}{
+		{"registry binds another version", ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 2}, testSet, ErrFeatureSetMismatch},
+		{"registry binds another set", ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "retail", FeatureSetVersion: 3}, testSet, ErrFeatureSetMismatch},
+		{"columns in another order", refFor(TaskPD, "pd"), reordered, ErrFeatureSetMismatch},
+		{"set has more columns", refFor(TaskPD, "pd"), longer, ErrFeatureSetMismatch},
+		{"binary model as limit", refFor(TaskLimit, "pd"), testSet, ErrInvalidModel},
+		{"unknown task", ModelRef{Task: "churn", Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 3}, testSet, ErrInvalidModel},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadScorer(text, tt.ref, tt.set)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err %v, want %v", err, tt.want)
+			}
+		})
+	}
+	t.Run("limit model as pd", func(t *testing.T) {
+		_, err := LoadScorer(readTestdata(t, "stump_limit.txt"), refFor(TaskPD, "limit"), testSet)
+		if !errors.Is(err, ErrInvalidModel) {
+			t.Fatalf("err %v, want ErrInvalidModel", err)
+		}
+	})
+	t.Run("holder refuses scorer of another set", func(t *testing.T) {
+		other := FeatureSet{Name: "credit", Version: 4, Indicators: testSet.Indicators}
+		sc, err := LoadScorer(text, ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 4}, other)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewModels(map[Task]FeatureSet{TaskPD: testSet, TaskViolation: testSet, TaskLimit: testSet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Install(sc); !errors.Is(err, ErrFeatureSetMismatch) {
+			t.Fatalf("err %v, want ErrFeatureSetMismatch", err)
+		}
+		if m.Current().PD != nil {
+			t.Fatal("refused model was installed")
+		}
+	})
+}
+
+func TestLoadScorerBadText(t *testing.T) {
+	for name, text := range map[string]string{
+		"empty":        "",
+		"json":         `{"learner":{}}`,
+		"no names":     "tree\nversion=v3\nobjective=binary\n\nTree=0\n",
+		"no objective": "tree\nversion=v3\nfeature_names=a b c\n\nTree=0\n",
+		"truncated":    string(readTestdata(t, "stump_pd.txt")[:300]),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := LoadScorer([]byte(text), refFor(TaskPD, "pd"), testSet); !errors.Is(err, ErrInvalidModel) {
+				t.Fatalf("err %v, want ErrInvalidModel", err)
+			}
+		})
+	}
+}
+
+func FuzzLoadScorer(f *testing.F) {
+	f.Add(readTestdata(f, "stump_pd.txt"))
+	f.Add([]byte("tree\nfeature_names=a\nobjective=binary\n"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		sc, err := LoadScorer(text, refFor(TaskPD, "pd"), testSet)
+		if err != nil {
+			return
+		}
+		if _, err := sc.Predict([]float64{1, 2, 3}); err != nil {
+			t.Fatalf("loaded model fails on a valid row: %v", err)
+		}
+	})
+}
+
+func BenchmarkScorerPredict(b *testing.B) {
+	names := make([]string, 30)
+	for i := range names {
+		names[i] = "Column_" + strconv.Itoa(i)
+	}
+	set := FeatureSet{Name: "breast_cancer", Version: 1, Indicators: names}
+	sc, err := LoadScorer(readTestdata(b, "lg_dart_breast_cancer.model"), ModelRef{Task: TaskPD, Name: "bc", Version: "1", FeatureSet: "breast_cancer", FeatureSetVersion: 1}, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	row := make([]float64, 30)
+	for i := range row {
+		row[i] = float64(i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := sc.Predict(row); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
