@@ -5,7 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	
+
 	"github.com/dmitryikh/leaves"
 
 	"github.com/xinyi-platform/xinyi/gbdt"
@@ -268,4 +268,3 @@ func (s *Scorer) smoke() (err error) {
 	}
 	return nil
 }
-
