@@ -1,0 +1,370 @@
+// Package metadb is the SQL metadata database: connection, migrations, SQLite as the
+// embedded default and PostgreSQL for several instances. It holds no domain logic.
+//
+// A DSN selects the engine: "postgres://..." or "postgresql://..." opens PostgreSQL
+// through pgx; "sqlite:///path/file.db", "sqlite://file.db" or a bare file path opens
+// SQLite through modernc.org/sqlite (pure Go) in WAL mode with a busy timeout, where
+// every transaction takes the write lock when it begins so concurrent writers queue
+// instead of failing.
+//
+// Queries are written once with "?" placeholders; DB rewrites them to "$1, $2, ..."
+// for PostgreSQL. Migrations are plain SQL with a few dialect macros (see Migration)
+// and are recorded per component in the xinyi_migrations table.
+//
+// Usage:
+//
+//	db, err := metadb.Open(ctx, "sqlite:///var/lib/xinyi/meta.db", metadb.Options{})
+//	err = db.Migrate(ctx, "registry", migrations)
+//	err = db.Tx(ctx, func(tx *metadb.Tx) error {
+//		id, err := tx.InsertID(ctx, "INSERT INTO models (name) VALUES (?)", name)
+//		return err
+//	})
+package metadb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"
+)
+
+// Sentinel errors, wrapped with context.
+var (
+	// ErrInvalidDSN means the DSN names no supported engine or is malformed.
+	ErrInvalidDSN = errors.New("metadb: invalid DSN")
+	// ErrUnavailable means the database could not be reached.
+	ErrUnavailable = errors.New("metadb: database unavailable")
+	// ErrConflict means a unique or primary-key constraint refused a write.
+	ErrConflict = errors.New("metadb: unique constraint violated")
+	// ErrNotFound means a query that must return one row returned none.
+	ErrNotFound = errors.New("metadb: no such row")
+	// ErrMigration means a migration is malformed or failed to apply.
+	ErrMigration = errors.New("metadb: migration failed")
+)
+
+// Dialect is the SQL engine behind a DB.
+type Dialect int
+
+const (
+	// SQLite is the embedded engine (modernc.org/sqlite).
+	SQLite Dialect = iota + 1
+	// Postgres is PostgreSQL through pgx.
+	Postgres
+)
+
+// String returns "sqlite" or "postgres".
+func (d Dialect) String() string {
+	switch d {
+	case SQLite:
+		return "sqlite"
+	case Postgres:
+		return "postgres"
+	}
+	return "unknown"
+}
+
+// Options configures Open. The zero value is valid; EnsureDefaults fills it in.
+type Options struct {
+	// BusyTimeout is how long a SQLite connection waits for the write lock before
+	// failing. Default 10s.
+	BusyTimeout time.Duration
+	// MaxOpenConns caps open connections. Default 8 for SQLite, 16 for PostgreSQL.
+	MaxOpenConns int
+	// ConnectTimeout bounds the first ping. Default 5s.
+	ConnectTimeout time.Duration
+	// Logger receives migration messages; nil means silent.
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills zero fields with their defaults for dialect d.
+func (o *Options) EnsureDefaults(d Dialect) {
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 10 * time.Second
+	}
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 8
+		if d == Postgres {
+			o.MaxOpenConns = 16
+		}
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 5 * time.Second
+	}
+}
+
+// DB is an open metadata database. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+	opts    Options
+}
+
+// Open connects to the database named by dsn and checks that it answers.
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	d, driver, source, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	opts.EnsureDefaults(d)
+	if d == SQLite {
+		source = sqliteSource(source, opts.BusyTimeout)
+	}
+	sqldb, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("%w: open %s: %v", ErrInvalidDSN, d, err)
+	}
+	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
+	sqldb.SetMaxIdleConns(opts.MaxOpenConns)
+	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	if err := sqldb.PingContext(pctx); err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, d, err)
+	}
+	return &DB{sql: sqldb, dialect: d, opts: opts}, nil
+}
+
+// parseDSN picks the engine and the driver's own source string.
+func parseDSN(dsn string) (Dialect, string, string, error) {
+	dsn = strings.TrimSpace(dsn)
+	switch {
+	case dsn == "":
+		return 0, "", "", fmt.Errorf("%w: empty", ErrInvalidDSN)
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		if _, err := url.Parse(dsn); err != nil {
+			return 0, "", "", fmt.Errorf("%w: %v", ErrInvalidDSN, err)
+		}
+		return Postgres, "pgx", dsn, nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		rest := strings.TrimPrefix(dsn, "sqlite://")
+		if rest == "" || rest == "/" {
+			return 0, "", "", fmt.Errorf("%w: %q names no file", ErrInvalidDSN, dsn)
+		}
+		return SQLite, "sqlite", rest, nil
+	case strings.Contains(dsn, "://"):
+		return 0, "", "", fmt.Errorf("%w: unsupported scheme in %q (want sqlite:// or postgres://)", ErrInvalidDSN, redact(dsn))
+	default:
+		return SQLite, "sqlite", dsn, nil
+	}
+}
+
+// redact hides a password in a URL-shaped DSN.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "<unparsable>"
+	}
+	return u.Redacted()
+}
+
+// sqliteSource adds WAL, busy timeout, foreign keys and immediate transactions to a
+// file path, keeping any parameters the caller already gave.
+func sqliteSource(path string, busy time.Duration) string {
+	file, query, _ := strings.Cut(path, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		q = url.Values{}
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	if q.Get("_busy_timeout") == "" && q.Get("_timeout") == "" {
+		q.Set("_busy_timeout", strconv.FormatInt(busy.Milliseconds(), 10))
+	}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	return file + "?" + q.Encode()
+}
+
+// Dialect reports the engine behind db.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQL returns the underlying *sql.DB for callers that need it directly (tests,
+// tools). Queries through it are not rebound.
+func (db *DB) SQL() *sql.DB { return db.sql }
+
+// Close closes every connection.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Rebind rewrites "?" placeholders to "$n" for PostgreSQL. Question marks inside
+// single-quoted literals are left alone.
+func (db *DB) Rebind(query string) string { return rebind(db.dialect, query) }
+
+func rebind(d Dialect, query string) string {
+	if d != Postgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+			b.WriteByte(c)
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// Exec runs a statement outside a transaction.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := db.sql.ExecContext(ctx, db.Rebind(query), args...)
+	return res, classify(err)
+}
+
+// Query runs a query outside a transaction.
+func (db *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := db.sql.QueryContext(ctx, db.Rebind(query), args...)
+	return rows, classify(err)
+}
+
+// QueryRow runs a query expected to return at most one row. Scan errors are
+// raw database/sql errors; use ScanOne to map sql.ErrNoRows to ErrNotFound.
+func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, db.Rebind(query), args...)
+}
+
+// Tx runs fn in one transaction and commits if fn returns nil, otherwise rolls
+// back. On SQLite the transaction holds the write lock from its start; on
+// PostgreSQL it runs at READ COMMITTED, so callers that need serialization lock a
+// row with SELECT ... FOR UPDATE (see Tx.ForUpdate).
+func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	stx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("metadb: begin: %w", classify(err))
+	}
+	tx := &Tx{tx: stx, dialect: db.dialect}
+	defer func() {
+		if err != nil {
+			_ = stx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = stx.Commit(); err != nil {
+		return fmt.Errorf("metadb: commit: %w", classify(err))
+	}
+	return nil
+}
+
+// Tx is one open transaction.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+}
+
+// Dialect reports the engine of the transaction.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := tx.tx.ExecContext(ctx, rebind(tx.dialect, query), args...)
+	return res, classify(err)
+}
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := tx.tx.QueryContext(ctx, rebind(tx.dialect, query), args...)
+	return rows, classify(err)
+}
+
+// QueryRow runs a query expected to return at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, rebind(tx.dialect, query), args...)
+}
+
+// InsertID runs an INSERT and returns the generated "id" column. The statement
+// must not carry its own RETURNING clause.
+func (tx *Tx) InsertID(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := tx.tx.QueryRowContext(ctx, rebind(tx.dialect, query)+" RETURNING id", args...).Scan(&id)
+	if err != nil {
+		return 0, classify(err)
+	}
+	return id, nil
+}
+
+// ForUpdate returns " FOR UPDATE" on PostgreSQL and "" on SQLite (whose
+// transactions already hold the write lock), for appending to a SELECT.
+func (tx *Tx) ForUpdate() string {
+	if tx.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// ScanOne scans a single row, mapping sql.ErrNoRows to ErrNotFound and constraint
+// errors to ErrConflict.
+func ScanOne(row *sql.Row, dest ...any) error {
+	err := row.Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return classify(err)
+}
+
+// SQLite extended result codes for constraint violations.
+const (
+	sqliteConstraintPrimaryKey = 1555
+	sqliteConstraintUnique     = 2067
+)
+
+// classify wraps unique-constraint violations from either engine so that
+// errors.Is(err, ErrConflict) holds; other errors pass through unchanged.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if IsUniqueViolation(err) {
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+// IsUniqueViolation reports whether err is a unique or primary-key violation of
+// either engine.
+func IsUniqueViolation(err error) bool {
+	if errors.Is(err, ErrConflict) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		c := sqErr.Code()
+		return c == sqliteConstraintUnique || c == sqliteConstraintPrimaryKey
+	}
+	return false
+}
+
+// Bool converts a Go bool to the integer both engines store in a BOOLINT column.
+func Bool(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// RebindPostgres rewrites "?" placeholders to "$n" as a PostgreSQL DB would.
+func RebindPostgres(query string) string { return rebind(Postgres, query) }
