@@ -1,0 +1,360 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+)
+
+// Sentinel errors, wrapped with context.
+var (
+	// ErrTampered means Verify found a record whose hash, link or sequence is wrong.
+	ErrTampered = errors.New("audit: chain broken")
+	// ErrInvalid means an entry lacks a required field or holds unencodable data.
+	ErrInvalid = errors.New("audit: invalid entry")
+)
+
+// Outcomes of an audited action.
+const (
+	OutcomeOK      = "ok"
+	OutcomeRefused = "refused"
+)
+
+// GenesisHash is the prev_hash of the first record.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Entry is what a caller appends.
+type Entry struct {
+	Actor   string // who acted: a user name, or "system"
+	Action  string // what was attempted, e.g. "model.version.create"
+	Subject string // what it was done to, e.g. "model:pd-smb/3"
+	Outcome string // OutcomeOK (default) or OutcomeRefused
+	Reason  string // why it was refused, or a note
+	Before  any    // state before; nil for none. Marshalled with encoding/json.
+	After   any    // state after; nil for none.
+}
+
+// Record is one stored record of the chain.
+type Record struct {
+	Seq      int64           `json:"seq"`
+	Time     time.Time       `json:"time"`
+	Actor    string          `json:"actor"`
+	Action   string          `json:"action"`
+	Subject  string          `json:"subject"`
+	Outcome  string          `json:"outcome"`
+	Reason   string          `json:"reason,omitempty"`
+	Before   json.RawMessage `json:"before"`
+	After    json.RawMessage `json:"after"`
+	PrevHash string          `json:"prev_hash"`
+	Hash     string          `json:"hash"`
+}
+
+// Options configures a Log. The zero value is valid.
+type Options struct {
+	// Now returns the time stamped on records. Default time.Now.
+	Now func() time.Time
+	// VerifyBatch is how many records Verify reads per query. Default 1000.
+	VerifyBatch int
+}
+
+// EnsureDefaults fills zero fields.
+func (o *Options) EnsureDefaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.VerifyBatch <= 0 {
+		o.VerifyBatch = 1000
+	}
+}
+
+// Log is the audit log in one metadata database. It is safe for concurrent use.
+type Log struct {
+	db   *metadb.DB
+	opts Options
+}
+
+// Migrations returns the schema migrations of the audit log.
+func Migrations() ([]metadb.Migration, error) { return metadb.LoadMigrations(migrationFS, "migrations") }
+
+// Open migrates the audit schema in db and returns the log.
+func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
+	opts.EnsureDefaults()
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, "audit", ms); err != nil {
+		return nil, fmt.Errorf("audit: open: %w", err)
+	}
+	return &Log{db: db, opts: opts}, nil
+}
+
+// Append adds one record in its own transaction.
+func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
+	var rec Record
+	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
+		var err error
+		rec, err = l.AppendTx(ctx, tx, e)
+		return err
+	})
+	return rec, err
+}
+
+// AppendTx adds one record inside the caller's transaction; it is committed or
+// rolled back with it. Call it last in a transaction that also locks other rows,
+// so every writer takes locks in the same order.
+func (l *Log) AppendTx(ctx context.Context, tx *metadb.Tx, e Entry) (Record, error) {
+	if e.Actor == "" || e.Action == "" || e.Subject == "" {
+		return Record{}, fmt.Errorf("%w: actor, action and subject are required (got %q, %q, %q)", ErrInvalid, e.Actor, e.Action, e.Subject)
+	}
+	if e.Outcome == "" {
+		e.Outcome = OutcomeOK
+	}
+	before, err := canonicalJSON(e.Before)
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: before of %s: %v", ErrInvalid, e.Action, err)
+	}
+	after, err := canonicalJSON(e.After)
+	if err != nil {
+		return Record{}, fmt.Errorf("%w: after of %s: %v", ErrInvalid, e.Action, err)
+	}
+	var headSeq int64
+	var headHash string
+	if err := metadb.ScanOne(tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+tx.ForUpdate()), &headSeq, &headHash); err != nil {
+		return Record{}, fmt.Errorf("audit: read head: %w", err)
+	}
+	rec := Record{
+		Seq: headSeq + 1, Time: time.Unix(0, l.opts.Now().UnixNano()).UTC(),
+		Actor: e.Actor, Action: e.Action, Subject: e.Subject, Outcome: e.Outcome, Reason: e.Reason,
+		Before: before, After: after, PrevHash: headHash,
+	}
+	rec.Hash = Hash(rec)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		rec.Seq, rec.Time.UnixNano(), rec.Actor, rec.Action, rec.Subject, rec.Outcome, rec.Reason,
+		string(rec.Before), string(rec.After), rec.PrevHash, rec.Hash); err != nil {
+		return Record{}, fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", rec.Seq, rec.Hash); err != nil {
+		return Record{}, fmt.Errorf("audit: move head: %w", err)
+	}
+	return rec, nil
+}
+
+// canonicalJSON encodes v compactly; json.RawMessage and []byte holding JSON are
+// re-encoded so that object keys are sorted and numbers keep their digits.
+func canonicalJSON(v any) (json.RawMessage, error) {
+	var raw []byte
+	switch x := v.(type) {
+	case nil:
+		return json.RawMessage("null"), nil
+	case json.RawMessage:
+		raw = x
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(generic)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Canonical returns the bytes a record's hash covers, before the prev_hash.
+func Canonical(r Record) []byte {
+	type canon struct {
+		Seq     int64           `json:"seq"`
+		Time    string          `json:"time"`
+		Actor   string          `json:"actor"`
+		Action  string          `json:"action"`
+		Subject string          `json:"subject"`
+		Outcome string          `json:"outcome"`
+		Reason  string          `json:"reason"`
+		Before  json.RawMessage `json:"before"`
+		After   json.RawMessage `json:"after"`
+	}
+	c := canon{r.Seq, r.Time.UTC().Format(time.RFC3339Nano), r.Actor, r.Action, r.Subject, r.Outcome, r.Reason, r.Before, r.After}
+	if len(c.Before) == 0 {
+		c.Before = json.RawMessage("null")
+	}
+	if len(c.After) == 0 {
+		c.After = json.RawMessage("null")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		// Only invalid RawMessage content can fail; hash the raw text instead so a
+		// stored record with broken JSON still gets a deterministic, mismatching hash.
+		return []byte(fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s|%s|%s", r.Seq, c.Time, r.Actor, r.Action, r.Subject, r.Outcome, r.Reason, r.Before, r.After))
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// Hash computes a record's hash from its canonical form and PrevHash.
+func Hash(r Record) string {
+	h := sha256.New()
+	h.Write(Canonical(r))
+	h.Write([]byte("\n"))
+	h.Write([]byte(r.PrevHash))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyReport summarizes a successful Verify.
+type VerifyReport struct {
+	Records int64  // number of records checked
+	Head    string // hash of the newest record (GenesisHash for an empty log)
+}
+
+// VerifyError names the first record where the chain is broken.
+type VerifyError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("%v at seq %d: %s", ErrTampered, e.Seq, e.Reason)
+}
+
+// Unwrap makes errors.Is(err, ErrTampered) hold.
+func (e *VerifyError) Unwrap() error { return ErrTampered }
+
+// Verify walks the whole chain from seq 1 and returns a *VerifyError (wrapping
+// ErrTampered) naming the first record that was edited, removed or inserted, or
+// whose link to the head row is wrong.
+func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
+	var headSeq int64
+	var headHash string
+	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"), &headSeq, &headHash); err != nil {
+		return VerifyReport{}, fmt.Errorf("audit: read head: %w", err)
+	}
+	prev, next := GenesisHash, int64(1)
+	for {
+		recs, err := l.list(ctx, "seq >= ? AND seq <= ?", []any{next, headSeq}, "seq ASC", l.opts.VerifyBatch)
+		if err != nil {
+			return VerifyReport{}, err
+		}
+		for _, r := range recs {
+			if r.Seq != next {
+				return VerifyReport{}, &VerifyError{Seq: next, Reason: fmt.Sprintf("record missing (next present is %d)", r.Seq)}
+			}
+			if r.PrevHash != prev {
+				return VerifyReport{}, &VerifyError{Seq: r.Seq, Reason: "prev_hash does not match the previous record"}
+			}
+			if got := Hash(r); got != r.Hash {
+				return VerifyReport{}, &VerifyError{Seq: r.Seq, Reason: "content does not match its hash (record edited)"}
+			}
+			prev, next = r.Hash, r.Seq+1
+		}
+		if len(recs) < l.opts.VerifyBatch {
+			break
+		}
+	}
+	if next-1 != headSeq {
+		return VerifyReport{}, &VerifyError{Seq: next, Reason: fmt.Sprintf("record missing (head is at %d)", headSeq)}
+	}
+	if prev != headHash {
+		return VerifyReport{}, &VerifyError{Seq: headSeq, Reason: "head hash does not match the newest record"}
+	}
+	var beyond int64
+	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE seq > ? OR seq < 1", headSeq), &beyond); err != nil {
+		return VerifyReport{}, fmt.Errorf("audit: count records: %w", err)
+	}
+	if beyond > 0 {
+		return VerifyReport{}, &VerifyError{Seq: headSeq + 1, Reason: fmt.Sprintf("%d record(s) outside the chain", beyond)}
+	}
+	return VerifyReport{Records: headSeq, Head: headHash}, nil
+}
+
+// Filter selects records for List. Zero fields match everything.
+type Filter struct {
+	Subject       string // exact subject
+	SubjectPrefix string // subject prefix, e.g. "model:pd-smb"
+	Actor         string
+	Action        string
+	AfterSeq      int64 // only records with seq > AfterSeq
+	Limit         int   // default 100, at most 10000
+	Descending    bool  // newest first
+}
+
+// List returns records matching f in seq order.
+func (l *Log) List(ctx context.Context, f Filter) ([]Record, error) {
+	var where []string
+	var args []any
+	if f.Subject != "" {
+		where, args = append(where, "subject = ?"), append(args, f.Subject)
+	}
+	if f.SubjectPrefix != "" {
+		where, args = append(where, "(subject = ? OR subject LIKE ? ESCAPE '\\')"), append(args, f.SubjectPrefix, likePrefix(f.SubjectPrefix)+"%")
+	}
+	if f.Actor != "" {
+		where, args = append(where, "actor = ?"), append(args, f.Actor)
+	}
+	if f.Action != "" {
+		where, args = append(where, "action = ?"), append(args, f.Action)
+	}
+	where, args = append(where, "seq > ?"), append(args, f.AfterSeq)
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	f.Limit = min(f.Limit, 10000)
+	order := "seq ASC"
+	if f.Descending {
+		order = "seq DESC"
+	}
+	return l.list(ctx, strings.Join(where, " AND "), args, order, f.Limit)
+}
+
+// likePrefix escapes LIKE wildcards and appends the separator of subjects with a
+// sub-path ("model:x" matches "model:x/3" but not "model:xy").
+func likePrefix(s string) string {
+	s = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+	return s + "/"
+}
+
+func (l *Log) list(ctx context.Context, where string, args []any, order string, limit int) ([]Record, error) {
+	rows, err := l.db.Query(ctx, fmt.Sprintf(`SELECT seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash
+		FROM audit_log WHERE %s ORDER BY %s LIMIT %d`, where, order, limit), args...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var ns int64
+		var before, after string
+		if err := rows.Scan(&r.Seq, &ns, &r.Actor, &r.Action, &r.Subject, &r.Outcome, &r.Reason, &before, &after, &r.PrevHash, &r.Hash); err != nil {
+			return nil, fmt.Errorf("audit: scan: %w", err)
+		}
+		r.Time = time.Unix(0, ns).UTC()
+		r.Before, r.After = json.RawMessage(before), json.RawMessage(after)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	return out, nil
+}
