@@ -36,14 +36,9 @@ func (m *binMapper) bin(v float64) uint8 {
 }
 
 // threshold returns the model threshold of a split that sends bins 0..t left.
-func (m *binMapper) threshold(t int) float64 {
-	u := m.upper[t]
-	if math.IsInf(u, 1) {
-		// Split of all values against missing only: every finite value goes left.
-		return math.MaxFloat64
-	}
-	return u
-}
+// For the last value bin (a split of every value against missing only) it is
+// +Inf, so that every non-NaN value, +Inf included, goes left as in training.
+func (m *binMapper) threshold(t int) float64 { return m.upper[t] }
 
 // findBins computes the bin upper bounds for the non-NaN values in vals
 // (which it sorts in place): distinct values get bins of their own while there
