@@ -86,7 +86,9 @@ type Log struct {
 }
 
 // Migrations returns the schema migrations of the audit log.
-func Migrations() ([]metadb.Migration, error) { return metadb.LoadMigrations(migrationFS, "migrations") }
+func Migrations() ([]metadb.Migration, error) {
+	return metadb.LoadMigrations(migrationFS, "migrations")
+}
 
 // Open migrates the audit schema in db and returns the log.
 func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
@@ -168,6 +170,9 @@ func canonicalJSON(v any) (json.RawMessage, error) {
 			return nil, err
 		}
 		raw = b
+	}
+	if !json.Valid(raw) {
+		return nil, errors.New("not valid JSON")
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
