@@ -37,8 +37,13 @@ func (m *binMapper) bin(v float64) uint8 {
 
 // threshold returns the model threshold of a split that sends bins 0..t left.
 // For the last value bin (a split of every value against missing only) it is
-// +Inf, so that every non-NaN value, +Inf included, goes left as in training.
-func (m *binMapper) threshold(t int) float64 { return m.upper[t] }
+// the largest float64, so that every value (training data is finite) goes left.
+func (m *binMapper) threshold(t int) float64 {
+	if u := m.upper[t]; !math.IsInf(u, 1) {
+		return u
+	}
+	return math.MaxFloat64
+}
 
 // findBins computes the bin upper bounds for the non-NaN values in vals
 // (which it sorts in place): distinct values get bins of their own while there

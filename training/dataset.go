@@ -41,6 +41,11 @@ func (d *Dataset) Validate(obj gbdt.Objective) error {
 		if len(c) != n {
 			return fmt.Errorf("%w: column %q has %d rows, labels have %d", ErrInvalidData, d.Features[j], len(c), n)
 		}
+		for i, v := range c {
+			if math.IsInf(v, 0) {
+				return fmt.Errorf("%w: feature %q of row %d is %v (use NaN for a missing value)", ErrInvalidData, d.Features[j], i, v)
+			}
+		}
 	}
 	for i, y := range d.Label {
 		if math.IsNaN(y) || math.IsInf(y, 0) {

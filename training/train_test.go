@@ -1,6 +1,7 @@
 package training
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -131,7 +132,9 @@ func TestMissingDirection(t *testing.T) {
 	if !(root.Threshold > 4 && root.Threshold < 6) {
 		t.Errorf("threshold %v, want between 4 and 6", root.Threshold)
 	}
-	if a, b := margin(m, []float64{math.NaN()}), margin(m, []float64{1}); a <= b {
+	a, _ := m.Margin([]float64{math.NaN()})
+	b, _ := m.Margin([]float64{1})
+	if a <= b {
 		t.Errorf("margin(NaN) %v <= margin(1) %v", a, b)
 	}
 }
@@ -140,8 +143,8 @@ func TestMissingDirection(t *testing.T) {
 // moves against constraint dir on feature f, over base rows of d. The grid
 // holds every threshold of f in the model, a hair either side of each, and
 // the data range.
-func monotoneViolations(m *gbdt.Model, d *Dataset, f int, dir int8, bases int) int {
-	grid := []float64{math.Inf(-1), -1e300, 1e300, math.Inf(1)}
+func monotoneViolations(tb testing.TB, m *gbdt.Model, d *Dataset, f int, dir int8, bases int) int {
+	grid := []float64{-math.MaxFloat64, -1e300, 1e300, math.MaxFloat64}
 	for _, tr := range m.Trees {
 		for _, nd := range tr.Nodes {
 			if !nd.Leaf && nd.Feature == f {
@@ -167,7 +170,10 @@ func monotoneViolations(m *gbdt.Model, d *Dataset, f int, dir int8, bases int) i
 		prev := math.NaN()
 		for _, v := range grid {
 			row[f] = v
-			cur := margin(m, row)
+			cur, err := m.Margin(row)
+			if err != nil {
+				tb.Fatal(err)
+			}
 			if !math.IsNaN(prev) && float64(dir)*(cur-prev) < -1e-12 {
 				bad++
 			}
@@ -202,7 +208,7 @@ func TestMonotoneConstraints(t *testing.T) {
 				if dir == 0 {
 					continue
 				}
-				if v := monotoneViolations(m, d, f, dir, 60); v != 0 {
+				if v := monotoneViolations(t, m, d, f, dir, 60); v != 0 {
 					t.Errorf("feature %d constrained %+d: %d violations on the grid", f, dir, v)
 				}
 			}
@@ -216,7 +222,7 @@ func TestMonotoneConstraints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if monotoneViolations(m, d, 0, 1, 20) == 0 || monotoneViolations(m, d, 0, -1, 20) == 0 {
+		if monotoneViolations(t, m, d, 0, 1, 20) == 0 || monotoneViolations(t, m, d, 0, -1, 20) == 0 {
 			t.Error("unconstrained model is monotone in x0; the grid check cannot detect violations")
 		}
 	})
@@ -242,7 +248,10 @@ func TestEarlyStopping(t *testing.T) {
 			}
 			// The kept model, evaluated independently of the trainer's scores,
 			// has the best validation metric of the history.
-			mg := Margins(m, va, 1)
+			mg, err := Margins(m, va, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got float64
 			if metric == MetricAUC {
 				got, _ = AUC(va.Label, mg)
@@ -332,6 +341,7 @@ func TestTrainErrors(t *testing.T) {
 		{"no-rows", &Dataset{Features: []string{"a"}, Columns: [][]float64{{}}}, nil, nil, ErrInvalidData},
 		{"ragged", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1}}, Label: []float64{0, 1}}, nil, nil, ErrInvalidData},
 		{"label", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, 2}}, Label: []float64{0, 2}}, nil, nil, ErrInvalidData},
+		{"inf", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, math.Inf(1)}}, Label: []float64{0, 1}}, nil, nil, ErrInvalidData},
 		{"label-nan", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, 2}}, Label: []float64{0, math.NaN()}}, nil, func(p *Params) { p.Objective = gbdt.Regression }, ErrInvalidData},
 		{"valid-features", good, &Dataset{Features: []string{"a"}, Columns: [][]float64{{1}}, Label: []float64{0}}, nil, ErrInvalidData},
 	}
@@ -422,5 +432,38 @@ func TestFindBins(t *testing.T) {
 	}
 	if got := m.bin(math.NaN()); got != 3 {
 		t.Errorf("bin(NaN) = %d, want 3", got)
+	}
+}
+
+func TestModelRoundTrip(t *testing.T) {
+	// A trained model is valid, and its canonical LightGBM text parses back to
+	// a model with the same predictions as the trainer's own scores.
+	d := synthetic(2000, 9)
+	p := DefaultParams()
+	p.NumRounds, p.Monotone = 15, []int8{0, 1, 0, 0}
+	m, _, err := Train(context.Background(), d, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatalf("trained model invalid: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := gbdt.Parse(buf.Bytes(), gbdt.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Margins(m, d, 2)
+	got, err := Margins(back, d, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9*math.Max(1, math.Abs(want[i])) {
+			t.Fatalf("row %d: margin %v after round trip, %v before", i, got[i], want[i])
+		}
 	}
 }
