@@ -42,3 +42,5 @@ func invalidf(format string, args ...any) error {
 func rowLengthError(got, want int) error {
 	return fmt.Errorf("%w: row has %d values, model expects %d features", ErrRowLength, got, want)
 }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

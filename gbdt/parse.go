@@ -26,11 +26,13 @@ func Detect(data []byte) (Format, error) {
 	switch {
 	case bytes.HasPrefix(trimmed, []byte("tree\n")), bytes.HasPrefix(trimmed, []byte("tree\r\n")):
 		return FormatLightGBM, nil
-	case len(data) >= 2 && data[0] == '{' && bytes.IndexByte([]byte("iUIlL$#}"), data[1]) >= 0:
+	case len(data) >= 2 && data[0] == '{' && bytes.IndexByte([]byte("iUIlL$#"), data[1]) >= 0:
 		return FormatXGBoostUBJSON, nil
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		return FormatXGBoostJSON, nil
 	case bytes.HasPrefix(data, []byte("binf")):
+		return FormatXGBoostBinary, nil
+	case looksLikeLegacyXGBoost(data):
 		return FormatXGBoostBinary, nil
 	}
 	return "", fmt.Errorf("%w: not LightGBM text, XGBoost JSON, UBJSON or legacy binary", ErrFormat)
@@ -51,7 +53,11 @@ func Parse(data []byte, lim Limits) (*Model, error) {
 	switch f {
 	case FormatLightGBM:
 		return parseLightGBM(data, lim)
+	case FormatXGBoostJSON:
+		return parseXGBoostJSON(data, lim)
+	case FormatXGBoostUBJSON:
+		return parseXGBoostUBJSON(data, lim)
 	default:
-		return nil, unsupportedf("%s models are not read yet", f)
+		return parseXGBoostBinary(data, lim)
 	}
 }
