@@ -147,6 +147,7 @@ type Source struct {
 	NameZH     string     `yaml:"name_zh" json:"name_zh"`
 	Department string     `yaml:"department" json:"department"`
 	Kind       SourceKind `yaml:"kind" json:"kind"`
+	IDColumn   string     `yaml:"id_column" json:"id_column,omitempty"` // event and relation sources: the key of corrections
 	Columns    []string   `yaml:"columns" json:"columns"`
 	Pos        Pos        `yaml:"-" json:"-"`
 }
@@ -263,6 +264,9 @@ func ParseCatalog(files map[string][]byte) (*Catalog, error) {
 					if prev, dup := c.sources[s.Name]; dup {
 						return nil, catErr(name, item.Line, "duplicate source %q (first at %s)", s.Name, prev.Pos)
 					}
+					if (s.Kind == KindEvent || s.Kind == KindRelation) && s.IDColumn == "" {
+						return nil, catErr(name, item.Line, "source %q: %s source needs an id_column", s.Name, s.Kind)
+					}
 					switch s.Kind {
 					case KindMonthly, KindEvent, KindStatic, KindRelation:
 					default:
@@ -351,7 +355,7 @@ func decodeStrict(n *yaml.Node, v any, pos Pos) error {
 func yamlKeys(v any) []string {
 	switch v.(type) {
 	case *Source:
-		return []string{"name", "name_zh", "department", "kind", "columns"}
+		return []string{"name", "name_zh", "department", "kind", "id_column", "columns"}
 	case *Indicator:
 		return []string{"id", "name_zh", "name_en", "description", "dimension", "sources", "column", "aggregation", "window", "unit", "direction", "sensitivity"}
 	case *FeatureSet:
@@ -395,6 +399,9 @@ func (c *Catalog) validateIndicator(ind *Indicator) error {
 		}
 		if !slices.Contains(src.Columns, ind.Column) {
 			return bad("unknown column %q of source %s", ind.Column, src.Name)
+		}
+		if ind.Column == src.IDColumn && ind.Aggregation != AggCount {
+			return bad("id column %s of source %s can only be counted", ind.Column, src.Name)
 		}
 	case ind.Aggregation == AggValue:
 		if src.Kind != KindStatic {

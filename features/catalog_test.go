@@ -61,6 +61,7 @@ const testSources = `sources:
     columns: [sales]
   - name: guarantee
     kind: relation
+    id_column: guarantee_id
     columns: [amount]
 `
 

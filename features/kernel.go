@@ -49,17 +49,42 @@ const Lookback = MaxWindow + 12
 
 // Record is one raw record of a monthly or event source, for one company and one column.
 // Event is the event date (for a monthly record, the last day of its month); Arrival is
-// when the department delivered it.
+// when the department delivered it. Records with the same key — the month for a monthly
+// source, Key (the ordinal of the event id) for an event source — are deliveries of the
+// same fact: the one with the highest Revision among those eligible is in force.
 type Record struct {
-	Month   Month
-	Event   Day
-	Arrival Day
-	Value   float64
+	Month    Month
+	Event    Day
+	Arrival  Day
+	Key      int32
+	Revision int32
+	Value    float64
 }
 
 // Eligible reports whether a record counts for a snapshot as of asof: both its event
 // time and its arrival time are at or before asof.
 func (r Record) Eligible(asof Day) bool { return r.Event <= asof && r.Arrival <= asof }
+
+func (r *Record) group(kind SourceKind) int32 {
+	if kind == KindMonthly {
+		return int32(r.Month)
+	}
+	return r.Key
+}
+
+// SortRecords sorts records by key, then revision, then arrival, keeping the input order
+// of ties, as Resolve expects.
+func SortRecords(kind SourceKind, rs []Record) {
+	slices.SortStableFunc(rs, func(a, b Record) int {
+		if c := cmp.Compare(a.group(kind), b.group(kind)); c != 0 {
+			return c
+		}
+		if a.Revision != b.Revision {
+			return cmp.Compare(a.Revision, b.Revision)
+		}
+		return cmp.Compare(a.Arrival, b.Arrival)
+	})
+}
 
 // MonthCell is what a company's series holds for one month after bitemporal resolution.
 // N is the number of records that month (0: none). For a monthly source Sum and Max are
@@ -70,22 +95,28 @@ type MonthCell struct {
 }
 
 // Resolve fills cells (len(cells) months ending at the month of asof, oldest first) from
-// records sorted by (Month, Arrival), keeping only eligible ones. For a monthly source
-// the eligible record that arrived last supersedes the earlier ones of the same month (a
-// correction counts only for snapshots at or after its arrival; of two arriving the same
-// day, the later in order wins). For an event source every eligible record adds.
+// records sorted by SortRecords. Only eligible records count (event and arrival at or
+// before asof); of the eligible records with one key the last (highest revision, then
+// latest arrival, then latest in order) is in force, so a correction changes only the
+// snapshots at or after its arrival. A monthly source puts the value in force in its
+// month; an event source adds every event in force to the month of its event date.
 func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
 	clear(cells)
 	end := asof.Month()
 	start := end - Month(len(cells)) + 1
-	for _, r := range records {
-		if r.Month < start || r.Month > end || !r.Eligible(asof) {
-			continue
+	cand := -1
+	flush := func() {
+		if cand < 0 {
+			return
+		}
+		r := &records[cand]
+		if r.Month < start || r.Month > end {
+			return
 		}
 		c := &cells[r.Month-start]
 		if kind == KindMonthly {
 			*c = MonthCell{Sum: r.Value, Max: r.Value, N: 1}
-			continue
+			return
 		}
 		if c.N == 0 || r.Value > c.Max {
 			c.Max = r.Value
@@ -93,6 +124,16 @@ func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
 		c.Sum += r.Value
 		c.N++
 	}
+	for i := range records {
+		if i == 0 || records[i].group(kind) != records[i-1].group(kind) {
+			flush()
+			cand = -1
+		}
+		if records[i].Eligible(asof) {
+			cand = i
+		}
+	}
+	flush()
 }
 
 // Aggregate reduces the resolved cells (oldest first, the last cell is the as-of month)
@@ -237,15 +278,4 @@ func cv(w []MonthCell, event bool) float64 {
 		ss += d * d
 	}
 	return math.Sqrt(ss/n) / math.Abs(mean)
-}
-
-// SortRecords sorts records by (Month, Arrival), keeping the input order of ties, as
-// Resolve expects.
-func SortRecords(rs []Record) {
-	slices.SortStableFunc(rs, func(a, b Record) int {
-		if a.Month != b.Month {
-			return cmp.Compare(a.Month, b.Month)
-		}
-		return cmp.Compare(a.Arrival, b.Arrival)
-	})
 }

@@ -30,14 +30,44 @@ func monthly(first string, values ...float64) []Record {
 	return out
 }
 
+var nextEventKey int32
+
+// event returns a new event (its own key).
 func event(date string, arrival string, v float64) Record {
 	d := day(date)
-	return Record{Month: d.Month(), Event: d, Arrival: day(arrival), Value: v}
+	nextEventKey++
+	return Record{Month: d.Month(), Event: d, Arrival: day(arrival), Key: nextEventKey, Value: v}
+}
+
+func TestEventRevision(t *testing.T) {
+	// Court case 7 filed 2025-02-10 for 100; at judgement (revision 1, arriving
+	// 2025-05-01) the amount becomes 150. It stays one case.
+	filed := Record{Month: month("2025-02"), Event: day("2025-02-10"), Arrival: day("2025-02-11"), Key: 7, Value: 100}
+	judged := filed
+	judged.Revision, judged.Arrival, judged.Value = 1, day("2025-05-01"), 150
+	other := Record{Month: month("2025-03"), Event: day("2025-03-01"), Arrival: day("2025-03-02"), Key: 8, Value: 10}
+	recs := []Record{judged, other, filed}
+	for _, tt := range []struct {
+		asof       string
+		count, sum float64
+	}{
+		{"2025-04-30", 2, 110},
+		{"2025-05-01", 2, 160},
+	} {
+		t.Run(tt.asof, func(t *testing.T) {
+			if got := agg(KindEvent, recs, tt.asof, AggCount, 6); got != tt.count {
+				t.Errorf("count = %v, want %v", got, tt.count)
+			}
+			if got := agg(KindEvent, recs, tt.asof, AggSum, 6); got != tt.sum {
+				t.Errorf("sum = %v, want %v", got, tt.sum)
+			}
+		})
+	}
 }
 
 func agg(kind SourceKind, recs []Record, asof string, a Aggregation, window int) float64 {
 	recs = slices.Clone(recs)
-	SortRecords(recs)
+	SortRecords(kind, recs)
 	cells := make([]MonthCell, Lookback)
 	Resolve(kind, recs, day(asof), cells)
 	return Aggregate(kind, a, window, cells)
@@ -164,7 +194,7 @@ func TestBitemporal(t *testing.T) {
 		// April's figure was delivered late, after the June snapshot date.
 		{Month: apr, Event: apr.LastDay(), Arrival: day("2025-07-20"), Value: 7},
 		// May first delivered as 100, corrected to 80 on 2025-08-15.
-		{Month: may, Event: may.LastDay(), Arrival: day("2025-08-15"), Value: 80},
+		{Month: may, Event: may.LastDay(), Arrival: day("2025-08-15"), Revision: 1, Value: 80},
 		{Month: may, Event: may.LastDay(), Arrival: day("2025-06-10"), Value: 100},
 	}
 	tests := []struct {
@@ -211,7 +241,7 @@ func BenchmarkResolveAggregate(b *testing.B) {
 	for m := month("2023-01"); m <= month("2025-12"); m++ {
 		recs = append(recs, Record{Month: m, Event: m.LastDay(), Arrival: m.LastDay() + Day(r.IntN(40)), Value: r.Float64() * 1000})
 	}
-	SortRecords(recs)
+	SortRecords(KindMonthly, recs)
 	cells := make([]MonthCell, Lookback)
 	asof := day("2025-06-30")
 	aggs := []Aggregation{AggSum, AggMean, AggMax, AggLast, AggSlope, AggYoY, AggCV, AggMonthsSince}
