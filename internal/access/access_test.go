@@ -1,0 +1,372 @@
+package access_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// Codes from the GB 32100-2015 example and published registrations.
+const (
+	companyA = "91350100M000100Y43"
+	companyB = "914403001922038216"
+)
+
+func TestContract(t *testing.T) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+		log, err := audit.Open(ctx, db, audit.Options{Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := access.Open(ctx, db, access.Options{Now: clk.Now, Audit: log})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bank, err := s.CreateInstitution(ctx, "admin", "Shangyu Rural Bank", access.KindBank)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regulator, err := s.CreateInstitution(ctx, "admin", "Shangyu AMR", access.KindRegulator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alice, err := s.CreateUser(ctx, "admin", "alice", bank.ID, access.RoleDataScientist, access.RoleBank, access.RoleDataScientist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(alice.Roles) != 2 {
+			t.Fatalf("roles %v: duplicates not removed", alice.Roles)
+		}
+
+		t.Run("names are unique", func(t *testing.T) {
+			if _, err := s.CreateInstitution(ctx, "admin", "Shangyu Rural Bank", access.KindBank); !errors.Is(err, access.ErrConflict) {
+				t.Fatalf("duplicate institution: %v", err)
+			}
+			if _, err := s.CreateUser(ctx, "admin", "alice", bank.ID); !errors.Is(err, access.ErrConflict) {
+				t.Fatalf("duplicate user: %v", err)
+			}
+		})
+
+		t.Run("bad input", func(t *testing.T) {
+			tests := []struct {
+				name string
+				err  error
+				want error
+			}{
+				{"unknown kind", func() error { _, err := s.CreateInstitution(ctx, "admin", "X", "insurer"); return err }(), access.ErrInvalid},
+				{"empty name", func() error { _, err := s.CreateInstitution(ctx, "admin", "", access.KindBank); return err }(), access.ErrInvalid},
+				{"unknown role", func() error { _, err := s.CreateUser(ctx, "admin", "bob", bank.ID, "root"); return err }(), access.ErrInvalid},
+				{"unknown institution", func() error { _, err := s.CreateUser(ctx, "admin", "bob", 9999); return err }(), access.ErrNotFound},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if !errors.Is(tt.err, tt.want) {
+						t.Fatalf("got %v, want %v", tt.err, tt.want)
+					}
+				})
+			}
+		})
+
+		key, meta, err := s.IssueKey(ctx, "admin", alice.ID, "laptop", 24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("key is stored only as its hash", func(t *testing.T) {
+			var stored []byte
+			if err := metadb.ScanOne(db.QueryRow(ctx, "SELECT hash FROM access_api_keys WHERE id = ?", meta.ID), &stored); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256([]byte(key))
+			if string(stored) != string(sum[:]) {
+				t.Fatal("stored hash is not sha256 of the key")
+			}
+			if !strings.Contains(key, meta.ID) || len(key) != 3+12+1+43 {
+				t.Fatalf("key %q: want xy_<12 hex>_<43 base64url>", key)
+			}
+		})
+
+		t.Run("authenticate", func(t *testing.T) {
+			p, err := s.Authenticate(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.User != "alice" || p.InstitutionID != bank.ID || p.InstitutionKind != access.KindBank || !p.Has(access.RoleDataScientist) || p.Has(access.RoleApprover) {
+				t.Fatalf("principal %+v", p)
+			}
+			if err := p.Require("approve", access.RoleApprover); !errors.Is(err, access.ErrForbidden) {
+				t.Fatalf("Require approver: %v", err)
+			}
+		})
+
+		t.Run("bad keys", func(t *testing.T) {
+			wrongSecret := key[:len(key)-4] + "AAAA"
+			if wrongSecret == key {
+				wrongSecret = key[:len(key)-4] + "BBBB"
+			}
+			tests := []struct{ name, key string }{
+				{"empty", ""},
+				{"malformed", "hello"},
+				{"wrong secret", wrongSecret},
+				{"unknown id", "xy_000000000000_" + key[len(key)-43:]},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if _, err := s.Authenticate(ctx, tt.key); !errors.Is(err, access.ErrUnauthenticated) {
+						t.Fatalf("got %v, want ErrUnauthenticated", err)
+					}
+				})
+			}
+		})
+
+		t.Run("expired, revoked and disabled keys fail", func(t *testing.T) {
+			k2, m2, err := s.IssueKey(ctx, "admin", alice.ID, "ci", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Authenticate(ctx, k2); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(2 * time.Hour)
+			if _, err := s.Authenticate(ctx, k2); !errors.Is(err, access.ErrUnauthenticated) {
+				t.Fatalf("expired key: %v", err)
+			}
+			if _, err := s.Authenticate(ctx, key); err != nil {
+				t.Fatalf("24h key after 2h: %v", err)
+			}
+			if err := s.RevokeKey(ctx, "admin", meta.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Authenticate(ctx, key); !errors.Is(err, access.ErrUnauthenticated) {
+				t.Fatalf("revoked key: %v", err)
+			}
+			if err := s.RevokeKey(ctx, "admin", "nosuchkey000"); !errors.Is(err, access.ErrNotFound) {
+				t.Fatalf("revoke unknown: %v", err)
+			}
+			bob, err := s.CreateUser(ctx, "admin", "bob", regulator.ID, access.RoleRegulator)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kb, _, err := s.IssueKey(ctx, "admin", bob.ID, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.DisableUser(ctx, "admin", bob.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Authenticate(ctx, kb); !errors.Is(err, access.ErrUnauthenticated) {
+				t.Fatalf("disabled user: %v", err)
+			}
+			keys, err := s.Keys(ctx, alice.ID)
+			if err != nil || len(keys) != 2 {
+				t.Fatalf("keys %+v, %v", keys, err)
+			}
+			for _, k := range keys {
+				if revoked := !k.RevokedAt.IsZero(); revoked != (k.ID == meta.ID) {
+					t.Fatalf("key %s revoked=%v", k.ID, revoked)
+				}
+				if k.ID == m2.ID && !k.ExpiresAt.Equal(m2.CreatedAt.Add(time.Hour)) {
+					t.Fatalf("key %s expires %v", k.ID, k.ExpiresAt)
+				}
+			}
+		})
+
+		t.Run("roles change", func(t *testing.T) {
+			if err := s.SetRoles(ctx, "admin", alice.ID, access.RoleApprover); err != nil {
+				t.Fatal(err)
+			}
+			u, err := s.UserByName(ctx, "alice")
+			if err != nil || len(u.Roles) != 1 || u.Roles[0] != access.RoleApprover {
+				t.Fatalf("roles %v, %v", u.Roles, err)
+			}
+		})
+
+		t.Run("consent", func(t *testing.T) {
+			now := clk.Now()
+			c, err := s.GrantConsent(ctx, "alice", access.ConsentGrant{CompanyCode: " " + strings.ToLower(companyA), BankID: bank.ID, Scope: "credit_assessment", ExpiresAt: now.Add(30 * 24 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.CompanyCode != companyA {
+				t.Fatalf("code not normalized: %q", c.CompanyCode)
+			}
+			tests := []struct {
+				name    string
+				code    string
+				bank    int64
+				scope   string
+				at      time.Time
+				wantErr error
+			}{
+				{"granted", companyA, bank.ID, "credit_assessment", now.Add(time.Hour), nil},
+				{"other scope", companyA, bank.ID, "screening", now.Add(time.Hour), access.ErrConsentRequired},
+				{"other company", companyB, bank.ID, "credit_assessment", now.Add(time.Hour), access.ErrConsentRequired},
+				{"other bank", companyA, regulator.ID, "credit_assessment", now.Add(time.Hour), access.ErrConsentRequired},
+				{"before grant", companyA, bank.ID, "credit_assessment", now.Add(-time.Hour), access.ErrConsentRequired},
+				{"after expiry", companyA, bank.ID, "credit_assessment", now.Add(31 * 24 * time.Hour), access.ErrConsentRequired},
+				{"bad check digit", "91350100M000100Y44", bank.ID, "credit_assessment", now, access.ErrInvalid},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					_, err := s.CheckConsent(ctx, tt.code, tt.bank, tt.scope, tt.at)
+					if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+						t.Fatalf("got %v, want %v", err, tt.wantErr)
+					}
+				})
+			}
+			if err := s.RevokeConsent(ctx, "alice", c.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.CheckConsent(ctx, companyA, bank.ID, "credit_assessment", now.Add(time.Hour)); !errors.Is(err, access.ErrConsentRequired) {
+				t.Fatalf("after revoke: %v", err)
+			}
+			list, err := s.Consents(ctx, companyA)
+			if err != nil || len(list) != 1 || list[0].RevokedAt.IsZero() {
+				t.Fatalf("consents %+v, %v", list, err)
+			}
+		})
+
+		t.Run("consent refuses bad grants", func(t *testing.T) {
+			now := clk.Now()
+			tests := []struct {
+				name string
+				g    access.ConsentGrant
+				want error
+			}{
+				{"not a bank", access.ConsentGrant{companyA, regulator.ID, "credit_assessment", now.Add(time.Hour)}, access.ErrInvalid},
+				{"bad code", access.ConsentGrant{"123", bank.ID, "credit_assessment", now.Add(time.Hour)}, access.ErrInvalid},
+				{"past expiry", access.ConsentGrant{companyA, bank.ID, "credit_assessment", now.Add(-time.Hour)}, access.ErrInvalid},
+				{"bad scope", access.ConsentGrant{companyA, bank.ID, "Credit Assessment", now.Add(time.Hour)}, access.ErrInvalid},
+				{"unknown bank", access.ConsentGrant{companyA, 9999, "credit_assessment", now.Add(time.Hour)}, access.ErrNotFound},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if _, err := s.GrantConsent(ctx, "alice", tt.g); !errors.Is(err, tt.want) {
+						t.Fatalf("got %v, want %v", err, tt.want)
+					}
+				})
+			}
+		})
+
+		t.Run("changes are audited", func(t *testing.T) {
+			rep, err := log.Verify(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, err := log.List(ctx, audit.Filter{Action: "access.consent.grant"})
+			if err != nil || len(recs) != 1 || recs[0].Subject != "company:"+companyA {
+				t.Fatalf("consent audit records %+v, %v", recs, err)
+			}
+			// 2 institutions, 2 users, 3 keys issued, 1 revoked, disable, roles, grant, revoke.
+			if rep.Records != 12 {
+				t.Fatalf("audit records %d, want 12", rep.Records)
+			}
+		})
+	})
+}
+
+func FuzzAuthenticate(f *testing.F) {
+	ctx := context.Background()
+	db := metadbtest.SQLite(f)
+	s, err := access.Open(ctx, db, access.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	inst, err := s.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
+	if err != nil {
+		f.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, "admin", "u", inst.ID, access.RoleBank)
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, _, err := s.IssueKey(ctx, "admin", u.ID, "", 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(key)
+	f.Add("xy_")
+	f.Add(key[:len(key)-1] + "\x00")
+	f.Fuzz(func(t *testing.T, k string) {
+		p, err := s.Authenticate(ctx, k)
+		if strings.TrimSpace(k) == key {
+			if err != nil || p.User != "u" {
+				t.Fatalf("valid key refused: %v", err)
+			}
+			return
+		}
+		if !errors.Is(err, access.ErrUnauthenticated) {
+			t.Fatalf("%q: got %v, want ErrUnauthenticated", k, err)
+		}
+	})
+}
+
+func BenchmarkAuthenticate(b *testing.B) {
+	for _, engine := range []struct {
+		name string
+		open func(testing.TB) *metadb.DB
+	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
+		b.Run(engine.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := access.Open(ctx, engine.open(b), access.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			inst, _ := s.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
+			u, _ := s.CreateUser(ctx, "admin", "u", inst.ID, access.RoleBank)
+			key, _, err := s.IssueKey(ctx, "admin", u.ID, "", 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Authenticate(ctx, key); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkCheckConsent(b *testing.B) {
+	ctx := context.Background()
+	s, err := access.Open(ctx, metadbtest.SQLite(b), access.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, _ := s.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
+	if _, err := s.GrantConsent(ctx, "admin", access.ConsentGrant{companyA, inst.ID, "credit_assessment", time.Now().Add(time.Hour)}); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := s.CheckConsent(ctx, companyA, inst.ID, "credit_assessment", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
