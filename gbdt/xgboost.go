@@ -245,7 +245,7 @@ func decodeXGBoostDoc(data []byte, lim Limits, source string) (*Model, error) {
 		}
 		w := 1.0
 		if weights != nil {
-			w = weights[ti]
+			w = float64(float32(weights[ti])) // float32 in XGBoost, as in the binary format
 		}
 		t, err := xgbJSONTree(&xt, ti, int(nf), w, lim, &budget)
 		if err != nil {

@@ -64,6 +64,30 @@ func (r *binReader) str(what string) (string, error) {
 	return string(b), nil
 }
 
+// skipStrings skips a vector of count-prefixed groups of per strings.
+func (r *binReader) skipStrings(per int, what string) error {
+	cb, err := r.take(8, what)
+	if err != nil {
+		return err
+	}
+	n := binary.LittleEndian.Uint64(cb)
+	if n > uint64(len(r.b)-r.pos)/uint64(8*per) {
+		return corruptf("XGBoost binary model: %s claims %d entries but only %d bytes are left", what, n, len(r.b)-r.pos)
+	}
+	for i := uint64(0); i < n*uint64(per); i++ {
+		lb, err := r.take(8, what)
+		if err != nil {
+			return err
+		}
+		l := binary.LittleEndian.Uint64(lb)
+		if l > uint64(len(r.b)-r.pos) {
+			return corruptf("XGBoost binary model: truncated in %s", what)
+		}
+		r.pos += int(l)
+	}
+	return nil
+}
+
 // looksLikeLegacyXGBoost reports whether data, without a "binf" header, starts
 // with a learner parameter block followed by a plausible objective name.
 func looksLikeLegacyXGBoost(data []byte) bool {
@@ -101,6 +125,8 @@ func parseXGBoostBinary(data []byte, lim Limits) (*Model, error) {
 	baseScore := math.Float32frombits(le.Uint32(lp[0:]))
 	nf := le.Uint32(lp[4:])
 	numClass := int32(le.Uint32(lp[8:]))
+	hasAttrs := le.Uint32(lp[12:]) != 0
+	hasMetrics := le.Uint32(lp[16:]) != 0
 	if nf == 0 {
 		return nil, corruptf("XGBoost binary model has num_feature=0")
 	}
@@ -220,6 +246,22 @@ func parseXGBoostBinary(data []byte, lim Limits) (*Model, error) {
 		for i := range weights {
 			weights[i] = float64(math.Float32frombits(le.Uint32(wb[i*4:])))
 		}
+	}
+	// Learner attributes (pairs of strings) and evaluation metric names follow;
+	// they are skipped, but must be whole so a truncated file is not taken as a
+	// model.
+	if hasAttrs {
+		if err := r.skipStrings(2, "attributes"); err != nil {
+			return nil, err
+		}
+	}
+	if hasMetrics {
+		if err := r.skipStrings(1, "metric names"); err != nil {
+			return nil, err
+		}
+	}
+	if r.pos != len(data) {
+		return nil, corruptf("XGBoost binary model: %d unexpected bytes after the model", len(data)-r.pos)
 	}
 	m.Trees = make([]Tree, 0, numTrees)
 	for ti, xs := range raw {

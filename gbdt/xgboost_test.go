@@ -9,7 +9,7 @@ import (
 
 const xgbDir = "testdata/xgboost"
 
-var xgbFixtures = []string{"binary_depthwise", "binary_lossguide", "reg_squarederror", "reg_logistic_lossguide"}
+var xgbFixtures = []string{"binary_depthwise", "binary_lossguide", "reg_squarederror", "reg_logistic_lossguide", "binary_dart"}
 
 var xgbFormats = []struct {
 	ext    string

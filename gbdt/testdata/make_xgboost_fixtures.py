@@ -76,6 +76,9 @@ def main():
         ("reg_logistic_lossguide", dict(objective="reg:logistic", grow_policy="lossguide",
                                         max_leaves=8, max_depth=0, eta=0.3, tree_method="hist"),
          xtr, ytr, xte, names, 8),
+        ("binary_dart", dict(objective="binary:logistic", booster="dart", rate_drop=0.3,
+                             skip_drop=0.0, max_depth=3, eta=0.3, tree_method="hist"),
+         xtr, ytr, xte, names, 6),
     ]
     os.makedirs(OUT, exist_ok=True)
     for name, params, xa, ya, xt, fnames, rounds in specs:
