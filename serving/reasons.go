@@ -1,0 +1,172 @@
+package serving
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+)
+
+// TaskRule marks a reason that comes from a policy hard rule rather than a model.
+const TaskRule Task = "rule"
+
+// Directions of a reason.
+const (
+	DirectionRaisesRisk  = "raises risk"
+	DirectionLowersLimit = "lowers the limit"
+)
+
+// reasons turns one model's contributions into at most MaxReasons reason codes: the
+// features that raise risk most (pd, violation) or lower the limit most (limit).
+func (s *Service) reasons(t Task, set FeatureSet, x, contrib []float64) []Reason {
+	idx := make([]int, 0, len(contrib))
+	for i, c := range contrib {
+		if (t == TaskLimit && c < 0) || (t != TaskLimit && c > 0) {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		return math.Abs(contrib[idx[a]]) > math.Abs(contrib[idx[b]])
+	})
+	if len(idx) > s.opts.MaxReasons {
+		idx = idx[:s.opts.MaxReasons]
+	}
+	out := make([]Reason, 0, len(idx))
+	dir, dirZH := DirectionRaisesRisk, "推高风险"
+	if t == TaskLimit {
+		dir, dirZH = DirectionLowersLimit, "压低额度"
+	}
+	for rank, i := range idx {
+		id := set.Indicators[i]
+		r := Reason{
+			Code:         fmt.Sprintf("%s-%02d", strings.ToUpper(string(t)), rank+1),
+			Model:        t,
+			Indicator:    id,
+			Contribution: contrib[i],
+			Direction:    dir,
+		}
+		var ind *features.Indicator
+		if s.opts.Catalog != nil {
+			if got, err := s.opts.Catalog.Indicator(id); err == nil {
+				ind = got
+				r.NameZH, r.NameEN = got.NameZH, got.NameEN
+			}
+		}
+		if v := x[i]; !math.IsNaN(v) {
+			r.Value = &v
+		}
+		if s.opts.Averages != nil {
+			if a, ok := s.opts.Averages.Average(id); ok && !math.IsNaN(a) {
+				r.IndustryAverage = &a
+			}
+		}
+		r.TextEN, r.TextZH = describe(id, ind, r.Value, r.IndustryAverage)
+		r.TextEN += " — " + dir
+		r.TextZH += "，" + dirZH
+		out = append(out, r)
+	}
+	return out
+}
+
+// describe writes "what the value is" in English and Chinese.
+func describe(id string, ind *features.Indicator, value, avg *float64) (en, zh string) {
+	nameEN, nameZH, unit := id, id, ""
+	yoy := strings.Contains(id, ".yoy_")
+	if ind != nil {
+		nameEN, nameZH, unit = ind.NameEN, ind.NameZH, ind.Unit
+		yoy = ind.Aggregation == "yoy"
+	}
+	if value == nil {
+		return nameEN + " has no value", nameZH + "无数据"
+	}
+	v := *value
+	if yoy {
+		pct := fmtNum(math.Abs(v) * 100)
+		switch {
+		case v < 0:
+			return fmt.Sprintf("%s: fell %s%%", nameEN, pct), fmt.Sprintf("%s：下降%s%%", nameZH, pct)
+		case v > 0:
+			return fmt.Sprintf("%s: rose %s%%", nameEN, pct), fmt.Sprintf("%s：上升%s%%", nameZH, pct)
+		}
+		return nameEN + ": unchanged", nameZH + "：持平"
+	}
+	if unit == "比率" {
+		unit = ""
+	}
+	val := fmtNum(v)
+	if unit != "" {
+		val += " " + unit
+	}
+	en = fmt.Sprintf("%s is %s", nameEN, val)
+	zh = fmt.Sprintf("%s为%s", nameZH, strings.ReplaceAll(val, " ", ""))
+	if avg != nil && *avg != 0 {
+		rel := (v - *avg) / math.Abs(*avg) * 100
+		a := fmtNum(*avg)
+		switch {
+		case rel <= -0.5:
+			en += fmt.Sprintf(", %s%% below the industry average of %s", fmtNum(-rel), a)
+			zh += fmt.Sprintf("，低于行业平均（%s）%s%%", a, fmtNum(-rel))
+		case rel >= 0.5:
+			en += fmt.Sprintf(", %s%% above the industry average of %s", fmtNum(rel), a)
+			zh += fmt.Sprintf("，高于行业平均（%s）%s%%", a, fmtNum(rel))
+		default:
+			en += fmt.Sprintf(", about the industry average of %s", a)
+			zh += fmt.Sprintf("，与行业平均（%s）相当", a)
+		}
+	}
+	return en, zh
+}
+
+// fmtNum prints a number with at most 3 significant decimals and no exponent for the
+// magnitudes indicators have.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 100:
+		return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
+	default:
+		return strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)
+	}
+}
+
+// ruleReason explains a hard rule that set the colour.
+func (s *Service) ruleReason(r policy.Rule, lookup policy.Lookup) Reason {
+	out := Reason{Code: "RULE-" + r.ID, Model: TaskRule, Indicator: r.Indicator, Direction: DirectionRaisesRisk}
+	var ind *features.Indicator
+	if s.opts.Catalog != nil {
+		if got, err := s.opts.Catalog.Indicator(r.Indicator); err == nil {
+			ind = got
+			out.NameZH, out.NameEN = got.NameZH, got.NameEN
+		}
+	}
+	if v, ok := lookup(r.Indicator); ok {
+		out.Value = &v
+	}
+	en, zh := describe(r.Indicator, ind, out.Value, nil)
+	what := r.Description
+	if what == "" {
+		what = fmt.Sprintf("%s %s %s", r.Indicator, r.Op, fmtNum(r.Threshold))
+	}
+	out.TextEN = fmt.Sprintf("%s (%s) — colour at least %s", en, what, r.Colour)
+	out.TextZH = fmt.Sprintf("%s（触发规则 %s），风险色至少为%s", zh, r.ID, colourZH(r.Colour))
+	return out
+}
+
+func colourZH(c policy.Colour) string {
+	switch c {
+	case policy.Blue:
+		return "蓝"
+	case policy.Green:
+		return "绿"
+	case policy.Yellow:
+		return "黄"
+	case policy.Red:
+		return "红"
+	}
+	return string(c)
+}

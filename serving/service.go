@@ -1,0 +1,464 @@
+package serving
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/creditcode"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+)
+
+// Role is what an API key's institution may do.
+type Role string
+
+// The roles serving knows.
+const (
+	// RoleBank assesses companies that granted it consent.
+	RoleBank Role = "bank"
+	// RoleRegulator screens and assesses every company of its region.
+	RoleRegulator Role = "regulator"
+	// RoleLab browses models and libraries; it sees no individual decisions.
+	RoleLab Role = "lab"
+	// RoleOperator runs the platform; it sees no individual decisions.
+	RoleOperator Role = "operator"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Institution string
+	Role        Role
+	KeyID       string // the API key's public id, never the secret
+}
+
+// Actor is the audit actor string, "institution/key".
+func (p Principal) Actor() string { return p.Institution + "/" + p.KeyID }
+
+// ConsentScope is the scope a consent grant must cover for an assessment.
+const ConsentScope = "credit_assessment"
+
+// Authorizer authenticates API keys and checks consent grants (internal/access).
+type Authorizer interface {
+	// Authenticate returns the principal of an API key, or an error wrapping
+	// ErrUnauthenticated.
+	Authenticate(ctx context.Context, apiKey string) (Principal, error)
+	// CheckConsent returns nil when the company has granted bank an active consent
+	// covering scope at time at, or an error wrapping ErrConsentRequired.
+	CheckConsent(ctx context.Context, bank, company, scope string, at time.Time) error
+}
+
+// Auditor appends to the hash-chained audit log; *audit.Log implements it.
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
+}
+
+// Vector is one company's indicator values for one feature set, in the set's order.
+type Vector struct {
+	Values []float64 // NaN where missing; owned by the caller
+	AsOf   time.Time
+}
+
+// FeatureSource returns the latest vector of a company for a feature set (the online
+// store). Errors wrap ErrUnknownCompany or ErrUnavailable.
+type FeatureSource interface {
+	Vector(ctx context.Context, set FeatureSet, code string) (Vector, error)
+}
+
+// IndicatorCatalog names indicators; *features.Catalog implements it.
+type IndicatorCatalog interface {
+	Indicator(id string) (*features.Indicator, error)
+}
+
+// Averages gives the reference (industry or regional) average of an indicator, used in
+// reason texts. ok is false when unknown.
+type Averages interface {
+	Average(indicator string) (avg float64, ok bool)
+}
+
+// Options configure a Service. Models, Features and Policy are required.
+type Options struct {
+	Models   *Models
+	Features FeatureSource
+	Policy   *policy.Policy
+	// Authorizer checks consent. Nil: every caller is treated as having consent
+	// (only for tests and the embedded single-user demo).
+	Authorizer Authorizer
+	// Auditor records every assessment. Nil: nothing is audited.
+	Auditor Auditor
+	// Catalog names indicators in reasons. Nil: reasons carry only indicator ids.
+	Catalog IndicatorCatalog
+	// Averages gives the averages in reasons. Nil: reasons carry no average.
+	Averages Averages
+	// MaxReasons is the number of reason codes per model. Default 4.
+	MaxReasons int
+	// MaxBatch is the largest batch of companies in one call. Default 100.
+	MaxBatch int
+	// Logger receives warnings (audit failures). Nil: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.MaxReasons <= 0 {
+		o.MaxReasons = 4
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 100
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// loc is where an indicator sits: which task's vector and which column.
+type loc struct {
+	task Task
+	col  int
+}
+
+// Service makes credit decisions. It is safe for concurrent use.
+type Service struct {
+	opts   Options
+	policy atomic.Pointer[policy.Policy]
+	index  map[string]loc // indicator id → first vector holding it
+	sets   []Task         // tasks whose feature set is fetched (one per distinct set)
+	fetch  map[Task]Task  // task → task whose vector it shares
+}
+
+// New checks the options and builds a Service.
+func New(opts Options) (*Service, error) {
+	opts.EnsureDefaults()
+	if opts.Models == nil || opts.Features == nil || opts.Policy == nil {
+		return nil, fmt.Errorf("%w: serving needs models, features and a policy", ErrInvalidInput)
+	}
+	s := &Service{opts: opts, index: map[string]loc{}, fetch: map[Task]Task{}}
+	seen := map[string]Task{}
+	for _, t := range Tasks {
+		set := opts.Models.FeatureSet(t)
+		if first, ok := seen[set.Key()]; ok {
+			s.fetch[t] = first
+			continue
+		}
+		seen[set.Key()] = t
+		s.fetch[t] = t
+		s.sets = append(s.sets, t)
+		for i, id := range set.Indicators {
+			if _, ok := s.index[id]; !ok {
+				s.index[id] = loc{t, i}
+			}
+		}
+	}
+	if err := s.SetPolicy(opts.Policy); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetPolicy swaps the decision policy after checking that every indicator it names is
+// in one of the served feature sets.
+func (s *Service) SetPolicy(p *policy.Policy) error {
+	if p == nil {
+		return fmt.Errorf("%w: nil policy", ErrInvalidInput)
+	}
+	for _, r := range p.Rules {
+		if _, ok := s.index[r.Indicator]; !ok {
+			return fmt.Errorf("%w: policy %s rule %s names indicator %q, which no served feature set holds", policy.ErrInvalid, p.Version, r.ID, r.Indicator)
+		}
+	}
+	for _, c := range p.Limits.IndicatorCaps {
+		if _, ok := s.index[c.Indicator]; !ok {
+			return fmt.Errorf("%w: policy %s limit cap names indicator %q, which no served feature set holds", policy.ErrInvalid, p.Version, c.Indicator)
+		}
+	}
+	s.policy.Store(p)
+	return nil
+}
+
+// Policy is the policy in force.
+func (s *Service) Policy() *policy.Policy { return s.policy.Load() }
+
+// Models is the model holder.
+func (s *Service) Models() *Models { return s.opts.Models }
+
+// Request asks for one company's decision.
+type Request struct {
+	Company  string   `json:"company_code"`
+	Products []string `json:"products,omitempty"`
+	// Explain adds every model's full contribution vector to the decision.
+	Explain bool `json:"explain,omitempty"`
+}
+
+// Reason is one reason code.
+type Reason struct {
+	Code            string   `json:"code"`
+	Model           Task     `json:"model"`
+	Indicator       string   `json:"indicator"`
+	NameZH          string   `json:"name_zh,omitempty"`
+	NameEN          string   `json:"name_en,omitempty"`
+	Value           *float64 `json:"value"`            // nil when missing
+	IndustryAverage *float64 `json:"industry_average"` // nil when unknown
+	Contribution    float64  `json:"contribution"`
+	Direction       string   `json:"direction"`
+	TextEN          string   `json:"text_en"`
+	TextZH          string   `json:"text_zh"`
+}
+
+// Explanation is one model's full TreeSHAP decomposition: sum(Contributions)+Expected == Margin.
+type Explanation struct {
+	Model         Task      `json:"model"`
+	Margin        float64   `json:"margin"`
+	Expected      float64   `json:"expected"`
+	Indicators    []string  `json:"indicators"`
+	Contributions []float64 `json:"contributions"`
+}
+
+// ProductLimit is the limit of one product.
+type ProductLimit struct {
+	Product string  `json:"product"`
+	Limit   float64 `json:"limit"`
+}
+
+// ModelVersion names a model behind a decision.
+type ModelVersion struct {
+	Task    Task   `json:"task"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Decision is the answer for one company.
+type Decision struct {
+	ID             string          `json:"assessment_id"`
+	Company        string          `json:"company_code"`
+	PD             float64         `json:"pd"`
+	Score          float64         `json:"score"`
+	Rating         policy.Rating   `json:"rating"`
+	Colour         policy.Colour   `json:"colour"`
+	ColourRules    []string        `json:"colour_rules,omitempty"`
+	Limit          float64         `json:"limit"`
+	Products       []ProductLimit  `json:"products"`
+	Violation      float64         `json:"violation_probability"`
+	InspectionTier policy.Tier     `json:"inspection_tier"`
+	SamplingRatio  float64         `json:"sampling_ratio"`
+	Reasons        []Reason        `json:"reasons"`
+	Explanations   []Explanation   `json:"explanations,omitempty"`
+	Models         []ModelVersion  `json:"models"`
+	Generation     uint64          `json:"-"`
+	PolicyVersion  string          `json:"policy_version"`
+	FeatureSets    map[Task]string `json:"feature_sets"`
+	AsOf           time.Time       `json:"as_of"`
+}
+
+// ValidateCompany checks a company code with the GB 32100-2015 check characters.
+func ValidateCompany(code string) error {
+	if err := creditcode.Validate(code); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidCompanyCode, err)
+	}
+	return nil
+}
+
+// authorize checks the caller's role and, for banks, the company's consent. A refusal
+// is audited.
+func (s *Service) authorize(ctx context.Context, p Principal, company string) error {
+	var err error
+	switch p.Role {
+	case RoleRegulator:
+	case RoleBank:
+		if s.opts.Authorizer != nil {
+			err = s.opts.Authorizer.CheckConsent(ctx, p.Institution, company, ConsentScope, s.opts.Now())
+			if err != nil && !errors.Is(err, ErrConsentRequired) {
+				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
+			}
+		}
+	default:
+		err = fmt.Errorf("%w: role %q may not see individual decisions", ErrForbidden, p.Role)
+	}
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + company,
+			Outcome: audit.OutcomeRefused, Reason: err.Error(), After: map[string]any{"role": p.Role}})
+	}
+	return err
+}
+
+func (s *Service) audit(ctx context.Context, e audit.Entry) error {
+	if s.opts.Auditor == nil {
+		return nil
+	}
+	// The record must land even when the caller has gone away.
+	if _, err := s.opts.Auditor.Append(context.WithoutCancel(ctx), e); err != nil {
+		s.opts.Logger.Error("audit append failed", "action", e.Action, "subject", e.Subject, "err", err)
+		return fmt.Errorf("%w: audit: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Assess decides for one company on behalf of p: it validates the code, checks role
+// and consent, fetches the vectors, runs the three models of one snapshot, applies the
+// policy, explains, and audits. A decision is returned only once its audit record is
+// written.
+func (s *Service) Assess(ctx context.Context, p Principal, req Request) (*Decision, error) {
+	if err := ValidateCompany(req.Company); err != nil {
+		return nil, err
+	}
+	pol := s.policy.Load()
+	products, err := pol.Products(req.Products)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	if err := s.authorize(ctx, p, req.Company); err != nil {
+		return nil, err
+	}
+	d, err := s.decide(ctx, req, pol, products)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
+		Outcome: audit.OutcomeOK, After: auditSummary(d)}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// AssessBatch decides for several companies; each item has a decision or an error.
+func (s *Service) AssessBatch(ctx context.Context, p Principal, reqs []Request) ([]*Decision, []error, error) {
+	if len(reqs) == 0 || len(reqs) > s.opts.MaxBatch {
+		return nil, nil, fmt.Errorf("%w: a batch holds 1 to %d companies, got %d", ErrInvalidInput, s.opts.MaxBatch, len(reqs))
+	}
+	out := make([]*Decision, len(reqs))
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		out[i], errs[i] = s.Assess(ctx, p, r)
+	}
+	return out, errs, nil
+}
+
+func auditSummary(d *Decision) map[string]any {
+	models := make([]string, len(d.Models))
+	for i, m := range d.Models {
+		models[i] = string(m.Task) + "=" + m.Name + ":" + m.Version
+	}
+	return map[string]any{
+		"assessment_id": d.ID, "models": models, "policy": d.PolicyVersion,
+		"pd": d.PD, "rating": d.Rating, "colour": d.Colour, "limit": d.Limit,
+		"violation": d.Violation, "tier": d.InspectionTier,
+	}
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// decide runs the models and the policy without authorization or audit.
+func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, products map[string]float64) (*Decision, error) {
+	snap := s.opts.Models.Current()
+	if !snap.Complete() {
+		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
+	}
+	vecs := make(map[Task][]float64, len(s.sets))
+	var asOf time.Time
+	for _, t := range s.sets {
+		v, err := s.opts.Features.Vector(ctx, s.opts.Models.FeatureSet(t), req.Company)
+		if err != nil {
+			return nil, fmt.Errorf("features %s for %s: %w", s.opts.Models.FeatureSet(t).Key(), req.Company, err)
+		}
+		vecs[t] = v.Values
+		if v.AsOf.After(asOf) {
+			asOf = v.AsOf
+		}
+	}
+	row := func(t Task) []float64 { return vecs[s.fetch[t]] }
+	lookup := func(id string) (float64, bool) {
+		l, ok := s.index[id]
+		if !ok {
+			return 0, false
+		}
+		v := vecs[l.task][l.col]
+		return v, !math.IsNaN(v)
+	}
+
+	pd, err := snap.PD.Predict(row(TaskPD))
+	if err != nil {
+		return nil, err
+	}
+	vio, err := snap.Violation.Predict(row(TaskViolation))
+	if err != nil {
+		return nil, err
+	}
+	lim, err := snap.Limit.Predict(row(TaskLimit))
+	if err != nil {
+		return nil, err
+	}
+	d := &Decision{ID: newID(), Company: req.Company, PD: pd, Violation: vio, PolicyVersion: pol.Version,
+		Generation: snap.Generation, AsOf: asOf, FeatureSets: map[Task]string{}}
+	if d.Score, err = pol.Score(pd); err != nil {
+		return nil, err
+	}
+	if d.Rating, err = pol.Rating(pd); err != nil {
+		return nil, err
+	}
+	d.Colour, d.ColourRules = pol.Colour(d.Score, lookup)
+	if d.Limit, err = pol.Limit(lim, d.Rating, d.Colour, lookup); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(products))
+	for n := range products {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		l := d.Limit * products[n]
+		if pol.Limits.Round > 0 {
+			l = math.Floor(l/pol.Limits.Round) * pol.Limits.Round
+		}
+		d.Products = append(d.Products, ProductLimit{Product: n, Limit: l})
+	}
+	if d.InspectionTier, d.SamplingRatio, err = pol.Inspection(vio); err != nil {
+		return nil, err
+	}
+	for _, t := range Tasks {
+		sc := snap.Scorer(t)
+		d.Models = append(d.Models, ModelVersion{Task: t, Name: sc.Ref().Name, Version: sc.Ref().Version})
+		d.FeatureSets[t] = sc.FeatureSet().Key()
+		if !sc.Explains() {
+			continue
+		}
+		x := row(t)
+		contrib := make([]float64, len(x))
+		expected, err := sc.Contributions(x, contrib)
+		if err != nil {
+			return nil, err
+		}
+		d.Reasons = append(d.Reasons, s.reasons(t, sc.FeatureSet(), x, contrib)...)
+		if req.Explain {
+			margin, err := sc.Margin(x)
+			if err != nil {
+				return nil, err
+			}
+			d.Explanations = append(d.Explanations, Explanation{Model: t, Margin: margin, Expected: expected,
+				Indicators: sc.FeatureSet().Indicators, Contributions: contrib})
+		}
+	}
+	for _, id := range d.ColourRules {
+		r, _ := pol.Rule(id)
+		d.Reasons = append(d.Reasons, s.ruleReason(r, lookup))
+	}
+	return d, nil
+}
