@@ -9,7 +9,9 @@
 //   - Every object's sha256 is recorded at write time and verified on read; a
 //     mismatch surfaces as ErrCorrupt, never as silently wrong bytes.
 //   - Keys are relative, slash-separated paths; "..", absolute paths, empty
-//     segments and control characters are refused with ErrInvalidKey.
+//     segments, segments beginning with a dot (reserved for the stores' own
+//     files), backslashes and control characters are refused with
+//     ErrInvalidKey (see ValidateKey).
 //
 // Usage:
 //

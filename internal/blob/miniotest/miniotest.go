@@ -1,0 +1,346 @@
+// Package miniotest runs a real MinIO server for tests: the binary the Makefile
+// installs (`make tools` puts it in ./bin/minio; $XINYI_MINIO_BIN overrides),
+// on free loopback ports, with a temporary data folder and random root
+// credentials, stopped when the test ends.
+//
+// Use Start for a server of one test's own (a test that stops it mid-way), or
+// Shared for one server per test package, stopped by the package's TestMain:
+//
+//	func TestMain(m *testing.M) { code := m.Run(); miniotest.StopShared(); os.Exit(code) }
+//
+//	func TestSomething(t *testing.T) {
+//		srv := miniotest.Shared(t)
+//		store := srv.Open(t) // a new bucket of its own
+//	}
+//
+// Without the binary the tests are skipped, except under CI (env CI set) where
+// they fail: a CI run must not pass by skipping the real server.
+package miniotest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	miniogo "github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/xinyi-platform/xinyi/internal/blob/minio"
+)
+
+// NotInstalled is the message given when the MinIO binary cannot be found.
+const NotInstalled = "MinIO server not installed: run `make tools`"
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// Server is a running MinIO server.
+type Server struct {
+	Endpoint  string // host:port of the S3 API
+	AccessKey string
+	SecretKey string
+
+	cmd    *exec.Cmd
+	dir    string
+	log    *syncBuffer
+	exited chan struct{}
+	mu     sync.Mutex
+	closed bool
+}
+
+// Binary returns the path of the MinIO binary: $XINYI_MINIO_BIN, else bin/minio
+// in the module root (the folder holding go.mod, found by walking up from the
+// working directory). It reports false if there is none.
+func Binary() (string, bool) {
+	if p := os.Getenv("XINYI_MINIO_BIN"); p != "" {
+		_, err := os.Stat(p)
+		return p, err == nil
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			p := filepath.Join(dir, "bin", "minio")
+			_, err := os.Stat(p)
+			return p, err == nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// requireBinary skips (or, under CI, fails) tb when the binary is missing.
+func requireBinary(tb testing.TB) string {
+	tb.Helper()
+	bin, ok := Binary()
+	if ok {
+		return bin
+	}
+	where := bin
+	if where == "" {
+		where = "bin/minio (no go.mod above the working directory)"
+	}
+	if os.Getenv("CI") != "" {
+		tb.Fatalf("%s (looked for %s)", NotInstalled, where)
+	}
+	tb.Skipf("%s (looked for %s)", NotInstalled, where)
+	return ""
+}
+
+// Start starts a server for tb alone; it is stopped when tb ends, and its log
+// is shown if tb failed.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	bin := requireBinary(tb)
+	dir, err := os.MkdirTemp("", "xinyi-minio-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := start(bin, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("MinIO log (%s):\n%s", s.Endpoint, s.Log())
+		}
+		s.Stop()
+		os.RemoveAll(dir)
+	})
+	return s
+}
+
+var shared struct {
+	sync.Mutex
+	srv *Server
+	err error
+}
+
+// Shared returns the package's shared server, starting it on first use. Call
+// StopShared from TestMain after m.Run. If tb fails, the server's log is shown.
+func Shared(tb testing.TB) *Server {
+	tb.Helper()
+	bin := requireBinary(tb)
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.srv == nil && shared.err == nil {
+		dir, err := os.MkdirTemp("", "xinyi-minio-")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		shared.srv, shared.err = start(bin, dir)
+		if shared.err != nil {
+			os.RemoveAll(dir)
+		}
+	}
+	if shared.err != nil {
+		tb.Fatalf("shared MinIO: %v", shared.err)
+	}
+	s := shared.srv
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("MinIO log (%s), last part:\n%s", s.Endpoint, tail(s.Log(), 4000))
+		}
+	})
+	return s
+}
+
+// StopShared stops the shared server, if one was started.
+func StopShared() {
+	shared.Lock()
+	defer shared.Unlock()
+	if shared.srv != nil {
+		shared.srv.Stop()
+		os.RemoveAll(shared.srv.dir)
+		shared.srv = nil
+	}
+}
+
+func start(bin, dir string) (*Server, error) {
+	var lastErr error
+	for range 3 { // a free port can be taken between probing and binding
+		s, err := startOnce(bin, dir)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	return nil, lastErr
+}
+
+func startOnce(bin, dir string) (*Server, error) {
+	api, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	console, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Endpoint:  api,
+		AccessKey: "xinyi-" + randHex(6),
+		SecretKey: randHex(20),
+		dir:       dir,
+		log:       &syncBuffer{},
+		exited:    make(chan struct{}),
+	}
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "server", data, "--address", api, "--console-address", console, "--quiet")
+	cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+s.AccessKey,
+		"MINIO_ROOT_PASSWORD="+s.SecretKey,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+	)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	cmd.SysProcAttr = procAttr() // dies with the test process where the OS allows
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	s.cmd = cmd
+	go func() { cmd.Wait(); close(s.exited) }()
+
+	deadline := time.Now().Add(startTimeout)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		select {
+		case <-s.exited:
+			return nil, fmt.Errorf("minio exited during startup (%v):\n%s", cmd.ProcessState, tail(s.Log(), 4000))
+		default:
+		}
+		resp, err := client.Get("http://" + api + "/minio/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return nil, fmt.Errorf("minio at %s not live after %s:\n%s", api, startTimeout, tail(s.Log(), 4000))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the server: SIGTERM, then SIGKILL if it has not exited within
+// 10s. It returns once the process is gone. Stopping twice is harmless.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// Log returns what the server has written so far.
+func (s *Server) Log() string { return s.log.String() }
+
+// Options returns store options for bucket on this server.
+func (s *Server) Options(bucket string) minio.Options {
+	return minio.Options{Endpoint: s.Endpoint, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Bucket: bucket}
+}
+
+// Open opens a store on a new bucket of its own.
+func (s *Server) Open(tb testing.TB) *minio.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := minio.Open(ctx, s.Options("t-"+randHex(8)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// Client returns a raw minio-go client with root credentials, for tests that
+// must go around the store (to damage an object, say).
+func (s *Server) Client(tb testing.TB) *miniogo.Client {
+	tb.Helper()
+	c, err := miniogo.New(s.Endpoint, &miniogo.Options{
+		Creds: credentials.NewStaticV4(s.AccessKey, s.SecretKey, ""),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// FreeAddr returns a loopback host:port nobody listens on right now.
+func FreeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := strings.IndexByte(s[len(s)-n:], '\n')
+	return "..." + s[len(s)-n+i+1:]
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's two output streams and
+// readers; it keeps the last 1 MiB.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() > 1<<20 {
+		keep := b.b.Bytes()[b.b.Len()-(512<<10):]
+		b.b = *bytes.NewBuffer(append([]byte(nil), keep...))
+	}
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
