@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -79,13 +78,11 @@ func (m *memAudit) all() []audit.Entry {
 }
 
 // fakeCatalog names the three test indicators.
-type fakeCatalog map[string]*features.Indicator
+type fakeCatalog map[string]Indicator
 
-func (c fakeCatalog) Indicator(id string) (*features.Indicator, error) {
-	if ind, ok := c[id]; ok {
-		return ind, nil
-	}
-	return nil, fmt.Errorf("unknown indicator %s", id)
+func (c fakeCatalog) Indicator(id string) (Indicator, bool) {
+	ind, ok := c[id]
+	return ind, ok
 }
 
 type mapAverages map[string]float64

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 )
 
@@ -49,10 +48,10 @@ func (s *Service) reasons(t Task, set FeatureSet, x, contrib []float64) []Reason
 			Contribution: contrib[i],
 			Direction:    dir,
 		}
-		var ind *features.Indicator
+		var ind *Indicator
 		if s.opts.Catalog != nil {
-			if got, err := s.opts.Catalog.Indicator(id); err == nil {
-				ind = got
+			if got, ok := s.opts.Catalog.Indicator(id); ok {
+				ind = &got
 				r.NameZH, r.NameEN = got.NameZH, got.NameEN
 			}
 		}
@@ -73,12 +72,12 @@ func (s *Service) reasons(t Task, set FeatureSet, x, contrib []float64) []Reason
 }
 
 // describe writes "what the value is" in English and Chinese.
-func describe(id string, ind *features.Indicator, value, avg *float64) (en, zh string) {
+func describe(id string, ind *Indicator, value, avg *float64) (en, zh string) {
 	nameEN, nameZH, unit := id, id, ""
 	yoy := strings.Contains(id, ".yoy_")
 	if ind != nil {
 		nameEN, nameZH, unit = ind.NameEN, ind.NameZH, ind.Unit
-		yoy = ind.Aggregation == "yoy"
+		yoy = ind.Growth
 	}
 	if value == nil {
 		return nameEN + " has no value", nameZH + "无数据"
@@ -137,10 +136,10 @@ func fmtNum(v float64) string {
 // ruleReason explains a hard rule that set the colour.
 func (s *Service) ruleReason(r policy.Rule, lookup policy.Lookup) Reason {
 	out := Reason{Code: "RULE-" + r.ID, Model: TaskRule, Indicator: r.Indicator, Direction: DirectionRaisesRisk}
-	var ind *features.Indicator
+	var ind *Indicator
 	if s.opts.Catalog != nil {
-		if got, err := s.opts.Catalog.Indicator(r.Indicator); err == nil {
-			ind = got
+		if got, ok := s.opts.Catalog.Indicator(r.Indicator); ok {
+			ind = &got
 			out.NameZH, out.NameEN = got.NameZH, got.NameEN
 		}
 	}

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -73,9 +72,20 @@ type FeatureSource interface {
 	Vector(ctx context.Context, set FeatureSet, code string) (Vector, error)
 }
 
-// IndicatorCatalog names indicators; *features.Catalog implements it.
+// Indicator is what reasons say about an indicator.
+type Indicator struct {
+	ID     string
+	NameZH string
+	NameEN string
+	Unit   string
+	// Growth marks a year-on-year growth ratio (-0.4 reads "fell 40%").
+	Growth bool
+}
+
+// IndicatorCatalog names indicators (the feature store's catalog, through
+// serving/featurestore). ok is false for an unknown id.
 type IndicatorCatalog interface {
-	Indicator(id string) (*features.Indicator, error)
+	Indicator(id string) (ind Indicator, ok bool)
 }
 
 // Averages gives the reference (industry or regional) average of an indicator, used in

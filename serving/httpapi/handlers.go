@@ -1,0 +1,161 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/oip"
+)
+
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var maxErr *http.MaxBytesError
+		if errors.As(err, &maxErr) {
+			return nil, fmt.Errorf("%w: the limit is %d bytes", errBodyTooLarge, maxErr.Limit)
+		}
+		return nil, fmt.Errorf("%w: read body: %v", serving.ErrInvalidInput, err)
+	}
+	return data, nil
+}
+
+func (h *handler) assess(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decodeAssessment(data)
+	if err != nil {
+		return 0, nil, err
+	}
+	d, err := h.opts.Service.Assess(ctx, p, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.opts.Metrics != nil {
+		h.opts.Metrics.ObserveDecision(d)
+	}
+	return http.StatusOK, d, nil
+}
+
+type batchItem struct {
+	Decision *serving.Decision `json:"decision,omitempty"`
+	Error    *errorBody        `json:"error,omitempty"`
+}
+
+func (h *handler) assessBatch(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b batchBody
+	if err := decodeBytes(data, &b); err != nil {
+		return 0, nil, err
+	}
+	reqs := make([]serving.Request, len(b.Assessments))
+	items := make([]batchItem, len(b.Assessments))
+	valid := make([]int, 0, len(reqs))
+	for i, a := range b.Assessments {
+		req, err := a.request()
+		if err != nil {
+			_, code := statusOf(err)
+			items[i].Error = &errorBody{Error: fmt.Sprintf("assessments[%d]: %v", i, err), Code: code}
+			continue
+		}
+		reqs[i] = req
+		valid = append(valid, i)
+	}
+	if len(b.Assessments) == 0 {
+		return 0, nil, fmt.Errorf("%w: assessments is empty", serving.ErrInvalidInput)
+	}
+	sub := make([]serving.Request, len(valid))
+	for j, i := range valid {
+		sub[j] = reqs[i]
+	}
+	if len(sub) > 0 {
+		ds, errs, err := h.opts.Service.AssessBatch(ctx, p, sub)
+		if err != nil {
+			return 0, nil, err
+		}
+		for j, i := range valid {
+			if errs[j] != nil {
+				status, code := statusOf(errs[j])
+				msg := errs[j].Error()
+				if status >= 500 {
+					msg = "internal error"
+				}
+				items[i].Error = &errorBody{Error: msg, Code: code}
+				continue
+			}
+			items[i].Decision = ds[j]
+		}
+	}
+	return http.StatusOK, map[string]any{"results": items}, nil
+}
+
+func (h *handler) live(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]bool{"live": h.opts.OIP.Live()})
+}
+
+func (h *handler) ready(w http.ResponseWriter, r *http.Request) {
+	ready := h.opts.OIP.Ready()
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	body := map[string]any{"ready": ready}
+	if h.opts.Metrics != nil {
+		if d := h.opts.Metrics.Degraded(); len(d) > 0 {
+			body["degraded"] = d
+		}
+	}
+	writeJSON(w, status, body)
+}
+
+func (h *handler) serverMetadata(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.opts.OIP.ServerMetadata())
+}
+
+func (h *handler) modelMetadata(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	md, err := h.opts.OIP.ModelMetadata(r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, md, nil
+}
+
+func (h *handler) modelReady(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	ready, err := h.opts.OIP.ModelReady(r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"name": r.PathValue("name"), "ready": ready}, nil
+}
+
+func (h *handler) infer(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := decodeInfer(data, r.PathValue("name"), r.PathValue("version"))
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := h.opts.OIP.Infer(ctx, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, encodeInfer(resp), nil
+}
+
+func encodeInfer(resp *oip.InferResponse) inferResponseJSON {
+	out := inferResponseJSON{ModelName: resp.ModelName, ModelVersion: resp.ModelVersion, ID: resp.ID}
+	for _, t := range resp.Outputs {
+		out.Outputs = append(out.Outputs, inferOutputJSON{Name: t.Name, Shape: t.Shape, Datatype: t.Datatype, Data: t.Data})
+	}
+	return out
+}

@@ -1,0 +1,226 @@
+// Package httpapi is serving's HTTP/JSON surface: credit assessments
+// (POST /v1/assessments and its batch form), screening jobs, and the Open Inference
+// Protocol v2 REST endpoints (/v2/...). It authenticates API keys, applies per-key rate
+// limits, request size limits and deadlines, and maps every error to a status code in
+// one place (statusOf). Errors are JSON: {"error": "...", "code": "..."}.
+//
+//	h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oip.New(models, oip.Options{}), Authorizer: auth})
+//	http.ListenAndServe(":8080", h)
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/oip"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+)
+
+// Options configure the handler. Service, OIP and Authorizer are required.
+type Options struct {
+	Service    *serving.Service
+	OIP        *oip.Server
+	Authorizer serving.Authorizer
+	// Limiter limits requests per API key; nil means no limit.
+	Limiter *serving.RateLimiter
+	// Metrics records request latencies; nil means none.
+	Metrics *serving.Metrics
+	// MaxBodyBytes caps a request body. Default 1 MiB.
+	MaxBodyBytes int64
+	// Timeout is each request's deadline. Default 2 s.
+	Timeout time.Duration
+	// Logger receives server-side errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+type handler struct {
+	opts Options
+	mux  *http.ServeMux
+}
+
+// New returns the HTTP handler.
+func New(opts Options) (http.Handler, error) {
+	opts.EnsureDefaults()
+	if opts.Service == nil || opts.OIP == nil || opts.Authorizer == nil {
+		return nil, fmt.Errorf("%w: httpapi needs a service, an OIP server and an authorizer", serving.ErrInvalidInput)
+	}
+	h := &handler{opts: opts, mux: http.NewServeMux()}
+	h.route("POST /v1/assessments", "assess", h.authed(h.assess))
+	h.route("POST /v1/assessments/batch", "assess_batch", h.authed(h.assessBatch))
+	h.route("GET /v2/health/live", "live", h.live)
+	h.route("GET /v2/health/ready", "ready", h.ready)
+	h.route("GET /v2", "server_metadata", h.serverMetadata)
+	h.route("GET /v2/models/{name}", "model_metadata", h.authed(h.modelMetadata))
+	h.route("GET /v2/models/{name}/versions/{version}", "model_metadata", h.authed(h.modelMetadata))
+	h.route("GET /v2/models/{name}/ready", "model_ready", h.authed(h.modelReady))
+	h.route("GET /v2/models/{name}/versions/{version}/ready", "model_ready", h.authed(h.modelReady))
+	h.route("POST /v2/models/{name}/infer", "infer", h.authed(h.infer))
+	h.route("POST /v2/models/{name}/versions/{version}/infer", "infer", h.authed(h.infer))
+	if opts.Metrics != nil {
+		h.mux.Handle("GET /metrics", opts.Metrics)
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
+	})
+	return h.mux, nil
+}
+
+var (
+	errNoRoute      = errors.New("httpapi: not found")
+	errBodyTooLarge = errors.New("httpapi: request body too large")
+)
+
+// handlerFunc handles an authenticated request and returns the value to encode.
+type handlerFunc func(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error)
+
+// route registers a handler with a deadline and metrics.
+func (h *handler) route(pattern, name string, fn http.HandlerFunc) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
+		defer cancel()
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		fn(sw, r.WithContext(ctx))
+		if h.opts.Metrics != nil {
+			h.opts.Metrics.ObserveRequest("http", name, sw.status, time.Since(start))
+		}
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// apiKey reads "Authorization: Bearer <key>" or "X-API-Key: <key>".
+func apiKey(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		if k, ok := strings.CutPrefix(a, "Bearer "); ok {
+			return strings.TrimSpace(k)
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// authed authenticates, rate-limits and runs fn, writing its result or error.
+func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := apiKey(r)
+		if key == "" {
+			h.fail(w, r, fmt.Errorf("%w: send the API key as \"Authorization: Bearer <key>\"", serving.ErrUnauthenticated))
+			return
+		}
+		p, err := h.opts.Authorizer.Authenticate(r.Context(), key)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if !h.opts.Limiter.Allow(p.Institution + "/" + p.KeyID) {
+			w.Header().Set("Retry-After", "1")
+			h.fail(w, r, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID))
+			return
+		}
+		status, v, err := fn(r.Context(), p, r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, status, v)
+	}
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, _ := statusOf(err)
+	if status >= 500 {
+		h.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, err)
+}
+
+// statusOf maps an error to its HTTP status and a stable code: the one place errors
+// become statuses.
+func statusOf(err error) (int, string) {
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.As(err, &maxErr), errors.Is(err, errBodyTooLarge):
+		return http.StatusRequestEntityTooLarge, "body_too_large"
+	case errors.Is(err, serving.ErrInvalidCompanyCode):
+		return http.StatusBadRequest, "invalid_company_code"
+	case errors.Is(err, serving.ErrInvalidInput), errors.Is(err, policy.ErrInvalid):
+		return http.StatusBadRequest, "invalid_input"
+	case errors.Is(err, serving.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, serving.ErrConsentRequired):
+		return http.StatusForbidden, "consent_required"
+	case errors.Is(err, serving.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, serving.ErrUnknownCompany):
+		return http.StatusNotFound, "unknown_company"
+	case errors.Is(err, serving.ErrUnknownModel):
+		return http.StatusNotFound, "unknown_model"
+	case errors.Is(err, serving.ErrUnknownJob):
+		return http.StatusNotFound, "unknown_job"
+	case errors.Is(err, errNoRoute):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, serving.ErrRateLimited):
+		return http.StatusTooManyRequests, "rate_limited"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout, "deadline_exceeded"
+	case errors.Is(err, serving.ErrNotReady), errors.Is(err, serving.ErrUnavailable), errors.Is(err, context.Canceled):
+		return http.StatusServiceUnavailable, "unavailable"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Code  string `json:"code"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		msg = "internal error" // details are logged, not sent
+	}
+	writeJSON(w, status, errorBody{Error: msg, Code: code})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	if v == nil {
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may have gone; nothing to do
+}

@@ -1,0 +1,326 @@
+// Package oip implements the Open Inference Protocol v2 (the KServe / Triton "predict
+// v2" protocol) over the models serving has loaded, independent of transport: the REST
+// handlers (serving/httpapi) and the gRPC service (serving/grpcapi) both translate to
+// and from the types here, so the two answer identically.
+//
+// Every loaded model is exposed under its registered name and under its task name
+// ("pd", "violation", "limit"). A model takes one FP64 (or FP32) input tensor of shape
+// [rows, features] (or [features] for one row), or one tensor per indicator named by
+// the indicator id with shape [rows] or [rows, 1]. It returns "predict" (probability
+// for binary models, the value for regressions) and "margin", each FP64 [rows, 1].
+package oip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/xinyi-platform/xinyi/serving"
+)
+
+// Output tensor names.
+const (
+	OutputPredict = "predict"
+	OutputMargin  = "margin"
+)
+
+// Datatypes the protocol names.
+const (
+	FP64 = "FP64"
+	FP32 = "FP32"
+)
+
+// ErrInvalidTensor is wrapped (together with serving.ErrInvalidInput) by every error
+// about the shape, type or data of a tensor.
+var ErrInvalidTensor = errors.New("oip: invalid tensor")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: %s", serving.ErrInvalidInput, ErrInvalidTensor, fmt.Sprintf(format, args...))
+}
+
+// Tensor is an input or output tensor with FP64 data, row-major.
+type Tensor struct {
+	Name       string
+	Datatype   string
+	Shape      []int64
+	Data       []float64
+	Parameters map[string]any
+}
+
+// InferRequest is one inference request.
+type InferRequest struct {
+	ModelName    string
+	ModelVersion string
+	ID           string
+	Parameters   map[string]any
+	Inputs       []Tensor
+	Outputs      []string // requested outputs; empty means all
+}
+
+// InferResponse is one inference response.
+type InferResponse struct {
+	ModelName    string
+	ModelVersion string
+	ID           string
+	Outputs      []Tensor
+}
+
+// TensorMetadata describes one tensor of a model.
+type TensorMetadata struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
+}
+
+// ModelMetadata describes one model.
+type ModelMetadata struct {
+	Name     string           `json:"name"`
+	Versions []string         `json:"versions"`
+	Platform string           `json:"platform"`
+	Inputs   []TensorMetadata `json:"inputs"`
+	Outputs  []TensorMetadata `json:"outputs"`
+}
+
+// ServerMetadata describes the server.
+type ServerMetadata struct {
+	Name       string   `json:"name"`
+	Version    string   `json:"version"`
+	Extensions []string `json:"extensions"`
+}
+
+// Options configure a Server.
+type Options struct {
+	// Name and Version are reported by server metadata. Defaults "xinyi" and "dev".
+	Name, Version string
+	// MaxRows is the largest batch one infer request may carry. Default 10,000.
+	MaxRows int
+	// Ready reports extra readiness (e.g. the online store); nil means models only.
+	Ready func() bool
+}
+
+// Server answers the protocol for a model holder. It is safe for concurrent use.
+type Server struct {
+	models *serving.Models
+	opts   Options
+}
+
+// New returns a Server over models.
+func New(models *serving.Models, opts Options) *Server {
+	if opts.Name == "" {
+		opts.Name = "xinyi"
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.MaxRows <= 0 {
+		opts.MaxRows = 10000
+	}
+	return &Server{models: models, opts: opts}
+}
+
+// Live is always true while the process answers.
+func (s *Server) Live() bool { return true }
+
+// Ready is true once all three models are loaded (and the Ready option agrees).
+func (s *Server) Ready() bool {
+	return s.models.Current().Complete() && (s.opts.Ready == nil || s.opts.Ready())
+}
+
+// ServerMetadata returns the server's name, version and extensions.
+func (s *Server) ServerMetadata() ServerMetadata {
+	return ServerMetadata{Name: s.opts.Name, Version: s.opts.Version, Extensions: []string{"xinyi_assessment"}}
+}
+
+// find returns the loaded scorer whose name or task is name, at version if given.
+func (s *Server) find(name, version string) (*serving.Scorer, error) {
+	snap := s.models.Current()
+	for _, t := range serving.Tasks {
+		sc := snap.Scorer(t)
+		if sc == nil || (sc.Ref().Name != name && string(t) != name) {
+			continue
+		}
+		if version != "" && version != sc.Ref().Version {
+			return nil, fmt.Errorf("%w: model %q has version %s loaded, not %q", serving.ErrUnknownModel, name, sc.Ref().Version, version)
+		}
+		return sc, nil
+	}
+	return nil, fmt.Errorf("%w: no model named %q is loaded", serving.ErrUnknownModel, name)
+}
+
+// ModelReady reports whether the model is loaded; an unknown model is an error.
+func (s *Server) ModelReady(name, version string) (bool, error) {
+	if _, err := s.find(name, version); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ModelMetadata describes a loaded model.
+func (s *Server) ModelMetadata(name, version string) (ModelMetadata, error) {
+	sc, err := s.find(name, version)
+	if err != nil {
+		return ModelMetadata{}, err
+	}
+	nf := int64(sc.NumFeatures())
+	return ModelMetadata{
+		Name:     sc.Ref().Name,
+		Versions: []string{sc.Ref().Version},
+		Platform: "lightgbm_leaves",
+		Inputs:   []TensorMetadata{{Name: sc.FeatureSet().Key(), Datatype: FP64, Shape: []int64{-1, nf}}},
+		Outputs: []TensorMetadata{
+			{Name: OutputPredict, Datatype: FP64, Shape: []int64{-1, 1}},
+			{Name: OutputMargin, Datatype: FP64, Shape: []int64{-1, 1}},
+		},
+	}, nil
+}
+
+// Infer runs a loaded model on the request's rows.
+func (s *Server) Infer(ctx context.Context, req InferRequest) (*InferResponse, error) {
+	sc, err := s.find(req.ModelName, req.ModelVersion)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, o := range req.Outputs {
+		if o != OutputPredict && o != OutputMargin {
+			return nil, invalid("unknown output %q (model has %q and %q)", o, OutputPredict, OutputMargin)
+		}
+		want[o] = true
+	}
+	if len(want) == 0 {
+		want[OutputPredict], want[OutputMargin] = true, true
+	}
+	rows, n, err := s.matrix(sc, req.Inputs)
+	if err != nil {
+		return nil, err
+	}
+	nf := sc.NumFeatures()
+	pred := make([]float64, n)
+	marg := make([]float64, n)
+	for i := 0; i < n; i++ {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		row := rows[i*nf : (i+1)*nf]
+		if want[OutputPredict] {
+			if pred[i], err = sc.Predict(row); err != nil {
+				return nil, fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+		if want[OutputMargin] {
+			if marg[i], err = sc.Margin(row); err != nil {
+				return nil, fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+	}
+	resp := &InferResponse{ModelName: sc.Ref().Name, ModelVersion: sc.Ref().Version, ID: req.ID}
+	for _, name := range []string{OutputPredict, OutputMargin} {
+		if !want[name] {
+			continue
+		}
+		data := pred
+		if name == OutputMargin {
+			data = marg
+		}
+		resp.Outputs = append(resp.Outputs, Tensor{Name: name, Datatype: FP64, Shape: []int64{int64(n), 1}, Data: data})
+	}
+	return resp, nil
+}
+
+// matrix turns the inputs into a row-major [n, features] matrix.
+func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, error) {
+	nf := sc.NumFeatures()
+	if len(inputs) == 0 {
+		return nil, 0, invalid("no input tensors")
+	}
+	for _, in := range inputs {
+		if in.Datatype != FP64 && in.Datatype != FP32 {
+			return nil, 0, invalid("input %q has datatype %q; want FP64 or FP32", in.Name, in.Datatype)
+		}
+		if err := checkShape(in); err != nil {
+			return nil, 0, err
+		}
+		for i, v := range in.Data {
+			if math.IsInf(v, 0) {
+				return nil, 0, invalid("input %q element %d is infinite", in.Name, i)
+			}
+		}
+	}
+	if len(inputs) == 1 {
+		in := inputs[0]
+		switch {
+		case len(in.Shape) == 2 && in.Shape[1] == int64(nf):
+			n := int(in.Shape[0])
+			if n > s.opts.MaxRows {
+				return nil, 0, invalid("%d rows exceed the limit of %d", n, s.opts.MaxRows)
+			}
+			return in.Data, n, nil
+		case len(in.Shape) == 1 && in.Shape[0] == int64(nf):
+			return in.Data, 1, nil
+		case nf != 1:
+			return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d]", in.Name, in.Shape, sc.Ref(), nf)
+		}
+	}
+	// One tensor per indicator.
+	set := sc.FeatureSet()
+	col := make(map[string]int, nf)
+	for i, id := range set.Indicators {
+		col[id] = i
+	}
+	if len(inputs) != nf {
+		return nil, 0, invalid("model %s needs one [rows, %d] tensor or %d tensors named by indicator, got %d tensors", sc.Ref(), nf, nf, len(inputs))
+	}
+	n := -1
+	out := []float64(nil)
+	seen := make([]bool, nf)
+	for _, in := range inputs {
+		j, ok := col[in.Name]
+		if !ok {
+			return nil, 0, invalid("input %q is not an indicator of feature set %s", in.Name, set.Key())
+		}
+		if seen[j] {
+			return nil, 0, invalid("input %q given twice", in.Name)
+		}
+		seen[j] = true
+		if len(in.Shape) == 0 || len(in.Shape) > 2 || (len(in.Shape) == 2 && in.Shape[1] != 1) {
+			return nil, 0, invalid("input %q has shape %v; want [rows] or [rows, 1]", in.Name, in.Shape)
+		}
+		if n < 0 {
+			n = int(in.Shape[0])
+			if n > s.opts.MaxRows {
+				return nil, 0, invalid("%d rows exceed the limit of %d", n, s.opts.MaxRows)
+			}
+			out = make([]float64, n*nf)
+		} else if int(in.Shape[0]) != n {
+			return nil, 0, invalid("input %q has %d rows, others %d", in.Name, in.Shape[0], n)
+		}
+		for i, v := range in.Data {
+			out[i*nf+j] = v
+		}
+	}
+	return out, n, nil
+}
+
+// checkShape checks that the shape is non-negative and matches the data length.
+func checkShape(t Tensor) error {
+	if len(t.Shape) == 0 {
+		return invalid("input %q has no shape", t.Name)
+	}
+	size := int64(1)
+	for _, d := range t.Shape {
+		if d < 0 {
+			return invalid("input %q has a negative dimension in shape %v", t.Name, t.Shape)
+		}
+		if d > 0 && size > math.MaxInt32/d {
+			return invalid("input %q shape %v is too large", t.Name, t.Shape)
+		}
+		size *= d
+	}
+	if size != int64(len(t.Data)) {
+		return invalid("input %q has shape %v (%d elements) but %d data values", t.Name, t.Shape, size, len(t.Data))
+	}
+	return nil
+}
