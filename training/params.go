@@ -81,7 +81,7 @@ type Params struct {
 	Seed uint64
 	// Progress, when set, is called after every round with that round's
 	// metrics. The training metric is computed only when Progress is set.
-	Progress func(Round)
+	Progress func(Round) `json:"-"`
 }
 
 // Round reports one boosting round to Params.Progress.
