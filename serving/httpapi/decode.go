@@ -13,7 +13,6 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/oip"
 )
 
-
 func decodeBytes(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return fmt.Errorf("%w: empty body; send a JSON object", serving.ErrInvalidInput)

@@ -1,0 +1,372 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/oip"
+	"github.com/xinyi-platform/xinyi/serving/servingtest"
+)
+
+type fixture struct {
+	env *servingtest.Env
+	srv *httptest.Server
+}
+
+func newFixture(t *testing.T, mod func(*Options)) *fixture {
+	t.Helper()
+	env := servingtest.New(t)
+	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{}), Authorizer: env.Auth,
+		Metrics: serving.NewMetrics(env.Models), MaxBodyBytes: 4096}
+	if mod != nil {
+		mod(&opts)
+	}
+	h, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &fixture{env: env, srv: srv}
+}
+
+func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && !strings.HasPrefix(path, "/metrics") {
+		t.Errorf("%s %s: content type %q", method, path, ct)
+	}
+	var out map[string]any
+	if len(data) > 0 && !strings.HasPrefix(path, "/metrics") {
+		if err := json.Unmarshal(data, &out); err != nil {
+			t.Fatalf("%s %s: response is not JSON: %v: %s", method, path, err, data)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func TestAssessmentOverHTTP(t *testing.T) {
+	f := newFixture(t, nil)
+	status, body := f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q,"products":["working_capital"]}`, f.env.Good))
+	if status != 200 {
+		t.Fatalf("status %d: %v", status, body)
+	}
+	// Hand calculation in serving's tests: pd = sigmoid(-3), rating B, blue, limit 960,000.
+	if pd := body["pd"].(float64); math.Abs(pd-1/(1+math.Exp(3))) > 1e-12 {
+		t.Errorf("pd %v", pd)
+	}
+	if body["rating"] != "B" || body["colour"] != "blue" || body["limit"].(float64) != 960000 || body["inspection_tier"] != "low" {
+		t.Errorf("decision %v", body)
+	}
+	if _, ok := body["violation_probability"].(float64); !ok {
+		t.Errorf("no violation probability in %v", body)
+	}
+	if _, ok := body["reasons"]; !ok {
+		t.Errorf("no reasons field in %v", body)
+	}
+
+	status, body = f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Bad))
+	if status != 200 || len(body["reasons"].([]any)) != 8 || body["colour"] != "red" {
+		t.Fatalf("bad company: %d %v", status, body)
+	}
+}
+
+func TestConsentRefusedAndAudited(t *testing.T) {
+	f := newFixture(t, nil)
+	status, body := f.do(t, "POST", "/v1/assessments", servingtest.OtherBankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
+	if status != http.StatusForbidden || body["code"] != "consent_required" {
+		t.Fatalf("status %d body %v, want 403 consent_required", status, body)
+	}
+	es := f.env.Audit.Entries()
+	if len(es) != 1 || es[0].Outcome != audit.OutcomeRefused || es[0].Subject != "company:"+f.env.Good {
+		t.Fatalf("audit %+v", es)
+	}
+	status, body = f.do(t, "POST", "/v1/assessments", servingtest.LabKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
+	if status != http.StatusForbidden || body["code"] != "forbidden" {
+		t.Fatalf("lab: status %d body %v", status, body)
+	}
+	status, _ = f.do(t, "POST", "/v1/assessments", servingtest.RegulatorKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
+	if status != 200 {
+		t.Fatalf("regulator: %d", status)
+	}
+}
+
+func TestBadInputIs4xx(t *testing.T) {
+	f := newFixture(t, nil)
+	good := f.env.Good
+	badCheck := good[:17] + map[bool]string{true: "1", false: "2"}[good[17] != '1']
+	tests := []struct {
+		name, key, path, body string
+		status                int
+		code                  string
+	}{
+		{"no key", "", "/v1/assessments", `{}`, 401, "unauthenticated"},
+		{"unknown key", "nope", "/v1/assessments", `{}`, 401, "unauthenticated"},
+		{"malformed JSON", servingtest.BankKey, "/v1/assessments", `{"company_code":`, 400, "invalid_input"},
+		{"not an object", servingtest.BankKey, "/v1/assessments", `[1,2]`, 400, "invalid_input"},
+		{"wrong type", servingtest.BankKey, "/v1/assessments", `{"company_code":91330604}`, 400, "invalid_input"},
+		{"unknown field", servingtest.BankKey, "/v1/assessments", `{"company":"x"}`, 400, "invalid_input"},
+		{"trailing data", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + good + `"} {}`, 400, "invalid_input"},
+		{"empty body", servingtest.BankKey, "/v1/assessments", ``, 400, "invalid_input"},
+		{"missing code", servingtest.BankKey, "/v1/assessments", `{}`, 400, "invalid_input"},
+		{"bad check digit", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + badCheck + `"}`, 400, "invalid_company_code"},
+		{"lower-case garbage", servingtest.BankKey, "/v1/assessments", `{"company_code":"hello"}`, 400, "invalid_company_code"},
+		{"unknown company", servingtest.RegulatorKey, "/v1/assessments", `{"company_code":"` + f.env.Unknown + `"}`, 404, "unknown_company"},
+		{"unknown product", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + good + `","products":["yacht"]}`, 400, "invalid_input"},
+		{"oversized body", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + strings.Repeat("9", 5000) + `"}`, 413, "body_too_large"},
+		{"unknown model", servingtest.BankKey, "/v2/models/churn/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"unknown version", servingtest.BankKey, "/v2/models/pd/versions/9/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"NaN literal", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[NaN,2,3]}]}`, 400, "invalid_input"},
+		{"string in data", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":["1",2,3]}]}`, 400, "invalid_input"},
+		{"huge number", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1e999,2,3]}]}`, 400, "invalid_input"},
+		{"shape mismatch", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"wrong feature count", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1,2,3,4]}]}`, 400, "invalid_input"},
+		{"negative shape", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[-1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"int datatype", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"INT64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"unknown output", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"shap"}]}`, 400, "invalid_input"},
+		{"no inputs", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[]}`, 400, "invalid_input"},
+		{"unknown path", servingtest.BankKey, "/v3/nothing", ``, 404, "not_found"},
+		{"batch empty", servingtest.BankKey, "/v1/assessments/batch", `{"assessments":[]}`, 400, "invalid_input"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "POST"
+			if tt.path == "/v3/nothing" {
+				method = "GET"
+			}
+			status, body := f.do(t, method, tt.path, tt.key, tt.body)
+			if status != tt.status || body["code"] != tt.code {
+				t.Fatalf("status %d %v, want %d %s", status, body, tt.status, tt.code)
+			}
+			if msg, _ := body["error"].(string); msg == "" {
+				t.Errorf("no error message in %v", body)
+			}
+		})
+	}
+}
+
+func TestBatch(t *testing.T) {
+	f := newFixture(t, nil)
+	body := fmt.Sprintf(`{"assessments":[{"company_code":%q},{"company_code":"bogus"},{"company_code":%q}]}`, f.env.Good, f.env.Bad)
+	status, out := f.do(t, "POST", "/v1/assessments/batch", servingtest.BankKey, body)
+	if status != 200 {
+		t.Fatalf("status %d %v", status, out)
+	}
+	res := out["results"].([]any)
+	if len(res) != 3 {
+		t.Fatalf("%d results", len(res))
+	}
+	first := res[0].(map[string]any)["decision"].(map[string]any)
+	second := res[1].(map[string]any)["error"].(map[string]any)
+	third := res[2].(map[string]any)["decision"].(map[string]any)
+	if first["rating"] != "B" || second["code"] != "invalid_company_code" || third["rating"] != "D" {
+		t.Fatalf("results %v", res)
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	now := time.Unix(1000, 0)
+	f := newFixture(t, func(o *Options) {
+		o.Limiter = serving.NewRateLimiter(1, 2, func() time.Time { return now })
+	})
+	body := fmt.Sprintf(`{"company_code":%q}`, f.env.Good)
+	var got []int
+	for range 3 {
+		s, _ := f.do(t, "POST", "/v1/assessments", servingtest.BankKey, body)
+		got = append(got, s)
+	}
+	if got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("statuses %v, want 200 200 429", got)
+	}
+	if s, _ := f.do(t, "POST", "/v1/assessments", servingtest.RegulatorKey, body); s != 200 {
+		t.Fatalf("another key was limited: %d", s)
+	}
+}
+
+func TestDeadline(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Timeout = time.Nanosecond })
+	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
+	if status != http.StatusGatewayTimeout || body["code"] != "deadline_exceeded" {
+		t.Fatalf("status %d %v", status, body)
+	}
+}
+
+func TestOIPREST(t *testing.T) {
+	f := newFixture(t, nil)
+	if s, b := f.do(t, "GET", "/v2/health/live", "", ""); s != 200 || b["live"] != true {
+		t.Errorf("live %d %v", s, b)
+	}
+	if s, b := f.do(t, "GET", "/v2/health/ready", "", ""); s != 200 || b["ready"] != true {
+		t.Errorf("ready %d %v", s, b)
+	}
+	if s, b := f.do(t, "GET", "/v2", "", ""); s != 200 || b["name"] != "xinyi" || b["extensions"] == nil {
+		t.Errorf("server metadata %d %v", s, b)
+	}
+	for _, path := range []string{"/v2/models/xinyi-pd", "/v2/models/pd", "/v2/models/xinyi-pd/versions/1"} {
+		s, b := f.do(t, "GET", path, servingtest.BankKey, "")
+		if s != 200 || b["name"] != "xinyi-pd" || b["platform"] != "lightgbm_leaves" {
+			t.Errorf("%s: %d %v", path, s, b)
+			continue
+		}
+		in := b["inputs"].([]any)[0].(map[string]any)
+		if in["datatype"] != "FP64" || fmt.Sprint(in["shape"]) != "[-1 3]" {
+			t.Errorf("%s inputs %v", path, in)
+		}
+	}
+	if s, b := f.do(t, "GET", "/v2/models/xinyi-limit/versions/1/ready", servingtest.BankKey, ""); s != 200 || b["ready"] != true {
+		t.Errorf("model ready %d %v", s, b)
+	}
+	// Rows: good (margin -3), bad (2.5), missing tax goes left (0.5-1 = -0.5).
+	req := `{"id":"r1","inputs":[{"name":"credit/v3","shape":[3,3],"datatype":"FP64","data":[[150,0,0],[80,1,1],[null,0,0]]}]}`
+	s, b := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, req)
+	if s != 200 {
+		t.Fatalf("infer %d %v", s, b)
+	}
+	if b["model_name"] != "xinyi-pd" || b["model_version"] != "1" || b["id"] != "r1" {
+		t.Errorf("infer header %v", b)
+	}
+	outs := b["outputs"].([]any)
+	if len(outs) != 2 {
+		t.Fatalf("outputs %v", outs)
+	}
+	wantMargin := []float64{-3, 2.5, -0.5}
+	for _, o := range outs {
+		o := o.(map[string]any)
+		if o["datatype"] != "FP64" || fmt.Sprint(o["shape"]) != "[3 1]" {
+			t.Errorf("output %v", o)
+		}
+		for i, v := range o["data"].([]any) {
+			want := wantMargin[i]
+			if o["name"] == "predict" {
+				want = 1 / (1 + math.Exp(-want))
+			}
+			if math.Abs(v.(float64)-want) > 1e-12 {
+				t.Errorf("%s[%d] = %v, want %v", o["name"], i, v, want)
+			}
+		}
+	}
+	// One tensor per indicator, only the margin requested, FP32.
+	req = `{"inputs":[{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP32","data":[1]},
+		{"name":"tax.paid.sum_12m","shape":[1,1],"datatype":"FP32","data":[80]},
+		{"name":"network.circle_defaulted","shape":[1],"datatype":"FP32","data":[1]}],"outputs":[{"name":"margin"}]}`
+	s, b = f.do(t, "POST", "/v2/models/xinyi-pd/versions/1/infer", servingtest.BankKey, req)
+	if s != 200 {
+		t.Fatalf("column infer %d %v", s, b)
+	}
+	outs = b["outputs"].([]any)
+	if len(outs) != 1 || outs[0].(map[string]any)["name"] != "margin" || outs[0].(map[string]any)["data"].([]any)[0].(float64) != 2.5 {
+		t.Errorf("column infer outputs %v", outs)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	f := newFixture(t, nil)
+	f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
+	resp, err := http.Get(f.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`xinyi_requests_total{transport="http",endpoint="assess",status="200"} 1`,
+		`xinyi_request_duration_seconds_count{transport="http",endpoint="assess"} 1`,
+		`xinyi_decisions_total{rating="B",colour="blue"} 1`,
+		`xinyi_model_info{task="pd",name="xinyi-pd",version="1",feature_set="credit/v3"} 1`,
+		`xinyi_degraded{component="registry"} 0`,
+	} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func FuzzDecodeAssessment(f *testing.F) {
+	f.Add([]byte(`{"company_code":"91330604MA4UJ7K21A","products":["a"]}`))
+	f.Add([]byte(`{"company_code":1}`))
+	f.Add([]byte(`{"company_code":"x","explain":true} x`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeAssessment(data)
+		if err != nil {
+			if status, _ := statusOf(err); status != 400 {
+				t.Fatalf("decode error maps to %d: %v", status, err)
+			}
+			return
+		}
+		if req.Company == "" {
+			t.Fatal("accepted an empty company code")
+		}
+	})
+}
+
+func FuzzDecodeInfer(f *testing.F) {
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[[1,2,null]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":1e40}]}`))
+	f.Add([]byte(`{"id":"a","inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[[[[[[[[[1]]]]]]]]]}],"outputs":[{"name":"margin"}]}`))
+	env := servingtest.New(f)
+	srv := oip.New(env.Models, oip.Options{MaxRows: 100})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeInfer(data, "pd", "")
+		if err != nil {
+			if status, _ := statusOf(err); status != 400 {
+				t.Fatalf("decode error maps to %d: %v", status, err)
+			}
+			return
+		}
+		resp, err := srv.Infer(t.Context(), req)
+		if err != nil {
+			if status, _ := statusOf(err); status != 400 {
+				t.Fatalf("infer error maps to %d: %v", status, err)
+			}
+			return
+		}
+		for _, o := range resp.Outputs {
+			for _, v := range o.Data {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("output %s has %v", o.Name, v)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkAssessHTTP(b *testing.B) {
+	env := servingtest.New(b)
+	h, err := New(Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(fmt.Sprintf(`{"company_code":%q}`, env.Bad))
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/assessments", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+servingtest.BankKey)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
