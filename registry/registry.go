@@ -1,0 +1,322 @@
+package registry
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+)
+
+// Sentinel errors, wrapped with context. Access failures wrap access.ErrForbidden
+// (and this package's ErrForbidden) so one mapping serves every surface.
+var (
+	// ErrNotFound: unknown model, version, alias or promotion, or a model the
+	// caller may not see. HTTP 404.
+	ErrNotFound = errors.New("registry: not found")
+	// ErrForbidden: the caller lacks the role or does not own the model. HTTP 403.
+	ErrForbidden = errors.New("registry: forbidden")
+	// ErrInvalid: malformed request (bad name, task, alias, parity rows). HTTP 400.
+	ErrInvalid = errors.New("registry: invalid request")
+	// ErrConflict: name taken, duplicate upload, promotion no longer pending,
+	// alias that needs approval, deleting an immutable version. HTTP 409.
+	ErrConflict = errors.New("registry: conflict")
+	// ErrTooLarge: the upload exceeds Options.MaxUploadBytes. HTTP 413.
+	ErrTooLarge = errors.New("registry: upload too large")
+	// ErrValidation: the model file failed validation (parse, features,
+	// objective, parity). HTTP 422.
+	ErrValidation = errors.New("registry: model validation failed")
+)
+
+// Task is what a model predicts.
+type Task string
+
+// Tasks and the objective each needs.
+const (
+	TaskPD        Task = "pd"        // probability of default: binary
+	TaskViolation Task = "violation" // probability of a violation: binary
+	TaskLimit     Task = "limit"     // pre-credit limit: regression
+)
+
+// Objective returns the gbdt objective a model of task t must have.
+func (t Task) Objective() (gbdt.Objective, error) {
+	switch t {
+	case TaskPD, TaskViolation:
+		return gbdt.Binary, nil
+	case TaskLimit:
+		return gbdt.Regression, nil
+	}
+	return "", fmt.Errorf("%w: unknown task %q (want pd, violation or limit)", ErrInvalid, t)
+}
+
+// Model is a registered model.
+type Model struct {
+	ID          int64          `json:"id"`
+	Name        string         `json:"name"`
+	Task        Task           `json:"task"`
+	OwnerID     int64          `json:"owner_id"`
+	Description string         `json:"description"`
+	Shared      bool           `json:"shared"`
+	CreatedBy   string         `json:"created_by"`
+	CreatedAt   time.Time      `json:"created_at"`
+	Aliases     map[string]int `json:"aliases,omitempty"`
+	Latest      int            `json:"latest_version"`
+}
+
+// Lineage says where a version came from.
+type Lineage struct {
+	// Kind is "uploaded" (a file trained elsewhere) or "trained" (the lab trainer).
+	Kind string `json:"kind"`
+	// Sample and SampleVersion name the training sample; SampleManifest is the
+	// object key or digest of its manifest.
+	Sample         string `json:"sample,omitempty"`
+	SampleVersion  int    `json:"sample_version,omitempty"`
+	SampleManifest string `json:"sample_manifest,omitempty"`
+	// CodeVersion is the trainer's or uploader's code revision.
+	CodeVersion string `json:"code_version,omitempty"`
+	// Filename is the name of the uploaded file.
+	Filename string `json:"filename,omitempty"`
+	Note     string `json:"note,omitempty"`
+}
+
+// Version is one immutable version of a model.
+type Version struct {
+	Model             string             `json:"model"`
+	Version           int                `json:"version"`
+	ArtifactDigest    string             `json:"artifact_sha256"`
+	ArtifactKey       string             `json:"artifact_key"`
+	ArtifactSize      int64              `json:"artifact_size"`
+	OriginalDigest    string             `json:"original_sha256"`
+	OriginalKey       string             `json:"original_key"`
+	OriginalSize      int64              `json:"original_size"`
+	SourceFormat      string             `json:"source_format"`
+	FeatureSet        string             `json:"feature_set"`
+	FeatureSetVersion int                `json:"feature_set_version"`
+	Features          []string           `json:"features"`
+	Objective         string             `json:"objective"`
+	NumTrees          int                `json:"num_trees"`
+	Metrics           map[string]float64 `json:"metrics,omitempty"`
+	ModelCard         json.RawMessage    `json:"model_card,omitempty"`
+	Lineage           Lineage            `json:"lineage"`
+	Parity            *ParityReport      `json:"parity,omitempty"`
+	CreatedBy         string             `json:"created_by"`
+	CreatedAt         time.Time          `json:"created_at"`
+}
+
+// ArtifactKey returns the object key of a content-addressed model artifact.
+func ArtifactKey(digest string) string { return "models/sha256/" + digest }
+
+// Options configures a Registry. The zero value is valid; EnsureDefaults fills it.
+type Options struct {
+	// MaxUploadBytes is the largest model file accepted. Default 64 MiB.
+	MaxUploadBytes int64
+	// Limits bounds the parser (zero fields take gbdt.DefaultLimits).
+	Limits gbdt.Limits
+	// GatedAliases move only through an approved promotion. Default ["champion"].
+	GatedAliases []string
+	// OrphanGrace is how old an unreferenced artifact must be before Cleanup
+	// removes it, so uploads in flight are not collected. Default 1h.
+	OrphanGrace time.Duration
+	// PollInterval is how often a change-feed wait re-reads the database for
+	// changes made by other processes. Default 1s.
+	PollInterval time.Duration
+	// MaxWait caps a change-feed wait. Default 60s.
+	MaxWait time.Duration
+	// DefaultTolerance is the parity tolerance when an upload states none. Default 1e-6.
+	DefaultTolerance float64
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+	// Logger receives operational messages; nil means silent.
+	Logger *slog.Logger
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = 64 << 20
+	}
+	if o.GatedAliases == nil {
+		o.GatedAliases = []string{"champion"}
+	}
+	if o.OrphanGrace <= 0 {
+		o.OrphanGrace = time.Hour
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 60 * time.Second
+	}
+	if o.DefaultTolerance <= 0 {
+		o.DefaultTolerance = 1e-6
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Migrations returns the schema migrations of the registry tables.
+func Migrations() ([]metadb.Migration, error) {
+	return metadb.LoadMigrations(migrationFS, "migrations")
+}
+
+// Registry is the model registry. It is safe for concurrent use, and several
+// processes may share one PostgreSQL database and one object store.
+type Registry struct {
+	db       *metadb.DB
+	blobs    blob.Store
+	features FeatureSets
+	log      *audit.Log
+	opts     Options
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced after every local commit
+
+	// afterArtifacts, when set (tests), runs between the artifact writes and the
+	// metadata commit of an upload; an error aborts the upload there.
+	afterArtifacts func() error
+}
+
+// Open migrates the registry schema and returns a registry over db (metadata),
+// blobs (artifacts), features (feature-set lookup) and log (audit trail).
+func Open(ctx context.Context, db *metadb.DB, blobs blob.Store, features FeatureSets, log *audit.Log, opts Options) (*Registry, error) {
+	if db == nil || blobs == nil || features == nil || log == nil {
+		return nil, fmt.Errorf("%w: Open needs a database, a blob store, feature sets and an audit log", ErrInvalid)
+	}
+	opts.EnsureDefaults()
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, "registry", ms); err != nil {
+		return nil, fmt.Errorf("registry: open: %w", err)
+	}
+	return &Registry{db: db, blobs: blobs, features: features, log: log, opts: opts, changed: make(chan struct{})}, nil
+}
+
+func (r *Registry) now() time.Time { return time.Unix(0, r.opts.Now().UnixNano()).UTC() }
+
+// notify wakes every change-feed waiter of this process.
+func (r *Registry) notify() {
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *Registry) changedChan() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+var (
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+	aliasRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+)
+
+func checkModelName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: model name %q must be 1-64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalid, name)
+	}
+	return nil
+}
+
+func checkAlias(alias string) error {
+	if !aliasRE.MatchString(alias) {
+		return fmt.Errorf("%w: alias %q must be 1-32 lower-case letters, digits, '_' or '-', starting with a letter", ErrInvalid, alias)
+	}
+	return nil
+}
+
+// forbidden wraps both registry.ErrForbidden and access.ErrForbidden.
+func forbidden(format string, args ...any) error {
+	return fmt.Errorf("%w (%w): %s", ErrForbidden, access.ErrForbidden, fmt.Sprintf(format, args...))
+}
+
+// platformWide reports whether p acts for the whole platform (sees and changes
+// every model).
+func platformWide(p access.Principal) bool {
+	return p.Has(access.RoleAdmin) && p.InstitutionKind == access.KindPlatform
+}
+
+// canSee: a model is visible to its owner institution, to everyone when shared,
+// and to platform administrators.
+func canSee(p access.Principal, m Model) bool {
+	return m.OwnerID == p.InstitutionID || m.Shared || platformWide(p)
+}
+
+// canChange: only the owner institution (or a platform administrator) changes a model.
+func canChange(p access.Principal, m Model) bool {
+	return m.OwnerID == p.InstitutionID || platformWide(p)
+}
+
+// writerRoles may create models, upload versions, move ungated aliases and
+// request promotions.
+var writerRoles = []access.Role{access.RoleDataScientist, access.RoleLab, access.RoleAdmin}
+
+// requireWriter checks role and ownership for a change to m.
+func requireWriter(p access.Principal, action string, m Model) error {
+	if !p.HasAny(writerRoles...) {
+		return forbidden("%s needs role data_scientist, lab or admin; %s has %v", action, p.User, p.Roles)
+	}
+	if !canChange(p, m) {
+		return forbidden("%s: model %s belongs to another institution", action, m.Name)
+	}
+	return nil
+}
+
+// refuse records a refused attempt in the audit log and returns err. Errors of
+// the infrastructure (database, storage) are returned without a record.
+func (r *Registry) refuse(ctx context.Context, p access.Principal, action, subject string, err error, detail any) error {
+	if !isRefusal(err) {
+		return err
+	}
+	if _, aerr := r.log.Append(ctx, audit.Entry{
+		Actor: actorOf(p), Action: action, Subject: subject,
+		Outcome: audit.OutcomeRefused, Reason: err.Error(), After: detail,
+	}); aerr != nil {
+		return errors.Join(err, fmt.Errorf("registry: audit refused %s: %w", action, aerr))
+	}
+	return err
+}
+
+func isRefusal(err error) bool {
+	for _, e := range []error{ErrNotFound, ErrForbidden, ErrInvalid, ErrConflict, ErrTooLarge, ErrValidation} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func actorOf(p access.Principal) string {
+	if p.User == "" {
+		return "anonymous"
+	}
+	return p.User
+}
+
+func modelSubject(name string) string { return "model:" + name }
+
+func versionSubject(name string, v int) string { return fmt.Sprintf("model:%s/%d", name, v) }
+
+// gated reports whether alias moves only through promotion.
+func (r *Registry) gated(alias string) bool { return slices.Contains(r.opts.GatedAliases, alias) }

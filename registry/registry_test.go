@@ -1,0 +1,636 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/registry"
+)
+
+func localStore(t testing.TB) blob.Store {
+	t.Helper()
+	s, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// eachEnv runs fn on SQLite and on PostgreSQL, with a local-folder blob store.
+func eachEnv(t *testing.T, fn func(t *testing.T, e *env)) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) { fn(t, newEnv(t, db, localStore(t))) })
+}
+
+// TestFixturesRoundTrip registers the gbdt fixtures and downloads them again: the
+// original bytes come back with the same sha256, and the canonical artifact,
+// remapped to the feature set's column order, predicts what XGBoost and
+// LightGBM predicted for the golden rows.
+func TestFixturesRoundTrip(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd-gmsc", registry.TaskPD, false)
+		e.createModel(t, e.alice, "limit-gmsc", registry.TaskLimit, false)
+		e.createModel(t, e.alice, "pd-bc", registry.TaskPD, false)
+		bcRows, bcPreds := breastCancer(t)
+		tests := []struct {
+			model, file, source string
+			up                  func() registry.Upload
+			rows                [][]*float64 // in the file's column order
+			want                []float64
+			order               []string // columns of the file, to permute rows into set order
+		}{
+			{"pd-gmsc", "binary_depthwise.json", "xgboost-json", func() registry.Upload { return xgbUpload(t, "binary_depthwise.json", "binary_depthwise") }, nil, nil, gmscNames},
+			{"pd-gmsc", "binary_lossguide.ubj", "xgboost-ubj", func() registry.Upload { return xgbUpload(t, "binary_lossguide.ubj", "binary_lossguide") }, nil, nil, gmscNames},
+			{"pd-gmsc", "binary_dart.binf.model", "xgboost-binary", func() registry.Upload {
+				up := xgbUpload(t, "binary_dart.binf.model", "binary_dart")
+				up.Features = gmscNames // the legacy binary carries no names
+				return up
+			}, nil, nil, gmscNames},
+			{"limit-gmsc", "reg_squarederror.json", "xgboost-json", func() registry.Upload {
+				up := xgbUpload(t, "reg_squarederror.json", "reg_squarederror")
+				up.FeatureSet = "gmsc-debt"
+				return up
+			}, nil, nil, readGolden(t, "reg_squarederror").FeatureNames},
+			{"pd-bc", "lg_dart_breast_cancer.model", "lightgbm", func() registry.Upload {
+				return registry.Upload{Data: readFile(t, filepath.Join(lgbDir, "lg_dart_breast_cancer.model")), FeatureSet: "bc", FeatureSetVersion: 1,
+					Parity: &registry.ParityInput{Rows: bcRows, Expected: bcPreds, Tolerance: 1e-9}}
+			}, bcRows, bcPreds, columnNames(30)},
+		}
+		for _, tt := range tests {
+			t.Run(tt.file, func(t *testing.T) {
+				up := tt.up()
+				v, err := e.reg.Register(ctx, e.alice, tt.model, up)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(v.SourceFormat, tt.source) {
+					t.Errorf("source format %q, want %s*", v.SourceFormat, tt.source)
+				}
+				if v.Parity == nil || !v.Parity.Passed || v.Parity.Rows != len(up.Parity.Rows) {
+					t.Fatalf("parity report %+v", v.Parity)
+				}
+				sum := sha256.Sum256(up.Data)
+				if v.OriginalDigest != hex.EncodeToString(sum[:]) {
+					t.Fatalf("original digest %s, want %x", v.OriginalDigest, sum)
+				}
+				orig, _, err := e.reg.Artifact(ctx, e.alice, tt.model, v.Version, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(orig, up.Data) {
+					t.Fatal("downloaded original differs from the upload")
+				}
+				canon, got, err := e.reg.Artifact(ctx, e.alice, tt.model, v.Version, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				csum := sha256.Sum256(canon)
+				if got.ArtifactDigest != hex.EncodeToString(csum[:]) || got.ArtifactKey != "models/sha256/"+got.ArtifactDigest {
+					t.Fatalf("canonical digest %s key %s, bytes hash to %x", got.ArtifactDigest, got.ArtifactKey, csum)
+				}
+				if !bytes.HasPrefix(canon, []byte("tree\nversion=v3\n")) {
+					t.Fatalf("canonical artifact is not LightGBM v3 text: %q", canon[:min(40, len(canon))])
+				}
+				set, _ := featureSets().FeatureSet(ctx, up.FeatureSet, up.FeatureSetVersion)
+				if strings.Join(got.Features, ",") != strings.Join(set, ",") {
+					t.Fatalf("features %v, want feature-set order %v", got.Features, set)
+				}
+				// Predict the golden rows with the downloaded artifact, feeding
+				// columns in feature-set order; compare with the tool's output.
+				m, err := gbdt.Parse(canon, gbdt.Limits{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, want := up.Parity.Rows, up.Parity.Expected
+				pos := map[string]int{}
+				for i, n := range set {
+					pos[n] = i
+				}
+				for i, src := range rows {
+					row := make([]float64, len(set))
+					for j, x := range src {
+						if x == nil {
+							row[pos[tt.order[j]]] = math.NaN()
+						} else {
+							row[pos[tt.order[j]]] = *x
+						}
+					}
+					p, err := m.Predict(row)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if math.Abs(p-want[i]) > 1e-6 {
+						t.Fatalf("row %d: artifact predicts %g, the training tool %g", i, p, want[i])
+					}
+				}
+			})
+		}
+		t.Run("same file again is a conflict", func(t *testing.T) {
+			_, err := e.reg.Register(ctx, e.alice, "pd-gmsc", xgbUpload(t, "binary_depthwise.json", "binary_depthwise"))
+			if !errors.Is(err, registry.ErrConflict) {
+				t.Fatalf("got %v, want ErrConflict", err)
+			}
+		})
+		t.Run("versions are numbered per model", func(t *testing.T) {
+			vs, err := e.reg.Versions(ctx, e.alice, "pd-gmsc")
+			if err != nil || len(vs) != 3 || vs[0].Version != 1 || vs[2].Version != 3 {
+				t.Fatalf("versions %d, %v", len(vs), err)
+			}
+			vs, err = e.reg.Versions(ctx, e.alice, "pd-bc")
+			if err != nil || len(vs) != 1 || vs[0].Version != 1 || vs[0].Lineage.Kind != "uploaded" {
+				t.Fatalf("pd-bc versions %+v, %v", vs, err)
+			}
+		})
+		if _, err := e.log.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestParityFailureLeavesNothing: one golden prediction off by 1e-3 refuses the
+// upload; no version, no object and an audit record of the refusal remain.
+func TestParityFailureLeavesNothing(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		up.Parity.Expected[7] += 1e-3
+		_, err := e.reg.Register(ctx, e.alice, "pd", up)
+		var pe *registry.ParityError
+		if !errors.As(err, &pe) || !errors.Is(err, registry.ErrValidation) {
+			t.Fatalf("got %v, want a ParityError", err)
+		}
+		if pe.Report.Failures != 1 || pe.Report.FirstFailed[0].Row != 7 || pe.Report.Passed {
+			t.Fatalf("report %+v", pe.Report)
+		}
+		if vs, err := e.reg.Versions(ctx, e.alice, "pd"); err != nil || len(vs) != 0 {
+			t.Fatalf("versions after refusal: %d, %v", len(vs), err)
+		}
+		if objs, err := e.blobs.List(ctx, "models/"); err != nil || len(objs) != 0 {
+			t.Fatalf("objects after refusal: %v, %v", objs, err)
+		}
+		recs, err := e.log.List(ctx, audit.Filter{Subject: "model:pd", Action: "model.version.create"})
+		if err != nil || len(recs) != 1 || recs[0].Outcome != audit.OutcomeRefused || !strings.Contains(recs[0].Reason, "parity") {
+			t.Fatalf("audit of refusal: %+v, %v", recs, err)
+		}
+	})
+}
+
+// TestCrashBetweenArtifactAndCommit injects a fault after the artifacts are
+// written and before the metadata commits: no version exists, the orphans are
+// kept while young and removed by Cleanup once older than the grace period, and
+// the same upload then succeeds.
+func TestCrashBetweenArtifactAndCommit(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		crash := errors.New("process killed")
+		e.reg.SetAfterArtifacts(func() error { return crash })
+		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		if _, err := e.reg.Register(ctx, e.alice, "pd", up); !errors.Is(err, crash) {
+			t.Fatalf("got %v, want the injected fault", err)
+		}
+		if vs, _ := e.reg.Versions(ctx, e.alice, "pd"); len(vs) != 0 {
+			t.Fatalf("half-registered version visible: %+v", vs)
+		}
+		if m, _ := e.reg.Model(ctx, e.alice, "pd"); m.Latest != 0 {
+			t.Fatalf("latest version %d after crash", m.Latest)
+		}
+		objs, err := e.blobs.List(ctx, "models/sha256/")
+		if err != nil || len(objs) != 2 {
+			t.Fatalf("artifacts after crash: %v, %v (want original and canonical)", objs, err)
+		}
+		rep, err := e.reg.Cleanup(ctx)
+		if err != nil || len(rep.Removed) != 0 || rep.Young != 2 {
+			t.Fatalf("cleanup within grace: %+v, %v", rep, err)
+		}
+		e.clock.Add(2 * time.Hour)
+		rep, err = e.reg.Cleanup(ctx)
+		if err != nil || len(rep.Removed) != 2 {
+			t.Fatalf("cleanup after grace: %+v, %v", rep, err)
+		}
+		if objs, _ := e.blobs.List(ctx, "models/"); len(objs) != 0 {
+			t.Fatalf("objects left: %v", objs)
+		}
+		e.reg.SetAfterArtifacts(nil)
+		v, err := e.reg.Register(ctx, e.alice, "pd", up)
+		if err != nil || v.Version != 1 {
+			t.Fatalf("retry: %+v, %v", v, err)
+		}
+		e.clock.Add(2 * time.Hour)
+		rep, err = e.reg.Cleanup(ctx)
+		if err != nil || len(rep.Removed) != 0 || rep.Referenced != 2 {
+			t.Fatalf("cleanup with everything referenced: %+v, %v", rep, err)
+		}
+		if _, _, err := e.reg.Artifact(ctx, e.alice, "pd", 1, false); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestFourEyesPromotion(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(t, "binary_depthwise.json", "binary_depthwise")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(t, "binary_lossguide.json", "binary_lossguide")); err != nil {
+			t.Fatal(err)
+		}
+
+		t.Run("champion cannot be set directly", func(t *testing.T) {
+			if _, err := e.reg.SetAlias(ctx, e.alice, "pd", "champion", 1); !errors.Is(err, registry.ErrConflict) {
+				t.Fatalf("got %v, want ErrConflict", err)
+			}
+		})
+		t.Run("requester cannot approve own request", func(t *testing.T) {
+			pr, err := e.reg.RequestPromotion(ctx, e.dave, "pd", "champion", 1, "validated on 2025 sample")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.reg.Approve(ctx, e.dave, pr.ID, "")
+			if !errors.Is(err, registry.ErrForbidden) || !errors.Is(err, access.ErrForbidden) || !strings.Contains(err.Error(), "four-eyes") {
+				t.Fatalf("self-approval: got %v", err)
+			}
+			if _, err := e.reg.Resolve(ctx, e.alice, "pd", "champion"); !errors.Is(err, registry.ErrNotFound) {
+				t.Fatalf("champion set after refused approval: %v", err)
+			}
+			if _, err := e.reg.Withdraw(ctx, e.dave, pr.ID, "superseded"); err != nil {
+				t.Fatal(err)
+			}
+		})
+		pr, err := e.reg.RequestPromotion(ctx, e.alice, "pd", "champion", 1, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run("refusals", func(t *testing.T) {
+			tests := []struct {
+				name string
+				p    access.Principal
+				want error
+			}{
+				{"no approver role", e.alice, registry.ErrForbidden},
+				{"other bank", e.bob, registry.ErrNotFound},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					if _, err := e.reg.Approve(ctx, tt.p, pr.ID, ""); !errors.Is(err, tt.want) {
+						t.Fatalf("got %v, want %v", err, tt.want)
+					}
+				})
+			}
+			if _, err := e.reg.Withdraw(ctx, e.carol, pr.ID, ""); !errors.Is(err, registry.ErrForbidden) {
+				t.Fatalf("withdraw by non-requester: %v", err)
+			}
+		})
+		t.Run("approval by a second person moves the alias", func(t *testing.T) {
+			got, err := e.reg.Approve(ctx, e.carol, pr.ID, "ok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != registry.StateApproved || got.DecidedBy != "carol" {
+				t.Fatalf("promotion %+v", got)
+			}
+			v, err := e.reg.Resolve(ctx, e.alice, "pd", "champion")
+			if err != nil || v.Version != 1 {
+				t.Fatalf("champion -> %d, %v", v.Version, err)
+			}
+			if _, err := e.reg.Approve(ctx, e.dave, pr.ID, ""); !errors.Is(err, registry.ErrConflict) {
+				t.Fatalf("second approval: %v", err)
+			}
+		})
+		t.Run("rejection leaves the alias", func(t *testing.T) {
+			pr2, err := e.reg.RequestPromotion(ctx, e.alice, "pd", "champion", 2, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.reg.Reject(ctx, e.carol, pr2.ID, "KS too low"); err != nil {
+				t.Fatal(err)
+			}
+			v, _ := e.reg.Resolve(ctx, e.alice, "pd", "champion")
+			if v.Version != 1 {
+				t.Fatalf("champion moved to %d by a rejected request", v.Version)
+			}
+			list, err := e.reg.Promotions(ctx, e.alice, "pd", "")
+			if err != nil || len(list) != 3 || list[0].State != registry.StateRejected || list[2].State != registry.StateWithdrawn {
+				t.Fatalf("promotions %+v, %v", list, err)
+			}
+		})
+		t.Run("history holds every step including refusals", func(t *testing.T) {
+			recs, err := e.reg.History(ctx, e.alice, "pd", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var actions []string
+			for _, r := range recs {
+				a := r.Action
+				if r.Outcome == audit.OutcomeRefused {
+					a += "!"
+				}
+				actions = append(actions, a)
+			}
+			want := []string{"model.create", "model.version.create", "model.version.create",
+				"model.alias.move!", "model.promotion.request", "model.promotion.approve!", "model.promotion.withdraw",
+				"model.promotion.request", "model.promotion.approve!", "model.promotion.withdraw!",
+				"model.promotion.approve", "model.alias.move", "model.promotion.approve!",
+				"model.promotion.request", "model.promotion.reject"}
+			if strings.Join(actions, " ") != strings.Join(want, " ") {
+				t.Fatalf("history\n got %v\nwant %v", actions, want)
+			}
+		})
+	})
+}
+
+// TestConcurrentAliasMoves: moves from many goroutines serialize; the feed shows
+// each exactly once, in an order whose last entry is the alias's final value.
+func TestConcurrentAliasMoves(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		for _, f := range []string{"binary_depthwise", "binary_lossguide", "binary_dart", "reg_logistic_lossguide"} {
+			if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(t, f+".json", f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, start, err := e.reg.Changes(ctx, e.alice, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const moves = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, moves)
+		for i := 0; i < moves; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				who := e.alice
+				if i%2 == 1 {
+					who = e.dave
+				}
+				if _, err := e.reg.SetAlias(ctx, who, "pd", "challenger", i%4+1); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		changes, last, err := e.reg.Changes(ctx, e.alice, start, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) != moves {
+			t.Fatalf("%d feed entries, want %d", len(changes), moves)
+		}
+		for i, c := range changes {
+			if c.Seq != start+int64(i)+1 || c.Kind != "alias.moved" || c.Alias != "challenger" {
+				t.Fatalf("entry %d: %+v (want seq %d)", i, c, start+int64(i)+1)
+			}
+		}
+		if last != start+moves {
+			t.Fatalf("last seq %d, want %d", last, start+moves)
+		}
+		v, err := e.reg.Resolve(ctx, e.alice, "pd", "challenger")
+		if err != nil || v.Version != changes[moves-1].Version {
+			t.Fatalf("challenger -> %d, feed ends with %d (%v)", v.Version, changes[moves-1].Version, err)
+		}
+		if _, err := e.log.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestChangeFeedWait(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		_, after, err := e.reg.Changes(ctx, e.alice, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run("times out empty", func(t *testing.T) {
+			start := time.Now()
+			cs, last, err := e.reg.WaitChanges(ctx, e.alice, after, 10, 150*time.Millisecond)
+			if err != nil || len(cs) != 0 || last != after {
+				t.Fatalf("got %v, %d, %v", cs, last, err)
+			}
+			if el := time.Since(start); el < 150*time.Millisecond {
+				t.Fatalf("returned after %v, before the wait ended", el)
+			}
+		})
+		t.Run("wakes on a change", func(t *testing.T) {
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				e.reg.Register(ctx, e.alice, "pd", xgbUpload(t, "binary_depthwise.json", "binary_depthwise"))
+			}()
+			cs, _, err := e.reg.WaitChanges(ctx, e.alice, after, 10, 10*time.Second)
+			if err != nil || len(cs) != 1 || cs[0].Kind != "version.created" || cs[0].Version != 1 {
+				t.Fatalf("got %+v, %v", cs, err)
+			}
+		})
+		t.Run("other banks do not see it", func(t *testing.T) {
+			cs, last, err := e.reg.WaitChanges(ctx, e.bob, 0, 10, 0)
+			if err != nil || len(cs) != 0 || last != after+1 {
+				t.Fatalf("bob sees %+v (last %d), %v", cs, last, err)
+			}
+		})
+	})
+}
+
+func TestOwnership(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "private", registry.TaskPD, false)
+		e.createModel(t, e.alice, "shared", registry.TaskPD, true)
+		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		tests := []struct {
+			name string
+			err  error
+			want error
+		}{
+			{"other bank cannot see", func() error { _, err := e.reg.Model(ctx, e.bob, "private"); return err }(), registry.ErrNotFound},
+			{"other bank cannot upload", func() error { _, err := e.reg.Register(ctx, e.bob, "private", up); return err }(), registry.ErrNotFound},
+			{"other bank reads shared", func() error { _, err := e.reg.Model(ctx, e.bob, "shared"); return err }(), nil},
+			{"other bank cannot change shared", func() error { _, err := e.reg.Register(ctx, e.bob, "shared", up); return err }(), registry.ErrForbidden},
+			{"approver without writer role cannot upload", func() error { _, err := e.reg.Register(ctx, e.carol, "private", up); return err }(), registry.ErrForbidden},
+			{"platform admin uploads", func() error { _, err := e.reg.Register(ctx, e.root, "private", up); return err }(), nil},
+			{"bank cannot create for another", func() error {
+				_, err := e.reg.CreateModel(ctx, e.bob, registry.NewModel{Name: "x", Task: registry.TaskPD, OwnerID: e.alice.InstitutionID})
+				return err
+			}(), registry.ErrForbidden},
+			{"versions are immutable", e.reg.DeleteVersion(ctx, e.alice, "private", 1), registry.ErrConflict},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if tt.want == nil && tt.err != nil || tt.want != nil && !errors.Is(tt.err, tt.want) {
+					t.Fatalf("got %v, want %v", tt.err, tt.want)
+				}
+			})
+		}
+		ms, err := e.reg.Models(ctx, e.bob)
+		if err != nil || len(ms) != 1 || ms[0].Name != "shared" {
+			t.Fatalf("bob lists %+v, %v", ms, err)
+		}
+		ms, err = e.reg.Models(ctx, e.root)
+		if err != nil || len(ms) != 2 {
+			t.Fatalf("root lists %+v, %v", ms, err)
+		}
+	})
+}
+
+func TestBadUploads(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		good := func() registry.Upload { return xgbUpload(t, "binary_depthwise.json", "binary_depthwise") }
+		tests := []struct {
+			name    string
+			model   string
+			edit    func(*registry.Upload)
+			want    error
+			mention []string
+		}{
+			{"corrupt file", "pd", func(u *registry.Upload) { u.Data = u.Data[:len(u.Data)/2] }, registry.ErrValidation, []string{"gbdt"}},
+			{"not a model", "pd", func(u *registry.Upload) { u.Data = []byte("PK\x03\x04 a zip file") }, registry.ErrValidation, []string{"format"}},
+			{"empty", "pd", func(u *registry.Upload) { u.Data = nil }, registry.ErrInvalid, nil},
+			{"wrong features", "pd", func(u *registry.Upload) { u.FeatureSetVersion = 2 }, registry.ErrValidation, []string{`missing ["tax.paid.sum_12m"]`, `extra ["DebtRatio"]`}},
+			{"unknown feature set", "pd", func(u *registry.Upload) { u.FeatureSet = "nope" }, registry.ErrValidation, []string{"nope v1"}},
+			{"wrong name count", "pd", func(u *registry.Upload) { u.Features = []string{"a"} }, registry.ErrValidation, []string{"1 feature names"}},
+			{"regression for pd", "pd", func(u *registry.Upload) {
+				*u = xgbUpload(t, "reg_squarederror.json", "reg_squarederror")
+				u.FeatureSet = "gmsc-debt"
+			}, registry.ErrValidation, []string{"objective binary"}},
+			{"parity row too short", "pd", func(u *registry.Upload) { u.Parity.Rows[3] = u.Parity.Rows[3][:4] }, registry.ErrInvalid, []string{"row 3"}},
+			{"unknown model", "nope", func(u *registry.Upload) {}, registry.ErrNotFound, []string{"nope"}},
+			{"too large", "pd", func(u *registry.Upload) { u.Data = make([]byte, 65<<20) }, registry.ErrTooLarge, nil},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				up := good()
+				tt.edit(&up)
+				_, err := e.reg.Register(ctx, e.alice, tt.model, up)
+				if !errors.Is(err, tt.want) {
+					t.Fatalf("got %v, want %v", err, tt.want)
+				}
+				for _, m := range tt.mention {
+					if !strings.Contains(err.Error(), m) {
+						t.Fatalf("error %q does not mention %q", err, m)
+					}
+				}
+			})
+		}
+		if objs, _ := e.blobs.List(ctx, "models/"); len(objs) != 0 {
+			t.Fatalf("refused uploads left %d objects", len(objs))
+		}
+		recs, err := e.log.List(ctx, audit.Filter{Action: "model.version.create"})
+		if err != nil || len(recs) != len(tests) {
+			t.Fatalf("%d audit records of refused uploads, want %d (%v)", len(recs), len(tests), err)
+		}
+	})
+}
+
+func TestCreateModelInput(t *testing.T) {
+	db := metadbtest.SQLite(t)
+	e := newEnv(t, db, localStore(t))
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		nm   registry.NewModel
+		want error
+	}{
+		{"ok", registry.NewModel{Name: "pd-smb.v2", Task: registry.TaskPD}, nil},
+		{"duplicate", registry.NewModel{Name: "pd-smb.v2", Task: registry.TaskPD}, registry.ErrConflict},
+		{"upper case", registry.NewModel{Name: "PD", Task: registry.TaskPD}, registry.ErrInvalid},
+		{"path", registry.NewModel{Name: "../x", Task: registry.TaskPD}, registry.ErrInvalid},
+		{"unknown task", registry.NewModel{Name: "y", Task: "churn"}, registry.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.reg.CreateModel(ctx, e.alice, tt.nm)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzRegister(f *testing.F) {
+	for _, name := range []string{"binary_depthwise.json", "binary_depthwise.ubj", "binary_depthwise.binf.model"} {
+		f.Add(readFile(f, filepath.Join(xgbDir, name)))
+	}
+	f.Add(readFile(f, filepath.Join(lgbDir, "model_simple.txt")))
+	f.Add([]byte("tree\nversion=v3\n"))
+	e := newEnv(f, metadbtest.SQLite(f), localStore(f))
+	ctx := context.Background()
+	e.createModel(f, e.alice, "pd", registry.TaskPD, false)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := e.reg.Register(ctx, e.alice, "pd", registry.Upload{Data: data, FeatureSet: "gmsc", FeatureSetVersion: 1})
+		if err == nil {
+			return // a valid GMSC model: fine
+		}
+		for _, want := range []error{registry.ErrValidation, registry.ErrInvalid, registry.ErrConflict} {
+			if errors.Is(err, want) {
+				return
+			}
+		}
+		t.Fatalf("unexpected error class: %v", err)
+	})
+}
+
+func BenchmarkRegister(b *testing.B) {
+	e := newEnv(b, metadbtest.SQLite(b), localStore(b))
+	ctx := context.Background()
+	e.createModel(b, e.alice, "pd", registry.TaskPD, false)
+	up := xgbUpload(b, "binary_depthwise.json", "binary_depthwise")
+	b.SetBytes(int64(len(up.Data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Distinct metrics do not change the digest; a fresh model per round
+		// keeps the duplicate check out of the way.
+		b.StopTimer()
+		name := fmt.Sprintf("pd-%d", i)
+		e.createModel(b, e.alice, name, registry.TaskPD, false)
+		b.StartTimer()
+		if _, err := e.reg.Register(ctx, e.alice, name, up); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkResolve(b *testing.B) {
+	e := newEnv(b, metadbtest.SQLite(b), localStore(b))
+	ctx := context.Background()
+	e.createModel(b, e.alice, "pd", registry.TaskPD, false)
+	if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(b, "binary_depthwise.json", "binary_depthwise")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.reg.SetAlias(ctx, e.alice, "pd", "challenger", 1); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.reg.Resolve(ctx, e.alice, "pd", "challenger"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
