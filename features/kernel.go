@@ -101,39 +101,47 @@ type MonthCell struct {
 // snapshots at or after its arrival. A monthly source puts the value in force in its
 // month; an event source adds every event in force to the month of its event date.
 func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
-	clear(cells)
 	end := asof.Month()
 	start := end - Month(len(cells)) + 1
-	cand := -1
-	flush := func() {
-		if cand < 0 {
-			return
-		}
-		r := &records[cand]
-		if r.Month < start || r.Month > end {
-			return
-		}
-		c := &cells[r.Month-start]
-		if kind == KindMonthly {
-			*c = MonthCell{Sum: r.Value, Max: r.Value, N: 1}
-			return
-		}
-		if c.N == 0 || r.Value > c.Max {
-			c.Max = r.Value
-		}
-		c.Sum += r.Value
-		c.N++
+	idx := inForce(kind, records, asof, start, end, nil)
+	clear(cells)
+	for _, i := range idx {
+		addCell(kind, cells, records[i].Month-start, records[i].Value)
 	}
+}
+
+// inForce appends to dst the indexes of the records in force as of asof whose month
+// lies in [start, end]; records are sorted by SortRecords.
+func inForce(kind SourceKind, records []Record, asof Day, start, end Month, dst []int32) []int32 {
+	cand := int32(-1)
 	for i := range records {
-		if i == 0 || records[i].group(kind) != records[i-1].group(kind) {
-			flush()
+		if i > 0 && records[i].group(kind) != records[i-1].group(kind) {
+			if cand >= 0 && records[cand].Month >= start && records[cand].Month <= end {
+				dst = append(dst, cand)
+			}
 			cand = -1
 		}
 		if records[i].Eligible(asof) {
-			cand = i
+			cand = int32(i)
 		}
 	}
-	flush()
+	if cand >= 0 && records[cand].Month >= start && records[cand].Month <= end {
+		dst = append(dst, cand)
+	}
+	return dst
+}
+
+func addCell(kind SourceKind, cells []MonthCell, at Month, v float64) {
+	c := &cells[at]
+	if kind == KindMonthly {
+		*c = MonthCell{Sum: v, Max: v, N: 1}
+		return
+	}
+	if c.N == 0 || v > c.Max {
+		c.Max = v
+	}
+	c.Sum += v
+	c.N++
 }
 
 // Aggregate reduces the resolved cells (oldest first, the last cell is the as-of month)

@@ -1,0 +1,158 @@
+package features
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// ErrUnknownLabel reports a label name the feature store does not define.
+var ErrUnknownLabel = errors.New("features: unknown label")
+
+// LabelDef defines a training label from the outcomes under labels/: for a snapshot as of
+// D, the outcome Kind with an event date in (D, D + Horizon months].
+type LabelDef struct {
+	Name    string
+	Kind    string // outcome kind in the labels table: default, violation, limit
+	Horizon int    // months after the as-of date
+	// Regression labels take the amount of the first outcome in the horizon; binary
+	// labels are 1 when there is one and 0 otherwise.
+	Regression bool
+}
+
+// Labels are the label definitions feature sets and samples may name.
+var Labels = []LabelDef{
+	{Name: "default_12m", Kind: "default", Horizon: 12},
+	{Name: "violation_12m", Kind: "violation", Horizon: 12},
+	{Name: "limit", Kind: "limit", Horizon: 12, Regression: true},
+}
+
+// LabelByName returns the label definition called name.
+func LabelByName(name string) (LabelDef, error) {
+	for _, l := range Labels {
+		if l.Name == name {
+			return l, nil
+		}
+	}
+	names := make([]string, len(Labels))
+	for i, l := range Labels {
+		names[i] = l.Name
+	}
+	return LabelDef{}, fmt.Errorf("%w: %q (one of %s)", ErrUnknownLabel, name, strings.Join(names, ", "))
+}
+
+// Outcome is one row of the labels table.
+type Outcome struct {
+	Kind     string
+	Event    Day
+	Arrival  Day
+	Revision int32
+	Amount   float64
+}
+
+// labelIndex holds the outcomes per company code.
+type labelIndex struct {
+	byCode    map[string][]Outcome
+	lastEvent Day // latest outcome event date seen: windows ending after it are incomplete
+	inputs    []FileRef
+}
+
+// loadLabels reads every file under labels/; nil when there is none.
+func (m *materializer) loadLabels(ctx context.Context) (*labelIndex, error) {
+	return readLabels(ctx, m.store, m.opts.Workers)
+}
+
+func readLabels(ctx context.Context, store blob.Store, workers int) (*labelIndex, error) {
+	infos, err := store.List(ctx, "labels/")
+	if err != nil {
+		return nil, fmt.Errorf("features: list labels/: %w", err)
+	}
+	li := &labelIndex{byCode: map[string][]Outcome{}}
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Key, ".parquet") {
+			continue
+		}
+		data, err := readBlob(ctx, store, in.Key)
+		if err != nil {
+			return nil, err
+		}
+		c, n, err := readColumns(data, in.Key, []string{"code", "event_date", "arrival_date", "revision", "kind", "amount"})
+		if err != nil {
+			return nil, err
+		}
+		for r := 0; r < n; r++ {
+			o := Outcome{Kind: c[4].dict[c[4].bytes[r]], Event: Day(c[1].i32[r]), Arrival: Day(c[2].i32[r]), Revision: c[3].i32[r], Amount: c[5].f64[r]}
+			code := c[0].dict[c[0].bytes[r]]
+			li.byCode[code] = append(li.byCode[code], o)
+			li.lastEvent = max(li.lastEvent, o.Event)
+		}
+		li.inputs = append(li.inputs, FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size})
+	}
+	if len(li.inputs) == 0 {
+		return nil, nil
+	}
+	_ = workers
+	return li, nil
+}
+
+// horizonEnd returns the last day of the label window of asof.
+func horizonEnd(asof Day, months int) Day {
+	t := asof.Time()
+	// The same day months later, clamped to the month's end (2025-02-28 + 12 → 2026-02-28).
+	m := Month(t.Year()*12+int(t.Month())-1) + Month(months)
+	end := m.FirstDay() + Day(t.Day()-1)
+	return min(end, m.LastDay())
+}
+
+// label returns the label value of one company for a snapshot as of asof, using only
+// outcomes that arrived by knownBy; ok is false when the window is not complete by
+// knownBy (the outcome cannot be known yet).
+func (li *labelIndex) label(code string, asof Day, def LabelDef, knownBy Day) (float64, bool) {
+	end := horizonEnd(asof, def.Horizon)
+	if end > knownBy {
+		return math.NaN(), false
+	}
+	var first *Outcome
+	for i := range li.byCode[code] {
+		o := &li.byCode[code][i]
+		if o.Kind != def.Kind || o.Event <= asof || o.Event > end || o.Arrival > knownBy {
+			continue
+		}
+		if first == nil || o.Event < first.Event || o.Event == first.Event && o.Revision > first.Revision {
+			first = o
+		}
+	}
+	if def.Regression {
+		if first == nil {
+			return math.NaN(), true
+		}
+		return first.Amount, true
+	}
+	if first == nil {
+		return 0, true
+	}
+	return 1, true
+}
+
+// outcomes returns the binary label per code for the statistics of a snapshot, using
+// every outcome known now; nil when the label is a regression label, unknown, or its
+// window is not complete in the data.
+func (li *labelIndex) outcomes(codes []string, asof Day, name string) []float64 {
+	def, err := LabelByName(name)
+	if err != nil || def.Regression {
+		return nil
+	}
+	if horizonEnd(asof, def.Horizon) > li.lastEvent {
+		return nil
+	}
+	y := make([]float64, len(codes))
+	for i, c := range codes {
+		y[i], _ = li.label(c, asof, def, DayOf(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)))
+	}
+	return y
+}

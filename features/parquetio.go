@@ -1,0 +1,306 @@
+package features
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/apache/arrow/go/v15/arrow"
+	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/apache/arrow/go/v15/arrow/memory"
+	"github.com/parquet-go/parquet-go"
+)
+
+// ErrCorruptRaw reports a raw or snapshot Parquet file that cannot be decoded or lacks a
+// column the feature store needs; the error names the file.
+var ErrCorruptRaw = errors.New("features: corrupt Parquet file")
+
+// column is one decoded column: exactly one of the slices is set, by physical type.
+type column struct {
+	f64   []float64 // DOUBLE (and FLOAT, widened); nulls are NaN
+	i32   []int32   // INT32 (DATE included); nulls are 0
+	bytes []int32   // BYTE_ARRAY: index into dict
+	dict  []string
+}
+
+// float returns the column as float64 (INT32 and BOOLEAN widened; BYTE_ARRAY as 1).
+func (c *column) float() []float64 {
+	switch {
+	case c.f64 != nil:
+		return c.f64
+	case c.i32 != nil:
+		out := make([]float64, len(c.i32))
+		for i, v := range c.i32 {
+			out[i] = float64(v)
+		}
+		return out
+	case c.bytes != nil:
+		out := make([]float64, len(c.bytes))
+		for i := range out {
+			out[i] = 1
+		}
+		return out
+	}
+	return nil
+}
+
+// readColumns decodes the named columns of a Parquet file held in memory, reading only
+// those columns' pages. A damaged file or a missing column is an error wrapping
+// ErrCorruptRaw that names the file.
+func readColumns(data []byte, name string, cols []string) (out []column, rows int, err error) {
+	defer func() {
+		if r := recover(); r != nil { // parquet-go panics on some malformed input
+			out, rows, err = nil, 0, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, name, r)
+		}
+	}()
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, name, err)
+	}
+	n := f.NumRows()
+	if n < 0 || n > int64(len(data))*64+1024 {
+		return nil, 0, fmt.Errorf("%w: %s: implausible row count %d", ErrCorruptRaw, name, n)
+	}
+	out = make([]column, len(cols))
+	for ci, cname := range cols {
+		leaf, ok := f.Schema().Lookup(cname)
+		if !ok {
+			return nil, 0, fmt.Errorf("%w: %s: no column %q", ErrCorruptRaw, name, cname)
+		}
+		c, err := readColumn(f, leaf.ColumnIndex, leaf.Node.Type().Kind(), int(n))
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %s: column %s: %v", ErrCorruptRaw, name, cname, err)
+		}
+		out[ci] = c
+	}
+	return out, int(n), nil
+}
+
+func readColumn(f *parquet.File, idx int, kind parquet.Kind, n int) (column, error) {
+	var c column
+	var dictIndex map[string]int32
+	switch kind {
+	case parquet.Double, parquet.Float:
+		c.f64 = make([]float64, 0, n)
+	case parquet.Int32, parquet.Boolean:
+		c.i32 = make([]int32, 0, n)
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		c.bytes = make([]int32, 0, n)
+		dictIndex = map[string]int32{}
+	case parquet.Int64:
+		c.f64 = make([]float64, 0, n)
+	default:
+		return c, fmt.Errorf("unsupported type %v", kind)
+	}
+	buf := make([]parquet.Value, 1024)
+	for _, rg := range f.RowGroups() {
+		pages := rg.ColumnChunks()[idx].Pages()
+		for {
+			p, err := pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				pages.Close()
+				return c, err
+			}
+			err = readPage(&c, p, kind, buf, dictIndex)
+			parquet.Release(p)
+			if err != nil {
+				pages.Close()
+				return c, err
+			}
+		}
+		pages.Close()
+	}
+	if l := c.len(); l != n {
+		return c, fmt.Errorf("read %d of %d values", l, n)
+	}
+	return c, nil
+}
+
+func (c *column) len() int {
+	switch {
+	case c.f64 != nil:
+		return len(c.f64)
+	case c.i32 != nil:
+		return len(c.i32)
+	}
+	return len(c.bytes)
+}
+
+func readPage(c *column, p parquet.Page, kind parquet.Kind, buf []parquet.Value, dictIndex map[string]int32) error {
+	vr := p.Values()
+	// Fast paths for pages without nulls.
+	if p.NumNulls() == 0 {
+		switch r := vr.(type) {
+		case parquet.DoubleReader:
+			if kind == parquet.Double {
+				return readAll(&c.f64, int(p.NumValues()), r.ReadDoubles)
+			}
+		case parquet.Int32Reader:
+			if kind == parquet.Int32 {
+				return readAll(&c.i32, int(p.NumValues()), r.ReadInt32s)
+			}
+		}
+	}
+	for {
+		k, err := vr.ReadValues(buf)
+		for _, v := range buf[:k] {
+			switch kind {
+			case parquet.Double, parquet.Float, parquet.Int64:
+				if v.IsNull() {
+					c.f64 = append(c.f64, math.NaN())
+				} else if kind == parquet.Double {
+					c.f64 = append(c.f64, v.Double())
+				} else if kind == parquet.Float {
+					c.f64 = append(c.f64, float64(v.Float()))
+				} else {
+					c.f64 = append(c.f64, float64(v.Int64()))
+				}
+			case parquet.Int32:
+				c.i32 = append(c.i32, v.Int32())
+			case parquet.Boolean:
+				var b int32
+				if !v.IsNull() && v.Boolean() {
+					b = 1
+				}
+				c.i32 = append(c.i32, b)
+			default:
+				b := v.ByteArray()
+				id, ok := dictIndex[string(b)]
+				if !ok {
+					id = int32(len(c.dict))
+					s := string(b)
+					c.dict = append(c.dict, s)
+					dictIndex[s] = id
+				}
+				c.bytes = append(c.bytes, id)
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			return nil
+		}
+	}
+}
+
+func readAll[T any](dst *[]T, n int, read func([]T) (int, error)) error {
+	start := len(*dst)
+	*dst = append(*dst, make([]T, n)...)
+	got := 0
+	for got < n {
+		k, err := read((*dst)[start+got:])
+		got += k
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			break
+		}
+	}
+	if got != n {
+		return fmt.Errorf("page holds %d of %d values", got, n)
+	}
+	return nil
+}
+
+// SnapshotRecord builds the Arrow record of a snapshot batch: a "code" string column,
+// then one nullable float64 column per indicator (null where the value is NaN). The
+// caller releases it.
+func SnapshotRecord(names, codes []string, values []float64) arrow.Record {
+	fields := make([]arrow.Field, 0, len(names)+1)
+	fields = append(fields, arrow.Field{Name: "code", Type: arrow.BinaryTypes.String})
+	for _, n := range names {
+		fields = append(fields, arrow.Field{Name: n, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).AppendValues(codes, nil)
+	width := len(names)
+	valid := make([]bool, len(codes))
+	col := make([]float64, len(codes))
+	for j := range names {
+		for i := range codes {
+			v := values[i*width+j]
+			col[i], valid[i] = v, !math.IsNaN(v)
+			if !valid[i] {
+				col[i] = 0
+			}
+		}
+		b.Field(j+1).(*array.Float64Builder).AppendValues(col, valid)
+	}
+	return b.NewRecord()
+}
+
+// writeRecordParquet encodes an Arrow snapshot record (see SnapshotRecord) as Parquet:
+// "code" as a string column and every float64 column as an optional DOUBLE.
+func writeRecordParquet(w io.Writer, rec arrow.Record) error {
+	sch := rec.Schema()
+	group := parquet.Group{}
+	for _, f := range sch.Fields() {
+		switch f.Type.ID() {
+		case arrow.STRING:
+			group[f.Name] = parquet.String()
+		case arrow.FLOAT64:
+			group[f.Name] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
+		default:
+			return fmt.Errorf("features: column %s has type %s, want string or float64", f.Name, f.Type)
+		}
+	}
+	schema := parquet.NewSchema("snapshot", group)
+	// A Group orders its columns by name: map every leaf back to its record column.
+	colOf := make([]int, len(schema.Columns()))
+	for li, path := range schema.Columns() {
+		idx := sch.FieldIndices(path[0])
+		if len(idx) != 1 {
+			return fmt.Errorf("features: column %s appears %d times", path[0], len(idx))
+		}
+		colOf[li] = idx[0]
+	}
+	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("xinyi", "features", "1"))
+	rows := make([]parquet.Row, 0, 1024)
+	flush := func() error {
+		if _, err := pw.WriteRows(rows); err != nil {
+			return err
+		}
+		rows = rows[:0]
+		return nil
+	}
+	n := int(rec.NumRows())
+	for i := 0; i < n; i++ {
+		row := make(parquet.Row, len(colOf))
+		for li, ci := range colOf {
+			switch a := rec.Column(ci).(type) {
+			case *array.String:
+				row[li] = parquet.ByteArrayValue([]byte(a.Value(i))).Level(0, 0, li)
+			case *array.Float64:
+				if a.IsNull(i) {
+					row[li] = parquet.NullValue().Level(0, 0, li)
+				} else {
+					row[li] = parquet.DoubleValue(a.Value(i)).Level(0, 1, li)
+				}
+			}
+		}
+		rows = append(rows, row)
+		if len(rows) == cap(rows) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return pw.Close()
+}

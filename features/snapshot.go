@@ -1,0 +1,143 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// ErrNoSnapshotStored reports that the offline store holds no (visible) snapshot of a set.
+var ErrNoSnapshotStored = errors.New("features: no snapshot stored")
+
+// ListSnapshots returns the as-of dates of the visible snapshots (those with a
+// manifest) of a set version, sorted.
+func ListSnapshots(ctx context.Context, store blob.Store, set string, version int) ([]Day, error) {
+	prefix := fmt.Sprintf("features/%s/v%d/", set, version)
+	infos, err := store.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
+	}
+	var out []Day
+	for _, in := range infos {
+		rest := strings.TrimPrefix(in.Key, prefix)
+		dir, file, ok := strings.Cut(rest, "/")
+		if !ok || file != "_manifest.json" || !strings.HasPrefix(dir, "asof=") {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
+		if err != nil {
+			continue
+		}
+		out = append(out, DayOf(t))
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func readBlob(ctx context.Context, store blob.Store, key string) ([]byte, error) {
+	rc, _, err := store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("features: read %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("features: read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// ReadManifest reads the manifest of one snapshot; a missing one wraps ErrNoSnapshotStored.
+func ReadManifest(ctx context.Context, store blob.Store, set string, version int, asof Day) (*Manifest, error) {
+	key := ManifestKey(set, version, asof)
+	b, err := readBlob(ctx, store, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s/v%d as of %s", ErrNoSnapshotStored, set, version, asof)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := new(Manifest)
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
+	}
+	return m, nil
+}
+
+// ReadSnapshot reads a visible snapshot into memory.
+func ReadSnapshot(ctx context.Context, store blob.Store, set string, version int, asof Day) (*Snapshot, *Manifest, error) {
+	m, err := ReadManifest(ctx, store, set, version, asof)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := readParts(ctx, store, m)
+	return s, m, err
+}
+
+// LatestSnapshot reads the latest visible snapshot of a set version.
+func LatestSnapshot(ctx context.Context, store blob.Store, set string, version int) (*Snapshot, *Manifest, error) {
+	days, err := ListSnapshots(ctx, store, set, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(days) == 0 {
+		return nil, nil, fmt.Errorf("%w: %s/v%d", ErrNoSnapshotStored, set, version)
+	}
+	return ReadSnapshot(ctx, store, set, version, days[len(days)-1])
+}
+
+// LoadOnline loads the latest snapshot of a set version into an online store.
+func LoadOnline(ctx context.Context, store blob.Store, set string, version int, dst OnlineLoader) (*Manifest, error) {
+	s, m, err := LatestSnapshot(ctx, store, set, version)
+	if err != nil {
+		return nil, err
+	}
+	return m, dst.Load(ctx, s)
+}
+
+// readParts reads the part files a manifest lists, checking their digests and row
+// counts against it.
+func readParts(ctx context.Context, store blob.Store, m *Manifest) (*Snapshot, error) {
+	asof, err := time.Parse(time.DateOnly, m.AsOf)
+	if err != nil {
+		return nil, fmt.Errorf("%w: manifest of %s/v%d: bad as-of %q", ErrCorruptRaw, m.Set, m.Version, m.AsOf)
+	}
+	s := &Snapshot{Set: fmt.Sprintf("%s/v%d", m.Set, m.Version), AsOf: asof, Names: slices.Clone(m.Indicators)}
+	s.Values = make([]float64, 0, int(m.Rows)*len(s.Names))
+	cols := append([]string{"code"}, m.Indicators...)
+	for _, p := range m.Parts {
+		data, err := readBlob(ctx, store, p.Key)
+		if err != nil {
+			return nil, err
+		}
+		if p.SHA256 != "" && blob.SHA256Hex(data) != p.SHA256 {
+			return nil, fmt.Errorf("%w: %s: sha256 differs from the manifest", ErrCorruptRaw, p.Key)
+		}
+		c, n, err := readColumns(data, p.Key, cols)
+		if err != nil {
+			return nil, err
+		}
+		if int64(n) != p.Rows {
+			return nil, fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
+		}
+		for r := 0; r < n; r++ {
+			s.Codes = append(s.Codes, c[0].dict[c[0].bytes[r]])
+			for j := range m.Indicators {
+				v := math.NaN()
+				if f := c[j+1].f64; f != nil {
+					v = f[r]
+				}
+				s.Values = append(s.Values, v)
+			}
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,303 @@
+package features
+
+import (
+	"math"
+	"slices"
+	"sort"
+)
+
+// IndicatorStats are the statistics of one indicator in one snapshot, stored in its
+// manifest. Optional figures are nil when they cannot be computed (no value present, no
+// label, no previous snapshot).
+type IndicatorStats struct {
+	ID       string   `json:"id"`
+	Rows     int64    `json:"rows"`
+	Present  int64    `json:"present"`
+	Coverage float64  `json:"coverage"` // Present / Rows
+	Mean     *float64 `json:"mean,omitempty"`
+	Std      *float64 `json:"std,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	// Quantiles at QuantileLevels (linear interpolation between order statistics).
+	Quantiles []float64 `json:"quantiles,omitempty"`
+	// Histogram: HistogramBins equal-width bins between Min and Max.
+	Histogram []int64 `json:"histogram,omitempty"`
+	// Bins are the decile edges used for PSI and IV (values <= edge[0] fall in bin 0,
+	// ..., above the last edge in the last bin; missing values have their own bin at the
+	// end), and BinShare the share of rows in each bin including the missing one.
+	Bins     []float64 `json:"bins,omitempty"`
+	BinShare []float64 `json:"bin_share,omitempty"`
+	// PSI against the previous snapshot of the set, on the previous snapshot's bins.
+	PSI *float64 `json:"psi,omitempty"`
+	// IV and AUC against the set's label (1 = outcome within the horizon).
+	IV  *float64 `json:"iv,omitempty"`
+	AUC *float64 `json:"auc,omitempty"`
+	// IndustryMean is the mean of the present values per industry (GB/T 4754 section).
+	IndustryMean map[string]float64 `json:"industry_mean,omitempty"`
+}
+
+// QuantileLevels are the quantiles stored per indicator.
+var QuantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
+
+// HistogramBins is the number of histogram bins.
+const HistogramBins = 20
+
+func num(x float64) *float64 {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return &x
+}
+
+// ComputeStats computes the statistics of every indicator of a snapshot. prev is the
+// manifest of the previous snapshot (nil: no PSI); y holds the label per company (1, 0,
+// or NaN when unknown; nil: no IV or AUC); industry the industry per company (nil: no
+// industry means).
+func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) []IndicatorStats {
+	width := len(s.Names)
+	n := len(s.Codes)
+	prevBy := map[string]*IndicatorStats{}
+	if prev != nil {
+		for i := range prev.Stats {
+			prevBy[prev.Stats[i].ID] = &prev.Stats[i]
+		}
+	}
+	out := make([]IndicatorStats, width)
+	col := make([]float64, n)
+	for j, id := range s.Names {
+		for i := 0; i < n; i++ {
+			col[i] = s.Values[i*width+j]
+		}
+		st := IndicatorStats{ID: id, Rows: int64(n)}
+		present := make([]float64, 0, n)
+		for _, v := range col {
+			if !math.IsNaN(v) {
+				present = append(present, v)
+			}
+		}
+		st.Present = int64(len(present))
+		if n > 0 {
+			st.Coverage = float64(len(present)) / float64(n)
+		}
+		if len(present) > 0 {
+			slices.Sort(present)
+			mean, sd := meanStd(present)
+			st.Mean, st.Std = num(mean), num(sd)
+			st.Min, st.Max = num(present[0]), num(present[len(present)-1])
+			for _, q := range QuantileLevels {
+				st.Quantiles = append(st.Quantiles, quantileSorted(present, q))
+			}
+			st.Histogram = histogram(present, HistogramBins)
+			st.Bins = decileEdges(present)
+			st.BinShare = binShares(col, st.Bins)
+		}
+		if p, ok := prevBy[id]; ok && p.BinShare != nil {
+			st.PSI = num(PSI(p.BinShare, binShares(col, p.Bins)))
+		}
+		if y != nil && st.Bins != nil {
+			st.IV = num(informationValue(col, y, st.Bins))
+			st.AUC = num(AUC(col, y))
+		}
+		if industry != nil && len(present) > 0 {
+			sum := map[string]float64{}
+			cnt := map[string]float64{}
+			for i, v := range col {
+				if !math.IsNaN(v) && industry[i] != "" {
+					sum[industry[i]] += v
+					cnt[industry[i]]++
+				}
+			}
+			st.IndustryMean = map[string]float64{}
+			for k, v := range sum {
+				st.IndustryMean[k] = v / cnt[k]
+			}
+		}
+		out[j] = st
+	}
+	return out
+}
+
+func meanStd(x []float64) (float64, float64) {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	mean := s / float64(len(x))
+	var ss float64
+	for _, v := range x {
+		ss += (v - mean) * (v - mean)
+	}
+	return mean, math.Sqrt(ss / float64(len(x)))
+}
+
+// quantileSorted is the linear-interpolation quantile (type 7, numpy's default) of
+// sorted values.
+func quantileSorted(x []float64, q float64) float64 {
+	if len(x) == 1 {
+		return x[0]
+	}
+	h := q * float64(len(x)-1)
+	lo := int(math.Floor(h))
+	if lo >= len(x)-1 {
+		return x[len(x)-1]
+	}
+	return x[lo] + (h-float64(lo))*(x[lo+1]-x[lo])
+}
+
+func histogram(sorted []float64, bins int) []int64 {
+	out := make([]int64, bins)
+	lo, hi := sorted[0], sorted[len(sorted)-1]
+	if hi == lo {
+		out[0] = int64(len(sorted))
+		return out
+	}
+	w := (hi - lo) / float64(bins)
+	for _, v := range sorted {
+		b := int((v - lo) / w)
+		out[min(b, bins-1)]++
+	}
+	return out
+}
+
+// decileEdges returns the distinct deciles 10%..90% of sorted values.
+func decileEdges(sorted []float64) []float64 {
+	var e []float64
+	for k := 1; k <= 9; k++ {
+		v := quantileSorted(sorted, float64(k)/10)
+		if len(e) == 0 || v > e[len(e)-1] {
+			e = append(e, v)
+		}
+	}
+	return e
+}
+
+func binOf(v float64, edges []float64) int {
+	if math.IsNaN(v) {
+		return len(edges) + 1
+	}
+	return sort.SearchFloat64s(edges, v) // first edge >= v: v <= edges[i]
+}
+
+// binShares is the share of values in each bin of edges plus the missing bin.
+func binShares(col, edges []float64) []float64 {
+	out := make([]float64, len(edges)+2)
+	if len(col) == 0 {
+		return out
+	}
+	for _, v := range col {
+		out[binOf(v, edges)]++
+	}
+	for i := range out {
+		out[i] /= float64(len(col))
+	}
+	return out
+}
+
+// psiFloor keeps empty bins from making PSI infinite.
+const psiFloor = 1e-4
+
+// PSI is the population stability index Σ (a−e)·ln(a/e) of actual shares a against
+// expected shares e, each share floored at 1e-4.
+func PSI(expected, actual []float64) float64 {
+	if len(expected) != len(actual) {
+		return math.NaN()
+	}
+	var s float64
+	for i := range expected {
+		e, a := max(expected[i], psiFloor), max(actual[i], psiFloor)
+		s += (a - e) * math.Log(a/e)
+	}
+	return s
+}
+
+// informationValue bins col by edges (plus a missing bin) and returns Σ (g−b)·ln(g/b)
+// of the shares of negatives (g) and positives (b) per bin, with 0.5 added to empty
+// counts; rows with an unknown label are skipped.
+func informationValue(col, y, edges []float64) float64 {
+	nb := len(edges) + 2
+	good := make([]float64, nb)
+	bad := make([]float64, nb)
+	for i, v := range col {
+		switch y[i] {
+		case 0:
+			good[binOf(v, edges)]++
+		case 1:
+			bad[binOf(v, edges)]++
+		}
+	}
+	return IV(good, bad)
+}
+
+// IV is the information value of per-bin counts of negatives (good) and positives
+// (bad); a bin with a zero count gets 0.5 in both (a common smoothing). Bins empty in
+// both are skipped.
+func IV(good, bad []float64) float64 {
+	var tg, tb float64
+	g := slices.Clone(good)
+	b := slices.Clone(bad)
+	for i := range g {
+		if g[i] == 0 && b[i] == 0 {
+			continue
+		}
+		if g[i] == 0 || b[i] == 0 {
+			g[i] += 0.5
+			b[i] += 0.5
+		}
+		tg += g[i]
+		tb += b[i]
+	}
+	if tg == 0 || tb == 0 {
+		return math.NaN()
+	}
+	var iv float64
+	for i := range g {
+		if g[i] == 0 && b[i] == 0 {
+			continue
+		}
+		dg, db := g[i]/tg, b[i]/tb
+		iv += (dg - db) * math.Log(dg/db)
+	}
+	return iv
+}
+
+// AUC is the probability that a random positive has a higher value than a random
+// negative (ties count half), over rows with a value and a known label.
+func AUC(col, y []float64) float64 {
+	type pair struct {
+		v   float64
+		pos bool
+	}
+	var ps []pair
+	var np, nn float64
+	for i, v := range col {
+		if math.IsNaN(v) || (y[i] != 0 && y[i] != 1) {
+			continue
+		}
+		ps = append(ps, pair{v, y[i] == 1})
+		if y[i] == 1 {
+			np++
+		} else {
+			nn++
+		}
+	}
+	if np == 0 || nn == 0 {
+		return math.NaN()
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].v < ps[j].v })
+	// Mann–Whitney: sum of positive ranks with average ranks for ties.
+	var rankSum float64
+	for i := 0; i < len(ps); {
+		j := i
+		for j < len(ps) && ps[j].v == ps[i].v {
+			j++
+		}
+		avg := float64(i+j+1) / 2 // ranks i+1..j
+		for k := i; k < j; k++ {
+			if ps[k].pos {
+				rankSum += avg
+			}
+		}
+		i = j
+	}
+	return (rankSum - np*(np+1)/2) / (np * nn)
+}
