@@ -213,3 +213,44 @@ func (e *env) createModel(t testing.TB, p access.Principal, name string, task re
 	}
 	return m
 }
+
+// openLocal opens a local-folder store at dir.
+func openLocal(t testing.TB, dir string) blob.Store {
+	t.Helper()
+	s, err := blob.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// reopenEnv opens the registry of a database newEnv already set up (users and
+// keys exist), as a restarted process would.
+func reopenEnv(t testing.TB, db *metadb.DB, blobDir string) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{db: db, blobs: openLocal(t, blobDir), clock: &clock{t: time.Now().UTC()}, keys: map[string]string{}}
+	var err error
+	if e.log, err = audit.Open(ctx, db, audit.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.acc, err = access.Open(ctx, db, access.Options{Audit: e.log}); err != nil {
+		t.Fatal(err)
+	}
+	if e.reg, err = registry.Open(ctx, db, e.blobs, featureSets(), e.log, registry.Options{Now: e.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.acc.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := e.acc.IssueKey(ctx, "setup", u.ID, "restart", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.alice, err = e.acc.Authenticate(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

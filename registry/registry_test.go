@@ -18,6 +18,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/registry"
@@ -198,51 +199,85 @@ func TestParityFailureLeavesNothing(t *testing.T) {
 // kept while young and removed by Cleanup once older than the grace period, and
 // the same upload then succeeds.
 func TestCrashBetweenArtifactAndCommit(t *testing.T) {
-	eachEnv(t, func(t *testing.T, e *env) {
+	eachEnv(t, crashScenario)
+}
+
+// TestMinIO runs the artifact scenarios against a real MinIO server.
+func TestMinIO(t *testing.T) {
+	srv := miniotest.Start(t)
+	t.Run("crash and cleanup", func(t *testing.T) { crashScenario(t, newEnv(t, metadbtest.SQLite(t), srv.Open(t))) })
+	t.Run("round trip", func(t *testing.T) {
+		e := newEnv(t, metadbtest.SQLite(t), srv.Open(t))
 		ctx := context.Background()
 		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
-		crash := errors.New("process killed")
-		e.reg.SetAfterArtifacts(func() error { return crash })
-		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
-		if _, err := e.reg.Register(ctx, e.alice, "pd", up); !errors.Is(err, crash) {
-			t.Fatalf("got %v, want the injected fault", err)
-		}
-		if vs, _ := e.reg.Versions(ctx, e.alice, "pd"); len(vs) != 0 {
-			t.Fatalf("half-registered version visible: %+v", vs)
-		}
-		if m, _ := e.reg.Model(ctx, e.alice, "pd"); m.Latest != 0 {
-			t.Fatalf("latest version %d after crash", m.Latest)
-		}
-		objs, err := e.blobs.List(ctx, "models/sha256/")
-		if err != nil || len(objs) != 2 {
-			t.Fatalf("artifacts after crash: %v, %v (want original and canonical)", objs, err)
-		}
-		rep, err := e.reg.Cleanup(ctx)
-		if err != nil || len(rep.Removed) != 0 || rep.Young != 2 {
-			t.Fatalf("cleanup within grace: %+v, %v", rep, err)
-		}
-		e.clock.Add(2 * time.Hour)
-		rep, err = e.reg.Cleanup(ctx)
-		if err != nil || len(rep.Removed) != 2 {
-			t.Fatalf("cleanup after grace: %+v, %v", rep, err)
-		}
-		if objs, _ := e.blobs.List(ctx, "models/"); len(objs) != 0 {
-			t.Fatalf("objects left: %v", objs)
-		}
-		e.reg.SetAfterArtifacts(nil)
+		up := xgbUpload(t, "binary_lossguide.ubj", "binary_lossguide")
 		v, err := e.reg.Register(ctx, e.alice, "pd", up)
-		if err != nil || v.Version != 1 {
-			t.Fatalf("retry: %+v, %v", v, err)
-		}
-		e.clock.Add(2 * time.Hour)
-		rep, err = e.reg.Cleanup(ctx)
-		if err != nil || len(rep.Removed) != 0 || rep.Referenced != 2 {
-			t.Fatalf("cleanup with everything referenced: %+v, %v", rep, err)
-		}
-		if _, _, err := e.reg.Artifact(ctx, e.alice, "pd", 1, false); err != nil {
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, original := range []bool{true, false} {
+			data, _, err := e.reg.Artifact(ctx, e.alice, "pd", v.Version, original)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := v.ArtifactDigest
+			if original {
+				want = v.OriginalDigest
+				if !bytes.Equal(data, up.Data) {
+					t.Fatal("original differs")
+				}
+			}
+			if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != want {
+				t.Fatalf("digest %x, want %s", sum, want)
+			}
+		}
 	})
+}
+
+func crashScenario(t *testing.T, e *env) {
+	ctx := context.Background()
+	e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+	crash := errors.New("process killed")
+	e.reg.SetAfterArtifacts(func() error { return crash })
+	up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+	if _, err := e.reg.Register(ctx, e.alice, "pd", up); !errors.Is(err, crash) {
+		t.Fatalf("got %v, want the injected fault", err)
+	}
+	if vs, _ := e.reg.Versions(ctx, e.alice, "pd"); len(vs) != 0 {
+		t.Fatalf("half-registered version visible: %+v", vs)
+	}
+	if m, _ := e.reg.Model(ctx, e.alice, "pd"); m.Latest != 0 {
+		t.Fatalf("latest version %d after crash", m.Latest)
+	}
+	objs, err := e.blobs.List(ctx, "models/sha256/")
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("artifacts after crash: %v, %v (want original and canonical)", objs, err)
+	}
+	rep, err := e.reg.Cleanup(ctx)
+	if err != nil || len(rep.Removed) != 0 || rep.Young != 2 {
+		t.Fatalf("cleanup within grace: %+v, %v", rep, err)
+	}
+	e.clock.Add(2 * time.Hour)
+	rep, err = e.reg.Cleanup(ctx)
+	if err != nil || len(rep.Removed) != 2 {
+		t.Fatalf("cleanup after grace: %+v, %v", rep, err)
+	}
+	if objs, _ := e.blobs.List(ctx, "models/"); len(objs) != 0 {
+		t.Fatalf("objects left: %v", objs)
+	}
+	e.reg.SetAfterArtifacts(nil)
+	v, err := e.reg.Register(ctx, e.alice, "pd", up)
+	if err != nil || v.Version != 1 {
+		t.Fatalf("retry: %+v, %v", v, err)
+	}
+	e.clock.Add(2 * time.Hour)
+	rep, err = e.reg.Cleanup(ctx)
+	if err != nil || len(rep.Removed) != 0 || rep.Referenced != 2 {
+		t.Fatalf("cleanup with everything referenced: %+v, %v", rep, err)
+	}
+	if _, _, err := e.reg.Artifact(ctx, e.alice, "pd", 1, false); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFourEyesPromotion(t *testing.T) {
