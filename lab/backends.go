@@ -1,0 +1,451 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/lab/svg"
+)
+
+// Sentinel errors. Backends (the adapters to features, training, registry, serving and
+// access) wrap one of these with %w so that the console can show the right page;
+// errors.Is decides the HTTP status in one place (statusOf).
+var (
+	// ErrUnauthenticated: no session, an expired one, or an unknown API key.
+	ErrUnauthenticated = errors.New("lab: not signed in")
+	// ErrForbidden: the signed-in role may not see or do this.
+	ErrForbidden = errors.New("lab: forbidden")
+	// ErrCSRF: a form arrived without the session's anti-forgery token.
+	ErrCSRF = errors.New("lab: form token missing or wrong")
+	// ErrNotFound: no indicator, sample, model, job or company has that name.
+	ErrNotFound = errors.New("lab: not found")
+	// ErrInvalidInput: a form value or uploaded file is unusable; the message says why.
+	ErrInvalidInput = errors.New("lab: invalid input")
+	// ErrConflict: the request contradicts the current state (approving one's own
+	// promotion request, deciding twice).
+	ErrConflict = errors.New("lab: conflict")
+	// ErrNotConnected: the library behind a page is not configured in this process.
+	ErrNotConnected = errors.New("lab: library not connected")
+)
+
+// Role is what a signed-in user may do in the console.
+type Role string
+
+// The roles the console knows.
+const (
+	RoleViewer    Role = "viewer"    // browse the indicator library
+	RoleScientist Role = "scientist" // samples, training, uploads, promotion requests
+	RoleApprover  Role = "approver"  // approve or reject promotions
+	RoleRegulator Role = "regulator" // screenings and every company profile
+	RoleBank      Role = "bank"      // company profiles with the company's consent
+	RoleAdmin     Role = "admin"     // everything
+)
+
+// Clearance is the highest indicator sensitivity a principal may see.
+type Clearance string
+
+// The clearances, in increasing order; they match the indicator sensitivities.
+const (
+	ClearPublic       Clearance = "public"
+	ClearRestricted   Clearance = "restricted"
+	ClearConfidential Clearance = "confidential"
+)
+
+func (c Clearance) rank() int {
+	switch c {
+	case ClearRestricted:
+		return 1
+	case ClearConfidential:
+		return 2
+	}
+	return 0
+}
+
+// Allows reports whether an indicator of the given sensitivity is visible.
+func (c Clearance) Allows(sensitivity string) bool {
+	return Clearance(sensitivity).rank() <= c.rank()
+}
+
+// Principal is a signed-in user as the Authenticator describes them.
+type Principal struct {
+	ID            string // stable user id, recorded in approvals and audit entries
+	Name          string // display name
+	Institution   string // bank, regulator or platform operator the user belongs to
+	InstitutionID int64
+	Roles         []Role
+	Clearance     Clearance
+}
+
+// Has reports whether p holds role r (admins hold every role).
+func (p Principal) Has(r Role) bool {
+	for _, x := range p.Roles {
+		if x == r || x == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// Authenticator turns an API key into a principal (backed by internal/access). An
+// unknown or revoked key is an error wrapping ErrUnauthenticated.
+type Authenticator interface {
+	Authenticate(ctx context.Context, apiKey string) (Principal, error)
+}
+
+// Consents answers whether the principal's institution holds an active consent grant
+// for a company.
+type Consents interface {
+	HasConsent(ctx context.Context, p Principal, companyCode string) (bool, error)
+}
+
+// Indicator is one entry of the indicator library as the console shows it.
+type Indicator struct {
+	ID          string
+	NameZH      string
+	NameEN      string
+	Description string
+	Dimension   string // capital, operating, profitability, solvency, growth, compliance, network
+	Source      string // primary source table
+	SourceZH    string
+	Department  string
+	Aggregation string
+	Window      int // months; 0 for static and graph indicators
+	Unit        string
+	Direction   string // higher_better, higher_worse, none
+	Sensitivity string // public, restricted, confidential
+}
+
+// Indicators lists the indicator library.
+type Indicators interface {
+	Indicators(ctx context.Context) ([]Indicator, error)
+	Indicator(ctx context.Context, id string) (Indicator, error)
+}
+
+// Power is an indicator's predictive power against one label.
+type Power struct {
+	Label string
+	IV    float64
+	AUC   float64
+}
+
+// PSIPoint is the population stability of an indicator at one snapshot date against
+// the reference snapshot.
+type PSIPoint struct {
+	AsOf string
+	PSI  float64
+}
+
+// IndustryMean is an indicator's mean over the companies of one industry.
+type IndustryMean struct {
+	Industry string
+	Mean     float64
+	Count    int64
+}
+
+// IndicatorStats are the statistics of one indicator at a snapshot.
+type IndicatorStats struct {
+	AsOf      string
+	Coverage  float64 // share of companies with a value, 0..1
+	Companies int64
+	Histogram []svg.Bin
+	Power     []Power
+	PSI       []PSIPoint
+	Industry  []IndustryMean
+}
+
+// Statistics computes indicator statistics (features statistics). Optional.
+type Statistics interface {
+	IndicatorStats(ctx context.Context, id string) (IndicatorStats, error)
+}
+
+// Sample is one training sample of the sample library.
+type Sample struct {
+	Name       string
+	Version    int
+	FeatureSet string
+	Label      string
+	From, To   string // as-of date range
+	Rows       int64
+	Positives  int64
+	Features   int
+	Lineage    string
+}
+
+// PositiveRate is Positives/Rows (0 for an empty sample).
+func (s Sample) PositiveRate() float64 {
+	if s.Rows == 0 {
+		return 0
+	}
+	return float64(s.Positives) / float64(s.Rows)
+}
+
+// Samples lists the sample library.
+type Samples interface {
+	Samples(ctx context.Context) ([]Sample, error)
+}
+
+// JobState is the state of a long-running job.
+type JobState string
+
+// The job states.
+const (
+	JobRunning JobState = "running"
+	JobDone    JobState = "done"
+	JobFailed  JobState = "failed"
+)
+
+// Job is the common part of training and screening jobs.
+type Job struct {
+	ID       string
+	State    JobState
+	Done     int64
+	Total    int64
+	Err      string
+	Started  time.Time
+	Finished time.Time
+	By       string
+}
+
+// Percent is the progress in whole percent.
+func (j Job) Percent() int {
+	if j.Total <= 0 {
+		return 0
+	}
+	return int(100 * j.Done / j.Total)
+}
+
+// Preset is a named set of trainer parameters with an explanation.
+type Preset struct {
+	ID        string
+	NameZH    string
+	NameEN    string
+	ExplainZH string
+	ExplainEN string
+	Params    []Param
+}
+
+// Param is one displayed parameter of a preset.
+type Param struct{ Name, Value string }
+
+// TrainingJob is one training run.
+type TrainingJob struct {
+	Job
+	Sample     string
+	Preset     string
+	Metric     string
+	Train      []svg.Point // (round, training metric)
+	Valid      []svg.Point // (round, validation metric)
+	BestRound  int
+	BestValid  float64
+	Registered string // "model:version" once registered
+}
+
+// TrainingRequest asks for a training run.
+type TrainingRequest struct {
+	Sample string
+	Preset string
+	By     Principal
+}
+
+// Trainer runs training jobs (training). Optional.
+type Trainer interface {
+	Presets() []Preset
+	StartTraining(ctx context.Context, req TrainingRequest) (string, error)
+	TrainingJob(ctx context.Context, id string) (TrainingJob, error)
+	TrainingJobs(ctx context.Context) ([]TrainingJob, error)
+	// RegisterTraining registers the finished job's model as a new version of model.
+	RegisterTraining(ctx context.Context, id, model string, by Principal) (string, error)
+}
+
+// ModelSummary is one registered model.
+type ModelSummary struct {
+	Name        string
+	Task        string
+	Description string
+	Versions    int
+	Aliases     map[string]string // alias → version
+}
+
+// Metric is a named evaluation figure.
+type Metric struct {
+	Name  string
+	Value float64
+}
+
+// Importance is a feature's share of the model's total gain.
+type Importance struct {
+	Feature string
+	Gain    float64
+}
+
+// Evaluation is how a model did on held-out data, ready to chart.
+type Evaluation struct {
+	Metrics     []Metric
+	AUC         float64
+	ROC         []svg.Point // (false positive rate, true positive rate)
+	KS          *svg.KSCurve
+	Calibration []svg.CalibrationBin
+	Importance  []Importance // by descending gain share
+}
+
+// Version is one immutable model version with its evaluation.
+type Version struct {
+	Model       string
+	Version     string
+	Format      string
+	FeatureSet  string
+	Sample      string
+	CodeVersion string
+	SHA256      string
+	Trees       int
+	Features    int
+	Created     time.Time
+	CreatedBy   string
+	Golden      int // golden rows checked at upload
+	Card        string
+	Evaluation
+}
+
+// Promotion is a request to point an alias at a version; a second user decides it.
+type Promotion struct {
+	ID          string
+	Model       string
+	Version     string
+	Alias       string
+	State       string // pending, approved, rejected
+	RequestedBy string
+	Requested   time.Time
+	DecidedBy   string
+	Decided     time.Time
+	Reason      string
+}
+
+// HistoryEntry is one change in a model's audit trail.
+type HistoryEntry struct {
+	Time   time.Time
+	Actor  string
+	Action string
+	Detail string
+}
+
+// ModelDetail is a model with its versions, promotions and history.
+type ModelDetail struct {
+	ModelSummary
+	Versions   []Version
+	Promotions []Promotion
+	History    []HistoryEntry
+}
+
+// Upload is a model file sent through the console.
+type Upload struct {
+	Model      string
+	FileName   string
+	Data       []byte
+	Golden     []byte // optional CSV of feature values and the expected prediction
+	FeatureSet string
+	By         Principal
+	// Set by the trainer when it registers a run; empty for files sent by users.
+	Sample      string
+	CodeVersion string
+	Card        string
+	Evaluation  *Evaluation
+}
+
+// Models is the model library (registry).
+type Models interface {
+	Models(ctx context.Context) ([]ModelSummary, error)
+	Model(ctx context.Context, name string) (ModelDetail, error)
+	Version(ctx context.Context, name, version string) (Version, error)
+	Upload(ctx context.Context, u Upload) (Version, error)
+	RequestPromotion(ctx context.Context, name, version, alias string, by Principal) (Promotion, error)
+	Decide(ctx context.Context, promotionID string, approve bool, reason string, by Principal) error
+	Pending(ctx context.Context) ([]Promotion, error)
+}
+
+// Tier is one risk tier of a screening with its company count.
+type Tier struct {
+	Name  string
+	Color string
+	Count int64
+}
+
+// Ranked is one company in a screening ranking.
+type Ranked struct {
+	Rank        int
+	Code        string
+	Name        string
+	Probability float64
+	Tier        string
+	Reasons     []string
+}
+
+// Screening is one screening job and, once done, its result.
+type Screening struct {
+	Job
+	Model string
+	Tiers []Tier
+	Top   []Ranked
+}
+
+// Screenings runs regional screenings (serving). Optional.
+type Screenings interface {
+	ScreeningModels(ctx context.Context) ([]string, error)
+	StartScreening(ctx context.Context, model string, by Principal) (string, error)
+	Screening(ctx context.Context, id string) (Screening, error)
+	Screenings(ctx context.Context) ([]Screening, error)
+	ExportCSV(ctx context.Context, id string, w io.Writer) error
+}
+
+// IndicatorValue is one indicator of a company against its industry's average.
+type IndicatorValue struct {
+	ID           string
+	NameZH       string
+	NameEN       string
+	Unit         string
+	Value        float64 // NaN when missing
+	IndustryMean float64 // NaN when unknown
+}
+
+// DimensionValues groups a company's indicators by dimension.
+type DimensionValues struct {
+	Dimension  string
+	Indicators []IndicatorValue
+}
+
+// ScorePoint is a company's score at one month.
+type ScorePoint struct {
+	Month string
+	PD    float64
+}
+
+// Reason is one reason code behind a company's score.
+type Reason struct {
+	Code   string
+	Text   string
+	Impact float64 // contribution to the margin; positive raises risk
+}
+
+// Company is the profile of one company.
+type Company struct {
+	Code       string
+	Name       string
+	Industry   string
+	Region     string
+	AsOf       string
+	PD         float64
+	Rating     string // A, B, C, D
+	Colour     string // green, yellow, orange, red
+	Limit      float64
+	Reasons    []Reason
+	Dimensions []DimensionValues
+	History    []ScorePoint
+	Graph      svg.Graph
+}
+
+// Companies serves company profiles (features online store, serving assessments and
+// the guarantee network). Optional.
+type Companies interface {
+	Company(ctx context.Context, code string) (Company, error)
+}

@@ -1,0 +1,326 @@
+package lab
+
+import (
+	"fmt"
+	"html/template"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lang is one language of the console: every UI string comes from its table.
+type Lang struct {
+	Code  string // "zh" or "en"
+	Other string // the language the switch offers
+	idx   int
+}
+
+var langs = map[string]*Lang{
+	"zh": {Code: "zh", Other: "en", idx: 0},
+	"en": {Code: "en", Other: "zh", idx: 1},
+}
+
+// T returns the message for key; a missing key shows itself so that it is noticed.
+func (l *Lang) T(key string) string {
+	m, ok := messages[key]
+	if !ok {
+		return key
+	}
+	return m[l.idx]
+}
+
+// Pick returns zh or en text for the language, falling back to the other when empty.
+func (l *Lang) Pick(zh, en string) string {
+	if l.idx == 0 && zh != "" || en == "" {
+		return zh
+	}
+	return en
+}
+
+// Dim names a dimension.
+func (l *Lang) Dim(d string) string { return l.T("dim." + d) }
+
+// Word translates an enumerated value (direction, sensitivity, state, alias, colour).
+func (l *Lang) Word(v string) string {
+	if m, ok := messages["w."+v]; ok {
+		return m[l.idx]
+	}
+	return v
+}
+
+// messages holds every UI string as {zh, en}.
+var messages = map[string][2]string{
+	"app.name":            {"信易 · 数据模型实验室", "Xinyi · Data & Model Lab"},
+	"nav.home":            {"首页", "Home"},
+	"nav.indicators":      {"指标库", "Indicators"},
+	"nav.samples":         {"样本库", "Samples"},
+	"nav.algorithms":      {"算法库", "Algorithms"},
+	"nav.models":          {"模型库", "Models"},
+	"nav.approvals":       {"审批", "Approvals"},
+	"nav.screenings":      {"风险筛查", "Screening"},
+	"nav.companies":       {"企业画像", "Companies"},
+	"nav.logout":          {"退出", "Sign out"},
+	"nav.lang":            {"English", "中文"},
+	"home.welcome":        {"欢迎", "Welcome"},
+	"home.indicators":     {"按维度、来源部门和敏感级别浏览指标：定义、覆盖率、分布和预测力。", "Browse indicators by dimension, source department and sensitivity: definition, coverage, distribution, predictive power."},
+	"home.samples":        {"训练样本：时间范围、规模、正样本率和血缘。", "Training samples: date ranges, sizes, positive rates and lineage."},
+	"home.algorithms":     {"训练器参数预设；在样本上训练并登记结果。", "Trainer presets; train on a sample and register the result."},
+	"home.models":         {"模型与版本：指标、ROC/KS、校准、重要性、模型卡、别名、上传。", "Models and versions: metrics, ROC/KS, calibration, importances, model card, aliases, uploads."},
+	"home.approvals":      {"待审批的模型晋升（四眼原则）。", "Pending promotions (four eyes)."},
+	"home.screenings":     {"全区企业违法失信概率筛查、分层和排名。", "Screen every company in the region: violation probability, tiers and ranking."},
+	"home.companies":      {"企业指标、评分历史、评级、原因和担保圈。", "Company indicators, score history, rating, reasons and guarantee circle."},
+	"login.title":         {"登录", "Sign in"},
+	"login.key":           {"API 密钥", "API key"},
+	"login.submit":        {"登录", "Sign in"},
+	"login.hint":          {"使用机构发放的 API 密钥登录；会话 8 小时后失效。", "Sign in with the API key your institution issued; the session lasts 8 hours."},
+	"login.empty":         {"请输入 API 密钥。", "Enter an API key."},
+	"login.bad":           {"API 密钥无效或已吊销。", "The API key is unknown or revoked."},
+	"err.unauthenticated": {"请先登录", "Please sign in"},
+	"err.csrf":            {"表单已过期或被篡改，未做任何更改。请返回、刷新页面后重试。", "The form has expired or was tampered with; nothing was changed. Go back, reload the page and try again."},
+	"err.forbidden":       {"您的角色无权访问此页面", "Your role may not open this page"},
+	"err.notfound":        {"未找到", "Not found"},
+	"err.invalid":         {"输入有误，未做任何更改", "The input is not valid; nothing was changed"},
+	"err.conflict":        {"操作与当前状态冲突，未做任何更改", "This conflicts with the current state; nothing was changed"},
+	"err.notconnected":    {"该功能尚未接入", "This library is not connected"},
+	"err.internal":        {"内部错误，请稍后重试", "Internal error; please try again later"},
+	"err.back":            {"返回", "Go back"},
+	"common.search":       {"搜索", "Search"},
+	"common.all":          {"全部", "All"},
+	"common.filter":       {"筛选", "Filter"},
+	"common.none":         {"暂无数据", "Nothing yet"},
+	"common.state":        {"状态", "State"},
+	"common.progress":     {"进度", "Progress"},
+	"common.by":           {"操作人", "By"},
+	"common.time":         {"时间", "Time"},
+	"common.submit":       {"提交", "Submit"},
+	"common.name":         {"名称", "Name"},
+	"common.details":      {"详情", "Details"},
+	"ind.id":              {"指标编号", "Indicator id"},
+	"ind.dimension":       {"维度", "Dimension"},
+	"ind.source":          {"来源", "Source"},
+	"ind.department":      {"来源部门", "Source department"},
+	"ind.sensitivity":     {"敏感级别", "Sensitivity"},
+	"ind.window":          {"时间窗", "Window"},
+	"ind.months":          {"个月", "months"},
+	"ind.static":          {"静态", "static"},
+	"ind.direction":       {"方向", "Direction"},
+	"ind.unit":            {"单位", "Unit"},
+	"ind.aggregation":     {"聚合方式", "Aggregation"},
+	"ind.definition":      {"定义", "Definition"},
+	"ind.coverage":        {"覆盖率", "Coverage"},
+	"ind.asof":            {"快照日期", "As of"},
+	"ind.histogram":       {"分布", "Distribution"},
+	"ind.companies":       {"企业数", "Companies"},
+	"ind.power":           {"预测力", "Predictive power"},
+	"ind.label":           {"标签", "Label"},
+	"ind.industry":        {"行业均值", "Industry average"},
+	"ind.psi":             {"稳定性 (PSI)", "Stability (PSI)"},
+	"ind.nostats":         {"该指标暂无统计（尚未物化快照）。", "No statistics for this indicator yet (no materialized snapshot)."},
+	"ind.hidden":          {"另有 %d 个指标因敏感级别对您的角色隐藏。", "%d more indicators are hidden from your role by their sensitivity."},
+	"ind.count":           {"共 %d 个指标，显示 %d 个", "%d indicators, %d shown"},
+	"ind.placeholder":     {"编号、名称或描述", "id, name or description"},
+	"dim.capital":         {"资本实力", "Capital strength"},
+	"dim.operating":       {"运营能力", "Operating capability"},
+	"dim.profitability":   {"盈利能力", "Profitability"},
+	"dim.solvency":        {"偿付能力", "Solvency"},
+	"dim.growth":          {"发展潜力", "Growth potential"},
+	"dim.compliance":      {"合规", "Compliance"},
+	"dim.network":         {"关联", "Network"},
+	"w.higher_better":     {"越高越好", "higher is better"},
+	"w.higher_worse":      {"越高越差", "higher is worse"},
+	"w.none":              {"无单调方向", "no direction"},
+	"w.public":            {"公开", "public"},
+	"w.restricted":        {"受限", "restricted"},
+	"w.confidential":      {"机密", "confidential"},
+	"w.running":           {"运行中", "running"},
+	"w.done":              {"已完成", "done"},
+	"w.failed":            {"失败", "failed"},
+	"w.pending":           {"待审批", "pending"},
+	"w.approved":          {"已批准", "approved"},
+	"w.rejected":          {"已驳回", "rejected"},
+	"w.champion":          {"冠军模型", "champion"},
+	"w.challenger":        {"挑战者模型", "challenger"},
+	"w.green":             {"绿码", "green"},
+	"w.yellow":            {"黄码", "yellow"},
+	"w.orange":            {"橙码", "orange"},
+	"w.red":               {"红码", "red"},
+	"sample.name":         {"样本", "Sample"},
+	"sample.set":          {"特征集", "Feature set"},
+	"sample.label":        {"标签", "Label"},
+	"sample.range":        {"时间范围", "Date range"},
+	"sample.rows":         {"行数", "Rows"},
+	"sample.pos":          {"正样本率", "Positive rate"},
+	"sample.features":     {"特征数", "Features"},
+	"sample.lineage":      {"血缘", "Lineage"},
+	"algo.presets":        {"参数预设", "Parameter presets"},
+	"algo.train":          {"开始训练", "Start training"},
+	"algo.sample":         {"训练样本", "Training sample"},
+	"algo.preset":         {"预设", "Preset"},
+	"algo.jobs":           {"训练任务", "Training jobs"},
+	"train.title":         {"训练任务", "Training job"},
+	"train.curve":         {"验证曲线", "Validation curve"},
+	"train.train":         {"训练集", "train"},
+	"train.valid":         {"验证集", "validation"},
+	"train.round":         {"轮次", "round"},
+	"train.best":          {"最佳轮次", "Best round"},
+	"train.register":      {"登记为模型", "Register as model"},
+	"train.registered":    {"已登记为", "Registered as"},
+	"model.name":          {"模型", "Model"},
+	"model.task":          {"任务", "Task"},
+	"model.versions":      {"版本", "Versions"},
+	"model.aliases":       {"别名", "Aliases"},
+	"model.upload":        {"上传模型", "Upload a model"},
+	"model.version":       {"版本", "Version"},
+	"model.format":        {"格式", "Format"},
+	"model.created":       {"创建", "Created"},
+	"model.metrics":       {"评估指标", "Metrics"},
+	"model.roc":           {"ROC 曲线", "ROC curve"},
+	"model.ks":            {"KS 曲线", "KS curve"},
+	"model.calibration":   {"校准图", "Calibration"},
+	"model.importance":    {"特征重要性", "Feature importance"},
+	"model.card":          {"模型卡", "Model card"},
+	"model.lineage":       {"血缘", "Lineage"},
+	"model.sample":        {"训练样本", "Training sample"},
+	"model.code":          {"代码版本", "Code version"},
+	"model.sha":           {"文件摘要", "Artifact sha256"},
+	"model.trees":         {"树数量", "Trees"},
+	"model.features":      {"特征数", "Features"},
+	"model.golden":        {"已校验黄金样例行", "Golden rows checked"},
+	"model.promote":       {"申请晋升", "Request promotion"},
+	"model.promotions":    {"晋升申请", "Promotion requests"},
+	"model.history":       {"变更历史", "History"},
+	"model.fpr":           {"假阳性率", "false positive rate"},
+	"model.tpr":           {"真阳性率", "true positive rate"},
+	"model.population":    {"人群占比", "population share"},
+	"model.predicted":     {"预测概率", "predicted"},
+	"model.observed":      {"实际比率", "observed"},
+	"model.alias":         {"别名", "Alias"},
+	"model.requested":     {"申请人", "Requested by"},
+	"model.decided":       {"审批人", "Decided by"},
+	"model.reason":        {"意见", "Reason"},
+	"upload.title":        {"上传模型文件", "Upload a model file"},
+	"upload.model":        {"模型名称", "Model name"},
+	"upload.file":         {"模型文件（LightGBM 文本、XGBoost JSON/UBJSON/二进制）", "Model file (LightGBM text, XGBoost JSON/UBJSON/binary)"},
+	"upload.golden":       {"黄金样例行（可选，CSV：特征值……,预期预测）", "Golden rows (optional CSV: feature values…, expected prediction)"},
+	"upload.set":          {"特征集（可选，如 pd/v1）", "Feature set (optional, e.g. pd/v1)"},
+	"upload.submit":       {"上传并校验", "Upload and validate"},
+	"appr.title":          {"待审批的晋升", "Pending promotions"},
+	"appr.approve":        {"批准", "Approve"},
+	"appr.reject":         {"驳回", "Reject"},
+	"appr.fourEyes":       {"四眼原则：申请人不能审批自己的申请。", "Four eyes: nobody approves their own request."},
+	"screen.title":        {"风险筛查", "Screening"},
+	"screen.start":        {"开始筛查", "Start screening"},
+	"screen.model":        {"模型", "Model"},
+	"screen.tiers":        {"风险分层", "Risk tiers"},
+	"screen.ranking":      {"风险排名（前列）", "Ranking (top)"},
+	"screen.rank":         {"排名", "Rank"},
+	"screen.company":      {"企业", "Company"},
+	"screen.prob":         {"违法失信概率", "Violation probability"},
+	"screen.tier":         {"分层", "Tier"},
+	"screen.reasons":      {"主要原因", "Main reasons"},
+	"screen.export":       {"导出 CSV", "Export CSV"},
+	"screen.jobs":         {"筛查任务", "Screening jobs"},
+	"company.search":      {"输入统一社会信用代码", "Enter a unified social credit code"},
+	"company.open":        {"查看画像", "Open profile"},
+	"company.code":        {"统一社会信用代码", "Unified social credit code"},
+	"company.industry":    {"行业", "Industry"},
+	"company.region":      {"地区", "Region"},
+	"company.pd":          {"违约概率", "Probability of default"},
+	"company.rating":      {"评级", "Rating"},
+	"company.colour":      {"风险码", "Risk colour"},
+	"company.limit":       {"预授信额度", "Pre-credit limit"},
+	"company.reasons":     {"评分原因", "Reasons"},
+	"company.history":     {"评分历史", "Score history"},
+	"company.graph":       {"担保圈", "Guarantee circle"},
+	"company.value":       {"企业值", "Company"},
+	"company.avg":         {"行业均值", "Industry average"},
+	"company.indicators":  {"分维度指标与行业均值", "Indicators by dimension against the industry average"},
+	"flash.uploaded":      {"模型已上传并通过校验。", "The model was uploaded and validated."},
+	"flash.requested":     {"晋升申请已提交，等待另一位审批人。", "Promotion requested; a second person must approve it."},
+	"flash.approved":      {"已批准。", "Approved."},
+	"flash.rejected":      {"已驳回。", "Rejected."},
+	"flash.registered":    {"已登记：", "Registered:"},
+}
+
+var funcs = template.FuncMap{
+	"pct": func(v float64) string {
+		if math.IsNaN(v) {
+			return "—"
+		}
+		return strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
+	},
+	"f3": func(v float64) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "—"
+		}
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	},
+	"f4": func(v float64) string {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return "—"
+		}
+		return strconv.FormatFloat(v, 'f', 4, 64)
+	},
+	"num":    groupDigits,
+	"ts":     func(t time.Time) string { return tsFormat(t) },
+	"join":   strings.Join,
+	"printf": fmt.Sprintf,
+	"colour": colourHex,
+	"bar": func(v, ref float64) int { // width in percent of v against 2×ref, for a small inline bar
+		if math.IsNaN(v) || math.IsNaN(ref) || ref <= 0 || v <= 0 {
+			return 0
+		}
+		return int(math.Min(100, 50*v/ref))
+	},
+}
+
+func tsFormat(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+// groupDigits prints a number with thousands separators (at most 2 decimals).
+func groupDigits(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	s := strconv.FormatFloat(math.Abs(v), 'f', -1, 64)
+	if math.Abs(v) >= 100 || v == math.Trunc(v) {
+		s = strconv.FormatFloat(math.Round(math.Abs(v)), 'f', 0, 64)
+	} else {
+		s = strconv.FormatFloat(math.Abs(v), 'f', 2, 64)
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+	}
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if frac != "" {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
+func colourHex(c string) string {
+	switch c {
+	case "green":
+		return "#2f855a"
+	case "yellow":
+		return "#d69e2e"
+	case "orange":
+		return "#dd6b20"
+	case "red":
+		return "#c53030"
+	}
+	return "#a0aec0"
+}

@@ -1,0 +1,388 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Cookie names.
+const (
+	sessionCookie = "xinyi_lab_session"
+	preCookie     = "xinyi_lab_pre" // anti-forgery token before sign-in (login and language forms)
+	langCookie    = "xinyi_lab_lang"
+)
+
+// Options configures the console. Auth is required; every library is optional and its
+// pages say "not connected" while it is nil.
+type Options struct {
+	// Prefix is the path the console is mounted at. Default "/lab/".
+	Prefix string
+	// Auth turns API keys into principals (internal/access). Required.
+	Auth Authenticator
+	// Consents authorizes bank users to open company profiles. Nil: banks see none.
+	Consents Consents
+
+	Indicators Indicators
+	Statistics Statistics
+	Samples    Samples
+	Trainer    Trainer
+	Models     Models
+	Screenings Screenings
+	Companies  Companies
+
+	// SessionTTL is how long a sign-in lasts. Default 8h.
+	SessionTTL time.Duration
+	// MaxUploadBytes bounds an upload form (model file plus golden rows). Default 64 MiB.
+	MaxUploadBytes int64
+	// SecureCookies marks cookies Secure (set it when served over TLS). Default false.
+	SecureCookies bool
+	// DefaultLang is "zh" or "en" for users without a language cookie. Default "zh".
+	DefaultLang string
+	// Logger receives internal errors. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions returns the documented defaults (without Auth or libraries).
+func DefaultOptions() Options {
+	return Options{Prefix: "/lab/", SessionTTL: 8 * time.Hour, MaxUploadBytes: 64 << 20, DefaultLang: "zh"}
+}
+
+// EnsureDefaults fills zero fields with the defaults.
+func (o *Options) EnsureDefaults() {
+	d := DefaultOptions()
+	if o.Prefix == "" {
+		o.Prefix = d.Prefix
+	}
+	if !strings.HasSuffix(o.Prefix, "/") {
+		o.Prefix += "/"
+	}
+	if !strings.HasPrefix(o.Prefix, "/") {
+		o.Prefix = "/" + o.Prefix
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = d.SessionTTL
+	}
+	if o.MaxUploadBytes <= 0 {
+		o.MaxUploadBytes = d.MaxUploadBytes
+	}
+	if o.DefaultLang != "en" {
+		o.DefaultLang = "zh"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Server is the console: an http.Handler for everything under Options.Prefix.
+type Server struct {
+	o        Options
+	mux      *http.ServeMux
+	sessions *sessions
+	pages    map[string]*template.Template
+}
+
+// New builds the console. It fails only when Options are unusable.
+func New(o Options) (*Server, error) {
+	o.EnsureDefaults()
+	if o.Auth == nil {
+		return nil, fmt.Errorf("%w: Options.Auth is required", ErrInvalidInput)
+	}
+	s := &Server{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now)}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) parseTemplates() error {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	if err != nil {
+		return fmt.Errorf("lab: parse layout: %w", err)
+	}
+	s.pages = map[string]*template.Template{}
+	for _, n := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
+		if err != nil {
+			return fmt.Errorf("lab: parse %s: %w", n, err)
+		}
+		s.pages[name] = t
+	}
+	return nil
+}
+
+// ServeHTTP serves the console; a panic below it becomes a plain 500 page.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.o.Logger.Error("lab: panic", "path", r.URL.Path, "panic", fmt.Sprint(v))
+			http.Error(w, "internal error", http.StatusInternalServerError)
+		}
+	}()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	s.mux.ServeHTTP(w, r)
+}
+
+// req is the state of one request that handlers and templates share.
+type req struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	lang *Lang
+	sess *session // nil when not signed in
+	csrf string   // the token forms must carry
+}
+
+func (q *req) ctx() context.Context { return q.r.Context() }
+
+// principal returns the signed-in principal (zero when anonymous).
+func (q *req) principal() Principal {
+	if q.sess == nil {
+		return Principal{}
+	}
+	return q.sess.principal
+}
+
+type handler func(q *req) error
+
+// access describes who may reach a route.
+type access struct {
+	public bool   // no sign-in needed
+	roles  []Role // any of these (empty: any signed-in user)
+}
+
+func (s *Server) handle(pattern string, a access, h handler) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok {
+		method, path = "", pattern
+	}
+	full := strings.TrimSpace(method + " " + s.o.Prefix + strings.TrimPrefix(path, "/"))
+	s.mux.HandleFunc(full, func(w http.ResponseWriter, r *http.Request) {
+		q := s.begin(w, r)
+		err := s.authorize(q, a)
+		if err == nil && r.Method == http.MethodPost {
+			err = s.checkCSRF(q)
+		}
+		if err == nil {
+			err = h(q)
+		}
+		if err != nil {
+			s.fail(q, err)
+		}
+	})
+}
+
+func (s *Server) begin(w http.ResponseWriter, r *http.Request) *req {
+	q := &req{w: w, r: r}
+	lang := s.o.DefaultLang
+	if c, err := r.Cookie(langCookie); err == nil && (c.Value == "zh" || c.Value == "en") {
+		lang = c.Value
+	}
+	q.lang = langs[lang]
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if ss, ok := s.sessions.get(c.Value); ok {
+			q.sess = ss
+			q.csrf = ss.csrf
+		}
+	}
+	if q.sess == nil {
+		if c, err := r.Cookie(preCookie); err == nil && len(c.Value) >= 32 {
+			q.csrf = c.Value
+		} else if tok, err := randomToken(); err == nil {
+			q.csrf = tok
+			http.SetCookie(w, s.cookie(preCookie, tok, 0))
+		}
+	}
+	return q
+}
+
+func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: s.o.Prefix, MaxAge: maxAge, HttpOnly: true,
+		Secure: s.o.SecureCookies, SameSite: http.SameSiteStrictMode}
+}
+
+func (s *Server) authorize(q *req, a access) error {
+	if a.public {
+		return nil
+	}
+	if q.sess == nil {
+		return ErrUnauthenticated
+	}
+	if len(a.roles) == 0 {
+		return nil
+	}
+	p := q.sess.principal
+	for _, r := range a.roles {
+		if p.Has(r) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: this page needs the role %s", ErrForbidden, roleList(a.roles))
+}
+
+func roleList(rs []Role) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return strings.Join(out, " or ")
+}
+
+// checkCSRF compares the form's token with the session's (or, before sign-in, the
+// pre-session cookie's) in constant time. It must run before the form is acted on.
+func (s *Server) checkCSRF(q *req) error {
+	var got string
+	if strings.HasPrefix(q.r.Header.Get("Content-Type"), "multipart/form-data") {
+		q.r.Body = http.MaxBytesReader(q.w, q.r.Body, s.o.MaxUploadBytes)
+		if err := q.r.ParseMultipartForm(8 << 20); err != nil {
+			return fmt.Errorf("%w: the upload is unreadable or larger than %d MiB: %v", ErrInvalidInput, s.o.MaxUploadBytes>>20, err)
+		}
+		got = q.r.FormValue("csrf")
+	} else {
+		q.r.Body = http.MaxBytesReader(q.w, q.r.Body, 1<<20)
+		if err := q.r.ParseForm(); err != nil {
+			return fmt.Errorf("%w: unreadable form: %v", ErrInvalidInput, err)
+		}
+		got = q.r.PostForm.Get("csrf")
+	}
+	if !tokenEqual(got, q.csrf) {
+		return ErrCSRF
+	}
+	return nil
+}
+
+// view is what every template receives.
+type view struct {
+	L       *Lang
+	Prefix  string
+	User    *Principal
+	CSRF    string
+	Nav     string
+	Title   string
+	Refresh int // seconds; 0 means no automatic reload
+	Path    string
+	Flash   string
+	Data    any
+}
+
+func (s *Server) render(q *req, status int, page, nav, title string, data any) error {
+	t, ok := s.pages[page]
+	if !ok {
+		return fmt.Errorf("lab: no template %q", page)
+	}
+	v := view{L: q.lang, Prefix: s.o.Prefix, CSRF: q.csrf, Nav: nav, Title: title, Path: q.r.URL.RequestURI(), Data: data,
+		Flash: q.r.URL.Query().Get("flash")}
+	if q.sess != nil {
+		p := q.sess.principal
+		v.User = &p
+	}
+	if r, ok := data.(interface{ refresh() int }); ok {
+		v.Refresh = r.refresh()
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		return fmt.Errorf("lab: render %s: %w", page, err)
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	q.w.WriteHeader(status)
+	_, err := q.w.Write(buf.Bytes())
+	return err
+}
+
+// redirect answers a form with 303 See Other to a path under the prefix.
+func (s *Server) redirect(q *req, path string, flash string) error {
+	u := s.o.Prefix + strings.TrimPrefix(path, "/")
+	if flash != "" {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "flash=" + url.QueryEscape(flash)
+	}
+	http.Redirect(q.w, q.r, u, http.StatusSeeOther)
+	return nil
+}
+
+// statusOf maps an error to its HTTP status and message key: the one place that does.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrUnauthenticated):
+		return http.StatusUnauthorized, "err.unauthenticated"
+	case errors.Is(err, ErrCSRF):
+		return http.StatusForbidden, "err.csrf"
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "err.forbidden"
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, "err.notfound"
+	case errors.Is(err, ErrInvalidInput):
+		return http.StatusBadRequest, "err.invalid"
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, "err.conflict"
+	case errors.Is(err, ErrNotConnected):
+		return http.StatusServiceUnavailable, "err.notconnected"
+	}
+	return http.StatusInternalServerError, "err.internal"
+}
+
+type errorPage struct {
+	Status  int
+	Heading string
+	Detail  string
+}
+
+func (s *Server) fail(q *req, err error) {
+	status, key := statusOf(err)
+	if status == http.StatusUnauthorized && q.r.Method == http.MethodGet {
+		http.Redirect(q.w, q.r, s.o.Prefix+"login?next="+url.QueryEscape(q.r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	detail := ""
+	if status == http.StatusInternalServerError {
+		s.o.Logger.Error("lab: request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
+	} else {
+		detail = strings.TrimPrefix(err.Error(), "lab: ")
+	}
+	if status == http.StatusForbidden && errors.Is(err, ErrCSRF) {
+		detail = "" // the heading says it all
+	}
+	page := errorPage{Status: status, Heading: q.lang.T(key), Detail: detail}
+	if rerr := s.render(q, status, "error", "", q.lang.T(key), page); rerr != nil {
+		s.o.Logger.Error("lab: render error page", "err", rerr)
+		http.Error(q.w, q.lang.T(key), status)
+	}
+}

@@ -1,0 +1,234 @@
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/features"
+	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/creditcode"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/lab"
+	labaccess "github.com/xinyi-platform/xinyi/lab/access"
+	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+)
+
+// The users of a test environment, by the name their API key is stored under.
+const (
+	Scientist = "chen" // data_scientist at the bank
+	Approver  = "wang" // approver and data_scientist at the bank
+	Approver2 = "liu"  // approver at the bank
+	Regulator = "zhao" // regulator at the market regulation bureau
+	Banker    = "sun"  // bank role at the bank
+	Viewer    = "zhou" // lab viewer at the bank
+	BankName  = "上虞农商银行"
+	RegName   = "上虞区市场监督管理局"
+)
+
+// Env is a console wired to real access control (SQLite), the real indicator catalog,
+// the real trainer on public data, and the in-memory registry, screenings, company
+// profiles and statistics of this package.
+type Env struct {
+	Server     *lab.Server
+	Handler    http.Handler // the console mounted at /lab/
+	Keys       map[string]string
+	Access     *xaccess.Store
+	BankID     int64
+	Registry   *Registry
+	Screenings *Screenings
+	Trainer    *labtraining.Trainer
+	Companies  Companies
+	Codes      []string // screening population, highest risk first is not implied
+	Focus      string   // the company with a full profile and guarantee graph
+}
+
+// EnvOptions tunes NewEnv.
+type EnvOptions struct {
+	// DataDir is the shared data folder. Default: ../shared/data from the module root.
+	DataDir string
+	// DataSets names the public data sets offered as samples. Default lightgbm-binary.
+	DataSets []string
+	// Now is the console clock. Nil means time.Now.
+	Now func() time.Time
+	// ScreeningStep is the delay per tenth of a screening. Default 30ms.
+	ScreeningStep time.Duration
+}
+
+// ModuleRoot returns the folder holding go.mod, found from this source file.
+func ModuleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// DataDir returns the shared data folder, skipping the test when it is absent.
+func DataDir(t testing.TB) string {
+	d := filepath.Join(ModuleRoot(), "..", "shared", "data")
+	if _, err := os.Stat(filepath.Join(d, "lightgbm-binary", "binary.train")); err != nil {
+		t.Skipf("shared data folder %s is absent: %v", d, err)
+	}
+	return d
+}
+
+// Code returns the i-th company code of the test region (上虞, division 330604),
+// with both check characters computed by creditcode.
+func Code(t testing.TB, i int) string {
+	c, err := creditcode.New('9', '1', "330604", fmt.Sprintf("%08d", 31415926+i*7919))
+	if err != nil {
+		t.Fatalf("company code %d: %v", i, err)
+	}
+	return c
+}
+
+var companyNames = []string{"卧龙电气", "晶盛机电", "闰土化工", "龙盛纺织", "盛达五金", "华宇塑业", "越秀食品", "曹娥印染", "舜江建材", "东关物流"}
+
+// NewEnv builds the environment; everything it opens is closed by t.Cleanup.
+func NewEnv(t testing.TB, o EnvOptions) *Env {
+	t.Helper()
+	ctx := context.Background()
+	if o.DataDir == "" {
+		o.DataDir = DataDir(t)
+	}
+	if len(o.DataSets) == 0 {
+		o.DataSets = []string{"lightgbm-binary"}
+	}
+	if o.ScreeningStep == 0 {
+		o.ScreeningStep = 30 * time.Millisecond
+	}
+	e := &Env{Keys: map[string]string{}}
+	var err error
+	if e.Access, err = xaccess.Open(ctx, metadbtest.SQLite(t), xaccess.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	bank, err := e.Access.CreateInstitution(ctx, "setup", BankName, xaccess.KindBank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := e.Access.CreateInstitution(ctx, "setup", RegName, xaccess.KindRegulator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.BankID = bank.ID
+	for _, u := range []struct {
+		name  string
+		inst  int64
+		roles []xaccess.Role
+	}{
+		{Scientist, bank.ID, []xaccess.Role{xaccess.RoleDataScientist}},
+		{Approver, bank.ID, []xaccess.Role{xaccess.RoleApprover, xaccess.RoleDataScientist}},
+		{Approver2, bank.ID, []xaccess.Role{xaccess.RoleApprover}},
+		{Regulator, reg.ID, []xaccess.Role{xaccess.RoleRegulator}},
+		{Banker, bank.ID, []xaccess.Role{xaccess.RoleBank}},
+		{Viewer, bank.ID, []xaccess.Role{xaccess.RoleLab}},
+	} {
+		usr, err := e.Access.CreateUser(ctx, "setup", u.name, u.inst, u.roles...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, err := e.Access.IssueKey(ctx, "setup", usr.ID, "lab", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Keys[u.name] = key
+	}
+	auth := labaccess.New(e.Access, labaccess.Options{})
+
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Registry = NewRegistry(o.Now)
+	var data []labtraining.DataSet
+	for _, d := range labtraining.PublicDataSets(o.DataDir) {
+		for _, n := range o.DataSets {
+			if d.Name == n {
+				data = append(data, d)
+			}
+		}
+	}
+	e.Trainer = labtraining.New(labtraining.Options{Data: data, Models: e.Registry, Threads: 2})
+	t.Cleanup(func() { e.Trainer.Close() })
+
+	var pop []Scored
+	for i := range 40 {
+		code := Code(t, i)
+		e.Codes = append(e.Codes, code)
+		// A fixed spread of probabilities: a few high, most low.
+		p := math.Pow(float64((i*37)%40)/40, 3)
+		pop = append(pop, Scored{Code: code, Name: fmt.Sprintf("上虞%s有限公司 %02d", companyNames[i%len(companyNames)], i), Probability: p,
+			Reasons: []string{"近12个月行政处罚次数多", "社保欠费", "担保圈内有违约企业"}[:1+i%3]})
+	}
+	e.Screenings = &Screenings{Population: pop, Models: []string{"violation:champion", "violation:challenger"}, StepDelay: o.ScreeningStep}
+	e.Focus = e.Codes[0]
+	e.Companies = Companies{e.Focus: focusCompany(e.Codes)}
+
+	e.Server, err = lab.New(lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
+		Samples: e.Trainer, Trainer: e.Trainer, Models: e.Registry, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/lab/", e.Server)
+	e.Handler = mux
+	return e
+}
+
+// PublicIndicator is a public indicator of the catalog with fixture statistics;
+// ConfidentialIndicator a confidential one.
+const (
+	PublicIndicator       = "court.amount.count_12m"
+	ConfidentialIndicator = "tax.sales.sum_12m"
+)
+
+// Fixtures returns fixed statistics for PublicIndicator and ConfidentialIndicator.
+func Fixtures() Statistics {
+	return Statistics{
+		PublicIndicator: {AsOf: "2025-12-31", Coverage: 0.62, Companies: 118452,
+			Histogram: []svg.Bin{{Lo: 0, Hi: 1, Count: 45012}, {Lo: 1, Hi: 2, Count: 17320}, {Lo: 2, Hi: 3, Count: 6410}, {Lo: 3, Hi: 5, Count: 3120}, {Lo: 5, Hi: 10, Count: 1034}},
+			Power:     []lab.Power{{Label: "default_12m", IV: 0.21, AUC: 0.61}, {Label: "violation_12m", IV: 0.34, AUC: 0.66}},
+			PSI:       []lab.PSIPoint{{AsOf: "2025-06-30", PSI: 0.01}, {AsOf: "2025-09-30", PSI: 0.03}, {AsOf: "2025-12-31", PSI: 0.08}},
+			Industry:  []lab.IndustryMean{{Industry: "制造业", Mean: 0.9, Count: 40210}, {Industry: "批发零售", Mean: 0.6, Count: 30112}, {Industry: "建筑业", Mean: 1.4, Count: 9120}}},
+		ConfidentialIndicator: {AsOf: "2025-12-31", Coverage: 0.91, Companies: 118452,
+			Histogram: []svg.Bin{{Lo: 0, Hi: 1e6, Count: 60000}, {Lo: 1e6, Hi: 1e7, Count: 40000}, {Lo: 1e7, Hi: 1e8, Count: 7000}}},
+	}
+}
+
+func focusCompany(codes []string) lab.Company {
+	nan := math.NaN()
+	c := lab.Company{Code: codes[0], Name: "上虞卧龙电气有限公司 00", Industry: "制造业 C38 电气机械", Region: "浙江省绍兴市上虞区", AsOf: "2025-12-31",
+		PD: 0.083, Rating: "B", Colour: "yellow", Limit: 3500000,
+		Reasons: []lab.Reason{{Code: "R12", Text: "担保圈内有违约企业", Impact: 0.42}, {Code: "R03", Text: "近12个月纳税额下降", Impact: 0.31}, {Code: "R20", Text: "社保参保人数稳定", Impact: -0.12}},
+		Dimensions: []lab.DimensionValues{
+			{Dimension: "operating", Indicators: []lab.IndicatorValue{{ID: "tax.sales.sum_12m", NameZH: "近12个月开票销售额合计", NameEN: "invoiced sales, 12 months", Unit: "元", Value: 48200000, IndustryMean: 36100000}}},
+			{Dimension: "compliance", Indicators: []lab.IndicatorValue{{ID: PublicIndicator, NameZH: "近12个月涉诉案件数", NameEN: "court cases, 12 months", Value: 2, IndustryMean: 0.9}, {ID: "penalty.count_12m", NameZH: "近12个月行政处罚次数", NameEN: "penalties, 12 months", Value: 0, IndustryMean: nan}}},
+		},
+		Graph: svg.Graph{Nodes: []svg.Node{{ID: codes[0], Label: "卧龙电气", Focus: true, Color: svg.ColorYellow}}},
+	}
+	for i, pd := range []float64{0.05, 0.052, 0.055, 0.06, 0.058, 0.064, 0.07, 0.071, 0.075, 0.08, 0.079, 0.083} {
+		c.History = append(c.History, lab.ScorePoint{Month: fmt.Sprintf("2025-%02d", i+1), PD: pd})
+	}
+	neighbours := []struct {
+		i      int
+		label  string
+		color  string
+		toward bool
+	}{{3, "闰土化工", svg.ColorRed, true}, {5, "华宇塑业", svg.ColorGreen, false}, {7, "曹娥印染", svg.ColorOrange, true}, {9, "东关物流", svg.ColorGreen, false}, {11, "晶盛机电", svg.ColorGreen, true}}
+	for _, n := range neighbours {
+		c.Graph.Nodes = append(c.Graph.Nodes, svg.Node{ID: codes[n.i], Label: n.label, Color: n.color})
+		e := svg.Edge{From: codes[n.i], To: codes[0], Label: "担保 guarantee"}
+		if !n.toward {
+			e.From, e.To = codes[0], codes[n.i]
+		}
+		c.Graph.Edges = append(c.Graph.Edges, e)
+	}
+	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保 guarantee"})
+	return c
+}

@@ -1,0 +1,175 @@
+package labtest
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+)
+
+// Scored is one company of the screening population with its violation probability
+// and reasons.
+type Scored struct {
+	Code, Name  string
+	Probability float64
+	Reasons     []string
+}
+
+// TierOf is the inspection tier of a probability: 高 ≥ 0.5, 较高 ≥ 0.2, 一般 ≥ 0.05,
+// 低 below.
+func TierOf(p float64) (name, color string) {
+	switch {
+	case p >= 0.5:
+		return "高 high", svg.ColorRed
+	case p >= 0.2:
+		return "较高 elevated", svg.ColorOrange
+	case p >= 0.05:
+		return "一般 moderate", svg.ColorYellow
+	}
+	return "低 low", svg.ColorGreen
+}
+
+// Screenings runs screenings over a fixed population in a goroutine, StepDelay per
+// tenth of the population, so that progress is visible.
+type Screenings struct {
+	Population []Scored
+	Models     []string
+	StepDelay  time.Duration
+
+	mu   sync.Mutex
+	jobs []*lab.Screening
+	rows map[string][]Scored
+}
+
+// ScreeningModels lists the models a screening may use.
+func (s *Screenings) ScreeningModels(context.Context) ([]string, error) {
+	return slices.Clone(s.Models), nil
+}
+
+// StartScreening starts a job and returns its id.
+func (s *Screenings) StartScreening(_ context.Context, model string, by lab.Principal) (string, error) {
+	if !slices.Contains(s.Models, model) {
+		return "", fmt.Errorf("%w: model %q cannot screen (choose one of %s)", lab.ErrInvalidInput, model, strings.Join(s.Models, ", "))
+	}
+	s.mu.Lock()
+	if s.rows == nil {
+		s.rows = map[string][]Scored{}
+	}
+	j := &lab.Screening{Job: lab.Job{ID: "s" + strconv.Itoa(len(s.jobs)+1), State: lab.JobRunning, Total: int64(len(s.Population)), Started: time.Now(), By: by.Name}, Model: model}
+	s.jobs = append(s.jobs, j)
+	s.mu.Unlock()
+	go s.run(j)
+	return j.ID, nil
+}
+
+func (s *Screenings) run(j *lab.Screening) {
+	n := len(s.Population)
+	for step := 1; step <= 10; step++ {
+		time.Sleep(s.StepDelay)
+		s.mu.Lock()
+		j.Done = int64(n * step / 10)
+		s.mu.Unlock()
+	}
+	ranked := slices.Clone(s.Population)
+	slices.SortStableFunc(ranked, func(a, b Scored) int {
+		switch {
+		case a.Probability > b.Probability:
+			return -1
+		case a.Probability < b.Probability:
+			return 1
+		}
+		return strings.Compare(a.Code, b.Code)
+	})
+	counts := map[string]int64{}
+	for _, r := range ranked {
+		t, _ := TierOf(r.Probability)
+		counts[t]++
+	}
+	var tiers []lab.Tier
+	for _, p := range []float64{0.6, 0.3, 0.1, 0} {
+		name, col := TierOf(p)
+		tiers = append(tiers, lab.Tier{Name: name, Color: col, Count: counts[name]})
+	}
+	var top []lab.Ranked
+	for i, r := range ranked[:min(20, len(ranked))] {
+		t, _ := TierOf(r.Probability)
+		top = append(top, lab.Ranked{Rank: i + 1, Code: r.Code, Name: r.Name, Probability: r.Probability, Tier: t, Reasons: r.Reasons})
+	}
+	s.mu.Lock()
+	j.State, j.Finished, j.Tiers, j.Top = lab.JobDone, time.Now(), tiers, top
+	s.rows[j.ID] = ranked
+	s.mu.Unlock()
+}
+
+// Screening returns a job.
+func (s *Screenings) Screening(_ context.Context, id string) (lab.Screening, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, j := range s.jobs {
+		if j.ID == id {
+			return *j, nil
+		}
+	}
+	return lab.Screening{}, fmt.Errorf("%w: screening %q", lab.ErrNotFound, id)
+}
+
+// Screenings lists the jobs, newest first.
+func (s *Screenings) Screenings(context.Context) ([]lab.Screening, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]lab.Screening, 0, len(s.jobs))
+	for i := len(s.jobs) - 1; i >= 0; i-- {
+		out = append(out, *s.jobs[i])
+	}
+	return out, nil
+}
+
+// ExportCSV writes the whole ranking of a finished job.
+func (s *Screenings) ExportCSV(_ context.Context, id string, w io.Writer) error {
+	s.mu.Lock()
+	rows, ok := s.rows[id]
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: screening %q has no result (unknown or still running)", lab.ErrNotFound, id)
+	}
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"rank", "code", "name", "probability", "tier", "reasons"})
+	for i, r := range rows {
+		t, _ := TierOf(r.Probability)
+		_ = cw.Write([]string{strconv.Itoa(i + 1), r.Code, r.Name, strconv.FormatFloat(r.Probability, 'f', 6, 64), t, strings.Join(r.Reasons, "; ")})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// Companies serves fixed company profiles by code.
+type Companies map[string]lab.Company
+
+// Company returns the profile of code.
+func (c Companies) Company(_ context.Context, code string) (lab.Company, error) {
+	p, ok := c[code]
+	if !ok {
+		return lab.Company{}, fmt.Errorf("%w: company %s", lab.ErrNotFound, code)
+	}
+	return p, nil
+}
+
+// Statistics serves fixed indicator statistics by id.
+type Statistics map[string]lab.IndicatorStats
+
+// IndicatorStats returns the statistics of id.
+func (s Statistics) IndicatorStats(_ context.Context, id string) (lab.IndicatorStats, error) {
+	st, ok := s[id]
+	if !ok {
+		return lab.IndicatorStats{}, fmt.Errorf("%w: no statistics for %s", lab.ErrNotFound, id)
+	}
+	return st, nil
+}

@@ -1,0 +1,728 @@
+package lab
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/xinyi-platform/xinyi/internal/creditcode"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+)
+
+func (s *Server) routes() {
+	any := access{}
+	sci := access{roles: []Role{RoleScientist}}
+	models := access{roles: []Role{RoleScientist, RoleApprover}}
+	reg := access{roles: []Role{RoleRegulator}}
+	companies := access{roles: []Role{RoleRegulator, RoleBank}}
+
+	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
+	s.handle("GET /login", access{public: true}, s.loginPage)
+	s.handle("POST /login", access{public: true}, s.login)
+	s.handle("POST /logout", access{public: true}, s.logout)
+	s.handle("POST /lang", access{public: true}, s.setLang)
+	s.handle("GET /{$}", any, s.home)
+
+	s.handle("GET /indicators", any, s.indicators)
+	s.handle("GET /indicators/{id}", any, s.indicator)
+
+	s.handle("GET /samples", sci, s.samples)
+
+	s.handle("GET /algorithms", sci, s.algorithms)
+	s.handle("POST /training", sci, s.startTraining)
+	s.handle("GET /training/{id}", sci, s.trainingJob)
+	s.handle("POST /training/{id}/register", sci, s.registerTraining)
+
+	s.handle("GET /models", models, s.models)
+	s.handle("GET /models/{name}", models, s.model)
+	s.handle("GET /models/{name}/{version}", models, s.version)
+	s.handle("GET /upload", sci, s.uploadPage)
+	s.handle("POST /upload", sci, s.upload)
+	s.handle("POST /models/{name}/{version}/promote", sci, s.promote)
+	s.handle("GET /approvals", models, s.approvals)
+	s.handle("POST /approvals/{id}", access{roles: []Role{RoleApprover}}, s.decide)
+
+	s.handle("GET /screenings", reg, s.screenings)
+	s.handle("POST /screenings", reg, s.startScreening)
+	s.handle("GET /screenings/{id}", reg, s.screening)
+	s.handle("GET /screenings/{id}/export", reg, s.exportScreening)
+
+	s.handle("GET /companies", companies, s.companySearch)
+	s.handle("GET /companies/{code}", companies, s.company)
+
+	s.handle("/", access{public: true}, func(q *req) error {
+		return fmt.Errorf("%w: no page at %s", ErrNotFound, q.r.URL.Path)
+	})
+}
+
+// ---- sign-in, language ----
+
+type loginData struct {
+	Next  string
+	Error string
+}
+
+func (s *Server) loginPage(q *req) error {
+	return s.render(q, http.StatusOK, "login", "", q.lang.T("login.title"), loginData{Next: s.safeNext(q.r.URL.Query().Get("next"))})
+}
+
+// safeNext keeps a post-login redirect inside the console.
+func (s *Server) safeNext(next string) string {
+	if !strings.HasPrefix(next, s.o.Prefix) || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return s.o.Prefix
+	}
+	return next
+}
+
+func (s *Server) login(q *req) error {
+	key := strings.TrimSpace(q.r.PostForm.Get("key"))
+	next := s.safeNext(q.r.PostForm.Get("next"))
+	if key == "" {
+		return s.render(q, http.StatusBadRequest, "login", "", q.lang.T("login.title"), loginData{Next: next, Error: q.lang.T("login.empty")})
+	}
+	p, err := s.o.Auth.Authenticate(q.ctx(), key)
+	if err != nil {
+		if errors.Is(err, ErrUnauthenticated) {
+			return s.render(q, http.StatusUnauthorized, "login", "", q.lang.T("login.title"), loginData{Next: next, Error: q.lang.T("login.bad")})
+		}
+		return err
+	}
+	if q.sess != nil {
+		s.sessions.delete(q.sess.id)
+	}
+	ss, err := s.sessions.create(p)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(q.w, s.cookie(sessionCookie, ss.id, int(s.o.SessionTTL.Seconds())))
+	http.Redirect(q.w, q.r, next, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) logout(q *req) error {
+	if q.sess != nil {
+		s.sessions.delete(q.sess.id)
+	}
+	http.SetCookie(q.w, s.cookie(sessionCookie, "", -1))
+	return s.redirect(q, "login", "")
+}
+
+func (s *Server) setLang(q *req) error {
+	l := q.r.PostForm.Get("lang")
+	if _, ok := langs[l]; !ok {
+		return fmt.Errorf("%w: language %q is not zh or en", ErrInvalidInput, l)
+	}
+	c := s.cookie(langCookie, l, 365*24*3600)
+	c.SameSite = http.SameSiteLaxMode
+	http.SetCookie(q.w, c)
+	http.Redirect(q.w, q.r, s.safeNext(q.r.PostForm.Get("next")), http.StatusSeeOther)
+	return nil
+}
+
+type homeData struct {
+	Cards []homeCard
+}
+
+type homeCard struct {
+	Path, Title, Text string
+}
+
+func (s *Server) home(q *req) error {
+	p := q.principal()
+	var cards []homeCard
+	add := func(path, key string, ok bool) {
+		if ok {
+			cards = append(cards, homeCard{path, q.lang.T("nav." + key), q.lang.T("home." + key)})
+		}
+	}
+	add("indicators", "indicators", true)
+	add("samples", "samples", p.Has(RoleScientist))
+	add("algorithms", "algorithms", p.Has(RoleScientist))
+	add("models", "models", p.Has(RoleScientist) || p.Has(RoleApprover))
+	add("approvals", "approvals", p.Has(RoleApprover))
+	add("screenings", "screenings", p.Has(RoleRegulator))
+	add("companies", "companies", p.Has(RoleRegulator) || p.Has(RoleBank))
+	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
+}
+
+// ---- indicator library ----
+
+type indicatorsData struct {
+	Q, Dim, Source, Sens string
+	Dims                 []string
+	Sources              []option
+	Sens_                []string
+	Rows                 []Indicator
+	Total                int
+	Hidden               int
+}
+
+type option struct{ Value, Label string }
+
+func (s *Server) indicators(q *req) error {
+	if s.o.Indicators == nil {
+		return fmt.Errorf("%w: indicator library", ErrNotConnected)
+	}
+	all, err := s.o.Indicators.Indicators(q.ctx())
+	if err != nil {
+		return err
+	}
+	f := q.r.URL.Query()
+	d := indicatorsData{Q: strings.TrimSpace(f.Get("q")), Dim: f.Get("dim"), Source: f.Get("source"), Sens: f.Get("sens"),
+		Dims:  []string{"capital", "operating", "profitability", "solvency", "growth", "compliance", "network"},
+		Sens_: []string{"public", "restricted", "confidential"}}
+	clear := q.principal().Clearance
+	seen := map[string]bool{}
+	needle := strings.ToLower(d.Q)
+	for _, ind := range all {
+		if !clear.Allows(ind.Sensitivity) {
+			d.Hidden++
+			continue
+		}
+		if !seen[ind.Source] {
+			seen[ind.Source] = true
+			d.Sources = append(d.Sources, option{ind.Source, q.lang.Pick(ind.SourceZH, ind.Source)})
+		}
+		d.Total++
+		if d.Dim != "" && ind.Dimension != d.Dim || d.Source != "" && ind.Source != d.Source || d.Sens != "" && ind.Sensitivity != d.Sens {
+			continue
+		}
+		if needle != "" && !strings.Contains(strings.ToLower(ind.ID+" "+ind.NameEN+" "+ind.NameZH+" "+ind.Description), needle) {
+			continue
+		}
+		d.Rows = append(d.Rows, ind)
+	}
+	slices.SortFunc(d.Sources, func(a, b option) int { return strings.Compare(a.Value, b.Value) })
+	return s.render(q, http.StatusOK, "indicators", "indicators", q.lang.T("nav.indicators"), d)
+}
+
+type indicatorData struct {
+	Ind       Indicator
+	Stats     *IndicatorStats
+	StatsErr  string
+	Histogram template.HTML
+	PSI       template.HTML
+	Industry  template.HTML
+}
+
+func (s *Server) indicator(q *req) error {
+	if s.o.Indicators == nil {
+		return fmt.Errorf("%w: indicator library", ErrNotConnected)
+	}
+	ind, err := s.o.Indicators.Indicator(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !q.principal().Clearance.Allows(ind.Sensitivity) {
+		// Confidential indicators are hidden: the page answers as if it did not exist.
+		return fmt.Errorf("%w: indicator %q", ErrNotFound, ind.ID)
+	}
+	d := indicatorData{Ind: ind}
+	if s.o.Statistics == nil {
+		d.StatsErr = q.lang.T("ind.nostats")
+	} else if st, err := s.o.Statistics.IndicatorStats(q.ctx(), ind.ID); err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		d.StatsErr = q.lang.T("ind.nostats")
+	} else {
+		d.Stats = &st
+		name := q.lang.Pick(ind.NameZH, ind.NameEN)
+		if len(st.Histogram) > 0 {
+			if d.Histogram, err = chart(svg.Histogram(st.Histogram, svg.Options{Title: q.lang.T("ind.histogram") + " · " + name, XLabel: ind.Unit, YLabel: q.lang.T("ind.companies")})); err != nil {
+				return err
+			}
+		}
+		if len(st.PSI) > 0 {
+			pts := make([]svg.Point, len(st.PSI))
+			ticks := make([]svg.Tick, len(st.PSI))
+			for i, p := range st.PSI {
+				pts[i] = svg.Point{X: float64(i), Y: p.PSI}
+				ticks[i] = svg.Tick{Value: float64(i), Label: p.AsOf}
+			}
+			if d.PSI, err = chart(svg.Lines([]svg.Series{{Points: pts}}, ticks, svg.Options{Title: "PSI", Height: 220})); err != nil {
+				return err
+			}
+		}
+		if len(st.Industry) > 0 {
+			bars := make([]svg.Bar, 0, len(st.Industry))
+			for _, m := range st.Industry {
+				if finite(m.Mean) && m.Mean >= 0 {
+					bars = append(bars, svg.Bar{Label: m.Industry, Value: m.Mean})
+				}
+			}
+			if len(bars) > 0 {
+				if d.Industry, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("ind.industry"), Height: 240})); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return s.render(q, http.StatusOK, "indicator", "indicators", q.lang.Pick(ind.NameZH, ind.NameEN), d)
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// chart turns a drawn SVG into trusted HTML; svg escapes every piece of text.
+func chart(s string, err error) (template.HTML, error) {
+	if err != nil {
+		return "", fmt.Errorf("lab: draw chart: %w", err)
+	}
+	return template.HTML(s), nil // #nosec: produced by lab/svg, which escapes all text
+}
+
+// ---- sample library ----
+
+func (s *Server) samples(q *req) error {
+	if s.o.Samples == nil {
+		return fmt.Errorf("%w: sample library", ErrNotConnected)
+	}
+	rows, err := s.o.Samples.Samples(q.ctx())
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "samples", "samples", q.lang.T("nav.samples"), rows)
+}
+
+// ---- algorithm library and training ----
+
+type algorithmsData struct {
+	Presets []Preset
+	Samples []Sample
+	Jobs    []TrainingJob
+}
+
+func (s *Server) algorithms(q *req) error {
+	if s.o.Trainer == nil {
+		return fmt.Errorf("%w: trainer", ErrNotConnected)
+	}
+	d := algorithmsData{Presets: s.o.Trainer.Presets()}
+	if s.o.Samples != nil {
+		var err error
+		if d.Samples, err = s.o.Samples.Samples(q.ctx()); err != nil {
+			return err
+		}
+	}
+	jobs, err := s.o.Trainer.TrainingJobs(q.ctx())
+	if err != nil {
+		return err
+	}
+	d.Jobs = jobs
+	return s.render(q, http.StatusOK, "algorithms", "algorithms", q.lang.T("nav.algorithms"), d)
+}
+
+func (s *Server) startTraining(q *req) error {
+	if s.o.Trainer == nil {
+		return fmt.Errorf("%w: trainer", ErrNotConnected)
+	}
+	f := q.r.PostForm
+	if f.Get("sample") == "" || f.Get("preset") == "" {
+		return fmt.Errorf("%w: choose a sample and a preset", ErrInvalidInput)
+	}
+	id, err := s.o.Trainer.StartTraining(q.ctx(), TrainingRequest{Sample: f.Get("sample"), Preset: f.Get("preset"), By: q.principal()})
+	if err != nil {
+		return err
+	}
+	return s.redirect(q, "training/"+url.PathEscape(id), "")
+}
+
+type trainingData struct {
+	J     TrainingJob
+	Curve template.HTML
+}
+
+func (d trainingData) refresh() int {
+	if d.J.State == JobRunning {
+		return 2
+	}
+	return 0
+}
+
+func (s *Server) trainingJob(q *req) error {
+	if s.o.Trainer == nil {
+		return fmt.Errorf("%w: trainer", ErrNotConnected)
+	}
+	j, err := s.o.Trainer.TrainingJob(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := trainingData{J: j}
+	var series []svg.Series
+	if len(j.Train) > 0 {
+		series = append(series, svg.Series{Name: q.lang.T("train.train"), Points: j.Train})
+	}
+	if len(j.Valid) > 0 {
+		series = append(series, svg.Series{Name: q.lang.T("train.valid"), Points: j.Valid})
+	}
+	if len(series) > 0 {
+		if d.Curve, err = chart(svg.Lines(series, nil, svg.Options{Title: q.lang.T("train.curve") + " (" + j.Metric + ")", XLabel: q.lang.T("train.round"), Width: 640})); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "training", "algorithms", q.lang.T("train.title"), d)
+}
+
+func (s *Server) registerTraining(q *req) error {
+	if s.o.Trainer == nil {
+		return fmt.Errorf("%w: trainer", ErrNotConnected)
+	}
+	name := strings.TrimSpace(q.r.PostForm.Get("model"))
+	if err := validName(name); err != nil {
+		return err
+	}
+	ref, err := s.o.Trainer.RegisterTraining(q.ctx(), q.r.PathValue("id"), name, q.principal())
+	if err != nil {
+		return err
+	}
+	return s.redirect(q, "models/"+url.PathEscape(name), q.lang.T("flash.registered")+" "+ref)
+}
+
+// validName checks a model name typed into a form.
+func validName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("%w: model name must have 1 to 64 characters", ErrInvalidInput)
+	}
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' && i > 0) {
+			return fmt.Errorf("%w: model name %q may hold only a-z, 0-9, '-', '_' and '.'", ErrInvalidInput, name)
+		}
+	}
+	return nil
+}
+
+// ---- model library ----
+
+func (s *Server) models(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	rows, err := s.o.Models.Models(q.ctx())
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "models", "models", q.lang.T("nav.models"), rows)
+}
+
+func (s *Server) model(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	m, err := s.o.Models.Model(q.ctx(), q.r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "model", "models", m.Name, m)
+}
+
+type versionData struct {
+	V                          Version
+	ROC, KS, Calib, Importance template.HTML
+	Aliases                    []string
+}
+
+func (s *Server) version(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	v, err := s.o.Models.Version(q.ctx(), q.r.PathValue("name"), q.r.PathValue("version"))
+	if err != nil {
+		return err
+	}
+	d := versionData{V: v, Aliases: []string{"champion", "challenger"}}
+	if len(v.ROC) > 1 {
+		if d.ROC, err = chart(svg.ROC(v.ROC, v.AUC, svg.Options{Title: q.lang.T("model.roc"), XLabel: q.lang.T("model.fpr"), YLabel: q.lang.T("model.tpr"), Width: 360, Height: 320})); err != nil {
+			return err
+		}
+	}
+	if v.KS != nil {
+		if d.KS, err = chart(svg.KS(*v.KS, svg.Options{Title: q.lang.T("model.ks"), XLabel: q.lang.T("model.population"), Width: 360, Height: 320})); err != nil {
+			return err
+		}
+	}
+	if len(v.Calibration) > 0 {
+		if d.Calib, err = chart(svg.Calibration(v.Calibration, svg.Options{Title: q.lang.T("model.calibration"), XLabel: q.lang.T("model.predicted"), YLabel: q.lang.T("model.observed"), Width: 360, Height: 320})); err != nil {
+			return err
+		}
+	}
+	if len(v.Importance) > 0 {
+		imp := v.Importance[:min(len(v.Importance), 10)]
+		bars := make([]svg.Bar, len(imp))
+		for i, x := range imp {
+			bars[i] = svg.Bar{Label: x.Feature, Value: math.Round(x.Gain*1000) / 10}
+		}
+		if d.Importance, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("model.importance") + " (%)", Width: 720, Height: 260})); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "version", "models", v.Model+" "+v.Version, d)
+}
+
+func (s *Server) uploadPage(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	return s.render(q, http.StatusOK, "upload", "models", q.lang.T("upload.title"), nil)
+}
+
+func readPart(fh *multipart.FileHeader) ([]byte, error) {
+	f, err := fh.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+func (s *Server) upload(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	f := q.r.MultipartForm
+	if f == nil {
+		return fmt.Errorf("%w: the upload must be sent as a multipart form", ErrInvalidInput)
+	}
+	name := strings.TrimSpace(q.r.FormValue("model"))
+	if err := validName(name); err != nil {
+		return err
+	}
+	files := f.File["file"]
+	if len(files) != 1 || files[0].Size == 0 {
+		return fmt.Errorf("%w: choose one non-empty model file", ErrInvalidInput)
+	}
+	data, err := readPart(files[0])
+	if err != nil {
+		return fmt.Errorf("%w: read model file: %v", ErrInvalidInput, err)
+	}
+	u := Upload{Model: name, FileName: files[0].Filename, Data: data, FeatureSet: strings.TrimSpace(q.r.FormValue("feature_set")), By: q.principal()}
+	if g := f.File["golden"]; len(g) == 1 && g[0].Size > 0 {
+		if u.Golden, err = readPart(g[0]); err != nil {
+			return fmt.Errorf("%w: read golden rows: %v", ErrInvalidInput, err)
+		}
+	}
+	v, err := s.o.Models.Upload(q.ctx(), u)
+	if err != nil {
+		return err
+	}
+	return s.redirect(q, "models/"+url.PathEscape(v.Model)+"/"+url.PathEscape(v.Version), q.lang.T("flash.uploaded"))
+}
+
+func (s *Server) promote(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	alias := q.r.PostForm.Get("alias")
+	if alias != "champion" && alias != "challenger" {
+		return fmt.Errorf("%w: alias %q is not champion or challenger", ErrInvalidInput, alias)
+	}
+	name, ver := q.r.PathValue("name"), q.r.PathValue("version")
+	if _, err := s.o.Models.RequestPromotion(q.ctx(), name, ver, alias, q.principal()); err != nil {
+		return err
+	}
+	return s.redirect(q, "models/"+url.PathEscape(name), q.lang.T("flash.requested"))
+}
+
+func (s *Server) approvals(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	rows, err := s.o.Models.Pending(q.ctx())
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "approvals", "approvals", q.lang.T("nav.approvals"), rows)
+}
+
+func (s *Server) decide(q *req) error {
+	if s.o.Models == nil {
+		return fmt.Errorf("%w: model library", ErrNotConnected)
+	}
+	var approve bool
+	switch q.r.PostForm.Get("decision") {
+	case "approve":
+		approve = true
+	case "reject":
+	default:
+		return fmt.Errorf("%w: decision must be approve or reject", ErrInvalidInput)
+	}
+	reason := strings.TrimSpace(q.r.PostForm.Get("reason"))
+	if len(reason) > 500 {
+		return fmt.Errorf("%w: reason is longer than 500 characters", ErrInvalidInput)
+	}
+	if err := s.o.Models.Decide(q.ctx(), q.r.PathValue("id"), approve, reason, q.principal()); err != nil {
+		return err
+	}
+	key := "flash.rejected"
+	if approve {
+		key = "flash.approved"
+	}
+	return s.redirect(q, "approvals", q.lang.T(key))
+}
+
+// ---- screening ----
+
+type screeningsData struct {
+	Models []string
+	Jobs   []Screening
+}
+
+func (s *Server) screenings(q *req) error {
+	if s.o.Screenings == nil {
+		return fmt.Errorf("%w: screening", ErrNotConnected)
+	}
+	ms, err := s.o.Screenings.ScreeningModels(q.ctx())
+	if err != nil {
+		return err
+	}
+	jobs, err := s.o.Screenings.Screenings(q.ctx())
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "screenings", "screenings", q.lang.T("nav.screenings"), screeningsData{Models: ms, Jobs: jobs})
+}
+
+func (s *Server) startScreening(q *req) error {
+	if s.o.Screenings == nil {
+		return fmt.Errorf("%w: screening", ErrNotConnected)
+	}
+	m := q.r.PostForm.Get("model")
+	if m == "" {
+		return fmt.Errorf("%w: choose a model", ErrInvalidInput)
+	}
+	id, err := s.o.Screenings.StartScreening(q.ctx(), m, q.principal())
+	if err != nil {
+		return err
+	}
+	return s.redirect(q, "screenings/"+url.PathEscape(id), "")
+}
+
+type screeningData struct {
+	S     Screening
+	Tiers template.HTML
+}
+
+func (d screeningData) refresh() int {
+	if d.S.State == JobRunning {
+		return 1
+	}
+	return 0
+}
+
+func (s *Server) screening(q *req) error {
+	if s.o.Screenings == nil {
+		return fmt.Errorf("%w: screening", ErrNotConnected)
+	}
+	sc, err := s.o.Screenings.Screening(q.ctx(), q.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := screeningData{S: sc}
+	if len(sc.Tiers) > 0 {
+		bars := make([]svg.Bar, len(sc.Tiers))
+		for i, t := range sc.Tiers {
+			bars[i] = svg.Bar{Label: t.Name, Value: float64(t.Count), Color: t.Color}
+		}
+		if d.Tiers, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("screen.tiers"), YLabel: q.lang.T("ind.companies"), Width: 520})); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "screening", "screenings", q.lang.T("screen.title"), d)
+}
+
+func (s *Server) exportScreening(q *req) error {
+	if s.o.Screenings == nil {
+		return fmt.Errorf("%w: screening", ErrNotConnected)
+	}
+	id := q.r.PathValue("id")
+	var buf bytes.Buffer
+	if err := s.o.Screenings.ExportCSV(q.ctx(), id, &buf); err != nil {
+		return err
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "screening-"+safeFile(id)+".csv"))
+	_, err := q.w.Write(buf.Bytes())
+	return err
+}
+
+func safeFile(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// ---- company profile ----
+
+func (s *Server) companySearch(q *req) error {
+	code := strings.ToUpper(strings.TrimSpace(q.r.URL.Query().Get("code")))
+	if code == "" {
+		return s.render(q, http.StatusOK, "companies", "companies", q.lang.T("nav.companies"), "")
+	}
+	if err := creditcode.Validate(code); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	return s.redirect(q, "companies/"+url.PathEscape(code), "")
+}
+
+type companyData struct {
+	C       Company
+	History template.HTML
+	Graph   template.HTML
+}
+
+func (s *Server) company(q *req) error {
+	if s.o.Companies == nil {
+		return fmt.Errorf("%w: company profiles", ErrNotConnected)
+	}
+	code := q.r.PathValue("code")
+	if err := creditcode.Validate(code); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+	}
+	p := q.principal()
+	if !p.Has(RoleRegulator) {
+		ok := false
+		if s.o.Consents != nil {
+			var err error
+			if ok, err = s.o.Consents.HasConsent(q.ctx(), p, code); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return fmt.Errorf("%w: %s has not granted %s consent to see its profile", ErrForbidden, code, p.Institution)
+		}
+	}
+	c, err := s.o.Companies.Company(q.ctx(), code)
+	if err != nil {
+		return err
+	}
+	d := companyData{C: c}
+	if len(c.History) > 0 {
+		pts := make([]svg.Point, len(c.History))
+		ticks := make([]svg.Tick, 0, len(c.History))
+		for i, h := range c.History {
+			pts[i] = svg.Point{X: float64(i), Y: h.PD}
+			if i%max(1, len(c.History)/6) == 0 || i == len(c.History)-1 {
+				ticks = append(ticks, svg.Tick{Value: float64(i), Label: h.Month})
+			}
+		}
+		if d.History, err = chart(svg.Lines([]svg.Series{{Name: "PD", Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
+			return err
+		}
+	}
+	if len(c.Graph.Nodes) > 0 {
+		if d.Graph, err = chart(svg.GuaranteeGraph(c.Graph, svg.Options{Title: q.lang.T("company.graph"), Width: 520, Height: 420})); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "company", "companies", c.Name, d)
+}

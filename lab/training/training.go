@@ -1,0 +1,530 @@
+// Package training adapts the trainer to the lab console: labelled data sets become
+// the sample library, parameter presets the algorithm library, and a training job
+// runs training.Train in the background, reports every round for the validation
+// curve, evaluates the result on the held-out rows (AUC, KS, Gini, log loss,
+// calibration, ROC and KS curves) and registers it in the model library on request.
+//
+//	tr := labtraining.New(labtraining.Options{Data: labtraining.PublicDataSets(dir), Models: registry})
+//	defer tr.Close()
+//	srv, _ := lab.New(lab.Options{Samples: tr, Trainer: tr, ...})
+package training
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+	xtraining "github.com/xinyi-platform/xinyi/training"
+)
+
+// DataSet is a labelled file offered as a training sample.
+type DataSet struct {
+	Name    string
+	Path    string
+	Load    func(path string) (*datasets.Table, error)
+	Lineage string
+}
+
+// PublicDataSets returns the real public data sets found under dir (the layout of
+// the shared data folder: taiwan/, gmsc/, lightgbm-binary/).
+func PublicDataSets(dir string) []DataSet {
+	return []DataSet{
+		{Name: "lightgbm-binary", Path: filepath.Join(dir, "lightgbm-binary", "binary.train"), Load: datasets.LoadLightGBMBinary,
+			Lineage: "LightGBM examples/binary_classification binary.train (MIT)"},
+		{Name: "taiwan", Path: filepath.Join(dir, "taiwan", "UCI_Credit_Card.csv"), Load: datasets.LoadTaiwan,
+			Lineage: "UCI default of credit card clients (Yeh & Lien 2009)"},
+		{Name: "gmsc", Path: filepath.Join(dir, "gmsc", "cs-training.csv"), Load: datasets.LoadGMSC,
+			Lineage: "Kaggle Give Me Some Credit cs-training.csv"},
+	}
+}
+
+// Options configures the adapter.
+type Options struct {
+	// Data are the samples offered for training.
+	Data []DataSet
+	// Models receives registered results. Nil: registering fails with ErrNotConnected.
+	Models lab.Models
+	// Threads per training run. Default 2.
+	Threads int
+	// ValidFraction of rows held out (stratified) for the curve and evaluation. Default 0.2.
+	ValidFraction float64
+	// Seed of the split and of training. Default 42.
+	Seed uint64
+	// CodeVersion is recorded as lineage of registered models. Default "dev".
+	CodeVersion string
+}
+
+// EnsureDefaults fills zero fields with the defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Threads <= 0 {
+		o.Threads = 2
+	}
+	if o.ValidFraction <= 0 || o.ValidFraction >= 1 {
+		o.ValidFraction = 0.2
+	}
+	if o.Seed == 0 {
+		o.Seed = 42
+	}
+	if o.CodeVersion == "" {
+		o.CodeVersion = "dev"
+	}
+}
+
+// preset is a lab.Preset with the parameters it sets.
+type preset struct {
+	lab.Preset
+	apply func(p *xtraining.Params)
+}
+
+var presets = []preset{
+	{lab.Preset{ID: "quick", NameZH: "快速试算", NameEN: "Quick look",
+		ExplainZH: "30 轮、较大学习率、较小的树：几秒内看出样本是否有信号，不用于上线。",
+		ExplainEN: "30 rounds, a large learning rate and small trees: see within seconds whether a sample carries signal; not for production."},
+		func(p *xtraining.Params) { p.NumRounds, p.LearningRate, p.NumLeaves = 30, 0.2, 15 }},
+	{lab.Preset{ID: "standard", NameZH: "标准", NameEN: "Standard",
+		ExplainZH: "与 XGBoost hist 参考设置一致（31 叶、学习率 0.1、100 轮、每叶至少 20 行），验证集 AUC 连续 20 轮不升即提前停止。",
+		ExplainEN: "The XGBoost hist reference setting (31 leaves, learning rate 0.1, 100 rounds, at least 20 rows per leaf); stops early when validation AUC has not improved for 20 rounds."},
+		func(p *xtraining.Params) { p.NumRounds, p.EarlyStoppingRounds = 100, 20 }},
+	{lab.Preset{ID: "conservative", NameZH: "稳健", NameEN: "Conservative",
+		ExplainZH: "小学习率、浅树、每叶至少 100 行、L2 正则与行列抽样：更平滑、更稳定的评分，训练更慢。",
+		ExplainEN: "A small learning rate, shallow trees, at least 100 rows per leaf, L2 regularization and row/column sampling: smoother, more stable scores at a slower pace."},
+		func(p *xtraining.Params) {
+			p.NumRounds, p.LearningRate, p.NumLeaves, p.MinDataInLeaf = 300, 0.05, 15, 100
+			p.LambdaL2, p.BaggingFraction, p.FeatureFraction, p.EarlyStoppingRounds = 1, 0.8, 0.8, 30
+		}},
+}
+
+func init() {
+	for i := range presets {
+		p := xtraining.DefaultParams()
+		presets[i].apply(&p)
+		presets[i].Params = []lab.Param{
+			{Name: "rounds", Value: strconv.Itoa(p.NumRounds)},
+			{Name: "learning_rate", Value: strconv.FormatFloat(p.LearningRate, 'g', -1, 64)},
+			{Name: "num_leaves", Value: strconv.Itoa(p.NumLeaves)},
+			{Name: "min_data_in_leaf", Value: strconv.Itoa(p.MinDataInLeaf)},
+			{Name: "lambda_l2", Value: strconv.FormatFloat(p.LambdaL2, 'g', -1, 64)},
+			{Name: "bagging", Value: strconv.FormatFloat(p.BaggingFraction, 'g', -1, 64)},
+			{Name: "feature_fraction", Value: strconv.FormatFloat(p.FeatureFraction, 'g', -1, 64)},
+			{Name: "early_stopping", Value: strconv.Itoa(p.EarlyStoppingRounds)},
+		}
+	}
+}
+
+// Trainer implements lab.Samples and lab.Trainer.
+type Trainer struct {
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	samples map[string]lab.Sample // summaries, computed once
+	jobs    []*job
+}
+
+type job struct {
+	lab.TrainingJob
+	text []byte // the model in canonical LightGBM text once done
+	eval *lab.Evaluation
+	card string
+}
+
+// New returns a trainer; Close stops its running jobs.
+func New(o Options) *Trainer {
+	o.EnsureDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Trainer{o: o, ctx: ctx, cancel: cancel, samples: map[string]lab.Sample{}}
+}
+
+// Close cancels running jobs and waits for them.
+func (t *Trainer) Close() error {
+	t.cancel()
+	t.wg.Wait()
+	return nil
+}
+
+// Presets lists the parameter presets.
+func (t *Trainer) Presets() []lab.Preset {
+	out := make([]lab.Preset, len(presets))
+	for i, p := range presets {
+		out[i] = p.Preset
+	}
+	return out
+}
+
+// Samples summarizes every data set (loading each once).
+func (t *Trainer) Samples(ctx context.Context) ([]lab.Sample, error) {
+	out := make([]lab.Sample, 0, len(t.o.Data))
+	for _, d := range t.o.Data {
+		s, err := t.sample(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (t *Trainer) sample(d DataSet) (lab.Sample, error) {
+	t.mu.Lock()
+	s, ok := t.samples[d.Name]
+	t.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	tab, err := d.Load(d.Path)
+	if err != nil {
+		return lab.Sample{}, fmt.Errorf("sample %s: %w", d.Name, err)
+	}
+	defer tab.Release()
+	y := tab.TargetColumn()
+	var pos int64
+	for i := range y.Len() {
+		if y.Value(i) == 1 {
+			pos++
+		}
+	}
+	s = lab.Sample{Name: d.Name, Version: 1, FeatureSet: d.Name + "/v1", Label: tab.Target, From: "—", To: "—",
+		Rows: int64(y.Len()), Positives: pos, Features: len(tab.Features), Lineage: d.Lineage}
+	t.mu.Lock()
+	t.samples[d.Name] = s
+	t.mu.Unlock()
+	return s, nil
+}
+
+// StartTraining starts a job on a sample with a preset.
+func (t *Trainer) StartTraining(_ context.Context, req lab.TrainingRequest) (string, error) {
+	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample })
+	if i < 0 {
+		return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
+	}
+	k := slices.IndexFunc(presets, func(p preset) bool { return p.ID == req.Preset })
+	if k < 0 {
+		return "", fmt.Errorf("%w: no preset named %q", lab.ErrInvalidInput, req.Preset)
+	}
+	p := xtraining.DefaultParams()
+	presets[k].apply(&p)
+	p.Threads, p.Seed = t.o.Threads, t.o.Seed
+	t.mu.Lock()
+	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{ID: "t" + strconv.Itoa(len(t.jobs)+1), State: lab.JobRunning, Total: int64(p.NumRounds),
+		Started: time.Now(), By: req.By.Name}, Sample: req.Sample, Preset: req.Preset}}
+	t.jobs = append(t.jobs, j)
+	t.mu.Unlock()
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		err := t.run(j, t.o.Data[i], p)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		j.Finished = time.Now()
+		if err != nil {
+			j.State, j.Err = lab.JobFailed, err.Error()
+			return
+		}
+		j.State = lab.JobDone
+	}()
+	return j.ID, nil
+}
+
+func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
+	tab, err := d.Load(d.Path)
+	if err != nil {
+		return err
+	}
+	all, err := xtraining.FromArrow(tab.Record, tab.Features, tab.Target)
+	tab.Release()
+	if err != nil {
+		return err
+	}
+	tr, va, err := xtraining.StratifiedSplit(all.Label, t.o.ValidFraction, t.o.Seed)
+	if err != nil {
+		return err
+	}
+	train, valid := all.Subset(tr), all.Subset(va)
+	p.Progress = func(r xtraining.Round) {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		j.Done, j.Total, j.Metric = int64(r.Iteration), int64(r.Total), r.Metric
+		if finite(r.Train) {
+			j.Train = append(j.Train, svg.Point{X: float64(r.Iteration), Y: r.Train})
+		}
+		if r.HasValidSet && finite(r.Valid) {
+			j.Valid = append(j.Valid, svg.Point{X: float64(r.Iteration), Y: r.Valid})
+		}
+		j.BestRound, j.BestValid = r.BestRound, r.BestValid
+	}
+	m, res, err := xtraining.Train(t.ctx, train, valid, p)
+	if err != nil {
+		return err
+	}
+	eval, err := Evaluate(m, valid, t.o.Threads)
+	if err != nil {
+		return err
+	}
+	if total := sum(res.GainImportance); total > 0 {
+		for f, g := range res.GainImportance {
+			if g > 0 {
+				eval.Importance = append(eval.Importance, lab.Importance{Feature: train.Features[f], Gain: g / total})
+			}
+		}
+		slices.SortStableFunc(eval.Importance, func(a, b lab.Importance) int { return -cmpFloat(a.Gain, b.Gain) })
+	}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		return err
+	}
+	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
+	t.mu.Lock()
+	j.text, j.eval, j.card = buf.Bytes(), eval, card
+	j.Done = j.Total
+	t.mu.Unlock()
+	return nil
+}
+
+func modelCard(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, ntrain, nvalid int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Sample: %s (%s)\nRows: %d training, %d validation (stratified, seed %d)\n", d.Name, d.Lineage, ntrain, nvalid, p.Seed)
+	fmt.Fprintf(&b, "Trainer: Xinyi histogram GBDT, objective %s, %d of %d rounds kept, learning rate %g, %d leaves, min %d rows per leaf\n",
+		p.Objective, res.Rounds, res.RoundsRun, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
+	fmt.Fprintf(&b, "Validation:")
+	for _, m := range e.Metrics {
+		fmt.Fprintf(&b, " %s %.4f;", m.Name, m.Value)
+	}
+	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
+	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
+	return b.String()
+}
+
+func sum(v []float64) float64 {
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// TrainingJob returns one job.
+func (t *Trainer) TrainingJob(_ context.Context, id string) (lab.TrainingJob, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, j := range t.jobs {
+		if j.ID == id {
+			return j.snapshot(), nil
+		}
+	}
+	return lab.TrainingJob{}, fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
+}
+
+func (j *job) snapshot() lab.TrainingJob {
+	c := j.TrainingJob
+	c.Train, c.Valid = slices.Clone(j.Train), slices.Clone(j.Valid)
+	return c
+}
+
+// TrainingJobs lists the jobs, newest first.
+func (t *Trainer) TrainingJobs(context.Context) ([]lab.TrainingJob, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]lab.TrainingJob, 0, len(t.jobs))
+	for i := len(t.jobs) - 1; i >= 0; i-- {
+		s := t.jobs[i].snapshot()
+		s.Train, s.Valid = nil, nil
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Wait blocks until job id is no longer running or ctx ends.
+func (t *Trainer) Wait(ctx context.Context, id string) (lab.TrainingJob, error) {
+	for {
+		j, err := t.TrainingJob(ctx, id)
+		if err != nil || j.State != lab.JobRunning {
+			return j, err
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// RegisterTraining uploads the finished job's model, with its evaluation and model
+// card, as a new version of model.
+func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab.Principal) (string, error) {
+	if t.o.Models == nil {
+		return "", fmt.Errorf("%w: model library", lab.ErrNotConnected)
+	}
+	t.mu.Lock()
+	i := slices.IndexFunc(t.jobs, func(j *job) bool { return j.ID == id })
+	if i < 0 {
+		t.mu.Unlock()
+		return "", fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
+	}
+	j := t.jobs[i]
+	state, registered, text, eval, card, sample := j.State, j.Registered, j.text, j.eval, j.card, j.Sample
+	t.mu.Unlock()
+	switch {
+	case state != lab.JobDone:
+		return "", fmt.Errorf("%w: training job %s is %s, not done", lab.ErrConflict, id, state)
+	case registered != "":
+		return "", fmt.Errorf("%w: training job %s is already registered as %s", lab.ErrConflict, id, registered)
+	}
+	v, err := t.o.Models.Upload(ctx, lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
+		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, Evaluation: eval})
+	if err != nil {
+		return "", err
+	}
+	ref := v.Model + ":" + v.Version
+	t.mu.Lock()
+	j.Registered = ref
+	t.mu.Unlock()
+	return ref, nil
+}
+
+// maxCurvePoints bounds the points of a drawn ROC or KS curve.
+const maxCurvePoints = 200
+
+// Evaluate scores d with m and returns the figures and curves the console draws:
+// AUC, Gini, KS, log loss and Brier score from the training package, the ROC and KS
+// curves (at most maxCurvePoints points, taken at distinct scores) and calibration by
+// decile.
+func Evaluate(m *gbdt.Model, d *xtraining.Dataset, threads int) (*lab.Evaluation, error) {
+	margins, err := xtraining.Margins(m, d, threads)
+	if err != nil {
+		return nil, err
+	}
+	prob := make([]float64, len(margins))
+	for i, v := range margins {
+		prob[i] = m.Transform(v)
+	}
+	y := d.Label
+	auc, err := xtraining.AUC(y, prob)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := xtraining.KS(y, prob)
+	if err != nil {
+		return nil, err
+	}
+	e := &lab.Evaluation{AUC: auc, Metrics: []lab.Metric{{Name: "AUC", Value: auc}, {Name: "Gini", Value: 2*auc - 1}, {Name: "KS", Value: ks}}}
+	if m.Objective == gbdt.Binary {
+		ll, err := xtraining.LogLoss(y, prob)
+		if err != nil {
+			return nil, err
+		}
+		br, err := xtraining.Brier(y, prob)
+		if err != nil {
+			return nil, err
+		}
+		e.Metrics = append(e.Metrics, lab.Metric{Name: "log loss", Value: ll}, lab.Metric{Name: "Brier", Value: br})
+		cal, err := xtraining.Calibration(y, prob)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cal {
+			e.Calibration = append(e.Calibration, svg.CalibrationBin{Predicted: c.MeanScore, Observed: c.Rate, Count: int64(c.Rows)})
+		}
+	}
+	e.ROC, e.KS = Curves(y, prob)
+	return e, nil
+}
+
+// Curves computes the ROC curve (false positive rate, true positive rate) and the KS
+// curve (population share, cumulative shares of positives and negatives) of scores
+// ordered from the highest down, with one point per distinct score (ties move
+// together), thinned to at most maxCurvePoints points plus both ends.
+func Curves(y, score []float64) ([]svg.Point, *svg.KSCurve) {
+	n := len(y)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return -cmpFloat(score[a], score[b]) })
+	var P, N float64
+	for _, v := range y {
+		if v == 1 {
+			P++
+		} else {
+			N++
+		}
+	}
+	if P == 0 || N == 0 {
+		return nil, nil
+	}
+	roc := []svg.Point{{X: 0, Y: 0}}
+	ks := &svg.KSCurve{Fraction: []float64{0}, CumPos: []float64{0}, CumNeg: []float64{0}}
+	var tp, fp float64
+	for i := 0; i < n; {
+		j := i
+		for j < n && score[idx[j]] == score[idx[i]] {
+			if y[idx[j]] == 1 {
+				tp++
+			} else {
+				fp++
+			}
+			j++
+		}
+		roc = append(roc, svg.Point{X: fp / N, Y: tp / P})
+		ks.Fraction = append(ks.Fraction, float64(j)/float64(n))
+		ks.CumPos = append(ks.CumPos, tp/P)
+		ks.CumNeg = append(ks.CumNeg, fp/N)
+		i = j
+	}
+	if len(roc) > maxCurvePoints+1 {
+		keep := thin(len(roc), maxCurvePoints)
+		// Keep the point of the largest gap so that the drawn KS equals the statistic.
+		best, gap := 0, -1.0
+		for i := range ks.Fraction {
+			if g := math.Abs(ks.CumPos[i] - ks.CumNeg[i]); g > gap {
+				best, gap = i, g
+			}
+		}
+		if k, found := slices.BinarySearch(keep, best); !found {
+			keep = slices.Insert(keep, k, best)
+		}
+		r2 := make([]svg.Point, 0, len(keep))
+		k2 := &svg.KSCurve{}
+		for _, i := range keep {
+			r2 = append(r2, roc[i])
+			k2.Fraction = append(k2.Fraction, ks.Fraction[i])
+			k2.CumPos = append(k2.CumPos, ks.CumPos[i])
+			k2.CumNeg = append(k2.CumNeg, ks.CumNeg[i])
+		}
+		roc, ks = r2, k2
+	}
+	return roc, ks
+}
+
+// thin picks about k evenly spaced indices of 0..n-1, always the first and last.
+func thin(n, k int) []int {
+	out := make([]int, 0, k+1)
+	for i := 0; i < k; i++ {
+		out = append(out, i*(n-1)/k)
+	}
+	return append(out, n-1)
+}
