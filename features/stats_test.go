@@ -1,0 +1,100 @@
+package features
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestQuantile(t *testing.T) {
+	x := []float64{1, 2, 3, 4, 5}
+	// numpy.quantile([1,2,3,4,5], [0.25, 0.5, 0.9]) = [2, 3, 4.6]
+	for _, tt := range []struct{ q, want float64 }{{0.25, 2}, {0.5, 3}, {0.9, 4.6}, {0, 1}, {1, 5}} {
+		if got := quantileSorted(x, tt.q); !same(got, tt.want) {
+			t.Errorf("q%.2f = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+}
+
+func TestAUC(t *testing.T) {
+	nan := math.NaN()
+	for _, tt := range []struct {
+		name string
+		x, y []float64
+		want float64
+	}{
+		{"perfect", []float64{1, 2, 3, 4}, []float64{0, 0, 1, 1}, 1},
+		{"ties", []float64{1, 1, 2, 2}, []float64{0, 1, 0, 1}, 0.5},
+		// scikit-learn's roc_auc_score documentation example.
+		{"sklearn", []float64{0.1, 0.4, 0.35, 0.8}, []float64{0, 0, 1, 1}, 0.75},
+		{"missing and unknown skipped", []float64{0.1, nan, 0.4, 0.35, 0.8, 9}, []float64{0, 1, 0, 1, 1, nan}, 0.75},
+		{"one class", []float64{1, 2}, []float64{1, 1}, nan},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := AUC(tt.x, tt.y); !same(got, tt.want) {
+				t.Errorf("AUC = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPSIAndIV(t *testing.T) {
+	// 0.1·ln(0.6/0.5) − 0.1·ln(0.4/0.5)
+	if got, want := PSI([]float64{0.5, 0.5}, []float64{0.6, 0.4}), 0.1*math.Log(1.2)-0.1*math.Log(0.8); !same(got, want) {
+		t.Errorf("PSI = %v, want %v", got, want)
+	}
+	if got := PSI([]float64{0.3, 0.7}, []float64{0.3, 0.7}); got != 0 {
+		t.Errorf("PSI of identical shares = %v, want 0", got)
+	}
+	// good 40/60, bad 10/5: shares 0.4/0.6 and 2/3, 1/3;
+	// IV = (0.4−2/3)·ln(0.4/(2/3)) + (0.6−1/3)·ln(0.6/(1/3)) = 0.292963...
+	if got := IV([]float64{40, 60}, []float64{10, 5}); math.Abs(got-0.292963) > 1e-6 {
+		t.Errorf("IV = %v, want 0.292963", got)
+	}
+}
+
+func TestComputeStats(t *testing.T) {
+	nan := math.NaN()
+	s := &Snapshot{Set: "t/v1", AsOf: time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC), Names: []string{"x"},
+		Codes: []string{"a", "b", "c", "d"}, Values: []float64{1, nan, 3, 5}}
+	st := ComputeStats(s, nil, []float64{0, 0, 1, 1}, []string{"C", "C", "F", "F"})[0]
+	if st.Coverage != 0.75 || st.Present != 3 || *st.Mean != 3 || !same(*st.Std, math.Sqrt(8.0/3)) {
+		t.Errorf("coverage %v present %d mean %v std %v, want 0.75 3 3 %v", st.Coverage, st.Present, *st.Mean, *st.Std, math.Sqrt(8.0/3))
+	}
+	if st.IndustryMean["C"] != 1 || st.IndustryMean["F"] != 4 {
+		t.Errorf("industry means = %v, want C 1, F 4", st.IndustryMean)
+	}
+	if st.AUC == nil || *st.AUC != 1 {
+		t.Errorf("AUC = %v, want 1 (b is missing and skipped)", st.AUC)
+	}
+	if st.PSI != nil {
+		t.Errorf("PSI without a previous snapshot = %v", *st.PSI)
+	}
+	var total int64
+	for _, h := range st.Histogram {
+		total += h
+	}
+	if total != 3 || st.Histogram[0] != 1 || st.Histogram[HistogramBins-1] != 1 {
+		t.Errorf("histogram = %v", st.Histogram)
+	}
+	prev := &Manifest{Stats: []IndicatorStats{st}}
+	again := ComputeStats(s, prev, nil, nil)[0]
+	if again.PSI == nil || *again.PSI != 0 {
+		t.Errorf("PSI against itself = %v, want 0", again.PSI)
+	}
+}
+
+func BenchmarkComputeStats(b *testing.B) {
+	n, w := 120_000, 10
+	s := &Snapshot{Names: make([]string, w), Codes: make([]string, n), Values: make([]float64, n*w)}
+	for i := range s.Values {
+		s.Values[i] = float64((i * 7919) % 1000)
+	}
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = float64(i % 2)
+	}
+	for b.Loop() {
+		ComputeStats(s, nil, y, nil)
+	}
+}
