@@ -378,6 +378,9 @@ func newID() string {
 
 // decide runs the models and the policy without authorization or audit.
 func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, products map[string]float64) (*Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // the caller's deadline passed: do no work
+	}
 	snap := s.opts.Models.Current()
 	if !snap.Complete() {
 		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
