@@ -51,7 +51,8 @@ func (f *fakeAuth) Authenticate(_ context.Context, key string) (Principal, error
 	return p, nil
 }
 
-func (f *fakeAuth) CheckConsent(_ context.Context, bank, company, scope string, _ time.Time) error {
+func (f *fakeAuth) CheckConsent(_ context.Context, p Principal, company, scope string, _ time.Time) error {
+	bank := p.Institution
 	if scope != ConsentScope || !f.consents[bank+"|"+company] {
 		return fmt.Errorf("%w: %s has no consent from %s", ErrConsentRequired, bank, company)
 	}

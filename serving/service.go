@@ -34,9 +34,11 @@ const (
 
 // Principal is an authenticated caller.
 type Principal struct {
-	Institution string
-	Role        Role
-	KeyID       string // the API key's public id, never the secret
+	Institution   string
+	InstitutionID int64
+	Role          Role
+	KeyID         string // the API key's public id, never the secret
+	User          string
 }
 
 // Actor is the audit actor string, "institution/key".
@@ -50,9 +52,10 @@ type Authorizer interface {
 	// Authenticate returns the principal of an API key, or an error wrapping
 	// ErrUnauthenticated.
 	Authenticate(ctx context.Context, apiKey string) (Principal, error)
-	// CheckConsent returns nil when the company has granted bank an active consent
-	// covering scope at time at, or an error wrapping ErrConsentRequired.
-	CheckConsent(ctx context.Context, bank, company, scope string, at time.Time) error
+	// CheckConsent returns nil when the company has granted bank (an authenticated
+	// bank principal) an active consent covering scope at time at, or an error
+	// wrapping ErrConsentRequired.
+	CheckConsent(ctx context.Context, bank Principal, company, scope string, at time.Time) error
 }
 
 // Auditor appends to the hash-chained audit log; *audit.Log implements it.
@@ -288,7 +291,7 @@ func (s *Service) authorize(ctx context.Context, p Principal, company string) er
 	case RoleRegulator:
 	case RoleBank:
 		if s.opts.Authorizer != nil {
-			err = s.opts.Authorizer.CheckConsent(ctx, p.Institution, company, ConsentScope, s.opts.Now())
+			err = s.opts.Authorizer.CheckConsent(ctx, p, company, ConsentScope, s.opts.Now())
 			if err != nil && !errors.Is(err, ErrConsentRequired) {
 				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
 			}

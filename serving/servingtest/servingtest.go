@@ -134,7 +134,8 @@ func (f *Auth) Authenticate(_ context.Context, key string) (serving.Principal, e
 }
 
 // CheckConsent implements serving.Authorizer.
-func (f *Auth) CheckConsent(_ context.Context, bank, company, scope string, _ time.Time) error {
+func (f *Auth) CheckConsent(_ context.Context, p serving.Principal, company, scope string, _ time.Time) error {
+	bank := p.Institution
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if scope != serving.ConsentScope || !f.Consents[bank+"|"+company] {
