@@ -244,7 +244,7 @@ const (
 // event_date is the founding date. status is the status since status_date: a
 // reader as of D must treat the company as 存续 when status_date > D.
 type CompanyRow struct {
-	Code              string  `parquet:"code,dict"`
+	Code              string  `parquet:"code"`
 	EventDate         Day     `parquet:"event_date,date"`
 	ArrivalDate       Day     `parquet:"arrival_date,date"`
 	Revision          int32   `parquet:"revision"`
@@ -266,7 +266,7 @@ type CompanyRow struct {
 // (income tax is prepaid quarterly, in March, June, September and December).
 // credit_grade is the annual tax credit grade in force (A, B, M, C, D; A best).
 type TaxRow struct {
-	Code          string  `parquet:"code,dict"`
+	Code          string  `parquet:"code"`
 	EventDate     Day     `parquet:"event_date,date"`
 	ArrivalDate   Day     `parquet:"arrival_date,date"`
 	Revision      int32   `parquet:"revision"`
@@ -283,7 +283,7 @@ type TaxRow struct {
 // SocialInsuranceRow is one month of social insurance: insured headcount, the
 // contribution paid and arrears outstanding at month end.
 type SocialInsuranceRow struct {
-	Code         string  `parquet:"code,dict"`
+	Code         string  `parquet:"code"`
 	EventDate    Day     `parquet:"event_date,date"`
 	ArrivalDate  Day     `parquet:"arrival_date,date"`
 	Revision     int32   `parquet:"revision"`
@@ -294,7 +294,7 @@ type SocialInsuranceRow struct {
 
 // HousingFundRow is one month of housing provident fund deposits.
 type HousingFundRow struct {
-	Code          string  `parquet:"code,dict"`
+	Code          string  `parquet:"code"`
 	EventDate     Day     `parquet:"event_date,date"`
 	ArrivalDate   Day     `parquet:"arrival_date,date"`
 	Revision      int32   `parquet:"revision"`
@@ -306,7 +306,7 @@ type HousingFundRow struct {
 // UtilitiesRow is one month of electricity (kWh), water (tons) and gas (m³) use,
 // the total bill and arrears outstanding at month end.
 type UtilitiesRow struct {
-	Code        string  `parquet:"code,dict"`
+	Code        string  `parquet:"code"`
 	EventDate   Day     `parquet:"event_date,date"`
 	ArrivalDate Day     `parquet:"arrival_date,date"`
 	Revision    int32   `parquet:"revision"`
@@ -323,7 +323,7 @@ type UtilitiesRow struct {
 // revision. dishonest marks the dishonest-debtor list (失信被执行人),
 // restricted the consumption restriction order (限制高消费).
 type CourtRow struct {
-	Code        string  `parquet:"code,dict"`
+	Code        string  `parquet:"code"`
 	EventDate   Day     `parquet:"event_date,date"`
 	ArrivalDate Day     `parquet:"arrival_date,date"`
 	Revision    int32   `parquet:"revision"`
@@ -340,7 +340,7 @@ type CourtRow struct {
 // PenaltyRow is one administrative penalty. severity is 1 (warning) to 5
 // (licence revoked): 1 warning, 2 fine, 3 confiscation, 4 suspension, 5 revocation.
 type PenaltyRow struct {
-	Code        string  `parquet:"code,dict"`
+	Code        string  `parquet:"code"`
 	EventDate   Day     `parquet:"event_date,date"`
 	ArrivalDate Day     `parquet:"arrival_date,date"`
 	Revision    int32   `parquet:"revision"`
@@ -354,7 +354,7 @@ type PenaltyRow struct {
 // is the age of the oldest unpaid instalment (0 when current); a company defaults
 // when it reaches 90.
 type LoanRow struct {
-	Code          string  `parquet:"code,dict"`
+	Code          string  `parquet:"code"`
 	EventDate     Day     `parquet:"event_date,date"`
 	ArrivalDate   Day     `parquet:"arrival_date,date"`
 	Revision      int32   `parquet:"revision"`
@@ -370,12 +370,12 @@ type LoanRow struct {
 // GuaranteeRow is one guarantee contract: code guarantees the loans of borrower
 // for amount from start_date to end_date (event_date = start_date).
 type GuaranteeRow struct {
-	Code         string  `parquet:"code,dict"`
+	Code         string  `parquet:"code"`
 	EventDate    Day     `parquet:"event_date,date"`
 	ArrivalDate  Day     `parquet:"arrival_date,date"`
 	Revision     int32   `parquet:"revision"`
 	GuaranteeID  string  `parquet:"guarantee_id"`
-	BorrowerCode string  `parquet:"borrower_code,dict"`
+	BorrowerCode string  `parquet:"borrower_code"`
 	Amount       float64 `parquet:"amount"`
 	StartDate    Day     `parquet:"start_date,date"`
 	EndDate      Day     `parquet:"end_date,date"`
@@ -384,7 +384,7 @@ type GuaranteeRow struct {
 // RealEstateRow is one real-estate registry event: kind "mortgage", "seizure"
 // (查封 by a court) or "release"; amount is the secured or claimed amount.
 type RealEstateRow struct {
-	Code        string  `parquet:"code,dict"`
+	Code        string  `parquet:"code"`
 	EventDate   Day     `parquet:"event_date,date"`
 	ArrivalDate Day     `parquet:"arrival_date,date"`
 	Revision    int32   `parquet:"revision"`
@@ -396,7 +396,7 @@ type RealEstateRow struct {
 // IPRow is one granted patent or registered trademark: kind "invention",
 // "utility_model", "design" or "trademark".
 type IPRow struct {
-	Code        string `parquet:"code,dict"`
+	Code        string `parquet:"code"`
 	EventDate   Day    `parquet:"event_date,date"`
 	ArrivalDate Day    `parquet:"arrival_date,date"`
 	Revision    int32  `parquet:"revision"`
@@ -406,7 +406,7 @@ type IPRow struct {
 
 // CustomsRow is one month of customs declarations of a trading company.
 type CustomsRow struct {
-	Code         string  `parquet:"code,dict"`
+	Code         string  `parquet:"code"`
 	EventDate    Day     `parquet:"event_date,date"`
 	ArrivalDate  Day     `parquet:"arrival_date,date"`
 	Revision     int32   `parquet:"revision"`
@@ -428,7 +428,7 @@ const (
 // amount being the credit limit the company could have carried without default
 // given its true health and size. arrival_date is when the outcome became known.
 type LabelRow struct {
-	Code        string  `parquet:"code,dict"`
+	Code        string  `parquet:"code"`
 	EventDate   Day     `parquet:"event_date,date"`
 	ArrivalDate Day     `parquet:"arrival_date,date"`
 	Revision    int32   `parquet:"revision"`
