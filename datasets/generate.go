@@ -42,6 +42,12 @@ func DefaultGenerateOptions() GenerateOptions {
 	return GenerateOptions{Companies: 25_000, Months: 36, Seed: 1}
 }
 
+// Validate reports options Generate would refuse, naming the field at fault.
+func (o GenerateOptions) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
 func (o GenerateOptions) withDefaults() (GenerateOptions, error) {
 	if o.Companies < 1 || o.Companies > 10_000_000 {
 		return o, fmt.Errorf("%w: companies must be between 1 and 10,000,000, got %d", ErrInvalidOptions, o.Companies)
