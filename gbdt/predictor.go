@@ -1,8 +1,10 @@
 package gbdt
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Predictor is a model compiled for fast evaluation: the nodes of all trees in
@@ -17,35 +19,39 @@ type Predictor struct {
 	roots     []int32
 	nodes     []flatNode
 	cats      []uint32
+	slow      []slowSplit // sorted by flat index
+}
+
+// flatNode is one node of a compiled tree, 16 bytes so four share a cache line.
+// Nodes are laid out depth-first: an internal node's left child is the next
+// node, its right child is at index right. meta holds the feature index in its
+// low 24 bits and the flags above. value is the leaf output, the threshold of a
+// numerical split, or (offset<<32 | length) of a categorical bitset in cats.
+type flatNode struct {
+	value float64
+	meta  uint32
+	right int32
 }
 
 const (
-	flatLeaf = 1 << iota
-	flatCategorical
-	flatDefaultLeft
-	flatMissingZero
-	flatMissingNaN
+	flatFeatureMask = 1<<24 - 1
+	flatLeaf        = 1 << 24
+	// flatNaNLeft: a NaN value goes left. For MissingNaN that is the default
+	// direction; for MissingNone NaN is compared as 0, known at compile time.
+	flatNaNLeft = 1 << 25
+	// flatSlow marks splits that need the general rule: categorical splits and
+	// MissingZero splits.
+	flatSlow = 1 << 26
 )
-
-// flatNode is one node of a compiled tree. For a leaf, value is the leaf output;
-// for a numerical split it is the threshold. For a categorical split, left holds
-// the offset of its bitset in Predictor.cats and catLen its length; the children
-// then follow in next (left) and right.
-type flatNode struct {
-	value   float64
-	feature int32
-	left    int32
-	right   int32
-	catOff  int32
-	catLen  int32
-	flags   uint8
-}
 
 // Compile validates m and builds its Predictor. Later changes to m do not
 // affect the Predictor.
 func (m *Model) Compile() (*Predictor, error) {
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("compile: %w", err)
+	}
+	if len(m.FeatureNames) > flatFeatureMask {
+		return nil, invalidf("model has %d features, more than a Predictor holds", len(m.FeatureNames))
 	}
 	p := &Predictor{
 		objective: m.Objective,
@@ -63,42 +69,61 @@ func (m *Model) Compile() (*Predictor, error) {
 	}
 	p.nodes = make([]flatNode, 0, total)
 	for ti := range m.Trees {
-		nodes := m.Trees[ti].Nodes
-		off := int32(len(p.nodes))
-		p.roots[ti] = off
-		for i := range nodes {
-			n := &nodes[i]
-			f := flatNode{}
-			switch {
-			case n.Leaf:
-				f.flags = flatLeaf
-				f.value = n.Value
-			default:
-				f.feature = int32(n.Feature)
-				f.left = off + int32(n.Left)
-				f.right = off + int32(n.Right)
-				if n.DefaultLeft {
-					f.flags |= flatDefaultLeft
-				}
-				if n.Categorical {
-					f.flags |= flatCategorical
-					f.catOff = int32(len(p.cats))
-					f.catLen = int32(len(n.Categories))
-					p.cats = append(p.cats, n.Categories...)
-				} else {
-					f.value = n.Threshold
-					switch n.Missing {
-					case MissingZero:
-						f.flags |= flatMissingZero
-					case MissingNaN:
-						f.flags |= flatMissingNaN
-					}
-				}
-			}
-			p.nodes = append(p.nodes, f)
-		}
+		p.roots[ti] = int32(len(p.nodes))
+		p.slow = append(p.slow, p.compileTree(m.Trees[ti].Nodes)...)
 	}
 	return p, nil
+}
+
+// compileTree appends one tree depth-first and returns the original nodes of
+// its slow splits, indexed by flat node.
+func (p *Predictor) compileTree(nodes []Node) []slowSplit {
+	var slow []slowSplit
+	stack := []int{0}
+	// pending[i] is the flat index whose right child is original node i.
+	pending := map[int]int{}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		at := int32(len(p.nodes))
+		if parent, ok := pending[i]; ok {
+			p.nodes[parent].right = at
+			delete(pending, i)
+		}
+		n := &nodes[i]
+		if n.Leaf {
+			p.nodes = append(p.nodes, flatNode{value: n.Value, meta: flatLeaf})
+			continue
+		}
+		f := flatNode{meta: uint32(n.Feature)}
+		switch {
+		case n.Categorical:
+			f.meta |= flatSlow
+			f.value = math.Float64frombits(uint64(len(p.cats))<<32 | uint64(len(n.Categories)))
+			p.cats = append(p.cats, n.Categories...)
+			slow = append(slow, slowSplit{at: at, categorical: true})
+		case n.Missing == MissingZero:
+			f.meta |= flatSlow
+			f.value = n.Threshold
+			slow = append(slow, slowSplit{at: at, defaultLeft: n.DefaultLeft})
+		default:
+			f.value = n.Threshold
+			if (n.Missing == MissingNaN && n.DefaultLeft) || (n.Missing == MissingNone && 0 <= n.Threshold) {
+				f.meta |= flatNaNLeft
+			}
+		}
+		p.nodes = append(p.nodes, f)
+		pending[n.Right] = int(at)
+		stack = append(stack, n.Right, n.Left) // left is popped next: it follows its parent
+	}
+	return slow
+}
+
+// slowSplit records what the general decision rule needs for a flat node.
+type slowSplit struct {
+	at          int32
+	categorical bool
+	defaultLeft bool
 }
 
 // NumFeatures is the number of values each row must have.
@@ -111,36 +136,42 @@ func (p *Predictor) margin(row []float64) float64 {
 		i := r
 		for {
 			n := &nodes[i]
-			if n.flags&flatLeaf != 0 {
+			meta := n.meta
+			if meta&flatLeaf != 0 {
 				s += n.value
 				break
 			}
-			v := row[n.feature]
+			v := row[meta&flatFeatureMask]
 			var left bool
 			switch {
-			case n.flags&flatCategorical != 0:
-				left = inBitset(p.cats[n.catOff:n.catOff+n.catLen], v)
+			case meta&flatSlow != 0:
+				left = p.slowLeft(i, v)
 			case v != v: // NaN
-				if n.flags&flatMissingNaN != 0 {
-					left = n.flags&flatDefaultLeft != 0
-				} else if n.flags&flatMissingZero != 0 {
-					left = n.flags&flatDefaultLeft != 0 // NaN counts as 0, and 0 is missing
-				} else {
-					left = 0 <= n.value
-				}
-			case n.flags&flatMissingZero != 0 && isZero(v):
-				left = n.flags&flatDefaultLeft != 0
+				left = meta&flatNaNLeft != 0
 			default:
 				left = v <= n.value
 			}
 			if left {
-				i = n.left
+				i++
 			} else {
 				i = n.right
 			}
 		}
 	}
 	return s
+}
+
+// slowLeft applies the general rule to a categorical or MissingZero split.
+func (p *Predictor) slowLeft(i int32, v float64) bool {
+	k, _ := slices.BinarySearchFunc(p.slow, i, func(s slowSplit, at int32) int { return cmp.Compare(s.at, at) })
+	sp := p.slow[k]
+	n := &p.nodes[i]
+	if sp.categorical {
+		bits := math.Float64bits(n.value)
+		off, l := bits>>32, bits&(1<<32-1)
+		return inBitset(p.cats[off:off+l], v)
+	}
+	return numericalLeft(v, n.value, MissingZero, sp.defaultLeft)
 }
 
 // Margin returns the raw score of one row (see Model.Margin).
