@@ -159,3 +159,33 @@ func encodeInfer(resp *oip.InferResponse) inferResponseJSON {
 	}
 	return out
 }
+
+type screeningBody struct {
+	Task string `json:"task"`
+}
+
+func (h *handler) screeningStart(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b screeningBody
+	if len(data) > 0 {
+		if err := decodeBytes(data, &b); err != nil {
+			return 0, nil, err
+		}
+	}
+	j, err := h.opts.Screener.Start(ctx, p, serving.Task(b.Task))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusAccepted, j, nil
+}
+
+func (h *handler) screeningGet(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	j, err := h.opts.Screener.Get(p, r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, j, nil
+}

@@ -28,6 +28,8 @@ type Options struct {
 	Service    *serving.Service
 	OIP        *oip.Server
 	Authorizer serving.Authorizer
+	// Screener runs screening jobs; nil disables /v1/screenings.
+	Screener *serving.Screener
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter *serving.RateLimiter
 	// Metrics records request latencies; nil means none.
@@ -67,6 +69,10 @@ func New(opts Options) (http.Handler, error) {
 	h := &handler{opts: opts, mux: http.NewServeMux()}
 	h.route("POST /v1/assessments", "assess", h.authed(h.assess))
 	h.route("POST /v1/assessments/batch", "assess_batch", h.authed(h.assessBatch))
+	if opts.Screener != nil {
+		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
+		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
+	}
 	h.route("GET /v2/health/live", "live", h.live)
 	h.route("GET /v2/health/ready", "ready", h.ready)
 	h.route("GET /v2", "server_metadata", h.serverMetadata)
