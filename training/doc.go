@@ -1,5 +1,30 @@
-// Package training is the in-platform gradient-boosted tree trainer (histogram based,
-// leaf-wise, with monotone constraints for credit explainability) and the credit model
-// evaluation toolkit: AUC, KS, Gini, log loss, Brier, calibration, lift, PSI and model
-// cards. Trained models leave as gbdt.Model values and so as canonical LightGBM text.
+// Package training is the in-platform gradient-boosted tree trainer and the
+// credit model evaluation toolkit.
+//
+// The trainer is histogram based, like LightGBM and XGBoost's "hist": every
+// feature is cut into at most 255 quantile bins (missing values get a bin of
+// their own) and stored as uint8 columns; trees grow leaf-wise (the leaf with
+// the largest gain splits first) from per-leaf gradient histograms, building
+// the smaller child's histogram and subtracting it from the parent's for the
+// sibling. Each split learns the direction of missing values. Monotone
+// constraints (the catalog's "higher is better / worse") bound every leaf
+// output by the midpoint of its constrained ancestors' children, so the
+// prediction is monotone in the feature for every input, not only on the
+// training data. Histogram building and split search run in parallel over
+// features; a model depends only on the data, the parameters and the seed
+// (not on the number of threads). Models leave as gbdt.Model values and so as
+// canonical LightGBM text.
+//
+// Evaluation covers AUC (ties counted one half), Gini, KS, log loss, Brier,
+// calibration and lift by decile, PSI and confusion at a cut-off; a Card
+// bundles data, parameters, metrics, importances and monotonicity checks as
+// JSON and Markdown.
+//
+//	d, err := training.FromArrow(table.Record, table.Features, table.Target)
+//	trainRows, validRows, err := training.StratifiedSplit(d.Label, 0.2, 42)
+//	p := training.DefaultParams()
+//	p.Monotone = []int8{+1, 0, -1}
+//	p.EarlyStoppingRounds = 20
+//	model, result, err := training.Train(ctx, d.Subset(trainRows), d.Subset(validRows), p)
+//	err = model.WriteLightGBM(w)
 package training

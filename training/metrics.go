@@ -53,6 +53,23 @@ func order(score []float64) []int {
 	return idx
 }
 
+// scored is a row's score and whether it is positive.
+type scored struct {
+	s   float64
+	pos bool
+}
+
+// sortedScores returns the rows' scores and labels sorted by ascending score.
+// The order within ties is left open: AUC and KS treat a tie as one group.
+func sortedScores(y, score []float64) []scored {
+	v := make([]scored, len(y))
+	for i := range v {
+		v[i] = scored{score[i], y[i] == 1}
+	}
+	slices.SortFunc(v, func(a, b scored) int { return cmp.Compare(a.s, b.s) })
+	return v
+}
+
 // AUC is the area under the ROC curve of score for labels y (0/1): the
 // probability that a random positive scores above a random negative, a tie
 // counting one half (the Mann-Whitney statistic with mid-ranks).
@@ -64,13 +81,13 @@ func AUC(y, score []float64) (float64, error) {
 	if err := needBothClasses(pos, len(y)); err != nil {
 		return math.NaN(), err
 	}
-	idx := order(score)
+	v := sortedScores(y, score)
 	var rankSum float64 // sum of mid-ranks of positives (1-based)
-	for i := 0; i < len(idx); {
+	for i := 0; i < len(v); {
 		j := i
 		np := 0
-		for j < len(idx) && score[idx[j]] == score[idx[i]] {
-			if y[idx[j]] == 1 {
+		for j < len(v) && v[j].s == v[i].s {
+			if v[j].pos {
 				np++
 			}
 			j++
@@ -100,13 +117,13 @@ func KS(y, score []float64) (float64, error) {
 	if err := needBothClasses(pos, len(y)); err != nil {
 		return math.NaN(), err
 	}
-	idx := order(score)
+	v := sortedScores(y, score)
 	p, q := float64(pos), float64(len(y)-pos)
 	var cp, cq, ks float64
-	for i := 0; i < len(idx); {
+	for i := 0; i < len(v); {
 		j := i
-		for j < len(idx) && score[idx[j]] == score[idx[i]] {
-			if y[idx[j]] == 1 {
+		for j < len(v) && v[j].s == v[i].s {
+			if v[j].pos {
 				cp++
 			} else {
 				cq++

@@ -244,7 +244,10 @@ func (gr *grower) gradients(score, y []float64) {
 		for i := lo; i < hi; i++ {
 			if binary {
 				pr := 1 / (1 + math.Exp(-score[i]))
-				g, h := pr-y[i], math.Max(pr*(1-pr), 1e-16)
+				g, h := pr-y[i], pr*(1-pr)
+				if h < 1e-16 {
+					h = 1e-16
+				}
 				if y[i] == 1 {
 					g, h = g*spw, h*spw
 				}
