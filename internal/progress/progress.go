@@ -1,11 +1,14 @@
 // Package progress draws one-line progress bars for long CLI work (generation,
 // materialization, training, screening) and stays silent when its writer is nil.
-// It is safe for concurrent Add calls from worker goroutines.
+// On a terminal the bar redraws in place; on anything else (a log file, CI) it
+// writes a plain line at most every few seconds and once at the end, so logs stay
+// readable. It is safe for concurrent Add calls from worker goroutines.
 package progress
 
 import (
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -23,12 +26,23 @@ type Bar struct {
 	start  time.Time
 	last   time.Time
 	closed bool
+	tty    bool
 }
 
 // New starts a bar that writes to w (nil disables drawing).
 func New(w io.Writer, label string, total int64) *Bar {
 	now := time.Now()
-	return &Bar{w: w, label: label, total: total, start: now}
+	return &Bar{w: w, label: label, total: total, start: now, tty: isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // Add records n more finished units.
@@ -53,7 +67,7 @@ func (b *Bar) Done() time.Duration {
 	defer b.mu.Unlock()
 	if !b.closed {
 		b.drawLocked(true)
-		if b.w != nil {
+		if b.w != nil && b.tty {
 			fmt.Fprintln(b.w)
 		}
 		b.closed = true
@@ -66,7 +80,14 @@ func (b *Bar) drawLocked(force bool) {
 		return
 	}
 	now := time.Now()
-	if !force && now.Sub(b.last) < 100*time.Millisecond {
+	interval := 100 * time.Millisecond
+	if !b.tty {
+		interval = 5 * time.Second
+		if b.last.IsZero() {
+			b.last = b.start // the first plain line only after one interval
+		}
+	}
+	if !force && now.Sub(b.last) < interval {
 		return
 	}
 	b.last = now
@@ -79,5 +100,9 @@ func (b *Bar) drawLocked(force bool) {
 	filled := int(frac * width)
 	bar := strings.Repeat("█", filled) + strings.Repeat("░", width-filled)
 	elapsed := now.Sub(b.start).Round(100 * time.Millisecond)
+	if !b.tty {
+		fmt.Fprintf(b.w, "%s: %5.1f%% %d/%d %v %s\n", b.label, 100*frac, b.done, b.total, elapsed, b.note)
+		return
+	}
 	fmt.Fprintf(b.w, "\r%-14s %s %5.1f%% %d/%d %v %s\x1b[K", b.label, bar, 100*frac, b.done, b.total, elapsed, b.note)
 }
