@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+	"github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/serving"
+	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
+	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
+	"github.com/xinyi-platform/xinyi/serving/grpcapi"
+	"github.com/xinyi-platform/xinyi/serving/httpapi"
+	"github.com/xinyi-platform/xinyi/serving/oip"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+)
+
+func init() {
+	register(command{name: "serve", summary: "serve credit assessments, OIP v2 (HTTP and gRPC) and screening jobs", run: runServe})
+}
+
+// parseTaskMap reads "pd=a,violation=b,limit=c".
+func parseTaskMap(flagName, s string) (map[serving.Task]string, error) {
+	out := map[serving.Task]string{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		t := serving.Task(strings.TrimSpace(k))
+		if !ok || !t.Valid() || strings.TrimSpace(v) == "" {
+			return nil, fmt.Errorf("--%s: %q is not task=value with task pd, violation or limit", flagName, part)
+		}
+		out[t] = strings.TrimSpace(v)
+	}
+	for _, t := range serving.Tasks {
+		if _, ok := out[t]; !ok {
+			return nil, fmt.Errorf("--%s names no %s", flagName, t)
+		}
+	}
+	return out, nil
+}
+
+// servingSets resolves "name/vN" per task through the catalog.
+func servingSets(cat *features.Catalog, spec string) (map[serving.Task]serving.FeatureSet, error) {
+	m, err := parseTaskMap("sets", spec)
+	if err != nil {
+		return nil, err
+	}
+	out := map[serving.Task]serving.FeatureSet{}
+	for t, ref := range m {
+		name, ver, ok := strings.Cut(ref, "/v")
+		var n int
+		if _, err := fmt.Sscanf(ver, "%d", &n); !ok || err != nil {
+			return nil, fmt.Errorf("--sets: %q is not name/vN", ref)
+		}
+		if out[t], err = servingfeatures.SetFromCatalog(cat, name, n); err != nil {
+			return nil, fmt.Errorf("--sets %s: %w", ref, err)
+		}
+	}
+	return out, nil
+}
+
+func readPolicy(path string) (*policy.Policy, error) {
+	if path == "" {
+		return policy.Default()
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse(b)
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
+		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/xinyi.db)")
+		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address (empty: off)")
+		grpcAddr   = fs.String("grpc", "127.0.0.1:9090", "gRPC listen address (empty: off)")
+		certFile   = fs.String("tls-cert", "", "TLS certificate (PEM) for HTTP and gRPC")
+		keyFile    = fs.String("tls-key", "", "TLS private key (PEM)")
+		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
+		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
+		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
+		serviceKey = fs.String("service-key", os.Getenv("XINYI_SERVICE_KEY"), "API key serving reads the registry with (env XINYI_SERVICE_KEY)")
+		rate       = fs.Float64("rate", 500, "requests per second per API key (0: unlimited)")
+		burst      = fs.Int("burst", 1000, "burst per API key")
+		timeout    = fs.Duration("timeout", 2*time.Second, "deadline of each request")
+		refresh    = fs.Duration("refresh", 5*time.Minute, "how often the online store reloads the latest snapshots")
+		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	store, closeStore, err := openGenerateStore(ctx, *storeDir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if *dsn == "" {
+		*dsn = filepath.Join(*storeDir, "xinyi.db")
+	}
+	db, err := metadb.Open(ctx, *dsn, metadb.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		return err
+	}
+	acc, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		return err
+	}
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		return err
+	}
+	taskSets, err := servingSets(cat, *sets)
+	if err != nil {
+		return err
+	}
+	regSets := registry.StaticFeatureSets{}
+	for _, s := range cat.Sets() {
+		if regSets[s.Name] == nil {
+			regSets[s.Name] = map[int][]string{}
+		}
+		regSets[s.Name][s.Version] = s.Indicators
+	}
+	reg, err := registry.Open(ctx, db, store, regSets, log, registry.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	pol, err := readPolicy(*policyFile)
+	if err != nil {
+		return fmt.Errorf("--policy: %w", err)
+	}
+	bindingSpec, err := parseTaskMap("models", *models)
+	if err != nil {
+		return err
+	}
+	var bindings []serving.Binding
+	for _, t := range serving.Tasks {
+		name, alias, ok := strings.Cut(bindingSpec[t], "@")
+		if !ok || name == "" || alias == "" {
+			return fmt.Errorf("--models: %q is not model@alias", bindingSpec[t])
+		}
+		bindings = append(bindings, serving.Binding{Task: t, Model: name, Alias: alias})
+	}
+	if *serviceKey == "" {
+		return errors.New("--service-key (or XINYI_SERVICE_KEY) is required: the API key of a platform administrator that reads the registry")
+	}
+	svcPrincipal, err := acc.Authenticate(ctx, *serviceKey)
+	if err != nil {
+		return fmt.Errorf("--service-key: %w", err)
+	}
+
+	// Online store: one in-memory store per distinct feature set, reloaded periodically.
+	stores := map[string]features.OnlineStore{}
+	mems := map[string]*features.MemoryStore{}
+	var snaps []*features.Snapshot
+	for _, t := range serving.Tasks {
+		set := taskSets[t]
+		if _, ok := mems[set.Key()]; ok {
+			continue
+		}
+		mem := features.NewMemoryStore(features.OnlineOptions{})
+		mems[set.Key()], stores[set.Key()] = mem, mem
+		snap, _, err := features.LatestSnapshot(ctx, store, set.Name, set.Version)
+		if err != nil {
+			logger.Warn("no snapshot for feature set yet; assessments answer 503 until one exists", "set", set.Key(), "err", err)
+			continue
+		}
+		if err := mem.Load(ctx, snap); err != nil {
+			return err
+		}
+		snaps = append(snaps, snap)
+	}
+	holder, err := serving.NewModels(taskSets)
+	if err != nil {
+		return err
+	}
+	metrics := serving.NewMetrics(holder)
+	svc, err := serving.New(serving.Options{
+		Models: holder, Features: servingfeatures.NewOnline(stores), Policy: pol,
+		Authorizer: servingaccess.New(acc), Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
+		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(reg, svcPrincipal), Models: holder,
+		Bindings: bindings, Interval: *follow, Metrics: metrics, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := follower.Sync(ctx); err != nil {
+		logger.Warn("not every model could be loaded yet; readiness stays false until they are", "err", err)
+	}
+	screener, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store}, Store: store, Logger: logger})
+	if err != nil {
+		return err
+	}
+	oipSrv := oip.New(holder, oip.Options{Version: "0.1"})
+	limiter := serving.NewRateLimiter(*rate, *burst, nil)
+	auth := servingaccess.New(acc)
+
+	var tlsConf *tls.Config
+	if *certFile != "" || *keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 4)
+	go func() { errc <- ignoreCanceled(follower.Run(runCtx)) }()
+	go func() {
+		t := time.NewTicker(*refresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				for key, mem := range mems {
+					name, ver, _ := strings.Cut(key, "/v")
+					var n int
+					fmt.Sscanf(ver, "%d", &n)
+					if _, err := features.LoadOnline(runCtx, store, name, n, mem); err != nil {
+						metrics.SetDegraded("features", err.Error())
+						logger.Warn("online store reload failed; serving the loaded snapshot", "set", key, "err", err)
+						continue
+					}
+					metrics.SetDegraded("features", "")
+				}
+			}
+		}
+	}()
+
+	var httpSrv *http.Server
+	if *httpAddr != "" {
+		h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Screener: screener, Limiter: limiter,
+			Metrics: metrics, Timeout: *timeout, Logger: logger})
+		if err != nil {
+			return err
+		}
+		lis, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			return err
+		}
+		httpSrv = &http.Server{Handler: h, TLSConfig: tlsConf, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: *timeout + 5*time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		go func() {
+			var err error
+			if tlsConf != nil {
+				err = httpSrv.ServeTLS(lis, "", "")
+			} else {
+				err = httpSrv.Serve(lis)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			errc <- err
+		}()
+		scheme := "http"
+		if tlsConf != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(stdout, "HTTP on %s://%s\n", scheme, lis.Addr())
+	}
+	var grpcSrv *grpc.Server
+	if *grpcAddr != "" {
+		var so []grpc.ServerOption
+		if tlsConf != nil {
+			so = append(so, grpc.Creds(credentials.NewTLS(tlsConf)))
+		}
+		grpcSrv, err = grpcapi.NewServer(grpcapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Limiter: limiter,
+			Metrics: metrics, Timeout: *timeout, Logger: logger, ServerOptions: so})
+		if err != nil {
+			return err
+		}
+		lis, err := net.Listen("tcp", *grpcAddr)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- grpcSrv.Serve(lis) }()
+		fmt.Fprintf(stdout, "gRPC on %s\n", lis.Addr())
+	}
+	snap := holder.Current()
+	fmt.Fprintf(stdout, "serving: models %v, policy %s, ready %v\n", snap.Refs(), pol.Version, snap.Complete())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	cancel()
+	shutdown, done := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer done()
+	if httpSrv != nil {
+		_ = httpSrv.Shutdown(shutdown)
+	}
+	if grpcSrv != nil {
+		stopped := make(chan struct{})
+		go func() { grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-shutdown.Done():
+			grpcSrv.Stop()
+		}
+	}
+	screener.Wait()
+	fmt.Fprintln(stdout, "serving: stopped")
+	return runErr
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
