@@ -1,0 +1,328 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/registry/httpapi"
+)
+
+const xgbDir = "../../gbdt/testdata/xgboost"
+
+var gmscNames = []string{"RevolvingUtilizationOfUnsecuredLines", "age", "NumberOfTime30_59DaysPastDueNotWorse", "DebtRatio",
+	"MonthlyIncome", "NumberOfOpenCreditLinesAndLoans", "NumberOfTimes90DaysLate", "NumberRealEstateLoansOrLines",
+	"NumberOfTime60_89DaysPastDueNotWorse", "NumberOfDependents"}
+
+type fixture struct {
+	h    http.Handler
+	keys map[string]string // user -> API key
+	reg  *registry.Registry
+	log  *audit.Log
+}
+
+// newFixture builds a registry on SQLite and a local folder with users alice
+// (data scientist), carol (approver) at bank A and bob (data scientist) at bank B.
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := metadbtest.SQLite(t)
+	blobs, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := registry.StaticFeatureSets{"gmsc": {1: gmscNames, 2: gmscNames[1:]}}
+	reg, err := registry.Open(ctx, db, blobs, fs, log, registry.Options{MaxUploadBytes: 1 << 20, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{h: httpapi.New(reg, acc, httpapi.Options{}), keys: map[string]string{}, reg: reg, log: log}
+	bankA, _ := acc.CreateInstitution(ctx, "setup", "Bank A", access.KindBank)
+	bankB, _ := acc.CreateInstitution(ctx, "setup", "Bank B", access.KindBank)
+	for _, u := range []struct {
+		name string
+		inst int64
+		role access.Role
+	}{{"alice", bankA.ID, access.RoleDataScientist}, {"carol", bankA.ID, access.RoleApprover}, {"bob", bankB.ID, access.RoleDataScientist}} {
+		usr, err := acc.CreateUser(ctx, "setup", u.name, u.inst, u.role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.keys[u.name], _, err = acc.IssueKey(ctx, "setup", usr.ID, "", 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+// do sends a request as user ("" for none) and returns status and body.
+func (f *fixture) do(t testing.TB, user, method, path string, body io.Reader, contentType string) (int, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	if user != "" {
+		key := f.keys[user]
+		if key == "" {
+			key = user // a literal (bad) key
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+func (f *fixture) json(t testing.TB, user, method, path string, v any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.do(t, user, method, path, bytes.NewReader(b), "application/json")
+}
+
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(xgbDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// multipartUpload builds a multipart body with the model file and a meta part
+// carrying XGBoost's golden rows and predictions as the parity check.
+func multipartUpload(t testing.TB, file, golden string, perturb bool) (io.Reader, string) {
+	t.Helper()
+	var g struct {
+		Rows       [][]*float64 `json:"rows"`
+		Prediction []float64    `json:"prediction"`
+	}
+	if err := json.Unmarshal(readFile(t, golden+".golden.json"), &g); err != nil {
+		t.Fatal(err)
+	}
+	if perturb {
+		g.Prediction[0] += 0.01
+	}
+	meta, _ := json.Marshal(map[string]any{
+		"feature_set": "gmsc", "feature_set_version": 1, "metrics": map[string]float64{"auc": 0.8},
+		"parity": map[string]any{"rows": g.Rows, "expected": g.Prediction, "tolerance": 1e-6},
+	})
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("model", file)
+	fw.Write(readFile(t, file))
+	mf, _ := mw.CreateFormField("meta")
+	mf.Write(meta)
+	mw.Close()
+	return &buf, mw.FormDataContentType()
+}
+
+func TestFlow(t *testing.T) {
+	f := newFixture(t)
+	const base = "/v1/registry"
+	code, body := f.json(t, "alice", "POST", base+"/models", map[string]any{"name": "pd-smb", "task": "pd", "description": "SMB PD"})
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	// Raw upload with metadata in the query.
+	raw := readFile(t, "binary_depthwise.json")
+	code, body = f.do(t, "alice", "POST", base+"/models/pd-smb/versions?feature_set=gmsc&feature_set_version=1&filename=m.json", bytes.NewReader(raw), "application/octet-stream")
+	if code != http.StatusCreated {
+		t.Fatalf("raw upload: %d %s", code, body)
+	}
+	var v1 registry.Version
+	json.Unmarshal(body, &v1)
+	if v1.Version != 1 || v1.Lineage.Filename != "m.json" || v1.Parity != nil {
+		t.Fatalf("version %+v", v1)
+	}
+	// Multipart upload with a parity check.
+	mp, ct := multipartUpload(t, "binary_lossguide.ubj", "binary_lossguide", false)
+	code, body = f.do(t, "alice", "POST", base+"/models/pd-smb/versions", mp, ct)
+	if code != http.StatusCreated {
+		t.Fatalf("multipart upload: %d %s", code, body)
+	}
+	var v2 registry.Version
+	json.Unmarshal(body, &v2)
+	if v2.Version != 2 || v2.Parity == nil || !v2.Parity.Passed || v2.Lineage.Filename != "binary_lossguide.ubj" {
+		t.Fatalf("version %+v", v2)
+	}
+	// Download: same bytes, same digest.
+	code, body = f.do(t, "alice", "GET", base+"/models/pd-smb/versions/1/artifact?original=true", nil, "")
+	sum := sha256.Sum256(body)
+	if code != http.StatusOK || !bytes.Equal(body, raw) || hex.EncodeToString(sum[:]) != v1.OriginalDigest {
+		t.Fatalf("download original: %d, %d bytes", code, len(body))
+	}
+	code, body = f.do(t, "alice", "GET", base+"/models/pd-smb/versions/1/artifact", nil, "")
+	sum = sha256.Sum256(body)
+	if code != http.StatusOK || hex.EncodeToString(sum[:]) != v1.ArtifactDigest {
+		t.Fatalf("download canonical: %d", code)
+	}
+
+	// Long-poll the feed while carol approves alice's promotion.
+	code, body = f.do(t, "alice", "GET", base+"/changes?after=0", nil, "")
+	var feed httpapi.ChangesResponse
+	json.Unmarshal(body, &feed)
+	if code != http.StatusOK || len(feed.Changes) != 3 {
+		t.Fatalf("feed: %d %s", code, body)
+	}
+	code, body = f.json(t, "alice", "POST", base+"/models/pd-smb/promotions", map[string]any{"alias": "champion", "version": 2, "note": "better KS"})
+	if code != http.StatusCreated {
+		t.Fatalf("request: %d %s", code, body)
+	}
+	var pr registry.Promotion
+	json.Unmarshal(body, &pr)
+	got := make(chan httpapi.ChangesResponse, 1)
+	go func() {
+		_, b := f.do(t, "alice", "GET", fmt.Sprintf("%s/changes?after=%d&wait=10s", base, feed.Last+1), nil, "")
+		var r httpapi.ChangesResponse
+		json.Unmarshal(b, &r)
+		got <- r
+	}()
+	time.Sleep(50 * time.Millisecond)
+	code, body = f.json(t, "carol", "POST", fmt.Sprintf("%s/promotions/%d/approve", base, pr.ID), map[string]string{"note": "ok"})
+	if code != http.StatusOK {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	select {
+	case r := <-got:
+		if len(r.Changes) == 0 || r.Changes[0].Kind != "promotion.approved" {
+			t.Fatalf("long-poll got %+v", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("long-poll did not wake on the approval")
+	}
+	code, body = f.do(t, "alice", "GET", base+"/models/pd-smb/aliases/champion", nil, "")
+	var champ registry.Version
+	json.Unmarshal(body, &champ)
+	if code != http.StatusOK || champ.Version != 2 {
+		t.Fatalf("champion: %d %s", code, body)
+	}
+	code, body = f.do(t, "alice", "GET", base+"/models/pd-smb/history", nil, "")
+	if code != http.StatusOK || !bytes.Contains(body, []byte("model.promotion.approve")) {
+		t.Fatalf("history: %d %s", code, body)
+	}
+	if _, err := f.log.Verify(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorStatus(t *testing.T) {
+	f := newFixture(t)
+	const base = "/v1/registry"
+	if code, body := f.json(t, "alice", "POST", base+"/models", map[string]any{"name": "pd", "task": "pd"}); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	raw := readFile(t, "binary_depthwise.json")
+	upload := base + "/models/pd/versions?feature_set=gmsc&feature_set_version=1"
+	if code, body := f.do(t, "alice", "POST", upload, bytes.NewReader(raw), ""); code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	badParity, badParityCT := multipartUpload(t, "binary_lossguide.json", "binary_lossguide", true)
+	tests := []struct {
+		name, user, method, path string
+		body                     io.Reader
+		ct                       string
+		want                     int
+		mention                  string
+	}{
+		{"no key", "", "GET", base + "/models", nil, "", 401, "no API key"},
+		{"unknown key", "xy_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", base + "/models", nil, "", 401, "unknown API key"},
+		{"malformed key", "hello", "GET", base + "/models", nil, "", 401, "malformed"},
+		{"unknown model", "alice", "GET", base + "/models/nope", nil, "", 404, "nope"},
+		{"other bank's model", "bob", "GET", base + "/models/pd", nil, "", 404, ""},
+		{"unknown version", "alice", "GET", base + "/models/pd/versions/9", nil, "", 404, "version 9"},
+		{"bad version", "alice", "GET", base + "/models/pd/versions/x", nil, "", 400, "version"},
+		{"corrupt file", "alice", "POST", upload, bytes.NewReader(raw[:len(raw)/3]), "", 422, "corrupt"},
+		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, `extra ["RevolvingUtilizationOfUnsecuredLines"]`},
+		{"parity failure", "alice", "POST", base + "/models/pd/versions", badParity, badParityCT, 422, "parity"},
+		{"too large", "alice", "POST", upload, bytes.NewReader(make([]byte, 2<<20)), "", 413, ""},
+		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "JSON"},
+		{"unknown JSON field", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"pd","owner":"me"}`), "application/json", 400, "owner"},
+		{"bad task", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"churn"}`), "application/json", 400, "churn"},
+		{"duplicate model", "alice", "POST", base + "/models", strings.NewReader(`{"name":"pd","task":"pd"}`), "application/json", 409, "exists"},
+		{"approver cannot upload", "carol", "POST", upload, bytes.NewReader(raw), "", 403, "role"},
+		{"champion needs approval", "alice", "PUT", base + "/models/pd/aliases/champion", strings.NewReader(`{"version":1}`), "application/json", 409, "four-eyes"},
+		{"immutable version", "alice", "DELETE", base + "/models/pd/versions/1", nil, "", 409, "immutable"},
+		{"bad wait", "alice", "GET", base + "/changes?wait=forever", nil, "", 400, "wait"},
+		{"unknown promotion", "carol", "POST", base + "/promotions/77/approve", nil, "", 404, "77"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := f.do(t, tt.user, tt.method, tt.path, tt.body, tt.ct)
+			if code != tt.want {
+				t.Fatalf("status %d, want %d: %s", code, tt.want, body)
+			}
+			var eb httpapi.ErrorBody
+			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Status != tt.want {
+				t.Fatalf("error body %s (%v)", body, err)
+			}
+			if !strings.Contains(eb.Error.Message, tt.mention) {
+				t.Fatalf("message %q does not mention %q", eb.Error.Message, tt.mention)
+			}
+		})
+	}
+	t.Run("self approval", func(t *testing.T) {
+		code, body := f.json(t, "alice", "POST", base+"/models/pd/promotions", map[string]any{"alias": "champion", "version": 1})
+		if code != http.StatusCreated {
+			t.Fatalf("%d %s", code, body)
+		}
+		var pr registry.Promotion
+		json.Unmarshal(body, &pr)
+		code, body = f.do(t, "alice", "POST", fmt.Sprintf("%s/promotions/%d/approve", base, pr.ID), nil, "")
+		if code != http.StatusForbidden {
+			t.Fatalf("self approval: %d %s", code, body)
+		}
+	})
+	t.Run("parity report in the error", func(t *testing.T) {
+		mp, ct := multipartUpload(t, "binary_lossguide.json", "binary_lossguide", true)
+		_, body := f.do(t, "alice", "POST", base+"/models/pd/versions", mp, ct)
+		var eb httpapi.ErrorBody
+		json.Unmarshal(body, &eb)
+		if eb.Error.Parity == nil || eb.Error.Parity.Failures != 1 || eb.Error.Parity.FirstFailed[0].Row != 0 {
+			t.Fatalf("parity in error: %s", body)
+		}
+	})
+}
+
+func BenchmarkResolveAlias(b *testing.B) {
+	f := newFixture(b)
+	f.json(b, "alice", "POST", "/v1/registry/models", map[string]any{"name": "pd", "task": "pd"})
+	f.do(b, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(b, "binary_depthwise.json")), "")
+	if code, body := f.json(b, "alice", "PUT", "/v1/registry/models/pd/aliases/challenger", map[string]int{"version": 1}); code != 200 {
+		b.Fatalf("%d %s", code, body)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if code, body := f.do(b, "alice", "GET", "/v1/registry/models/pd/aliases/challenger", nil, ""); code != 200 {
+			b.Fatalf("%d %s", code, body)
+		}
+	}
+}
