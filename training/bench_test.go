@@ -88,7 +88,7 @@ func BenchmarkHistogram(b *testing.B) {
 	hist := gr.getHist()
 	b.SetBytes(int64(len(rows)))
 	for b.Loop() {
-		gr.buildHist(hist, 0, rows, gr.ordered, false)
+		gr.buildHist(hist, []int{0}, rows, gr.ordered, false)
 	}
 }
 

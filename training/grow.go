@@ -64,7 +64,8 @@ type grower struct {
 	tmp     []uint32
 	ordered []gradPair
 	pool    [][]histBin
-	used    []int // features used by the current tree
+	used    []int   // features used by the current tree
+	groups  [][]int // used, in groups for the histogram kernels
 	mono    []int8
 
 	bestA, bestB []splitInfo // per-feature results of the two children
@@ -199,31 +200,72 @@ func (gr *grower) bestSplit(lf *leaf, f int, out *splitInfo) {
 
 func (gr *grower) hist(lf *leaf) []histBin { return lf.hist }
 
-// buildHist fills the histogram of lf on feature f from its rows, whose
-// gradients are in ordered (or in gr.gh when the leaf holds every row in order).
-func (gr *grower) buildHist(hist []histBin, f int, rows []uint32, ordered []gradPair, full bool) {
-	nb := gr.bd.mappers[f].numBins()
-	off := gr.offsets[f]
-	h := hist[off : off+nb+1]
-	clear(h)
-	col := gr.bd.cols[f]
-	if full {
-		gh := gr.gh[:len(col)]
-		for i, b := range col {
-			e := &h[b]
-			e.g += gh[i].g
-			e.h += gh[i].h
-			e.n++
+// buildHist fills the histograms of the features of group (at most four)
+// from rows, whose gradients are in ordered, or from every row in order with
+// the gradients of gr.gh when full.
+func (gr *grower) buildHist(hist []histBin, group []int, rows []uint32, ordered []gradPair, full bool) {
+	var h [4][]histBin
+	var c [4][]uint8
+	for k, f := range group {
+		off := gr.offsets[f]
+		h[k] = hist[off : off+gr.bd.mappers[f].numBins()+1]
+		clear(h[k])
+		c[k] = gr.bd.cols[f]
+	}
+	gh := gr.gh
+	switch len(group) {
+	case 1:
+		if full {
+			hist1Full(h[0], c[0], gh)
+		} else {
+			hist1(h[0], c[0], rows, ordered)
 		}
-		return
+	case 2:
+		if full {
+			hist2Full(h[0], h[1], c[0], c[1], gh)
+		} else {
+			hist2(h[0], h[1], c[0], c[1], rows, ordered)
+		}
+	case 3:
+		if full {
+			hist3Full(h[0], h[1], h[2], c[0], c[1], c[2], gh)
+		} else {
+			hist3(h[0], h[1], h[2], c[0], c[1], c[2], rows, ordered)
+		}
+	case 4:
+		if full {
+			hist4Full(h[0], h[1], h[2], h[3], c[0], c[1], c[2], c[3], gh)
+		} else {
+			hist4(h[0], h[1], h[2], h[3], c[0], c[1], c[2], c[3], rows, ordered)
+		}
 	}
-	ordered = ordered[:len(rows)]
-	for i, r := range rows {
-		e := &h[col[r]]
-		e.g += ordered[i].g
-		e.h += ordered[i].h
-		e.n++
+}
+
+// makeGroups splits the used features into groups of at most four, as evenly
+// as possible, in a number of groups that is a multiple of the thread count so
+// that the goroutines get equal shares.
+func makeGroups(used []int, threads int) [][]int {
+	n := len(used)
+	if n == 0 {
+		return nil
 	}
+	g := (n + 3) / 4
+	if threads > 1 {
+		g = threads * ((n + 4*threads - 1) / (4 * threads))
+	}
+	g = min(g, n)
+	groups := make([][]int, 0, g)
+	base, extra := n/g, n%g
+	at := 0
+	for i := range g {
+		size := base
+		if i < extra {
+			size++
+		}
+		groups = append(groups, used[at:at+size])
+		at += size
+	}
+	return groups
 }
 
 // subtractHist turns parent's histogram of feature f into parent - small.
@@ -243,13 +285,13 @@ func (gr *grower) subtractHist(parent, small []histBin, f int) {
 // runs on one goroutine.
 const parallelWork = 1 << 14
 
-func (gr *grower) forFeatures(rows int, fn func(f int)) {
+func (gr *grower) forGroups(rows int, fn func(group []int)) {
 	threads := gr.p.Threads
 	if rows*len(gr.used) < parallelWork {
 		threads = 1
 	}
-	used := gr.used
-	parallelFor(len(used), threads, func(i int) { fn(used[i]) })
+	groups := gr.groups
+	parallelFor(len(groups), threads, func(i int) { fn(groups[i]) })
 }
 
 // pickBest reduces per-feature results in feature order (ties keep the first).
@@ -273,10 +315,8 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 	root := &leaf{begin: 0, end: nrows, lo: math.Inf(-1), hi: math.Inf(1)}
 	rows := gr.indices[:nrows]
 	full := nrows == gr.bd.rows
-	for _, r := range rows {
-		root.g += gr.gh[r].g
-		root.h += gr.gh[r].h
-	}
+	gr.groups = makeGroups(gr.used, gr.p.Threads)
+	root.g, root.h = gr.sumGradients(rows, full)
 	root.out = gr.output(root.g, root.h, root.lo, root.hi)
 	nodes := []gbdt.Node{{Leaf: true}}
 	bnodes := []binNode{{leaf: true}}
@@ -285,13 +325,19 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 	if root.canSplit {
 		root.hist = gr.getHist()
 		if !full {
-			for i, r := range rows {
-				gr.ordered[i] = gr.gh[r]
-			}
+			gh, ordered := gr.gh, gr.ordered
+			gr.parallelRows(nrows, (nrows+partitionChunk-1)/partitionChunk, func(c int) {
+				lo, hi := c*partitionChunk, min((c+1)*partitionChunk, nrows)
+				for i, r := range rows[lo:hi] {
+					ordered[lo+i] = gh[r]
+				}
+			})
 		}
-		gr.forFeatures(nrows, func(f int) {
-			gr.buildHist(root.hist, f, rows, gr.ordered, full)
-			gr.bestSplit(root, f, &gr.bestA[f])
+		gr.forGroups(nrows, func(group []int) {
+			gr.buildHist(root.hist, group, rows, gr.ordered, full)
+			for _, f := range group {
+				gr.bestSplit(root, f, &gr.bestA[f])
+			}
 		})
 		root.best = pickBest(gr.used, gr.bestA)
 	}
@@ -318,7 +364,7 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 		nodes = append(nodes, gbdt.Node{Leaf: true}, gbdt.Node{Leaf: true})
 		bnodes = append(bnodes, binNode{leaf: true}, binNode{leaf: true})
 
-		mid := gr.partition(lf, s)
+		mid := gr.partition(lf, s, s.ln <= s.rn)
 		left := &leaf{node: li, begin: lf.begin, end: mid, g: s.lg, h: s.lh, depth: lf.depth + 1,
 			lo: lf.lo, hi: lf.hi, out: s.lout}
 		right := &leaf{node: ri, begin: mid, end: lf.end, g: s.rg, h: s.rh, depth: lf.depth + 1,
@@ -345,25 +391,24 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 			lf.hist = nil
 			continue
 		}
-		small, large := left, right
-		if small.end-small.begin > large.end-large.begin {
-			small, large = large, small
+		small, large := left, right // partition gathered the smaller child's gradients
+		if s.ln > s.rn {
+			small, large = right, left
 		}
 		small.hist = gr.getHist()
 		large.hist = lf.hist
 		lf.hist = nil
 		srows := gr.indices[small.begin:small.end]
-		for i, r := range srows {
-			gr.ordered[i] = gr.gh[r]
-		}
-		gr.forFeatures(len(srows), func(f int) {
-			gr.buildHist(small.hist, f, srows, gr.ordered, false)
-			gr.subtractHist(large.hist, small.hist, f)
-			if small.canSplit {
-				gr.bestSplit(small, f, &gr.bestA[f])
-			}
-			if large.canSplit {
-				gr.bestSplit(large, f, &gr.bestB[f])
+		gr.forGroups(len(srows), func(group []int) {
+			gr.buildHist(small.hist, group, srows, gr.ordered, false)
+			for _, f := range group {
+				gr.subtractHist(large.hist, small.hist, f)
+				if small.canSplit {
+					gr.bestSplit(small, f, &gr.bestA[f])
+				}
+				if large.canSplit {
+					gr.bestSplit(large, f, &gr.bestB[f])
+				}
 			}
 		})
 		if small.canSplit {
@@ -389,9 +434,15 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 	return gbdt.Tree{Nodes: nodes}, bnodes, leaves
 }
 
+// partitionChunk is the number of rows one goroutine partitions at a time.
+// It is fixed, so the work split does not depend on the number of threads.
+const partitionChunk = 1 << 14
+
 // partition reorders lf's rows so that those going left come first (keeping
-// their order) and returns the index where the right child's rows begin.
-func (gr *grower) partition(lf *leaf, s splitInfo) int {
+// their order) and returns the index where the right child's rows begin. It
+// also gathers the gradients of the child with fewer rows (the left one when
+// gatherLeft) into gr.ordered, in the child's row order.
+func (gr *grower) partition(lf *leaf, s splitInfo, gatherLeft bool) int {
 	var goLeft [256]bool
 	for b := 0; b <= s.bin; b++ {
 		goLeft[b] = true
@@ -399,19 +450,97 @@ func (gr *grower) partition(lf *leaf, s splitInfo) int {
 	goLeft[gr.bd.mappers[s.feature].missingBin()] = s.defaultLeft
 	col := gr.bd.cols[s.feature]
 	rows := gr.indices[lf.begin:lf.end]
-	nl, nr := 0, 0
-	tmp := gr.tmp
-	for _, r := range rows {
-		if goLeft[col[r]] {
-			rows[nl] = r
-			nl++
-		} else {
-			tmp[nr] = r
-			nr++
+	tmp := gr.tmp[lf.begin:lf.end]
+	n := len(rows)
+	chunks := (n + partitionChunk - 1) / partitionChunk
+	nleft := make([]int, chunks)
+	// Pass 1: each chunk splits its rows into tmp, lefts first.
+	gr.parallelRows(n, chunks, func(c int) {
+		lo, hi := c*partitionChunk, min((c+1)*partitionChunk, n)
+		l, r := lo, hi
+		for _, row := range rows[lo:hi] {
+			if goLeft[col[row]] {
+				tmp[l] = row
+				l++
+			} else {
+				r--
+				tmp[r] = row
+			}
 		}
+		// Rights were written backwards; restore their order.
+		for a, b := l, hi-1; a < b; a, b = a+1, b-1 {
+			tmp[a], tmp[b] = tmp[b], tmp[a]
+		}
+		nleft[c] = l - lo
+	})
+	total := 0
+	for _, k := range nleft {
+		total += k
 	}
-	copy(rows[nl:], tmp[:nr])
-	return lf.begin + nl
+	// Pass 2: copy each chunk's lefts and rights into place and gather the
+	// smaller child's gradients.
+	gh, ordered := gr.gh, gr.ordered
+	gr.parallelRows(n, chunks, func(c int) {
+		lo, hi := c*partitionChunk, min((c+1)*partitionChunk, n)
+		ldst, rdst := 0, total
+		for k := range c {
+			ldst += nleft[k]
+			rdst += min((k+1)*partitionChunk, n) - k*partitionChunk - nleft[k]
+		}
+		nl := nleft[c]
+		copy(rows[ldst:], tmp[lo:lo+nl])
+		copy(rows[rdst:], tmp[lo+nl:hi])
+		if gatherLeft {
+			for i, row := range tmp[lo : lo+nl] {
+				ordered[ldst+i] = gh[row]
+			}
+		} else {
+			for i, row := range tmp[lo+nl : hi] {
+				ordered[rdst-total+i] = gh[row]
+			}
+		}
+	})
+	return lf.begin + total
+}
+
+// parallelRows runs fn over chunks of a row range on the trainer's threads
+// when the range is large enough to pay for it.
+func (gr *grower) parallelRows(n, chunks int, fn func(c int)) {
+	threads := gr.p.Threads
+	if n < 2*partitionChunk {
+		threads = 1
+	}
+	parallelFor(chunks, threads, fn)
+}
+
+// sumGradients sums the gradients and hessians of rows in fixed chunks added
+// in order, so the result does not depend on the number of threads.
+func (gr *grower) sumGradients(rows []uint32, full bool) (g, h float64) {
+	n := len(rows)
+	chunks := (n + partitionChunk - 1) / partitionChunk
+	part := make([]gradPair, chunks)
+	gh := gr.gh
+	gr.parallelRows(n, chunks, func(c int) {
+		lo, hi := c*partitionChunk, min((c+1)*partitionChunk, n)
+		var sg, sh float64
+		if full {
+			for _, x := range gh[lo:hi] {
+				sg += x.g
+				sh += x.h
+			}
+		} else {
+			for _, r := range rows[lo:hi] {
+				sg += gh[r].g
+				sh += gh[r].h
+			}
+		}
+		part[c] = gradPair{sg, sh}
+	})
+	for _, x := range part {
+		g += x.g
+		h += x.h
+	}
+	return g, h
 }
 
 // scoreBinned returns the leaf value that the binned row i reaches.

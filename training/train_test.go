@@ -467,3 +467,87 @@ func TestModelRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestMakeGroups(t *testing.T) {
+	tests := []struct {
+		n, threads int
+		sizes      []int
+	}{
+		{10, 2, []int{3, 3, 2, 2}},
+		{10, 1, []int{4, 3, 3}},
+		{4, 2, []int{2, 2}},
+		{1, 2, []int{1}},
+		{28, 2, []int{4, 4, 4, 4, 3, 3, 3, 3}},
+	}
+	for _, tc := range tests {
+		used := make([]int, tc.n)
+		for i := range used {
+			used[i] = i
+		}
+		var sizes []int
+		var all []int
+		for _, g := range makeGroups(used, tc.threads) {
+			sizes = append(sizes, len(g))
+			all = append(all, g...)
+		}
+		if !slices.Equal(sizes, tc.sizes) || !slices.Equal(all, used) {
+			t.Errorf("makeGroups(%d features, %d threads) sizes %v covering %v, want sizes %v", tc.n, tc.threads, sizes, all, tc.sizes)
+		}
+	}
+}
+
+func TestHistogramKernels(t *testing.T) {
+	// Every kernel width, on a subset of rows and on all rows, must match a
+	// plain per-row sum.
+	rng := rand.New(rand.NewPCG(8, 9))
+	const n = 1000
+	bd := &binnedData{rows: n}
+	for range 5 {
+		col := make([]uint8, n)
+		for i := range col {
+			col[i] = uint8(rng.IntN(17))
+		}
+		bd.cols = append(bd.cols, col)
+		bd.mappers = append(bd.mappers, binMapper{upper: make([]float64, 16)})
+	}
+	p := DefaultParams()
+	gr := newGrower(&p, bd)
+	gr.gh = make([]gradPair, n)
+	for i := range gr.gh {
+		gr.gh[i] = gradPair{rng.NormFloat64(), rng.Float64()}
+	}
+	var rows []uint32
+	for i := 0; i < n; i += 3 {
+		rows = append(rows, uint32(i))
+	}
+	for i, r := range rows {
+		gr.ordered[i] = gr.gh[r]
+	}
+	for width := 1; width <= 4; width++ {
+		group := []int{4, 0, 2, 1}[:width]
+		for _, full := range []bool{false, true} {
+			hist := make([]histBin, gr.width)
+			sel := rows
+			if full {
+				sel = nil
+				for i := range n {
+					sel = append(sel, uint32(i))
+				}
+			}
+			gr.buildHist(hist, group, rows, gr.ordered, full)
+			for _, f := range group {
+				want := make([]histBin, 17)
+				for _, r := range sel {
+					b := bd.cols[f][r]
+					want[b].g += gr.gh[r].g
+					want[b].h += gr.gh[r].h
+					want[b].n++
+				}
+				got := hist[gr.offsets[f] : gr.offsets[f]+17]
+				if !slices.Equal(got, want) {
+					t.Errorf("width %d full %v feature %d: histogram differs from the per-row sum", width, full, f)
+				}
+			}
+		}
+	}
+}
