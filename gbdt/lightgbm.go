@@ -83,7 +83,7 @@ func parseLightGBM(data []byte, lim Limits) (*Model, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, limitf("LightGBM model is %d bytes, limit %d", len(data), lim.MaxBytes)
 	}
-	r := &lineReader{text: string(data)}
+	r := &lineReader{text: strings.TrimPrefix(string(data), "\ufeff")}
 	first := ""
 	for {
 		line, ok := r.next()

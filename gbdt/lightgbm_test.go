@@ -48,12 +48,37 @@ func TestLightGBMTruePredictions(t *testing.T) {
 			raw:   true,
 		},
 	}
+	// The same model with LightGBM's sigmoid parameter 2: probabilities are
+	// 1/(1+exp(-2*raw)) of the raw scores above. The canonical text scales the
+	// leaves by 2 and says sigmoid:1, the only value leaves accepts.
+	raw := tests[1]
+	var sig2 []float64
+	for _, r := range raw.want {
+		sig2 = append(sig2, 1/(1+math.Exp(-2*r)))
+	}
+	simple := string(readFile(t, filepath.Join(lgbDir, "model_simple.txt")))
+	tests = append(tests, struct {
+		name  string
+		model string
+		rows  [][]float64
+		want  []float64
+		rel   float64
+		raw   bool
+	}{"simple sigmoid 2", "", raw.rows, sig2, 5e-8, false})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if len(tc.rows) != len(tc.want) || len(tc.rows) == 0 {
 				t.Fatalf("%d rows, %d predictions", len(tc.rows), len(tc.want))
 			}
-			m := mustParse(t, readFile(t, filepath.Join(lgbDir, tc.model)))
+			var m *Model
+			if tc.model == "" {
+				m = mustParse(t, []byte(strings.Replace(simple, "sigmoid:1", "sigmoid:2", 1)))
+				if m.Sigmoid != 2 {
+					t.Fatalf("sigmoid %v", m.Sigmoid)
+				}
+			} else {
+				m = mustParse(t, readFile(t, filepath.Join(lgbDir, tc.model)))
+			}
 			text := canonical(t, m)
 			lv := loadLeaves(t, text, !tc.raw)
 			predict := m.Predict
@@ -76,9 +101,14 @@ func TestLightGBMTruePredictions(t *testing.T) {
 				if lp := leavesPredict(t, lv, row); !relClose(lp, tc.want[i], tc.rel, 1e-15) {
 					t.Errorf("row %d: leaves on canonical text %.17g, LightGBM %.17g", i, lp, tc.want[i])
 				}
+				// A binary model's canonical margin is Sigmoid times the original's.
 				mg, _ := m.Margin(row)
-				if bm, _ := back.Margin(row); bm != mg {
-					t.Errorf("row %d: canonical text re-read gives margin %.17g, original %.17g", i, bm, mg)
+				scale := 1.0
+				if m.Objective == Binary {
+					scale = m.Sigmoid
+				}
+				if bm, _ := back.Margin(row); !relClose(bm, scale*mg, 1e-15, 1e-300) {
+					t.Errorf("row %d: canonical text re-read gives margin %.17g, original %.17g x %v", i, bm, mg, scale)
 				}
 				if pm, _ := p.Margin(row); pm != mg {
 					t.Errorf("row %d: Predictor margin %.17g, Model %.17g", i, pm, mg)
