@@ -88,7 +88,7 @@ func readColumn(f *parquet.File, idx int, kind parquet.Kind, n int) (column, err
 		c.i32 = make([]int32, 0, n)
 	case parquet.ByteArray, parquet.FixedLenByteArray:
 		c.bytes = make([]int32, 0, n)
-		dictIndex = map[string]int32{}
+		dictIndex = make(map[string]int32, min(n, 1<<16))
 	case parquet.Int64:
 		c.f64 = make([]float64, 0, n)
 	default:
@@ -268,7 +268,7 @@ func writeRecordParquet(w io.Writer, rec arrow.Record) error {
 		}
 		colOf[li] = idx[0]
 	}
-	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Zstd), parquet.CreatedBy("xinyi", "features", "1"))
+	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("xinyi", "features", "1"))
 	rows := make([]parquet.Row, 0, 1024)
 	flush := func() error {
 		if _, err := pw.WriteRows(rows); err != nil {

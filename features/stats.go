@@ -2,8 +2,11 @@ package features
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 )
 
 // IndicatorStats are the statistics of one indicator in one snapshot, stored in its
@@ -63,8 +66,29 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 		}
 	}
 	out := make([]IndicatorStats, width)
-	col := make([]float64, n)
-	for j, id := range s.Names {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(runtime.GOMAXPROCS(0), width); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			col := make([]float64, n)
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= width {
+					return
+				}
+				out[j] = indicatorStats(s, j, col, prevBy, y, industry)
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*IndicatorStats, y []float64, industry []string) IndicatorStats {
+	width, n, id := len(s.Names), len(s.Codes), s.Names[j]
+	{
 		for i := 0; i < n; i++ {
 			col[i] = s.Values[i*width+j]
 		}
@@ -112,9 +136,8 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 				st.IndustryMean[k] = v / cnt[k]
 			}
 		}
-		out[j] = st
+		return st
 	}
-	return out
 }
 
 func meanStd(x []float64) (float64, float64) {
