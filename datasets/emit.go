@@ -199,7 +199,7 @@ func (e *emitter) stateOf(i, t int) state {
 	if month.Calendar() == 2 {
 		season -= 0.25 // Spring Festival
 	}
-	level := math.Exp(c.growth*float64(t) + season - 0.35*math.Max(-1, s.stress) + 0.12*r.norm())
+	level := math.Exp(c.growth*float64(t) + season - 0.6*math.Max(-1, s.stress) + 0.08*r.norm())
 	if s.distress {
 		level *= 0.6
 	}
@@ -268,7 +268,7 @@ func (e *emitter) taxRows(s *state) {
 		income = math.Max(0, 3*profit) * 0.15
 	}
 	arrears := 0.0
-	p := sigmoid(s.z + 3.0)
+	p := sigmoid(1.3 * (s.z + 3.0))
 	if s.distress {
 		p = 0.5
 	}
@@ -328,7 +328,7 @@ func (e *emitter) socialRows(s *state) {
 	}
 	contribution := float64(s.insured) * s.wage * 0.28
 	arrears := 0.0
-	p := sigmoid(s.z + 3.2)
+	p := sigmoid(1.3 * (s.z + 3.2))
 	if s.distress {
 		p = 0.55
 	}
@@ -360,7 +360,7 @@ func (e *emitter) housingRows(s *state) {
 	months := int32(0)
 	if s.distress {
 		months = 1 + int32(s.overdue/30)
-	} else if r.bern(sigmoid(s.z + 2.5)) {
+	} else if r.bern(sigmoid(1.3 * (s.z + 2.5))) {
 		months = 1
 	}
 	e.housing = append(e.housing, HousingFundRow{Code: c.code, EventDate: s.last,
@@ -383,7 +383,7 @@ func (e *emitter) utilityRows(s *state) {
 	}
 	bill := kwh*0.72 + water*4.1 + gas*3.6
 	arrears := 0.0
-	p := sigmoid(s.z + 2.8)
+	p := sigmoid(1.3 * (s.z + 2.8))
 	if s.distress {
 		p = 0.45
 	}
@@ -412,7 +412,7 @@ func (e *emitter) loanRows(s *state) {
 	util = min(max(util, 0.02), 1)
 	balance := line * util
 	overdue := s.overdue
-	if !s.distress && r.bern(sigmoid(s.z+2.2)) {
+	if !s.distress && r.bern(sigmoid(1.3*(s.z+2.2))) {
 		overdue = int32(1 + r.intn(29)) // a short slip, paid next month
 	}
 	overdueAmt := 0.0

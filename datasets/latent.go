@@ -8,7 +8,7 @@ import (
 
 // Parameters of the latent health process (see GENERATOR.md).
 const (
-	latentPhi       = 0.85 // AR(1) persistence of monthly distress log-odds
+	latentPhi       = 0.95 // AR(1) persistence of monthly distress log-odds
 	latentSigma     = 0.30 // monthly innovation
 	industrySigma   = 0.12 // industry shock innovation
 	macroSigma      = 0.08 // regional macro shock innovation

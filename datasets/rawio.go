@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,9 @@ func DecodeRaw[T Row](data []byte, name string) (rows []T, err error) {
 			rows, err = nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, r)
 		}
 	}()
+	if err := checkFrame(data); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
+	}
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, name, err)
@@ -72,6 +76,26 @@ func DecodeRaw[T Row](data []byte, name string) (rows []T, err error) {
 		return nil, fmt.Errorf("%w: %s: read %d of %d rows", ErrCorrupt, name, got, n)
 	}
 	return rows, nil
+}
+
+// checkFrame checks the Parquet magic at both ends and that the footer length
+// fits the file, before any decoder trusts it.
+func checkFrame(data []byte) error {
+	const magic = "PAR1"
+	if len(data) < 12 {
+		return fmt.Errorf("%d bytes is too short for a Parquet file (truncated?)", len(data))
+	}
+	if string(data[:4]) != magic {
+		return fmt.Errorf("does not start with the Parquet magic %q", magic)
+	}
+	if string(data[len(data)-4:]) != magic {
+		return fmt.Errorf("does not end with the Parquet magic %q (truncated?)", magic)
+	}
+	footer := binary.LittleEndian.Uint32(data[len(data)-8:])
+	if int64(footer) > int64(len(data)-12) {
+		return fmt.Errorf("footer length %d exceeds the file size %d (truncated?)", footer, len(data))
+	}
+	return nil
 }
 
 // plausibleChunks refuses column chunks whose declared sizes or offsets cannot

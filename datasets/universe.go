@@ -150,8 +150,8 @@ func newCompany(seed uint64, i int, o *GenerateOptions) (company, error) {
 	lsize := math.Log(c.headcount)
 	// Long-run distress log-odds: industry, district, size, age, thin capital and
 	// an unobserved firm effect.
-	c.mu = -5.6 + ind.Risk + dist.Risk - 0.22*lsize - 0.25*math.Log1p(ageYears) +
-		0.45*math.Max(0, 1-c.paidCap/math.Max(c.subCap, 1)) + 1.0*r.norm()
+	c.mu = -6.0 + ind.Risk + dist.Risk - 0.22*lsize - 0.25*math.Log1p(ageYears) +
+		0.45*math.Max(0, 1-c.paidCap/math.Max(c.subCap, 1)) + 1.2*r.norm()
 	// Violation propensity (Foshan's factors: age, subscribed and registered
 	// capital, headcount, industry; tax paid and past penalties enter monthly).
 	c.viol = -4.6 + ind.Violation - 0.12*math.Log1p(ageYears) - 0.06*math.Log(c.subCap/1e4+1) -
