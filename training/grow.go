@@ -443,11 +443,13 @@ const partitionChunk = 1 << 14
 // also gathers the gradients of the child with fewer rows (the left one when
 // gatherLeft) into gr.ordered, in the child's row order.
 func (gr *grower) partition(lf *leaf, s splitInfo, gatherLeft bool) int {
-	var goLeft [256]bool
+	var goLeft [256]int // 1 for bins going left
 	for b := 0; b <= s.bin; b++ {
-		goLeft[b] = true
+		goLeft[b] = 1
 	}
-	goLeft[gr.bd.mappers[s.feature].missingBin()] = s.defaultLeft
+	if s.defaultLeft {
+		goLeft[gr.bd.mappers[s.feature].missingBin()] = 1
+	}
 	col := gr.bd.cols[s.feature]
 	rows := gr.indices[lf.begin:lf.end]
 	tmp := gr.tmp[lf.begin:lf.end]
@@ -457,15 +459,16 @@ func (gr *grower) partition(lf *leaf, s splitInfo, gatherLeft bool) int {
 	// Pass 1: each chunk splits its rows into tmp, lefts first.
 	gr.parallelRows(n, chunks, func(c int) {
 		lo, hi := c*partitionChunk, min((c+1)*partitionChunk, n)
+		// Branch-free: write the row at both ends and advance one of them.
+		// A stray write is always overwritten later by the slot's owner.
 		l, r := lo, hi
+		seg := tmp[lo:hi]
 		for _, row := range rows[lo:hi] {
-			if goLeft[col[row]] {
-				tmp[l] = row
-				l++
-			} else {
-				r--
-				tmp[r] = row
-			}
+			isLeft := goLeft[col[row]]
+			seg[l-lo] = row
+			seg[r-1-lo] = row
+			l += isLeft
+			r -= 1 - isLeft
 		}
 		// Rights were written backwards; restore their order.
 		for a, b := l, hi-1; a < b; a, b = a+1, b-1 {

@@ -53,23 +53,26 @@ func TestTrainHandCalculated(t *testing.T) {
 		name       string
 		data       *Dataset
 		obj        gbdt.Objective
-		lr, l2     float64
+		lr, l2, l1 float64
 		base       float64
 		thr        float64
 		left, righ float64
 		gain       float64
 	}{
 		// gain: G_L^2/H_L + G_R^2/H_R - G^2/H = 16/2 + 16/2 - 0 = 16.
-		{"regression", reg, gbdt.Regression, 1, 0, 3, 2.5, -2, 2, 16},
+		{"regression", reg, gbdt.Regression, 1, 0, 0, 3, 2.5, -2, 2, 16},
 		// l2 = 1: leaves -(-4)/(2+1) scaled, gain 16/3+16/3.
-		{"regression-l2", reg, gbdt.Regression, 1, 1, 3, 2.5, -4.0 / 3, 4.0 / 3, 32.0 / 3},
+		{"regression-l2", reg, gbdt.Regression, 1, 1, 0, 3, 2.5, -4.0 / 3, 4.0 / 3, 32.0 / 3},
+		// l1 = 1: gradient sums 4 and -4 shrink to 3 and -3: leaves -3/2 and
+		// 3/2, gain 9/2 + 9/2 - 0.
+		{"regression-l1", reg, gbdt.Regression, 1, 0, 1, 3, 2.5, -1.5, 1.5, 9},
 		// gain: 1/0.5 + 1/0.5 - 0 = 4.
-		{"binary", bin, gbdt.Binary, 0.5, 0, 0, 0.5, -1, 1, 4},
+		{"binary", bin, gbdt.Binary, 0.5, 0, 0, 0, 0.5, -1, 1, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := DefaultParams()
-			p.Objective, p.LearningRate, p.LambdaL2 = tc.obj, tc.lr, tc.l2
+			p.Objective, p.LearningRate, p.LambdaL2, p.LambdaL1 = tc.obj, tc.lr, tc.l2, tc.l1
 			p.NumRounds, p.NumLeaves, p.MinDataInLeaf, p.MinSumHessianInLeaf = 1, 2, 1, 0
 			m, _, err := Train(context.Background(), tc.data, nil, p)
 			if err != nil {
@@ -549,5 +552,32 @@ func TestHistogramKernels(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestTrainingScoresMatchModel(t *testing.T) {
+	// The trainer keeps running scores (in-bag rows through their leaves,
+	// out-of-bag rows through the binned tree); the training metric it reports
+	// must equal the metric of the finished model evaluated from raw values.
+	d := synthetic(4000, 31)
+	p := DefaultParams()
+	p.NumRounds, p.BaggingFraction, p.FeatureFraction, p.Metric = 25, 0.5, 0.75, MetricLogLoss
+	var last Round
+	p.Progress = func(r Round) { last = r }
+	m, _, err := Train(context.Background(), d, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mg, err := Margins(m, d, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prob := make([]float64, len(mg))
+	for i, x := range mg {
+		prob[i] = 1 / (1 + math.Exp(-x))
+	}
+	want, _ := LogLoss(d.Label, prob)
+	if last.Iteration != 25 || math.Abs(last.Train-want) > 1e-9 {
+		t.Errorf("round %d training logloss %v, model's %v", last.Iteration, last.Train, want)
 	}
 }
