@@ -1,9 +1,41 @@
 // Package features is the feature store: the indicator library (catalog), point-in-time
 // materialization of indicators into offline Parquet snapshots, the online store that
 // serves the latest vector per company, training samples, statistics and the guarantee
-// network.
+// network (担保圈).
 //
-// Materialization is bitemporal: an event counts toward a snapshot as of date D only if
-// both its event time and its arrival time are at or before D. A snapshot becomes visible
-// only once its _manifest.json is written, so a reader never sees half a snapshot.
+// The catalog (catalog/*.yaml, embedded) defines the raw sources as the store reads them,
+// the indicators (id, names, dimension, source, column, aggregation, window, unit,
+// monotone direction, sensitivity) and the feature sets (named, versioned lists of
+// indicators). It is validated at load; an error names the file and line.
+//
+// Materialization is bitemporal: a record counts toward a snapshot as of date D only if
+// both its event date and its arrival date are at or before D, and of the deliveries of
+// one fact (same company and month, or same event id) the highest revision arrived by D
+// is in force, so a backfilled correction changes only the snapshots at or after its
+// arrival. Windows of W months cover the W calendar months ending with D's month.
+//
+// Storage layout (through internal/blob):
+//
+//	features/<set>/v<N>/asof=YYYY-MM-DD/part-NNNNN.parquet   one part per company shard
+//	features/<set>/v<N>/asof=YYYY-MM-DD/_manifest.json       written last
+//	samples/<name>/v<N>/{train,valid,test}.parquet, manifest.json (written last)
+//
+// A snapshot exists only once its manifest does, so a reader never sees half a
+// snapshot; a run that fails before the manifest leaves nothing visible and a rerun
+// completes it. The manifest carries the row count, schema, part digests, every input
+// file with its digest, and the statistics of each indicator.
+//
+// Usage:
+//
+//	store, _ := blob.OpenLocal("xinyi-data")
+//	res, err := features.Materialize(ctx, store, features.Options{
+//		Set:  "pd",
+//		AsOf: []time.Time{time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC)},
+//	})
+//	online := features.NewMemoryStore(features.OnlineOptions{})
+//	_, err = features.LoadOnline(ctx, store, "pd", 1, online)
+//	vec, err := online.Get(ctx, "91330604MA2BXXXXXX")
+//
+// The Redis online store for several serving replicas is in features/redis; both
+// stores pass the contract suite in features/onlinetest.
 package features
