@@ -12,5 +12,16 @@
 //
 //	raw/<source>/month=YYYY-MM/part-NNNNN.parquet
 //
-// through an internal/blob store.
+// through an internal/blob store, labels under labels/month=YYYY-MM/. schema.go is
+// the contract with the feature store (sources, columns, time semantics);
+// GENERATOR.md describes the generating process and its measured properties.
+//
+// Usage:
+//
+//	sum, err := datasets.Generate(ctx, store, datasets.DefaultGenerateOptions())
+//	tax, _ := datasets.SourceByName(datasets.SourceTax)
+//	rows, err := datasets.ReadMonth[datasets.TaxRow](ctx, store, tax, month)
+//
+//	t, err := datasets.LoadGMSC("../shared/data/gmsc/cs-training.csv")
+//	defer t.Release() // t.Record: one float64 column per feature, then the target
 package datasets
