@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -449,7 +450,15 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	if d.InspectionTier, d.SamplingRatio, err = pol.Inspection(vio); err != nil {
 		return nil, err
 	}
-	for _, t := range Tasks {
+	// TreeSHAP is most of a decision's work: explain the three models in parallel.
+	type explained struct {
+		expected float64
+		contrib  []float64
+		err      error
+	}
+	var ex [3]explained
+	var wg sync.WaitGroup
+	for i, t := range Tasks {
 		sc := snap.Scorer(t)
 		d.Models = append(d.Models, ModelVersion{Task: t, Name: sc.Ref().Name, Version: sc.Ref().Version})
 		d.FeatureSets[t] = sc.FeatureSet().Key()
@@ -457,19 +466,35 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			continue
 		}
 		x := row(t)
-		contrib := make([]float64, len(x))
-		expected, err := sc.Contributions(x, contrib)
-		if err != nil {
-			return nil, err
+		ex[i].contrib = make([]float64, len(x))
+		if i == len(Tasks)-1 {
+			ex[i].expected, ex[i].err = sc.Contributions(x, ex[i].contrib)
+			continue
 		}
-		d.Reasons = append(d.Reasons, s.reasons(t, sc.FeatureSet(), x, contrib)...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ex[i].expected, ex[i].err = sc.Contributions(x, ex[i].contrib)
+		}()
+	}
+	wg.Wait()
+	for i, t := range Tasks {
+		sc := snap.Scorer(t)
+		if ex[i].contrib == nil {
+			continue
+		}
+		if ex[i].err != nil {
+			return nil, ex[i].err
+		}
+		x := row(t)
+		d.Reasons = append(d.Reasons, s.reasons(t, sc.FeatureSet(), x, ex[i].contrib)...)
 		if req.Explain {
 			margin, err := sc.Margin(x)
 			if err != nil {
 				return nil, err
 			}
-			d.Explanations = append(d.Explanations, Explanation{Model: t, Margin: margin, Expected: expected,
-				Indicators: sc.FeatureSet().Indicators, Contributions: contrib})
+			d.Explanations = append(d.Explanations, Explanation{Model: t, Margin: margin, Expected: ex[i].expected,
+				Indicators: sc.FeatureSet().Indicators, Contributions: ex[i].contrib})
 		}
 	}
 	for _, id := range d.ColourRules {

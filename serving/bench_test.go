@@ -1,0 +1,67 @@
+package serving_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/servingtest"
+)
+
+// BenchmarkAssessRealistic is one full in-process decision: three online-store lookups,
+// three 300-tree models, policy, TreeSHAP reasons for all three models, audit (in memory).
+func BenchmarkAssessRealistic(b *testing.B) {
+	r := servingtest.NewRealistic(b, 10000)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	for b.Loop() {
+		code := r.Codes[rng.IntN(len(r.Codes))]
+		if _, err := r.Service.Assess(ctx, r.Bank, serving.Request{Company: code}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScorerPredict300 is one 300-tree, 42-feature prediction through leaves.
+func BenchmarkScorerPredict300(b *testing.B) {
+	r := servingtest.NewRealistic(b, 1000)
+	sc := r.Models.Current().PD
+	pop := r.Pops[serving.TaskPD]
+	nf := sc.NumFeatures()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		row := pop.Values[(i%1000)*nf : (i%1000+1)*nf]
+		if _, err := sc.Predict(row); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func benchmarkScreen(b *testing.B, n int) {
+	r := servingtest.NewRealistic(b, 1000)
+	pop, err := servingtest.SyntheticPopulation(r.Sets[serving.TaskViolation], n, 99)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := serving.Principal{Institution: "amr-shangyu", Role: serving.RoleRegulator, KeyID: "k2"}
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := r.Service.Screen(context.Background(), reg, pop, serving.ScreenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(res.TierCounts["high"]), "high-tier")
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "companies/s")
+}
+
+// BenchmarkScreen120k screens a region of 120,000 companies with the 300-tree
+// violation model (ranking, tiers, TreeSHAP reasons for the high tier).
+func BenchmarkScreen120k(b *testing.B) { benchmarkScreen(b, 120000) }
+
+// BenchmarkScreen1M screens 1,000,000 companies.
+func BenchmarkScreen1M(b *testing.B) { benchmarkScreen(b, 1000000) }
