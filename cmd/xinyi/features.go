@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
-	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 )
 
@@ -131,11 +130,11 @@ func runFeaturesShow(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	store, err := blob.OpenLocal(*dir)
+	store, closeStore, err := openGenerateStore(ctx, *dir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	days, err := features.ListSnapshots(ctx, store, s.Name, s.Version)
 	if err != nil {
 		return err
@@ -183,7 +182,7 @@ func (b *bars) done() {
 func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("features materialize", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("store", "xinyi-data", "object store folder holding raw/ and receiving features/")
+	dir := fs.String("store", "xinyi-data", "object store: local folder, or s3://bucket (see xinyi generate) holding raw/ and receiving features/")
 	set := fs.String("set", "", "feature set, name or name/vN (required)")
 	asof := fs.String("asof", "", "snapshot dates, comma separated YYYY-MM-DD (required)")
 	force := fs.Bool("force", false, "recompute snapshots that already exist")
@@ -199,11 +198,11 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	store, err := blob.OpenLocal(*dir)
+	store, closeStore, err := openGenerateStore(ctx, *dir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	b := &bars{w: stderr, m: map[string]*progress.Bar{}}
 	res, err := features.Materialize(ctx, store, features.Options{Set: *set, AsOf: dates, Force: *force, Workers: *workers,
 		MemoryBudget: *memory << 20, Progress: b.add})
@@ -268,11 +267,11 @@ func runFeaturesStats(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	store, err := blob.OpenLocal(*dir)
+	store, closeStore, err := openGenerateStore(ctx, *dir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	var d features.Day
 	if *asof != "" {
 		t, err := parseDate("asof", *asof)
@@ -348,11 +347,11 @@ func runFeaturesSample(ctx context.Context, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	store, err := blob.OpenLocal(*dir)
+	store, closeStore, err := openGenerateStore(ctx, *dir)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	bar := progress.New(stderr, "sample "+*name, 1)
 	m, err := features.BuildSample(ctx, store, opts)
 	bar.Add(1)
