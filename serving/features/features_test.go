@@ -10,6 +10,7 @@ import (
 	core "github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/features"
+	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
 )
 
@@ -96,5 +97,31 @@ func TestCatalog(t *testing.T) {
 	set, err := features.SetFromCatalog(cat, "pd", 1)
 	if err != nil || len(set.Indicators) == 0 || set.Key() != "pd/v1" {
 		t.Fatalf("pd set %+v %v", set, err)
+	}
+}
+
+// TestDefaultPolicyFitsCatalogSets checks that every indicator the built-in policy
+// names is served by the catalog's pd, violation and limit sets.
+func TestDefaultPolicyFitsCatalogSets(t *testing.T) {
+	cat, err := core.DefaultCatalog()
+	if err != nil {
+		t.Skipf("catalog does not load in this tree: %v", err)
+	}
+	sets := map[serving.Task]serving.FeatureSet{}
+	for _, task := range serving.Tasks {
+		if sets[task], err = features.SetFromCatalog(cat, string(task), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := serving.NewModels(sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serving.New(serving.Options{Models: m, Features: features.NewOnline(nil), Policy: pol}); err != nil {
+		t.Fatal(err)
 	}
 }
