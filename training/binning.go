@@ -60,8 +60,14 @@ func findBins(vals []float64, maxBins int) binMapper {
 	if len(vals) == 0 {
 		return binMapper{upper: []float64{math.Inf(1)}}
 	}
-	var distinct []float64
-	var counts []int
+	nd := 1
+	for i := 1; i < len(vals); i++ {
+		if vals[i] != vals[i-1] {
+			nd++
+		}
+	}
+	distinct := make([]float64, 0, nd)
+	counts := make([]int, 0, nd)
 	for i, v := range vals {
 		if i == 0 || v != vals[i-1] {
 			distinct = append(distinct, v)

@@ -69,6 +69,7 @@ type grower struct {
 	mono    []int8
 
 	bestA, bestB []splitInfo // per-feature results of the two children
+	goLeft       [256]int    // partition's bin lookup
 }
 
 func newGrower(p *Params, bd *binnedData) *grower {
@@ -443,9 +444,12 @@ const partitionChunk = 1 << 14
 // also gathers the gradients of the child with fewer rows (the left one when
 // gatherLeft) into gr.ordered, in the child's row order.
 func (gr *grower) partition(lf *leaf, s splitInfo, gatherLeft bool) int {
-	var goLeft [256]int // 1 for bins going left
-	for b := 0; b <= s.bin; b++ {
-		goLeft[b] = 1
+	goLeft := &gr.goLeft // 1 for bins going left
+	for b := range goLeft {
+		goLeft[b] = 0
+		if b <= s.bin {
+			goLeft[b] = 1
+		}
 	}
 	if s.defaultLeft {
 		goLeft[gr.bd.mappers[s.feature].missingBin()] = 1

@@ -62,6 +62,15 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 			return nil, nil, fmt.Errorf("%w: validation features %v differ from training features %v", ErrInvalidData, valid.Features, train.Features)
 		}
 	}
+	if valid != nil && p.Metric == MetricAUC {
+		pos := 0
+		for _, y := range valid.Label {
+			pos += int(y)
+		}
+		if err := needBothClasses(pos, valid.Rows()); err != nil {
+			return nil, nil, fmt.Errorf("validation set for metric auc: %w", err)
+		}
+	}
 	if p.EarlyStoppingRounds > 0 && valid == nil {
 		return nil, nil, fmt.Errorf("%w: EarlyStoppingRounds %d needs a validation set", ErrInvalidParams, p.EarlyStoppingRounds)
 	}
@@ -156,18 +165,26 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 		}
 		tree, bnodes, leaves := gr.grow(nrows)
 		model.Trees = append(model.Trees, tree)
-		for _, lf := range leaves {
+		// Leaves hold disjoint rows, so they can be updated in parallel.
+		leafThreads := threads
+		if nrows < 1<<15 {
+			leafThreads = 1
+		}
+		parallelFor(len(leaves), leafThreads, func(k int) {
+			lf := leaves[k]
 			v := bnodes[lf.node].value
 			for _, r := range gr.indices[lf.begin:lf.end] {
 				score[r] += v
 			}
-		}
+		})
 		if nrows < n {
-			for i := range n {
-				if !inBag[i] {
-					score[i] += scoreBinned(bnodes, bd.cols, i)
+			parallelChunks(n, threads, 8192, func(lo, hi int) {
+				for i := lo; i < hi; i++ {
+					if !inBag[i] {
+						score[i] += scoreBinned(bnodes, bd.cols, i)
+					}
 				}
-			}
+			})
 		}
 		if vbd != nil {
 			vcols := vbd.cols

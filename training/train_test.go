@@ -346,6 +346,7 @@ func TestTrainErrors(t *testing.T) {
 		{"label", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, 2}}, Label: []float64{0, 2}}, nil, nil, ErrInvalidData},
 		{"inf", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, math.Inf(1)}}, Label: []float64{0, 1}}, nil, nil, ErrInvalidData},
 		{"label-nan", &Dataset{Features: []string{"a"}, Columns: [][]float64{{1, 2}}, Label: []float64{0, math.NaN()}}, nil, func(p *Params) { p.Objective = gbdt.Regression }, ErrInvalidData},
+		{"valid-one-class", good, &Dataset{Features: good.Features, Columns: [][]float64{{1}, {1}, {1}, {1}}, Label: []float64{1}}, nil, ErrInvalidData},
 		{"valid-features", good, &Dataset{Features: []string{"a"}, Columns: [][]float64{{1}}, Label: []float64{0}}, nil, ErrInvalidData},
 	}
 	for _, tc := range tests {
