@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -156,12 +157,26 @@ type Options struct {
 	// Audit, when set, receives a record of every change (institutions, users,
 	// roles, keys, consents). Nil means no audit.
 	Audit *audit.Log
+	// CacheTTL is how long Authenticate remembers a verified key, so the hot path
+	// of serving does not query the database per request. Changes made through
+	// this Store (revoke, disable, roles) drop the cache at once; changes made by
+	// another process sharing the database take effect within CacheTTL. Key
+	// expiry is always checked. Default 5s; negative disables the cache.
+	CacheTTL time.Duration
+	// CacheSize bounds the cached keys. Default 10,000.
+	CacheSize int
 }
 
 // EnsureDefaults fills zero fields.
 func (o *Options) EnsureDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = 5 * time.Second
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 10_000
 	}
 }
 
@@ -181,6 +196,16 @@ func Migrations() ([]metadb.Migration, error) {
 type Store struct {
 	db   *metadb.DB
 	opts Options
+
+	mu    sync.Mutex
+	cache map[[32]byte]cachedKey // sha256 of the key -> principal
+}
+
+// cachedKey is a verified key remembered by Authenticate.
+type cachedKey struct {
+	p       Principal
+	expires int64 // key expiry (unix ns), 0 = never
+	until   int64 // cache entry valid until (unix ns, monotonic-free wall time)
 }
 
 // Open migrates the access schema in db and returns the store.
@@ -193,7 +218,15 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Store, error) {
 	if err := db.Migrate(ctx, "access", ms); err != nil {
 		return nil, fmt.Errorf("access: open: %w", err)
 	}
-	return &Store{db: db, opts: opts}, nil
+	return &Store{db: db, opts: opts, cache: map[[32]byte]cachedKey{}}, nil
+}
+
+// dropCache forgets every cached key; called after any change that can affect
+// authentication.
+func (s *Store) dropCache() {
+	s.mu.Lock()
+	clear(s.cache)
+	s.mu.Unlock()
 }
 
 var nameRE = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._@()-]{0,127}$`)
@@ -328,6 +361,7 @@ func insertRoles(ctx context.Context, tx *metadb.Tx, userID int64, roles []Role)
 
 // SetRoles replaces the roles of a user.
 func (s *Store) SetRoles(ctx context.Context, actor string, userID int64, roles ...Role) error {
+	defer s.dropCache()
 	roles, err := normalizeRoles(roles)
 	if err != nil {
 		return err
@@ -347,6 +381,7 @@ func (s *Store) SetRoles(ctx context.Context, actor string, userID int64, roles 
 
 // DisableUser blocks every key of a user from authenticating.
 func (s *Store) DisableUser(ctx context.Context, actor string, userID int64) error {
+	defer s.dropCache()
 	u, err := s.User(ctx, userID)
 	if err != nil {
 		return err
@@ -451,6 +486,7 @@ func (s *Store) IssueKey(ctx context.Context, actor string, userID int64, label 
 
 // RevokeKey stops a key from authenticating. Revoking a revoked key is not an error.
 func (s *Store) RevokeKey(ctx context.Context, actor, keyID string) error {
+	defer s.dropCache()
 	return s.change(ctx, audit.Entry{Actor: actor, Action: "access.key.revoke", Subject: "key:" + keyID},
 		func(tx *metadb.Tx) (any, error) {
 			res, err := tx.Exec(ctx, "UPDATE access_api_keys SET revoked_at_ns = ? WHERE id = ? AND revoked_at_ns = 0", s.now().UnixNano(), keyID)
@@ -483,6 +519,22 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 		return Principal{}, fmt.Errorf("%w: malformed API key (want xy_<id>_<secret>)", ErrUnauthenticated)
 	}
 	id := key[len(keyPrefix) : len(keyPrefix)+keyIDLen]
+	sum := sha256.Sum256([]byte(key))
+	now := s.opts.Now().UnixNano()
+	if s.opts.CacheTTL > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[sum]
+		s.mu.Unlock()
+		// The map is keyed by the full hash, so a hit is a verified key.
+		if ok && now < c.until {
+			if c.expires != 0 && now >= c.expires {
+				return Principal{}, fmt.Errorf("%w: API key %s expired", ErrUnauthenticated, id)
+			}
+			p := c.p
+			p.Roles = slices.Clone(p.Roles)
+			return p, nil
+		}
+	}
 	var p Principal
 	var stored []byte
 	var disabled int
@@ -491,7 +543,6 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 	err := metadb.ScanOne(s.db.QueryRow(ctx, `SELECT k.hash, k.expires_at_ns, k.revoked_at_ns, u.id, u.name, u.disabled, i.id, i.name, i.kind
 		FROM access_api_keys k JOIN access_users u ON u.id = k.user_id JOIN access_institutions i ON i.id = u.institution_id
 		WHERE k.id = ?`, id), &stored, &exp, &revoked, &p.UserID, &p.User, &disabled, &p.InstitutionID, &p.Institution, &kind)
-	sum := sha256.Sum256([]byte(key))
 	if errors.Is(err, metadb.ErrNotFound) {
 		subtle.ConstantTimeCompare(sum[:], dummyHash[:])
 		return Principal{}, fmt.Errorf("%w: unknown API key %s", ErrUnauthenticated, id)
@@ -502,11 +553,10 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 	if subtle.ConstantTimeCompare(sum[:], stored) != 1 {
 		return Principal{}, fmt.Errorf("%w: unknown API key %s", ErrUnauthenticated, id)
 	}
-	now := s.opts.Now()
 	switch {
 	case revoked != 0:
 		return Principal{}, fmt.Errorf("%w: API key %s was revoked", ErrUnauthenticated, id)
-	case exp != 0 && now.UnixNano() >= exp:
+	case exp != 0 && now >= exp:
 		return Principal{}, fmt.Errorf("%w: API key %s expired", ErrUnauthenticated, id)
 	case disabled != 0:
 		return Principal{}, fmt.Errorf("%w: user %s is disabled", ErrUnauthenticated, p.User)
@@ -514,6 +564,16 @@ func (s *Store) Authenticate(ctx context.Context, key string) (Principal, error)
 	p.InstitutionKind, p.KeyID = Kind(kind), id
 	if p.Roles, err = s.roles(ctx, p.UserID); err != nil {
 		return Principal{}, err
+	}
+	if s.opts.CacheTTL > 0 {
+		s.mu.Lock()
+		if len(s.cache) >= s.opts.CacheSize {
+			clear(s.cache)
+		}
+		cp := p
+		cp.Roles = slices.Clone(p.Roles)
+		s.cache[sum] = cachedKey{p: cp, expires: exp, until: now + int64(s.opts.CacheTTL)}
+		s.mu.Unlock()
 	}
 	return p, nil
 }

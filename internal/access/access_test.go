@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -289,6 +290,46 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// TestCacheAcrossProcesses: a key revoked by another process stays accepted by a
+// caching Store for at most CacheTTL, and is refused after.
+func TestCacheAcrossProcesses(t *testing.T) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+		admin, err := access.Open(ctx, db, access.Options{Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := access.Open(ctx, db, access.Options{Now: clk.Now, CacheTTL: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst, _ := admin.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
+		u, _ := admin.CreateUser(ctx, "admin", "u", inst.ID, access.RoleBank)
+		key, meta, err := admin.IssueKey(ctx, "admin", u.ID, "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := server.Authenticate(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Roles[0] = access.RoleAdmin // callers may not change the cached principal
+		if err := admin.RevokeKey(ctx, "admin", meta.ID); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(9 * time.Second)
+		p, err = server.Authenticate(ctx, key)
+		if err != nil || p.Roles[0] != access.RoleBank {
+			t.Fatalf("within the TTL: %+v, %v", p, err)
+		}
+		clk.Add(2 * time.Second)
+		if _, err := server.Authenticate(ctx, key); !errors.Is(err, access.ErrUnauthenticated) {
+			t.Fatalf("after the TTL: %v, want ErrUnauthenticated", err)
+		}
+	})
+}
+
 func FuzzAuthenticate(f *testing.F) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(f)
@@ -332,21 +373,31 @@ func BenchmarkAuthenticate(b *testing.B) {
 	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
 		b.Run(engine.name, func(b *testing.B) {
 			ctx := context.Background()
-			s, err := access.Open(ctx, engine.open(b), access.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			inst, _ := s.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
-			u, _ := s.CreateUser(ctx, "admin", "u", inst.ID, access.RoleBank)
-			key, _, err := s.IssueKey(ctx, "admin", u.ID, "", 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := s.Authenticate(ctx, key); err != nil {
-					b.Fatal(err)
-				}
+			db := engine.open(b)
+			round := 0
+			for _, c := range []struct {
+				name string
+				ttl  time.Duration
+			}{{"uncached", -1}, {"cached", time.Minute}} {
+				b.Run(c.name, func(b *testing.B) {
+					s, err := access.Open(ctx, db, access.Options{CacheTTL: c.ttl})
+					if err != nil {
+						b.Fatal(err)
+					}
+					round++
+					inst, _ := s.CreateInstitution(ctx, "admin", fmt.Sprintf("Bank %d", round), access.KindBank)
+					u, _ := s.CreateUser(ctx, "admin", fmt.Sprintf("u%d", round), inst.ID, access.RoleBank)
+					key, _, err := s.IssueKey(ctx, "admin", u.ID, "", 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if _, err := s.Authenticate(ctx, key); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
