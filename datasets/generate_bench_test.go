@@ -65,3 +65,28 @@ func BenchmarkGenerate(b *testing.B) {
 func BenchmarkGenerate120k(b *testing.B) {
 	benchGenerate(b, GenerateOptions{Companies: 120_000, Months: 36, Seed: 1})
 }
+
+// BenchmarkReadMonth reads one month of the tax table of 25,000 companies back
+// through ReadMonth, the path the feature store takes.
+func BenchmarkReadMonth(b *testing.B) {
+	ctx := context.Background()
+	store := newMemStore()
+	if _, err := Generate(ctx, store, GenerateOptions{Companies: 25_000, Months: 1, Seed: 1}); err != nil {
+		b.Fatal(err)
+	}
+	tax, err := SourceByName(SourceTax)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := Month(2023 * 12)
+	var rows int
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := ReadMonth[TaxRow](ctx, store, tax, m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows += len(r)
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
