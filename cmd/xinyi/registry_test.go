@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+)
+
+// writeStumpModel writes a one-split LightGBM model over the pd/v1 indicators in
+// reverse order: margin -0.4 when the last pd/v1 indicator is <= 0.5 (or
+// missing), +0.7 otherwise.
+func writeStumpModel(t *testing.T, path string) int {
+	t.Helper()
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range cat.Sets() {
+		if s.Name == "pd" && s.Version == 1 {
+			names = slices.Clone(s.Indicators)
+		}
+	}
+	slices.Reverse(names)
+	m := &gbdt.Model{Objective: gbdt.Binary, Sigmoid: 1, FeatureNames: names, Trees: []gbdt.Tree{{Nodes: []gbdt.Node{
+		{Feature: 0, Threshold: 0.5, Left: 1, Right: 2, Missing: gbdt.MissingNaN, DefaultLeft: true, Count: 100, Cover: 100},
+		{Leaf: true, Value: -0.4, Count: 60, Cover: 60}, {Leaf: true, Value: 0.7, Count: 40, Cover: 40}}}}}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
+}
+
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestRegistryCommands(t *testing.T) {
+	dir := t.TempDir()
+	store := filepath.Join(dir, "data")
+	model := filepath.Join(dir, "pd.txt")
+	n := writeStumpModel(t, model)
+	// Golden rows in the file's column order; expected probabilities by hand:
+	// 1/(1+exp(0.4)) = 0.401312339887548, 1/(1+exp(-0.7)) = 0.668187772168166.
+	row := func(v any) []any {
+		r := make([]any, n)
+		for i := range r {
+			r[i] = 0.0
+		}
+		r[0] = v
+		return r
+	}
+	golden := map[string]any{"rows": []any{row(0.2), row(3.0), row(nil)}, "expected": []float64{0.401312339887548, 0.668187772168166, 0.401312339887548}}
+	bad := map[string]any{"rows": []any{row(0.2)}, "expected": []float64{0.5}}
+	for name, v := range map[string]any{"golden.json": golden, "bad.json": bad} {
+		b, _ := json.Marshal(v)
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	alice, _, code := run(t, "access", "user", "-store", store, "-institution", "Bank A", "-kind", "bank", "-user", "alice", "-roles", "data_scientist")
+	carol, _, code2 := run(t, "access", "user", "-store", store, "-institution", "Bank A", "-user", "carol", "-roles", "approver")
+	if code != 0 || code2 != 0 {
+		t.Fatalf("access user: %d %d", code, code2)
+	}
+	alice, carol = strings.TrimSpace(alice), strings.TrimSpace(carol)
+
+	steps := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"register", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-task", "pd", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "golden.json")}, 0, "registered pd-smb version 1"},
+		{"parity failure", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "bad.json")}, 1, "parity check failed"},
+		{"wrong features", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", filepath.Join("..", "..", "gbdt", "testdata", "xgboost", "binary_depthwise.json"), "-set", "pd/v1"}, 1, `extra ["RevolvingUtilizationOfUnsecuredLines"`},
+		{"bad key", []string{"model", "list", "-store", store, "-key", "xy_nope"}, 1, "unauthenticated"},
+		{"request champion", []string{"model", "alias", "-store", store, "-key", alice, "-name", "pd-smb", "-alias", "champion", "-version", "1"}, 0, "promotion request 1"},
+		{"self approval", []string{"model", "approve", "-store", store, "-key", alice, "-id", "1"}, 1, "approver role"},
+		{"approve", []string{"model", "approve", "-store", store, "-key", carol, "-id", "1"}, 0, "promotion 1 approved by carol"},
+		{"list", []string{"model", "list", "-store", store, "-key", alice}, 0, "champion=1"},
+		{"show", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "3 rows ok"},
+		{"history", []string{"model", "history", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "model.promotion.approve"},
+		{"verify", []string{"audit", "verify", "-store", store}, 0, "audit log intact"},
+	}
+	for _, s := range steps {
+		out, errOut, code := run(t, s.args...)
+		if code != s.wantCode || !strings.Contains(out+errOut, s.want) {
+			t.Fatalf("%s: exit %d (want %d), output lacks %q:\n%s%s", s.name, code, s.wantCode, s.want, out, errOut)
+		}
+	}
+
+	// Edit one audit record behind the log's back: verify names it.
+	db, err := metadb.Open(context.Background(), filepath.Join(store, "xinyi.db"), metadb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(context.Background(), "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, errOut, code := run(t, "audit", "verify", "-store", store); code != 1 || !strings.Contains(errOut, "seq 3") {
+		t.Fatalf("verify after tampering: exit %d, %s", code, errOut)
+	}
+}
