@@ -475,3 +475,19 @@ func TestLabelRates(t *testing.T) {
 		t.Errorf("contagion too weak: %.3f vs %.3f", got, base)
 	}
 }
+
+func TestGenerateTiny(t *testing.T) {
+	store, sum := generateSmall(t, GenerateOptions{Companies: 1, Months: 1, Seed: 9})
+	if sum.Rows[SourceCompanies] != 1 || sum.Files != len(Sources()) || len(store.objs) != len(Sources()) {
+		t.Errorf("one company, one month: %v, %d files", sum, len(store.objs))
+	}
+}
+
+func TestGenerateCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Generate(ctx, newMemStore(), GenerateOptions{Companies: 5000, Months: 6, Seed: 1})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}

@@ -119,6 +119,17 @@ func newCompany(seed uint64, i int, o *GenerateOptions) (company, error) {
 	r := streamOf(seed, uint64(i), 0, tagStatic)
 	c := company{idx: i}
 	c.industry = uint8(r.pick(industryCum))
+	orgType := byte('1')
+	c.legalForm = "有限责任公司"
+	switch u := r.float(); {
+	case u < 0.12:
+		orgType, c.legalForm = '2', "个体工商户"
+	case u < 0.14:
+		orgType, c.legalForm = '3', "农民专业合作社"
+		c.industry = 0 // cooperatives are agricultural
+	case u < 0.17:
+		c.legalForm = "股份有限公司"
+	}
 	c.district = uint8(r.pick(districtCum))
 	ind := &industries[c.industry]
 	dist := &districts[c.district]
@@ -164,19 +175,6 @@ func newCompany(seed uint64, i int, o *GenerateOptions) (company, error) {
 	c.gas = ind.Section == "C" || ind.Section == "H" || r.bern(0.05)
 
 	// Identity.
-	orgType := byte('1')
-	c.legalForm = "有限责任公司"
-	switch u := r.float(); {
-	case u < 0.12:
-		orgType, c.legalForm = '2', "个体工商户"
-	case u < 0.14:
-		orgType, c.legalForm = '3', "农民专业合作社"
-	case u < 0.17:
-		c.legalForm = "股份有限公司"
-	}
-	if orgType == '3' {
-		c.industry = 0 // cooperatives are agricultural
-	}
 	code, err := companyCode(seed, i, orgType, dist.Code, c.founded)
 	if err != nil {
 		return company{}, err
