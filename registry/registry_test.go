@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -557,6 +558,9 @@ func TestBadUploads(t *testing.T) {
 			}, registry.ErrValidation, []string{"objective binary"}},
 			{"parity row too short", "pd", func(u *registry.Upload) { u.Parity.Rows[3] = u.Parity.Rows[3][:4] }, registry.ErrInvalid, []string{"row 3"}},
 			{"unknown model", "nope", func(u *registry.Upload) {}, registry.ErrNotFound, []string{"nope"}},
+			{"NaN metric", "pd", func(u *registry.Upload) { u.Metrics = map[string]float64{"auc": math.NaN()} }, registry.ErrInvalid, []string{"auc"}},
+			{"model card not an object", "pd", func(u *registry.Upload) { u.ModelCard = json.RawMessage(`[1,`) }, registry.ErrInvalid, []string{"model card"}},
+			{"unknown lineage", "pd", func(u *registry.Upload) { u.Lineage.Kind = "copied" }, registry.ErrInvalid, []string{"copied"}},
 			{"too large", "pd", func(u *registry.Upload) { u.Data = make([]byte, 65<<20) }, registry.ErrTooLarge, nil},
 		}
 		for _, tt := range tests {

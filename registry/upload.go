@@ -139,6 +139,9 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	if err != nil {
 		return Version{}, err
 	}
+	if err := checkMetadata(up); err != nil {
+		return Version{}, err
+	}
 	if up.Lineage.Kind == "" {
 		up.Lineage.Kind = "uploaded"
 	}
@@ -168,14 +171,17 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 		Metrics: up.Metrics, ModelCard: up.ModelCard, Lineage: up.Lineage, Parity: prep.parity,
 		CreatedBy: p.User, CreatedAt: r.now(),
 	}
-	metrics, _ := json.Marshal(v.Metrics)
 	card := []byte(v.ModelCard)
 	if len(card) == 0 {
 		card = []byte("null")
 	}
-	features, _ := json.Marshal(v.Features)
-	lineage, _ := json.Marshal(v.Lineage)
-	parity, _ := json.Marshal(v.Parity)
+	var encoded [4][]byte
+	for i, x := range []any{v.Metrics, v.Features, v.Lineage, v.Parity} {
+		if encoded[i], err = json.Marshal(x); err != nil {
+			return Version{}, fmt.Errorf("%w: encode version metadata: %v", ErrInvalid, err)
+		}
+	}
+	metrics, features, lineage, parity := encoded[0], encoded[1], encoded[2], encoded[3]
 	err = r.db.Tx(ctx, func(tx *metadb.Tx) error {
 		locked, err := r.lockModel(ctx, tx, m.ID)
 		if err != nil {
@@ -282,6 +288,26 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 		}
 	}
 	return prep, nil
+}
+
+// checkMetadata refuses metrics that are not finite and a model card that is not
+// a JSON object, before anything is stored.
+func checkMetadata(up Upload) error {
+	for k, v := range up.Metrics {
+		if k == "" || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: metric %q = %g: names must be non-empty and values finite", ErrInvalid, k, v)
+		}
+	}
+	if len(up.ModelCard) > 0 {
+		var obj map[string]any
+		if err := json.Unmarshal(up.ModelCard, &obj); err != nil || obj == nil {
+			return fmt.Errorf("%w: model card must be a JSON object", ErrInvalid)
+		}
+	}
+	if len(up.ModelCard) > 1<<20 {
+		return fmt.Errorf("%w: model card is %d bytes, limit 1 MiB", ErrInvalid, len(up.ModelCard))
+	}
+	return nil
 }
 
 // matchFeatures returns perm with perm[i] = the feature-set column of model

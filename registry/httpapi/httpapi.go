@@ -179,6 +179,9 @@ type ErrorBody struct {
 }
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		return // the client went away (e.g. during a long poll): nobody to answer
+	}
 	var body ErrorBody
 	body.Error.Status = statusOf(err)
 	body.Error.Message = err.Error()
