@@ -669,3 +669,46 @@ func BenchmarkResolve(b *testing.B) {
 		}
 	}
 }
+
+// TestFeedAcrossInstances: two registries sharing one database (two processes)
+// see each other's changes; a waiter on one wakes by polling within
+// PollInterval when the other commits.
+func TestFeedAcrossInstances(t *testing.T) {
+	for _, engine := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{{"sqlite", metadbtest.SQLiteDSN}, {"postgres", metadbtest.PostgresDSN}} {
+		t.Run(engine.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := engine.dsn(t)
+			blobDir := t.TempDir()
+			open := func() *metadb.DB {
+				db, err := metadb.Open(ctx, dsn, metadb.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
+			}
+			a := newEnv(t, open(), openLocal(t, blobDir))
+			b := reopenEnv(t, open(), blobDir)
+			a.createModel(t, a.alice, "pd", registry.TaskPD, false)
+			_, after, err := b.reg.Changes(ctx, b.alice, 0, 0)
+			if err != nil || after != 1 {
+				t.Fatalf("b sees feed head %d, %v; want 1", after, err)
+			}
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				a.reg.Register(ctx, a.alice, "pd", xgbUpload(t, "binary_depthwise.json", "binary_depthwise"))
+			}()
+			start := time.Now()
+			cs, _, err := b.reg.WaitChanges(ctx, b.alice, after, 10, 10*time.Second)
+			if err != nil || len(cs) != 1 || cs[0].Kind != "version.created" {
+				t.Fatalf("b got %+v, %v", cs, err)
+			}
+			if el := time.Since(start); el > 5*time.Second {
+				t.Fatalf("b woke after %v; the poll interval is 1s", el)
+			}
+		})
+	}
+}
