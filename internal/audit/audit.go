@@ -246,9 +246,10 @@ func (e *VerifyError) Error() string {
 // Unwrap makes errors.Is(err, ErrTampered) hold.
 func (e *VerifyError) Unwrap() error { return ErrTampered }
 
-// Verify walks the whole chain from seq 1 and returns a *VerifyError (wrapping
-// ErrTampered) naming the first record that was edited, removed or inserted, or
-// whose link to the head row is wrong.
+// Verify walks the chain from seq 1 to the head as of its start and returns a
+// *VerifyError (wrapping ErrTampered) naming the first record that was edited,
+// removed or inserted, or whose link to the head row is wrong. Appends made while
+// it runs are not checked and do not disturb it.
 func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
 	var headSeq int64
 	var headHash string
@@ -283,12 +284,23 @@ func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
 	if prev != headHash {
 		return VerifyReport{}, &VerifyError{Seq: headSeq, Reason: "head hash does not match the newest record"}
 	}
-	var beyond int64
-	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE seq > ? OR seq < 1", headSeq), &beyond); err != nil {
+	// Records past the head are either appends made while Verify ran (the head
+	// has moved on by as many) or records inserted behind the log's back.
+	var beyond, below, newHead int64
+	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE seq < 1"), &below); err != nil {
 		return VerifyReport{}, fmt.Errorf("audit: count records: %w", err)
 	}
-	if beyond > 0 {
-		return VerifyReport{}, &VerifyError{Seq: headSeq + 1, Reason: fmt.Sprintf("%d record(s) outside the chain", beyond)}
+	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE seq > ?", headSeq), &beyond); err != nil {
+		return VerifyReport{}, fmt.Errorf("audit: count records: %w", err)
+	}
+	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT seq FROM audit_head WHERE id = 1"), &newHead); err != nil {
+		return VerifyReport{}, fmt.Errorf("audit: read head: %w", err)
+	}
+	if below > 0 {
+		return VerifyReport{}, &VerifyError{Seq: 0, Reason: fmt.Sprintf("%d record(s) with seq < 1", below)}
+	}
+	if beyond > newHead-headSeq {
+		return VerifyReport{}, &VerifyError{Seq: headSeq + 1, Reason: fmt.Sprintf("%d record(s) beyond the head at %d", beyond-(newHead-headSeq), newHead)}
 	}
 	return VerifyReport{Records: headSeq, Head: headHash}, nil
 }

@@ -100,6 +100,32 @@ func TestContract(t *testing.T) {
 				t.Fatalf("records %d, want 40", rep.Records)
 			}
 		})
+		t.Run("verify while appending", func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				for i := 0; i < 30; i++ {
+					if _, err := l.Append(ctx, audit.Entry{Actor: "w", Action: "test.during", Subject: "s"}); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			for i := 0; i < 10; i++ {
+				if _, err := l.Verify(ctx); err != nil {
+					t.Fatalf("verify during appends: %v", err)
+				}
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(ctx, "DELETE FROM audit_log WHERE action = 'test.during'"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Exec(ctx, "UPDATE audit_head SET seq = 40, hash = (SELECT hash FROM audit_log WHERE seq = 40) WHERE id = 1"); err != nil {
+				t.Fatal(err)
+			}
+		})
 		t.Run("rolled back transaction leaves no record", func(t *testing.T) {
 			boom := errors.New("boom")
 			err := db.Tx(ctx, func(tx *metadb.Tx) error {
@@ -153,6 +179,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"removed middle", []string{"DELETE FROM audit_log WHERE seq = 2"}, 2},
 		{"removed newest", []string{"DELETE FROM audit_log WHERE seq = 5"}, 5},
 		{"removed newest and head rewound", []string{"DELETE FROM audit_log WHERE seq = 5", "UPDATE audit_head SET seq = 4"}, 4},
+		{"inserted beyond head", []string{"INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash) SELECT 9, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash FROM audit_log WHERE seq = 5"}, 6},
 		{"rehashed edit", []string{"UPDATE audit_log SET reason = 'ok', hash = prev_hash WHERE seq = 3"}, 3},
 	}
 	for _, tt := range tests {
