@@ -234,6 +234,10 @@ func (e *emitter) company(i int, c *company) {
 
 func (e *emitter) guarantees(i int, month Month) {
 	u := e.u
+	start := len(e.guarantee)
+	defer func() {
+		sortRows(e.guarantee[start:], func(x *GuaranteeRow) (Day, string, int32) { return x.EventDate, x.GuaranteeID, x.Revision })
+	}()
 	for k := u.byGuar[i]; k < u.byGuar[i+1]; k++ {
 		ed := &u.edges[k]
 		if max(ed.start.Month(), u.opts.Start) != month {

@@ -491,3 +491,36 @@ func TestGenerateCancelled(t *testing.T) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
+
+// checkFileOrder reads every part of a source on its own and checks the
+// documented order: by code, then event_date, then revision.
+func checkFileOrder[T Row](t *testing.T, store *memStore, name string, key func(*T) (string, Day, int32)) {
+	t.Helper()
+	src, _ := SourceByName(name)
+	infos, err := store.List(context.Background(), src.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		rows, err := ReadRaw[T](context.Background(), store, in.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(rows); i++ {
+			c0, d0, r0 := key(&rows[i-1])
+			c1, d1, r1 := key(&rows[i])
+			if c0 > c1 || (c0 == c1 && (d0 > d1 || (d0 == d1 && r0 > r1 && name != SourceCourt))) {
+				t.Fatalf("%s: row %d (%s %s rev %d) after (%s %s rev %d)", in.Key, i, c1, d1, r1, c0, d0, r0)
+			}
+		}
+	}
+}
+
+func TestGenerateFileOrder(t *testing.T) {
+	store, _ := generateSmall(t, GenerateOptions{Companies: 2500, Months: 6, Seed: 4, ShardSize: 1000})
+	checkFileOrder(t, store, SourceTax, func(r *TaxRow) (string, Day, int32) { return r.Code, r.EventDate, r.Revision })
+	checkFileOrder(t, store, SourceCourt, func(r *CourtRow) (string, Day, int32) { return r.Code, r.EventDate, r.Revision })
+	checkFileOrder(t, store, SourceGuarantee, func(r *GuaranteeRow) (string, Day, int32) { return r.Code, r.EventDate, r.Revision })
+	checkFileOrder(t, store, SourceCompanies, func(r *CompanyRow) (string, Day, int32) { return r.Code, 0, r.Revision })
+	checkFileOrder(t, store, SourceLabels, func(r *LabelRow) (string, Day, int32) { return r.Code, r.EventDate, r.Revision })
+}

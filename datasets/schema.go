@@ -32,7 +32,7 @@ import (
 //     month of event_date (so a late or corrected record sits in its event month's
 //     partition; readers for as-of D read partitions up to D's month and filter on
 //     arrival_date). Parts split the companies into shards; rows in a file are
-//     ordered by code, then event_date, then revision. Companies founded before the
+//     ordered by code, then event_date, then (for event tables) the id, then revision. Companies founded before the
 //     first generated month are in that month's partition of "companies".
 //   - Labels are not department data: they live under labels/month=YYYY-MM/.
 
