@@ -32,8 +32,9 @@ import (
 //     month of event_date (so a late or corrected record sits in its event month's
 //     partition; readers for as-of D read partitions up to D's month and filter on
 //     arrival_date). Parts split the companies into shards; rows in a file are
-//     ordered by code, then event_date, then (for event tables) the id, then revision. Companies founded before the
-//     first generated month are in that month's partition of "companies".
+//     ordered by code, then event_date, then (for event tables) the id, then
+//     revision. Companies founded before the first generated month, and
+//     guarantees started before it, are in that month's partition.
 //   - Labels are not department data: they live under labels/month=YYYY-MM/.
 
 // Day is a calendar date as days since 1970-01-01 UTC, the Go form of a Parquet
