@@ -558,3 +558,22 @@ func (r *Registry) DeleteVersion(ctx context.Context, p access.Principal, name s
 	}
 	return r.refuse(ctx, p, action, subject, err, nil)
 }
+
+// RegisterModel registers a model built in the platform (the lab's trainer): m is
+// written as LightGBM text and goes through the same validation and storage as
+// an upload. up.Data is ignored; up.Lineage should name the training sample, and
+// its Kind defaults to "trained".
+func (r *Registry) RegisterModel(ctx context.Context, p access.Principal, name string, m *gbdt.Model, up Upload) (Version, error) {
+	if m == nil {
+		return Version{}, r.refuse(ctx, p, "model.version.create", modelSubject(name), fmt.Errorf("%w: no model", ErrInvalid), nil)
+	}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		return Version{}, r.refuse(ctx, p, "model.version.create", modelSubject(name), fmt.Errorf("%w: %w", ErrValidation, err), nil)
+	}
+	up.Data = buf.Bytes()
+	if up.Lineage.Kind == "" {
+		up.Lineage.Kind = "trained"
+	}
+	return r.Register(ctx, p, name, up)
+}
