@@ -33,6 +33,8 @@ var (
 	ErrFeatureCount = errors.New("serving: wrong feature count")
 	// ErrNoExplainer: the model has no TreeSHAP explainer.
 	ErrNoExplainer = errors.New("serving: model cannot explain")
+	// ErrUnknownConsent: no consent grant has the id.
+	ErrUnknownConsent = errors.New("serving: unknown consent grant")
 	// ErrUnknownJob: no screening job has the id.
 	ErrUnknownJob = errors.New("serving: unknown screening job")
 )

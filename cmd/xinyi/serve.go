@@ -263,7 +263,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	var httpSrv *http.Server
 	if *httpAddr != "" {
-		h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Screener: screener, Limiter: limiter,
+		h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: screener, Limiter: limiter,
 			Metrics: metrics, Timeout: *timeout, Logger: logger})
 		if err != nil {
 			return err

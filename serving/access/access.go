@@ -21,18 +21,19 @@ type Authorizer struct {
 // New returns an Authorizer over store.
 func New(store *core.Store) *Authorizer { return &Authorizer{Store: store} }
 
-// role picks the serving role of a principal: bank before regulator, then lab, then
-// operator; a bank role held outside a bank institution counts for nothing.
+// role picks the serving role of a principal: bank (in a bank), regulator (in a
+// regulator), operator (an administrator of the platform institution); anyone else
+// gets the lab role, which sees no individual decisions.
 func role(p core.Principal) serving.Role {
 	switch {
 	case p.Has(core.RoleBank) && p.InstitutionKind == core.KindBank:
 		return serving.RoleBank
 	case p.Has(core.RoleRegulator) && p.InstitutionKind == core.KindRegulator:
 		return serving.RoleRegulator
-	case p.HasAny(core.RoleLab, core.RoleDataScientist, core.RoleApprover):
-		return serving.RoleLab
+	case p.Has(core.RoleAdmin) && p.InstitutionKind == core.KindPlatform:
+		return serving.RoleOperator
 	}
-	return serving.RoleOperator
+	return serving.RoleLab
 }
 
 // Authenticate resolves an API key.
@@ -57,6 +58,40 @@ func (a *Authorizer) CheckConsent(ctx context.Context, bank serving.Principal, c
 		return fmt.Errorf("%w: %w", serving.ErrConsentRequired, err)
 	case errors.Is(err, core.ErrInvalid):
 		return fmt.Errorf("%w: %w", serving.ErrInvalidCompanyCode, err)
+	}
+	return fmt.Errorf("%w: access store: %w", serving.ErrUnavailable, err)
+}
+
+// GrantConsent records a company's consent for a bank (platform operators only).
+func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, company string, bankID int64, scope string, expires time.Time) (serving.Consent, error) {
+	if actor.Role != serving.RoleOperator {
+		return serving.Consent{}, fmt.Errorf("%w: only the platform operator records consent grants", serving.ErrForbidden)
+	}
+	c, err := a.Store.GrantConsent(ctx, actor.Actor(), core.ConsentGrant{CompanyCode: company, BankID: bankID, Scope: scope, ExpiresAt: expires})
+	if err != nil {
+		return serving.Consent{}, consentErr(err)
+	}
+	return serving.Consent{ID: c.ID, Company: c.CompanyCode, BankID: c.BankID, Scope: c.Scope, GrantedBy: c.GrantedBy,
+		GrantedAt: c.GrantedAt, ExpiresAt: c.ExpiresAt, RevokedAt: c.RevokedAt}, nil
+}
+
+// RevokeConsent ends a consent grant now (platform operators only).
+func (a *Authorizer) RevokeConsent(ctx context.Context, actor serving.Principal, id int64) error {
+	if actor.Role != serving.RoleOperator {
+		return fmt.Errorf("%w: only the platform operator revokes consent grants", serving.ErrForbidden)
+	}
+	if err := a.Store.RevokeConsent(ctx, actor.Actor(), id); err != nil {
+		return consentErr(err)
+	}
+	return nil
+}
+
+func consentErr(err error) error {
+	switch {
+	case errors.Is(err, core.ErrInvalid):
+		return fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	case errors.Is(err, core.ErrNotFound):
+		return fmt.Errorf("%w: %w", serving.ErrUnknownConsent, err)
 	}
 	return fmt.Errorf("%w: access store: %w", serving.ErrUnavailable, err)
 }

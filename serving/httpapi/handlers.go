@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
@@ -188,4 +190,47 @@ func (h *handler) screeningGet(ctx context.Context, p serving.Principal, r *http
 		return 0, nil, err
 	}
 	return http.StatusOK, j, nil
+}
+
+type consentBody struct {
+	CompanyCode string    `json:"company_code"`
+	BankID      int64     `json:"bank_id"`
+	Scope       string    `json:"scope"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func (h *handler) consentGrant(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b consentBody
+	if err := decodeBytes(data, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.Scope == "" {
+		b.Scope = serving.ConsentScope
+	}
+	if err := serving.ValidateCompany(b.CompanyCode); err != nil {
+		return 0, nil, err
+	}
+	if b.BankID <= 0 || b.ExpiresAt.IsZero() {
+		return 0, nil, fmt.Errorf("%w: bank_id and expires_at (RFC 3339) are required", serving.ErrInvalidInput)
+	}
+	c, err := h.opts.Consents.GrantConsent(ctx, p, b.CompanyCode, b.BankID, b.Scope, b.ExpiresAt)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, c, nil
+}
+
+func (h *handler) consentRevoke(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, nil, fmt.Errorf("%w: consent id %q is not a positive integer", serving.ErrInvalidInput, r.PathValue("id"))
+	}
+	if err := h.opts.Consents.RevokeConsent(ctx, p, id); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"id": id, "revoked": true}, nil
 }

@@ -28,6 +28,8 @@ type Options struct {
 	Service    *serving.Service
 	OIP        *oip.Server
 	Authorizer serving.Authorizer
+	// Consents records and revokes consent grants; nil disables /v1/consents.
+	Consents serving.ConsentManager
 	// Screener runs screening jobs; nil disables /v1/screenings.
 	Screener *serving.Screener
 	// Limiter limits requests per API key; nil means no limit.
@@ -69,6 +71,10 @@ func New(opts Options) (http.Handler, error) {
 	h := &handler{opts: opts, mux: http.NewServeMux()}
 	h.route("POST /v1/assessments", "assess", h.authed(h.assess))
 	h.route("POST /v1/assessments/batch", "assess_batch", h.authed(h.assessBatch))
+	if opts.Consents != nil {
+		h.route("POST /v1/consents", "consent_grant", h.authed(h.consentGrant))
+		h.route("DELETE /v1/consents/{id}", "consent_revoke", h.authed(h.consentRevoke))
+	}
 	if opts.Screener != nil {
 		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
 		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
@@ -191,7 +197,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "unknown_company"
 	case errors.Is(err, serving.ErrUnknownModel):
 		return http.StatusNotFound, "unknown_model"
-	case errors.Is(err, serving.ErrUnknownJob):
+	case errors.Is(err, serving.ErrUnknownJob), errors.Is(err, serving.ErrUnknownConsent):
 		return http.StatusNotFound, "unknown_job"
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "not_found"

@@ -1,0 +1,118 @@
+package access_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	core "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/access"
+	"github.com/xinyi-platform/xinyi/serving/httpapi"
+	"github.com/xinyi-platform/xinyi/serving/oip"
+	"github.com/xinyi-platform/xinyi/serving/servingtest"
+)
+
+// TestConsentOverHTTP grants and revokes consent through the API and checks that a
+// bank's assessment follows: refused, answered, refused again.
+func TestConsentOverHTTP(t *testing.T) {
+	ctx := context.Background()
+	db := metadbtest.SQLite(t)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := core.Open(ctx, db, core.Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(inst string, kind core.Kind, user string, roles ...core.Role) (string, int64) {
+		t.Helper()
+		in, err := store.CreateInstitution(ctx, "setup", inst, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := store.CreateUser(ctx, "setup", user, in.ID, roles...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _, err := store.IssueKey(ctx, "setup", u.ID, "test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, in.ID
+	}
+	bankKey, bankID := key("Weihai Bank", core.KindBank, "officer", core.RoleBank)
+	opKey, _ := key("Platform", core.KindPlatform, "operator", core.RoleAdmin)
+	adminAtBank, _ := key("Other Bank", core.KindBank, "bank-admin", core.RoleAdmin)
+
+	env := servingtest.New(t)
+	auth := access.New(store)
+	svc, err := serving.New(serving.Options{Models: env.Models, Features: env.Features, Policy: env.Service.Policy(), Authorizer: auth, Auditor: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oip.New(env.Models, oip.Options{}), Authorizer: auth, Consents: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	call := func(method, path, key, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	assess := fmt.Sprintf(`{"company_code":%q}`, env.Good)
+	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 403 || b["code"] != "consent_required" {
+		t.Fatalf("before grant: %d %v", s, b)
+	}
+	grant := fmt.Sprintf(`{"company_code":%q,"bank_id":%d,"expires_at":%q}`, env.Good, bankID, time.Now().Add(time.Hour).Format(time.RFC3339))
+	if s, b := call("POST", "/v1/consents", bankKey, grant); s != 403 {
+		t.Fatalf("a bank granted itself consent: %d %v", s, b)
+	}
+	if s, b := call("POST", "/v1/consents", adminAtBank, grant); s != 403 {
+		t.Fatalf("a bank administrator granted consent: %d %v", s, b)
+	}
+	if s, b := call("POST", "/v1/consents", opKey, `{"company_code":"bogus","bank_id":1,"expires_at":"2030-01-01T00:00:00Z"}`); s != 400 {
+		t.Fatalf("bad code: %d %v", s, b)
+	}
+	if s, b := call("POST", "/v1/consents", opKey, fmt.Sprintf(`{"company_code":%q,"bank_id":%d,"expires_at":"2001-01-01T00:00:00Z"}`, env.Good, bankID)); s != 400 {
+		t.Fatalf("expiry in the past: %d %v", s, b)
+	}
+	s, b := call("POST", "/v1/consents", opKey, grant)
+	if s != 201 || b["scope"] != serving.ConsentScope {
+		t.Fatalf("grant: %d %v", s, b)
+	}
+	id := int64(b["id"].(float64))
+	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 200 || b["rating"] != "B" {
+		t.Fatalf("with consent: %d %v", s, b)
+	}
+	if s, _ := call("DELETE", "/v1/consents/99999", opKey, ""); s != 404 {
+		t.Fatalf("revoke unknown: %d", s)
+	}
+	if s, b := call("DELETE", fmt.Sprintf("/v1/consents/%d", id), opKey, ""); s != 200 {
+		t.Fatalf("revoke: %d %v", s, b)
+	}
+	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 403 || b["code"] != "consent_required" {
+		t.Fatalf("after revocation: %d %v", s, b)
+	}
+	if _, err := log.Verify(ctx); err != nil {
+		t.Fatalf("audit chain: %v", err)
+	}
+}
