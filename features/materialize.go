@@ -370,7 +370,10 @@ func (m *materializer) run(ctx context.Context) error {
 	}
 	// Decoded columns take about 2-3 bytes per byte of compressed Parquet (measured on
 	// the generated universe); 4 leaves room for the per-file buffers.
-	shards := int(min(maxShards, max(1, (rawBytes*4+m.opts.MemoryBudget-1)/m.opts.MemoryBudget)))
+	// The computed values of a shard are held for every as-of date until its parts are
+	// written: 8 bytes per company, date and indicator.
+	need := rawBytes*4 + int64(len(m.codes))*int64(len(p.asofs))*int64(len(p.inds))*8
+	shards := int(min(maxShards, max(1, (need+m.opts.MemoryBudget-1)/m.opts.MemoryBudget)))
 	m.res.Shards = shards
 	parts := make([][]FileRef, len(p.asofs))
 	for s := 0; s < shards; s++ {

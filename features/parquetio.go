@@ -269,38 +269,32 @@ func writeRecordParquet(w io.Writer, rec arrow.Record) error {
 		colOf[li] = idx[0]
 	}
 	pw := parquet.NewWriter(w, schema, parquet.Compression(&parquet.Snappy), parquet.CreatedBy("xinyi", "features", "1"))
-	rows := make([]parquet.Row, 0, 1024)
-	flush := func() error {
-		if _, err := pw.WriteRows(rows); err != nil {
-			return err
-		}
-		rows = rows[:0]
-		return nil
-	}
+	// Column by column: far cheaper than assembling rows.
 	n := int(rec.NumRows())
-	for i := 0; i < n; i++ {
-		row := make(parquet.Row, len(colOf))
-		for li, ci := range colOf {
+	writers := pw.ColumnWriters()
+	buf := make([]parquet.Value, 0, 8192)
+	for li, ci := range colOf {
+		for lo := 0; lo < n; lo += cap(buf) {
+			hi := min(lo+cap(buf), n)
+			buf = buf[:0]
 			switch a := rec.Column(ci).(type) {
 			case *array.String:
-				row[li] = parquet.ByteArrayValue([]byte(a.Value(i))).Level(0, 0, li)
+				for i := lo; i < hi; i++ {
+					buf = append(buf, parquet.ByteArrayValue([]byte(a.Value(i))).Level(0, 0, li))
+				}
 			case *array.Float64:
-				if a.IsNull(i) {
-					row[li] = parquet.NullValue().Level(0, 0, li)
-				} else {
-					row[li] = parquet.DoubleValue(a.Value(i)).Level(0, 1, li)
+				for i := lo; i < hi; i++ {
+					if a.IsNull(i) {
+						buf = append(buf, parquet.NullValue().Level(0, 0, li))
+					} else {
+						buf = append(buf, parquet.DoubleValue(a.Value(i)).Level(0, 1, li))
+					}
 				}
 			}
-		}
-		rows = append(rows, row)
-		if len(rows) == cap(rows) {
-			if err := flush(); err != nil {
+			if _, err := writers[li].WriteRowValues(buf); err != nil {
 				return err
 			}
 		}
-	}
-	if err := flush(); err != nil {
-		return err
 	}
 	return pw.Close()
 }

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"math"
 	"runtime"
 	"slices"
@@ -41,6 +42,11 @@ type IndicatorStats struct {
 
 // QuantileLevels are the quantiles stored per indicator.
 var QuantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
+
+// QuantileSample is the largest number of values quantiles and decile bins are computed
+// from exactly; beyond it they come from an evenly spaced sample of that many values
+// (in snapshot order, which is code order).
+const QuantileSample = 1 << 16
 
 // HistogramBins is the number of histogram bins.
 const HistogramBins = 20
@@ -104,15 +110,24 @@ func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*Indica
 			st.Coverage = float64(len(present)) / float64(n)
 		}
 		if len(present) > 0 {
-			slices.Sort(present)
 			mean, sd := meanStd(present)
 			st.Mean, st.Std = num(mean), num(sd)
-			st.Min, st.Max = num(present[0]), num(present[len(present)-1])
-			for _, q := range QuantileLevels {
-				st.Quantiles = append(st.Quantiles, quantileSorted(present, q))
+			lo, hi := slices.Min(present), slices.Max(present)
+			st.Min, st.Max = num(lo), num(hi)
+			st.Histogram = histogram(present, lo, hi, HistogramBins)
+			// Quantiles from an evenly spaced sample when there are many values.
+			q := present
+			if len(q) > QuantileSample {
+				q = make([]float64, QuantileSample)
+				for k := range q {
+					q[k] = present[int(int64(k)*int64(len(present))/QuantileSample)]
+				}
 			}
-			st.Histogram = histogram(present, HistogramBins)
-			st.Bins = decileEdges(present)
+			slices.Sort(q)
+			for _, l := range QuantileLevels {
+				st.Quantiles = append(st.Quantiles, quantileSorted(q, l))
+			}
+			st.Bins = decileEdges(q)
 			st.BinShare = binShares(col, st.Bins)
 		}
 		if p, ok := prevBy[id]; ok && p.BinShare != nil {
@@ -167,15 +182,14 @@ func quantileSorted(x []float64, q float64) float64 {
 	return x[lo] + (h-float64(lo))*(x[lo+1]-x[lo])
 }
 
-func histogram(sorted []float64, bins int) []int64 {
+func histogram(values []float64, lo, hi float64, bins int) []int64 {
 	out := make([]int64, bins)
-	lo, hi := sorted[0], sorted[len(sorted)-1]
 	if hi == lo {
-		out[0] = int64(len(sorted))
+		out[0] = int64(len(values))
 		return out
 	}
 	w := (hi - lo) / float64(bins)
-	for _, v := range sorted {
+	for _, v := range values {
 		b := int((v - lo) / w)
 		out[min(b, bins-1)]++
 	}
@@ -290,7 +304,7 @@ func AUC(col, y []float64) float64 {
 		v   float64
 		pos bool
 	}
-	var ps []pair
+	ps := make([]pair, 0, len(col))
 	var np, nn float64
 	for i, v := range col {
 		if math.IsNaN(v) || (y[i] != 0 && y[i] != 1) {
@@ -306,7 +320,7 @@ func AUC(col, y []float64) float64 {
 	if np == 0 || nn == 0 {
 		return math.NaN()
 	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].v < ps[j].v })
+	slices.SortFunc(ps, func(a, b pair) int { return cmp.Compare(a.v, b.v) })
 	// Mann–Whitney: sum of positive ranks with average ranks for ties.
 	var rankSum float64
 	for i := 0; i < len(ps); {
