@@ -603,3 +603,55 @@ func (s *Store) Keys(ctx context.Context, userID int64) ([]APIKey, error) {
 	}
 	return out, rows.Err()
 }
+
+// Institutions lists every institution by name.
+func (s *Store) Institutions(ctx context.Context) ([]Institution, error) {
+	rows, err := s.db.Query(ctx, "SELECT id, name, kind, created_at_ns FROM access_institutions ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("access: institutions: %w", err)
+	}
+	defer rows.Close()
+	var out []Institution
+	for rows.Next() {
+		var inst Institution
+		var kind string
+		var ns int64
+		if err := rows.Scan(&inst.ID, &inst.Name, &kind, &ns); err != nil {
+			return nil, fmt.Errorf("access: institutions: %w", err)
+		}
+		inst.Kind, inst.CreatedAt = Kind(kind), time.Unix(0, ns).UTC()
+		out = append(out, inst)
+	}
+	return out, rows.Err()
+}
+
+// Users lists the users of an institution by name (every user when
+// institutionID is 0), with their roles.
+func (s *Store) Users(ctx context.Context, institutionID int64) ([]User, error) {
+	rows, err := s.db.Query(ctx, `SELECT id FROM access_users WHERE ? = 0 OR institution_id = ? ORDER BY name`, institutionID, institutionID)
+	if err != nil {
+		return nil, fmt.Errorf("access: users: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("access: users: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("access: users: %w", err)
+	}
+	out := make([]User, 0, len(ids))
+	for _, id := range ids {
+		u, err := s.User(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}

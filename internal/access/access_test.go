@@ -196,6 +196,20 @@ func TestContract(t *testing.T) {
 			}
 		})
 
+		t.Run("listings", func(t *testing.T) {
+			insts, err := s.Institutions(ctx)
+			if err != nil || len(insts) != 2 || insts[0].Name != "Shangyu AMR" || insts[1].Kind != access.KindBank {
+				t.Fatalf("institutions %+v, %v", insts, err)
+			}
+			users, err := s.Users(ctx, bank.ID)
+			if err != nil || len(users) != 1 || users[0].Name != "alice" || len(users[0].Roles) != 2 {
+				t.Fatalf("users of the bank %+v, %v", users, err)
+			}
+			all, err := s.Users(ctx, 0)
+			if err != nil || len(all) != 2 {
+				t.Fatalf("all users %+v, %v", all, err)
+			}
+		})
 		t.Run("roles change", func(t *testing.T) {
 			if err := s.SetRoles(ctx, "admin", alice.ID, access.RoleApprover); err != nil {
 				t.Fatal(err)
