@@ -35,6 +35,7 @@ func init() {
 	register(command{name: "model alias", summary: "move an alias, or request promotion for a gated one (champion)", run: runModelAlias})
 	register(command{name: "model approve", summary: "approve, reject or withdraw a promotion request", run: runModelApprove})
 	register(command{name: "model history", summary: "print the audit trail of a model", run: runModelHistory})
+	register(command{name: "model cleanup", summary: "remove model artifacts no version references (left by interrupted uploads)", run: runModelCleanup})
 	register(command{name: "audit verify", summary: "verify the hash chain of the audit log", run: runAuditVerify})
 	register(command{name: "access user", summary: "create a user (and its institution) and print a new API key once", run: runAccessUser})
 }
@@ -555,5 +556,42 @@ func runAccessUser(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	fmt.Fprintf(stderr, "user %s (%s) of %s (%s) created; API key %s shown once below:\n", u.Name, *roles, in.Name, in.Kind, meta.ID)
 	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+func runModelCleanup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("model cleanup", stderr)
+	mf := addMetaFlags(fs, false)
+	grace := fs.Duration("grace", time.Hour, "keep unreferenced artifacts younger than this (uploads in flight)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *grace < 0 {
+		return errors.New("-grace must be >= 0")
+	}
+	db, log, _, err := openMeta(ctx, mf)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, closeStore, err := openGenerateStore(ctx, *mf.store)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	// Cleanup needs no feature sets; an empty set list keeps it independent of
+	// the catalog.
+	reg, err := registry.Open(ctx, db, store, registry.StaticFeatureSets{}, log, registry.Options{OrphanGrace: max(*grace, time.Nanosecond)})
+	if err != nil {
+		return err
+	}
+	rep, err := reg.Cleanup(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range rep.Removed {
+		fmt.Fprintln(stderr, "removed", k)
+	}
+	fmt.Fprintf(stdout, "cleanup: %d artifacts scanned, %d referenced, %d young orphans kept, %d orphans removed\n", rep.Scanned, rep.Referenced, rep.Young, len(rep.Removed))
 	return nil
 }

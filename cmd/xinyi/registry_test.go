@@ -99,6 +99,7 @@ func TestRegistryCommands(t *testing.T) {
 		{"show", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "3 rows ok"},
 		{"history", []string{"model", "history", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "model.promotion.approve"},
 		{"verify", []string{"audit", "verify", "-store", store}, 0, "audit log intact"},
+		{"cleanup", []string{"model", "cleanup", "-store", store, "-grace", "0s"}, 0, "2 referenced, 0 young orphans kept, 0 orphans removed"},
 	}
 	for _, s := range steps {
 		out, errOut, code := run(t, s.args...)
