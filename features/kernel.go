@@ -151,8 +151,10 @@ func addCell(kind SourceKind, cells []MonthCell, at Month, v float64) {
 // only the months present and are missing when none is. Event sources treat a month
 // without events as zero: sum, count and max are 0 with no events, mean divides by the
 // window, slope and cv run over every month of the window. Year-on-year growth is
-// (S − S₁₂)/|S₁₂| of the window sums now and 12 months earlier, missing if either window
-// has no record (monthly) or S₁₂ is 0. Months since is the distance from the as-of month
+// (S − S₁₂)/|S₁₂| of the window now and the same window 12 months earlier, where S is the
+// sum for an event source and the mean of the months present for a monthly source (so
+// gaps and short histories do not read as growth); missing if either window has no
+// record (monthly) or S₁₂ is 0. Months since is the distance from the as-of month
 // back to the latest month with an event (event) or a non-zero value (monthly) within the
 // window, missing when there is none.
 func Aggregate(kind SourceKind, agg Aggregation, window int, cells []MonthCell) float64 {
@@ -216,7 +218,15 @@ func Aggregate(kind SourceKind, agg Aggregation, window int, cells []MonthCell) 
 		prev := cells[n-12-window : n-12]
 		s1, k1 := sumCells(w)
 		s0, k0 := sumCells(prev)
-		if !event && (k1 == 0 || k0 == 0) || s0 == 0 {
+		if !event {
+			// Compare monthly means so that a window with gaps (or history that starts
+			// inside the earlier window) does not read as growth.
+			if k1 == 0 || k0 == 0 {
+				return math.NaN()
+			}
+			s1, s0 = s1/float64(k1), s0/float64(k0)
+		}
+		if s0 == 0 {
 			return math.NaN()
 		}
 		return (s1 - s0) / math.Abs(s0)

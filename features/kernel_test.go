@@ -129,6 +129,8 @@ func TestAggregateMonthly(t *testing.T) {
 		{"cv 6", full, "2025-06-30", AggCV, 6, math.Sqrt(1750.0/6) / 35},
 		{"yoy 3", yoy, "2025-06-30", AggYoY, 3, (150.0 - 100) / 100},
 		{"yoy without last year's window is missing", full, "2025-06-30", AggYoY, 3, nan},
+		// Only June 2024 (40) in last year's window: monthly means 50 against 40.
+		{"yoy compares monthly means of partial windows", yoy[2:], "2025-06-30", AggYoY, 3, (50.0 - 40) / 40},
 		{"months since non-zero", arrears, "2025-06-30", AggMonthsSince, 6, 4},
 		{"months since beyond window", arrears, "2025-06-30", AggMonthsSince, 3, nan},
 		{"months since, edge: Feb is the window's first month", arrears, "2025-07-31", AggMonthsSince, 6, 5},
