@@ -632,6 +632,35 @@ func FuzzValidateUpload(f *testing.F) {
 	})
 }
 
+// FuzzParity feeds arbitrary parity JSON (as an uploader sends it) with a valid
+// model: the check passes, fails with a ParityError, or refuses the input as
+// invalid; it never panics.
+func FuzzParity(f *testing.F) {
+	good, err := json.Marshal(xgbUpload(f, "binary_depthwise.json", "binary_depthwise").Parity)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"rows":[[1,2]],"expected":[0.5]}`))
+	f.Add([]byte(`{"rows":[[null,null,null,null,null,null,null,null,null,null]],"expected":[0.1],"output":"margin","tolerance":1e308}`))
+	f.Add([]byte(`{"rows":[],"expected":[],"tolerance":-1}`))
+	e := newEnv(f, metadbtest.SQLite(f), localStore(f))
+	data := readFile(f, filepath.Join(xgbDir, "binary_depthwise.json"))
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var in registry.ParityInput
+		if json.Unmarshal(raw, &in) != nil {
+			return
+		}
+		err := e.reg.ValidateUpload(ctx, registry.TaskPD, registry.Upload{Data: data, FeatureSet: "gmsc", FeatureSetVersion: 1, Parity: &in})
+		var pe *registry.ParityError
+		if err == nil || errors.Is(err, registry.ErrInvalid) || errors.As(err, &pe) {
+			return
+		}
+		t.Fatalf("unexpected error: %v", err)
+	})
+}
+
 func BenchmarkRegister(b *testing.B) {
 	e := newEnv(b, metadbtest.SQLite(b), localStore(b))
 	ctx := context.Background()
@@ -648,6 +677,27 @@ func BenchmarkRegister(b *testing.B) {
 		b.StartTimer()
 		if _, err := e.reg.Register(ctx, e.alice, name, up); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkChanges(b *testing.B) {
+	e := newEnv(b, metadbtest.SQLite(b), localStore(b))
+	ctx := context.Background()
+	e.createModel(b, e.alice, "pd", registry.TaskPD, false)
+	if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(b, "binary_depthwise.json", "binary_depthwise")); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := e.reg.SetAlias(ctx, e.alice, "pd", "challenger", 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cs, _, err := e.reg.Changes(ctx, e.alice, 0, 100)
+		if err != nil || len(cs) != 100 {
+			b.Fatalf("%d changes, %v", len(cs), err)
 		}
 	}
 }
