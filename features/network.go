@@ -352,3 +352,67 @@ func (g *Network) Measures(defaulted []bool) (*NetworkMeasures, error) {
 	}
 	return m, nil
 }
+
+// Chains returns guarantee chains: for every chain head (a company that no company
+// outside its own circle guarantees), the longest chain of links starting there, with
+// circles contracted to their lowest-numbered company. Only chains of at least minLinks
+// links are kept, longest first, at most limit (limit <= 0: all). Lengths are capped at
+// MaxChain links.
+func (g *Network) Chains(minLinks, limit int) [][]int32 {
+	comp, nc := g.SCC()
+	rep := make([]int32, nc)
+	for i := range rep {
+		rep[i] = -1
+	}
+	hasPred := make([]bool, nc)
+	for v := 0; v < g.n; v++ {
+		c := comp[v]
+		if rep[c] < 0 {
+			rep[c] = int32(v) // nodes ascend, so the first seen is the lowest
+		}
+		for e := g.outOff[v]; e < g.outOff[v+1]; e++ {
+			if w := comp[g.outTo[e]]; w != c {
+				hasPred[w] = true
+			}
+		}
+	}
+	// Longest path down from each component; successors have smaller numbers.
+	members := make([][]int32, nc)
+	for v := 0; v < g.n; v++ {
+		members[comp[v]] = append(members[comp[v]], int32(v))
+	}
+	down := make([]int32, nc)
+	next := make([]int32, nc)
+	for c := 0; c < nc; c++ {
+		next[c] = -1
+		for _, v := range members[c] {
+			for e := g.outOff[v]; e < g.outOff[v+1]; e++ {
+				w := comp[g.outTo[e]]
+				if w != int32(c) && (down[w]+1 > down[c] || down[w]+1 == down[c] && rep[w] < rep[next[c]]) && down[w] < MaxChain {
+					down[c], next[c] = down[w]+1, w
+				}
+			}
+		}
+	}
+	var out [][]int32
+	for c := 0; c < nc; c++ {
+		if hasPred[c] || int(down[c]) < max(minLinks, 1) {
+			continue
+		}
+		var chain []int32
+		for x := int32(c); x >= 0; x = next[x] {
+			chain = append(chain, rep[x])
+		}
+		out = append(out, chain)
+	}
+	slices.SortFunc(out, func(a, b []int32) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return slices.Compare(a, b)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}

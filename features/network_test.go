@@ -191,3 +191,25 @@ func BenchmarkNetworkMeasures(b *testing.B) {
 		}
 	}
 }
+
+func TestChains(t *testing.T) {
+	g := handNetwork(t)
+	// The circle {A,B,C} (shown as A) heads the chain A → D → E; F has no link.
+	if got := fmt.Sprint(g.Chains(1, 0)); got != "[[0 3 4]]" {
+		t.Errorf("chains = %s, want [[0 3 4]]", got)
+	}
+	if got := fmt.Sprint(g.Chains(3, 0)); got != "[]" {
+		t.Errorf("chains of 3+ links = %s, want []", got)
+	}
+	// Two heads: G(6) → H(7) and the long one.
+	g2, err := NewNetwork(8, []Link{{nA, nB, 1}, {nB, nC, 1}, {nC, nA, 1}, {nC, nD, 1}, {nD, nE, 1}, {6, 7, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(g2.Chains(1, 0)); got != "[[0 3 4] [6 7]]" {
+		t.Errorf("chains = %s, want [[0 3 4] [6 7]]", got)
+	}
+	if got := fmt.Sprint(g2.Chains(1, 1)); got != "[[0 3 4]]" {
+		t.Errorf("chains limit 1 = %s", got)
+	}
+}
