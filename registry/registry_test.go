@@ -54,26 +54,24 @@ func TestFixturesRoundTrip(t *testing.T) {
 		tests := []struct {
 			model, file, source string
 			up                  func() registry.Upload
-			rows                [][]*float64 // in the file's column order
-			want                []float64
 			order               []string // columns of the file, to permute rows into set order
 		}{
-			{"pd-gmsc", "binary_depthwise.json", "xgboost-json", func() registry.Upload { return xgbUpload(t, "binary_depthwise.json", "binary_depthwise") }, nil, nil, gmscNames},
-			{"pd-gmsc", "binary_lossguide.ubj", "xgboost-ubj", func() registry.Upload { return xgbUpload(t, "binary_lossguide.ubj", "binary_lossguide") }, nil, nil, gmscNames},
+			{"pd-gmsc", "binary_depthwise.json", "xgboost-json", func() registry.Upload { return xgbUpload(t, "binary_depthwise.json", "binary_depthwise") }, gmscNames},
+			{"pd-gmsc", "binary_lossguide.ubj", "xgboost-ubj", func() registry.Upload { return xgbUpload(t, "binary_lossguide.ubj", "binary_lossguide") }, gmscNames},
 			{"pd-gmsc", "binary_dart.binf.model", "xgboost-binary", func() registry.Upload {
 				up := xgbUpload(t, "binary_dart.binf.model", "binary_dart")
 				up.Features = gmscNames // the legacy binary carries no names
 				return up
-			}, nil, nil, gmscNames},
+			}, gmscNames},
 			{"limit-gmsc", "reg_squarederror.json", "xgboost-json", func() registry.Upload {
 				up := xgbUpload(t, "reg_squarederror.json", "reg_squarederror")
 				up.FeatureSet = "gmsc-debt"
 				return up
-			}, nil, nil, readGolden(t, "reg_squarederror").FeatureNames},
+			}, readGolden(t, "reg_squarederror").FeatureNames},
 			{"pd-bc", "lg_dart_breast_cancer.model", "lightgbm", func() registry.Upload {
 				return registry.Upload{Data: readFile(t, filepath.Join(lgbDir, "lg_dart_breast_cancer.model")), FeatureSet: "bc", FeatureSetVersion: 1,
 					Parity: &registry.ParityInput{Rows: bcRows, Expected: bcPreds, Tolerance: 1e-9}}
-			}, bcRows, bcPreds, columnNames(30)},
+			}, columnNames(30)},
 		}
 		for _, tt := range tests {
 			t.Run(tt.file, func(t *testing.T) {
