@@ -438,17 +438,17 @@ func (s *Server) version(q *req) error {
 	}
 	d := versionData{V: v, Aliases: []string{"champion", "challenger"}}
 	if len(v.ROC) > 1 {
-		if d.ROC, err = chart(svg.ROC(v.ROC, v.AUC, svg.Options{Title: q.lang.T("model.roc"), XLabel: q.lang.T("model.fpr"), YLabel: q.lang.T("model.tpr"), Width: 360, Height: 320})); err != nil {
+		if d.ROC, err = chart(svg.ROC(v.ROC, v.AUC, svg.Options{Title: q.lang.T("model.roc"), XLabel: q.lang.T("model.fpr"), YLabel: q.lang.T("model.tpr"), Width: 340, Height: 300})); err != nil {
 			return err
 		}
 	}
 	if v.KS != nil {
-		if d.KS, err = chart(svg.KS(*v.KS, svg.Options{Title: q.lang.T("model.ks"), XLabel: q.lang.T("model.population"), Width: 360, Height: 320})); err != nil {
+		if d.KS, err = chart(svg.KS(*v.KS, svg.Options{Title: q.lang.T("model.ks"), XLabel: q.lang.T("model.population"), Width: 340, Height: 300})); err != nil {
 			return err
 		}
 	}
 	if len(v.Calibration) > 0 {
-		if d.Calib, err = chart(svg.Calibration(v.Calibration, svg.Options{Title: q.lang.T("model.calibration"), XLabel: q.lang.T("model.predicted"), YLabel: q.lang.T("model.observed"), Width: 360, Height: 320})); err != nil {
+		if d.Calib, err = chart(svg.Calibration(v.Calibration, svg.Options{Title: q.lang.T("model.calibration"), XLabel: q.lang.T("model.predicted"), YLabel: q.lang.T("model.observed"), Width: 340, Height: 300})); err != nil {
 			return err
 		}
 	}
@@ -711,7 +711,8 @@ func (s *Server) company(q *req) error {
 		ticks := make([]svg.Tick, 0, len(c.History))
 		for i, h := range c.History {
 			pts[i] = svg.Point{X: float64(i), Y: h.PD}
-			if i%max(1, len(c.History)/6) == 0 || i == len(c.History)-1 {
+			step := max(1, (len(c.History)+5)/6)
+			if i%step == 0 || i == len(c.History)-1 && i%step >= step/2 {
 				ticks = append(ticks, svg.Tick{Value: float64(i), Label: h.Month})
 			}
 		}

@@ -481,7 +481,7 @@ func GuaranteeGraph(g Graph, o Options) (string, error) {
 		if label == "" {
 			label = n.ID
 		}
-		fmt.Fprintf(&c.b, `<g class="%s" data-id="%s"><circle cx="%s" cy="%s" r="%s" fill="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s" text-anchor="middle" font-size="10" fill="#1a202c">%s</text><title>%s</title></g>`,
+		fmt.Fprintf(&c.b, `<g class="%s" data-id="%s"><circle cx="%s" cy="%s" r="%s" fill="%s" stroke="%s" stroke-width="2"/><text x="%s" y="%s" text-anchor="middle" font-size="10" fill="#1a202c" stroke="#fff" stroke-width="3" paint-order="stroke">%s</text><title>%s</title></g>`,
 			cls, esc(n.ID), num(p.X), num(p.Y), num(NodeRadius), col, stroke, num(p.X), num(p.Y+NodeRadius+12), esc(truncateLabel(label, 14)), esc(label))
 	}
 	c.b.WriteString(`</g>`)

@@ -168,7 +168,15 @@ func (c *canvas) axes(xticks, yticks []float64, xfmt, yfmt func(float64) string)
 	}
 	for _, t := range xticks {
 		x := c.X(t)
-		fmt.Fprintf(&c.b, `<text class="tick x" x="%s" y="%s" text-anchor="middle">%s</text>`, num(x), num(c.y0+14), esc(xfmt(t)))
+		// Labels at the ends of the axis grow inwards so that they are never clipped.
+		anchor := "middle"
+		switch {
+		case x >= c.x1-0.5 && len(xticks) > 1:
+			anchor = "end"
+		case x <= c.x0+0.5 && len(xticks) > 1:
+			anchor = "start"
+		}
+		fmt.Fprintf(&c.b, `<text class="tick x" x="%s" y="%s" text-anchor="%s">%s</text>`, num(x), num(c.y0+14), anchor, esc(xfmt(t)))
 	}
 	if c.o.XLabel != "" {
 		fmt.Fprintf(&c.b, `<text class="label x" x="%s" y="%s" text-anchor="middle">%s</text>`, num((c.x0+c.x1)/2), num(c.o.Height-6), esc(c.o.XLabel))

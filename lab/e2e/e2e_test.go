@@ -1,0 +1,340 @@
+// Package e2e drives the lab console in a real headless Chromium (Debian's chromium,
+// installed by scripts/chromium.sh) through chromedp: sign in, find an indicator and
+// its histogram, train and register a model and see its ROC curve, upload a model,
+// approve it as a second user, run a screening and see the tier chart, and open a
+// company's guarantee graph. Screenshots of the main pages are saved under
+// $XINYI_ARTIFACTS/lab (or a temporary folder named in the log).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xinyi-platform/xinyi/lab/labtest"
+)
+
+// chromium returns the browser binary, or fails under CI and skips elsewhere.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "chromium is not installed; run scripts/chromium.sh"
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func artifacts(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("XINYI_ARTIFACTS")
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "xinyi-lab-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir = filepath.Join(dir, "lab")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// session is one browser tab against the console.
+type session struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	shot string
+}
+
+func (s *session) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		s.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (s *session) count(selector string) int {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%q).length", selector)))
+	if err != nil {
+		s.t.Fatalf("count %s: %v", selector, err)
+	}
+	return n
+}
+
+func (s *session) text(selector string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf("(document.querySelector(%q)||{}).textContent||''", selector)))
+	if err != nil {
+		s.t.Fatalf("text %s: %v", selector, err)
+	}
+	return v
+}
+
+func (s *session) screenshot(name string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		s.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(s.shot, name+".png"), png, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// clickWait clicks sel and waits until the page that the click loads is complete and
+// the JavaScript condition cond holds on it (a click that submits a form leaves the
+// old page in place for a moment, so waiting for an element alone is not enough).
+func (s *session) clickWait(what, sel, cond string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("window.__old = true")); err != nil {
+		s.t.Fatalf("%s: %v", what, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		s.t.Fatalf("%s: click %s: %v", what, sel, err)
+	}
+	js := fmt.Sprintf("!window.__old && document.readyState === 'complete' && !!(%s)", cond)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.t.Fatalf("%s: the page after clicking %s never satisfied %s (last error %v)", what, sel, cond, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func has(sel string) string { return fmt.Sprintf("document.querySelector(%q)", sel) }
+
+func (s *session) login(key string) {
+	s.t.Helper()
+	s.do("sign in",
+		chromedp.Navigate(s.base+"/lab/login"),
+		chromedp.WaitVisible(chromedp.CSS("#key")),
+		chromedp.SendKeys(chromedp.CSS("#key"), key),
+	)
+	s.clickWait("sign in", "#login-submit", has(".cards"))
+}
+
+func (s *session) logout() {
+	s.t.Helper()
+	s.clickWait("sign out", "#logout", has("#login-form"))
+}
+
+// waitState reloads path until the element's data-state is no longer "running".
+func (s *session) waitState(path, selector string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		s.do("open "+path, chromedp.Navigate(s.base+path), chromedp.WaitVisible(chromedp.CSS(selector)))
+		st, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](fmt.Sprintf("document.querySelector(%q).dataset.state", selector)))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if st != "running" {
+			return st
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	s.t.Fatalf("%s still running", path)
+	return ""
+}
+
+func TestConsoleInChromium(t *testing.T) {
+	bin := chromium(t)
+	env := labtest.NewEnv(t, labtest.EnvOptions{ScreeningStep: 150 * time.Millisecond})
+	srv := newServer(t, env)
+	shots := artifacts(t)
+
+	// chromedp's defaults (headless, no first run, no background networking or
+	// throttling) plus what this closed network needs: without the networking flags
+	// Chromium waits for servers it cannot reach.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 860), // a laptop screen
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	s := &session{t: t, ctx: ctx, base: srv, shot: shots}
+	// The first action starts the browser; it must not run under a timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	s.screenshot("01-login")
+
+	// A data scientist signs in and finds an indicator and its histogram.
+	s.login(env.Keys[labtest.Scientist])
+	s.screenshot("02-home")
+	s.do("search indicators",
+		chromedp.Navigate(srv+"/lab/indicators"),
+		chromedp.SendKeys(chromedp.CSS("#ind-q"), "涉诉"),
+		chromedp.SetValue(chromedp.CSS("#ind-dim"), "compliance"),
+	)
+	s.clickWait("search indicators", "#ind-search", "location.search.includes('dim=compliance')")
+	s.screenshot("03-indicators")
+	if n := s.count(fmt.Sprintf(`#ind-table a[href="/lab/indicators/%s"]`, labtest.PublicIndicator)); n != 1 {
+		t.Fatalf("search did not list %s (%d links)", labtest.PublicIndicator, n)
+	}
+	s.clickWait("open indicator", fmt.Sprintf(`#ind-table a[href="/lab/indicators/%s"]`, labtest.PublicIndicator), has("#ind-histogram svg"))
+	if n := s.count("#ind-histogram rect.bar"); n != 5 {
+		t.Fatalf("histogram has %d bars, want 5", n)
+	}
+	s.screenshot("04-indicator")
+
+	// Train on a real public sample, watch the curve, register, and see the ROC curve.
+	s.do("start training",
+		chromedp.Navigate(srv+"/lab/algorithms"),
+		chromedp.WaitVisible(chromedp.CSS("#train-form")),
+		chromedp.SetValue(chromedp.CSS("#train-preset"), "quick"),
+	)
+	s.clickWait("start training", "#train-submit", has("#train-state"))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.TrimPrefix(loc, srv)
+	if st := s.waitState(path, "#train-state"); st != "done" {
+		t.Fatalf("training ended %s: %s", st, s.text(".error"))
+	}
+	if n := s.count("#train-curve polyline.curve"); n != 2 {
+		t.Fatalf("validation curve has %d lines, want 2", n)
+	}
+	s.screenshot("05-training")
+	s.do("register", chromedp.SendKeys(chromedp.CSS("#register-name"), "violation-gbdt"))
+	s.clickWait("register", "#register-submit", has("#version-table"))
+	s.clickWait("open version", `#version-table a[href="/lab/models/violation-gbdt/v1"]`, has("#roc svg"))
+	if n := s.count("#roc polyline.curve"); n != 1 {
+		t.Fatalf("ROC chart has %d curves", n)
+	}
+	if auc := s.text("#roc text.auc"); !strings.HasPrefix(auc, "AUC = 0.") {
+		t.Fatalf("AUC label %q", auc)
+	}
+	s.screenshot("06-model-version")
+
+	// Upload a LightGBM file and ask for its promotion.
+	model, err := filepath.Abs("../testdata/lg_dart_breast_cancer.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.do("upload",
+		chromedp.Navigate(srv+"/lab/upload"),
+		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+		chromedp.SendKeys(chromedp.CSS("#upload-name"), "pd-upload"),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{model}),
+	)
+	s.clickWait("upload", "#upload-submit", has("#promote-form"))
+	s.do("choose alias", chromedp.SetValue(chromedp.CSS("#promote-alias"), "champion"))
+	s.clickWait("request promotion", "#promote-submit", has("#promotion-table"))
+	if !strings.Contains(s.text("#promotion-table"), labtest.Scientist) {
+		t.Fatal("promotion request not listed")
+	}
+	s.screenshot("07-model-requested")
+	s.logout()
+
+	// A second user approves it (four eyes).
+	s.login(env.Keys[labtest.Approver2])
+	s.do("approve",
+		chromedp.Navigate(srv+"/lab/approvals"),
+		chromedp.WaitVisible(chromedp.CSS("#approval-table button.approve")),
+	)
+	s.screenshot("08-approvals")
+	s.do("reason", chromedp.SendKeys(chromedp.CSS("#approval-table input[name=reason]"), "黄金样例与指标均通过"))
+	s.clickWait("approve", "#approval-table button.approve", has("#flash"))
+	s.do("open model", chromedp.Navigate(srv+"/lab/models/pd-upload"), chromedp.WaitVisible(chromedp.CSS("#alias-champion")))
+	if got := s.text("#alias-champion"); !strings.Contains(got, "v1") {
+		t.Fatalf("champion alias %q", got)
+	}
+	s.screenshot("09-model-approved")
+	s.logout()
+
+	// A regulator screens the region and sees the tier chart, then a guarantee graph.
+	s.login(env.Keys[labtest.Regulator])
+	s.do("start screening",
+		chromedp.Navigate(srv+"/lab/screenings"),
+		chromedp.WaitVisible(chromedp.CSS("#screen-form")),
+	)
+	s.clickWait("start screening", "#screen-submit", has("#screen-state"))
+	s.screenshot("10-screening-running")
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.waitState(strings.TrimPrefix(loc, srv), "#screen-state"); st != "done" {
+		t.Fatalf("screening ended %s", st)
+	}
+	if n := s.count("#tier-chart rect.bar"); n != 4 {
+		t.Fatalf("tier chart has %d bars, want 4", n)
+	}
+	if n := s.count("#ranking tbody tr"); n != 20 {
+		t.Fatalf("ranking has %d rows, want 20", n)
+	}
+	s.screenshot("11-screening")
+	s.do("open company",
+		chromedp.Navigate(srv+"/lab/companies"),
+		chromedp.SendKeys(chromedp.CSS("#company-code"), env.Focus),
+	)
+	s.clickWait("open company", "#company-submit", has("#company-graph svg"))
+	if n := s.count("#company-graph g.node"); n != 6 {
+		t.Fatalf("guarantee graph has %d nodes, want 6", n)
+	}
+	if n := s.count("#company-graph line.edge"); n != 6 {
+		t.Fatalf("guarantee graph has %d edges, want 6", n)
+	}
+	s.screenshot("12-company")
+
+	// A wrong company code gives a readable message.
+	bad := env.Focus[:17] + map[bool]string{true: "1", false: "0"}[env.Focus[17] == '0']
+	s.do("wrong code",
+		chromedp.Navigate(srv+"/lab/companies"),
+		chromedp.SendKeys(chromedp.CSS("#company-code"), bad),
+	)
+	s.clickWait("wrong code", "#company-submit", has("#error-heading"))
+	if d := s.text("#error-detail"); !strings.Contains(d, "check character") {
+		t.Fatalf("wrong code message %q", d)
+	}
+	s.screenshot("13-wrong-code")
+
+	// The English switch.
+	s.do("indicators", chromedp.Navigate(srv+"/lab/indicators"), chromedp.WaitVisible(chromedp.CSS("#ind-table")))
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	if h := s.text("main h1"); h != "Indicators" {
+		t.Fatalf("heading after the switch %q", h)
+	}
+	s.screenshot("14-indicators-en")
+}
