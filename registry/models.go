@@ -189,3 +189,63 @@ func (r *Registry) fillAliases(ctx context.Context, m *Model) error {
 	}
 	return rows.Err()
 }
+
+// ModelUpdate changes the mutable fields of a model; nil fields stay as they are.
+type ModelUpdate struct {
+	Description *string `json:"description,omitempty"`
+	Shared      *bool   `json:"shared,omitempty"`
+}
+
+// UpdateModel changes a model's description or shared flag. Only the owning
+// institution's writers (or a platform administrator) may.
+func (r *Registry) UpdateModel(ctx context.Context, p access.Principal, name string, u ModelUpdate) (Model, error) {
+	const action = "model.update"
+	m, err := r.updateModel(ctx, p, name, u)
+	if err != nil {
+		return Model{}, r.refuse(ctx, p, action, modelSubject(name), err, u)
+	}
+	return m, nil
+}
+
+func (r *Registry) updateModel(ctx context.Context, p access.Principal, name string, u ModelUpdate) (Model, error) {
+	if u.Description == nil && u.Shared == nil {
+		return Model{}, fmt.Errorf("%w: nothing to update (description, shared)", ErrInvalid)
+	}
+	if u.Description != nil && len(*u.Description) > 4000 {
+		return Model{}, fmt.Errorf("%w: description is %d bytes, limit 4000", ErrInvalid, len(*u.Description))
+	}
+	m, err := r.visibleModel(ctx, p, name)
+	if err != nil {
+		return Model{}, err
+	}
+	if err := requireWriter(p, "model update", m); err != nil {
+		return Model{}, err
+	}
+	var after Model
+	err = r.db.Tx(ctx, func(tx *metadb.Tx) error {
+		before, err := r.lockModel(ctx, tx, m.ID)
+		if err != nil {
+			return err
+		}
+		after = before
+		if u.Description != nil {
+			after.Description = *u.Description
+		}
+		if u.Shared != nil {
+			after.Shared = *u.Shared
+		}
+		if _, err := tx.Exec(ctx, "UPDATE registry_models SET description = ?, shared = ? WHERE id = ?", after.Description, metadb.Bool(after.Shared), m.ID); err != nil {
+			return fmt.Errorf("registry: update model %s: %w", name, err)
+		}
+		if err := r.appendChange(ctx, tx, after, "model.updated", 0, "", p.User); err != nil {
+			return err
+		}
+		_, err = r.log.AppendTx(ctx, tx, audit.Entry{Actor: p.User, Action: "model.update", Subject: modelSubject(name), Before: before, After: after})
+		return err
+	})
+	if err != nil {
+		return Model{}, err
+	}
+	r.notify()
+	return after, nil
+}

@@ -525,6 +525,22 @@ func TestOwnership(t *testing.T) {
 		if err != nil || len(ms) != 1 || ms[0].Name != "shared" {
 			t.Fatalf("bob lists %+v, %v", ms, err)
 		}
+		yes, no := true, false
+		if _, err := e.reg.UpdateModel(ctx, e.bob, "shared", registry.ModelUpdate{Shared: &no}); !errors.Is(err, registry.ErrForbidden) {
+			t.Fatalf("bob unshares alice's model: %v", err)
+		}
+		if _, err := e.reg.UpdateModel(ctx, e.alice, "private", registry.ModelUpdate{}); !errors.Is(err, registry.ErrInvalid) {
+			t.Fatalf("empty update: %v", err)
+		}
+		if m, err := e.reg.UpdateModel(ctx, e.alice, "private", registry.ModelUpdate{Shared: &yes}); err != nil || !m.Shared {
+			t.Fatalf("share: %+v, %v", m, err)
+		}
+		if _, err := e.reg.Model(ctx, e.bob, "private"); err != nil {
+			t.Fatalf("bob after sharing: %v", err)
+		}
+		if _, err := e.reg.UpdateModel(ctx, e.alice, "private", registry.ModelUpdate{Shared: &no}); err != nil {
+			t.Fatal(err)
+		}
 		ms, err = e.reg.Models(ctx, e.root)
 		if err != nil || len(ms) != 2 {
 			t.Fatalf("root lists %+v, %v", ms, err)

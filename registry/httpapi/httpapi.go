@@ -13,6 +13,7 @@
 //	GET    /models                                   list visible models
 //	POST   /models                                   create {name, task, description, shared}
 //	GET    /models/{name}                            one model with aliases
+//	PATCH  /models/{name}                            change {description, shared}
 //	GET    /models/{name}/versions                   versions
 //	POST   /models/{name}/versions                   upload: raw body + query, or multipart "model" + "meta"
 //	GET    /models/{name}/versions/{version}         one version
@@ -88,6 +89,7 @@ func New(reg *registry.Registry, auth Authenticator, opts Options) http.Handler 
 	mux.HandleFunc("GET "+p+"/models", s.wrap(s.listModels))
 	mux.HandleFunc("POST "+p+"/models", s.wrap(s.createModel))
 	mux.HandleFunc("GET "+p+"/models/{name}", s.wrap(s.getModel))
+	mux.HandleFunc("PATCH "+p+"/models/{name}", s.wrap(s.updateModel))
 	mux.HandleFunc("GET "+p+"/models/{name}/versions", s.wrap(s.listVersions))
 	mux.HandleFunc("POST "+p+"/models/{name}/versions", s.wrap(s.upload))
 	mux.HandleFunc("GET "+p+"/models/{name}/versions/{version}", s.wrap(s.getVersion))
@@ -251,6 +253,14 @@ func (s *server) createModel(w http.ResponseWriter, r *http.Request, p access.Pr
 
 func (s *server) getModel(_ http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
 	return s.reg.Model(r.Context(), p, r.PathValue("name"))
+}
+
+func (s *server) updateModel(w http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
+	var u registry.ModelUpdate
+	if err := s.decodeJSON(w, r, &u); err != nil {
+		return nil, err
+	}
+	return s.reg.UpdateModel(r.Context(), p, r.PathValue("name"), u)
 }
 
 func (s *server) listVersions(_ http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {

@@ -271,6 +271,8 @@ func TestErrorStatus(t *testing.T) {
 		{"approver cannot upload", "carol", "POST", upload, bytes.NewReader(raw), "", 403, "role"},
 		{"champion needs approval", "alice", "PUT", base + "/models/pd/aliases/champion", strings.NewReader(`{"version":1}`), "application/json", 409, "four-eyes"},
 		{"immutable version", "alice", "DELETE", base + "/models/pd/versions/1", nil, "", 409, "immutable"},
+		{"unshare by another bank", "bob", "PATCH", base + "/models/pd", strings.NewReader(`{"shared":false}`), "application/json", 404, "pd"},
+		{"empty update", "alice", "PATCH", base + "/models/pd", strings.NewReader(`{}`), "application/json", 400, "nothing to update"},
 		{"bad wait", "alice", "GET", base + "/changes?wait=forever", nil, "", 400, "wait"},
 		{"unknown promotion", "carol", "POST", base + "/promotions/77/approve", nil, "", 404, "77"},
 	}
