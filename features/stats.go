@@ -46,7 +46,7 @@ var QuantileLevels = []float64{0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
 // QuantileSample is the largest number of values quantiles and decile bins are computed
 // from exactly; beyond it they come from an evenly spaced sample of that many values
 // (in snapshot order, which is code order).
-const QuantileSample = 1 << 16
+const QuantileSample = 1 << 14
 
 // HistogramBins is the number of histogram bins.
 const HistogramBins = 20
@@ -71,6 +71,26 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 			prevBy[prev.Stats[i].ID] = &prev.Stats[i]
 		}
 	}
+	// Industries as small integers, once for all indicators.
+	var ind []int32
+	var indNames []string
+	if industry != nil {
+		ind = make([]int32, n)
+		pos := map[string]int32{}
+		for i, name := range industry {
+			if name == "" {
+				ind[i] = -1
+				continue
+			}
+			k, ok := pos[name]
+			if !ok {
+				k = int32(len(indNames))
+				pos[name] = k
+				indNames = append(indNames, name)
+			}
+			ind[i] = k
+		}
+	}
 	out := make([]IndicatorStats, width)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -84,7 +104,7 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 				if j >= width {
 					return
 				}
-				out[j] = indicatorStats(s, j, col, prevBy, y, industry)
+				out[j] = indicatorStats(s, j, col, prevBy, y, ind, indNames)
 			}
 		}()
 	}
@@ -92,7 +112,7 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 	return out
 }
 
-func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*IndicatorStats, y []float64, industry []string) IndicatorStats {
+func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
 	width, n, id := len(s.Names), len(s.Codes), s.Names[j]
 	{
 		for i := 0; i < n; i++ {
@@ -137,18 +157,20 @@ func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*Indica
 			st.IV = num(informationValue(col, y, st.Bins))
 			st.AUC = num(AUC(col, y))
 		}
-		if industry != nil && len(present) > 0 {
-			sum := map[string]float64{}
-			cnt := map[string]float64{}
+		if ind != nil && len(present) > 0 {
+			sum := make([]float64, len(indNames))
+			cnt := make([]float64, len(indNames))
 			for i, v := range col {
-				if !math.IsNaN(v) && industry[i] != "" {
-					sum[industry[i]] += v
-					cnt[industry[i]]++
+				if k := ind[i]; k >= 0 && !math.IsNaN(v) {
+					sum[k] += v
+					cnt[k]++
 				}
 			}
 			st.IndustryMean = map[string]float64{}
-			for k, v := range sum {
-				st.IndustryMean[k] = v / cnt[k]
+			for k, name := range indNames {
+				if cnt[k] > 0 {
+					st.IndustryMean[name] = sum[k] / cnt[k]
+				}
 			}
 		}
 		return st
