@@ -521,7 +521,7 @@ func (e *emitter) penaltyRows(s *state) {
 		add(int32(2 + r.pick(severityCum)))
 	}
 	// Minor penalties (warnings, small fines) follow the same propensity.
-	if r.bern(0.6 * sigmoid(c.viol+0.3*s.stress+1.0)) {
+	if r.bern(sigmoid(c.viol + 0.3*s.stress + 2.0)) {
 		add(int32(1 + r.intn(2)))
 	}
 	sortRows(e.penalty[start:], func(x *PenaltyRow) (Day, string, int32) { return x.EventDate, x.PenaltyID, x.Revision })

@@ -199,6 +199,37 @@ func TestLabelsLearnable(t *testing.T) {
 		}
 		t.Logf("AUC of the true latent log-odds (ceiling): %.3f", auc(zs, ls))
 	}
+	// Violations: past penalties (the department's own record) against
+	// violations found in the next 12 months, over every company alive at asof.
+	penalties := map[string]float64{}
+	for _, rows := range readAll[PenaltyRow](t, store, SourcePenalty) {
+		for _, r := range rows {
+			if r.EventDate <= asof && r.ArrivalDate <= asof {
+				penalties[r.Code] += float64(r.Severity)
+			}
+		}
+	}
+	var vs []float64
+	var vl []bool
+	nv := 0
+	for _, rows := range readAll[CompanyRow](t, store, SourceCompanies) {
+		for _, c := range rows {
+			if c.Founded > asof {
+				continue
+			}
+			age := float64(asof-c.Founded) / 365
+			vs = append(vs, penalties[c.Code]-0.1*math.Log1p(age)-0.05*math.Log1p(c.SubscribedCapital/1e4))
+			vl = append(vl, violated[c.Code])
+			if violated[c.Code] {
+				nv++
+			}
+		}
+	}
+	va := auc(vs, vl)
+	t.Logf("violations: %d of %d companies found in the next 12 months; past penalty severity + age + capital AUC %.3f", nv, len(vl), va)
+	if va < 0.60 {
+		t.Errorf("violation AUC = %.3f, want at least 0.60: the drivers do not show in the data", va)
+	}
 	if a < 0.70 || a > 0.97 {
 		t.Errorf("scorecard AUC = %.3f, want 0.70-0.97 (learnable, not trivial)", a)
 	}

@@ -165,8 +165,8 @@ func newCompany(seed uint64, i int, o *GenerateOptions) (company, error) {
 		0.45*math.Max(0, 1-c.paidCap/math.Max(c.subCap, 1)) + 1.2*r.norm()
 	// Violation propensity (Foshan's factors: age, subscribed and registered
 	// capital, headcount, industry; tax paid and past penalties enter monthly).
-	c.viol = -4.6 + ind.Violation - 0.12*math.Log1p(ageYears) - 0.06*math.Log(c.subCap/1e4+1) -
-		0.04*math.Log(c.regCap/1e4+1) - 0.10*lsize + 0.6*r.norm()
+	c.viol = -3.9 + 2.0*ind.Violation - 0.5*math.Log1p(ageYears) - 0.10*math.Log(c.subCap/1e4+1) -
+		0.06*math.Log(c.regCap/1e4+1) - 0.25*lsize + 0.7*r.norm()
 
 	c.borrower = r.bern(math.Min(0.9, 0.22+0.09*lsize))
 	c.housing = r.bern(math.Min(0.95, 0.15+0.12*lsize))
