@@ -182,7 +182,47 @@ func TestGenerateTables(t *testing.T) {
 		t.Fatalf("companies = %d (summary %d), want %d", len(codes), sum.Rows[SourceCompanies], o.Companies)
 	}
 
+	// Industry mix (GB/T 4754 sections) close to the stated shares.
+	sections := map[string]int{}
+	for _, rows := range companies {
+		for _, c := range rows {
+			sections[c.Industry]++
+		}
+	}
+	for sec, want := range map[string]float64{"F": 0.36, "C": 0.18, "L": 0.09} {
+		got := float64(sections[sec]) / float64(o.Companies)
+		if math.Abs(got-want) > 0.03 {
+			t.Errorf("industry %s share = %.3f, want about %.2f", sec, got, want)
+		}
+	}
+
+	// Heavy-tailed sizes: most firms are small, a few are very large.
+	var insured []float64
+	for _, r := range readAll[SocialInsuranceRow](t, store, SourceSocialInsurance)[start+11] {
+		if r.Revision == 0 {
+			insured = append(insured, float64(r.Insured))
+		}
+	}
+	sort.Float64s(insured)
+	median, p99 := insured[len(insured)/2], insured[len(insured)*99/100]
+	if median > 10 || p99 < 20*median {
+		t.Errorf("insured headcount: median %v, 99th percentile %v; want a small median and a heavy tail", median, p99)
+	}
+
 	tax := readAll[TaxRow](t, store, SourceTax)
+	// Seasonality: the Spring Festival month sells less than January.
+	sales := func(m Month) float64 {
+		s := 0.0
+		for _, r := range tax[m] {
+			if r.Revision == 0 {
+				s += r.Sales
+			}
+		}
+		return s
+	}
+	if jan, feb := sales(start+12), sales(start+13); feb >= 0.95*jan {
+		t.Errorf("February sales %.0f not below January %.0f", feb, jan)
+	}
 	late, corr := checkTiming(t, "tax", start, end, timings(tax, func(r *TaxRow) timing {
 		return timing{r.Code, r.EventDate, r.ArrivalDate, r.Revision}
 	}), false)
