@@ -76,6 +76,9 @@ type Principal struct {
 	InstitutionID int64
 	Roles         []Role
 	Clearance     Clearance
+	// Native is the Authenticator's own principal, handed back to adapters whose
+	// packages authorize every call themselves (the registry). Nil otherwise.
+	Native any
 }
 
 // Has reports whether p holds role r (admins hold every role).
@@ -341,6 +344,7 @@ type ModelDetail struct {
 // Upload is a model file sent through the console.
 type Upload struct {
 	Model      string
+	Task       string // pd, violation or limit; used when the upload creates the model
 	FileName   string
 	Data       []byte
 	Golden     []byte // optional CSV of feature values and the expected prediction
@@ -355,13 +359,13 @@ type Upload struct {
 
 // Models is the model library (registry).
 type Models interface {
-	Models(ctx context.Context) ([]ModelSummary, error)
-	Model(ctx context.Context, name string) (ModelDetail, error)
-	Version(ctx context.Context, name, version string) (Version, error)
+	Models(ctx context.Context, p Principal) ([]ModelSummary, error)
+	Model(ctx context.Context, p Principal, name string) (ModelDetail, error)
+	Version(ctx context.Context, p Principal, name, version string) (Version, error)
 	Upload(ctx context.Context, u Upload) (Version, error)
 	RequestPromotion(ctx context.Context, name, version, alias string, by Principal) (Promotion, error)
 	Decide(ctx context.Context, promotionID string, approve bool, reason string, by Principal) error
-	Pending(ctx context.Context) ([]Promotion, error)
+	Pending(ctx context.Context, p Principal) ([]Promotion, error)
 }
 
 // Tier is one risk tier of a screening with its company count.

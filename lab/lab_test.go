@@ -338,12 +338,13 @@ func goldenCSV(t *testing.T, rows int, shift float64) []byte {
 	return buf.Bytes()
 }
 
-func (b *browser) upload(name, fileName string, data, golden []byte, token string) page {
+func (b *browser) upload(name, set, fileName string, data, golden []byte, token string) page {
 	b.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("csrf", token)
 	_ = mw.WriteField("model", name)
+	_ = mw.WriteField("feature_set", set)
 	fw, _ := mw.CreateFormFile("file", fileName)
 	fw.Write(data)
 	if golden != nil {
@@ -364,7 +365,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func() int {
-		ms, _ := env.Registry.Models(context.Background())
+		ms, _ := env.Models.Models(context.Background(), env.Principal(t, labtest.Scientist))
 		n := 0
 		for _, m := range ms {
 			n += m.Versions
@@ -382,7 +383,9 @@ func TestUploadPromoteApprove(t *testing.T) {
 	}{
 		{"not a model", "notes.txt", []byte("quarterly notes, not a model\n"), nil, "", 400, "notes.txt is not a usable LightGBM or XGBoost model"},
 		{"truncated model", "cut.txt", model[:len(model)/2], nil, "", 400, "cut.txt"},
-		{"golden rows disagree", "m.txt", model, goldenCSV(t, 5, 0.01), "", 400, "the file expects"},
+		{"golden rows disagree", "m.txt", model, goldenCSV(t, 5, 0.01), "", 400, "parity check failed: 5 of 5 rows"},
+		{"golden rows unreadable", "m.txt", model, []byte("1,x,0.5\n"), "", 400, "field 2"},
+		{"unknown feature set", "m.txt", model, nil, "", 400, "unknown feature set"},
 		{"bad model name", "m.txt", model, nil, "", 400, "model name"},
 		{"tampered token", "m.txt", model, nil, "forged", 403, "表单已过期或被篡改"},
 	}
@@ -392,11 +395,14 @@ func TestUploadPromoteApprove(t *testing.T) {
 			if tok == "" {
 				tok = sci.csrf("/lab/upload")
 			}
-			name := "pd-upload"
-			if tc.name == "bad model name" {
+			name, set := "pd-upload", "breast-cancer/v1"
+			switch tc.name {
+			case "bad model name":
 				name = "PD Upload!"
+			case "unknown feature set":
+				set = "pd/v9"
 			}
-			p := sci.upload(name, tc.file, tc.data, tc.golden, tok)
+			p := sci.upload(name, set, tc.file, tc.data, tc.golden, tok)
 			if p.status != tc.status || !strings.Contains(p.body, tc.message) {
 				t.Fatalf("status %d, want %d with %q\n%s", p.status, tc.status, tc.message, p.body)
 			}
@@ -407,7 +413,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		})
 	}
 
-	p := sci.upload("pd-upload", "lg_dart_breast_cancer.model", model, goldenCSV(t, 20, 0), sci.csrf("/lab/upload"))
+	p := sci.upload("pd-upload", "breast-cancer/v1", "lg_dart_breast_cancer.model", model, goldenCSV(t, 20, 0), sci.csrf("/lab/upload"))
 	if p.status != http.StatusSeeOther || p.header.Get("Location") == "" {
 		t.Fatalf("upload: %d\n%s", p.status, p.body)
 	}
@@ -423,7 +429,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 	if p := sci.post("/lab/models/pd-upload/v1/promote", url.Values{"csrf": {tok}, "alias": {"champion"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("promote: %d\n%s", p.status, p.body)
 	}
-	pending, _ := env.Registry.Pending(context.Background())
+	pending, _ := env.Models.Pending(context.Background(), env.Principal(t, labtest.Scientist))
 	if len(pending) != 1 {
 		t.Fatalf("%d pending", len(pending))
 	}
@@ -440,7 +446,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		if p.status != 403 || !strings.Contains(p.body, "未做任何更改") {
 			t.Fatalf("status %d\n%s", p.status, p.body)
 		}
-		if pending, _ := env.Registry.Pending(context.Background()); len(pending) != 1 {
+		if pending, _ := env.Models.Pending(context.Background(), env.Principal(t, labtest.Scientist)); len(pending) != 1 {
 			t.Fatal("the promotion was decided with a forged token")
 		}
 	})
@@ -461,7 +467,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		t.Fatalf("approve: %d\n%s", p.status, p.body)
 	}
 	m := sci.get("/lab/models/pd-upload")
-	for _, want := range []string{`id="alias-champion"`, "→ v1</span>", labtest.Approver2, labtest.Scientist, "promotion.approved"} {
+	for _, want := range []string{`id="alias-champion"`, "→ v1</span>", labtest.Approver2, labtest.Scientist, "model.promotion.approve"} {
 		if !strings.Contains(m.body, want) {
 			t.Fatalf("model page lacks %q", want)
 		}
@@ -478,9 +484,9 @@ func TestUploadPromoteApprove(t *testing.T) {
 		if p := self.post("/lab/models/pd-upload/v1/promote", url.Values{"csrf": {tok}, "alias": {"challenger"}}); p.status != http.StatusSeeOther {
 			t.Fatalf("promote: %d", p.status)
 		}
-		pending, _ := env.Registry.Pending(context.Background())
+		pending, _ := env.Models.Pending(context.Background(), env.Principal(t, labtest.Scientist))
 		p := self.post("/lab/approvals/"+pending[0].ID, url.Values{"csrf": {tok}, "decision": {"approve"}})
-		if p.status != http.StatusConflict || !strings.Contains(p.body, "cannot decide it") {
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "four-eyes rule") {
 			t.Fatalf("self-approval: %d\n%s", p.status, p.body)
 		}
 	})
@@ -534,7 +540,7 @@ func TestTrainingAndRegister(t *testing.T) {
 			t.Fatalf("version page lacks %q", want)
 		}
 	}
-	ver, _ := env.Registry.Version(context.Background(), "binary-gbdt", "v1")
+	ver, _ := env.Models.Version(context.Background(), env.Principal(t, labtest.Scientist), "binary-gbdt", "v1")
 	// The README of the shared data reports AUC 0.836 for XGBoost with 100 rounds on
 	// binary.test; 30 quick rounds on a 20% hold-out of binary.train land a little lower.
 	if ver.AUC < 0.76 || ver.AUC > 0.9 {

@@ -404,7 +404,7 @@ func (s *Server) models(q *req) error {
 	if s.o.Models == nil {
 		return fmt.Errorf("%w: model library", ErrNotConnected)
 	}
-	rows, err := s.o.Models.Models(q.ctx())
+	rows, err := s.o.Models.Models(q.ctx(), q.principal())
 	if err != nil {
 		return err
 	}
@@ -415,7 +415,7 @@ func (s *Server) model(q *req) error {
 	if s.o.Models == nil {
 		return fmt.Errorf("%w: model library", ErrNotConnected)
 	}
-	m, err := s.o.Models.Model(q.ctx(), q.r.PathValue("name"))
+	m, err := s.o.Models.Model(q.ctx(), q.principal(), q.r.PathValue("name"))
 	if err != nil {
 		return err
 	}
@@ -432,7 +432,7 @@ func (s *Server) version(q *req) error {
 	if s.o.Models == nil {
 		return fmt.Errorf("%w: model library", ErrNotConnected)
 	}
-	v, err := s.o.Models.Version(q.ctx(), q.r.PathValue("name"), q.r.PathValue("version"))
+	v, err := s.o.Models.Version(q.ctx(), q.principal(), q.r.PathValue("name"), q.r.PathValue("version"))
 	if err != nil {
 		return err
 	}
@@ -501,7 +501,14 @@ func (s *Server) upload(q *req) error {
 	if err != nil {
 		return fmt.Errorf("%w: read model file: %v", ErrInvalidInput, err)
 	}
-	u := Upload{Model: name, FileName: files[0].Filename, Data: data, FeatureSet: strings.TrimSpace(q.r.FormValue("feature_set")), By: q.principal()}
+	task := q.r.FormValue("task")
+	if task == "" {
+		task = "pd"
+	}
+	if task != "pd" && task != "violation" && task != "limit" {
+		return fmt.Errorf("%w: task %q is not pd, violation or limit", ErrInvalidInput, task)
+	}
+	u := Upload{Model: name, Task: task, FileName: files[0].Filename, Data: data, FeatureSet: strings.TrimSpace(q.r.FormValue("feature_set")), By: q.principal()}
 	if g := f.File["golden"]; len(g) == 1 && g[0].Size > 0 {
 		if u.Golden, err = readPart(g[0]); err != nil {
 			return fmt.Errorf("%w: read golden rows: %v", ErrInvalidInput, err)
@@ -533,7 +540,7 @@ func (s *Server) approvals(q *req) error {
 	if s.o.Models == nil {
 		return fmt.Errorf("%w: model library", ErrNotConnected)
 	}
-	rows, err := s.o.Models.Pending(q.ctx())
+	rows, err := s.o.Models.Pending(q.ctx(), q.principal())
 	if err != nil {
 		return err
 	}

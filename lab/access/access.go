@@ -81,7 +81,7 @@ func (a *Adapter) Authenticate(ctx context.Context, key string) (lab.Principal, 
 		return lab.Principal{}, err
 	}
 	out := lab.Principal{ID: strconv.FormatInt(p.UserID, 10), Name: p.User, Institution: p.Institution,
-		InstitutionID: p.InstitutionID, Clearance: Clearance(p)}
+		InstitutionID: p.InstitutionID, Clearance: Clearance(p), Native: p}
 	for _, r := range p.Roles {
 		if lr, ok := Roles[r]; ok {
 			out.Roles = append(out.Roles, lr)

@@ -256,6 +256,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Navigate(srv+"/lab/upload"),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
 		chromedp.SendKeys(chromedp.CSS("#upload-name"), "pd-upload"),
+		chromedp.SendKeys(chromedp.CSS("#upload-set"), "breast-cancer/v1"),
 		chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{model}),
 	)
 	s.clickWait("upload", "#upload-submit", has("#promote-form"))

@@ -13,13 +13,17 @@ import (
 
 	"github.com/xinyi-platform/xinyi/features"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
+	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
 )
 
 // The users of a test environment, by the name their API key is stored under.
@@ -35,15 +39,18 @@ const (
 )
 
 // Env is a console wired to real access control (SQLite), the real indicator catalog,
-// the real trainer on public data, and the in-memory registry, screenings, company
-// profiles and statistics of this package.
+// the real model registry (SQLite, local blob folder, audit log), the real trainer on
+// public data, and the in-memory screenings, company profiles and statistics of this
+// package.
 type Env struct {
 	Server     *lab.Server
 	Handler    http.Handler // the console mounted at /lab/
 	Keys       map[string]string
 	Access     *xaccess.Store
 	BankID     int64
-	Registry   *Registry
+	Registry   *xregistry.Registry
+	Models     *labregistry.Models
+	Auth       *labaccess.Adapter
 	Screenings *Screenings
 	Trainer    *labtraining.Trainer
 	Companies  Companies
@@ -104,8 +111,12 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		o.ScreeningStep = 30 * time.Millisecond
 	}
 	e := &Env{Keys: map[string]string{}}
-	var err error
-	if e.Access, err = xaccess.Open(ctx, metadbtest.SQLite(t), xaccess.Options{}); err != nil {
+	db := metadbtest.SQLite(t)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Access, err = xaccess.Open(ctx, db, xaccess.Options{Audit: log}); err != nil {
 		t.Fatal(err)
 	}
 	bank, err := e.Access.CreateInstitution(ctx, "setup", BankName, xaccess.KindBank)
@@ -140,12 +151,21 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		e.Keys[u.name] = key
 	}
 	auth := labaccess.New(e.Access, labaccess.Options{})
+	e.Auth = auth
 
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Registry = NewRegistry(o.Now)
+	blobs, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sets := xregistry.StaticFeatureSets{"lightgbm-binary": {1: numbered("f", 0, 28)}, "breast-cancer": {1: numbered("Column_", 0, 30)}}
+	if e.Registry, err = xregistry.Open(ctx, db, blobs, sets, log, xregistry.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	e.Models = labregistry.New(e.Registry)
 	var data []labtraining.DataSet
 	for _, d := range labtraining.PublicDataSets(o.DataDir) {
 		for _, n := range o.DataSets {
@@ -154,7 +174,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 			}
 		}
 	}
-	e.Trainer = labtraining.New(labtraining.Options{Data: data, Models: e.Registry, Threads: 2})
+	e.Trainer = labtraining.New(labtraining.Options{Data: data, Models: e.Models, Threads: 2})
 	t.Cleanup(func() { e.Trainer.Close() })
 
 	var pop []Scored
@@ -171,7 +191,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	e.Companies = Companies{e.Focus: focusCompany(e.Codes)}
 
 	e.Server, err = lab.New(lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: e.Trainer, Trainer: e.Trainer, Models: e.Registry, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
+		Samples: e.Trainer, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +199,24 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	mux.Handle("/lab/", e.Server)
 	e.Handler = mux
 	return e
+}
+
+// Principal signs user in through access control, as the console does.
+func (e *Env) Principal(t testing.TB, user string) lab.Principal {
+	t.Helper()
+	p, err := e.Auth.Authenticate(context.Background(), e.Keys[user])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func numbered(prefix string, from, to int) []string {
+	out := make([]string, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return out
 }
 
 // PublicIndicator is a public indicator of the catalog with fixture statistics;

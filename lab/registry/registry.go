@@ -1,0 +1,415 @@
+// Package registry adapts the model registry to the lab console's model library:
+// models, versions with their evaluation, aliases, four-eyes promotions and history.
+// Every call runs as the signed-in user's access principal (lab.Principal.Native,
+// set by lab/access), so the registry's own ownership and role checks apply.
+//
+// The console's charts (ROC, KS, calibration, importances) travel inside the
+// version's model card under "evaluation"; the registry stores the card as given.
+//
+//	models := labregistry.New(reg)
+//	srv, _ := lab.New(lab.Options{Models: models, ...})
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/xinyi-platform/xinyi/gbdt"
+	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/lab"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
+)
+
+// ErrNoPrincipal reports a lab principal that carries no access principal.
+var ErrNoPrincipal = errors.New("lab/registry: principal was not signed in through internal/access")
+
+// Models implements lab.Models over a registry.
+type Models struct {
+	r *xregistry.Registry
+}
+
+// New wraps r.
+func New(r *xregistry.Registry) *Models { return &Models{r: r} }
+
+func native(p lab.Principal) (xaccess.Principal, error) {
+	ap, ok := p.Native.(xaccess.Principal)
+	if !ok {
+		return xaccess.Principal{}, fmt.Errorf("%w: %w", lab.ErrForbidden, ErrNoPrincipal)
+	}
+	return ap, nil
+}
+
+// mapErr turns registry errors into the console's; the message is kept.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, xregistry.ErrNotFound):
+		return fmt.Errorf("%w: %w", lab.ErrNotFound, err)
+	case errors.Is(err, xregistry.ErrForbidden), errors.Is(err, xaccess.ErrForbidden):
+		return fmt.Errorf("%w: %w", lab.ErrForbidden, err)
+	case errors.Is(err, xregistry.ErrConflict):
+		return fmt.Errorf("%w: %w", lab.ErrConflict, err)
+	case errors.Is(err, xregistry.ErrInvalid), errors.Is(err, xregistry.ErrValidation), errors.Is(err, xregistry.ErrTooLarge),
+		errors.Is(err, xregistry.ErrUnknownFeatureSet):
+		return fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+	}
+	return err
+}
+
+func versionName(n int) string { return "v" + strconv.Itoa(n) }
+
+// parseVersion reads "v3" or "3".
+func parseVersion(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimPrefix(s, "v"))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: version %q is not v1, v2, ...", lab.ErrNotFound, s)
+	}
+	return n, nil
+}
+
+func summary(m xregistry.Model) lab.ModelSummary {
+	s := lab.ModelSummary{Name: m.Name, Task: string(m.Task), Description: m.Description, Versions: m.Latest, Aliases: map[string]string{}}
+	for a, v := range m.Aliases {
+		s.Aliases[a] = versionName(v)
+	}
+	return s
+}
+
+// Models lists the models the user may see.
+func (a *Models) Models(ctx context.Context, p lab.Principal) ([]lab.ModelSummary, error) {
+	ap, err := native(p)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := a.r.Models(ctx, ap)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]lab.ModelSummary, len(ms))
+	for i, m := range ms {
+		out[i] = summary(m)
+	}
+	return out, nil
+}
+
+// Model returns a model with its versions, promotions and audit history.
+func (a *Models) Model(ctx context.Context, p lab.Principal, name string) (lab.ModelDetail, error) {
+	ap, err := native(p)
+	if err != nil {
+		return lab.ModelDetail{}, err
+	}
+	m, err := a.r.Model(ctx, ap, name)
+	if err != nil {
+		return lab.ModelDetail{}, mapErr(err)
+	}
+	d := lab.ModelDetail{ModelSummary: summary(m)}
+	vs, err := a.r.Versions(ctx, ap, name)
+	if err != nil {
+		return lab.ModelDetail{}, mapErr(err)
+	}
+	for _, v := range vs {
+		d.Versions = append(d.Versions, convertVersion(v))
+	}
+	ps, err := a.r.Promotions(ctx, ap, name, "")
+	if err != nil {
+		return lab.ModelDetail{}, mapErr(err)
+	}
+	for _, pr := range ps {
+		d.Promotions = append(d.Promotions, convertPromotion(pr))
+	}
+	hist, err := a.r.History(ctx, ap, name, 100)
+	if err != nil {
+		return lab.ModelDetail{}, mapErr(err)
+	}
+	for _, h := range hist {
+		detail := h.Reason
+		if detail == "" && len(h.After) > 0 && string(h.After) != "null" {
+			detail = truncate(string(h.After), 160)
+		}
+		d.History = append(d.History, lab.HistoryEntry{Time: h.Time, Actor: h.Actor, Action: h.Action + " · " + h.Outcome, Detail: detail})
+	}
+	return d, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
+
+func convertPromotion(pr xregistry.Promotion) lab.Promotion {
+	reason := pr.Reason
+	if reason == "" {
+		reason = pr.Note
+	}
+	return lab.Promotion{ID: strconv.FormatInt(pr.ID, 10), Model: pr.Model, Version: versionName(pr.Version), Alias: pr.Alias, State: pr.State,
+		RequestedBy: pr.RequestedBy, Requested: pr.RequestedAt, DecidedBy: pr.DecidedBy, Decided: pr.DecidedAt, Reason: reason}
+}
+
+// card is the model card the console writes and reads.
+type card struct {
+	Text       string          `json:"text,omitempty"`
+	Evaluation *lab.Evaluation `json:"evaluation,omitempty"`
+}
+
+func convertVersion(v xregistry.Version) lab.Version {
+	out := lab.Version{Model: v.Model, Version: versionName(v.Version), Format: v.SourceFormat,
+		FeatureSet: fmt.Sprintf("%s/v%d", v.FeatureSet, v.FeatureSetVersion), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
+		SHA256: v.ArtifactDigest, Trees: v.NumTrees, Features: len(v.Features), Created: v.CreatedAt, CreatedBy: v.CreatedBy}
+	if v.Parity != nil {
+		out.Golden = v.Parity.Rows
+	}
+	if len(v.ModelCard) > 0 {
+		var c card
+		if err := json.Unmarshal(v.ModelCard, &c); err == nil && (c.Text != "" || c.Evaluation != nil) {
+			out.Card = c.Text
+			if c.Evaluation != nil {
+				out.Evaluation = *c.Evaluation
+			}
+		} else {
+			var pretty bytes.Buffer
+			if json.Indent(&pretty, v.ModelCard, "", "  ") == nil {
+				out.Card = pretty.String()
+			}
+		}
+	}
+	if len(out.Metrics) == 0 {
+		names := make([]string, 0, len(v.Metrics))
+		for n := range v.Metrics {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			out.Metrics = append(out.Metrics, lab.Metric{Name: n, Value: v.Metrics[n]})
+			if strings.EqualFold(n, "auc") {
+				out.AUC = v.Metrics[n]
+			}
+		}
+	}
+	return out
+}
+
+// Version returns one version ("v3").
+func (a *Models) Version(ctx context.Context, p lab.Principal, name, version string) (lab.Version, error) {
+	ap, err := native(p)
+	if err != nil {
+		return lab.Version{}, err
+	}
+	n, err := parseVersion(version)
+	if err != nil {
+		return lab.Version{}, err
+	}
+	v, err := a.r.Version(ctx, ap, name, n)
+	if err != nil {
+		return lab.Version{}, mapErr(err)
+	}
+	return convertVersion(v), nil
+}
+
+// ParseFeatureSet reads "name/v3" (or "name@v3").
+func ParseFeatureSet(s string) (string, int, error) {
+	i := strings.LastIndexAny(s, "/@")
+	if i <= 0 {
+		return "", 0, fmt.Errorf("%w: feature set %q must be written name/vN, e.g. pd/v1", lab.ErrInvalidInput, s)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "v"))
+	if err != nil || n <= 0 {
+		return "", 0, fmt.Errorf("%w: feature set %q must be written name/vN, e.g. pd/v1", lab.ErrInvalidInput, s)
+	}
+	return s[:i], n, nil
+}
+
+// MaxGoldenRows bounds the golden rows of one upload.
+const MaxGoldenRows = 10000
+
+// ParseGolden reads golden rows as CSV: the model's feature values in order
+// (empty or NaN for missing), then the expected prediction. A first line whose
+// first field is not a number is a header. Every row must have the same width.
+func ParseGolden(data []byte) (*xregistry.ParityInput, error) {
+	rd := csv.NewReader(bytes.NewReader(data))
+	rd.FieldsPerRecord = 0
+	rd.ReuseRecord = true
+	in := &xregistry.ParityInput{}
+	for line := 1; ; line++ {
+		rec, err := rd.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: golden rows: %v", lab.ErrInvalidInput, err)
+		}
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("%w: golden rows line %d has %d field(s); want feature values and the expected prediction", lab.ErrInvalidInput, line, len(rec))
+		}
+		if line == 1 && !numeric(rec[0]) {
+			continue
+		}
+		if len(in.Rows) == MaxGoldenRows {
+			return nil, fmt.Errorf("%w: golden rows: more than %d rows", lab.ErrInvalidInput, MaxGoldenRows)
+		}
+		row := make([]*float64, len(rec)-1)
+		for i, f := range rec[:len(rec)-1] {
+			f = strings.TrimSpace(f)
+			if f == "" || strings.EqualFold(f, "nan") || strings.EqualFold(f, "na") {
+				continue
+			}
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				return nil, fmt.Errorf("%w: golden rows line %d field %d: %q is not a finite number", lab.ErrInvalidInput, line, i+1, truncate(f, 40))
+			}
+			row[i] = &v
+		}
+		want, err := strconv.ParseFloat(strings.TrimSpace(rec[len(rec)-1]), 64)
+		if err != nil || math.IsInf(want, 0) || math.IsNaN(want) {
+			return nil, fmt.Errorf("%w: golden rows line %d: expected prediction %q is not a finite number", lab.ErrInvalidInput, line, truncate(rec[len(rec)-1], 40))
+		}
+		in.Rows = append(in.Rows, row)
+		in.Expected = append(in.Expected, want)
+	}
+	if len(in.Rows) == 0 {
+		return nil, fmt.Errorf("%w: golden rows: the file has no rows", lab.ErrInvalidInput)
+	}
+	return in, nil
+}
+
+func numeric(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.EqualFold(s, "nan") || strings.EqualFold(s, "na") {
+		return true
+	}
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// Upload registers a file (or a trained model) as the next version of u.Model,
+// creating the model with u.Task when it does not exist yet.
+func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) {
+	ap, err := native(u.By)
+	if err != nil {
+		return lab.Version{}, err
+	}
+	if u.FeatureSet == "" {
+		return lab.Version{}, fmt.Errorf("%w: name the feature set the model is bound to (name/vN)", lab.ErrInvalidInput)
+	}
+	set, setVersion, err := ParseFeatureSet(u.FeatureSet)
+	if err != nil {
+		return lab.Version{}, err
+	}
+	up := xregistry.Upload{Data: u.Data, FeatureSet: set, FeatureSetVersion: setVersion,
+		Lineage: xregistry.Lineage{Kind: "uploaded", Filename: u.FileName, Sample: u.Sample, CodeVersion: u.CodeVersion}}
+	if u.Evaluation != nil || u.Card != "" {
+		up.Lineage.Kind = "trained"
+		if up.ModelCard, err = json.Marshal(card{Text: u.Card, Evaluation: u.Evaluation}); err != nil {
+			return lab.Version{}, err
+		}
+		if u.Evaluation != nil {
+			up.Metrics = map[string]float64{}
+			for _, m := range u.Evaluation.Metrics {
+				up.Metrics[m.Name] = m.Value
+			}
+		}
+	}
+	if len(u.Golden) > 0 {
+		if up.Parity, err = ParseGolden(u.Golden); err != nil {
+			return lab.Version{}, err
+		}
+	}
+	if _, err := a.r.Model(ctx, ap, u.Model); errors.Is(err, xregistry.ErrNotFound) {
+		task := xregistry.Task(u.Task)
+		if task == "" {
+			task = xregistry.TaskPD
+		}
+		// A file that is not a model must not leave an empty model behind: parse it
+		// before the model is created. (The registry repeats every check on Register.)
+		if _, err := gbdt.Parse(u.Data, gbdt.DefaultLimits()); err != nil {
+			return lab.Version{}, fmt.Errorf("%w: %s is not a usable LightGBM or XGBoost model: %w", lab.ErrInvalidInput, u.FileName, err)
+		}
+		if _, err := a.r.CreateModel(ctx, ap, xregistry.NewModel{Name: u.Model, Task: task}); err != nil {
+			return lab.Version{}, mapErr(err)
+		}
+	} else if err != nil {
+		return lab.Version{}, mapErr(err)
+	}
+	v, err := a.r.Register(ctx, ap, u.Model, up)
+	if err != nil {
+		return lab.Version{}, mapErr(err)
+	}
+	return convertVersion(v), nil
+}
+
+// RequestPromotion asks for alias to point at version.
+func (a *Models) RequestPromotion(ctx context.Context, name, version, alias string, by lab.Principal) (lab.Promotion, error) {
+	ap, err := native(by)
+	if err != nil {
+		return lab.Promotion{}, err
+	}
+	n, err := parseVersion(version)
+	if err != nil {
+		return lab.Promotion{}, err
+	}
+	pr, err := a.r.RequestPromotion(ctx, ap, name, alias, n, "")
+	if err != nil {
+		return lab.Promotion{}, mapErr(err)
+	}
+	return convertPromotion(pr), nil
+}
+
+// Decide approves or rejects a pending promotion.
+func (a *Models) Decide(ctx context.Context, id string, approve bool, reason string, by lab.Principal) error {
+	ap, err := native(by)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: promotion %q", lab.ErrNotFound, id)
+	}
+	if approve {
+		_, err = a.r.Approve(ctx, ap, n, reason)
+	} else {
+		if reason == "" {
+			reason = "rejected in the lab"
+		}
+		_, err = a.r.Reject(ctx, ap, n, reason)
+	}
+	return mapErr(err)
+}
+
+// Pending lists the undecided promotions of every model the user may see.
+func (a *Models) Pending(ctx context.Context, p lab.Principal) ([]lab.Promotion, error) {
+	ap, err := native(p)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := a.r.Models(ctx, ap)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var out []lab.Promotion
+	for _, m := range ms {
+		ps, err := a.r.Promotions(ctx, ap, m.Name, xregistry.StatePending)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for _, pr := range ps {
+			out = append(out, convertPromotion(pr))
+		}
+	}
+	slices.SortStableFunc(out, func(x, y lab.Promotion) int { return x.Requested.Compare(y.Requested) })
+	return out, nil
+}

@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/xinyi-platform/xinyi/lab"
+)
+
+func TestParseFeatureSet(t *testing.T) {
+	tests := []struct {
+		in      string
+		name    string
+		version int
+		ok      bool
+	}{
+		{"pd/v1", "pd", 1, true},
+		{"violation@v12", "violation", 12, true},
+		{"breast-cancer/3", "breast-cancer", 3, true},
+		{"pd", "", 0, false},
+		{"/v1", "", 0, false},
+		{"pd/v0", "", 0, false},
+		{"pd/vx", "", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			name, v, err := ParseFeatureSet(tc.in)
+			if !tc.ok {
+				if !errors.Is(err, lab.ErrInvalidInput) {
+					t.Fatalf("err = %v, want ErrInvalidInput", err)
+				}
+				return
+			}
+			if err != nil || name != tc.name || v != tc.version {
+				t.Fatalf("got %q %d %v, want %q %d", name, v, err, tc.name, tc.version)
+			}
+		})
+	}
+}
+
+func TestParseGolden(t *testing.T) {
+	in, err := ParseGolden([]byte("a,b,expected\n1.5,,0.25\nnan,2,1e-3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Rows) != 2 || len(in.Expected) != 2 {
+		t.Fatalf("%d rows, %d expected", len(in.Rows), len(in.Expected))
+	}
+	if *in.Rows[0][0] != 1.5 || in.Rows[0][1] != nil || in.Rows[1][0] != nil || *in.Rows[1][1] != 2 {
+		t.Fatalf("rows %v", in.Rows)
+	}
+	if in.Expected[0] != 0.25 || in.Expected[1] != 0.001 {
+		t.Fatalf("expected %v", in.Expected)
+	}
+	bad := []struct{ name, data, msg string }{
+		{"empty", "", "no rows"},
+		{"header only", "a,b\n", "no rows"},
+		{"one field", "1\n", "1 field"},
+		{"ragged", "1,2,3\n1,2\n", "wrong number of fields"},
+		{"text value", "1,x,0.5\n", "field 2"},
+		{"infinite", "1,+Inf,0.5\n", "field 2"},
+		{"bad expectation", "1,2,high\n", "expected prediction"},
+		{"NaN expectation", "1,2,NaN\n", "expected prediction"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseGolden([]byte(tc.data))
+			if !errors.Is(err, lab.ErrInvalidInput) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v, want ErrInvalidInput with %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+func FuzzParseGolden(f *testing.F) {
+	f.Add([]byte("a,b,y\n1,2,0.5\n"))
+	f.Add([]byte("\"1\",,3\n"))
+	f.Add([]byte("1,2\n3,4,5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in, err := ParseGolden(data)
+		if err != nil {
+			if !errors.Is(err, lab.ErrInvalidInput) {
+				t.Fatalf("error %v does not wrap ErrInvalidInput", err)
+			}
+			return
+		}
+		if len(in.Rows) == 0 || len(in.Rows) != len(in.Expected) {
+			t.Fatalf("%d rows, %d expected", len(in.Rows), len(in.Expected))
+		}
+		for i, row := range in.Rows {
+			if len(row) != len(in.Rows[0]) {
+				t.Fatalf("row %d has %d values, row 0 has %d", i, len(row), len(in.Rows[0]))
+			}
+			for _, v := range row {
+				if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
+					t.Fatalf("row %d holds %v", i, *v)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkParseGolden(b *testing.B) {
+	var sb strings.Builder
+	for i := range 1000 {
+		for j := range 30 {
+			sb.WriteString("1.2345,")
+			_ = j
+		}
+		sb.WriteString("0.5\n")
+		_ = i
+	}
+	data := []byte(sb.String())
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseGolden(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
