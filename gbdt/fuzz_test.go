@@ -49,8 +49,17 @@ func checkParsed(t *testing.T, m *Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Five rows, so the batch walks four together and one alone.
+	var batch []float64
+	for k := range 5 {
+		batch = append(batch, rows[k%2]...)
+	}
+	bout := make([]float64, 5)
+	if err := p.MarginBatch(batch, bout); err != nil {
+		t.Fatal(err)
+	}
 	out := make([]float64, m.NumFeatures())
-	for _, row := range rows {
+	for k, row := range rows {
 		a, err := m.Margin(row)
 		if err != nil {
 			t.Fatal(err)
@@ -60,6 +69,11 @@ func checkParsed(t *testing.T, m *Model) {
 		}
 		if c, _ := p.Margin(row); c != a && !(math.IsNaN(a) && math.IsNaN(c)) {
 			t.Fatalf("Predictor margin %v, Model %v", c, a)
+		}
+		for _, c := range []float64{bout[k], bout[k+2]} {
+			if c != a && !(math.IsNaN(a) && math.IsNaN(c)) {
+				t.Fatalf("Predictor batch margin %v, Model %v", c, a)
+			}
 		}
 		if expected, err := m.Contributions(row, out); err == nil {
 			// Tolerance relative to the size of the terms: mutated files can hold

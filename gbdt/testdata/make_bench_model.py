@@ -13,7 +13,8 @@ gbdt/testdata/bench/:
   gmsc.rows.f32     10,000 held-out rows, float32 little-endian, row-major (NaN = missing)
   gmsc.margin.f64   XGBoost's output_margin for those rows, float64 little-endian
   gmsc.meta.json    shape, and XGBoost's single-thread prediction time per row
-                    (best of 7 runs, DMatrix predict and inplace_predict)
+                    (process CPU time, steady on a shared machine where wall time
+                    is not; best of 7 runs, DMatrix predict and inplace_predict)
 
 BenchmarkPredictGMSC in bench_test.go reads them (and skips when they are absent).
 """
@@ -61,9 +62,9 @@ def main():
         t = []
         for _ in range(reps):
             d = xgb.DMatrix(xt, feature_names=names, nthread=1)
-            s = time.perf_counter()
+            s = time.process_time()
             fn(d)
-            t.append(time.perf_counter() - s)
+            t.append(time.process_time() - s)
         return min(t) / len(xt) * 1e9
 
     meta = {
