@@ -70,9 +70,18 @@ var provinces = map[string]bool{
 	"61": true, "62": true, "63": true, "64": true, "65": true, "71": true, "81": true, "82": true,
 }
 
-func charValue(c byte) int {
-	return strings.IndexByte(Charset, c)
-}
+// charValues maps a byte to its index in Charset, or -1.
+var charValues = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
+	}
+	for i := range len(Charset) {
+		t[Charset[i]] = int8(i)
+	}
+	return t
+}()
+
+func charValue(c byte) int { return int(charValues[c]) }
 
 // orgValue is a character's value in GB 11714: digits 0-9, letters A-Z 10-35.
 func orgValue(c byte) int {
@@ -155,9 +164,11 @@ func New(authority, orgType byte, division, orgBody string) (string, error) {
 // Validate reports whether code is a well-formed unified social credit code with
 // correct check characters. The error names the position and the fault.
 func Validate(code string) error {
-	for i, r := range []rune(code) {
-		if r >= utf8.RuneSelf {
-			return fmt.Errorf("%w: %q: character %q at position %d is not in %s", ErrInvalid, code, r, i+1, Charset)
+	for i := range len(code) {
+		if code[i] >= utf8.RuneSelf {
+			r, _ := utf8.DecodeRuneInString(code[i:])
+			pos := utf8.RuneCountInString(code[:i]) + 1
+			return fmt.Errorf("%w: %q: character %q at position %d is not in %s", ErrInvalid, code, r, pos, Charset)
 		}
 	}
 	if len(code) != Length {
