@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/metadb"
@@ -67,6 +68,8 @@ type Options struct {
 	Now func() time.Time
 	// VerifyBatch is how many records Verify reads per query. Default 1000.
 	VerifyBatch int
+	// MaxBatch caps how many concurrent Appends one transaction commits. Default 256.
+	MaxBatch int
 }
 
 // EnsureDefaults fills zero fields.
@@ -77,12 +80,19 @@ func (o *Options) EnsureDefaults() {
 	if o.VerifyBatch <= 0 {
 		o.VerifyBatch = 1000
 	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
 }
 
 // Log is the audit log in one metadata database. It is safe for concurrent use.
 type Log struct {
 	db   *metadb.DB
 	opts Options
+
+	qmu   sync.Mutex
+	queue []*waiter  // Appends waiting to be committed
+	wmu   sync.Mutex // the write turn of Append
 }
 
 // Migrations returns the schema migrations of the audit log.
@@ -103,44 +113,135 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 	return &Log{db: db, opts: opts}, nil
 }
 
-// Append adds one record in its own transaction.
+// Append adds one record in its own transaction and returns once it is
+// committed. Concurrent Appends of this process are combined: whichever caller
+// holds the write turn commits every record queued so far in one transaction
+// (at most Options.MaxBatch), so a burst costs one commit instead of one each.
+// Each caller still gets its own record, or the error of the transaction that
+// carried it.
 func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
-	var rec Record
-	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
-		var err error
-		rec, err = l.AppendTx(ctx, tx, e)
-		return err
-	})
-	return rec, err
+	pe, err := l.prepare(e)
+	if err != nil {
+		return Record{}, err
+	}
+	w := &waiter{entry: pe, done: make(chan struct{})}
+	l.qmu.Lock()
+	l.queue = append(l.queue, w)
+	l.qmu.Unlock()
+
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	for {
+		select {
+		case <-w.done:
+			return w.rec, w.err
+		default:
+		}
+		l.qmu.Lock()
+		n := min(len(l.queue), l.opts.MaxBatch)
+		batch := l.queue[:n:n]
+		l.queue = l.queue[n:]
+		l.qmu.Unlock()
+		// Others' records ride in this batch: the caller going away must not
+		// abort them.
+		l.writeBatch(context.WithoutCancel(ctx), batch)
+	}
 }
 
-// AppendTx adds one record inside the caller's transaction; it is committed or
-// rolled back with it. Call it last in a transaction that also locks other rows,
-// so every writer takes locks in the same order.
-func (l *Log) AppendTx(ctx context.Context, tx *metadb.Tx, e Entry) (Record, error) {
+// waiter is one queued Append.
+type waiter struct {
+	entry preparedEntry
+	rec   Record
+	err   error
+	done  chan struct{}
+}
+
+// preparedEntry is a validated entry with its canonical JSON.
+type preparedEntry struct {
+	Entry
+	before, after json.RawMessage
+}
+
+func (l *Log) prepare(e Entry) (preparedEntry, error) {
 	if e.Actor == "" || e.Action == "" || e.Subject == "" {
-		return Record{}, fmt.Errorf("%w: actor, action and subject are required (got %q, %q, %q)", ErrInvalid, e.Actor, e.Action, e.Subject)
+		return preparedEntry{}, fmt.Errorf("%w: actor, action and subject are required (got %q, %q, %q)", ErrInvalid, e.Actor, e.Action, e.Subject)
 	}
 	if e.Outcome == "" {
 		e.Outcome = OutcomeOK
 	}
 	before, err := canonicalJSON(e.Before)
 	if err != nil {
-		return Record{}, fmt.Errorf("%w: before of %s: %v", ErrInvalid, e.Action, err)
+		return preparedEntry{}, fmt.Errorf("%w: before of %s: %v", ErrInvalid, e.Action, err)
 	}
 	after, err := canonicalJSON(e.After)
 	if err != nil {
-		return Record{}, fmt.Errorf("%w: after of %s: %v", ErrInvalid, e.Action, err)
+		return preparedEntry{}, fmt.Errorf("%w: after of %s: %v", ErrInvalid, e.Action, err)
 	}
-	var headSeq int64
-	var headHash string
-	if err := metadb.ScanOne(tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+tx.ForUpdate()), &headSeq, &headHash); err != nil {
+	return preparedEntry{Entry: e, before: before, after: after}, nil
+}
+
+// writeBatch commits the records of batch in one transaction and wakes their callers.
+func (l *Log) writeBatch(ctx context.Context, batch []*waiter) {
+	recs := make([]Record, len(batch))
+	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
+		head, err := l.readHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for i, w := range batch {
+			if recs[i], err = l.insert(ctx, tx, head, w.entry); err != nil {
+				return err
+			}
+			head = recs[i]
+		}
+		return l.moveHead(ctx, tx, head)
+	})
+	for i, w := range batch {
+		w.rec, w.err = recs[i], err
+		if err != nil {
+			w.rec = Record{}
+		}
+		close(w.done)
+	}
+}
+
+// AppendTx adds one record inside the caller's transaction; it is committed or
+// rolled back with it. Call it last in a transaction that also locks other rows,
+// so every writer takes locks in the same order.
+func (l *Log) AppendTx(ctx context.Context, tx *metadb.Tx, e Entry) (Record, error) {
+	pe, err := l.prepare(e)
+	if err != nil {
+		return Record{}, err
+	}
+	head, err := l.readHead(ctx, tx)
+	if err != nil {
+		return Record{}, err
+	}
+	rec, err := l.insert(ctx, tx, head, pe)
+	if err != nil {
+		return Record{}, err
+	}
+	if err := l.moveHead(ctx, tx, rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// readHead locks the head row and returns it as a Record holding Seq and Hash.
+func (l *Log) readHead(ctx context.Context, tx *metadb.Tx) (Record, error) {
+	var head Record
+	if err := metadb.ScanOne(tx.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+tx.ForUpdate()), &head.Seq, &head.Hash); err != nil {
 		return Record{}, fmt.Errorf("audit: read head: %w", err)
 	}
+	return head, nil
+}
+
+// insert writes the record that follows prev.
+func (l *Log) insert(ctx context.Context, tx *metadb.Tx, prev Record, e preparedEntry) (Record, error) {
 	rec := Record{
-		Seq: headSeq + 1, Time: time.Unix(0, l.opts.Now().UnixNano()).UTC(),
+		Seq: prev.Seq + 1, Time: time.Unix(0, l.opts.Now().UnixNano()).UTC(),
 		Actor: e.Actor, Action: e.Action, Subject: e.Subject, Outcome: e.Outcome, Reason: e.Reason,
-		Before: before, After: after, PrevHash: headHash,
+		Before: e.before, After: e.after, PrevHash: prev.Hash,
 	}
 	rec.Hash = Hash(rec)
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash)
@@ -149,10 +250,14 @@ func (l *Log) AppendTx(ctx context.Context, tx *metadb.Tx, e Entry) (Record, err
 		string(rec.Before), string(rec.After), rec.PrevHash, rec.Hash); err != nil {
 		return Record{}, fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", rec.Seq, rec.Hash); err != nil {
-		return Record{}, fmt.Errorf("audit: move head: %w", err)
-	}
 	return rec, nil
+}
+
+func (l *Log) moveHead(ctx context.Context, tx *metadb.Tx, head Record) error {
+	if _, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", head.Seq, head.Hash); err != nil {
+		return fmt.Errorf("audit: move head: %w", err)
+	}
+	return nil
 }
 
 // canonicalJSON encodes v compactly; json.RawMessage and []byte holding JSON are

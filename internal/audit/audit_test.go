@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -287,4 +288,46 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(2000*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkAppendParallel measures appends from concurrent callers (serving
+// audits every assessment from many request goroutines).
+func BenchmarkAppendParallel(b *testing.B) {
+	for _, engine := range []struct {
+		name string
+		open func(testing.TB) *metadb.DB
+	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
+		b.Run(engine.name, func(b *testing.B) {
+			ctx := context.Background()
+			l, err := audit.Open(ctx, engine.open(b), audit.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			after := map[string]any{"pd": 0.031, "rating": "B"}
+			var mu sync.Mutex
+			var lat []time.Duration
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					start := time.Now()
+					if _, err := l.Append(ctx, audit.Entry{Actor: "bank-a", Action: "assessment", Subject: "company:91350100M000100Y43", After: after}); err != nil {
+						b.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(start))
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+			b.StopTimer()
+			slices.Sort(lat)
+			if len(lat) > 0 {
+				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+			}
+		})
+	}
 }

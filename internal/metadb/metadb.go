@@ -85,6 +85,10 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	opts    Options
+	// writer serializes this process's SQLite transactions (capacity 1), so they
+	// queue in Go instead of in SQLite's busy handler, whose sleeps (up to
+	// 100ms each) would dominate tail latency under concurrent writes.
+	writer chan struct{}
 }
 
 // Open connects to the database named by dsn and checks that it answers.
@@ -109,7 +113,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, d, err)
 	}
-	return &DB{sql: sqldb, dialect: d, opts: opts}, nil
+	return &DB{sql: sqldb, dialect: d, opts: opts, writer: make(chan struct{}, 1)}, nil
 }
 
 // parseDSN picks the engine and the driver's own source string.
@@ -222,10 +226,25 @@ func (db *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 }
 
 // Tx runs fn in one transaction and commits if fn returns nil, otherwise rolls
-// back. On SQLite the transaction holds the write lock from its start; on
+// back. fn must not start another Tx on the same DB. On SQLite the transaction
+// holds the write lock from its start, and this process's transactions queue for
+// it in order; on
 // PostgreSQL it runs at READ COMMITTED, so callers that need serialization lock a
 // row with SELECT ... FOR UPDATE (see Tx.ForUpdate).
 func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.dialect == SQLite {
+		wait := time.NewTimer(db.opts.BusyTimeout)
+		select {
+		case db.writer <- struct{}{}:
+			wait.Stop()
+		case <-ctx.Done():
+			wait.Stop()
+			return fmt.Errorf("metadb: begin: %w", ctx.Err())
+		case <-wait.C:
+			return fmt.Errorf("metadb: begin: %w: no write transaction slot within %v", ErrUnavailable, db.opts.BusyTimeout)
+		}
+		defer func() { <-db.writer }()
+	}
 	stx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("metadb: begin: %w", classify(err))
