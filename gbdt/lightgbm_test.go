@@ -90,6 +90,8 @@ func TestLightGBMTruePredictions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			worst := 0.0
+			defer func() { t.Logf("largest relative difference from LightGBM: %.3g", worst) }()
 			for i, row := range tc.rows {
 				got, err := predict(row)
 				if err != nil {
@@ -98,6 +100,7 @@ func TestLightGBMTruePredictions(t *testing.T) {
 				if !relClose(got, tc.want[i], tc.rel, 1e-15) {
 					t.Errorf("row %d: gbdt %.17g, LightGBM %.17g", i, got, tc.want[i])
 				}
+				worst = max(worst, math.Abs(got-tc.want[i])/math.Abs(tc.want[i]))
 				if lp := leavesPredict(t, lv, row); !relClose(lp, tc.want[i], tc.rel, 1e-15) {
 					t.Errorf("row %d: leaves on canonical text %.17g, LightGBM %.17g", i, lp, tc.want[i])
 				}
