@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -213,6 +214,39 @@ func TestConcurrentMigrate(t *testing.T) {
 				t.Fatalf("recorded migrations = %d, want 2", n)
 			}
 		})
+	}
+}
+
+// TestSQLiteWriteQueue: a write transaction waiting behind another gives up with
+// its context, and a nested transaction fails after BusyTimeout instead of
+// hanging.
+func TestSQLiteWriteQueue(t *testing.T) {
+	ctx := context.Background()
+	db, err := metadb.Open(ctx, metadbtest.SQLiteDSN(t), metadb.Options{BusyTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Tx(ctx, func(tx *metadb.Tx) error {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		if err := db.Tx(short, func(*metadb.Tx) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("waiting with a short context: got %v, want DeadlineExceeded", err)
+		}
+		start := time.Now()
+		if err := db.Tx(ctx, func(*metadb.Tx) error { return nil }); !errors.Is(err, metadb.ErrUnavailable) {
+			t.Errorf("nested transaction: got %v, want ErrUnavailable", err)
+		}
+		if el := time.Since(start); el < 200*time.Millisecond {
+			t.Errorf("nested transaction gave up after %v, before BusyTimeout", el)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Tx(ctx, func(*metadb.Tx) error { return nil }); err != nil {
+		t.Fatalf("after the first transaction ended: %v", err)
 	}
 }
 
