@@ -5,7 +5,8 @@
 // through pgx; "sqlite:///path/file.db", "sqlite://file.db" or a bare file path opens
 // SQLite through modernc.org/sqlite (pure Go) in WAL mode with a busy timeout, where
 // every transaction takes the write lock when it begins so concurrent writers queue
-// instead of failing.
+// instead of failing (within one process they queue in Go, in order; other processes
+// wait in SQLite's busy handler). Readers never wait for writers.
 //
 // Queries are written once with "?" placeholders; DB rewrites them to "$1, $2, ..."
 // for PostgreSQL. Migrations are plain SQL with a few dialect macros (see Migration)
