@@ -17,7 +17,9 @@
 // hash, so removing records from the end is detected as well. Appends serialize on
 // the head row (SELECT ... FOR UPDATE on PostgreSQL, the write transaction on
 // SQLite) and may join a caller's transaction (AppendTx) so a change and its audit
-// record commit together or not at all.
+// record commit together or not at all. Concurrent Appends of one process are
+// committed together in one transaction (group commit); each returns only once its
+// own record is durable.
 //
 // Usage:
 //
