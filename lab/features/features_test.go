@@ -1,0 +1,104 @@
+package features
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	xfeatures "github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/lab"
+)
+
+func f(v float64) *float64 { return &v }
+
+func TestIndicators(t *testing.T) {
+	cat, err := xfeatures.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := NewIndicators(cat)
+	all, err := a.Indicators(context.Background())
+	if err != nil || len(all) != len(cat.Indicators()) {
+		t.Fatalf("%d indicators, %v", len(all), err)
+	}
+	// features/catalog/indicators.yaml and sources.yaml.
+	ind, err := a.Indicator(context.Background(), "tax.sales.sum_12m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ind.NameZH != "近12个月开票销售额合计" || ind.Window != 12 || ind.Sensitivity != "confidential" || ind.SourceZH != "税务" || ind.Direction != "higher_better" {
+		t.Fatalf("%+v", ind)
+	}
+	if _, err := a.Indicator(context.Background(), "no.such"); !errors.Is(err, lab.ErrNotFound) {
+		t.Fatalf("unknown indicator: %v", err)
+	}
+}
+
+func TestStatisticsFromManifests(t *testing.T) {
+	ctx := context.Background()
+	cat, err := xfeatures.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := cat.Sets()[0]
+	id := set.Indicators[0]
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(asof time.Time, st xfeatures.IndicatorStats) {
+		m := xfeatures.Manifest{Set: set.Name, Version: set.Version, AsOf: asof.Format(time.DateOnly), Rows: st.Rows, Label: "default_12m",
+			Stats: []xfeatures.IndicatorStats{st}}
+		b, _ := json.Marshal(m)
+		if _, err := blob.PutBytes(ctx, store, xfeatures.ManifestKey(set.Name, set.Version, xfeatures.DayOf(asof)), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := NewStatistics(store, cat)
+	if _, err := stats.IndicatorStats(ctx, id); !errors.Is(err, lab.ErrNotFound) {
+		t.Fatalf("before any snapshot: %v", err)
+	}
+	put(time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC), xfeatures.IndicatorStats{ID: id, Rows: 100, Present: 50, Coverage: 0.5, Min: f(0), Max: f(4), Histogram: []int64{50}})
+	put(time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC), xfeatures.IndicatorStats{ID: id, Rows: 120, Present: 90, Coverage: 0.75,
+		Min: f(0), Max: f(10), Histogram: []int64{5, 3, 2, 0}, PSI: f(0.02), IV: f(0.3), AUC: f(0.65),
+		IndustryMean: map[string]float64{"C": 1.5, "A": 0.5}})
+	got, err := stats.IndicatorStats(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AsOf != "2025-12-31" || got.Coverage != 0.75 || got.Companies != 120 {
+		t.Fatalf("%+v", got)
+	}
+	// Four equal bins over [0, 10]: width 2.5.
+	want := [][3]float64{{0, 2.5, 5}, {2.5, 5, 3}, {5, 7.5, 2}, {7.5, 10, 0}}
+	if len(got.Histogram) != len(want) {
+		t.Fatalf("bins %v", got.Histogram)
+	}
+	for i, b := range got.Histogram {
+		if b.Lo != want[i][0] || b.Hi != want[i][1] || float64(b.Count) != want[i][2] {
+			t.Fatalf("bin %d = %+v, want %v", i, b, want[i])
+		}
+	}
+	if len(got.PSI) != 1 || got.PSI[0].PSI != 0.02 || got.PSI[0].AsOf != "2025-12-31" {
+		t.Fatalf("PSI %+v", got.PSI)
+	}
+	if len(got.Power) < 1 || got.Power[0].IV != 0.3 || got.Power[0].AUC != 0.65 {
+		t.Fatalf("power %+v", got.Power)
+	}
+	if len(got.Industry) != 2 || got.Industry[0].Industry != "A" || got.Industry[1].Mean != 1.5 {
+		t.Fatalf("industry %+v", got.Industry)
+	}
+}
+
+func TestBinsConstant(t *testing.T) {
+	b := Bins(&xfeatures.IndicatorStats{Min: f(3), Max: f(3), Histogram: []int64{7, 0}})
+	if len(b) != 1 || b[0].Lo != 3 || b[0].Hi != 4 || b[0].Count != 7 {
+		t.Fatalf("%+v", b)
+	}
+	if Bins(&xfeatures.IndicatorStats{}) != nil {
+		t.Fatal("bins without a histogram")
+	}
+}
