@@ -1,6 +1,9 @@
 package gbdt
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Contributions computes exact path-dependent TreeSHAP values (Lundberg, Erion
 // and Lee 2018, "Consistent individualized feature attribution for tree
@@ -23,12 +26,21 @@ func (m *Model) Contributions(row []float64, out []float64) (float64, error) {
 	for i := range out {
 		out[i] = 0
 	}
+	// First pass: check each tree's structure (children in range, no cycles,
+	// positive covers, features in range) and find the deepest tree, without
+	// allocating; the recursion below then needs no checks.
 	depth := 0
 	for ti := range m.Trees {
-		if err := m.checkShapTree(ti); err != nil {
-			return 0, err
+		nodes := m.Trees[ti].Nodes
+		if len(nodes) == 0 {
+			return 0, invalidf("tree %d has no nodes", ti)
 		}
-		depth = max(depth, treeDepth(m.Trees[ti].Nodes))
+		visits := 0
+		d, err := shapCheck(nodes, 0, &visits, nf)
+		if err != nil {
+			return 0, fmt.Errorf("tree %d: %w", ti, err)
+		}
+		depth = max(depth, d)
 	}
 	// One path of up to depth+2 elements per recursion level, as in the paper.
 	s := shapState{
@@ -45,18 +57,37 @@ func (m *Model) Contributions(row []float64, out []float64) (float64, error) {
 	return expected, nil
 }
 
-// checkShapTree makes sure the recursion cannot index out of range, loop, or
-// divide by a zero cover.
-func (m *Model) checkShapTree(ti int) error {
-	if err := m.validateTree(ti); err != nil {
-		return err
+// shapCheck returns the depth of the subtree at node i, or an error when a
+// child is out of range, a node is reached twice (so the nodes do not form a
+// tree; this also stops cycles), a feature is out of range or an internal node
+// has no positive Cover. visits counts the nodes reached so far.
+func shapCheck(nodes []Node, i int, visits *int, nf int) (int, error) {
+	*visits++
+	if *visits > len(nodes) {
+		return 0, invalidf("a node is reached twice: the nodes do not form a tree")
 	}
-	for i, n := range m.Trees[ti].Nodes {
-		if !n.Leaf && !(n.Cover > 0) {
-			return invalidf("tree %d node %d has cover %v; TreeSHAP needs positive covers on internal nodes", ti, i, n.Cover)
-		}
+	n := &nodes[i]
+	if n.Leaf {
+		return 0, nil
 	}
-	return nil
+	if n.Left <= 0 || n.Left >= len(nodes) || n.Right <= 0 || n.Right >= len(nodes) {
+		return 0, invalidf("node %d has children %d, %d out of range", i, n.Left, n.Right)
+	}
+	if n.Feature < 0 || n.Feature >= nf {
+		return 0, invalidf("node %d splits on feature %d of %d", i, n.Feature, nf)
+	}
+	if !(n.Cover > 0) || math.IsInf(n.Cover, 0) {
+		return 0, invalidf("node %d has cover %v; TreeSHAP needs positive covers on internal nodes", i, n.Cover)
+	}
+	dl, err := shapCheck(nodes, n.Left, visits, nf)
+	if err != nil {
+		return 0, err
+	}
+	dr, err := shapCheck(nodes, n.Right, visits, nf)
+	if err != nil {
+		return 0, err
+	}
+	return 1 + max(dl, dr), nil
 }
 
 // pathElem is one feature on the unique path from the root: the fraction of

@@ -168,4 +168,22 @@ func TestContributionsErrors(t *testing.T) {
 	if _, err := m.Contributions([]float64{1, 2}, make([]float64, 2)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("zero cover: %v", err)
 	}
+	// 64 nodes where both children of node i are node i+1: a DAG with 2^63
+	// paths must be refused at once, not walked.
+	dag := &Model{Objective: Regression, FeatureNames: []string{"x"}}
+	nodes := make([]Node, 64)
+	for i := range 63 {
+		nodes[i] = Node{Left: i + 1, Right: i + 1, Cover: 1}
+	}
+	nodes[63] = Node{Leaf: true, Cover: 1}
+	dag.Trees = []Tree{{Nodes: nodes}}
+	if _, err := dag.Contributions([]float64{0}, make([]float64, 1)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("shared children: %v", err)
+	}
+	if _, err := dag.Margin([]float64{0}); err != nil {
+		t.Errorf("Margin walks one path and needs no tree check: %v", err)
+	}
+	if err := dag.Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Validate: %v", err)
+	}
 }
