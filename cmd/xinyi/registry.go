@@ -132,6 +132,15 @@ func openRegistry(ctx context.Context, f metaFlags) (*regEnv, error) {
 	return &regEnv{db: db, store: store, log: log, acc: acc, reg: reg, p: p, close: func() { closeStore(); db.Close() }}, nil
 }
 
+// owner names an institution, falling back to its id.
+func (e *regEnv) owner(ctx context.Context, id int64) string {
+	inst, err := e.acc.Institution(ctx, id)
+	if err != nil {
+		return strconv.FormatInt(id, 10)
+	}
+	return inst.Name
+}
+
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -163,7 +172,7 @@ func runModelList(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTASK\tOWNER\tLATEST\tALIASES\tSHARED")
 	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%v\n", m.Name, m.Task, m.OwnerID, m.Latest, formatAliases(m.Aliases), m.Shared)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%v\n", m.Name, m.Task, e.owner(ctx, m.OwnerID), m.Latest, formatAliases(m.Aliases), m.Shared)
 	}
 	tw.Flush()
 	fmt.Fprintf(stdout, "%d models visible to %s\n", len(ms), e.p.User)
@@ -215,7 +224,11 @@ func runModelShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s  task %s  owner %d  shared %v  aliases %s\n%s\n\n", m.Name, m.Task, m.OwnerID, m.Shared, formatAliases(m.Aliases), m.Description)
+	fmt.Fprintf(stdout, "%s  task %s  owner %s  shared %v  aliases %s\n", m.Name, m.Task, e.owner(ctx, m.OwnerID), m.Shared, formatAliases(m.Aliases))
+	if m.Description != "" {
+		fmt.Fprintln(stdout, m.Description)
+	}
+	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tSHA256\tSOURCE\tFEATURE SET\tTREES\tPARITY\tCREATED BY\tCREATED AT")
 	for _, v := range vs {
