@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -142,6 +144,33 @@ func TestXGBoostThreshold(t *testing.T) {
 				}
 			}
 			x = next
+		}
+	}
+}
+
+// TestXGBoost2Layout rewrites a 1.7 JSON model the way XGBoost 2.1 writes its
+// fields (base_score as a one-element vector "[3E-1]", default_left as
+// booleans, version 2.1.0) and checks it reads as the same model.
+func TestXGBoost2Layout(t *testing.T) {
+	js := string(readFile(t, filepath.Join(xgbDir, "binary_depthwise.json")))
+	v2 := strings.Replace(js, `"base_score":"3E-1"`, `"base_score":"[3E-1]"`, 1)
+	v2 = strings.Replace(v2, `"version":[1,7,4]`, `"version":[2,1,0]`, 1)
+	re := regexp.MustCompile(`"default_left":\[[01,]*\]`)
+	v2 = re.ReplaceAllStringFunc(v2, func(s string) string {
+		s = strings.ReplaceAll(s, "1", "true")
+		return strings.ReplaceAll(s, "0", "false")
+	})
+	if v2 == js || !strings.Contains(v2, `"default_left":[true`) {
+		t.Fatal("rewrite did not apply")
+	}
+	a := mustParse(t, []byte(js))
+	b := mustParse(t, []byte(v2))
+	g := loadGolden(t, "binary_depthwise")
+	for i, row := range g.rows {
+		ma, _ := a.Margin(row)
+		mb, _ := b.Margin(row)
+		if ma != mb {
+			t.Fatalf("row %d: 2.x layout margin %v, 1.7 layout %v", i, mb, ma)
 		}
 	}
 }
