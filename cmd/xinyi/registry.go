@@ -22,6 +22,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/registry"
+	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
 )
 
 // The registry commands work on the metadata database and object store
@@ -116,14 +117,7 @@ func openRegistry(ctx context.Context, f metaFlags) (*regEnv, error) {
 		db.Close()
 		return nil, err
 	}
-	sets := registry.StaticFeatureSets{}
-	for _, s := range cat.Sets() {
-		if sets[s.Name] == nil {
-			sets[s.Name] = map[int][]string{}
-		}
-		sets[s.Name][s.Version] = s.Indicators
-	}
-	reg, err := registry.Open(ctx, db, store, sets, log, registry.Options{})
+	reg, err := registry.Open(ctx, db, store, regfeatures.New(cat), log, registry.Options{})
 	if err != nil {
 		closeStore()
 		db.Close()
