@@ -10,9 +10,27 @@ import (
 )
 
 // BenchmarkAssessRealistic is one full in-process decision: three online-store lookups,
-// three 300-tree models, policy, TreeSHAP reasons for all three models, audit (in memory).
+// three 300-tree models, policy, TreeSHAP reasons for all three models, audit (in
+// memory), with the explanation cache off (every decision computes TreeSHAP).
 func BenchmarkAssessRealistic(b *testing.B) {
-	r := servingtest.NewRealistic(b, 10000)
+	benchmarkAssess(b, -1)
+}
+
+// BenchmarkAssessRealisticWarm is the same with the explanation cache holding every
+// company (repeat queries within one snapshot and model version).
+func BenchmarkAssessRealisticWarm(b *testing.B) {
+	benchmarkAssess(b, 30000)
+}
+
+func benchmarkAssess(b *testing.B, cache int) {
+	r := servingtest.NewRealistic(b, 10000, func(o *serving.Options) { o.ExplainCache = cache })
+	if cache > 0 {
+		for _, c := range r.Codes {
+			if _, err := r.Service.Assess(context.Background(), r.Bank, serving.Request{Company: c}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
@@ -65,3 +83,21 @@ func BenchmarkScreen120k(b *testing.B) { benchmarkScreen(b, 120000) }
 
 // BenchmarkScreen1M screens 1,000,000 companies.
 func BenchmarkScreen1M(b *testing.B) { benchmarkScreen(b, 1000000) }
+
+// BenchmarkContributions300 is one TreeSHAP decomposition of a 300-tree, depth-5,
+// 42-feature model (the reasons of one model in one decision).
+func BenchmarkContributions300(b *testing.B) {
+	r := servingtest.NewRealistic(b, 1000)
+	sc := r.Models.Current().PD
+	pop := r.Pops[serving.TaskPD]
+	nf := sc.NumFeatures()
+	out := make([]float64, nf)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := sc.Contributions(pop.Values[(i%1000)*nf:(i%1000+1)*nf], out); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

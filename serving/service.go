@@ -114,6 +114,10 @@ type Options struct {
 	Averages Averages
 	// MaxReasons is the number of reason codes per model. Default 4.
 	MaxReasons int
+	// ExplainCache is how many TreeSHAP decompositions are remembered, keyed by model
+	// version and the exact feature values (a decomposition costs about 150
+	// predictions). Default 30,000; negative disables.
+	ExplainCache int
 	// MaxBatch is the largest batch of companies in one call. Default 100.
 	MaxBatch int
 	// Logger receives warnings (audit failures). Nil: slog.Default().
@@ -129,6 +133,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 100
+	}
+	if o.ExplainCache == 0 {
+		o.ExplainCache = 30000
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -151,6 +158,7 @@ type Service struct {
 	index  map[string]loc // indicator id → first vector holding it
 	sets   []Task         // tasks whose feature set is fetched (one per distinct set)
 	fetch  map[Task]Task  // task → task whose vector it shares
+	cache  *explainCache  // nil when disabled
 }
 
 // New checks the options and builds a Service.
@@ -159,7 +167,7 @@ func New(opts Options) (*Service, error) {
 	if opts.Models == nil || opts.Features == nil || opts.Policy == nil {
 		return nil, fmt.Errorf("%w: serving needs models, features and a policy", ErrInvalidInput)
 	}
-	s := &Service{opts: opts, index: map[string]loc{}, fetch: map[Task]Task{}}
+	s := &Service{opts: opts, index: map[string]loc{}, fetch: map[Task]Task{}, cache: newExplainCache(opts.ExplainCache)}
 	seen := map[string]Task{}
 	for _, t := range Tasks {
 		set := opts.Models.FeatureSet(t)
@@ -468,13 +476,13 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		x := row(t)
 		ex[i].contrib = make([]float64, len(x))
 		if i == len(Tasks)-1 {
-			ex[i].expected, ex[i].err = sc.Contributions(x, ex[i].contrib)
+			ex[i].expected, ex[i].err = s.cache.contributions(sc, x, ex[i].contrib)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ex[i].expected, ex[i].err = sc.Contributions(x, ex[i].contrib)
+			ex[i].expected, ex[i].err = s.cache.contributions(sc, x, ex[i].contrib)
 		}()
 	}
 	wg.Wait()

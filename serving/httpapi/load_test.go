@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 var (
 	loadDuration = flag.Duration("load.duration", 3*time.Second, "length of each open-loop load run in BenchmarkHTTPLoad")
 	loadRates    = flag.String("load.rates", "500,1000,1500,2000", "request rates of BenchmarkHTTPLoad")
+	loadWarm     = flag.Bool("load.warm", false, "BenchmarkHTTPLoad: fill the explanation cache with every company first (repeat queries); default cold (cache off)")
 )
 
 type loadResult struct {
@@ -81,7 +83,18 @@ func runLoad(client *http.Client, url string, bodies [][]byte, rate int, d time.
 // (in memory), JSON both ways, API-key auth and the per-key limiter. Run it with
 // -benchtime=1x; -load.duration and -load.rates change the schedule.
 func BenchmarkHTTPLoad(b *testing.B) {
-	r := servingtest.NewRealistic(b, 10000)
+	cache := -1
+	if *loadWarm {
+		cache = 30000
+	}
+	r := servingtest.NewRealistic(b, 10000, func(o *serving.Options) { o.ExplainCache = cache })
+	if *loadWarm {
+		for _, c := range r.Codes {
+			if _, err := r.Service.Assess(context.Background(), r.Bank, serving.Request{Company: c}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	h, err := New(Options{Service: r.Service, OIP: oip.New(r.Models, oip.Options{}), Authorizer: r.Auth,
 		Limiter: serving.NewRateLimiter(1e6, 1e6, nil), Metrics: serving.NewMetrics(r.Models)})
 	if err != nil {

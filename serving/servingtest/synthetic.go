@@ -149,7 +149,8 @@ inspection:
 `
 
 // NewRealistic builds the environment; the bank key has consent from every company.
-func NewRealistic(t testing.TB, companies int) *Realistic {
+// mod, when given, adjusts the service options (e.g. ExplainCache).
+func NewRealistic(t testing.TB, companies int, mod ...func(*serving.Options)) *Realistic {
 	t.Helper()
 	ctx := context.Background()
 	sets := map[serving.Task]serving.FeatureSet{
@@ -205,8 +206,12 @@ func NewRealistic(t testing.TB, companies int) *Realistic {
 		auth.Consents["weihai-bank|"+c] = true
 	}
 	r.Env = &Env{Models: m, Auth: auth, Audit: &Audit{}, Bank: auth.Keys[BankKey]}
-	r.Service, err = serving.New(serving.Options{Models: m, Features: servingfeatures.NewOnline(stores), Policy: pol,
-		Authorizer: auth, Auditor: r.Audit, Averages: servingfeatures.MeanAverages(snaps...)})
+	opts := serving.Options{Models: m, Features: servingfeatures.NewOnline(stores), Policy: pol,
+		Authorizer: auth, Auditor: r.Audit, Averages: servingfeatures.MeanAverages(snaps...)}
+	for _, f := range mod {
+		f(&opts)
+	}
+	r.Service, err = serving.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
