@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,10 +40,14 @@ var indicators = []struct {
 	{"tax.tax_paid.sum_24m", "sum", "tax_paid", 24},
 }
 
+var cpuProfile string
+
 func main() {
 	dir := flag.String("dir", "", "object store folder (generated when it holds no raw data)")
 	companies := flag.Int("companies", 120000, "companies to generate when the folder is empty")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the Xinyi materialization to this file")
 	flag.Parse()
+	cpuProfile = *profile
 	if err := run(*dir, *companies); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -93,12 +98,24 @@ func run(dir string, companies int) error {
 		return err
 	}
 	var ms runtime.MemStats
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
 	res, err := features.Materialize(ctx, store, features.Options{Set: "bench5", AsOf: asofs, Force: true, Catalog: cat})
 	if err != nil {
 		return err
 	}
 	xinyi := time.Since(t0)
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	runtime.ReadMemStats(&ms)
 
 	// DuckDB reads plain Parquet: copy the tax files out of the store (the local store
