@@ -104,3 +104,55 @@ func (a *Adapter) HasConsent(ctx context.Context, p lab.Principal, code string) 
 	}
 	return false, err
 }
+
+// Login is a user the console can be signed into, with a fresh API key.
+type Login struct {
+	Institution string
+	Kind        xaccess.Kind
+	User        string
+	Roles       []xaccess.Role
+	Key         string // filled by EnsureLogins
+}
+
+// EnsureLogins creates the institutions and users of logins that do not exist yet and
+// issues each user a new API key labelled "lab" (keys are stored hashed, so an
+// existing key cannot be shown again). actor is recorded in the audit log.
+func EnsureLogins(ctx context.Context, store *xaccess.Store, actor string, logins []Login) ([]Login, error) {
+	out := make([]Login, len(logins))
+	for i, l := range logins {
+		inst, err := store.InstitutionByName(ctx, l.Institution)
+		if errors.Is(err, xaccess.ErrNotFound) {
+			inst, err = store.CreateInstitution(ctx, actor, l.Institution, l.Kind)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("institution %s: %w", l.Institution, err)
+		}
+		u, err := store.UserByName(ctx, l.User)
+		if errors.Is(err, xaccess.ErrNotFound) {
+			u, err = store.CreateUser(ctx, actor, l.User, inst.ID, l.Roles...)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("user %s: %w", l.User, err)
+		}
+		key, _, err := store.IssueKey(ctx, actor, u.ID, "lab", 0)
+		if err != nil {
+			return nil, fmt.Errorf("key of %s: %w", l.User, err)
+		}
+		l.Key = key
+		out[i] = l
+	}
+	return out, nil
+}
+
+// DemoLogins are the users of a demonstration console: a data scientist and an
+// approver at a bank, a regulator, a bank credit officer and a lab viewer.
+func DemoLogins() []Login {
+	const bank, reg = "上虞农商银行 demo bank", "上虞区市场监督管理局 demo regulator"
+	return []Login{
+		{Institution: bank, Kind: xaccess.KindBank, User: "demo-scientist", Roles: []xaccess.Role{xaccess.RoleDataScientist}},
+		{Institution: bank, Kind: xaccess.KindBank, User: "demo-approver", Roles: []xaccess.Role{xaccess.RoleApprover}},
+		{Institution: bank, Kind: xaccess.KindBank, User: "demo-banker", Roles: []xaccess.Role{xaccess.RoleBank}},
+		{Institution: reg, Kind: xaccess.KindRegulator, User: "demo-regulator", Roles: []xaccess.Role{xaccess.RoleRegulator}},
+		{Institution: bank, Kind: xaccess.KindBank, User: "demo-viewer", Roles: []xaccess.Role{xaccess.RoleLab}},
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
 	xtraining "github.com/xinyi-platform/xinyi/training"
 )
 
@@ -202,6 +203,42 @@ func (t *Trainer) sample(d DataSet) (lab.Sample, error) {
 	t.samples[d.Name] = s
 	t.mu.Unlock()
 	return s, nil
+}
+
+// SampleFeatureSets serves each data set's columns as the feature set "<name>"
+// version 1 (what RegisterTraining binds a trained model to) and asks next for every
+// other set. The columns are read once, on first use.
+func SampleFeatureSets(data []DataSet, next xregistry.FeatureSets) xregistry.FeatureSets {
+	return &sampleSets{data: data, next: next, cols: map[string][]string{}}
+}
+
+type sampleSets struct {
+	data []DataSet
+	next xregistry.FeatureSets
+	mu   sync.Mutex
+	cols map[string][]string
+}
+
+func (s *sampleSets) FeatureSet(ctx context.Context, name string, version int) ([]string, error) {
+	i := slices.IndexFunc(s.data, func(d DataSet) bool { return d.Name == name })
+	if i < 0 || version != 1 {
+		if s.next == nil {
+			return nil, fmt.Errorf("%w: %s v%d", xregistry.ErrUnknownFeatureSet, name, version)
+		}
+		return s.next.FeatureSet(ctx, name, version)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.cols[name]; ok {
+		return slices.Clone(c), nil
+	}
+	tab, err := s.data[i].Load(s.data[i].Path)
+	if err != nil {
+		return nil, fmt.Errorf("feature set %s: %w", name, err)
+	}
+	s.cols[name] = slices.Clone(tab.Features)
+	tab.Release()
+	return slices.Clone(s.cols[name]), nil
 }
 
 // StartTraining starts a job on a sample with a preset.

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+	"github.com/xinyi-platform/xinyi/lab"
+	labaccess "github.com/xinyi-platform/xinyi/lab/access"
+	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
+	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
+	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/registry"
+)
+
+func init() {
+	register(command{name: "lab", summary: "serve the lab web console (indicators, samples, training, models, approvals) at /lab/", run: runLab})
+}
+
+func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		storeDir = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
+		dsn      = fs.String("db", "", "metadata database DSN (default sqlite file <store>/xinyi.db)")
+		addr     = fs.String("addr", "127.0.0.1:8070", "HTTP listen address")
+		samples  = fs.String("samples", "", "folder of the public data sets offered as training samples (taiwan/, gmsc/, lightgbm-binary/); empty: none")
+		demo     = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")
+		secure   = fs.Bool("secure-cookies", false, "mark cookies Secure (when a TLS proxy fronts the console)")
+		lang     = fs.String("lang", "zh", "default language: zh or en")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *lang != "zh" && *lang != "en" {
+		return fmt.Errorf("-lang %q is not zh or en", *lang)
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	store, closeStore, err := openGenerateStore(ctx, *storeDir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if *dsn == "" {
+		if err := os.MkdirAll(*storeDir, 0o755); err != nil {
+			return err
+		}
+		*dsn = filepath.Join(*storeDir, "xinyi.db")
+	}
+	db, err := metadb.Open(ctx, *dsn, metadb.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		return err
+	}
+	acc, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		return err
+	}
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		return err
+	}
+	sets := registry.StaticFeatureSets{}
+	for _, s := range cat.Sets() {
+		if sets[s.Name] == nil {
+			sets[s.Name] = map[int][]string{}
+		}
+		sets[s.Name][s.Version] = s.Indicators
+	}
+	var data []labtraining.DataSet
+	if *samples != "" {
+		for _, d := range labtraining.PublicDataSets(*samples) {
+			if _, err := os.Stat(d.Path); err == nil {
+				data = append(data, d)
+			}
+		}
+		if len(data) == 0 {
+			return fmt.Errorf("-samples %s holds none of taiwan/, gmsc/, lightgbm-binary/", *samples)
+		}
+	}
+	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, sets), log, registry.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	models := labregistry.New(reg)
+	trainer := labtraining.New(labtraining.Options{Data: data, Models: models})
+	defer trainer.Close()
+	auth := labaccess.New(acc, labaccess.Options{})
+
+	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: labfeatures.NewStatistics(store, cat),
+		Models: models, SecureCookies: *secure, DefaultLang: *lang, Logger: logger}
+	if len(data) > 0 {
+		opts.Samples, opts.Trainer = trainer, trainer
+	}
+	console, err := lab.New(opts)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/lab/", console)
+	mux.Handle("/{$}", http.RedirectHandler("/lab/", http.StatusFound))
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String() + "/lab/"
+	if *demo {
+		logins, err := labaccess.EnsureLogins(ctx, acc, "xinyi lab", labaccess.DemoLogins())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintln(stdout, "demo logins (API keys; paste one into the sign-in page):")
+		for _, l := range logins {
+			roles := make([]string, len(l.Roles))
+			for i, r := range l.Roles {
+				roles[i] = string(r)
+			}
+			fmt.Fprintf(stdout, "  %-15s %-15s %s\n", l.User, strings.Join(roles, ","), l.Key)
+		}
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(stdout, "lab console at %s (%d indicators, %d samples; store %s)\n", url, len(cat.Indicators()), len(data), *storeDir)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
