@@ -106,8 +106,9 @@ func featureSets() registry.StaticFeatureSets {
 	v2 := append(slices.Clone(gmscNames[:3]), gmscNames[4:]...)
 	v2 = append(v2, "tax.paid.sum_12m")
 	return registry.StaticFeatureSets{
-		"gmsc": {1: rev, 2: v2},
-		"bc":   {1: columnNames(30)},
+		"gmsc":   {1: rev, 2: v2},
+		"bc":     {1: columnNames(30)},
+		"simple": {1: {"X2", "X1"}},
 		// The regression fixture predicts DebtRatio from the other columns.
 		"gmsc-debt": {1: v2[:len(v2)-1]},
 	}
