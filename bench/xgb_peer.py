@@ -33,18 +33,29 @@ def splitmix64(x):
     return z ^ (z >> 31)
 
 
+def splitmix64_array(x):
+    """splitmix64 over a numpy uint64 array (arithmetic wraps modulo 2^64)."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
 def stratified_split(labels, test_fraction, seed):
     """training.StratifiedSplit: within each label value, rows ordered by
     splitmix64(seed XOR row) (ties by row); the first round(f*n) go to test
     (round half away from zero, as Go's math.Round)."""
+    keys = splitmix64_array(np.uint64(seed) ^ np.arange(len(labels), dtype=np.uint64))
+    assert int(keys[0]) == splitmix64(seed), "vectorized splitmix64 disagrees with the scalar one"
     train, test = [], []
-    for value in sorted(set(labels.tolist())):
-        rows = [i for i, y in enumerate(labels) if y == value]
-        rows.sort(key=lambda i: (splitmix64(seed ^ i), i))
+    for value in np.unique(labels):
+        rows = np.flatnonzero(labels == value)
+        rows = rows[np.lexsort((rows, keys[rows]))]
         nt = int(math.floor(test_fraction * len(rows) + 0.5))
-        test += rows[:nt]
-        train += rows[nt:]
-    return np.array(sorted(train)), np.array(sorted(test))
+        test.append(rows[:nt])
+        train.append(rows[nt:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
 def load(name, path):
@@ -58,6 +69,11 @@ def load(name, path):
         df = df.drop(columns=["ID"])
         y = df.pop("default.payment.next.month").to_numpy(dtype=np.float64)
         return df.to_numpy(dtype=np.float64), y
+    if name == "csv":
+        # A synthetic file written by --make-synthetic: header, target "y", empty = missing.
+        df = pd.read_csv(path)
+        y = df.pop("y").to_numpy(dtype=np.float64)
+        return df.to_numpy(dtype=np.float64), y
     if name == "lightgbm-binary":
         def read(p):
             a = np.loadtxt(p, delimiter="\t", dtype=np.float64)
@@ -65,6 +81,38 @@ def load(name, path):
         test_path = os.path.join(os.path.dirname(path), "binary.test")
         return read(path), read(test_path)
     raise SystemExit(f"xgb_peer: unknown data set {name!r}")
+
+
+def make_synthetic(path, rows, features, seed):
+    """Writes a credit-like binary data set: skewed and heavy-tailed features,
+    missing values in every third feature (5-30%), a few count-like columns,
+    a non-linear latent score and a minority (about a third) of positives."""
+    rng = np.random.default_rng(seed)
+    X = np.empty((rows, features))
+    z = np.full(rows, -2.9)
+    for j in range(features):
+        kind = j % 4
+        if kind == 0:
+            col = rng.lognormal(0, 1, rows)
+            z += 0.35 * np.log1p(col) * (1 if j % 8 == 0 else -1)
+        elif kind == 1:
+            col = rng.normal(0, 1, rows)
+            z += 0.4 * np.sin(2 * col) / (1 + j / 8)
+        elif kind == 2:
+            col = rng.poisson(0.4 + j / 20, rows).astype(float)
+            z += 0.3 * np.minimum(col, 4) / (1 + j / 10)
+        else:
+            col = rng.uniform(0, 1, rows)
+            z += 0.8 * (col > 0.7) / (1 + j / 10)
+        if j % 3 == 0:
+            miss = rng.uniform(0, 1, rows) < 0.05 + 0.25 * (j % 2)
+            z += 0.5 * miss
+            col[miss] = np.nan
+        X[:, j] = col
+    y = (rng.uniform(0, 1, rows) < 1 / (1 + np.exp(-z))).astype(int)
+    df = pd.DataFrame(X, columns=["f%d" % j for j in range(features)])
+    df["y"] = y
+    df.to_csv(path, index=False, float_format="%.6g", na_rep="")
 
 
 def split(name, path, seed, test_fraction):
@@ -134,7 +182,7 @@ def run(name, path, threads, rounds, seed, test_fraction, min_child_weight, reg_
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", choices=["gmsc", "taiwan", "lightgbm-binary"])
+    ap.add_argument("--dataset", choices=["gmsc", "taiwan", "lightgbm-binary", "csv"])
     ap.add_argument("--data", help="data file (for lightgbm-binary: binary.train; binary.test beside it)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=100)
@@ -145,9 +193,15 @@ def main():
     ap.add_argument("--base-score", default="mean",
                     help="initial prediction: 'mean' (the training label mean, as the Xinyi trainer) or a probability")
     ap.add_argument("--repeat", type=int, default=1, help="train this many times and report the mean time")
+    ap.add_argument("--make-synthetic", metavar="PATH", help="write a synthetic CSV (--rows, --features) and exit")
+    ap.add_argument("--rows", type=int, default=1000000)
+    ap.add_argument("--features", type=int, default=20)
     ap.add_argument("--reference", help="write the reference AUCs of all three data sets to this JSON file")
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
     a = ap.parse_args()
+    if a.make_synthetic:
+        make_synthetic(a.make_synthetic, a.rows, a.features, a.seed)
+        return
     if a.reference:
         files = {
             "taiwan": "taiwan/UCI_Credit_Card.csv",

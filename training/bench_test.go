@@ -1,11 +1,15 @@
 package training
 
 import (
+	"bufio"
 	"context"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"syscall"
 	"testing"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/gbdt"
 )
 
@@ -114,5 +118,59 @@ func BenchmarkBinning(b *testing.B) {
 	d := synthetic(200000, 5)
 	for b.Loop() {
 		newBinnedData(d, 255, 200000, 1, 1)
+	}
+}
+
+// BenchmarkTrainCSV trains the benchmark configuration on the CSV file named
+// by XINYI_TRAIN_BENCH_CSV (header, target "y", empty = missing; see
+// bench/xgb_peer.py --make-synthetic), split 80/20 like the shared data sets.
+// bench/training.sh runs it on a 1,000,000-row synthetic file beside XGBoost.
+func BenchmarkTrainCSV(b *testing.B) {
+	path := os.Getenv("XINYI_TRAIN_BENCH_CSV")
+	if path == "" {
+		b.Skip("XINYI_TRAIN_BENCH_CSV not set")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tab, err := datasets.ReadDelimited(bufio.NewReaderSize(f, 1<<20), "csv", datasets.Format{Header: true, Target: "y", BinaryTarget: true})
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := FromArrow(tab.Record, tab.Features, tab.Target)
+	tab.Release()
+	if err != nil {
+		b.Fatal(err)
+	}
+	trRows, teRows, err := StratifiedSplit(d.Label, 0.2, 42)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, te := d.Subset(trRows), d.Subset(teRows)
+	d = nil
+	runtime.GC()
+	p := benchParams()
+	p.Threads = 2
+	var m *gbdt.Model
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for b.Loop() {
+		if m, _, err = Train(context.Background(), tr, nil, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+	mg, err := Margins(m, te, 2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auc, _ := AUC(te.Label, mg)
+	b.ReportMetric(auc, "test-auc")
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 	}
 }
