@@ -376,8 +376,11 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 		case -1:
 			left.lo, right.hi = c, c
 		}
-		left.canSplit = gr.splittable(left)
-		right.canSplit = gr.splittable(right)
+		// Once the tree is full no leaf splits again, so the last split's
+		// children need no histograms.
+		last := len(leaves)+1 >= p.NumLeaves
+		left.canSplit = !last && gr.splittable(left)
+		right.canSplit = !last && gr.splittable(right)
 		// Replace lf by its children in the leaf list.
 		for i, c := range leaves {
 			if c == lf {
