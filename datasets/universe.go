@@ -141,10 +141,6 @@ func newCompany(seed uint64, i int, o *GenerateOptions) (company, error) {
 	ageDays = min(ageDays, 40*365)
 	c.founded = end.LastDay() - Day(ageDays) - Day(r.intn(28))
 	c.firstM = max(c.founded.Month(), o.Start)
-	if c.founded.Month() == end {
-		c.founded = end.FirstDay()
-		c.firstM = end
-	}
 
 	// Size: heavy-tailed headcount (Pareto, alpha 1.15: most firms have under 10
 	// insured employees, a few thousands), sales per head by industry.
