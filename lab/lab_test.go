@@ -25,12 +25,12 @@ import (
 
 // browser is a cookie-keeping client that does not follow redirects.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	c    *http.Client
 	base string
 }
 
-func newBrowser(t *testing.T, srv *httptest.Server) *browser {
+func newBrowser(t testing.TB, srv *httptest.Server) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, base: srv.URL, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -1,0 +1,159 @@
+package training
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+
+func TestCurves(t *testing.T) {
+	// Scores high to low: 0.9(+) 0.8(-) 0.8(+) 0.3(-) 0.1(-). P=2, N=3.
+	// Distinct-score steps: after 0.9: tp=1 fp=0; after the tied 0.8s: tp=2 fp=1;
+	// after 0.3: fp=2; after 0.1: fp=3.
+	y := []float64{1, 0, 1, 0, 0}
+	score := []float64{0.9, 0.8, 0.8, 0.3, 0.1}
+	roc, ks := Curves(y, score)
+	wantROC := []svg.Point{{X: 0, Y: 0}, {X: 0, Y: 0.5}, {X: 1.0 / 3, Y: 1}, {X: 2.0 / 3, Y: 1}, {X: 1, Y: 1}}
+	if len(roc) != len(wantROC) {
+		t.Fatalf("ROC %v", roc)
+	}
+	for i := range roc {
+		if !near(roc[i].X, wantROC[i].X) || !near(roc[i].Y, wantROC[i].Y) {
+			t.Fatalf("ROC %v, want %v", roc, wantROC)
+		}
+	}
+	wantFrac := []float64{0, 0.2, 0.6, 0.8, 1}
+	for i := range wantFrac {
+		if !near(ks.Fraction[i], wantFrac[i]) {
+			t.Fatalf("fractions %v, want %v", ks.Fraction, wantFrac)
+		}
+	}
+	// Largest gap: after the 0.8s, 1 - 1/3.
+	best := 0.0
+	for i := range ks.Fraction {
+		best = max(best, math.Abs(ks.CumPos[i]-ks.CumNeg[i]))
+	}
+	if !near(best, 2.0/3) {
+		t.Fatalf("KS gap %v", best)
+	}
+	if r, k := Curves([]float64{1, 1}, []float64{0.2, 0.3}); r != nil || k != nil {
+		t.Fatal("curves for a single class")
+	}
+}
+
+func TestCurvesThinKeepsTheKSPoint(t *testing.T) {
+	n := 5000
+	y := make([]float64, n)
+	score := make([]float64, n)
+	for i := range n {
+		score[i] = float64(n-i) / float64(n)
+		if (i*7919)%10 < 3 {
+			y[i] = 1
+		}
+	}
+	roc, ks := Curves(y, score)
+	if len(roc) > maxCurvePoints+3 || len(ks.Fraction) != len(roc) {
+		t.Fatalf("%d ROC points, %d KS points", len(roc), len(ks.Fraction))
+	}
+	// The statistic over every row, computed directly (scores are distinct).
+	var P, N, tp, fp, full float64
+	for _, v := range y {
+		if v == 1 {
+			P++
+		} else {
+			N++
+		}
+	}
+	for i := range y {
+		if y[i] == 1 {
+			tp++
+		} else {
+			fp++
+		}
+		full = max(full, math.Abs(tp/P-fp/N))
+	}
+	got := 0.0
+	for i := range ks.Fraction {
+		got = max(got, math.Abs(ks.CumPos[i]-ks.CumNeg[i]))
+	}
+	if !near(got, full) {
+		t.Fatalf("thinned KS %v, full %v", got, full)
+	}
+}
+
+func dataDir(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "data")
+	if _, err := filepath.Glob(filepath.Join(d, "taiwan", "*.csv")); err != nil {
+		t.Skip(err)
+	}
+	return d
+}
+
+func TestSamplesMatchTheDataREADME(t *testing.T) {
+	tr := New(Options{Data: PublicDataSets(dataDir(t))})
+	defer tr.Close()
+	got, err := tr.Samples(context.Background())
+	if err != nil {
+		t.Skipf("shared data not readable: %v", err)
+	}
+	// /work/shared/data/README.md: rows and positive rates.
+	want := map[string]struct {
+		rows int64
+		rate float64
+	}{"lightgbm-binary": {7000, -1}, "taiwan": {30000, 0.221}, "gmsc": {150000, 0.067}}
+	for _, s := range got {
+		w := want[s.Name]
+		if s.Rows != w.rows || w.rate >= 0 && math.Abs(s.PositiveRate()-w.rate) > 0.0005 {
+			t.Fatalf("%s: %d rows, positive rate %.4f; README says %d, %.3f", s.Name, s.Rows, s.PositiveRate(), w.rows, w.rate)
+		}
+	}
+	sets := SampleFeatureSets(PublicDataSets(dataDir(t)), xregistry.StaticFeatureSets{"pd": {1: {"a"}}})
+	cols, err := sets.FeatureSet(context.Background(), "taiwan", 1)
+	if err != nil || len(cols) != 23 { // README of datasets.LoadTaiwan: 23 features
+		t.Fatalf("taiwan columns %d, %v", len(cols), err)
+	}
+	if cols, err := sets.FeatureSet(context.Background(), "pd", 1); err != nil || len(cols) != 1 {
+		t.Fatalf("fallback: %v %v", cols, err)
+	}
+	if _, err := sets.FeatureSet(context.Background(), "taiwan", 2); err == nil {
+		t.Fatal("unknown version served")
+	}
+}
+
+func TestStartTrainingRefusesBadInput(t *testing.T) {
+	tr := New(Options{Data: PublicDataSets(dataDir(t))})
+	defer tr.Close()
+	for _, req := range []lab.TrainingRequest{{Sample: "nope", Preset: "quick"}, {Sample: "taiwan", Preset: "fastest"}} {
+		if _, err := tr.StartTraining(context.Background(), req); err == nil {
+			t.Fatalf("%+v accepted", req)
+		}
+	}
+	if _, err := tr.RegisterTraining(context.Background(), "t1", "m", lab.Principal{}); err == nil {
+		t.Fatal("registered without a model library")
+	}
+}
+
+func BenchmarkCurves(b *testing.B) {
+	n := 100000
+	y := make([]float64, n)
+	score := make([]float64, n)
+	for i := range n {
+		score[i] = float64((i*7919)%n) / float64(n)
+		if (i*31)%10 < 2 {
+			y[i] = 1
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Curves(y, score)
+	}
+}
