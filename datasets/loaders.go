@@ -185,6 +185,12 @@ func ReadDelimited(r io.Reader, name string, f Format) (*Table, error) {
 		}
 		if err != nil {
 			b.release()
+			if rec != nil && errors.Is(err, csv.ErrFieldCount) {
+				var pe *csv.ParseError
+				if errors.As(err, &pe) {
+					return nil, fmt.Errorf("%w: line %d has %d fields, want %d", ErrFormat, pe.StartLine, len(rec), len(names))
+				}
+			}
 			return nil, csvError(err)
 		}
 		line, _ := cr.FieldPos(0)

@@ -182,8 +182,8 @@ func TestReadDelimitedErrors(t *testing.T) {
 		f     Format
 		want  string // substring of the error
 	}{
-		{"short line", "a,b,y\n1,2,0\n3,1\n", base, "line 3"},
-		{"long line", "a,b,y\n1,2,0\n3,1,0,9\n", base, "line 3"},
+		{"short line", "a,b,y\n1,2,0\n3,1\n", base, "line 3 has 2 fields, want 3"},
+		{"long line", "a,b,y\n1,2,0\n3,1,0,9\n", base, "line 3 has 4 fields, want 3"},
 		{"not a number", "a,b,y\n1,2,0\n1,x2,1\n", base, `line 3: column "b" is "x2"`},
 		{"bad target", "a,b,y\n1,2,0\n1,2,7\n", base, `line 3: target "y" is "7", want 0 or 1`},
 		{"missing target value", "a,b,y\n1,2,\n", base, `line 2: target "y"`},
@@ -192,7 +192,7 @@ func TestReadDelimitedErrors(t *testing.T) {
 		{"header only", "a,b,y\n", base, "no data rows"},
 		{"duplicate column", "a,a,y\n1,2,0\n", base, `column "a" appears twice`},
 		{"bare quote", "a,b,y\n1,\"2,0\n", base, "line 2"},
-		{"tsv short", "0\t1\t2\n1\t3\n", Format{Comma: '\t', Names: []string{"y", "a", "b"}, Target: "y"}, "line 2"},
+		{"tsv short", "0\t1\t2\n1\t3\n", Format{Comma: '\t', Names: []string{"y", "a", "b"}, Target: "y"}, "line 2 has 2 fields, want 3"},
 		{"no target in format", "a,y\n1,0\n", Format{Header: true}, "no target column"},
 	}
 	for _, tc := range tests {
