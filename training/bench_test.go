@@ -174,3 +174,23 @@ func BenchmarkTrainCSV(b *testing.B) {
 		b.ReportMetric(float64(ru.Maxrss)/1024, "peak-rss-MB")
 	}
 }
+
+// BenchmarkGradients computes binary log-loss gradients for 1M rows on 2 threads.
+func BenchmarkGradients(b *testing.B) {
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(5, 6))
+	score, y := make([]float64, n), make([]float64, n)
+	for i := range score {
+		score[i] = rng.NormFloat64()
+		if rng.Float64() < 0.1 {
+			y[i] = 1
+		}
+	}
+	p := DefaultParams()
+	p.Threads = 2
+	gr := &grower{p: &p}
+	b.SetBytes(n)
+	for b.Loop() {
+		gr.gradients(score, y)
+	}
+}

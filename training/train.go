@@ -250,30 +250,44 @@ func sampleSorted(rng *rand.Rand, n, k int) []int {
 
 // gradients fills gr.gh from the current scores.
 func (gr *grower) gradients(score, y []float64) {
-	gh := gr.gh
-	if gh == nil {
-		gh = make([]gradPair, len(score))
-		gr.gh = gh
+	if gr.gh == nil {
+		gr.gh = make([]gradPair, len(score))
 	}
+	gh := gr.gh
 	binary := gr.p.Objective == gbdt.Binary
 	spw := gr.p.ScalePosWeight
 	parallelChunks(len(score), gr.p.Threads, 16384, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			if binary {
-				pr := 1 / (1 + math.Exp(-score[i]))
-				g, h := pr-y[i], pr*(1-pr)
-				if h < 1e-16 {
-					h = 1e-16
-				}
-				if y[i] == 1 {
-					g, h = g*spw, h*spw
-				}
-				gh[i] = gradPair{g, h}
-			} else {
-				gh[i] = gradPair{score[i] - y[i], 1}
-			}
+		if binary {
+			logLossGradients(gh[lo:hi], score[lo:hi], y[lo:hi], spw)
+		} else {
+			l2Gradients(gh[lo:hi], score[lo:hi], y[lo:hi])
 		}
 	})
+}
+
+// logLossGradients fills gh with the gradient p-y and hessian p(1-p) of the
+// log loss at p = sigmoid(score), positives weighted by spw.
+func logLossGradients(gh []gradPair, score, y []float64, spw float64) {
+	score, y = score[:len(gh)], y[:len(gh)]
+	for i := range gh {
+		pr := 1 / (1 + math.Exp(-score[i]))
+		g, h := pr-y[i], pr*(1-pr)
+		if h < 1e-16 {
+			h = 1e-16
+		}
+		if y[i] == 1 {
+			g, h = g*spw, h*spw
+		}
+		gh[i] = gradPair{g, h}
+	}
+}
+
+// l2Gradients fills gh with the gradient and hessian of the squared error.
+func l2Gradients(gh []gradPair, score, y []float64) {
+	score, y = score[:len(gh)], y[:len(gh)]
+	for i := range gh {
+		gh[i] = gradPair{score[i] - y[i], 1}
+	}
 }
 
 // evalMetric computes a metric from labels and margins.

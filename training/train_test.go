@@ -582,3 +582,4 @@ func TestTrainingScoresMatchModel(t *testing.T) {
 		t.Errorf("round %d training logloss %v, model's %v", last.Iteration, last.Train, want)
 	}
 }
+
