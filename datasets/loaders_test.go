@@ -287,3 +287,31 @@ func BenchmarkLoadGMSC(b *testing.B) {
 		tab.Release()
 	}
 }
+
+func TestLoadTruncatedRealFile(t *testing.T) {
+	data := sharedData(t)
+	raw, err := os.ReadFile(filepath.Join(data, "taiwan/UCI_Credit_Card.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Cut the file in the middle of its 11th line (the 10th data row).
+	lines := 0
+	cut := 0
+	for i, c := range raw {
+		if c == '\n' {
+			lines++
+			if lines == 10 {
+				cut = i + 12
+				break
+			}
+		}
+	}
+	path := filepath.Join(t.TempDir(), "UCI_Credit_Card.csv")
+	if err := os.WriteFile(path, raw[:cut], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadTaiwan(path)
+	if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "line 11 has") || !strings.Contains(err.Error(), path) {
+		t.Errorf("err = %v, want ErrFormat naming the file and line 11", err)
+	}
+}
