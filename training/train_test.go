@@ -582,4 +582,3 @@ func TestTrainingScoresMatchModel(t *testing.T) {
 		t.Errorf("round %d training logloss %v, model's %v", last.Iteration, last.Train, want)
 	}
 }
-
