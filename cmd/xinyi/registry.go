@@ -504,7 +504,18 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer db.Close()
 	start := time.Now()
-	rep, err := log.Verify(ctx)
+	var bar *progress.Bar
+	var shown int64
+	rep, err := log.VerifyProgress(ctx, func(done, total int64) {
+		if bar == nil {
+			bar = progress.New(stderr, "verify audit log", total)
+		}
+		bar.Add(done - shown)
+		shown = done
+	})
+	if bar != nil {
+		bar.Done()
+	}
 	if err != nil {
 		return err
 	}

@@ -356,6 +356,12 @@ func (e *VerifyError) Unwrap() error { return ErrTampered }
 // removed or inserted, or whose link to the head row is wrong. Appends made while
 // it runs are not checked and do not disturb it.
 func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
+	return l.VerifyProgress(ctx, nil)
+}
+
+// VerifyProgress is Verify that reports, after every batch, how many of the
+// records up to the head it has checked (progress may be nil).
+func (l *Log) VerifyProgress(ctx context.Context, progress func(done, total int64)) (VerifyReport, error) {
 	var headSeq int64
 	var headHash string
 	if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"), &headSeq, &headHash); err != nil {
@@ -378,6 +384,9 @@ func (l *Log) Verify(ctx context.Context) (VerifyReport, error) {
 				return VerifyReport{}, &VerifyError{Seq: r.Seq, Reason: "content does not match its hash (record edited)"}
 			}
 			prev, next = r.Hash, r.Seq+1
+		}
+		if progress != nil {
+			progress(next-1, headSeq)
 		}
 		if len(recs) < l.opts.VerifyBatch {
 			break

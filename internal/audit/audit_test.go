@@ -93,12 +93,23 @@ func TestContract(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			rep, err := l.Verify(ctx)
+			var calls, last int64
+			rep, err := l.VerifyProgress(ctx, func(done, total int64) {
+				calls++
+				if total != 40 || done < last {
+					t.Errorf("progress %d/%d after %d", done, total, last)
+				}
+				last = done
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if rep.Records != 40 {
 				t.Fatalf("records %d, want 40", rep.Records)
+			}
+			// VerifyBatch 3: batches end at 3, 6, ..., 39, 40 (the last one short).
+			if calls != 14 || last != 40 {
+				t.Fatalf("progress called %d times ending at %d, want 14 ending at 40", calls, last)
 			}
 		})
 		t.Run("verify while appending", func(t *testing.T) {
