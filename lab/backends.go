@@ -397,9 +397,9 @@ type Screening struct {
 type Screenings interface {
 	ScreeningModels(ctx context.Context) ([]string, error)
 	StartScreening(ctx context.Context, model string, by Principal) (string, error)
-	Screening(ctx context.Context, id string) (Screening, error)
-	Screenings(ctx context.Context) ([]Screening, error)
-	ExportCSV(ctx context.Context, id string, w io.Writer) error
+	Screening(ctx context.Context, p Principal, id string) (Screening, error)
+	Screenings(ctx context.Context, p Principal) ([]Screening, error)
+	ExportCSV(ctx context.Context, p Principal, id string, w io.Writer) error
 }
 
 // IndicatorValue is one indicator of a company against its industry's average.

@@ -141,6 +141,9 @@ var messages = map[string][2]string{
 	"w.rejected":          {"已驳回", "rejected"},
 	"w.champion":          {"冠军模型", "champion"},
 	"w.challenger":        {"挑战者模型", "challenger"},
+	"w.high":              {"高风险（多查）", "high (inspect more)"},
+	"w.medium":            {"中风险", "medium"},
+	"w.low":               {"低风险（少扰）", "low (inspect less)"},
 	"w.green":             {"绿码", "green"},
 	"w.yellow":            {"黄码", "yellow"},
 	"w.orange":            {"橙码", "orange"},
@@ -325,6 +328,8 @@ func colourHex(c string) string {
 		return "#dd6b20"
 	case "red":
 		return "#c53030"
+	case "blue":
+		return "#2b6cb0"
 	}
 	return "#a0aec0"
 }

@@ -692,7 +692,7 @@ func TestEveryFormRefusesForgedTokens(t *testing.T) {
 	if jobs, _ := env.Trainer.TrainingJobs(context.Background()); len(jobs) != 0 {
 		t.Fatal("a training job started")
 	}
-	if jobs, _ := env.Screenings.Screenings(context.Background()); len(jobs) != 0 {
+	if jobs, _ := env.Screenings.Screenings(context.Background(), lab.Principal{}); len(jobs) != 0 {
 		t.Fatal("a screening started")
 	}
 	if p := reg.get("/lab/screenings"); p.status != 200 {

@@ -588,7 +588,7 @@ func (s *Server) screenings(q *req) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := s.o.Screenings.Screenings(q.ctx())
+	jobs, err := s.o.Screenings.Screenings(q.ctx(), q.principal())
 	if err != nil {
 		return err
 	}
@@ -626,7 +626,7 @@ func (s *Server) screening(q *req) error {
 	if s.o.Screenings == nil {
 		return fmt.Errorf("%w: screening", ErrNotConnected)
 	}
-	sc, err := s.o.Screenings.Screening(q.ctx(), q.r.PathValue("id"))
+	sc, err := s.o.Screenings.Screening(q.ctx(), q.principal(), q.r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -634,7 +634,7 @@ func (s *Server) screening(q *req) error {
 	if len(sc.Tiers) > 0 {
 		bars := make([]svg.Bar, len(sc.Tiers))
 		for i, t := range sc.Tiers {
-			bars[i] = svg.Bar{Label: t.Name, Value: float64(t.Count), Color: t.Color}
+			bars[i] = svg.Bar{Label: q.lang.Word(t.Name), Value: float64(t.Count), Color: t.Color}
 		}
 		if d.Tiers, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("screen.tiers"), YLabel: q.lang.T("ind.companies"), Width: 520})); err != nil {
 			return err
@@ -649,7 +649,7 @@ func (s *Server) exportScreening(q *req) error {
 	}
 	id := q.r.PathValue("id")
 	var buf bytes.Buffer
-	if err := s.o.Screenings.ExportCSV(q.ctx(), id, &buf); err != nil {
+	if err := s.o.Screenings.ExportCSV(q.ctx(), q.principal(), id, &buf); err != nil {
 		return err
 	}
 	h := q.w.Header()

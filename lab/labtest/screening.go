@@ -110,7 +110,7 @@ func (s *Screenings) run(j *lab.Screening) {
 }
 
 // Screening returns a job.
-func (s *Screenings) Screening(_ context.Context, id string) (lab.Screening, error) {
+func (s *Screenings) Screening(_ context.Context, _ lab.Principal, id string) (lab.Screening, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, j := range s.jobs {
@@ -122,7 +122,7 @@ func (s *Screenings) Screening(_ context.Context, id string) (lab.Screening, err
 }
 
 // Screenings lists the jobs, newest first.
-func (s *Screenings) Screenings(context.Context) ([]lab.Screening, error) {
+func (s *Screenings) Screenings(context.Context, lab.Principal) ([]lab.Screening, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]lab.Screening, 0, len(s.jobs))
@@ -133,7 +133,7 @@ func (s *Screenings) Screenings(context.Context) ([]lab.Screening, error) {
 }
 
 // ExportCSV writes the whole ranking of a finished job.
-func (s *Screenings) ExportCSV(_ context.Context, id string, w io.Writer) error {
+func (s *Screenings) ExportCSV(_ context.Context, _ lab.Principal, id string, w io.Writer) error {
 	s.mu.Lock()
 	rows, ok := s.rows[id]
 	s.mu.Unlock()

@@ -1,0 +1,185 @@
+// Package serving adapts serving's screening jobs to the lab console: a regulator
+// starts a screening of the whole region with the violation (or pd) model, watches
+// its progress, sees the inspection tiers and the top of the ranking with reason
+// codes, and exports the full ranking as CSV from the stored result.
+//
+//	scr := labserving.NewScreenings(screener, store)
+//	srv, _ := lab.New(lab.Options{Screenings: scr, ...})
+package serving
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
+	xserving "github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+)
+
+// TopRows is how many ranked companies a screening page shows.
+const TopRows = 20
+
+// Screenings implements lab.Screenings over a serving.Screener.
+type Screenings struct {
+	sc    *xserving.Screener
+	store blob.Store
+
+	mu  sync.Mutex
+	ids []string // jobs started through the console, oldest first
+}
+
+// NewScreenings wraps sc; store is where sc writes results (for the CSV export).
+func NewScreenings(sc *xserving.Screener, store blob.Store) *Screenings {
+	return &Screenings{sc: sc, store: store}
+}
+
+// Principal derives the serving principal of a console user signed in through
+// internal/access (lab.Principal.Native): regulator for a regulator's user with that
+// role, operator for a platform administrator, lab otherwise. It mirrors
+// serving/access, which derives it from an API key.
+func Principal(p lab.Principal) (xserving.Principal, error) {
+	ap, ok := p.Native.(xaccess.Principal)
+	if !ok {
+		return xserving.Principal{}, fmt.Errorf("%w: the user was not signed in through internal/access", lab.ErrForbidden)
+	}
+	role := xserving.RoleLab
+	switch {
+	case ap.Has(xaccess.RoleRegulator) && ap.InstitutionKind == xaccess.KindRegulator:
+		role = xserving.RoleRegulator
+	case ap.Has(xaccess.RoleAdmin) && ap.InstitutionKind == xaccess.KindPlatform:
+		role = xserving.RoleOperator
+	}
+	return xserving.Principal{Institution: ap.Institution, InstitutionID: ap.InstitutionID, Role: role, KeyID: ap.KeyID, User: ap.User}, nil
+}
+
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, xserving.ErrUnknownJob):
+		return fmt.Errorf("%w: %w", lab.ErrNotFound, err)
+	case errors.Is(err, xserving.ErrForbidden):
+		return fmt.Errorf("%w: %w", lab.ErrForbidden, err)
+	case errors.Is(err, xserving.ErrInvalidInput):
+		return fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+	case errors.Is(err, xserving.ErrNotReady), errors.Is(err, xserving.ErrUnavailable):
+		return fmt.Errorf("%w: %w", lab.ErrNotConnected, err)
+	}
+	return err
+}
+
+// ScreeningModels lists the tasks a screening may use.
+func (s *Screenings) ScreeningModels(context.Context) ([]string, error) {
+	return []string{string(xserving.TaskViolation), string(xserving.TaskPD)}, nil
+}
+
+// StartScreening starts a job with the model of task model.
+func (s *Screenings) StartScreening(ctx context.Context, model string, by lab.Principal) (string, error) {
+	sp, err := Principal(by)
+	if err != nil {
+		return "", err
+	}
+	j, err := s.sc.Start(ctx, sp, xserving.Task(model))
+	if err != nil {
+		return "", mapErr(err)
+	}
+	s.mu.Lock()
+	s.ids = append(s.ids, j.ID)
+	s.mu.Unlock()
+	return j.ID, nil
+}
+
+var tierColor = map[policy.Tier]string{policy.High: svg.ColorRed, policy.Medium: svg.ColorOrange, policy.Low: svg.ColorGreen}
+
+func convert(j xserving.Job) lab.Screening {
+	out := lab.Screening{Job: lab.Job{ID: j.ID, State: lab.JobState(j.State), Done: int64(j.Done), Total: int64(j.Total), Err: j.Error,
+		Started: j.Started, Finished: j.Finished, By: j.Institution}, Model: string(j.Task)}
+	if r := j.Result; r != nil {
+		out.Model = fmt.Sprintf("%s %s:%s · %s · %s", r.Task, r.Model.Name, r.Model.Version, r.FeatureSet, r.AsOf.Format("2006-01-02"))
+		for _, t := range []policy.Tier{policy.High, policy.Medium, policy.Low} {
+			out.Tiers = append(out.Tiers, lab.Tier{Name: string(t), Color: tierColor[t], Count: int64(r.TierCounts[t])})
+		}
+		for _, row := range r.Rows[:min(TopRows, len(r.Rows))] {
+			rk := lab.Ranked{Rank: row.Rank, Code: row.Company, Name: row.Company, Probability: row.Probability, Tier: row.Tier}
+			if row.Reasons != "" {
+				rk.Reasons = strings.Split(row.Reasons, "|")
+			}
+			out.Top = append(out.Top, rk)
+		}
+	}
+	return out
+}
+
+// Screening returns one job of the user's institution.
+func (s *Screenings) Screening(_ context.Context, p lab.Principal, id string) (lab.Screening, error) {
+	sp, err := Principal(p)
+	if err != nil {
+		return lab.Screening{}, err
+	}
+	j, err := s.sc.Get(sp, id)
+	if err != nil {
+		return lab.Screening{}, mapErr(err)
+	}
+	return convert(j), nil
+}
+
+// Screenings lists the jobs started through this console that the user may see,
+// newest first.
+func (s *Screenings) Screenings(_ context.Context, p lab.Principal) ([]lab.Screening, error) {
+	sp, err := Principal(p)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	ids := slices.Clone(s.ids)
+	s.mu.Unlock()
+	var out []lab.Screening
+	for i := len(ids) - 1; i >= 0; i-- {
+		j, err := s.sc.Get(sp, ids[i])
+		if err != nil {
+			continue // another institution's job, or forgotten
+		}
+		c := convert(j)
+		c.Top = nil
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// ExportCSV writes the whole stored ranking of a finished job of the user's
+// institution.
+func (s *Screenings) ExportCSV(ctx context.Context, p lab.Principal, id string, w io.Writer) error {
+	sp, err := Principal(p)
+	if err != nil {
+		return err
+	}
+	j, err := s.sc.Get(sp, id)
+	if err != nil {
+		return mapErr(err)
+	}
+	if j.State != xserving.JobDone {
+		return fmt.Errorf("%w: screening %s is %s; export it once it is done", lab.ErrConflict, id, j.State)
+	}
+	rows, err := xserving.ReadScreening(ctx, s.store, id)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"rank", "company_code", "probability", "tier", "sampling_ratio", "reasons"})
+	for _, r := range rows {
+		_ = cw.Write([]string{strconv.Itoa(r.Rank), r.Company, strconv.FormatFloat(r.Probability, 'f', 6, 64), r.Tier,
+			strconv.FormatFloat(r.SamplingRatio, 'f', -1, 64), strings.ReplaceAll(r.Reasons, "|", "; ")})
+	}
+	cw.Flush()
+	return cw.Error()
+}
