@@ -68,6 +68,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *data == "" || *format == "" || *out == "" {
 		return errors.New("--data, --format and --out are required")
 	}
+	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("--out %s: folder %s does not exist", *out, filepath.Dir(*out))
+	}
 	load, ok := trainLoaders[*format]
 	if !ok {
 		return fmt.Errorf("unknown --format %q (want taiwan, gmsc or lightgbm-binary)", *format)
