@@ -78,11 +78,13 @@ type Model struct {
 type Lineage struct {
 	// Kind is "uploaded" (a file trained elsewhere) or "trained" (the lab trainer).
 	Kind string `json:"kind"`
-	// Sample and SampleVersion name the training sample; SampleManifest is the
-	// object key or digest of its manifest.
-	Sample         string `json:"sample,omitempty"`
-	SampleVersion  int    `json:"sample_version,omitempty"`
-	SampleManifest string `json:"sample_manifest,omitempty"`
+	// Sample and SampleVersion name the training sample. SampleManifest is the
+	// object key of its manifest; when given it must exist in the store, and its
+	// sha256 is recorded in SampleManifestSHA256 at registration.
+	Sample               string `json:"sample,omitempty"`
+	SampleVersion        int    `json:"sample_version,omitempty"`
+	SampleManifest       string `json:"sample_manifest,omitempty"`
+	SampleManifestSHA256 string `json:"sample_manifest_sha256,omitempty"`
 	// CodeVersion is the trainer's or uploader's code revision.
 	CodeVersion string `json:"code_version,omitempty"`
 	// Filename is the name of the uploaded file.

@@ -826,11 +826,20 @@ func TestRegisterTrainedModel(t *testing.T) {
 	up := registry.Upload{FeatureSet: "gmsc", FeatureSetVersion: 1,
 		Lineage: registry.Lineage{Sample: "pd-train", SampleVersion: 3, SampleManifest: "samples/pd-train/v3/manifest.json", CodeVersion: "abc123"},
 		Parity:  &registry.ParityInput{Rows: [][]*float64{age(30), age(55)}, Expected: []float64{0.401312339887548, 0.668187772168166}}}
+	if _, err := e.reg.RegisterModel(ctx, e.alice, "pd-lab", m, up); !errors.Is(err, registry.ErrValidation) || !strings.Contains(err.Error(), "manifest") {
+		t.Fatalf("missing sample manifest: %v", err)
+	}
+	manifest := []byte(`{"name":"pd-train","version":3}`)
+	if _, err := blob.PutBytes(ctx, e.blobs, up.Lineage.SampleManifest, manifest); err != nil {
+		t.Fatal(err)
+	}
 	v, err := e.reg.RegisterModel(ctx, e.alice, "pd-lab", m, up)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Lineage.Kind != "trained" || v.Lineage.Sample != "pd-train" || v.Lineage.SampleVersion != 3 || !v.Parity.Passed {
+	sum := sha256.Sum256(manifest)
+	if v.Lineage.Kind != "trained" || v.Lineage.Sample != "pd-train" || v.Lineage.SampleVersion != 3 || !v.Parity.Passed ||
+		v.Lineage.SampleManifestSHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("version %+v", v)
 	}
 	got, err := e.reg.Version(ctx, e.alice, "pd-lab", v.Version)

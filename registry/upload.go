@@ -148,6 +148,20 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	if up.Lineage.Kind != "uploaded" && up.Lineage.Kind != "trained" {
 		return Version{}, fmt.Errorf("%w: lineage kind %q (want uploaded or trained)", ErrInvalid, up.Lineage.Kind)
 	}
+	up.Lineage.SampleManifestSHA256 = ""
+	if key := up.Lineage.SampleManifest; key != "" {
+		if err := blob.ValidateKey(key); err != nil {
+			return Version{}, fmt.Errorf("%w: lineage sample manifest: %w", ErrInvalid, err)
+		}
+		info, err := r.blobs.Stat(ctx, key)
+		if errors.Is(err, blob.ErrNotFound) {
+			return Version{}, fmt.Errorf("%w: lineage sample manifest %s does not exist", ErrValidation, key)
+		}
+		if err != nil {
+			return Version{}, fmt.Errorf("registry: lineage sample manifest %s: %w", key, err)
+		}
+		up.Lineage.SampleManifestSHA256 = info.SHA256
+	}
 
 	// Artifacts first: both objects are content-addressed and immutable, so
 	// writing one that exists rewrites identical bytes.
