@@ -28,6 +28,7 @@
 //	POST   /promotions/{id}/approve|reject|withdraw  {note}
 //	GET    /models/{name}/history[?limit=]           audit records of the model
 //	GET    /changes?after=N[&wait=30s][&limit=]      change feed; wait long-polls
+//	GET    /changes/stream?after=N                   the feed as server-sent events (id = seq)
 package httpapi
 
 import (
@@ -59,6 +60,8 @@ type Options struct {
 	// MaxMetaBytes bounds the JSON parts of a request (bodies, the "meta" part
 	// of an upload with its parity rows). Default 32 MiB.
 	MaxMetaBytes int64
+	// KeepAlive is how often an idle event stream sends a comment line. Default 25s.
+	KeepAlive time.Duration
 }
 
 // EnsureDefaults fills zero fields.
@@ -68,6 +71,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaxMetaBytes <= 0 {
 		o.MaxMetaBytes = 32 << 20
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 25 * time.Second
 	}
 }
 
@@ -104,6 +110,7 @@ func New(reg *registry.Registry, auth Authenticator, opts Options) http.Handler 
 	mux.HandleFunc("POST "+p+"/promotions/{id}/{decision}", s.wrap(s.decide))
 	mux.HandleFunc("GET "+p+"/models/{name}/history", s.wrap(s.history))
 	mux.HandleFunc("GET "+p+"/changes", s.wrap(s.changes))
+	mux.HandleFunc("GET "+p+"/changes/stream", s.wrap(s.stream))
 	return mux
 }
 
@@ -567,4 +574,52 @@ func (s *server) changes(_ http.ResponseWriter, r *http.Request, p access.Princi
 		cs = []registry.Change{}
 	}
 	return ChangesResponse{Changes: cs, Last: last}, nil
+}
+
+// stream sends the change feed as server-sent events: "id: <seq>", "event:
+// change", "data: <Change JSON>", starting after the query's after (or the
+// Last-Event-ID header of a reconnecting client), with a comment line every
+// KeepAlive while idle. It ends when the client goes away.
+func (s *server) stream(w http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
+	after := int64(0)
+	v := r.URL.Query().Get("after")
+	if v == "" {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	if v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: after %q is not a non-negative integer", errBadRequest, v)
+		}
+		after = n
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return raw{}, nil // the writer cannot stream; nothing more to do
+	}
+	ctx := r.Context()
+	for ctx.Err() == nil {
+		cs, last, err := s.reg.WaitChanges(ctx, p, after, 100, s.opts.KeepAlive)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opts.Logger.Error("registry api: change stream", "err", err)
+			}
+			return raw{}, nil
+		}
+		for _, c := range cs {
+			b, _ := json.Marshal(c)
+			fmt.Fprintf(w, "id: %d\nevent: change\ndata: %s\n\n", c.Seq, b)
+		}
+		if len(cs) == 0 {
+			fmt.Fprint(w, ": keep-alive\n\n")
+		}
+		after = last
+		if err := rc.Flush(); err != nil {
+			return raw{}, nil
+		}
+	}
+	return raw{}, nil
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -312,6 +313,50 @@ func TestErrorStatus(t *testing.T) {
 			t.Fatalf("parity in error: %s", body)
 		}
 	})
+}
+
+func TestChangeStream(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/v1/registry/changes/stream?after=0", nil)
+	req.Header.Set("X-API-Key", f.keys["alice"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("status %d, type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if code, body := f.json(t, "alice", "POST", "/v1/registry/models", map[string]any{"name": "pd", "task": "pd"}); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if code, body := f.json(t, "bob", "POST", "/v1/registry/models", map[string]any{"name": "bobs", "task": "pd"}); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	f.do(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_depthwise.json")), "")
+	sc := bufio.NewScanner(resp.Body)
+	var ids, kinds []string
+	for len(kinds) < 2 && sc.Scan() {
+		line := sc.Text()
+		if id, ok := strings.CutPrefix(line, "id: "); ok {
+			ids = append(ids, id)
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var c registry.Change
+			if err := json.Unmarshal([]byte(data), &c); err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, c.Model+" "+c.Kind)
+		}
+	}
+	// bob's model (seq 2) is invisible to alice: her stream skips it.
+	if strings.Join(ids, ",") != "1,3" || strings.Join(kinds, ",") != "pd model.created,pd version.created" {
+		t.Fatalf("events ids %v kinds %v (%v)", ids, kinds, sc.Err())
+	}
 }
 
 func BenchmarkResolveAlias(b *testing.B) {
