@@ -276,6 +276,9 @@ type materializer struct {
 	// network measures per as-of: [asof][graph entry][company]
 	net [][][]float64
 
+	// inMemory holds the computed snapshots per as-of date when there is one shard.
+	inMemory []*Snapshot
+
 	rawRecords atomic.Int64
 }
 
@@ -376,6 +379,7 @@ func (m *materializer) run(ctx context.Context) error {
 	shards := int(min(maxShards, max(1, (need+m.opts.MemoryBudget-1)/m.opts.MemoryBudget)))
 	m.res.Shards = shards
 	parts := make([][]FileRef, len(p.asofs))
+	m.inMemory = make([]*Snapshot, len(p.asofs))
 	for s := 0; s < shards; s++ {
 		refs, err := m.shard(ctx, s, shards)
 		if err != nil {
@@ -396,10 +400,11 @@ func (m *materializer) run(ctx context.Context) error {
 		return err
 	}
 	for a, d := range p.asofs {
-		man, err := m.finish(ctx, d, parts[a], prev, labels)
+		man, err := m.finish(ctx, d, parts[a], prev, labels, m.inMemory[a])
 		if err != nil {
 			return err
 		}
+		m.inMemory[a] = nil
 		prev = man
 	}
 	m.res.RawFiles = len(m.inputs)
@@ -822,6 +827,10 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			}
 		}
 		out[a] = nil
+		if shards == 1 {
+			// The statistics can use these values instead of reading the parts back.
+			m.inMemory[a] = &Snapshot{Set: p.set.Key(), AsOf: d.Time(), Names: names, Codes: codes, Values: vals}
+		}
 		if len(codes) == 0 {
 			continue
 		}
@@ -961,7 +970,7 @@ func (m *materializer) previousManifest(ctx context.Context, d Day) (*Manifest, 
 
 // finish computes the statistics of one snapshot from its parts and writes the
 // manifest that makes it visible.
-func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev *Manifest, labels *labelIndex) (*Manifest, error) {
+func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev *Manifest, labels *labelIndex, snap *Snapshot) (*Manifest, error) {
 	p := m.plan
 	man := &Manifest{Set: p.set.Name, Version: p.set.Version, AsOf: d.String(), CreatedAt: m.opts.Now().UTC(),
 		Indicators: slices.Clone(p.set.Indicators), Parts: parts, Inputs: m.inputs, Label: p.set.Label}
@@ -972,9 +981,11 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 	for _, pt := range parts {
 		man.Rows += pt.Rows
 	}
-	snap, err := readParts(ctx, m.store, man)
-	if err != nil {
-		return nil, err
+	if snap == nil {
+		var err error
+		if snap, err = readParts(ctx, m.store, man); err != nil {
+			return nil, err
+		}
 	}
 	var y []float64
 	if labels != nil {

@@ -184,6 +184,26 @@ func TestMaterializePointInTime(t *testing.T) {
 		}
 	}
 
+	checkStats := func(t *testing.T, store blob.Store) {
+		t.Helper()
+		m, err := ReadManifest(ctx, store, "t", 1, day("2025-07-31"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := m.Stats[0] // tax.sales.sum_6m: c1 200, c2 and c3 missing
+		if st.ID != "tax.sales.sum_6m" || st.Rows != 3 || st.Present != 1 || st.Mean == nil || *st.Mean != 200 {
+			t.Errorf("stats = %+v, want 3 rows, 1 present, mean 200", st)
+		}
+		if m.Rows != 3 || len(m.Inputs) == 0 || m.Inputs[0].SHA256 == "" {
+			t.Errorf("manifest rows %d, inputs %v", m.Rows, m.Inputs)
+		}
+		prev, _ := ReadManifest(ctx, store, "t", 1, day("2025-06-30"))
+		if prev.Stats[2].PSI != nil || st.PSI == nil {
+			t.Errorf("PSI: first snapshot %v (want none), second %v (want one)", prev.Stats[2].PSI, st.PSI)
+		}
+	}
+	checkStats(t, store)
+
 	t.Run("sharded by code hash", func(t *testing.T) {
 		// A tiny memory budget splits the companies into many shards: same values.
 		small := handUniverse(t)
@@ -196,6 +216,7 @@ func TestMaterializePointInTime(t *testing.T) {
 		if res.Shards < 2 {
 			t.Fatalf("shards = %d, want several", res.Shards)
 		}
+		checkStats(t, small)
 		for _, a := range asofs {
 			got := snapshotValues(t, small, a)
 			for code, w := range want[a] {
