@@ -427,7 +427,8 @@ type ScorePoint struct {
 // Reason is one reason code behind a company's score.
 type Reason struct {
 	Code   string
-	Text   string
+	TextZH string
+	TextEN string
 	Impact float64 // contribution to the margin; positive raises risk
 }
 
@@ -442,6 +443,7 @@ type Company struct {
 	Rating     string // A, B, C, D
 	Colour     string // green, yellow, orange, red
 	Limit      float64
+	Models     []string // model versions behind the figures
 	Reasons    []Reason
 	Dimensions []DimensionValues
 	History    []ScorePoint
@@ -451,5 +453,5 @@ type Company struct {
 // Companies serves company profiles (features online store, serving assessments and
 // the guarantee network). Optional.
 type Companies interface {
-	Company(ctx context.Context, code string) (Company, error)
+	Company(ctx context.Context, p Principal, code string) (Company, error)
 }

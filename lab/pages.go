@@ -708,7 +708,7 @@ func (s *Server) company(q *req) error {
 			return fmt.Errorf("%w: %s has not granted %s consent to see its profile", ErrForbidden, code, p.Institution)
 		}
 	}
-	c, err := s.o.Companies.Company(q.ctx(), code)
+	c, err := s.o.Companies.Company(q.ctx(), p, code)
 	if err != nil {
 		return err
 	}

@@ -243,7 +243,9 @@ func focusCompany(codes []string) lab.Company {
 	nan := math.NaN()
 	c := lab.Company{Code: codes[0], Name: "上虞卧龙电气有限公司 00", Industry: "制造业 C38 电气机械", Region: "浙江省绍兴市上虞区", AsOf: "2025-12-31",
 		PD: 0.083, Rating: "B", Colour: "yellow", Limit: 3500000,
-		Reasons: []lab.Reason{{Code: "R12", Text: "担保圈内有违约企业", Impact: 0.42}, {Code: "R03", Text: "近12个月纳税额下降", Impact: 0.31}, {Code: "R20", Text: "社保参保人数稳定", Impact: -0.12}},
+		Reasons: []lab.Reason{{Code: "R12", TextZH: "担保圈内有违约企业", TextEN: "a guarantee-circle member defaulted", Impact: 0.42},
+			{Code: "R03", TextZH: "近12个月纳税额下降", TextEN: "tax paid fell over 12 months", Impact: 0.31},
+			{Code: "R20", TextZH: "社保参保人数稳定", TextEN: "insured headcount is stable", Impact: -0.12}},
 		Dimensions: []lab.DimensionValues{
 			{Dimension: "operating", Indicators: []lab.IndicatorValue{{ID: "tax.sales.sum_12m", NameZH: "近12个月开票销售额合计", NameEN: "invoiced sales, 12 months", Unit: "元", Value: 48200000, IndustryMean: 36100000}}},
 			{Dimension: "compliance", Indicators: []lab.IndicatorValue{{ID: PublicIndicator, NameZH: "近12个月涉诉案件数", NameEN: "court cases, 12 months", Value: 2, IndustryMean: 0.9}, {ID: "penalty.count_12m", NameZH: "近12个月行政处罚次数", NameEN: "penalties, 12 months", Value: 0, IndustryMean: nan}}},

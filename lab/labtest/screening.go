@@ -154,7 +154,7 @@ func (s *Screenings) ExportCSV(_ context.Context, _ lab.Principal, id string, w 
 type Companies map[string]lab.Company
 
 // Company returns the profile of code.
-func (c Companies) Company(_ context.Context, code string) (lab.Company, error) {
+func (c Companies) Company(_ context.Context, _ lab.Principal, code string) (lab.Company, error) {
 	p, ok := c[code]
 	if !ok {
 		return lab.Company{}, fmt.Errorf("%w: company %s", lab.ErrNotFound, code)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -183,3 +184,5 @@ func (s *Screenings) ExportCSV(ctx context.Context, p lab.Principal, id string, 
 	cw.Flush()
 	return cw.Error()
 }
+
+func nan() float64 { return math.NaN() }

@@ -1,0 +1,90 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	xfeatures "github.com/xinyi-platform/xinyi/features"
+	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/lab"
+	xserving "github.com/xinyi-platform/xinyi/serving"
+)
+
+// Companies implements lab.Companies with serving's assessment: probability of
+// default, rating, colour, pre-credit limit and reason codes, and the reasons'
+// indicators against their industry averages grouped by the catalog's dimensions.
+// The assessment is authorized (role, consent) and audited by serving.
+type Companies struct {
+	svc *xserving.Service
+	cat *xfeatures.Catalog
+}
+
+// NewCompanies wraps svc; cat (optional) supplies the indicators' dimensions.
+func NewCompanies(svc *xserving.Service, cat *xfeatures.Catalog) *Companies {
+	return &Companies{svc: svc, cat: cat}
+}
+
+func companyPrincipal(p lab.Principal) (xserving.Principal, error) {
+	sp, err := Principal(p)
+	if err != nil {
+		return sp, err
+	}
+	if ap, ok := p.Native.(xaccess.Principal); ok && sp.Role == xserving.RoleLab && ap.Has(xaccess.RoleBank) && ap.InstitutionKind == xaccess.KindBank {
+		sp.Role = xserving.RoleBank
+	}
+	return sp, nil
+}
+
+// Company assesses code for the signed-in user.
+func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (lab.Company, error) {
+	sp, err := companyPrincipal(p)
+	if err != nil {
+		return lab.Company{}, err
+	}
+	d, err := c.svc.Assess(ctx, sp, xserving.Request{Company: code})
+	switch {
+	case errors.Is(err, xserving.ErrUnknownCompany):
+		return lab.Company{}, fmt.Errorf("%w: %w", lab.ErrNotFound, err)
+	case errors.Is(err, xserving.ErrConsentRequired):
+		return lab.Company{}, fmt.Errorf("%w: %w", lab.ErrForbidden, err)
+	case errors.Is(err, xserving.ErrInvalidCompanyCode):
+		return lab.Company{}, fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+	case err != nil:
+		return lab.Company{}, mapErr(err)
+	}
+	out := lab.Company{Code: d.Company, Name: d.Company, AsOf: d.AsOf.Format("2006-01-02"), PD: d.PD, Rating: string(d.Rating),
+		Colour: string(d.Colour), Limit: d.Limit}
+	for _, m := range d.Models {
+		out.Models = append(out.Models, fmt.Sprintf("%s %s:%s", m.Task, m.Name, m.Version))
+	}
+	byDim := map[string][]lab.IndicatorValue{}
+	var dims []string
+	for _, r := range d.Reasons {
+		out.Reasons = append(out.Reasons, lab.Reason{Code: r.Code, TextZH: r.TextZH, TextEN: r.TextEN, Impact: r.Contribution})
+		dim := "other"
+		if c.cat != nil {
+			if ind, err := c.cat.Indicator(r.Indicator); err == nil {
+				dim = string(ind.Dimension)
+			}
+		}
+		v := lab.IndicatorValue{ID: r.Indicator, NameZH: r.NameZH, NameEN: r.NameEN, Value: nan(), IndustryMean: nan()}
+		if r.Value != nil {
+			v.Value = *r.Value
+		}
+		if r.IndustryAverage != nil {
+			v.IndustryMean = *r.IndustryAverage
+		}
+		if !slices.ContainsFunc(byDim[dim], func(x lab.IndicatorValue) bool { return x.ID == v.ID }) {
+			if byDim[dim] == nil {
+				dims = append(dims, dim)
+			}
+			byDim[dim] = append(byDim[dim], v)
+		}
+	}
+	for _, dim := range dims {
+		out.Dimensions = append(out.Dimensions, lab.DimensionValues{Dimension: dim, Indicators: byDim[dim]})
+	}
+	return out, nil
+}
