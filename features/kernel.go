@@ -37,8 +37,26 @@ func DayOf(t time.Time) Day {
 // Time returns midnight UTC of the day.
 func (d Day) Time() time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
 
-// Month returns the month the day falls in.
-func (d Day) Month() Month { return MonthOf(d.Time()) }
+// Month returns the month the day falls in (integer arithmetic: Hinnant's
+// civil-from-days; it runs for every raw record).
+func (d Day) Month() Month {
+	z := int64(d) + 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era--
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	m := mp + 3
+	if mp >= 10 {
+		m = mp - 9
+		y++
+	}
+	return Month(y*12 + m - 1)
+}
 
 // String formats the day as YYYY-MM-DD.
 func (d Day) String() string { return d.Time().Format(time.DateOnly) }

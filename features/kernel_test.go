@@ -92,6 +92,14 @@ func TestDayMonth(t *testing.T) {
 	}
 }
 
+func TestDayMonthMatchesTime(t *testing.T) {
+	for d := Day(-800_000); d < 800_000; d += 13 {
+		if got, want := d.Month(), MonthOf(d.Time()); got != want {
+			t.Fatalf("Day(%d).Month() = %s, time package says %s", d, got, want)
+		}
+	}
+}
+
 func TestAggregateMonthly(t *testing.T) {
 	nan := math.NaN()
 	// Jan..Jun 2025 = 10..60, all on time.
