@@ -582,3 +582,54 @@ func TestTrainingScoresMatchModel(t *testing.T) {
 		t.Errorf("round %d training logloss %v, model's %v", last.Iteration, last.Train, want)
 	}
 }
+
+func TestTreeLimits(t *testing.T) {
+	d := synthetic(5000, 41)
+	tests := []struct {
+		name                   string
+		leaves, depth, minData int
+		featureFraction        float64
+		wantMaxFeaturesPerTree int
+	}{
+		{"leaves-7", 7, 0, 20, 1, 4},
+		{"depth-2", 31, 2, 20, 1, 4},
+		{"min-data-300", 31, 0, 300, 1, 4},
+		{"one-feature-per-tree", 31, 0, 20, 0.25, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultParams()
+			p.NumRounds, p.NumLeaves, p.MaxDepth, p.MinDataInLeaf, p.FeatureFraction = 10, tc.leaves, tc.depth, tc.minData, tc.featureFraction
+			m, _, err := Train(context.Background(), d, nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.depth > 0 && m.Depth() > tc.depth {
+				t.Errorf("depth %d > MaxDepth %d", m.Depth(), tc.depth)
+			}
+			for ti, tr := range m.Trees {
+				leaves, feats := 0, map[int]bool{}
+				for _, nd := range tr.Nodes {
+					if nd.Leaf {
+						leaves++
+						if nd.Count < float64(tc.minData) {
+							t.Errorf("tree %d has a leaf of %v rows < MinDataInLeaf %d", ti, nd.Count, tc.minData)
+						}
+					} else {
+						feats[nd.Feature] = true
+						l, r := tr.Nodes[nd.Left], tr.Nodes[nd.Right]
+						if l.Count+r.Count != nd.Count {
+							t.Errorf("tree %d: children count %v+%v != %v", ti, l.Count, r.Count, nd.Count)
+						}
+					}
+				}
+				if leaves > tc.leaves {
+					t.Errorf("tree %d has %d leaves > NumLeaves %d", ti, leaves, tc.leaves)
+				}
+				if len(feats) > tc.wantMaxFeaturesPerTree {
+					t.Errorf("tree %d splits on %d features, want at most %d", ti, len(feats), tc.wantMaxFeaturesPerTree)
+				}
+			}
+		})
+	}
+}

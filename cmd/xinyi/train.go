@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -91,7 +90,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if p.Monotone, err = parseMonotone(*monotone, all.Features); err != nil {
+	if p.Monotone, err = training.ParseMonotone(*monotone, all.Features); err != nil {
 		return err
 	}
 	var train, valid, test *training.Dataset = all, nil, nil
@@ -185,34 +184,6 @@ func loadTrainTable(load func(string) (*datasets.Table, error), path, target str
 		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	return d, tab.Target, nil
-}
-
-// parseMonotone reads "name=+1,name=-1" into one constraint per feature.
-func parseMonotone(s string, features []string) ([]int8, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	idx := make(map[string]int, len(features))
-	for i, f := range features {
-		idx[f] = i
-	}
-	out := make([]int8, len(features))
-	for _, item := range strings.Split(s, ",") {
-		name, dir, ok := strings.Cut(strings.TrimSpace(item), "=")
-		if !ok {
-			return nil, fmt.Errorf("--monotone item %q: want name=+1 or name=-1", item)
-		}
-		i, found := idx[name]
-		if !found {
-			return nil, fmt.Errorf("--monotone: no feature %q in the data", name)
-		}
-		v, err := strconv.Atoi(strings.TrimPrefix(dir, "+"))
-		if err != nil || v < -1 || v > 1 {
-			return nil, fmt.Errorf("--monotone %s: direction %q is not -1, 0 or +1", name, dir)
-		}
-		out[i] = int8(v)
-	}
-	return out, nil
 }
 
 // writeFileAtomic writes path through a temporary file in the same folder and
