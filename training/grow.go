@@ -144,7 +144,7 @@ func (gr *grower) bestSplit(lf *leaf, f int, out *splitInfo) {
 	p := gr.p
 	nb := gr.bd.mappers[f].numBins()
 	off := gr.offsets[f]
-	h := gr.hist(lf)[off : off+nb+1]
+	h := lf.hist[off : off+nb+1]
 	miss := h[nb]
 	n := int64(lf.end - lf.begin)
 	parent := gr.objective(lf.g, lf.h, lf.out)
@@ -198,8 +198,6 @@ func (gr *grower) bestSplit(lf *leaf, f int, out *splitInfo) {
 		}
 	}
 }
-
-func (gr *grower) hist(lf *leaf) []histBin { return lf.hist }
 
 // buildHist fills the histograms of the features of group (at most four)
 // from rows, whose gradients are in ordered, or from every row in order with
