@@ -3,18 +3,25 @@ package gbdt
 import (
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 )
 
 // Contributions computes exact path-dependent TreeSHAP values (Lundberg, Erion
 // and Lee 2018, "Consistent individualized feature attribution for tree
-// ensembles", Algorithm 2) of one row on the margin scale. It writes one value
-// per feature into out (len(out) must be NumFeatures()) and returns the
-// expected value: BaseScore plus, for every tree, the mean of its leaf values
-// weighted by Cover. Local accuracy holds: sum(out) + expected == Margin(row),
-// up to float64 rounding.
+// ensembles") of one row on the margin scale. It writes one value per feature
+// into out (len(out) must be NumFeatures()) and returns the expected value:
+// BaseScore plus, for every tree, the mean of its leaf values weighted by
+// Cover. Local accuracy holds: sum(out) + expected == Margin(row), up to
+// float64 rounding.
 //
 // Node.Cover says how training data split at each node; every internal node
 // needs a positive Cover. Missing values follow the same rules as Margin.
+//
+// Contributions checks every tree on each call and walks the Nodes directly;
+// it allocates nothing in the steady state. To explain many rows of one model,
+// CompileExplainer does the checks and the per-tree work once and is faster.
+// See shapLeaf for the method.
 func (m *Model) Contributions(row []float64, out []float64) (float64, error) {
 	nf := len(m.FeatureNames)
 	if len(row) != nf {
@@ -23,12 +30,9 @@ func (m *Model) Contributions(row []float64, out []float64) (float64, error) {
 	if len(out) != nf {
 		return 0, fmt.Errorf("%w: contributions buffer has %d values, model has %d features", ErrRowLength, len(out), nf)
 	}
-	for i := range out {
-		out[i] = 0
-	}
 	// First pass: check each tree's structure (children in range, no cycles,
 	// positive covers, features in range) and find the deepest tree, without
-	// allocating; the recursion below then needs no checks.
+	// allocating; the walk below then needs no checks.
 	depth := 0
 	for ti := range m.Trees {
 		nodes := m.Trees[ti].Nodes
@@ -42,17 +46,21 @@ func (m *Model) Contributions(row []float64, out []float64) (float64, error) {
 		}
 		depth = max(depth, d)
 	}
-	// One path of up to depth+2 elements per recursion level, as in the paper.
-	s := shapState{
-		row:   row,
-		phi:   out,
-		paths: make([]pathElem, (depth+2)*(depth+3)/2),
+	for i := range out {
+		out[i] = 0
 	}
+	rules, err := shapRuleFor(depth, nf)
+	if err != nil {
+		return 0, err
+	}
+	s := getShapScratch(depth)
+	s.rules = rules
+	defer shapScratchPool.Put(s)
+	w := shapWalker{row: row, phi: out, s: s}
 	expected := m.BaseScore
 	for ti := range m.Trees {
-		s.nodes = m.Trees[ti].Nodes
-		expected += s.meanValue(0)
-		s.recurse(0, s.paths, 0, 1, 1, -1)
+		w.nodes = m.Trees[ti].Nodes
+		expected += w.walk(0, 0, 1)
 	}
 	return expected, nil
 }
@@ -90,116 +98,261 @@ func shapCheck(nodes []Node, i int, visits *int, nf int) (int, error) {
 	return 1 + max(dl, dr), nil
 }
 
-// pathElem is one feature on the unique path from the root: the fraction of
-// "zero" paths (feature unknown: cover-weighted) and "one" paths (feature known:
-// the row's own direction) that flow through, and the permutation weight.
-type pathElem struct {
-	feature   int
-	zero, one float64
-	weight    float64
-}
-
-type shapState struct {
+// shapWalker walks one tree of a Model depth-first, keeping the unique
+// features of the current path in s.feat[:d] with their cover fraction s.z
+// and whether the row follows the path at every split on them, s.on.
+type shapWalker struct {
 	nodes []Node
 	row   []float64
 	phi   []float64
-	paths []pathElem
+	s     *shapScratch
 }
 
-// meanValue is the cover-weighted mean leaf value under node i.
-func (s *shapState) meanValue(i int) float64 {
-	n := &s.nodes[i]
+// walk visits the subtree at node i whose path has d unique features and
+// reaches i with probability frac (the product of the cover fractions of its
+// splits); it adds the subtree's contributions to phi and returns its share of
+// the tree's cover-weighted mean leaf value.
+func (w *shapWalker) walk(i, d int, frac float64) float64 {
+	n := &w.nodes[i]
 	if n.Leaf {
-		return n.Value
+		shapLeaf(n.Value, w.s.feat[:d], w.s.z[:d], w.s.on[:d], w.phi, w.s)
+		return frac * n.Value
 	}
-	l, r := &s.nodes[n.Left], &s.nodes[n.Right]
-	return (s.meanValue(n.Left)*l.Cover + s.meanValue(n.Right)*r.Cover) / n.Cover
-}
-
-// recurse is RECURSE of Algorithm 2. parent holds the unique path of the
-// caller (depth+1 used elements, of which depth are real features: element 0
-// is the root placeholder); this level's path is stored right after it.
-func (s *shapState) recurse(i int, parent []pathElem, depth int, pz, po float64, pf int) {
-	path := parent[depth+1:]
-	copy(path, parent[:depth+1])
-	extendPath(path, depth, pz, po, pf)
-	n := &s.nodes[i]
-	if n.Leaf {
-		for k := 1; k <= depth; k++ {
-			w := unwoundSum(path, depth, k)
-			e := &path[k]
-			s.phi[e.feature] += w * (e.one - e.zero) * n.Value
-		}
-		return
-	}
-	hot, cold := n.Right, n.Left
-	if goesLeft(n, s.row[n.Feature]) {
-		hot, cold = n.Left, n.Right
-	}
-	iz, io := 1.0, 1.0
-	for k := 1; k <= depth; k++ {
-		if path[k].feature == n.Feature {
-			iz, io = path[k].zero, path[k].one
-			unwindPath(path, depth, k)
-			depth--
+	s := w.s
+	left := goesLeft(n, w.row[n.Feature])
+	f := int32(n.Feature)
+	slot := d
+	for k := range d {
+		if s.feat[k] == f {
+			slot = k
 			break
 		}
 	}
-	s.recurse(hot, path, depth+1, iz*s.nodes[hot].Cover/n.Cover, io, n.Feature)
-	s.recurse(cold, path, depth+1, iz*s.nodes[cold].Cover/n.Cover, 0, n.Feature)
-}
-
-// extendPath is EXTEND: it appends feature f with fractions pz, po to a path of
-// depth used elements (indices 0..depth-1) and updates the permutation weights.
-func extendPath(p []pathElem, depth int, pz, po float64, f int) {
-	w := 0.0
-	if depth == 0 {
-		w = 1
-	}
-	p[depth] = pathElem{feature: f, zero: pz, one: po, weight: w}
-	d1 := float64(depth + 1)
-	for k := depth - 1; k >= 0; k-- {
-		p[k+1].weight += po * p[k].weight * float64(k+1) / d1
-		p[k].weight = pz * p[k].weight * float64(depth-k) / d1
-	}
-}
-
-// unwindPath is UNWIND: it removes element k from a path whose last element is
-// at index depth, undoing its effect on the weights.
-func unwindPath(p []pathElem, depth, k int) {
-	one, zero := p[k].one, p[k].zero
-	next := p[depth].weight
-	d1 := float64(depth + 1)
-	for j := depth - 1; j >= 0; j-- {
-		if one != 0 {
-			tmp := p[j].weight
-			p[j].weight = next * d1 / (float64(j+1) * one)
-			next = tmp - p[j].weight*zero*float64(depth-j)/d1
+	mean := 0.0
+	for _, c := range [2]int{n.Left, n.Right} {
+		cf := w.nodes[c].Cover / n.Cover
+		hot := (c == n.Left) == left
+		if slot < d {
+			// The feature is already on the path: the two splits merge into
+			// one element, as UNWIND followed by EXTEND does in Algorithm 2.
+			z, on := s.z[slot], s.on[slot]
+			s.z[slot] = z * cf
+			s.on[slot] = on && hot
+			mean += w.walk(c, d, frac*cf)
+			s.z[slot], s.on[slot] = z, on
 		} else {
-			p[j].weight = p[j].weight * d1 / (zero * float64(depth-j))
+			s.feat[d], s.z[d], s.on[d] = f, cf, hot
+			mean += w.walk(c, d+1, frac*cf)
 		}
 	}
-	for j := k; j < depth; j++ {
-		p[j].feature, p[j].zero, p[j].one = p[j+1].feature, p[j+1].zero, p[j+1].one
+	return mean
+}
+
+// shapLeaf adds the contributions of one leaf of value v to phi. The leaf's
+// path has len(feat) unique features; feature j has cover fraction z[j] (the
+// product over its splits on the path of child cover / parent cover) and
+// on[j] says whether the row takes the path's side at all of them.
+//
+// With o_j = 1 when on[j] and 0 otherwise, the path-dependent value function
+// of the leaf is v·Π_{j∈S} o_j·Π_{j∉S} z_j for a set S of known features; a
+// product, so its Shapley value for feature i is (Yu, Bao, Zhang and Zhou
+// 2022, "Linear TreeShap", eq. 6)
+//
+//	phi_i = v·(o_i − z_i)·∫₀¹ Π_{j≠i} (z_j + (o_j − z_j)·y) dy.
+//
+// The integrand is a polynomial of degree d−1, so Gauss–Legendre quadrature
+// with ceil(d/2) nodes integrates it exactly; its values are products of
+// non-negative factors, so the sum has no cancellation. Splitting the path
+// into P (o_j = 1) and the rest (m features, product of fractions Zp) gives
+//
+//	phi_i = −v·Zp·∫ Π_{j∈P} a_j(y)·(1−y)^(m−1) dy        for i ∉ P (the same for all),
+//	phi_i =  v·(1−z_i)·Zp·∫ Π_{j∈P, j≠i} a_j(y)·(1−y)^m dy  for i ∈ P,
+//
+// with a_j(y) = z_j + (1−z_j)·y. This is O(d²/2) per leaf, as Algorithm 2's
+// O(d²), but with multiplications only.
+func shapLeaf(v float64, feat []int32, z []float64, on []bool, phi []float64, s *shapScratch) {
+	d := len(feat)
+	if d == 0 || v == 0 {
+		return
+	}
+	zp := 1.0
+	p := 0
+	for j := range d {
+		if on[j] {
+			s.pz[p] = z[j]
+			s.pf[p] = feat[j]
+			p++
+		} else {
+			zp *= z[j]
+		}
+	}
+	if zp == 0 {
+		return
+	}
+	m := d - p
+	q := &s.rules[(d+1)/2]
+	k := len(q.y)
+	if m > 0 {
+		// Features off the row's path: one integral for all of them.
+		off := 0.0
+		wm := q.w[(m-1)*k : m*k]
+		for t, y := range q.y {
+			g := wm[t]
+			for j := range p {
+				g *= s.pz[j] + (1-s.pz[j])*y
+			}
+			off += g
+		}
+		c := -v * zp * off
+		for j := range d {
+			if !on[j] {
+				phi[feat[j]] += c
+			}
+		}
+	}
+	if p == 0 {
+		return
+	}
+	// Features on the row's path: the product leaving one factor out, from
+	// prefix products (s.pre) and a running suffix product.
+	acc := s.acc[:p]
+	for j := range acc {
+		acc[j] = 0
+	}
+	wm := q.w[m*k : (m+1)*k]
+	pre := s.pre[:p+1]
+	for t, y := range q.y {
+		pre[0] = wm[t]
+		for j := range p {
+			pre[j+1] = pre[j] * (s.pz[j] + (1-s.pz[j])*y)
+		}
+		suf := 1.0
+		for j := p - 1; j >= 0; j-- {
+			acc[j] += pre[j] * suf
+			suf *= s.pz[j] + (1-s.pz[j])*y
+		}
+	}
+	c := v * zp
+	for j := range p {
+		phi[s.pf[j]] += c * (1 - s.pz[j]) * acc[j]
 	}
 }
 
-// unwoundSum is the total permutation weight the path would have with element
-// k unwound, without modifying it.
-func unwoundSum(p []pathElem, depth, k int) float64 {
-	one, zero := p[k].one, p[k].zero
-	next := p[depth].weight
-	d1 := float64(depth + 1)
-	total := 0.0
-	for j := depth - 1; j >= 0; j-- {
-		switch {
-		case one != 0:
-			tmp := next * d1 / (float64(j+1) * one)
-			total += tmp
-			next = p[j].weight - tmp*zero*float64(depth-j)/d1
-		case zero != 0:
-			total += p[j].weight / zero * d1 / float64(depth-j)
-		}
+// shapScratch is the working memory of one TreeSHAP call, sized for paths of
+// up to len(feat) unique features; pooled so that calls do not allocate.
+type shapScratch struct {
+	feat []int32   // path features (walk)
+	z    []float64 // their cover fractions (walk)
+	on   []bool    // whether the row follows them (walk, Explainer)
+	pf   []int32   // features of P (shapLeaf)
+	pz   []float64 // their fractions (shapLeaf)
+	pre  []float64 // prefix products (shapLeaf)
+	acc  []float64 // integrals (shapLeaf)
+	left []bool    // per internal node of a tree, whether the row goes left (Explainer)
+	// rules are the quadrature rules, indexed by node count.
+	rules []glRule
+}
+
+var shapScratchPool sync.Pool
+
+// getShapScratch returns pooled scratch for paths of up to depth features.
+func getShapScratch(depth int) *shapScratch {
+	s, _ := shapScratchPool.Get().(*shapScratch)
+	if s == nil {
+		s = &shapScratch{}
 	}
-	return total
+	if len(s.feat) < depth+1 {
+		n := depth + 1
+		s.feat, s.z, s.on = make([]int32, n), make([]float64, n), make([]bool, n)
+		s.pf, s.pz = make([]int32, n), make([]float64, n)
+		s.pre, s.acc = make([]float64, n+1), make([]float64, n)
+	}
+	return s
+}
+
+// glRule is a Gauss–Legendre rule on [0, 1] with k nodes y; w[m*k+t] is the
+// weight of node t times (1−y_t)^m, for m = 0..2k.
+type glRule struct {
+	y []float64
+	w []float64
+}
+
+// maxShapRule is the largest quadrature rule: TreeSHAP handles paths of up to
+// 2·maxShapRule unique features (trees from files are at most 64 deep).
+const maxShapRule = 64
+
+var (
+	glRules  atomic.Pointer[[]glRule]
+	glRuleMu sync.Mutex
+)
+
+// shapRules returns Gauss–Legendre rules up to k nodes, indexed by node count,
+// building them on first use.
+func shapRules(k int) []glRule {
+	if r := glRules.Load(); r != nil && len(*r) > k {
+		return *r
+	}
+	glRuleMu.Lock()
+	defer glRuleMu.Unlock()
+	if r := glRules.Load(); r != nil && len(*r) > k {
+		return *r
+	}
+	r := makeGaussLegendre(max(k, 8))
+	glRules.Store(&r)
+	return r
+}
+
+// shapRuleFor checks that paths of up to depth splits over nf features fit
+// the quadrature rules and returns the rules they need.
+func shapRuleFor(depth, nf int) ([]glRule, error) {
+	d := min(depth, nf)
+	if d > 2*maxShapRule {
+		return nil, limitf("TreeSHAP handles paths of up to %d distinct features, a tree has %d", 2*maxShapRule, d)
+	}
+	return shapRules((d + 1) / 2), nil
+}
+
+func makeGaussLegendre(kmax int) []glRule {
+	rules := make([]glRule, kmax+1)
+	for k := 1; k <= kmax; k++ {
+		y, w := legendreNodes(k)
+		r := glRule{y: y, w: make([]float64, (2*k+1)*k)}
+		for t := range k {
+			pw := w[t]
+			for m := 0; m <= 2*k; m++ {
+				r.w[m*k+t] = pw
+				pw *= 1 - y[t]
+			}
+		}
+		rules[k] = r
+	}
+	return rules
+}
+
+// legendreNodes returns the k Gauss–Legendre nodes and weights on [0, 1],
+// found by Newton's method on the Legendre polynomial P_k (Golub–Welsch would
+// do as well; Newton from Tricomi's initial guesses converges in a few steps
+// to full float64 precision).
+func legendreNodes(k int) (y, w []float64) {
+	y, w = make([]float64, k), make([]float64, k)
+	for i := range k {
+		x := math.Cos(math.Pi * (float64(i) + 0.75) / (float64(k) + 0.5))
+		var dp float64
+		for range 100 {
+			p0, p1 := 1.0, x // P_{j-1}, P_j at j = 1
+			for j := 2; j <= k; j++ {
+				p0, p1 = p1, ((2*float64(j)-1)*x*p1-(float64(j)-1)*p0)/float64(j)
+			}
+			dp = float64(k) * (x*p1 - p0) / (x*x - 1)
+			dx := p1 / dp
+			x -= dx
+			if math.Abs(dx) < 1e-16 {
+				break
+			}
+		}
+		// Map [-1, 1] to [0, 1]: node (1+x)/2, weight 2/((1-x²)P'(x)²)/2.
+		y[i] = (1 + x) / 2
+		w[i] = 1 / ((1 - x*x) * dp * dp)
+	}
+	return y, w
 }

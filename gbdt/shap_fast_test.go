@@ -1,0 +1,272 @@
+package gbdt
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+)
+
+// shapImpl is one fast TreeSHAP implementation under test.
+type shapImpl struct {
+	name string
+	// explain returns a function computing the contributions of a row, or an
+	// error when the model cannot be explained.
+	explain func(m *Model) (func(row, out []float64) (float64, error), error)
+}
+
+var shapImpls = []shapImpl{
+	{"model", func(m *Model) (func(row, out []float64) (float64, error), error) {
+		return m.Contributions, nil
+	}},
+}
+
+// shapCompare checks that every fast implementation gives the reference
+// algorithm's contributions and expected value on each row, to 1e-9 of the
+// row's largest |contribution| (or 1e-9 absolute for small ones).
+func shapCompare(t *testing.T, m *Model, rows [][]float64) {
+	t.Helper()
+	nf := m.NumFeatures()
+	want := make([]float64, nf)
+	got := make([]float64, nf)
+	for _, impl := range shapImpls {
+		f, err := impl.explain(m)
+		if err != nil {
+			t.Fatalf("%s: %v", impl.name, err)
+		}
+		for r, row := range rows {
+			wantE, err := referenceContributions(m, row, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := range got {
+				got[j] = math.NaN() // the implementation must overwrite out
+			}
+			gotE, err := f(row, got)
+			if err != nil {
+				t.Fatalf("%s row %d: %v", impl.name, r, err)
+			}
+			scale := 1.0
+			for _, v := range want {
+				scale = max(scale, math.Abs(v))
+			}
+			if d := math.Abs(gotE - wantE); !(d <= 1e-9*max(1, math.Abs(wantE))) {
+				t.Errorf("%s row %d: expected value %.17g, reference %.17g", impl.name, r, gotE, wantE)
+			}
+			for j := range got {
+				if d := math.Abs(got[j] - want[j]); !(d <= 1e-9*scale) {
+					t.Errorf("%s row %d feature %d: %.17g, reference %.17g", impl.name, r, j, got[j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// TestSHAPMatchesReferenceFixtures compares the fast TreeSHAP with the
+// reference Algorithm 2 on every LightGBM and XGBoost fixture.
+func TestSHAPMatchesReferenceFixtures(t *testing.T) {
+	type fixture struct {
+		name string
+		file string
+		rows [][]float64
+	}
+	bc := readMatrix(t, filepath.Join(lgbDir, "breast_cancer_test.tsv"))
+	fixtures := []fixture{
+		{"lightgbm dart", filepath.Join(lgbDir, "lg_dart_breast_cancer.model"), bc},
+		{"lightgbm v3", filepath.Join(lgbDir, "lg_breast_cancer.txt"), readMatrix(t, filepath.Join(lgbDir, "lg_breast_cancer_data.txt"))},
+		{"lightgbm categorical", filepath.Join(lgbDir, "model_simple.txt"), [][]float64{{0, 0}, {1000, 100}, {math.NaN(), 100}, {300, math.NaN()}, {1, 2}, {-1, 7}}},
+		{"lightgbm categorical v4", filepath.Join(lgbDir, "model_simple_v4.txt"), [][]float64{{0, 0}, {1000, 100}, {math.NaN(), 100}, {300, math.NaN()}, {1, 2}, {-1, 7}}},
+	}
+	for _, name := range xgbFixtures {
+		g := loadGolden(t, name)
+		fixtures = append(fixtures, fixture{name, filepath.Join(xgbDir, name+".json"), g.rows})
+	}
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			m := mustParse(t, readFile(t, fx.file))
+			shapCompare(t, m, fx.rows)
+		})
+	}
+}
+
+// randomSHAPModel builds a random model of unbalanced trees over few features
+// (so features repeat on paths), with numerical splits under every missing
+// rule and categorical splits. With consistent covers a child's cover is a
+// random share of its parent's; otherwise covers are independent, which
+// breaks local accuracy but not the equality of two exact algorithms.
+func randomSHAPModel(rng *rand.Rand, trees, maxDepth, nf int, consistent bool) *Model {
+	m := &Model{Objective: Regression, BaseScore: rng.NormFloat64(), FeatureNames: make([]string, nf)}
+	for i := range m.FeatureNames {
+		m.FeatureNames[i] = fmt.Sprintf("f%d", i)
+	}
+	for range trees {
+		var nodes []Node
+		var build func(d int, cover float64) int
+		build = func(d int, cover float64) int {
+			idx := len(nodes)
+			nodes = append(nodes, Node{Cover: cover})
+			if d == maxDepth || (d > 0 && rng.Float64() < 0.25) {
+				nodes[idx] = Node{Leaf: true, Value: rng.NormFloat64(), Cover: cover}
+				return idx
+			}
+			n := Node{Feature: rng.IntN(nf), Cover: cover, DefaultLeft: rng.IntN(2) == 0}
+			if rng.IntN(4) == 0 {
+				n.Categorical = true
+				n.Categories = []uint32{rng.Uint32() | 1, rng.Uint32()}
+			} else {
+				n.Threshold = math.Round(rng.NormFloat64()*4) / 4
+				n.Missing = MissingType(rng.IntN(3))
+			}
+			frac := 0.05 + 0.9*rng.Float64()
+			lc, rc := cover*frac, cover*(1-frac)
+			if !consistent {
+				lc, rc = 0.1+10*rng.Float64(), 0.1+10*rng.Float64()
+			}
+			n.Left = build(d+1, lc)
+			n.Right = build(d+1, rc)
+			nodes[idx] = n
+			return idx
+		}
+		build(0, 100+1000*rng.Float64())
+		m.Trees = append(m.Trees, Tree{Nodes: nodes})
+	}
+	return m
+}
+
+// randomSHAPRows draws rows with NaNs, zeros, small integers (categories) and
+// values on the quarter grid of the thresholds.
+func randomSHAPRows(rng *rand.Rand, n, nf int) [][]float64 {
+	rows := make([][]float64, n)
+	for i := range rows {
+		row := make([]float64, nf)
+		for j := range row {
+			switch rng.IntN(6) {
+			case 0:
+				row[j] = math.NaN()
+			case 1:
+				row[j] = 0
+			case 2:
+				row[j] = float64(rng.IntN(40))
+			case 3:
+				row[j] = math.Round(rng.NormFloat64()*4) / 4
+			default:
+				row[j] = rng.NormFloat64() * 2
+			}
+		}
+		rows[i] = row
+	}
+	return rows
+}
+
+// TestSHAPMatchesReferenceRandom compares the fast TreeSHAP with the reference
+// on random models and rows, with NaNs and categorical splits, shallow and
+// deep trees, few and many features.
+func TestSHAPMatchesReferenceRandom(t *testing.T) {
+	tests := []struct {
+		trees, depth, nf int
+		consistent       bool
+	}{
+		{1, 1, 1, true},
+		{5, 3, 2, true},
+		{20, 6, 5, true},
+		{20, 6, 40, true},
+		{10, 12, 8, true},
+		{10, 6, 4, false},
+		{3, 16, 30, true},
+	}
+	for i, tc := range tests {
+		name := fmt.Sprintf("trees=%d depth=%d features=%d consistent=%v", tc.trees, tc.depth, tc.nf, tc.consistent)
+		t.Run(name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(i), 99))
+			for range 5 {
+				m := randomSHAPModel(rng, tc.trees, tc.depth, tc.nf, tc.consistent)
+				shapCompare(t, m, randomSHAPRows(rng, 20, tc.nf))
+			}
+		})
+	}
+}
+
+// TestSHAPAllocations checks that explaining a row allocates nothing once the
+// scratch pool is warm.
+func TestSHAPAllocations(t *testing.T) {
+	m := syntheticModel(30, 6, 40, 3)
+	rows := syntheticRows(50, 40, 4)
+	out := make([]float64, 40)
+	for _, impl := range shapImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			f, err := impl.explain(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := 0
+			allocs := testing.AllocsPerRun(200, func() {
+				if _, err := f(rows[r*40:(r+1)*40], out); err != nil {
+					t.Fatal(err)
+				}
+				r = (r + 1) % 50
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per row, want 0", allocs)
+			}
+		})
+	}
+}
+
+// TestGaussLegendreRules checks the quadrature rules against integrals known
+// in closed form: ∫₀¹ y^n dy = 1/(n+1), exact for n <= 2k-1, and the
+// tabulated (1-y)^m weights: ∫₀¹ (1-y)^m y^n dy = m! n! / (m+n+1)!.
+func TestGaussLegendreRules(t *testing.T) {
+	rules := shapRules(maxShapRule)
+	for _, k := range []int{1, 2, 3, 5, 8, 16, 32, 64} {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			r := rules[k]
+			for m := 0; m <= 2*k; m += max(1, k/2) {
+				for n := 0; n+m <= 2*k-1; n++ {
+					got := 0.0
+					for i, y := range r.y {
+						got += r.w[m*k+i] * math.Pow(y, float64(n))
+					}
+					lg1, _ := math.Lgamma(float64(m + 1))
+					lg2, _ := math.Lgamma(float64(n + 1))
+					lg3, _ := math.Lgamma(float64(m + n + 2))
+					want := math.Exp(lg1 + lg2 - lg3)
+					if !relClose(got, want, 1e-12, 0) {
+						t.Errorf("m=%d n=%d: %.17g, want %.17g", m, n, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSHAPDepthLimit checks that a hand-built path with more distinct
+// features than the quadrature rules cover is refused with ErrLimit.
+func TestSHAPDepthLimit(t *testing.T) {
+	const depth = 2*maxShapRule + 1
+	m := &Model{Objective: Regression, FeatureNames: make([]string, depth)}
+	var nodes []Node
+	for i := range depth {
+		m.FeatureNames[i] = fmt.Sprintf("f%d", i)
+		nodes = append(nodes, Node{Feature: i, Left: 2*i + 2, Right: 2*i + 1, Cover: 2}, Node{Leaf: true, Value: 1, Cover: 1})
+	}
+	nodes = nodes[:len(nodes)-1]
+	nodes = append(nodes, Node{Leaf: true, Value: 2, Cover: 1}, Node{Leaf: true, Value: 3, Cover: 1})
+	nodes[len(nodes)-3].Left = len(nodes) - 1
+	m.Trees = []Tree{{Nodes: nodes}}
+	if err := m.Validate(); err != nil {
+		t.Fatalf("test model: %v", err)
+	}
+	for _, impl := range shapImpls {
+		t.Run(impl.name, func(t *testing.T) {
+			f, err := impl.explain(m)
+			if err == nil {
+				_, err = f(make([]float64, depth), make([]float64, depth))
+			}
+			if !errors.Is(err, ErrLimit) {
+				t.Errorf("got %v, want ErrLimit", err)
+			}
+		})
+	}
+}
