@@ -163,8 +163,15 @@ type Options struct {
 	// another process sharing the database take effect within CacheTTL. Key
 	// expiry is always checked. Default 5s; negative disables the cache.
 	CacheTTL time.Duration
-	// CacheSize bounds the cached keys. Default 10,000.
+	// CacheSize bounds the cached keys (and the cached consents). Default 10,000.
 	CacheSize int
+	// ConsentCacheTTL, when positive, lets CheckConsent answer from memory for a
+	// consent it found within the last ConsentCacheTTL. Only found consents are
+	// cached (a new grant is seen at once), each still ends at its own expiry,
+	// and a revocation made through this Store applies at once; one made by
+	// another process applies within ConsentCacheTTL. Default 0: every check
+	// queries the database.
+	ConsentCacheTTL time.Duration
 }
 
 // EnsureDefaults fills zero fields.
@@ -197,8 +204,19 @@ type Store struct {
 	db   *metadb.DB
 	opts Options
 
-	mu    sync.Mutex
-	cache map[[32]byte]cachedKey // sha256 of the key -> principal
+	mu       sync.Mutex
+	cache    map[[32]byte]cachedKey // sha256 of the key -> principal
+	consents map[consentKey]cachedConsent
+}
+
+type consentKey struct {
+	code, scope string
+	bank        int64
+}
+
+type cachedConsent struct {
+	c     Consent
+	until int64 // unix ns
 }
 
 // cachedKey is a verified key remembered by Authenticate.
@@ -218,7 +236,7 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Store, error) {
 	if err := db.Migrate(ctx, "access", ms); err != nil {
 		return nil, fmt.Errorf("access: open: %w", err)
 	}
-	return &Store{db: db, opts: opts, cache: map[[32]byte]cachedKey{}}, nil
+	return &Store{db: db, opts: opts, cache: map[[32]byte]cachedKey{}, consents: map[consentKey]cachedConsent{}}, nil
 }
 
 // dropCache forgets every cached key; called after any change that can affect
@@ -226,6 +244,7 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Store, error) {
 func (s *Store) dropCache() {
 	s.mu.Lock()
 	clear(s.cache)
+	clear(s.consents)
 	s.mu.Unlock()
 }
 

@@ -344,6 +344,69 @@ func TestCacheAcrossProcesses(t *testing.T) {
 	})
 }
 
+// TestConsentCache: with ConsentCacheTTL a consent revoked by another process is
+// honoured for at most the TTL, one revoked here ends at once, and a consent's
+// own expiry always applies.
+func TestConsentCache(t *testing.T) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) {
+		ctx := context.Background()
+		clk := &clock{t: time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)}
+		admin, err := access.Open(ctx, db, access.Options{Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		server, err := access.Open(ctx, db, access.Options{Now: clk.Now, ConsentCacheTTL: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bank, _ := admin.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
+		grant := func(s *access.Store, d time.Duration) access.Consent {
+			c, err := s.GrantConsent(ctx, "company", access.ConsentGrant{CompanyCode: companyA, BankID: bank.ID, Scope: "credit_assessment", ExpiresAt: clk.Now().Add(d)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		check := func() error {
+			_, err := server.CheckConsent(ctx, companyA, bank.ID, "credit_assessment", clk.Now())
+			return err
+		}
+		c := grant(admin, time.Hour)
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.RevokeConsent(ctx, "company", c.ID); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(4 * time.Second)
+		if err := check(); err != nil {
+			t.Fatalf("other process's revocation within the TTL: %v", err)
+		}
+		clk.Add(2 * time.Second)
+		if err := check(); !errors.Is(err, access.ErrConsentRequired) {
+			t.Fatalf("after the TTL: %v", err)
+		}
+		c = grant(server, time.Hour)
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+		if err := server.RevokeConsent(ctx, "company", c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := check(); !errors.Is(err, access.ErrConsentRequired) {
+			t.Fatalf("own revocation: %v", err)
+		}
+		grant(admin, 3*time.Second)
+		if err := check(); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(3 * time.Second)
+		if err := check(); !errors.Is(err, access.ErrConsentRequired) {
+			t.Fatalf("consent expired while cached: %v", err)
+		}
+	})
+}
+
 func FuzzAuthenticate(f *testing.F) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(f)
@@ -419,19 +482,29 @@ func BenchmarkAuthenticate(b *testing.B) {
 
 func BenchmarkCheckConsent(b *testing.B) {
 	ctx := context.Background()
-	s, err := access.Open(ctx, metadbtest.SQLite(b), access.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	inst, _ := s.CreateInstitution(ctx, "admin", "Bank", access.KindBank)
-	if _, err := s.GrantConsent(ctx, "admin", access.ConsentGrant{companyA, inst.ID, "credit_assessment", time.Now().Add(time.Hour)}); err != nil {
-		b.Fatal(err)
-	}
-	now := time.Now()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := s.CheckConsent(ctx, companyA, inst.ID, "credit_assessment", now); err != nil {
-			b.Fatal(err)
-		}
+	db := metadbtest.SQLite(b)
+	round := 0
+	for _, c := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"uncached", 0}, {"cached", time.Second}} {
+		b.Run(c.name, func(b *testing.B) {
+			s, err := access.Open(ctx, db, access.Options{ConsentCacheTTL: c.ttl})
+			if err != nil {
+				b.Fatal(err)
+			}
+			round++
+			inst, _ := s.CreateInstitution(ctx, "admin", fmt.Sprintf("Bank %d", round), access.KindBank)
+			if _, err := s.GrantConsent(ctx, "admin", access.ConsentGrant{companyA, inst.ID, "credit_assessment", time.Now().Add(time.Hour)}); err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.CheckConsent(ctx, companyA, inst.ID, "credit_assessment", now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -73,6 +73,7 @@ func (s *Store) GrantConsent(ctx context.Context, actor string, g ConsentGrant) 
 
 // RevokeConsent ends a consent now. Revoking a revoked consent is not an error.
 func (s *Store) RevokeConsent(ctx context.Context, actor string, id int64) error {
+	defer s.dropCache()
 	c, err := s.consent(ctx, id)
 	if err != nil {
 		return err
@@ -92,6 +93,17 @@ func (s *Store) CheckConsent(ctx context.Context, companyCode string, bankID int
 	if err := creditcode.Validate(code); err != nil {
 		return Consent{}, fmt.Errorf("%w: company code: %w", ErrInvalid, err)
 	}
+	ck := consentKey{code: code, scope: scope, bank: bankID}
+	ttl := s.opts.ConsentCacheTTL
+	if ttl > 0 {
+		now := s.opts.Now().UnixNano()
+		s.mu.Lock()
+		cc, ok := s.consents[ck]
+		s.mu.Unlock()
+		if ok && now < cc.until && !at.Before(cc.c.GrantedAt) && at.Before(cc.c.ExpiresAt) {
+			return cc.c, nil
+		}
+	}
 	c, err := s.scanConsent(s.db.QueryRow(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns
 		FROM access_consents WHERE company_code = ? AND bank_id = ? AND scope = ? AND revoked_at_ns = 0 AND granted_at_ns <= ? AND expires_at_ns > ?
 		ORDER BY expires_at_ns DESC LIMIT 1`, code, bankID, scope, at.UnixNano(), at.UnixNano()))
@@ -100,6 +112,14 @@ func (s *Store) CheckConsent(ctx context.Context, companyCode string, bankID int
 	}
 	if err != nil {
 		return Consent{}, fmt.Errorf("access: check consent: %w", err)
+	}
+	if ttl > 0 {
+		s.mu.Lock()
+		if len(s.consents) >= s.opts.CacheSize {
+			clear(s.consents)
+		}
+		s.consents[ck] = cachedConsent{c: c, until: s.opts.Now().UnixNano() + int64(ttl)}
+		s.mu.Unlock()
 	}
 	return c, nil
 }
