@@ -240,6 +240,7 @@ var messages = map[string][2]string{
 	"company.reasons":     {"评分原因", "Reasons"},
 	"company.history":     {"评分历史", "Score history"},
 	"company.graph":       {"担保圈", "Guarantee circle"},
+	"company.graphKey":    {"箭头由担保方指向被担保方；颜色为各企业的风险码；悬停可见代码与担保关系。", "Arrows point from guarantor to borrower; colours are each company's risk colour; hover for codes and links."},
 	"company.value":       {"企业值", "Company"},
 	"company.avg":         {"行业均值", "Industry average"},
 	"company.indicators":  {"分维度指标与行业均值", "Indicators by dimension against the industry average"},

@@ -715,13 +715,19 @@ func (s *Server) company(q *req) error {
 	d := companyData{C: c}
 	if len(c.History) > 0 {
 		pts := make([]svg.Point, len(c.History))
-		ticks := make([]svg.Tick, 0, len(c.History))
+		ticks := make([]svg.Tick, 0, 6)
 		for i, h := range c.History {
 			pts[i] = svg.Point{X: float64(i), Y: h.PD}
-			step := max(1, (len(c.History)+5)/6)
-			if i%step == 0 || i == len(c.History)-1 && i%step >= step/2 {
-				ticks = append(ticks, svg.Tick{Value: float64(i), Label: h.Month})
+		}
+		// At most six labelled months, first and last included, evenly spread.
+		n := len(c.History) - 1
+		k := min(5, n)
+		for j := 0; j <= k; j++ {
+			i := 0
+			if k > 0 {
+				i = j * n / k
 			}
+			ticks = append(ticks, svg.Tick{Value: float64(i), Label: c.History[i].Month})
 		}
 		if d.History, err = chart(svg.Lines([]svg.Series{{Name: "PD", Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
 			return err
