@@ -171,6 +171,11 @@ func TestFixturesRoundTrip(t *testing.T) {
 			if !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "version 1") {
 				t.Fatalf("same model, other format: got %v, want ErrConflict naming version 1", err)
 			}
+			// Refused before any write: the other format's bytes are not stored.
+			sum := sha256.Sum256(up.Data)
+			if _, err := e.blobs.Stat(ctx, registry.ArtifactKey(hex.EncodeToString(sum[:]))); !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("refused duplicate left its upload in the store: %v", err)
+			}
 		})
 		t.Run("versions are numbered per model", func(t *testing.T) {
 			vs, err := e.reg.Versions(ctx, e.alice, "pd-gmsc")

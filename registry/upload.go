@@ -3,6 +3,7 @@ package registry
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,6 +164,12 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 		up.Lineage.SampleManifestSHA256 = info.SHA256
 	}
 
+	// A duplicate is refused before anything is written (and checked again
+	// under the model lock below, which is authoritative).
+	if err := r.checkDuplicate(ctx, r.db.QueryRow, m, prep.digest, up.FeatureSet, up.FeatureSetVersion); err != nil {
+		return Version{}, err
+	}
+
 	// Artifacts first: both objects are content-addressed and immutable, so
 	// writing one that exists rewrites identical bytes.
 	if _, err := blob.PutBytes(ctx, r.blobs, ArtifactKey(prep.origDigest), prep.original); err != nil {
@@ -201,14 +208,8 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 		if err != nil {
 			return err
 		}
-		var dup int
-		err = metadb.ScanOne(tx.QueryRow(ctx, "SELECT version FROM registry_versions WHERE model_id = ? AND artifact_digest = ? AND feature_set = ? AND feature_set_version = ?",
-			m.ID, v.ArtifactDigest, v.FeatureSet, v.FeatureSetVersion), &dup)
-		if err == nil {
-			return fmt.Errorf("%w: model %s version %d already holds this model (sha256 %s)", ErrConflict, m.Name, dup, v.ArtifactDigest)
-		}
-		if !errors.Is(err, metadb.ErrNotFound) {
-			return fmt.Errorf("registry: check duplicate: %w", err)
+		if err := r.checkDuplicate(ctx, tx.QueryRow, m, v.ArtifactDigest, v.FeatureSet, v.FeatureSetVersion); err != nil {
+			return err
 		}
 		v.Version = locked.Latest + 1
 		if _, err := tx.Exec(ctx, `INSERT INTO registry_versions (model_id, version, artifact_digest, artifact_size, original_digest, original_size,
@@ -302,6 +303,21 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 		}
 	}
 	return prep, nil
+}
+
+// checkDuplicate refuses a model whose canonical artifact and feature-set binding
+// a version of m already has.
+func (r *Registry) checkDuplicate(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, m Model, digest, set string, setVersion int) error {
+	var dup int
+	err := metadb.ScanOne(queryRow(ctx, "SELECT version FROM registry_versions WHERE model_id = ? AND artifact_digest = ? AND feature_set = ? AND feature_set_version = ?",
+		m.ID, digest, set, setVersion), &dup)
+	if err == nil {
+		return fmt.Errorf("%w: model %s version %d already holds this model (sha256 %s)", ErrConflict, m.Name, dup, digest)
+	}
+	if !errors.Is(err, metadb.ErrNotFound) {
+		return fmt.Errorf("registry: check duplicate: %w", err)
+	}
+	return nil
 }
 
 // checkMetadata refuses metrics that are not finite and a model card that is not
