@@ -5,10 +5,11 @@
 // institution and hold roles (data_scientist, approver, admin, bank, regulator,
 // lab). An API key is 32 random bytes shown once by IssueKey; only its sha256 is
 // stored, found by a short id embedded in the key and compared in constant time.
-// Authenticate turns a key into a Principal (remembering verified keys for
-// Options.CacheTTL, so serving does not query per request); CheckConsent answers whether a bank may
-// query a company (unified social credit code, check digit validated) for a scope
-// at a time.
+// Authenticate turns a key into a Principal, remembering verified keys for
+// Options.CacheTTL so serving does not query per request. CheckConsent answers
+// whether a bank may query a company (unified social credit code, check digit
+// validated) for a scope at a time, optionally from a short-lived cache
+// (Options.ConsentCacheTTL).
 //
 // Usage:
 //
