@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -854,4 +855,38 @@ func TestRegisterTrainedModel(t *testing.T) {
 	if _, err := e.reg.RegisterModel(ctx, e.alice, "pd-lab", nil, up); !errors.Is(err, registry.ErrInvalid) {
 		t.Fatalf("nil model: %v", err)
 	}
+}
+
+// TestConcurrentUploads: uploads of different models to one registered model at
+// once get distinct, gap-free version numbers.
+func TestConcurrentUploads(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		files := []string{"binary_depthwise", "binary_lossguide", "binary_dart", "reg_logistic_lossguide"}
+		got := make(chan int, len(files))
+		var wg sync.WaitGroup
+		for _, f := range files {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				v, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(t, f+".json", f))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got <- v.Version
+			}()
+		}
+		wg.Wait()
+		close(got)
+		var versions []int
+		for v := range got {
+			versions = append(versions, v)
+		}
+		slices.Sort(versions)
+		if fmt.Sprint(versions) != "[1 2 3 4]" {
+			t.Fatalf("versions %v, want [1 2 3 4]", versions)
+		}
+	})
 }
