@@ -19,7 +19,7 @@ func shapBenchModels(b *testing.B) []benchModel {
 
 // BenchmarkSHAP times TreeSHAP of one row at a time, single thread, cycling
 // through the benchmark rows: Model.Contributions (checks the trees on every
-// call, no precomputation).
+// call, no precomputation) and a compiled Explainer.
 func BenchmarkSHAP(b *testing.B) {
 	for _, bm := range shapBenchModels(b) {
 		nf := bm.m.NumFeatures()
@@ -31,6 +31,22 @@ func BenchmarkSHAP(b *testing.B) {
 			cpu0 := cpuTime(b)
 			for b.Loop() {
 				if _, err := bm.m.Contributions(bm.rows[r*nf:(r+1)*nf], out); err != nil {
+					b.Fatal(err)
+				}
+				r = (r + 1) % nrows
+			}
+			perRow(b, 1, cpu0)
+		})
+		b.Run(bm.name+"/explainer", func(b *testing.B) {
+			e, err := bm.m.CompileExplainer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			r := 0
+			cpu0 := cpuTime(b)
+			for b.Loop() {
+				if _, err := e.Contributions(bm.rows[r*nf:(r+1)*nf], out); err != nil {
 					b.Fatal(err)
 				}
 				r = (r + 1) % nrows

@@ -21,6 +21,13 @@ var shapImpls = []shapImpl{
 	{"model", func(m *Model) (func(row, out []float64) (float64, error), error) {
 		return m.Contributions, nil
 	}},
+	{"explainer", func(m *Model) (func(row, out []float64) (float64, error), error) {
+		e, err := m.CompileExplainer()
+		if err != nil {
+			return nil, err
+		}
+		return e.Contributions, nil
+	}},
 }
 
 // shapCompare checks that every fast implementation gives the reference
