@@ -121,7 +121,8 @@ type MonthCell struct {
 func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
 	end := asof.Month()
 	start := end - Month(len(cells)) + 1
-	idx := inForce(kind, records, asof, start, end, nil)
+	var buf [64]int32
+	idx := inForce(kind, records, asof, start, end, buf[:0])
 	clear(cells)
 	for _, i := range idx {
 		addCell(kind, cells, records[i].Month-start, records[i].Value)
