@@ -890,3 +890,35 @@ func TestConcurrentUploads(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkAliasMoveObserved measures an alias move from the call to the moment
+// a waiter on the change feed (as serving's follower) has seen it.
+func BenchmarkAliasMoveObserved(b *testing.B) {
+	e := newEnv(b, metadbtest.SQLite(b), localStore(b))
+	ctx := context.Background()
+	e.createModel(b, e.alice, "pd", registry.TaskPD, false)
+	for _, f := range []string{"binary_depthwise", "binary_lossguide"} {
+		if _, err := e.reg.Register(ctx, e.alice, "pd", xgbUpload(b, f+".json", f)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, after, err := e.reg.Changes(ctx, e.alice, 0, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		seen := make(chan int64, 1)
+		go func() {
+			cs, last, err := e.reg.WaitChanges(ctx, e.alice, after, 10, 10*time.Second)
+			if err != nil || len(cs) == 0 {
+				b.Error(err, len(cs))
+			}
+			seen <- last
+		}()
+		if _, err := e.reg.SetAlias(ctx, e.alice, "pd", "challenger", i%2+1); err != nil {
+			b.Fatal(err)
+		}
+		after = <-seen
+	}
+}
