@@ -189,6 +189,48 @@ type Samples interface {
 	Samples(ctx context.Context) ([]Sample, error)
 }
 
+// JoinSamples lists the samples of every library in turn.
+type JoinSamples []Samples
+
+// Samples concatenates the lists.
+func (j JoinSamples) Samples(ctx context.Context) ([]Sample, error) {
+	var out []Sample
+	for _, s := range j {
+		l, err := s.Samples(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l...)
+	}
+	return out, nil
+}
+
+// SampleRequest asks for a new training sample: the point-in-time join of a feature
+// set's snapshots between From and To with a label.
+type SampleRequest struct {
+	Name       string
+	FeatureSet string // "pd" or "pd/v1"
+	Label      string // empty: the feature set's label
+	From, To   time.Time
+	By         Principal
+}
+
+// SampleJob is one sample build.
+type SampleJob struct {
+	Job
+	Name       string
+	FeatureSet string
+	Result     string // "name/vN" once built
+}
+
+// SampleBuilder builds samples in the background (features). Optional.
+type SampleBuilder interface {
+	FeatureSets() []string
+	Labels() []string
+	BuildSample(ctx context.Context, req SampleRequest) (string, error)
+	SampleJobs(ctx context.Context) ([]SampleJob, error)
+}
+
 // JobState is the state of a long-running job.
 type JobState string
 

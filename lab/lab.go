@@ -42,6 +42,7 @@ type Options struct {
 	Indicators Indicators
 	Statistics Statistics
 	Samples    Samples
+	Builder    SampleBuilder
 	Trainer    Trainer
 	Models     Models
 	Screenings Screenings

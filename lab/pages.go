@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/lab/svg"
@@ -35,6 +36,7 @@ func (s *Server) routes() {
 	s.handle("GET /indicators/{id}", any, s.indicator)
 
 	s.handle("GET /samples", sci, s.samples)
+	s.handle("POST /samples", sci, s.buildSample)
 
 	s.handle("GET /algorithms", sci, s.algorithms)
 	s.handle("POST /training", sci, s.startTraining)
@@ -281,6 +283,23 @@ func chart(s string, err error) (template.HTML, error) {
 
 // ---- sample library ----
 
+type samplesData struct {
+	Rows        []Sample
+	Builder     bool
+	FeatureSets []string
+	Labels      []string
+	Jobs        []SampleJob
+}
+
+func (d samplesData) refresh() int {
+	for _, j := range d.Jobs {
+		if j.State == JobRunning {
+			return 2
+		}
+	}
+	return 0
+}
+
 func (s *Server) samples(q *req) error {
 	if s.o.Samples == nil {
 		return fmt.Errorf("%w: sample library", ErrNotConnected)
@@ -289,7 +308,37 @@ func (s *Server) samples(q *req) error {
 	if err != nil {
 		return err
 	}
-	return s.render(q, http.StatusOK, "samples", "samples", q.lang.T("nav.samples"), rows)
+	d := samplesData{Rows: rows}
+	if b := s.o.Builder; b != nil {
+		d.Builder, d.FeatureSets, d.Labels = true, b.FeatureSets(), b.Labels()
+		if d.Jobs, err = b.SampleJobs(q.ctx()); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "samples", "samples", q.lang.T("nav.samples"), d)
+}
+
+func (s *Server) buildSample(q *req) error {
+	if s.o.Builder == nil {
+		return fmt.Errorf("%w: sample builder", ErrNotConnected)
+	}
+	f := q.r.PostForm
+	name := strings.TrimSpace(f.Get("name"))
+	if err := validName(name); err != nil {
+		return fmt.Errorf("%w (sample name)", err)
+	}
+	from, err1 := time.Parse(time.DateOnly, f.Get("from"))
+	to, err2 := time.Parse(time.DateOnly, f.Get("to"))
+	if err1 != nil || err2 != nil || to.Before(from) {
+		return fmt.Errorf("%w: the date range %q to %q must be two dates YYYY-MM-DD, the second not before the first", ErrInvalidInput, f.Get("from"), f.Get("to"))
+	}
+	if f.Get("set") == "" {
+		return fmt.Errorf("%w: choose a feature set", ErrInvalidInput)
+	}
+	if _, err := s.o.Builder.BuildSample(q.ctx(), SampleRequest{Name: name, FeatureSet: f.Get("set"), Label: f.Get("label"), From: from, To: to, By: q.principal()}); err != nil {
+		return err
+	}
+	return s.redirect(q, "samples", q.lang.T("flash.building"))
 }
 
 // ---- algorithm library and training ----

@@ -104,10 +104,12 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	defer trainer.Close()
 	auth := labaccess.New(acc, labaccess.Options{})
 
+	built := labfeatures.NewSamples(store, cat)
+	defer built.Close()
 	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: labfeatures.NewStatistics(store, cat),
-		Models: models, SecureCookies: *secure, DefaultLang: *lang, Logger: logger}
+		Samples: built, Builder: built, Models: models, SecureCookies: *secure, DefaultLang: *lang, Logger: logger}
 	if len(data) > 0 {
-		opts.Samples, opts.Trainer = trainer, trainer
+		opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
 	}
 	console, err := lab.New(opts)
 	if err != nil {

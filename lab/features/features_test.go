@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,52 @@ func TestBinsConstant(t *testing.T) {
 	}
 	if Bins(&xfeatures.IndicatorStats{}) != nil {
 		t.Fatal("bins without a histogram")
+	}
+}
+
+func TestSamplesFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	cat, err := xfeatures.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := xfeatures.SampleManifest{Name: "pd-2025", Version: 2, Set: "pd", SetVersion: 1, Indicators: []string{"a", "b", "c"},
+		Label: xfeatures.LabelDef{Name: "default_12m"}, From: "2024-01-31", To: "2024-12-31", BuildAt: "2025-12-31",
+		Splits: map[string]xfeatures.SampleSplit{
+			"train": {FileRef: xfeatures.FileRef{Rows: 800}, Positives: 40},
+			"valid": {FileRef: xfeatures.FileRef{Rows: 100}, Positives: 6},
+			"test":  {FileRef: xfeatures.FileRef{Rows: 100}, Positives: 4},
+		}}
+	b, _ := json.Marshal(m)
+	if _, err := blob.PutBytes(ctx, store, xfeatures.SamplePrefix(m.Name, m.Version)+"manifest.json", b); err != nil {
+		t.Fatal(err)
+	}
+	s := NewSamples(store, cat)
+	defer s.Close()
+	got, err := s.Samples(ctx)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("%v %v", got, err)
+	}
+	// 800+100+100 rows, 40+6+4 positives: 5%.
+	g := got[0]
+	if g.Rows != 1000 || g.Positives != 50 || g.PositiveRate() != 0.05 || g.FeatureSet != "pd/v1" || g.Features != 3 || g.Version != 2 {
+		t.Fatalf("%+v", g)
+	}
+	if len(s.FeatureSets()) != len(cat.Sets()) || len(s.Labels()) != len(xfeatures.Labels) {
+		t.Fatal("choices")
+	}
+	// No snapshot is materialized: the build fails and says why.
+	id, err := s.BuildSample(ctx, lab.SampleRequest{Name: "x", FeatureSet: "pd/v1", From: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Wait()
+	jobs, _ := s.SampleJobs(ctx)
+	if len(jobs) != 1 || jobs[0].ID != id || jobs[0].State != lab.JobFailed || !strings.Contains(jobs[0].Err, "no snapshot") {
+		t.Fatalf("%+v", jobs)
 	}
 }

@@ -53,6 +53,7 @@ type Env struct {
 	Auth       *labaccess.Adapter
 	Screenings *Screenings
 	Trainer    *labtraining.Trainer
+	Built      *labfeatures.Samples // samples of the offline store (empty) and their builds
 	Companies  Companies
 	Codes      []string // screening population, highest risk first is not implied
 	Focus      string   // the company with a full profile and guarantee graph
@@ -190,8 +191,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	e.Focus = e.Codes[0]
 	e.Companies = Companies{e.Focus: focusCompany(e.Codes)}
 
+	e.Built = labfeatures.NewSamples(blobs, cat)
+	t.Cleanup(func() { e.Built.Close() })
 	e.Server, err = lab.New(lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: e.Trainer, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
+		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
