@@ -276,6 +276,9 @@ type materializer struct {
 	// network measures per as-of: [asof][graph entry][company]
 	net [][][]float64
 
+	// keepNetwork, when set, receives the network of every as-of date.
+	keepNetwork func(a int, g *Network, defaulted []bool, ms *NetworkMeasures)
+
 	// inMemory holds the computed snapshots per as-of date when there is one shard.
 	inMemory []*Snapshot
 
@@ -533,8 +536,9 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 	for a := range defaulted {
 		defaulted[a] = make([]bool, n)
 	}
+	// No loan or guarantee files in range means no defaults or no links, not an error.
 	loanFiles, err := m.listSource(ctx, "loan", lo, hi)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNoInput) {
 		return err
 	}
 	m.addInputs(loanFiles)
@@ -595,7 +599,7 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 		i = j
 	}
 	gFiles, err := m.listSource(ctx, "guarantee", 0, hi)
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrNoInput) {
 		return err
 	}
 	m.addInputs(gFiles)
@@ -665,6 +669,9 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 		ms, err := g.Measures(defaulted[a])
 		if err != nil {
 			return err
+		}
+		if m.keepNetwork != nil {
+			m.keepNetwork(a, g, defaulted[a], ms)
 		}
 		m.net[a] = make([][]float64, len(p.graph))
 		for gi, name := range p.graphOf {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"strings"
@@ -353,5 +354,39 @@ func TestLoadOnlineFromSnapshot(t *testing.T) {
 	}
 	if v.Status[0] != Missing || v.Status[2] != Present || v.Values[2] != 3 {
 		t.Errorf("c3 vector = %v %v", v.Values, v.Status)
+	}
+}
+
+func TestLoadGuaranteeNetwork(t *testing.T) {
+	ctx := context.Background()
+	store := handUniverse(t)
+	g, err := LoadGuaranteeNetwork(ctx, store, day("2025-06-30").Time(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	circle, err := g.Circle(c1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(circle) != fmt.Sprint([]string{c1, c2}) {
+		t.Errorf("circle of c1 = %v, want [c1 c2]", circle)
+	}
+	if cy := g.Cycles(4, 0); len(cy) != 1 || len(cy[0]) != 2 {
+		t.Errorf("cycles = %v, want one of two companies", cy)
+	}
+	v, _ := g.Node(c2)
+	if !g.Defaulted[v] || g.Measures.Contagion[v] != 1 {
+		t.Errorf("c2 defaulted %v contagion %v, want true 1", g.Defaulted[v], g.Measures.Contagion[v])
+	}
+	if _, err := g.Circle("nope"); !errors.Is(err, ErrUnknownCompany) {
+		t.Errorf("unknown code: err = %v", err)
+	}
+	// Before the guarantees arrived (2024-01-05) there is no circle.
+	early, err := LoadGuaranteeNetwork(ctx, store, day("2024-01-04").Time(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := early.Circle(c1); c != nil {
+		t.Errorf("circle before the guarantees arrived = %v", c)
 	}
 }
