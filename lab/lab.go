@@ -376,7 +376,12 @@ func (s *Server) fail(q *req, err error) {
 	if status == http.StatusInternalServerError {
 		s.o.Logger.Error("lab: request failed", "method", q.r.Method, "path", q.r.URL.Path, "err", err)
 	} else {
-		detail = strings.TrimPrefix(err.Error(), "lab: ")
+		// The heading names the kind of error; the detail keeps only what went wrong.
+		detail = err.Error()
+		for _, e := range []error{ErrInvalidInput, ErrNotFound, ErrForbidden, ErrConflict, ErrNotConnected, ErrUnauthenticated} {
+			detail = strings.TrimPrefix(detail, e.Error()+": ")
+		}
+		detail = strings.TrimPrefix(detail, "lab: ")
 	}
 	if status == http.StatusForbidden && errors.Is(err, ErrCSRF) {
 		detail = "" // the heading says it all

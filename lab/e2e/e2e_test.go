@@ -201,6 +201,11 @@ func TestConsoleInChromium(t *testing.T) {
 	// A data scientist signs in and finds an indicator and its histogram.
 	s.login(env.Keys[labtest.Scientist])
 	s.screenshot("02-home")
+	s.do("samples", chromedp.Navigate(srv+"/lab/samples"), chromedp.WaitVisible(chromedp.CSS("#sample-table")))
+	if n := s.count("#sample-table tbody tr"); n != 1 {
+		t.Fatalf("sample library lists %d samples, want 1", n)
+	}
+	s.screenshot("02-samples")
 	s.do("search indicators",
 		chromedp.Navigate(srv+"/lab/indicators"),
 		chromedp.SendKeys(chromedp.CSS("#ind-q"), "涉诉"),
@@ -223,6 +228,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#train-form")),
 		chromedp.SetValue(chromedp.CSS("#train-preset"), "quick"),
 	)
+	s.screenshot("05-algorithms")
 	s.clickWait("start training", "#train-submit", has("#train-state"))
 	loc, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
@@ -235,7 +241,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if n := s.count("#train-curve polyline.curve"); n != 2 {
 		t.Fatalf("validation curve has %d lines, want 2", n)
 	}
-	s.screenshot("05-training")
+	s.screenshot("05-training-done")
 	s.do("register", chromedp.SendKeys(chromedp.CSS("#register-name"), "violation-gbdt"))
 	s.clickWait("register", "#register-submit", has("#version-table"))
 	s.clickWait("open version", `#version-table a[href="/lab/models/violation-gbdt/v1"]`, has("#roc svg"))
