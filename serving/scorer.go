@@ -77,7 +77,7 @@ type ModelRef struct {
 func (r ModelRef) String() string { return r.Name + ":" + r.Version }
 
 // Explainer computes TreeSHAP contributions of one row on the margin scale:
-// sum(out) + expected == margin. *gbdt.Model implements it.
+// sum(out) + expected == margin. *gbdt.Explainer (a compiled model) implements it.
 type Explainer interface {
 	Contributions(row []float64, out []float64) (expected float64, err error)
 }
@@ -85,13 +85,14 @@ type Explainer interface {
 // Scorer is one model version loaded with leaves and bound to its feature set. It is
 // immutable and safe for concurrent use.
 type Scorer struct {
-	ref       ModelRef
-	set       FeatureSet
-	binary    bool
-	model     *gbdt.Model
-	predict   *leaves.Ensemble // with the objective's transformation
-	margin    *leaves.Ensemble // raw margin
-	explainer Explainer
+	ref        ModelRef
+	set        FeatureSet
+	binary     bool
+	model      *gbdt.Model
+	predict    *leaves.Ensemble // with the objective's transformation
+	margin     *leaves.Ensemble // raw margin
+	explainer  Explainer
+	explainErr error // why the model cannot be explained, when explainer is nil
 }
 
 // LoadScorer parses a model file (any format gbdt reads; canonical LightGBM text in
@@ -149,8 +150,12 @@ func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 			ErrInvalidModel, ref, ens.NFeatures(), ens.NOutputGroups(), len(names))
 	}
 	s := &Scorer{ref: ref, set: set, binary: binary, model: model, predict: ens, margin: ens.EnsembleWithRawPredictions()}
-	if e, ok := any(model).(Explainer); ok {
-		s.explainer = e
+	// TreeSHAP is compiled once per version (paths and covers precomputed). A model
+	// without covers cannot be explained: it serves without reasons.
+	if ex, err := model.CompileExplainer(); err == nil {
+		s.explainer = ex
+	} else {
+		s.explainErr = err
 	}
 	if err := s.smoke(); err != nil {
 		return nil, fmt.Errorf("%w: model %s: %v", ErrInvalidModel, ref, err)
@@ -218,7 +223,7 @@ func (s *Scorer) Margin(row []float64) (float64, error) {
 // be NumFeatures) and returns the expected margin; sum(out)+expected equals Margin(row).
 func (s *Scorer) Contributions(row, out []float64) (float64, error) {
 	if s.explainer == nil {
-		return 0, fmt.Errorf("%w: model %s", ErrNoExplainer, s.ref)
+		return 0, fmt.Errorf("%w: model %s: %v", ErrNoExplainer, s.ref, s.explainErr)
 	}
 	if err := s.check(row); err != nil {
 		return 0, err

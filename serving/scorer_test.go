@@ -255,3 +255,29 @@ func BenchmarkScorerPredict(b *testing.B) {
 		}
 	}
 }
+
+// TestScorerWithoutCovers: a model file with no training counts cannot be explained;
+// it still predicts, and Contributions says why there are no reasons.
+func TestScorerWithoutCovers(t *testing.T) {
+	var kept []string
+	for _, line := range strings.Split(string(readTestdata(t, "stump_pd.txt")), "\n") {
+		if strings.HasPrefix(line, "leaf_count=") || strings.HasPrefix(line, "internal_count=") ||
+			strings.HasPrefix(line, "leaf_weight=") || strings.HasPrefix(line, "internal_weight=") {
+			continue
+		}
+		kept = append(kept, line)
+	}
+	sc, err := LoadScorer([]byte(strings.Join(kept, "\n")), refFor(TaskPD, "pd"), testSet)
+	if err != nil {
+		t.Skipf("gbdt refuses a model without counts: %v", err)
+	}
+	if sc.Explains() {
+		t.Fatal("a model without covers claims to explain")
+	}
+	if m, err := sc.Margin([]float64{150, 0, 0}); err != nil || m != -3 {
+		t.Fatalf("margin %v %v, want -3", m, err)
+	}
+	if _, err := sc.Contributions([]float64{150, 0, 0}, make([]float64, 3)); !errors.Is(err, ErrNoExplainer) {
+		t.Fatalf("contributions: %v, want ErrNoExplainer", err)
+	}
+}
