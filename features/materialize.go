@@ -276,6 +276,9 @@ type materializer struct {
 	// network measures per as-of: [asof][graph entry][company]
 	net [][][]float64
 
+	// group is the number of as-of dates computed at once within a shard.
+	group int
+
 	// keepNetwork, when set, receives the network of every as-of date.
 	keepNetwork func(a int, g *Network, defaulted []bool, ms *NetworkMeasures)
 
@@ -374,12 +377,18 @@ func (m *materializer) run(ctx context.Context) error {
 			rawBytes += f.Size
 		}
 	}
-	// Decoded columns take about 2-3 bytes per byte of compressed Parquet (measured on
-	// the generated universe); 4 leaves room for the per-file buffers.
-	// The computed values of a shard are held for every as-of date until its parts are
-	// written: 8 bytes per company, date and indicator.
-	need := rawBytes*4 + int64(len(m.codes))*int64(len(p.asofs))*int64(len(p.inds))*8
-	shards := int(min(maxShards, max(1, (need+m.opts.MemoryBudget-1)/m.opts.MemoryBudget)))
+	// Decoded columns take about 2 bytes per byte of compressed Parquet (measured on
+	// the generated universe); 3 leaves room for the per-file buffers. The computed
+	// values take 8 bytes per company, date and indicator until their part is written.
+	// Companies are split into shards only when their raw columns alone would take more
+	// than 60% of the budget (each shard reads the files again); the dates are then
+	// computed in groups small enough for the rest.
+	budget := m.opts.MemoryBudget
+	rawNeed := rawBytes * 3
+	rawBudget := max(1, budget*6/10)
+	shards := int(min(maxShards, max(1, (rawNeed+rawBudget-1)/rawBudget)))
+	perDate := max(1, int64(len(m.codes))*int64(len(p.inds))*8/int64(shards))
+	m.group = int(min(int64(len(p.asofs)), max(1, (budget-rawNeed/int64(shards))/perDate)))
 	m.res.Shards = shards
 	parts := make([][]FileRef, len(p.asofs))
 	m.inMemory = make([]*Snapshot, len(p.asofs))
@@ -801,60 +810,63 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		}
 	}
 	width := len(p.inds)
-	out := make([][]float64, len(p.asofs))
-	alive := make([][]bool, len(p.asofs))
-	for a := range out {
-		out[a] = make([]float64, len(comps)*width)
-		alive[a] = make([]bool, len(comps))
-	}
-	const batch = 256
-	nb := (len(comps) + batch - 1) / batch
-	err = m.parallel(ctx, nb, func(b int) error {
-		w := newWorkspace()
-		lo, hi := b*batch, min((b+1)*batch, len(comps))
-		for li := lo; li < hi; li++ {
-			m.computeCompany(comps[li], li, rows, out, alive, w)
-		}
-		m.progress("compute", int64(hi-lo), int64(len(comps)))
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	rows = nil
 	refs := make([]FileRef, len(p.asofs))
 	names := p.set.Indicators
-	for a, d := range p.asofs {
-		var codes []string
-		vals := make([]float64, 0, len(comps)*width)
-		for li, c := range comps {
-			if alive[a][li] {
-				codes = append(codes, m.codes[c])
-				vals = append(vals, out[a][li*width:(li+1)*width]...)
+	out := make([][]float64, len(p.asofs))
+	alive := make([][]bool, len(p.asofs))
+	for a0 := 0; a0 < len(p.asofs); a0 += m.group {
+		a1 := min(a0+m.group, len(p.asofs))
+		for a := a0; a < a1; a++ {
+			out[a] = make([]float64, len(comps)*width)
+			alive[a] = make([]bool, len(comps))
+		}
+		const batch = 256
+		nb := (len(comps) + batch - 1) / batch
+		err = m.parallel(ctx, nb, func(b int) error {
+			w := newWorkspace()
+			lo, hi := b*batch, min((b+1)*batch, len(comps))
+			for li := lo; li < hi; li++ {
+				m.computeCompany(comps[li], li, rows, a0, a1, out, alive, w)
 			}
-		}
-		out[a] = nil
-		if shards == 1 {
-			// The statistics can use these values instead of reading the parts back.
-			m.inMemory[a] = &Snapshot{Set: p.set.Key(), AsOf: d.Time(), Names: names, Codes: codes, Values: vals}
-		}
-		if len(codes) == 0 {
-			continue
-		}
-		rec := SnapshotRecord(names, codes, vals)
-		var buf bytes.Buffer
-		err := writeRecordParquet(&buf, rec)
-		rec.Release()
+			m.progress("compute", int64(hi-lo), int64(len(comps))*int64((len(p.asofs)+m.group-1)/m.group))
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("features: encode %s part %d: %w", d, s, err)
+			return nil, err
 		}
-		key := fmt.Sprintf("%spart-%05d.parquet", SnapshotPrefix(p.set.Name, p.set.Version, d), s)
-		info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			return nil, fmt.Errorf("features: write %s: %w", key, err)
+		for a := a0; a < a1; a++ {
+			d := p.asofs[a]
+			var codes []string
+			vals := make([]float64, 0, len(comps)*width)
+			for li, c := range comps {
+				if alive[a][li] {
+					codes = append(codes, m.codes[c])
+					vals = append(vals, out[a][li*width:(li+1)*width]...)
+				}
+			}
+			out[a], alive[a] = nil, nil
+			if shards == 1 && m.group == len(p.asofs) {
+				// The statistics can use these values instead of reading the parts back.
+				m.inMemory[a] = &Snapshot{Set: p.set.Key(), AsOf: d.Time(), Names: names, Codes: codes, Values: vals}
+			}
+			if len(codes) == 0 {
+				continue
+			}
+			rec := SnapshotRecord(names, codes, vals)
+			var buf bytes.Buffer
+			err := writeRecordParquet(&buf, rec)
+			rec.Release()
+			if err != nil {
+				return nil, fmt.Errorf("features: encode %s part %d: %w", d, s, err)
+			}
+			key := fmt.Sprintf("%spart-%05d.parquet", SnapshotPrefix(p.set.Name, p.set.Version, d), s)
+			info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
+			if err != nil {
+				return nil, fmt.Errorf("features: write %s: %w", key, err)
+			}
+			m.written = append(m.written, key)
+			refs[a] = FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}
 		}
-		m.written = append(m.written, key)
-		refs[a] = FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}
 	}
 	return refs, nil
 }
@@ -868,10 +880,13 @@ type workspace struct {
 
 func newWorkspace() *workspace { return &workspace{cells: make([]MonthCell, Lookback)} }
 
-func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, out [][]float64, alive [][]bool, w *workspace) {
+// computeCompany computes company c (position li of its shard) for the as-of dates
+// a0..a1-1.
+func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, a0, a1 int, out [][]float64, alive [][]bool, w *workspace) {
 	p := m.plan
 	width := len(p.inds)
-	for a, d := range p.asofs {
+	for a := a0; a < a1; a++ {
+		d := p.asofs[a]
 		row := out[a][li*width : (li+1)*width]
 		co := m.companyAt(c, d)
 		if co == nil {
@@ -909,7 +924,8 @@ func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, out [][]
 		for _, rec := range w.recs {
 			w.order = append(w.order, int32(rec.Value))
 		}
-		for a, d := range p.asofs {
+		for a := a0; a < a1; a++ {
+			d := p.asofs[a]
 			if !alive[a][li] {
 				continue
 			}
