@@ -42,9 +42,11 @@ type Options struct {
 	// Workers is the number of goroutines decoding files and computing companies.
 	// Default runtime.GOMAXPROCS(0).
 	Workers int
-	// MemoryBudget bounds the raw data held at once, in bytes of decoded columns: the
-	// companies are split by code hash into as many shards as needed and each shard
-	// reads the raw files again. Default 2 GiB.
+	// MemoryBudget is the approximate memory of decoded raw columns plus computed
+	// values held at once. When the raw columns alone would exceed 60% of it the
+	// companies are split by code hash into shards (each shard reads the raw files
+	// again); within a shard the as-of dates are computed in groups that fit the rest.
+	// Default 2 GiB; the process needs some more for buffers and the runtime.
 	MemoryBudget int64
 	// Catalog is the indicator library. Default DefaultCatalog().
 	Catalog *Catalog

@@ -187,7 +187,7 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	asof := fs.String("asof", "", "snapshot dates, comma separated YYYY-MM-DD (required)")
 	force := fs.Bool("force", false, "recompute snapshots that already exist")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
-	memory := fs.Int64("memory-mb", 0, "memory budget of decoded raw columns in MiB (default 2048)")
+	memory := fs.Int64("memory-mb", 0, "approximate memory budget in MiB for raw columns and computed values (default 2048)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
