@@ -119,7 +119,10 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 		return frac * n.Value
 	}
 	s := w.s
-	left := goesLeft(n, w.row[n.Feature])
+	var left uint8
+	if goesLeft(n, w.row[n.Feature]) {
+		left = 1
+	}
 	f := int32(n.Feature)
 	slot := d
 	for k := range d {
@@ -131,13 +134,16 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 	mean := 0.0
 	for _, c := range [2]int{n.Left, n.Right} {
 		cf := w.nodes[c].Cover / n.Cover
-		hot := (c == n.Left) == left
+		hot := left
+		if c == n.Right {
+			hot ^= 1
+		}
 		if slot < d {
 			// The feature is already on the path: the two splits merge into
 			// one element, as UNWIND followed by EXTEND does in Algorithm 2.
 			z, on := s.z[slot], s.on[slot]
 			s.z[slot] = z * cf
-			s.on[slot] = on && hot
+			s.on[slot] = on & hot
 			mean += w.walk(c, d, frac*cf)
 			s.z[slot], s.on[slot] = z, on
 		} else {
@@ -170,15 +176,19 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 //
 // with a_j(y) = z_j + (1−z_j)·y. This is O(d²/2) per leaf, as Algorithm 2's
 // O(d²), but with multiplications only.
-func shapLeaf(v float64, feat []int32, z []float64, on []bool, phi []float64, s *shapScratch) {
+func shapLeaf(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
 	d := len(feat)
 	if d == 0 || v == 0 {
+		return
+	}
+	if d <= 8 {
+		shapLeaf4(v, feat, z, on, phi, s)
 		return
 	}
 	zp := 1.0
 	p := 0
 	for j := range d {
-		if on[j] {
+		if on[j] != 0 {
 			s.pz[p] = z[j]
 			s.pf[p] = feat[j]
 			p++
@@ -205,7 +215,7 @@ func shapLeaf(v float64, feat []int32, z []float64, on []bool, phi []float64, s 
 		}
 		c := -v * zp * off
 		for j := range d {
-			if !on[j] {
+			if on[j] == 0 {
 				phi[feat[j]] += c
 			}
 		}
@@ -238,17 +248,90 @@ func shapLeaf(v float64, feat []int32, z []float64, on []bool, phi []float64, s 
 	}
 }
 
+// shapLeaf4 is shapLeaf for paths of up to 8 unique features, with the
+// 4-node rule (exact for integrands of degree up to 7): the four nodes are
+// four independent chains of multiplications kept in registers.
+func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	d := len(feat)
+	on = on[:d]
+	z = z[:d]
+	pz, pf := s.pz[:d], s.pf[:d]
+	zp := 1.0
+	p := 0
+	// Branch-free: which features the row follows is data, not a pattern
+	// the branch predictor can learn.
+	for j, o := range on {
+		zj := z[j]
+		pz[p] = zj
+		pf[p] = feat[j]
+		p += int(o)
+		if o != 0 {
+			zj = 1
+		}
+		zp *= zj
+	}
+	if zp == 0 {
+		return
+	}
+	pz, pf = pz[:p], pf[:p]
+	m := d - p
+	q := &s.rules[4]
+	y0, y1, y2, y3 := q.y[0], q.y[1], q.y[2], q.y[3]
+	if m > 0 {
+		w := q.w[(m-1)*4 : m*4 : m*4]
+		g0, g1, g2, g3 := w[0], w[1], w[2], w[3]
+		for _, a := range pz {
+			b := 1 - a
+			g0 *= a + b*y0
+			g1 *= a + b*y1
+			g2 *= a + b*y2
+			g3 *= a + b*y3
+		}
+		c := -v * zp * ((g0 + g1) + (g2 + g3))
+		for j, o := range on {
+			phi[feat[j]] += c * float64(1-o) // adds 0 for followed features
+		}
+	}
+	if p == 0 {
+		return
+	}
+	w := q.w[m*4 : (m+1)*4 : (m+1)*4]
+	p0, p1, p2, p3 := w[0], w[1], w[2], w[3]
+	pre := s.pre4[:p]
+	for j, a := range pz {
+		pre[j] = [4]float64{p0, p1, p2, p3}
+		b := 1 - a
+		p0 *= a + b*y0
+		p1 *= a + b*y1
+		p2 *= a + b*y2
+		p3 *= a + b*y3
+	}
+	c := v * zp
+	s0, s1, s2, s3 := 1.0, 1.0, 1.0, 1.0
+	for j := p - 1; j >= 0; j-- {
+		a := pz[j]
+		b := 1 - a
+		pr := &pre[j]
+		phi[pf[j]] += c * b * ((pr[0]*s0 + pr[1]*s1) + (pr[2]*s2 + pr[3]*s3))
+		s0 *= a + b*y0
+		s1 *= a + b*y1
+		s2 *= a + b*y2
+		s3 *= a + b*y3
+	}
+}
+
 // shapScratch is the working memory of one TreeSHAP call, sized for paths of
 // up to len(feat) unique features; pooled so that calls do not allocate.
 type shapScratch struct {
-	feat []int32   // path features (walk)
-	z    []float64 // their cover fractions (walk)
-	on   []bool    // whether the row follows them (walk, Explainer)
-	pf   []int32   // features of P (shapLeaf)
-	pz   []float64 // their fractions (shapLeaf)
-	pre  []float64 // prefix products (shapLeaf)
-	acc  []float64 // integrals (shapLeaf)
-	left []bool    // per internal node of a tree, whether the row goes left (Explainer)
+	feat []int32      // path features (walk)
+	z    []float64    // their cover fractions (walk)
+	on   []uint8      // 1 when the row follows them (walk, Explainer)
+	pf   []int32      // features of P (shapLeaf)
+	pz   []float64    // their fractions (shapLeaf)
+	pre  []float64    // prefix products (shapLeaf)
+	acc  []float64    // integrals (shapLeaf)
+	pre4 [][4]float64 // prefix products at four nodes (shapLeaf4)
+	left []uint8      // per split of a tree, 1 when the row goes left (Explainer)
 	// rules are the quadrature rules, indexed by node count.
 	rules []glRule
 }
@@ -263,9 +346,10 @@ func getShapScratch(depth int) *shapScratch {
 	}
 	if len(s.feat) < depth+1 {
 		n := depth + 1
-		s.feat, s.z, s.on = make([]int32, n), make([]float64, n), make([]bool, n)
+		s.feat, s.z, s.on = make([]int32, n), make([]float64, n), make([]uint8, n)
 		s.pf, s.pz = make([]int32, n), make([]float64, n)
 		s.pre, s.acc = make([]float64, n+1), make([]float64, n)
+		s.pre4 = make([][4]float64, n)
 	}
 	return s
 }

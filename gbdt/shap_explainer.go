@@ -63,7 +63,7 @@ type shapLeafInfo struct {
 type shapCond struct {
 	split int32
 	slot  int32
-	left  bool
+	left  uint8 // 1 for left
 }
 
 // CompileExplainer validates m (Validate, plus a positive Cover on every
@@ -103,11 +103,12 @@ func (m *Model) CompileExplainer() (*Explainer, error) {
 		return nil, invalidf("compile explainer: model too large (%d path entries)", len(e.conds))
 	}
 	e.pool.New = func() any {
-		s := &shapScratch{left: make([]bool, e.maxSplits)}
+		s := &shapScratch{left: make([]uint8, e.maxSplits)}
 		n := e.maxSlots + 1
-		s.on = make([]bool, n)
+		s.on = make([]uint8, n)
 		s.pf, s.pz = make([]int32, n), make([]float64, n)
 		s.pre, s.acc = make([]float64, n+1), make([]float64, n)
+		s.pre4 = make([][4]float64, n)
 		s.rules = e.rules
 		return s
 	}
@@ -161,7 +162,7 @@ func (b *explainerBuilder) add(i, d int, frac float64) float64 {
 	mean := 0.0
 	for _, c := range [2]int{n.Left, n.Right} {
 		cf := b.nodes[c].Cover / n.Cover
-		b.path = append(b.path, shapCond{split: local, slot: int32(slot), left: c == n.Left})
+		b.path = append(b.path, shapCond{split: local, slot: int32(slot), left: b2u8(c == n.Left)})
 		if slot < d {
 			z := b.z[slot]
 			b.z[slot] = z * cf
@@ -207,18 +208,16 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 			splits = splits[:e.trees[ti+1].split0-t.split0]
 		}
 		for k := range splits {
-			left[k] = e.goesLeft(&splits[k], row[splits[k].feature])
+			left[k] = b2u8(e.goesLeft(&splits[k], row[splits[k].feature]))
 		}
 		for li := t.leaf0; li < t.leafEnd; li++ {
 			l := &e.leaves[li]
 			on := s.on[:l.nslot]
 			for j := range on {
-				on[j] = true
+				on[j] = 1
 			}
 			for _, c := range e.conds[l.cond0 : l.cond0+l.ncond] {
-				if left[c.split] != c.left {
-					on[c.slot] = false
-				}
+				on[c.slot] &= 1 ^ left[c.split] ^ c.left
 			}
 			shapLeaf(l.value, e.slotFeat[l.slot0:l.slot0+l.nslot], e.slotZ[l.slot0:l.slot0+l.nslot], on, out, s)
 		}
@@ -232,4 +231,11 @@ func (e *Explainer) goesLeft(sp *shapSplit, v float64) bool {
 		return inBitset(e.cats[sp.catOff:sp.catOff+sp.catLen], v)
 	}
 	return numericalLeft(v, sp.threshold, sp.missing, sp.defaultLeft)
+}
+
+func b2u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
