@@ -64,10 +64,10 @@ type labelIndex struct {
 
 // loadLabels reads every file under labels/; nil when there is none.
 func (m *materializer) loadLabels(ctx context.Context) (*labelIndex, error) {
-	return readLabels(ctx, m.store, m.opts.Workers)
+	return readLabels(ctx, m.store)
 }
 
-func readLabels(ctx context.Context, store blob.Store, workers int) (*labelIndex, error) {
+func readLabels(ctx context.Context, store blob.Store) (*labelIndex, error) {
 	infos, err := store.List(ctx, "labels/")
 	if err != nil {
 		return nil, fmt.Errorf("features: list labels/: %w", err)
@@ -96,7 +96,6 @@ func readLabels(ctx context.Context, store blob.Store, workers int) (*labelIndex
 	if len(li.inputs) == 0 {
 		return nil, nil
 	}
-	_ = workers
 	return li, nil
 }
 

@@ -935,7 +935,7 @@ func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, a0, a1 i
 			start := end - Lookback + 1
 			w.idx = inForce(sp.src.Kind, w.recs, d, start, end, w.idx[:0])
 			row := out[a][li*width : (li+1)*width]
-			for ci, col := range sp.cols {
+			for ci := range sp.cols {
 				vals := r.vals[ci]
 				clear(w.cells)
 				for _, i := range w.idx {
@@ -948,7 +948,6 @@ func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, a0, a1 i
 				for _, o := range sp.outs[ci] {
 					row[o.ind] = Aggregate(sp.src.Kind, o.agg, o.window, w.cells)
 				}
-				_ = col
 			}
 		}
 	}

@@ -121,7 +121,7 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 		return nil, fmt.Errorf("%w: %s has no snapshot in %s..%s whose %d-month label window ends by %s",
 			ErrNoSnapshotStored, set.Key(), opts.From.Format(time.DateOnly), opts.To.Format(time.DateOnly), def.Horizon, buildAt)
 	}
-	labels, err := readLabels(ctx, store, 1)
+	labels, err := readLabels(ctx, store)
 	if err != nil {
 		return nil, err
 	}
