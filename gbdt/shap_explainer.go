@@ -48,13 +48,20 @@ type shapSplit struct {
 	defaultLeft bool
 }
 
-// shapLeafInfo is one leaf: its value, its path's unique features
-// (slotFeat/slotZ[slot0 : slot0+nslot]) and the splits on its path
-// (conds[cond0 : cond0+ncond]).
+// shapLeafInfo is one leaf, or a pair of sibling leaves: its value, its
+// path's unique features (slotFeat/slotZ[slot0 : slot0+nslot]) and the splits
+// on its path (conds[cond0 : cond0+ncond]). A pair (split >= 0) is the two
+// leaf children of a split on a feature not otherwise on their path, of at
+// most 8 unique features: the slots and conditions are those of the parent,
+// value and zl are the left leaf's value and cover fraction, value2 and zr the
+// right leaf's; shapPair4 explains both at the cost of about one leaf.
 type shapLeafInfo struct {
-	value        float64
-	slot0, nslot int32
-	cond0, ncond int32
+	value, value2 float64
+	zl, zr        float64
+	slot0, nslot  int32
+	cond0, ncond  int32
+	split         int32 // pair: the parent split, relative to the tree's first; -1 for one leaf
+	feature       int32 // pair: the parent split's feature
 }
 
 // shapCond says that a leaf's path goes left (or right) at a split of its
@@ -137,6 +144,7 @@ func (b *explainerBuilder) add(i, d int, frac float64) float64 {
 			value: n.Value,
 			slot0: int32(len(e.slotFeat)), nslot: int32(d),
 			cond0: int32(len(e.conds)), ncond: int32(len(b.path)),
+			split: -1,
 		})
 		e.slotFeat = append(e.slotFeat, b.feat[:d]...)
 		e.slotZ = append(e.slotZ, b.z[:d]...)
@@ -158,6 +166,21 @@ func (b *explainerBuilder) add(i, d int, frac float64) float64 {
 			slot = k
 			break
 		}
+	}
+	l, r := &b.nodes[n.Left], &b.nodes[n.Right]
+	if l.Leaf && r.Leaf && slot == d && d < 8 {
+		zl, zr := l.Cover/n.Cover, r.Cover/n.Cover
+		e.leaves = append(e.leaves, shapLeafInfo{
+			value: l.Value, value2: r.Value, zl: zl, zr: zr,
+			slot0: int32(len(e.slotFeat)), nslot: int32(d),
+			cond0: int32(len(e.conds)), ncond: int32(len(b.path)),
+			split: local, feature: f,
+		})
+		e.slotFeat = append(e.slotFeat, b.feat[:d]...)
+		e.slotZ = append(e.slotZ, b.z[:d]...)
+		e.conds = append(e.conds, b.path...)
+		e.maxSlots = max(e.maxSlots, d+1)
+		return frac*zl*l.Value + frac*zr*r.Value
 	}
 	mean := 0.0
 	for _, c := range [2]int{n.Left, n.Right} {
@@ -219,10 +242,94 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 			for _, c := range e.conds[l.cond0 : l.cond0+l.ncond] {
 				on[c.slot] &= 1 ^ left[c.split] ^ c.left
 			}
-			shapLeaf(l.value, e.slotFeat[l.slot0:l.slot0+l.nslot], e.slotZ[l.slot0:l.slot0+l.nslot], on, out, s)
+			feat, z := e.slotFeat[l.slot0:l.slot0+l.nslot], e.slotZ[l.slot0:l.slot0+l.nslot]
+			if l.split < 0 {
+				shapLeaf(l.value, feat, z, on, out, s)
+				continue
+			}
+			if left[l.split] != 0 {
+				shapPair4(l.value, l.zl, l.value2, l.zr, l.feature, feat, z, on, out, s)
+			} else {
+				shapPair4(l.value2, l.zr, l.value, l.zl, l.feature, feat, z, on, out, s)
+			}
 		}
 	}
 	return e.expected, nil
+}
+
+// shapPair4 adds the contributions of two sibling leaves whose parent splits
+// on feature fi, not otherwise on their common path of len(feat) <= 7 unique
+// features (described as for shapLeaf). The row goes to the hot leaf (value
+// vh, cover fraction zh at the parent) and not to the cold one (vc, zc).
+//
+// With P, m and Zp those of the common path, a_j(y) = z_j + (1−z_j)·y and
+// B(y) = vh·a_h(y) + vc·zc·(1−y), the sum of shapLeaf's formulas over the two
+// leaves is
+//
+//	phi_j  = −Zp·∫ Π_{P} a·(1−y)^(m−1)·B dy          for j ∉ P,
+//	phi_j  = (1−z_j)·Zp·∫ Π_{P, ≠j} a·(1−y)^m·B dy   for j ∈ P,
+//	phi_fi = (vh·(1−zh) − vc·zc)·Zp·∫ Π_{P} a·(1−y)^m dy,
+//
+// integrands of degree len(feat), integrated exactly by the 4-node rule.
+func shapPair4(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	d := len(feat)
+	on = on[:d]
+	z = z[:d]
+	pz, pf := s.pz[:d], s.pf[:d]
+	zp := 1.0
+	p := 0
+	for j, o := range on {
+		zj := z[j]
+		pz[p] = zj
+		pf[p] = feat[j]
+		p += int(o)
+		if o != 0 {
+			zj = 1
+		}
+		zp *= zj
+	}
+	if zp == 0 {
+		return
+	}
+	pz, pf = pz[:p], pf[:p]
+	m := d - p
+	q := &s.rules[4]
+	y0, y1, y2, y3 := q.y[0], q.y[1], q.y[2], q.y[3]
+	b0 := vh*(zh+(1-zh)*y0) + vc*zc*(1-y0)
+	b1 := vh*(zh+(1-zh)*y1) + vc*zc*(1-y1)
+	b2 := vh*(zh+(1-zh)*y2) + vc*zc*(1-y2)
+	b3 := vh*(zh+(1-zh)*y3) + vc*zc*(1-y3)
+	// Prefix products of the a_j at the four nodes.
+	pre := s.pre4[:p]
+	p0, p1, p2, p3 := 1.0, 1.0, 1.0, 1.0
+	for j, a := range pz {
+		pre[j] = [4]float64{p0, p1, p2, p3}
+		b := 1 - a
+		p0 *= a + b*y0
+		p1 *= a + b*y1
+		p2 *= a + b*y2
+		p3 *= a + b*y3
+	}
+	w := q.w[m*4 : (m+1)*4 : (m+1)*4]
+	phi[fi] += (vh*(1-zh) - vc*zc) * zp * ((w[0]*p0 + w[1]*p1) + (w[2]*p2 + w[3]*p3))
+	if m > 0 {
+		wo := q.w[(m-1)*4 : m*4 : m*4]
+		c := -zp * ((wo[0]*b0*p0 + wo[1]*b1*p1) + (wo[2]*b2*p2 + wo[3]*b3*p3))
+		for j, o := range on {
+			phi[feat[j]] += c * float64(1-o) // adds 0 for followed features
+		}
+	}
+	s0, s1, s2, s3 := w[0]*b0, w[1]*b1, w[2]*b2, w[3]*b3
+	for j := p - 1; j >= 0; j-- {
+		a := pz[j]
+		b := 1 - a
+		pr := &pre[j]
+		phi[pf[j]] += zp * b * ((pr[0]*s0 + pr[1]*s1) + (pr[2]*s2 + pr[3]*s3))
+		s0 *= a + b*y0
+		s1 *= a + b*y1
+		s2 *= a + b*y2
+		s3 *= a + b*y3
+	}
 }
 
 // goesLeft applies a split's rule to value v, as goesLeft on a Node.
