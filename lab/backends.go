@@ -492,6 +492,12 @@ type Company struct {
 	Graph      svg.Graph
 }
 
+// GuaranteeGraphs draws the guarantee circle around a company (features guarantee
+// network). Optional: it fills a profile whose Companies backend drew no graph.
+type GuaranteeGraphs interface {
+	GuaranteeGraph(ctx context.Context, code string) (svg.Graph, error)
+}
+
 // Companies serves company profiles (features online store, serving assessments and
 // the guarantee network). Optional.
 type Companies interface {

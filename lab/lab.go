@@ -47,6 +47,7 @@ type Options struct {
 	Models     Models
 	Screenings Screenings
 	Companies  Companies
+	Graphs     GuaranteeGraphs
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration

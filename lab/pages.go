@@ -761,6 +761,13 @@ func (s *Server) company(q *req) error {
 	if err != nil {
 		return err
 	}
+	if len(c.Graph.Nodes) == 0 && s.o.Graphs != nil {
+		g, err := s.o.Graphs.GuaranteeGraph(q.ctx(), code)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		c.Graph = g
+	}
 	d := companyData{C: c}
 	if len(c.History) > 0 {
 		pts := make([]svg.Point, len(c.History))
