@@ -198,6 +198,9 @@ func TestSHAPMatchesReferenceRandom(t *testing.T) {
 // TestSHAPAllocations checks that explaining a row allocates nothing once the
 // scratch pool is warm.
 func TestSHAPAllocations(t *testing.T) {
+	if shapRace {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
 	m := syntheticModel(30, 6, 40, 3)
 	rows := syntheticRows(50, 40, 4)
 	out := make([]float64, 40)
@@ -275,5 +278,143 @@ func TestSHAPDepthLimit(t *testing.T) {
 				t.Errorf("got %v, want ErrLimit", err)
 			}
 		})
+	}
+}
+
+// TestExplainerPairs checks that the sibling-pair path is taken on full trees
+// (so the equality tests above exercise it) and still matches the reference
+// when the pair's split sends NaN, categories and zeros either way.
+func TestExplainerPairs(t *testing.T) {
+	m := syntheticModel(20, 6, 40, 11)
+	e, err := m.CompileExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := 0
+	for _, l := range e.leaves {
+		if l.split >= 0 {
+			pairs++
+		}
+	}
+	if pairs == 0 {
+		t.Fatal("no sibling pairs compiled from full depth-6 trees")
+	}
+	rows := syntheticRows(30, 40, 12)
+	var rr [][]float64
+	for r := range 30 {
+		rr = append(rr, rows[r*40:(r+1)*40])
+	}
+	shapCompare(t, m, rr)
+}
+
+// TestExplainerErrors checks the errors of CompileExplainer and of
+// Explainer.Contributions.
+func TestExplainerErrors(t *testing.T) {
+	m := mustParse(t, readFile(t, filepath.Join(lgbDir, "model_simple.txt")))
+	e, err := m.CompileExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		row, out []float64
+	}{
+		{"short buffer", []float64{1, 2}, make([]float64, 3)},
+		{"short row", []float64{1}, make([]float64, 2)},
+		{"long row", []float64{1, 2, 3}, make([]float64, 2)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.Contributions(tc.row, tc.out); !errors.Is(err, ErrRowLength) {
+				t.Errorf("got %v, want ErrRowLength", err)
+			}
+		})
+	}
+	t.Run("zero cover", func(t *testing.T) {
+		bad := mustParse(t, readFile(t, filepath.Join(lgbDir, "model_simple.txt")))
+		bad.Trees[0].Nodes[0].Cover = 0
+		if _, err := bad.CompileExplainer(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("got %v, want ErrInvalid", err)
+		}
+	})
+	t.Run("invalid model", func(t *testing.T) {
+		bad := &Model{Objective: "poisson", FeatureNames: []string{"x"}, Trees: []Tree{{Nodes: []Node{{Leaf: true}}}}}
+		if _, err := bad.CompileExplainer(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("got %v, want ErrInvalid", err)
+		}
+	})
+	t.Run("later model changes", func(t *testing.T) {
+		mm := mustParse(t, readFile(t, filepath.Join(lgbDir, "model_simple.txt")))
+		ee, err := mm.CompileExplainer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := []float64{300, 2}
+		want := make([]float64, 2)
+		wantE, err := referenceContributions(mm, row, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ti := range mm.Trees {
+			for ni := range mm.Trees[ti].Nodes {
+				mm.Trees[ti].Nodes[ni].Value += 1
+				mm.Trees[ti].Nodes[ni].Threshold += 1000
+			}
+		}
+		got := make([]float64, 2)
+		gotE, err := ee.Contributions(row, got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gotE != ee.Expected() || math.Abs(gotE-wantE) > 1e-12 {
+			t.Errorf("expected %v (Expected() %v), want %v", gotE, ee.Expected(), wantE)
+		}
+		for j := range got {
+			if math.Abs(got[j]-want[j]) > 1e-12 {
+				t.Errorf("feature %d: %v, want %v", j, got[j], want[j])
+			}
+		}
+	})
+}
+
+// TestExplainerConcurrent explains rows from several goroutines at once (run
+// with -race) and checks each against the single-threaded result.
+func TestExplainerConcurrent(t *testing.T) {
+	m := syntheticModel(20, 6, 40, 21)
+	e, err := m.CompileExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := syntheticRows(40, 40, 22)
+	want := make([]float64, len(rows))
+	for r := range 40 {
+		if _, err := e.Contributions(rows[r*40:(r+1)*40], want[r*40:(r+1)*40]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			out := make([]float64, 40)
+			for i := range 200 {
+				r := (i*7 + g) % 40
+				if _, err := e.Contributions(rows[r*40:(r+1)*40], out); err != nil {
+					errs <- err
+					return
+				}
+				for j := range out {
+					if out[j] != want[r*40+j] {
+						errs <- fmt.Errorf("goroutine %d row %d feature %d: %v, alone %v", g, r, j, out[j], want[r*40+j])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
