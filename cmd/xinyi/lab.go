@@ -17,13 +17,16 @@ import (
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
+	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	"github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/serving"
 )
 
 func init() {
@@ -99,22 +102,12 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	models := labregistry.New(reg)
-	trainer := labtraining.New(labtraining.Options{Data: data, Models: models})
-	defer trainer.Close()
-	auth := labaccess.New(acc, labaccess.Options{})
-
-	built := labfeatures.NewSamples(store, cat)
-	defer built.Close()
-	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: labfeatures.NewStatistics(store, cat),
-		Samples: built, Builder: built, Models: models, SecureCookies: *secure, DefaultLang: *lang, Logger: logger}
-	if len(data) > 0 {
-		opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
-	}
-	console, err := lab.New(opts)
+	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, cat: cat, reg: reg, data: data,
+		secure: *secure, lang: *lang, logger: logger})
 	if err != nil {
 		return err
 	}
+	defer closeConsole()
 	mux := http.NewServeMux()
 	mux.Handle("/lab/", console)
 	mux.Handle("/{$}", http.RedirectHandler("/lab/", http.StatusFound))
@@ -154,4 +147,51 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	return nil
+}
+
+// consoleDeps is what the lab console is built from. serve passes its screener and
+// assessment service as well, which adds screenings and company profiles (with the
+// guarantee circle when graph is set).
+type consoleDeps struct {
+	store    blob.Store
+	acc      *access.Store
+	cat      *features.Catalog
+	reg      *registry.Registry
+	data     []labtraining.DataSet      // public data sets offered for training; nil: no trainer
+	screener *serving.Screener          // nil: no screenings
+	svc      *serving.Service           // nil: no company profiles
+	graph    *features.GuaranteeNetwork // nil: profiles without the guarantee circle
+	secure   bool
+	lang     string
+	logger   *slog.Logger
+}
+
+// newConsole wires the console over the platform's packages; the returned func stops
+// its background jobs.
+func newConsole(d consoleDeps) (*lab.Server, func(), error) {
+	auth := labaccess.New(d.acc, labaccess.Options{})
+	models := labregistry.New(d.reg)
+	built := labfeatures.NewSamples(d.store, d.cat)
+	trainer := labtraining.New(labtraining.Options{Data: d.data, Models: models})
+	stop := func() { trainer.Close(); built.Close() }
+	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
+		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
+	if len(d.data) > 0 {
+		opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
+	}
+	if d.screener != nil {
+		opts.Screenings = labserving.NewScreenings(d.screener, d.store)
+	}
+	if d.svc != nil {
+		opts.Companies = labserving.NewCompanies(d.svc, d.cat)
+	}
+	if d.graph != nil {
+		opts.Graphs = labfeatures.NewGraphs(d.graph)
+	}
+	console, err := lab.New(opts)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return console, stop, nil
 }
