@@ -79,6 +79,11 @@ type Params struct {
 	// Seed drives bagging, feature sampling and bin sampling. The same seed,
 	// data and parameters give an identical model.
 	Seed uint64
+	// BaseScore, when set, is the prediction every row starts from, on the
+	// prediction scale (a probability in (0, 1) for Binary, a value for
+	// Regression), as XGBoost's base_score. Nil starts from the weighted training
+	// label mean, as LightGBM does. Default nil.
+	BaseScore *float64
 	// Progress, when set, is called after every round with that round's
 	// metrics. The training metric is computed only when Progress is set.
 	Progress func(Round) `json:"-"`
@@ -130,6 +135,12 @@ func (p *Params) validate(nfeat int) error {
 			p.Metric = MetricAUC
 		} else {
 			p.Metric = MetricL2
+		}
+	}
+	if p.BaseScore != nil {
+		b := *p.BaseScore
+		if math.IsNaN(b) || math.IsInf(b, 0) || (p.Objective == gbdt.Binary && (b <= 0 || b >= 1)) {
+			return bad("base score %v (want a finite value, in (0, 1) for the binary objective)", b)
 		}
 	}
 	switch p.Metric {

@@ -112,3 +112,4 @@ func TestRealDataAUC(t *testing.T) {
 		})
 	}
 }
+

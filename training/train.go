@@ -99,6 +99,9 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 		swy += w * y[i]
 	}
 	init := swy / sw
+	if p.BaseScore != nil {
+		init = *p.BaseScore
+	}
 	if p.Objective == gbdt.Binary {
 		pm := min(max(init, 1e-15), 1-1e-15)
 		init = math.Log(pm / (1 - pm))

@@ -633,3 +633,45 @@ func TestTreeLimits(t *testing.T) {
 		})
 	}
 }
+
+func TestBaseScore(t *testing.T) {
+	// Four rows, one feature; zero rounds of real learning is not allowed, so
+	// check the starting margin, which Train reports before any tree.
+	d := &Dataset{Features: []string{"x"}, Columns: [][]float64{{1, 2, 3, 4}}, Label: []float64{0, 0, 0, 1}}
+	cases := []struct {
+		name string
+		obj  gbdt.Objective
+		base *float64
+		want float64 // by hand
+	}{
+		{"binary label mean", gbdt.Binary, nil, math.Log(0.25 / 0.75)},
+		{"binary 0.5", gbdt.Binary, ptr(0.5), 0},
+		{"binary 0.2", gbdt.Binary, ptr(0.2), math.Log(0.2 / 0.8)},
+		{"regression 3", gbdt.Regression, ptr(3), 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultParams()
+			p.Objective = tc.obj
+			p.NumRounds = 1
+			p.MinDataInLeaf = 1
+			p.BaseScore = tc.base
+			_, res, err := Train(context.Background(), d, nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(res.InitScore-tc.want) > 1e-12 {
+				t.Fatalf("init score %v, want %v", res.InitScore, tc.want)
+			}
+		})
+	}
+	for _, bad := range []float64{0, 1, -0.1, math.NaN()} {
+		p := DefaultParams()
+		p.BaseScore = ptr(bad)
+		if _, _, err := Train(context.Background(), d, nil, p); !errors.Is(err, ErrInvalidParams) {
+			t.Errorf("base score %v: err %v, want ErrInvalidParams", bad, err)
+		}
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
