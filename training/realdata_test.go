@@ -112,4 +112,3 @@ func TestRealDataAUC(t *testing.T) {
 		})
 	}
 }
-
