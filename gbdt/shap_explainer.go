@@ -51,10 +51,10 @@ type shapSplit struct {
 // shapLeafInfo is one leaf, or a pair of sibling leaves: its value, its
 // path's unique features (slotFeat/slotZ[slot0 : slot0+nslot]) and the splits
 // on its path (conds[cond0 : cond0+ncond]). A pair (split >= 0) is the two
-// leaf children of a split on a feature not otherwise on their path, of at
-// most 8 unique features: the slots and conditions are those of the parent,
-// value and zl are the left leaf's value and cover fraction, value2 and zr the
-// right leaf's; shapPair4 explains both at the cost of about one leaf.
+// leaf children of one split, with paths of at most 8 unique features: the
+// slots and conditions are those of the parent, value and zl are the left
+// leaf's value and cover fraction, value2 and zr the right leaf's; shapPair4
+// explains both at the cost of about one leaf.
 type shapLeafInfo struct {
 	value, value2 float64
 	zl, zr        float64
@@ -62,6 +62,9 @@ type shapLeafInfo struct {
 	cond0, ncond  int32
 	split         int32 // pair: the parent split, relative to the tree's first; -1 for one leaf
 	feature       int32 // pair: the parent split's feature
+	// dup: the pair's split feature is also split on above it; it is then
+	// the last slot, and zl, zr are the children's fractions of the parent.
+	dup bool
 }
 
 // shapCond says that a leaf's path goes left (or right) at a split of its
@@ -168,17 +171,41 @@ func (b *explainerBuilder) add(i, d int, frac float64) float64 {
 		}
 	}
 	l, r := &b.nodes[n.Left], &b.nodes[n.Right]
-	if l.Leaf && r.Leaf && slot == d && d < 8 {
+	if l.Leaf && r.Leaf && (d < 8 || (slot < d && d <= 8)) {
 		zl, zr := l.Cover/n.Cover, r.Cover/n.Cover
-		e.leaves = append(e.leaves, shapLeafInfo{
+		info := shapLeafInfo{
 			value: l.Value, value2: r.Value, zl: zl, zr: zr,
 			slot0: int32(len(e.slotFeat)), nslot: int32(d),
 			cond0: int32(len(e.conds)), ncond: int32(len(b.path)),
 			split: local, feature: f,
-		})
-		e.slotFeat = append(e.slotFeat, b.feat[:d]...)
-		e.slotZ = append(e.slotZ, b.z[:d]...)
-		e.conds = append(e.conds, b.path...)
+		}
+		if slot == d {
+			e.slotFeat = append(e.slotFeat, b.feat[:d]...)
+			e.slotZ = append(e.slotZ, b.z[:d]...)
+			e.conds = append(e.conds, b.path...)
+		} else {
+			// The split's feature is already on the path: its slot moves
+			// last, so the pair's other slots are feat[:d-1].
+			info.dup = true
+			for k := range d {
+				if k != slot {
+					e.slotFeat = append(e.slotFeat, b.feat[k])
+					e.slotZ = append(e.slotZ, b.z[k])
+				}
+			}
+			e.slotFeat = append(e.slotFeat, f)
+			e.slotZ = append(e.slotZ, b.z[slot])
+			for _, c := range b.path {
+				switch {
+				case c.slot == int32(slot):
+					c.slot = int32(d - 1)
+				case c.slot > int32(slot):
+					c.slot--
+				}
+				e.conds = append(e.conds, c)
+			}
+		}
+		e.leaves = append(e.leaves, info)
 		e.maxSlots = max(e.maxSlots, d+1)
 		return frac*zl*l.Value + frac*zr*r.Value
 	}
@@ -247,11 +274,23 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 				shapLeaf(l.value, feat, z, on, out, s)
 				continue
 			}
-			if left[l.split] != 0 {
-				shapPair4(l.value, l.zl, l.value2, l.zr, l.feature, feat, z, on, out, s)
-			} else {
-				shapPair4(l.value2, l.zr, l.value, l.zl, l.feature, feat, z, on, out, s)
+			vh, zh, vc, zc := l.value, l.zl, l.value2, l.zr
+			if left[l.split] == 0 {
+				vh, zh, vc, zc = vc, zc, vh, zh
 			}
+			if !l.dup {
+				shapPair4(vh, zh, vc, zc, l.feature, feat, z, on, out, s)
+				continue
+			}
+			last := len(feat) - 1
+			if on[last] == 0 {
+				// The row left the path at an earlier split on the same
+				// feature: both leaves weigh in through their cover
+				// fractions alone, as one leaf of the parent's path.
+				shapLeaf(vh*zh+vc*zc, feat, z, on, out, s)
+				continue
+			}
+			shapPair4(vh, z[last]*zh, vc, z[last]*zc, l.feature, feat[:last], z[:last], on[:last], out, s)
 		}
 	}
 	return e.expected, nil

@@ -299,6 +299,27 @@ func TestExplainerPairs(t *testing.T) {
 	if pairs == 0 {
 		t.Fatal("no sibling pairs compiled from full depth-6 trees")
 	}
+	// Over 3 features, most pairs split on a feature already on their path.
+	few := syntheticModel(20, 6, 3, 13)
+	fe, err := few.CompileExplainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dups := 0
+	for _, l := range fe.leaves {
+		if l.dup {
+			dups++
+		}
+	}
+	if dups == 0 {
+		t.Fatal("no pairs on a repeated feature compiled from trees over 3 features")
+	}
+	fewRows := syntheticRows(40, 3, 14)
+	var fr [][]float64
+	for r := range 40 {
+		fr = append(fr, fewRows[r*3:(r+1)*3])
+	}
+	shapCompare(t, few, fr)
 	rows := syntheticRows(30, 40, 12)
 	var rr [][]float64
 	for r := range 30 {
