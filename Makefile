@@ -20,7 +20,8 @@ $(BIN)/minio:
 	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
 .PHONY: tools
-tools: $(BIN)/minio ## install the tools the tests use (MinIO server into ./bin)
+tools: $(BIN)/minio ## install the tools the tests use (MinIO into ./bin, Debian's Chromium)
+	@bash scripts/chromium.sh
 
 .PHONY: services
 services: ## make sure PostgreSQL and Redis are running on their standard local ports
@@ -29,7 +30,7 @@ services: ## make sure PostgreSQL and Redis are running on their standard local 
 .PHONY: test
 test: tools services ## run every test against real MinIO, PostgreSQL and Redis
 	$(GO) vet ./...
-	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -count=1 -timeout 40m ./...
+	XINYI_MINIO_BIN=$(BIN)/minio XINYI_ARTIFACTS=$(CURDIR)/out/artifacts $(GO) test -count=1 -timeout 40m ./...
 
 .PHONY: bench
 bench: tools services ## run the Go benchmarks and the side-by-side peer comparisons

@@ -14,7 +14,8 @@ wait_port() {
 
 if ! up 5432; then
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then
-    apt-get install -y -q postgresql >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q postgresql >/dev/null
   fi
   ver=$(ls /etc/postgresql | sort -V | tail -n 1)
   pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
@@ -23,7 +24,8 @@ fi
 
 if ! up 6379; then
   if ! command -v redis-server >/dev/null 2>&1; then
-    apt-get install -y -q redis-server >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q redis-server >/dev/null
   fi
   mkdir -p /var/lib/redis /var/log/redis
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
