@@ -131,6 +131,33 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 			break
 		}
 	}
+	if l, r := &w.nodes[n.Left], &w.nodes[n.Right]; l.Leaf && r.Leaf && (d < 8 || (slot < d && d <= 8)) {
+		// Two sibling leaves: one quadrature for both (see shapPair4).
+		zl, zr := l.Cover/n.Cover, r.Cover/n.Cover
+		vh, zh, vc, zc := l.Value, zl, r.Value, zr
+		if left == 0 {
+			vh, zh, vc, zc = vc, zc, vh, zh
+		}
+		mean := frac * (zl*l.Value + zr*r.Value)
+		if slot == d {
+			shapPair4(vh, zh, vc, zc, f, s.feat[:d], s.z[:d], s.on[:d], w.phi, s)
+			return mean
+		}
+		// The feature is on the path already: move its slot last.
+		last := d - 1
+		s.feat[slot], s.feat[last] = s.feat[last], s.feat[slot]
+		s.z[slot], s.z[last] = s.z[last], s.z[slot]
+		s.on[slot], s.on[last] = s.on[last], s.on[slot]
+		if s.on[last] == 0 {
+			shapLeaf(vh*zh+vc*zc, s.feat[:d], s.z[:d], s.on[:d], w.phi, s)
+		} else {
+			shapPair4(vh, s.z[last]*zh, vc, s.z[last]*zc, f, s.feat[:last], s.z[:last], s.on[:last], w.phi, s)
+		}
+		s.feat[slot], s.feat[last] = s.feat[last], s.feat[slot]
+		s.z[slot], s.z[last] = s.z[last], s.z[slot]
+		s.on[slot], s.on[last] = s.on[last], s.on[slot]
+		return mean
+	}
 	mean := 0.0
 	for _, c := range [2]int{n.Left, n.Right} {
 		cf := w.nodes[c].Cover / n.Cover
