@@ -752,6 +752,25 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		r := rows[j.src]
 		mus[j.src].Lock()
 		defer mus[j.src].Unlock()
+		if r.comp == nil {
+			// Size the columns once from this file's rows per byte, so that appends do
+			// not leave doubled capacity behind.
+			var total int64
+			for _, f := range sp.files {
+				total += f.Size
+			}
+			est := int(float64(n)/float64(max(sp.files[j.file].Size, 1))*float64(total)*1.05) / shards
+			r.comp = make([]int32, 0, est)
+			r.event = make([]int32, 0, est)
+			r.arrival = make([]int32, 0, est)
+			r.rev = make([]int32, 0, est)
+			if sp.src.Kind == KindEvent {
+				r.key = make([]int32, 0, est)
+			}
+			for k := range r.vals {
+				r.vals[k] = make([]float64, 0, est)
+			}
+		}
 		var keyMap []int32
 		if sp.src.Kind == KindEvent {
 			idc := c[len(c)-1]

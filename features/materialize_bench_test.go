@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ var (
 	benchDir       = flag.String("materialize.dir", "", "BenchmarkMaterialize: object store folder (generated there when it holds no raw data; default a temporary folder)")
 	benchCompanies = flag.Int("materialize.companies", 5000, "BenchmarkMaterialize: companies to generate")
 	benchSet       = flag.String("materialize.set", "full", "BenchmarkMaterialize: feature set")
+	benchMemory    = flag.Int64("materialize.memory-mb", 2048, "BenchmarkMaterialize: memory budget in MiB (the Go memory limit is set to 1.5 times it, as the CLI does)")
 )
 
 // peakRSS returns the peak resident set size of the process in bytes (Linux), or 0.
@@ -66,10 +68,13 @@ func BenchmarkMaterialize(b *testing.B) {
 	for m := 1; m <= 12; m++ {
 		asofs = append(asofs, time.Date(2025, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
 	}
+	// As xinyi features materialize does: keep the heap near the default budget.
+	budget := *benchMemory << 20
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget * 3 / 2))
 	var res *Result
 	b.ResetTimer()
 	for b.Loop() {
-		res, err = Materialize(ctx, store, Options{Set: *benchSet, AsOf: asofs, Force: true})
+		res, err = Materialize(ctx, store, Options{Set: *benchSet, AsOf: asofs, Force: true, MemoryBudget: budget})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -78,4 +83,5 @@ func BenchmarkMaterialize(b *testing.B) {
 	b.ReportMetric(float64(res.RawRecords), "raw-records")
 	b.ReportMetric(float64(res.Companies), "companies")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
+	b.ReportMetric(float64(res.Shards), "shards")
 }

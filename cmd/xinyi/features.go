@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -203,6 +205,15 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 		return err
 	}
 	defer closeStore()
+	// Keep the Go heap near the budget (the collector otherwise lets it grow to twice
+	// the live data) unless the operator set GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		budget := *memory << 20
+		if budget <= 0 {
+			budget = 2 << 30
+		}
+		debug.SetMemoryLimit(budget * 3 / 2)
+	}
 	b := &bars{w: stderr, m: map[string]*progress.Bar{}}
 	res, err := features.Materialize(ctx, store, features.Options{Set: *set, AsOf: dates, Force: *force, Workers: *workers,
 		MemoryBudget: *memory << 20, Progress: b.add})
