@@ -46,6 +46,10 @@ type shapSplit struct {
 	missing     MissingType
 	categorical bool
 	defaultLeft bool
+	// slow: categorical or MissingZero, decided by goesLeft; otherwise a NaN
+	// goes left when nanLeft is 1.
+	slow    bool
+	nanLeft uint8
 }
 
 // shapLeafInfo is one leaf, or a pair of sibling leaves: its value, its
@@ -160,6 +164,8 @@ func (b *explainerBuilder) add(i, d int, frac float64) float64 {
 		sp.catOff, sp.catLen = int32(len(e.cats)), int32(len(n.Categories))
 		e.cats = append(e.cats, n.Categories...)
 	}
+	sp.slow = n.Categorical || n.Missing == MissingZero
+	sp.nanLeft = b2u8(numericalLeft(math.NaN(), n.Threshold, n.Missing, n.DefaultLeft))
 	local := int32(len(e.splits) - b.split0)
 	e.splits = append(e.splits, sp)
 	f := int32(n.Feature)
@@ -258,7 +264,19 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 			splits = splits[:e.trees[ti+1].split0-t.split0]
 		}
 		for k := range splits {
-			left[k] = b2u8(e.goesLeft(&splits[k], row[splits[k].feature]))
+			sp := &splits[k]
+			v := row[sp.feature]
+			var l uint8
+			if v <= sp.threshold { // a flag, not a branch
+				l = 1
+			}
+			if v != v { // NaN: rare
+				l = sp.nanLeft
+			}
+			if sp.slow {
+				l = b2u8(e.goesLeft(sp, v))
+			}
+			left[k] = l
 		}
 		for li := t.leaf0; li < t.leafEnd; li++ {
 			l := &e.leaves[li]
