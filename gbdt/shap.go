@@ -140,7 +140,7 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 		}
 		mean := frac * (zl*l.Value + zr*r.Value)
 		if slot == d {
-			shapPair4(vh, zh, vc, zc, f, s.feat[:d], s.z[:d], s.on[:d], w.phi, s)
+			shapPair(vh, zh, vc, zc, f, s.feat[:d], s.z[:d], s.on[:d], w.phi, s)
 			return mean
 		}
 		// The feature is on the path already: move its slot last.
@@ -151,7 +151,7 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 		if s.on[last] == 0 {
 			shapLeaf(vh*zh+vc*zc, s.feat[:d], s.z[:d], s.on[:d], w.phi, s)
 		} else {
-			shapPair4(vh, s.z[last]*zh, vc, s.z[last]*zc, f, s.feat[:last], s.z[:last], s.on[:last], w.phi, s)
+			shapPair(vh, s.z[last]*zh, vc, s.z[last]*zc, f, s.feat[:last], s.z[:last], s.on[:last], w.phi, s)
 		}
 		s.feat[slot], s.feat[last] = s.feat[last], s.feat[slot]
 		s.z[slot], s.z[last] = s.z[last], s.z[slot]
@@ -206,6 +206,10 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 func shapLeaf(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
 	d := len(feat)
 	if d == 0 || v == 0 {
+		return
+	}
+	if d <= 6 {
+		shapLeaf3(v, feat, z, on, phi, s)
 		return
 	}
 	if d <= 8 {
@@ -344,6 +348,74 @@ func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, 
 		s1 *= a + b*y1
 		s2 *= a + b*y2
 		s3 *= a + b*y3
+	}
+}
+
+// shapLeaf3 is shapLeaf4 with the 3-node rule, for paths of up to 6 unique
+// features (integrands of degree up to 5).
+func shapLeaf3(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	d := len(feat)
+	on = on[:d]
+	z = z[:d]
+	pz, pf := s.pz[:d], s.pf[:d]
+	zp := 1.0
+	p := 0
+	// Branch-free: which features the row follows is data, not a pattern
+	// the branch predictor can learn.
+	for j, o := range on {
+		zj := z[j]
+		pz[p] = zj
+		pf[p] = feat[j]
+		p += int(o)
+		if o != 0 {
+			zj = 1
+		}
+		zp *= zj
+	}
+	if zp == 0 {
+		return
+	}
+	pz, pf = pz[:p], pf[:p]
+	m := d - p
+	q := &s.rules[3]
+	y0, y1, y2 := q.y[0], q.y[1], q.y[2]
+	if m > 0 {
+		w := q.w[(m-1)*3 : m*3 : m*3]
+		g0, g1, g2 := w[0], w[1], w[2]
+		for _, a := range pz {
+			b := 1 - a
+			g0 *= a + b*y0
+			g1 *= a + b*y1
+			g2 *= a + b*y2
+		}
+		c := -v * zp * (g0 + g1 + g2)
+		for j, o := range on {
+			phi[feat[j]] += c * float64(1-o) // adds 0 for followed features
+		}
+	}
+	if p == 0 {
+		return
+	}
+	w := q.w[m*3 : (m+1)*3 : (m+1)*3]
+	p0, p1, p2 := w[0], w[1], w[2]
+	pre := s.pre4[:p]
+	for j, a := range pz {
+		pre[j] = [4]float64{p0, p1, p2, 0}
+		b := 1 - a
+		p0 *= a + b*y0
+		p1 *= a + b*y1
+		p2 *= a + b*y2
+	}
+	c := v * zp
+	s0, s1, s2 := 1.0, 1.0, 1.0
+	for j := p - 1; j >= 0; j-- {
+		a := pz[j]
+		b := 1 - a
+		pr := &pre[j]
+		phi[pf[j]] += c * b * (pr[0]*s0 + pr[1]*s1 + pr[2]*s2)
+		s0 *= a + b*y0
+		s1 *= a + b*y1
+		s2 *= a + b*y2
 	}
 }
 

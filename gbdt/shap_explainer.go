@@ -297,7 +297,7 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 				vh, zh, vc, zc = vc, zc, vh, zh
 			}
 			if !l.dup {
-				shapPair4(vh, zh, vc, zc, l.feature, feat, z, on, out, s)
+				shapPair(vh, zh, vc, zc, l.feature, feat, z, on, out, s)
 				continue
 			}
 			last := len(feat) - 1
@@ -308,7 +308,7 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 				shapLeaf(vh*zh+vc*zc, feat, z, on, out, s)
 				continue
 			}
-			shapPair4(vh, z[last]*zh, vc, z[last]*zc, l.feature, feat[:last], z[:last], on[:last], out, s)
+			shapPair(vh, z[last]*zh, vc, z[last]*zc, l.feature, feat[:last], z[:last], on[:last], out, s)
 		}
 	}
 	return e.expected, nil
@@ -387,6 +387,75 @@ func shapPair4(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on [
 		s2 *= a + b*y2
 		s3 *= a + b*y3
 	}
+}
+
+// shapPair3 is shapPair4 with the 3-node rule, for common paths of up to 5
+// unique features (integrands of degree up to 5).
+func shapPair3(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	d := len(feat)
+	on = on[:d]
+	z = z[:d]
+	pz, pf := s.pz[:d], s.pf[:d]
+	zp := 1.0
+	p := 0
+	for j, o := range on {
+		zj := z[j]
+		pz[p] = zj
+		pf[p] = feat[j]
+		p += int(o)
+		if o != 0 {
+			zj = 1
+		}
+		zp *= zj
+	}
+	if zp == 0 {
+		return
+	}
+	pz, pf = pz[:p], pf[:p]
+	m := d - p
+	q := &s.rules[3]
+	y0, y1, y2 := q.y[0], q.y[1], q.y[2]
+	b0 := vh*(zh+(1-zh)*y0) + vc*zc*(1-y0)
+	b1 := vh*(zh+(1-zh)*y1) + vc*zc*(1-y1)
+	b2 := vh*(zh+(1-zh)*y2) + vc*zc*(1-y2)
+	// Prefix products of the a_j at the four nodes.
+	pre := s.pre4[:p]
+	p0, p1, p2 := 1.0, 1.0, 1.0
+	for j, a := range pz {
+		pre[j] = [4]float64{p0, p1, p2, 0}
+		b := 1 - a
+		p0 *= a + b*y0
+		p1 *= a + b*y1
+		p2 *= a + b*y2
+	}
+	w := q.w[m*3 : (m+1)*3 : (m+1)*3]
+	phi[fi] += (vh*(1-zh) - vc*zc) * zp * (w[0]*p0 + w[1]*p1 + w[2]*p2)
+	if m > 0 {
+		wo := q.w[(m-1)*3 : m*3 : m*3]
+		c := -zp * (wo[0]*b0*p0 + wo[1]*b1*p1 + wo[2]*b2*p2)
+		for j, o := range on {
+			phi[feat[j]] += c * float64(1-o) // adds 0 for followed features
+		}
+	}
+	s0, s1, s2 := w[0]*b0, w[1]*b1, w[2]*b2
+	for j := p - 1; j >= 0; j-- {
+		a := pz[j]
+		b := 1 - a
+		pr := &pre[j]
+		phi[pf[j]] += zp * b * (pr[0]*s0 + pr[1]*s1 + pr[2]*s2)
+		s0 *= a + b*y0
+		s1 *= a + b*y1
+		s2 *= a + b*y2
+	}
+}
+
+// shapPair explains a pair of sibling leaves with the smallest exact rule.
+func shapPair(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	if len(feat) <= 5 {
+		shapPair3(vh, zh, vc, zc, fi, feat, z, on, phi, s)
+		return
+	}
+	shapPair4(vh, zh, vc, zc, fi, feat, z, on, phi, s)
 }
 
 // goesLeft applies a split's rule to value v, as goesLeft on a Node.
