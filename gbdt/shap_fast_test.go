@@ -439,3 +439,57 @@ func TestExplainerConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestSHAPSingleLeafTrees checks models whose trees include bare leaves: they
+// add their value to the expected value and nothing to any feature.
+func TestSHAPSingleLeafTrees(t *testing.T) {
+	m := &Model{Objective: Regression, BaseScore: 0.5, FeatureNames: []string{"a", "b"}, Trees: []Tree{
+		{Nodes: []Node{{Leaf: true, Value: 3, Cover: 10}}},
+		{Nodes: []Node{
+			{Feature: 1, Threshold: 0, Left: 1, Right: 2, Cover: 4},
+			{Leaf: true, Value: -1, Cover: 1},
+			{Leaf: true, Value: 1, Cover: 3},
+		}},
+	}}
+	// Second tree by hand: E = (1*-1 + 3*1)/4 = 0.5; for b = -1 the row
+	// reaches -1, so phi_b = -1 - 0.5 = -1.5; for b = 1, phi_b = 1 - 0.5 = 0.5.
+	tests := []struct {
+		row  []float64
+		phiB float64
+	}{
+		{[]float64{0, -1}, -1.5},
+		{[]float64{0, 1}, 0.5},
+	}
+	for _, impl := range shapImpls {
+		f, err := impl.explain(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s b=%v", impl.name, tc.row[1]), func(t *testing.T) {
+				out := make([]float64, 2)
+				e, err := f(tc.row, out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e != 4 || out[0] != 0 || math.Abs(out[1]-tc.phiB) > 1e-15 {
+					t.Errorf("expected %v, phi %v; want 4, [0 %v]", e, out, tc.phiB)
+				}
+			})
+		}
+	}
+}
+
+// FuzzExplainerMatchesReference explains arbitrary rows (infinities, NaNs,
+// huge and negative values, categories) of a fixed random model with every
+// fast implementation and compares with the reference algorithm.
+func FuzzExplainerMatchesReference(f *testing.F) {
+	const nf = 5
+	m := randomSHAPModel(rand.New(rand.NewPCG(5, 5)), 8, 7, nf, true)
+	f.Add(0.0, 1.0, -1.0, 3.0, math.NaN())
+	f.Add(math.Inf(1), math.Inf(-1), 1e300, -0.0, 31.0)
+	f.Add(0.25, 0.5, -0.25, 2.0, 7.0)
+	f.Fuzz(func(t *testing.T, a, b, c, d, e float64) {
+		shapCompare(t, m, [][]float64{{a, b, c, d, e}})
+	})
+}
