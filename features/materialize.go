@@ -137,7 +137,8 @@ type Result struct {
 	Version    int
 	Snapshots  []SnapshotResult
 	RawFiles   int
-	RawRecords int64 // raw rows decoded (counted once per shard pass)
+	RawRecords int64 // raw rows of the input files (each file counted once)
+	Decoded    int64 // raw rows decoded, counting every shard pass
 	Companies  int
 	Shards     int
 	Elapsed    time.Duration
@@ -287,7 +288,9 @@ type materializer struct {
 	// inMemory holds the computed snapshots per as-of date when there is one shard.
 	inMemory []*Snapshot
 
-	rawRecords atomic.Int64
+	rawRecords atomic.Int64 // every decode
+	rawInput   atomic.Int64 // first decode of each file
+	reread     bool         // shard passes after the first
 }
 
 type companyRow struct {
@@ -344,6 +347,9 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 	c, n, err := readColumns(data, info.Key, cols)
 	if err == nil {
 		m.rawRecords.Add(int64(n))
+		if !m.reread {
+			m.rawInput.Add(int64(n))
+		}
 	}
 	return c, n, err
 }
@@ -395,6 +401,7 @@ func (m *materializer) run(ctx context.Context) error {
 	parts := make([][]FileRef, len(p.asofs))
 	m.inMemory = make([]*Snapshot, len(p.asofs))
 	for s := 0; s < shards; s++ {
+		m.reread = s > 0
 		refs, err := m.shard(ctx, s, shards)
 		if err != nil {
 			return err
@@ -422,7 +429,8 @@ func (m *materializer) run(ctx context.Context) error {
 		prev = man
 	}
 	m.res.RawFiles = len(m.inputs)
-	m.res.RawRecords = m.rawRecords.Load()
+	m.res.RawRecords = m.rawInput.Load()
+	m.res.Decoded = m.rawRecords.Load()
 	return nil
 }
 

@@ -81,6 +81,7 @@ func BenchmarkMaterialize(b *testing.B) {
 	}
 	b.ReportMetric(float64(res.RawRecords)/res.Elapsed.Seconds(), "raw-records/s")
 	b.ReportMetric(float64(res.RawRecords), "raw-records")
+	b.ReportMetric(float64(res.Decoded), "decoded-records")
 	b.ReportMetric(float64(res.Companies), "companies")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(res.Shards), "shards")
