@@ -187,11 +187,16 @@ func (w *shapWalker) walk(i, d int, frac float64) float64 {
 // on[j] says whether the row takes the path's side at all of them.
 //
 // With o_j = 1 when on[j] and 0 otherwise, the path-dependent value function
-// of the leaf is v·Π_{j∈S} o_j·Π_{j∉S} z_j for a set S of known features; a
-// product, so its Shapley value for feature i is (Yu, Bao, Zhang and Zhou
-// 2022, "Linear TreeShap", eq. 6)
+// of the leaf is v·Π_{j∈S} o_j·Π_{j∉S} z_j for a set S of known features. It
+// is a product, so its Harsanyi dividend on a set T is v·Π_{j∈T}(o_j − z_j)·
+// Π_{j∉T} z_j, and the Shapley value of feature i, the sum over T ∋ i of the
+// dividends divided by |T|, is (the form Linear TreeShap, Yu et al. 2022,
+// builds on)
 //
-//	phi_i = v·(o_i − z_i)·∫₀¹ Π_{j≠i} (z_j + (o_j − z_j)·y) dy.
+//	phi_i = v·(o_i − z_i)·∫₀¹ Π_{j≠i} (z_j + (o_j − z_j)·y) dy,
+//
+// since ∫₀¹ y^(t−1) dy = 1/t. Summed over the leaves this is exactly what
+// Algorithm 2 of Lundberg et al. computes.
 //
 // The integrand is a polynomial of degree d−1, so Gauss–Legendre quadrature
 // with ceil(d/2) nodes integrates it exactly; its values are products of

@@ -9,9 +9,16 @@ import (
 // Explainer is a model compiled for TreeSHAP: the trees are checked once, the
 // expected value is computed once, and every leaf carries its path's unique
 // features, their cover fractions and the splits that decide whether a row
-// follows the path. Explaining a row then evaluates each split once and runs
-// the leaf quadrature of Model.Contributions, with no tree walk and no
+// follows the path; two sibling leaves are one entry, explained by a single
+// quadrature (shapPair4). Explaining a row then evaluates each split once and
+// runs the leaf quadratures of Model.Contributions, with no tree walk and no
 // allocation. Its results equal Model.Contributions' up to float64 rounding.
+//
+// Usage:
+//
+//	e, err := m.CompileExplainer() // once per model version
+//	phi := make([]float64, e.NumFeatures())
+//	expected, err := e.Contributions(row, phi) // sum(phi) + expected == margin
 //
 // An Explainer is immutable and safe for concurrent use; later changes to the
 // Model do not affect it.
@@ -259,7 +266,7 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 	for ti := range e.trees {
 		t := &e.trees[ti]
 		splits := e.splits[t.split0:]
-		left := s.left[:len(s.left)]
+		left := s.left
 		if ti+1 < len(e.trees) {
 			splits = splits[:e.trees[ti+1].split0-t.split0]
 		}
