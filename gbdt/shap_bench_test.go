@@ -55,3 +55,17 @@ func BenchmarkSHAP(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSHAPCompile times CompileExplainer, paid once per model version.
+func BenchmarkSHAPCompile(b *testing.B) {
+	for _, bm := range shapBenchModels(b) {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bm.m.CompileExplainer(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
