@@ -10,15 +10,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
-	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
@@ -57,48 +54,20 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeStore()
-	if *dsn == "" {
-		if err := os.MkdirAll(*storeDir, 0o755); err != nil {
-			return err
-		}
-		*dsn = filepath.Join(*storeDir, "xinyi.db")
-	}
-	db, err := metadb.Open(ctx, *dsn, metadb.Options{})
+	db, log, acc, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		return err
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		return err
-	}
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		return err
 	}
-	sets := registry.StaticFeatureSets{}
-	for _, s := range cat.Sets() {
-		if sets[s.Name] == nil {
-			sets[s.Name] = map[int][]string{}
-		}
-		sets[s.Name][s.Version] = s.Indicators
+	data, err := publicDataSets(*samples)
+	if err != nil {
+		return err
 	}
-	var data []labtraining.DataSet
-	if *samples != "" {
-		for _, d := range labtraining.PublicDataSets(*samples) {
-			if _, err := os.Stat(d.Path); err == nil {
-				data = append(data, d)
-			}
-		}
-		if len(data) == 0 {
-			return fmt.Errorf("-samples %s holds none of taiwan/, gmsc/, lightgbm-binary/", *samples)
-		}
-	}
-	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, sets), log, registry.Options{Logger: logger})
+	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, catalogFeatureSets(cat)), log, registry.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -118,18 +87,9 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	url := "http://" + ln.Addr().String() + "/lab/"
 	if *demo {
-		logins, err := labaccess.EnsureLogins(ctx, acc, "xinyi lab", labaccess.DemoLogins())
-		if err != nil {
+		if err := printDemoLogins(ctx, acc, "xinyi lab", stdout); err != nil {
 			ln.Close()
 			return err
-		}
-		fmt.Fprintln(stdout, "demo logins (API keys; paste one into the sign-in page):")
-		for _, l := range logins {
-			roles := make([]string, len(l.Roles))
-			for i, r := range l.Roles {
-				roles[i] = string(r)
-			}
-			fmt.Fprintf(stdout, "  %-15s %-15s %s\n", l.User, strings.Join(roles, ","), l.Key)
 		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
@@ -147,6 +107,54 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	return nil
+}
+
+// printDemoLogins creates the demo institutions and users if missing and prints a
+// fresh API key for each.
+func printDemoLogins(ctx context.Context, acc *access.Store, actor string, stdout io.Writer) error {
+	logins, err := labaccess.EnsureLogins(ctx, acc, actor, labaccess.DemoLogins())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "demo logins (API keys; paste one into the sign-in page):")
+	for _, l := range logins {
+		roles := make([]string, len(l.Roles))
+		for i, r := range l.Roles {
+			roles[i] = string(r)
+		}
+		fmt.Fprintf(stdout, "  %-15s %-15s %s\n", l.User, strings.Join(roles, ","), l.Key)
+	}
+	return nil
+}
+
+// publicDataSets lists the public data sets found under dir (taiwan/, gmsc/,
+// lightgbm-binary/) that the console offers as training samples.
+func publicDataSets(dir string) ([]labtraining.DataSet, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var data []labtraining.DataSet
+	for _, d := range labtraining.PublicDataSets(dir) {
+		if _, err := os.Stat(d.Path); err == nil {
+			data = append(data, d)
+		}
+	}
+	if len(data) == 0 {
+		return nil, fmt.Errorf("-samples %s holds none of taiwan/, gmsc/, lightgbm-binary/", dir)
+	}
+	return data, nil
+}
+
+// catalogFeatureSets is every feature set of the catalog, as the registry checks uploads against.
+func catalogFeatureSets(cat *features.Catalog) registry.StaticFeatureSets {
+	sets := registry.StaticFeatureSets{}
+	for _, s := range cat.Sets() {
+		if sets[s.Name] == nil {
+			sets[s.Name] = map[int][]string{}
+		}
+		sets[s.Name][s.Version] = s.Indicators
+	}
+	return sets
 }
 
 // consoleDeps is what the lab console is built from. serve passes its screener and

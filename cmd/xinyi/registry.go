@@ -68,31 +68,6 @@ type regEnv struct {
 	close func()
 }
 
-func openMeta(ctx context.Context, f metaFlags) (*metadb.DB, *audit.Log, *access.Store, error) {
-	dsn := *f.dsn
-	if dsn == "" {
-		if err := os.MkdirAll(*f.store, 0o755); err != nil {
-			return nil, nil, nil, err
-		}
-		dsn = filepath.Join(*f.store, "xinyi.db")
-	}
-	db, err := metadb.Open(ctx, dsn, metadb.Options{})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		db.Close()
-		return nil, nil, nil, err
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		db.Close()
-		return nil, nil, nil, err
-	}
-	return db, log, acc, nil
-}
-
 func openRegistry(ctx context.Context, f metaFlags) (*regEnv, error) {
 	if *f.key == "" {
 		return nil, errors.New("an API key is required: pass -key or set XINYI_API_KEY (create one with 'xinyi access user')")

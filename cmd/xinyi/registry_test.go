@@ -109,7 +109,7 @@ func TestRegistryCommands(t *testing.T) {
 	}
 
 	// Edit one audit record behind the log's back: verify names it.
-	db, err := metadb.Open(context.Background(), filepath.Join(store, "xinyi.db"), metadb.Options{})
+	db, err := metadb.Open(context.Background(), filepath.Join(store, ".xinyi", "xinyi.db"), metadb.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

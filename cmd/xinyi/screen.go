@@ -15,8 +15,6 @@ import (
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/internal/audit"
-	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -57,18 +55,11 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeStore()
-	if *dsn == "" {
-		*dsn = filepath.Join(*storeDir, "xinyi.db")
-	}
-	db, err := metadb.Open(ctx, *dsn, metadb.Options{})
+	db, log, _, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		return err
-	}
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,10 +18,9 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/xinyi-platform/xinyi/features"
-	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/internal/audit"
-	"github.com/xinyi-platform/xinyi/internal/metadb"
+	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	"github.com/xinyi-platform/xinyi/registry"
+	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
@@ -106,6 +104,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		timeout    = fs.Duration("timeout", 2*time.Second, "deadline of each request")
 		refresh    = fs.Duration("refresh", 5*time.Minute, "how often the online store reloads the latest snapshots")
 		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
+		samples    = fs.String("samples", "", "folder of the public data sets the console offers for training (taiwan/, gmsc/, lightgbm-binary/); empty: none")
+		demo       = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")
+		lang       = fs.String("lang", "zh", "default language of the console: zh or en")
+		secure     = fs.Bool("secure-cookies", false, "mark console cookies Secure (set when TLS or a TLS proxy fronts the server)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -116,22 +118,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeStore()
-	if *dsn == "" {
-		*dsn = filepath.Join(*storeDir, "xinyi.db")
-	}
-	db, err := metadb.Open(ctx, *dsn, metadb.Options{Logger: logger})
+	db, log, acc, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		return err
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		return err
-	}
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		return err
@@ -140,14 +131,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	regSets := registry.StaticFeatureSets{}
-	for _, s := range cat.Sets() {
-		if regSets[s.Name] == nil {
-			regSets[s.Name] = map[int][]string{}
-		}
-		regSets[s.Name][s.Version] = s.Indicators
+	data, err := publicDataSets(*samples)
+	if err != nil {
+		return err
 	}
-	reg, err := registry.Open(ctx, db, store, regSets, log, registry.Options{Logger: logger})
+	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, catalogFeatureSets(cat)), log, registry.Options{Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -166,6 +154,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--models: %q is not model@alias", bindingSpec[t])
 		}
 		bindings = append(bindings, serving.Binding{Task: t, Model: name, Alias: alias})
+	}
+	if *lang != "zh" && *lang != "en" {
+		return fmt.Errorf("--lang %q is not zh or en", *lang)
+	}
+	if *demo {
+		if err := printDemoLogins(ctx, acc, "xinyi serve", stdout); err != nil {
+			return err
+		}
 	}
 	if *serviceKey == "" {
 		return errors.New("--service-key (or XINYI_SERVICE_KEY) is required: the API key of a platform administrator that reads the registry")
@@ -261,19 +257,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 
+	var graph *features.GuaranteeNetwork
+	if len(snaps) > 0 {
+		if graph, err = features.LoadGuaranteeNetwork(ctx, store, snaps[0].AsOf, 0); err != nil {
+			logger.Warn("no guarantee network; company profiles show no circle", "err", err)
+			graph = nil
+		}
+	}
+	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, cat: cat, reg: reg, data: data,
+		screener: screener, svc: svc, graph: graph, secure: *secure || tlsConf != nil, lang: *lang, logger: logger})
+	if err != nil {
+		return err
+	}
+	defer closeConsole()
+
 	var httpSrv *http.Server
 	if *httpAddr != "" {
-		h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: screener, Limiter: limiter,
+		api, err := httpapi.New(httpapi.Options{Service: svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: screener, Limiter: limiter,
 			Metrics: metrics, Timeout: *timeout, Logger: logger})
 		if err != nil {
 			return err
 		}
+		h := http.NewServeMux()
+		h.Handle("/", api)
+		h.Handle("/v1/registry/", regapi.New(reg, acc, regapi.Options{Logger: logger}))
+		h.Handle("/lab/", console)
+		h.Handle("/{$}", http.RedirectHandler("/lab/", http.StatusFound))
 		lis, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
 			return err
 		}
-		httpSrv = &http.Server{Handler: h, TLSConfig: tlsConf, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-			WriteTimeout: *timeout + 5*time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		// No server-wide WriteTimeout: assessments carry their own --timeout deadline,
+		// and the registry's change feed long-polls and streams by design.
+		httpSrv = &http.Server{Handler: h, TLSConfig: tlsConf, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute,
+			IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 		go func() {
 			var err error
 			if tlsConf != nil {
@@ -290,7 +307,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if tlsConf != nil {
 			scheme = "https"
 		}
-		fmt.Fprintf(stdout, "HTTP on %s://%s\n", scheme, lis.Addr())
+		fmt.Fprintf(stdout, "HTTP on %s://%s (assessments /v1/assessments, OIP /v2, registry /v1/registry, console /lab/)\n", scheme, lis.Addr())
 	}
 	var grpcSrv *grpc.Server
 	if *grpcAddr != "" {
