@@ -35,7 +35,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	var (
 		storeDir = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
-		dsn      = fs.String("db", "", "metadata database DSN (default sqlite file <store>/xinyi.db)")
+		dsn      = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		addr     = fs.String("addr", "127.0.0.1:8070", "HTTP listen address")
 		samples  = fs.String("samples", "", "folder of the public data sets offered as training samples (taiwan/, gmsc/, lightgbm-binary/); empty: none")
 		demo     = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")

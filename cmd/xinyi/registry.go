@@ -49,7 +49,7 @@ type metaFlags struct {
 func addMetaFlags(fs *flag.FlagSet, withKey bool) metaFlags {
 	f := metaFlags{
 		store: fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set"),
-		dsn:   fs.String("db", "", "metadata database DSN (default sqlite file <store>/xinyi.db)"),
+		dsn:   fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)"),
 	}
 	if withKey {
 		f.key = fs.String("key", os.Getenv("XINYI_API_KEY"), "API key to act with (env XINYI_API_KEY)")

@@ -31,7 +31,7 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	var (
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
-		dsn        = fs.String("db", "", "metadata database DSN for the registry and the audit log (default sqlite file <store>/xinyi.db)")
+		dsn        = fs.String("db", "", "metadata database DSN for the registry and the audit log (default sqlite file <store>/.xinyi/xinyi.db)")
 		task       = fs.String("task", "violation", "model to screen with: violation or pd")
 		modelFile  = fs.String("model-file", "", "model file to screen with (instead of the registry)")
 		model      = fs.String("model", "", "registered model@alias to screen with, e.g. violation@champion")

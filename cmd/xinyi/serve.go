@@ -90,7 +90,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var (
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
-		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/xinyi.db)")
+		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		httpAddr   = fs.String("http", "127.0.0.1:8080", "HTTP listen address (empty: off)")
 		grpcAddr   = fs.String("grpc", "127.0.0.1:9090", "gRPC listen address (empty: off)")
 		certFile   = fs.String("tls-cert", "", "TLS certificate (PEM) for HTTP and gRPC")
