@@ -33,7 +33,7 @@ var shapImpls = []shapImpl{
 // shapCompare checks that every fast implementation gives the reference
 // algorithm's contributions and expected value on each row, to 1e-9 of the
 // row's largest |contribution| (or 1e-9 absolute for small ones).
-func shapCompare(t *testing.T, m *Model, rows [][]float64) {
+func shapCompare(t *testing.T, m *Model, rows [][]float64) (worst float64) {
 	t.Helper()
 	nf := m.NumFeatures()
 	want := make([]float64, nf)
@@ -63,12 +63,15 @@ func shapCompare(t *testing.T, m *Model, rows [][]float64) {
 				t.Errorf("%s row %d: expected value %.17g, reference %.17g", impl.name, r, gotE, wantE)
 			}
 			for j := range got {
-				if d := math.Abs(got[j] - want[j]); !(d <= 1e-9*scale) {
+				d := math.Abs(got[j] - want[j])
+				if !(d <= 1e-9*scale) {
 					t.Errorf("%s row %d feature %d: %.17g, reference %.17g", impl.name, r, j, got[j], want[j])
 				}
+				worst = max(worst, d/scale)
 			}
 		}
 	}
+	return worst
 }
 
 // TestSHAPMatchesReferenceFixtures compares the fast TreeSHAP with the
@@ -93,7 +96,7 @@ func TestSHAPMatchesReferenceFixtures(t *testing.T) {
 	for _, fx := range fixtures {
 		t.Run(fx.name, func(t *testing.T) {
 			m := mustParse(t, readFile(t, fx.file))
-			shapCompare(t, m, fx.rows)
+			t.Logf("largest difference from the reference, relative to the row's largest |value|: %.3g", shapCompare(t, m, fx.rows))
 		})
 	}
 }
