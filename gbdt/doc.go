@@ -17,7 +17,6 @@
 //	}
 //	var buf bytes.Buffer
 //	err = m.WriteLightGBM(&buf) // canonical LightGBM v3 text for leaves and the registry
-//	p, err := m.Probability... // see below
 //
 //	pred, err := m.Predict(row)               // one row; len(row) must be m.NumFeatures(), NaN = missing
 //	phi := make([]float64, m.NumFeatures())
@@ -25,6 +24,9 @@
 //
 //	c, err := m.Compile()          // flat, immutable, concurrent-safe form for many rows
 //	err = c.PredictBatch(rows, out) // rows is row-major, len(out) rows
+//
+//	e, err := m.CompileExplainer()             // TreeSHAP for many rows, allocation-free
+//	expected, err = e.Contributions(row, phi) // same values as m.Contributions
 //
 // Semantics. A Model follows LightGBM's split rules: a row goes left at a numerical
 // split when value <= Threshold after the missing-value rule (MissingNone: NaN is 0;
