@@ -136,7 +136,7 @@ type Result struct {
 	Set        string
 	Version    int
 	Snapshots  []SnapshotResult
-	RawFiles   int
+	RawFiles   int // input files (listed in every manifest)
 	RawRecords int64 // raw rows of the input files (each file counted once)
 	Decoded    int64 // raw rows decoded, counting every shard pass
 	Companies  int
@@ -290,7 +290,7 @@ type materializer struct {
 
 	rawRecords atomic.Int64 // every decode
 	rawInput   atomic.Int64 // first decode of each file
-	reread     bool         // shard passes after the first
+	counted    sync.Map     // keys of the files counted in rawInput
 }
 
 type companyRow struct {
@@ -347,7 +347,7 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 	c, n, err := readColumns(data, info.Key, cols)
 	if err == nil {
 		m.rawRecords.Add(int64(n))
-		if !m.reread {
+		if _, seen := m.counted.LoadOrStore(info.Key, true); !seen {
 			m.rawInput.Add(int64(n))
 		}
 	}
@@ -401,7 +401,6 @@ func (m *materializer) run(ctx context.Context) error {
 	parts := make([][]FileRef, len(p.asofs))
 	m.inMemory = make([]*Snapshot, len(p.asofs))
 	for s := 0; s < shards; s++ {
-		m.reread = s > 0
 		refs, err := m.shard(ctx, s, shards)
 		if err != nil {
 			return err
