@@ -136,7 +136,7 @@ type Result struct {
 	Set        string
 	Version    int
 	Snapshots  []SnapshotResult
-	RawFiles   int // input files (listed in every manifest)
+	RawFiles   int   // input files (listed in every manifest)
 	RawRecords int64 // raw rows of the input files (each file counted once)
 	Decoded    int64 // raw rows decoded, counting every shard pass
 	Companies  int
