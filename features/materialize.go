@@ -435,7 +435,9 @@ func (m *materializer) run(ctx context.Context) error {
 
 func (m *materializer) addInputs(infos []blob.Info) {
 	for _, in := range infos {
-		m.inputs = append(m.inputs, FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size})
+		if !slices.ContainsFunc(m.inputs, func(f FileRef) bool { return f.Key == in.Key }) {
+			m.inputs = append(m.inputs, FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size})
+		}
 	}
 }
 
