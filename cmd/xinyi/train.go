@@ -15,11 +15,12 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/progress"
+	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/training"
 )
 
 func init() {
-	register(command{name: "train", summary: "train a GBDT model on a data file, write LightGBM text and a model card", run: runTrain})
+	register(command{name: "train", summary: "train a GBDT model on a feature-store sample or a data file, write LightGBM text and a model card, optionally register it", run: runTrain})
 }
 
 var trainLoaders = map[string]func(string) (*datasets.Table, error){
@@ -32,17 +33,21 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := training.DefaultParams()
+	mf := addMetaFlags(fs, true)
 	var (
-		data      = fs.String("data", "", "training data file (required)")
-		format    = fs.String("format", "", "data file format: taiwan, gmsc or lightgbm-binary (required)")
-		testFile  = fs.String("test", "", "separate test file of the same format (optional)")
-		target    = fs.String("target", "", "target column; must be the format's target when given")
-		objective = fs.String("objective", "binary", "objective: binary or regression")
+		sample    = fs.String("sample", "", "feature-store sample in --store, name (latest version) or name/vN: trains on its train split, stops early on valid, evaluates on test")
+		data      = fs.String("data", "", "training data file (instead of --sample)")
+		format    = fs.String("format", "", "data file format with --data: taiwan, gmsc or lightgbm-binary")
+		testFile  = fs.String("test", "", "separate test file of the same format (optional, with --data)")
+		target    = fs.String("target", "", "target column; must be the format's target when given (with --data)")
+		objective = fs.String("objective", "", "objective: binary or regression (default binary; with --sample it follows the label)")
 		out       = fs.String("out", "", "model file to write, canonical LightGBM text (required)")
 		card      = fs.String("card", "", "model card path prefix: writes <prefix>.json and <prefix>.md (default: --out without extension + .card)")
-		validFrac = fs.Float64("valid-fraction", 0.2, "share of the training rows held out for validation and early stopping (0: none)")
-		testFrac  = fs.Float64("test-fraction", 0, "share of the rows held out as a test set when --test is not given (0: none)")
-		monotone  = fs.String("monotone", "", "monotone constraints, e.g. 'age=-1,NumberOfTimes90DaysLate=+1'")
+		validFrac = fs.Float64("valid-fraction", 0.2, "share of the training rows held out for validation and early stopping (0: none; with --data)")
+		testFrac  = fs.Float64("test-fraction", 0, "share of the rows held out as a test set when --test is not given (0: none; with --data)")
+		monotone  = fs.String("monotone", "", "monotone constraints: 'none', or e.g. 'age=-1,NumberOfTimes90DaysLate=+1'; with --sample the default is the catalog's directions")
+		register  = fs.String("register", "", "with --sample: register the model under this name in the registry of --store (created with the label's task if missing)")
+		codeVer   = fs.String("code-version", "", "revision of the code that trained the model, recorded as lineage with --register")
 		p         = def
 	)
 	fs.IntVar(&p.NumRounds, "rounds", def.NumRounds, "boosting rounds")
@@ -57,66 +62,57 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&p.BaggingFraction, "bagging", def.BaggingFraction, "fraction of rows per tree")
 	fs.Float64Var(&p.FeatureFraction, "feature-fraction", def.FeatureFraction, "fraction of features per tree")
 	fs.Float64Var(&p.ScalePosWeight, "scale-pos-weight", def.ScalePosWeight, "weight of positive rows (binary)")
-	fs.IntVar(&p.EarlyStoppingRounds, "early-stopping", 0, "stop after this many rounds without validation improvement (0: off)")
+	fs.IntVar(&p.EarlyStoppingRounds, "early-stopping", -1, "stop after this many rounds without validation improvement (0: off; default 20 with --sample, off with --data)")
 	fs.StringVar(&p.Metric, "metric", "", "validation metric: auc, logloss or l2 (default auc for binary, l2 for regression)")
 	fs.IntVar(&p.Threads, "threads", 0, "goroutines (default GOMAXPROCS)")
 	fs.Uint64Var(&p.Seed, "seed", def.Seed, "seed of the splits and of sampling")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *data == "" || *format == "" || *out == "" {
-		return errors.New("--data, --format and --out are required")
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *out == "" {
+		return errors.New("--out is required")
 	}
 	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
 		return fmt.Errorf("--out %s: folder %s does not exist", *out, filepath.Dir(*out))
 	}
-	load, ok := trainLoaders[*format]
-	if !ok {
-		return fmt.Errorf("unknown --format %q (want taiwan, gmsc or lightgbm-binary)", *format)
-	}
-	switch *objective {
-	case "binary":
-		p.Objective = gbdt.Binary
-	case "regression":
-		p.Objective = gbdt.Regression
+	var ts *trainSets
+	var err error
+	switch {
+	case *sample != "" && *data != "":
+		return errors.New("give either --sample (a feature-store sample) or --data (a file), not both")
+	case *sample != "":
+		if *format != "" || *testFile != "" || *target != "" {
+			return errors.New("--format, --test and --target go with --data; a --sample brings its own splits and label")
+		}
+		if p.EarlyStoppingRounds < 0 {
+			p.EarlyStoppingRounds = 20
+		}
+		ts, err = loadSampleSets(ctx, *mf.store, *sample, *objective, *monotone, &p)
+	case *data != "" && *format != "":
+		if *register != "" {
+			return errors.New("--register needs --sample: a model registered from the trainer carries its feature-store sample as lineage (register a file with 'xinyi model register')")
+		}
+		if p.EarlyStoppingRounds < 0 {
+			p.EarlyStoppingRounds = 0
+		}
+		ts, err = loadFileSets(*data, *format, *testFile, *target, *objective, *monotone, *validFrac, *testFrac, &p)
 	default:
-		return fmt.Errorf("unknown --objective %q (want binary or regression)", *objective)
+		return errors.New("--sample (with --store), or --data and --format, are required")
 	}
-	if *validFrac < 0 || *validFrac >= 1 || *testFrac < 0 || *testFrac >= 1 {
-		return fmt.Errorf("--valid-fraction %v and --test-fraction %v must be in [0, 1)", *validFrac, *testFrac)
-	}
-
-	all, targetName, err := loadTrainTable(load, *data, *target)
 	if err != nil {
 		return err
 	}
-	if p.Monotone, err = training.ParseMonotone(*monotone, all.Features); err != nil {
-		return err
-	}
-	var train, valid, test *training.Dataset = all, nil, nil
-	strata := func(d *training.Dataset) []float64 {
-		if p.Objective == gbdt.Binary {
-			return d.Label
-		}
-		return make([]float64, d.Rows()) // one stratum: a plain random split
-	}
-	if *testFile != "" {
-		if test, _, err = loadTrainTable(load, *testFile, *target); err != nil {
+
+	var env *regEnv
+	if *register != "" {
+		// Open the registry before training: a bad key fails in a second, not after the run.
+		if env, err = openRegistry(ctx, mf); err != nil {
 			return err
 		}
-	} else if *testFrac > 0 {
-		tr, te, err := training.StratifiedSplit(strata(train), *testFrac, p.Seed)
-		if err != nil {
-			return fmt.Errorf("test split: %w", err)
-		}
-		train, test = train.Subset(tr), train.Subset(te)
-	}
-	if *validFrac > 0 {
-		tr, va, err := training.StratifiedSplit(strata(train), *validFrac, p.Seed+1)
-		if err != nil {
-			return fmt.Errorf("validation split: %w", err)
-		}
-		train, valid = train.Subset(tr), train.Subset(va)
+		defer env.close()
 	}
 
 	bar := progress.New(stderr, "train", int64(p.NumRounds))
@@ -128,7 +124,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		bar.Add(1)
 	}
-	model, res, err := training.Train(ctx, train, valid, p)
+	model, res, err := training.Train(ctx, ts.train, ts.valid, p)
 	bar.Done()
 	if err != nil {
 		return err
@@ -137,8 +133,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("write model: %w", err)
 	}
 
-	c, err := training.NewCard(training.CardInput{Name: filepath.Base(*out), DataName: *format + ":" + filepath.Base(*data),
-		Target: targetName, Created: time.Now(), Model: model, Result: res, Train: train, Valid: valid, Test: test,
+	c, err := training.NewCard(training.CardInput{Name: filepath.Base(*out), DataName: ts.dataName,
+		Target: ts.target, Created: time.Now(), Model: model, Result: res, Train: ts.train, Valid: ts.valid, Test: ts.test,
 		Eval: training.EvalOptions{Threads: p.Threads}})
 	if err != nil {
 		return err
@@ -154,7 +150,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("write model card: %w", err)
 	}
 
-	summary := fmt.Sprintf("trained %d trees (%d rounds run) on %d rows in %.2fs", res.Rounds, res.RoundsRun, train.Rows(), res.Elapsed.Seconds())
+	summary := fmt.Sprintf("trained %d trees (%d rounds run) on %d rows in %.2fs", res.Rounds, res.RoundsRun, ts.train.Rows(), res.Elapsed.Seconds())
+	if ts.sample != nil {
+		summary = fmt.Sprintf("sample %s: %s", ts.sample.Manifest.Ref(), summary)
+	}
 	if !math.IsNaN(res.BestValid) {
 		summary += fmt.Sprintf("; valid %s %.4f", res.Metric, res.BestValid)
 	}
@@ -165,8 +164,124 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			summary += fmt.Sprintf("; test rmse %.5f", e.RMSE)
 		}
 	}
-	fmt.Fprintf(stdout, "%s; model %s, card %s.{json,md}\n", summary, *out, prefix)
+	summary += fmt.Sprintf("; model %s, card %s.{json,md}", *out, prefix)
+	if env != nil {
+		v, err := registerSampleModel(ctx, env, *register, ts.sample, model, c, *codeVer)
+		if err != nil {
+			return fmt.Errorf("model written to %s but not registered: %w", *out, err)
+		}
+		summary += fmt.Sprintf("; registered %s v%d", v.Model, v.Version)
+	}
+	fmt.Fprintln(stdout, summary)
 	return nil
+}
+
+// trainSets are the data of one training run.
+type trainSets struct {
+	train, valid, test *training.Dataset
+	dataName, target   string
+	sample             *training.Sample // nil for a data file
+}
+
+// loadSampleSets reads a feature-store sample and sets the objective and the
+// monotone constraints of p from its label and the catalog.
+func loadSampleSets(ctx context.Context, storeDir, ref, objective, monotone string, p *training.Params) (*trainSets, error) {
+	store, closeStore, err := openGenerateStore(ctx, storeDir)
+	if err != nil {
+		return nil, err
+	}
+	defer closeStore()
+	explicit := monotone != "" && monotone != "none" && monotone != "catalog"
+	s, err := training.LoadSample(ctx, store, ref, training.SampleOptions{NoMonotone: monotone == "none" || explicit})
+	if err != nil {
+		return nil, fmt.Errorf("--sample %s in %s: %w", ref, storeDir, err)
+	}
+	if objective != "" && objective != string(s.Objective) {
+		return nil, fmt.Errorf("--objective %s: the label %s of sample %s needs %s", objective, s.Manifest.Label.Name, s.Manifest.Ref(), s.Objective)
+	}
+	p.Objective, p.Monotone = s.Objective, s.Monotone
+	if explicit {
+		if p.Monotone, err = training.ParseMonotone(monotone, s.Train.Features); err != nil {
+			return nil, err
+		}
+	}
+	return &trainSets{train: s.Train, valid: s.Valid, test: s.Test, dataName: s.DataName(), target: s.Manifest.Label.Name, sample: s}, nil
+}
+
+// loadFileSets loads a public data file and splits it as the flags say.
+func loadFileSets(data, format, testFile, target, objective, monotone string, validFrac, testFrac float64, p *training.Params) (*trainSets, error) {
+	load, ok := trainLoaders[format]
+	if !ok {
+		return nil, fmt.Errorf("unknown --format %q (want taiwan, gmsc or lightgbm-binary)", format)
+	}
+	switch objective {
+	case "binary", "":
+		p.Objective = gbdt.Binary
+	case "regression":
+		p.Objective = gbdt.Regression
+	default:
+		return nil, fmt.Errorf("unknown --objective %q (want binary or regression)", objective)
+	}
+	if validFrac < 0 || validFrac >= 1 || testFrac < 0 || testFrac >= 1 {
+		return nil, fmt.Errorf("--valid-fraction %v and --test-fraction %v must be in [0, 1)", validFrac, testFrac)
+	}
+	all, targetName, err := loadTrainTable(load, data, target)
+	if err != nil {
+		return nil, err
+	}
+	if monotone != "none" {
+		if p.Monotone, err = training.ParseMonotone(monotone, all.Features); err != nil {
+			return nil, err
+		}
+	}
+	var train, valid, test *training.Dataset = all, nil, nil
+	strata := func(d *training.Dataset) []float64 {
+		if p.Objective == gbdt.Binary {
+			return d.Label
+		}
+		return make([]float64, d.Rows()) // one stratum: a plain random split
+	}
+	if testFile != "" {
+		if test, _, err = loadTrainTable(load, testFile, target); err != nil {
+			return nil, err
+		}
+	} else if testFrac > 0 {
+		tr, te, err := training.StratifiedSplit(strata(train), testFrac, p.Seed)
+		if err != nil {
+			return nil, fmt.Errorf("test split: %w", err)
+		}
+		train, test = train.Subset(tr), train.Subset(te)
+	}
+	if validFrac > 0 {
+		tr, va, err := training.StratifiedSplit(strata(train), validFrac, p.Seed+1)
+		if err != nil {
+			return nil, fmt.Errorf("validation split: %w", err)
+		}
+		train, valid = train.Subset(tr), train.Subset(va)
+	}
+	return &trainSets{train: train, valid: valid, test: test, dataName: format + ":" + filepath.Base(data), target: targetName}, nil
+}
+
+// registerSampleModel registers a model trained on s as the next version of name,
+// creating the model with the label's task when it does not exist.
+func registerSampleModel(ctx context.Context, env *regEnv, name string, s *training.Sample, m *gbdt.Model, c *training.Card, codeVersion string) (registry.Version, error) {
+	up, err := s.Upload(c, codeVersion)
+	if err != nil {
+		return registry.Version{}, err
+	}
+	if _, err := env.reg.Model(ctx, env.p, name); errors.Is(err, registry.ErrNotFound) {
+		task, err := s.Task()
+		if err != nil {
+			return registry.Version{}, err
+		}
+		if _, err := env.reg.CreateModel(ctx, env.p, registry.NewModel{Name: name, Task: task,
+			Description: "trained on feature-store sample " + s.Manifest.Ref()}); err != nil {
+			return registry.Version{}, err
+		}
+	} else if err != nil {
+		return registry.Version{}, err
+	}
+	return env.reg.RegisterModel(ctx, env.p, name, m, up)
 }
 
 // loadTrainTable loads a data file and converts it for training.
