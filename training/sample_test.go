@@ -1,0 +1,310 @@
+package training_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/registry"
+	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
+	"github.com/xinyi-platform/xinyi/training"
+)
+
+var (
+	universeOnce sync.Once
+	universeDir  string
+	universeErr  error
+)
+
+// sampleUniverse is a generated universe of 1,500 companies over 2023-01..2025-12
+// with pd materialized at the quarter ends of 2023-09..2024-12 and two samples built
+// as of 2025-12-31: pd-q (default_12m) and lim-q (limit). It is built once per test
+// binary; tests only read it.
+func sampleUniverse(t *testing.T) blob.Store {
+	t.Helper()
+	universeOnce.Do(func() {
+		ctx := context.Background()
+		universeDir, universeErr = os.MkdirTemp("", "xinyi-sample-universe-*")
+		if universeErr != nil {
+			return
+		}
+		store, err := blob.OpenLocal(universeDir)
+		if err != nil {
+			universeErr = err
+			return
+		}
+		if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: 1500, Months: 36, Seed: 7, Workers: 2}); err != nil {
+			universeErr = err
+			return
+		}
+		var asof []time.Time
+		for _, d := range []string{"2023-09-30", "2023-12-31", "2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31"} {
+			tm, _ := time.Parse(time.DateOnly, d)
+			asof = append(asof, tm)
+		}
+		if _, err := features.Materialize(ctx, store, features.Options{Set: "pd", AsOf: asof, Workers: 2}); err != nil {
+			universeErr = err
+			return
+		}
+		buildAt, _ := time.Parse(time.DateOnly, "2025-12-31")
+		for name, label := range map[string]string{"pd-q": "", "lim-q": "limit"} {
+			if _, err := features.BuildSample(ctx, store, features.SampleOptions{Name: name, Set: "pd", Label: label,
+				From: asof[0], To: asof[len(asof)-1], BuildAt: buildAt}); err != nil {
+				universeErr = err
+				return
+			}
+		}
+	})
+	if universeErr != nil {
+		t.Fatalf("sample universe: %v", universeErr)
+	}
+	store, err := blob.OpenLocal(universeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if universeDir != "" {
+		os.RemoveAll(universeDir)
+	}
+	os.Exit(code)
+}
+
+// indexOf returns the position of id in the sample's indicators, failing if absent.
+func indexOf(t *testing.T, s *training.Sample, id string) int {
+	t.Helper()
+	i := slices.Index(s.Manifest.Indicators, id)
+	if i < 0 {
+		t.Fatalf("sample %s lacks %s", s.Manifest.Ref(), id)
+	}
+	return i
+}
+
+func TestLoadSample(t *testing.T) {
+	ctx := context.Background()
+	store := sampleUniverse(t)
+	// Directions from catalog/indicators.yaml: company.age_months higher_better,
+	// court.amount.count_24m higher_worse, loan.balance.last_3m none.
+	ids := []string{"company.age_months", "court.amount.count_24m", "loan.balance.last_3m"}
+	tests := []struct {
+		ref       string
+		objective gbdt.Objective
+		task      registry.Task
+		monotone  []int8 // for ids
+	}{
+		{"pd-q", gbdt.Binary, registry.TaskPD, []int8{-1, +1, 0}},
+		{"lim-q/v1", gbdt.Regression, registry.TaskLimit, []int8{+1, -1, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			s, err := training.LoadSample(ctx, store, tt.ref, training.SampleOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := s.Manifest
+			if s.Objective != tt.objective {
+				t.Errorf("objective = %s, want %s", s.Objective, tt.objective)
+			}
+			if task, err := s.Task(); err != nil || task != tt.task {
+				t.Errorf("task = %q, %v, want %q", task, err, tt.task)
+			}
+			for i, id := range ids {
+				if got := s.Monotone[indexOf(t, s, id)]; got != tt.monotone[i] {
+					t.Errorf("monotone %s = %+d, want %+d", id, got, tt.monotone[i])
+				}
+			}
+			for _, sp := range []struct {
+				name string
+				d    *training.Dataset
+			}{{"train", s.Train}, {"valid", s.Valid}, {"test", s.Test}} {
+				want := m.Splits[sp.name]
+				if sp.d == nil {
+					t.Fatalf("split %s not loaded (manifest: %d rows)", sp.name, want.Rows)
+				}
+				if int64(sp.d.Rows()) != want.Rows || !slices.Equal(sp.d.Features, m.Indicators) {
+					t.Errorf("split %s: %d rows of %d features, manifest %d rows of %d", sp.name, sp.d.Rows(), len(sp.d.Features), want.Rows, len(m.Indicators))
+				}
+				if s.Objective == gbdt.Binary {
+					var pos int64
+					for _, y := range sp.d.Label {
+						if y == 1 {
+							pos++
+						}
+					}
+					if pos != want.Positives {
+						t.Errorf("split %s: %d positives, manifest %d", sp.name, pos, want.Positives)
+					}
+				}
+			}
+		})
+	}
+	t.Run("no monotone", func(t *testing.T) {
+		s, err := training.LoadSample(ctx, store, "pd-q", training.SampleOptions{NoMonotone: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Monotone != nil {
+			t.Errorf("monotone = %v, want none", s.Monotone)
+		}
+	})
+	t.Run("unknown", func(t *testing.T) {
+		for _, ref := range []string{"nope", "pd-q/v2"} {
+			if _, err := training.LoadSample(ctx, store, ref, training.SampleOptions{}); !errors.Is(err, features.ErrUnknownSample) {
+				t.Errorf("%s: err = %v, want ErrUnknownSample", ref, err)
+			}
+		}
+	})
+}
+
+// TestTrainSampleAndRegister runs the bank flow: a sample of the feature store,
+// trained with the catalog's constraints, registered with the sample as lineage.
+func TestTrainSampleAndRegister(t *testing.T) {
+	ctx := context.Background()
+	store := sampleUniverse(t)
+	s, err := training.LoadSample(ctx, store, "pd-q", training.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := training.DefaultParams()
+	p.Objective, p.Monotone, p.NumRounds, p.EarlyStoppingRounds, p.Threads = s.Objective, s.Monotone, 40, 10, 2
+	model, res, err := training.Train(ctx, s.Train, s.Valid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := training.NewCard(training.CardInput{Name: "pd-store", DataName: s.DataName(), Target: s.Manifest.Label.Name,
+		Model: model, Result: res, Train: s.Train, Valid: s.Valid, Test: s.Test, MonotoneRows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	constrained := 0
+	for _, d := range s.Monotone {
+		if d != 0 {
+			constrained++
+		}
+	}
+	if constrained == 0 || len(card.Monotonicity) != constrained {
+		t.Fatalf("%d monotonicity checks, want one per constrained indicator (%d)", len(card.Monotonicity), constrained)
+	}
+	for _, c := range card.Monotonicity {
+		if !c.OK {
+			t.Errorf("constraint %s %+d violated on the test split: %+v", c.Feature, c.Direction, c)
+		}
+	}
+
+	db := metadbtest.SQLite(t)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := registry.Open(ctx, db, store, regfeatures.New(cat), log, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := acc.CreateInstitution(ctx, "setup", "Bank A", access.KindBank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := acc.CreateUser(ctx, "setup", "alice", inst.ID, access.RoleDataScientist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := acc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := s.Task()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.CreateModel(ctx, alice, registry.NewModel{Name: "pd-store", Task: task}); err != nil {
+		t.Fatal(err)
+	}
+	up, err := s.Upload(card, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := reg.RegisterModel(ctx, alice, "pd-store", model, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The manifest digest, computed here from the file itself (the local store puts a
+	// one-line header before the content).
+	file, err := os.ReadFile(filepath.Join(universeDir, "samples", "pd-q", "v1", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, raw, ok := bytes.Cut(file, []byte("\n"))
+	if !ok || !bytes.HasPrefix(file, []byte("xinyi-blob 1 ")) {
+		t.Fatalf("manifest file starts %q, want the local store's header line", file[:min(len(file), 40)])
+	}
+	l := v.Lineage
+	if l.Kind != "trained" || l.Sample != "pd-q" || l.SampleVersion != 1 || l.SampleManifest != "samples/pd-q/v1/manifest.json" ||
+		l.SampleManifestSHA256 != blob.SHA256Hex(raw) || l.CodeVersion != "test" {
+		t.Errorf("lineage = %+v, want pd-q v1 with the manifest's sha256 %s", l, blob.SHA256Hex(raw))
+	}
+	wantNote := "label default_12m: 1 when a default event occurs within 12 months after the as-of date; snapshots 2023-09-30..2024-12-31 of pd/v1, built as of 2025-12-31"
+	if l.Note != wantNote {
+		t.Errorf("note = %q, want %q", l.Note, wantNote)
+	}
+	if v.FeatureSet != "pd" || v.FeatureSetVersion != 1 || !slices.Equal(v.Features, s.Manifest.Indicators) {
+		t.Errorf("bound to %s/v%d with %d features, want pd/v1 with the sample's %d", v.FeatureSet, v.FeatureSetVersion, len(v.Features), len(s.Manifest.Indicators))
+	}
+	if v.Metrics["test_auc"] != card.Metrics["test"].AUC || v.Metrics["valid_ks"] != card.Metrics["valid"].KS || len(v.ModelCard) == 0 {
+		t.Errorf("metrics = %v, want the card's test and valid figures", v.Metrics)
+	}
+}
+
+func TestSampleTask(t *testing.T) {
+	tests := []struct {
+		label string
+		want  registry.Task
+	}{
+		{"default_12m", registry.TaskPD},
+		{"violation_12m", registry.TaskViolation},
+		{"limit", registry.TaskLimit},
+	}
+	for _, tt := range tests {
+		t.Run(tt.label, func(t *testing.T) {
+			def, err := features.LabelByName(tt.label)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &training.Sample{Manifest: &features.SampleManifest{Name: "s", Version: 1, Label: def}}
+			if got, err := s.Task(); err != nil || got != tt.want {
+				t.Errorf("task = %q, %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+	s := &training.Sample{Manifest: &features.SampleManifest{Name: "s", Version: 1, Label: features.LabelDef{Name: "x", Kind: "fraud"}}}
+	if _, err := s.Task(); !errors.Is(err, training.ErrInvalidData) {
+		t.Errorf("fraud label: err = %v, want ErrInvalidData", err)
+	}
+}
