@@ -39,6 +39,7 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		workers    = fs.Int("workers", 0, "scoring goroutines (default GOMAXPROCS)")
+		top        = fs.Int("top", 0, "also print the N highest-ranked companies with their tier and reasons")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -163,5 +164,11 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "screened %d companies (%s as of %s) with %s in %v: %s; %.0f inspections; wrote %s and %s\n",
 		res.Companies, res.FeatureSet, res.AsOf.Format("2006-01-02"), res.Model, took.Round(1e6), strings.Join(tiers, ", "),
 		res.Inspections, infos[0].Key, infos[1].Key)
+	if *top > 0 {
+		fmt.Fprintf(stdout, "%5s  %-18s  %11s  %-8s  %s\n", "rank", "company", "probability", "tier", "reasons")
+		for _, r := range res.Rows[:min(*top, len(res.Rows))] {
+			fmt.Fprintf(stdout, "%5d  %-18s  %11.4f  %-8s  %s\n", r.Rank, r.Company, r.Probability, r.Tier, strings.ReplaceAll(r.Reasons, "|", ", "))
+		}
+	}
 	return nil
 }
