@@ -4,7 +4,13 @@
 // curve, evaluates the result on the held-out rows (AUC, KS, Gini, log loss,
 // calibration, ROC and KS curves) and registers it in the model library on request.
 //
-//	tr := labtraining.New(labtraining.Options{Data: labtraining.PublicDataSets(dir), Models: registry})
+// Besides the public data sets, a job may train on a point-in-time sample of the
+// feature store (Options.Store): "name" (latest version) or "name/vN". Such a job
+// trains on the sample's train split with the catalog's monotone directions, stops
+// early on valid, is evaluated on test, and registers bound to the sample's feature
+// set with the sample, its manifest digest and its label in the lineage.
+//
+//	tr := labtraining.New(labtraining.Options{Data: labtraining.PublicDataSets(dir), Store: offline, Models: registry})
 //	defer tr.Close()
 //	srv, _ := lab.New(lab.Options{Samples: tr, Trainer: tr, ...})
 package training
@@ -12,6 +18,7 @@ package training
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -22,7 +29,9 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
@@ -52,8 +61,14 @@ func PublicDataSets(dir string) []DataSet {
 
 // Options configures the adapter.
 type Options struct {
-	// Data are the samples offered for training.
+	// Data are the public data sets offered for training.
 	Data []DataSet
+	// Store is the offline store whose samples/ jobs may train on as well (their
+	// names are listed by the sample library, lab/features.Samples). Nil: only Data.
+	Store blob.Store
+	// Catalog gives the monotone directions of a store sample's indicators.
+	// Default features.DefaultCatalog().
+	Catalog *features.Catalog
 	// Models receives registered results. Nil: registering fails with ErrNotConnected.
 	Models lab.Models
 	// Threads per training run. Default 2.
@@ -140,6 +155,9 @@ type job struct {
 	text []byte // the model in canonical LightGBM text once done
 	eval *lab.Evaluation
 	card string
+	// For a job on a store sample: its manifest and the manifest's sha256.
+	manifest       *features.SampleManifest
+	manifestSHA256 string
 }
 
 // New returns a trainer; Close stops its running jobs.
@@ -241,28 +259,46 @@ func (s *sampleSets) FeatureSet(ctx context.Context, name string, version int) (
 	return slices.Clone(s.cols[name]), nil
 }
 
-// StartTraining starts a job on a sample with a preset.
-func (t *Trainer) StartTraining(_ context.Context, req lab.TrainingRequest) (string, error) {
-	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample })
-	if i < 0 {
-		return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
-	}
+// StartTraining starts a job on a sample with a preset. The sample is a public data
+// set by name or, failing that, a sample of the offline store ("name" or "name/vN").
+func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (string, error) {
 	k := slices.IndexFunc(presets, func(p preset) bool { return p.ID == req.Preset })
 	if k < 0 {
 		return "", fmt.Errorf("%w: no preset named %q", lab.ErrInvalidInput, req.Preset)
+	}
+	sample := req.Sample
+	var m *features.SampleManifest
+	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample })
+	if i < 0 {
+		if t.o.Store == nil {
+			return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
+		}
+		var err error
+		if m, err = features.OpenSample(ctx, t.o.Store, req.Sample); err != nil {
+			if errors.Is(err, features.ErrUnknownSample) || errors.Is(err, features.ErrCorruptSample) {
+				return "", fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+			}
+			return "", err
+		}
+		sample = m.Ref() // the version trained on, also when the request named the latest
 	}
 	p := xtraining.DefaultParams()
 	presets[k].apply(&p)
 	p.Threads, p.Seed = t.o.Threads, t.o.Seed
 	t.mu.Lock()
 	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{ID: "t" + strconv.Itoa(len(t.jobs)+1), State: lab.JobRunning, Total: int64(p.NumRounds),
-		Started: time.Now(), By: req.By.Name}, Sample: req.Sample, Preset: req.Preset}}
+		Started: time.Now(), By: req.By.Name}, Sample: sample, Preset: req.Preset}, manifest: m}
 	t.jobs = append(t.jobs, j)
 	t.mu.Unlock()
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		err := t.run(j, t.o.Data[i], p)
+		var err error
+		if m != nil {
+			err = t.runSample(j, p)
+		} else {
+			err = t.run(j, t.o.Data[i], p)
+		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		j.Finished = time.Now()
@@ -290,6 +326,60 @@ func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
 		return err
 	}
 	train, valid := all.Subset(tr), all.Subset(va)
+	m, res, eval, err := t.train(j, train, valid, valid, p)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		return err
+	}
+	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
+	t.mu.Lock()
+	j.text, j.eval, j.card = buf.Bytes(), eval, card
+	j.Done = j.Total
+	t.mu.Unlock()
+	return nil
+}
+
+// runSample trains on the store sample of j: train split for fitting, valid for
+// early stopping and the curve, test (or valid when test is empty) for evaluation.
+func (t *Trainer) runSample(j *job, p xtraining.Params) error {
+	s, err := xtraining.LoadSample(t.ctx, t.o.Store, j.manifest.Ref(), xtraining.SampleOptions{Catalog: t.o.Catalog})
+	if err != nil {
+		return err
+	}
+	info, err := t.o.Store.Stat(t.ctx, s.Manifest.ManifestKey())
+	if err != nil {
+		return fmt.Errorf("sample %s manifest: %w", s.Manifest.Ref(), err)
+	}
+	p.Objective, p.Monotone = s.Objective, s.Monotone
+	evalSet, evalName := s.Test, "test"
+	if evalSet == nil {
+		evalSet, evalName = s.Valid, "valid"
+	}
+	if evalSet == nil {
+		return fmt.Errorf("%w: sample %s has neither test nor valid rows to evaluate on", xtraining.ErrEmptySplit, s.Manifest.Ref())
+	}
+	m, res, eval, err := t.train(j, s.Train, s.Valid, evalSet, p)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		return err
+	}
+	card := sampleCard(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
+	t.mu.Lock()
+	j.text, j.eval, j.card, j.manifest, j.manifestSHA256 = buf.Bytes(), eval, card, s.Manifest, info.SHA256
+	j.Done = j.Total
+	t.mu.Unlock()
+	return nil
+}
+
+// train runs training.Train reporting every round to j, evaluates the model on eval
+// and adds the gain importances.
+func (t *Trainer) train(j *job, train, valid, evalSet *xtraining.Dataset, p xtraining.Params) (*gbdt.Model, *xtraining.Result, *lab.Evaluation, error) {
 	p.Progress = func(r xtraining.Round) {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -304,11 +394,11 @@ func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
 	}
 	m, res, err := xtraining.Train(t.ctx, train, valid, p)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	eval, err := Evaluate(m, valid, t.o.Threads)
+	eval, err := Evaluate(m, evalSet, t.o.Threads)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if total := sum(res.GainImportance); total > 0 {
 		for f, g := range res.GainImportance {
@@ -318,16 +408,7 @@ func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
 		}
 		slices.SortStableFunc(eval.Importance, func(a, b lab.Importance) int { return -cmpFloat(a.Gain, b.Gain) })
 	}
-	var buf bytes.Buffer
-	if err := m.WriteLightGBM(&buf); err != nil {
-		return err
-	}
-	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
-	t.mu.Lock()
-	j.text, j.eval, j.card = buf.Bytes(), eval, card
-	j.Done = j.Total
-	t.mu.Unlock()
-	return nil
+	return m, res, eval, nil
 }
 
 func modelCard(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, ntrain, nvalid int) string {
@@ -342,6 +423,43 @@ func modelCard(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Eval
 	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
 	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
 	return b.String()
+}
+
+// sampleCard is the model card of a run on a store sample: its lineage in full (the
+// registry's lineage keeps the sample reference), the constraints and the figures.
+func sampleCard(s *xtraining.Sample, manifestSHA256 string, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, evalName string, nEval int) string {
+	m := s.Manifest
+	var b strings.Builder
+	fmt.Fprintf(&b, "Sample: %s of the offline store, feature set %s/v%d; manifest %s sha256 %s\n", m.Ref(), m.Set, m.SetVersion, m.ManifestKey(), manifestSHA256)
+	fmt.Fprintf(&b, "Label: %s\n", s.LabelNote())
+	fmt.Fprintf(&b, "Rows: %d training, %d validation (early stopping), %d evaluated (%s split); splits by snapshot date, seed %d\n",
+		s.Train.Rows(), rowsOf(s.Valid), nEval, evalName, p.Seed)
+	var up, down int
+	for _, d := range p.Monotone {
+		switch {
+		case d > 0:
+			up++
+		case d < 0:
+			down++
+		}
+	}
+	fmt.Fprintf(&b, "Monotone constraints from the catalog's directions: %d increasing, %d decreasing, %d free\n", up, down, len(p.Monotone)-up-down)
+	fmt.Fprintf(&b, "Trainer: Xinyi histogram GBDT, objective %s, %d of %d rounds kept, learning rate %g, %d leaves, min %d rows per leaf\n",
+		p.Objective, res.Rounds, res.RoundsRun, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
+	fmt.Fprintf(&b, "Evaluation (%s):", evalName)
+	for _, mt := range e.Metrics {
+		fmt.Fprintf(&b, " %s %.4f;", mt.Name, mt.Value)
+	}
+	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
+	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
+	return b.String()
+}
+
+func rowsOf(d *xtraining.Dataset) int {
+	if d == nil {
+		return 0
+	}
+	return d.Rows()
 }
 
 func sum(v []float64) float64 {
@@ -423,7 +541,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		return "", fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
 	}
 	j := t.jobs[i]
-	state, registered, text, eval, card, sample := j.State, j.Registered, j.text, j.eval, j.card, j.Sample
+	state, registered, text, eval, card, sample, manifest := j.State, j.Registered, j.text, j.eval, j.card, j.Sample, j.manifest
 	t.mu.Unlock()
 	switch {
 	case state != lab.JobDone:
@@ -431,8 +549,17 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	case registered != "":
 		return "", fmt.Errorf("%w: training job %s is already registered as %s", lab.ErrConflict, id, registered)
 	}
-	v, err := t.o.Models.Upload(ctx, lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
-		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, Evaluation: eval})
+	up := lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
+		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, Evaluation: eval}
+	if manifest != nil {
+		s := xtraining.Sample{Manifest: manifest}
+		task, err := s.Task()
+		if err != nil {
+			return "", err
+		}
+		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), string(task)
+	}
+	v, err := t.o.Models.Upload(ctx, up)
 	if err != nil {
 		return "", err
 	}
@@ -449,8 +576,15 @@ const maxCurvePoints = 200
 // Evaluate scores d with m and returns the figures and curves the console draws:
 // AUC, Gini, KS, log loss and Brier score from the training package, the ROC and KS
 // curves (at most maxCurvePoints points, taken at distinct scores) and calibration by
-// decile.
+// decile. A regression model (the limit label) gets its RMSE only.
 func Evaluate(m *gbdt.Model, d *xtraining.Dataset, threads int) (*lab.Evaluation, error) {
+	if m.Objective != gbdt.Binary {
+		ev, err := xtraining.Evaluate(m, d, xtraining.EvalOptions{Threads: threads})
+		if err != nil {
+			return nil, err
+		}
+		return &lab.Evaluation{Metrics: []lab.Metric{{Name: "RMSE", Value: ev.RMSE}}}, nil
+	}
 	margins, err := xtraining.Margins(m, d, threads)
 	if err != nil {
 		return nil, err

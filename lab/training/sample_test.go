@@ -1,0 +1,184 @@
+package training
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/lab"
+	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
+	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
+)
+
+// storeWithSamples generates 1,000 companies over 2023-01..2025-12 into dir,
+// materializes pd at the quarter ends of 2023-09..2024-12 and builds the samples pd-q
+// (default_12m) and lim-q (limit) as of 2025-12-31.
+func storeWithSamples(t *testing.T, dir string) blob.Store {
+	t.Helper()
+	ctx := context.Background()
+	store, err := blob.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: 1000, Months: 36, Seed: 11, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var asof []time.Time
+	for _, d := range []string{"2023-09-30", "2023-12-31", "2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31"} {
+		tm, _ := time.Parse(time.DateOnly, d)
+		asof = append(asof, tm)
+	}
+	if _, err := features.Materialize(ctx, store, features.Options{Set: "pd", AsOf: asof, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	buildAt, _ := time.Parse(time.DateOnly, "2025-12-31")
+	for name, label := range map[string]string{"pd-q": "", "lim-q": "limit"} {
+		if _, err := features.BuildSample(ctx, store, features.SampleOptions{Name: name, Set: "pd", Label: label,
+			From: asof[0], To: asof[len(asof)-1], BuildAt: buildAt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store
+}
+
+// registryOn opens a registry over store with a data scientist of Bank A.
+func registryOn(t *testing.T, store blob.Store) (*xregistry.Registry, lab.Principal) {
+	t.Helper()
+	ctx := context.Background()
+	db := metadbtest.SQLite(t)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := xregistry.Open(ctx, db, store, regfeatures.New(cat), log, xregistry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := acc.CreateInstitution(ctx, "setup", "Bank A", access.KindBank)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := acc.CreateUser(ctx, "setup", "alice", inst.ID, access.RoleDataScientist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "test", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := acc.Authenticate(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, lab.Principal{ID: "alice", Name: "alice", Native: p}
+}
+
+func TestTrainOnStoreSample(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := storeWithSamples(t, dir)
+	reg, alice := registryOn(t, store)
+	tr := New(Options{Store: store, Models: labregistry.New(reg), Threads: 2, CodeVersion: "test"})
+	defer tr.Close()
+
+	// The manifest's digest, from the file itself (after the local store's header line).
+	file, err := os.ReadFile(filepath.Join(dir, "samples", "pd-q", "v1", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, raw, _ := bytes.Cut(file, []byte("\n"))
+	manifestSHA := blob.SHA256Hex(raw)
+
+	tests := []struct {
+		sample, model string
+		wantSample    string
+		task          xregistry.Task
+		metric        string
+		card          []string
+	}{
+		{"pd-q", "pd-lab", "pd-q/v1", xregistry.TaskPD, "AUC",
+			[]string{"Sample: pd-q/v1 of the offline store, feature set pd/v1; manifest samples/pd-q/v1/manifest.json sha256 " + manifestSHA,
+				"Label: label default_12m: 1 when a default event occurs within 12 months", "Evaluation (test):"}},
+		{"lim-q/v1", "lim-lab", "lim-q/v1", xregistry.TaskLimit, "RMSE",
+			[]string{"Label: label limit: the amount of the first limit outcome within 12 months", "Evaluation (test): RMSE"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sample, func(t *testing.T) {
+			id, err := tr.StartTraining(ctx, lab.TrainingRequest{Sample: tt.sample, Preset: "quick", By: alice})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 50*time.Second)
+			defer cancel()
+			j, err := tr.Wait(wctx, id)
+			if err != nil || j.State != lab.JobDone {
+				t.Fatalf("job %+v, %v", j, err)
+			}
+			if j.Sample != tt.wantSample {
+				t.Errorf("job sample = %q, want %q", j.Sample, tt.wantSample)
+			}
+			ref, err := tr.RegisterTraining(ctx, id, tt.model, alice)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref != tt.model+":v1" {
+				t.Errorf("registered as %q, want %s:v1", ref, tt.model)
+			}
+			m, err := reg.Model(ctx, alice.Native.(access.Principal), tt.model)
+			if err != nil || m.Task != tt.task {
+				t.Fatalf("model %+v, %v, want task %s", m, err, tt.task)
+			}
+			v, err := reg.Version(ctx, alice.Native.(access.Principal), tt.model, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.FeatureSet != "pd" || v.FeatureSetVersion != 1 || v.Lineage.Kind != "trained" || v.Lineage.Sample != tt.wantSample {
+				t.Errorf("version bound to %s/v%d with lineage %+v", v.FeatureSet, v.FeatureSetVersion, v.Lineage)
+			}
+			if _, ok := v.Metrics[tt.metric]; !ok {
+				t.Errorf("metrics %v lack %s", v.Metrics, tt.metric)
+			}
+			for _, want := range tt.card {
+				if !strings.Contains(string(v.ModelCard), want) {
+					t.Errorf("model card lacks %q:\n%s", want, v.ModelCard)
+				}
+			}
+		})
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		for _, tc := range []struct{ sample, msg string }{
+			{"nope", `no sample named "nope"`},
+			{"pd-q/v4", "pd-q has no version 4"},
+		} {
+			if _, err := tr.StartTraining(ctx, lab.TrainingRequest{Sample: tc.sample, Preset: "quick", By: alice}); !errors.Is(err, lab.ErrInvalidInput) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("%s: err = %v, want ErrInvalidInput naming %q", tc.sample, err, tc.msg)
+			}
+		}
+		plain := New(Options{})
+		defer plain.Close()
+		if _, err := plain.StartTraining(ctx, lab.TrainingRequest{Sample: "pd-q", Preset: "quick"}); !errors.Is(err, lab.ErrInvalidInput) {
+			t.Errorf("without a store: err = %v, want ErrInvalidInput", err)
+		}
+	})
+}
