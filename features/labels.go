@@ -23,11 +23,22 @@ type LabelDef struct {
 	// Regression labels take the amount of the first outcome in the horizon; binary
 	// labels are 1 when there is one and 0 otherwise.
 	Regression bool
+	// PerformingOnly leaves out a company at as-of date D when an outcome of Kind
+	// had already happened and arrived by D: a PD development sample covers the
+	// obligors not yet in default, whose next default is the unknown (a company still
+	// in default would be "predicted" by its current overdue days).
+	PerformingOnly bool `json:",omitempty"`
+	// Exposure, when set, is the indicator that defines the population at risk: a
+	// row enters the sample only when the company's value of it as of D is present
+	// and positive. Default needs a loan outstanding (only a borrower can be 90 days
+	// overdue); counting companies without one would fill the sample with negatives
+	// any model finds by asking "is this a borrower?". The feature set must hold it.
+	Exposure string `json:",omitempty"`
 }
 
 // Labels are the label definitions feature sets and samples may name.
 var Labels = []LabelDef{
-	{Name: "default_12m", Kind: "default", Horizon: 12},
+	{Name: "default_12m", Kind: "default", Horizon: 12, PerformingOnly: true, Exposure: "loan.balance.last_3m"},
 	{Name: "violation_12m", Kind: "violation", Horizon: 12},
 	{Name: "limit", Kind: "limit", Horizon: 12, Regression: true},
 }
@@ -117,6 +128,12 @@ func (li *labelIndex) label(code string, asof Day, def LabelDef, knownBy Day) (f
 		return math.NaN(), false
 	}
 	var first *Outcome
+	for i := range li.byCode[code] {
+		o := &li.byCode[code][i]
+		if def.PerformingOnly && o.Kind == def.Kind && o.Event <= asof && o.Arrival <= asof {
+			return math.NaN(), false // already in default as far as anyone knew at asof
+		}
+	}
 	for i := range li.byCode[code] {
 		o := &li.byCode[code][i]
 		if o.Kind != def.Kind || o.Event <= asof || o.Event > end || o.Arrival > knownBy {

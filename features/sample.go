@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +38,10 @@ type SampleOptions struct {
 	Catalog *Catalog
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// AllCompanies keeps every company of each snapshot instead of the label's
+	// population at risk (LabelDef.Exposure), e.g. for a pre-credit model of firms
+	// without loans. Default false.
+	AllCompanies bool
 }
 
 // SampleSplit describes one split file of a sample.
@@ -56,6 +61,7 @@ type SampleManifest struct {
 	SetVersion int                    `json:"set_version"`
 	Indicators []string               `json:"indicators"`
 	Label      LabelDef               `json:"label"`
+	Population string                 `json:"population"` // which companies enter: "all", or "<indicator> > 0"
 	From       string                 `json:"from"`
 	To         string                 `json:"to"`
 	BuildAt    string                 `json:"build_at"`
@@ -179,6 +185,14 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 		defer accs[name].b.Release()
 	}
 	width := len(set.Indicators)
+	exposure := -1
+	man.Population = "all"
+	if def.Exposure != "" && !opts.AllCompanies {
+		if exposure = slices.Index(set.Indicators, def.Exposure); exposure < 0 {
+			return nil, fmt.Errorf("features: label %s selects its population by %s, which feature set %s does not hold (or build the sample over all companies)", def.Name, def.Exposure, set.Key())
+		}
+		man.Population = def.Exposure + " > 0"
+	}
 	for _, d := range days {
 		snap, sm, err := ReadSnapshot(ctx, store, set.Name, set.Version, d)
 		if err != nil {
@@ -189,6 +203,9 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 		a := accs[split(d)]
 		a.asofs = append(a.asofs, d.String())
 		for i, code := range snap.Codes {
+			if exposure >= 0 && !(snap.Values[i*width+exposure] > 0) { // NaN and <= 0: not at risk
+				continue
+			}
 			y, ok := labels.label(code, d, def, buildAt)
 			if !ok || math.IsNaN(y) {
 				continue

@@ -36,7 +36,7 @@ func TestBuildSampleNoLeakage(t *testing.T) {
 	store, cat := sampleStore(t)
 	build := func(buildAt string) *SampleManifest {
 		t.Helper()
-		m, err := BuildSample(ctx, store, SampleOptions{Name: "pd-" + buildAt, Set: "t", Catalog: cat,
+		m, err := BuildSample(ctx, store, SampleOptions{AllCompanies: true, Name: "pd-" + buildAt, Set: "t", Catalog: cat,
 			From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day(buildAt).Time(),
 			ValidFrom: day("2025-07-01").Time(), TestFrom: day("2025-08-01").Time()})
 		if err != nil {
@@ -74,7 +74,7 @@ func TestBuildSampleNoLeakage(t *testing.T) {
 		})
 	}
 	t.Run("versions", func(t *testing.T) {
-		o := SampleOptions{Name: "pd", Set: "t", Catalog: cat, From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-09-01").Time()}
+		o := SampleOptions{AllCompanies: true, Name: "pd", Set: "t", Catalog: cat, From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-09-01").Time()}
 		m1, err := BuildSample(ctx, store, o)
 		if err != nil {
 			t.Fatal(err)
@@ -93,10 +93,10 @@ func TestBuildSampleNoLeakage(t *testing.T) {
 			o    SampleOptions
 			want error
 		}{
-			{"unknown label", SampleOptions{Name: "x", Set: "t", Label: "fraud", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrUnknownLabel},
-			{"unknown set", SampleOptions{Name: "x", Set: "nope", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrUnknownSet},
-			{"bad name", SampleOptions{Name: "a/b", Set: "t", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrInvalidOptions},
-			{"no complete window", SampleOptions{Name: "x", Set: "t", From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-01-01").Time()}, ErrNoSnapshotStored},
+			{"unknown label", SampleOptions{AllCompanies: true, Name: "x", Set: "t", Label: "fraud", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrUnknownLabel},
+			{"unknown set", SampleOptions{AllCompanies: true, Name: "x", Set: "nope", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrUnknownSet},
+			{"bad name", SampleOptions{AllCompanies: true, Name: "a/b", Set: "t", From: day("2025-01-01").Time(), To: day("2025-12-31").Time()}, ErrInvalidOptions},
+			{"no complete window", SampleOptions{AllCompanies: true, Name: "x", Set: "t", From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-01-01").Time()}, ErrNoSnapshotStored},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				tt.o.Catalog = cat

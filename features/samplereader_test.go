@@ -9,19 +9,41 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
 
-// builtSample is sampleStore with one sample "pd" built as of 2026-09-01: train is the
-// June snapshot (c1, c2), valid July (c1, c2, c3), no test rows.
+// violationStore is the hand universe materialized as of 2025-06-30 and 2025-07-31,
+// with two violation outcomes: c2 on 2025-09-10 (known 2025-09-12), c1 on 2026-07-15
+// but known only on 2026-09-01. (violation_12m counts every company of the snapshot.)
+func violationStore(t *testing.T) (blob.Store, *Catalog) {
+	t.Helper()
+	store := handUniverse(t)
+	cat := testCatalog(t)
+	putRaw(t, store, "labels/month=2025-09/part-00000.parquet", []datasets.LabelRow{
+		{Code: c2, EventDate: dd("2025-09-10"), ArrivalDate: dd("2025-09-12"), Kind: "violation"},
+	})
+	putRaw(t, store, "labels/month=2026-07/part-00000.parquet", []datasets.LabelRow{
+		{Code: c1, EventDate: dd("2026-07-15"), ArrivalDate: dd("2026-09-01"), Kind: "violation"},
+	})
+	opts := Options{Set: "t", Catalog: cat, AsOf: []time.Time{day("2025-06-30").Time(), day("2025-07-31").Time()}}
+	if _, err := Materialize(context.Background(), store, opts); err != nil {
+		t.Fatal(err)
+	}
+	return store, cat
+}
+
+// builtSample is violationStore with one sample "pd" of violation_12m built as of
+// 2026-09-01: train is the June snapshot (c1, c2), valid July (c1, c2, c3), no test rows.
 func builtSample(t *testing.T) (blob.Store, *SampleManifest) {
 	t.Helper()
-	store, cat := sampleStore(t)
-	m, err := BuildSample(context.Background(), store, SampleOptions{Name: "pd", Set: "t", Catalog: cat,
+	store, cat := violationStore(t)
+	m, err := BuildSample(context.Background(), store, SampleOptions{Name: "pd", Set: "t", Label: "violation_12m", Catalog: cat,
 		From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-09-01").Time(),
 		ValidFrom: day("2025-07-01").Time(), TestFrom: day("2025-08-01").Time()})
 	if err != nil {
@@ -30,20 +52,20 @@ func builtSample(t *testing.T) (blob.Store, *SampleManifest) {
 	return store, m
 }
 
-// rowsOf returns the record as code+asof → indicator values and label (NaN = null).
-func rowsOf(t *testing.T, rec arrow.Record) map[string][]float64 {
+// rowsOf returns the record as code@asof → column name → value (NaN = null).
+func rowsOf(t *testing.T, rec arrow.Record) map[string]map[string]float64 {
 	t.Helper()
-	out := map[string][]float64{}
+	out := map[string]map[string]float64{}
 	code, asof := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
 	for i := 0; i < int(rec.NumRows()); i++ {
-		var vals []float64
+		vals := map[string]float64{}
 		for j := 2; j < int(rec.NumCols()); j++ {
 			c := rec.Column(j).(*array.Float64)
-			if c.IsNull(i) {
-				vals = append(vals, math.NaN())
-			} else {
-				vals = append(vals, c.Value(i))
+			v := math.NaN()
+			if !c.IsNull(i) {
+				v = c.Value(i)
 			}
+			vals[rec.ColumnName(j)] = v
 		}
 		out[code.Value(i)+"@"+asof.Value(i)] = vals
 	}
@@ -61,12 +83,14 @@ func TestReadSampleSplit(t *testing.T) {
 		t.Fatalf("opened %s with %v, want pd/v1 with %v", m.Ref(), m.Indicators, built.Indicators)
 	}
 	nan := math.NaN()
-	// Values from TestMaterializePointInTime's hand calculation; labels from
-	// TestBuildSampleNoLeakage's: c2 defaulted 2025-09-10, inside both windows; c1's
-	// default of 2026-07-15 (known 2026-09-01) is inside July's window only.
+	// Values from TestMaterializePointInTime's hand calculation. Labels: c2's violation
+	// of 2025-09-10 is inside both 12-month windows; c1's of 2026-07-15 (known
+	// 2026-09-01) is inside July's window only.
+	cols := []string{"tax.sales.sum_6m", "penalty.amount.count_12m", "company.age_months", "network.in_circle",
+		"network.contagion", "network.defaulted_neighbours", "violation_12m"}
 	tests := []struct {
 		split string
-		want  map[string][]float64
+		want  map[string][]float64 // values of cols
 	}{
 		{"train", map[string][]float64{
 			c1 + "@2025-06-30": {170, 1, 65, 1, 0.5, 1, 0},
@@ -86,7 +110,7 @@ func TestReadSampleSplit(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rec.Release()
-			wantCols := append(append([]string{"code", "asof"}, m.Indicators...), "default_12m")
+			wantCols := append(append([]string{"code", "asof"}, m.Indicators...), "violation_12m")
 			var gotCols []string
 			for _, f := range rec.Schema().Fields() {
 				gotCols = append(gotCols, f.Name)
@@ -102,13 +126,13 @@ func TestReadSampleSplit(t *testing.T) {
 				t.Fatalf("rows = %v, want %v", got, tt.want)
 			}
 			for k, w := range tt.want {
-				g := got[k]
-				if len(g) != len(w) {
-					t.Fatalf("%s = %v, want %v", k, g, w)
+				g, ok := got[k]
+				if !ok {
+					t.Fatalf("row %s missing from %v", k, got)
 				}
-				for j := range w {
-					if !same(g[j], w[j]) {
-						t.Errorf("%s column %s = %v, want %v", k, wantCols[2+j], g[j], w[j])
+				for j, col := range cols {
+					if v, ok := g[col]; !ok || !same(v, w[j]) {
+						t.Errorf("%s column %s = %v (present %v), want %v", k, col, v, ok, w[j])
 					}
 				}
 			}
@@ -118,8 +142,8 @@ func TestReadSampleSplit(t *testing.T) {
 
 func TestOpenSampleVersions(t *testing.T) {
 	ctx := context.Background()
-	store, cat := sampleStore(t)
-	o := SampleOptions{Name: "pd", Set: "t", Catalog: cat, From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-09-01").Time()}
+	store, cat := violationStore(t)
+	o := SampleOptions{Name: "pd", Set: "t", Label: "violation_12m", Catalog: cat, From: day("2025-01-01").Time(), To: day("2025-12-31").Time(), BuildAt: day("2026-09-01").Time()}
 	for range 2 {
 		if _, err := BuildSample(ctx, store, o); err != nil {
 			t.Fatal(err)
@@ -248,7 +272,8 @@ func TestOpenSampleBadManifest(t *testing.T) {
 		{"split elsewhere", func(m map[string]any) {
 			m["splits"].(map[string]any)["train"].(map[string]any)["key"] = "samples/x/v1/train.parquet"
 		}, nil, `split train is stored at "samples/x/v1/train.parquet"`},
-		{"changed label", func(m map[string]any) { m["label"].(map[string]any)["Horizon"] = 6 }, nil, "differs from the definition"},
+		{"label without kind", func(m map[string]any) { m["label"].(map[string]any)["Kind"] = "" }, nil, "lacks a name, an outcome kind or a horizon"},
+		{"label without horizon", func(m map[string]any) { delete(m["label"].(map[string]any), "Horizon") }, nil, "lacks a name, an outcome kind or a horizon"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

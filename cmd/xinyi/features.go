@@ -341,13 +341,14 @@ func runFeaturesSample(ctx context.Context, args []string, stdout, stderr io.Wri
 	validFrom := fs.String("valid-from", "", "snapshots from this date go to valid (default: the second-to-last)")
 	testFrom := fs.String("test-from", "", "snapshots from this date go to test (default: the last)")
 	buildAt := fs.String("build-at", "", "knowledge date: nothing known after it is used (default: today)")
+	all := fs.Bool("all-companies", false, "keep every company instead of the label's population at risk (default: borrowers for default_12m)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *name == "" || *set == "" || *from == "" || *to == "" {
 		return errors.New("--name, --set, --from and --to are required")
 	}
-	opts := features.SampleOptions{Name: *name, Set: *set, Label: *label}
+	opts := features.SampleOptions{Name: *name, Set: *set, Label: *label, AllCompanies: *all}
 	var err error
 	for _, p := range []struct {
 		flag string
