@@ -48,6 +48,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		monotone  = fs.String("monotone", "", "monotone constraints: 'none', or e.g. 'age=-1,NumberOfTimes90DaysLate=+1'; with --sample the default is the catalog's directions")
 		register  = fs.String("register", "", "with --sample: register the model under this name in the registry of --store (created with the label's task if missing)")
 		codeVer   = fs.String("code-version", "", "revision of the code that trained the model, recorded as lineage with --register")
+		exportCSV = fs.String("export-csv", "", "with --sample: write its splits as <prefix>.{train,valid,test}.csv (indicators and label, empty = missing) for other tools, and train nothing")
 		p         = def
 	)
 	fs.IntVar(&p.NumRounds, "rounds", def.NumRounds, "boosting rounds")
@@ -71,6 +72,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *exportCSV != "" {
+		if *sample == "" || *out != "" || *register != "" {
+			return errors.New("--export-csv goes with --sample alone (no --out, no --register)")
+		}
+		return exportSampleCSV(ctx, *mf.store, *sample, *exportCSV, stdout)
 	}
 	if *out == "" {
 		return errors.New("--out is required")
@@ -206,6 +213,31 @@ func loadSampleSets(ctx context.Context, storeDir, ref, objective, monotone stri
 		}
 	}
 	return &trainSets{train: s.Train, valid: s.Valid, test: s.Test, dataName: s.DataName(), target: s.Manifest.Label.Name, sample: s}, nil
+}
+
+// exportSampleCSV writes the splits of a sample as CSV files.
+func exportSampleCSV(ctx context.Context, storeDir, ref, prefix string, stdout io.Writer) error {
+	var p training.Params
+	ts, err := loadSampleSets(ctx, storeDir, ref, "", "none", &p)
+	if err != nil {
+		return err
+	}
+	var wrote []string
+	for _, sp := range []struct {
+		name string
+		d    *training.Dataset
+	}{{"train", ts.train}, {"valid", ts.valid}, {"test", ts.test}} {
+		if sp.d == nil {
+			continue
+		}
+		path := prefix + "." + sp.name + ".csv"
+		if err := writeFileAtomic(path, func(w io.Writer) error { return training.WriteCSV(w, sp.d, ts.target) }); err != nil {
+			return fmt.Errorf("export %s: %w", path, err)
+		}
+		wrote = append(wrote, fmt.Sprintf("%s (%d rows)", path, sp.d.Rows()))
+	}
+	fmt.Fprintf(stdout, "sample %s: %d indicators and label %s written to %s\n", ts.sample.Manifest.Ref(), len(ts.train.Features), ts.target, strings.Join(wrote, ", "))
+	return nil
 }
 
 // loadFileSets loads a public data file and splits it as the flags say.
