@@ -45,6 +45,10 @@ fuzz: ## run every fuzz target for a short while (FUZZTIME=30s by default)
 demo: build ## run the platform end to end on embedded defaults into ./xinyi-data
 	@bash scripts/demo.sh "$(BIN)/xinyi" "$(DEMO_DIR)"
 
+.PHONY: demo-stop
+demo-stop: ## stop the server that make demo left running
+	@if [ -f "$(DEMO_DIR)/.xinyi/serve.pid" ]; then kill "$$(cat $(DEMO_DIR)/.xinyi/serve.pid)" 2>/dev/null && echo "stopped"; rm -f "$(DEMO_DIR)/.xinyi/serve.pid"; else echo "no demo server running"; fi
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
