@@ -32,10 +32,19 @@ test: tools services ## run every test against real MinIO, PostgreSQL and Redis
 	$(GO) vet ./...
 	XINYI_MINIO_BIN=$(BIN)/minio XINYI_ARTIFACTS=$(CURDIR)/out/artifacts $(GO) test -count=1 -timeout 40m ./...
 
+.PHONY: bench-tools
+bench-tools: ## install the benchmark peers (Debian's XGBoost 1.7.4, numpy, pandas, scikit-learn)
+	@bash scripts/bench-tools.sh
+
 .PHONY: bench
-bench: tools services ## run the Go benchmarks and the side-by-side peer comparisons
+bench: tools services bench-tools ## run the Go benchmarks and the side-by-side peer comparisons
 	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
-	@for s in bench/*.sh; do [ -f "$$s" ] && bash "$$s"; done; true
+	@set -e; for s in bench/*.sh; do bash "$$s"; done
+
+.PHONY: bench-duckdb
+bench-duckdb: ## materialization vs DuckDB on a generated 120,000-company universe (cgo; slow first build)
+	@test -d /tmp/xinyi-gen120k/raw || $(GO) run ./cmd/xinyi generate --companies 120000 --months 36 --seed 1 --out /tmp/xinyi-gen120k
+	cd bench/features && $(GO) run . -dir /tmp/xinyi-gen120k
 
 .PHONY: fuzz
 fuzz: ## run every fuzz target for a short while (FUZZTIME=30s by default)
