@@ -9,7 +9,7 @@ DEMO_DIR ?= $(CURDIR)/xinyi-data
 
 .PHONY: help
 help: ## print the targets with one line each
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build the one binary into ./bin/xinyi
@@ -63,8 +63,15 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+$(BIN)/protoc-gen-go:
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+
+$(BIN)/protoc-gen-go-grpc:
+	GOBIN=$(BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+
 .PHONY: generate
-generate: ## regenerate checked-in generated code (protobuf)
+generate: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc ## regenerate checked-in generated code (protobuf)
+	@command -v protoc >/dev/null || apt-get -o DPkg::Lock::Timeout=600 install -y -qq protobuf-compiler >/dev/null
 	$(GO) generate ./...
 
 .PHONY: clean
