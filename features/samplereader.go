@@ -35,6 +35,9 @@ func ParseSampleRef(ref string) (name string, version int, err error) {
 	if name == "" || strings.ContainsAny(name, "/\\ ") {
 		return "", 0, fmt.Errorf("%w: sample reference %q (want name or name/vN)", ErrUnknownSample, ref)
 	}
+	if err := blob.ValidateKey(SampleManifestKey(name, 1)); err != nil {
+		return "", 0, fmt.Errorf("%w: sample reference %q: %v", ErrUnknownSample, ref, err)
+	}
 	if !hasVersion {
 		return name, 0, nil
 	}

@@ -164,6 +164,9 @@ func TestOpenSampleVersions(t *testing.T) {
 		{"pd/v0", 0, ErrUnknownSample, `version "v0"`},
 		{"", 0, ErrUnknownSample, "sample reference"},
 		{"pd/v1/x", 0, ErrUnknownSample, "sample reference"},
+		{"..", 0, ErrUnknownSample, "sample reference"},
+		{".hidden/v1", 0, ErrUnknownSample, "sample reference"},
+		{"a\\b", 0, ErrUnknownSample, "sample reference"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -436,4 +439,40 @@ func withAsOf(tb testing.TB, rec arrow.Record) arrow.Record {
 	newFields := append([]arrow.Field{fields[0], {Name: "asof", Type: arrow.BinaryTypes.String}}, fields[1:]...)
 	newCols := append([]arrow.Array{cols[0], cols[0]}, cols[1:]...)
 	return array.NewRecord(arrow.NewSchema(newFields, nil), newCols, rec.NumRows())
+}
+
+// FuzzOpenSample stores arbitrary bytes as the manifest of samples/f/v1 and opens
+// arbitrary references: the result is a checked manifest or an error wrapping
+// ErrUnknownSample or ErrCorruptSample, never a panic.
+func FuzzOpenSample(f *testing.F) {
+	store, err := blob.OpenLocal(f.TempDir())
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := json.Marshal(&SampleManifest{Name: "f", Version: 1, Set: "t", SetVersion: 1, Indicators: []string{"a"}, Label: Labels[1],
+		Splits: map[string]SampleSplit{"train": {FileRef: FileRef{Key: "samples/f/v1/train.parquet", SHA256: strings.Repeat("0", 64), Rows: 1}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, "f")
+	f.Add(good, "f/v1")
+	f.Add([]byte(`{"name":"f","version":1}`), "f/v2")
+	f.Add([]byte("{"), "f/v01")
+	f.Add([]byte("null"), "../f")
+	f.Fuzz(func(t *testing.T, manifest []byte, ref string) {
+		ctx := context.Background()
+		if _, err := blob.PutBytes(ctx, store, "samples/f/v1/manifest.json", manifest); err != nil {
+			t.Fatal(err)
+		}
+		m, err := OpenSample(ctx, store, ref)
+		if err != nil {
+			if !errors.Is(err, ErrUnknownSample) && !errors.Is(err, ErrCorruptSample) {
+				t.Fatalf("OpenSample(%q) = %v, want ErrUnknownSample or ErrCorruptSample", ref, err)
+			}
+			return
+		}
+		if m.Name != "f" || m.Version != 1 || len(m.Indicators) == 0 || len(m.Splits) == 0 {
+			t.Fatalf("OpenSample(%q) accepted %+v", ref, m)
+		}
+	})
 }

@@ -2,7 +2,6 @@ package training
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +10,6 @@ import (
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/blob"
-	"github.com/xinyi-platform/xinyi/registry"
 )
 
 // ErrEmptySplit reports a sample split without rows where training needs some.
@@ -89,18 +87,16 @@ func LoadSample(ctx context.Context, store blob.Store, ref string, opts SampleOp
 	return s, nil
 }
 
-// Task returns the registry task of the sample's label: pd for default, violation
-// for violation, limit for limit.
-func (s *Sample) Task() (registry.Task, error) {
-	switch s.Manifest.Label.Kind {
+// Task returns the model task of the sample's label, as the registry names tasks: pd
+// for default, violation for violation, limit for limit.
+func (s *Sample) Task() (string, error) {
+	switch k := s.Manifest.Label.Kind; k {
 	case "default":
-		return registry.TaskPD, nil
-	case "violation":
-		return registry.TaskViolation, nil
-	case "limit":
-		return registry.TaskLimit, nil
+		return "pd", nil
+	case "violation", "limit":
+		return k, nil
 	}
-	return "", fmt.Errorf("%w: label %s of kind %q has no registry task", ErrInvalidData, s.Manifest.Label.Name, s.Manifest.Label.Kind)
+	return "", fmt.Errorf("%w: label %s of kind %q has no model task", ErrInvalidData, s.Manifest.Label.Name, s.Manifest.Label.Kind)
 }
 
 // LabelNote describes the sample's label and knowledge date in words, for lineage.
@@ -114,41 +110,32 @@ func (s *Sample) LabelNote() string {
 		m.Label.Name, what, m.Label.Horizon, m.From, m.To, m.Set, m.SetVersion, m.BuildAt)
 }
 
-// Upload assembles the registry upload of a model trained on the sample: bound to the
-// sample's feature-set version, with the card (JSON) and its headline metrics, and the
-// sample as lineage (name, version, manifest key, whose digest the registry records,
-// and the label definition in the note). The metrics are the test split's when the
-// card has them, else the validation split's, named test_auc, valid_auc and so on.
-func (s *Sample) Upload(c *Card, codeVersion string) (registry.Upload, error) {
-	m := s.Manifest
-	up := registry.Upload{FeatureSet: m.Set, FeatureSetVersion: m.SetVersion, Metrics: map[string]float64{},
-		Lineage: registry.Lineage{Kind: "trained", Sample: m.Name, SampleVersion: m.Version, SampleManifest: m.ManifestKey(),
-			CodeVersion: codeVersion, Note: s.LabelNote()}}
-	if c != nil {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return registry.Upload{}, fmt.Errorf("encode model card: %w", err)
+// CardMetrics returns the headline figures of a card for a registry: those of the
+// valid and test splits, named valid_auc, test_auc, test_ks, test_gini, test_logloss
+// (binary) or valid_rmse, test_rmse (regression). Figures that are not finite (the
+// AUC of a split with one class) are left out.
+func CardMetrics(c *Card) map[string]float64 {
+	out := map[string]float64{}
+	if c == nil {
+		return out
+	}
+	for _, split := range []string{"valid", "test"} {
+		e := c.Metrics[split]
+		if e == nil {
+			continue
 		}
-		up.ModelCard = b
-		for _, split := range []string{"valid", "test"} {
-			e := c.Metrics[split]
-			if e == nil {
-				continue
-			}
-			if s.Objective == gbdt.Binary {
-				up.Metrics[split+"_auc"], up.Metrics[split+"_ks"], up.Metrics[split+"_gini"] = e.AUC, e.KS, e.Gini
-				up.Metrics[split+"_logloss"] = e.LogLoss
-			} else {
-				up.Metrics[split+"_rmse"] = e.RMSE
-			}
-		}
-		for k, v := range up.Metrics {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				delete(up.Metrics, k) // e.g. the AUC of a split with one class
-			}
+		if c.Objective == gbdt.Binary {
+			out[split+"_auc"], out[split+"_ks"], out[split+"_gini"], out[split+"_logloss"] = e.AUC, e.KS, e.Gini, e.LogLoss
+		} else {
+			out[split+"_rmse"] = e.RMSE
 		}
 	}
-	return up, nil
+	for k, v := range out {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(out, k)
+		}
+	}
+	return out
 }
 
 // DataName names the sample in a model card: "sample pd-q/v2 (pd/v1, default_12m)".

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -296,24 +297,30 @@ func loadFileSets(data, format, testFile, target, objective, monotone string, va
 
 // registerSampleModel registers a model trained on s as the next version of name,
 // creating the model with the label's task when it does not exist.
-func registerSampleModel(ctx context.Context, env *regEnv, name string, s *training.Sample, m *gbdt.Model, c *training.Card, codeVersion string) (registry.Version, error) {
-	up, err := s.Upload(c, codeVersion)
+// The lineage names the sample, its version and its manifest (whose sha256 the
+// registry records) and describes the label in its note.
+func registerSampleModel(ctx context.Context, env *regEnv, name string, s *training.Sample, model *gbdt.Model, c *training.Card, codeVersion string) (registry.Version, error) {
+	card, err := json.Marshal(c)
 	if err != nil {
-		return registry.Version{}, err
+		return registry.Version{}, fmt.Errorf("encode model card: %w", err)
 	}
+	m := s.Manifest
+	up := registry.Upload{FeatureSet: m.Set, FeatureSetVersion: m.SetVersion, Metrics: training.CardMetrics(c), ModelCard: card,
+		Lineage: registry.Lineage{Kind: "trained", Sample: m.Name, SampleVersion: m.Version, SampleManifest: m.ManifestKey(),
+			CodeVersion: codeVersion, Note: s.LabelNote()}}
 	if _, err := env.reg.Model(ctx, env.p, name); errors.Is(err, registry.ErrNotFound) {
 		task, err := s.Task()
 		if err != nil {
 			return registry.Version{}, err
 		}
-		if _, err := env.reg.CreateModel(ctx, env.p, registry.NewModel{Name: name, Task: task,
-			Description: "trained on feature-store sample " + s.Manifest.Ref()}); err != nil {
+		if _, err := env.reg.CreateModel(ctx, env.p, registry.NewModel{Name: name, Task: registry.Task(task),
+			Description: "trained on feature-store sample " + m.Ref()}); err != nil {
 			return registry.Version{}, err
 		}
 	} else if err != nil {
 		return registry.Version{}, err
 	}
-	return env.reg.RegisterModel(ctx, env.p, name, m, up)
+	return env.reg.RegisterModel(ctx, env.p, name, model, up)
 }
 
 // loadTrainTable loads a data file and converts it for training.

@@ -557,7 +557,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		if err != nil {
 			return "", err
 		}
-		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), string(task)
+		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), task
 	}
 	v, err := t.o.Models.Upload(ctx, up)
 	if err != nil {
