@@ -166,6 +166,20 @@ func TestTrainOnStoreSample(t *testing.T) {
 		})
 	}
 
+	t.Run("public data set by version", func(t *testing.T) {
+		tw := New(Options{Data: []DataSet{{Name: "taiwan", Path: filepath.Join(dataDir(t), "taiwan", "UCI_Credit_Card.csv"), Load: datasets.LoadTaiwan}}, Store: store, Threads: 2})
+		defer tw.Close()
+		id, err := tw.StartTraining(ctx, lab.TrainingRequest{Sample: "taiwan/v1", Preset: "quick", By: alice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 50*time.Second)
+		defer cancel()
+		if j, err := tw.Wait(wctx, id); err != nil || j.State != lab.JobDone || j.Sample != "taiwan" {
+			t.Fatalf("job %+v, %v, want taiwan done", j, err)
+		}
+	})
+
 	t.Run("refused", func(t *testing.T) {
 		for _, tc := range []struct{ sample, msg string }{
 			{"nope", `no sample named "nope"`},

@@ -260,7 +260,8 @@ func (s *sampleSets) FeatureSet(ctx context.Context, name string, version int) (
 }
 
 // StartTraining starts a job on a sample with a preset. The sample is a public data
-// set by name or, failing that, a sample of the offline store ("name" or "name/vN").
+// set by name ("taiwan" or "taiwan/v1") or, failing that, a sample of the offline
+// store ("name" for its latest version, or "name/vN").
 func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (string, error) {
 	k := slices.IndexFunc(presets, func(p preset) bool { return p.ID == req.Preset })
 	if k < 0 {
@@ -268,8 +269,11 @@ func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (s
 	}
 	sample := req.Sample
 	var m *features.SampleManifest
-	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample })
-	if i < 0 {
+	// A public data set is named "taiwan" or, as the sample library lists it, "taiwan/v1".
+	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample || d.Name+"/v1" == req.Sample })
+	if i >= 0 {
+		sample = t.o.Data[i].Name
+	} else {
 		if t.o.Store == nil {
 			return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
 		}
