@@ -99,15 +99,23 @@ func (s *Sample) Task() (string, error) {
 	return "", fmt.Errorf("%w: label %s of kind %q has no model task", ErrInvalidData, s.Manifest.Label.Name, s.Manifest.Label.Kind)
 }
 
-// LabelNote describes the sample's label and knowledge date in words, for lineage.
+// LabelNote describes the sample's label, its population and its knowledge date in
+// words, for lineage.
 func (s *Sample) LabelNote() string {
 	m := s.Manifest
 	what := "1 when a " + m.Label.Kind + " event occurs"
 	if m.Label.Regression {
 		what = "the amount of the first " + m.Label.Kind + " outcome"
 	}
-	return fmt.Sprintf("label %s: %s within %d months after the as-of date; snapshots %s..%s of %s/v%d, built as of %s",
-		m.Label.Name, what, m.Label.Horizon, m.From, m.To, m.Set, m.SetVersion, m.BuildAt)
+	var population string
+	if m.Label.PerformingOnly {
+		population += "; companies whose " + m.Label.Kind + " was known by the as-of date left out"
+	}
+	if m.Label.Exposure != "" {
+		population += "; only companies with " + m.Label.Exposure + " > 0"
+	}
+	return fmt.Sprintf("label %s: %s within %d months after the as-of date%s; snapshots %s..%s of %s/v%d, built as of %s",
+		m.Label.Name, what, m.Label.Horizon, population, m.From, m.To, m.Set, m.SetVersion, m.BuildAt)
 }
 
 // CardMetrics returns the headline figures of a card for a registry: those of the

@@ -213,7 +213,9 @@ func TestTrainSample(t *testing.T) {
 			t.Errorf("metric %s = %v, want the card's %v", k, metrics[k], v)
 		}
 	}
-	wantNote := "label default_12m: 1 when a default event occurs within 12 months after the as-of date; snapshots 2023-09-30..2024-12-31 of pd/v1, built as of 2025-12-31"
+	wantNote := "label default_12m: 1 when a default event occurs within 12 months after the as-of date; " +
+		"companies whose default was known by the as-of date left out; only companies with loan.balance.last_3m > 0; " +
+		"snapshots 2023-09-30..2024-12-31 of pd/v1, built as of 2025-12-31"
 	if got := s.LabelNote(); got != wantNote {
 		t.Errorf("note = %q, want %q", got, wantNote)
 	}
