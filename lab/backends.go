@@ -393,8 +393,12 @@ type Upload struct {
 	FeatureSet string
 	By         Principal
 	// Set by the trainer when it registers a run; empty for files sent by users.
-	Sample      string
-	CodeVersion string
+	Sample string
+	// SampleVersion and SampleManifest name a feature-store sample's version and the
+	// object key of its manifest (the registry records the manifest's sha256).
+	SampleVersion  int
+	SampleManifest string
+	CodeVersion    string
 	Card        string
 	Evaluation  *Evaluation
 }

@@ -180,13 +180,11 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	auth := labaccess.New(d.acc, labaccess.Options{})
 	models := labregistry.New(d.reg)
 	built := labfeatures.NewSamples(d.store, d.cat)
-	trainer := labtraining.New(labtraining.Options{Data: d.data, Models: models})
+	trainer := labtraining.New(labtraining.Options{Data: d.data, Store: d.store, Catalog: d.cat, Models: models})
 	stop := func() { trainer.Close(); built.Close() }
 	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
 		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
-	if len(d.data) > 0 {
-		opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
-	}
+	opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
 	if d.screener != nil {
 		opts.Screenings = labserving.NewScreenings(d.screener, d.store)
 	}

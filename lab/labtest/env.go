@@ -175,7 +175,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 			}
 		}
 	}
-	e.Trainer = labtraining.New(labtraining.Options{Data: data, Models: e.Models, Threads: 2})
+	e.Trainer = labtraining.New(labtraining.Options{Data: data, Store: blobs, Catalog: cat, Models: e.Models, Threads: 2})
 	t.Cleanup(func() { e.Trainer.Close() })
 
 	var pop []Scored

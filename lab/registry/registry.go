@@ -311,7 +311,8 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 		return lab.Version{}, err
 	}
 	up := xregistry.Upload{Data: u.Data, FeatureSet: set, FeatureSetVersion: setVersion,
-		Lineage: xregistry.Lineage{Kind: "uploaded", Filename: u.FileName, Sample: u.Sample, CodeVersion: u.CodeVersion}}
+		Lineage: xregistry.Lineage{Kind: "uploaded", Filename: u.FileName, Sample: u.Sample, SampleVersion: u.SampleVersion,
+			SampleManifest: u.SampleManifest, CodeVersion: u.CodeVersion}}
 	if u.Evaluation != nil || u.Card != "" {
 		up.Lineage.Kind = "trained"
 		if up.ModelCard, err = json.Marshal(card{Text: u.Card, Evaluation: u.Evaluation}); err != nil {

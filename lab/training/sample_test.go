@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,8 +153,14 @@ func TestTrainOnStoreSample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if v.FeatureSet != "pd" || v.FeatureSetVersion != 1 || v.Lineage.Kind != "trained" || v.Lineage.Sample != tt.wantSample {
-				t.Errorf("version bound to %s/v%d with lineage %+v", v.FeatureSet, v.FeatureSetVersion, v.Lineage)
+			l := v.Lineage
+			name, _, _ := strings.Cut(tt.wantSample, "/v")
+			if v.FeatureSet != "pd" || v.FeatureSetVersion != 1 || l.Kind != "trained" || l.Sample+"/v"+strconv.Itoa(l.SampleVersion) != tt.wantSample ||
+				l.SampleManifest != "samples/"+name+"/v1/manifest.json" || l.SampleManifestSHA256 == "" {
+				t.Errorf("version bound to %s/v%d with lineage %+v", v.FeatureSet, v.FeatureSetVersion, l)
+			}
+			if name == "pd-q" && l.SampleManifestSHA256 != manifestSHA {
+				t.Errorf("registry recorded manifest sha256 %s, the stored manifest has %s", l.SampleManifestSHA256, manifestSHA)
 			}
 			if _, ok := v.Metrics[tt.metric]; !ok {
 				t.Errorf("metrics %v lack %s", v.Metrics, tt.metric)

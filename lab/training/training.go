@@ -562,6 +562,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 			return "", err
 		}
 		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), task
+		up.Sample, up.SampleVersion, up.SampleManifest = manifest.Name, manifest.Version, manifest.ManifestKey()
 	}
 	v, err := t.o.Models.Upload(ctx, up)
 	if err != nil {
