@@ -49,29 +49,16 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("-lang %q is not zh or en", *lang)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	store, closeStore, err := openGenerateStore(ctx, *storeDir)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	db, log, acc, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	cat, err := features.DefaultCatalog()
-	if err != nil {
-		return err
-	}
 	data, err := publicDataSets(*samples)
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, catalogFeatureSets(cat)), log, registry.Options{Logger: logger})
+	pl, err := openPlatform(ctx, *storeDir, *dsn, data, logger)
 	if err != nil {
 		return err
 	}
-	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, cat: cat, reg: reg, data: data,
+	defer pl.Close()
+	console, closeConsole, err := newConsole(consoleDeps{store: pl.store, acc: pl.acc, cat: pl.cat, reg: pl.reg, data: data,
 		secure: *secure, lang: *lang, logger: logger})
 	if err != nil {
 		return err
@@ -87,13 +74,13 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	url := "http://" + ln.Addr().String() + "/lab/"
 	if *demo {
-		if err := printDemoLogins(ctx, acc, "xinyi lab", stdout); err != nil {
+		if err := printDemoLogins(ctx, pl.acc, "xinyi lab", stdout); err != nil {
 			ln.Close()
 			return err
 		}
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	fmt.Fprintf(stdout, "lab console at %s (%d indicators, %d samples; store %s)\n", url, len(cat.Indicators()), len(data), *storeDir)
+	fmt.Fprintf(stdout, "lab console at %s (%d indicators, %d samples; store %s)\n", url, len(pl.cat.Indicators()), len(data), *storeDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -143,18 +130,6 @@ func publicDataSets(dir string) ([]labtraining.DataSet, error) {
 		return nil, fmt.Errorf("-samples %s holds none of taiwan/, gmsc/, lightgbm-binary/", dir)
 	}
 	return data, nil
-}
-
-// catalogFeatureSets is every feature set of the catalog, as the registry checks uploads against.
-func catalogFeatureSets(cat *features.Catalog) registry.StaticFeatureSets {
-	sets := registry.StaticFeatureSets{}
-	for _, s := range cat.Sets() {
-		if sets[s.Name] == nil {
-			sets[s.Name] = map[int][]string{}
-		}
-		sets[s.Name][s.Version] = s.Indicators
-	}
-	return sets
 }
 
 // consoleDeps is what the lab console is built from. serve passes its screener and

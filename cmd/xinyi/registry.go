@@ -15,14 +15,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/registry"
-	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
 )
 
 // The registry commands work on the metadata database and object store
@@ -72,33 +70,16 @@ func openRegistry(ctx context.Context, f metaFlags) (*regEnv, error) {
 	if *f.key == "" {
 		return nil, errors.New("an API key is required: pass -key or set XINYI_API_KEY (create one with 'xinyi access user')")
 	}
-	db, log, acc, err := openMeta(ctx, f)
+	pl, err := openPlatform(ctx, *f.store, *f.dsn, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	p, err := acc.Authenticate(ctx, *f.key)
+	p, err := pl.acc.Authenticate(ctx, *f.key)
 	if err != nil {
-		db.Close()
+		pl.Close()
 		return nil, err
 	}
-	store, closeStore, err := openGenerateStore(ctx, *f.store)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	cat, err := features.DefaultCatalog()
-	if err != nil {
-		closeStore()
-		db.Close()
-		return nil, err
-	}
-	reg, err := registry.Open(ctx, db, store, regfeatures.New(cat), log, registry.Options{})
-	if err != nil {
-		closeStore()
-		db.Close()
-		return nil, err
-	}
-	return &regEnv{db: db, store: store, log: log, acc: acc, reg: reg, p: p, close: func() { closeStore(); db.Close() }}, nil
+	return &regEnv{db: pl.db, store: pl.store, log: pl.log, acc: pl.acc, reg: pl.reg, p: p, close: pl.Close}, nil
 }
 
 // owner names an institution, falling back to its id.

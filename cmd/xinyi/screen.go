@@ -13,10 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/xinyi-platform/xinyi/features"
-	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/progress"
-	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
@@ -51,20 +48,12 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if (*modelFile == "") == (*model == "") {
 		return errors.New("give exactly one of --model-file and --model")
 	}
-	store, closeStore, err := openGenerateStore(ctx, *storeDir)
+	pl, err := openPlatform(ctx, *storeDir, *dsn, nil, nil)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
-	db, log, _, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	cat, err := features.DefaultCatalog()
-	if err != nil {
-		return err
-	}
+	defer pl.Close()
+	store, cat, log := pl.store, pl.cat, pl.log
 	taskSets, err := servingSets(cat, *sets)
 	if err != nil {
 		return err
@@ -91,27 +80,12 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if !ok || name == "" || alias == "" {
 			return fmt.Errorf("--model %q is not model@alias", *model)
 		}
-		acc, err := access.Open(ctx, db, access.Options{Audit: log})
-		if err != nil {
-			return err
-		}
-		p, err := acc.Authenticate(ctx, *serviceKey)
+		p, err := pl.acc.Authenticate(ctx, *serviceKey)
 		if err != nil {
 			return fmt.Errorf("--service-key: %w", err)
 		}
 		actor = p.User
-		regSets := registry.StaticFeatureSets{}
-		for _, s := range cat.Sets() {
-			if regSets[s.Name] == nil {
-				regSets[s.Name] = map[int][]string{}
-			}
-			regSets[s.Name][s.Version] = s.Indicators
-		}
-		reg, err := registry.Open(ctx, db, store, regSets, log, registry.Options{})
-		if err != nil {
-			return err
-		}
-		src := servingregistry.New(reg, p)
+		src := servingregistry.New(pl.reg, p)
 		if ref, err = src.Resolve(ctx, name, alias); err != nil {
 			return err
 		}

@@ -18,8 +18,6 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/xinyi-platform/xinyi/features"
-	labtraining "github.com/xinyi-platform/xinyi/lab/training"
-	"github.com/xinyi-platform/xinyi/registry"
 	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
@@ -113,29 +111,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	store, closeStore, err := openGenerateStore(ctx, *storeDir)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	db, log, acc, err := openMeta(ctx, metaFlags{store: storeDir, dsn: dsn})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	cat, err := features.DefaultCatalog()
-	if err != nil {
-		return err
-	}
-	taskSets, err := servingSets(cat, *sets)
-	if err != nil {
-		return err
-	}
 	data, err := publicDataSets(*samples)
 	if err != nil {
 		return err
 	}
-	reg, err := registry.Open(ctx, db, store, labtraining.SampleFeatureSets(data, catalogFeatureSets(cat)), log, registry.Options{Logger: logger})
+	pl, err := openPlatform(ctx, *storeDir, *dsn, data, logger)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	store, acc, cat, reg, log := pl.store, pl.acc, pl.cat, pl.reg, pl.log
+	taskSets, err := servingSets(cat, *sets)
 	if err != nil {
 		return err
 	}
