@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -174,6 +175,21 @@ func (m *MemoryStore) Load(ctx context.Context, s *Snapshot) error {
 	}
 	m.cur.Store(ms)
 	return nil
+}
+
+// Loaded returns the as-of date and the company codes (sorted) of the loaded
+// snapshot; a zero date and no codes when nothing is loaded.
+func (m *MemoryStore) Loaded() (time.Time, []string) {
+	s := m.cur.Load()
+	if s == nil {
+		return time.Time{}, nil
+	}
+	codes := make([]string, 0, len(s.index))
+	for c := range s.index {
+		codes = append(codes, c)
+	}
+	slices.Sort(codes)
+	return s.asof, codes
 }
 
 // Get returns the company's vector.

@@ -73,3 +73,20 @@ func reportQuantiles(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(q(0.50), "p50-ns")
 	b.ReportMetric(q(0.99), "p99-ns")
 }
+
+func TestMemoryStoreLoaded(t *testing.T) {
+	s := features.NewMemoryStore(features.OnlineOptions{})
+	if asof, codes := s.Loaded(); !asof.IsZero() || codes != nil {
+		t.Fatalf("empty store: Loaded() = %v, %v; want zero and nil", asof, codes)
+	}
+	snap := benchSnapshot(3)
+	snap.Codes[0], snap.Codes[2] = snap.Codes[2], snap.Codes[0] // unsorted input
+	if err := s.Load(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	asof, codes := s.Loaded()
+	want := []string{"91330604MA00000000", "91330604MA00000001", "91330604MA00000002"}
+	if !asof.Equal(snap.AsOf) || !slices.Equal(codes, want) {
+		t.Fatalf("Loaded() = %v, %v; want %v, %v", asof, codes, snap.AsOf, want)
+	}
+}

@@ -102,3 +102,14 @@ func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, e
 	sh.mu.Unlock()
 	return expected, nil
 }
+
+// len returns the number of remembered decompositions.
+func (c *explainCache) len() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].mu.Lock()
+		n += len(c.shards[i].m)
+		c.shards[i].mu.Unlock()
+	}
+	return n
+}

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -106,6 +108,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		demo       = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")
 		lang       = fs.String("lang", "zh", "default language of the console: zh or en")
 		secure     = fs.Bool("secure-cookies", false, "mark console cookies Secure (set when TLS or a TLS proxy fronts the server)")
+		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -183,10 +186,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	metrics := serving.NewMetrics(holder)
+	cacheSize := 0 // the default
+	if *prewarm && len(snaps) > 0 {
+		cacheSize = max(30000, 2*len(serving.Tasks)*len(snaps[0].Codes)) // room for every company and model, and a reload
+	}
 	svc, err := serving.New(serving.Options{
 		Models: holder, Features: servingfeatures.NewOnline(stores), Policy: pol,
 		Authorizer: servingaccess.New(acc), Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
-		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger,
+		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize,
 	})
 	if err != nil {
 		return err
@@ -220,6 +227,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	errc := make(chan error, 4)
 	go func() { errc <- ignoreCanceled(follower.Run(runCtx)) }()
+	if *prewarm {
+		go prewarmLoop(runCtx, svc, holder, mems, logger)
+	}
 	go func() {
 		t := time.NewTicker(*refresh)
 		defer t.Stop()
@@ -346,4 +356,43 @@ func ignoreCanceled(err error) error {
 		return nil
 	}
 	return err
+}
+
+// prewarmLoop explains every company of the online store with every model in the
+// background whenever the models or the loaded snapshot change, with one worker so
+// that requests keep the other cores.
+func prewarmLoop(ctx context.Context, svc *serving.Service, holder *serving.Models, mems map[string]*features.MemoryStore, logger *slog.Logger) {
+	var last string
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		snap := holder.Current()
+		var codes []string
+		key := fmt.Sprint(snap.Generation)
+		for _, set := range slices.Sorted(maps.Keys(mems)) {
+			asof, c := mems[set].Loaded()
+			key += "|" + set + "@" + asof.String()
+			if len(c) > len(codes) {
+				codes = c
+			}
+		}
+		if key != last && snap.Complete() && len(codes) > 0 {
+			start := time.Now()
+			n, err := svc.Prewarm(ctx, codes, 1)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				logger.Warn("prewarming explanations failed; reasons are computed per request", "err", err)
+			} else {
+				logger.Info("explanations prewarmed", "companies", n, "models", snap.Refs(), "took", time.Since(start).Round(time.Millisecond))
+			}
+			last = key
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
