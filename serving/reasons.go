@@ -97,11 +97,11 @@ func describe(id string, ind *Indicator, value, avg *float64) (en, zh string) {
 		unit = ""
 	}
 	val := fmtNum(v)
-	if unit != "" {
-		val += " " + unit
-	}
 	en = fmt.Sprintf("%s is %s", nameEN, val)
-	zh = fmt.Sprintf("%s为%s", nameZH, strings.ReplaceAll(val, " ", ""))
+	if u := unitEN(unit); u != "" {
+		en += " " + u
+	}
+	zh = fmt.Sprintf("%s为%s%s", nameZH, val, strings.TrimPrefix(unit, "0/1"))
 	if avg != nil && *avg != 0 {
 		rel := (v - *avg) / math.Abs(*avg) * 100
 		a := fmtNum(*avg)
@@ -118,6 +118,22 @@ func describe(id string, ind *Indicator, value, avg *float64) (en, zh string) {
 		}
 	}
 	return en, zh
+}
+
+// unitsEN are the catalog's (Chinese) units in English.
+var unitsEN = map[string]string{
+	"元": "yuan", "元/月": "yuan a month", "月": "months", "天": "days", "次": "times", "笔": "records",
+	"张": "invoices", "件": "items", "家": "companies", "人": "people", "人/月": "people a month",
+	"千瓦时": "kWh", "千瓦时/月": "kWh a month", "立方米": "m³", "吨": "t", "吨/月": "t a month",
+	"级": "grade", "层": "levels", "分": "points", "0/1": "",
+}
+
+// unitEN is the English form of a catalog unit; a unit it does not know is kept.
+func unitEN(u string) string {
+	if en, ok := unitsEN[u]; ok {
+		return en
+	}
+	return u
 }
 
 // fmtNum prints a number with at most 3 significant decimals and no exponent for the

@@ -134,7 +134,7 @@ func TestAssessBadCompany(t *testing.T) {
 	if tax.NameZH != "近12个月纳税总额" || tax.Value == nil || *tax.Value != 80 || tax.IndustryAverage == nil || *tax.IndustryAverage != 100 {
 		t.Errorf("tax reason %+v", tax)
 	}
-	if want := "tax paid over 12 months is 80 元, 20% below the industry average of 100 — raises risk"; tax.TextEN != want {
+	if want := "tax paid over 12 months is 80 yuan, 20% below the industry average of 100 — raises risk"; tax.TextEN != want {
 		t.Errorf("text %q, want %q", tax.TextEN, want)
 	}
 	if want := "近12个月纳税总额为80元，低于行业平均（100）20%，推高风险"; tax.TextZH != want {
@@ -304,5 +304,26 @@ func BenchmarkAssess(b *testing.B) {
 		if _, err := e.svc.Assess(ctx, e.bank, Request{Company: e.bad}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestDescribeUnits(t *testing.T) {
+	v, avg := 3.0, 6.0
+	tests := []struct {
+		unit, en, zh string
+	}{
+		{"月", "x is 3 months, 50% below the industry average of 6", "甲为3月，低于行业平均（6）50%"},
+		{"千瓦时/月", "x is 3 kWh a month, 50% below the industry average of 6", "甲为3千瓦时/月，低于行业平均（6）50%"},
+		{"0/1", "x is 3, 50% below the industry average of 6", "甲为3，低于行业平均（6）50%"},
+		{"比率", "x is 3, 50% below the industry average of 6", "甲为3，低于行业平均（6）50%"},
+		{"", "x is 3, 50% below the industry average of 6", "甲为3，低于行业平均（6）50%"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.unit, func(t *testing.T) {
+			en, zh := describe("x.y", &Indicator{NameEN: "x", NameZH: "甲", Unit: tc.unit}, &v, &avg)
+			if en != tc.en || zh != tc.zh {
+				t.Fatalf("describe = %q, %q; want %q, %q", en, zh, tc.en, tc.zh)
+			}
+		})
 	}
 }
