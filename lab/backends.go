@@ -399,8 +399,8 @@ type Upload struct {
 	SampleVersion  int
 	SampleManifest string
 	CodeVersion    string
-	Card        string
-	Evaluation  *Evaluation
+	Card           string
+	Evaluation     *Evaluation
 }
 
 // Models is the model library (registry).

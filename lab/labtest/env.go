@@ -1,3 +1,7 @@
+// Package labtest builds the lab console over real access, catalog, trainer and registry
+// packages (SQLite in a temporary folder) for handler and browser tests; only the
+// screening, company-profile and statistics backends are in-memory stand-ins, and
+// their real adapters have tests of their own in lab/serving and lab/features.
 package labtest
 
 import (
