@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -96,10 +97,10 @@ func BenchmarkHistogram(b *testing.B) {
 	}
 }
 
-// BenchmarkAUC ranks 100,000 scores.
+// BenchmarkAUC ranks 1,000,000 scores, a training set's metric every round.
 func BenchmarkAUC(b *testing.B) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	y, s := make([]float64, 100000), make([]float64, 100000)
+	y, s := make([]float64, 1000000), make([]float64, 1000000)
 	for i := range y {
 		s[i] = rng.Float64()
 		if rng.Float64() < s[i] {
@@ -193,4 +194,62 @@ func BenchmarkGradients(b *testing.B) {
 	for b.Loop() {
 		gr.gradients(score, y)
 	}
+}
+
+// BenchmarkTrainSplits trains the benchmark configuration with a validation
+// set scored every round on the CSV splits PREFIX.train.csv and
+// PREFIX.valid.csv, PREFIX named by XINYI_TRAIN_BENCH_SPLITS (as written by
+// `xinyi train --export-csv PREFIX`, the label in the last column; see
+// bench/training_universe.sh with KEEP=1). It reports the validation AUC of the
+// last round.
+func BenchmarkTrainSplits(b *testing.B) {
+	prefix := os.Getenv("XINYI_TRAIN_BENCH_SPLITS")
+	if prefix == "" {
+		b.Skip("XINYI_TRAIN_BENCH_SPLITS not set")
+	}
+	load := func(split string) *Dataset {
+		path := prefix + "." + split + ".csv"
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		br := bufio.NewReaderSize(f, 1<<20)
+		head, err := br.Peek(1 << 16)
+		if len(head) == 0 {
+			b.Fatalf("%s: %v", path, err)
+		}
+		line := string(head)
+		if k := strings.IndexByte(line, '\n'); k >= 0 {
+			line = line[:k]
+		}
+		cols := strings.Split(strings.TrimRight(line, "\r"), ",")
+		tab, err := datasets.ReadDelimited(br, split, datasets.Format{Header: true, Target: cols[len(cols)-1], BinaryTarget: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tab.Release()
+		d, err := FromArrow(tab.Record, tab.Features, tab.Target)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	tr, va := load("train"), load("valid")
+	runtime.GC()
+	p := benchParams()
+	p.Threads = 2
+	p.Progress = func(Round) {} // as the CLI does: the training metric is computed every round
+	var res *Result
+	cpu0 := cpuSeconds()
+	b.ResetTimer()
+	for b.Loop() {
+		var err error
+		if _, res, err = Train(context.Background(), tr, va, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuSeconds()-cpu0)/float64(b.N), "cpu-s/op")
+	b.ReportMetric(res.History[len(res.History)-1].Valid, "valid-auc")
 }

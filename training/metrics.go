@@ -81,23 +81,8 @@ func AUC(y, score []float64) (float64, error) {
 	if err := needBothClasses(pos, len(y)); err != nil {
 		return math.NaN(), err
 	}
-	v := sortedScores(y, score)
-	var rankSum float64 // sum of mid-ranks of positives (1-based)
-	for i := 0; i < len(v); {
-		j := i
-		np := 0
-		for j < len(v) && v[j].s == v[i].s {
-			if v[j].pos {
-				np++
-			}
-			j++
-		}
-		mid := float64(i+1+j) / 2 // mean of ranks i+1..j
-		rankSum += float64(np) * mid
-		i = j
-	}
-	p, q := float64(pos), float64(len(y)-pos)
-	return (rankSum - p*(p+1)/2) / (p * q), nil
+	var sc aucScratch
+	return sc.aucRadix(y, score), nil
 }
 
 // Gini is the accuracy ratio 2*AUC - 1.

@@ -136,6 +136,7 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 		}
 	}
 	inBag := make([]bool, n)
+	var tauc, vauc aucScratch // ranking buffers of the training and validation metric
 	for it := 1; it <= p.NumRounds; it++ {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, fmt.Errorf("training: round %d: %w", it, err)
@@ -199,7 +200,7 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 		}
 		rd := Round{Iteration: it, Total: p.NumRounds, Metric: p.Metric, Train: math.NaN(), Valid: math.NaN(), HasValidSet: valid != nil}
 		if valid != nil {
-			rd.Valid = evalMetric(p.Metric, p.Objective, valid.Label, vscore)
+			rd.Valid = evalMetric(&vauc, p.Metric, p.Objective, valid.Label, vscore)
 			if bestRound == 0 || (higherBetter && rd.Valid > res.BestValid) || (!higherBetter && rd.Valid < res.BestValid) {
 				res.BestValid = rd.Valid
 				bestRound = it
@@ -207,7 +208,7 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 			rd.BestValid, rd.BestRound = res.BestValid, bestRound
 		}
 		if p.Progress != nil {
-			rd.Train = evalMetric(p.Metric, p.Objective, y, score)
+			rd.Train = evalMetric(&tauc, p.Metric, p.Objective, y, score)
 		}
 		res.History = append(res.History, rd)
 		res.RoundsRun = it
@@ -294,11 +295,12 @@ func l2Gradients(gh []gradPair, score, y []float64) {
 }
 
 // evalMetric computes a metric from labels and margins.
-func evalMetric(metric string, obj gbdt.Objective, y, margin []float64) float64 {
+// AUC's inputs were checked (labels 0/1, both classes, no NaN margins from
+// finite data), so sc ranks them directly.
+func evalMetric(sc *aucScratch, metric string, obj gbdt.Objective, y, margin []float64) float64 {
 	switch metric {
 	case MetricAUC:
-		auc, _ := AUC(y, margin)
-		return auc
+		return sc.aucRadix(y, margin)
 	case MetricLogLoss:
 		var s float64
 		for i, m := range margin {
