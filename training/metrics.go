@@ -82,7 +82,7 @@ func AUC(y, score []float64) (float64, error) {
 		return math.NaN(), err
 	}
 	var sc aucScratch
-	return sc.aucRadix(y, score), nil
+	return sc.aucRadix(y, score, 1), nil
 }
 
 // Gini is the accuracy ratio 2*AUC - 1.

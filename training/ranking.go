@@ -16,6 +16,10 @@ type aucScratch struct {
 	pos, neg, tmpPos, tmpNeg []uint64
 }
 
+// aucParallelRows is the number of rows from which aucRadix sorts the
+// negatives in two halves on two goroutines.
+const aucParallelRows = 1 << 16
+
 // scoreKey maps a non-NaN score to a uint64 whose unsigned order is the
 // score's numeric order (-0 and +0 map to the same key, as they are equal).
 func scoreKey(s float64) uint64 {
@@ -30,8 +34,11 @@ func scoreKey(s float64) uint64 {
 }
 
 // aucRadix returns the AUC of scores s for labels y (0/1, both classes
-// present, no NaN scores: checked by the caller), ties counting one half.
-func (sc *aucScratch) aucRadix(y, s []float64) float64 {
+// present, no NaN scores: checked by the caller), ties counting one half. A
+// large set's negatives are sorted as two halves in parallel when threads > 1;
+// a positive's counts are the sums over the halves, so the value does not
+// depend on threads.
+func (sc *aucScratch) aucRadix(y, s []float64, threads int) float64 {
 	sc.pos, sc.neg = sc.pos[:0], sc.neg[:0]
 	s = s[:len(y)]
 	for i, v := range y {
@@ -41,30 +48,54 @@ func (sc *aucScratch) aucRadix(y, s []float64) float64 {
 			sc.neg = append(sc.neg, scoreKey(s[i]))
 		}
 	}
-	pos := radixSort(sc.pos, &sc.tmpPos)
-	neg := radixSort(sc.neg, &sc.tmpNeg)
+	nneg := len(sc.neg)
+	if cap(sc.tmpNeg) < nneg {
+		sc.tmpNeg = make([]uint64, nneg)
+	}
+	var pos []uint64
+	var neg [2][]uint64
+	if threads > 1 && len(y) >= aucParallelRows {
+		half := nneg / 2
+		tmpA, tmpB := sc.tmpNeg[:half], sc.tmpNeg[half:nneg]
+		parallelFor(2, 2, func(k int) {
+			if k == 0 {
+				neg[0] = radixSort(sc.neg[:half], &tmpA)
+				pos = radixSort(sc.pos, &sc.tmpPos)
+			} else {
+				neg[1] = radixSort(sc.neg[half:], &tmpB)
+			}
+		})
+	} else {
+		pos = radixSort(sc.pos, &sc.tmpPos)
+		neg[0] = radixSort(sc.neg, &sc.tmpNeg)
+	}
 	// For each positive, the negatives below it count 1 and those tied count
 	// one half; positives arrive in ascending order, so one pass suffices.
-	var lt, eq int // negatives below, and tied with, the current positive
+	var lt, eq [2]int // negatives below, and tied with, the current positive
 	var num float64
 	for k := 0; k < len(pos); {
 		p := pos[k]
-		lt += eq
-		eq = 0
-		for lt < len(neg) && neg[lt] < p {
-			lt++
-		}
-		for lt+eq < len(neg) && neg[lt+eq] == p {
-			eq++
+		var below, tied int
+		for h, ng := range neg {
+			l, e := lt[h]+eq[h], 0
+			for l < len(ng) && ng[l] < p {
+				l++
+			}
+			for l+e < len(ng) && ng[l+e] == p {
+				e++
+			}
+			lt[h], eq[h] = l, e
+			below += l
+			tied += e
 		}
 		same := 0
 		for k < len(pos) && pos[k] == p {
 			same++
 			k++
 		}
-		num += float64(same) * (float64(lt) + float64(eq)/2)
+		num += float64(same) * (float64(below) + float64(tied)/2)
 	}
-	return num / (float64(len(pos)) * float64(len(neg)))
+	return num / (float64(len(pos)) * float64(nneg))
 }
 
 // radixBits is the digit width of radixSort: six passes cover 64 bits.

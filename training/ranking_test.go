@@ -1,8 +1,10 @@
 package training
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -30,6 +32,30 @@ func pairwiseAUC(y, s []float64) float64 {
 	return num / pairs
 }
 
+// midRankAUC is the Mann-Whitney statistic with mid-ranks after a comparison
+// sort.
+func midRankAUC(y, s []float64) float64 {
+	idx := make([]int, len(y))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(s[a], s[b]) })
+	var rankSum, pos float64
+	for i := 0; i < len(idx); {
+		j := i
+		var np float64
+		for j < len(idx) && s[idx[j]] == s[idx[i]] {
+			np += y[idx[j]]
+			j++
+		}
+		rankSum += np * float64(i+1+j) / 2
+		pos += np
+		i = j
+	}
+	neg := float64(len(y)) - pos
+	return (rankSum - pos*(pos+1)/2) / (pos * neg)
+}
+
 func TestAUCRadixMatchesPairwise(t *testing.T) {
 	tests := []struct {
 		name string
@@ -45,7 +71,7 @@ func TestAUCRadixMatchesPairwise(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 12))
-			for _, n := range []int{2, 17, 600} {
+			for _, n := range []int{2, 17, 600, aucParallelRows + 301} {
 				y, s := make([]float64, n), make([]float64, n)
 				for i := range y {
 					s[i] = tc.gen(rng)
@@ -54,14 +80,17 @@ func TestAUCRadixMatchesPairwise(t *testing.T) {
 					}
 				}
 				y[0], y[1] = 0, 1 // both classes
-				var sc aucScratch
-				got, want := sc.aucRadix(y, s), pairwiseAUC(y, s)
-				if got != want {
-					t.Errorf("n %d: aucRadix %v, pairwise %v", n, got, want)
+				var want float64
+				if n <= 600 {
+					want = pairwiseAUC(y, s)
+				} else {
+					want = midRankAUC(y, s) // pairwise is too slow for a unit test here
 				}
-				// The scratch buffers are reused across calls.
-				if again := sc.aucRadix(y, s); again != want {
-					t.Errorf("n %d: second call %v, want %v", n, again, want)
+				var sc aucScratch
+				for _, threads := range []int{1, 2, 1} { // the scratch buffers are reused across calls
+					if got := sc.aucRadix(y, s, threads); got != want {
+						t.Errorf("n %d threads %d: aucRadix %v, want %v", n, threads, got, want)
+					}
 				}
 			}
 		})

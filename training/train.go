@@ -200,7 +200,7 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 		}
 		rd := Round{Iteration: it, Total: p.NumRounds, Metric: p.Metric, Train: math.NaN(), Valid: math.NaN(), HasValidSet: valid != nil}
 		if valid != nil {
-			rd.Valid = evalMetric(&vauc, p.Metric, p.Objective, valid.Label, vscore)
+			rd.Valid = evalMetric(&vauc, threads, p.Metric, p.Objective, valid.Label, vscore)
 			if bestRound == 0 || (higherBetter && rd.Valid > res.BestValid) || (!higherBetter && rd.Valid < res.BestValid) {
 				res.BestValid = rd.Valid
 				bestRound = it
@@ -208,7 +208,7 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 			rd.BestValid, rd.BestRound = res.BestValid, bestRound
 		}
 		if p.Progress != nil {
-			rd.Train = evalMetric(&tauc, p.Metric, p.Objective, y, score)
+			rd.Train = evalMetric(&tauc, threads, p.Metric, p.Objective, y, score)
 		}
 		res.History = append(res.History, rd)
 		res.RoundsRun = it
@@ -297,10 +297,10 @@ func l2Gradients(gh []gradPair, score, y []float64) {
 // evalMetric computes a metric from labels and margins.
 // AUC's inputs were checked (labels 0/1, both classes, no NaN margins from
 // finite data), so sc ranks them directly.
-func evalMetric(sc *aucScratch, metric string, obj gbdt.Objective, y, margin []float64) float64 {
+func evalMetric(sc *aucScratch, threads int, metric string, obj gbdt.Objective, y, margin []float64) float64 {
 	switch metric {
 	case MetricAUC:
-		return sc.aucRadix(y, margin)
+		return sc.aucRadix(y, margin, threads)
 	case MetricLogLoss:
 		var s float64
 		for i, m := range margin {
