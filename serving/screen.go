@@ -203,7 +203,8 @@ func (s *Service) screenReasons(ctx context.Context, sc *Scorer, pop *Population
 				}
 				r := ranks[k]
 				i := order[r]
-				if _, err := sc.Contributions(pop.Values[i*nf:(i+1)*nf], contrib); err != nil {
+				// The explanation cache holds these already when the service prewarmed them.
+				if _, err := s.cache.contributions(sc, pop.Values[i*nf:(i+1)*nf], contrib); err != nil {
 					once.Do(func() { firstErr = fmt.Errorf("company %s: %w", pop.Codes[i], err) })
 					return
 				}
