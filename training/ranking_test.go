@@ -96,3 +96,42 @@ func TestAUCRadixMatchesPairwise(t *testing.T) {
 		})
 	}
 }
+
+func TestBinColumnMatchesBin(t *testing.T) {
+	// binColumn's integer-key search must put every value, bounds, signed
+	// zeros, infinities and NaN included, in the bin of the plain search.
+	rng := rand.New(rand.NewPCG(13, 14))
+	tests := []struct {
+		name  string
+		upper []float64
+	}{
+		{"one bin", []float64{math.Inf(1)}},
+		{"two bins at zero", []float64{0, math.Inf(1)}},
+		{"negative and positive", []float64{-3.5, -1, math.Copysign(0, -1), 0.25, 7, math.Inf(1)}},
+		{"255 bins", func() []float64 {
+			u := make([]float64, 0, 255)
+			for b := range 254 {
+				u = append(u, float64(b-100)*0.37)
+			}
+			return append(u, math.Inf(1))
+		}()},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := binMapper{upper: tc.upper}
+			col := []float64{math.NaN(), math.Inf(-1), math.Inf(1), 0, math.Copysign(0, -1), -math.MaxFloat64, math.MaxFloat64}
+			for _, u := range tc.upper {
+				col = append(col, u, math.Nextafter(u, math.Inf(-1)), math.Nextafter(u, math.Inf(1)))
+			}
+			for range 2000 {
+				col = append(col, rng.NormFloat64()*50)
+			}
+			got := binColumn(&m, col)
+			for i, v := range col {
+				if want := m.bin(v); got[i] != want {
+					t.Errorf("value %v: binColumn %d, bin %d", v, got[i], want)
+				}
+			}
+		})
+	}
+}
