@@ -115,6 +115,55 @@ type binnedData struct {
 	rows    int
 	cols    [][]uint8
 	mappers []binMapper
+	// sparse[j], for a training set, lists the rows of feature j outside
+	// its most common bin when that bin holds at least sparseShare of
+	// sparseMinRows or more rows (nil otherwise): a histogram over every row
+	// then visits only those rows and gives the common bin the remainder of
+	// the totals.
+	sparse []sparseCol
+}
+
+// sparseCol is a feature whose bin common holds most rows; rows lists the
+// others in ascending order.
+type sparseCol struct {
+	common uint8
+	rows   []uint32
+}
+
+// A feature is stored sparse when one bin holds at least sparseShare of at
+// least sparseMinRows rows: then visiting the other rows alone costs less
+// than a pass over every row.
+const (
+	sparseShare   = 0.7
+	sparseMinRows = 1 << 14
+)
+
+// findSparse returns the sparse form of col, or a zero sparseCol when col
+// is not sparse.
+func findSparse(col []uint8) sparseCol {
+	if len(col) < sparseMinRows {
+		return sparseCol{}
+	}
+	var counts [256]int
+	for _, b := range col {
+		counts[b]++
+	}
+	common := 0
+	for b, c := range counts {
+		if c > counts[common] {
+			common = b
+		}
+	}
+	if float64(counts[common]) < sparseShare*float64(len(col)) {
+		return sparseCol{}
+	}
+	rows := make([]uint32, 0, len(col)-counts[common])
+	for i, b := range col {
+		if int(b) != common {
+			rows = append(rows, uint32(i))
+		}
+	}
+	return sparseCol{common: uint8(common), rows: rows}
 }
 
 // newBinnedData finds bins on (a sample of) d and bins every column, using up
@@ -127,7 +176,8 @@ func newBinnedData(d *Dataset, maxBins, sampleRows int, seed uint64, threads int
 		sample = rng.Perm(n)[:sampleRows]
 		sort.Ints(sample)
 	}
-	bd := &binnedData{rows: n, cols: make([][]uint8, len(d.Columns)), mappers: make([]binMapper, len(d.Columns))}
+	bd := &binnedData{rows: n, cols: make([][]uint8, len(d.Columns)), mappers: make([]binMapper, len(d.Columns)),
+		sparse: make([]sparseCol, len(d.Columns))}
 	parallelFor(len(d.Columns), threads, func(j int) {
 		col := d.Columns[j]
 		var vals []float64
@@ -141,6 +191,7 @@ func newBinnedData(d *Dataset, maxBins, sampleRows int, seed uint64, threads int
 		}
 		bd.mappers[j] = findBins(vals, maxBins)
 		bd.cols[j] = binColumn(&bd.mappers[j], col)
+		bd.sparse[j] = findSparse(bd.cols[j])
 	})
 	return bd
 }

@@ -68,6 +68,7 @@ type grower struct {
 	groups  [][]int // used, in groups for the histogram kernels
 	mono    []int8
 
+	fullG, fullH float64     // gradient sums of every row, for sparse histograms
 	bestA, bestB []splitInfo // per-feature results of the two children
 	goLeft       [256]int    // partition's bin lookup
 }
@@ -203,6 +204,22 @@ func (gr *grower) bestSplit(lf *leaf, f int, out *splitInfo) {
 // from rows, whose gradients are in ordered, or from every row in order with
 // the gradients of gr.gh when full.
 func (gr *grower) buildHist(hist []histBin, group []int, rows []uint32, ordered []gradPair, full bool) {
+	if full && gr.bd.sparse != nil {
+		var dense [4]int
+		nd := 0
+		for _, f := range group {
+			if gr.bd.sparse[f].rows != nil {
+				gr.sparseHist(hist, f)
+			} else {
+				dense[nd] = f
+				nd++
+			}
+		}
+		if nd == 0 {
+			return
+		}
+		group = dense[:nd]
+	}
 	var h [4][]histBin
 	var c [4][]uint8
 	for k, f := range group {
@@ -238,6 +255,32 @@ func (gr *grower) buildHist(hist []histBin, group []int, rows []uint32, ordered 
 			hist4(h[0], h[1], h[2], h[3], c[0], c[1], c[2], c[3], rows, ordered)
 		}
 	}
+}
+
+// sparseHist fills the histogram of the sparse feature f over every row:
+// the rows outside the common bin one by one, the common bin as the
+// remainder of the totals gr.fullG, gr.fullH and the row count.
+func (gr *grower) sparseHist(hist []histBin, f int) {
+	sp := &gr.bd.sparse[f]
+	off := gr.offsets[f]
+	h := hist[off : off+gr.bd.mappers[f].numBins()+1]
+	clear(h)
+	col, gh := gr.bd.cols[f], gr.gh
+	for _, r := range sp.rows {
+		x := gh[r]
+		e := &h[col[r]]
+		e.g += x.g
+		e.h += x.h
+		e.n++
+	}
+	var sg, sh float64
+	var sn int64
+	for _, e := range h {
+		sg += e.g
+		sh += e.h
+		sn += e.n
+	}
+	h[sp.common] = histBin{g: gr.fullG - sg, h: gr.fullH - sh, n: int64(gr.bd.rows) - sn}
 }
 
 // makeGroups splits the used features into groups of at most four, as evenly
@@ -316,6 +359,7 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 	full := nrows == gr.bd.rows
 	gr.groups = makeGroups(gr.used, gr.p.Threads)
 	root.g, root.h = gr.sumGradients(rows, full)
+	gr.fullG, gr.fullH = root.g, root.h
 	root.out = gr.output(root.g, root.h, root.lo, root.hi)
 	nodes := []gbdt.Node{{Leaf: true}}
 	bnodes := []binNode{{leaf: true}}

@@ -2,9 +2,11 @@ package training
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -133,5 +135,94 @@ func TestBinColumnMatchesBin(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSparseHistogram(t *testing.T) {
+	// A feature whose common bin holds most rows is summed from its other
+	// rows and the totals; every bin must still match a plain per-row sum.
+	rng := rand.New(rand.NewPCG(15, 16))
+	n := sparseMinRows + 123
+	tests := []struct {
+		name   string
+		share  float64 // of rows in bin 3
+		sparse bool
+	}{
+		{"mostly one bin", 0.9, true},
+		{"every row in one bin", 1, true},
+		{"dense", 0.5, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			col := make([]uint8, n)
+			for i := range col {
+				col[i] = 3
+				if rng.Float64() >= tc.share {
+					col[i] = uint8(rng.IntN(9))
+				}
+			}
+			bd := &binnedData{rows: n, cols: [][]uint8{col}, mappers: []binMapper{{upper: make([]float64, 8)}}}
+			bd.sparse = []sparseCol{findSparse(col)}
+			if got := bd.sparse[0].rows != nil; got != tc.sparse {
+				t.Fatalf("sparse %v, want %v", got, tc.sparse)
+			}
+			p := DefaultParams()
+			gr := newGrower(&p, bd)
+			gr.gh = make([]gradPair, n)
+			for i := range gr.gh {
+				gr.gh[i] = gradPair{rng.NormFloat64(), rng.Float64()}
+			}
+			want := make([]histBin, 9)
+			for i, b := range col {
+				want[b].g += gr.gh[i].g
+				want[b].h += gr.gh[i].h
+				want[b].n++
+				gr.fullG += gr.gh[i].g
+				gr.fullH += gr.gh[i].h
+			}
+			hist := gr.getHist()
+			gr.buildHist(hist, []int{0}, nil, nil, true)
+			for b, w := range want {
+				g := hist[b]
+				if g.n != w.n || math.Abs(g.g-w.g) > 1e-9*float64(n) || math.Abs(g.h-w.h) > 1e-9*float64(n) {
+					t.Errorf("bin %d: got %+v, want %+v", b, g, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDeterministicSparse(t *testing.T) {
+	// With every row in every tree the root histograms of zero-heavy
+	// features come from their other rows; the model must still not depend
+	// on the number of threads.
+	d := synthetic(sparseMinRows+5000, 17)
+	rng := rand.New(rand.NewPCG(17, 18))
+	zeros := make([]float64, d.Rows())
+	for i := range zeros {
+		if rng.IntN(10) == 0 {
+			zeros[i] = d.Columns[2][i] // a tenth of rows carry x2, the rest 0
+		}
+	}
+	d.Features = append(d.Features, "x2_sparse")
+	d.Columns = append(d.Columns, zeros)
+	p := DefaultParams()
+	p.NumRounds = 10
+	var texts []string
+	for _, threads := range []int{1, 2} {
+		q := p
+		q.Threads = threads
+		m, _, err := Train(context.Background(), d, nil, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sb strings.Builder
+		if err := m.WriteLightGBM(&sb); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, sb.String())
+	}
+	if texts[0] != texts[1] {
+		t.Error("models with 1 and 2 threads differ")
 	}
 }
