@@ -327,13 +327,31 @@ func (gr *grower) subtractHist(parent, small []histBin, f int) {
 // runs on one goroutine.
 const parallelWork = 1 << 14
 
-func (gr *grower) forGroups(rows int, fn func(group []int)) {
+func (gr *grower) forGroups(groups [][]int, rows int, fn func(group []int)) {
 	threads := gr.p.Threads
 	if rows*len(gr.used) < parallelWork {
 		threads = 1
 	}
-	groups := gr.groups
 	parallelFor(len(groups), threads, func(i int) { fn(groups[i]) })
+}
+
+// rootGroups groups the used features for a histogram over every row: the
+// dense ones as makeGroups does, then each sparse one on its own (its pass
+// visits only its own row list).
+func (gr *grower) rootGroups() [][]int {
+	if gr.bd.sparse == nil {
+		return gr.groups
+	}
+	var dense []int
+	var groups [][]int
+	for _, f := range gr.used {
+		if gr.bd.sparse[f].rows != nil {
+			groups = append(groups, []int{f})
+		} else {
+			dense = append(dense, f)
+		}
+	}
+	return append(makeGroups(dense, gr.p.Threads), groups...)
 }
 
 // pickBest reduces per-feature results in feature order (ties keep the first).
@@ -376,7 +394,11 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 				}
 			})
 		}
-		gr.forGroups(nrows, func(group []int) {
+		groups := gr.groups
+		if full {
+			groups = gr.rootGroups()
+		}
+		gr.forGroups(groups, nrows, func(group []int) {
 			gr.buildHist(root.hist, group, rows, gr.ordered, full)
 			for _, f := range group {
 				gr.bestSplit(root, f, &gr.bestA[f])
@@ -445,7 +467,7 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 		large.hist = lf.hist
 		lf.hist = nil
 		srows := gr.indices[small.begin:small.end]
-		gr.forGroups(len(srows), func(group []int) {
+		gr.forGroups(gr.groups, len(srows), func(group []int) {
 			gr.buildHist(small.hist, group, srows, gr.ordered, false)
 			for _, f := range group {
 				gr.subtractHist(large.hist, small.hist, f)
