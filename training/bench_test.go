@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,8 +203,8 @@ func BenchmarkGradients(b *testing.B) {
 // set scored every round on the CSV splits PREFIX.train.csv and
 // PREFIX.valid.csv, PREFIX named by XINYI_TRAIN_BENCH_SPLITS (as written by
 // `xinyi train --export-csv PREFIX`, the label in the last column; see
-// bench/training_universe.sh with KEEP=1). It reports the validation AUC of the
-// last round.
+// bench/training_universe.sh with KEEP=1), on XINYI_TRAIN_BENCH_THREADS
+// goroutines (default 2). It reports the validation AUC of the last round.
 func BenchmarkTrainSplits(b *testing.B) {
 	prefix := os.Getenv("XINYI_TRAIN_BENCH_SPLITS")
 	if prefix == "" {
@@ -241,6 +242,9 @@ func BenchmarkTrainSplits(b *testing.B) {
 	runtime.GC()
 	p := benchParams()
 	p.Threads = 2
+	if th, err := strconv.Atoi(os.Getenv("XINYI_TRAIN_BENCH_THREADS")); err == nil && th > 0 {
+		p.Threads = th
+	}
 	p.Progress = func(Round) {} // as the CLI does: the training metric is computed every round
 	var res *Result
 	cpu0 := cpuSeconds()
