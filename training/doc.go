@@ -6,19 +6,22 @@
 // their own) and stored as uint8 columns; trees grow leaf-wise (the leaf with
 // the largest gain splits first) from per-leaf gradient histograms, building
 // the smaller child's histogram and subtracting it from the parent's for the
-// sibling. Each split learns the direction of missing values. Monotone
-// constraints (the catalog's "higher is better / worse") bound every leaf
-// output by the midpoint of its constrained ancestors' children, so the
-// prediction is monotone in the feature for every input, not only on the
-// training data. Histogram building and split search run in parallel over
-// features; a model depends only on the data, the parameters and the seed
-// (not on the number of threads). Models leave as gbdt.Model values and so as
-// canonical LightGBM text.
+// sibling. A feature whose most common bin holds most rows (zeros, missing
+// values) gets its histogram over every row from its other rows alone, the
+// common bin taking the remainder of the totals. Each split learns the
+// direction of missing values. Monotone constraints (the catalog's "higher is
+// better / worse") bound every leaf output by the midpoint of its constrained
+// ancestors' children, so the prediction is monotone in the feature for every
+// input, not only on the training data. Histogram building and split search
+// run in parallel over features; a model depends only on the data, the
+// parameters and the seed (not on the number of threads). Models leave as
+// gbdt.Model values and so as canonical LightGBM text.
 //
-// Evaluation covers AUC (ties counted one half), Gini, KS, log loss, Brier,
-// calibration and lift by decile, PSI and confusion at a cut-off; a Card
-// bundles data, parameters, metrics, importances and monotonicity checks as
-// JSON and Markdown.
+// Evaluation covers AUC (ties counted one half; ranked with a radix sort, so
+// that the per-round metric of a large training or validation set stays
+// cheap), Gini, KS, log loss, Brier, calibration and lift by decile, PSI and
+// confusion at a cut-off; a Card bundles data, parameters, metrics,
+// importances and monotonicity checks as JSON and Markdown.
 //
 //	d, err := training.FromArrow(table.Record, table.Features, table.Target)
 //	trainRows, validRows, err := training.StratifiedSplit(d.Label, 0.2, 42)
