@@ -204,7 +204,10 @@ func BenchmarkGradients(b *testing.B) {
 // PREFIX.valid.csv, PREFIX named by XINYI_TRAIN_BENCH_SPLITS (as written by
 // `xinyi train --export-csv PREFIX`, the label in the last column; see
 // bench/training_universe.sh with KEEP=1), on XINYI_TRAIN_BENCH_THREADS
-// goroutines (default 2). It reports the validation AUC of the last round.
+// goroutines (default 2), with the monotone constraints
+// XINYI_TRAIN_BENCH_MONOTONE (comma-separated -1/0/+1 per feature, as
+// bench/training_universe.sh writes to monotone.txt; default none). It
+// reports the validation AUC of the last round.
 func BenchmarkTrainSplits(b *testing.B) {
 	prefix := os.Getenv("XINYI_TRAIN_BENCH_SPLITS")
 	if prefix == "" {
@@ -244,6 +247,15 @@ func BenchmarkTrainSplits(b *testing.B) {
 	p.Threads = 2
 	if th, err := strconv.Atoi(os.Getenv("XINYI_TRAIN_BENCH_THREADS")); err == nil && th > 0 {
 		p.Threads = th
+	}
+	if mono := os.Getenv("XINYI_TRAIN_BENCH_MONOTONE"); mono != "" {
+		for _, v := range strings.Split(mono, ",") {
+			c, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				b.Fatalf("XINYI_TRAIN_BENCH_MONOTONE: %v", err)
+			}
+			p.Monotone = append(p.Monotone, int8(c))
+		}
 	}
 	p.Progress = func(Round) {} // as the CLI does: the training metric is computed every round
 	var res *Result
