@@ -288,3 +288,22 @@ func BenchmarkBinColumn(b *testing.B) {
 		binColumn(&m, col)
 	}
 }
+
+// BenchmarkAUCTraining ranks 1,000,000 margins with 3% positives on 2
+// goroutines with reused buffers, as Train does for its per-round training
+// metric.
+func BenchmarkAUCTraining(b *testing.B) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	y, s := make([]float64, 1000000), make([]float64, 1000000)
+	for i := range y {
+		s[i] = rng.NormFloat64() - 3.5
+		if rng.Float64() < 0.03 {
+			y[i] = 1
+			s[i] += 0.7
+		}
+	}
+	var sc aucScratch
+	for b.Loop() {
+		sc.aucRadix(y, s, 2)
+	}
+}
