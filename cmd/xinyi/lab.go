@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -144,6 +145,7 @@ type consoleDeps struct {
 	screener *serving.Screener          // nil: no screenings
 	svc      *serving.Service           // nil: no company profiles
 	graph    *features.GuaranteeNetwork // nil: profiles without the guarantee circle
+	dir      *datasets.Directory        // nil: profiles name companies by code
 	secure   bool
 	lang     string
 	logger   *slog.Logger
@@ -164,7 +166,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 		opts.Screenings = labserving.NewScreenings(d.screener, d.store)
 	}
 	if d.svc != nil {
-		opts.Companies = labserving.NewCompanies(d.svc, d.cat)
+		opts.Companies = labserving.NewCompanies(d.svc, d.cat).WithDirectory(d.dir)
 	}
 	if d.graph != nil {
 		opts.Graphs = labfeatures.NewGraphs(d.graph)

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -253,15 +254,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}()
 
-	var graph *features.GuaranteeNetwork
+	var (
+		graph *features.GuaranteeNetwork
+		dir   *datasets.Directory
+	)
 	if len(snaps) > 0 {
 		if graph, err = features.LoadGuaranteeNetwork(ctx, store, snaps[0].AsOf, 0); err != nil {
 			logger.Warn("no guarantee network; company profiles show no circle", "err", err)
 			graph = nil
 		}
+		if dir, err = datasets.LoadDirectory(ctx, store, datasets.DayOf(snaps[0].AsOf)); err != nil {
+			logger.Warn("no business registry; company profiles name companies by code", "err", err)
+			dir = nil
+		}
 	}
 	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, cat: cat, reg: reg, data: data,
-		screener: screener, svc: svc, graph: graph, secure: *secure || tlsConf != nil, lang: *lang, logger: logger})
+		screener: screener, svc: svc, graph: graph, dir: dir, secure: *secure || tlsConf != nil, lang: *lang, logger: logger})
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	xfeatures "github.com/xinyi-platform/xinyi/features"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -19,6 +21,7 @@ import (
 type Companies struct {
 	svc *xserving.Service
 	cat *xfeatures.Catalog
+	dir *datasets.Directory
 }
 
 // NewCompanies wraps svc; cat (optional) supplies the indicators' dimensions.
@@ -35,6 +38,13 @@ func companyPrincipal(p lab.Principal) (xserving.Principal, error) {
 		sp.Role = xserving.RoleBank
 	}
 	return sp, nil
+}
+
+// WithDirectory names each company, its industry and its district from the business
+// registry (nil: the code stands for the name).
+func (c *Companies) WithDirectory(d *datasets.Directory) *Companies {
+	c.dir = d
+	return c
 }
 
 // Company assesses code for the signed-in user.
@@ -56,6 +66,12 @@ func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (
 	}
 	out := lab.Company{Code: d.Company, Name: d.Company, AsOf: d.AsOf.Format("2006-01-02"), PD: d.PD, Rating: string(d.Rating),
 		Colour: string(d.Colour), Limit: d.Limit}
+	if c.dir != nil {
+		if r, ok := c.dir.Company(d.Company); ok {
+			out.Name, out.Region = r.Name, r.DistrictName
+			out.Industry = strings.TrimSpace(r.Industry + " " + datasets.IndustryName(r.Industry))
+		}
+	}
 	for _, m := range d.Models {
 		out.Models = append(out.Models, fmt.Sprintf("%s %s:%s", m.Task, m.Name, m.Version))
 	}

@@ -1,0 +1,63 @@
+package datasets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// Directory is the business registry as known on one date: each company's latest
+// registration record (highest revision) that had arrived by then.
+type Directory struct {
+	AsOf Day
+	rows map[string]CompanyRow
+}
+
+// LoadDirectory reads every companies partition and keeps, per company, the record
+// with the highest revision among those that happened and arrived by asof.
+func LoadDirectory(ctx context.Context, store blob.Store, asof Day) (*Directory, error) {
+	src, err := SourceByName(SourceCompanies)
+	if err != nil {
+		return nil, err
+	}
+	months, err := Months(ctx, store, src)
+	if err != nil {
+		return nil, err
+	}
+	d := &Directory{AsOf: asof, rows: map[string]CompanyRow{}}
+	for _, m := range months {
+		rows, err := ReadMonth[CompanyRow](ctx, store, src, m)
+		if err != nil {
+			return nil, fmt.Errorf("datasets: company directory: %w", err)
+		}
+		for _, r := range rows {
+			if r.EventDate > asof || r.ArrivalDate > asof {
+				continue
+			}
+			if old, ok := d.rows[r.Code]; !ok || r.Revision > old.Revision {
+				d.rows[r.Code] = r
+			}
+		}
+	}
+	return d, nil
+}
+
+// Company returns the registration record of code.
+func (d *Directory) Company(code string) (CompanyRow, bool) {
+	r, ok := d.rows[code]
+	return r, ok
+}
+
+// Len is the number of companies in the directory.
+func (d *Directory) Len() int { return len(d.rows) }
+
+// IndustryName is the GB/T 4754 section name of a section letter, or "" when unknown.
+func IndustryName(section string) string {
+	for _, in := range industries {
+		if in.Section == section {
+			return in.Name
+		}
+	}
+	return ""
+}
