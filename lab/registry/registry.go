@@ -196,7 +196,9 @@ func convertVersion(v xregistry.Version) lab.Version {
 		slices.Sort(names)
 		for _, n := range names {
 			out.Metrics = append(out.Metrics, lab.Metric{Name: n, Value: v.Metrics[n]})
-			if strings.EqualFold(n, "auc") {
+			// An upload names its AUC "auc"; a model trained on a sample reports its
+			// out-of-time test split as "test_auc" (and "valid_auc"), which wins.
+			if strings.EqualFold(n, "auc") && out.AUC == 0 || strings.EqualFold(n, "test_auc") {
 				out.AUC = v.Metrics[n]
 			}
 		}

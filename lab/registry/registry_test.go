@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/xinyi-platform/xinyi/lab"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
 )
 
 func TestParseFeatureSet(t *testing.T) {
@@ -118,5 +119,25 @@ func BenchmarkParseGolden(b *testing.B) {
 		if _, err := ParseGolden(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestConvertVersionAUC(t *testing.T) {
+	tests := []struct {
+		name    string
+		metrics map[string]float64
+		want    float64
+	}{
+		{"upload", map[string]float64{"auc": 0.7, "ks": 0.3}, 0.7},
+		{"trained on a sample", map[string]float64{"valid_auc": 0.85, "test_auc": 0.82, "test_ks": 0.5}, 0.82},
+		{"both", map[string]float64{"auc": 0.7, "test_auc": 0.82}, 0.82},
+		{"none", map[string]float64{"rmse": 3}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := convertVersion(xregistry.Version{Metrics: tc.metrics}).AUC; got != tc.want {
+				t.Fatalf("AUC = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
