@@ -75,8 +75,10 @@ company=$(awk '$1 == 1 {print $2}' "$dir/.xinyi/screen.txt")
 say "8. the company $company authorizes the bank; the platform starts serving"
 "$xinyi" access consent --store "$dir" --company "$company" --bank "$bank"
 log="$dir/.xinyi/serve.log"
+samples=()
+[ -d "$shared" ] && samples=(--samples "$shared") # the public data sets, offered for training in the console
 nohup "$xinyi" serve --store "$dir" --service-key "$ops" --http "$http" --grpc "$grpc" \
-  --samples "$shared" --demo-logins > "$log" 2>&1 &
+  "${samples[@]}" --demo-logins > "$log" 2>&1 &
 echo $! > "$dir/.xinyi/serve.pid"
 for _ in $(seq 1 100); do
   curl -fsS "http://$http/v2/health/ready" >/dev/null 2>&1 && break
