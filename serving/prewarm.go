@@ -3,8 +3,10 @@ package serving
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Prewarm computes the TreeSHAP decomposition of every model for each company in
@@ -70,4 +72,40 @@ func (s *Service) Prewarm(ctx context.Context, codes []string, workers int) (int
 		return int(done.Load()), firstErr
 	}
 	return int(done.Load()), ctx.Err()
+}
+
+// PrewarmOnChange prewarms (one worker, so requests keep the other cores) at start
+// and whenever the models or the online store's content change, checking every
+// interval until ctx ends. loaded reports the online store's content as a key that
+// changes with every snapshot load, and the company codes it holds. logger may be nil.
+func (s *Service) PrewarmOnChange(ctx context.Context, interval time.Duration, loaded func() (key string, codes []string), logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var last string
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		snap := s.opts.Models.Current()
+		content, codes := loaded()
+		key := fmt.Sprintf("%d|%s", snap.Generation, content)
+		if key != last && snap.Complete() && len(codes) > 0 {
+			start := time.Now()
+			n, err := s.Prewarm(ctx, codes, 1)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				logger.Warn("prewarming explanations failed; reasons are computed per request", "err", err)
+			} else {
+				logger.Info("explanations prewarmed", "companies", n, "generation", snap.Generation, "took", time.Since(start).Round(time.Millisecond).String())
+			}
+			last = key
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

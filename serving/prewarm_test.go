@@ -3,7 +3,9 @@ package serving
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPrewarm(t *testing.T) {
@@ -60,4 +62,50 @@ func TestPrewarm(t *testing.T) {
 	if _, err := e.svc.Prewarm(ctx2, []string{e.good}, 1); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Prewarm: err %v, want context.Canceled", err)
 	}
+}
+
+// TestPrewarmOnChange: the loop prewarms at start, again after a model swap (new
+// scorers, new cache keys), and not while nothing changes.
+func TestPrewarmOnChange(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int64
+	loaded := func() (string, []string) {
+		calls.Add(1)
+		return "snap-1", []string{e.good, e.bad}
+	}
+	done := make(chan struct{})
+	go func() { e.svc.PrewarmOnChange(ctx, 5*time.Millisecond, loaded, nil); close(done) }()
+	per := 0
+	for _, task := range Tasks {
+		if e.models.Current().Scorer(task).Explains() {
+			per++
+		}
+	}
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for e.svc.cache.len() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("cache holds %d decompositions, want %d", e.svc.cache.len(), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(2 * per)
+	// Unchanged models and content: many checks, no new work.
+	for start := calls.Load(); calls.Load() < start+5; {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := e.svc.cache.len(); got != 2*per {
+		t.Fatalf("nothing changed, yet the cache grew to %d", got)
+	}
+	// A model swap: the new versions' decompositions join the old ones.
+	if err := e.models.Install(loadStumps(t, "2", nil)...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(4 * per)
+	cancel()
+	<-done
 }

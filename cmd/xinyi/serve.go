@@ -229,7 +229,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 4)
 	go func() { errc <- ignoreCanceled(follower.Run(runCtx)) }()
 	if *prewarm {
-		go prewarmLoop(runCtx, svc, holder, mems, logger)
+		// The online stores' content: every set's as-of date, and the companies.
+		loaded := func() (string, []string) {
+			var key string
+			var codes []string
+			for _, set := range slices.Sorted(maps.Keys(mems)) {
+				asof, c := mems[set].Loaded()
+				key += set + "@" + asof.Format(time.DateOnly) + " "
+				if len(c) > len(codes) {
+					codes = c
+				}
+			}
+			return key, codes
+		}
+		go svc.PrewarmOnChange(runCtx, 5*time.Second, loaded, logger)
 	}
 	go func() {
 		t := time.NewTicker(*refresh)
@@ -364,43 +377,4 @@ func ignoreCanceled(err error) error {
 		return nil
 	}
 	return err
-}
-
-// prewarmLoop explains every company of the online store with every model in the
-// background whenever the models or the loaded snapshot change, with one worker so
-// that requests keep the other cores.
-func prewarmLoop(ctx context.Context, svc *serving.Service, holder *serving.Models, mems map[string]*features.MemoryStore, logger *slog.Logger) {
-	var last string
-	t := time.NewTicker(5 * time.Second)
-	defer t.Stop()
-	for {
-		snap := holder.Current()
-		var codes []string
-		key := fmt.Sprint(snap.Generation)
-		for _, set := range slices.Sorted(maps.Keys(mems)) {
-			asof, c := mems[set].Loaded()
-			key += "|" + set + "@" + asof.String()
-			if len(c) > len(codes) {
-				codes = c
-			}
-		}
-		if key != last && snap.Complete() && len(codes) > 0 {
-			start := time.Now()
-			n, err := svc.Prewarm(ctx, codes, 1)
-			if ctx.Err() != nil {
-				return
-			}
-			if err != nil {
-				logger.Warn("prewarming explanations failed; reasons are computed per request", "err", err)
-			} else {
-				logger.Info("explanations prewarmed", "companies", n, "models", snap.Refs(), "took", time.Since(start).Round(time.Millisecond))
-			}
-			last = key
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
