@@ -107,13 +107,38 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	sqldb.SetMaxOpenConns(opts.MaxOpenConns)
 	sqldb.SetMaxIdleConns(opts.MaxOpenConns)
-	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
-	defer cancel()
-	if err := sqldb.PingContext(pctx); err != nil {
+	if err := ping(ctx, sqldb, d, opts); err != nil {
 		sqldb.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, d, err)
 	}
 	return &DB{sql: sqldb, dialect: d, opts: opts, writer: make(chan struct{}, 1)}, nil
+}
+
+// ping opens the first connection. A new connection to a SQLite file switches it to
+// WAL, and while several processes do that to a new file at once SQLite answers
+// SQLITE_BUSY at once rather than through its busy handler: retry that for up to
+// BusyTimeout.
+func ping(ctx context.Context, sqldb *sql.DB, d Dialect, opts Options) error {
+	pctx, cancel := context.WithTimeout(ctx, opts.ConnectTimeout)
+	defer cancel()
+	deadline := time.Now().Add(opts.BusyTimeout)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := sqldb.PingContext(pctx)
+		if err == nil || d != SQLite || !sqliteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-pctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+// sqliteBusy reports SQLITE_BUSY (primary result code 5) from the driver.
+func sqliteBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == 5
 }
 
 // parseDSN picks the engine and the driver's own source string.
