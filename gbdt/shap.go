@@ -221,20 +221,11 @@ func shapLeaf(v float64, feat []int32, z []float64, on []uint8, phi []float64, s
 		shapLeaf4(v, feat, z, on, phi, s)
 		return
 	}
-	zp := 1.0
-	p := 0
-	for j := range d {
-		if on[j] != 0 {
-			s.pz[p] = z[j]
-			s.pf[p] = feat[j]
-			p++
-		} else {
-			zp *= z[j]
-		}
-	}
+	pz, _, zp := s.onPath(feat, z, on)
 	if zp == 0 {
 		return
 	}
+	p := len(pz)
 	m := d - p
 	q := &s.rules[(d+1)/2]
 	k := len(q.y)
@@ -284,19 +275,16 @@ func shapLeaf(v float64, feat []int32, z []float64, on []uint8, phi []float64, s
 	}
 }
 
-// shapLeaf4 is shapLeaf for paths of up to 8 unique features, with the
-// 4-node rule (exact for integrands of degree up to 7): the four nodes are
-// four independent chains of multiplications kept in registers.
-func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+// onPath splits a leaf's path: the zero fractions pz and features pf of the
+// splits the row follows (kept in s), and zp, the product of the zero fractions of
+// the others. Branch-free: which features the row follows is data, not a pattern
+// the branch predictor can learn.
+func (s *shapScratch) onPath(feat []int32, z []float64, on []uint8) (pz []float64, pf []int32, zp float64) {
 	d := len(feat)
-	on = on[:d]
-	z = z[:d]
-	pz, pf := s.pz[:d], s.pf[:d]
-	zp := 1.0
+	pz, pf = s.pz[:d], s.pf[:d]
+	zp = 1.0
 	p := 0
-	// Branch-free: which features the row follows is data, not a pattern
-	// the branch predictor can learn.
-	for j, o := range on {
+	for j, o := range on[:d] {
 		zj := z[j]
 		pz[p] = zj
 		pf[p] = feat[j]
@@ -306,11 +294,19 @@ func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, 
 		}
 		zp *= zj
 	}
+	return pz[:p], pf[:p], zp
+}
+
+// shapLeaf4 is shapLeaf for paths of up to 8 unique features, with the
+// 4-node rule (exact for integrands of degree up to 7): the four nodes are
+// four independent chains of multiplications kept in registers.
+func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
+	pz, pf, zp := s.onPath(feat, z, on)
 	if zp == 0 {
 		return
 	}
-	pz, pf = pz[:p], pf[:p]
-	m := d - p
+	p := len(pz)
+	m := len(feat) - p
 	q := &s.rules[4]
 	y0, y1, y2, y3 := q.y[0], q.y[1], q.y[2], q.y[3]
 	if m > 0 {
@@ -359,29 +355,12 @@ func shapLeaf4(v float64, feat []int32, z []float64, on []uint8, phi []float64, 
 // shapLeaf3 is shapLeaf4 with the 3-node rule, for paths of up to 6 unique
 // features (integrands of degree up to 5).
 func shapLeaf3(v float64, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
-	d := len(feat)
-	on = on[:d]
-	z = z[:d]
-	pz, pf := s.pz[:d], s.pf[:d]
-	zp := 1.0
-	p := 0
-	// Branch-free: which features the row follows is data, not a pattern
-	// the branch predictor can learn.
-	for j, o := range on {
-		zj := z[j]
-		pz[p] = zj
-		pf[p] = feat[j]
-		p += int(o)
-		if o != 0 {
-			zj = 1
-		}
-		zp *= zj
-	}
+	pz, pf, zp := s.onPath(feat, z, on)
 	if zp == 0 {
 		return
 	}
-	pz, pf = pz[:p], pf[:p]
-	m := d - p
+	p := len(pz)
+	m := len(feat) - p
 	q := &s.rules[3]
 	y0, y1, y2 := q.y[0], q.y[1], q.y[2]
 	if m > 0 {

@@ -336,27 +336,12 @@ func (e *Explainer) Contributions(row, out []float64) (float64, error) {
 //
 // integrands of degree len(feat), integrated exactly by the 4-node rule.
 func shapPair4(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
-	d := len(feat)
-	on = on[:d]
-	z = z[:d]
-	pz, pf := s.pz[:d], s.pf[:d]
-	zp := 1.0
-	p := 0
-	for j, o := range on {
-		zj := z[j]
-		pz[p] = zj
-		pf[p] = feat[j]
-		p += int(o)
-		if o != 0 {
-			zj = 1
-		}
-		zp *= zj
-	}
+	pz, pf, zp := s.onPath(feat, z, on)
 	if zp == 0 {
 		return
 	}
-	pz, pf = pz[:p], pf[:p]
-	m := d - p
+	p := len(pz)
+	m := len(feat) - p
 	q := &s.rules[4]
 	y0, y1, y2, y3 := q.y[0], q.y[1], q.y[2], q.y[3]
 	b0 := vh*(zh+(1-zh)*y0) + vc*zc*(1-y0)
@@ -399,27 +384,12 @@ func shapPair4(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on [
 // shapPair3 is shapPair4 with the 3-node rule, for common paths of up to 5
 // unique features (integrands of degree up to 5).
 func shapPair3(vh, zh, vc, zc float64, fi int32, feat []int32, z []float64, on []uint8, phi []float64, s *shapScratch) {
-	d := len(feat)
-	on = on[:d]
-	z = z[:d]
-	pz, pf := s.pz[:d], s.pf[:d]
-	zp := 1.0
-	p := 0
-	for j, o := range on {
-		zj := z[j]
-		pz[p] = zj
-		pf[p] = feat[j]
-		p += int(o)
-		if o != 0 {
-			zj = 1
-		}
-		zp *= zj
-	}
+	pz, pf, zp := s.onPath(feat, z, on)
 	if zp == 0 {
 		return
 	}
-	pz, pf = pz[:p], pf[:p]
-	m := d - p
+	p := len(pz)
+	m := len(feat) - p
 	q := &s.rules[3]
 	y0, y1, y2 := q.y[0], q.y[1], q.y[2]
 	b0 := vh*(zh+(1-zh)*y0) + vc*zc*(1-y0)
