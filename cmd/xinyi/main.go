@@ -1,4 +1,4 @@
-// Command xinyi is the one binary of the Xinyi platform. Each subcommand lives in its
+// Package main is xinyi, the one binary of the Xinyi platform. Each subcommand lives in its
 // own file, registers itself in init, and only wires flags to package constructors.
 package main
 
