@@ -1,7 +1,8 @@
 // Package main is bench/features, a command that compares Xinyi's point-in-time
-// materialization with DuckDB over the same raw Parquet files: five windowed aggregates of the tax table with the
-// arrival-time filter and correction (revision) resolution, for 12 as-of dates. It
-// checks that both give the same values and prints time and the ratio side by side.
+// materialization with DuckDB over the same raw Parquet files: five windowed
+// aggregates of the tax table with the arrival-time filter and correction
+// (revision) resolution, for 12 as-of dates. It checks that both give the same
+// values and prints time and the ratio side by side.
 //
 // It is a separate module so that the product stays free of cgo:
 //
