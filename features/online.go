@@ -177,6 +177,14 @@ func (m *MemoryStore) Load(ctx context.Context, s *Snapshot) error {
 	return nil
 }
 
+// AsOf returns the as-of date of the loaded snapshot (zero when nothing is loaded).
+func (m *MemoryStore) AsOf() time.Time {
+	if s := m.cur.Load(); s != nil {
+		return s.asof
+	}
+	return time.Time{}
+}
+
 // Loaded returns the as-of date and the company codes (sorted) of the loaded
 // snapshot; a zero date and no codes when nothing is loaded.
 func (m *MemoryStore) Loaded() (time.Time, []string) {

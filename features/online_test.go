@@ -76,8 +76,8 @@ func reportQuantiles(b *testing.B, lat []time.Duration) {
 
 func TestMemoryStoreLoaded(t *testing.T) {
 	s := features.NewMemoryStore(features.OnlineOptions{})
-	if asof, codes := s.Loaded(); !asof.IsZero() || codes != nil {
-		t.Fatalf("empty store: Loaded() = %v, %v; want zero and nil", asof, codes)
+	if asof, codes := s.Loaded(); !asof.IsZero() || codes != nil || !s.AsOf().IsZero() {
+		t.Fatalf("empty store: Loaded() = %v, %v, AsOf() = %v; want zero and nil", asof, codes, s.AsOf())
 	}
 	snap := benchSnapshot(3)
 	snap.Codes[0], snap.Codes[2] = snap.Codes[2], snap.Codes[0] // unsorted input
@@ -86,7 +86,7 @@ func TestMemoryStoreLoaded(t *testing.T) {
 	}
 	asof, codes := s.Loaded()
 	want := []string{"91330604MA00000000", "91330604MA00000001", "91330604MA00000002"}
-	if !asof.Equal(snap.AsOf) || !slices.Equal(codes, want) {
+	if !asof.Equal(snap.AsOf) || !s.AsOf().Equal(snap.AsOf) || !slices.Equal(codes, want) {
 		t.Fatalf("Loaded() = %v, %v; want %v, %v", asof, codes, snap.AsOf, want)
 	}
 }

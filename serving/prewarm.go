@@ -76,9 +76,10 @@ func (s *Service) Prewarm(ctx context.Context, codes []string, workers int) (int
 
 // PrewarmOnChange prewarms (one worker, so requests keep the other cores) at start
 // and whenever the models or the online store's content change, checking every
-// interval until ctx ends. loaded reports the online store's content as a key that
-// changes with every snapshot load, and the company codes it holds. logger may be nil.
-func (s *Service) PrewarmOnChange(ctx context.Context, interval time.Duration, loaded func() (key string, codes []string), logger *slog.Logger) {
+// interval until ctx ends. content names the online store's content cheaply (it
+// changes with every snapshot load); codes lists the companies it holds and is
+// called only when something changed. logger may be nil.
+func (s *Service) PrewarmOnChange(ctx context.Context, interval time.Duration, content func() string, codes func() []string, logger *slog.Logger) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -87,11 +88,10 @@ func (s *Service) PrewarmOnChange(ctx context.Context, interval time.Duration, l
 	defer t.Stop()
 	for {
 		snap := s.opts.Models.Current()
-		content, codes := loaded()
-		key := fmt.Sprintf("%d|%s", snap.Generation, content)
-		if key != last && snap.Complete() && len(codes) > 0 {
+		key := fmt.Sprintf("%d|%s", snap.Generation, content())
+		if key != last && snap.Complete() {
 			start := time.Now()
-			n, err := s.Prewarm(ctx, codes, 1)
+			n, err := s.Prewarm(ctx, codes(), 1)
 			if ctx.Err() != nil {
 				return
 			}

@@ -70,13 +70,11 @@ func TestPrewarmOnChange(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var calls atomic.Int64
-	loaded := func() (string, []string) {
-		calls.Add(1)
-		return "snap-1", []string{e.good, e.bad}
-	}
+	var calls, listed atomic.Int64
+	content := func() string { calls.Add(1); return "snap-1" }
+	codes := func() []string { listed.Add(1); return []string{e.good, e.bad} }
 	done := make(chan struct{})
-	go func() { e.svc.PrewarmOnChange(ctx, 5*time.Millisecond, loaded, nil); close(done) }()
+	go func() { e.svc.PrewarmOnChange(ctx, 5*time.Millisecond, content, codes, nil); close(done) }()
 	per := 0
 	for _, task := range Tasks {
 		if e.models.Current().Scorer(task).Explains() {
@@ -100,6 +98,9 @@ func TestPrewarmOnChange(t *testing.T) {
 	}
 	if got := e.svc.cache.len(); got != 2*per {
 		t.Fatalf("nothing changed, yet the cache grew to %d", got)
+	}
+	if n := listed.Load(); n != 1 {
+		t.Fatalf("the companies were listed %d times while nothing changed; want once", n)
 	}
 	// A model swap: the new versions' decompositions join the old ones.
 	if err := e.models.Install(loadStumps(t, "2", nil)...); err != nil {

@@ -229,20 +229,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	errc := make(chan error, 4)
 	go func() { errc <- ignoreCanceled(follower.Run(runCtx)) }()
 	if *prewarm {
-		// The online stores' content: every set's as-of date, and the companies.
-		loaded := func() (string, []string) {
+		// The online stores' content is each set's as-of date; the companies are those
+		// of the largest set.
+		content := func() string {
 			var key string
-			var codes []string
 			for _, set := range slices.Sorted(maps.Keys(mems)) {
-				asof, c := mems[set].Loaded()
-				key += set + "@" + asof.Format(time.DateOnly) + " "
-				if len(c) > len(codes) {
+				key += set + "@" + mems[set].AsOf().Format(time.DateOnly) + " "
+			}
+			return key
+		}
+		codes := func() []string {
+			var codes []string
+			for _, mem := range mems {
+				if _, c := mem.Loaded(); len(c) > len(codes) {
 					codes = c
 				}
 			}
-			return key, codes
+			return codes
 		}
-		go svc.PrewarmOnChange(runCtx, 5*time.Second, loaded, logger)
+		go svc.PrewarmOnChange(runCtx, 5*time.Second, content, codes, logger)
 	}
 	go func() {
 		t := time.NewTicker(*refresh)
