@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 )
 
@@ -28,19 +29,6 @@ var (
 	ErrConflict = errors.New("lab: conflict")
 	// ErrNotConnected: the library behind a page is not configured in this process.
 	ErrNotConnected = errors.New("lab: library not connected")
-)
-
-// Role is what a signed-in user may do in the console.
-type Role string
-
-// The roles the console knows.
-const (
-	RoleViewer    Role = "viewer"    // browse the indicator library
-	RoleScientist Role = "scientist" // samples, training, uploads, promotion requests
-	RoleApprover  Role = "approver"  // approve or reject promotions
-	RoleRegulator Role = "regulator" // screenings and every company profile
-	RoleBank      Role = "bank"      // company profiles with the company's consent
-	RoleAdmin     Role = "admin"     // everything
 )
 
 // Clearance is the highest indicator sensitivity a principal may see.
@@ -68,27 +56,22 @@ func (c Clearance) Allows(sensitivity string) bool {
 	return Clearance(sensitivity).rank() <= c.rank()
 }
 
-// Principal is a signed-in user as the Authenticator describes them.
+// Principal is a signed-in user: internal/access's principal, which every backend
+// passes on as it is, and the indicator clearance it holds.
 type Principal struct {
-	ID            string // stable user id, recorded in approvals and audit entries
-	Name          string // display name
-	Institution   string // bank, regulator or platform operator the user belongs to
-	InstitutionID int64
-	Roles         []Role
-	Clearance     Clearance
-	// Native is the Authenticator's own principal, handed back to adapters whose
-	// packages authorize every call themselves (the registry). Nil otherwise.
-	Native any
+	access.Principal
+	Clearance Clearance
 }
 
-// Has reports whether p holds role r (admins hold every role).
-func (p Principal) Has(r Role) bool {
-	for _, x := range p.Roles {
-		if x == r || x == RoleAdmin {
-			return true
-		}
-	}
-	return false
+// Name is the user's display name.
+func (p Principal) Name() string { return p.User }
+
+// May reports whether internal/access's rule lets p take action at all (ignoring
+// ownership and consent, which the page itself asks about). Pages use it only to
+// show or hide links; every route and backend call is authorized for real.
+func (p Principal) May(action string) bool {
+	_, err := access.Decide(p.Principal, access.Action(action), access.Resource{})
+	return err == nil
 }
 
 // Authenticator turns an API key into a principal (backed by internal/access). An
@@ -97,10 +80,11 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, apiKey string) (Principal, error)
 }
 
-// Consents answers whether the principal's institution holds an active consent grant
-// for a company.
-type Consents interface {
-	HasConsent(ctx context.Context, p Principal, companyCode string) (bool, error)
+// Authorizer is internal/access's one Authorize: role, ownership and consent, with
+// every refusal audited. Its errors wrap access.ErrForbidden, access.ErrConsentRequired,
+// access.ErrInvalid or access.ErrUnavailable.
+type Authorizer interface {
+	Authorize(ctx context.Context, p access.Principal, action access.Action, res access.Resource) error
 }
 
 // Indicator is one entry of the indicator library as the console shows it.

@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/access"
 )
 
 //go:embed templates/*.html
@@ -36,8 +38,10 @@ type Options struct {
 	Prefix string
 	// Auth turns API keys into principals (internal/access). Required.
 	Auth Authenticator
-	// Consents authorizes bank users to open company profiles. Nil: banks see none.
-	Consents Consents
+	// Authorizer decides every route and company profile (internal/access) and
+	// audits refusals. Nil: the rules of internal/access alone, without consent
+	// (a bank then sees no company profile) and unaudited.
+	Authorizer Authorizer
 
 	Indicators Indicators
 	Statistics Statistics
@@ -180,13 +184,13 @@ func (q *req) principal() Principal {
 
 type handler func(q *req) error
 
-// access describes who may reach a route.
-type access struct {
-	public bool   // no sign-in needed
-	roles  []Role // any of these (empty: any signed-in user)
+// route describes who may reach a route.
+type route struct {
+	public bool          // no sign-in needed
+	action access.Action // what internal/access must allow (empty: any signed-in user)
 }
 
-func (s *Server) handle(pattern string, a access, h handler) {
+func (s *Server) handle(pattern string, a route, h handler) {
 	method, path, ok := strings.Cut(pattern, " ")
 	if !ok {
 		method, path = "", pattern
@@ -236,31 +240,40 @@ func (s *Server) cookie(name, value string, maxAge int) *http.Cookie {
 		Secure: s.o.SecureCookies, SameSite: http.SameSiteStrictMode}
 }
 
-func (s *Server) authorize(q *req, a access) error {
+func (s *Server) authorize(q *req, a route) error {
 	if a.public {
 		return nil
 	}
 	if q.sess == nil {
 		return ErrUnauthenticated
 	}
-	if len(a.roles) == 0 {
+	if a.action == "" {
 		return nil
 	}
-	p := q.sess.principal
-	for _, r := range a.roles {
-		if p.Has(r) {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: this page needs the role %s", ErrForbidden, roleList(a.roles))
+	return s.allow(q, a.action, access.Resource{Kind: "console", ID: q.r.Method + " " + q.r.URL.Path})
 }
 
-func roleList(rs []Role) string {
-	out := make([]string, len(rs))
-	for i, r := range rs {
-		out[i] = string(r)
+// allow asks internal/access (through Options.Authorizer) whether the signed-in
+// user may take action on res, and translates its answer to the console's errors.
+func (s *Server) allow(q *req, action access.Action, res access.Resource) error {
+	p := q.principal().Principal
+	var err error
+	if s.o.Authorizer != nil {
+		err = s.o.Authorizer.Authorize(q.ctx(), p, action, res)
+	} else if d, derr := access.Decide(p, action, res); derr != nil {
+		err = derr
+	} else if d.ConsentScope != "" {
+		err = fmt.Errorf("%w: no consent register is connected", access.ErrConsentRequired)
 	}
-	return strings.Join(out, " or ")
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
+	case errors.Is(err, access.ErrInvalid):
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	}
+	return fmt.Errorf("%w: %w", ErrForbidden, err)
 }
 
 // checkCSRF compares the form's token with the session's (or, before sign-in, the

@@ -769,7 +769,7 @@ func TestErrorPages(t *testing.T) {
 
 func TestNotConnected(t *testing.T) {
 	env, _ := setup(t)
-	srv, err := lab.New(lab.Options{Auth: labaccess.New(env.Access, labaccess.Options{})})
+	srv, err := lab.New(lab.Options{Auth: labaccess.New(env.Access, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,22 +14,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 )
 
 func (s *Server) routes() {
-	any := access{}
-	sci := access{roles: []Role{RoleScientist}}
-	models := access{roles: []Role{RoleScientist, RoleApprover}}
-	reg := access{roles: []Role{RoleRegulator}}
-	companies := access{roles: []Role{RoleRegulator, RoleBank}}
+	any := route{action: access.ActionBrowseLibrary}
+	sci := route{action: access.ActionBuildSample}
+	models := route{action: access.ActionListModels}
+	reg := route{action: access.ActionScreen}
+	companies := route{action: access.ActionFindCompanies} // each profile asks for consent
 
 	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
-	s.handle("GET /login", access{public: true}, s.loginPage)
-	s.handle("POST /login", access{public: true}, s.login)
-	s.handle("POST /logout", access{public: true}, s.logout)
-	s.handle("POST /lang", access{public: true}, s.setLang)
+	s.handle("GET /login", route{public: true}, s.loginPage)
+	s.handle("POST /login", route{public: true}, s.login)
+	s.handle("POST /logout", route{public: true}, s.logout)
+	s.handle("POST /lang", route{public: true}, s.setLang)
 	s.handle("GET /{$}", any, s.home)
 
 	s.handle("GET /indicators", any, s.indicators)
@@ -50,7 +51,7 @@ func (s *Server) routes() {
 	s.handle("POST /upload", sci, s.upload)
 	s.handle("POST /models/{name}/{version}/promote", sci, s.promote)
 	s.handle("GET /approvals", models, s.approvals)
-	s.handle("POST /approvals/{id}", access{roles: []Role{RoleApprover}}, s.decide)
+	s.handle("POST /approvals/{id}", route{action: access.ActionDecidePromotion}, s.decide)
 
 	s.handle("GET /screenings", reg, s.screenings)
 	s.handle("POST /screenings", reg, s.startScreening)
@@ -60,7 +61,7 @@ func (s *Server) routes() {
 	s.handle("GET /companies", companies, s.companySearch)
 	s.handle("GET /companies/{code}", companies, s.company)
 
-	s.handle("/", access{public: true}, func(q *req) error {
+	s.handle("/", route{public: true}, func(q *req) error {
 		return fmt.Errorf("%w: no page at %s", ErrNotFound, q.r.URL.Path)
 	})
 }
@@ -146,12 +147,12 @@ func (s *Server) home(q *req) error {
 		}
 	}
 	add("indicators", "indicators", true)
-	add("samples", "samples", p.Has(RoleScientist))
-	add("algorithms", "algorithms", p.Has(RoleScientist))
-	add("models", "models", p.Has(RoleScientist) || p.Has(RoleApprover))
-	add("approvals", "approvals", p.Has(RoleApprover))
-	add("screenings", "screenings", p.Has(RoleRegulator))
-	add("companies", "companies", p.Has(RoleRegulator) || p.Has(RoleBank))
+	add("samples", "samples", p.May(string(access.ActionBuildSample)))
+	add("algorithms", "algorithms", p.May(string(access.ActionBuildSample)))
+	add("models", "models", p.May(string(access.ActionListModels)))
+	add("approvals", "approvals", p.May(string(access.ActionDecidePromotion)))
+	add("screenings", "screenings", p.May(string(access.ActionScreen)))
+	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
 }
 
@@ -745,17 +746,10 @@ func (s *Server) company(q *req) error {
 		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
 	p := q.principal()
-	if !p.Has(RoleRegulator) {
-		ok := false
-		if s.o.Consents != nil {
-			var err error
-			if ok, err = s.o.Consents.HasConsent(q.ctx(), p, code); err != nil {
-				return err
-			}
-		}
-		if !ok {
-			return fmt.Errorf("%w: %s has not granted %s consent to see its profile", ErrForbidden, code, p.Institution)
-		}
+	// A regulator may open every profile; a bank only with the company's consent.
+	// internal/access decides, and records a refusal.
+	if err := s.allow(q, access.ActionAssess, access.Resource{Kind: "company", ID: code}); err != nil {
+		return err
 	}
 	c, err := s.o.Companies.Company(q.ctx(), p, code)
 	if err != nil {

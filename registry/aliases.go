@@ -49,7 +49,7 @@ type Promotion struct {
 
 // Aliases lists the aliases of a model.
 func (r *Registry) Aliases(ctx context.Context, p access.Principal, name string) ([]Alias, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.aliases.read")
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (r *Registry) Aliases(ctx context.Context, p access.Principal, name string)
 
 // Resolve returns the version an alias points at.
 func (r *Registry) Resolve(ctx context.Context, p access.Principal, name, alias string) (Version, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.resolve")
 	if err != nil {
 		return Version{}, err
 	}
@@ -104,11 +104,11 @@ func (r *Registry) setAlias(ctx context.Context, p access.Principal, name, alias
 	if err := checkAlias(alias); err != nil {
 		return Alias{}, err
 	}
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.alias.move")
 	if err != nil {
 		return Alias{}, err
 	}
-	if err := requireWriter(p, "alias move", m); err != nil {
+	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.alias.move"); err != nil {
 		return Alias{}, err
 	}
 	if r.gated(alias) {
@@ -191,11 +191,11 @@ func (r *Registry) requestPromotion(ctx context.Context, p access.Principal, nam
 	if len(note) > 4000 {
 		return Promotion{}, fmt.Errorf("%w: note is %d bytes, limit 4000", ErrInvalid, len(note))
 	}
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.promotion.request")
 	if err != nil {
 		return Promotion{}, err
 	}
-	if err := requireWriter(p, "promotion request", m); err != nil {
+	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.promotion.request"); err != nil {
 		return Promotion{}, err
 	}
 	if _, err := r.version(ctx, m, version); err != nil {
@@ -250,11 +250,11 @@ var decisionAction = map[string]string{
 
 func (r *Registry) decide(ctx context.Context, p access.Principal, id int64, state, reason string) (Promotion, error) {
 	action := decisionAction[state]
-	pr, m, err := r.promotion(ctx, p, id)
+	pr, m, err := r.promotion(ctx, p, id, action)
 	subject := fmt.Sprintf("promotion:%d", id)
 	if err == nil {
 		subject = modelSubject(m.Name)
-		err = r.checkDecision(p, pr, m, state)
+		err = r.checkDecision(ctx, p, pr, m, state)
 	}
 	if err == nil && len(reason) > 4000 {
 		err = fmt.Errorf("%w: reason is %d bytes, limit 4000", ErrInvalid, len(reason))
@@ -297,7 +297,7 @@ func (r *Registry) decide(ctx context.Context, p access.Principal, id int64, sta
 	return pr, nil
 }
 
-func (r *Registry) checkDecision(p access.Principal, pr Promotion, m Model, state string) error {
+func (r *Registry) checkDecision(ctx context.Context, p access.Principal, pr Promotion, m Model, state string) error {
 	if pr.State != StatePending {
 		return fmt.Errorf("%w: promotion %d is %s, not pending", ErrConflict, pr.ID, pr.State)
 	}
@@ -307,25 +307,22 @@ func (r *Registry) checkDecision(p access.Principal, pr Promotion, m Model, stat
 		}
 		return nil
 	}
-	if !p.Has(access.RoleApprover) {
-		return forbidden("deciding promotion %d needs the approver role; %s has %v", pr.ID, p.User, p.Roles)
+	if err := r.authorize(ctx, p, access.ActionDecidePromotion, m, decisionAction[state]); err != nil {
+		return err
 	}
 	if p.User == pr.RequestedBy {
 		return forbidden("four-eyes rule: %s requested promotion %d and cannot also decide it", p.User, pr.ID)
-	}
-	if !canChange(p, m) {
-		return forbidden("model %s belongs to another institution", m.Name)
 	}
 	return nil
 }
 
 // Promotion returns one promotion request.
 func (r *Registry) Promotion(ctx context.Context, p access.Principal, id int64) (Promotion, error) {
-	pr, _, err := r.promotion(ctx, p, id)
+	pr, _, err := r.promotion(ctx, p, id, "model.promotion.read")
 	return pr, err
 }
 
-func (r *Registry) promotion(ctx context.Context, p access.Principal, id int64) (Promotion, Model, error) {
+func (r *Registry) promotion(ctx context.Context, p access.Principal, id int64, op string) (Promotion, Model, error) {
 	var modelID int64
 	err := metadb.ScanOne(r.db.QueryRow(ctx, "SELECT model_id FROM registry_promotions WHERE id = ?", id), &modelID)
 	if errors.Is(err, metadb.ErrNotFound) {
@@ -338,8 +335,11 @@ func (r *Registry) promotion(ctx context.Context, p access.Principal, id int64) 
 	if err != nil {
 		return Promotion{}, Model{}, fmt.Errorf("registry: promotion %d: %w", id, err)
 	}
-	if !canSee(p, m) {
-		return Promotion{}, Model{}, fmt.Errorf("%w: promotion %d", ErrNotFound, id)
+	if err := r.authz.Authorize(ctx, p, access.ActionReadModel, modelResource(m, op)); err != nil {
+		if errors.Is(err, access.ErrUnavailable) {
+			return Promotion{}, Model{}, fmt.Errorf("registry: authorize: %w", err)
+		}
+		return Promotion{}, Model{}, access.MarkAudited(fmt.Errorf("%w: promotion %d", ErrNotFound, id))
 	}
 	prs, err := r.promotions(ctx, m, "id = ?", id)
 	if err != nil {
@@ -351,7 +351,7 @@ func (r *Registry) promotion(ctx context.Context, p access.Principal, id int64) 
 // Promotions lists the promotion requests of a model, newest first; state ""
 // means every state.
 func (r *Registry) Promotions(ctx context.Context, p access.Principal, name, state string) ([]Promotion, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.promotions.read")
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +393,7 @@ func (r *Registry) promotions(ctx context.Context, m Model, where string, args .
 // History returns the audit records of a model and its versions (including
 // refused attempts), oldest first.
 func (r *Registry) History(ctx context.Context, p access.Principal, name string, limit int) ([]audit.Record, error) {
-	if _, err := r.visibleModel(ctx, p, name); err != nil {
+	if _, err := r.visibleModel(ctx, p, name, "model.history.read"); err != nil {
 		return nil, err
 	}
 	return r.log.List(ctx, audit.Filter{SubjectPrefix: modelSubject(name), Limit: limit})

@@ -45,22 +45,22 @@ func (r *Registry) createModel(ctx context.Context, p access.Principal, nm NewMo
 		return Model{}, fmt.Errorf("%w: description is %d bytes, limit 4000", ErrInvalid, len(nm.Description))
 	}
 	owner := p.InstitutionID
-	if nm.OwnerID != 0 && nm.OwnerID != owner {
-		if !platformWide(p) {
-			return Model{}, forbidden("only a platform administrator may create a model for another institution")
-		}
-		owner = nm.OwnerID
+	if nm.OwnerID != 0 {
+		owner = nm.OwnerID // only a platform administrator may name another institution
 	}
 	m := Model{Name: nm.Name, Task: nm.Task, OwnerID: owner, Description: nm.Description, Shared: nm.Shared,
 		CreatedBy: p.User, CreatedAt: r.now()}
-	if err := requireWriter(p, "model create", m); err != nil {
+	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.create"); err != nil {
 		return Model{}, err
 	}
 	err := r.db.Tx(ctx, func(tx *metadb.Tx) error {
 		id, err := tx.InsertID(ctx, `INSERT INTO registry_models (name, task, owner_id, description, shared, created_by, created_at_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.Name, string(m.Task), m.OwnerID, m.Description, metadb.Bool(m.Shared), m.CreatedBy, m.CreatedAt.UnixNano())
 		if errors.Is(err, metadb.ErrConflict) {
-			return fmt.Errorf("%w: model %q already exists", ErrConflict, m.Name)
+			// Model names are one namespace across the platform. The answer is the
+			// same whoever holds the name, and says nothing of who does or whether a
+			// model by that name exists for the caller to see.
+			return fmt.Errorf("%w: model name %q is taken; choose another", ErrConflict, m.Name)
 		}
 		if err != nil {
 			return fmt.Errorf("registry: create model %s: %w", m.Name, err)
@@ -82,7 +82,7 @@ func (r *Registry) createModel(ctx context.Context, p access.Principal, nm NewMo
 // Model returns the model called name with its aliases and latest version, if
 // the caller may see it.
 func (r *Registry) Model(ctx context.Context, p access.Principal, name string) (Model, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.read")
 	if err != nil {
 		return Model{}, err
 	}
@@ -140,8 +140,9 @@ func scanModel(s scanner) (Model, error) {
 	return m, nil
 }
 
-// visibleModel loads a model and hides it (ErrNotFound) from callers who may not see it.
-func (r *Registry) visibleModel(ctx context.Context, p access.Principal, name string) (Model, error) {
+// visibleModel loads a model for operation op and hides it (ErrNotFound, the
+// refusal audited) from callers who may not see it.
+func (r *Registry) visibleModel(ctx context.Context, p access.Principal, name, op string) (Model, error) {
 	m, err := scanModel(r.db.QueryRow(ctx, "SELECT "+modelColumns+" FROM registry_models m WHERE name = ?", name))
 	if err != nil {
 		if errors.Is(err, metadb.ErrNotFound) || isNoRows(err) {
@@ -149,8 +150,13 @@ func (r *Registry) visibleModel(ctx context.Context, p access.Principal, name st
 		}
 		return Model{}, fmt.Errorf("registry: model %s: %w", name, err)
 	}
-	if !canSee(p, m) {
-		return Model{}, fmt.Errorf("%w: model %q", ErrNotFound, name)
+	if err := r.authz.Authorize(ctx, p, access.ActionReadModel, modelResource(m, op)); err != nil {
+		if errors.Is(err, access.ErrUnavailable) {
+			return Model{}, fmt.Errorf("registry: authorize: %w", err)
+		}
+		// Another institution's private model is unknown to the caller, exactly as
+		// a name nobody holds; the refusal is in the audit log.
+		return Model{}, access.MarkAudited(fmt.Errorf("%w: model %q", ErrNotFound, name))
 	}
 	return m, nil
 }
@@ -214,11 +220,11 @@ func (r *Registry) updateModel(ctx context.Context, p access.Principal, name str
 	if u.Description != nil && len(*u.Description) > 4000 {
 		return Model{}, fmt.Errorf("%w: description is %d bytes, limit 4000", ErrInvalid, len(*u.Description))
 	}
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.update")
 	if err != nil {
 		return Model{}, err
 	}
-	if err := requireWriter(p, "model update", m); err != nil {
+	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.update"); err != nil {
 		return Model{}, err
 	}
 	var after Model

@@ -186,6 +186,7 @@ type Registry struct {
 	blobs    blob.Store
 	features FeatureSets
 	log      *audit.Log
+	authz    *access.Authorizer // model rules need no consent table
 	opts     Options
 
 	mu      sync.Mutex
@@ -210,7 +211,8 @@ func Open(ctx context.Context, db *metadb.DB, blobs blob.Store, features Feature
 	if err := db.Migrate(ctx, "registry", ms); err != nil {
 		return nil, fmt.Errorf("registry: open: %w", err)
 	}
-	return &Registry{db: db, blobs: blobs, features: features, log: log, opts: opts, changed: make(chan struct{})}, nil
+	return &Registry{db: db, blobs: blobs, features: features, log: log, authz: &access.Authorizer{Audit: log}, opts: opts,
+		changed: make(chan struct{})}, nil
 }
 
 func (r *Registry) now() time.Time { return time.Unix(0, r.opts.Now().UnixNano()).UTC() }
@@ -253,42 +255,36 @@ func forbidden(format string, args ...any) error {
 	return fmt.Errorf("%w (%w): %s", ErrForbidden, access.ErrForbidden, fmt.Sprintf(format, args...))
 }
 
-// platformWide reports whether p acts for the whole platform (sees and changes
-// every model).
-func platformWide(p access.Principal) bool {
-	return p.Has(access.RoleAdmin) && p.InstitutionKind == access.KindPlatform
+// modelResource is a model as internal/access's rules see it; op names the
+// registry operation in the audit record of a refusal.
+func modelResource(m Model, op string) access.Resource {
+	return access.Resource{Kind: "model", ID: m.Name, Owner: m.OwnerID, Shared: m.Shared, Operation: op}
 }
 
-// canSee: a model is visible to its owner institution, to everyone when shared,
-// and to platform administrators.
+// canSee filters listings and feeds (a listing leaves out, it does not refuse):
+// internal/access's read rule, unaudited.
 func canSee(p access.Principal, m Model) bool {
-	return m.OwnerID == p.InstitutionID || m.Shared || platformWide(p)
+	_, err := access.Decide(p, access.ActionReadModel, modelResource(m, ""))
+	return err == nil
 }
 
-// canChange: only the owner institution (or a platform administrator) changes a model.
-func canChange(p access.Principal, m Model) bool {
-	return m.OwnerID == p.InstitutionID || platformWide(p)
-}
-
-// writerRoles may create models, upload versions, move ungated aliases and
-// request promotions.
-var writerRoles = []access.Role{access.RoleDataScientist, access.RoleLab, access.RoleAdmin}
-
-// requireWriter checks role and ownership for a change to m.
-func requireWriter(p access.Principal, action string, m Model) error {
-	if !p.HasAny(writerRoles...) {
-		return forbidden("%s needs role data_scientist, lab or admin; %s has %v", action, p.User, p.Roles)
+// authorize asks internal/access whether p may apply action to m (the registry
+// operation op); a refusal is audited there and wraps ErrForbidden here.
+func (r *Registry) authorize(ctx context.Context, p access.Principal, action access.Action, m Model, op string) error {
+	err := r.authz.Authorize(ctx, p, action, modelResource(m, op))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrUnavailable):
+		return fmt.Errorf("registry: authorize: %w", err)
 	}
-	if !canChange(p, m) {
-		return forbidden("%s: model %s belongs to another institution", action, m.Name)
-	}
-	return nil
+	return fmt.Errorf("%w: %w", ErrForbidden, err)
 }
 
 // refuse records a refused attempt in the audit log and returns err. Errors of
 // the infrastructure (database, storage) are returned without a record.
 func (r *Registry) refuse(ctx context.Context, p access.Principal, action, subject string, err error, detail any) error {
-	if !isRefusal(err) {
+	if !isRefusal(err) || access.Audited(err) {
 		return err
 	}
 	if _, aerr := r.log.Append(ctx, audit.Entry{

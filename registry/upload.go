@@ -129,11 +129,11 @@ type prepared struct {
 }
 
 func (r *Registry) register(ctx context.Context, p access.Principal, name string, up Upload) (Version, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.version.create")
 	if err != nil {
 		return Version{}, err
 	}
-	if err := requireWriter(p, "version upload", m); err != nil {
+	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.version.create"); err != nil {
 		return Version{}, err
 	}
 	prep, err := r.validate(ctx, m.Task, up)
@@ -489,7 +489,7 @@ func (r *Registry) checkParity(m *gbdt.Model, perm []int, in ParityInput) (Parit
 
 // Versions lists the versions of a model, oldest first.
 func (r *Registry) Versions(ctx context.Context, p access.Principal, name string) ([]Version, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.versions.read")
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +511,7 @@ func (r *Registry) Versions(ctx context.Context, p access.Principal, name string
 
 // Version returns one version of a model.
 func (r *Registry) Version(ctx context.Context, p access.Principal, name string, version int) (Version, error) {
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.version.read")
 	if err != nil {
 		return Version{}, err
 	}
@@ -580,7 +580,7 @@ func (r *Registry) Artifact(ctx context.Context, p access.Principal, name string
 func (r *Registry) DeleteVersion(ctx context.Context, p access.Principal, name string, version int) error {
 	const action = "model.version.delete"
 	subject := versionSubject(name, version)
-	m, err := r.visibleModel(ctx, p, name)
+	m, err := r.visibleModel(ctx, p, name, "model.version.delete")
 	if err == nil {
 		if _, err = r.version(ctx, m, version); err == nil {
 			err = fmt.Errorf("%w: model %s version %d is immutable and cannot be deleted; move its aliases instead", ErrConflict, name, version)

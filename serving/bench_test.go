@@ -65,7 +65,7 @@ func benchmarkScreen(b *testing.B, n int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg := serving.Principal{Institution: "amr-shangyu", Role: serving.RoleRegulator, KeyID: "k2"}
+	reg := servingtest.Regulator
 	b.ResetTimer()
 	for b.Loop() {
 		res, err := r.Service.Screen(context.Background(), reg, pop, serving.ScreenOptions{})

@@ -1,6 +1,11 @@
 package serving
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/xinyi-platform/xinyi/internal/access"
+)
 
 // Sentinel errors. Callers match them with errors.Is; each transport maps them to a
 // status code in one place.
@@ -38,3 +43,22 @@ var (
 	// ErrUnknownJob: no screening job has the id.
 	ErrUnknownJob = errors.New("serving: unknown screening job")
 )
+
+// accessErr translates an error of internal/access's Authorize into serving's
+// sentinels (keeping the original in the chain): a refusal that could not be
+// audited is unavailable, not refused.
+func accessErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrUnavailable):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.Is(err, access.ErrConsentRequired):
+		return fmt.Errorf("%w: %w", ErrConsentRequired, err)
+	case errors.Is(err, access.ErrInvalid):
+		return fmt.Errorf("%w: %w", ErrInvalidCompanyCode, err)
+	case errors.Is(err, access.ErrForbidden):
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
+	return fmt.Errorf("%w: authorize: %w", ErrUnavailable, err)
+}

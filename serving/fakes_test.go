@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -37,10 +38,26 @@ func (m *memFeatures) Vector(_ context.Context, set FeatureSet, code string) (Ve
 	return Vector{Values: append([]float64(nil), r...), AsOf: m.asOf}, nil
 }
 
-// fakeAuth knows API keys and consent grants "bank|company".
+// Test principals, as internal/access authenticates them.
+var (
+	bankP = Principal{UserID: 1, User: "officer", InstitutionID: 1, Institution: "weihai-bank",
+		InstitutionKind: access.KindBank, Roles: []access.Role{access.RoleBank}, KeyID: "k1"}
+	regulatorP = Principal{UserID: 2, User: "inspector", InstitutionID: 2, Institution: "amr-shangyu",
+		InstitutionKind: access.KindRegulator, Roles: []access.Role{access.RoleRegulator}, KeyID: "k2"}
+	labP = Principal{UserID: 3, User: "viewer", InstitutionID: 3, Institution: "platform",
+		InstitutionKind: access.KindPlatform, Roles: []access.Role{access.RoleLab}, KeyID: "k3"}
+	otherBankP = Principal{UserID: 9, User: "other", InstitutionID: 9, Institution: "other-bank",
+		InstitutionKind: access.KindBank, Roles: []access.Role{access.RoleBank}, KeyID: "k9"}
+	otherRegulatorP = Principal{UserID: 8, User: "other-inspector", InstitutionID: 8, Institution: "another-amr",
+		InstitutionKind: access.KindRegulator, Roles: []access.Role{access.RoleRegulator}, KeyID: "k8"}
+)
+
+// fakeAuth knows API keys and consent grants "bank id|company"; it decides with
+// internal/access's Authorizer over that table and audits into audit.
 type fakeAuth struct {
 	keys     map[string]Principal
 	consents map[string]bool
+	audit    access.Auditor
 }
 
 func (f *fakeAuth) Authenticate(_ context.Context, key string) (Principal, error) {
@@ -51,12 +68,16 @@ func (f *fakeAuth) Authenticate(_ context.Context, key string) (Principal, error
 	return p, nil
 }
 
-func (f *fakeAuth) CheckConsent(_ context.Context, p Principal, company, scope string, _ time.Time) error {
-	bank := p.Institution
-	if scope != ConsentScope || !f.consents[bank+"|"+company] {
-		return fmt.Errorf("%w: %s has no consent from %s", ErrConsentRequired, bank, company)
+func (f *fakeAuth) Authorize(ctx context.Context, p Principal, action access.Action, res access.Resource) error {
+	a := access.Authorizer{Consents: f, Audit: f.audit}
+	return a.Authorize(ctx, p, action, res)
+}
+
+func (f *fakeAuth) CheckConsent(_ context.Context, company string, bankID int64, scope string, at time.Time) (access.Consent, error) {
+	if scope != ConsentScope || !f.consents[fmt.Sprint(bankID, "|", company)] {
+		return access.Consent{}, fmt.Errorf("%w: institution %d has no consent from %s", access.ErrConsentRequired, bankID, company)
 	}
-	return nil
+	return access.Consent{CompanyCode: company, BankID: bankID, Scope: scope, GrantedAt: at}, nil
 }
 
 // memAudit records entries.
@@ -171,16 +192,13 @@ func newEnv(t testing.TB) *env {
 	}
 	e := &env{models: m, good: testCode(t, "MA4UJ7K2"), bad: testCode(t, "MA2BCD3E")}
 	e.features = &memFeatures{rows: map[string][]float64{e.good: {150, 0, 0}, e.bad: {80, 1, 1}}, asOf: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)}
-	e.bank = Principal{Institution: "weihai-bank", Role: RoleBank, KeyID: "k1"}
+	e.bank = bankP
 	e.auth = &fakeAuth{
-		keys: map[string]Principal{
-			"bank-secret":      e.bank,
-			"regulator-secret": {Institution: "amr-shangyu", Role: RoleRegulator, KeyID: "k2"},
-			"lab-secret":       {Institution: "platform", Role: RoleLab, KeyID: "k3"},
-		},
-		consents: map[string]bool{"weihai-bank|" + e.good: true, "weihai-bank|" + e.bad: true},
+		keys:     map[string]Principal{"bank-secret": bankP, "regulator-secret": regulatorP, "lab-secret": labP},
+		consents: map[string]bool{fmt.Sprint(bankP.InstitutionID, "|", e.good): true, fmt.Sprint(bankP.InstitutionID, "|", e.bad): true},
 	}
 	e.audit = &memAudit{}
+	e.auth.audit = e.audit
 	cat := fakeCatalog{
 		"tax.paid.sum_12m":         {ID: "tax.paid.sum_12m", NameZH: "近12个月纳税总额", NameEN: "tax paid over 12 months", Unit: "元"},
 		"court.dishonest_debtor":   {ID: "court.dishonest_debtor", NameZH: "失信被执行人", NameEN: "dishonest debtor", Unit: "0/1"},

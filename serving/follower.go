@@ -90,7 +90,9 @@ func (f *Follower) Sync(ctx context.Context) error {
 			continue
 		}
 		ref.Task = b.Task
-		if cur := snap.Scorer(b.Task); cur != nil && cur.Ref().Name == ref.Name && cur.Ref().Version == ref.Version {
+		// The same version with other visibility (a model shared or made private)
+		// is loaded again, so OIP answers follow the registry.
+		if cur := snap.Scorer(b.Task); cur != nil && cur.Ref() == ref {
 			continue
 		}
 		data, err := f.opts.Source.Artifact(ctx, ref)

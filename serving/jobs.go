@@ -2,11 +2,14 @@ package serving
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
 
@@ -24,17 +27,20 @@ const (
 
 // Job is the state of one screening job.
 type Job struct {
-	ID          string        `json:"id"`
-	State       string        `json:"state"`
-	Task        Task          `json:"task"`
-	Institution string        `json:"institution"`
-	Done        int           `json:"done"`
-	Total       int           `json:"total"`
-	Started     time.Time     `json:"started"`
-	Finished    time.Time     `json:"finished,omitzero"`
-	Result      *ScreenResult `json:"result,omitempty"`
-	Objects     []string      `json:"objects,omitempty"`
-	Error       string        `json:"error,omitempty"`
+	ID          string `json:"id"`
+	State       string `json:"state"`
+	Task        Task   `json:"task"`
+	Institution string `json:"institution"`
+	// InstitutionID owns the job: only its users (and platform administrators)
+	// see it.
+	InstitutionID int64         `json:"institution_id"`
+	Done          int           `json:"done"`
+	Total         int           `json:"total"`
+	Started       time.Time     `json:"started"`
+	Finished      time.Time     `json:"finished,omitzero"`
+	Result        *ScreenResult `json:"result,omitempty"`
+	Objects       []string      `json:"objects,omitempty"`
+	Error         string        `json:"error,omitempty"`
 }
 
 // ScreenerOptions configure a Screener. Service, Source and Store are required.
@@ -81,11 +87,11 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 	if task != TaskViolation && task != TaskPD {
 		return Job{}, fmt.Errorf("%w: screen with the violation or pd model, not %q", ErrInvalidInput, task)
 	}
-	if p.Role != RoleRegulator && p.Role != RoleOperator {
-		return Job{}, fmt.Errorf("%w: role %q may not screen companies", ErrForbidden, p.Role)
-	}
 	set := s.opts.Service.Models().FeatureSet(task)
-	j := &Job{ID: newID(), State: JobRunning, Task: task, Institution: p.Institution, Started: time.Now()}
+	if err := s.opts.Service.allow(ctx, p, access.ActionScreen, access.Resource{Kind: "population", ID: set.Key()}); err != nil {
+		return Job{}, err
+	}
+	j := &Job{ID: newID(), State: JobRunning, Task: task, Institution: p.Institution, InstitutionID: p.InstitutionID, Started: time.Now()}
 	s.mu.Lock()
 	s.jobs[j.ID] = j
 	s.ids = append(s.ids, j.ID)
@@ -109,6 +115,10 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 		if err != nil {
 			j.State, j.Error = JobFailed, err.Error()
 			s.opts.Logger.Error("screening failed", "id", j.ID, "err", err)
+			// A failed screening is part of the record too (a store outage, a
+			// population that does not load): who asked, and why it ended.
+			_ = s.opts.Service.audit(bg, audit.Entry{Actor: p.Actor(), Action: "screening", Subject: "screening:" + j.ID,
+				Outcome: audit.OutcomeFailed, Reason: err.Error(), After: map[string]any{"task": j.Task, "feature_set": set.Key()}})
 			return
 		}
 		j.State, j.Result, j.Objects = JobDone, res, objs
@@ -141,15 +151,45 @@ func (s *Screener) run(ctx context.Context, p Principal, set FeatureSet, j *Job)
 	return res, keys, nil
 }
 
-// Get returns a job of p's institution.
-func (s *Screener) Get(p Principal, id string) (Job, error) {
+// Get returns a job of p's institution. Another institution's job is unknown to p
+// (and the refusal is audited).
+func (s *Screener) Get(ctx context.Context, p Principal, id string) (Job, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	j, ok := s.jobs[id]
-	if !ok || (j.Institution != p.Institution && p.Role != RoleOperator) {
+	var out Job
+	if ok {
+		out = *j
+	}
+	s.mu.Unlock()
+	if !ok {
 		return Job{}, fmt.Errorf("%w: %q", ErrUnknownJob, id)
 	}
-	return *j, nil
+	if err := s.opts.Service.allow(ctx, p, access.ActionViewJob, access.Resource{Kind: "screening", ID: id, Owner: out.InstitutionID}); err != nil {
+		if errors.Is(err, ErrForbidden) {
+			return Job{}, fmt.Errorf("%w: %q", ErrUnknownJob, id)
+		}
+		return Job{}, err
+	}
+	return out, nil
+}
+
+// List returns the jobs p may see, newest first, without their results' rows.
+func (s *Screener) List(ctx context.Context, p Principal) []Job {
+	s.mu.Lock()
+	var all []Job
+	for i := len(s.ids) - 1; i >= 0; i-- {
+		if j := s.jobs[s.ids[i]]; j != nil {
+			all = append(all, *j)
+		}
+	}
+	s.mu.Unlock()
+	var out []Job
+	for _, j := range all {
+		if _, err := access.Decide(p, access.ActionViewJob, access.Resource{Owner: j.InstitutionID}); err == nil {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // Wait blocks until every started job has finished.

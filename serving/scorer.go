@@ -71,6 +71,10 @@ type ModelRef struct {
 	SHA256            string
 	FeatureSet        string
 	FeatureSetVersion int
+	// Owner is the institution that registered the model and Shared whether every
+	// institution may see it: OIP answers only those who may read the model.
+	Owner  int64
+	Shared bool
 }
 
 // String is "name:version" for logs and audit.

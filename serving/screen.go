@@ -15,6 +15,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -92,9 +93,7 @@ func (s *Service) Screen(ctx context.Context, p Principal, pop *Population, opts
 	if opts.MaxReasons <= 0 {
 		opts.MaxReasons = 3
 	}
-	if p.Role != RoleRegulator && p.Role != RoleOperator {
-		err := fmt.Errorf("%w: role %q may not screen companies", ErrForbidden, p.Role)
-		_ = s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "screening", Subject: "population:" + pop.Set.Key(), Outcome: audit.OutcomeRefused, Reason: err.Error()})
+	if err := s.allow(ctx, p, access.ActionScreen, access.Resource{Kind: "population", ID: pop.Set.Key()}); err != nil {
 		return nil, err
 	}
 	snap := s.opts.Models.Current()

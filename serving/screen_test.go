@@ -28,7 +28,7 @@ func screenPopulation(t testing.TB) (*Population, []string) {
 func TestScreen(t *testing.T) {
 	e := newEnv(t)
 	pop, codes := screenPopulation(t)
-	reg := Principal{Institution: "amr", Role: RoleRegulator, KeyID: "k2"}
+	reg := regulatorP
 	var progress int
 	res, err := e.svc.Screen(context.Background(), reg, pop, ScreenOptions{Workers: 2, Progress: func(d, _ int) { progress = max(progress, d) }})
 	if err != nil {
@@ -56,7 +56,7 @@ func TestScreen(t *testing.T) {
 		t.Errorf("tiers %v inspections %v progress %d", res.TierCounts, res.Inspections, progress)
 	}
 	en := lastEntry(t, e.audit)
-	if en.Action != "screening" || en.Outcome != audit.OutcomeOK || en.Actor != "amr/k2" {
+	if en.Action != "screening" || en.Outcome != audit.OutcomeOK || en.Actor != "inspector@amr-shangyu/k2" {
 		t.Errorf("audit %+v", en)
 	}
 
@@ -90,7 +90,7 @@ func TestScreenRefusals(t *testing.T) {
 	if lastEntry(t, e.audit).Outcome != audit.OutcomeRefused {
 		t.Error("refused screening not audited")
 	}
-	reg := Principal{Institution: "amr", Role: RoleRegulator, KeyID: "k2"}
+	reg := regulatorP
 	other := *pop
 	other.Set = FeatureSet{Name: "credit", Version: 2, Indicators: testSet.Indicators}
 	if _, err := e.svc.Screen(context.Background(), reg, &other, ScreenOptions{}); !errors.Is(err, ErrFeatureSetMismatch) {
@@ -123,7 +123,7 @@ func TestScreenerJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := Principal{Institution: "amr", Role: RoleRegulator, KeyID: "k2"}
+	reg := regulatorP
 	if _, err := s.Start(context.Background(), e.bank, TaskViolation); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("bank job: %v", err)
 	}
@@ -132,14 +132,14 @@ func TestScreenerJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Wait()
-	got, err := s.Get(reg, j.ID)
+	got, err := s.Get(context.Background(), reg, j.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.State != JobDone || got.Done != 5 || got.Total != 5 || len(got.Objects) != 2 || got.Result.Rows[0].Company != codes[1] {
 		t.Fatalf("job %+v", got)
 	}
-	if _, err := s.Get(Principal{Institution: "another-amr", Role: RoleRegulator}, j.ID); !errors.Is(err, ErrUnknownJob) {
+	if _, err := s.Get(context.Background(), otherRegulatorP, j.ID); !errors.Is(err, ErrUnknownJob) {
 		t.Fatalf("other institution sees the job: %v", err)
 	}
 	rows, err := ReadScreening(context.Background(), store, j.ID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -13,50 +12,29 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 )
 
-// Role is what an API key's institution may do.
-type Role string
-
-// The roles serving knows.
-const (
-	// RoleBank assesses companies that granted it consent.
-	RoleBank Role = "bank"
-	// RoleRegulator screens and assesses every company of its region.
-	RoleRegulator Role = "regulator"
-	// RoleLab browses models and libraries; it sees no individual decisions.
-	RoleLab Role = "lab"
-	// RoleOperator runs the platform; it sees no individual decisions.
-	RoleOperator Role = "operator"
-)
-
-// Principal is an authenticated caller.
-type Principal struct {
-	Institution   string
-	InstitutionID int64
-	Role          Role
-	KeyID         string // the API key's public id, never the secret
-	User          string
-}
-
-// Actor is the audit actor string, "institution/key".
-func (p Principal) Actor() string { return p.Institution + "/" + p.KeyID }
+// Principal is an authenticated caller. internal/access owns it: serving names it
+// only for brevity.
+type Principal = access.Principal
 
 // ConsentScope is the scope a consent grant must cover for an assessment.
-const ConsentScope = "credit_assessment"
+const ConsentScope = access.ScopeCreditAssessment
 
-// Authorizer authenticates API keys and checks consent grants (internal/access).
+// Authorizer authenticates API keys and decides every request (internal/access,
+// through serving/access).
 type Authorizer interface {
 	// Authenticate returns the principal of an API key, or an error wrapping
 	// ErrUnauthenticated.
 	Authenticate(ctx context.Context, apiKey string) (Principal, error)
-	// CheckConsent returns nil when the company has granted bank (an authenticated
-	// bank principal) an active consent covering scope at time at, or an error
-	// wrapping ErrConsentRequired.
-	CheckConsent(ctx context.Context, bank Principal, company, scope string, at time.Time) error
+	// Authorize returns nil when p may apply action to res, or an error of
+	// internal/access (ErrForbidden, ErrConsentRequired, ErrInvalid, ErrUnavailable);
+	// it records every refusal in the audit log itself.
+	Authorize(ctx context.Context, p Principal, action access.Action, res access.Resource) error
 }
 
 // Auditor appends to the hash-chained audit log; *audit.Log implements it.
@@ -292,27 +270,21 @@ func ValidateCompany(code string) error {
 	return nil
 }
 
-// authorize checks the caller's role and, for banks, the company's consent. A refusal
-// is audited.
+// authorize asks the Authorizer whether p may see company's decision (role and,
+// for banks, consent); the Authorizer audits a refusal. Without an Authorizer the
+// role rule still applies and consent is assumed (tests and the embedded demo).
 func (s *Service) authorize(ctx context.Context, p Principal, company string) error {
-	var err error
-	switch p.Role {
-	case RoleRegulator:
-	case RoleBank:
-		if s.opts.Authorizer != nil {
-			err = s.opts.Authorizer.CheckConsent(ctx, p, company, ConsentScope, s.opts.Now())
-			if err != nil && !errors.Is(err, ErrConsentRequired) {
-				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
-			}
-		}
-	default:
-		err = fmt.Errorf("%w: role %q may not see individual decisions", ErrForbidden, p.Role)
+	return s.allow(ctx, p, access.ActionAssess, access.Resource{Kind: "company", ID: company})
+}
+
+// allow applies the Authorizer (or, without one, the rule alone) and translates
+// its errors to serving's.
+func (s *Service) allow(ctx context.Context, p Principal, action access.Action, res access.Resource) error {
+	if s.opts.Authorizer == nil {
+		_, err := access.Decide(p, action, res)
+		return accessErr(err)
 	}
-	if err != nil && !errors.Is(err, ErrUnavailable) {
-		s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + company,
-			Outcome: audit.OutcomeRefused, Reason: err.Error(), After: map[string]any{"role": p.Role}})
-	}
-	return err
+	return accessErr(s.opts.Authorizer.Authorize(ctx, p, action, res))
 }
 
 func (s *Service) audit(ctx context.Context, e audit.Entry) error {

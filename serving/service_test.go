@@ -3,6 +3,7 @@ package serving
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func TestAssessGoodCompany(t *testing.T) {
 		t.Errorf("models %v policy %s sets %v", d.Models, d.PolicyVersion, d.FeatureSets)
 	}
 	en := lastEntry(t, e.audit)
-	if en.Outcome != audit.OutcomeOK || en.Subject != "company:"+e.good || en.Actor != "weihai-bank/k1" || en.Action != "assessment" {
+	if en.Outcome != audit.OutcomeOK || en.Subject != "company:"+e.good || en.Actor != "officer@weihai-bank/k1" || en.Action != "assessment" {
 		t.Errorf("audit entry %+v", en)
 	}
 	if sum, ok := en.After.(map[string]any); !ok || sum["assessment_id"] != d.ID || sum["rating"] != policy.B {
@@ -148,26 +149,26 @@ func TestAssessBadCompany(t *testing.T) {
 func TestAssessConsentAndRoles(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	other := Principal{Institution: "other-bank", Role: RoleBank, KeyID: "k9"}
+	other := otherBankP
 	_, err := e.svc.Assess(ctx, other, Request{Company: e.good})
 	if !errors.Is(err, ErrConsentRequired) {
 		t.Fatalf("bank without consent: err %v, want ErrConsentRequired", err)
 	}
 	en := lastEntry(t, e.audit)
-	if en.Outcome != audit.OutcomeRefused || en.Actor != "other-bank/k9" || en.Subject != "company:"+e.good {
+	if en.Outcome != audit.OutcomeRefused || en.Actor != "other@other-bank/k9" || en.Action != "company.assess" || en.Subject != "company:"+e.good {
 		t.Errorf("refusal audit %+v", en)
 	}
-	if _, err := e.svc.Assess(ctx, Principal{Institution: "platform", Role: RoleLab, KeyID: "k3"}, Request{Company: e.good}); !errors.Is(err, ErrForbidden) {
+	if _, err := e.svc.Assess(ctx, labP, Request{Company: e.good}); !errors.Is(err, ErrForbidden) {
 		t.Errorf("lab user: err %v, want ErrForbidden", err)
 	}
 	if lastEntry(t, e.audit).Outcome != audit.OutcomeRefused {
 		t.Error("forbidden lab request not audited")
 	}
-	if _, err := e.svc.Assess(ctx, Principal{Institution: "amr", Role: RoleRegulator, KeyID: "k2"}, Request{Company: e.good}); err != nil {
+	if _, err := e.svc.Assess(ctx, regulatorP, Request{Company: e.good}); err != nil {
 		t.Errorf("regulator: %v", err)
 	}
 	before := len(e.audit.all())
-	e.auth.consents["other-bank|"+e.good] = true
+	e.auth.consents[fmt.Sprint(otherBankP.InstitutionID, "|", e.good)] = true
 	if _, err := e.svc.Assess(ctx, other, Request{Company: e.good}); err != nil {
 		t.Errorf("after consent: %v", err)
 	}
@@ -196,7 +197,7 @@ func TestAssessBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// A regulator needs no consent, so the lookup itself is reached.
-			reg := Principal{Institution: "amr", Role: RoleRegulator, KeyID: "k2"}
+			reg := regulatorP
 			if _, err := e.svc.Assess(ctx, reg, tt.req); !errors.Is(err, tt.want) {
 				t.Fatalf("err %v, want %v", err, tt.want)
 			}

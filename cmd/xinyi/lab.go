@@ -16,6 +16,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
@@ -59,7 +60,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer pl.Close()
-	console, closeConsole, err := newConsole(consoleDeps{store: pl.store, acc: pl.acc, cat: pl.cat, reg: pl.reg, data: data,
+	console, closeConsole, err := newConsole(consoleDeps{store: pl.store, acc: pl.acc, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
 		secure: *secure, lang: *lang, logger: logger})
 	if err != nil {
 		return err
@@ -139,6 +140,7 @@ func publicDataSets(dir string) ([]labtraining.DataSet, error) {
 type consoleDeps struct {
 	store    blob.Store
 	acc      *access.Store
+	log      *audit.Log
 	cat      *features.Catalog
 	reg      *registry.Registry
 	data     []labtraining.DataSet      // public data sets offered for training; nil: no trainer
@@ -154,12 +156,12 @@ type consoleDeps struct {
 // newConsole wires the console over the platform's packages; the returned func stops
 // its background jobs.
 func newConsole(d consoleDeps) (*lab.Server, func(), error) {
-	auth := labaccess.New(d.acc, labaccess.Options{})
+	auth := labaccess.New(d.acc, d.log)
 	models := labregistry.New(d.reg)
 	built := labfeatures.NewSamples(d.store, d.cat)
 	trainer := labtraining.New(labtraining.Options{Data: d.data, Store: d.store, Catalog: d.cat, Models: models})
 	stop := func() { trainer.Close(); built.Close() }
-	opts := lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
+	opts := lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
 		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
 	opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
 	if d.screener != nil {

@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/serving"
+	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 )
@@ -66,10 +68,13 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	var text []byte
 	ref := serving.ModelRef{Task: t, FeatureSet: set.Name, FeatureSetVersion: set.Version}
+	// With a model file the screening runs as the machine's operator, who holds the
+	// database itself; with a registered model, as the owner of --service-key.
 	actor := "cli"
 	if u, err := user.Current(); err == nil {
 		actor = "cli/" + u.Username
 	}
+	who := access.Principal{User: actor, Institution: "platform", InstitutionKind: access.KindPlatform, Roles: []access.Role{access.RoleAdmin}}
 	if *modelFile != "" {
 		if text, err = os.ReadFile(*modelFile); err != nil {
 			return err
@@ -84,7 +89,7 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return fmt.Errorf("--service-key: %w", err)
 		}
-		actor = p.User
+		who = p
 		src := servingregistry.New(pl.reg, p)
 		if ref, err = src.Resolve(ctx, name, alias); err != nil {
 			return err
@@ -105,7 +110,8 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := holder.Install(sc); err != nil {
 		return err
 	}
-	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol, Auditor: log})
+	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol, Auditor: log,
+		Authorizer: servingaccess.New(pl.acc, log)})
 	if err != nil {
 		return err
 	}
@@ -116,7 +122,7 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bar := progress.New(stderr, "screening", int64(len(pop.Codes)))
 	var last int64
-	res, err := svc.Screen(ctx, serving.Principal{Institution: "platform", Role: serving.RoleOperator, KeyID: actor}, pop, serving.ScreenOptions{
+	res, err := svc.Screen(ctx, who, pop, serving.ScreenOptions{
 		Task: t, Workers: *workers, Progress: func(done, _ int) {
 			d := int64(done)
 			bar.Add(d - last)

@@ -186,6 +186,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	auth := servingaccess.New(acc, log) // the one Authorize of every route, refusals audited
 	metrics := serving.NewMetrics(holder)
 	cacheSize := 0 // the default
 	if *prewarm && len(snaps) > 0 {
@@ -193,7 +194,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	svc, err := serving.New(serving.Options{
 		Models: holder, Features: servingfeatures.NewOnline(stores), Policy: pol,
-		Authorizer: servingaccess.New(acc), Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
+		Authorizer: auth, Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize,
 	})
 	if err != nil {
@@ -211,9 +212,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	oipSrv := oip.New(holder, oip.Options{Version: "0.1"})
+	oipSrv := oip.New(holder, oip.Options{Version: "0.1", Authorizer: auth})
 	limiter := serving.NewRateLimiter(*rate, *burst, nil)
-	auth := servingaccess.New(acc)
 
 	var tlsConf *tls.Config
 	if *certFile != "" || *keyFile != "" {
@@ -286,7 +286,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dir = nil
 		}
 	}
-	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, cat: cat, reg: reg, data: data,
+	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, log: log, cat: cat, reg: reg, data: data,
 		screener: screener, svc: svc, graph: graph, dir: dir, secure: *secure || tlsConf != nil, lang: *lang, logger: logger})
 	if err != nil {
 		return err

@@ -28,6 +28,9 @@ var (
 const (
 	OutcomeOK      = "ok"
 	OutcomeRefused = "refused"
+	// OutcomeFailed: the action was allowed but could not be completed (a
+	// dependency failed); Reason says why.
+	OutcomeFailed = "failed"
 )
 
 // GenesisHash is the prev_hash of the first record.

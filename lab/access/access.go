@@ -1,73 +1,30 @@
 // Package access adapts internal/access to the lab console: API keys become lab
-// principals and consent grants authorize bank users to open company profiles.
+// principals, and internal/access's one Authorize decides every route and company
+// profile (consent included), recording refusals in the audit log.
 //
-//	auth := labaccess.New(store, labaccess.Options{})
-//	srv, err := lab.New(lab.Options{Auth: auth, Consents: auth, ...})
+//	auth := labaccess.New(store, auditLog)
+//	srv, err := lab.New(lab.Options{Auth: auth, Authorizer: auth, ...})
 package access
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/lab"
 )
 
-// Options configures the adapter.
-type Options struct {
-	// Scope is the consent scope a bank needs to open a company profile.
-	// Default "credit_assessment".
-	Scope string
-	// Now is the clock consent is checked at. Nil means time.Now.
-	Now func() time.Time
-}
-
-// EnsureDefaults fills zero fields with the defaults.
-func (o *Options) EnsureDefaults() {
-	if o.Scope == "" {
-		o.Scope = "credit_assessment"
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-}
-
-// Adapter implements lab.Authenticator and lab.Consents over an access store.
+// Adapter implements lab.Authenticator and lab.Authorizer over an access store.
 type Adapter struct {
 	store *xaccess.Store
-	o     Options
+	authz *xaccess.Authorizer
 }
 
-// New wraps store.
-func New(store *xaccess.Store, o Options) *Adapter {
-	o.EnsureDefaults()
-	return &Adapter{store: store, o: o}
-}
-
-// Roles maps platform roles to console roles.
-var Roles = map[xaccess.Role]lab.Role{
-	xaccess.RoleLab:           lab.RoleViewer,
-	xaccess.RoleDataScientist: lab.RoleScientist,
-	xaccess.RoleApprover:      lab.RoleApprover,
-	xaccess.RoleRegulator:     lab.RoleRegulator,
-	xaccess.RoleBank:          lab.RoleBank,
-	xaccess.RoleAdmin:         lab.RoleAdmin,
-}
-
-// Clearance is the indicator clearance of a principal: regulators, admins and the
-// platform operator see confidential indicators; data scientists, approvers and banks
-// restricted ones; everyone else public ones only.
-func Clearance(p xaccess.Principal) lab.Clearance {
-	switch {
-	case p.HasAny(xaccess.RoleRegulator, xaccess.RoleAdmin) || p.InstitutionKind == xaccess.KindPlatform:
-		return lab.ClearConfidential
-	case p.HasAny(xaccess.RoleDataScientist, xaccess.RoleApprover, xaccess.RoleBank):
-		return lab.ClearRestricted
-	}
-	return lab.ClearPublic
+// New wraps store; refusals are recorded in log.
+func New(store *xaccess.Store, log *audit.Log) *Adapter {
+	return &Adapter{store: store, authz: xaccess.NewAuthorizer(store, log)}
 }
 
 // Authenticate resolves an API key; an unknown, revoked or expired key wraps
@@ -80,29 +37,12 @@ func (a *Adapter) Authenticate(ctx context.Context, key string) (lab.Principal, 
 		}
 		return lab.Principal{}, err
 	}
-	out := lab.Principal{ID: strconv.FormatInt(p.UserID, 10), Name: p.User, Institution: p.Institution,
-		InstitutionID: p.InstitutionID, Clearance: Clearance(p), Native: p}
-	for _, r := range p.Roles {
-		if lr, ok := Roles[r]; ok {
-			out.Roles = append(out.Roles, lr)
-		}
-	}
-	return out, nil
+	return lab.Principal{Principal: p, Clearance: lab.Clearance(xaccess.ClearanceOf(p))}, nil
 }
 
-// HasConsent reports whether p's institution holds an active consent of the
-// configured scope for the company.
-func (a *Adapter) HasConsent(ctx context.Context, p lab.Principal, code string) (bool, error) {
-	_, err := a.store.CheckConsent(ctx, code, p.InstitutionID, a.o.Scope, a.o.Now())
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, xaccess.ErrConsentRequired):
-		return false, nil
-	case errors.Is(err, xaccess.ErrInvalid):
-		return false, fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
-	}
-	return false, err
+// Authorize is internal/access's Authorize.
+func (a *Adapter) Authorize(ctx context.Context, p xaccess.Principal, action xaccess.Action, res xaccess.Resource) error {
+	return a.authz.Authorize(ctx, p, action, res)
 }
 
 // Login is a user the console can be signed into, with a fresh API key.

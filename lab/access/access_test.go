@@ -8,6 +8,7 @@ import (
 	"time"
 
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -15,7 +16,12 @@ import (
 
 func TestAuthenticateConsentAndLogins(t *testing.T) {
 	ctx := context.Background()
-	store, err := xaccess.Open(ctx, metadbtest.SQLite(t), xaccess.Options{})
+	db := metadbtest.SQLite(t)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := xaccess.Open(ctx, db, xaccess.Options{Audit: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,16 +29,16 @@ func TestAuthenticateConsentAndLogins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := New(store, Options{})
+	a := New(store, log)
 	want := map[string]struct {
-		roles     []lab.Role
+		roles     []xaccess.Role
 		clearance lab.Clearance
 	}{
-		"demo-scientist": {[]lab.Role{lab.RoleScientist}, lab.ClearRestricted},
-		"demo-approver":  {[]lab.Role{lab.RoleApprover}, lab.ClearRestricted},
-		"demo-banker":    {[]lab.Role{lab.RoleBank}, lab.ClearRestricted},
-		"demo-regulator": {[]lab.Role{lab.RoleRegulator}, lab.ClearConfidential},
-		"demo-viewer":    {[]lab.Role{lab.RoleViewer}, lab.ClearPublic},
+		"demo-scientist": {[]xaccess.Role{xaccess.RoleDataScientist}, lab.ClearRestricted},
+		"demo-approver":  {[]xaccess.Role{xaccess.RoleApprover}, lab.ClearRestricted},
+		"demo-banker":    {[]xaccess.Role{xaccess.RoleBank}, lab.ClearRestricted},
+		"demo-regulator": {[]xaccess.Role{xaccess.RoleRegulator}, lab.ClearConfidential},
+		"demo-viewer":    {[]xaccess.Role{xaccess.RoleLab}, lab.ClearPublic},
 	}
 	var banker lab.Principal
 	for _, l := range logins {
@@ -42,11 +48,8 @@ func TestAuthenticateConsentAndLogins(t *testing.T) {
 				t.Fatal(err)
 			}
 			w := want[l.User]
-			if p.Name != l.User || !slices.Equal(p.Roles, w.roles) || p.Clearance != w.clearance || p.Institution != l.Institution {
+			if p.Name() != l.User || !slices.Equal(p.Roles, w.roles) || p.Clearance != w.clearance || p.Institution != l.Institution {
 				t.Fatalf("%+v", p)
-			}
-			if _, ok := p.Native.(xaccess.Principal); !ok {
-				t.Fatal("no native principal")
 			}
 			if l.User == "demo-banker" {
 				banker = p
@@ -70,17 +73,28 @@ func TestAuthenticateConsentAndLogins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := a.HasConsent(ctx, banker, code); ok || err != nil {
-		t.Fatalf("consent before grant: %v %v", ok, err)
+	profile := xaccess.Resource{Kind: "company", ID: code}
+	if err := a.Authorize(ctx, banker.Principal, xaccess.ActionAssess, profile); !errors.Is(err, xaccess.ErrConsentRequired) {
+		t.Fatalf("profile before grant: %v", err)
+	}
+	recs, err := log.List(ctx, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := recs[len(recs)-1]; last.Outcome != audit.OutcomeRefused || last.Subject != "company:"+code || last.Action != string(xaccess.ActionAssess) {
+		t.Fatalf("refusal not audited: %+v", last)
 	}
 	if _, err := store.GrantConsent(ctx, "test", xaccess.ConsentGrant{CompanyCode: code, BankID: banker.InstitutionID, Scope: "credit_assessment",
 		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := a.HasConsent(ctx, banker, code); !ok || err != nil {
-		t.Fatalf("consent after grant: %v %v", ok, err)
+	if err := a.Authorize(ctx, banker.Principal, xaccess.ActionAssess, profile); err != nil {
+		t.Fatalf("profile after grant: %v", err)
 	}
-	if _, err := a.HasConsent(ctx, banker, code[:17]+"#"); !errors.Is(err, lab.ErrInvalidInput) {
+	if err := a.Authorize(ctx, banker.Principal, xaccess.ActionAssess, xaccess.Resource{Kind: "company", ID: code[:17] + "#"}); !errors.Is(err, xaccess.ErrInvalid) {
 		t.Fatalf("bad code: %v", err)
+	}
+	if _, err := log.Verify(ctx); err != nil {
+		t.Fatalf("audit chain: %v", err)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Samples) Labels() []string {
 func (s *Samples) BuildSample(_ context.Context, req lab.SampleRequest) (string, error) {
 	set := req.FeatureSet
 	s.mu.Lock()
-	j := &lab.SampleJob{Job: lab.Job{ID: "b" + strconv.Itoa(len(s.jobs)+1), State: lab.JobRunning, Total: 1, Started: time.Now(), By: req.By.Name},
+	j := &lab.SampleJob{Job: lab.Job{ID: "b" + strconv.Itoa(len(s.jobs)+1), State: lab.JobRunning, Total: 1, Started: time.Now(), By: req.By.Name()},
 		Name: req.Name, FeatureSet: set}
 	s.jobs = append(s.jobs, j)
 	s.mu.Unlock()

@@ -155,7 +155,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		}
 		e.Keys[u.name] = key
 	}
-	auth := labaccess.New(e.Access, labaccess.Options{})
+	auth := labaccess.New(e.Access, log)
 	e.Auth = auth
 
 	cat, err := features.DefaultCatalog()
@@ -197,7 +197,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
-	e.Server, err = lab.New(lab.Options{Auth: auth, Consents: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
+	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)

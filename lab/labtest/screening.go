@@ -63,7 +63,7 @@ func (s *Screenings) StartScreening(_ context.Context, model string, by lab.Prin
 	if s.rows == nil {
 		s.rows = map[string][]Scored{}
 	}
-	j := &lab.Screening{Job: lab.Job{ID: "s" + strconv.Itoa(len(s.jobs)+1), State: lab.JobRunning, Total: int64(len(s.Population)), Started: time.Now(), By: by.Name}, Model: model}
+	j := &lab.Screening{Job: lab.Job{ID: "s" + strconv.Itoa(len(s.jobs)+1), State: lab.JobRunning, Total: int64(len(s.Population)), Started: time.Now(), By: by.Name()}, Model: model}
 	s.jobs = append(s.jobs, j)
 	s.mu.Unlock()
 	go s.run(j)

@@ -1,7 +1,7 @@
 // Package registry adapts the model registry to the lab console's model library:
 // models, versions with their evaluation, aliases, four-eyes promotions and history.
-// Every call runs as the signed-in user's access principal (lab.Principal.Native,
-// set by lab/access), so the registry's own ownership and role checks apply.
+// Every call runs as the signed-in user's access principal, so internal/access
+// decides each one in the registry as on every other surface.
 //
 // The console's charts (ROC, KS, calibration, importances) travel inside the
 // version's model card under "evaluation"; the registry stores the card as given.
@@ -29,8 +29,8 @@ import (
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 )
 
-// ErrNoPrincipal reports a lab principal that carries no access principal.
-var ErrNoPrincipal = errors.New("lab/registry: principal was not signed in through internal/access")
+// ErrNoPrincipal reports a lab principal with no signed-in user.
+var ErrNoPrincipal = errors.New("lab/registry: no signed-in user")
 
 // Models implements lab.Models over a registry.
 type Models struct {
@@ -40,12 +40,13 @@ type Models struct {
 // New wraps r.
 func New(r *xregistry.Registry) *Models { return &Models{r: r} }
 
-func native(p lab.Principal) (xaccess.Principal, error) {
-	ap, ok := p.Native.(xaccess.Principal)
-	if !ok {
+// principal is the access principal the registry authorizes; an anonymous one is
+// refused before the registry is asked.
+func principal(p lab.Principal) (xaccess.Principal, error) {
+	if p.User == "" {
 		return xaccess.Principal{}, fmt.Errorf("%w: %w", lab.ErrForbidden, ErrNoPrincipal)
 	}
-	return ap, nil
+	return p.Principal, nil
 }
 
 // mapErr turns registry errors into the console's; the message is kept.
@@ -87,7 +88,7 @@ func summary(m xregistry.Model) lab.ModelSummary {
 
 // Models lists the models the user may see.
 func (a *Models) Models(ctx context.Context, p lab.Principal) ([]lab.ModelSummary, error) {
-	ap, err := native(p)
+	ap, err := principal(p)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +105,7 @@ func (a *Models) Models(ctx context.Context, p lab.Principal) ([]lab.ModelSummar
 
 // Model returns a model with its versions, promotions and audit history.
 func (a *Models) Model(ctx context.Context, p lab.Principal, name string) (lab.ModelDetail, error) {
-	ap, err := native(p)
+	ap, err := principal(p)
 	if err != nil {
 		return lab.ModelDetail{}, err
 	}
@@ -208,7 +209,7 @@ func convertVersion(v xregistry.Version) lab.Version {
 
 // Version returns one version ("v3").
 func (a *Models) Version(ctx context.Context, p lab.Principal, name, version string) (lab.Version, error) {
-	ap, err := native(p)
+	ap, err := principal(p)
 	if err != nil {
 		return lab.Version{}, err
 	}
@@ -301,7 +302,7 @@ func numeric(s string) bool {
 // Upload registers a file (or a trained model) as the next version of u.Model,
 // creating the model with u.Task when it does not exist yet.
 func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) {
-	ap, err := native(u.By)
+	ap, err := principal(u.By)
 	if err != nil {
 		return lab.Version{}, err
 	}
@@ -357,7 +358,7 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 
 // RequestPromotion asks for alias to point at version.
 func (a *Models) RequestPromotion(ctx context.Context, name, version, alias string, by lab.Principal) (lab.Promotion, error) {
-	ap, err := native(by)
+	ap, err := principal(by)
 	if err != nil {
 		return lab.Promotion{}, err
 	}
@@ -374,7 +375,7 @@ func (a *Models) RequestPromotion(ctx context.Context, name, version, alias stri
 
 // Decide approves or rejects a pending promotion.
 func (a *Models) Decide(ctx context.Context, id string, approve bool, reason string, by lab.Principal) error {
-	ap, err := native(by)
+	ap, err := principal(by)
 	if err != nil {
 		return err
 	}
@@ -395,7 +396,7 @@ func (a *Models) Decide(ctx context.Context, id string, approve bool, reason str
 
 // Pending lists the undecided promotions of every model the user may see.
 func (a *Models) Pending(ctx context.Context, p lab.Principal) ([]lab.Promotion, error) {
-	ap, err := native(p)
+	ap, err := principal(p)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	xfeatures "github.com/xinyi-platform/xinyi/features"
-	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
 	xserving "github.com/xinyi-platform/xinyi/serving"
 )
@@ -29,17 +28,6 @@ func NewCompanies(svc *xserving.Service, cat *xfeatures.Catalog) *Companies {
 	return &Companies{svc: svc, cat: cat}
 }
 
-func companyPrincipal(p lab.Principal) (xserving.Principal, error) {
-	sp, err := Principal(p)
-	if err != nil {
-		return sp, err
-	}
-	if ap, ok := p.Native.(xaccess.Principal); ok && sp.Role == xserving.RoleLab && ap.Has(xaccess.RoleBank) && ap.InstitutionKind == xaccess.KindBank {
-		sp.Role = xserving.RoleBank
-	}
-	return sp, nil
-}
-
 // WithDirectory names each company, its industry and its district from the business
 // registry (nil: the code stands for the name).
 func (c *Companies) WithDirectory(d *datasets.Directory) *Companies {
@@ -49,7 +37,7 @@ func (c *Companies) WithDirectory(d *datasets.Directory) *Companies {
 
 // Company assesses code for the signed-in user.
 func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (lab.Company, error) {
-	sp, err := companyPrincipal(p)
+	sp, err := Principal(p)
 	if err != nil {
 		return lab.Company{}, err
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	xfeatures "github.com/xinyi-platform/xinyi/features"
-	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
 )
@@ -20,12 +19,9 @@ func TestCompanyProfileFromAssessment(t *testing.T) {
 	}
 	c := NewCompanies(e.Service, cat)
 	ctx := context.Background()
-	principal := func(inst string, kind xaccess.Kind, role xaccess.Role) lab.Principal {
-		return lab.Principal{Native: xaccess.Principal{User: "u", Institution: inst, InstitutionKind: kind, Roles: []xaccess.Role{role}, KeyID: "k"}}
-	}
-	regulator := principal("amr-shangyu", xaccess.KindRegulator, xaccess.RoleRegulator)
-	bank := principal("weihai-bank", xaccess.KindBank, xaccess.RoleBank)
-	other := principal("other-bank", xaccess.KindBank, xaccess.RoleBank)
+	regulator := lab.Principal{Principal: servingtest.Regulator}
+	bank := lab.Principal{Principal: servingtest.WeihaiBank}
+	other := lab.Principal{Principal: servingtest.OtherBank}
 
 	// servingtest: Good pays tax 150 and is clean: pd = sigmoid(-3), rating B, blue, limit 960,000.
 	good, err := c.Company(ctx, regulator, e.Good)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	xserving "github.com/xinyi-platform/xinyi/serving"
@@ -48,8 +47,7 @@ func TestConsolePagesOverServing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	regulator := lab.Principal{Name: "zhao", Institution: "amr-shangyu", Roles: []lab.Role{lab.RoleRegulator}, Clearance: lab.ClearConfidential,
-		Native: xaccess.Principal{User: "zhao", Institution: "amr-shangyu", InstitutionKind: xaccess.KindRegulator, Roles: []xaccess.Role{xaccess.RoleRegulator}, KeyID: "k2"}}
+	regulator := lab.Principal{Principal: servingtest.Regulator, Clearance: lab.ClearConfidential}
 	console, err := lab.New(lab.Options{Auth: keys{"reg-key": regulator}, Screenings: NewScreenings(sc, store), Companies: NewCompanies(r.Service, nil)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +87,7 @@ func TestConsolePagesOverServing(t *testing.T) {
 		t.Fatalf("screening page %d:\n%s", status, page)
 	}
 	id := strings.TrimPrefix(loc, "/lab/screenings/")
-	j, err := sc.Get(xserving.Principal{Institution: "amr-shangyu", Role: xserving.RoleRegulator}, id)
+	j, err := sc.Get(context.Background(), servingtest.Regulator, id)
 	if err != nil {
 		t.Fatal(err)
 	}

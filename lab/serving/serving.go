@@ -14,12 +14,9 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
-	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
@@ -34,9 +31,6 @@ const TopRows = 20
 type Screenings struct {
 	sc    *xserving.Screener
 	store blob.Store
-
-	mu  sync.Mutex
-	ids []string // jobs started through the console, oldest first
 }
 
 // NewScreenings wraps sc; store is where sc writes results (for the CSV export).
@@ -44,23 +38,13 @@ func NewScreenings(sc *xserving.Screener, store blob.Store) *Screenings {
 	return &Screenings{sc: sc, store: store}
 }
 
-// Principal derives the serving principal of a console user signed in through
-// internal/access (lab.Principal.Native): regulator for a regulator's user with that
-// role, operator for a platform administrator, lab otherwise. It mirrors
-// serving/access, which derives it from an API key.
+// Principal is the signed-in user's access principal, which serving authorizes
+// through internal/access like every other caller; an anonymous one is refused.
 func Principal(p lab.Principal) (xserving.Principal, error) {
-	ap, ok := p.Native.(xaccess.Principal)
-	if !ok {
-		return xserving.Principal{}, fmt.Errorf("%w: the user was not signed in through internal/access", lab.ErrForbidden)
+	if p.User == "" {
+		return xserving.Principal{}, fmt.Errorf("%w: no signed-in user", lab.ErrForbidden)
 	}
-	role := xserving.RoleLab
-	switch {
-	case ap.Has(xaccess.RoleRegulator) && ap.InstitutionKind == xaccess.KindRegulator:
-		role = xserving.RoleRegulator
-	case ap.Has(xaccess.RoleAdmin) && ap.InstitutionKind == xaccess.KindPlatform:
-		role = xserving.RoleOperator
-	}
-	return xserving.Principal{Institution: ap.Institution, InstitutionID: ap.InstitutionID, Role: role, KeyID: ap.KeyID, User: ap.User}, nil
+	return p.Principal, nil
 }
 
 func mapErr(err error) error {
@@ -94,9 +78,6 @@ func (s *Screenings) StartScreening(ctx context.Context, model string, by lab.Pr
 	if err != nil {
 		return "", mapErr(err)
 	}
-	s.mu.Lock()
-	s.ids = append(s.ids, j.ID)
-	s.mu.Unlock()
 	return j.ID, nil
 }
 
@@ -122,34 +103,27 @@ func convert(j xserving.Job) lab.Screening {
 }
 
 // Screening returns one job of the user's institution.
-func (s *Screenings) Screening(_ context.Context, p lab.Principal, id string) (lab.Screening, error) {
+func (s *Screenings) Screening(ctx context.Context, p lab.Principal, id string) (lab.Screening, error) {
 	sp, err := Principal(p)
 	if err != nil {
 		return lab.Screening{}, err
 	}
-	j, err := s.sc.Get(sp, id)
+	j, err := s.sc.Get(ctx, sp, id)
 	if err != nil {
 		return lab.Screening{}, mapErr(err)
 	}
 	return convert(j), nil
 }
 
-// Screenings lists the jobs started through this console that the user may see,
+// Screenings lists the jobs the user may see (those of the user's institution),
 // newest first.
-func (s *Screenings) Screenings(_ context.Context, p lab.Principal) ([]lab.Screening, error) {
+func (s *Screenings) Screenings(ctx context.Context, p lab.Principal) ([]lab.Screening, error) {
 	sp, err := Principal(p)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	ids := slices.Clone(s.ids)
-	s.mu.Unlock()
 	var out []lab.Screening
-	for i := len(ids) - 1; i >= 0; i-- {
-		j, err := s.sc.Get(sp, ids[i])
-		if err != nil {
-			continue // another institution's job, or forgotten
-		}
+	for _, j := range s.sc.List(ctx, sp) {
 		c := convert(j)
 		c.Top = nil
 		out = append(out, c)
@@ -164,7 +138,7 @@ func (s *Screenings) ExportCSV(ctx context.Context, p lab.Principal, id string, 
 	if err != nil {
 		return err
 	}
-	j, err := s.sc.Get(sp, id)
+	j, err := s.sc.Get(ctx, sp, id)
 	if err != nil {
 		return mapErr(err)
 	}

@@ -37,10 +37,9 @@ func TestScreeningThroughTheConsole(t *testing.T) {
 	}
 	s := NewScreenings(sc, store)
 	ctx := context.Background()
-	regulator := lab.Principal{Native: xaccess.Principal{User: "zhao", Institution: "amr-shangyu", InstitutionKind: xaccess.KindRegulator,
-		Roles: []xaccess.Role{xaccess.RoleRegulator}, KeyID: "k2"}}
-	bank := lab.Principal{Native: xaccess.Principal{User: "sun", Institution: "weihai-bank", InstitutionKind: xaccess.KindBank,
-		Roles: []xaccess.Role{xaccess.RoleBank, xaccess.RoleRegulator}, KeyID: "k1"}}
+	regulator := lab.Principal{Principal: servingtest.Regulator}
+	bank := lab.Principal{Principal: xaccess.Principal{UserID: 7, User: "sun", InstitutionID: servingtest.WeihaiBank.InstitutionID, Institution: "weihai-bank",
+		InstitutionKind: xaccess.KindBank, Roles: []xaccess.Role{xaccess.RoleBank, xaccess.RoleRegulator}, KeyID: "k1"}}
 
 	if _, err := s.StartScreening(ctx, "violation", bank); !errors.Is(err, lab.ErrForbidden) {
 		t.Fatalf("a bank user with a regulator role outside a regulator: %v", err)

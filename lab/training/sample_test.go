@@ -91,7 +91,7 @@ func registryOn(t *testing.T, store blob.Store) (*xregistry.Registry, lab.Princi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return reg, lab.Principal{ID: "alice", Name: "alice", Native: p}
+	return reg, lab.Principal{Principal: p}
 }
 
 func TestTrainOnStoreSample(t *testing.T) {
@@ -145,11 +145,11 @@ func TestTrainOnStoreSample(t *testing.T) {
 			if ref != tt.model+":v1" {
 				t.Errorf("registered as %q, want %s:v1", ref, tt.model)
 			}
-			m, err := reg.Model(ctx, alice.Native.(access.Principal), tt.model)
+			m, err := reg.Model(ctx, alice.Principal, tt.model)
 			if err != nil || m.Task != tt.task {
 				t.Fatalf("model %+v, %v, want task %s", m, err, tt.task)
 			}
-			v, err := reg.Version(ctx, alice.Native.(access.Principal), tt.model, 1)
+			v, err := reg.Version(ctx, alice.Principal, tt.model, 1)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -291,7 +291,7 @@ func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (s
 	p.Threads, p.Seed = t.o.Threads, t.o.Seed
 	t.mu.Lock()
 	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{ID: "t" + strconv.Itoa(len(t.jobs)+1), State: lab.JobRunning, Total: int64(p.NumRounds),
-		Started: time.Now(), By: req.By.Name}, Sample: sample, Preset: req.Preset}, manifest: m}
+		Started: time.Now(), By: req.By.Name()}, Sample: sample, Preset: req.Preset}, manifest: m}
 	t.jobs = append(t.jobs, j)
 	t.mu.Unlock()
 	t.wg.Add(1)

@@ -268,7 +268,7 @@ func TestErrorStatus(t *testing.T) {
 		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "JSON"},
 		{"unknown JSON field", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"pd","owner":"me"}`), "application/json", 400, "owner"},
 		{"bad task", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"churn"}`), "application/json", 400, "churn"},
-		{"duplicate model", "alice", "POST", base + "/models", strings.NewReader(`{"name":"pd","task":"pd"}`), "application/json", 409, "exists"},
+		{"duplicate model", "alice", "POST", base + "/models", strings.NewReader(`{"name":"pd","task":"pd"}`), "application/json", 409, "taken"},
 		{"approver cannot upload", "carol", "POST", upload, bytes.NewReader(raw), "", 403, "role"},
 		{"champion needs approval", "alice", "PUT", base + "/models/pd/aliases/champion", strings.NewReader(`{"version":1}`), "application/json", 409, "four-eyes"},
 		{"immutable version", "alice", "DELETE", base + "/models/pd/versions/1", nil, "", 409, "immutable"},

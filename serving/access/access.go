@@ -1,5 +1,5 @@
 // Package access adapts internal/access (institutions, users, roles, hashed API keys,
-// consent grants) to serving.Authorizer, so every serving transport authorizes through
+// consent grants, the one Authorize) to serving.Authorizer, so every serving transport authorizes through
 // the platform's one access store.
 package access
 
@@ -7,33 +7,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	core "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/serving"
 )
 
-// Authorizer is a serving.Authorizer over an access store.
+// Authorizer is a serving.Authorizer over an access store: keys are authenticated
+// by the store, and every decision is internal/access's one Authorize.
 type Authorizer struct {
 	Store *core.Store
+	Authz *core.Authorizer
 }
 
-// New returns an Authorizer over store.
-func New(store *core.Store) *Authorizer { return &Authorizer{Store: store} }
-
-// role picks the serving role of a principal: bank (in a bank), regulator (in a
-// regulator), operator (an administrator of the platform institution); anyone else
-// gets the lab role, which sees no individual decisions.
-func role(p core.Principal) serving.Role {
-	switch {
-	case p.Has(core.RoleBank) && p.InstitutionKind == core.KindBank:
-		return serving.RoleBank
-	case p.Has(core.RoleRegulator) && p.InstitutionKind == core.KindRegulator:
-		return serving.RoleRegulator
-	case p.Has(core.RoleAdmin) && p.InstitutionKind == core.KindPlatform:
-		return serving.RoleOperator
-	}
-	return serving.RoleLab
+// New returns an Authorizer over store whose refusals are recorded in log.
+func New(store *core.Store, log *audit.Log) *Authorizer {
+	return &Authorizer{Store: store, Authz: core.NewAuthorizer(store, log)}
 }
 
 // Authenticate resolves an API key.
@@ -45,27 +36,18 @@ func (a *Authorizer) Authenticate(ctx context.Context, key string) (serving.Prin
 		}
 		return serving.Principal{}, fmt.Errorf("%w: access store: %w", serving.ErrUnavailable, err)
 	}
-	return serving.Principal{Institution: p.Institution, InstitutionID: p.InstitutionID, Role: role(p), KeyID: p.KeyID, User: p.User}, nil
+	return p, nil
 }
 
-// CheckConsent checks the company's consent grant for the bank.
-func (a *Authorizer) CheckConsent(ctx context.Context, bank serving.Principal, company, scope string, at time.Time) error {
-	_, err := a.Store.CheckConsent(ctx, company, bank.InstitutionID, scope, at)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, core.ErrConsentRequired):
-		return fmt.Errorf("%w: %w", serving.ErrConsentRequired, err)
-	case errors.Is(err, core.ErrInvalid):
-		return fmt.Errorf("%w: %w", serving.ErrInvalidCompanyCode, err)
-	}
-	return fmt.Errorf("%w: access store: %w", serving.ErrUnavailable, err)
+// Authorize is internal/access's Authorize.
+func (a *Authorizer) Authorize(ctx context.Context, p serving.Principal, action core.Action, res core.Resource) error {
+	return a.Authz.Authorize(ctx, p, action, res)
 }
 
 // GrantConsent records a company's consent for a bank (platform operators only).
 func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, company string, bankID int64, scope string, expires time.Time) (serving.Consent, error) {
-	if actor.Role != serving.RoleOperator {
-		return serving.Consent{}, fmt.Errorf("%w: only the platform operator records consent grants", serving.ErrForbidden)
+	if err := a.Authz.Authorize(ctx, actor, core.ActionManageConsent, core.Resource{Kind: "company", ID: company, Scope: scope}); err != nil {
+		return serving.Consent{}, forbiddenErr(err)
 	}
 	c, err := a.Store.GrantConsent(ctx, actor.Actor(), core.ConsentGrant{CompanyCode: company, BankID: bankID, Scope: scope, ExpiresAt: expires})
 	if err != nil {
@@ -77,13 +59,20 @@ func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, 
 
 // RevokeConsent ends a consent grant now (platform operators only).
 func (a *Authorizer) RevokeConsent(ctx context.Context, actor serving.Principal, id int64) error {
-	if actor.Role != serving.RoleOperator {
-		return fmt.Errorf("%w: only the platform operator revokes consent grants", serving.ErrForbidden)
+	if err := a.Authz.Authorize(ctx, actor, core.ActionManageConsent, core.Resource{Kind: "consent", ID: strconv.FormatInt(id, 10)}); err != nil {
+		return forbiddenErr(err)
 	}
 	if err := a.Store.RevokeConsent(ctx, actor.Actor(), id); err != nil {
 		return consentErr(err)
 	}
 	return nil
+}
+
+func forbiddenErr(err error) error {
+	if errors.Is(err, core.ErrForbidden) && !errors.Is(err, core.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", serving.ErrForbidden, err)
+	}
+	return fmt.Errorf("%w: %w", serving.ErrUnavailable, err)
 }
 
 func consentErr(err error) error {

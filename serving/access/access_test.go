@@ -54,7 +54,7 @@ func TestConsentThroughAccessStore(t *testing.T) {
 	}
 
 	env := servingtest.New(t)
-	auth := access.New(store)
+	auth := access.New(store, log)
 	svc, err := serving.New(serving.Options{Models: env.Models, Features: env.Features, Policy: env.Service.Policy(), Authorizer: auth, Auditor: log})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestConsentThroughAccessStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Role != serving.RoleBank || p.InstitutionID != bank.ID {
+	if !p.Has(core.RoleBank) || p.InstitutionID != bank.ID {
 		t.Fatalf("principal %+v", p)
 	}
 	if _, err := svc.Assess(ctx, p, serving.Request{Company: env.Good}); !errors.Is(err, serving.ErrConsentRequired) {
@@ -77,7 +77,7 @@ func TestConsentThroughAccessStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := recs[len(recs)-1]
-	if last.Action != "assessment" || last.Outcome != audit.OutcomeRefused || last.Subject != "company:"+env.Good {
+	if last.Action != string(core.ActionAssess) || last.Outcome != audit.OutcomeRefused || last.Subject != "company:"+env.Good {
 		t.Fatalf("last audit record %+v", last)
 	}
 	c, err := store.GrantConsent(ctx, "company-portal", core.ConsentGrant{CompanyCode: env.Good, BankID: bank.ID, Scope: serving.ConsentScope, ExpiresAt: time.Now().Add(24 * time.Hour)})
@@ -98,7 +98,7 @@ func TestConsentThroughAccessStore(t *testing.T) {
 		t.Fatalf("after revocation: %v", err)
 	}
 	reg, err := auth.Authenticate(ctx, amrKey)
-	if err != nil || reg.Role != serving.RoleRegulator {
+	if err != nil || !reg.Has(core.RoleRegulator) {
 		t.Fatalf("regulator %+v %v", reg, err)
 	}
 	if _, err := svc.Assess(ctx, reg, serving.Request{Company: env.Bad}); err != nil {

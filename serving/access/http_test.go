@@ -54,7 +54,7 @@ func TestConsentOverHTTP(t *testing.T) {
 	adminAtBank, _ := key("Other Bank", core.KindBank, "bank-admin", core.RoleAdmin)
 
 	env := servingtest.New(t)
-	auth := access.New(store)
+	auth := access.New(store, log)
 	svc, err := serving.New(serving.Options{Models: env.Models, Features: env.Features, Policy: env.Service.Policy(), Authorizer: auth, Auditor: log})
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func FuzzModelInfer(f *testing.F) {
 		req, err := fromProto(&r)
 		if err == nil {
 			var resp *oip.InferResponse
-			resp, err = srv.Infer(t.Context(), req)
+			resp, err = srv.Infer(t.Context(), servingtest.WeihaiBank, req)
 			if err == nil {
 				for _, o := range resp.Outputs {
 					for _, v := range o.Data {

@@ -189,8 +189,8 @@ func (s *inferenceServer) ServerReady(context.Context, *inferencepb.ServerReadyR
 	return &inferencepb.ServerReadyResponse{Ready: s.opts.OIP.Ready()}, nil
 }
 
-func (s *inferenceServer) ModelReady(_ context.Context, r *inferencepb.ModelReadyRequest) (*inferencepb.ModelReadyResponse, error) {
-	ok, err := s.opts.OIP.ModelReady(r.GetName(), r.GetVersion())
+func (s *inferenceServer) ModelReady(ctx context.Context, r *inferencepb.ModelReadyRequest) (*inferencepb.ModelReadyResponse, error) {
+	ok, err := s.opts.OIP.ModelReady(ctx, principal(ctx), r.GetName(), r.GetVersion())
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +202,8 @@ func (s *inferenceServer) ServerMetadata(context.Context, *inferencepb.ServerMet
 	return &inferencepb.ServerMetadataResponse{Name: md.Name, Version: md.Version, Extensions: md.Extensions}, nil
 }
 
-func (s *inferenceServer) ModelMetadata(_ context.Context, r *inferencepb.ModelMetadataRequest) (*inferencepb.ModelMetadataResponse, error) {
-	md, err := s.opts.OIP.ModelMetadata(r.GetName(), r.GetVersion())
+func (s *inferenceServer) ModelMetadata(ctx context.Context, r *inferencepb.ModelMetadataRequest) (*inferencepb.ModelMetadataResponse, error) {
+	md, err := s.opts.OIP.ModelMetadata(ctx, principal(ctx), r.GetName(), r.GetVersion())
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (s *inferenceServer) ModelInfer(ctx context.Context, r *inferencepb.ModelIn
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.opts.OIP.Infer(ctx, req)
+	resp, err := s.opts.OIP.Infer(ctx, principal(ctx), req)
 	if err != nil {
 		return nil, err
 	}

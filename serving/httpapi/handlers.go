@@ -123,7 +123,7 @@ func (h *handler) serverMetadata(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) modelMetadata(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
-	md, err := h.opts.OIP.ModelMetadata(r.PathValue("name"), r.PathValue("version"))
+	md, err := h.opts.OIP.ModelMetadata(ctx, p, r.PathValue("name"), r.PathValue("version"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -131,7 +131,7 @@ func (h *handler) modelMetadata(ctx context.Context, p serving.Principal, r *htt
 }
 
 func (h *handler) modelReady(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
-	ready, err := h.opts.OIP.ModelReady(r.PathValue("name"), r.PathValue("version"))
+	ready, err := h.opts.OIP.ModelReady(ctx, p, r.PathValue("name"), r.PathValue("version"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -147,7 +147,7 @@ func (h *handler) infer(ctx context.Context, p serving.Principal, r *http.Reques
 	if err != nil {
 		return 0, nil, err
 	}
-	resp, err := h.opts.OIP.Infer(ctx, req)
+	resp, err := h.opts.OIP.Infer(ctx, p, req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -185,7 +185,7 @@ func (h *handler) screeningStart(ctx context.Context, p serving.Principal, r *ht
 }
 
 func (h *handler) screeningGet(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
-	j, err := h.opts.Screener.Get(p, r.PathValue("id"))
+	j, err := h.opts.Screener.Get(ctx, p, r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}

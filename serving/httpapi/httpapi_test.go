@@ -335,7 +335,7 @@ func FuzzDecodeInfer(f *testing.F) {
 			}
 			return
 		}
-		resp, err := srv.Infer(t.Context(), req)
+		resp, err := srv.Infer(t.Context(), servingtest.WeihaiBank, req)
 		if err != nil {
 			if status, _ := statusOf(err); status != 400 {
 				t.Fatalf("infer error maps to %d: %v", status, err)

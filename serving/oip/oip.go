@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
 )
 
@@ -97,6 +98,15 @@ type Options struct {
 	MaxRows int
 	// Ready reports extra readiness (e.g. the online store); nil means models only.
 	Ready func() bool
+	// Authorizer decides who may read a model (its owner institution, everyone
+	// when shared, platform administrators) and audits refusals. Nil: the rule
+	// alone, unaudited.
+	Authorizer Authorizer
+}
+
+// Authorizer is internal/access's Authorize (serving.Authorizer has it).
+type Authorizer interface {
+	Authorize(ctx context.Context, p access.Principal, action access.Action, res access.Resource) error
 }
 
 // Server answers the protocol for a model holder. It is safe for concurrent use.
@@ -132,13 +142,29 @@ func (s *Server) ServerMetadata() ServerMetadata {
 	return ServerMetadata{Name: s.opts.Name, Version: s.opts.Version, Extensions: []string{"xinyi_assessment"}}
 }
 
-// find returns the loaded scorer whose name or task is name, at version if given.
-func (s *Server) find(name, version string) (*serving.Scorer, error) {
+// find returns the loaded scorer whose name or task is name, at version if given,
+// when p may read it. A model p may not read is unknown to p, as in the registry:
+// its name is not revealed (the refusal is audited).
+func (s *Server) find(ctx context.Context, p access.Principal, name, version string) (*serving.Scorer, error) {
 	snap := s.models.Current()
 	for _, t := range serving.Tasks {
 		sc := snap.Scorer(t)
 		if sc == nil || (sc.Ref().Name != name && string(t) != name) {
 			continue
+		}
+		ref := sc.Ref()
+		res := access.Resource{Kind: "model", ID: ref.Name, Owner: ref.Owner, Shared: ref.Shared}
+		var err error
+		if s.opts.Authorizer != nil {
+			err = s.opts.Authorizer.Authorize(ctx, p, access.ActionReadModel, res)
+		} else {
+			_, err = access.Decide(p, access.ActionReadModel, res)
+		}
+		switch {
+		case errors.Is(err, access.ErrUnavailable):
+			return nil, fmt.Errorf("%w: %w", serving.ErrUnavailable, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: no model named %q is loaded", serving.ErrUnknownModel, name)
 		}
 		if version != "" && version != sc.Ref().Version {
 			return nil, fmt.Errorf("%w: model %q has version %s loaded, not %q", serving.ErrUnknownModel, name, sc.Ref().Version, version)
@@ -148,17 +174,18 @@ func (s *Server) find(name, version string) (*serving.Scorer, error) {
 	return nil, fmt.Errorf("%w: no model named %q is loaded", serving.ErrUnknownModel, name)
 }
 
-// ModelReady reports whether the model is loaded; an unknown model is an error.
-func (s *Server) ModelReady(name, version string) (bool, error) {
-	if _, err := s.find(name, version); err != nil {
+// ModelReady reports whether the model is loaded and p may read it; an unknown
+// model is an error.
+func (s *Server) ModelReady(ctx context.Context, p access.Principal, name, version string) (bool, error) {
+	if _, err := s.find(ctx, p, name, version); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
-// ModelMetadata describes a loaded model.
-func (s *Server) ModelMetadata(name, version string) (ModelMetadata, error) {
-	sc, err := s.find(name, version)
+// ModelMetadata describes a loaded model p may read.
+func (s *Server) ModelMetadata(ctx context.Context, p access.Principal, name, version string) (ModelMetadata, error) {
+	sc, err := s.find(ctx, p, name, version)
 	if err != nil {
 		return ModelMetadata{}, err
 	}
@@ -175,9 +202,9 @@ func (s *Server) ModelMetadata(name, version string) (ModelMetadata, error) {
 	}, nil
 }
 
-// Infer runs a loaded model on the request's rows.
-func (s *Server) Infer(ctx context.Context, req InferRequest) (*InferResponse, error) {
-	sc, err := s.find(req.ModelName, req.ModelVersion)
+// Infer runs a loaded model p may read on the request's rows.
+func (s *Server) Infer(ctx context.Context, p access.Principal, req InferRequest) (*InferResponse, error) {
+	sc, err := s.find(ctx, p, req.ModelName, req.ModelVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -39,8 +39,12 @@ func (s *Source) Resolve(ctx context.Context, model, alias string) (serving.Mode
 	if err != nil {
 		return serving.ModelRef{}, wrap(err, "resolve "+model+"@"+alias)
 	}
+	m, err := s.Registry.Model(ctx, s.Principal, model)
+	if err != nil {
+		return serving.ModelRef{}, wrap(err, "model "+model)
+	}
 	return serving.ModelRef{Name: v.Model, Version: strconv.Itoa(v.Version), SHA256: v.ArtifactDigest,
-		FeatureSet: v.FeatureSet, FeatureSetVersion: v.FeatureSetVersion}, nil
+		FeatureSet: v.FeatureSet, FeatureSetVersion: v.FeatureSetVersion, Owner: m.OwnerID, Shared: m.Shared}, nil
 }
 
 // Artifact returns the canonical model text of a version, verified against its digest.

@@ -11,11 +11,13 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -83,7 +85,8 @@ func Scorers(t testing.TB, version string, edit func(task serving.Task, text str
 		if edit != nil {
 			text = edit(task, text)
 		}
-		ref := serving.ModelRef{Task: task, Name: "xinyi-" + string(task), Version: version, FeatureSet: Set.Name, FeatureSetVersion: Set.Version}
+		ref := serving.ModelRef{Task: task, Name: "xinyi-" + string(task), Version: version, FeatureSet: Set.Name, FeatureSetVersion: Set.Version,
+			Owner: WeihaiBank.InstitutionID} // private to the bank of BankKey
 		sc, err := serving.LoadScorer([]byte(text), ref, Set)
 		if err != nil {
 			t.Fatal(err)
@@ -115,11 +118,28 @@ func (m *Features) Vector(_ context.Context, set serving.FeatureSet, code string
 	return serving.Vector{Values: append([]float64(nil), r...), AsOf: m.AsOf}, nil
 }
 
-// Auth knows API keys and consent grants "bank|company".
+// The principals of the test institutions, as internal/access would authenticate
+// them.
+var (
+	WeihaiBank = access.Principal{UserID: 1, User: "officer", InstitutionID: 1, Institution: "weihai-bank",
+		InstitutionKind: access.KindBank, Roles: []access.Role{access.RoleBank}, KeyID: "k1"}
+	Regulator = access.Principal{UserID: 2, User: "inspector", InstitutionID: 2, Institution: "amr-shangyu",
+		InstitutionKind: access.KindRegulator, Roles: []access.Role{access.RoleRegulator}, KeyID: "k2"}
+	LabUser = access.Principal{UserID: 3, User: "viewer", InstitutionID: 3, Institution: "platform",
+		InstitutionKind: access.KindPlatform, Roles: []access.Role{access.RoleLab}, KeyID: "k3"}
+	OtherBank = access.Principal{UserID: 4, User: "other-officer", InstitutionID: 4, Institution: "other-bank",
+		InstitutionKind: access.KindBank, Roles: []access.Role{access.RoleBank}, KeyID: "k4"}
+)
+
+// Auth knows API keys and consent grants "bank institution id|company". Its
+// decisions are internal/access's own Authorizer over that consent table, so tests
+// exercise the platform's one rule; only the tables are in memory.
 type Auth struct {
 	mu       sync.Mutex
 	Keys     map[string]serving.Principal
 	Consents map[string]bool
+	// Audit, when set, receives the refusals.
+	Audit access.Auditor
 }
 
 // Authenticate implements serving.Authorizer.
@@ -133,21 +153,33 @@ func (f *Auth) Authenticate(_ context.Context, key string) (serving.Principal, e
 	return p, nil
 }
 
-// CheckConsent implements serving.Authorizer.
-func (f *Auth) CheckConsent(_ context.Context, p serving.Principal, company, scope string, _ time.Time) error {
-	bank := p.Institution
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if scope != serving.ConsentScope || !f.Consents[bank+"|"+company] {
-		return fmt.Errorf("%w: %s has no consent from %s", serving.ErrConsentRequired, bank, company)
-	}
-	return nil
+// Authorize implements serving.Authorizer with internal/access's Authorizer.
+func (f *Auth) Authorize(ctx context.Context, p serving.Principal, action access.Action, res access.Resource) error {
+	a := access.Authorizer{Consents: f, Audit: f.Audit}
+	return a.Authorize(ctx, p, action, res)
 }
 
-// Grant records a consent grant.
-func (f *Auth) Grant(bank, company string) {
+// CheckConsent implements access.ConsentChecker over the in-memory table.
+func (f *Auth) CheckConsent(_ context.Context, company string, bankID int64, scope string, at time.Time) (access.Consent, error) {
+	if err := creditcode.Validate(company); err != nil {
+		return access.Consent{}, fmt.Errorf("%w: company code: %w", access.ErrInvalid, err)
+	}
 	f.mu.Lock()
-	f.Consents[bank+"|"+company] = true
+	defer f.mu.Unlock()
+	if scope != serving.ConsentScope || !f.Consents[consentKey(bankID, company)] {
+		return access.Consent{}, fmt.Errorf("%w: institution %d has no consent from %s", access.ErrConsentRequired, bankID, company)
+	}
+	return access.Consent{CompanyCode: company, BankID: bankID, Scope: scope, GrantedAt: at, ExpiresAt: at.Add(time.Hour)}, nil
+}
+
+func consentKey(bankID int64, company string) string {
+	return strconv.FormatInt(bankID, 10) + "|" + company
+}
+
+// Grant records a consent grant of company for the bank institution.
+func (f *Auth) Grant(bankID int64, company string) {
+	f.mu.Lock()
+	f.Consents[consentKey(bankID, company)] = true
 	f.mu.Unlock()
 }
 
@@ -227,17 +259,13 @@ func New(t testing.TB) *Env {
 	}
 	e := &Env{Models: m, Good: Code(t, "MA4UJ7K2"), Bad: Code(t, "MA2BCD3E"), Unknown: Code(t, "MA9XYW7Q")}
 	e.Features = &Features{Rows: map[string][]float64{e.Good: {150, 0, 0}, e.Bad: {80, 1, 1}}, AsOf: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)}
-	e.Bank = serving.Principal{Institution: "weihai-bank", Role: serving.RoleBank, KeyID: "k1"}
+	e.Bank = WeihaiBank
 	e.Auth = &Auth{
-		Keys: map[string]serving.Principal{
-			BankKey:      e.Bank,
-			OtherBankKey: {Institution: "other-bank", Role: serving.RoleBank, KeyID: "k4"},
-			RegulatorKey: {Institution: "amr-shangyu", Role: serving.RoleRegulator, KeyID: "k2"},
-			LabKey:       {Institution: "platform", Role: serving.RoleLab, KeyID: "k3"},
-		},
-		Consents: map[string]bool{"weihai-bank|" + e.Good: true, "weihai-bank|" + e.Bad: true},
+		Keys:     map[string]serving.Principal{BankKey: WeihaiBank, OtherBankKey: OtherBank, RegulatorKey: Regulator, LabKey: LabUser},
+		Consents: map[string]bool{consentKey(WeihaiBank.InstitutionID, e.Good): true, consentKey(WeihaiBank.InstitutionID, e.Bad): true},
 	}
 	e.Audit = &Audit{}
+	e.Auth.Audit = e.Audit
 	cat := Catalog{
 		"tax.paid.sum_12m":         {ID: "tax.paid.sum_12m", NameZH: "近12个月纳税总额", NameEN: "tax paid over 12 months", Unit: "元"},
 		"court.dishonest_debtor":   {ID: "court.dishonest_debtor", NameZH: "失信被执行人", NameEN: "dishonest debtor", Unit: "0/1"},

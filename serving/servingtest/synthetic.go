@@ -198,12 +198,9 @@ func NewRealistic(t testing.TB, companies int, mod ...func(*serving.Options)) *R
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := &Auth{Keys: map[string]serving.Principal{
-		BankKey:      {Institution: "weihai-bank", Role: serving.RoleBank, KeyID: "k1"},
-		RegulatorKey: {Institution: "amr-shangyu", Role: serving.RoleRegulator, KeyID: "k2"},
-	}, Consents: map[string]bool{}}
+	auth := &Auth{Keys: map[string]serving.Principal{BankKey: WeihaiBank, RegulatorKey: Regulator}, Consents: map[string]bool{}}
 	for _, c := range r.Codes {
-		auth.Consents["weihai-bank|"+c] = true
+		auth.Consents[consentKey(WeihaiBank.InstitutionID, c)] = true
 	}
 	r.Env = &Env{Models: m, Auth: auth, Audit: &Audit{}, Bank: auth.Keys[BankKey]}
 	opts := serving.Options{Models: m, Features: servingfeatures.NewOnline(stores), Policy: pol,

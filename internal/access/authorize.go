@@ -1,0 +1,341 @@
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/audit"
+)
+
+// ErrUnavailable means a dependency of a decision (the consent table) could not be
+// read; the caller may retry. HTTP 503.
+var ErrUnavailable = errors.New("access: unavailable")
+
+// errAudited marks a refusal whose audit record Authorize has already written, so a
+// caller that audits its own refusals does not write a second one (see Audited).
+var errAudited = errors.New("access: refusal audited")
+
+// Audited reports whether err is a refusal that Authorize has already recorded in
+// the audit log.
+func Audited(err error) bool { return errors.Is(err, errAudited) }
+
+// ScopeCreditAssessment is the consent scope a bank needs to see a company's credit
+// decision or profile.
+const ScopeCreditAssessment = "credit_assessment"
+
+// Action is what a principal asks to do. Each action has one rule in Decide.
+type Action string
+
+// The actions every surface (serving, registry, console) authorizes.
+const (
+	// ActionAssess: see one company's credit decision (assessment, profile). A
+	// regulator's user with the regulator role may; a bank's user with the bank role
+	// may when the company granted the bank consent for Resource.Scope.
+	ActionAssess Action = "company.assess"
+	// ActionFindCompanies: search companies and reach the profile pages (each
+	// profile is then ActionAssess). The roles of ActionAssess, without consent.
+	ActionFindCompanies Action = "company.find"
+	// ActionScreen: screen the whole region. Regulators and platform administrators.
+	ActionScreen Action = "region.screen"
+	// ActionViewJob: see a screening job and its result. The owner institution and
+	// platform administrators.
+	ActionViewJob Action = "job.view"
+	// ActionReadModel: see a registered model, its versions and artifacts, or run
+	// it (OIP). The owner institution, anyone when it is shared, and platform
+	// administrators.
+	ActionReadModel Action = "model.read"
+	// ActionWriteModel: create a model, upload versions, move ungated aliases,
+	// request promotion. A data scientist, lab user or administrator of the owner
+	// institution (Resource.Owner 0: a new model, owned by the caller's institution),
+	// or a platform administrator.
+	ActionWriteModel Action = "model.write"
+	// ActionDecidePromotion: approve or reject a promotion request. An approver of
+	// the owner institution (or of the platform). The registry adds the four-eyes
+	// rule: the requester never decides.
+	ActionDecidePromotion Action = "model.promotion.decide"
+	// ActionListModels: the model library and the approvals list of one's own
+	// institution. Data scientists, approvers and administrators.
+	ActionListModels Action = "model.list"
+	// ActionBuildSample: build training samples and train in the lab. Data
+	// scientists and administrators.
+	ActionBuildSample Action = "sample.build"
+	// ActionBrowseLibrary: the indicator library. Every signed-in user.
+	ActionBrowseLibrary Action = "library.browse"
+	// ActionManageConsent: record or revoke a company's consent grant (on its
+	// signed authorization). Platform administrators.
+	ActionManageConsent Action = "consent.manage"
+)
+
+// Resource is what an action is applied to. Only the fields an action's rule reads
+// matter; the rest stay zero.
+type Resource struct {
+	// Kind and ID name the resource in messages and audit records ("company",
+	// "91330604MA4UJ7K21X"; "model", "pd").
+	Kind, ID string
+	// Owner is the owning institution of a model or job; 0 for none (a model not yet
+	// created).
+	Owner int64
+	// Shared makes a model readable by every institution.
+	Shared bool
+	// Scope is the consent scope an assessment needs. Default ScopeCreditAssessment.
+	Scope string
+	// Operation is what the surface calls the attempt ("model.promotion.approve"),
+	// recorded as the action of a refusal's audit record. Default the Action.
+	Operation string
+}
+
+// Subject is the audit subject of the resource, e.g. "company:9133…".
+func (r Resource) Subject() string {
+	if r.Kind == "" {
+		return ""
+	}
+	if r.ID == "" {
+		return r.Kind
+	}
+	return r.Kind + ":" + r.ID
+}
+
+// Actor is how audit records name the principal: the user and the public id of
+// the key used, "user@institution/key".
+func (p Principal) Actor() string {
+	if p.User == "" && p.Institution == "" {
+		return "anonymous"
+	}
+	s := p.User + "@" + p.Institution
+	if p.KeyID != "" {
+		s += "/" + p.KeyID
+	}
+	return s
+}
+
+// PlatformWide reports whether p acts for the whole platform: an administrator of
+// the platform institution.
+func (p Principal) PlatformWide() bool { return p.Has(RoleAdmin) && p.InstitutionKind == KindPlatform }
+
+// within reports whether p holds one of roles, an administrator holding every role
+// of its own institution.
+func (p Principal) within(roles ...Role) bool { return p.HasAny(roles...) || p.Has(RoleAdmin) }
+
+// Indicator sensitivities, in increasing order; a principal's clearance is the
+// highest it may see.
+const (
+	SensitivityPublic       = "public"
+	SensitivityRestricted   = "restricted"
+	SensitivityConfidential = "confidential"
+)
+
+// ClearanceOf is the highest indicator sensitivity p may see: regulators,
+// administrators and the platform operator see confidential indicators; data
+// scientists, approvers and banks restricted ones; everyone else public ones.
+func ClearanceOf(p Principal) string {
+	switch {
+	case p.HasAny(RoleRegulator, RoleAdmin) || p.InstitutionKind == KindPlatform:
+		return SensitivityConfidential
+	case p.HasAny(RoleDataScientist, RoleApprover, RoleBank):
+		return SensitivityRestricted
+	}
+	return SensitivityPublic
+}
+
+// Decision is what Decide says beyond yes or no: the consent a yes depends on.
+type Decision struct {
+	// ConsentScope, when not empty, is the consent of company ConsentCompany the
+	// principal's institution must hold for the answer to be yes.
+	ConsentScope   string
+	ConsentCompany string
+}
+
+// Decide applies the rule of action to p and res without looking anything up: it
+// returns an error wrapping ErrForbidden when the rule refuses, or the consent the
+// permission still depends on. Authorize is Decide plus the consent check and the
+// audit of refusals; a surface that only shows or hides a link may call Decide.
+func Decide(p Principal, action Action, res Resource) (Decision, error) {
+	refuse := func(format string, args ...any) (Decision, error) {
+		return Decision{}, fmt.Errorf("%w: %s", ErrForbidden, fmt.Sprintf(format, args...))
+	}
+	who := func() string {
+		return fmt.Sprintf("user %s of %s has roles %s", p.User, p.Institution, roleNames(p.Roles))
+	}
+	regulator := p.Has(RoleRegulator) && p.InstitutionKind == KindRegulator
+	bank := p.Has(RoleBank) && p.InstitutionKind == KindBank
+	switch action {
+	case ActionAssess:
+		switch {
+		case regulator:
+			return Decision{}, nil
+		case bank:
+			scope := res.Scope
+			if scope == "" {
+				scope = ScopeCreditAssessment
+			}
+			return Decision{ConsentScope: scope, ConsentCompany: res.ID}, nil
+		}
+		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent) or the regulator role (at a regulator); %s", who())
+	case ActionFindCompanies:
+		if regulator || bank {
+			return Decision{}, nil
+		}
+		return refuse("company profiles need the bank role (at a bank) or the regulator role (at a regulator); %s", who())
+	case ActionScreen:
+		if regulator || p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("screening the region needs the regulator role (at a regulator) or a platform administrator; %s", who())
+	case ActionViewJob:
+		if (res.Owner != 0 && res.Owner == p.InstitutionID) || p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("%s belongs to another institution", res.Subject())
+	case ActionReadModel:
+		if (res.Owner != 0 && res.Owner == p.InstitutionID) || res.Shared || p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("%s is private to another institution", res.Subject())
+	case ActionWriteModel:
+		if !p.within(RoleDataScientist, RoleLab) {
+			return refuse("changing models needs the data_scientist, lab or admin role; %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID && !p.PlatformWide() {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionDecidePromotion:
+		if !p.Has(RoleApprover) {
+			return refuse("deciding a promotion needs the approver role; %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID && !p.PlatformWide() {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionListModels:
+		if p.within(RoleDataScientist, RoleApprover) {
+			return Decision{}, nil
+		}
+		return refuse("the model library needs the data_scientist, approver or admin role; %s", who())
+	case ActionBuildSample:
+		if p.within(RoleDataScientist) {
+			return Decision{}, nil
+		}
+		return refuse("samples and training need the data_scientist or admin role; %s", who())
+	case ActionBrowseLibrary:
+		if p.UserID != 0 || p.User != "" {
+			return Decision{}, nil
+		}
+		return refuse("the indicator library needs a signed-in user")
+	case ActionManageConsent:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("consent grants are recorded by a platform administrator on the company's signed authorization; %s", who())
+	}
+	return refuse("unknown action %q", action)
+}
+
+func roleNames(rs []Role) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	return joinRoles(rs)
+}
+
+// ConsentChecker finds the consent under which a bank may query a company; *Store
+// implements it. It returns an error wrapping ErrConsentRequired when there is none
+// and ErrInvalid for a malformed company code.
+type ConsentChecker interface {
+	CheckConsent(ctx context.Context, companyCode string, bankID int64, scope string, at time.Time) (Consent, error)
+}
+
+// Auditor appends to the audit log; *audit.Log implements it.
+type Auditor interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
+}
+
+// Authorizer is the one place every surface asks whether a principal may act: role,
+// ownership or sharing, and the company's consent, with every refusal audited.
+type Authorizer struct {
+	// Consents checks consent grants. Required for ActionAssess by banks.
+	Consents ConsentChecker
+	// Audit receives a record of every refusal. Nil: refusals are not recorded
+	// (tests of rules only).
+	Audit Auditor
+	// Now is the clock consent is checked at. Default time.Now.
+	Now func() time.Time
+}
+
+// NewAuthorizer returns the Authorizer over an access store, auditing into log.
+func NewAuthorizer(store *Store, log *audit.Log) *Authorizer {
+	a := &Authorizer{Consents: store}
+	if log != nil {
+		a.Audit = log
+	}
+	return a
+}
+
+// Authorize returns nil when p may apply action to res. A refusal wraps
+// ErrForbidden or ErrConsentRequired (ErrInvalid for a malformed company code) and
+// is recorded in the audit log before Authorize returns; a failure to read the
+// consent table wraps ErrUnavailable and is not a refusal. When the refusal cannot
+// be recorded, the error also wraps ErrUnavailable: nothing is refused unrecorded.
+func (a *Authorizer) Authorize(ctx context.Context, p Principal, action Action, res Resource) error {
+	d, err := Decide(p, action, res)
+	if err == nil && d.ConsentScope != "" {
+		if a.Consents == nil {
+			err = fmt.Errorf("%w: no consent checker is configured", ErrUnavailable)
+		} else {
+			now := time.Now
+			if a.Now != nil {
+				now = a.Now
+			}
+			_, err = a.Consents.CheckConsent(ctx, d.ConsentCompany, p.InstitutionID, d.ConsentScope, now())
+			if err != nil && !errors.Is(err, ErrConsentRequired) && !errors.Is(err, ErrInvalid) {
+				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
+			}
+		}
+	}
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return a.refused(ctx, p, action, res, err)
+}
+
+// Refused records a refusal that a surface decided itself (an unknown resource, a
+// rule of its domain) and returns err marked as audited.
+func (a *Authorizer) Refused(ctx context.Context, p Principal, action Action, res Resource, err error) error {
+	if err == nil || Audited(err) {
+		return err
+	}
+	return a.refused(ctx, p, action, res, err)
+}
+
+func (a *Authorizer) refused(ctx context.Context, p Principal, action Action, res Resource, err error) error {
+	if a.Audit == nil {
+		return err
+	}
+	subject := res.Subject()
+	if subject == "" {
+		subject = string(action)
+	}
+	op := res.Operation
+	if op == "" {
+		op = string(action)
+	}
+	// The record must land even when the caller has gone away.
+	if _, aerr := a.Audit.Append(context.WithoutCancel(ctx), audit.Entry{Actor: p.Actor(), Action: op, Subject: subject,
+		Outcome: audit.OutcomeRefused, Reason: err.Error(), After: map[string]any{"roles": p.Roles, "institution": p.Institution}}); aerr != nil {
+		return fmt.Errorf("%w: audit of a refusal: %w (refusal: %w)", ErrUnavailable, aerr, err)
+	}
+	return MarkAudited(err)
+}
+
+// MarkAudited marks err as a refusal already in the audit log, for a surface that
+// answers an audited refusal with an error of its own (another institution's
+// private model is "not found").
+func MarkAudited(err error) error { return fmt.Errorf("%w%w", err, auditedMark{}) }
+
+// auditedMark wraps errAudited without changing the message.
+type auditedMark struct{}
+
+func (auditedMark) Error() string { return "" }
+func (auditedMark) Unwrap() error { return errAudited }
