@@ -18,6 +18,7 @@ import (
 	"time"
 
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	"github.com/xinyi-platform/xinyi/lab/labtest"
@@ -228,6 +229,17 @@ func TestRoleChecks(t *testing.T) {
 				noLeak(t, p)
 				if want == 403 && !strings.Contains(p.body, "无权") && !strings.Contains(p.body, "consent") {
 					t.Fatalf("403 without a readable reason:\n%s", p.body)
+				}
+				if want == 403 {
+					// The console's refusals are internal/access's, and audited.
+					recs, err := env.Audit.List(context.Background(), audit.Filter{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					last := recs[len(recs)-1]
+					if last.Outcome != audit.OutcomeRefused || !strings.HasPrefix(last.Actor, user+"@") {
+						t.Fatalf("refusal not audited; last record %+v", last)
+					}
 				}
 			})
 		}

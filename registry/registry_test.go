@@ -924,3 +924,38 @@ func BenchmarkAliasMoveObserved(b *testing.B) {
 		after = <-seen
 	}
 }
+
+// TestNameConflictRevealsNothing: bank B asking for a name that bank A's private
+// model holds gets the answer bank A gets for its own taken name, word for word; the
+// model stays unknown to bank B, and B's attempts to read it are on the record.
+func TestNameConflictRevealsNothing(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		if _, err := e.reg.CreateModel(ctx, e.alice, registry.NewModel{Name: "secret-pd", Task: registry.TaskPD}); err != nil {
+			t.Fatal(err)
+		}
+		_, own := e.reg.CreateModel(ctx, e.alice, registry.NewModel{Name: "secret-pd", Task: registry.TaskPD})
+		_, other := e.reg.CreateModel(ctx, e.bob, registry.NewModel{Name: "secret-pd", Task: registry.TaskPD})
+		if !errors.Is(other, registry.ErrConflict) || own == nil || other.Error() != own.Error() {
+			t.Fatalf("bank B: %v; bank A: %v", other, own)
+		}
+		for _, word := range []string{"exist", "private", "institution", "Bank A"} {
+			if strings.Contains(other.Error(), word) {
+				t.Fatalf("the conflict says %q: %v", word, other)
+			}
+		}
+		_, err := e.reg.Model(ctx, e.bob, "secret-pd")
+		_, nobody := e.reg.Model(ctx, e.bob, "no-such-model")
+		if !errors.Is(err, registry.ErrNotFound) || err.Error() != strings.ReplaceAll(nobody.Error(), "no-such-model", "secret-pd") {
+			t.Fatalf("read by bank B: %v (unknown name: %v)", err, nobody)
+		}
+		recs, err := e.log.List(ctx, audit.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := recs[len(recs)-1]
+		if last.Outcome != audit.OutcomeRefused || last.Action != "model.read" || last.Subject != "model:secret-pd" || !strings.HasPrefix(last.Actor, "bob@") {
+			t.Fatalf("last record %+v", last)
+		}
+	})
+}

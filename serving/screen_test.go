@@ -3,7 +3,9 @@ package serving
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +147,48 @@ func TestScreenerJobs(t *testing.T) {
 	rows, err := ReadScreening(context.Background(), store, j.ID)
 	if err != nil || len(rows) != 5 {
 		t.Fatalf("stored rows %d, %v", len(rows), err)
+	}
+}
+
+// failingPopulation is a snapshot store that is down.
+type failingPopulation struct{}
+
+func (failingPopulation) Population(context.Context, FeatureSet) (*Population, error) {
+	return nil, fmt.Errorf("%w: object store: connection refused", ErrUnavailable)
+}
+
+// TestScreeningRefusalsAndFailuresAreAudited: a screening refused by the access
+// layer and one ended by a store outage each leave a record naming who asked and why.
+func TestScreeningRefusalsAndFailuresAreAudited(t *testing.T) {
+	e := newEnv(t)
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewScreener(ScreenerOptions{Service: e.svc, Source: failingPopulation{}, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := s.Start(ctx, e.bank, TaskViolation); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("bank: %v", err)
+	}
+	en := lastEntry(t, e.audit)
+	if en.Outcome != audit.OutcomeRefused || en.Action != "region.screen" || en.Subject != "population:credit/v3" || en.Actor != e.bank.Actor() {
+		t.Fatalf("refusal record %+v", en)
+	}
+	j, err := s.Start(ctx, regulatorP, TaskPD)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Wait()
+	got, err := s.Get(ctx, regulatorP, j.ID)
+	if err != nil || got.State != JobFailed {
+		t.Fatalf("job %+v, %v", got, err)
+	}
+	en = lastEntry(t, e.audit)
+	if en.Outcome != audit.OutcomeFailed || en.Action != "screening" || en.Subject != "screening:"+j.ID || en.Actor != regulatorP.Actor() ||
+		!strings.Contains(en.Reason, "connection refused") {
+		t.Fatalf("failure record %+v", en)
 	}
 }

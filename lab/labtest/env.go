@@ -51,6 +51,7 @@ type Env struct {
 	Handler    http.Handler // the console mounted at /lab/
 	Keys       map[string]string
 	Access     *xaccess.Store
+	Audit      *audit.Log // the chain every refusal of the console lands in
 	BankID     int64
 	Registry   *xregistry.Registry
 	Models     *labregistry.Models
@@ -121,6 +122,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Audit = log
 	if e.Access, err = xaccess.Open(ctx, db, xaccess.Options{Audit: log}); err != nil {
 		t.Fatal(err)
 	}

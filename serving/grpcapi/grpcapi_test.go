@@ -14,6 +14,9 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/assessmentpb"
 	"github.com/xinyi-platform/xinyi/serving/oip"
@@ -30,7 +33,7 @@ type fixture struct {
 func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
 	env := servingtest.New(t)
-	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)}
+	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{Authorizer: env.Auth}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)}
 	if mod != nil {
 		mod(&opts)
 	}
@@ -239,5 +242,43 @@ func BenchmarkAssessGRPC(b *testing.B) {
 		if _, err := f.assess.Assess(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestOIPVisibilityOverGRPC: another bank's key gets NotFound for the models private
+// to the bank of BankKey, on metadata, readiness and inference alike, and each refusal
+// is audited.
+func TestOIPVisibilityOverGRPC(t *testing.T) {
+	f := newFixture(t, nil)
+	good := &inferencepb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP64", Shape: []int64{1, 3},
+		Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}
+	calls := map[string]func(ctx context.Context) error{
+		"metadata": func(ctx context.Context) error {
+			_, err := f.infer.ModelMetadata(ctx, &inferencepb.ModelMetadataRequest{Name: "pd"})
+			return err
+		},
+		"ready": func(ctx context.Context) error {
+			_, err := f.infer.ModelReady(ctx, &inferencepb.ModelReadyRequest{Name: "xinyi-limit", Version: "1"})
+			return err
+		},
+		"infer": func(ctx context.Context) error {
+			_, err := f.infer.ModelInfer(ctx, &inferencepb.ModelInferRequest{ModelName: "violation", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{good}})
+			return err
+		},
+	}
+	for name, call := range calls {
+		t.Run(name, func(t *testing.T) {
+			if err := call(withKey(servingtest.BankKey)); err != nil {
+				t.Fatalf("owner: %v", err)
+			}
+			before := len(f.env.Audit.Entries())
+			if err := call(withKey(servingtest.OtherBankKey)); status.Code(err) != codes.NotFound {
+				t.Fatalf("other bank: %v, want NotFound", err)
+			}
+			entries := f.env.Audit.Entries()
+			if len(entries) != before+1 || entries[before].Outcome != audit.OutcomeRefused || entries[before].Action != string(access.ActionReadModel) {
+				t.Fatalf("audit after the refusal: %+v", entries[before:])
+			}
+		})
 	}
 }

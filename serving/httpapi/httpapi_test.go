@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
@@ -26,7 +27,7 @@ type fixture struct {
 func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	t.Helper()
 	env := servingtest.New(t)
-	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{}), Authorizer: env.Auth,
+	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{Authorizer: env.Auth}), Authorizer: env.Auth,
 		Metrics: serving.NewMetrics(env.Models), MaxBodyBytes: 4096}
 	if mod != nil {
 		mod(&opts)
@@ -354,7 +355,7 @@ func FuzzDecodeInfer(f *testing.F) {
 
 func BenchmarkAssessHTTP(b *testing.B) {
 	env := servingtest.New(b)
-	h, err := New(Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)})
+	h, err := New(Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{Authorizer: env.Auth}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -368,5 +369,53 @@ func BenchmarkAssessHTTP(b *testing.B) {
 		if w.Code != 200 {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
+	}
+}
+
+// TestOIPHonoursModelVisibility: the served models are private to the bank of
+// BankKey. Another bank's key learns nothing of them through OIP REST (404, the same
+// answer as a name nobody holds), and each refused call is in the audit log.
+func TestOIPHonoursModelVisibility(t *testing.T) {
+	f := newFixture(t, nil)
+	infer := `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`
+	calls := []struct{ method, path, body string }{
+		{"POST", "/v2/models/pd/infer", infer},
+		{"POST", "/v2/models/xinyi-pd/versions/1/infer", infer},
+		{"GET", "/v2/models/pd", ""},
+		{"GET", "/v2/models/xinyi-violation/versions/1", ""},
+		{"GET", "/v2/models/xinyi-limit/ready", ""},
+	}
+	for _, c := range calls {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			if s, _ := f.do(t, c.method, c.path, servingtest.BankKey, c.body); s != 200 {
+				t.Fatalf("owner: status %d, want 200", s)
+			}
+			before := len(f.env.Audit.Entries())
+			s, b := f.do(t, c.method, c.path, servingtest.OtherBankKey, c.body)
+			if s != 404 {
+				t.Fatalf("other bank: status %d, want 404: %v", s, b)
+			}
+			// The answer is the one a name nobody holds gets, word for word.
+			name := strings.Split(c.path, "/")[3]
+			_, nobody := f.do(t, c.method, strings.Replace(c.path, name, "no-such-model", 1), servingtest.OtherBankKey, c.body)
+			got, _ := json.Marshal(b)
+			want, _ := json.Marshal(nobody)
+			if string(got) != strings.ReplaceAll(string(want), "no-such-model", name) {
+				t.Errorf("a private model answers %s, an unknown one %s", got, want)
+			}
+			entries := f.env.Audit.Entries()
+			if len(entries) <= before {
+				t.Fatal("the refusal was not audited")
+			}
+			e := entries[before]
+			if e.Outcome != audit.OutcomeRefused || e.Action != string(access.ActionReadModel) || !strings.HasPrefix(e.Subject, "model:xinyi-") ||
+				e.Actor != servingtest.OtherBank.Actor() {
+				t.Errorf("audit record %+v", e)
+			}
+		})
+	}
+	// A regulator is no owner either.
+	if s, _ := f.do(t, "POST", "/v2/models/pd/infer", servingtest.RegulatorKey, infer); s != 404 {
+		t.Errorf("regulator: status %d, want 404", s)
 	}
 }
