@@ -14,16 +14,25 @@ import (
 	"testing"
 	"time"
 
+	miniogo "github.com/minio/minio-go/v7"
 	"github.com/parquet-go/parquet-go"
 
 	core "github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/blob/minio"
+	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/httpapi"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	miniotest.StopShared()
+	os.Exit(code)
+}
 
 // creditRow is one row of a snapshot of servingtest.Set, written with parquet-go
 // directly (not through the feature store's writer).
@@ -70,11 +79,15 @@ func putSnapshot(t *testing.T, store blob.Store, asof string, rows map[string][3
 	return part
 }
 
-// rot flips one content byte of an object in place, keeping its modification time (as
-// bit rot does), and returns the repair: the good bytes written back.
-func rot(t *testing.T, store *blob.Local, key string) (repair func()) {
+// damage corrupts one object of a store as bit rot would (the recorded digest kept)
+// and returns its repair: the good bytes put back.
+type damage func(t *testing.T, store blob.Store, key string) (repair func())
+
+// rot flips one content byte of an object of the local store in place, keeping its
+// modification time.
+func rot(t *testing.T, store blob.Store, key string) (repair func()) {
 	t.Helper()
-	path := store.Path(key)
+	path := store.(*blob.Local).Path(key)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +112,66 @@ func rot(t *testing.T, store *blob.Local, key string) (repair func()) {
 		if err := os.Chtimes(path, later, later); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// rotMinIO rewrites an object through the raw client with one byte flipped and the
+// recorded sha256 carried over; the repair puts the good bytes back through the store.
+func rotMinIO(srv *miniotest.Server) damage {
+	return func(t *testing.T, store blob.Store, key string) func() {
+		t.Helper()
+		ctx := context.Background()
+		good, _, err := blob.ReadAll(ctx, store, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := srv.Client(t)
+		bucket := store.(*minio.Store).Bucket()
+		st, err := c.StatObject(ctx, bucket, key, miniogo.StatObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(good)
+		bad[len(bad)/2] ^= 0x01
+		if _, err := c.PutObject(ctx, bucket, key, bytes.NewReader(bad), int64(len(bad)),
+			miniogo.PutObjectOptions{UserMetadata: map[string]string{"sha256": st.UserMetadata["Sha256"]}}); err != nil {
+			t.Fatal(err)
+		}
+		rotten, err := store.Stat(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			// Put until the listing shows a new modification time (it is kept in ms).
+			for range 10 {
+				info, err := store.Put(ctx, key, bytes.NewReader(good))
+				if err != nil || !info.Modified.Equal(rotten.Modified) {
+					if err != nil {
+						t.Error(err)
+					}
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+}
+
+// backends are the object stores the tests run on: the local folder always, MinIO
+// when its binary is installed.
+func backends() map[string]func(t *testing.T) (blob.Store, damage) {
+	return map[string]func(t *testing.T) (blob.Store, damage){
+		"local": func(t *testing.T) (blob.Store, damage) {
+			local, err := blob.OpenLocal(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return local, rot
+		},
+		"minio": func(t *testing.T) (blob.Store, damage) {
+			srv := miniotest.Shared(t)
+			return srv.Open(t), rotMinIO(srv)
+		},
 	}
 }
 
@@ -185,10 +258,15 @@ func degradedFeatures(body map[string]any) string {
 }
 
 func TestCorruptNewestSnapshotFallsBackAndRepairIsPickedUp(t *testing.T) {
-	local, err := blob.OpenLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			store, rot := open(t)
+			testFallbackAndRepair(t, store, rot)
+		})
 	}
+}
+
+func testFallbackAndRepair(t *testing.T, local blob.Store, rot damage) {
 	env := servingtest.New(t) // for the company codes
 	// September: Good is clean (tax 150): B, blue. October swaps the two companies.
 	putSnapshot(t, local, "2026-09-30", map[string][3]float64{env.Good: {150, 0, 0}, env.Bad: {80, 1, 1}})
@@ -252,10 +330,15 @@ func TestCorruptNewestSnapshotFallsBackAndRepairIsPickedUp(t *testing.T) {
 }
 
 func TestNoLoadableSnapshotIsNotReady(t *testing.T) {
-	local, err := blob.OpenLocal(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			store, rot := open(t)
+			testNotReady(t, store, rot)
+		})
 	}
+}
+
+func testNotReady(t *testing.T, local blob.Store, rot damage) {
 	env := servingtest.New(t)
 	t.Run("nothing stored", func(t *testing.T) {
 		l := newLiveServer(t, local)
