@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -135,11 +136,13 @@ type OnlineSync struct {
 	opts OnlineSyncOptions
 	key  string // "pd/v1"
 
-	mu        sync.Mutex // serializes Sync
-	state     OnlineState
-	loadedKey string // content key of the loaded snapshot
+	mu        sync.Mutex // serializes Sync; guards loadedKey and failed
+	loadedKey string     // content key of the loaded snapshot
 	failed    map[Day]*syncFailure
-	loads     uint64
+
+	// Read without waiting for a Sync in progress (a snapshot read takes seconds).
+	state atomic.Pointer[OnlineState]
+	loads atomic.Uint64
 }
 
 type syncFailure struct {
@@ -156,23 +159,17 @@ func NewOnlineSync(opts OnlineSyncOptions) (*OnlineSync, error) {
 		return nil, fmt.Errorf("features: online sync needs a store, a set, a version > 0 and an online store (set %q, version %d)", opts.Set, opts.Version)
 	}
 	key := opts.Set + "/v" + strconv.Itoa(opts.Version)
-	return &OnlineSync{opts: opts, key: key, state: OnlineState{Set: key}, failed: map[Day]*syncFailure{}}, nil
+	s := &OnlineSync{opts: opts, key: key, failed: map[Day]*syncFailure{}}
+	s.state.Store(&OnlineState{Set: key})
+	return s, nil
 }
 
-// State returns the current state.
-func (s *OnlineSync) State() OnlineState {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state
-}
+// State returns the current state; it does not wait for a Sync in progress.
+func (s *OnlineSync) State() OnlineState { return *s.state.Load() }
 
 // Loads counts the snapshots loaded so far (a content generation: it changes with
 // every load, also of a rewritten snapshot of the same date).
-func (s *OnlineSync) Loads() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.loads
-}
+func (s *OnlineSync) Loads() uint64 { return s.loads.Load() }
 
 // Sync lists the snapshots and loads the newest one that loads, unless the online
 // store holds it already. It returns the snapshot it loaded (nil when nothing new
@@ -191,7 +188,7 @@ func (s *OnlineSync) Sync(ctx context.Context) (*Snapshot, OnlineState, error) {
 func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	prev := s.state
+	prev := *s.state.Load()
 	st := OnlineState{Set: s.key, Newest: prev.Newest, Loaded: prev.Loaded}
 	dirs, err := listSnapshotDirs(ctx, s.opts.Store, s.opts.Set, s.opts.Version)
 	if err != nil {
@@ -199,7 +196,7 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 			return nil, prev, false, ctx.Err()
 		}
 		st.Err = err
-		s.state = st
+		s.state.Store(&st)
 		return nil, st, !st.same(prev), nil
 	}
 	now := s.opts.Now()
@@ -224,7 +221,7 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 			loaded = snap
 			st.Loaded = d.day.Time()
 			s.loadedKey = d.key
-			s.loads++
+			s.loads.Add(1)
 			break
 		}
 		if ctx.Err() != nil {
@@ -244,7 +241,7 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 		}
 	}
 	st.Err = firstErr
-	s.state = st
+	s.state.Store(&st)
 	return loaded, st, !st.same(prev), nil
 }
 
