@@ -216,7 +216,7 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 		if prev.Ready() && (d.day < loadedDay || d.day == loadedDay && d.key == s.loadedKey) {
 			break // what the online store holds is this one, or newer than the rest
 		}
-		snap, err := s.load(ctx, d, now)
+		snap, read, err := s.load(ctx, d, now)
 		if err == nil {
 			loaded = snap
 			st.Loaded = d.day.Time()
@@ -230,7 +230,7 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 		err = fmt.Errorf("snapshot %s as of %s: %w", s.key, d.day, err)
 		if firstErr == nil {
 			firstErr = err
-		} else {
+		} else if read {
 			s.opts.Logger.Warn("older snapshot cannot be loaded either", "set", s.key, "err", err)
 		}
 	}
@@ -246,22 +246,23 @@ func (s *OnlineSync) sync(ctx context.Context) (*Snapshot, OnlineState, bool, er
 }
 
 // load reads and loads one snapshot, unless it failed before, its content key is
-// unchanged and its backoff has not passed: then it returns that failure again.
-func (s *OnlineSync) load(ctx context.Context, d snapshotDir, now time.Time) (*Snapshot, error) {
+// unchanged and its backoff has not passed: then it returns that failure again and
+// read is false.
+func (s *OnlineSync) load(ctx context.Context, d snapshotDir, now time.Time) (snap *Snapshot, read bool, err error) {
 	f := s.failed[d.day]
 	if f != nil && f.key == d.key && now.Before(f.next) {
-		return nil, f.err
+		return nil, false, f.err
 	}
-	snap, _, err := ReadSnapshot(ctx, s.opts.Store, s.opts.Set, s.opts.Version, d.day)
+	snap, _, err = ReadSnapshot(ctx, s.opts.Store, s.opts.Set, s.opts.Version, d.day)
 	if err == nil {
 		err = s.opts.Dst.Load(ctx, snap)
 	}
 	if err == nil {
 		delete(s.failed, d.day)
-		return snap, nil
+		return snap, true, nil
 	}
 	if ctx.Err() != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if f == nil || f.key != d.key {
 		f = &syncFailure{key: d.key}
@@ -270,7 +271,7 @@ func (s *OnlineSync) load(ctx context.Context, d snapshotDir, now time.Time) (*S
 	f.attempts++
 	f.err = err
 	f.next = now.Add(jitter(min(s.opts.RetryMax, s.opts.RetryMin<<min(f.attempts-1, 20))))
-	return nil, err
+	return nil, true, err
 }
 
 func (s *OnlineSync) report(st OnlineState) {
