@@ -36,6 +36,11 @@
 //	_, err = features.LoadOnline(ctx, store, "pd", 1, online)
 //	vec, err := online.Get(ctx, "91330604MA2BXXXXXX")
 //
+// OnlineSync keeps an online store on the newest snapshot that loads: when the newest
+// one is corrupt or unreadable it keeps (or falls back to) the newest intact one, says
+// which date it wanted, which it serves and why, and reads the failed one again as soon
+// as its objects change.
+//
 // The Redis online store for several serving replicas is in features/redis; both
 // stores pass the contract suite in features/onlinetest.
 package features

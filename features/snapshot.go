@@ -8,7 +8,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -20,25 +19,14 @@ var ErrNoSnapshotStored = errors.New("features: no snapshot stored")
 // ListSnapshots returns the as-of dates of the visible snapshots (those with a
 // manifest) of a set version, sorted.
 func ListSnapshots(ctx context.Context, store blob.Store, set string, version int) ([]Day, error) {
-	prefix := fmt.Sprintf("features/%s/v%d/", set, version)
-	infos, err := store.List(ctx, prefix)
+	dirs, err := listSnapshotDirs(ctx, store, set, version)
 	if err != nil {
-		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
+		return nil, err
 	}
-	var out []Day
-	for _, in := range infos {
-		rest := strings.TrimPrefix(in.Key, prefix)
-		dir, file, ok := strings.Cut(rest, "/")
-		if !ok || file != "_manifest.json" || !strings.HasPrefix(dir, "asof=") {
-			continue
-		}
-		t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
-		if err != nil {
-			continue
-		}
-		out = append(out, DayOf(t))
+	out := make([]Day, len(dirs))
+	for i, d := range dirs {
+		out[i] = d.day
 	}
-	slices.Sort(out)
 	return out, nil
 }
 

@@ -13,6 +13,9 @@
 //     versions, and a swap never fails a request.
 //   - A bank sees a decision only under the company's active consent grant; a refusal is
 //     audited, and a decision is returned only after its audit record is written.
+//   - A decision carries the as-of date of every vector it used (FeaturesAsOf, and AsOf
+//     the oldest of them), and so does its audit record: while an online store falls
+//     back to an older snapshot, the answers say so.
 //   - Every error wraps one of the package's sentinels; each transport maps them to
 //     status codes in one place (serving/httpapi, serving/grpcapi).
 //

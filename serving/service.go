@@ -259,7 +259,12 @@ type Decision struct {
 	Generation     uint64          `json:"-"`
 	PolicyVersion  string          `json:"policy_version"`
 	FeatureSets    map[Task]string `json:"feature_sets"`
-	AsOf           time.Time       `json:"as_of"`
+	// FeaturesAsOf is the as-of date ("2006-01-02") of the vector each model was
+	// given: the snapshot the online store actually served, older than the newest
+	// stored one while it falls back.
+	FeaturesAsOf map[Task]string `json:"features_as_of"`
+	// AsOf is the oldest of those dates: the decision is no fresher than it.
+	AsOf time.Time `json:"as_of"`
 }
 
 // ValidateCompany checks a company code with the GB 32100-2015 check characters.
@@ -351,6 +356,7 @@ func auditSummary(d *Decision) map[string]any {
 		"assessment_id": d.ID, "models": models, "policy": d.PolicyVersion,
 		"pd": d.PD, "rating": d.Rating, "colour": d.Colour, "limit": d.Limit,
 		"violation": d.Violation, "tier": d.InspectionTier,
+		"as_of": d.AsOf.Format(time.DateOnly), "features_as_of": d.FeaturesAsOf,
 	}
 }
 
@@ -370,6 +376,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
 	}
 	vecs := make(map[Task][]float64, len(s.sets))
+	asOfs := make(map[Task]time.Time, len(s.sets))
 	var asOf time.Time
 	for _, t := range s.sets {
 		v, err := s.opts.Features.Vector(ctx, s.opts.Models.FeatureSet(t), req.Company)
@@ -377,7 +384,8 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			return nil, fmt.Errorf("features %s for %s: %w", s.opts.Models.FeatureSet(t).Key(), req.Company, err)
 		}
 		vecs[t] = v.Values
-		if v.AsOf.After(asOf) {
+		asOfs[t] = v.AsOf
+		if asOf.IsZero() || v.AsOf.Before(asOf) {
 			asOf = v.AsOf
 		}
 	}
@@ -404,7 +412,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		return nil, err
 	}
 	d := &Decision{ID: newID(), Company: req.Company, PD: pd, Violation: vio, PolicyVersion: pol.Version,
-		Generation: snap.Generation, AsOf: asOf, FeatureSets: map[Task]string{}}
+		Generation: snap.Generation, AsOf: asOf, FeatureSets: map[Task]string{}, FeaturesAsOf: make(map[Task]string, len(Tasks))}
 	if d.Score, err = pol.Score(pd); err != nil {
 		return nil, err
 	}
@@ -442,6 +450,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		sc := snap.Scorer(t)
 		d.Models = append(d.Models, ModelVersion{Task: t, Name: sc.Ref().Name, Version: sc.Ref().Version})
 		d.FeatureSets[t] = sc.FeatureSet().Key()
+		d.FeaturesAsOf[t] = asOfs[s.fetch[t]].Format(time.DateOnly)
 		if !sc.Explains() {
 			continue
 		}

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -103,7 +101,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rate       = fs.Float64("rate", 500, "requests per second per API key (0: unlimited)")
 		burst      = fs.Int("burst", 1000, "burst per API key")
 		timeout    = fs.Duration("timeout", 2*time.Second, "deadline of each request")
-		refresh    = fs.Duration("refresh", 5*time.Minute, "how often the online store reloads the latest snapshots")
+		refresh    = fs.Duration("refresh", 5*time.Minute, "how often the online stores look for a newer snapshot (one that fails to load is retried within seconds and the newest intact one served meanwhile)")
 		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
 		samples    = fs.String("samples", "", "folder of the public data sets the console offers for training (taiwan/, gmsc/, lightgbm-binary/); empty: none")
 		demo       = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")
@@ -161,39 +159,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--service-key: %w", err)
 	}
 
-	// Online store: one in-memory store per distinct feature set, reloaded periodically.
-	stores := map[string]features.OnlineStore{}
-	mems := map[string]*features.MemoryStore{}
-	var snaps []*features.Snapshot
-	for _, t := range serving.Tasks {
-		set := taskSets[t]
-		if _, ok := mems[set.Key()]; ok {
-			continue
-		}
-		mem := features.NewMemoryStore(features.OnlineOptions{})
-		mems[set.Key()], stores[set.Key()] = mem, mem
-		snap, _, err := features.LatestSnapshot(ctx, store, set.Name, set.Version)
-		if err != nil {
-			logger.Warn("no snapshot for feature set yet; assessments answer 503 until one exists", "set", set.Key(), "err", err)
-			continue
-		}
-		if err := mem.Load(ctx, snap); err != nil {
-			return err
-		}
-		snaps = append(snaps, snap)
-	}
 	holder, err := serving.NewModels(taskSets)
 	if err != nil {
 		return err
 	}
 	auth := servingaccess.New(acc, log) // the one Authorize of every route, refusals audited
 	metrics := serving.NewMetrics(holder)
+	// Online stores: one per distinct feature set, on the newest snapshot that loads.
+	online, err := servingfeatures.OpenStores(ctx, servingfeatures.StoresOptions{Store: store, Sets: taskSets, Refresh: *refresh,
+		Metrics: metrics, Logger: logger})
+	if err != nil {
+		return err
+	}
+	snaps := online.Snapshots()
 	cacheSize := 0 // the default
 	if *prewarm && len(snaps) > 0 {
 		cacheSize = max(30000, 2*len(serving.Tasks)*len(snaps[0].Codes)) // room for every company and model, and a reload
 	}
 	svc, err := serving.New(serving.Options{
-		Models: holder, Features: servingfeatures.NewOnline(stores), Policy: pol,
+		Models: holder, Features: online.Source(), Policy: pol,
 		Authorizer: auth, Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize,
 	})
@@ -212,7 +196,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	oipSrv := oip.New(holder, oip.Options{Version: "0.1", Authorizer: auth})
+	oipSrv := oip.New(holder, oip.Options{Version: "0.1", Ready: online.Ready, Authorizer: auth})
 	limiter := serving.NewRateLimiter(*rate, *burst, nil)
 
 	var tlsConf *tls.Config
@@ -228,49 +212,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cancel()
 	errc := make(chan error, 4)
 	go func() { errc <- ignoreCanceled(follower.Run(runCtx)) }()
+	go func() { errc <- ignoreCanceled(online.Run(runCtx)) }()
 	if *prewarm {
-		// The online stores' content is each set's as-of date; the companies are those
-		// of the largest set.
-		content := func() string {
-			var key string
-			for _, set := range slices.Sorted(maps.Keys(mems)) {
-				key += set + "@" + mems[set].AsOf().Format(time.DateOnly) + " "
-			}
-			return key
-		}
-		codes := func() []string {
-			var codes []string
-			for _, mem := range mems {
-				if _, c := mem.Loaded(); len(c) > len(codes) {
-					codes = c
-				}
-			}
-			return codes
-		}
-		go svc.PrewarmOnChange(runCtx, 5*time.Second, content, codes, logger)
+		go svc.PrewarmOnChange(runCtx, 5*time.Second, online.Content, online.Codes, logger)
 	}
-	go func() {
-		t := time.NewTicker(*refresh)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case <-t.C:
-				for key, mem := range mems {
-					name, ver, _ := strings.Cut(key, "/v")
-					var n int
-					fmt.Sscanf(ver, "%d", &n)
-					if _, err := features.LoadOnline(runCtx, store, name, n, mem); err != nil {
-						metrics.SetDegraded("features", err.Error())
-						logger.Warn("online store reload failed; serving the loaded snapshot", "set", key, "err", err)
-						continue
-					}
-					metrics.SetDegraded("features", "")
-				}
-			}
-		}
-	}()
 
 	var (
 		graph *features.GuaranteeNetwork

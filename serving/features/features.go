@@ -1,5 +1,8 @@
 // Package features adapts the feature store to serving: the online store answers
-// serving.FeatureSource (one vector per company and feature set), the indicator catalog
+// serving.FeatureSource (one vector per company and feature set), Stores keeps one
+// online store per feature set on the newest snapshot that loads and answers readiness
+// (false only while a task's set has no snapshot; a fallback to an older one is ready
+// and degraded, with the reason in /v2/health/ready), the indicator catalog
 // answers serving.IndicatorCatalog, snapshots become screening populations, and
 // per-indicator means of a snapshot serve as the reference averages in reasons.
 package features
