@@ -82,6 +82,31 @@ func LatestSnapshot(ctx context.Context, store blob.Store, set string, version i
 	return ReadSnapshot(ctx, store, set, version, days[len(days)-1])
 }
 
+// LatestIntactSnapshot reads the newest visible snapshot of a set version that
+// reads whole (every part present and matching its digest), going back one as-of
+// date at a time past ones that do not; skipped says why each newer one was passed
+// over. It fails only when no snapshot reads.
+func LatestIntactSnapshot(ctx context.Context, store blob.Store, set string, version int) (snap *Snapshot, m *Manifest, skipped []error, err error) {
+	days, err := ListSnapshots(ctx, store, set, version)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(days) == 0 {
+		return nil, nil, nil, fmt.Errorf("%w: %s/v%d", ErrNoSnapshotStored, set, version)
+	}
+	for i := len(days) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, skipped, err
+		}
+		snap, m, err := ReadSnapshot(ctx, store, set, version, days[i])
+		if err == nil {
+			return snap, m, skipped, nil
+		}
+		skipped = append(skipped, fmt.Errorf("%s/v%d as of %s: %w", set, version, days[i], err))
+	}
+	return nil, nil, skipped, fmt.Errorf("no snapshot of %s/v%d reads: %w", set, version, errors.Join(skipped...))
+}
+
 // LoadOnline loads the latest snapshot of a set version into an online store.
 func LoadOnline(ctx context.Context, store blob.Store, set string, version int, dst OnlineLoader) (*Manifest, error) {
 	s, m, err := LatestSnapshot(ctx, store, set, version)

@@ -192,7 +192,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := follower.Sync(ctx); err != nil {
 		logger.Warn("not every model could be loaded yet; readiness stays false until they are", "err", err)
 	}
-	screener, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store}, Store: store, Logger: logger})
+	screener, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger}, Store: store, Logger: logger})
 	if err != nil {
 		return err
 	}

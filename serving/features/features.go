@@ -11,8 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
+	"time"
 
 	core "github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -126,17 +128,29 @@ func Population(s *core.Snapshot, set serving.FeatureSet) (*serving.Population, 
 	return &serving.Population{Set: set, AsOf: s.AsOf, Codes: s.Codes, Values: s.Values}, nil
 }
 
-// Snapshots loads the latest materialized snapshot of a feature set from the object
-// store as a screening population.
+// Snapshots loads the newest intact snapshot of a feature set from the object store
+// as a screening population: a newest snapshot that does not read (a corrupt or
+// missing part) is passed over for the one before it, as the online store does, and
+// the population carries the as-of date actually used.
 type Snapshots struct {
 	Store blob.Store
+	// Logger hears of every snapshot passed over. Nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Population implements serving.PopulationSource.
 func (s Snapshots) Population(ctx context.Context, set serving.FeatureSet) (*serving.Population, error) {
-	snap, _, err := core.LatestSnapshot(ctx, s.Store, set.Name, set.Version)
+	snap, _, skipped, err := core.LatestIntactSnapshot(ctx, s.Store, set.Name, set.Version)
 	if err != nil {
 		return nil, fmt.Errorf("%w: latest snapshot of %s: %w", serving.ErrUnavailable, set.Key(), err)
+	}
+	if len(skipped) > 0 {
+		log := s.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("screening on an older snapshot: the newer ones do not read", "set", set.Key(), "as_of", snap.AsOf.Format(time.DateOnly),
+			"skipped", errors.Join(skipped...).Error())
 	}
 	return Population(snap, set)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,38 @@ func testNotReady(t *testing.T, local blob.Store, rot damage) {
 	})
 	if status, body := l.assess(t, env.Good); status != 200 || body["as_of"] != "2026-10-31T00:00:00Z" {
 		t.Fatalf("assessment after repair: %d %v", status, body)
+	}
+}
+
+// TestScreeningPopulationFallsBack: a screening's population comes from the newest
+// snapshot that reads; a corrupt newest one is passed over for September's, whose
+// values it then carries, and none reading at all is unavailable.
+func TestScreeningPopulationFallsBack(t *testing.T) {
+	for name, open := range backends() {
+		t.Run(name, func(t *testing.T) {
+			store, damage := open(t)
+			env := servingtest.New(t)
+			sepPart := putSnapshot(t, store, "2026-09-30", map[string][3]float64{env.Good: {150, 0, 0}, env.Bad: {80, 1, 1}})
+			octPart := putSnapshot(t, store, "2026-10-31", map[string][3]float64{env.Good: {80, 1, 1}, env.Bad: {150, 0, 0}})
+			src := features.Snapshots{Store: store}
+			ctx := context.Background()
+			pop, err := src.Population(ctx, servingtest.Set)
+			if err != nil || !pop.AsOf.Equal(time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("intact: %v, %v", pop, err)
+			}
+			damage(t, store, octPart)
+			pop, err = src.Population(ctx, servingtest.Set)
+			if err != nil || !pop.AsOf.Equal(time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("newest corrupt: %v, %v", pop, err)
+			}
+			i := slices.Index(pop.Codes, env.Good)
+			if i < 0 || fmt.Sprint(pop.Values[i*3:i*3+3]) != "[150 0 0]" {
+				t.Fatalf("Good's September row: %v in %v", i, pop.Values)
+			}
+			damage(t, store, sepPart)
+			if _, err := src.Population(ctx, servingtest.Set); !errors.Is(err, serving.ErrUnavailable) {
+				t.Fatalf("nothing reads: %v", err)
+			}
+		})
 	}
 }
