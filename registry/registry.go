@@ -37,6 +37,10 @@ var (
 	// ErrValidation: the model file failed validation (parse, features,
 	// objective, parity). HTTP 422.
 	ErrValidation = errors.New("registry: model validation failed")
+	// ErrCorruptArtifact: a registered version's artifact is missing from the store
+	// or fails its sha256 check. Retrying does not help (artifacts are immutable);
+	// an operator restores the object from a backup. HTTP 500, named.
+	ErrCorruptArtifact = errors.New("registry: corrupt artifact")
 )
 
 // Task is what a model predicts.
