@@ -1,6 +1,10 @@
 package serving
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Sentinel errors. Callers match them with errors.Is; each transport maps them to a
 // status code in one place.
@@ -35,6 +39,27 @@ var (
 	ErrNoExplainer = errors.New("serving: model cannot explain")
 	// ErrUnknownConsent: no consent grant has the id.
 	ErrUnknownConsent = errors.New("serving: unknown consent grant")
+	// ErrUnknownInstitution: no institution has the id (a consent grant's bank).
+	ErrUnknownInstitution = errors.New("serving: unknown institution")
 	// ErrUnknownJob: no screening job has the id.
 	ErrUnknownJob = errors.New("serving: unknown screening job")
 )
+
+// needScreen names the roles that may screen companies.
+const needScreen = "role regulator (in a regulator) or admin (in the platform institution)"
+
+// Forbidden is the refusal of p for what (an action or the data it needs), wrapping
+// ErrForbidden. need names the roles, as internal/access spells them, that would
+// allow it; the message names the caller and the roles it holds, never serving's
+// derived Role alone.
+func Forbidden(p Principal, what, need string) error {
+	who := "key " + p.KeyID
+	if p.User != "" {
+		who = "user " + p.User
+	}
+	roles := "no roles"
+	if len(p.Roles) > 0 {
+		roles = "roles " + strings.Join(p.Roles, ", ")
+	}
+	return fmt.Errorf("%w: %s needs %s; %s of %s has %s", ErrForbidden, what, need, who, p.Institution, roles)
+}

@@ -82,7 +82,7 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 		return Job{}, fmt.Errorf("%w: screen with the violation or pd model, not %q", ErrInvalidInput, task)
 	}
 	if p.Role != RoleRegulator && p.Role != RoleOperator {
-		return Job{}, fmt.Errorf("%w: role %q may not screen companies", ErrForbidden, p.Role)
+		return Job{}, Forbidden(p, "screening companies", needScreen)
 	}
 	set := s.opts.Service.Models().FeatureSet(task)
 	j := &Job{ID: newID(), State: JobRunning, Task: task, Institution: p.Institution, Started: time.Now()}

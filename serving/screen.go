@@ -93,7 +93,7 @@ func (s *Service) Screen(ctx context.Context, p Principal, pop *Population, opts
 		opts.MaxReasons = 3
 	}
 	if p.Role != RoleRegulator && p.Role != RoleOperator {
-		err := fmt.Errorf("%w: role %q may not screen companies", ErrForbidden, p.Role)
+		err := Forbidden(p, "screening companies", needScreen)
 		_ = s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "screening", Subject: "population:" + pop.Set.Key(), Outcome: audit.OutcomeRefused, Reason: err.Error()})
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type Principal struct {
 	Role          Role
 	KeyID         string // the API key's public id, never the secret
 	User          string
+	// Roles are the caller's roles as internal/access names them (data_scientist,
+	// bank, ...), from which Role is derived; refusals name them.
+	Roles []string
 }
 
 // Actor is the audit actor string, "institution/key".
@@ -306,7 +309,7 @@ func (s *Service) authorize(ctx context.Context, p Principal, company string) er
 			}
 		}
 	default:
-		err = fmt.Errorf("%w: role %q may not see individual decisions", ErrForbidden, p.Role)
+		err = Forbidden(p, "individual decisions", "role bank (in a bank) or regulator (in a regulator)")
 	}
 	if err != nil && !errors.Is(err, ErrUnavailable) {
 		s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + company,

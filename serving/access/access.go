@@ -45,7 +45,16 @@ func (a *Authorizer) Authenticate(ctx context.Context, key string) (serving.Prin
 		}
 		return serving.Principal{}, fmt.Errorf("%w: access store: %w", serving.ErrUnavailable, err)
 	}
-	return serving.Principal{Institution: p.Institution, InstitutionID: p.InstitutionID, Role: role(p), KeyID: p.KeyID, User: p.User}, nil
+	return serving.Principal{Institution: p.Institution, InstitutionID: p.InstitutionID, Role: role(p), KeyID: p.KeyID, User: p.User,
+		Roles: roleNames(p.Roles)}, nil
+}
+
+func roleNames(rs []core.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
 }
 
 // CheckConsent checks the company's consent grant for the bank.
@@ -65,9 +74,12 @@ func (a *Authorizer) CheckConsent(ctx context.Context, bank serving.Principal, c
 // GrantConsent records a company's consent for a bank (platform operators only).
 func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, company string, bankID int64, scope string, expires time.Time) (serving.Consent, error) {
 	if actor.Role != serving.RoleOperator {
-		return serving.Consent{}, fmt.Errorf("%w: only the platform operator records consent grants", serving.ErrForbidden)
+		return serving.Consent{}, serving.Forbidden(actor, "recording consent grants", needConsentAdmin)
 	}
 	c, err := a.Store.GrantConsent(ctx, actor.Actor(), core.ConsentGrant{CompanyCode: company, BankID: bankID, Scope: scope, ExpiresAt: expires})
+	if errors.Is(err, core.ErrNotFound) {
+		return serving.Consent{}, fmt.Errorf("%w: bank_id %d names no institution", serving.ErrUnknownInstitution, bankID)
+	}
 	if err != nil {
 		return serving.Consent{}, consentErr(err)
 	}
@@ -78,13 +90,16 @@ func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, 
 // RevokeConsent ends a consent grant now (platform operators only).
 func (a *Authorizer) RevokeConsent(ctx context.Context, actor serving.Principal, id int64) error {
 	if actor.Role != serving.RoleOperator {
-		return fmt.Errorf("%w: only the platform operator revokes consent grants", serving.ErrForbidden)
+		return serving.Forbidden(actor, "revoking consent grants", needConsentAdmin)
 	}
 	if err := a.Store.RevokeConsent(ctx, actor.Actor(), id); err != nil {
 		return consentErr(err)
 	}
 	return nil
 }
+
+// needConsentAdmin names the role that records and revokes consent grants.
+const needConsentAdmin = "role admin (in the platform institution)"
 
 func consentErr(err error) error {
 	switch {

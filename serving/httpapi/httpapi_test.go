@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
@@ -67,6 +68,13 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[str
 	return resp.StatusCode, out
 }
 
+// errCode is the code of an error answer ({"error":{"code":...}}), "" if none.
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
 func TestAssessmentOverHTTP(t *testing.T) {
 	f := newFixture(t, nil)
 	status, body := f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q,"products":["working_capital"]}`, f.env.Good))
@@ -96,7 +104,7 @@ func TestAssessmentOverHTTP(t *testing.T) {
 func TestConsentRefusedAndAudited(t *testing.T) {
 	f := newFixture(t, nil)
 	status, body := f.do(t, "POST", "/v1/assessments", servingtest.OtherBankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
-	if status != http.StatusForbidden || body["code"] != "consent_required" {
+	if status != http.StatusForbidden || errCode(body) != "consent_required" {
 		t.Fatalf("status %d body %v, want 403 consent_required", status, body)
 	}
 	es := f.env.Audit.Entries()
@@ -104,7 +112,7 @@ func TestConsentRefusedAndAudited(t *testing.T) {
 		t.Fatalf("audit %+v", es)
 	}
 	status, body = f.do(t, "POST", "/v1/assessments", servingtest.LabKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
-	if status != http.StatusForbidden || body["code"] != "forbidden" {
+	if status != http.StatusForbidden || errCode(body) != "forbidden" {
 		t.Fatalf("lab: status %d body %v", status, body)
 	}
 	status, _ = f.do(t, "POST", "/v1/assessments", servingtest.RegulatorKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
@@ -157,10 +165,10 @@ func TestBadInputIs4xx(t *testing.T) {
 				method = "GET"
 			}
 			status, body := f.do(t, method, tt.path, tt.key, tt.body)
-			if status != tt.status || body["code"] != tt.code {
+			if status != tt.status || errCode(body) != tt.code {
 				t.Fatalf("status %d %v, want %d %s", status, body, tt.status, tt.code)
 			}
-			if msg, _ := body["error"].(string); msg == "" {
+			if msg, _ := body["error"].(map[string]any)["message"].(string); msg == "" {
 				t.Errorf("no error message in %v", body)
 			}
 		})
@@ -205,10 +213,37 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestStoreOutageIs503 takes the online store down: an assessment answers 503
+// with Retry-After in the one error shape, so a client knows to retry.
+func TestStoreOutageIs503(t *testing.T) {
+	f := newFixture(t, nil)
+	f.env.Features.Down = true
+	req, err := http.NewRequest("POST", f.srv.URL+"/v1/assessments", strings.NewReader(fmt.Sprintf(`{"company_code":%q}`, f.env.Good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+servingtest.RegulatorKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body httperr.Body
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "unavailable" || body.Error.Message == "" {
+		t.Fatalf("status %d %+v, want 503 unavailable", resp.StatusCode, body)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
 func TestDeadline(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Timeout = time.Nanosecond })
 	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
-	if status != http.StatusGatewayTimeout || body["code"] != "deadline_exceeded" {
+	if status != http.StatusGatewayTimeout || errCode(body) != "deadline_exceeded" {
 		t.Fatalf("status %d %v", status, body)
 	}
 }
