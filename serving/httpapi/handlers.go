@@ -136,6 +136,9 @@ func (h *handler) modelReady(ctx context.Context, p serving.Principal, r *http.R
 }
 
 func (h *handler) infer(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := requireJSON(r); err != nil {
+		return 0, nil, err
+	}
 	data, err := readBody(r)
 	if err != nil {
 		return 0, nil, err

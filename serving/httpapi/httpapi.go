@@ -3,7 +3,9 @@
 // Protocol v2 REST endpoints (/v2/...). It authenticates API keys, applies per-key rate
 // limits, request size limits and deadlines, and maps every error to a status code in
 // one place (statusOf). Errors have the platform's one JSON shape (internal/httperr):
-// {"error":{"code":"...","message":"..."}}; a 503 carries Retry-After.
+// {"error":{"code":"...","message":"..."}}; a 503 carries Retry-After. An inference
+// request must be sent as application/json (415 otherwise), and each input's data
+// must match its shape exactly, flat or fully nested (400 naming where it does not).
 //
 //	h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oip.New(models, oip.Options{}), Authorizer: auth})
 //	http.ListenAndServe(":8080", h)

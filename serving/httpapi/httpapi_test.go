@@ -41,7 +41,18 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	return &fixture{env: env, srv: srv}
 }
 
+// do sends a request, with a body as application/json.
 func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	return f.doType(t, method, path, key, ct, body)
+}
+
+// doType sends a request with the Content-Type ct ("" for none).
+func (f *fixture) doType(t *testing.T, method, path, key, ct, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -49,6 +60,9 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[str
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -144,16 +158,16 @@ func TestBadInputIs4xx(t *testing.T) {
 		{"unknown company", servingtest.RegulatorKey, "/v1/assessments", `{"company_code":"` + f.env.Unknown + `"}`, 404, "unknown_company"},
 		{"unknown product", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + good + `","products":["yacht"]}`, 400, "invalid_input"},
 		{"oversized body", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + strings.Repeat("9", 5000) + `"}`, 413, "body_too_large"},
-		{"unknown model", servingtest.BankKey, "/v2/models/churn/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
-		{"unknown version", servingtest.BankKey, "/v2/models/pd/versions/9/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
-		{"NaN literal", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[NaN,2,3]}]}`, 400, "invalid_input"},
-		{"string in data", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":["1",2,3]}]}`, 400, "invalid_input"},
-		{"huge number", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1e999,2,3]}]}`, 400, "invalid_input"},
-		{"shape mismatch", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"wrong feature count", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1,2,3,4]}]}`, 400, "invalid_input"},
-		{"negative shape", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[-1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"int datatype", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"INT64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"unknown output", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"shap"}]}`, 400, "invalid_input"},
+		{"unknown model", servingtest.BankKey, "/v2/models/churn/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"unknown version", servingtest.BankKey, "/v2/models/pd/versions/9/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"NaN literal", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[NaN,2,3]}]}`, 400, "invalid_input"},
+		{"string in data", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":["1",2,3]}]}`, 400, "invalid_input"},
+		{"huge number", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1e999,2,3]}]}`, 400, "invalid_input"},
+		{"shape mismatch", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"wrong feature count", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,4],"datatype":"FP64","data":[1,2,3,4]}]}`, 400, "invalid_input"},
+		{"negative shape", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[-1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"int datatype", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"INT64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"unknown output", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"shap"}]}`, 400, "invalid_input"},
 		{"no inputs", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[]}`, 400, "invalid_input"},
 		{"unknown path", servingtest.BankKey, "/v3/nothing", ``, 404, "not_found"},
 		{"batch empty", servingtest.BankKey, "/v1/assessments/batch", `{"assessments":[]}`, 400, "invalid_input"},
@@ -170,6 +184,58 @@ func TestBadInputIs4xx(t *testing.T) {
 			}
 			if msg, _ := body["error"].(map[string]any)["message"].(string); msg == "" {
 				t.Errorf("no error message in %v", body)
+			}
+		})
+	}
+}
+
+// TestOIPStrict: an inference request must be declared JSON, its data must match
+// its shape exactly (flat or fully nested), and its inputs must carry the names
+// the model takes; each refusal says what was wrong.
+func TestOIPStrict(t *testing.T) {
+	f := newFixture(t, nil)
+	const path = "/v2/models/pd/infer"
+	infer := func(name, shape, data string) string {
+		return fmt.Sprintf(`{"inputs":[{"name":%q,"shape":%s,"datatype":"FP64","data":%s}]}`, name, shape, data)
+	}
+	good := infer("credit/v3", "[2,3]", "[[150,0,0],[80,1,1]]")
+	tests := []struct {
+		name, ct, body string
+		status         int
+		code           string
+		mention        []string
+	}{
+		{"nested", "application/json", good, 200, "", nil},
+		{"flat", "application/json; charset=utf-8", infer("credit/v3", "[2,3]", "[150,0,0,80,1,1]"), 200, "", nil},
+		{"one row", "application/json", infer("credit/v3", "[3]", "[150,0,0]"), 200, "", nil},
+		{"text/plain", "text/plain", good, 415, "unsupported_media_type", []string{"text/plain", "application/json"}},
+		{"no content type", "", good, 415, "unsupported_media_type", []string{"application/json"}},
+		{"form", "application/x-www-form-urlencoded", good, 415, "unsupported_media_type", nil},
+		{"ragged row", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0],[80,1]]"), 400, "invalid_input", []string{"data[1]", "2 entries", "needs 3"}},
+		{"long row", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0,1],[80,1,1]]"), 400, "invalid_input", []string{"data[0]"}},
+		{"row count", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0]]"), 400, "invalid_input", []string{"1 entries", "needs 2"}},
+		{"flat and nested mixed", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0],80,1,1]"), 400, "invalid_input", []string{"data[1]"}},
+		{"numbers then rows", "application/json", infer("credit/v3", "[2,3]", "[150,0,0,[80,1,1]]"), 400, "invalid_input", []string{"data[3]"}},
+		{"too deep", "application/json", infer("credit/v3", "[1,3]", "[[[150,0,0]]]"), 400, "invalid_input", []string{"deeper"}},
+		{"flat too short", "application/json", infer("credit/v3", "[2,3]", "[150,0,0,80,1]"), 400, "invalid_input", []string{"needs 6"}},
+		{"bare number", "application/json", infer("credit/v3", "[1]", "150"), 400, "invalid_input", []string{"array"}},
+		{"unknown name", "application/json", infer("x", "[2,3]", "[[150,0,0],[80,1,1]]"), 400, "invalid_input", []string{`"x"`, `"credit/v3"`, "tax.paid.sum_12m"}},
+		{"unknown indicator", "application/json", `{"inputs":[{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP64","data":[1]},
+			{"name":"tax.paid.sum_12m","shape":[1],"datatype":"FP64","data":[80]},{"name":"tax.evaded","shape":[1],"datatype":"FP64","data":[1]}]}`,
+			400, "invalid_input", []string{`"tax.evaded"`, "network.circle_defaulted"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := f.doType(t, "POST", path, servingtest.BankKey, tt.ct, tt.body)
+			if status != tt.status || errCode(body) != tt.code {
+				t.Fatalf("status %d %v, want %d %s", status, body, tt.status, tt.code)
+			}
+			e, _ := body["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			for _, m := range tt.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q does not mention %q", msg, m)
+				}
 			}
 		})
 	}
@@ -242,7 +308,7 @@ func TestStoreOutageIs503(t *testing.T) {
 
 func TestDeadline(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Timeout = time.Nanosecond })
-	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
+	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
 	if status != http.StatusGatewayTimeout || errCode(body) != "deadline_exceeded" {
 		t.Fatalf("status %d %v", status, body)
 	}
@@ -357,9 +423,15 @@ func FuzzDecodeAssessment(f *testing.F) {
 }
 
 func FuzzDecodeInfer(f *testing.F) {
-	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[[1,2,null]]}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":1e40}]}`))
-	f.Add([]byte(`{"id":"a","inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[[[[[[[[[1]]]]]]]]]}],"outputs":[{"name":"margin"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[[1,2,null]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1],"datatype":"FP32","data":1e40}]}`))
+	f.Add([]byte(`{"id":"a","inputs":[{"name":"credit/v3","shape":[1],"datatype":"FP64","data":[[[[[[[[[1]]]]]]]]]}],"outputs":[{"name":"margin"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[[1,2,3],[4,5]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[[1,2,3],4,5,6]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[1,2,3,[4,5,6]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1,3,1],"datatype":"FP64","data":[[[1],[2],[3]]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"pd","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"tax.paid.sum_12m","shape":[1],"datatype":"FP64","data":[1]},{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP64","data":[0]},{"name":"nope","shape":[1],"datatype":"FP64","data":[0]}]}`))
 	env := servingtest.New(f)
 	srv := oip.New(env.Models, oip.Options{MaxRows: 100})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -369,6 +441,15 @@ func FuzzDecodeInfer(f *testing.F) {
 				t.Fatalf("decode error maps to %d: %v", status, err)
 			}
 			return
+		}
+		for _, in := range req.Inputs { // no ragged data gets through
+			size := 1
+			for _, d := range in.Shape {
+				size *= int(d)
+			}
+			if size != len(in.Data) {
+				t.Fatalf("input %q of shape %v accepted with %d values", in.Name, in.Shape, len(in.Data))
+			}
 		}
 		resp, err := srv.Infer(t.Context(), req)
 		if err != nil {
