@@ -134,6 +134,10 @@ type Options struct {
 	// OrphanGrace is how old an unreferenced artifact must be before Cleanup
 	// removes it, so uploads in flight are not collected. Default 1h.
 	OrphanGrace time.Duration
+	// TempGrace is how long since its last write a temporary upload file of the
+	// object store (a write killed mid-way) must be before Cleanup removes it, so
+	// writes in progress are not touched. Default 1h.
+	TempGrace time.Duration
 	// PollInterval is how often a change-feed wait re-reads the database for
 	// changes made by other processes. Default 1s.
 	PollInterval time.Duration
@@ -157,6 +161,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.OrphanGrace <= 0 {
 		o.OrphanGrace = time.Hour
+	}
+	if o.TempGrace <= 0 {
+		o.TempGrace = time.Hour
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second
