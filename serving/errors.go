@@ -50,16 +50,16 @@ const needScreen = "role regulator (in a regulator) or admin (in the platform in
 
 // Forbidden is the refusal of p for what (an action or the data it needs), wrapping
 // ErrForbidden. need names the roles, as internal/access spells them, that would
-// allow it; the message names the caller and the roles it holds, never serving's
-// derived Role alone.
+// allow it; the message names the caller and, when known, the roles it holds
+// (Principal.Roles), never serving's derived Role.
 func Forbidden(p Principal, what, need string) error {
 	who := "key " + p.KeyID
 	if p.User != "" {
 		who = "user " + p.User
 	}
-	roles := "no roles"
-	if len(p.Roles) > 0 {
-		roles = "roles " + strings.Join(p.Roles, ", ")
+	has := ""
+	if p.Roles != nil {
+		has = " (roles: " + strings.Join(p.Roles, ", ") + ")"
 	}
-	return fmt.Errorf("%w: %s needs %s; %s of %s has %s", ErrForbidden, what, need, who, p.Institution, roles)
+	return fmt.Errorf("%w: %s needs %s, which %s of %s does not have%s", ErrForbidden, what, need, who, p.Institution, has)
 }

@@ -41,7 +41,7 @@ type Principal struct {
 	KeyID         string // the API key's public id, never the secret
 	User          string
 	// Roles are the caller's roles as internal/access names them (data_scientist,
-	// bank, ...), from which Role is derived; refusals name them.
+	// bank, ...), from which Role is derived; refusals name them. Nil when unknown.
 	Roles []string
 }
 

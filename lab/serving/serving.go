@@ -60,7 +60,11 @@ func Principal(p lab.Principal) (xserving.Principal, error) {
 	case ap.Has(xaccess.RoleAdmin) && ap.InstitutionKind == xaccess.KindPlatform:
 		role = xserving.RoleOperator
 	}
-	return xserving.Principal{Institution: ap.Institution, InstitutionID: ap.InstitutionID, Role: role, KeyID: ap.KeyID, User: ap.User}, nil
+	roles := make([]string, len(ap.Roles))
+	for i, r := range ap.Roles {
+		roles[i] = string(r)
+	}
+	return xserving.Principal{Institution: ap.Institution, InstitutionID: ap.InstitutionID, Role: role, KeyID: ap.KeyID, User: ap.User, Roles: roles}, nil
 }
 
 func mapErr(err error) error {

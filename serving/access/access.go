@@ -50,7 +50,7 @@ func (a *Authorizer) Authenticate(ctx context.Context, key string) (serving.Prin
 }
 
 func roleNames(rs []core.Role) []string {
-	out := make([]string, len(rs))
+	out := make([]string, len(rs)) // non-nil: a user without roles is said to have none
 	for i, r := range rs {
 		out[i] = string(r)
 	}

@@ -98,13 +98,13 @@ func TestConsentOverHTTP(t *testing.T) {
 	s, b := call("POST", "/v1/assessments", bankKey, assess)
 	refused("before grant", s, b, 403, "consent_required")
 	s, b = call("POST", "/v1/assessments", scientistKey, assess)
-	refused("a data scientist", s, b, 403, "forbidden", "user scientist", "roles data_scientist", "role bank (in a bank)")
+	refused("a data scientist", s, b, 403, "forbidden", "user scientist", "(roles: data_scientist)", "role bank (in a bank)")
 	if e := b["error"].(map[string]any); strings.Contains(e["message"].(string), `"lab"`) {
 		t.Errorf("the refusal names serving's derived role: %v", e["message"])
 	}
 	grant := fmt.Sprintf(`{"company_code":%q,"bank_id":%d,"expires_at":%q}`, env.Good, bankID, time.Now().Add(time.Hour).Format(time.RFC3339))
 	s, b = call("POST", "/v1/consents", bankKey, grant)
-	refused("a bank granted itself consent", s, b, 403, "forbidden", "roles bank", "role admin (in the platform institution)")
+	refused("a bank granted itself consent", s, b, 403, "forbidden", "(roles: bank)", "role admin (in the platform institution)")
 	s, b = call("POST", "/v1/consents", opKey, fmt.Sprintf(`{"company_code":%q,"bank_id":99999,"expires_at":%q}`, env.Good, time.Now().Add(time.Hour).Format(time.RFC3339)))
 	refused("unknown bank", s, b, 404, "unknown_institution", "bank_id 99999")
 	if s, b := call("POST", "/v1/consents", adminAtBank, grant); s != 403 {
