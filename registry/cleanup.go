@@ -16,6 +16,11 @@ type CleanupReport struct {
 	Referenced int      `json:"referenced"` // of those, held by a version
 	Young      int      `json:"young"`      // unreferenced but newer than the grace period
 	Removed    []string `json:"removed"`    // keys deleted
+	// TempsRemoved names the stale temporary upload files removed (as the store
+	// names them), TempBytes their total size, TempsKept the younger ones left.
+	TempsRemoved []string `json:"temps_removed"`
+	TempBytes    int64    `json:"temp_bytes"`
+	TempsKept    int      `json:"temps_kept"`
 }
 
 // Cleanup removes artifacts under models/sha256/ that no version references and
@@ -23,8 +28,31 @@ type CleanupReport struct {
 // artifact writes and its metadata commit leaves such objects). Uploads in flight
 // are younger than the grace period and are kept. Content addressing makes a
 // removed orphan harmless: uploading the same file again rewrites it.
+//
+// When the object store keeps temporary files of writes (blob.TempRemover: the
+// local folder's .tmp/put-*, MinIO's spool files), Cleanup also removes those not
+// written for Options.TempGrace: an upload killed mid-write leaves one as large as
+// the model. A write in progress keeps its file young and is not touched.
 func (r *Registry) Cleanup(ctx context.Context) (CleanupReport, error) {
-	return r.cleanup(ctx, r.opts.OrphanGrace)
+	rep, err := r.cleanup(ctx, r.opts.OrphanGrace)
+	if err != nil {
+		return rep, err
+	}
+	tr, ok := r.blobs.(blob.TempRemover)
+	if !ok {
+		return rep, nil
+	}
+	removed, kept, err := tr.RemoveStaleTemps(ctx, r.now().Add(-r.opts.TempGrace))
+	rep.TempsKept = kept
+	for _, t := range removed {
+		rep.TempsRemoved = append(rep.TempsRemoved, t.Key)
+		rep.TempBytes += t.Size
+		r.opts.Logger.Info("registry: removed stale temporary upload", "file", t.Key, "size", t.Size, "modified", t.Modified)
+	}
+	if err != nil {
+		return rep, fmt.Errorf("registry: cleanup: temporary uploads: %w", err)
+	}
+	return rep, nil
 }
 
 func (r *Registry) cleanup(ctx context.Context, grace time.Duration) (CleanupReport, error) {

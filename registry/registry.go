@@ -37,6 +37,10 @@ var (
 	// ErrValidation: the model file failed validation (parse, features,
 	// objective, parity). HTTP 422.
 	ErrValidation = errors.New("registry: model validation failed")
+	// ErrCorruptArtifact: a registered version's artifact is missing from the store
+	// or fails its sha256 check. Retrying does not help (artifacts are immutable);
+	// an operator restores the object from a backup. HTTP 500, named.
+	ErrCorruptArtifact = errors.New("registry: corrupt artifact")
 )
 
 // Task is what a model predicts.
@@ -130,6 +134,10 @@ type Options struct {
 	// OrphanGrace is how old an unreferenced artifact must be before Cleanup
 	// removes it, so uploads in flight are not collected. Default 1h.
 	OrphanGrace time.Duration
+	// TempGrace is how long since its last write a temporary upload file of the
+	// object store (a write killed mid-way) must be before Cleanup removes it, so
+	// writes in progress are not touched. Default 1h.
+	TempGrace time.Duration
 	// PollInterval is how often a change-feed wait re-reads the database for
 	// changes made by other processes. Default 1s.
 	PollInterval time.Duration
@@ -153,6 +161,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.OrphanGrace <= 0 {
 		o.OrphanGrace = time.Hour
+	}
+	if o.TempGrace <= 0 {
+		o.TempGrace = time.Hour
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = time.Second

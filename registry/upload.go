@@ -567,11 +567,15 @@ func (r *Registry) Artifact(ctx context.Context, p access.Principal, name string
 		key, digest = v.OriginalKey, v.OriginalDigest
 	}
 	data, info, err := blob.ReadAll(ctx, r.blobs, key)
-	if err != nil {
-		return nil, Version{}, fmt.Errorf("registry: read %s: %w", key, err)
-	}
-	if info.SHA256 != digest || blob.SHA256Hex(data) != digest {
-		return nil, Version{}, fmt.Errorf("registry: %s: %w (recorded %s)", key, blob.ErrCorrupt, digest)
+	switch {
+	case errors.Is(err, blob.ErrCorrupt):
+		return nil, Version{}, fmt.Errorf("%w: model %s version %d: artifact sha256:%s fails verification in the store: %w", ErrCorruptArtifact, name, version, digest, err)
+	case errors.Is(err, blob.ErrNotFound):
+		return nil, Version{}, fmt.Errorf("%w: model %s version %d: artifact sha256:%s is missing from the store", ErrCorruptArtifact, name, version, digest)
+	case err != nil:
+		return nil, Version{}, fmt.Errorf("registry: model %s version %d: read artifact %s: %w", name, version, key, err)
+	case info.SHA256 != digest || blob.SHA256Hex(data) != digest:
+		return nil, Version{}, fmt.Errorf("%w: model %s version %d: artifact sha256:%s has content sha256:%s in the store", ErrCorruptArtifact, name, version, digest, blob.SHA256Hex(data))
 	}
 	return data, v, nil
 }

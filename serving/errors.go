@@ -40,6 +40,8 @@ var (
 	ErrNoExplainer = errors.New("serving: model cannot explain")
 	// ErrUnknownConsent: no consent grant has the id.
 	ErrUnknownConsent = errors.New("serving: unknown consent grant")
+	// ErrUnknownInstitution: no institution has the id (a consent grant's bank).
+	ErrUnknownInstitution = errors.New("serving: unknown institution")
 	// ErrUnknownJob: no screening job has the id.
 	ErrUnknownJob = errors.New("serving: unknown screening job")
 )

@@ -34,7 +34,7 @@ func init() {
 	register(command{name: "model alias", summary: "move an alias, or request promotion for a gated one (champion)", run: runModelAlias})
 	register(command{name: "model approve", summary: "approve, reject or withdraw a promotion request", run: runModelApprove})
 	register(command{name: "model history", summary: "print the audit trail of a model", run: runModelHistory})
-	register(command{name: "model cleanup", summary: "remove model artifacts no version references (left by interrupted uploads)", run: runModelCleanup})
+	register(command{name: "model cleanup", summary: "remove model artifacts no version references and stale temporary upload files (left by interrupted uploads)", run: runModelCleanup})
 	register(command{name: "audit verify", summary: "verify the hash chain of the audit log", run: runAuditVerify})
 	register(command{name: "access user", summary: "create a user (and its institution) and print a new API key once", run: runAccessUser})
 }
@@ -537,11 +537,15 @@ func runModelCleanup(ctx context.Context, args []string, stdout, stderr io.Write
 	fs := newFlags("model cleanup", stderr)
 	mf := addMetaFlags(fs, false)
 	grace := fs.Duration("grace", time.Hour, "keep unreferenced artifacts younger than this (uploads in flight)")
+	tempGrace := fs.Duration("temp-grace", time.Hour, "keep temporary upload files written to within this (writes in progress)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *grace < 0 {
 		return errors.New("-grace must be >= 0")
+	}
+	if *tempGrace <= 0 {
+		return errors.New("-temp-grace must be > 0: a shorter one could remove the file of a write in progress")
 	}
 	db, log, _, err := openMeta(ctx, mf)
 	if err != nil {
@@ -555,7 +559,7 @@ func runModelCleanup(ctx context.Context, args []string, stdout, stderr io.Write
 	defer closeStore()
 	// Cleanup needs no feature sets; an empty set list keeps it independent of
 	// the catalog.
-	reg, err := registry.Open(ctx, db, store, registry.StaticFeatureSets{}, log, registry.Options{OrphanGrace: max(*grace, time.Nanosecond)})
+	reg, err := registry.Open(ctx, db, store, registry.StaticFeatureSets{}, log, registry.Options{OrphanGrace: max(*grace, time.Nanosecond), TempGrace: *tempGrace})
 	if err != nil {
 		return err
 	}
@@ -566,6 +570,10 @@ func runModelCleanup(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, k := range rep.Removed {
 		fmt.Fprintln(stderr, "removed", k)
 	}
-	fmt.Fprintf(stdout, "cleanup: %d artifacts scanned, %d referenced, %d young orphans kept, %d orphans removed\n", rep.Scanned, rep.Referenced, rep.Young, len(rep.Removed))
+	for _, k := range rep.TempsRemoved {
+		fmt.Fprintln(stderr, "removed temporary file", k)
+	}
+	fmt.Fprintf(stdout, "cleanup: %d artifacts scanned, %d referenced, %d young orphans kept, %d orphans removed; %d stale temporary upload files removed (%d bytes), %d recent ones kept\n",
+		rep.Scanned, rep.Referenced, rep.Young, len(rep.Removed), len(rep.TempsRemoved), rep.TempBytes, rep.TempsKept)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
@@ -106,6 +107,31 @@ func TestRegistryCommands(t *testing.T) {
 		if code != s.wantCode || !strings.Contains(out+errOut, s.want) {
 			t.Fatalf("%s: exit %d (want %d), output lacks %q:\n%s%s", s.name, code, s.wantCode, s.want, out, errOut)
 		}
+	}
+
+	// A killed upload's temporary file goes once stale; a write in progress stays.
+	killed, live := filepath.Join(store, ".tmp", "put-killed"), filepath.Join(store, ".tmp", "put-live")
+	for _, p := range []string{killed, live} {
+		if err := os.WriteFile(p, make([]byte, 3000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-45 * time.Minute) // younger than the hour after which opening the store removes it
+	if err := os.Chtimes(killed, then, then); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, "model", "cleanup", "-store", store, "-temp-grace", "30m")
+	if code != 0 || !strings.Contains(out, "1 stale temporary upload files removed (3000 bytes), 1 recent ones kept") || !strings.Contains(errOut, "put-killed") {
+		t.Fatalf("cleanup of temporary files: exit %d:\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("stale temporary file still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a recent temporary file was removed: %v", err)
+	}
+	if _, errOut, code := run(t, "model", "cleanup", "-store", store, "-temp-grace", "0s"); code == 0 || !strings.Contains(errOut, "-temp-grace") {
+		t.Errorf("-temp-grace 0s: exit %d, %s", code, errOut)
 	}
 
 	// Edit one audit record behind the log's back: verify names it.

@@ -57,3 +57,13 @@ type Store interface {
 	// Delete removes key. Deleting a missing key is not an error.
 	Delete(ctx context.Context, key string) error
 }
+
+// TempRemover is the optional ability of a Store that keeps temporary files of
+// writes in progress (the local folder's .tmp/put-*, MinIO's spool files): a writer
+// killed mid-write leaves them behind. RemoveStaleTemps removes those last written
+// before before and returns them (Key names the file within the store's folder or
+// spool directory); kept counts the younger ones it left alone, which may belong
+// to writes still in progress.
+type TempRemover interface {
+	RemoveStaleTemps(ctx context.Context, before time.Time) (removed []Info, kept int, err error)
+}

@@ -74,7 +74,7 @@ func OpenLocal(dir string) (*Local, error) {
 		return nil, fmt.Errorf("blob: open local %s: %w", dir, err)
 	}
 	l := &Local{dir: abs, root: root}
-	l.removeStaleTemps(time.Now().Add(-staleTemp))
+	_, _, _ = l.RemoveStaleTemps(context.Background(), time.Now().Add(-staleTemp)) // best effort
 	return l, nil
 }
 
@@ -403,19 +403,44 @@ func (l *Local) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// removeStaleTemps deletes temporary files of writers that died before
-// publishing. Only old files go: a live writer in another process may share
-// the folder.
-func (l *Local) removeStaleTemps(before time.Time) {
+var _ TempRemover = (*Local)(nil)
+
+// RemoveStaleTemps implements TempRemover: it deletes the files under .tmp of
+// writers that died before publishing. Only files last written before before go:
+// a live writer, in this process or another sharing the folder, keeps writing its
+// file and so keeps it young.
+func (l *Local) RemoveStaleTemps(ctx context.Context, before time.Time) ([]Info, int, error) {
 	entries, err := fs.ReadDir(l.root.FS(), tmpDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
 	if err != nil {
-		return
+		return nil, 0, fmt.Errorf("blob: list %s: %w", tmpDir, err)
 	}
+	var removed []Info
+	kept := 0
 	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
-			l.root.Remove(tmpDir + "/" + e.Name())
+		if err := ctx.Err(); err != nil {
+			return removed, kept, err
 		}
+		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+			continue // published or removed meanwhile; or not ours
+		}
+		if err != nil {
+			return removed, kept, fmt.Errorf("blob: stat %s/%s: %w", tmpDir, e.Name(), err)
+		}
+		if !fi.ModTime().Before(before) {
+			kept++
+			continue
+		}
+		name := tmpDir + "/" + e.Name()
+		if err := l.root.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, kept, fmt.Errorf("blob: remove %s: %w", name, err)
+		}
+		removed = append(removed, Info{Key: name, Size: fi.Size(), Modified: fi.ModTime()})
 	}
+	return removed, kept, nil
 }
 
 // ctxReader stops a copy when ctx is done.

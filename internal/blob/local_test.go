@@ -3,6 +3,7 @@ package blob_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,60 @@ func TestLocalStaleTempsRemoved(t *testing.T) {
 	list, err := s.List(t.Context(), "")
 	if err != nil || len(list) != 0 {
 		t.Errorf("List = %v, %v; want no objects (temp files are not objects)", list, err)
+	}
+}
+
+// TestLocalRemoveStaleTemps removes the temporary file of a killed write once
+// older than the cut-off, and leaves a younger leftover and the file of a Put
+// still in progress alone; that Put then publishes its object.
+func TestLocalRemoveStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	s := openLocal2(t, dir)
+	killed := filepath.Join(dir, ".tmp", "put-killed")
+	recent := filepath.Join(dir, ".tmp", "put-recent")
+	for _, p := range []string{killed, recent} {
+		if err := os.WriteFile(p, bytes.Repeat([]byte("x"), 1000), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-45 * time.Minute)
+	if err := os.Chtimes(killed, then, then); err != nil {
+		t.Fatal(err)
+	}
+	then = time.Now().Add(-10 * time.Minute)
+	if err := os.Chtimes(recent, then, then); err != nil {
+		t.Fatal(err)
+	}
+	// A Put in progress: its content arrives through a pipe, half now.
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(t.Context(), "models/in-progress", pr)
+		done <- err
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte("y"), 1<<16)); err != nil {
+		t.Fatal(err)
+	}
+	removed, kept, err := s.RemoveStaleTemps(t.Context(), time.Now().Add(-30*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0].Key != ".tmp/put-killed" || removed[0].Size != 1000 || kept != 2 {
+		t.Fatalf("removed %+v, kept %d; want .tmp/put-killed (1000 bytes) removed and 2 kept", removed, kept)
+	}
+	if _, err := os.Stat(killed); !os.IsNotExist(err) {
+		t.Errorf("stale temp file still there: %v", err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("a temp file younger than the cut-off was removed: %v", err)
+	}
+	pw.Write(bytes.Repeat([]byte("y"), 1<<16))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("the Put in progress failed: %v", err)
+	}
+	if info, err := s.Stat(t.Context(), "models/in-progress"); err != nil || info.Size != 2<<16 {
+		t.Fatalf("published object: %+v, %v", info, err)
 	}
 }
 

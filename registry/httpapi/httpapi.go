@@ -1,12 +1,24 @@
 // Package httpapi serves the model registry as an HTTP JSON API (net/http with
 // method and path patterns). Every request is authenticated by API key
 // ("Authorization: Bearer <key>" or "X-API-Key: <key>") through internal/access;
-// errors are mapped to status codes in one place (statusOf):
+// errors are mapped to a status and a code in one place (statusOf) and answered in
+// the platform's one JSON shape (internal/httperr),
+// {"error":{"code":"...","message":"..."}}:
 //
-//	400 malformed request        401 no, unknown or revoked key
-//	403 missing role, not owner  404 unknown model, version, alias, promotion
-//	409 conflict                 413 upload too large
-//	422 model validation failed  500 anything else (logged, not shown)
+//	400 invalid_input        malformed request
+//	401 unauthenticated      no, unknown or revoked key
+//	403 forbidden            missing role, not owner
+//	404 not_found            unknown model, version, alias, promotion
+//	409 conflict             name taken, duplicate upload, immutable version
+//	413 body_too_large       upload too large
+//	422 validation_failed    the model file failed validation (details.parity
+//	                         holds the parity report when parity failed)
+//	500 corrupt_artifact     a version's artifact is missing or fails its sha256:
+//	                         named (model, version, digest) and logged; not 503,
+//	                         since artifacts are immutable and a retry cannot help
+//	503 store_unavailable    the object store cannot be reached (Retry-After)
+//	503 database_unavailable the metadata database cannot be reached (Retry-After)
+//	500 internal             anything else (logged, not shown)
 //
 // Routes, all under /v1/registry:
 //
@@ -45,6 +57,9 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/httperr"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/registry"
 )
 
@@ -77,8 +92,12 @@ func (o *Options) EnsureDefaults() {
 	}
 }
 
-// errBadRequest marks malformed requests detected here (JSON, query parameters).
-var errBadRequest = errors.New("httpapi: bad request")
+var (
+	// errBadRequest marks malformed requests detected here (JSON, query parameters).
+	errBadRequest = errors.New("httpapi: bad request")
+	// errNoRoute: no endpoint has the method and path.
+	errNoRoute = errors.New("httpapi: not found")
+)
 
 type server struct {
 	reg  *registry.Registry
@@ -111,6 +130,9 @@ func New(reg *registry.Registry, auth Authenticator, opts Options) http.Handler 
 	mux.HandleFunc("GET "+p+"/models/{name}/history", s.wrap(s.history))
 	mux.HandleFunc("GET "+p+"/changes", s.wrap(s.changes))
 	mux.HandleFunc("GET "+p+"/changes/stream", s.wrap(s.stream))
+	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
+	})
 	return mux
 }
 
@@ -156,56 +178,67 @@ func apiKey(r *http.Request) string {
 	return ""
 }
 
-// statusOf is the one mapping from errors to HTTP status codes.
-func statusOf(err error) int {
+// statusOf is the one mapping from errors to an HTTP status and a stable code.
+func statusOf(err error) (int, string) {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.Is(err, access.ErrUnauthenticated):
-		return http.StatusUnauthorized
-	case errors.Is(err, registry.ErrForbidden), errors.Is(err, access.ErrForbidden), errors.Is(err, access.ErrConsentRequired):
-		return http.StatusForbidden
-	case errors.Is(err, registry.ErrNotFound):
-		return http.StatusNotFound
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, access.ErrConsentRequired):
+		return http.StatusForbidden, "consent_required"
+	case errors.Is(err, registry.ErrForbidden), errors.Is(err, access.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, registry.ErrNotFound), errors.Is(err, errNoRoute):
+		return http.StatusNotFound, "not_found"
 	case errors.Is(err, registry.ErrConflict):
-		return http.StatusConflict
+		return http.StatusConflict, "conflict"
 	case errors.Is(err, registry.ErrTooLarge), errors.As(err, &mbe):
-		return http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge, "body_too_large"
 	case errors.Is(err, registry.ErrValidation):
-		return http.StatusUnprocessableEntity
+		return http.StatusUnprocessableEntity, "validation_failed"
 	case errors.Is(err, registry.ErrInvalid), errors.Is(err, errBadRequest):
-		return http.StatusBadRequest
+		return http.StatusBadRequest, "invalid_input"
+	case errors.Is(err, registry.ErrCorruptArtifact):
+		return http.StatusInternalServerError, "corrupt_artifact"
+	case errors.Is(err, blob.ErrUnavailable):
+		return http.StatusServiceUnavailable, "store_unavailable"
+	case errors.Is(err, metadb.ErrUnavailable):
+		return http.StatusServiceUnavailable, "database_unavailable"
 	}
-	return http.StatusInternalServerError
+	return http.StatusInternalServerError, "internal"
 }
 
-// ErrorBody is the JSON of every error response.
-type ErrorBody struct {
-	Error struct {
-		Status  int                    `json:"status"`
-		Message string                 `json:"message"`
-		Parity  *registry.ParityReport `json:"parity,omitempty"`
-	} `json:"error"`
+// ErrorDetails is the details object of an error answer: the parity report of an
+// upload whose parity rows failed.
+type ErrorDetails struct {
+	Parity *registry.ParityReport `json:"parity,omitempty"`
 }
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		return // the client went away (e.g. during a long poll): nobody to answer
 	}
-	var body ErrorBody
-	body.Error.Status = statusOf(err)
-	body.Error.Message = err.Error()
+	status, code := statusOf(err)
+	e := httperr.Error{Code: code, Message: err.Error()}
 	var pe *registry.ParityError
 	if errors.As(err, &pe) {
-		body.Error.Parity = &pe.Report
+		e.Details = ErrorDetails{Parity: &pe.Report}
 	}
-	if body.Error.Status == http.StatusInternalServerError {
-		s.opts.Logger.Error("registry api", "method", r.Method, "path", r.URL.Path, "err", err)
-		body.Error.Message = "internal error"
+	if status >= http.StatusInternalServerError {
+		s.opts.Logger.Error("registry api", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
-	if body.Error.Status == http.StatusUnauthorized {
+	switch code { // details of these are logged, not sent
+	case "store_unavailable":
+		e.Message = "the object store cannot be reached; retry later"
+	case "database_unavailable":
+		e.Message = "the metadata database cannot be reached; retry later"
+	case "internal":
+		e.Message = "internal error"
+	}
+	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="xinyi"`)
 	}
-	writeJSON(w, body.Error.Status, body)
+	httperr.Write(w, status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -15,12 +15,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
+	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/registry/httpapi"
@@ -43,12 +46,18 @@ type fixture struct {
 // (data scientist), carol (approver) at bank A and bob (data scientist) at bank B.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db := metadbtest.SQLite(t)
 	blobs, err := blob.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newFixtureOn(t, blobs)
+}
+
+// newFixtureOn is newFixture over the object store blobs.
+func newFixtureOn(t testing.TB, blobs blob.Store) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := metadbtest.SQLite(t)
 	log, err := audit.Open(ctx, db, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -252,30 +261,32 @@ func TestErrorStatus(t *testing.T) {
 		body                     io.Reader
 		ct                       string
 		want                     int
-		mention                  string
+		code, mention            string
 	}{
-		{"no key", "", "GET", base + "/models", nil, "", 401, "no API key"},
-		{"unknown key", "xy_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", base + "/models", nil, "", 401, "unknown API key"},
-		{"malformed key", "hello", "GET", base + "/models", nil, "", 401, "malformed"},
-		{"unknown model", "alice", "GET", base + "/models/nope", nil, "", 404, "nope"},
-		{"other bank's model", "bob", "GET", base + "/models/pd", nil, "", 404, ""},
-		{"unknown version", "alice", "GET", base + "/models/pd/versions/9", nil, "", 404, "version 9"},
-		{"bad version", "alice", "GET", base + "/models/pd/versions/x", nil, "", 400, "version"},
-		{"corrupt file", "alice", "POST", upload, bytes.NewReader(raw[:len(raw)/3]), "", 422, "corrupt"},
-		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, `extra ["RevolvingUtilizationOfUnsecuredLines"]`},
-		{"parity failure", "alice", "POST", base + "/models/pd/versions", badParity, badParityCT, 422, "parity"},
-		{"too large", "alice", "POST", upload, bytes.NewReader(make([]byte, 2<<20)), "", 413, ""},
-		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "JSON"},
-		{"unknown JSON field", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"pd","owner":"me"}`), "application/json", 400, "owner"},
-		{"bad task", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"churn"}`), "application/json", 400, "churn"},
-		{"duplicate model", "alice", "POST", base + "/models", strings.NewReader(`{"name":"pd","task":"pd"}`), "application/json", 409, "taken"},
-		{"approver cannot upload", "carol", "POST", upload, bytes.NewReader(raw), "", 403, "role"},
-		{"champion needs approval", "alice", "PUT", base + "/models/pd/aliases/champion", strings.NewReader(`{"version":1}`), "application/json", 409, "four-eyes"},
-		{"immutable version", "alice", "DELETE", base + "/models/pd/versions/1", nil, "", 409, "immutable"},
-		{"unshare by another bank", "bob", "PATCH", base + "/models/pd", strings.NewReader(`{"shared":false}`), "application/json", 404, "pd"},
-		{"empty update", "alice", "PATCH", base + "/models/pd", strings.NewReader(`{}`), "application/json", 400, "nothing to update"},
-		{"bad wait", "alice", "GET", base + "/changes?wait=forever", nil, "", 400, "wait"},
-		{"unknown promotion", "carol", "POST", base + "/promotions/77/approve", nil, "", 404, "77"},
+		{"no key", "", "GET", base + "/models", nil, "", 401, "unauthenticated", "no API key"},
+		{"unknown key", "xy_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", base + "/models", nil, "", 401, "unauthenticated", "unknown API key"},
+		{"malformed key", "hello", "GET", base + "/models", nil, "", 401, "unauthenticated", "malformed"},
+		{"unknown model", "alice", "GET", base + "/models/nope", nil, "", 404, "not_found", "nope"},
+		{"other bank's model", "bob", "GET", base + "/models/pd", nil, "", 404, "not_found", ""},
+		{"unknown version", "alice", "GET", base + "/models/pd/versions/9", nil, "", 404, "not_found", "version 9"},
+		{"bad version", "alice", "GET", base + "/models/pd/versions/x", nil, "", 400, "invalid_input", "version"},
+		{"corrupt file", "alice", "POST", upload, bytes.NewReader(raw[:len(raw)/3]), "", 422, "validation_failed", "corrupt"},
+		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, "validation_failed", `extra ["RevolvingUtilizationOfUnsecuredLines"]`},
+		{"parity failure", "alice", "POST", base + "/models/pd/versions", badParity, badParityCT, 422, "validation_failed", "parity"},
+		{"too large", "alice", "POST", upload, bytes.NewReader(make([]byte, 2<<20)), "", 413, "body_too_large", ""},
+		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "invalid_input", "JSON"},
+		{"unknown JSON field", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"pd","owner":"me"}`), "application/json", 400, "invalid_input", "owner"},
+		{"bad task", "alice", "POST", base + "/models", strings.NewReader(`{"name":"x","task":"churn"}`), "application/json", 400, "invalid_input", "churn"},
+		{"duplicate model", "alice", "POST", base + "/models", strings.NewReader(`{"name":"pd","task":"pd"}`), "application/json", 409, "conflict", "taken"},
+		{"approver cannot upload", "carol", "POST", upload, bytes.NewReader(raw), "", 403, "forbidden", "role"},
+		{"champion needs approval", "alice", "PUT", base + "/models/pd/aliases/champion", strings.NewReader(`{"version":1}`), "application/json", 409, "conflict", "four-eyes"},
+		{"immutable version", "alice", "DELETE", base + "/models/pd/versions/1", nil, "", 409, "conflict", "immutable"},
+		{"unshare by another bank", "bob", "PATCH", base + "/models/pd", strings.NewReader(`{"shared":false}`), "application/json", 404, "not_found", "pd"},
+		{"empty update", "alice", "PATCH", base + "/models/pd", strings.NewReader(`{}`), "application/json", 400, "invalid_input", "nothing to update"},
+		{"bad wait", "alice", "GET", base + "/changes?wait=forever", nil, "", 400, "invalid_input", "wait"},
+		{"unknown promotion", "carol", "POST", base + "/promotions/77/approve", nil, "", 404, "not_found", "77"},
+		{"unknown path", "alice", "GET", base + "/nothing", nil, "", 404, "not_found", "/v1/registry/nothing"},
+		{"wrong method", "", "PUT", base + "/models", nil, "", 404, "not_found", "PUT"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -283,9 +294,9 @@ func TestErrorStatus(t *testing.T) {
 			if code != tt.want {
 				t.Fatalf("status %d, want %d: %s", code, tt.want, body)
 			}
-			var eb httpapi.ErrorBody
-			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Status != tt.want {
-				t.Fatalf("error body %s (%v)", body, err)
+			var eb httperr.Body
+			if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != tt.code {
+				t.Fatalf("error body %s (%v), want code %s", body, err, tt.code)
 			}
 			if !strings.Contains(eb.Error.Message, tt.mention) {
 				t.Fatalf("message %q does not mention %q", eb.Error.Message, tt.mention)
@@ -307,9 +318,15 @@ func TestErrorStatus(t *testing.T) {
 	t.Run("parity report in the error", func(t *testing.T) {
 		mp, ct := multipartUpload(t, "binary_lossguide.json", "binary_lossguide", true)
 		_, body := f.do(t, "alice", "POST", base+"/models/pd/versions", mp, ct)
-		var eb httpapi.ErrorBody
+		var eb struct {
+			Error struct {
+				Code    string               `json:"code"`
+				Details httpapi.ErrorDetails `json:"details"`
+			} `json:"error"`
+		}
 		json.Unmarshal(body, &eb)
-		if eb.Error.Parity == nil || eb.Error.Parity.Failures != 1 || eb.Error.Parity.FirstFailed[0].Row != 0 {
+		pr := eb.Error.Details.Parity
+		if eb.Error.Code != "validation_failed" || pr == nil || pr.Failures != 1 || pr.FirstFailed[0].Row != 0 {
 			t.Fatalf("parity in error: %s", body)
 		}
 	})
@@ -372,4 +389,144 @@ func BenchmarkResolveAlias(b *testing.B) {
 			b.Fatalf("%d %s", code, body)
 		}
 	}
+}
+
+// downStore is an object store that can be taken down: while down, every call
+// fails as an unreachable MinIO does (blob.ErrUnavailable).
+type downStore struct {
+	blob.Store
+	down atomic.Bool
+}
+
+func (d *downStore) err(op, key string) error {
+	if d.down.Load() {
+		return fmt.Errorf("%w: %s %s: minio at 127.0.0.1:1 (bucket b): connection refused", blob.ErrUnavailable, op, key)
+	}
+	return nil
+}
+
+func (d *downStore) Put(ctx context.Context, key string, r io.Reader) (blob.Info, error) {
+	if err := d.err("put", key); err != nil {
+		return blob.Info{}, err
+	}
+	return d.Store.Put(ctx, key, r)
+}
+
+func (d *downStore) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
+	if err := d.err("get", key); err != nil {
+		return nil, blob.Info{}, err
+	}
+	return d.Store.Get(ctx, key)
+}
+
+// checkError checks an answer's status, code and Retry-After, and that the
+// message mentions every one of mention.
+func checkError(t *testing.T, code int, hdr http.Header, body []byte, wantStatus int, wantCode, retryAfter string, mention ...string) {
+	t.Helper()
+	if code != wantStatus {
+		t.Fatalf("status %d, want %d: %s", code, wantStatus, body)
+	}
+	var eb httperr.Body
+	if err := json.Unmarshal(body, &eb); err != nil || eb.Error.Code != wantCode {
+		t.Fatalf("body %s (%v), want code %s", body, err, wantCode)
+	}
+	if got := hdr.Get("Retry-After"); got != retryAfter {
+		t.Errorf("Retry-After %q, want %q", got, retryAfter)
+	}
+	for _, m := range mention {
+		if !strings.Contains(eb.Error.Message, m) {
+			t.Errorf("message %q does not mention %q", eb.Error.Message, m)
+		}
+	}
+}
+
+func (f *fixture) doHeader(t testing.TB, user, method, path string, body io.Reader) (int, http.Header, []byte) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, body)
+	req.Header.Set("Authorization", "Bearer "+f.keys[user])
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Header(), rec.Body.Bytes()
+}
+
+// registerOne creates model pd and uploads one version as alice.
+func (f *fixture) registerOne(t *testing.T) registry.Version {
+	t.Helper()
+	if code, body := f.json(t, "alice", "POST", "/v1/registry/models", map[string]any{"name": "pd", "task": "pd"}); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	code, body := f.do(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_depthwise.json")), "")
+	if code != http.StatusCreated {
+		t.Fatalf("upload: %d %s", code, body)
+	}
+	var v registry.Version
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestCorruptArtifact(t *testing.T) {
+	local, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureOn(t, local)
+	v := f.registerOne(t)
+	const path = "/v1/registry/models/pd/versions/1/artifact"
+	if code, _, body := f.doHeader(t, "alice", "GET", path, nil); code != http.StatusOK {
+		t.Fatalf("intact artifact: %d %s", code, body)
+	}
+	file := local.Path(v.ArtifactKey)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-10] ^= 0x20
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, hdr, body := f.doHeader(t, "alice", "GET", path, nil)
+	checkError(t, code, hdr, body, http.StatusInternalServerError, "corrupt_artifact", "", "model pd version 1", "sha256:"+v.ArtifactDigest)
+
+	if err := local.Delete(context.Background(), v.OriginalKey); err != nil {
+		t.Fatal(err)
+	}
+	code, hdr, body = f.doHeader(t, "alice", "GET", path+"?original=true", nil)
+	checkError(t, code, hdr, body, http.StatusInternalServerError, "corrupt_artifact", "", "model pd version 1", "sha256:"+v.OriginalDigest, "missing")
+}
+
+func TestStoreOutage(t *testing.T) {
+	local, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &downStore{Store: local}
+	f := newFixtureOn(t, store)
+	f.registerOne(t)
+	store.down.Store(true)
+	code, hdr, body := f.doHeader(t, "alice", "GET", "/v1/registry/models/pd/versions/1/artifact", nil)
+	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5", "retry")
+	if bytes.Contains(body, []byte("127.0.0.1")) {
+		t.Errorf("the answer reveals the store's address: %s", body)
+	}
+	code, hdr, body = f.doHeader(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_lossguide.json")))
+	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
+	store.down.Store(false)
+	if code, _, body := f.doHeader(t, "alice", "GET", "/v1/registry/models/pd/versions/1/artifact", nil); code != http.StatusOK {
+		t.Fatalf("after the outage: %d %s", code, body)
+	}
+}
+
+// TestMinIOOutage stops a real MinIO server under the registry API: reads and
+// uploads answer 503 with Retry-After, not a bare 500.
+func TestMinIOOutage(t *testing.T) {
+	srv := miniotest.Start(t)
+	f := newFixtureOn(t, srv.Open(t))
+	f.registerOne(t)
+	srv.Stop()
+	code, hdr, body := f.doHeader(t, "alice", "GET", "/v1/registry/models/pd/versions/1/artifact", nil)
+	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
+	code, hdr, body = f.doHeader(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_lossguide.json")))
+	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
 }

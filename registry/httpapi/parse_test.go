@@ -30,7 +30,7 @@ func FuzzParseUpload(f *testing.F) {
 		}
 		up, err := s.parseUpload(httptest.NewRecorder(), req, limit)
 		if err != nil {
-			if c := statusOf(err); c != http.StatusBadRequest && c != http.StatusRequestEntityTooLarge {
+			if c, _ := statusOf(err); c != http.StatusBadRequest && c != http.StatusRequestEntityTooLarge {
 				t.Fatalf("status %d for %v", c, err)
 			}
 			return

@@ -50,6 +50,9 @@ func (a *Authorizer) GrantConsent(ctx context.Context, actor serving.Principal, 
 		return serving.Consent{}, forbiddenErr(err)
 	}
 	c, err := a.Store.GrantConsent(ctx, actor.Actor(), core.ConsentGrant{CompanyCode: company, BankID: bankID, Scope: scope, ExpiresAt: expires})
+	if errors.Is(err, core.ErrNotFound) {
+		return serving.Consent{}, fmt.Errorf("%w: bank_id %d names no institution", serving.ErrUnknownInstitution, bankID)
+	}
 	if err != nil {
 		return serving.Consent{}, consentErr(err)
 	}

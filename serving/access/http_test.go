@@ -52,6 +52,7 @@ func TestConsentOverHTTP(t *testing.T) {
 	bankKey, bankID := key("Weihai Bank", core.KindBank, "officer", core.RoleBank)
 	opKey, _ := key("Platform", core.KindPlatform, "operator", core.RoleAdmin)
 	adminAtBank, _ := key("Other Bank", core.KindBank, "bank-admin", core.RoleAdmin)
+	scientistKey, _ := key("Third Bank", core.KindBank, "scientist", core.RoleDataScientist)
 
 	env := servingtest.New(t)
 	auth := access.New(store, log)
@@ -78,14 +79,34 @@ func TestConsentOverHTTP(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&out)
 		return resp.StatusCode, out
 	}
+	// refused checks an error answer's status and code and that its message names
+	// every one of mention.
+	refused := func(what string, s int, b map[string]any, status int, code string, mention ...string) {
+		t.Helper()
+		e, _ := b["error"].(map[string]any)
+		if s != status || e["code"] != code {
+			t.Fatalf("%s: %d %v, want %d %s", what, s, b, status, code)
+		}
+		msg, _ := e["message"].(string)
+		for _, m := range mention {
+			if !strings.Contains(msg, m) {
+				t.Errorf("%s: message %q does not name %q", what, msg, m)
+			}
+		}
+	}
 	assess := fmt.Sprintf(`{"company_code":%q}`, env.Good)
-	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 403 || b["code"] != "consent_required" {
-		t.Fatalf("before grant: %d %v", s, b)
+	s, b := call("POST", "/v1/assessments", bankKey, assess)
+	refused("before grant", s, b, 403, "consent_required")
+	s, b = call("POST", "/v1/assessments", scientistKey, assess)
+	refused("a data scientist", s, b, 403, "forbidden", "user scientist", "has roles data_scientist", "bank role (at a bank")
+	if e := b["error"].(map[string]any); strings.Contains(e["message"].(string), `"lab"`) {
+		t.Errorf("the refusal names serving's derived role: %v", e["message"])
 	}
 	grant := fmt.Sprintf(`{"company_code":%q,"bank_id":%d,"expires_at":%q}`, env.Good, bankID, time.Now().Add(time.Hour).Format(time.RFC3339))
-	if s, b := call("POST", "/v1/consents", bankKey, grant); s != 403 {
-		t.Fatalf("a bank granted itself consent: %d %v", s, b)
-	}
+	s, b = call("POST", "/v1/consents", bankKey, grant)
+	refused("a bank granted itself consent", s, b, 403, "forbidden", "has roles bank", "platform administrator")
+	s, b = call("POST", "/v1/consents", opKey, fmt.Sprintf(`{"company_code":%q,"bank_id":99999,"expires_at":%q}`, env.Good, time.Now().Add(time.Hour).Format(time.RFC3339)))
+	refused("unknown bank", s, b, 404, "unknown_institution", "bank_id 99999")
 	if s, b := call("POST", "/v1/consents", adminAtBank, grant); s != 403 {
 		t.Fatalf("a bank administrator granted consent: %d %v", s, b)
 	}
@@ -95,7 +116,7 @@ func TestConsentOverHTTP(t *testing.T) {
 	if s, b := call("POST", "/v1/consents", opKey, fmt.Sprintf(`{"company_code":%q,"bank_id":%d,"expires_at":"2001-01-01T00:00:00Z"}`, env.Good, bankID)); s != 400 {
 		t.Fatalf("expiry in the past: %d %v", s, b)
 	}
-	s, b := call("POST", "/v1/consents", opKey, grant)
+	s, b = call("POST", "/v1/consents", opKey, grant)
 	if s != 201 || b["scope"] != serving.ConsentScope {
 		t.Fatalf("grant: %d %v", s, b)
 	}
@@ -103,15 +124,13 @@ func TestConsentOverHTTP(t *testing.T) {
 	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 200 || b["rating"] != "B" {
 		t.Fatalf("with consent: %d %v", s, b)
 	}
-	if s, _ := call("DELETE", "/v1/consents/99999", opKey, ""); s != 404 {
-		t.Fatalf("revoke unknown: %d", s)
-	}
+	s, b = call("DELETE", "/v1/consents/99999", opKey, "")
+	refused("revoke unknown", s, b, 404, "unknown_consent")
 	if s, b := call("DELETE", fmt.Sprintf("/v1/consents/%d", id), opKey, ""); s != 200 {
 		t.Fatalf("revoke: %d %v", s, b)
 	}
-	if s, b := call("POST", "/v1/assessments", bankKey, assess); s != 403 || b["code"] != "consent_required" {
-		t.Fatalf("after revocation: %d %v", s, b)
-	}
+	s, b = call("POST", "/v1/assessments", bankKey, assess)
+	refused("after revocation", s, b, 403, "consent_required")
 	if _, err := log.Verify(ctx); err != nil {
 		t.Fatalf("audit chain: %v", err)
 	}

@@ -25,9 +25,13 @@ func FuzzModelInfer(f *testing.F) {
 		f.Add(b)
 	}
 	seed(&inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{
+		Name: "credit/v3", Datatype: "FP64", Shape: []int64{1, 3}, Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}}})
+	seed(&inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{
+		Name: "credit/v3", Datatype: "FP32", Shape: []int64{1, 3}}}, RawInputContents: [][]byte{make([]byte, 12)}})
+	seed(&inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{
 		Name: "x", Datatype: "FP64", Shape: []int64{1, 3}, Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}}})
 	seed(&inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{
-		Name: "x", Datatype: "FP32", Shape: []int64{1, 3}}}, RawInputContents: [][]byte{make([]byte, 12)}})
+		Name: "credit/v3", Datatype: "FP64", Shape: []int64{2, 3}, Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3, 4, 5}}}}})
 	env := servingtest.New(f)
 	srv := oip.New(env.Models, oip.Options{MaxRows: 100})
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -117,7 +117,7 @@ func TestOIPOverGRPC(t *testing.T) {
 	}
 	resp, err = f.infer.ModelInfer(kctx, &inferencepb.ModelInferRequest{
 		ModelName:        "pd",
-		Inputs:           []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP32", Shape: []int64{1, 3}}},
+		Inputs:           []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "credit/v3", Datatype: "FP32", Shape: []int64{1, 3}}},
 		RawInputContents: [][]byte{raw},
 	})
 	if err != nil {
@@ -137,7 +137,7 @@ func TestOIPOverGRPC(t *testing.T) {
 func TestGRPCErrors(t *testing.T) {
 	f := newFixture(t, nil)
 	kctx := withKey(servingtest.BankKey)
-	good := &inferencepb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP64", Shape: []int64{1, 3},
+	good := &inferencepb.ModelInferRequest_InferInputTensor{Name: "credit/v3", Datatype: "FP64", Shape: []int64{1, 3},
 		Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}
 	tests := []struct {
 		name string
@@ -157,20 +157,26 @@ func TestGRPCErrors(t *testing.T) {
 			return err
 		}, codes.NotFound},
 		{"shape mismatch", func() error {
-			bad := &inferencepb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP64", Shape: []int64{2, 3},
+			bad := &inferencepb.ModelInferRequest_InferInputTensor{Name: "credit/v3", Datatype: "FP64", Shape: []int64{2, 3},
 				Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}
 			_, err := f.infer.ModelInfer(kctx, &inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{bad}})
 			return err
 		}, codes.InvalidArgument},
 		{"raw bytes not whole floats", func() error {
 			_, err := f.infer.ModelInfer(kctx, &inferencepb.ModelInferRequest{ModelName: "pd",
-				Inputs:           []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "FP64", Shape: []int64{1, 3}}},
+				Inputs:           []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "credit/v3", Datatype: "FP64", Shape: []int64{1, 3}}},
 				RawInputContents: [][]byte{make([]byte, 23)}})
+			return err
+		}, codes.InvalidArgument},
+		{"unknown input name", func() error {
+			bad := &inferencepb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP64", Shape: []int64{1, 3},
+				Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}
+			_, err := f.infer.ModelInfer(kctx, &inferencepb.ModelInferRequest{ModelName: "pd", Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{bad}})
 			return err
 		}, codes.InvalidArgument},
 		{"bytes datatype", func() error {
 			_, err := f.infer.ModelInfer(kctx, &inferencepb.ModelInferRequest{ModelName: "pd",
-				Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "x", Datatype: "BYTES", Shape: []int64{1}}}})
+				Inputs: []*inferencepb.ModelInferRequest_InferInputTensor{{Name: "credit/v3", Datatype: "BYTES", Shape: []int64{1}}}})
 			return err
 		}, codes.InvalidArgument},
 		{"invalid company code", func() error {
@@ -250,7 +256,7 @@ func BenchmarkAssessGRPC(b *testing.B) {
 // is audited.
 func TestOIPVisibilityOverGRPC(t *testing.T) {
 	f := newFixture(t, nil)
-	good := &inferencepb.ModelInferRequest_InferInputTensor{Name: "x", Datatype: "FP64", Shape: []int64{1, 3},
+	good := &inferencepb.ModelInferRequest_InferInputTensor{Name: "credit/v3", Datatype: "FP64", Shape: []int64{1, 3},
 		Contents: &inferencepb.InferTensorContents{Fp64Contents: []float64{1, 2, 3}}}
 	calls := map[string]func(ctx context.Context) error{
 		"metadata": func(ctx context.Context) error {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
+	"net/http"
 	"strings"
 
 	"github.com/xinyi-platform/xinyi/serving"
@@ -134,7 +136,7 @@ func decodeInfer(data []byte, name, version string) (oip.InferRequest, error) {
 		if len(in.Data) == 0 {
 			return req, fmt.Errorf("%w: inputs[%d] (%s) has no data", serving.ErrInvalidInput, i, in.Name)
 		}
-		vals, err := flattenNumbers(in.Data)
+		vals, err := tensorData(in.Data, in.Shape)
 		if err != nil {
 			return req, fmt.Errorf("%w: inputs[%d] (%s) data: %v", serving.ErrInvalidInput, i, in.Name, err)
 		}
@@ -154,46 +156,122 @@ func decodeInfer(data []byte, name, version string) (oip.InferRequest, error) {
 	return req, nil
 }
 
-// flattenNumbers reads a JSON number or a (nested) array of numbers, row-major; null
-// is a missing value (NaN).
-func flattenNumbers(raw json.RawMessage) ([]float64, error) {
+// maxTensorElements bounds the element count a tensor's shape may claim before
+// any data is read (the body limit bounds what can actually arrive).
+const maxTensorElements = math.MaxInt32
+
+// maxTensorRank bounds a tensor's dimensions (and so the nesting of its data).
+const maxTensorRank = 8
+
+// requireJSON refuses a request body that is not declared as JSON.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return fmt.Errorf("%w: Content-Type %q; send the request as application/json", errMediaType, ct)
+	}
+	return nil
+}
+
+// tensorData reads the data of a tensor of the given shape: either a flat array of
+// exactly prod(shape) numbers, or arrays nested len(shape) deep whose every level
+// has exactly its dimension's length, read row-major. Ragged nesting, a bare
+// number, objects and strings are refused naming where; null is a missing value
+// (NaN).
+func tensorData(raw json.RawMessage, shape []int64) ([]float64, error) {
+	if len(shape) == 0 {
+		return nil, errors.New("shape is required")
+	}
+	if len(shape) > maxTensorRank {
+		return nil, fmt.Errorf("shape %v has %d dimensions; at most %d", shape, len(shape), maxTensorRank)
+	}
+	size := int64(1)
+	for _, d := range shape {
+		if d < 0 {
+			return nil, fmt.Errorf("shape %v has a negative dimension", shape)
+		}
+		if d > 0 && size > maxTensorElements/d {
+			return nil, fmt.Errorf("shape %v has more than %d elements", shape, maxTensorElements)
+		}
+		size *= d
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	var out []float64
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("malformed: %v", err)
+	}
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("must be an array (flat, or nested as shape %v), not %v", shape, tok)
+	}
+	out := make([]float64, 0, min(size, 1<<12))
+	// counts[d] is how many entries the open array at depth d has so far; nested
+	// is decided by the first entry of the outer array.
+	counts := []int64{0}
+	nested, decided := false, false
+	want := func(d int) int64 {
+		if nested {
+			return shape[d]
 		}
+		return size
+	}
+	for len(counts) > 0 {
+		tok, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("malformed: %v", err)
 		}
+		d := len(counts) - 1
+		if tok == json.Delim(']') {
+			if counts[d] != want(d) {
+				return nil, fmt.Errorf("array at %s has %d entries; shape %v needs %d", where(counts[:d]), counts[d], shape, want(d))
+			}
+			counts = counts[:d]
+			continue
+		}
+		// Any other token is an entry of the array at depth d.
+		if counts[d]++; counts[d] > want(d) {
+			return nil, fmt.Errorf("array at %s has more than the %d entries shape %v needs", where(counts[:d]), want(d), shape)
+		}
 		switch t := tok.(type) {
 		case json.Delim:
-			switch t {
-			case '[':
-				depth++
-				if depth > 8 {
-					return nil, errors.New("arrays nested deeper than 8")
-				}
-			case ']':
-				depth--
-			default:
-				return nil, errors.New("objects are not tensor data; send numbers")
+			if t != '[' {
+				return nil, fmt.Errorf("an object at %s is not tensor data; send numbers", where(counts))
 			}
-		case json.Number:
-			v, err := t.Float64()
-			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-				return nil, fmt.Errorf("%s is not a finite number", t)
+			if !decided {
+				nested, decided = true, true
+			}
+			if !nested || d+1 >= len(shape) {
+				return nil, fmt.Errorf("array at %s is nested deeper than shape %v", where(counts), shape)
+			}
+			counts = append(counts, 0)
+		case json.Number, nil:
+			if !decided {
+				nested, decided = false, true
+			}
+			if nested && d != len(shape)-1 {
+				return nil, fmt.Errorf("number at %s where shape %v needs an array", where(counts), shape)
+			}
+			v := math.NaN() // null is a missing value
+			if n, ok := t.(json.Number); ok {
+				if v, err = n.Float64(); err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+					return nil, fmt.Errorf("%s at %s is not a finite number", n, where(counts))
+				}
 			}
 			out = append(out, v)
-		case nil:
-			out = append(out, math.NaN()) // null is a missing value
-
 		default:
-			return nil, fmt.Errorf("%v (%T) is not a number", t, t)
+			return nil, fmt.Errorf("%v (%T) at %s is not a number", t, t, where(counts))
 		}
 	}
 	return out, nil
+}
+
+// where names the position of the latest entry of the open arrays whose entry
+// counts are counts, as data[i][j].
+func where(counts []int64) string {
+	var b strings.Builder
+	b.WriteString("data")
+	for _, c := range counts {
+		fmt.Fprintf(&b, "[%d]", c-1)
+	}
+	return b.String()
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 )
@@ -46,7 +47,7 @@ func (h *handler) assess(ctx context.Context, p serving.Principal, r *http.Reque
 
 type batchItem struct {
 	Decision *serving.Decision `json:"decision,omitempty"`
-	Error    *errorBody        `json:"error,omitempty"`
+	Error    *httperr.Error    `json:"error,omitempty"`
 }
 
 func (h *handler) assessBatch(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
@@ -64,8 +65,8 @@ func (h *handler) assessBatch(ctx context.Context, p serving.Principal, r *http.
 	for i, a := range b.Assessments {
 		req, err := a.request()
 		if err != nil {
-			_, code := statusOf(err)
-			items[i].Error = &errorBody{Error: fmt.Sprintf("assessments[%d]: %v", i, err), Code: code}
+			_, e := errorOf(fmt.Errorf("assessments[%d]: %w", i, err))
+			items[i].Error = &e
 			continue
 		}
 		reqs[i] = req
@@ -85,12 +86,8 @@ func (h *handler) assessBatch(ctx context.Context, p serving.Principal, r *http.
 		}
 		for j, i := range valid {
 			if errs[j] != nil {
-				status, code := statusOf(errs[j])
-				msg := errs[j].Error()
-				if status >= 500 {
-					msg = "internal error"
-				}
-				items[i].Error = &errorBody{Error: msg, Code: code}
+				_, e := errorOf(errs[j])
+				items[i].Error = &e
 				continue
 			}
 			items[i].Decision = ds[j]
@@ -139,6 +136,9 @@ func (h *handler) modelReady(ctx context.Context, p serving.Principal, r *http.R
 }
 
 func (h *handler) infer(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := requireJSON(r); err != nil {
+		return 0, nil, err
+	}
 	data, err := readBody(r)
 	if err != nil {
 		return 0, nil, err

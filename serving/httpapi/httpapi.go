@@ -2,7 +2,10 @@
 // (POST /v1/assessments and its batch form), screening jobs, and the Open Inference
 // Protocol v2 REST endpoints (/v2/...). It authenticates API keys, applies per-key rate
 // limits, request size limits and deadlines, and maps every error to a status code in
-// one place (statusOf). Errors are JSON: {"error": "...", "code": "..."}.
+// one place (statusOf). Errors have the platform's one JSON shape (internal/httperr):
+// {"error":{"code":"...","message":"..."}}; a 503 carries Retry-After. An inference
+// request must be sent as application/json (415 otherwise), and each input's data
+// must match its shape exactly, flat or fully nested (400 naming where it does not).
 //
 //	h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oip.New(models, oip.Options{}), Authorizer: auth})
 //	http.ListenAndServe(":8080", h)
@@ -18,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -100,6 +104,7 @@ func New(opts Options) (http.Handler, error) {
 var (
 	errNoRoute      = errors.New("httpapi: not found")
 	errBodyTooLarge = errors.New("httpapi: request body too large")
+	errMediaType    = errors.New("httpapi: unsupported media type")
 )
 
 // handlerFunc handles an authenticated request and returns the value to encode.
@@ -197,8 +202,14 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "unknown_company"
 	case errors.Is(err, serving.ErrUnknownModel):
 		return http.StatusNotFound, "unknown_model"
-	case errors.Is(err, serving.ErrUnknownJob), errors.Is(err, serving.ErrUnknownConsent):
+	case errors.Is(err, serving.ErrUnknownJob):
 		return http.StatusNotFound, "unknown_job"
+	case errors.Is(err, serving.ErrUnknownConsent):
+		return http.StatusNotFound, "unknown_consent"
+	case errors.Is(err, serving.ErrUnknownInstitution):
+		return http.StatusNotFound, "unknown_institution"
+	case errors.Is(err, errMediaType):
+		return http.StatusUnsupportedMediaType, "unsupported_media_type"
 	case errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, serving.ErrRateLimited):
@@ -211,18 +222,20 @@ func statusOf(err error) (int, string) {
 	return http.StatusInternalServerError, "internal"
 }
 
-type errorBody struct {
-	Error string `json:"error"`
-	Code  string `json:"code"`
-}
-
-func writeError(w http.ResponseWriter, err error) {
+// errorOf is the answer for err: its status and what the body says. A 500's
+// details are logged, not sent.
+func errorOf(err error) (int, httperr.Error) {
 	status, code := statusOf(err)
 	msg := err.Error()
 	if status == http.StatusInternalServerError {
-		msg = "internal error" // details are logged, not sent
+		msg = "internal error"
 	}
-	writeJSON(w, status, errorBody{Error: msg, Code: code})
+	return status, httperr.Error{Code: code, Message: msg}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, e := errorOf(err)
+	httperr.Write(w, status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

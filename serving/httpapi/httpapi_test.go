@@ -14,6 +14,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
@@ -41,7 +42,18 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	return &fixture{env: env, srv: srv}
 }
 
+// do sends a request, with a body as application/json.
 func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[string]any) {
+	t.Helper()
+	ct := ""
+	if body != "" {
+		ct = "application/json"
+	}
+	return f.doType(t, method, path, key, ct, body)
+}
+
+// doType sends a request with the Content-Type ct ("" for none).
+func (f *fixture) doType(t *testing.T, method, path, key, ct, body string) (int, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -49,6 +61,9 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[str
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -66,6 +81,13 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) (int, map[str
 		}
 	}
 	return resp.StatusCode, out
+}
+
+// errCode is the code of an error answer ({"error":{"code":...}}), "" if none.
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
 }
 
 func TestAssessmentOverHTTP(t *testing.T) {
@@ -97,7 +119,7 @@ func TestAssessmentOverHTTP(t *testing.T) {
 func TestConsentRefusedAndAudited(t *testing.T) {
 	f := newFixture(t, nil)
 	status, body := f.do(t, "POST", "/v1/assessments", servingtest.OtherBankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
-	if status != http.StatusForbidden || body["code"] != "consent_required" {
+	if status != http.StatusForbidden || errCode(body) != "consent_required" {
 		t.Fatalf("status %d body %v, want 403 consent_required", status, body)
 	}
 	es := f.env.Audit.Entries()
@@ -105,7 +127,7 @@ func TestConsentRefusedAndAudited(t *testing.T) {
 		t.Fatalf("audit %+v", es)
 	}
 	status, body = f.do(t, "POST", "/v1/assessments", servingtest.LabKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
-	if status != http.StatusForbidden || body["code"] != "forbidden" {
+	if status != http.StatusForbidden || errCode(body) != "forbidden" {
 		t.Fatalf("lab: status %d body %v", status, body)
 	}
 	status, _ = f.do(t, "POST", "/v1/assessments", servingtest.RegulatorKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
@@ -137,16 +159,16 @@ func TestBadInputIs4xx(t *testing.T) {
 		{"unknown company", servingtest.RegulatorKey, "/v1/assessments", `{"company_code":"` + f.env.Unknown + `"}`, 404, "unknown_company"},
 		{"unknown product", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + good + `","products":["yacht"]}`, 400, "invalid_input"},
 		{"oversized body", servingtest.BankKey, "/v1/assessments", `{"company_code":"` + strings.Repeat("9", 5000) + `"}`, 413, "body_too_large"},
-		{"unknown model", servingtest.BankKey, "/v2/models/churn/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
-		{"unknown version", servingtest.BankKey, "/v2/models/pd/versions/9/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
-		{"NaN literal", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[NaN,2,3]}]}`, 400, "invalid_input"},
-		{"string in data", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":["1",2,3]}]}`, 400, "invalid_input"},
-		{"huge number", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1e999,2,3]}]}`, 400, "invalid_input"},
-		{"shape mismatch", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"wrong feature count", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP64","data":[1,2,3,4]}]}`, 400, "invalid_input"},
-		{"negative shape", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[-1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"int datatype", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"INT64","data":[1,2,3]}]}`, 400, "invalid_input"},
-		{"unknown output", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"shap"}]}`, 400, "invalid_input"},
+		{"unknown model", servingtest.BankKey, "/v2/models/churn/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"unknown version", servingtest.BankKey, "/v2/models/pd/versions/9/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 404, "unknown_model"},
+		{"NaN literal", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[NaN,2,3]}]}`, 400, "invalid_input"},
+		{"string in data", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":["1",2,3]}]}`, 400, "invalid_input"},
+		{"huge number", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1e999,2,3]}]}`, 400, "invalid_input"},
+		{"shape mismatch", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"wrong feature count", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,4],"datatype":"FP64","data":[1,2,3,4]}]}`, 400, "invalid_input"},
+		{"negative shape", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[-1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"int datatype", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"INT64","data":[1,2,3]}]}`, 400, "invalid_input"},
+		{"unknown output", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}],"outputs":[{"name":"shap"}]}`, 400, "invalid_input"},
 		{"no inputs", servingtest.BankKey, "/v2/models/pd/infer", `{"inputs":[]}`, 400, "invalid_input"},
 		{"unknown path", servingtest.BankKey, "/v3/nothing", ``, 404, "not_found"},
 		{"batch empty", servingtest.BankKey, "/v1/assessments/batch", `{"assessments":[]}`, 400, "invalid_input"},
@@ -158,11 +180,63 @@ func TestBadInputIs4xx(t *testing.T) {
 				method = "GET"
 			}
 			status, body := f.do(t, method, tt.path, tt.key, tt.body)
-			if status != tt.status || body["code"] != tt.code {
+			if status != tt.status || errCode(body) != tt.code {
 				t.Fatalf("status %d %v, want %d %s", status, body, tt.status, tt.code)
 			}
-			if msg, _ := body["error"].(string); msg == "" {
+			if msg, _ := body["error"].(map[string]any)["message"].(string); msg == "" {
 				t.Errorf("no error message in %v", body)
+			}
+		})
+	}
+}
+
+// TestOIPStrict: an inference request must be declared JSON, its data must match
+// its shape exactly (flat or fully nested), and its inputs must carry the names
+// the model takes; each refusal says what was wrong.
+func TestOIPStrict(t *testing.T) {
+	f := newFixture(t, nil)
+	const path = "/v2/models/pd/infer"
+	infer := func(name, shape, data string) string {
+		return fmt.Sprintf(`{"inputs":[{"name":%q,"shape":%s,"datatype":"FP64","data":%s}]}`, name, shape, data)
+	}
+	good := infer("credit/v3", "[2,3]", "[[150,0,0],[80,1,1]]")
+	tests := []struct {
+		name, ct, body string
+		status         int
+		code           string
+		mention        []string
+	}{
+		{"nested", "application/json", good, 200, "", nil},
+		{"flat", "application/json; charset=utf-8", infer("credit/v3", "[2,3]", "[150,0,0,80,1,1]"), 200, "", nil},
+		{"one row", "application/json", infer("credit/v3", "[3]", "[150,0,0]"), 200, "", nil},
+		{"text/plain", "text/plain", good, 415, "unsupported_media_type", []string{"text/plain", "application/json"}},
+		{"no content type", "", good, 415, "unsupported_media_type", []string{"application/json"}},
+		{"form", "application/x-www-form-urlencoded", good, 415, "unsupported_media_type", nil},
+		{"ragged row", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0],[80,1]]"), 400, "invalid_input", []string{"data[1]", "2 entries", "needs 3"}},
+		{"long row", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0,1],[80,1,1]]"), 400, "invalid_input", []string{"data[0]"}},
+		{"row count", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0]]"), 400, "invalid_input", []string{"1 entries", "needs 2"}},
+		{"flat and nested mixed", "application/json", infer("credit/v3", "[2,3]", "[[150,0,0],80,1,1]"), 400, "invalid_input", []string{"data[1]"}},
+		{"numbers then rows", "application/json", infer("credit/v3", "[2,3]", "[150,0,0,[80,1,1]]"), 400, "invalid_input", []string{"data[3]"}},
+		{"too deep", "application/json", infer("credit/v3", "[1,3]", "[[[150,0,0]]]"), 400, "invalid_input", []string{"deeper"}},
+		{"flat too short", "application/json", infer("credit/v3", "[2,3]", "[150,0,0,80,1]"), 400, "invalid_input", []string{"needs 6"}},
+		{"bare number", "application/json", infer("credit/v3", "[1]", "150"), 400, "invalid_input", []string{"array"}},
+		{"unknown name", "application/json", infer("x", "[2,3]", "[[150,0,0],[80,1,1]]"), 400, "invalid_input", []string{`"x"`, `"credit/v3"`, "tax.paid.sum_12m"}},
+		{"unknown indicator", "application/json", `{"inputs":[{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP64","data":[1]},
+			{"name":"tax.paid.sum_12m","shape":[1],"datatype":"FP64","data":[80]},{"name":"tax.evaded","shape":[1],"datatype":"FP64","data":[1]}]}`,
+			400, "invalid_input", []string{`"tax.evaded"`, "network.circle_defaulted"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := f.doType(t, "POST", path, servingtest.BankKey, tt.ct, tt.body)
+			if status != tt.status || errCode(body) != tt.code {
+				t.Fatalf("status %d %v, want %d %s", status, body, tt.status, tt.code)
+			}
+			e, _ := body["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			for _, m := range tt.mention {
+				if !strings.Contains(msg, m) {
+					t.Errorf("message %q does not mention %q", msg, m)
+				}
 			}
 		})
 	}
@@ -206,10 +280,37 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestStoreOutageIs503 takes the online store down: an assessment answers 503
+// with Retry-After in the one error shape, so a client knows to retry.
+func TestStoreOutageIs503(t *testing.T) {
+	f := newFixture(t, nil)
+	f.env.Features.Down = true
+	req, err := http.NewRequest("POST", f.srv.URL+"/v1/assessments", strings.NewReader(fmt.Sprintf(`{"company_code":%q}`, f.env.Good)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+servingtest.RegulatorKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body httperr.Body
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "unavailable" || body.Error.Message == "" {
+		t.Fatalf("status %d %+v, want 503 unavailable", resp.StatusCode, body)
+	}
+	if ra := resp.Header.Get("Retry-After"); ra == "" {
+		t.Error("503 without Retry-After")
+	}
+}
+
 func TestDeadline(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.Timeout = time.Nanosecond })
-	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
-	if status != http.StatusGatewayTimeout || body["code"] != "deadline_exceeded" {
+	status, body := f.do(t, "POST", "/v2/models/pd/infer", servingtest.BankKey, `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`)
+	if status != http.StatusGatewayTimeout || errCode(body) != "deadline_exceeded" {
 		t.Fatalf("status %d %v", status, body)
 	}
 }
@@ -323,9 +424,15 @@ func FuzzDecodeAssessment(f *testing.F) {
 }
 
 func FuzzDecodeInfer(f *testing.F) {
-	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[[1,2,null]]}]}`))
-	f.Add([]byte(`{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":1e40}]}`))
-	f.Add([]byte(`{"id":"a","inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[[[[[[[[[1]]]]]]]]]}],"outputs":[{"name":"margin"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[[1,2,null]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1],"datatype":"FP32","data":1e40}]}`))
+	f.Add([]byte(`{"id":"a","inputs":[{"name":"credit/v3","shape":[1],"datatype":"FP64","data":[[[[[[[[[1]]]]]]]]]}],"outputs":[{"name":"margin"}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[[1,2,3],[4,5]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[[1,2,3],4,5,6]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[1,2,3,[4,5,6]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1,3,1],"datatype":"FP64","data":[[[1],[2],[3]]]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"pd","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"tax.paid.sum_12m","shape":[1],"datatype":"FP64","data":[1]},{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP64","data":[0]},{"name":"nope","shape":[1],"datatype":"FP64","data":[0]}]}`))
 	env := servingtest.New(f)
 	srv := oip.New(env.Models, oip.Options{MaxRows: 100})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -335,6 +442,15 @@ func FuzzDecodeInfer(f *testing.F) {
 				t.Fatalf("decode error maps to %d: %v", status, err)
 			}
 			return
+		}
+		for _, in := range req.Inputs { // no ragged data gets through
+			size := 1
+			for _, d := range in.Shape {
+				size *= int(d)
+			}
+			if size != len(in.Data) {
+				t.Fatalf("input %q of shape %v accepted with %d values", in.Name, in.Shape, len(in.Data))
+			}
 		}
 		resp, err := srv.Infer(t.Context(), servingtest.WeihaiBank, req)
 		if err != nil {
@@ -377,7 +493,7 @@ func BenchmarkAssessHTTP(b *testing.B) {
 // answer as a name nobody holds), and each refused call is in the audit log.
 func TestOIPHonoursModelVisibility(t *testing.T) {
 	f := newFixture(t, nil)
-	infer := `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`
+	infer := `{"inputs":[{"name":"credit/v3","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`
 	calls := []struct{ method, path, body string }{
 		{"POST", "/v2/models/pd/infer", infer},
 		{"POST", "/v2/models/xinyi-pd/versions/1/infer", infer},

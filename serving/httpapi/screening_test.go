@@ -30,7 +30,7 @@ func TestScreeningJobs(t *testing.T) {
 		}
 		o.Screener = screener
 	})
-	if s, b := f.do(t, "POST", "/v1/screenings", servingtest.BankKey, `{"task":"violation"}`); s != 403 || b["code"] != "forbidden" {
+	if s, b := f.do(t, "POST", "/v1/screenings", servingtest.BankKey, `{"task":"violation"}`); s != 403 || errCode(b) != "forbidden" {
 		t.Fatalf("bank: %d %v", s, b)
 	}
 	if s, b := f.do(t, "POST", "/v1/screenings", servingtest.RegulatorKey, `{"task":"limit"}`); s != 400 {

@@ -4,10 +4,12 @@
 // and from the types here, so the two answer identically.
 //
 // Every loaded model is exposed under its registered name and under its task name
-// ("pd", "violation", "limit"). A model takes one FP64 (or FP32) input tensor of shape
-// [rows, features] (or [features] for one row), or one tensor per indicator named by
-// the indicator id with shape [rows] or [rows, 1]. It returns "predict" (probability
-// for binary models, the value for regressions) and "margin", each FP64 [rows, 1].
+// ("pd", "violation", "limit"). A model takes one FP64 (or FP32) input tensor named
+// by its feature set ("credit/v3", as model metadata says) of shape [rows, features]
+// (or [features] for one row), or one tensor per indicator named by the indicator id
+// with shape [rows] or [rows, 1]; an input of any other name is refused, naming the
+// names the model takes. It returns "predict" (probability for binary models, the
+// value for regressions) and "margin", each FP64 [rows, 1].
 package oip
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -276,7 +279,8 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 			}
 		}
 	}
-	if len(inputs) == 1 {
+	set := sc.FeatureSet()
+	if len(inputs) == 1 && inputs[0].Name == set.Key() {
 		in := inputs[0]
 		switch {
 		case len(in.Shape) == 2 && in.Shape[1] == int64(nf):
@@ -287,15 +291,19 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 			return in.Data, n, nil
 		case len(in.Shape) == 1 && in.Shape[0] == int64(nf):
 			return in.Data, 1, nil
-		case nf != 1:
-			return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d]", in.Name, in.Shape, sc.Ref(), nf)
 		}
+		return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d]", in.Name, in.Shape, sc.Ref(), nf)
 	}
 	// One tensor per indicator.
-	set := sc.FeatureSet()
 	col := make(map[string]int, nf)
 	for i, id := range set.Indicators {
 		col[id] = i
+	}
+	for _, in := range inputs {
+		if _, ok := col[in.Name]; !ok {
+			return nil, 0, invalid("input %q is unknown to model %s: send one tensor %q of shape [rows, %d], or one tensor per indicator (%s)",
+				in.Name, sc.Ref(), set.Key(), nf, someNames(set.Indicators, 8))
+		}
 	}
 	if len(inputs) != nf {
 		return nil, 0, invalid("model %s needs one [rows, %d] tensor or %d tensors named by indicator, got %d tensors", sc.Ref(), nf, nf, len(inputs))
@@ -304,10 +312,7 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 	out := []float64(nil)
 	seen := make([]bool, nf)
 	for _, in := range inputs {
-		j, ok := col[in.Name]
-		if !ok {
-			return nil, 0, invalid("input %q is not an indicator of feature set %s", in.Name, set.Key())
-		}
+		j := col[in.Name] // every name was checked above
 		if seen[j] {
 			return nil, 0, invalid("input %q given twice", in.Name)
 		}
@@ -329,6 +334,14 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		}
 	}
 	return out, n, nil
+}
+
+// someNames lists up to max of names, saying how many more there are.
+func someNames(names []string, max int) string {
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:max], ", "), len(names)-max)
 }
 
 // checkShape checks that the shape is non-negative and matches the data length.

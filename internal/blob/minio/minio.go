@@ -36,9 +36,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -106,6 +108,7 @@ func (o *Options) EnsureDefaults() {
 const (
 	metaSHA256   = "Sha256" // as minio-go returns x-amz-meta-sha256 from Stat/Get
 	memSpoolSize = 4 << 20
+	spoolPattern = "xinyi-blob-spool-*"
 )
 
 // Store is the MinIO blob.Store. Create it with Open.
@@ -115,7 +118,10 @@ type Store struct {
 	where  string // "minio at host:port (bucket b)", for error messages
 }
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store       = (*Store)(nil)
+	_ blob.TempRemover = (*Store)(nil)
+)
 
 // Open connects to the server, checks that it answers, and creates the bucket
 // if it does not exist.
@@ -251,7 +257,7 @@ func (s *Store) digest(ctx context.Context, r io.Reader) (body io.ReadSeeker, si
 		return bytes.NewReader(buf.Bytes()), n, h.Sum(nil), nothing, nil
 	}
 	// Larger ones in a spool file.
-	f, err := os.CreateTemp(s.opts.SpoolDir, "xinyi-blob-spool-*")
+	f, err := os.CreateTemp(s.opts.SpoolDir, spoolPattern)
 	if err != nil {
 		return nil, 0, nil, nothing, err
 	}
@@ -270,6 +276,41 @@ func (s *Store) digest(ctx context.Context, r io.Reader) (body io.ReadSeeker, si
 		return nil, 0, nil, nothing, err
 	}
 	return f, n + m, h.Sum(nil), cleanup, nil
+}
+
+// RemoveStaleTemps implements blob.TempRemover for the spool files of Put in
+// Options.SpoolDir (a Put killed mid-way leaves its copy there). Only files last
+// written before before go. Uploads themselves leave nothing behind on the
+// server: each is one PUT (no multipart), which the server stores whole or not
+// at all.
+func (s *Store) RemoveStaleTemps(ctx context.Context, before time.Time) ([]blob.Info, int, error) {
+	names, err := filepath.Glob(filepath.Join(s.opts.SpoolDir, spoolPattern))
+	if err != nil {
+		return nil, 0, fmt.Errorf("blob/minio: list spool files: %w", err)
+	}
+	var removed []blob.Info
+	kept := 0
+	for _, name := range names {
+		if err := ctx.Err(); err != nil {
+			return removed, kept, err
+		}
+		fi, err := os.Lstat(name)
+		if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+			continue
+		}
+		if err != nil {
+			return removed, kept, fmt.Errorf("blob/minio: spool file: %w", err)
+		}
+		if !fi.ModTime().Before(before) {
+			kept++
+			continue
+		}
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, kept, fmt.Errorf("blob/minio: remove spool file: %w", err)
+		}
+		removed = append(removed, blob.Info{Key: name, Size: fi.Size(), Modified: fi.ModTime()})
+	}
+	return removed, kept, nil
 }
 
 // Get implements blob.Store.

@@ -1,0 +1,54 @@
+package httperr_test
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/xinyi-platform/xinyi/internal/httperr"
+)
+
+func TestWrite(t *testing.T) {
+	tests := []struct {
+		name       string
+		status     int
+		preset     string // Retry-After set by the handler
+		e          httperr.Error
+		body       string
+		retryAfter string
+	}{
+		{"not found", 404, "", httperr.Error{Code: "unknown_model", Message: `no model named "churn" <is> loaded`},
+			`{"error":{"code":"unknown_model","message":"no model named \"churn\" <is> loaded"}}`, ""},
+		{"unavailable gets a retry", 503, "", httperr.Error{Code: "store_unavailable", Message: "m"},
+			`{"error":{"code":"store_unavailable","message":"m"}}`, "5"},
+		{"handler's retry kept", 503, "30", httperr.Error{Code: "not_ready", Message: "m"},
+			`{"error":{"code":"not_ready","message":"m"}}`, "30"},
+		{"details", 422, "", httperr.Error{Code: "validation_failed", Message: "m", Details: map[string]int{"failures": 1}},
+			`{"error":{"code":"validation_failed","message":"m","details":{"failures":1}}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			if tt.preset != "" {
+				w.Header().Set("Retry-After", tt.preset)
+			}
+			httperr.Write(w, tt.status, tt.e)
+			if w.Code != tt.status {
+				t.Errorf("status %d, want %d", w.Code, tt.status)
+			}
+			if got := w.Body.String(); got != tt.body+"\n" {
+				t.Errorf("body %s, want %s", got, tt.body)
+			}
+			if got := w.Header().Get("Retry-After"); got != tt.retryAfter {
+				t.Errorf("Retry-After %q, want %q", got, tt.retryAfter)
+			}
+			if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type %q", ct)
+			}
+			var b httperr.Body
+			if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil || b.Error.Code != tt.e.Code || b.Error.Message != tt.e.Message {
+				t.Errorf("decoded %+v (%v)", b, err)
+			}
+		})
+	}
+}
