@@ -514,7 +514,7 @@ func floatsField(s *lgbSection, key string, want int, required bool) ([]float64,
 		}
 		return nil, nil
 	}
-	out := make([]float64, 0, want)
+	out := make([]float64, 0, listCap(v, want))
 	for tok := range strings.FieldsSeq(v) {
 		if len(out) == want {
 			return nil, fmt.Errorf("%s has more than %d values", key, want)
@@ -543,7 +543,7 @@ func intsField(s *lgbSection, key string, want int, required bool) ([]int, error
 }
 
 func parseIntsErr(v string, want int, key string) ([]int, error) {
-	out := make([]int, 0, want)
+	out := make([]int, 0, listCap(v, want))
 	for tok := range strings.FieldsSeq(v) {
 		if len(out) == want {
 			return nil, fmt.Errorf("%s has more than %d values", key, want)
@@ -558,6 +558,15 @@ func parseIntsErr(v string, want int, key string) ([]int, error) {
 		return nil, fmt.Errorf("%s has %d values, want %d", key, len(out), want)
 	}
 	return out, nil
+}
+
+// listCap is the capacity to reserve for a list of want values written in v.
+// want comes from the file (num_leaves, or the last cat_boundaries entry for
+// cat_threshold) and may be anything; v holds at most (len(v)+1)/2 values (one
+// character and one separator each), so the reservation never exceeds what the
+// text itself can fill.
+func listCap(v string, want int) int {
+	return max(0, min(want, (len(v)+1)/2))
 }
 
 func parseInts(v string, want int, key string) ([]int, error) {
