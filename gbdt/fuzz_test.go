@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xinyi-platform/xinyi/gbdt/gbdttest"
 )
 
 // fuzzLimits keeps fuzzing fast: small enough that no input can make a parser
 // work for long, large enough for every fixture.
-var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxTrees: 200, MaxNodesPerTree: 1 << 12, MaxTotalNodes: 1 << 15, MaxDepth: 32, MaxFeatures: 256}
+var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxTrees: 200, MaxNodesPerTree: 1 << 12, MaxTotalNodes: 1 << 15, MaxDepth: 32, MaxFeatures: 256,
+	MaxCategoryWordsPerTree: 1 << 12, MaxCategoryWords: 1 << 14}
 
 func addSeeds(f *testing.F, pattern string) {
 	files, err := filepath.Glob(pattern)
@@ -93,6 +96,13 @@ func checkParsed(t *testing.T, m *Model) {
 func FuzzParseLightGBM(f *testing.F) {
 	addSeeds(f, filepath.Join(lgbDir, "*.txt"))
 	addSeeds(f, filepath.Join(lgbDir, "*.model"))
+	// Hostile files: splits that all name one large cat_threshold range (within
+	// fuzzLimits' node bounds, so only the category-word bound refuses them,
+	// and small enough to be accepted), and a cat_boundaries count the text
+	// cannot hold.
+	f.Add(gbdttest.CategoricalBomb(2000, gbdttest.BombWords))
+	f.Add(gbdttest.CategoricalBomb(40, 100))
+	f.Add(gbdttest.HugeCatBoundaries(4_000_000_000))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseLightGBM(data, fuzzLimits)
 		if err != nil {

@@ -418,6 +418,36 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 			return fail("%v", err)
 		}
 	}
+	// Bound the category words before building any split: each categorical split
+	// counts the words of its range, as Compile, the explainer and the writer
+	// expand them, even though the splits below share the ranges in memory.
+	catSplits, catWords := 0, 0
+	for i := 0; i < ni; i++ {
+		if decisionType[i]&lgbCategoricalBit == 0 {
+			continue
+		}
+		k := threshold[i]
+		if k != math.Trunc(k) || k < 0 || k >= float64(numCat) {
+			return fail("categorical node %d has threshold %v, not an index below num_cat=%d", i, k, numCat)
+		}
+		catSplits++
+		catWords += catBounds[int(k)+1] - catBounds[int(k)]
+	}
+	if err := budget.takeCategories(idx, catSplits, catWords); err != nil {
+		return Tree{}, err
+	}
+	// One array holds the tree's cat_threshold words; every split that names a
+	// range refers to it (capacity clipped, so an append cannot reach a neighbour).
+	var cats []uint32
+	if numCat > 0 {
+		cats = make([]uint32, len(catBits))
+		for w, bits := range catBits {
+			if bits < 0 || bits > math.MaxUint32 {
+				return fail("cat_threshold word %d is %d, not a 32-bit unsigned integer", w, bits)
+			}
+			cats[w] = uint32(bits)
+		}
+	}
 	child := func(c int) (int, error) {
 		if c >= 0 {
 			if c >= ni {
@@ -448,19 +478,9 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 		n.Missing = MissingType(mt)
 		n.DefaultLeft = dt&lgbDefaultLeftBit != 0
 		if dt&lgbCategoricalBit != 0 {
-			k := threshold[i]
-			if k != math.Trunc(k) || k < 0 || int(k) >= numCat {
-				return fail("categorical node %d has threshold %v, not an index below num_cat=%d", i, k, numCat)
-			}
+			k := int(threshold[i]) // checked above
 			n.Categorical = true
-			words := catBits[catBounds[int(k)]:catBounds[int(k)+1]]
-			n.Categories = make([]uint32, len(words))
-			for w, bits := range words {
-				if bits < 0 || bits > math.MaxUint32 {
-					return fail("cat_threshold word %d is not a 32-bit unsigned integer", bits)
-				}
-				n.Categories[w] = uint32(bits)
-			}
+			n.Categories = cats[catBounds[k]:catBounds[k+1]:catBounds[k+1]]
 		} else {
 			n.Threshold = threshold[i]
 		}
