@@ -44,6 +44,9 @@ func checkParsed(t *testing.T, m *Model) {
 	if err := m.WriteLightGBM(&buf); err != nil {
 		t.Fatalf("write: %v", err)
 	}
+	if size, err := m.LightGBMTextSize(); err != nil || size != int64(buf.Len()) {
+		t.Fatalf("predicted text size %d (%v), wrote %d bytes", size, err, buf.Len())
+	}
 	back, err := parseLightGBM(buf.Bytes(), Limits{})
 	if err != nil {
 		t.Fatalf("canonical text does not parse: %v\n%s", err, buf.Bytes())
@@ -96,11 +99,10 @@ func checkParsed(t *testing.T, m *Model) {
 func FuzzParseLightGBM(f *testing.F) {
 	addSeeds(f, filepath.Join(lgbDir, "*.txt"))
 	addSeeds(f, filepath.Join(lgbDir, "*.model"))
-	// Hostile files: splits that all name one large cat_threshold range (within
-	// fuzzLimits' node bounds, so only the category-word bound refuses them,
-	// and small enough to be accepted), and a cat_boundaries count the text
-	// cannot hold.
-	f.Add(gbdttest.CategoricalBomb(2000, gbdttest.BombWords))
+	// Hostile files: splits that all name one cat_threshold range, beyond the
+	// category-word bound (and within the node bounds, so only it refuses the
+	// file) and within it; and a cat_boundaries count the text cannot hold.
+	f.Add(gbdttest.CategoricalBomb(500, 5000))
 	f.Add(gbdttest.CategoricalBomb(40, 100))
 	f.Add(gbdttest.HugeCatBoundaries(4_000_000_000))
 	f.Fuzz(func(t *testing.T, data []byte) {
