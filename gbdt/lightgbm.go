@@ -341,19 +341,25 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 	if err != nil {
 		return fail("%v", err)
 	}
-	nodes := make([]Node, 2*L-1)
-	for j := 0; j < L; j++ {
-		n := &nodes[L-1+j]
-		n.Leaf = true
-		n.Value = leafValue[j]
-		if leafWeight != nil {
-			n.Weight = leafWeight[j]
-		}
-		if leafCount != nil {
-			n.Count = leafCount[j]
+	// The nodes (120 bytes each) are allocated only once every list that
+	// describes them has been read, so a long leaf_value line alone cannot make
+	// this reserve memory for nodes the file does not describe.
+	leaves := func(nodes []Node) {
+		for j := 0; j < L; j++ {
+			n := &nodes[L-1+j]
+			n.Leaf = true
+			n.Value = leafValue[j]
+			if leafWeight != nil {
+				n.Weight = leafWeight[j]
+			}
+			if leafCount != nil {
+				n.Count = leafCount[j]
+			}
 		}
 	}
 	if L == 1 {
+		nodes := make([]Node, 1)
+		leaves(nodes)
 		setCover(nodes)
 		return Tree{Nodes: nodes}, nil
 	}
@@ -448,6 +454,8 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 			cats[w] = uint32(bits)
 		}
 	}
+	nodes := make([]Node, 2*L-1)
+	leaves(nodes)
 	child := func(c int) (int, error) {
 		if c >= 0 {
 			if c >= ni {
