@@ -127,6 +127,9 @@ func FuzzParseXGBoostJSON(f *testing.F) {
 
 func FuzzParseUBJSON(f *testing.F) {
 	addSeeds(f, filepath.Join(xgbDir, "*.ubj"))
+	// 255 control chars in a typed container: nine bytes of JSON each before
+	// chars were limited to printable ASCII.
+	f.Add(append([]byte("[$C#U\xff"), bytes.Repeat([]byte{1}, 255)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if int64(len(data)) > fuzzLimits.MaxBytes {
 			return

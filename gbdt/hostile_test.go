@@ -81,6 +81,7 @@ func TestXGBoostRefusals(t *testing.T) {
 		{"json not a model", []byte(`{"hello": 1}`), Limits{}, ErrFormat, "learner"},
 		{"ubj huge count", hugeUBJ, Limits{}, ErrCorrupt, "larger than the file"},
 		{"ubj count beyond file", []byte("{U\x01a[$d#U\x64" + strings.Repeat("\x00", 120) + "}"), Limits{}, ErrCorrupt, "claims 100 elements"},
+		{"ubj control char", []byte("{U\x01a[$C#U\x02\x01\x01}"), Limits{}, ErrCorrupt, "char 0x1 is not printable ASCII"},
 		{"ubj too deep", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), Limits{}, ErrFormat, ""},
 		{"ubj nested too deep", append([]byte("{U\x01a"), []byte(strings.Repeat("[", 100)+strings.Repeat("]", 100)+"}")...), Limits{}, ErrCorrupt, "nested"},
 		{"ubj depth", ubj, Limits{MaxDepth: 2}, ErrLimit, "deeper"},
