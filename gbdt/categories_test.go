@@ -120,3 +120,16 @@ func TestHugeCatBoundaries(t *testing.T) {
 		t.Fatalf("the same file with a true count: %v", err)
 	}
 }
+
+// BenchmarkRefuseCategoricalBomb measures the refusal of the 193 KB bomb
+// (before the category-word bound: 8.2 s and 1.0 GB resident to accept it).
+func BenchmarkRefuseCategoricalBomb(b *testing.B) {
+	data := gbdttest.CategoricalBomb(gbdttest.BombSplits, gbdttest.BombWords)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(data, Limits{}); !errors.Is(err, ErrCategoryWords) {
+			b.Fatalf("error %v, want ErrCategoryWords", err)
+		}
+	}
+}
