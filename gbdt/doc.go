@@ -6,8 +6,10 @@
 // It stands between leaves and the outside world: leaves reads only LightGBM v2/v3,
 // cannot read XGBoost >= 1.0 files, and returns 0.0 instead of an error when a row
 // has the wrong number of features. Every parser here checks hard limits on size,
-// trees, nodes, depth and features before it allocates, and returns an error, never
-// a panic, on corrupt input. The package talks to no storage and no network.
+// trees, nodes, depth, features and category words before it allocates, sizes
+// every list it reserves by the bytes that hold it, and returns an error, never
+// a panic, on corrupt input; the writer predicts the size of its text before
+// writing it. The package talks to no storage and no network.
 //
 // Usage:
 //

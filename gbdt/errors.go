@@ -17,6 +17,12 @@ var (
 	ErrUnsupported = errors.New("gbdt: unsupported model")
 	// ErrLimit: the input exceeds a Limits bound (size, trees, nodes, depth, features).
 	ErrLimit = errors.New("gbdt: model exceeds limits")
+	// ErrCategoryWords: the categorical splits of a tree or of the model hold
+	// more category bitset words than Limits allows. It wraps ErrLimit.
+	ErrCategoryWords = fmt.Errorf("%w: too many category words", ErrLimit)
+	// ErrTextSize: the canonical LightGBM text of a model would be larger than
+	// WriteLightGBM writes (DefaultLimits().MaxBytes). It wraps ErrLimit.
+	ErrTextSize = fmt.Errorf("%w: canonical LightGBM text too large", ErrLimit)
 	// ErrInvalid: a Model value breaks an invariant (see Model.Validate).
 	ErrInvalid = errors.New("gbdt: invalid model")
 	// ErrRowLength: a row does not have the model's number of features.

@@ -6,11 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/xinyi-platform/xinyi/gbdt/gbdttest"
 )
 
 // fuzzLimits keeps fuzzing fast: small enough that no input can make a parser
 // work for long, large enough for every fixture.
-var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxTrees: 200, MaxNodesPerTree: 1 << 12, MaxTotalNodes: 1 << 15, MaxDepth: 32, MaxFeatures: 256}
+var fuzzLimits = Limits{MaxBytes: 1 << 20, MaxTrees: 200, MaxNodesPerTree: 1 << 12, MaxTotalNodes: 1 << 15, MaxDepth: 32, MaxFeatures: 256,
+	MaxCategoryWordsPerTree: 1 << 12, MaxCategoryWords: 1 << 14}
 
 func addSeeds(f *testing.F, pattern string) {
 	files, err := filepath.Glob(pattern)
@@ -40,6 +43,9 @@ func checkParsed(t *testing.T, m *Model) {
 	var buf bytes.Buffer
 	if err := m.WriteLightGBM(&buf); err != nil {
 		t.Fatalf("write: %v", err)
+	}
+	if size, err := m.LightGBMTextSize(); err != nil || size != int64(buf.Len()) {
+		t.Fatalf("predicted text size %d (%v), wrote %d bytes", size, err, buf.Len())
 	}
 	back, err := parseLightGBM(buf.Bytes(), Limits{})
 	if err != nil {
@@ -93,6 +99,12 @@ func checkParsed(t *testing.T, m *Model) {
 func FuzzParseLightGBM(f *testing.F) {
 	addSeeds(f, filepath.Join(lgbDir, "*.txt"))
 	addSeeds(f, filepath.Join(lgbDir, "*.model"))
+	// Hostile files: splits that all name one cat_threshold range, beyond the
+	// category-word bound (and within the node bounds, so only it refuses the
+	// file) and within it; and a cat_boundaries count the text cannot hold.
+	f.Add(gbdttest.CategoricalBomb(500, 5000))
+	f.Add(gbdttest.CategoricalBomb(40, 100))
+	f.Add(gbdttest.HugeCatBoundaries(4_000_000_000))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseLightGBM(data, fuzzLimits)
 		if err != nil {
@@ -115,6 +127,9 @@ func FuzzParseXGBoostJSON(f *testing.F) {
 
 func FuzzParseUBJSON(f *testing.F) {
 	addSeeds(f, filepath.Join(xgbDir, "*.ubj"))
+	// 255 control chars in a typed container: nine bytes of JSON each before
+	// chars were limited to printable ASCII.
+	f.Add(append([]byte("[$C#U\xff"), bytes.Repeat([]byte{1}, 255)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if int64(len(data)) > fuzzLimits.MaxBytes {
 			return

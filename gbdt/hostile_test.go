@@ -4,8 +4,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/xinyi-platform/xinyi/gbdt/gbdttest"
 )
 
 // TestTruncatedFiles cuts every fixture at many points: each prefix must give a
@@ -78,6 +81,7 @@ func TestXGBoostRefusals(t *testing.T) {
 		{"json not a model", []byte(`{"hello": 1}`), Limits{}, ErrFormat, "learner"},
 		{"ubj huge count", hugeUBJ, Limits{}, ErrCorrupt, "larger than the file"},
 		{"ubj count beyond file", []byte("{U\x01a[$d#U\x64" + strings.Repeat("\x00", 120) + "}"), Limits{}, ErrCorrupt, "claims 100 elements"},
+		{"ubj control char", []byte("{U\x01a[$C#U\x02\x01\x01}"), Limits{}, ErrCorrupt, "char 0x1 is not printable ASCII"},
 		{"ubj too deep", []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100)), Limits{}, ErrFormat, ""},
 		{"ubj nested too deep", append([]byte("{U\x01a"), []byte(strings.Repeat("[", 100)+strings.Repeat("]", 100)+"}")...), Limits{}, ErrCorrupt, "nested"},
 		{"ubj depth", ubj, Limits{MaxDepth: 2}, ErrLimit, "deeper"},
@@ -101,5 +105,23 @@ func TestXGBoostRefusals(t *testing.T) {
 				t.Errorf("error %q does not say %q", err, tc.says)
 			}
 		})
+	}
+}
+
+// TestLightGBMNodesAfterLists: a tree that claims the most leaves allowed and
+// lists only their values (2 bytes each) must be refused before its 262,143
+// nodes (31 MB) are allocated.
+func TestLightGBMNodesAfterLists(t *testing.T) {
+	const leaves = 1 << 17
+	data := []byte("tree\nversion=v3\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\nobjective=regression\n\n" +
+		"Tree=0\nnum_leaves=" + strconv.Itoa(leaves) + "\nleaf_value=" + strings.Repeat("0 ", leaves) + "\nshrinkage=1\n\nend of trees\n")
+	var err error
+	alloc, _ := gbdttest.Cost(func() { _, err = Parse(data, Limits{}) })
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "no split_feature line") {
+		t.Fatalf("error %v, want ErrCorrupt about split_feature", err)
+	}
+	// The leaf values themselves take 1 MiB and the text a copy of 256 KiB.
+	if alloc > 4<<20 {
+		t.Errorf("allocated %d bytes refusing a %d-byte file", alloc, len(data))
 	}
 }

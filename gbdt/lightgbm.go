@@ -341,19 +341,25 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 	if err != nil {
 		return fail("%v", err)
 	}
-	nodes := make([]Node, 2*L-1)
-	for j := 0; j < L; j++ {
-		n := &nodes[L-1+j]
-		n.Leaf = true
-		n.Value = leafValue[j]
-		if leafWeight != nil {
-			n.Weight = leafWeight[j]
-		}
-		if leafCount != nil {
-			n.Count = leafCount[j]
+	// The nodes (120 bytes each) are allocated only once every list that
+	// describes them has been read, so a long leaf_value line alone cannot make
+	// this reserve memory for nodes the file does not describe.
+	leaves := func(nodes []Node) {
+		for j := 0; j < L; j++ {
+			n := &nodes[L-1+j]
+			n.Leaf = true
+			n.Value = leafValue[j]
+			if leafWeight != nil {
+				n.Weight = leafWeight[j]
+			}
+			if leafCount != nil {
+				n.Count = leafCount[j]
+			}
 		}
 	}
 	if L == 1 {
+		nodes := make([]Node, 1)
+		leaves(nodes)
 		setCover(nodes)
 		return Tree{Nodes: nodes}, nil
 	}
@@ -418,6 +424,38 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 			return fail("%v", err)
 		}
 	}
+	// Bound the category words before building any split: each categorical split
+	// counts the words of its range, as Compile, the explainer and the writer
+	// expand them, even though the splits below share the ranges in memory.
+	catSplits, catWords := 0, 0
+	for i := 0; i < ni; i++ {
+		if decisionType[i]&lgbCategoricalBit == 0 {
+			continue
+		}
+		k := threshold[i]
+		if k != math.Trunc(k) || k < 0 || k >= float64(numCat) {
+			return fail("categorical node %d has threshold %v, not an index below num_cat=%d", i, k, numCat)
+		}
+		catSplits++
+		catWords += catBounds[int(k)+1] - catBounds[int(k)]
+	}
+	if err := budget.takeCategories(idx, catSplits, catWords); err != nil {
+		return Tree{}, err
+	}
+	// One array holds the tree's cat_threshold words; every split that names a
+	// range refers to it (capacity clipped, so an append cannot reach a neighbour).
+	var cats []uint32
+	if numCat > 0 {
+		cats = make([]uint32, len(catBits))
+		for w, bits := range catBits {
+			if bits < 0 || bits > math.MaxUint32 {
+				return fail("cat_threshold word %d is %d, not a 32-bit unsigned integer", w, bits)
+			}
+			cats[w] = uint32(bits)
+		}
+	}
+	nodes := make([]Node, 2*L-1)
+	leaves(nodes)
 	child := func(c int) (int, error) {
 		if c >= 0 {
 			if c >= ni {
@@ -448,19 +486,9 @@ func lgbTree(s *lgbSection, idx, nf int, lim Limits, budget *nodeBudget) (Tree, 
 		n.Missing = MissingType(mt)
 		n.DefaultLeft = dt&lgbDefaultLeftBit != 0
 		if dt&lgbCategoricalBit != 0 {
-			k := threshold[i]
-			if k != math.Trunc(k) || k < 0 || int(k) >= numCat {
-				return fail("categorical node %d has threshold %v, not an index below num_cat=%d", i, k, numCat)
-			}
+			k := int(threshold[i]) // checked above
 			n.Categorical = true
-			words := catBits[catBounds[int(k)]:catBounds[int(k)+1]]
-			n.Categories = make([]uint32, len(words))
-			for w, bits := range words {
-				if bits < 0 || bits > math.MaxUint32 {
-					return fail("cat_threshold word %d is not a 32-bit unsigned integer", bits)
-				}
-				n.Categories[w] = uint32(bits)
-			}
+			n.Categories = cats[catBounds[k]:catBounds[k+1]:catBounds[k+1]]
 		} else {
 			n.Threshold = threshold[i]
 		}
@@ -514,7 +542,7 @@ func floatsField(s *lgbSection, key string, want int, required bool) ([]float64,
 		}
 		return nil, nil
 	}
-	out := make([]float64, 0, want)
+	out := make([]float64, 0, listCap(v, want))
 	for tok := range strings.FieldsSeq(v) {
 		if len(out) == want {
 			return nil, fmt.Errorf("%s has more than %d values", key, want)
@@ -543,7 +571,7 @@ func intsField(s *lgbSection, key string, want int, required bool) ([]int, error
 }
 
 func parseIntsErr(v string, want int, key string) ([]int, error) {
-	out := make([]int, 0, want)
+	out := make([]int, 0, listCap(v, want))
 	for tok := range strings.FieldsSeq(v) {
 		if len(out) == want {
 			return nil, fmt.Errorf("%s has more than %d values", key, want)
@@ -558,6 +586,15 @@ func parseIntsErr(v string, want int, key string) ([]int, error) {
 		return nil, fmt.Errorf("%s has %d values, want %d", key, len(out), want)
 	}
 	return out, nil
+}
+
+// listCap is the capacity to reserve for a list of want values written in v.
+// want comes from the file (num_leaves, or the last cat_boundaries entry for
+// cat_threshold) and may be anything; v holds at most (len(v)+1)/2 values (one
+// character and one separator each), so the reservation never exceeds what the
+// text itself can fill.
+func listCap(v string, want int) int {
+	return max(0, min(want, (len(v)+1)/2))
 }
 
 func parseInts(v string, want int, key string) ([]int, error) {

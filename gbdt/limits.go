@@ -1,5 +1,7 @@
 package gbdt
 
+import "fmt"
+
 // Limits bounds what a parser accepts. Every bound is checked before the memory
 // it guards is allocated, so a hostile count in a file header cannot cause a huge
 // allocation. A zero field means "use the default" (see DefaultLimits).
@@ -17,6 +19,18 @@ type Limits struct {
 	MaxDepth int
 	// MaxFeatures bounds the number of input features. Default 10,000.
 	MaxFeatures int
+	// MaxCategoryWordsPerTree bounds the category bitset words of one tree's
+	// categorical splits, counted per split: a split whose categories span w
+	// 32-bit words counts w even when other splits name the same
+	// cat_threshold range (parsers share such ranges in memory, but Compile,
+	// CompileExplainer and WriteLightGBM hold one copy per split). Default
+	// 65,536 words (256 KiB). LightGBM's max_cat_threshold defaults to 32
+	// categories per split, and a feature with categories below 4,096 needs at
+	// most 128 words, so a 255-leaf tree of such splits needs under 33,000.
+	MaxCategoryWordsPerTree int
+	// MaxCategoryWords bounds the category bitset words of the whole model,
+	// counted the same way. Default 2,097,152 words (8 MiB).
+	MaxCategoryWords int
 }
 
 // DefaultLimits returns the bounds used when a Limits field is zero.
@@ -28,6 +42,9 @@ func DefaultLimits() Limits {
 		MaxTotalNodes:   1 << 23,
 		MaxDepth:        64,
 		MaxFeatures:     10_000,
+
+		MaxCategoryWordsPerTree: 1 << 16,
+		MaxCategoryWords:        1 << 21,
 	}
 }
 
@@ -52,13 +69,21 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxFeatures <= 0 {
 		l.MaxFeatures = d.MaxFeatures
 	}
+	if l.MaxCategoryWordsPerTree <= 0 {
+		l.MaxCategoryWordsPerTree = d.MaxCategoryWordsPerTree
+	}
+	if l.MaxCategoryWords <= 0 {
+		l.MaxCategoryWords = d.MaxCategoryWords
+	}
 	return l
 }
 
-// nodeBudget tracks the total node count of a model while it is parsed.
+// nodeBudget tracks the total node count and category words of a model while
+// it is parsed.
 type nodeBudget struct {
-	lim   Limits
-	total int
+	lim      Limits
+	total    int
+	catWords int
 }
 
 func (b *nodeBudget) take(tree, n int) error {
@@ -68,6 +93,22 @@ func (b *nodeBudget) take(tree, n int) error {
 	b.total += n
 	if b.total > b.lim.MaxTotalNodes {
 		return limitf("model has more than %d nodes in total (at tree %d)", b.lim.MaxTotalNodes, tree)
+	}
+	return nil
+}
+
+// takeCategories counts the category words of tree's splits (words over splits
+// categorical splits, each split counted with its own range) against the per-tree
+// and per-model bounds. Callers check before building the splits.
+func (b *nodeBudget) takeCategories(tree, splits, words int) error {
+	if words > b.lim.MaxCategoryWordsPerTree {
+		return fmt.Errorf("%w: tree %d has %d categorical splits holding %d category words in all, limit %d per tree",
+			ErrCategoryWords, tree, splits, words, b.lim.MaxCategoryWordsPerTree)
+	}
+	b.catWords += words
+	if b.catWords > b.lim.MaxCategoryWords {
+		return fmt.Errorf("%w: model holds %d category words in its categorical splits by tree %d, limit %d per model",
+			ErrCategoryWords, b.catWords, tree, b.lim.MaxCategoryWords)
 	}
 	return nil
 }

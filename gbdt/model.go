@@ -33,7 +33,9 @@ const (
 //
 // Categorical splits go left when int(value) is in Categories, a bitset of 32-bit
 // words (category c is bit c%32 of word c/32); negative, NaN and out-of-range
-// categories go right.
+// categories go right. Several nodes may share one Categories array (the
+// LightGBM parser gives every split that names a cat_threshold range the same
+// slice of one per-tree array), so treat it as read-only.
 type Node struct {
 	Leaf bool
 

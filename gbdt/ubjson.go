@@ -191,8 +191,11 @@ func (d *ubjDecoder) value(m byte, depth int) error {
 		if err != nil {
 			return err
 		}
-		if s[0] >= 0x80 {
-			return d.errf("char %#x is not ASCII", s[0])
+		// XGBoost writes no chars. A control character would be escaped as six
+		// bytes of JSON ("\u0001"), nine with its comma, for one byte of input;
+		// refused, every value transcodes to at most eight bytes a byte.
+		if s[0] >= 0x80 || s[0] < 0x20 {
+			return d.errf("char %#x is not printable ASCII", s[0])
 		}
 		q, _ := json.Marshal(string(s))
 		d.out.Write(q)

@@ -3,6 +3,7 @@ package gbdt
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -73,25 +74,50 @@ type xgbTree struct {
 }
 
 // flexInts decodes an array of integers or booleans (XGBoost versions differ).
+// The arrays hold one entry per node, so it reads them directly into one
+// []int64 sized by the number of commas: 8 bytes an element, no more than four
+// times the text (decoding through []any took 16 to 24 bytes of text each).
 type flexInts []int64
 
 func (f *flexInts) UnmarshalJSON(b []byte) error {
-	var raw []any
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*f = nil
+		return nil
 	}
-	out := make([]int64, len(raw))
-	for i, v := range raw {
-		switch x := v.(type) {
-		case bool:
-			if x {
-				out[i] = 1
-			}
-		case float64:
-			out[i] = int64(x)
-		default:
-			return fmt.Errorf("element %d is %T, want a number or boolean", i, v)
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return errors.New("want an array of integers or booleans")
+	}
+	// b is one valid JSON value (the decoder checked it): without strings or
+	// containers inside, the elements are exactly the comma-separated tokens.
+	body := b[1 : len(b)-1]
+	if bytes.ContainsAny(body, "\"[{") {
+		return errors.New("want an array of integers or booleans, found a string or container")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		*f = flexInts{}
+		return nil
+	}
+	out := make([]int64, 0, bytes.Count(body, []byte{','})+1)
+	for tok := range bytes.SplitSeq(body, []byte{','}) {
+		tok = bytes.TrimSpace(tok)
+		switch string(tok) {
+		case "true":
+			out = append(out, 1)
+			continue
+		case "false":
+			out = append(out, 0)
+			continue
 		}
+		if n, err := strconv.ParseInt(string(tok), 10, 64); err == nil {
+			out = append(out, n)
+			continue
+		}
+		v, err := strconv.ParseFloat(string(tok), 64) // an integer written as 1.0 or 1e0
+		if err != nil || v != math.Trunc(v) || math.Abs(v) > 1<<53 {
+			return fmt.Errorf("element %d is %q, not an integer or boolean", len(out), clip(string(tok)))
+		}
+		out = append(out, int64(v))
 	}
 	*f = out
 	return nil

@@ -5,8 +5,11 @@ import (
 	"math"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xinyi-platform/xinyi/gbdt/gbdttest"
 )
 
 const xgbDir = "testdata/xgboost"
@@ -172,5 +175,53 @@ func TestXGBoost2Layout(t *testing.T) {
 		if ma != mb {
 			t.Fatalf("row %d: 2.x layout margin %v, 1.7 layout %v", i, mb, ma)
 		}
+	}
+}
+
+// TestFlexInts checks the decoding of split_type and default_left, which
+// XGBoost versions write as integers or booleans, and that it takes no more
+// than 8 bytes an element (through []any a million "1," took 104 MB).
+func TestFlexInts(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int64
+		err  string
+	}{
+		{"[0,1,2]", []int64{0, 1, 2}, ""},
+		{" [ true , false ] ", []int64{1, 0}, ""},
+		{"[1.0,2e0,-3]", []int64{1, 2, -3}, ""},
+		{"[]", []int64{}, ""},
+		{"null", nil, ""},
+		{`["1"]`, nil, "string or container"},
+		{"[[1]]", nil, "string or container"},
+		{"[1.5]", nil, `element 0 is "1.5"`},
+		{"[0,null]", nil, `element 1 is "null"`},
+		{"{}", nil, "want an array"},
+		{"7", nil, "want an array"},
+	}
+	for _, tc := range tests {
+		var got struct {
+			V flexInts `json:"v"`
+		}
+		err := json.Unmarshal([]byte(`{"v":`+tc.in+`}`), &got)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one saying %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got.V, tc.want) || (got.V == nil) != (tc.want == nil) {
+			t.Errorf("%s: got %v (%v), want %v", tc.in, got.V, err, tc.want)
+		}
+	}
+	data := []byte("[" + strings.Repeat("1,", 1<<20) + "1]")
+	var f flexInts
+	var err error
+	alloc, _ := gbdttest.Cost(func() { err = f.UnmarshalJSON(data) })
+	if err != nil || len(f) != 1<<20+1 {
+		t.Fatalf("%d elements, %v", len(f), err)
+	}
+	if alloc > 9<<20 {
+		t.Errorf("decoding %d bytes allocated %d", len(data), alloc)
 	}
 }
