@@ -258,7 +258,7 @@ func (q *Queue) riverConfig() *river.Config {
 		JobTimeout:             q.opts.JobTimeout,
 		RescueStuckJobsAfter:   q.opts.RescueAfter,
 		FetchPollInterval:      q.opts.PollInterval,
-		FetchCooldown:          min(100*time.Millisecond, q.opts.PollInterval),
+		FetchCooldown:          q.opts.FetchCooldown,
 		LeaderElectionDisabled: q.opts.NoMaintenance,
 	}
 	if q.opts.Workers != nil {
