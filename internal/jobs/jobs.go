@@ -240,6 +240,9 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		}
 		q.client = c
 	}
+	if err := q.pruneProgress(ctx); err != nil {
+		opts.Logger.Warn("jobs: progress of deleted jobs not pruned", "err", err)
+	}
 	if opts.Workers != nil {
 		if err := opts.Workers.bind(q); err != nil {
 			q.closeDB()

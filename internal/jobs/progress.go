@@ -140,3 +140,10 @@ func (q *Queue) progressOf(ctx context.Context, ids []int64) (map[int64]Progress
 	}
 	return out, nil
 }
+
+// pruneProgress deletes the progress of jobs River's cleaner has deleted
+// (finished jobs are kept for a day by default).
+func (q *Queue) pruneProgress(ctx context.Context) error {
+	_, err := q.db.ExecContext(ctx, `DELETE FROM xinyi_job_progress WHERE job_id NOT IN (SELECT id FROM river_job)`)
+	return err
+}
