@@ -59,6 +59,9 @@ func (e Engine) String() string {
 // DefaultQueue is the queue a job goes to when InsertOptions.Queue is empty.
 const DefaultQueue = "default"
 
+// DefaultFetchCooldown is Options.FetchCooldown's default.
+const DefaultFetchCooldown = 10 * time.Millisecond
+
 // Options configure Open. DSN is required; EnsureDefaults fills the rest.
 type Options struct {
 	// DSN names the jobs database: postgres://… or sqlite://path (a bare path is
@@ -83,13 +86,15 @@ type Options struct {
 	// longer than JobTimeout. Default JobTimeout + 10m.
 	RescueAfter time.Duration
 	// PollInterval is how often a worker looks for new jobs when no notification
-	// arrives. PostgreSQL notifies workers of inserts at once; SQLite has no
-	// notifications across processes, so there it bounds the pickup delay.
-	// Default 1s.
+	// arrives. PostgreSQL notifies workers of inserts at once, except that River
+	// sends at most one insert notification per queue per FetchCooldown from one
+	// process, so a job inserted right after another may wait for the poll;
+	// SQLite has no notifications across processes, so there it bounds the
+	// pickup delay of jobs inserted elsewhere. Default 1s.
 	PollInterval time.Duration
 	// FetchCooldown is the least time between two fetches of one queue: a worker
 	// with n slots starts at most n jobs per cooldown. River's default is 100ms
-	// (40 jobs/s for 4 slots); default here 10ms.
+	// (40 jobs/s for 4 slots); default here DefaultFetchCooldown.
 	FetchCooldown time.Duration
 	// ProgressEvery is the least time between two progress writes of one job;
 	// reports in between are dropped, except a final one (done == total).
@@ -132,7 +137,7 @@ func (o *Options) EnsureDefaults() {
 		o.PollInterval = time.Second
 	}
 	if o.FetchCooldown <= 0 {
-		o.FetchCooldown = 10 * time.Millisecond
+		o.FetchCooldown = DefaultFetchCooldown
 	}
 	if o.FetchCooldown > o.PollInterval {
 		o.FetchCooldown = o.PollInterval
