@@ -333,6 +333,9 @@ func (q *Queue) Close() error {
 	}
 	q.closed = true
 	q.closeDB()
+	if q.opts.Workers != nil {
+		q.opts.Workers.unbind(q)
+	}
 	return err
 }
 

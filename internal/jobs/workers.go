@@ -34,7 +34,7 @@ type Reporter interface {
 }
 
 // Workers holds the handlers a Queue runs. Register them with Handle before
-// Open; one Workers serves one Queue.
+// Open; one Workers serves one open Queue at a time.
 type Workers struct {
 	river *river.Workers
 	kinds []string
@@ -86,6 +86,14 @@ func (ws *Workers) bind(q *Queue) error {
 	}
 	ws.q = q
 	return nil
+}
+
+func (ws *Workers) unbind(q *Queue) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.q == q {
+		ws.q = nil
+	}
 }
 
 func (ws *Workers) queue() *Queue {
