@@ -186,7 +186,18 @@ func TestUniqueInsertAndList(t *testing.T) {
 			t.Errorf("UniqueFor under 1s: %v, want ErrInvalidOptions", err)
 		}
 
-		all, err := q.List(ctx, jobs.ListOptions{})
+		later, err := q.Insert(ctx, sumArgs{N: 1}, jobs.InsertOptions{RunAt: time.Now().Add(time.Hour), MaxAttempts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in, err := q.Get(ctx, later.ID); err != nil || in.State != jobs.StateScheduled || in.MaxAttempts != 2 {
+			t.Fatalf("job to run in an hour: %+v, %v", in, err)
+		}
+		if err := q.Cancel(ctx, later.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		all, err := q.List(ctx, jobs.ListOptions{States: []string{jobs.StateAvailable, jobs.StateScheduled}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +208,7 @@ func TestUniqueInsertAndList(t *testing.T) {
 			t.Fatal(err)
 		}
 		cancelled, err := q.List(ctx, jobs.ListOptions{States: []string{jobs.StateCancelled}})
-		if err != nil || len(cancelled) != 1 || cancelled[0].ID != other.ID {
+		if err != nil || len(cancelled) != 2 || cancelled[0].ID != later.ID || cancelled[1].ID != other.ID {
 			t.Fatalf("cancelled: %+v, %v", cancelled, err)
 		}
 		if got, err := q.List(ctx, jobs.ListOptions{Kinds: []string{"other_kind"}}); err != nil || len(got) != 0 {
