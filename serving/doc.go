@@ -21,10 +21,11 @@
 //
 // Layout: the root holds the domain (Scorer, Models, Service, policy use, reasons,
 // screening, follower, metrics) and the small interfaces it needs (FeatureSource,
-// Authorizer, Auditor, ModelSource, PopulationSource). Adapters live in subpackages
+// Authorizer, Auditor, ModelSource, PopulationSource, ScreeningQueue). Adapters live in subpackages
 // named after what they adapt: serving/features (online store, catalog, snapshots),
 // serving/access (API keys and consent), serving/registry (aliases, artifacts, change
-// feed). serving/policy is the decision policy, serving/oip the Open Inference Protocol
+// feed), serving/screenjobs (screenings as durable jobs of internal/jobs, so serving
+// itself never depends on River). serving/policy is the decision policy, serving/oip the Open Inference Protocol
 // v2, serving/httpapi and serving/grpcapi the transports, serving/servingtest an
 // in-memory environment for tests and benchmarks.
 //

@@ -43,8 +43,25 @@ type Job struct {
 	Error         string        `json:"error,omitempty"`
 }
 
+// ScreeningQueue keeps screening jobs in a database shared by every process, so
+// a screening outlives the process that started it and any process sees it.
+// serving/screenjobs implements it over internal/jobs.
+type ScreeningQueue interface {
+	// EnqueueScreening records a screening of task for p (already authorized) and
+	// returns its job, not yet started.
+	EnqueueScreening(ctx context.Context, p Principal, task Task) (Job, error)
+	// Screening returns a job by id, or an error wrapping ErrUnknownJob.
+	Screening(ctx context.Context, id string) (Job, error)
+	// Screenings returns the newest jobs, newest first.
+	Screenings(ctx context.Context) ([]Job, error)
+}
+
 // ScreenerOptions configure a Screener. Service, Source and Store are required.
 type ScreenerOptions struct {
+	// Queue, when set, makes screenings durable jobs run by whichever process
+	// works the queue (RunScreening is their work); nil runs them in this
+	// process's memory, lost on restart.
+	Queue   ScreeningQueue
 	Service *Service
 	Source  PopulationSource
 	Store   blob.Store
@@ -91,6 +108,9 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 	if err := s.opts.Service.allow(ctx, p, access.ActionScreen, access.Resource{Kind: "population", ID: set.Key()}); err != nil {
 		return Job{}, err
 	}
+	if s.opts.Queue != nil {
+		return s.opts.Queue.EnqueueScreening(ctx, p, task)
+	}
 	j := &Job{ID: newID(), State: JobRunning, Task: task, Institution: p.Institution, InstitutionID: p.InstitutionID, Started: time.Now()}
 	s.mu.Lock()
 	s.jobs[j.ID] = j
@@ -107,18 +127,16 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		bg := context.WithoutCancel(ctx)
-		res, objs, err := s.run(bg, p, set, j)
+		res, objs, err := s.RunScreening(context.WithoutCancel(ctx), p, task, j.ID, func(done, total int) {
+			s.mu.Lock()
+			j.Done, j.Total = done, total
+			s.mu.Unlock()
+		})
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		j.Finished = time.Now()
 		if err != nil {
 			j.State, j.Error = JobFailed, err.Error()
-			s.opts.Logger.Error("screening failed", "id", j.ID, "err", err)
-			// A failed screening is part of the record too (a store outage, a
-			// population that does not load): who asked, and why it ended.
-			_ = s.opts.Service.audit(bg, audit.Entry{Actor: p.Actor(), Action: "screening", Subject: "screening:" + j.ID,
-				Outcome: audit.OutcomeFailed, Reason: err.Error(), After: map[string]any{"task": j.Task, "feature_set": set.Key()}})
 			return
 		}
 		j.State, j.Result, j.Objects = JobDone, res, objs
@@ -126,20 +144,34 @@ func (s *Screener) Start(ctx context.Context, p Principal, task Task) (Job, erro
 	return out, nil
 }
 
-func (s *Screener) run(ctx context.Context, p Principal, set FeatureSet, j *Job) (*ScreenResult, []string, error) {
+// RunScreening does the work of one screening job id: it loads the population of
+// task's feature set, screens it for p, and writes screenings/<id>/…, reporting
+// progress. A failure is logged and audited (who asked, and why it ended) before
+// it is returned. Start runs it in a goroutine; a durable worker runs it for a
+// queued job.
+func (s *Screener) RunScreening(ctx context.Context, p Principal, task Task, id string, progress func(done, total int)) (*ScreenResult, []string, error) {
+	set := s.opts.Service.Models().FeatureSet(task)
+	res, objs, err := s.run(ctx, p, set, task, id, progress)
+	if err != nil {
+		s.opts.Logger.Error("screening failed", "id", id, "err", err)
+		// A failed screening is part of the record too (a store outage, a
+		// population that does not load): who asked, and why it ended.
+		_ = s.opts.Service.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "screening", Subject: "screening:" + id,
+			Outcome: audit.OutcomeFailed, Reason: err.Error(), After: map[string]any{"task": task, "feature_set": set.Key()}})
+	}
+	return res, objs, err
+}
+
+func (s *Screener) run(ctx context.Context, p Principal, set FeatureSet, task Task, id string, progress func(done, total int)) (*ScreenResult, []string, error) {
 	pop, err := s.opts.Source.Population(ctx, set)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load population %s: %w", set.Key(), err)
 	}
-	res, err := s.opts.Service.Screen(ctx, p, pop, ScreenOptions{Task: j.Task, Workers: s.opts.Workers, Progress: func(done, total int) {
-		s.mu.Lock()
-		j.Done, j.Total = done, total
-		s.mu.Unlock()
-	}})
+	res, err := s.opts.Service.Screen(ctx, p, pop, ScreenOptions{Task: task, Workers: s.opts.Workers, Progress: progress})
 	if err != nil {
 		return nil, nil, err
 	}
-	res.ID = j.ID
+	res.ID = id
 	infos, err := WriteScreening(ctx, s.opts.Store, res)
 	if err != nil {
 		return nil, nil, err
@@ -154,15 +186,9 @@ func (s *Screener) run(ctx context.Context, p Principal, set FeatureSet, j *Job)
 // Get returns a job of p's institution. Another institution's job is unknown to p
 // (and the refusal is audited).
 func (s *Screener) Get(ctx context.Context, p Principal, id string) (Job, error) {
-	s.mu.Lock()
-	j, ok := s.jobs[id]
-	var out Job
-	if ok {
-		out = *j
-	}
-	s.mu.Unlock()
-	if !ok {
-		return Job{}, fmt.Errorf("%w: %q", ErrUnknownJob, id)
+	out, err := s.lookup(ctx, id)
+	if err != nil {
+		return Job{}, err
 	}
 	if err := s.opts.Service.allow(ctx, p, access.ActionViewJob, access.Resource{Kind: "screening", ID: id, Owner: out.InstitutionID}); err != nil {
 		if errors.Is(err, ErrForbidden) {
@@ -170,19 +196,34 @@ func (s *Screener) Get(ctx context.Context, p Principal, id string) (Job, error)
 		}
 		return Job{}, err
 	}
+	if s.opts.Queue != nil && out.State == JobDone && out.Result != nil && out.Result.Rows == nil {
+		// A queued job records its summary; its rows are in the store.
+		rows, err := ReadScreening(ctx, s.opts.Store, id)
+		if err != nil {
+			return Job{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		out.Result.Rows = rows
+	}
 	return out, nil
 }
 
-// List returns the jobs p may see, newest first, without their results' rows.
-func (s *Screener) List(ctx context.Context, p Principal) []Job {
-	s.mu.Lock()
-	var all []Job
-	for i := len(s.ids) - 1; i >= 0; i-- {
-		if j := s.jobs[s.ids[i]]; j != nil {
-			all = append(all, *j)
-		}
+func (s *Screener) lookup(ctx context.Context, id string) (Job, error) {
+	if s.opts.Queue != nil {
+		return s.opts.Queue.Screening(ctx, id)
 	}
-	s.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return Job{}, fmt.Errorf("%w: %q", ErrUnknownJob, id)
+	}
+	return *j, nil
+}
+
+// List returns the jobs p may see, newest first, without their results' rows.
+// With a Queue, a database that does not answer gives an empty list (logged).
+func (s *Screener) List(ctx context.Context, p Principal) []Job {
+	all := s.all(ctx)
 	var out []Job
 	for _, j := range all {
 		if _, err := access.Decide(p, access.ActionViewJob, access.Resource{Owner: j.InstitutionID}); err == nil {
@@ -192,5 +233,25 @@ func (s *Screener) List(ctx context.Context, p Principal) []Job {
 	return out
 }
 
-// Wait blocks until every started job has finished.
+func (s *Screener) all(ctx context.Context) []Job {
+	if s.opts.Queue != nil {
+		all, err := s.opts.Queue.Screenings(ctx)
+		if err != nil {
+			s.opts.Logger.Error("list screenings", "err", err)
+		}
+		return all
+	}
+	s.mu.Lock()
+	var all []Job
+	for i := len(s.ids) - 1; i >= 0; i-- {
+		if j := s.jobs[s.ids[i]]; j != nil {
+			all = append(all, *j)
+		}
+	}
+	s.mu.Unlock()
+	return all
+}
+
+// Wait blocks until every job this process started in memory has finished
+// (queued jobs are the workers' concern).
 func (s *Screener) Wait() { s.wg.Wait() }

@@ -28,6 +28,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
 
 func init() {
@@ -107,10 +108,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		demo       = fs.Bool("demo-logins", false, "create the demo institutions and users if missing and print a fresh API key for each")
 		lang       = fs.String("lang", "zh", "default language of the console: zh or en")
 		secure     = fs.Bool("secure-cookies", false, "mark console cookies Secure (set when TLS or a TLS proxy fronts the server)")
+		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
+		jobWorkers = fs.Int("job-workers", 1, "screenings this server runs at once from the jobs database (0: only enqueue, for `xinyi worker` processes to run)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *jobWorkers < 0 {
+		return fmt.Errorf("--job-workers %d is negative", *jobWorkers)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	data, err := publicDataSets(*samples)
@@ -192,7 +198,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := follower.Sync(ctx); err != nil {
 		logger.Warn("not every model could be loaded yet; readiness stays false until they are", "err", err)
 	}
-	screener, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger}, Store: store, Logger: logger})
+	jdsn, err := jobsDSN(*storeDir, *dsn, *jobsDB)
+	if err != nil {
+		return err
+	}
+	var work map[string]int
+	if *jobWorkers > 0 {
+		work = map[string]int{screenjobs.QueueName: *jobWorkers}
+	}
+	jq, err := openScreeningJobs(ctx, jdsn, work, svc, store, 0, logger)
+	if err != nil {
+		return err
+	}
+	defer jq.Close()
+	if err := jq.Start(ctx); err != nil {
+		return err
+	}
+	screener, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger}, Store: store,
+		Logger: logger, Queue: screenjobs.New(jq)})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/serving"
+	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
+	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
+	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+	"github.com/xinyi-platform/xinyi/serving/screenjobs"
+)
+
+func init() {
+	register(command{name: "worker", summary: "run durable jobs (screenings) from the jobs database, and nothing else", run: runWorker})
+}
+
+func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
+		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
+		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
+		queues     = fs.String("queues", screenjobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,…")
+		scoring    = fs.Int("workers", 0, "scoring goroutines of one screening (default GOMAXPROCS)")
+		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
+		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
+		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
+		serviceKey = fs.String("service-key", os.Getenv("XINYI_SERVICE_KEY"), "API key the worker reads the registry with (env XINYI_SERVICE_KEY)")
+		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
+		stopWait   = fs.Duration("stop-wait", 30*time.Second, "on a signal, how long running jobs may finish before they are left for another worker")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	work, err := parseQueues(*queues)
+	if err != nil {
+		return err
+	}
+	if *serviceKey == "" {
+		return errors.New("--service-key (or XINYI_SERVICE_KEY) is required: the API key of a platform administrator that reads the registry")
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	pl, err := openPlatform(ctx, *storeDir, *dsn, nil, logger)
+	if err != nil {
+		return err
+	}
+	defer pl.Close()
+	taskSets, err := servingSets(pl.cat, *sets)
+	if err != nil {
+		return err
+	}
+	bindings, err := modelBindings(*models)
+	if err != nil {
+		return err
+	}
+	pol, err := readPolicy(*policyFile)
+	if err != nil {
+		return fmt.Errorf("--policy: %w", err)
+	}
+	svcPrincipal, err := pl.acc.Authenticate(ctx, *serviceKey)
+	if err != nil {
+		return fmt.Errorf("--service-key: %w", err)
+	}
+	holder, err := serving.NewModels(taskSets)
+	if err != nil {
+		return err
+	}
+	// A screening reads whole snapshots, not the online store.
+	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol,
+		Authorizer: servingaccess.New(pl.acc, pl.log), Auditor: pl.log, Logger: logger})
+	if err != nil {
+		return err
+	}
+	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(pl.reg, svcPrincipal), Models: holder,
+		Bindings: bindings, Interval: *follow, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := follower.Sync(ctx); err != nil {
+		logger.Warn("not every model could be loaded yet; screenings with a missing model fail and are retried", "err", err)
+	}
+	jdsn, err := jobsDSN(*storeDir, *dsn, *jobsDB)
+	if err != nil {
+		return err
+	}
+	q, err := openScreeningJobs(ctx, jdsn, work, svc, pl.store, *scoring, logger)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	go func() { followed <- ignoreCanceled(follower.Run(runCtx)) }()
+	if err := q.Start(runCtx); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(work))
+	for name, n := range work {
+		names = append(names, fmt.Sprintf("%s=%d", name, n))
+	}
+	sort.Strings(names)
+	fmt.Fprintf(stdout, "xinyi worker: working %s on the %s jobs database\n", strings.Join(names, ","), q.Engine())
+
+	var ferr error
+	select {
+	case <-ctx.Done():
+	case ferr = <-followed:
+	}
+	stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), *stopWait)
+	defer stop()
+	if err := q.Stop(stopCtx); err != nil {
+		logger.Warn("running jobs did not finish in time; another worker takes them after the rescue delay", "err", err)
+	}
+	fmt.Fprintln(stdout, "xinyi worker: stopped")
+	return ferr
+}
+
+// modelBindings reads "--models pd=pd@champion,…" into one binding per task.
+func modelBindings(spec string) ([]serving.Binding, error) {
+	m, err := parseTaskMap("models", spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []serving.Binding
+	for _, t := range serving.Tasks {
+		name, alias, ok := strings.Cut(m[t], "@")
+		if !ok || name == "" || alias == "" {
+			return nil, fmt.Errorf("--models: %q is not model@alias", m[t])
+		}
+		out = append(out, serving.Binding{Task: t, Model: name, Alias: alias})
+	}
+	return out, nil
+}
