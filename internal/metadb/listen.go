@@ -64,6 +64,8 @@ func (db *DB) Listen(ctx context.Context, channel string) (<-chan Notification, 
 	if err != nil {
 		return nil, err
 	}
+	db.listenMu.Lock()
+	defer db.listenMu.Unlock()
 	if db.closed.Err() != nil {
 		return nil, fmt.Errorf("%w: database closed", ErrUnavailable)
 	}

@@ -140,6 +140,9 @@ func TestListenReconnects(t *testing.T) {
 	if _, ok := <-ch; ok {
 		t.Fatal("notification after Close")
 	}
+	if _, err := b.Listen(context.Background(), "things"); !errors.Is(err, metadb.ErrUnavailable) {
+		t.Fatalf("Listen after Close: %v, want ErrUnavailable", err)
+	}
 }
 
 func TestListenSQLite(t *testing.T) {

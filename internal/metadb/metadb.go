@@ -115,9 +115,11 @@ type DB struct {
 	// scope is the PostgreSQL schema that channel names are confined to.
 	source string
 	scope  string
-	// closed ends every Listen when Close is called; listeners counts them.
+	// closed ends every Listen when Close is called; listeners counts them, and
+	// listenMu orders their start against Close.
 	closed    context.Context
 	close     context.CancelFunc
+	listenMu  sync.Mutex
 	listeners sync.WaitGroup
 }
 
@@ -241,7 +243,9 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 
 // Close ends every Listen and closes every connection.
 func (db *DB) Close() error {
+	db.listenMu.Lock()
 	db.close()
+	db.listenMu.Unlock()
 	db.listeners.Wait()
 	return db.sql.Close()
 }
