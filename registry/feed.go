@@ -69,7 +69,13 @@ func (r *Registry) listen() {
 			return
 		}
 		go func() {
-			for range ch {
+			starts := 0
+			for n := range ch {
+				if n.Listening {
+					if starts++; starts > 1 {
+						r.opts.Logger.Info("registry: change feed notifications resumed; polling covered the gap", "restarts", starts-1)
+					}
+				}
 				r.notify()
 			}
 		}()
