@@ -206,7 +206,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *rateClosed {
 			mode = redislimit.FailClosed
 		}
-		shared, err := redislimit.Open(ctx, redislimit.Options{URL: *rateRedis, Rate: *rate, Burst: *burst, Unavailable: mode, Logger: logger})
+		shared, err := redislimit.Open(ctx, redislimit.Options{URL: *rateRedis, Rate: *rate, Burst: *burst, Unavailable: mode, Logger: logger, Health: metrics})
 		if err != nil {
 			return fmt.Errorf("--rate-redis: %w", err)
 		}

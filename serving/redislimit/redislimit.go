@@ -83,6 +83,15 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the start and end of an outage; nil means silent.
 	Logger *slog.Logger
+	// Health, when set, hears of the start of an outage (component "ratelimit"
+	// degraded, with the reason) and of its end (an empty reason). serving.Metrics
+	// is one; nil means nobody.
+	Health Health
+}
+
+// Health is told when a dependency degrades and recovers.
+type Health interface {
+	SetDegraded(component, reason string)
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -217,13 +226,20 @@ func (l *Limiter) without() bool {
 func (l *Limiter) failed(err error) {
 	l.downUntil.Store(time.Now().Add(l.opts.RetryAfter).UnixNano())
 	if l.down.CompareAndSwap(false, true) {
+		err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		l.opts.Logger.Warn("rate limit: redis unavailable; deciding without it",
-			"mode", l.opts.Unavailable.String(), "retry_after", l.opts.RetryAfter, "err", fmt.Errorf("%w: %v", ErrUnavailable, err))
+			"mode", l.opts.Unavailable.String(), "retry_after", l.opts.RetryAfter, "err", err)
+		if l.opts.Health != nil {
+			l.opts.Health.SetDegraded("ratelimit", fmt.Sprintf("%v; requests are decided %s", err, l.opts.Unavailable))
+		}
 	}
 }
 
 func (l *Limiter) recovered() {
 	if l.down.Load() && l.down.CompareAndSwap(true, false) {
 		l.opts.Logger.Info("rate limit: redis available again", "decided_without", l.unavailable.Load())
+		if l.opts.Health != nil {
+			l.opts.Health.SetDegraded("ratelimit", "")
+		}
 	}
 }

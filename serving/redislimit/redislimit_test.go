@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,6 +150,20 @@ func (p *proxy) cut() {
 	p.conns = nil
 }
 
+// health records what a Limiter reports as "component: reason".
+type health struct {
+	mu   sync.Mutex
+	said []string
+}
+
+func (h *health) SetDegraded(component, reason string) {
+	h.mu.Lock()
+	h.said = append(h.said, component+": "+reason)
+	h.mu.Unlock()
+}
+
+func (h *health) get() []string { h.mu.Lock(); defer h.mu.Unlock(); return slices.Clone(h.said) }
+
 // TestRedisUnavailable: while Redis cannot be reached the answer is the
 // configured mode's, counted, and Redis is asked again after RetryAfter.
 func TestRedisUnavailable(t *testing.T) {
@@ -158,8 +174,9 @@ func TestRedisUnavailable(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			px := newProxy(t)
 			clk := limittest.NewClock(time.Unix(1e9, 0))
+			health := &health{}
 			l := open(t, redislimit.Options{URL: "redis://" + px.addr + "/0", Prefix: prefix(t), Rate: 1, Burst: 2,
-				Unavailable: tc.mode, RetryAfter: 100 * time.Millisecond, Now: clk.Now})
+				Unavailable: tc.mode, RetryAfter: 100 * time.Millisecond, Now: clk.Now, Health: health})
 			ctx := context.Background()
 			if !l.Allow(ctx, "k") || !l.Allow(ctx, "k") || l.Allow(ctx, "k") {
 				t.Fatal("burst of 2 not kept while Redis is up")
@@ -173,6 +190,9 @@ func TestRedisUnavailable(t *testing.T) {
 			if n := l.Unavailable(); n != 5 {
 				t.Fatalf("Unavailable() = %d, want 5", n)
 			}
+			if got := health.get(); len(got) != 1 || !strings.Contains(got[0], "ratelimit: serving/redislimit: redis unavailable") || !strings.Contains(got[0], tc.mode.String()) {
+				t.Fatalf("health heard %q, want one ratelimit degradation naming %s", got, tc.mode)
+			}
 			px.restore()
 			time.Sleep(150 * time.Millisecond) // past RetryAfter
 			// The budget in Redis is as it was: empty until the clock moves.
@@ -185,6 +205,9 @@ func TestRedisUnavailable(t *testing.T) {
 			}
 			if n := l.Unavailable(); n != 5 {
 				t.Fatalf("Unavailable() = %d after Redis came back, want 5", n)
+			}
+			if got := health.get(); len(got) != 2 || got[1] != "ratelimit: " {
+				t.Fatalf("health heard %q, want the degradation then its end", got)
 			}
 		})
 	}
