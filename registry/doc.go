@@ -21,7 +21,9 @@
 //     Gated aliases (champion by default) move only when a promotion requested by
 //     one user is approved by a different user holding the approver role.
 //   - The change feed has gap-free sequence numbers committed in order; WaitChanges
-//     long-polls it.
+//     long-polls it. On PostgreSQL every change is announced by NOTIFY in its own
+//     transaction, so waiters in other processes wake at once; polling at
+//     Options.PollInterval remains the fallback (SQLite, a dropped connection).
 //   - A bank sees and changes only its own models; a shared model is visible to
 //     every institution but still changed only by its owner. Models a caller may
 //     not see answer ErrNotFound. Platform administrators see and change all.

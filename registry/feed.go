@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -42,7 +43,43 @@ func (r *Registry) appendChange(ctx context.Context, tx *metadb.Tx, m Model, kin
 	if _, err := tx.Exec(ctx, "UPDATE registry_feed_head SET seq = ? WHERE id = 1", seq); err != nil {
 		return fmt.Errorf("registry: move feed head: %w", err)
 	}
+	if err := tx.Notify(ctx, feedChannel, strconv.FormatInt(seq, 10)); err != nil {
+		return fmt.Errorf("registry: announce change %d: %w", seq, err)
+	}
 	return nil
+}
+
+// feedChannel is the metadb notification channel on which every committed change
+// is announced (its payload is the change's seq) to the other processes sharing
+// the database.
+const feedChannel = "xinyi_registry"
+
+// listen starts, once per Registry and on PostgreSQL only, the listening
+// connection that wakes this process's feed waiters when another process
+// commits a change. It lives until the DB closes; while it is down, waiters
+// poll at Options.PollInterval, and when it is back they re-read at once.
+func (r *Registry) listen() {
+	r.listenOnce.Do(func() {
+		if r.db.Dialect() != metadb.Postgres {
+			return
+		}
+		ch, err := r.db.Listen(context.Background(), feedChannel)
+		if err != nil {
+			r.opts.Logger.Warn("registry: change feed falls back to polling", "err", err, "poll_interval", r.opts.PollInterval)
+			return
+		}
+		go func() {
+			starts := 0
+			for n := range ch {
+				if n.Listening {
+					if starts++; starts > 1 {
+						r.opts.Logger.Info("registry: change feed notifications resumed; polling covered the gap", "restarts", starts-1)
+					}
+				}
+				r.notify()
+			}
+		}()
+	})
 }
 
 // Changes returns up to limit (default 100, at most 1000) changes with seq > after
@@ -85,10 +122,17 @@ func (r *Registry) Changes(ctx context.Context, p access.Principal, after int64,
 
 // WaitChanges is Changes that waits up to wait (capped by Options.MaxWait) for at
 // least one visible change after after. Changes committed by this process wake it
-// at once; changes by other processes sharing the database are seen within
-// Options.PollInterval. It returns an empty list when the wait ends first.
+// at once; on PostgreSQL, so do changes by other processes sharing the database,
+// announced by NOTIFY in the transaction of the change and received on one
+// listening connection per Registry, opened by the first wait. Without that
+// connection (SQLite, or PostgreSQL while it reconnects) changes by other
+// processes are seen within Options.PollInterval. It returns an empty list when
+// the wait ends first.
 func (r *Registry) WaitChanges(ctx context.Context, p access.Principal, after int64, limit int, wait time.Duration) ([]Change, int64, error) {
 	wait = min(max(wait, 0), r.opts.MaxWait)
+	if wait > 0 {
+		r.listen()
+	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	poll := time.NewTicker(r.opts.PollInterval)

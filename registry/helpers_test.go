@@ -230,6 +230,12 @@ func openLocal(t testing.TB, dir string) blob.Store {
 // keys exist), as a restarted process would.
 func reopenEnv(t testing.TB, db *metadb.DB, blobDir string) *env {
 	t.Helper()
+	return reopenEnvOpts(t, db, blobDir, registry.Options{})
+}
+
+// reopenEnvOpts is reopenEnv with registry options (Now is the env's clock).
+func reopenEnvOpts(t testing.TB, db *metadb.DB, blobDir string, opts registry.Options) *env {
+	t.Helper()
 	ctx := context.Background()
 	e := &env{db: db, blobs: openLocal(t, blobDir), clock: &clock{t: time.Now().UTC()}, keys: map[string]string{}}
 	var err error
@@ -239,7 +245,8 @@ func reopenEnv(t testing.TB, db *metadb.DB, blobDir string) *env {
 	if e.acc, err = access.Open(ctx, db, access.Options{Audit: e.log}); err != nil {
 		t.Fatal(err)
 	}
-	if e.reg, err = registry.Open(ctx, db, e.blobs, featureSets(), e.log, registry.Options{Now: e.clock.Now}); err != nil {
+	opts.Now = e.clock.Now
+	if e.reg, err = registry.Open(ctx, db, e.blobs, featureSets(), e.log, opts); err != nil {
 		t.Fatal(err)
 	}
 	u, err := e.acc.UserByName(ctx, "alice")

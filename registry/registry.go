@@ -139,7 +139,9 @@ type Options struct {
 	// writes in progress are not touched. Default 1h.
 	TempGrace time.Duration
 	// PollInterval is how often a change-feed wait re-reads the database for
-	// changes made by other processes. Default 1s.
+	// changes made by other processes. On PostgreSQL those changes arrive at once
+	// by LISTEN/NOTIFY and polling is the fallback while the listening connection
+	// is down. Default 1s.
 	PollInterval time.Duration
 	// MaxWait caps a change-feed wait. Default 60s.
 	MaxWait time.Duration
@@ -201,7 +203,9 @@ type Registry struct {
 	opts     Options
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced after every local commit
+	changed chan struct{} // closed and replaced after every local commit and every notification
+
+	listenOnce sync.Once
 
 	// afterArtifacts, when set (tests), runs between the artifact writes and the
 	// metadata commit of an upload; an error aborts the upload there.

@@ -168,7 +168,7 @@ func (m *Metrics) Write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "# HELP xinyi_model_swaps_total Model swaps.\n# TYPE xinyi_model_swaps_total counter\nxinyi_model_swaps_total %d\n", m.swaps)
 	b.WriteString("# HELP xinyi_degraded 1 while a dependency is unreachable and serving runs on what it has loaded.\n# TYPE xinyi_degraded gauge\n")
-	for _, c := range []string{"registry", "blob", "features", "audit"} {
+	for _, c := range []string{"registry", "blob", "features", "audit", "ratelimit"} {
 		v := 0
 		if _, ok := m.degraded[c]; ok {
 			v = 1

@@ -1,12 +1,21 @@
 package serving
 
 import (
+	"context"
 	"sync"
 	"time"
 )
 
-// RateLimiter is a token bucket per API key: Rate requests per second sustained with
-// bursts of Burst. Both transports share one, so a key's budget spans HTTP and gRPC.
+// Limiter decides whether one more request of key (an institution's API key) may
+// run now. Both transports share one, so a key's budget spans HTTP and gRPC;
+// RateLimiter keeps the budgets in this process, serving/redislimit in Redis so
+// that every replica draws on one budget per key.
+type Limiter interface {
+	Allow(ctx context.Context, key string) bool
+}
+
+// RateLimiter is a token bucket per API key in this process: Rate requests per
+// second sustained with bursts of Burst.
 type RateLimiter struct {
 	rate  float64
 	burst float64
@@ -35,7 +44,7 @@ func NewRateLimiter(rate float64, burst int, now func() time.Time) *RateLimiter 
 }
 
 // Allow takes one token from key's bucket and reports whether there was one.
-func (l *RateLimiter) Allow(key string) bool {
+func (l *RateLimiter) Allow(_ context.Context, key string) bool {
 	if l == nil || l.rate <= 0 {
 		return true
 	}

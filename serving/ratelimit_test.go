@@ -1,45 +1,32 @@
-package serving
+package serving_test
 
 import (
+	"context"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/limittest"
 )
 
-func TestRateLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := NewRateLimiter(10, 3, func() time.Time { return now })
-	var got []bool
-	for range 4 {
-		got = append(got, l.Allow("a"))
-	}
-	// burst of 3, then empty
-	if want := []bool{true, true, true, false}; !equalBools(got, want) {
-		t.Fatalf("burst: %v, want %v", got, want)
-	}
-	if !l.Allow("b") {
-		t.Fatal("keys share a bucket")
-	}
-	now = now.Add(250 * time.Millisecond) // 10/s × 0.25 s = 2.5 tokens
-	got = got[:0]
-	for range 3 {
-		got = append(got, l.Allow("a"))
-	}
-	if want := []bool{true, true, false}; !equalBools(got, want) {
-		t.Fatalf("refill: %v, want %v", got, want)
-	}
-	if off := NewRateLimiter(0, 0, nil); !off.Allow("x") {
-		t.Fatal("disabled limiter refused")
-	}
+func TestRateLimiterContract(t *testing.T) {
+	limittest.Run(t, func(t *testing.T, rate float64, burst int, now func() time.Time) (serving.Limiter, serving.Limiter) {
+		return serving.NewRateLimiter(rate, burst, now), nil
+	})
 }
 
-func equalBools(a, b []bool) bool {
-	if len(a) != len(b) {
-		return false
+// BenchmarkRateLimiter is one in-process decision on a spread of keys.
+func BenchmarkRateLimiter(b *testing.B) {
+	l := serving.NewRateLimiter(1e9, 1e9, nil)
+	keys := make([]string, 100)
+	for i := range keys {
+		keys[i] = "bank/" + strconv.Itoa(i)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	ctx := context.Background()
+	for i := 0; b.Loop(); i++ {
+		if !l.Allow(ctx, keys[i%len(keys)]) {
+			b.Fatal("refused")
 		}
 	}
-	return true
 }

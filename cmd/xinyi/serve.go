@@ -27,6 +27,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/httpapi"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
+	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
@@ -101,6 +102,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		serviceKey = fs.String("service-key", os.Getenv("XINYI_SERVICE_KEY"), "API key serving reads the registry with (env XINYI_SERVICE_KEY)")
 		rate       = fs.Float64("rate", 500, "requests per second per API key (0: unlimited)")
 		burst      = fs.Int("burst", 1000, "burst per API key")
+		rateRedis  = fs.String("rate-redis", "", "Redis URL (redis://host:6379/0) where replicas share each API key's rate limit (empty: each process keeps its own)")
+		rateClosed = fs.Bool("rate-fail-closed", false, "refuse requests while the --rate-redis server is unreachable (default: allow them, logged and counted)")
 		timeout    = fs.Duration("timeout", 2*time.Second, "deadline of each request")
 		refresh    = fs.Duration("refresh", 5*time.Minute, "how often the online stores look for a newer snapshot (one that fails to load is retried within seconds and the newest intact one served meanwhile)")
 		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
@@ -220,7 +223,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	oipSrv := oip.New(holder, oip.Options{Version: "0.1", Ready: online.Ready, Authorizer: auth})
-	limiter := serving.NewRateLimiter(*rate, *burst, nil)
+	var limiter serving.Limiter = serving.NewRateLimiter(*rate, *burst, nil)
+	if *rateRedis != "" {
+		mode := redislimit.FailOpen
+		if *rateClosed {
+			mode = redislimit.FailClosed
+		}
+		shared, err := redislimit.Open(ctx, redislimit.Options{URL: *rateRedis, Rate: *rate, Burst: *burst, Unavailable: mode, Logger: logger, Health: metrics})
+		if err != nil {
+			return fmt.Errorf("--rate-redis: %w", err)
+		}
+		defer shared.Close()
+		limiter = shared
+	}
 
 	var tlsConf *tls.Config
 	if *certFile != "" || *keyFile != "" {

@@ -12,6 +12,13 @@
 // for PostgreSQL. Migrations are plain SQL with a few dialect macros (see Migration)
 // and are recorded per component in the xinyi_migrations table.
 //
+// Processes sharing a PostgreSQL database tell each other of commits with
+// Tx.Notify (NOTIFY, sent when the transaction commits) and DB.Listen (one
+// connection of its own, reopened with backoff when it drops, announcing each
+// start so readers re-read what they may have missed). Channels are confined to
+// the connection's schema. SQLite has no notifications: Notify does nothing and
+// Listen returns ErrUnsupported, so its readers poll.
+//
 // Usage:
 //
 //	db, err := metadb.Open(ctx, "sqlite:///var/lib/xinyi/meta.db", metadb.Options{})

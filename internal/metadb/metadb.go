@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -60,8 +61,16 @@ type Options struct {
 	MaxOpenConns int
 	// ConnectTimeout bounds the first ping. Default 5s.
 	ConnectTimeout time.Duration
-	// Logger receives migration messages; nil means silent.
+	// Logger receives migration and listening-connection messages; nil means silent.
 	Logger *slog.Logger
+	// ListenBackoff is the first wait before a dropped listening connection (see
+	// Listen) is opened again; the wait doubles on each failure up to
+	// ListenBackoffMax. Defaults 100ms and 10s.
+	ListenBackoff    time.Duration
+	ListenBackoffMax time.Duration
+	// ListenCheck is how long a listening connection may stay silent before it is
+	// pinged, so a connection that died without a word is noticed. Default 30s.
+	ListenCheck time.Duration
 }
 
 // EnsureDefaults fills zero fields with their defaults for dialect d.
@@ -78,6 +87,18 @@ func (o *Options) EnsureDefaults(d Dialect) {
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 5 * time.Second
 	}
+	if o.ListenBackoff <= 0 {
+		o.ListenBackoff = 100 * time.Millisecond
+	}
+	if o.ListenBackoffMax < o.ListenBackoff {
+		o.ListenBackoffMax = max(10*time.Second, o.ListenBackoff)
+	}
+	if o.ListenCheck <= 0 {
+		o.ListenCheck = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 }
 
 // DB is an open metadata database. It is safe for concurrent use.
@@ -89,6 +110,17 @@ type DB struct {
 	// queue in Go instead of in SQLite's busy handler, whose sleeps (up to
 	// 100ms each) would dominate tail latency under concurrent writes.
 	writer chan struct{}
+
+	// source is the driver's DSN, from which Listen opens its own connections;
+	// scope is the PostgreSQL schema that channel names are confined to.
+	source string
+	scope  string
+	// closed ends every Listen when Close is called; listeners counts them, and
+	// listenMu orders their start against Close.
+	closed    context.Context
+	close     context.CancelFunc
+	listenMu  sync.Mutex
+	listeners sync.WaitGroup
 }
 
 // Open connects to the database named by dsn and checks that it answers.
@@ -111,7 +143,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		sqldb.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, d, err)
 	}
-	return &DB{sql: sqldb, dialect: d, opts: opts, writer: make(chan struct{}, 1)}, nil
+	db := &DB{sql: sqldb, dialect: d, opts: opts, writer: make(chan struct{}, 1), source: source}
+	if d == Postgres {
+		if err := sqldb.QueryRowContext(ctx, "SELECT COALESCE(current_schema(), '')").Scan(&db.scope); err != nil {
+			sqldb.Close()
+			return nil, fmt.Errorf("%w: %s: current schema: %v", ErrUnavailable, d, err)
+		}
+	}
+	db.closed, db.close = context.WithCancel(context.Background())
+	return db, nil
 }
 
 // ping opens the first connection. A new connection to a SQLite file switches it to
@@ -201,8 +241,14 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // tools). Queries through it are not rebound.
 func (db *DB) SQL() *sql.DB { return db.sql }
 
-// Close closes every connection.
-func (db *DB) Close() error { return db.sql.Close() }
+// Close ends every Listen and closes every connection.
+func (db *DB) Close() error {
+	db.listenMu.Lock()
+	db.close()
+	db.listenMu.Unlock()
+	db.listeners.Wait()
+	return db.sql.Close()
+}
 
 // Rebind rewrites "?" placeholders to "$n" for PostgreSQL. Question marks inside
 // single-quoted literals are left alone.
@@ -274,7 +320,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("metadb: begin: %w", classify(err))
 	}
-	tx := &Tx{tx: stx, dialect: db.dialect}
+	tx := &Tx{tx: stx, dialect: db.dialect, scope: db.scope}
 	defer func() {
 		if err != nil {
 			_ = stx.Rollback()
@@ -293,6 +339,7 @@ func (db *DB) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 type Tx struct {
 	tx      *sql.Tx
 	dialect Dialect
+	scope   string
 }
 
 // Dialect reports the engine of the transaction.

@@ -36,7 +36,7 @@ type Options struct {
 	OIP        *oip.Server
 	Authorizer serving.Authorizer
 	// Limiter limits requests per API key; nil means no limit.
-	Limiter *serving.RateLimiter
+	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
 	Metrics *serving.Metrics
 	// MaxMessageBytes caps a received message. Default 4 MiB.
@@ -98,7 +98,7 @@ func interceptor(opts Options) grpc.UnaryServerInterceptor {
 				if err != nil {
 					return nil, err
 				}
-				if !opts.Limiter.Allow(p.Institution + "/" + p.KeyID) {
+				if opts.Limiter != nil && !opts.Limiter.Allow(ctx, p.Institution+"/"+p.KeyID) {
 					return nil, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID)
 				}
 				ctx = context.WithValue(ctx, principalKey{}, p)

@@ -37,7 +37,7 @@ type Options struct {
 	// Screener runs screening jobs; nil disables /v1/screenings.
 	Screener *serving.Screener
 	// Limiter limits requests per API key; nil means no limit.
-	Limiter *serving.RateLimiter
+	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
 	Metrics *serving.Metrics
 	// MaxBodyBytes caps a request body. Default 1 MiB.
@@ -159,7 +159,7 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 			h.fail(w, r, err)
 			return
 		}
-		if !h.opts.Limiter.Allow(p.Institution + "/" + p.KeyID) {
+		if h.opts.Limiter != nil && !h.opts.Limiter.Allow(r.Context(), p.Institution+"/"+p.KeyID) {
 			w.Header().Set("Retry-After", "1")
 			h.fail(w, r, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID))
 			return

@@ -112,3 +112,31 @@ func redacted(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// Listeners counts the listening connections (metadb.DB.Listen) on db's schema
+// that have started listening.
+func Listeners(t testing.TB, db *metadb.DB) int {
+	t.Helper()
+	var n int
+	err := metadb.ScanOne(db.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name LIKE 'metadb listen ' || current_schema() || '.%' AND (query LIKE 'LISTEN %' OR query = '-- ping')`), &n)
+	if err != nil {
+		t.Fatalf("count listeners: %v", err)
+	}
+	return n
+}
+
+// TerminateListeners ends, with pg_terminate_backend, every listening connection
+// (metadb.DB.Listen) on db's schema, as a dropped network or a restarted server
+// would, and returns how many it ended.
+func TerminateListeners(t testing.TB, db *metadb.DB) int {
+	t.Helper()
+	ctx := context.Background()
+	var n int
+	err := metadb.ScanOne(db.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name LIKE 'metadb listen ' || current_schema() || '.%'`), &n)
+	if err != nil {
+		t.Fatalf("terminate listeners: %v", err)
+	}
+	return n
+}

@@ -1,0 +1,3 @@
+package metadb
+
+var ScopedChannel = scopedChannel
