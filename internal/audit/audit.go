@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 )
@@ -269,6 +272,17 @@ func canonicalJSON(v any) (json.RawMessage, error) {
 		return json.RawMessage("null"), nil
 	case json.RawMessage:
 		raw = x
+	case map[string]any:
+		if flatMap(x) {
+			// encoding/json sorts a map's keys and writes scalars as the generic
+			// round trip below would: the result is already canonical.
+			return json.Marshal(x)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -290,6 +304,56 @@ func canonicalJSON(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// flatMap reports whether every value of m is a scalar (nil, bool, valid UTF-8
+// string or number, of a type without its own JSON or text encoding) or a
+// []string, so that json.Marshal(m) is the canonical encoding of m. (Invalid
+// UTF-8 is written as an escape that the round trip would turn into the raw
+// replacement character.)
+func flatMap(m map[string]any) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		switch x := v.(type) {
+		case nil, bool, float64, float32, int, int64, int32, uint, uint64, uint32:
+			continue
+		case string:
+			if !utf8.ValidString(x) {
+				return false
+			}
+			continue
+		case []string:
+			for _, s := range x {
+				if !utf8.ValidString(s) {
+					return false
+				}
+			}
+			continue
+		}
+		t := reflect.TypeOf(v)
+		if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
+			return false
+		}
+		switch t.Kind() {
+		case reflect.Bool, reflect.Float32, reflect.Float64,
+			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		case reflect.String:
+			if !utf8.ValidString(reflect.ValueOf(v).String()) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Canonical returns the bytes a record's hash covers, before the prev_hash.
