@@ -71,21 +71,34 @@ func sameBits(a, b []float64) bool {
 	return true
 }
 
+// lookup copies the remembered decomposition of row under sc into out; ok is
+// false on a miss (and for a nil cache).
+func (c *explainCache) lookup(sc *Scorer, row, out []float64) (expected float64, ok bool) {
+	if c == nil {
+		return 0, false
+	}
+	k := c.key(sc, row)
+	sh := &c.shards[k.hash%uint64(len(c.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.m[k]; ok && sameBits(e.row, row) {
+		copy(out, e.contrib)
+		return e.expected, true
+	}
+	return 0, false
+}
+
 // contributions returns the decomposition of row under sc, computing and remembering
 // it on a miss. out receives the contributions.
 func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, error) {
 	if c == nil {
 		return sc.Contributions(row, out)
 	}
+	if expected, ok := c.lookup(sc, row, out); ok {
+		return expected, nil
+	}
 	k := c.key(sc, row)
 	sh := &c.shards[k.hash%uint64(len(c.shards))]
-	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok && sameBits(e.row, row) {
-		copy(out, e.contrib)
-		sh.mu.Unlock()
-		return e.expected, nil
-	}
-	sh.mu.Unlock()
 	expected, err := sc.Contributions(row, out)
 	if err != nil {
 		return 0, err
