@@ -11,7 +11,9 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
 	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
@@ -110,6 +113,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lang       = fs.String("lang", "zh", "default language of the console: zh or en")
 		secure     = fs.Bool("secure-cookies", false, "mark console cookies Secure (set when TLS or a TLS proxy fronts the server)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
+		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process (or the console) applies within it, one made through this server at once (0: every check reads the database)")
+		pprofAddr  = fs.String("pprof", "", "listen address of the Go profiler (/debug/pprof/: CPU, heap, mutex, block, trace); empty: off")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -191,10 +196,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *prewarm && len(snaps) > 0 {
 		cacheSize = max(30000, 2*len(serving.Tasks)*len(snaps[0].Codes)) // room for every company and model, and a reload
 	}
+	// Assessments authorize through an access store of their own that remembers
+	// found consents for --consent-cache, so a decision does not query the
+	// database for its consent.
+	servingAcc, err := access.Open(ctx, pl.db, access.Options{Audit: log, ConsentCacheTTL: max(0, *consentTTL)})
+	if err != nil {
+		return err
+	}
+	auth := servingaccess.New(servingAcc)
 	svc, err := serving.New(serving.Options{
 		Models: holder, Features: servingfeatures.NewOnline(stores), Policy: pol,
-		Authorizer: servingaccess.New(acc), Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
-		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize,
+		Authorizer: auth, Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
+		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
 	})
 	if err != nil {
 		return err
@@ -213,7 +226,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	oipSrv := oip.New(holder, oip.Options{Version: "0.1"})
 	limiter := serving.NewRateLimiter(*rate, *burst, nil)
-	auth := servingaccess.New(acc)
 
 	var tlsConf *tls.Config
 	if *certFile != "" || *keyFile != "" {
@@ -292,6 +304,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeConsole()
+
+	if *pprofAddr != "" {
+		lis, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Close()
+		fmt.Fprintf(stdout, "profiler on http://%s/debug/pprof/\n", lis.Addr())
+	}
 
 	var httpSrv *http.Server
 	if *httpAddr != "" {
