@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // explainCache remembers TreeSHAP decompositions, the costliest part of a decision
@@ -32,6 +33,10 @@ type explainEntry struct {
 	row      []float64
 	expected float64
 	contrib  []float64
+	// reasons are the reason codes of this decomposition, set by the first
+	// decision that reads it: they depend only on the row, the decomposition and
+	// the Service's catalog and averages, which never change.
+	reasons atomic.Pointer[[]Reason]
 }
 
 func newExplainCache(size int) *explainCache {
@@ -71,11 +76,12 @@ func sameBits(a, b []float64) bool {
 	return true
 }
 
-// lookup copies the remembered decomposition of row under sc into out; ok is
-// false on a miss (and for a nil cache).
-func (c *explainCache) lookup(sc *Scorer, row, out []float64) (expected float64, ok bool) {
+// lookup copies the remembered decomposition of row under sc into out and
+// returns its entry, or nil on a miss (and for a nil cache). The entry's row,
+// expected value and contributions are never written after it is stored.
+func (c *explainCache) lookup(sc *Scorer, row, out []float64) *explainEntry {
 	if c == nil {
-		return 0, false
+		return nil
 	}
 	k := c.key(sc, row)
 	sh := &c.shards[k.hash%uint64(len(c.shards))]
@@ -83,9 +89,9 @@ func (c *explainCache) lookup(sc *Scorer, row, out []float64) (expected float64,
 	defer sh.mu.Unlock()
 	if e, ok := sh.m[k]; ok && sameBits(e.row, row) {
 		copy(out, e.contrib)
-		return e.expected, true
+		return e
 	}
-	return 0, false
+	return nil
 }
 
 // contributions returns the decomposition of row under sc, computing and remembering
@@ -94,8 +100,8 @@ func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, e
 	if c == nil {
 		return sc.Contributions(row, out)
 	}
-	if expected, ok := c.lookup(sc, row, out); ok {
-		return expected, nil
+	if e := c.lookup(sc, row, out); e != nil {
+		return e.expected, nil
 	}
 	k := c.key(sc, row)
 	sh := &c.shards[k.hash%uint64(len(c.shards))]

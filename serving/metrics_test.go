@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
@@ -65,4 +66,30 @@ func BenchmarkObserveScoring(b *testing.B) {
 			metrics.ObserveScoring(sc, 42000)
 		}
 	})
+}
+
+// TestCachedReasons: reasons read from the explanation cache (second and later
+// decisions for a company) are those computed without any cache.
+func TestCachedReasons(t *testing.T) {
+	ctx := context.Background()
+	cold := servingtest.NewRealistic(t, 40, func(o *serving.Options) { o.ExplainCache = -1 })
+	warm := servingtest.NewRealistic(t, 40)
+	for _, code := range warm.Codes[:10] {
+		want, err := cold.Service.Assess(ctx, cold.Bank, serving.Request{Company: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Reasons) == 0 {
+			t.Fatalf("%s: no reasons to compare", code)
+		}
+		for round := range 3 {
+			got, err := warm.Service.Assess(ctx, warm.Bank, serving.Request{Company: code, Explain: round == 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got.Reasons, want.Reasons) {
+				t.Fatalf("%s round %d: reasons\n got %+v\nwant %+v", code, round, got.Reasons, want.Reasons)
+			}
+		}
+	}
 }

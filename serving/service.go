@@ -472,6 +472,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		expected float64
 		contrib  []float64
 		err      error
+		entry    *explainEntry // the cache's, on a hit
 	}
 	var ex [3]explained
 	var misses []int
@@ -485,8 +486,9 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		x := row(t)
 		ex[i].contrib = make([]float64, len(x))
 		start := time.Now()
-		var hit bool
-		if ex[i].expected, hit = s.cache.lookup(sc, x, ex[i].contrib); !hit {
+		if ex[i].entry = s.cache.lookup(sc, x, ex[i].contrib); ex[i].entry != nil {
+			ex[i].expected = ex[i].entry.expected
+		} else {
 			misses = append(misses, i)
 		}
 		took[i] += time.Since(start)
@@ -524,7 +526,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			return nil, ex[i].err
 		}
 		x := row(t)
-		d.Reasons = append(d.Reasons, s.reasons(t, sc.FeatureSet(), x, ex[i].contrib)...)
+		d.Reasons = append(d.Reasons, s.cachedReasons(ex[i].entry, t, sc.FeatureSet(), x, ex[i].contrib)...)
 		if req.Explain {
 			margin, err := sc.Margin(x)
 			if err != nil {
@@ -539,4 +541,20 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		d.Reasons = append(d.Reasons, s.ruleReason(r, lookup))
 	}
 	return d, nil
+}
+
+// cachedReasons returns the reasons of a decomposition, from its cache entry when
+// a decision has already written them there (e nil: computed each time). The
+// caller copies the slice's elements and must not change what their pointers
+// point to.
+func (s *Service) cachedReasons(e *explainEntry, t Task, set FeatureSet, x, contrib []float64) []Reason {
+	if e == nil {
+		return s.reasons(t, set, x, contrib)
+	}
+	if rs := e.reasons.Load(); rs != nil {
+		return *rs
+	}
+	rs := s.reasons(t, set, x, contrib)
+	e.reasons.Store(&rs)
+	return rs
 }
