@@ -117,7 +117,7 @@ for db in "${db_list[@]}"; do
     postgres)
       command -v psql >/dev/null || { echo "bench-load: psql is needed to create the PostgreSQL database" >&2; exit 1; }
       psql -q "$pg/postgres" -c 'DROP DATABASE IF EXISTS xinyi_bench_load WITH (FORCE)' -c 'CREATE DATABASE xinyi_bench_load' >/dev/null
-      dsn=$pg/xinyi_bench_load
+      dsn="$pg/xinyi_bench_load?sslmode=disable" # loopback: no TLS, as the tests connect
       ;;
     *)
       echo "bench-load: DBS names $db; want sqlite or postgres" >&2
@@ -153,8 +153,9 @@ for db in "${db_list[@]}"; do
       >"$dir/.xinyi/consents.jsonl"
   n=$(wc -l <"$dir/.xinyi/consents.jsonl")
   if [ "$n" -gt 0 ]; then
-    "$vegeta" attack -format json -targets "$dir/.xinyi/consents.jsonl" -rate 200 -duration "$(((n + 199) / 200))s" -max-workers 8 |
-      "$vegeta" report -type json | grep -q '"success":1[,}]' || { echo "bench-load: granting consents failed" >&2; exit 1; }
+    granted=$("$vegeta" attack -format json -targets "$dir/.xinyi/consents.jsonl" -rate 100 -duration "$(((n + 99) / 100))s" -timeout 30s |
+      "$vegeta" report -type json | sed -n 's/.*"status_codes":{[^}]*"201":\([0-9]*\).*/\1/p')
+    [ "${granted:-0}" -ge "$n" ] || { echo "bench-load: ${granted:-0} of $n consent grants succeeded" >&2; exit 1; }
   fi
 
   # Assessment targets: 50,000 draws with replacement from the consented companies.

@@ -229,10 +229,14 @@ func (db *DB) checkpointer() {
 }
 
 // restartLog takes this process's write turn, as a transaction would, and runs a
-// RESTART checkpoint: it copies what the last PASSIVE one left (a second's worth
-// of commits) and waits for readers to leave the log, so that the next commit
-// writes the log from its beginning instead of growing it.
+// RESTART checkpoint, which waits for readers to leave the log so that the next
+// commit writes the log from its beginning instead of growing it. A PASSIVE
+// checkpoint first copies what commits added while the last one ran, so the
+// write turn is held only for the few commits since and two fsyncs.
 func (db *DB) restartLog() error {
+	if _, err := db.sql.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+		return err
+	}
 	select {
 	case db.writer <- struct{}{}:
 	case <-db.stop:
