@@ -94,12 +94,14 @@ type Log struct {
 	opts Options
 
 	qmu   sync.Mutex
-	queue []*waiter  // Appends waiting to be committed
-	wmu   sync.Mutex // the write turn of Append
+	queue []*waiter // Appends waiting to be committed
+	// turn is the write turn of Append (capacity 1): an Append waits for it or
+	// for its record to be committed by whoever holds it, whichever comes first.
+	turn chan struct{}
 
 	// head is the head of the chain as this process last wrote or read it, when
 	// known (headOK); PostgreSQL batches are chained to it and written only if
-	// the stored head still matches. Guarded by wmu.
+	// the stored head still matches. Guarded by turn.
 	head   Record
 	headOK bool
 }
@@ -119,7 +121,7 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 	if err := db.Migrate(ctx, "audit", ms); err != nil {
 		return nil, fmt.Errorf("audit: open: %w", err)
 	}
-	return &Log{db: db, opts: opts}, nil
+	return &Log{db: db, opts: opts, turn: make(chan struct{}, 1)}, nil
 }
 
 // Append adds one record in its own transaction and returns once it is
@@ -127,7 +129,8 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 // holds the write turn commits every record queued so far in one transaction
 // (at most Options.MaxBatch), so a burst costs one commit instead of one each.
 // Each caller still gets its own record, or the error of the transaction that
-// carried it.
+// carried it, and returns as soon as that transaction has committed, without
+// waiting for the write turn the next batch holds.
 func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 	pe, err := l.prepare(e)
 	if err != nil {
@@ -138,11 +141,15 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 	l.queue = append(l.queue, w)
 	l.qmu.Unlock()
 
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
 	for {
 		select {
 		case <-w.done:
+			return w.rec, w.err
+		case l.turn <- struct{}{}:
+		}
+		select {
+		case <-w.done: // committed by the previous holder
+			<-l.turn
 			return w.rec, w.err
 		default:
 		}
@@ -154,6 +161,7 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 		// Others' records ride in this batch: the caller going away must not
 		// abort them.
 		l.writeBatch(context.WithoutCancel(ctx), batch)
+		<-l.turn
 	}
 }
 
