@@ -100,8 +100,8 @@ type Log struct {
 	turn chan struct{}
 
 	// head is the head of the chain as this process last wrote or read it, when
-	// known (headOK); PostgreSQL batches are chained to it and written only if
-	// the stored head still matches. Guarded by turn.
+	// known (headOK); batches are chained to it and written only if the stored
+	// head still matches. Guarded by turn.
 	head   Record
 	headOK bool
 }
@@ -279,26 +279,55 @@ SELECT v.* FROM (VALUES `)
 	return b.String(), args
 }
 
-// writeBatchTx commits the records of batch in one transaction that locks the
-// head.
+// writeBatchTx commits the records of batch in one transaction that holds the
+// write lock (SQLite). The records are chained to the head this process last
+// wrote, which the transaction moves only if the stored head is still that one;
+// otherwise (another process, or AppendTx, moved it) they are chained to the
+// stored head, read under the lock.
 func (l *Log) writeBatchTx(ctx context.Context, batch []*waiter) ([]Record, error) {
 	recs := make([]Record, len(batch))
-	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
-		head, err := l.readHead(ctx, tx)
-		if err != nil {
-			return err
-		}
+	chain := func(head Record) Record {
 		for i, w := range batch {
-			if recs[i], err = l.insert(ctx, tx, head, w.entry); err != nil {
-				return err
-			}
+			recs[i] = l.next(head, w.entry)
 			head = recs[i]
 		}
-		return l.moveHead(ctx, tx, head)
+		return head
+	}
+	var last Record
+	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
+		moved := false
+		if l.headOK {
+			last = chain(l.head)
+			res, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?",
+				last.Seq, last.Hash, l.head.Seq, l.head.Hash)
+			if err != nil {
+				return fmt.Errorf("audit: move head: %w", err)
+			}
+			n, err := res.RowsAffected()
+			moved = err == nil && n == 1
+		}
+		if !moved {
+			head, err := l.readHead(ctx, tx)
+			if err != nil {
+				return err
+			}
+			last = chain(head)
+			if err := l.moveHead(ctx, tx, last); err != nil {
+				return err
+			}
+		}
+		for _, r := range recs {
+			if err := l.insertRecord(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
+		l.headOK = false
 		return nil, err
 	}
+	l.head, l.headOK = last, true
 	return recs, nil
 }
 
@@ -347,13 +376,21 @@ func (l *Log) next(prev Record, e preparedEntry) Record {
 // insert writes the record that follows prev.
 func (l *Log) insert(ctx context.Context, tx *metadb.Tx, prev Record, e preparedEntry) (Record, error) {
 	rec := l.next(prev, e)
+	if err := l.insertRecord(ctx, tx, rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// insertRecord writes one chained record.
+func (l *Log) insertRecord(ctx context.Context, tx *metadb.Tx, rec Record) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.Seq, rec.Time.UnixNano(), rec.Actor, rec.Action, rec.Subject, rec.Outcome, rec.Reason,
 		string(rec.Before), string(rec.After), rec.PrevHash, rec.Hash); err != nil {
-		return Record{}, fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
+		return fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
 	}
-	return rec, nil
+	return nil
 }
 
 func (l *Log) moveHead(ctx context.Context, tx *metadb.Tx, head Record) error {
