@@ -41,6 +41,13 @@ bench: tools services bench-tools ## run the Go benchmarks and the side-by-side 
 	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 	@set -e; for s in bench/*.sh; do bash "$$s"; done
 
+.PHONY: bench-load
+bench-load: build $(BIN)/vegeta ## serving latency under open-loop load (vegeta), SQLite and PostgreSQL (DURATION, RUNS, RATES, DBS)
+	@bash scripts/bench-load.sh
+
+$(BIN)/vegeta:
+	GOBIN=$(BIN) $(GO) install github.com/tsenart/vegeta/v12@v12.13.0
+
 .PHONY: bench-duckdb
 bench-duckdb: ## materialization vs DuckDB on a generated 120,000-company universe (cgo; slow first build)
 	@test -d /tmp/xinyi-gen120k/raw || $(GO) run ./cmd/xinyi generate --companies 120000 --months 36 --seed 1 --out /tmp/xinyi-gen120k

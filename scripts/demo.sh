@@ -13,6 +13,7 @@ http=${DEMO_HTTP:-127.0.0.1:8080}
 grpc=${DEMO_GRPC:-127.0.0.1:9090}
 shared=$(cd "$(dirname "$0")/.." && pwd)/../shared/data
 say() { printf '\n== %s\n' "$*"; }
+. "$(dirname "$0")/region.sh"
 
 # A previous demo's server and data are replaced; a folder that is not a demo's is left alone.
 if [ -f "$dir/.xinyi/serve.pid" ]; then
@@ -29,44 +30,8 @@ fi
 mkdir -p "$dir/.xinyi"
 touch "$dir/.xinyi/demo"
 
-say "1. a region of $companies companies, 36 months of department data (2023-01 .. 2025-12)"
-"$xinyi" generate --companies "$companies" --months 36 --seed 7 --out "$dir"
-
-say "2. point-in-time feature snapshots at quarter ends"
-dates=2023-06-30,2023-09-30,2023-12-31,2024-03-31,2024-06-30,2024-09-30,2024-12-31,2025-03-31,2025-06-30,2025-09-30,2025-12-31
-for set in pd violation limit; do
-  "$xinyi" features materialize --store "$dir" --set "$set" --asof "$dates"
-done
-
-say "3. samples: outcomes over the 12 months after each snapshot, known by 2025-12-31"
-for set in pd violation limit; do
-  "$xinyi" features sample --store "$dir" --set "$set" --name "$set-demo" \
-    --from 2023-06-30 --to 2024-12-31 --build-at 2025-12-31
-done
-
-say "4. people: a platform operator, a bank's data scientist, approver and loan system, a regulator"
-key() { "$xinyi" access user --store "$dir" --institution "$1" --kind "$2" --user "$3" --roles "$4" 2>/dev/null; }
-bank="上虞农商银行 demo bank"
-ops=$(key "Xinyi platform" platform ops admin)
-scientist=$(key "$bank" bank scientist data_scientist)
-approver=$(key "$bank" bank approver approver)
-loans=$(key "$bank" bank loans bank)
-regulator=$(key "上虞区市场监督管理局 demo regulator" regulator inspector regulator)
-
-say "5. train three models on the samples and register them with the samples as lineage"
-for set in pd violation limit; do
-  "$xinyi" train --store "$dir" --sample "$set-demo" --out "$dir/.xinyi/$set.txt" \
-    --register "$set" --key "$scientist"
-done
-
-say "6. four-eyes promotion: the scientist asks, a different person approves"
-for m in pd violation limit; do
-  req=$("$xinyi" model alias --store "$dir" --key "$scientist" --name "$m" --alias champion --version 1 --note "demo")
-  echo "$req"
-  id=$(sed -n 's/^promotion request \([0-9][0-9]*\):.*/\1/p' <<<"$req")
-  "$xinyi" model approve --store "$dir" --key "$approver" --id "$id" --note "reviewed the model card"
-done
-"$xinyi" model list --store "$dir" --key "$scientist"
+region_data "$xinyi" "$dir" "$companies"
+region_models "$xinyi" "$dir"
 
 say "7. the regulator screens the region for violation risk"
 "$xinyi" screen --store "$dir" --model violation@champion --service-key "$ops" --top 5 | tee "$dir/.xinyi/screen.txt"

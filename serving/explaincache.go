@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // explainCache remembers TreeSHAP decompositions, the costliest part of a decision
@@ -32,6 +33,10 @@ type explainEntry struct {
 	row      []float64
 	expected float64
 	contrib  []float64
+	// reasons are the reason codes of this decomposition, set by the first
+	// decision that reads it: they depend only on the row, the decomposition and
+	// the Service's catalog and averages, which never change.
+	reasons atomic.Pointer[[]Reason]
 }
 
 func newExplainCache(size int) *explainCache {
@@ -71,21 +76,35 @@ func sameBits(a, b []float64) bool {
 	return true
 }
 
+// lookup copies the remembered decomposition of row under sc into out and
+// returns its entry, or nil on a miss (and for a nil cache). The entry's row,
+// expected value and contributions are never written after it is stored.
+func (c *explainCache) lookup(sc *Scorer, row, out []float64) *explainEntry {
+	if c == nil {
+		return nil
+	}
+	k := c.key(sc, row)
+	sh := &c.shards[k.hash%uint64(len(c.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.m[k]; ok && sameBits(e.row, row) {
+		copy(out, e.contrib)
+		return e
+	}
+	return nil
+}
+
 // contributions returns the decomposition of row under sc, computing and remembering
 // it on a miss. out receives the contributions.
 func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, error) {
 	if c == nil {
 		return sc.Contributions(row, out)
 	}
-	k := c.key(sc, row)
-	sh := &c.shards[k.hash%uint64(len(c.shards))]
-	sh.mu.Lock()
-	if e, ok := sh.m[k]; ok && sameBits(e.row, row) {
-		copy(out, e.contrib)
-		sh.mu.Unlock()
+	if e := c.lookup(sc, row, out); e != nil {
 		return e.expected, nil
 	}
-	sh.mu.Unlock()
+	k := c.key(sc, row)
+	sh := &c.shards[k.hash%uint64(len(c.shards))]
 	expected, err := sc.Contributions(row, out)
 	if err != nil {
 		return 0, err

@@ -9,11 +9,33 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // latencyBuckets are the histogram upper bounds in seconds.
 var latencyBuckets = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+
+// scoreBuckets are the upper bounds, in seconds, of one model's scoring time.
+var scoreBuckets = [...]float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025}
+
+// scoreTimer is the scoring-time histogram of one loaded model, updated without a
+// lock by concurrent decisions.
+type scoreTimer struct {
+	ref    ModelRef
+	counts [len(scoreBuckets) + 1]atomic.Uint64 // the last counts what exceeds every bound
+	sumNs  atomic.Uint64
+}
+
+func (t *scoreTimer) observe(d time.Duration) {
+	s := d.Seconds()
+	i := 0
+	for i < len(scoreBuckets) && s > scoreBuckets[i] {
+		i++
+	}
+	t.counts[i].Add(1)
+	t.sumNs.Add(uint64(max(d, 0)))
+}
 
 // Metrics collects serving metrics and writes them in the Prometheus text exposition
 // format (it is an http.Handler for GET /metrics). A nil *Metrics records nothing.
@@ -26,6 +48,8 @@ type Metrics struct {
 	decisions map[[2]string]uint64 // rating, colour
 	degraded  map[string]string    // component → reason
 	swaps     uint64
+
+	scoring sync.Map // *Scorer → *scoreTimer
 }
 
 type histogram struct {
@@ -64,6 +88,19 @@ func (m *Metrics) ObserveRequest(transport, endpoint string, status int, d time.
 	}
 	h.sum += s
 	h.n++
+}
+
+// ObserveScoring records how long one model took to score a row (its prediction
+// and, for decisions, its TreeSHAP reasons).
+func (m *Metrics) ObserveScoring(sc *Scorer, d time.Duration) {
+	if m == nil || sc == nil {
+		return
+	}
+	t, ok := m.scoring.Load(sc)
+	if !ok {
+		t, _ = m.scoring.LoadOrStore(sc, &scoreTimer{ref: sc.Ref()})
+	}
+	t.(*scoreTimer).observe(d)
 }
 
 // ObserveDecision counts a decision by rating and colour.
@@ -176,6 +213,7 @@ func (m *Metrics) Write(w io.Writer) error {
 		fmt.Fprintf(&b, "xinyi_degraded{component=%q} %d\n", c, v)
 	}
 	m.mu.Unlock()
+	m.writeScoring(&b)
 	if m.models != nil {
 		b.WriteString("# HELP xinyi_model_info Loaded model versions.\n# TYPE xinyi_model_info gauge\n")
 		snap := m.models.Current()
@@ -186,6 +224,51 @@ func (m *Metrics) Write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeScoring writes the scoring-time histogram of every model version that has
+// scored, merging scorers that hold the same version.
+func (m *Metrics) writeScoring(b *strings.Builder) {
+	type sums struct {
+		counts [len(scoreBuckets) + 1]uint64
+		sumNs  uint64
+	}
+	byModel := map[[3]string]*sums{}
+	m.scoring.Range(func(_, v any) bool {
+		t := v.(*scoreTimer)
+		k := [3]string{string(t.ref.Task), t.ref.Name, t.ref.Version}
+		s := byModel[k]
+		if s == nil {
+			s = &sums{}
+			byModel[k] = s
+		}
+		for i := range t.counts {
+			s.counts[i] += t.counts[i].Load()
+		}
+		s.sumNs += t.sumNs.Load()
+		return true
+	})
+	b.WriteString("# HELP xinyi_model_scoring_seconds Time one model takes to score a row, by task, model name and version.\n# TYPE xinyi_model_scoring_seconds histogram\n")
+	keys := make([][3]string, 0, len(byModel))
+	for k := range byModel {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return strings.Join(keys[i][:], "\x00") < strings.Join(keys[j][:], "\x00")
+	})
+	for _, k := range keys {
+		s := byModel[k]
+		lbl := fmt.Sprintf("task=%q,name=%q,version=%q", label(k[0]), label(k[1]), label(k[2]))
+		var cum uint64
+		for i, ub := range scoreBuckets {
+			cum += s.counts[i]
+			fmt.Fprintf(b, "xinyi_model_scoring_seconds_bucket{%s,le=%q} %d\n", lbl, fmtFloat(ub), cum)
+		}
+		cum += s.counts[len(scoreBuckets)]
+		fmt.Fprintf(b, "xinyi_model_scoring_seconds_bucket{%s,le=\"+Inf\"} %d\n", lbl, cum)
+		fmt.Fprintf(b, "xinyi_model_scoring_seconds_sum{%s} %s\n", lbl, fmtFloat(float64(s.sumNs)/1e9))
+		fmt.Fprintf(b, "xinyi_model_scoring_seconds_count{%s} %d\n", lbl, cum)
+	}
 }
 
 func sortedKeys3(m map[[3]string]uint64) [][3]string {

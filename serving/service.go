@@ -90,6 +90,8 @@ type Options struct {
 	Catalog IndicatorCatalog
 	// Averages gives the averages in reasons. Nil: reasons carry no average.
 	Averages Averages
+	// Metrics receives each model's scoring time per decision. Nil: none.
+	Metrics *Metrics
 	// MaxReasons is the number of reason codes per model. Default 4.
 	MaxReasons int
 	// ExplainCache is how many TreeSHAP decompositions are remembered, keyed by model
@@ -399,18 +401,24 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		return v, !math.IsNaN(v)
 	}
 
+	// took is each model's scoring time: its prediction, then its reasons.
+	var took [3]time.Duration
+	t0 := time.Now()
 	pd, err := snap.PD.Predict(row(TaskPD))
 	if err != nil {
 		return nil, err
 	}
+	t1 := time.Now()
 	vio, err := snap.Violation.Predict(row(TaskViolation))
 	if err != nil {
 		return nil, err
 	}
+	t2 := time.Now()
 	lim, err := snap.Limit.Predict(row(TaskLimit))
 	if err != nil {
 		return nil, err
 	}
+	took[0], took[1], took[2] = t1.Sub(t0), t2.Sub(t1), time.Since(t2)
 	d := &Decision{ID: newID(), Company: req.Company, PD: pd, Violation: vio, PolicyVersion: pol.Version,
 		Generation: snap.Generation, AsOf: asOf, FeatureSets: map[Task]string{}, FeaturesAsOf: make(map[Task]string, len(Tasks))}
 	if d.Score, err = pol.Score(pd); err != nil {
@@ -438,14 +446,16 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	if d.InspectionTier, d.SamplingRatio, err = pol.Inspection(vio); err != nil {
 		return nil, err
 	}
-	// TreeSHAP is most of a decision's work: explain the three models in parallel.
+	// TreeSHAP is most of a decision's work: decompositions the cache holds are
+	// copied from it, and the others computed in parallel.
 	type explained struct {
 		expected float64
 		contrib  []float64
 		err      error
+		entry    *explainEntry // the cache's, on a hit
 	}
 	var ex [3]explained
-	var wg sync.WaitGroup
+	var misses []int
 	for i, t := range Tasks {
 		sc := snap.Scorer(t)
 		d.Models = append(d.Models, ModelVersion{Task: t, Name: sc.Ref().Name, Version: sc.Ref().Version})
@@ -456,17 +466,38 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		}
 		x := row(t)
 		ex[i].contrib = make([]float64, len(x))
-		if i == len(Tasks)-1 {
-			ex[i].expected, ex[i].err = s.cache.contributions(sc, x, ex[i].contrib)
+		start := time.Now()
+		if ex[i].entry = s.cache.lookup(sc, x, ex[i].contrib); ex[i].entry != nil {
+			ex[i].expected = ex[i].entry.expected
+		} else {
+			misses = append(misses, i)
+		}
+		took[i] += time.Since(start)
+	}
+	explain := func(i int) {
+		start := time.Now()
+		sc := snap.Scorer(Tasks[i])
+		ex[i].expected, ex[i].err = s.cache.contributions(sc, row(Tasks[i]), ex[i].contrib)
+		took[i] += time.Since(start)
+	}
+	var wg sync.WaitGroup
+	for j, i := range misses {
+		if j == len(misses)-1 {
+			explain(i)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ex[i].expected, ex[i].err = s.cache.contributions(sc, x, ex[i].contrib)
+			explain(i)
 		}()
 	}
 	wg.Wait()
+	if s.opts.Metrics != nil {
+		for i, t := range Tasks {
+			s.opts.Metrics.ObserveScoring(snap.Scorer(t), took[i])
+		}
+	}
 	for i, t := range Tasks {
 		sc := snap.Scorer(t)
 		if ex[i].contrib == nil {
@@ -476,7 +507,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			return nil, ex[i].err
 		}
 		x := row(t)
-		d.Reasons = append(d.Reasons, s.reasons(t, sc.FeatureSet(), x, ex[i].contrib)...)
+		d.Reasons = append(d.Reasons, s.cachedReasons(ex[i].entry, t, sc.FeatureSet(), x, ex[i].contrib)...)
 		if req.Explain {
 			margin, err := sc.Margin(x)
 			if err != nil {
@@ -491,4 +522,20 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		d.Reasons = append(d.Reasons, s.ruleReason(r, lookup))
 	}
 	return d, nil
+}
+
+// cachedReasons returns the reasons of a decomposition, from its cache entry when
+// a decision has already written them there (e nil: computed each time). The
+// caller copies the slice's elements and must not change what their pointers
+// point to.
+func (s *Service) cachedReasons(e *explainEntry, t Task, set FeatureSet, x, contrib []float64) []Reason {
+	if e == nil {
+		return s.reasons(t, set, x, contrib)
+	}
+	if rs := e.reasons.Load(); rs != nil {
+		return *rs
+	}
+	rs := s.reasons(t, set, x, contrib)
+	e.reasons.Store(&rs)
+	return rs
 }

@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
 	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
@@ -114,6 +117,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
 		jobWorkers = fs.Int("job-workers", 1, "screenings this server runs at once from the jobs database (0: only enqueue, for `xinyi worker` processes to run)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
+		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process (or the console) applies within it, one made through this server at once (0: every check reads the database)")
+		pprofAddr  = fs.String("pprof", "", "listen address of the Go profiler (/debug/pprof/: CPU, heap, mutex, block, trace); empty: off")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -172,7 +177,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	auth := servingaccess.New(acc, log) // the one Authorize of every route, refusals audited
 	metrics := serving.NewMetrics(holder)
 	// Online stores: one per distinct feature set, on the newest snapshot that loads.
 	online, err := servingfeatures.OpenStores(ctx, servingfeatures.StoresOptions{Store: store, Sets: taskSets, Refresh: *refresh,
@@ -185,10 +189,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *prewarm && len(snaps) > 0 {
 		cacheSize = max(30000, 2*len(serving.Tasks)*len(snaps[0].Codes)) // room for every company and model, and a reload
 	}
+	// Assessments authorize through an access store of their own that remembers
+	// found consents for --consent-cache, so a decision does not query the
+	// database for its consent.
+	servingAcc, err := access.Open(ctx, pl.db, access.Options{Audit: log, ConsentCacheTTL: max(0, *consentTTL)})
+	if err != nil {
+		return err
+	}
+	auth := servingaccess.New(servingAcc, log) // the one Authorize of every route, refusals audited
 	svc, err := serving.New(serving.Options{
 		Models: holder, Features: online.Source(), Policy: pol,
 		Authorizer: auth, Auditor: log, Catalog: servingfeatures.NewCatalog(cat),
-		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize,
+		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
 	})
 	if err != nil {
 		return err
@@ -275,6 +287,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeConsole()
+
+	if *pprofAddr != "" {
+		lis, err := net.Listen("tcp", *pprofAddr)
+		if err != nil {
+			return fmt.Errorf("--pprof: %w", err)
+		}
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(int(100 * time.Microsecond))
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(lis) }()
+		defer srv.Close()
+		fmt.Fprintf(stdout, "profiler on http://%s/debug/pprof/\n", lis.Addr())
+	}
 
 	var httpSrv *http.Server
 	if *httpAddr != "" {

@@ -5,13 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 )
@@ -94,8 +97,16 @@ type Log struct {
 	opts Options
 
 	qmu   sync.Mutex
-	queue []*waiter  // Appends waiting to be committed
-	wmu   sync.Mutex // the write turn of Append
+	queue []*waiter // Appends waiting to be committed
+	// turn is the write turn of Append (capacity 1): an Append waits for it or
+	// for its record to be committed by whoever holds it, whichever comes first.
+	turn chan struct{}
+
+	// head is the head of the chain as this process last wrote or read it, when
+	// known (headOK); batches are chained to it and written only if the stored
+	// head still matches. Guarded by turn.
+	head   Record
+	headOK bool
 }
 
 // Migrations returns the schema migrations of the audit log.
@@ -113,7 +124,7 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 	if err := db.Migrate(ctx, "audit", ms); err != nil {
 		return nil, fmt.Errorf("audit: open: %w", err)
 	}
-	return &Log{db: db, opts: opts}, nil
+	return &Log{db: db, opts: opts, turn: make(chan struct{}, 1)}, nil
 }
 
 // Append adds one record in its own transaction and returns once it is
@@ -121,7 +132,8 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 // holds the write turn commits every record queued so far in one transaction
 // (at most Options.MaxBatch), so a burst costs one commit instead of one each.
 // Each caller still gets its own record, or the error of the transaction that
-// carried it.
+// carried it, and returns as soon as that transaction has committed, without
+// waiting for the write turn the next batch holds.
 func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 	pe, err := l.prepare(e)
 	if err != nil {
@@ -132,11 +144,15 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 	l.queue = append(l.queue, w)
 	l.qmu.Unlock()
 
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
 	for {
 		select {
 		case <-w.done:
+			return w.rec, w.err
+		case l.turn <- struct{}{}:
+		}
+		select {
+		case <-w.done: // committed by the previous holder
+			<-l.turn
 			return w.rec, w.err
 		default:
 		}
@@ -148,6 +164,7 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 		// Others' records ride in this batch: the caller going away must not
 		// abort them.
 		l.writeBatch(context.WithoutCancel(ctx), batch)
+		<-l.turn
 	}
 }
 
@@ -185,27 +202,136 @@ func (l *Log) prepare(e Entry) (preparedEntry, error) {
 
 // writeBatch commits the records of batch in one transaction and wakes their callers.
 func (l *Log) writeBatch(ctx context.Context, batch []*waiter) {
-	recs := make([]Record, len(batch))
-	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
-		head, err := l.readHead(ctx, tx)
-		if err != nil {
-			return err
-		}
-		for i, w := range batch {
-			if recs[i], err = l.insert(ctx, tx, head, w.entry); err != nil {
-				return err
-			}
-			head = recs[i]
-		}
-		return l.moveHead(ctx, tx, head)
-	})
+	var recs []Record
+	var err error
+	if l.db.Dialect() == metadb.Postgres {
+		recs, err = l.writeBatchPostgres(ctx, batch)
+	} else {
+		recs, err = l.writeBatchTx(ctx, batch)
+	}
 	for i, w := range batch {
-		w.rec, w.err = recs[i], err
-		if err != nil {
-			w.rec = Record{}
+		if err == nil {
+			w.rec = recs[i]
 		}
+		w.err = err
 		close(w.done)
 	}
+}
+
+// maxHeadRetries bounds how often a PostgreSQL batch is rechained after another
+// writer moved the head first.
+const maxHeadRetries = 20
+
+// writeBatchPostgres writes a batch in one statement, which PostgreSQL runs as
+// its own transaction: it moves the head from the one the records are chained
+// to, and inserts them only if that head was still the stored one. When another
+// writer (another process, or AppendTx) moved it first, nothing is written and
+// the batch is chained again to the head read afresh. One round trip and one
+// commit instead of a transaction's five or more.
+func (l *Log) writeBatchPostgres(ctx context.Context, batch []*waiter) ([]Record, error) {
+	recs := make([]Record, len(batch))
+	for range maxHeadRetries {
+		if !l.headOK {
+			var head Record
+			if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"), &head.Seq, &head.Hash); err != nil {
+				return nil, fmt.Errorf("audit: read head: %w", err)
+			}
+			l.head, l.headOK = head, true
+		}
+		prev := l.head
+		for i, w := range batch {
+			recs[i] = l.next(prev, w.entry)
+			prev = recs[i]
+		}
+		query, args := batchStatement(l.head, recs)
+		res, err := l.db.Exec(ctx, query, args...)
+		if err != nil {
+			l.headOK = false
+			return nil, fmt.Errorf("audit: insert seq %d..%d: %w", recs[0].Seq, prev.Seq, err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == int64(len(recs)) {
+			l.head = prev
+			return recs, nil
+		}
+		l.headOK = false // another writer moved the head: chain to the new one
+	}
+	return nil, fmt.Errorf("audit: the head moved under %d attempts to append", maxHeadRetries)
+}
+
+// batchStatement is the PostgreSQL statement that moves the head from prev to
+// the last of recs and inserts recs, or does neither when the stored head is not
+// prev.
+func batchStatement(prev Record, recs []Record) (string, []any) {
+	last := recs[len(recs)-1]
+	var b strings.Builder
+	b.WriteString(`WITH moved AS (UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ? RETURNING 1)
+INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash)
+SELECT v.* FROM (VALUES `)
+	args := make([]any, 0, 4+11*len(recs))
+	args = append(args, last.Seq, last.Hash, prev.Seq, prev.Hash)
+	for i, r := range recs {
+		if i == 0 {
+			b.WriteString("(?::bigint, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::text)")
+		} else {
+			b.WriteString(", (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		}
+		args = append(args, r.Seq, r.Time.UnixNano(), r.Actor, r.Action, r.Subject, r.Outcome, r.Reason,
+			string(r.Before), string(r.After), r.PrevHash, r.Hash)
+	}
+	b.WriteString(") AS v WHERE EXISTS (SELECT 1 FROM moved)")
+	return b.String(), args
+}
+
+// writeBatchTx commits the records of batch in one transaction that holds the
+// write lock (SQLite). The records are chained to the head this process last
+// wrote, which the transaction moves only if the stored head is still that one;
+// otherwise (another process, or AppendTx, moved it) they are chained to the
+// stored head, read under the lock.
+func (l *Log) writeBatchTx(ctx context.Context, batch []*waiter) ([]Record, error) {
+	recs := make([]Record, len(batch))
+	chain := func(head Record) Record {
+		for i, w := range batch {
+			recs[i] = l.next(head, w.entry)
+			head = recs[i]
+		}
+		return head
+	}
+	var last Record
+	err := l.db.Tx(ctx, func(tx *metadb.Tx) error {
+		moved := false
+		if l.headOK {
+			last = chain(l.head)
+			res, err := tx.Exec(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?",
+				last.Seq, last.Hash, l.head.Seq, l.head.Hash)
+			if err != nil {
+				return fmt.Errorf("audit: move head: %w", err)
+			}
+			n, err := res.RowsAffected()
+			moved = err == nil && n == 1
+		}
+		if !moved {
+			head, err := l.readHead(ctx, tx)
+			if err != nil {
+				return err
+			}
+			last = chain(head)
+			if err := l.moveHead(ctx, tx, last); err != nil {
+				return err
+			}
+		}
+		for _, r := range recs {
+			if err := l.insertRecord(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.headOK = false
+		return nil, err
+	}
+	l.head, l.headOK = last, true
+	return recs, nil
 }
 
 // AppendTx adds one record inside the caller's transaction; it is committed or
@@ -239,21 +365,35 @@ func (l *Log) readHead(ctx context.Context, tx *metadb.Tx) (Record, error) {
 	return head, nil
 }
 
-// insert writes the record that follows prev.
-func (l *Log) insert(ctx context.Context, tx *metadb.Tx, prev Record, e preparedEntry) (Record, error) {
+// next is the record of e that follows prev, stamped now and hashed.
+func (l *Log) next(prev Record, e preparedEntry) Record {
 	rec := Record{
 		Seq: prev.Seq + 1, Time: time.Unix(0, l.opts.Now().UnixNano()).UTC(),
 		Actor: e.Actor, Action: e.Action, Subject: e.Subject, Outcome: e.Outcome, Reason: e.Reason,
 		Before: e.before, After: e.after, PrevHash: prev.Hash,
 	}
 	rec.Hash = Hash(rec)
+	return rec
+}
+
+// insert writes the record that follows prev.
+func (l *Log) insert(ctx context.Context, tx *metadb.Tx, prev Record, e preparedEntry) (Record, error) {
+	rec := l.next(prev, e)
+	if err := l.insertRecord(ctx, tx, rec); err != nil {
+		return Record{}, err
+	}
+	return rec, nil
+}
+
+// insertRecord writes one chained record.
+func (l *Log) insertRecord(ctx context.Context, tx *metadb.Tx, rec Record) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at_ns, actor, action, subject, outcome, reason, before_json, after_json, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		rec.Seq, rec.Time.UnixNano(), rec.Actor, rec.Action, rec.Subject, rec.Outcome, rec.Reason,
 		string(rec.Before), string(rec.After), rec.PrevHash, rec.Hash); err != nil {
-		return Record{}, fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
+		return fmt.Errorf("audit: insert seq %d: %w", rec.Seq, err)
 	}
-	return rec, nil
+	return nil
 }
 
 func (l *Log) moveHead(ctx context.Context, tx *metadb.Tx, head Record) error {
@@ -272,6 +412,17 @@ func canonicalJSON(v any) (json.RawMessage, error) {
 		return json.RawMessage("null"), nil
 	case json.RawMessage:
 		raw = x
+	case map[string]any:
+		if flatMap(x) {
+			// encoding/json sorts a map's keys and writes scalars as the generic
+			// round trip below would: the result is already canonical.
+			return json.Marshal(x)
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
@@ -293,6 +444,56 @@ func canonicalJSON(v any) (json.RawMessage, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+)
+
+// flatMap reports whether every value of m is a scalar (nil, bool, valid UTF-8
+// string or number, of a type without its own JSON or text encoding) or a
+// []string, so that json.Marshal(m) is the canonical encoding of m. (Invalid
+// UTF-8 is written as an escape that the round trip would turn into the raw
+// replacement character.)
+func flatMap(m map[string]any) bool {
+	for k, v := range m {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		switch x := v.(type) {
+		case nil, bool, float64, float32, int, int64, int32, uint, uint64, uint32:
+			continue
+		case string:
+			if !utf8.ValidString(x) {
+				return false
+			}
+			continue
+		case []string:
+			for _, s := range x {
+				if !utf8.ValidString(s) {
+					return false
+				}
+			}
+			continue
+		}
+		t := reflect.TypeOf(v)
+		if t.Implements(jsonMarshaler) || t.Implements(textMarshaler) {
+			return false
+		}
+		switch t.Kind() {
+		case reflect.Bool, reflect.Float32, reflect.Float64,
+			reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		case reflect.String:
+			if !utf8.ValidString(reflect.ValueOf(v).String()) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Canonical returns the bytes a record's hash covers, before the prev_hash.

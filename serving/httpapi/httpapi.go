@@ -12,13 +12,16 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/httperr"
@@ -238,14 +241,44 @@ func writeError(w http.ResponseWriter, err error) {
 	httperr.Write(w, status, e)
 }
 
+// bodies holds the buffers answers are encoded into.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody is the largest buffer returned to bodies.
+const maxPooledBody = 64 << 10
+
+// writeJSON encodes v into a pooled buffer, then sends it in one write with its
+// Content-Length. A value that cannot be encoded (a NaN) is a 500, not a
+// truncated 200.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["X-Content-Type-Options"] = nosniff
 	if v == nil {
+		w.WriteHeader(status)
 		return
 	}
-	enc := json.NewEncoder(w)
+	buf := bodies.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			bodies.Put(buf)
+		}
+	}()
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // the client may have gone; nothing to do
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = enc.Encode(httperr.Body{Error: httperr.Error{Code: "internal", Message: "internal error"}})
+	}
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // the client may have gone; nothing to do
 }
+
+// Header values shared by every answer (net/http only reads them).
+var (
+	jsonContentType = []string{"application/json"}
+	nosniff         = []string{"nosniff"}
+)
