@@ -5,9 +5,11 @@
 # off, explanations prewarmed) and runs vegeta open loop against POST /v1/assessments
 # with companies drawn at random, at each rate of $RATES, $RUNS times for $DURATION,
 # with SQLite and with PostgreSQL as the metadata database. It prints, per database and
-# rate, the worst run's p50/p99/p99.9 and errors, and the server's CPU time per answered
-# request (utime+stime of the server process over the run). vegeta runs on the same
-# machine, so the generator shares the cores with the server.
+# rate, the worst run's p50/p99/p99.9 and errors, the server's CPU time per answered
+# request (utime+stime of the server process over the run), and how long its threads
+# waited, runnable, for a CPU per second of the run (schedstat: on a machine busy
+# with other work this wait, not the server's own, is where the tail goes). vegeta
+# runs on the same machine, so the generator shares the cores with the server.
 #
 #   make bench-load                                  # 60 s × 3 runs × 4 rates × 2 databases
 #   DURATION=10s RUNS=1 RATES=1000 DBS=sqlite make bench-load
@@ -65,6 +67,9 @@ trap stop_server EXIT
 
 # cpu_ticks prints utime+stime of a process in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# runq_ns prints how long the threads of a process have waited, runnable, for a
+# CPU (the second field of schedstat), summed, in nanoseconds.
+runq_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%.0f\n", w}'; }
 hz=$(getconf CLK_TCK)
 
 # percentiles reads vegeta results (CSV) and prints "requests errors p50 p99 p99.9 max" in ms.
@@ -179,14 +184,17 @@ for db in "${db_list[@]}"; do
     for rate in "${rate_list[@]}"; do
       res=$dir/.xinyi/results-$db-$rate-$run.bin
       before=$(cpu_ticks "$server")
+      waited=$(runq_ns "$server")
+      start=$(date +%s%N)
       "$vegeta" attack -format json -targets "$dir/.xinyi/targets.jsonl" -rate "$rate" -duration "$duration" -timeout 10s >"$res"
       after=$(cpu_ticks "$server")
+      runq=$(awk -v w=$(($(runq_ns "$server") - waited)) -v t=$(($(date +%s%N) - start)) 'BEGIN { printf "%.0f", w / t * 1000 }')
       load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)
       read -r n e p50 p99 p999 pmax < <(percentiles "$res")
       ok=$((n - e))
       cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v ok="$ok" 'BEGIN { if (ok > 0) printf "%.3f", t / hz * 1000 / ok; else print "-" }')
-      printf '%s rate=%s run=%s requests=%d errors=%d p50=%sms p99=%sms p99.9=%sms max=%sms cpu_ms_per_req=%s load=%s\n' \
-        "$db" "$rate" "$run" "$n" "$e" "$p50" "$p99" "$p999" "$pmax" "$cpu" "$load" | tee -a "$summary"
+      printf '%s rate=%s run=%s requests=%d errors=%d p50=%sms p99=%sms p99.9=%sms max=%sms cpu_ms_per_req=%s runq_ms_per_s=%s load=%s\n' \
+        "$db" "$rate" "$run" "$n" "$e" "$p50" "$p99" "$p999" "$pmax" "$cpu" "$runq" "$load" | tee -a "$summary"
       rm -f "$res"
     done
   done
@@ -194,14 +202,14 @@ for db in "${db_list[@]}"; do
 done
 
 say "worst of $runs run(s) of $duration per rate (by p99; the generator shares the machine's $(nproc) cores)"
-printf '%-9s %6s %9s %9s %9s %7s %14s %s\n' db rate p50_ms p99_ms p99.9_ms errors cpu_ms_per_req load
+printf '%-9s %6s %9s %9s %9s %7s %14s %13s %s\n' db rate p50_ms p99_ms p99.9_ms errors cpu_ms_per_req runq_ms_per_s load
 for db in "${db_list[@]}"; do
   for rate in "${rate_list[@]}"; do
     awk -v db="$db" -v rate="rate=$rate" '
       $1 == db && $2 == rate {
         for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
         p99 = f["p99"] + 0; sub(/ms$/, "", f["p50"]); sub(/ms$/, "", f["p99"]); sub(/ms$/, "", f["p99.9"])
-        if (!seen || p99 > worst) { worst = p99; line = sprintf("%-9s %6s %9s %9s %9s %7s %14s %s", db, substr(rate, 6), f["p50"], f["p99"], f["p99.9"], f["errors"], f["cpu_ms_per_req"], f["load"]) }
+        if (!seen || p99 > worst) { worst = p99; line = sprintf("%-9s %6s %9s %9s %9s %7s %14s %13s %s", db, substr(rate, 6), f["p50"], f["p99"], f["p99.9"], f["errors"], f["cpu_ms_per_req"], f["runq_ms_per_s"], f["load"]) }
         if (f["errors"] + 0 > maxerr) maxerr = f["errors"] + 0
         seen = 1
       }
