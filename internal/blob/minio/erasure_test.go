@@ -125,7 +125,9 @@ func TestMinIOErasureDriveRemoved(t *testing.T) {
 	}
 	waitFor("writes before the removal", func() bool { return written.Load() >= 10 })
 	removedAt := written.Load()
-	srv.RemoveDrive(t, 1)
+	if err := srv.RemoveDrive(1); err != nil {
+		t.Fatal(err)
+	}
 	waitFor("writes after the removal", func() bool { return written.Load() >= removedAt+20 || failures.Load() > 0 })
 	stop.Store(true)
 	wg.Wait()
@@ -163,7 +165,9 @@ func TestMinIOErasureDriveRemoved(t *testing.T) {
 
 	// A second drive gone leaves 2 of 4: reads still have their quorum (2 data
 	// shards), writes do not (3). The write must fail, and cleanly.
-	srv.RemoveDrive(t, 3)
+	if err := srv.RemoveDrive(3); err != nil {
+		t.Fatal(err)
+	}
 	short := opts
 	short.Timeout = 5 * time.Second
 	s2, err := minio.Open(ctx, short)

@@ -19,7 +19,7 @@
 //
 //	srv := miniotest.StartWith(t, miniotest.Options{Drives: 4})
 //	store := srv.Open(t)
-//	srv.RemoveDrive(t, 1) // writes and reads keep working on the other three
+//	err := srv.RemoveDrive(1) // writes and reads keep working on the other three
 //
 // MinIO refuses several drives on the root disk (it waits for them forever)
 // unless it is told it runs in CI; the harness sets MINIO_CI_CD=1 for every
@@ -347,14 +347,15 @@ func (s *Server) Drives() []string { return slices.Clone(s.drives) }
 // RemoveDrive takes drive i (0-based, as in Drives) away from the running
 // server, as a pulled disk: its folder is removed with everything in it and a
 // plain file left in its place, so MinIO can neither use it nor format it
-// again. The server keeps running on the others.
-func (s *Server) RemoveDrive(tb testing.TB, i int) {
-	tb.Helper()
+// again. The server keeps running on the others. It returns an error rather
+// than failing a test so that it can be called from any goroutine (a progress
+// callback in the middle of a run, say).
+func (s *Server) RemoveDrive(i int) error {
 	if i < 0 || i >= len(s.drives) {
-		tb.Fatalf("miniotest: drive %d of %d", i, len(s.drives))
+		return fmt.Errorf("miniotest: no drive %d: the server has %d", i, len(s.drives))
 	}
 	if len(s.drives) == 1 {
-		tb.Fatalf("miniotest: removing the only drive of a single-drive server")
+		return fmt.Errorf("miniotest: cannot remove the only drive of a single-drive server")
 	}
 	d := s.drives[i]
 	// The server may create files in the folder while it is being removed
@@ -365,11 +366,11 @@ func (s *Server) RemoveDrive(tb testing.TB, i int) {
 			err = os.WriteFile(d, []byte("drive removed by the test\n"), 0o444)
 		}
 		if err == nil {
-			return
+			return nil
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	tb.Fatalf("miniotest: remove drive %s: %v", d, err)
+	return fmt.Errorf("miniotest: remove drive %s: %w", d, err)
 }
 
 // Log returns what the server has written so far.
