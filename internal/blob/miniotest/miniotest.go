@@ -51,6 +51,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/xinyi-platform/xinyi/internal/blob/minio"
+	"github.com/xinyi-platform/xinyi/internal/freeport"
 )
 
 // NotInstalled is the message given when the MinIO binary cannot be found.
@@ -229,11 +230,11 @@ func start(bin, dir string, opts Options) (*Server, error) {
 }
 
 func startOnce(bin, dir string, opts Options) (*Server, error) {
-	api, err := FreeAddr()
+	api, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	console, err := FreeAddr()
+	console, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +407,9 @@ func (s *Server) Client(tb testing.TB) *miniogo.Client {
 	return c
 }
 
-// FreeAddr returns a loopback host:port nobody listens on right now.
+// FreeAddr returns a loopback host:port nobody listens on right now (from the
+// kernel's ephemeral range; the servers the package starts take theirs from
+// freeport.Addr).
 func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
