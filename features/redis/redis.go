@@ -275,7 +275,7 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 		return nil, features.ErrNoSnapshot
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: read current generation: %v", ErrUnavailable, err)
+		return s.keep(g, force, fmt.Errorf("%w: read current generation: %v", ErrUnavailable, err))
 	}
 	if v, ok := s.metas.Load(gen); ok {
 		ng := *v.(*generation)
@@ -284,6 +284,9 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 		return &ng, nil
 	}
 	b, err := s.client.Get(ctx, s.key(gen, "_meta")).Bytes()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return s.keep(g, force, fmt.Errorf("%w: read header of generation %d: %v", ErrUnavailable, gen, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: read header of generation %d: %v", ErrUnavailable, gen, err)
 	}
@@ -295,6 +298,22 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 	s.metas.Store(gen, ng)
 	s.cur.Store(ng)
 	return ng, nil
+}
+
+// keep answers a refresh that could not reach the node holding the current pointer
+// or the new header (in a cluster, one master among several): the generation known
+// so far stays in use, as a load cannot switch past it without that node either and
+// its vectors are kept until the load after next, so the companies on the other
+// nodes keep answering. It is checked again after Refresh, not on every lookup. A
+// forced refresh, or none known, returns err.
+func (s *Store) keep(g *generation, force bool, err error) (*generation, error) {
+	if g == nil || force {
+		return nil, err
+	}
+	kept := *g
+	kept.checked = time.Now()
+	s.cur.CompareAndSwap(g, &kept)
+	return &kept, nil
 }
 
 // Get returns the vector of the company.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -55,7 +56,13 @@ func openOn(t testing.TB, target redis.Options, opts features.OnlineOptions) *re
 	t.Cleanup(func() {
 		c := universal(target)
 		defer c.Close()
-		for _, k := range keysOf(t, c, target.Prefix) {
+		// A test that stopped a node leaves its keys there; the cluster goes
+		// with the test.
+		keys, err := listKeys(ctx, c, target.Prefix)
+		if err != nil {
+			t.Logf("cleanup of %s: %v", target.Prefix, err)
+		}
+		for _, k := range keys {
 			c.Del(ctx, k)
 		}
 		s.Close()
@@ -74,7 +81,15 @@ func universal(target redis.Options) goredis.UniversalClient {
 // keysOf lists the keys under prefix, on every master of a cluster.
 func keysOf(t testing.TB, c goredis.UniversalClient, prefix string) []string {
 	t.Helper()
-	ctx := context.Background()
+	keys, err := listKeys(context.Background(), c, prefix)
+	if err != nil {
+		t.Fatalf("list keys under %s: %v", prefix, err)
+	}
+	return keys
+}
+
+// listKeys lists the keys under prefix, on every master of a cluster, sorted.
+func listKeys(ctx context.Context, c goredis.UniversalClient, prefix string) ([]string, error) {
 	var mu sync.Mutex
 	var keys []string
 	add := func(ctx context.Context, n goredis.Cmdable) error {
@@ -90,11 +105,8 @@ func keysOf(t testing.TB, c goredis.UniversalClient, prefix string) []string {
 	} else {
 		err = add(ctx, c)
 	}
-	if err != nil {
-		t.Fatalf("list keys under %s: %v", prefix, err)
-	}
 	slices.Sort(keys)
-	return keys
+	return keys, err
 }
 
 // scanKeys lists the keys under prefix on one node.
@@ -294,4 +306,66 @@ func benchmarkGet(b *testing.B, target redis.Options) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// A master of the cluster gone, the one holding the current-generation pointer:
+// lookups of the companies in its slots fail promptly with ErrUnavailable naming
+// the company, and those on the other masters keep answering from the generation
+// known before, even though every lookup (Refresh 1 ms) tries to read the pointer.
+func TestRedisClusterMasterDown(t *testing.T) {
+	ctx := context.Background()
+	c := redistest.StartCluster(t, redistest.Options{})
+	target := redis.Options{ClusterAddrs: c.Addrs, Refresh: time.Millisecond}
+	s := openOn(t, target, features.OnlineOptions{})
+	codes := make([]string, 12)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("91330604MA%08d", i)
+	}
+	snap := &features.Snapshot{Set: "pd/v1", AsOf: time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC), Names: []string{"x"}, Codes: codes,
+		Values: make([]float64, len(codes))}
+	for i := range snap.Values {
+		snap.Values[i] = float64(i)
+	}
+	if err := s.Load(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	client := universal(target).(*goredis.ClusterClient)
+	defer client.Close()
+	holder, err := client.MasterForKey(ctx, s.Prefix()+"cur")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := slices.Index(c.Addrs, holder.Options().Addr)
+	if down < 0 {
+		t.Fatalf("the pointer's master %s is not among %v", holder.Options().Addr, c.Addrs)
+	}
+	if err := c.StopNode(down); err != nil {
+		t.Fatal(err)
+	}
+	var answered, unavailable int
+	var slowest time.Duration
+	for i, code := range codes {
+		start := time.Now()
+		v, err := s.Get(ctx, code)
+		slowest = max(slowest, time.Since(start))
+		switch {
+		case err == nil:
+			if v.Values[0] != float64(i) {
+				t.Fatalf("%s: %v, want %d", code, v.Values, i)
+			}
+			answered++
+		case errors.Is(err, redis.ErrUnavailable) && strings.Contains(err.Error(), code):
+			unavailable++
+		default:
+			t.Fatalf("%s with a master down: err = %v, want ErrUnavailable naming the company", code, err)
+		}
+	}
+	t.Logf("master %s (holding the pointer) down: %d companies answered, %d unavailable; slowest lookup %v",
+		c.Addrs[down], answered, unavailable, slowest.Round(time.Millisecond))
+	if answered == 0 || unavailable == 0 {
+		t.Fatalf("%d answered and %d unavailable; want some of each (three masters, one down)", answered, unavailable)
+	}
+	if slowest > 10*time.Second {
+		t.Errorf("slowest lookup with a master down took %v", slowest)
+	}
 }

@@ -273,6 +273,17 @@ func (c *Cluster) waitOK(ctx context.Context) error {
 	return nil
 }
 
+// StopNode kills master i (0-based, as in Addrs) at once, as a crashed node; the
+// others keep running, and with no replica to take over, the slots it held stay
+// down.
+func (c *Cluster) StopNode(i int) error {
+	if i < 0 || i >= len(c.nodes) {
+		return fmt.Errorf("redistest: no node %d: the cluster has %d", i, len(c.nodes))
+	}
+	c.nodes[i].kill()
+	return nil
+}
+
 // Stop terminates every node (SIGTERM, then SIGKILL after 5 s) and removes
 // their folders. Stopping twice is harmless.
 func (c *Cluster) Stop() {
@@ -290,6 +301,11 @@ func (c *Cluster) stop() {
 }
 
 func (n *node) stop() {
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-n.exited:
@@ -299,6 +315,11 @@ func (n *node) stop() {
 }
 
 func (n *node) kill() {
+	select {
+	case <-n.exited:
+		return
+	default:
+	}
 	n.cmd.Process.Kill()
 	<-n.exited
 }
