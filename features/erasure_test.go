@@ -2,7 +2,10 @@ package features
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,9 +17,9 @@ import (
 )
 
 // copyStore copies every object of src into dst, four at a time.
-func copyStore(t *testing.T, dst, src blob.Store) int {
+func copyStore(t testing.TB, dst, src blob.Store) int {
 	t.Helper()
-	ctx := t.Context()
+	ctx := context.Background()
 	infos, err := src.List(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -160,5 +163,53 @@ func TestMaterializeErasureDriveRemoved(t *testing.T) {
 		if int64(len(snap.Codes)) != s.Rows || s.Rows == 0 {
 			t.Errorf("as of %s: %d companies read back, %d written", s.AsOf, len(snap.Codes), s.Rows)
 		}
+	}
+}
+
+// BenchmarkMaterializeErasure is BenchmarkMaterialize (same flags) on MinIO
+// erasure-coded over four drives, with all four and with one removed before the
+// run; the raw files are generated into a local folder and copied to the server
+// first, untimed:
+//
+//	go test -run '^$' -bench MaterializeErasure -benchtime 1x ./features -args -materialize.companies=20000
+func BenchmarkMaterializeErasure(b *testing.B) {
+	ctx := context.Background()
+	local, err := blob.OpenLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := datasets.DefaultGenerateOptions()
+	o.Companies, o.Months = *benchCompanies, 36
+	if _, err := datasets.Generate(ctx, local, o); err != nil {
+		b.Fatal(err)
+	}
+	var asofs []time.Time
+	for m := 1; m <= 12; m++ {
+		asofs = append(asofs, time.Date(2025, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
+	}
+	budget := *benchMemory << 20
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget * 3 / 2))
+	for _, removed := range []int{0, 1} {
+		b.Run(fmt.Sprintf("drives=%d", 4-removed), func(b *testing.B) {
+			srv := miniotest.StartWith(b, miniotest.Options{Drives: 4})
+			remote := srv.Open(b)
+			copyStore(b, remote, local)
+			for i := range removed {
+				if err := srv.RemoveDrive(i); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var res *Result
+			b.ResetTimer()
+			for b.Loop() {
+				res, err = Materialize(ctx, remote, Options{Set: *benchSet, AsOf: asofs, Force: true, MemoryBudget: budget})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(res.RawRecords)/res.Elapsed.Seconds(), "raw-records/s")
+			b.ReportMetric(float64(res.RawRecords), "raw-records")
+			b.ReportMetric(float64(res.Shards), "shards")
+		})
 	}
 }
