@@ -41,6 +41,7 @@
 // which date it wanted, which it serves and why, and reads the failed one again as soon
 // as its objects change.
 //
-// The Redis online store for several serving replicas is in features/redis; both
-// stores pass the contract suite in features/onlinetest.
+// The Redis online store for several serving replicas is in features/redis, on one
+// Redis or a Redis Cluster; both stores pass the contract suite in features/onlinetest
+// (the Redis one on one node and on a 3-master cluster the test starts).
 package features

@@ -13,6 +13,13 @@
 // switch) and removes the generation before the previous one, so a replica that still
 // reads the previous generation keeps working until it refreshes. Each vector is read
 // with one GET from one generation, so it is never a mix of two snapshots.
+//
+// Redis Cluster (Options.ClusterAddrs, or a *ClusterClient in Options.Client) runs the
+// same code: no command names two keys, so the layout needs no hash tag and a
+// generation's vectors spread over every slot and master (a prefix holding a hash tag,
+// "{…}", would put them all in one slot); pipelines are split per node by the client;
+// and the keys of an old generation are found by a SCAN of every master node and
+// removed one UNLINK per key, as keys of different slots may not share a command.
 package redis
 
 import (
@@ -23,6 +30,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,8 +45,13 @@ var ErrUnavailable = errors.New("features/redis: redis unavailable")
 
 // Options configure the store.
 type Options struct {
-	// Addr is the Redis address. Default "127.0.0.1:6379". Ignored when Client is set.
+	// Addr is the Redis address. Default "127.0.0.1:6379". Ignored when Client or
+	// ClusterAddrs is set.
 	Addr string
+	// ClusterAddrs are seed addresses of a Redis Cluster (any of its nodes; the client
+	// learns the rest). When set the store opens a cluster client. Ignored when Client
+	// is set.
+	ClusterAddrs []string
 	// Client is an existing client to use (for Cluster or Sentinel); the store does not
 	// close it.
 	Client goredis.UniversalClient
@@ -93,15 +106,34 @@ type generation struct {
 func Open(ctx context.Context, opts Options) (*Store, error) {
 	opts.EnsureDefaults()
 	s := &Store{opts: opts, client: opts.Client}
-	if s.client == nil {
+	where := opts.Addr
+	switch {
+	case s.client != nil:
+		where = "the given client"
+	case len(opts.ClusterAddrs) > 0:
+		s.client = goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: opts.ClusterAddrs})
+		s.owned = true
+		where = "cluster " + strings.Join(opts.ClusterAddrs, ",")
+	default:
 		s.client = goredis.NewClient(&goredis.Options{Addr: opts.Addr})
 		s.owned = true
 	}
-	if err := s.client.Ping(ctx).Err(); err != nil {
+	// A cluster answers PING from any node; ask every master so that a cluster
+	// missing one fails here rather than on the first key of its slots.
+	err := s.client.Ping(ctx).Err()
+	if c, ok := s.client.(*goredis.ClusterClient); ok && err == nil {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error {
+			if err := n.Ping(ctx).Err(); err != nil {
+				return fmt.Errorf("master %s: %w", n.Options().Addr, err)
+			}
+			return nil
+		})
+	}
+	if err != nil {
 		if s.owned {
 			s.client.Close()
 		}
-		return nil, fmt.Errorf("%w: ping %s: %v", ErrUnavailable, opts.Addr, err)
+		return nil, fmt.Errorf("%w: ping %s: %v", ErrUnavailable, where, err)
 	}
 	return s, nil
 }
@@ -185,21 +217,49 @@ func (s *Store) Load(ctx context.Context, snap *features.Snapshot) error {
 // dropGeneration deletes the keys of one generation and returns how many it found.
 func (s *Store) dropGeneration(ctx context.Context, gen int64) int {
 	s.metas.Delete(gen)
-	pattern := s.key(gen, "*")
+	var n atomic.Int64
+	s.scan(ctx, s.key(gen, "*"), func(c goredis.Cmdable, keys []string) error {
+		// One UNLINK per key: in a cluster, keys of different slots may not share
+		// a command even on one node.
+		_, err := c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for _, k := range keys {
+				p.Unlink(ctx, k)
+			}
+			return nil
+		})
+		n.Add(int64(len(keys)))
+		return err
+	})
+	return int(n.Load())
+}
+
+// scan calls fn with the keys matching pattern in batches, with the client of the
+// node that holds them: on a cluster, every master node is scanned (a SCAN through the
+// cluster client would reach one node only), concurrently.
+func (s *Store) scan(ctx context.Context, pattern string, fn func(c goredis.Cmdable, keys []string) error) error {
+	if c, ok := s.client.(*goredis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			return scanNode(ctx, node, pattern, fn)
+		})
+	}
+	return scanNode(ctx, s.client, pattern, fn)
+}
+
+func scanNode(ctx context.Context, c goredis.Cmdable, pattern string, fn func(c goredis.Cmdable, keys []string) error) error {
 	var cursor uint64
-	n := 0
 	for {
-		keys, next, err := s.client.Scan(ctx, cursor, pattern, 1000).Result()
+		keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
 		if err != nil {
-			return n
+			return err
 		}
 		if len(keys) > 0 {
-			s.client.Unlink(ctx, keys...)
-			n += len(keys)
+			if err := fn(c, keys); err != nil {
+				return err
+			}
 		}
 		cursor = next
 		if cursor == 0 {
-			return n
+			return nil
 		}
 	}
 }
@@ -215,7 +275,7 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 		return nil, features.ErrNoSnapshot
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: read current generation: %v", ErrUnavailable, err)
+		return s.keep(g, force, fmt.Errorf("%w: read current generation: %v", ErrUnavailable, err))
 	}
 	if v, ok := s.metas.Load(gen); ok {
 		ng := *v.(*generation)
@@ -224,6 +284,9 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 		return &ng, nil
 	}
 	b, err := s.client.Get(ctx, s.key(gen, "_meta")).Bytes()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return s.keep(g, force, fmt.Errorf("%w: read header of generation %d: %v", ErrUnavailable, gen, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: read header of generation %d: %v", ErrUnavailable, gen, err)
 	}
@@ -235,6 +298,22 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 	s.metas.Store(gen, ng)
 	s.cur.Store(ng)
 	return ng, nil
+}
+
+// keep answers a refresh that could not reach the node holding the current pointer
+// or the new header (in a cluster, one master among several): the generation known
+// so far stays in use, as a load cannot switch past it without that node either and
+// its vectors are kept until the load after next, so the companies on the other
+// nodes keep answering. It is checked again after Refresh, not on every lookup. A
+// forced refresh, or none known, returns err.
+func (s *Store) keep(g *generation, force bool, err error) (*generation, error) {
+	if g == nil || force {
+		return nil, err
+	}
+	kept := *g
+	kept.checked = time.Now()
+	s.cur.CompareAndSwap(g, &kept)
+	return &kept, nil
 }
 
 // Get returns the vector of the company.

@@ -185,13 +185,20 @@ type liveServer struct {
 
 func newLiveServer(t *testing.T, store blob.Store) *liveServer {
 	t.Helper()
+	// Refresh and backoff of an hour: only the content-key check can see a repair.
+	return newLiveServerRefresh(t, store, time.Hour)
+}
+
+// newLiveServerRefresh is newLiveServer looking for newer snapshots every
+// refresh while it serves the newest.
+func newLiveServerRefresh(t *testing.T, store blob.Store, refresh time.Duration) *liveServer {
+	t.Helper()
 	ctx := context.Background()
 	env := servingtest.New(t)
 	metrics := serving.NewMetrics(env.Models)
-	// Refresh and backoff of an hour: only the content-key check can see a repair.
 	stores, err := features.OpenStores(ctx, features.StoresOptions{Store: store,
 		Sets:    map[serving.Task]serving.FeatureSet{serving.TaskPD: servingtest.Set, serving.TaskViolation: servingtest.Set, serving.TaskLimit: servingtest.Set},
-		Refresh: time.Hour, Poll: 10 * time.Millisecond, RetryMin: time.Hour, RetryMax: time.Hour, Metrics: metrics})
+		Refresh: refresh, Poll: 10 * time.Millisecond, RetryMin: time.Hour, RetryMax: time.Hour, Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}

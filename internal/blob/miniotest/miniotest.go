@@ -13,6 +13,18 @@
 //		store := srv.Open(t) // a new bucket of its own
 //	}
 //
+// StartWith starts a server over several drive folders, which MinIO runs in
+// erasure-coded mode (4 drives: 2 data and 2 parity shards per object; reads
+// need 2 drives, writes 3). RemoveDrive then takes one away mid-test:
+//
+//	srv := miniotest.StartWith(t, miniotest.Options{Drives: 4})
+//	store := srv.Open(t)
+//	err := srv.RemoveDrive(1) // writes and reads keep working on the other three
+//
+// MinIO refuses several drives on the root disk (it waits for them forever)
+// unless it is told it runs in CI; the harness sets MINIO_CI_CD=1 for every
+// server it starts, so the same server runs on a laptop and under CI.
+//
 // Without the binary the tests are skipped, except under CI (env CI set) where
 // they fail: a CI run must not pass by skipping the real server.
 package miniotest
@@ -28,6 +40,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +51,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/xinyi-platform/xinyi/internal/blob/minio"
+	"github.com/xinyi-platform/xinyi/internal/freeport"
 )
 
 // NotInstalled is the message given when the MinIO binary cannot be found.
@@ -48,6 +62,21 @@ const (
 	stopTimeout  = 10 * time.Second
 )
 
+// Options configure a server started by StartWith.
+type Options struct {
+	// Drives is the number of drive folders. Default 1: a single-drive server.
+	// Two or more run MinIO in erasure-coded mode, one erasure set over all of
+	// them (MinIO takes 2 to 16 drives per set).
+	Drives int
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (o *Options) EnsureDefaults() {
+	if o.Drives <= 0 {
+		o.Drives = 1
+	}
+}
+
 // Server is a running MinIO server.
 type Server struct {
 	Endpoint  string // host:port of the S3 API
@@ -56,6 +85,7 @@ type Server struct {
 
 	cmd    *exec.Cmd
 	dir    string
+	drives []string
 	log    *syncBuffer
 	exited chan struct{}
 	mu     sync.Mutex
@@ -106,16 +136,27 @@ func requireBinary(tb testing.TB) string {
 	return ""
 }
 
-// Start starts a server for tb alone; it is stopped when tb ends, and its log
-// is shown if tb failed.
+// Start starts a single-drive server for tb alone; it is stopped when tb ends,
+// and its log is shown if tb failed.
 func Start(tb testing.TB) *Server {
 	tb.Helper()
+	return StartWith(tb, Options{})
+}
+
+// StartWith starts a server with opts for tb alone; it is stopped when tb ends,
+// and its log is shown if tb failed.
+func StartWith(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	opts.EnsureDefaults()
+	if opts.Drives > 16 {
+		tb.Fatalf("miniotest: %d drives, MinIO takes at most 16 in one erasure set", opts.Drives)
+	}
 	bin := requireBinary(tb)
 	dir, err := os.MkdirTemp("", "xinyi-minio-")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s, err := start(bin, dir)
+	s, err := start(bin, dir, opts)
 	if err != nil {
 		os.RemoveAll(dir)
 		tb.Fatal(err)
@@ -148,7 +189,7 @@ func Shared(tb testing.TB) *Server {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		shared.srv, shared.err = start(bin, dir)
+		shared.srv, shared.err = start(bin, dir, Options{Drives: 1})
 		if shared.err != nil {
 			os.RemoveAll(dir)
 		}
@@ -176,10 +217,10 @@ func StopShared() {
 	}
 }
 
-func start(bin, dir string) (*Server, error) {
+func start(bin, dir string, opts Options) (*Server, error) {
 	var lastErr error
 	for range 3 { // a free port can be taken between probing and binding
-		s, err := startOnce(bin, dir)
+		s, err := startOnce(bin, dir, opts)
 		if err == nil {
 			return s, nil
 		}
@@ -188,12 +229,12 @@ func start(bin, dir string) (*Server, error) {
 	return nil, lastErr
 }
 
-func startOnce(bin, dir string) (*Server, error) {
-	api, err := FreeAddr()
+func startOnce(bin, dir string, opts Options) (*Server, error) {
+	api, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
-	console, err := FreeAddr()
+	console, err := freeport.Addr()
 	if err != nil {
 		return nil, err
 	}
@@ -205,16 +246,38 @@ func startOnce(bin, dir string) (*Server, error) {
 		log:       &syncBuffer{},
 		exited:    make(chan struct{}),
 	}
-	data := filepath.Join(dir, "data")
-	if err := os.MkdirAll(data, 0o755); err != nil {
-		return nil, err
+	// One drive keeps the folder name of earlier runs; several are data/d1...
+	// (MinIO's own ellipsis syntax would work too, but listing them keeps the
+	// paths the test removes the ones the server was given).
+	s.drives = []string{filepath.Join(dir, "data")}
+	if opts.Drives > 1 {
+		s.drives = s.drives[:0]
+		for i := 1; i <= opts.Drives; i++ {
+			s.drives = append(s.drives, filepath.Join(dir, "data", fmt.Sprintf("d%d", i)))
+		}
 	}
-	cmd := exec.Command(bin, "server", data, "--address", api, "--console-address", console, "--quiet")
+	for _, d := range s.drives {
+		// The drives are fresh; a folder left by an earlier attempt on another
+		// port would carry that attempt's format, which is harmless but not fresh.
+		if err := os.RemoveAll(d); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	args := append([]string{"server"}, s.drives...)
+	args = append(args, "--address", api, "--console-address", console, "--quiet")
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey,
 		"MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off",
+		// Without it MinIO will not use several drives that sit on the root
+		// disk (as temporary folders do): it logs "drive not found, will be
+		// retried" and waits. It also caps MinIO's buffer pool at 256 MiB.
+		"MINIO_CI_CD=1",
 	)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = procAttr() // dies with the test process where the OS allows
@@ -224,6 +287,13 @@ func startOnce(bin, dir string) (*Server, error) {
 	s.cmd = cmd
 	go func() { cmd.Wait(); close(s.exited) }()
 
+	// Live answers as soon as the process listens; an erasure-coded server is
+	// usable only once its drives are formatted and in write quorum, which the
+	// cluster check reports.
+	health := "/minio/health/live"
+	if len(s.drives) > 1 {
+		health = "/minio/health/cluster"
+	}
 	deadline := time.Now().Add(startTimeout)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
@@ -232,7 +302,14 @@ func startOnce(bin, dir string) (*Server, error) {
 			return nil, fmt.Errorf("minio exited during startup (%v):\n%s", cmd.ProcessState, tail(s.Log(), 4000))
 		default:
 		}
-		resp, err := client.Get("http://" + api + "/minio/health/live")
+		// Another process can take the port between FreeAddr and MinIO's
+		// bind; MinIO then logs it and keeps running without the API, and the
+		// health check would be asking the other process. Try other ports.
+		if log := s.Log(); strings.Contains(log, "Unable to listen on") || strings.Contains(log, "address already in use") {
+			s.Stop()
+			return nil, fmt.Errorf("minio could not listen on %s or %s:\n%s", api, console, tail(log, 2000))
+		}
+		resp, err := client.Get("http://" + api + health)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -263,6 +340,38 @@ func (s *Server) Stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// Drives returns the drive folders the server was started with.
+func (s *Server) Drives() []string { return slices.Clone(s.drives) }
+
+// RemoveDrive takes drive i (0-based, as in Drives) away from the running
+// server, as a pulled disk: its folder is removed with everything in it and a
+// plain file left in its place, so MinIO can neither use it nor format it
+// again. The server keeps running on the others. It returns an error rather
+// than failing a test so that it can be called from any goroutine (a progress
+// callback in the middle of a run, say).
+func (s *Server) RemoveDrive(i int) error {
+	if i < 0 || i >= len(s.drives) {
+		return fmt.Errorf("miniotest: no drive %d: the server has %d", i, len(s.drives))
+	}
+	if len(s.drives) == 1 {
+		return fmt.Errorf("miniotest: cannot remove the only drive of a single-drive server")
+	}
+	d := s.drives[i]
+	// The server may create files in the folder while it is being removed
+	// (RemoveAll then fails with "directory not empty"): try again.
+	var err error
+	for range 20 {
+		if err = os.RemoveAll(d); err == nil {
+			err = os.WriteFile(d, []byte("drive removed by the test\n"), 0o444)
+		}
+		if err == nil {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return fmt.Errorf("miniotest: remove drive %s: %w", d, err)
 }
 
 // Log returns what the server has written so far.
@@ -298,7 +407,9 @@ func (s *Server) Client(tb testing.TB) *miniogo.Client {
 	return c
 }
 
-// FreeAddr returns a loopback host:port nobody listens on right now.
+// FreeAddr returns a loopback host:port nobody listens on right now (from the
+// kernel's ephemeral range; the servers the package starts take theirs from
+// freeport.Addr).
 func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
