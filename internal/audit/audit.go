@@ -218,19 +218,21 @@ func (l *Log) writeBatch(ctx context.Context, batch []*waiter) {
 	}
 }
 
-// maxHeadRetries bounds how often a PostgreSQL batch is rechained after another
-// writer moved the head first.
-const maxHeadRetries = 20
+// optimisticTries is how often a PostgreSQL batch is rechained after another
+// writer moved the head first before it takes the head's row lock instead (so
+// writers that keep colliding still make progress, in lock order).
+const optimisticTries = 3
 
 // writeBatchPostgres writes a batch in one statement, which PostgreSQL runs as
 // its own transaction: it moves the head from the one the records are chained
 // to, and inserts them only if that head was still the stored one. When another
 // writer (another process, or AppendTx) moved it first, nothing is written and
 // the batch is chained again to the head read afresh. One round trip and one
-// commit instead of a transaction's five or more.
+// commit instead of a transaction's five or more. Under contention from other
+// writers it falls back to a transaction that locks the head (writeBatchTx).
 func (l *Log) writeBatchPostgres(ctx context.Context, batch []*waiter) ([]Record, error) {
 	recs := make([]Record, len(batch))
-	for range maxHeadRetries {
+	for range optimisticTries {
 		if !l.headOK {
 			var head Record
 			if err := metadb.ScanOne(l.db.QueryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"), &head.Seq, &head.Hash); err != nil {
@@ -255,7 +257,7 @@ func (l *Log) writeBatchPostgres(ctx context.Context, batch []*waiter) ([]Record
 		}
 		l.headOK = false // another writer moved the head: chain to the new one
 	}
-	return nil, fmt.Errorf("audit: the head moved under %d attempts to append", maxHeadRetries)
+	return l.writeBatchTx(ctx, batch)
 }
 
 // batchStatement is the PostgreSQL statement that moves the head from prev to
@@ -283,7 +285,7 @@ SELECT v.* FROM (VALUES `)
 }
 
 // writeBatchTx commits the records of batch in one transaction that holds the
-// write lock (SQLite). The records are chained to the head this process last
+// write lock (SQLite) or the head's row lock (PostgreSQL). The records are chained to the head this process last
 // wrote, which the transaction moves only if the stored head is still that one;
 // otherwise (another process, or AppendTx, moved it) they are chained to the
 // stored head, read under the lock.
