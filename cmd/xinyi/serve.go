@@ -117,7 +117,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
 		jobWorkers = fs.Int("job-workers", 1, "screenings this server runs at once from the jobs database (0: only enqueue, for `xinyi worker` processes to run)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
-		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process (or the console) applies within it, one made through this server at once (0: every check reads the database)")
+		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 		pprofAddr  = fs.String("pprof", "", "listen address of the Go profiler (/debug/pprof/: CPU, heap, mutex, block, trace); empty: off")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -189,9 +189,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *prewarm && len(snaps) > 0 {
 		cacheSize = max(30000, 2*len(serving.Tasks)*len(snaps[0].Codes)) // room for every company and model, and a reload
 	}
-	// Assessments authorize through an access store of their own that remembers
-	// found consents for --consent-cache, so a decision does not query the
-	// database for its consent.
+	// Every surface of this process (assessments, OIP, consent grants, the console)
+	// authorizes through one access store that remembers found consents for
+	// --consent-cache, so a decision does not query the database for its consent;
+	// a revocation through this process applies at once, one made by another
+	// process within --consent-cache.
 	servingAcc, err := access.Open(ctx, pl.db, access.Options{Audit: log, ConsentCacheTTL: max(0, *consentTTL)})
 	if err != nil {
 		return err
@@ -281,7 +283,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			dir = nil
 		}
 	}
-	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: acc, log: log, cat: cat, reg: reg, data: data,
+	console, closeConsole, err := newConsole(consoleDeps{store: store, acc: servingAcc, log: log, cat: cat, reg: reg, data: data,
 		screener: screener, svc: svc, graph: graph, dir: dir, secure: *secure || tlsConf != nil, lang: *lang, logger: logger})
 	if err != nil {
 		return err
