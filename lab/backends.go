@@ -18,6 +18,9 @@ var (
 	ErrUnauthenticated = errors.New("lab: not signed in")
 	// ErrForbidden: the signed-in role may not see or do this.
 	ErrForbidden = errors.New("lab: forbidden")
+	// ErrConsentRequired: the company has not granted the user's institution an
+	// active consent (never, expired or revoked). HTTP 403.
+	ErrConsentRequired = errors.New("lab: company consent required")
 	// ErrCSRF: a form arrived without the session's anti-forgery token.
 	ErrCSRF = errors.New("lab: form token missing or wrong")
 	// ErrNotFound: no indicator, sample, model, job or company has that name.

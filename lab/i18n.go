@@ -79,6 +79,7 @@ var messages = map[string][2]string{
 	"err.unauthenticated": {"请先登录", "Please sign in"},
 	"err.csrf":            {"表单已过期或被篡改，未做任何更改。请返回、刷新页面后重试。", "The form has expired or was tampered with; nothing was changed. Go back, reload the page and try again."},
 	"err.forbidden":       {"您的角色无权访问此页面", "Your role may not open this page"},
+	"err.consent":         {"该企业尚未授权贵机构查看其信用信息", "The company has not granted your institution consent to see its credit profile"},
 	"err.notfound":        {"未找到", "Not found"},
 	"err.invalid":         {"输入有误，未做任何更改", "The input is not valid; nothing was changed"},
 	"err.conflict":        {"操作与当前状态冲突，未做任何更改", "This conflicts with the current state; nothing was changed"},

@@ -272,6 +272,11 @@ func (s *Server) allow(q *req, action access.Action, res access.Resource) error 
 		return fmt.Errorf("%w: %w", ErrNotConnected, err)
 	case errors.Is(err, access.ErrInvalid):
 		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
+	case errors.Is(err, access.ErrConsentRequired):
+		// Said in the reader's language, with the names the reader knows.
+		return fmt.Errorf("%w: %s", ErrConsentRequired, q.lang.Pick(
+			fmt.Sprintf("企业 %s 未向 %s 授予“信用评估”授权，或授权已到期、已撤销。企业可在授权后由贵机构重新查看。", res.ID, p.Institution),
+			fmt.Sprintf("Company %s has no active credit-assessment consent for %s: never granted, expired or revoked. Once the company grants it, open the profile again.", res.ID, p.Institution)))
 	}
 	return fmt.Errorf("%w: %w", ErrForbidden, err)
 }
@@ -360,6 +365,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnauthorized, "err.unauthenticated"
 	case errors.Is(err, ErrCSRF):
 		return http.StatusForbidden, "err.csrf"
+	case errors.Is(err, ErrConsentRequired):
+		return http.StatusForbidden, "err.consent"
 	case errors.Is(err, ErrForbidden):
 		return http.StatusForbidden, "err.forbidden"
 	case errors.Is(err, ErrNotFound):
@@ -392,7 +399,7 @@ func (s *Server) fail(q *req, err error) {
 	} else {
 		// The heading names the kind of error; the detail keeps only what went wrong.
 		detail = err.Error()
-		for _, e := range []error{ErrInvalidInput, ErrNotFound, ErrForbidden, ErrConflict, ErrNotConnected, ErrUnauthenticated} {
+		for _, e := range []error{ErrInvalidInput, ErrNotFound, ErrForbidden, ErrConsentRequired, ErrConflict, ErrNotConnected, ErrUnauthenticated} {
 			detail = strings.TrimPrefix(detail, e.Error()+": ")
 		}
 		detail = strings.TrimPrefix(detail, "lab: ")

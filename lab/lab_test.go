@@ -227,7 +227,7 @@ func TestRoleChecks(t *testing.T) {
 					t.Fatalf("status %d, want %d\n%s", p.status, want, p.body)
 				}
 				noLeak(t, p)
-				if want == 403 && !strings.Contains(p.body, "无权") && !strings.Contains(p.body, "consent") {
+				if want == 403 && !strings.Contains(p.body, "无权") && !strings.Contains(p.body, "未向") {
 					t.Fatalf("403 without a readable reason:\n%s", p.body)
 				}
 				if want == 403 {

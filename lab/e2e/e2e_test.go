@@ -344,4 +344,16 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("heading after the switch %q", h)
 	}
 	s.screenshot("14-indicators-en")
+
+	// A bank without the company's consent is refused by the access layer, in
+	// words, in both languages.
+	s.logout()
+	s.login(env.Keys[labtest.Banker])
+	s.do("refused profile", chromedp.Navigate(srv+"/lab/companies/"+env.Focus), chromedp.WaitVisible(chromedp.CSS("#error-heading")))
+	if d := s.text("#error-detail"); !strings.Contains(d, "consent") || !strings.Contains(d, env.Focus) {
+		t.Fatalf("refusal detail %q does not speak of consent", d)
+	}
+	s.screenshot("15-refused-consent-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	s.screenshot("16-refused-consent-zh")
 }
