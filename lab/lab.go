@@ -277,8 +277,50 @@ func (s *Server) allow(q *req, action access.Action, res access.Resource) error 
 		return fmt.Errorf("%w: %s", ErrConsentRequired, q.lang.Pick(
 			fmt.Sprintf("企业 %s 未向 %s 授予“信用评估”授权，或授权已到期、已撤销。企业可在授权后由贵机构重新查看。", res.ID, p.Institution),
 			fmt.Sprintf("Company %s has no active credit-assessment consent for %s: never granted, expired or revoked. Once the company grants it, open the profile again.", res.ID, p.Institution)))
+	case errors.Is(err, access.ErrForbidden):
+		if need, ok := roleNeeds[action]; ok {
+			return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick(
+				fmt.Sprintf("%s；%s（%s）的角色：%s。", need[0], p.User, p.Institution, roleWords(q.lang, p.Roles)),
+				fmt.Sprintf("%s; %s (%s) has the roles: %s.", need[1], p.User, p.Institution, roleWords(q.lang, p.Roles))))
+		}
 	}
 	return fmt.Errorf("%w: %w", ErrForbidden, err)
+}
+
+// roleNeeds says, in Chinese and English, what internal/access's rule for an action
+// asks of a console user; the rule itself is access.Decide's.
+var roleNeeds = map[access.Action][2]string{
+	access.ActionBuildSample:     {"样本库与算法库需要数据科学家或管理员角色", "Samples and training need the data scientist or administrator role"},
+	access.ActionListModels:      {"模型库与审批需要数据科学家、审批人或管理员角色", "The model library and approvals need the data scientist, approver or administrator role"},
+	access.ActionWriteModel:      {"上传和变更模型需要数据科学家或管理员角色", "Uploading and changing models needs the data scientist or administrator role"},
+	access.ActionDecidePromotion: {"审批模型上线需要审批人角色", "Deciding a promotion needs the approver role"},
+	access.ActionScreen:          {"风险筛查需要监管机构的监管角色，或平台管理员", "Screening needs the regulator role at a regulator, or a platform administrator"},
+	access.ActionFindCompanies:   {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},
+	access.ActionAssess:          {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},
+}
+
+// roleWords names roles in the reader's language.
+func roleWords(l *Lang, roles []access.Role) string {
+	if len(roles) == 0 {
+		return l.Pick("无", "none")
+	}
+	names := map[access.Role][2]string{
+		access.RoleDataScientist: {"数据科学家", "data scientist"},
+		access.RoleApprover:      {"审批人", "approver"},
+		access.RoleAdmin:         {"管理员", "administrator"},
+		access.RoleBank:          {"信贷", "bank"},
+		access.RoleRegulator:     {"监管", "regulator"},
+		access.RoleLab:           {"浏览", "viewer"},
+	}
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		if n, ok := names[r]; ok {
+			out[i] = l.Pick(n[0], n[1])
+		} else {
+			out[i] = string(r)
+		}
+	}
+	return strings.Join(out, l.Pick("、", ", "))
 }
 
 // checkCSRF compares the form's token with the session's (or, before sign-in, the

@@ -356,4 +356,10 @@ func TestConsoleInChromium(t *testing.T) {
 	s.screenshot("15-refused-consent-en")
 	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
 	s.screenshot("16-refused-consent-zh")
+	// A page the role does not open says which roles do, in Chinese.
+	s.do("refused page", chromedp.Navigate(srv+"/lab/samples"), chromedp.WaitVisible(chromedp.CSS("#error-heading")))
+	if d := s.text("#error-detail"); !strings.Contains(d, "数据科学家") || !strings.Contains(d, "信贷") {
+		t.Fatalf("role refusal detail %q", d)
+	}
+	s.screenshot("17-refused-role-zh")
 }
