@@ -97,18 +97,22 @@ func (c *explainCache) lookup(sc *Scorer, row, out []float64) *explainEntry {
 // contributions returns the decomposition of row under sc, computing and remembering
 // it on a miss. out receives the contributions.
 func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, error) {
-	if c == nil {
-		return sc.Contributions(row, out)
-	}
 	if e := c.lookup(sc, row, out); e != nil {
 		return e.expected, nil
 	}
+	expected, _, err := c.compute(sc, row, out)
+	return expected, err
+}
+
+// compute decomposes row under sc into out and remembers it, without looking it
+// up first (the caller has just missed). The entry is nil when the cache is.
+func (c *explainCache) compute(sc *Scorer, row, out []float64) (float64, *explainEntry, error) {
+	expected, err := sc.Contributions(row, out)
+	if err != nil || c == nil {
+		return expected, nil, err
+	}
 	k := c.key(sc, row)
 	sh := &c.shards[k.hash%uint64(len(c.shards))]
-	expected, err := sc.Contributions(row, out)
-	if err != nil {
-		return 0, err
-	}
 	e := &explainEntry{row: slices.Clone(row), expected: expected, contrib: slices.Clone(out)}
 	sh.mu.Lock()
 	if len(sh.m) >= c.per {
@@ -119,7 +123,7 @@ func (c *explainCache) contributions(sc *Scorer, row, out []float64) (float64, e
 	}
 	sh.m[k] = e
 	sh.mu.Unlock()
-	return expected, nil
+	return expected, e, nil
 }
 
 // len returns the number of remembered decompositions.

@@ -477,7 +477,9 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	explain := func(i int) {
 		start := time.Now()
 		sc := snap.Scorer(Tasks[i])
-		ex[i].expected, ex[i].err = s.cache.contributions(sc, row(Tasks[i]), ex[i].contrib)
+		// A miss: compute and remember, keeping the entry so the reasons the
+		// decision writes are remembered with it.
+		ex[i].expected, ex[i].entry, ex[i].err = s.cache.compute(sc, row(Tasks[i]), ex[i].contrib)
 		took[i] += time.Since(start)
 	}
 	var wg sync.WaitGroup
