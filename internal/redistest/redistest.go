@@ -12,7 +12,6 @@
 package redistest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +27,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/xinyi-platform/xinyi/internal/freeport"
+	"github.com/xinyi-platform/xinyi/internal/testproc"
 )
 
 // NotInstalled is the message given when redis-server or redis-cli is missing.
@@ -65,7 +65,7 @@ type Cluster struct {
 type node struct {
 	addr   string
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *testproc.Output
 	exited chan struct{}
 }
 
@@ -146,7 +146,7 @@ func requireBinaries(tb testing.TB) (server, cli string) {
 
 func (c *Cluster) logs(tb testing.TB) {
 	for _, n := range c.nodes {
-		tb.Logf("redis node %s log:\n%s", n.addr, tail(n.log.String(), 3000))
+		tb.Logf("redis node %s log:\n%s", n.addr, testproc.Tail(n.log.String(), 3000))
 	}
 }
 
@@ -219,9 +219,9 @@ func startNodeOnce(bin, dir string) (*node, error) {
 		"--cluster-enabled", "yes", "--cluster-port", busPort,
 		"--cluster-config-file", "nodes.conf", "--dir", dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	n := &node{addr: addr, cmd: cmd, log: &syncBuffer{}, exited: make(chan struct{})}
+	n := &node{addr: addr, cmd: cmd, log: &testproc.Output{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = n.log, n.log
-	cmd.SysProcAttr = procAttr() // dies with the test process where the OS allows
+	cmd.SysProcAttr = testproc.Attr() // dies with the test process where the OS allows
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -232,7 +232,7 @@ func startNodeOnce(bin, dir string) (*node, error) {
 	for {
 		select {
 		case <-n.exited:
-			return nil, fmt.Errorf("redis-server on %s exited during startup (%v):\n%s", addr, cmd.ProcessState, tail(n.log.String(), 2000))
+			return nil, fmt.Errorf("redis-server on %s exited during startup (%v):\n%s", addr, cmd.ProcessState, testproc.Tail(n.log.String(), 2000))
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -244,7 +244,7 @@ func startNodeOnce(bin, dir string) (*node, error) {
 		}
 		if time.Now().After(deadline) {
 			n.kill()
-			return nil, fmt.Errorf("redis-server on %s not answering after %s:\n%s", addr, startTimeout, tail(n.log.String(), 2000))
+			return nil, fmt.Errorf("redis-server on %s not answering after %s:\n%s", addr, startTimeout, testproc.Tail(n.log.String(), 2000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -322,33 +322,4 @@ func (n *node) kill() {
 	}
 	n.cmd.Process.Kill()
 	<-n.exited
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "..." + s[len(s)-n:]
-}
-
-// syncBuffer collects a node's output; it keeps the last 256 KiB.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 256<<10 {
-		keep := b.b.Bytes()[b.b.Len()-(128<<10):]
-		b.b = *bytes.NewBuffer(append([]byte(nil), keep...))
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

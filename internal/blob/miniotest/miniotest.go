@@ -30,7 +30,6 @@
 package miniotest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -52,6 +51,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/blob/minio"
 	"github.com/xinyi-platform/xinyi/internal/freeport"
+	"github.com/xinyi-platform/xinyi/internal/testproc"
 )
 
 // NotInstalled is the message given when the MinIO binary cannot be found.
@@ -86,7 +86,7 @@ type Server struct {
 	cmd    *exec.Cmd
 	dir    string
 	drives []string
-	log    *syncBuffer
+	log    *testproc.Output
 	exited chan struct{}
 	mu     sync.Mutex
 	closed bool
@@ -200,7 +200,7 @@ func Shared(tb testing.TB) *Server {
 	s := shared.srv
 	tb.Cleanup(func() {
 		if tb.Failed() {
-			tb.Logf("MinIO log (%s), last part:\n%s", s.Endpoint, tail(s.Log(), 4000))
+			tb.Logf("MinIO log (%s), last part:\n%s", s.Endpoint, testproc.Tail(s.Log(), 4000))
 		}
 	})
 	return s
@@ -243,7 +243,7 @@ func startOnce(bin, dir string, opts Options) (*Server, error) {
 		AccessKey: "xinyi-" + randHex(6),
 		SecretKey: randHex(20),
 		dir:       dir,
-		log:       &syncBuffer{},
+		log:       &testproc.Output{},
 		exited:    make(chan struct{}),
 	}
 	// One drive keeps the folder name of earlier runs; several are data/d1...
@@ -280,7 +280,7 @@ func startOnce(bin, dir string, opts Options) (*Server, error) {
 		"MINIO_CI_CD=1",
 	)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
-	cmd.SysProcAttr = procAttr() // dies with the test process where the OS allows
+	cmd.SysProcAttr = testproc.Attr() // dies with the test process where the OS allows
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
@@ -299,7 +299,7 @@ func startOnce(bin, dir string, opts Options) (*Server, error) {
 	for {
 		select {
 		case <-s.exited:
-			return nil, fmt.Errorf("minio exited during startup (%v):\n%s", cmd.ProcessState, tail(s.Log(), 4000))
+			return nil, fmt.Errorf("minio exited during startup (%v):\n%s", cmd.ProcessState, testproc.Tail(s.Log(), 4000))
 		default:
 		}
 		// Another process can take the port between FreeAddr and MinIO's
@@ -307,7 +307,7 @@ func startOnce(bin, dir string, opts Options) (*Server, error) {
 		// health check would be asking the other process. Try other ports.
 		if log := s.Log(); strings.Contains(log, "Unable to listen on") || strings.Contains(log, "address already in use") {
 			s.Stop()
-			return nil, fmt.Errorf("minio could not listen on %s or %s:\n%s", api, console, tail(log, 2000))
+			return nil, fmt.Errorf("minio could not listen on %s or %s:\n%s", api, console, testproc.Tail(log, 2000))
 		}
 		resp, err := client.Get("http://" + api + health)
 		if err == nil {
@@ -318,7 +318,7 @@ func startOnce(bin, dir string, opts Options) (*Server, error) {
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			return nil, fmt.Errorf("minio at %s not live after %s:\n%s", api, startTimeout, tail(s.Log(), 4000))
+			return nil, fmt.Errorf("minio at %s not live after %s:\n%s", api, startTimeout, testproc.Tail(s.Log(), 4000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -423,35 +423,4 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func tail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := strings.IndexByte(s[len(s)-n:], '\n')
-	return "..." + s[len(s)-n+i+1:]
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's two output streams and
-// readers; it keeps the last 1 MiB.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.b.Len() > 1<<20 {
-		keep := b.b.Bytes()[b.b.Len()-(512<<10):]
-		b.b = *bytes.NewBuffer(append([]byte(nil), keep...))
-	}
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
