@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
@@ -142,22 +143,7 @@ func TestAuthorizeAuditsRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bankInst, err := store.CreateInstitution(ctx, "setup", "Weihai Bank", access.KindBank)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, err := store.CreateUser(ctx, "setup", "officer", bankInst.ID, access.RoleBank)
-		if err != nil {
-			t.Fatal(err)
-		}
-		key, _, err := store.IssueKey(ctx, "setup", u.ID, "loans", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := store.Authenticate(ctx, key)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, p := accesstest.User(t, store, "Weihai Bank", access.KindBank, "officer", access.RoleBank)
 		code, err := creditcode.New('9', '1', "330604", "MA4UJ7K2")
 		if err != nil {
 			t.Fatal(err)
@@ -194,7 +180,7 @@ func TestAuthorizeAuditsRefusals(t *testing.T) {
 		}
 		refused(t, string(access.ActionScreen), "population:violation/v1")
 
-		err = authz.Authorize(ctx, p, access.ActionReadModel, access.Resource{Kind: "model", ID: "pd", Owner: bankInst.ID + 1, Operation: "model.resolve"})
+		err = authz.Authorize(ctx, p, access.ActionReadModel, access.Resource{Kind: "model", ID: "pd", Owner: p.InstitutionID + 1, Operation: "model.resolve"})
 		if !errors.Is(err, access.ErrForbidden) {
 			t.Fatalf("foreign model: %v", err)
 		}
@@ -206,7 +192,7 @@ func TestAuthorizeAuditsRefusals(t *testing.T) {
 		}
 		refused(t, string(access.ActionAssess), "company:"+code[:17]+"#")
 
-		if _, err := store.GrantConsent(ctx, "portal", access.ConsentGrant{CompanyCode: code, BankID: bankInst.ID, Scope: access.ScopeCreditAssessment,
+		if _, err := store.GrantConsent(ctx, "portal", access.ConsentGrant{CompanyCode: code, BankID: p.InstitutionID, Scope: access.ScopeCreditAssessment,
 			ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}

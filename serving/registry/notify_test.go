@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
@@ -55,22 +56,7 @@ func TestFollowAcrossInstances(t *testing.T) {
 	}
 	regA, acc := open()
 	regB, _ := open()
-	platform, err := acc.CreateInstitution(ctx, "setup", "Platform", access.KindPlatform)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := acc.CreateUser(ctx, "setup", "serving", platform.ID, access.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "serving", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := acc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, admin := accesstest.User(t, acc, "Platform", access.KindPlatform, "serving", access.RoleAdmin)
 
 	// Every task's stump at version 1 on champion; pd has versions 2..4 differing
 	// in one leaf.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -41,22 +42,7 @@ func TestFollowRegistryAndSurviveMinIOLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	platform, err := acc.CreateInstitution(ctx, "setup", "Platform", access.KindPlatform)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := acc.CreateUser(ctx, "setup", "serving", platform.ID, access.RoleAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "serving", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin, err := acc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, admin := accesstest.User(t, acc, "Platform", access.KindPlatform, "serving", access.RoleAdmin)
 	upload := func(task serving.Task, text string) int {
 		t.Helper()
 		v, err := reg.Register(ctx, admin, "xinyi-"+string(task), core.Upload{Data: []byte(text),
