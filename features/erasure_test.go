@@ -183,12 +183,7 @@ func BenchmarkMaterializeErasure(b *testing.B) {
 	if _, err := datasets.Generate(ctx, local, o); err != nil {
 		b.Fatal(err)
 	}
-	var asofs []time.Time
-	for m := 1; m <= 12; m++ {
-		asofs = append(asofs, time.Date(2025, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
-	}
-	budget := *benchMemory << 20
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget * 3 / 2))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(benchBudget() * 3 / 2))
 	for _, removed := range []int{0, 1} {
 		b.Run(fmt.Sprintf("drives=%d", 4-removed), func(b *testing.B) {
 			srv := miniotest.StartWith(b, miniotest.Options{Drives: 4})
@@ -199,17 +194,7 @@ func BenchmarkMaterializeErasure(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			var res *Result
-			b.ResetTimer()
-			for b.Loop() {
-				res, err = Materialize(ctx, remote, Options{Set: *benchSet, AsOf: asofs, Force: true, MemoryBudget: budget})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(res.RawRecords)/res.Elapsed.Seconds(), "raw-records/s")
-			b.ReportMetric(float64(res.RawRecords), "raw-records")
-			b.ReportMetric(float64(res.Shards), "shards")
+			benchMaterializeLoop(b, remote)
 		})
 	}
 }

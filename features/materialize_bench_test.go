@@ -64,25 +64,37 @@ func BenchmarkMaterialize(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(benchBudget() * 3 / 2))
+	res := benchMaterializeLoop(b, store)
+	b.ReportMetric(float64(res.Decoded), "decoded-records")
+	b.ReportMetric(float64(res.Companies), "companies")
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
+}
+
+// benchBudget is the memory budget of the benchmarks, as xinyi features
+// materialize keeps the heap near its default budget.
+func benchBudget() int64 { return *benchMemory << 20 }
+
+// benchMaterializeLoop times the materialization of -materialize.set from store
+// as of the 12 month ends of 2025 and reports raw records per second, raw records
+// and shards.
+func benchMaterializeLoop(b *testing.B, store blob.Store) *Result {
+	b.Helper()
 	var asofs []time.Time
 	for m := 1; m <= 12; m++ {
 		asofs = append(asofs, time.Date(2025, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
 	}
-	// As xinyi features materialize does: keep the heap near the default budget.
-	budget := *benchMemory << 20
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(budget * 3 / 2))
 	var res *Result
+	var err error
 	b.ResetTimer()
 	for b.Loop() {
-		res, err = Materialize(ctx, store, Options{Set: *benchSet, AsOf: asofs, Force: true, MemoryBudget: budget})
+		res, err = Materialize(context.Background(), store, Options{Set: *benchSet, AsOf: asofs, Force: true, MemoryBudget: benchBudget()})
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(res.RawRecords)/res.Elapsed.Seconds(), "raw-records/s")
 	b.ReportMetric(float64(res.RawRecords), "raw-records")
-	b.ReportMetric(float64(res.Decoded), "decoded-records")
-	b.ReportMetric(float64(res.Companies), "companies")
-	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-rss-MB")
 	b.ReportMetric(float64(res.Shards), "shards")
+	return res
 }
