@@ -379,28 +379,19 @@ func FuzzRebind(f *testing.F) {
 }
 
 func BenchmarkTxInsert(b *testing.B) {
-	for _, engine := range []struct {
-		name string
-		open func(testing.TB) *metadb.DB
-	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
-		b.Run(engine.name, func(b *testing.B) {
-			db := engine.open(b)
-			ctx := context.Background()
-			if err := db.Migrate(ctx, "test", testMigrations); err != nil {
+	eachEngine(b, func(b *testing.B, db *metadb.DB) {
+		ctx := context.Background()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			err := db.Tx(ctx, func(tx *metadb.Tx) error {
+				_, err := tx.InsertID(ctx, "INSERT INTO items (name) VALUES (?)", fmt.Sprintf("n%d", i))
+				return err
+			})
+			if err != nil {
 				b.Fatal(err)
 			}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				err := db.Tx(ctx, func(tx *metadb.Tx) error {
-					_, err := tx.InsertID(ctx, "INSERT INTO items (name) VALUES (?)", fmt.Sprintf("n%d", i))
-					return err
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestSQLiteCheckpointer: under back-to-back commits the background checkpointer
@@ -455,26 +446,34 @@ func TestSQLiteCheckpointer(t *testing.T) {
 // BenchmarkQueryRow is a point query of the kind hot paths run per request (a
 // consent, a key); SQLite runs it from a kept prepared statement.
 func BenchmarkQueryRow(b *testing.B) {
+	eachEngine(b, func(b *testing.B, db *metadb.DB) {
+		ctx := context.Background()
+		if _, err := db.Exec(ctx, "INSERT INTO counters (name, n) VALUES (?, ?)", "a", 1); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			var n int64
+			if err := metadb.ScanOne(db.QueryRow(ctx, "SELECT n FROM counters WHERE name = ?", "a"), &n); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// eachEngine runs a benchmark body on a fresh migrated SQLite and PostgreSQL
+// database.
+func eachEngine(b *testing.B, fn func(b *testing.B, db *metadb.DB)) {
 	for _, engine := range []struct {
 		name string
 		open func(testing.TB) *metadb.DB
 	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
 		b.Run(engine.name, func(b *testing.B) {
 			db := engine.open(b)
-			ctx := context.Background()
-			if err := db.Migrate(ctx, "test", testMigrations); err != nil {
+			if err := db.Migrate(context.Background(), "test", testMigrations); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := db.Exec(ctx, "INSERT INTO counters (name, n) VALUES (?, ?)", "a", 1); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			for b.Loop() {
-				var n int64
-				if err := metadb.ScanOne(db.QueryRow(ctx, "SELECT n FROM counters WHERE name = ?", "a"), &n); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fn(b, db)
 		})
 	}
 }
