@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,11 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
-	"github.com/xinyi-platform/xinyi/serving"
-	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
-	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
 
 func init() {
@@ -69,26 +64,6 @@ func parseQueues(spec string) (map[string]int, error) {
 		return nil, fmt.Errorf("--queues: no queue to work")
 	}
 	return out, nil
-}
-
-// openScreeningJobs opens the jobs database with the screening worker over svc
-// registered; queues empty means insert and list only. The returned Queue has
-// not started.
-func openScreeningJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, scoring int, logger *slog.Logger) (*jobs.Queue, error) {
-	opts := jobs.Options{DSN: dsn, Logger: logger}
-	if len(queues) > 0 {
-		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger},
-			Store: store, Workers: scoring, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		ws := jobs.NewWorkers()
-		if err := screenjobs.Register(ws, runner); err != nil {
-			return nil, err
-		}
-		opts.Workers, opts.Queues = ws, queues
-	}
-	return jobs.Open(ctx, opts)
 }
 
 func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -96,7 +96,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	q, err := openScreeningJobs(ctx, jdsn, work, svc, pl.store, *scoring, logger)
+	q, err := screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: jdsn, Queues: work, Service: svc, Store: pl.store, Scoring: *scoring, Logger: logger})
 	if err != nil {
 		return err
 	}

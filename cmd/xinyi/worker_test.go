@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -66,11 +67,16 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	}
 	addr := lis.Addr().String()
 	lis.Close()
+	if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	admin := lis.Addr().String()
+	lis.Close()
 	ctx, stopServe := context.WithCancel(context.Background())
 	served := make(chan int, 1)
 	go func() {
 		var out, errOut bytes.Buffer
-		served <- runMain(ctx, []string{"serve", "-store", store, "-service-key", ops, "-http", addr, "-grpc", "",
+		served <- runMain(ctx, []string{"serve", "-store", store, "-service-key", ops, "-http", addr, "-grpc", "", "-admin", admin,
 			"-job-workers", "0", "-prewarm=false"}, &out, &errOut)
 	}()
 	defer func() {
@@ -107,6 +113,18 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	id, _ := job["id"].(string)
 	if id == "" || job["state"] != "running" {
 		t.Fatalf("started %v", job)
+	}
+	// The admin listener answers apart from the API, without a key.
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "xinyi_requests_total", "/debug/pprof/": "goroutine"} {
+		resp, err := http.Get("http://" + admin + path)
+		if err != nil {
+			t.Fatalf("admin %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("admin %s: %d, want %q in\n%.300s", path, resp.StatusCode, want, b)
+		}
 	}
 	// No process works the queue yet: the job waits.
 	time.Sleep(300 * time.Millisecond)

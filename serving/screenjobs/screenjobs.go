@@ -19,12 +19,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/serving"
+	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 )
 
 // Kind is the job kind of a screening.
@@ -195,4 +198,45 @@ func jobOf(in jobs.Info) (serving.Job, error) {
 		j.State, j.Error = serving.JobFailed, in.Error
 	}
 	return j, nil
+}
+
+// OpenOptions configure Open.
+type OpenOptions struct {
+	// DSN is the jobs database (see jobs.Options.DSN).
+	DSN string
+	// Queues to work and how many jobs of each at once; empty: insert and list
+	// only (the process runs no screening).
+	Queues map[string]int
+	// Service, Store and Scoring make the screening runner when Queues is set:
+	// Scoring is the scoring goroutines of one screening (0: GOMAXPROCS).
+	Service *serving.Service
+	Store   blob.Store
+	Scoring int
+	// Register, when set, installs the workers of further job kinds.
+	Register func(*jobs.Workers) error
+	Logger   *slog.Logger
+}
+
+// Open opens the jobs database with the screening worker installed when the
+// process works queues. The returned Queue has not started.
+func Open(ctx context.Context, o OpenOptions) (*jobs.Queue, error) {
+	opts := jobs.Options{DSN: o.DSN, Logger: o.Logger}
+	if len(o.Queues) > 0 {
+		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: o.Service, Source: servingfeatures.Snapshots{Store: o.Store, Logger: o.Logger},
+			Store: o.Store, Workers: o.Scoring, Logger: o.Logger})
+		if err != nil {
+			return nil, err
+		}
+		ws := jobs.NewWorkers()
+		if err := Register(ws, runner); err != nil {
+			return nil, err
+		}
+		if o.Register != nil {
+			if err := o.Register(ws); err != nil {
+				return nil, err
+			}
+		}
+		opts.Workers, opts.Queues = ws, o.Queues
+	}
+	return jobs.Open(ctx, opts)
 }
