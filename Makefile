@@ -65,6 +65,14 @@ demo: build ## run the platform end to end on embedded defaults into ./xinyi-dat
 demo-stop: ## stop the server that make demo left running
 	@if [ -f "$(DEMO_DIR)/.xinyi/serve.pid" ]; then kill "$$(cat $(DEMO_DIR)/.xinyi/serve.pid)" 2>/dev/null && echo "stopped"; rm -f "$(DEMO_DIR)/.xinyi/serve.pid"; else echo "no demo server running"; fi
 
+.PHONY: cluster-demo
+cluster-demo: build $(BIN)/minio ## run 3 workers and 2 servers over MinIO (4 drives), PostgreSQL and Redis on loopback (CLUSTER_DIR)
+	@bash scripts/cluster-demo.sh "$(BIN)/xinyi" "$(BIN)/minio"
+
+.PHONY: cluster-demo-stop
+cluster-demo-stop: ## stop what make cluster-demo started
+	@bash scripts/cluster-stop.sh "$${CLUSTER_DIR:-$(CURDIR)/xinyi-cluster}"
+
 .PHONY: lint
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

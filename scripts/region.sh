@@ -1,7 +1,8 @@
-# Sourced by demo.sh and bench-load.sh: the steps that turn an empty folder into a
-# served region. Both functions take the xinyi binary and the store folder; extra
-# arguments (e.g. --db postgres://...) go to every command that opens the metadata
-# database.
+# Sourced by demo.sh, bench-load.sh and cluster-demo.sh: the steps that turn an empty
+# store into a served region. Both functions take the xinyi binary and the store (a
+# folder or s3://bucket); extra arguments (e.g. --db postgres://...) go to every command
+# that opens the metadata database. Trained model files go to $REGION_WORK (default
+# <store>/.xinyi, which needs a folder store).
 
 # region_data generates a region of $3 companies, 36 months of department data
 # (2023-01 .. 2025-12), materializes the PD, violation and limit feature sets at
@@ -15,7 +16,8 @@ region_data() {
   local dates=2023-06-30,2023-09-30,2023-12-31,2024-03-31,2024-06-30,2024-09-30,2024-12-31,2025-03-31,2025-06-30,2025-09-30,2025-12-31
   local set
   for set in pd violation limit; do
-    "$xinyi" features materialize --store "$dir" --set "$set" --asof "$dates"
+    # shellcheck disable=SC2086 # REGION_MATERIALIZE holds extra flags, word-split on purpose
+    "$xinyi" features materialize --store "$dir" --set "$set" --asof "$dates" ${REGION_MATERIALIZE:-}
   done
 
   say "3. samples: outcomes over the 12 months after each snapshot, known by 2025-12-31"
@@ -44,7 +46,7 @@ region_models() {
   say "5. train three models on the samples and register them with the samples as lineage"
   local set m req id
   for set in pd violation limit; do
-    "$xinyi" train --store "$dir" "${db[@]}" --sample "$set-demo" --out "$dir/.xinyi/$set.txt" \
+    "$xinyi" train --store "$dir" "${db[@]}" --sample "$set-demo" --out "${REGION_WORK:-$dir/.xinyi}/$set.txt" \
       --register "$set" --key "$scientist"
   done
 

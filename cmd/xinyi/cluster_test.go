@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
+	"github.com/xinyi-platform/xinyi/internal/freeport"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+)
+
+// clusterProc is a xinyi process of the cluster test: the test binary run again
+// as TestWorkerChild with the command's arguments.
+type clusterProc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startProc(t *testing.T, name string, args ...string) *clusterProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerChild$", "-test.count=1", "-test.v")
+	raw, _ := json.Marshal(args)
+	cmd.Env = append(os.Environ(), workerChildEnv+"="+string(raw))
+	p := &clusterProc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("--- %s output (tail):\n%s", name, tail(p.out.String(), 3000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// requireRedis skips (fails under CI) without a Redis server on its standard port.
+func requireRedis(t *testing.T) string {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: "127.0.0.1:6379"})
+	defer c.Close()
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redis-server at 127.0.0.1:6379 is required under CI: %v", err)
+		}
+		t.Skipf("redis-server at 127.0.0.1:6379 not reachable (make services): %v", err)
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// apiClient calls one server's HTTP API with an API key.
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+func (c apiClient) call(method, path, key, body string) (map[string]any, int) {
+	c.t.Helper()
+	r, err := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if key != "" {
+		r.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return nil, 0
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var v map[string]any
+	_ = json.Unmarshal(b, &v)
+	return v, resp.StatusCode
+}
+
+func (c apiClient) waitReady(p *clusterProc, within time.Duration) {
+	c.t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(100 * time.Millisecond) {
+		if _, code := c.call("GET", "/v2/health/ready", "", ""); code == http.StatusOK {
+			return
+		}
+		select {
+		case err := <-p.done:
+			c.t.Fatalf("%s exited before it was ready: %v\n%s", p.name, err, tail(p.out.String(), 3000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			_, code := c.call("GET", "/v2/health/ready", "", "")
+			c.t.Fatalf("%s not ready after %s (last status %d)", p.name, within, code)
+		}
+	}
+}
+
+// TestCluster runs Xinyi as several processes over shared PostgreSQL, MinIO in
+// erasure-coded mode over 4 drives, and Redis: 3 `xinyi worker` and 2 `xinyi
+// serve`. A champion moved through one server is served by the other, pushed by
+// PostgreSQL LISTEN/NOTIFY (the servers poll only hourly); a screening started on a
+// server that is then killed completes on the workers and is visible on the other
+// server; both servers answer assessments throughout. XINYI_SCALE=1 runs it on
+// 120,000 companies (make bench).
+func TestCluster(t *testing.T) {
+	if os.Getenv(workerChildEnv) != "" {
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts MinIO, PostgreSQL schemas and five xinyi processes")
+	}
+	companies := "3000"
+	if os.Getenv("XINYI_SCALE") != "" {
+		companies = "120000"
+	}
+	redisURL := requireRedis(t)
+	db := metadbtest.PostgresDSN(t)
+	mio := miniotest.StartWith(t, miniotest.Options{Drives: 4})
+	t.Setenv("XINYI_S3_ENDPOINT", mio.Endpoint)
+	t.Setenv("XINYI_S3_ACCESS_KEY", mio.AccessKey)
+	t.Setenv("XINYI_S3_SECRET_KEY", mio.SecretKey)
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	store := "s3://cluster-" + hex.EncodeToString(rnd[:])
+	dir := t.TempDir()
+
+	must := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := run(t, args...)
+		if code != 0 {
+			t.Fatalf("xinyi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return strings.TrimSpace(out)
+	}
+	dates := "2023-06-30,2023-12-31,2024-06-30,2024-12-31,2025-12-31"
+	must("generate", "-companies", companies, "-months", "36", "-seed", "7", "-out", store, "-quiet")
+	for _, set := range []string{"pd", "violation", "limit"} {
+		must("features", "materialize", "-store", store, "-set", set, "-asof", dates)
+		must("features", "sample", "-store", store, "-set", set, "-name", set+"-s", "-from", "2023-06-30", "-to", "2024-12-31", "-build-at", "2025-12-31")
+	}
+	key := func(inst, kind, user, roles string) string {
+		return must("access", "user", "-store", store, "-db", db, "-institution", inst, "-kind", kind, "-user", user, "-roles", roles)
+	}
+	ops := key("platform", "platform", "ops", "admin")
+	scientist := key("bank", "bank", "scientist", "data_scientist")
+	approver := key("bank", "bank", "approver", "approver")
+	loans := key("bank", "bank", "loans", "bank")
+	regulator := key("amr", "regulator", "inspector", "regulator")
+	promote := func(name string, version int) {
+		req := must("model", "alias", "-store", store, "-db", db, "-key", scientist, "-name", name, "-alias", "champion", "-version", fmt.Sprint(version), "-note", "cluster")
+		m := regexp.MustCompile(`^promotion request (\d+):`).FindStringSubmatch(req)
+		if m == nil {
+			t.Fatalf("no promotion request in %q", req)
+		}
+		must("model", "approve", "-store", store, "-db", db, "-key", approver, "-id", m[1], "-note", "ok")
+	}
+	for _, set := range []string{"pd", "violation", "limit"} {
+		must("train", "-store", store, "-db", db, "-sample", set+"-s", "-out", filepath.Join(dir, set+".txt"), "-register", set, "-key", scientist)
+		promote(set, 1)
+	}
+	// A second PD model, to be promoted while the cluster serves.
+	must("train", "-store", store, "-db", db, "-sample", "pd-s", "-monotone", "none", "-out", filepath.Join(dir, "pd2.txt"), "-register", "pd", "-key", scientist)
+
+	// The company the bank assesses, with its consent on file.
+	screened := must("screen", "-store", store, "-db", db, "-model", "violation@champion", "-service-key", ops, "-top", "1")
+	var company string
+	for line := range strings.SplitSeq(screened, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "1" {
+			company = f[1]
+		}
+	}
+	if company == "" {
+		t.Fatalf("no company in the screening:\n%s", screened)
+	}
+	must("access", "consent", "-store", store, "-db", db, "-company", company, "-bank", "bank")
+
+	for i := range 3 {
+		startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops, "-queues", "screening=1", "-workers", "1")
+	}
+	var servers [2]*clusterProc
+	var apis [2]apiClient
+	for i := range servers {
+		addr, err := freeport.Addr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[i] = startProc(t, fmt.Sprintf("server %c", 'A'+i), "serve", "-store", store, "-db", db, "-service-key", ops,
+			"-http", addr, "-grpc", "", "-job-workers", "0", "-rate-redis", redisURL, "-follow", "1h", "-prewarm=false")
+		apis[i] = apiClient{t: t, base: "http://" + addr}
+	}
+	for i := range servers {
+		apis[i].waitReady(servers[i], 90*time.Second)
+	}
+	assess := func(api apiClient) map[string]any {
+		t.Helper()
+		v, code := api.call("POST", "/v1/assessments", loans, fmt.Sprintf(`{"company_code":%q}`, company))
+		if code != http.StatusOK {
+			t.Fatalf("assessment on %s: %d %v", api.base, code, v)
+		}
+		return v
+	}
+	before := assess(apis[1])
+
+	t.Run("alias pushed to the other server", func(t *testing.T) {
+		servedVersion := func() string {
+			v, code := apis[1].call("GET", "/v2/models/pd", loans, "")
+			if code != http.StatusOK {
+				t.Fatalf("model metadata on B: %d %v", code, v)
+			}
+			vs, _ := v["versions"].([]any)
+			if len(vs) != 1 {
+				t.Fatalf("model metadata on B: %v", v)
+			}
+			return fmt.Sprint(vs[0])
+		}
+		if got := servedVersion(); got != "1" {
+			t.Fatalf("B serves pd version %s before the move, want 1", got)
+		}
+		pr, code := apis[0].call("POST", "/v1/registry/models/pd/promotions", scientist, `{"alias":"champion","version":2,"note":"cluster"}`)
+		if code != http.StatusCreated {
+			t.Fatalf("promotion request on A: %d %v", code, pr)
+		}
+		id := fmt.Sprint(pr["id"])
+		dec, code := apis[0].call("POST", "/v1/registry/promotions/"+id+"/approve", approver, `{"note":"ok"}`)
+		if code != http.StatusOK {
+			t.Fatalf("approval on A: %d %v", code, dec)
+		}
+		approved := time.Now()
+		var took time.Duration
+		for {
+			if servedVersion() == "2" {
+				took = time.Since(approved)
+				break
+			}
+			if time.Since(approved) > 10*time.Second {
+				t.Fatalf("B still serves version 1 of pd 10 s after the approval on A")
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Logf("B served the new champion %s after the approval on A returned", took.Round(time.Millisecond))
+		if took > 100*time.Millisecond {
+			t.Errorf("B served the new champion after %s, want within 100 ms", took)
+		}
+		after := assess(apis[1])
+		if after["pd"] == before["pd"] {
+			t.Errorf("PD %v unchanged after the champion moved to another model", after["pd"])
+		}
+	})
+
+	t.Run("screening survives its server", func(t *testing.T) {
+		job, code := apis[0].call("POST", "/v1/screenings", regulator, `{"task":"violation"}`)
+		if code != http.StatusAccepted && code != http.StatusOK && code != http.StatusCreated {
+			t.Fatalf("screening on A: %d %v", code, job)
+		}
+		id, _ := job["id"].(string)
+		if err := servers[0].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-servers[0].done
+		servers[0].done <- nil // for the cleanup
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			job, code = apis[1].call("GET", "/v1/screenings/"+id, regulator, "")
+			if code == http.StatusOK && job["state"] != "running" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("screening %s not finished on B: %d %v", id, code, job)
+			}
+		}
+		if job["state"] != "done" || job["done"] != job["total"] || job["total"] == 0.0 {
+			t.Fatalf("screening on B: %v", job)
+		}
+		assess(apis[1])
+	})
+}
