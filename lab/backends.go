@@ -494,3 +494,39 @@ type GuaranteeGraphs interface {
 type Companies interface {
 	Company(ctx context.Context, p Principal, code string) (Company, error)
 }
+
+// QueuedJob is one durable job (a screening, a materialization shard, …) as the
+// platform's job list shows it.
+type QueuedJob struct {
+	ID int64
+	// Kind is the job kind (screening, materialize_plan, materialize_shard, …);
+	// Subject says what it works on (a task, a feature set and shard), when known.
+	Kind, Subject string
+	Queue         string
+	// State is River's: available, scheduled, running, retryable, completed,
+	// cancelled, discarded or pending.
+	State                string
+	Attempt, MaxAttempts int
+	// Done of Total is the live progress its worker last reported; Note names the
+	// stage.
+	Done, Total int64
+	Note        string
+	Created     time.Time
+	Finished    time.Time // zero while it is not finished
+	// By names the processes that ran its attempts, the last one last.
+	By    []string
+	Error string
+}
+
+// Percent is the progress in whole percent (0 when the total is unknown).
+func (j QueuedJob) Percent() int {
+	if j.Total <= 0 {
+		return 0
+	}
+	return int(min(100, 100*j.Done/j.Total))
+}
+
+// Jobs lists the platform's durable jobs, newest first; state "" means any.
+type Jobs interface {
+	Jobs(ctx context.Context, p Principal, state string, limit int) ([]QueuedJob, error)
+}

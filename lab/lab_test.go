@@ -200,7 +200,7 @@ func TestSessionExpiry(t *testing.T) {
 func TestRoleChecks(t *testing.T) {
 	env, srv := setup(t)
 	users := map[string]*browser{}
-	for _, u := range []string{labtest.Scientist, labtest.Approver2, labtest.Regulator, labtest.Banker, labtest.Viewer} {
+	for _, u := range []string{labtest.Scientist, labtest.Approver2, labtest.Regulator, labtest.Banker, labtest.Viewer, labtest.Operator} {
 		users[u] = as(t, env, srv, u)
 	}
 	focus := "/lab/companies/" + env.Focus
@@ -216,6 +216,8 @@ func TestRoleChecks(t *testing.T) {
 		{"/lab/approvals", map[string]int{labtest.Scientist: 200, labtest.Approver2: 200, labtest.Regulator: 403, labtest.Viewer: 403}},
 		{"/lab/screenings", map[string]int{labtest.Scientist: 403, labtest.Approver2: 403, labtest.Regulator: 200, labtest.Banker: 403, labtest.Viewer: 403}},
 		{"/lab/companies", map[string]int{labtest.Scientist: 403, labtest.Regulator: 200, labtest.Banker: 200, labtest.Viewer: 403}},
+		{"/lab/jobs", map[string]int{labtest.Operator: 200, labtest.Scientist: 403, labtest.Regulator: 403, labtest.Banker: 403, labtest.Viewer: 403}},
+		{"/lab/jobs?state=exploded", map[string]int{labtest.Operator: 400}},
 		// A bank sees a company only with its consent (none granted yet).
 		{focus, map[string]int{labtest.Scientist: 403, labtest.Regulator: 200, labtest.Banker: 403, labtest.Viewer: 403}},
 	}

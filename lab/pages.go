@@ -61,6 +61,8 @@ func (s *Server) routes() {
 	s.handle("GET /companies", companies, s.companySearch)
 	s.handle("GET /companies/{code}", companies, s.company)
 
+	s.handle("GET /jobs", route{action: access.ActionListJobs}, s.jobs)
+
 	s.handle("/", route{public: true}, func(q *req) error {
 		return fmt.Errorf("%w: no page at %s", ErrNotFound, q.r.URL.Path)
 	})
@@ -153,6 +155,7 @@ func (s *Server) home(q *req) error {
 	add("approvals", "approvals", p.May(string(access.ActionDecidePromotion)))
 	add("screenings", "screenings", p.May(string(access.ActionScreen)))
 	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
+	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
 }
 
@@ -789,4 +792,46 @@ func (s *Server) company(q *req) error {
 		}
 	}
 	return s.render(q, http.StatusOK, "company", "companies", c.Name, d)
+}
+
+// jobStates are the states the job list filters by, in the order offered.
+var jobStates = []string{"running", "available", "retryable", "scheduled", "completed", "discarded", "cancelled"}
+
+// refresh reloads the list while any job is unfinished.
+func (d jobsData) refresh() int {
+	for _, j := range d.Jobs {
+		if j.Finished.IsZero() {
+			return 5
+		}
+	}
+	return 0
+}
+
+type jobsData struct {
+	Jobs   []QueuedJob
+	State  string
+	States []string
+	// Counts holds how many of the listed jobs are in each state.
+	Counts map[string]int
+}
+
+// jobs lists the platform's durable jobs with their live progress (platform
+// operators only: the list spans every institution).
+func (s *Server) jobs(q *req) error {
+	if s.o.Jobs == nil {
+		return fmt.Errorf("%w: jobs", ErrNotConnected)
+	}
+	state := q.r.URL.Query().Get("state")
+	if state != "" && !slices.Contains(jobStates, state) {
+		return fmt.Errorf("%w: unknown job state %q (want one of %s)", ErrInvalidInput, state, strings.Join(jobStates, ", "))
+	}
+	list, err := s.o.Jobs.Jobs(q.ctx(), q.principal(), state, 200)
+	if err != nil {
+		return err
+	}
+	d := jobsData{Jobs: list, State: state, States: jobStates, Counts: map[string]int{}}
+	for _, j := range list {
+		d.Counts[j.State]++
+	}
+	return s.render(q, http.StatusOK, "jobs", "jobs", q.lang.T("nav.jobs"), d)
 }

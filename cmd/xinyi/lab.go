@@ -18,9 +18,11 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
+	labjobs "github.com/xinyi-platform/xinyi/lab/jobs"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
@@ -148,6 +150,7 @@ type consoleDeps struct {
 	svc      *serving.Service           // nil: no company profiles
 	graph    *features.GuaranteeNetwork // nil: profiles without the guarantee circle
 	dir      *datasets.Directory        // nil: profiles name companies by code
+	jobs     *jobs.Queue                // nil: no job list
 	secure   bool
 	lang     string
 	logger   *slog.Logger
@@ -172,6 +175,9 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	}
 	if d.graph != nil {
 		opts.Graphs = labfeatures.NewGraphs(d.graph)
+	}
+	if d.jobs != nil {
+		opts.Jobs = labjobs.New(d.jobs)
 	}
 	console, err := lab.New(opts)
 	if err != nil {

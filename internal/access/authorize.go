@@ -42,6 +42,10 @@ const (
 	// ActionViewJob: see a screening job and its result. The owner institution and
 	// platform administrators.
 	ActionViewJob Action = "job.view"
+	// ActionListJobs: list every durable job of the platform (screenings,
+	// materialization shards, …) with its progress and errors. Platform
+	// administrators only: the list spans every institution.
+	ActionListJobs Action = "job.list"
 	// ActionReadModel: see a registered model, its versions and artifacts, or run
 	// it (OIP). The owner institution, anyone when it is shared, and platform
 	// administrators.
@@ -188,6 +192,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("%s belongs to another institution", res.Subject())
+	case ActionListJobs:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("the platform's job list needs a platform administrator; %s", who())
 	case ActionReadModel:
 		if (res.Owner != 0 && res.Owner == p.InstitutionID) || res.Shared || p.PlatformWide() {
 			return Decision{}, nil

@@ -362,4 +362,25 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("role refusal detail %q", d)
 	}
 	s.screenshot("17-refused-role-zh")
+
+	// The platform's operator follows the background jobs of every worker.
+	s.logout()
+	s.login(env.Keys[labtest.Operator])
+	s.do("jobs", chromedp.Navigate(srv+"/lab/jobs"), chromedp.WaitVisible(chromedp.CSS("#job-table")))
+	if n, want := s.count("#job-table tbody tr"), len(labtest.Jobs()); n != want {
+		t.Fatalf("job list has %d rows, want %d", n, want)
+	}
+	if txt := s.text("#job-table"); !strings.Contains(txt, "特征物化：分片计算") || !strings.Contains(txt, "12,800 / 20,000") || !strings.Contains(txt, "等待重试") {
+		t.Fatalf("job list in Chinese lacks kinds, grouped progress or states:\n%s", txt)
+	}
+	s.screenshot("18-jobs-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	if txt := s.text("#job-table"); !strings.Contains(txt, "materialization: shard") || !strings.Contains(txt, "waiting to retry") {
+		t.Fatalf("job list in English:\n%s", txt)
+	}
+	s.screenshot("19-jobs-en")
+	s.do("running jobs", chromedp.Navigate(srv+"/lab/jobs?state=running"), chromedp.WaitVisible(chromedp.CSS("#job-table")))
+	if n := s.count("#job-table tbody tr"); n != 2 {
+		t.Fatalf("running jobs: %d rows, want 2", n)
+	}
 }

@@ -38,6 +38,7 @@ const (
 	Regulator = "zhao" // regulator at the market regulation bureau
 	Banker    = "sun"  // bank role at the bank
 	Viewer    = "zhou" // lab viewer at the bank
+	Operator  = "qian" // administrator of the platform itself
 	BankName  = "上虞农商银行"
 	RegName   = "上虞区市场监督管理局"
 )
@@ -135,6 +136,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.BankID = bank.ID
+	platform, err := e.Access.CreateInstitution(ctx, "setup", "信易平台运维中心", xaccess.KindPlatform)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []struct {
 		name  string
 		inst  int64
@@ -146,6 +151,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		{Regulator, reg.ID, []xaccess.Role{xaccess.RoleRegulator}},
 		{Banker, bank.ID, []xaccess.Role{xaccess.RoleBank}},
 		{Viewer, bank.ID, []xaccess.Role{xaccess.RoleLab}},
+		{Operator, platform.ID, []xaccess.Role{xaccess.RoleAdmin}},
 	} {
 		usr, err := e.Access.CreateUser(ctx, "setup", u.name, u.inst, u.roles...)
 		if err != nil {
@@ -200,7 +206,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Now: o.Now})
+		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,6 +129,9 @@ type Console struct {
 	Directory *datasets.Directory
 	// Secure is true when the server speaks TLS (cookies are then Secure).
 	Secure bool
+	// Jobs is the jobs database the server queues screenings in, for the
+	// console's job list.
+	Jobs *jobs.Queue
 }
 
 // Server is one serving process, listening once New returns.
@@ -291,7 +294,7 @@ func (s *Server) build(ctx context.Context) error {
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
 		if o.Console != nil {
-			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil}
+			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs}
 			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
 			console, stop, err := o.Console(c)
 			if err != nil {
