@@ -104,6 +104,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// History reads the score history (nil: Service.History is unavailable).
+	History ScoreHistory
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -403,34 +405,12 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 
 	// took is each model's scoring time: its prediction, then its reasons.
 	var took [3]time.Duration
-	t0 := time.Now()
-	pd, err := snap.PD.Predict(row(TaskPD))
+	d, err := figures(snap, pol, row, lookup, &took)
 	if err != nil {
 		return nil, err
 	}
-	t1 := time.Now()
-	vio, err := snap.Violation.Predict(row(TaskViolation))
-	if err != nil {
-		return nil, err
-	}
-	t2 := time.Now()
-	lim, err := snap.Limit.Predict(row(TaskLimit))
-	if err != nil {
-		return nil, err
-	}
-	took[0], took[1], took[2] = t1.Sub(t0), t2.Sub(t1), time.Since(t2)
-	d := &Decision{ID: newID(), Company: req.Company, PD: pd, Violation: vio, PolicyVersion: pol.Version,
-		Generation: snap.Generation, AsOf: asOf, FeatureSets: map[Task]string{}, FeaturesAsOf: make(map[Task]string, len(Tasks))}
-	if d.Score, err = pol.Score(pd); err != nil {
-		return nil, err
-	}
-	if d.Rating, err = pol.Rating(pd); err != nil {
-		return nil, err
-	}
-	d.Colour, d.ColourRules = pol.Colour(d.Score, lookup)
-	if d.Limit, err = pol.Limit(lim, d.Rating, d.Colour, lookup); err != nil {
-		return nil, err
-	}
+	d.ID, d.Company, d.AsOf = newID(), req.Company, asOf
+	d.FeatureSets, d.FeaturesAsOf = map[Task]string{}, make(map[Task]string, len(Tasks))
 	names := make([]string, 0, len(products))
 	for n := range products {
 		names = append(names, n)
@@ -442,9 +422,6 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			l = math.Floor(l/pol.Limits.Round) * pol.Limits.Round
 		}
 		d.Products = append(d.Products, ProductLimit{Product: n, Limit: l})
-	}
-	if d.InspectionTier, d.SamplingRatio, err = pol.Inspection(vio); err != nil {
-		return nil, err
 	}
 	// TreeSHAP is most of a decision's work: decompositions the cache holds are
 	// copied from it, and the others computed in parallel.
@@ -522,6 +499,46 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	for _, id := range d.ColourRules {
 		r, _ := pol.Rule(id)
 		d.Reasons = append(d.Reasons, s.ruleReason(r, lookup))
+	}
+	return d, nil
+}
+
+// figures computes a decision's figures from the three models' rows: PD, score,
+// rating, colour (with the rules that set it), limit, violation probability and
+// inspection tier, under pol. took, when set, receives each model's prediction
+// time. The decision has no id, company, dates, products or reasons yet.
+func figures(snap *Snapshot, pol *policy.Policy, row func(Task) []float64, lookup func(string) (float64, bool), took *[3]time.Duration) (*Decision, error) {
+	t0 := time.Now()
+	pd, err := snap.PD.Predict(row(TaskPD))
+	if err != nil {
+		return nil, err
+	}
+	t1 := time.Now()
+	vio, err := snap.Violation.Predict(row(TaskViolation))
+	if err != nil {
+		return nil, err
+	}
+	t2 := time.Now()
+	lim, err := snap.Limit.Predict(row(TaskLimit))
+	if err != nil {
+		return nil, err
+	}
+	if took != nil {
+		took[0], took[1], took[2] = t1.Sub(t0), t2.Sub(t1), time.Since(t2)
+	}
+	d := &Decision{PD: pd, Violation: vio, PolicyVersion: pol.Version, Generation: snap.Generation}
+	if d.Score, err = pol.Score(pd); err != nil {
+		return nil, err
+	}
+	if d.Rating, err = pol.Rating(pd); err != nil {
+		return nil, err
+	}
+	d.Colour, d.ColourRules = pol.Colour(d.Score, lookup)
+	if d.Limit, err = pol.Limit(lim, d.Rating, d.Colour, lookup); err != nil {
+		return nil, err
+	}
+	if d.InspectionTier, d.SamplingRatio, err = pol.Inspection(vio); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

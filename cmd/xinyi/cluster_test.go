@@ -220,7 +220,7 @@ func TestCluster(t *testing.T) {
 	must("access", "consent", "-store", store, "-db", db, "-company", company, "-bank", "bank")
 
 	for i := range 3 {
-		startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops, "-queues", "screening=1", "-workers", "1")
+		startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops, "-queues", "screening=1,scoring=1", "-workers", "1")
 	}
 	var servers [2]*clusterProc
 	var apis [2]apiClient
@@ -245,6 +245,53 @@ func TestCluster(t *testing.T) {
 		return v
 	}
 	before := assess(apis[1])
+	// history waits until the company's score history on server i has a point
+	// as of the newest snapshot date scored by pd model version pdVersion.
+	history := func(i int, pdVersion string) []any {
+		t.Helper()
+		var v map[string]any
+		var code int
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			v, code = apis[i].call("GET", "/v1/companies/"+company+"/scores", loans, "")
+			pts, _ := v["history"].([]any)
+			if code == http.StatusOK && len(pts) > 0 {
+				last := pts[len(pts)-1].(map[string]any)
+				for _, m := range last["models"].([]any) {
+					if mv := m.(map[string]any); mv["task"] == "pd" && mv["version"] == pdVersion {
+						return pts
+					}
+				}
+			}
+			if time.Now().After(deadline) {
+				out, _, _ := run(t, "jobs", "-store", store, "-db", db, "-kind", "score_history")
+				t.Logf("score history jobs:\n%s", out)
+				t.Fatalf("score history on server %d: %d %v, want the newest point by pd version %s", i, code, v, pdVersion)
+			}
+		}
+	}
+
+	t.Run("score history of every snapshot date", func(t *testing.T) {
+		// Every snapshot date is scored once, by one of the workers.
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			out := must("jobs", "-store", store, "-db", db, "-kind", "score_history")
+			if strings.Contains(out, "5 jobs: 5 completed") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("score history jobs:\n%s", out)
+			}
+		}
+		pts := history(1, "1")
+		last := pts[len(pts)-1].(map[string]any)
+		// The population scoring of the newest date equals the online assessment.
+		if last["as_of"] != before["as_of"].(string)[:10] || last["pd"] != before["pd"] || last["rating"] != before["rating"] || last["limit"] != before["limit"] {
+			t.Errorf("newest history point %v, assessment pd %v rating %v limit %v as of %v", last, before["pd"], before["rating"], before["limit"], before["as_of"])
+		}
+		// A bank without the company's consent reads no history.
+		if v, code := apis[1].call("GET", "/v1/companies/"+company+"/scores", regulator, ""); code != http.StatusOK {
+			t.Errorf("regulator reading history: %d %v", code, v)
+		}
+	})
 
 	t.Run("alias pushed to the other server", func(t *testing.T) {
 		servedVersion := func() string {
@@ -289,6 +336,11 @@ func TestCluster(t *testing.T) {
 		after := assess(apis[1])
 		if after["pd"] == before["pd"] {
 			t.Errorf("PD %v unchanged after the champion moved to another model", after["pd"])
+		}
+		// The new champion scores the newest date again; earlier dates keep theirs.
+		pts := history(0, "2")
+		if got := pts[len(pts)-1].(map[string]any)["pd"]; got != after["pd"] {
+			t.Errorf("newest history PD %v after the move, assessment %v", got, after["pd"])
 		}
 	})
 

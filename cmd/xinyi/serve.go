@@ -103,6 +103,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
 		jobWorkers = fs.Int("job-workers", 1, "screenings this server runs at once from the jobs database (0: only enqueue, for `xinyi worker` processes to run)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
+		history    = fs.Bool("score-history", true, "keep the score history current: queue a scoring of the whole region for every new snapshot, champion or policy (run by --job-workers or `xinyi worker --queues scoring=1`)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -165,7 +166,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, AdminAddr: *adminAddr, TLS: tlsConf,
 		Rate: *rate, Burst: *burst, RateRedis: *rateRedis, RateFailClosed: *rateClosed,
 		Timeout: *timeout, Refresh: *refresh, Follow: *follow, ConsentCache: *consentTTL,
-		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm,
+		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history,
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
 				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, secure: *secure || c.Secure, lang: *lang, logger: logger})

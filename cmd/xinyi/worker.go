@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+	"github.com/xinyi-platform/xinyi/serving/scorejobs"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
 
@@ -30,7 +32,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,…")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… (screening: screenings; scoring: the score history)")
 		scoring    = fs.Int("workers", 0, "scoring goroutines of one screening (default GOMAXPROCS)")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
@@ -96,7 +98,14 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	q, err := screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: jdsn, Queues: work, Service: svc, Store: pl.store, Scoring: *scoring, Logger: logger})
+	register := func(ws *jobs.Workers) error {
+		if work[scorejobs.QueueName] == 0 {
+			return nil
+		}
+		return scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger})
+	}
+	q, err := screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: jdsn, Queues: work, Service: svc, Store: pl.store, Scoring: *scoring, Logger: logger,
+		Register: register})
 	if err != nil {
 		return err
 	}

@@ -192,6 +192,20 @@ func (h *handler) screeningGet(ctx context.Context, p serving.Principal, r *http
 	return http.StatusOK, j, nil
 }
 
+// scoreHistory answers GET /v1/companies/{code}/scores: the company's figures as
+// of each scored snapshot date, oldest first.
+func (h *handler) scoreHistory(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	code := r.PathValue("code")
+	pts, err := h.opts.Service.History(ctx, p, code)
+	if err != nil {
+		return 0, nil, err
+	}
+	if pts == nil {
+		pts = []serving.ScorePoint{}
+	}
+	return http.StatusOK, map[string]any{"company_code": code, "history": pts}, nil
+}
+
 type consentBody struct {
 	CompanyCode string    `json:"company_code"`
 	BankID      int64     `json:"bank_id"`

@@ -86,6 +86,7 @@ func New(opts Options) (http.Handler, error) {
 		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
 		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
 	}
+	h.route("GET /v1/companies/{code}/scores", "score_history", h.authed(h.scoreHistory))
 	h.route("GET /v2/health/live", "live", h.live)
 	h.route("GET /v2/health/ready", "ready", h.ready)
 	h.route("GET /v2", "server_metadata", h.serverMetadata)

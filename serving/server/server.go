@@ -48,6 +48,8 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+	"github.com/xinyi-platform/xinyi/serving/scorejobs"
+	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
 
@@ -107,6 +109,13 @@ type Options struct {
 	// Prewarm computes every company's reasons in the background after each
 	// snapshot or model change.
 	Prewarm bool
+
+	// ScoreHistory keeps the score history current: the server enqueues a
+	// score_history job (serving/scorejobs) for every new snapshot, champion or
+	// policy, checking every ScoreEvery (default 15 s). The history is read at
+	// /v1/companies/{code}/scores either way.
+	ScoreHistory bool
+	ScoreEvery   time.Duration
 
 	// Console, when set, builds the web console mounted at /lab/ over what the
 	// server built; the returned func stops its background work.
@@ -176,6 +185,9 @@ func (o *Options) check() error {
 	}
 	if o.Follow <= 0 {
 		o.Follow = 5 * time.Second
+	}
+	if o.ScoreEvery <= 0 {
+		o.ScoreEvery = 15 * time.Second
 	}
 	o.ConsentCache = max(0, o.ConsentCache)
 	return nil
@@ -247,6 +259,7 @@ func (s *Server) build(ctx context.Context) error {
 		Models: s.holder, Features: s.online.Source(), Policy: o.Policy,
 		Authorizer: auth, Auditor: o.Audit, Catalog: servingfeatures.NewCatalog(o.Catalog),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
+		History: scores.NewReader(o.Store, 0),
 	}); err != nil {
 		return err
 	}
@@ -259,9 +272,13 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	var work map[string]int
 	if o.JobWorkers > 0 {
-		work = map[string]int{screenjobs.QueueName: o.JobWorkers}
+		work = map[string]int{screenjobs.QueueName: o.JobWorkers, scorejobs.QueueName: 1}
 	}
-	if s.jobs, err = screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: o.JobsDSN, Queues: work, Service: s.svc, Store: o.Store, Logger: logger}); err != nil {
+	register := func(ws *jobs.Workers) error {
+		return scorejobs.Register(ws, scorejobs.Options{Service: s.svc, Store: o.Store, Principal: svcPrincipal, Logger: logger})
+	}
+	if s.jobs, err = screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: o.JobsDSN, Queues: work, Service: s.svc, Store: o.Store, Logger: logger,
+		Register: register}); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, func() { _ = s.jobs.Close() })
@@ -408,6 +425,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { errc <- ignoreCanceled(s.online.Run(runCtx)) }()
 	if s.opts.Prewarm {
 		go s.svc.PrewarmOnChange(runCtx, 5*time.Second, s.online.Content, s.online.Codes, s.logger)
+	}
+	if s.opts.ScoreHistory {
+		go scorejobs.Watch(runCtx, s.jobs, s.svc, s.opts.Store, s.opts.ScoreEvery, s.logger)
 	}
 	if s.adminSrv != nil {
 		go func() { _ = s.adminSrv.Serve(s.adminLis) }()
