@@ -271,7 +271,7 @@ func TestErrorStatus(t *testing.T) {
 		{"unknown version", "alice", "GET", base + "/models/pd/versions/9", nil, "", 404, "not_found", "version 9"},
 		{"bad version", "alice", "GET", base + "/models/pd/versions/x", nil, "", 400, "invalid_input", "version"},
 		{"corrupt file", "alice", "POST", upload, bytes.NewReader(raw[:len(raw)/3]), "", 422, "validation_failed", "corrupt"},
-		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, "validation_failed", `extra ["RevolvingUtilizationOfUnsecuredLines"]`},
+		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, "validation_failed", `not in the set ["RevolvingUtilizationOfUnsecuredLines"]`},
 		{"parity failure", "alice", "POST", base + "/models/pd/versions", badParity, badParityCT, 422, "validation_failed", "parity"},
 		{"too large", "alice", "POST", upload, bytes.NewReader(make([]byte, 2<<20)), "", 413, "body_too_large", ""},
 		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "invalid_input", "JSON"},
