@@ -66,8 +66,11 @@ func (up Upload) columns() []string {
 //
 // The comparison is on margins (raw scores): a row passes when
 //
-//	|margin - expected margin| <= Tolerance + ToleranceRel * |expected margin|
+//	|margin - expected margin| <= Tolerance + ToleranceRel * scale
 //
+// where scale is the magnitude of the terms the margin sums for the row (|base
+// score| plus the |value| of every leaf reached, at least |expected margin|): a
+// predictor summing trees in float32, as XGBoost does, rounds on that scale.
 // Expected probabilities of a binary model are turned into margins by the logit,
 // allowing the two float32 ulps of rounding a probability written by a float32
 // predictor carries. The platform sets the maximum of both tolerances
@@ -94,8 +97,9 @@ type ParityReport struct {
 	Output string `json:"output"`
 	// Compared is the scale of the comparison: always "margin".
 	Compared string `json:"compared"`
-	// Tolerance and ToleranceRel are the tolerances used (absolute and relative,
-	// on margins); MaxTolerance is the platform maximum in force.
+	// Tolerance and ToleranceRel are the tolerances used (absolute, and relative
+	// to the magnitude of the summed terms, on margins); MaxTolerance is the
+	// platform maximum in force.
 	Tolerance    float64          `json:"tolerance"`
 	ToleranceRel float64          `json:"tolerance_rel"`
 	MaxTolerance *ParityTolerance `json:"max_tolerance,omitempty"`
@@ -120,7 +124,7 @@ type ParityError struct{ Report ParityReport }
 
 func (e *ParityError) Error() string {
 	r := e.Report
-	msg := fmt.Sprintf("%v: parity check failed: %d of %d rows differ by more than %g + %g×|margin| on the margin scale (max difference %g)",
+	msg := fmt.Sprintf("%v: parity check failed: %d of %d rows differ by more than %g + %g×scale on the margin scale (max difference %g)",
 		ErrValidation, r.Failures, r.Rows, r.Tolerance, r.ToleranceRel, r.MaxAbsDiff)
 	if len(r.FirstFailed) > 0 {
 		f := r.FirstFailed[0]
@@ -558,7 +562,7 @@ func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, err
 				row[j] = *v
 			}
 		}
-		got, err := m.Margin(row)
+		got, scale, err := m.MarginTerms(row)
 		if err != nil {
 			return ParityReport{}, fmt.Errorf("%w: parity row %d: %w", ErrValidation, i, err)
 		}
@@ -567,10 +571,10 @@ func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, err
 		ok := false
 		switch {
 		case probabilities:
-			diff, ok = probabilityParity(got, want, tol, rel)
+			diff, ok = probabilityParity(got, want, tol, rel*scale)
 		default:
 			diff = math.Abs(got - want)
-			ok = diff <= tol+rel*math.Abs(want)
+			ok = diff <= tol+rel*max(scale, math.Abs(want))
 		}
 		if math.IsNaN(diff) {
 			diff, ok = math.Inf(1), false
@@ -595,11 +599,11 @@ func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, err
 }
 
 // probabilityParity compares margin got with an expected probability p on the
-// margin scale: the difference is |got - logit(p)| and the allowance tol +
-// rel·|logit(p)| plus what probSlack float32 ulps of p are worth in margin. A
-// probability of exactly 0 or 1 (a saturated float32 sigmoid) has no finite
-// logit: it passes when the model's own probability is within the slack of it.
-func probabilityParity(got, p, tol, rel float64) (float64, bool) {
+// margin scale: the difference is |got - logit(p)| and the allowance tol + relAbs
+// plus what probSlack float32 ulps of p are worth in margin. A probability of
+// exactly 0 or 1 (a saturated float32 sigmoid) has no finite logit: it passes when
+// the model's own probability is within the slack of it.
+func probabilityParity(got, p, tol, relAbs float64) (float64, bool) {
 	if math.IsNaN(p) || p < 0 || p > 1 {
 		return math.Inf(1), false
 	}
@@ -613,7 +617,7 @@ func probabilityParity(got, p, tol, rel float64) (float64, bool) {
 	}
 	want := math.Log(p) - math.Log1p(-p)
 	diff := math.Abs(got - want)
-	return diff, diff <= tol+rel*math.Abs(want)+slack/(p*(1-p))
+	return diff, diff <= tol+relAbs+slack/(p*(1-p))
 }
 
 // ulp32 is the gap between float32(x) and the next float32 above it.
