@@ -321,6 +321,9 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	if err != nil {
 		return Version{}, err
 	}
+	if create != nil {
+		*create = m // with its ID
+	}
 	r.notify()
 	return v, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,47 @@ func testModelColumnOrder(t *testing.T, db *metadb.DB) {
 		check("named inputs", status, resp)
 	}
 
+	// Model metadata publishes the column order; a missing or unknown input is
+	// refused by name.
+	status, md := fx.do(t, "GET", "/v2/models/violation-subset", servingtest.BankKey, "")
+	sub := golden["pd_subset"]
+	if status != 200 {
+		t.Fatalf("metadata: %d %v", status, md)
+	}
+	ins := md["inputs"].([]any)
+	matrix := ins[0].(map[string]any)
+	published, _ := json.Marshal(matrix["parameters"].(map[string]any)[oip.ParamColumns])
+	want, _ := json.Marshal(sub.Columns)
+	if matrix["name"] != "pd/v1" || string(published) != string(want) || len(ins) != 1+len(sub.Columns) {
+		t.Fatalf("metadata inputs %v, want the matrix with columns %s and one input per column", ins, want)
+	}
+	for j, in := range ins[1:] {
+		if in.(map[string]any)["name"] != sub.Columns[j] {
+			t.Fatalf("metadata input %d is %v, want %s", j+1, in, sub.Columns[j])
+		}
+	}
+	named := func(names ...string) string {
+		var in []string
+		for _, n := range names {
+			in = append(in, `{"name":"`+n+`","datatype":"FP64","shape":[1],"data":[1]}`)
+		}
+		return `{"inputs":[` + strings.Join(in, ",") + `]}`
+	}
+	for _, tt := range []struct {
+		name, body, mention string
+	}{
+		{"missing input", named(sub.Columns[1:]...), sub.Columns[0]},
+		{"unknown input", named(append(sub.Columns[1:], "tax.not_an_indicator")...), "tax.not_an_indicator"},
+		{"an indicator of the set the model does not read", named(append(sub.Columns[1:], firstNotIn(set.Indicators, sub.Columns))...), firstNotIn(set.Indicators, sub.Columns)},
+		{"tensor of the set's width", `{"inputs":[{"name":"pd/v1","datatype":"FP64","shape":[1,51],"data":[` + strings.Repeat("1,", 50) + `1]}]}`, "[rows, 12]"},
+	} {
+		status, body := fx.do(t, "POST", "/v2/models/violation-subset/infer", servingtest.BankKey, tt.body)
+		msg, _ := json.Marshal(body)
+		if status != 400 || !strings.Contains(string(msg), tt.mention) {
+			t.Errorf("%s: %d %s; want 400 naming %q", tt.name, status, msg, tt.mention)
+		}
+	}
+
 	// Assessments: the online vectors are in the set's order.
 	var worst [3]float64
 	for i, code := range codes {
@@ -287,4 +329,13 @@ func value(x *float64) float64 {
 		return math.NaN()
 	}
 	return *x
+}
+
+func firstNotIn(all, some []string) string {
+	for _, a := range all {
+		if !slices.Contains(some, a) {
+			return a
+		}
+	}
+	return ""
 }
