@@ -10,6 +10,7 @@ import (
 
 	"github.com/dmitryikh/leaves"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 )
 
@@ -41,7 +42,10 @@ type FeatureSet struct {
 }
 
 // Key is the "name/vN" form the feature store, logs, audit records and responses use.
-func (f FeatureSet) Key() string { return fmt.Sprintf("%s/v%d", f.Name, f.Version) }
+func (f FeatureSet) Key() string { return f.Ref().String() }
+
+// Ref is the set's reference.
+func (f FeatureSet) Ref() features.SetRef { return features.SetRef{Name: f.Name, Version: f.Version} }
 
 // Validate checks that the set is named, versioned and has unique, non-empty indicators.
 func (f FeatureSet) Validate() error {

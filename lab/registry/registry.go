@@ -170,7 +170,7 @@ type card struct {
 
 func convertVersion(v xregistry.Version) lab.Version {
 	out := lab.Version{Model: v.Model, Version: versionName(v.Version), Format: v.SourceFormat,
-		FeatureSet: fmt.Sprintf("%s/v%d", v.FeatureSet, v.FeatureSetVersion), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
+		FeatureSet: features.SetRef{Name: v.FeatureSet, Version: v.FeatureSetVersion}.String(), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
 		SHA256: v.ArtifactDigest, Trees: v.NumTrees, Features: len(v.Columns), Created: v.CreatedAt, CreatedBy: v.CreatedBy}
 	if v.Parity != nil {
 		out.Golden = v.Parity.Rows

@@ -562,7 +562,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		if err != nil {
 			return "", err
 		}
-		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), task
+		up.FeatureSet, up.Task = features.SetRef{Name: manifest.Set, Version: manifest.SetVersion}.String(), task
 		up.Sample, up.SampleVersion, up.SampleManifest = manifest.Name, manifest.Version, manifest.ManifestKey()
 	}
 	v, err := t.o.Models.Upload(ctx, up)
