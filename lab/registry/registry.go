@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
@@ -336,8 +337,12 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 		if task == "" {
 			task = xregistry.TaskPD
 		}
-		// The model is created with its first version in one transaction: a
-		// refused file leaves no empty model behind.
+		// A file that is not a model is refused naming the file. The model is
+		// created with its first version in one transaction: a refused file
+		// leaves no empty model behind.
+		if _, err := gbdt.Parse(u.Data, gbdt.DefaultLimits()); err != nil {
+			return lab.Version{}, fmt.Errorf("%w: %s is not a usable LightGBM or XGBoost model: %w", lab.ErrInvalidInput, u.FileName, err)
+		}
 		if _, v, err = a.r.CreateAndRegister(ctx, ap, xregistry.NewModel{Name: u.Model, Task: task}, up); err != nil {
 			return lab.Version{}, mapErr(err)
 		}
