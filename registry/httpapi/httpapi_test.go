@@ -530,3 +530,38 @@ func TestMinIOOutage(t *testing.T) {
 	code, hdr, body = f.doHeader(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_lossguide.json")))
 	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
 }
+
+// TestUploadBindsColumnsAndCreates: a legacy binary without names is refused
+// unless the query gives its columns; with task= a model is created with its first
+// version, and a refused upload leaves no model behind.
+func TestUploadBindsColumnsAndCreates(t *testing.T) {
+	f := newFixture(t)
+	const base = "/v1/registry"
+	legacy := readFile(t, "binary_depthwise.binf.model")
+	status, body := f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc/v1", bytes.NewReader(legacy), "")
+	if status != 422 || !bytes.Contains(body, []byte("does not name its columns")) {
+		t.Fatalf("legacy binary without columns: %d %s", status, body)
+	}
+	if status, body := f.do(t, "alice", "GET", base+"/models/pd-new", nil, ""); status != 404 {
+		t.Fatalf("refused upload left a model: %d %s", status, body)
+	}
+	// A bare set name is the latest version, gmsc v2, which lacks the first column.
+	status, body = f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc&columns="+strings.Join(gmscNames, ","), bytes.NewReader(legacy), "")
+	if status != 422 || !bytes.Contains(body, []byte("gmsc/v2")) {
+		t.Fatalf("bare set name: %d %s", status, body)
+	}
+	status, body = f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc/v1&columns="+strings.Join(gmscNames, ","), bytes.NewReader(legacy), "")
+	if status != 201 {
+		t.Fatalf("legacy binary with columns: %d %s", status, body)
+	}
+	var v registry.Version
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != 1 || v.FeatureSetVersion != 1 || strings.Join(v.Columns, ",") != strings.Join(gmscNames, ",") {
+		t.Fatalf("version %d bound to gmsc v%d with columns %v; want 1, gmsc v1, the file's order", v.Version, v.FeatureSetVersion, v.Columns)
+	}
+	if status, body := f.do(t, "alice", "POST", base+"/models/x/versions?feature_set=gmsc/v0", bytes.NewReader(legacy), ""); status != 400 || !bytes.Contains(body, []byte("gmsc/v0")) {
+		t.Fatalf("bad set reference: %d %s", status, body)
+	}
+}
