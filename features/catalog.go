@@ -183,7 +183,7 @@ type FeatureSet struct {
 }
 
 // Key returns "name/vN".
-func (s *FeatureSet) Key() string { return fmt.Sprintf("%s/v%d", s.Name, s.Version) }
+func (s *FeatureSet) Key() string { return s.Ref().String() }
 
 // Catalog is the validated indicator library: sources, indicators and feature sets.
 type Catalog struct {
@@ -479,14 +479,18 @@ func (c *Catalog) Sets() []*FeatureSet {
 	return out
 }
 
-// Set returns a feature set. Version 0 means the latest version of the name. The
-// reference may also be given as "name/vN" or "name@N" in name with version 0.
+// Set returns a feature set. Version 0 means the latest version of the name. With
+// version 0 the name may also be a whole reference ("name/vN", see ParseSetRef).
 func (c *Catalog) Set(name string, version int) (*FeatureSet, error) {
 	if version == 0 {
-		if n, v, ok := parseSetRef(name); ok {
-			name, version = n, v
+		if r, err := ParseSetRef(name); err == nil {
+			name, version = r.Name, r.Version
 		}
 	}
+	return c.set(name, version)
+}
+
+func (c *Catalog) set(name string, version int) (*FeatureSet, error) {
 	var best *FeatureSet
 	for _, s := range c.sets {
 		if s.Name != name {
@@ -497,25 +501,9 @@ func (c *Catalog) Set(name string, version int) (*FeatureSet, error) {
 		}
 	}
 	if best == nil || (version != 0 && best.Version != version) {
-		if version == 0 {
-			return nil, fmt.Errorf("%w: %q", ErrUnknownSet, name)
-		}
-		return nil, fmt.Errorf("%w: %s/v%d", ErrUnknownSet, name, version)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownSet, SetRef{Name: name, Version: version}.String())
 	}
 	return best, nil
-}
-
-func parseSetRef(ref string) (string, int, bool) {
-	for _, sep := range []string{"/v", "@"} {
-		if i := strings.LastIndex(ref, sep); i > 0 {
-			var v int
-			if _, err := fmt.Sscanf(ref[i+len(sep):], "%d", &v); err == nil && v > 0 &&
-				fmt.Sprint(v) == ref[i+len(sep):] {
-				return ref[:i], v, true
-			}
-		}
-	}
-	return "", 0, false
 }
 
 // SetIndicators resolves the indicators of a feature set in the set's order.

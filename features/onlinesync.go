@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,7 +157,7 @@ func NewOnlineSync(opts OnlineSyncOptions) (*OnlineSync, error) {
 	if opts.Store == nil || opts.Dst == nil || opts.Set == "" || opts.Version <= 0 {
 		return nil, fmt.Errorf("features: online sync needs a store, a set, a version > 0 and an online store (set %q, version %d)", opts.Set, opts.Version)
 	}
-	key := opts.Set + "/v" + strconv.Itoa(opts.Version)
+	key := SetRef{Name: opts.Set, Version: opts.Version}.String()
 	s := &OnlineSync{opts: opts, key: key, failed: map[Day]*syncFailure{}}
 	s.state.Store(&OnlineState{Set: key})
 	return s, nil

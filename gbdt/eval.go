@@ -86,6 +86,27 @@ func (m *Model) Margin(row []float64) (float64, error) {
 	return s, nil
 }
 
+// MarginTerms returns Margin(row) and the magnitude of the terms it sums:
+// |BaseScore| plus the |value| of every leaf the row reaches. A predictor that
+// sums in float32 (XGBoost) rounds on the scale of the terms, not of their sum,
+// so comparisons with its output scale their relative tolerance by this.
+func (m *Model) MarginTerms(row []float64) (margin, magnitude float64, err error) {
+	if len(row) != len(m.FeatureNames) {
+		return 0, 0, rowLengthError(len(row), len(m.FeatureNames))
+	}
+	margin, magnitude = m.BaseScore, math.Abs(m.BaseScore)
+	for ti := range m.Trees {
+		nodes := m.Trees[ti].Nodes
+		leaf := leafFor(nodes, row)
+		if leaf < 0 {
+			return 0, 0, invalidf("tree %d has a broken structure", ti)
+		}
+		margin += nodes[leaf].Value
+		magnitude += math.Abs(nodes[leaf].Value)
+	}
+	return margin, magnitude, nil
+}
+
 // Predict returns the prediction of one row: the logistic transform of the
 // margin for Binary models (1/(1+exp(-Sigmoid*margin))), the margin itself for
 // Regression models.

@@ -9,12 +9,27 @@
 //     it at models/sha256/<digest of the upload>; both are content-addressed.
 //   - Nothing is stored for an upload that fails validation: size limit, parse
 //     (gbdt.Parse), the objective the task needs (pd and violation: binary; limit:
-//     regression), feature names equal to the bound feature-set version (missing,
-//     extra and duplicated names are named in the error) and, when the uploader
-//     sends golden rows with their own tool's predictions, parity within the
-//     stated tolerance, checked on the canonical artifact that serving loads. The
-//     model is remapped to the feature set's column order, so serving feeds the
-//     feature vector as stored.
+//     regression), the binding of the model's columns to the bound feature-set
+//     version by name, and, when the uploader sends golden rows with their own
+//     tool's predictions, parity, checked on the canonical artifact that serving
+//     loads.
+//   - A model binds by name and keeps its own column order. Each column of the file
+//     names a feature of the set (a subset, in any order, each once; names not in
+//     the set and repeated names are named in the error). A file without feature
+//     names (XGBoost legacy binary, XGBoost JSON from unnamed arrays: f0, f1, ...;
+//     LightGBM's Column_N) needs Upload.Columns, the feature of each column in the
+//     file's order. The version records the model's order (Version.Columns) beside
+//     the set's features (Version.Features); parity rows, OIP tensors and the rows
+//     serving builds from online indicators are all in the model's order. A bare
+//     set name (FeatureSetVersion 0) binds to the latest version, recorded exactly.
+//   - The parity gate is the platform's: rows are compared on margins, absolute
+//     plus relative to the magnitude of the summed trees, at most
+//     Options.MaxParityTolerance (default 1e-4 + 1e-5; float32 XGBoost passes, a
+//     model 0.02 off in probability does not). An upload may tighten the
+//     tolerances, never loosen them. The version records rows, the largest margin
+//     difference and the tolerances used.
+//   - CreateAndRegister creates a model and its first version in one transaction:
+//     a refused upload leaves no model, version or object.
 //   - Artifacts are written before the metadata commits. A crash in between leaves
 //     only unreferenced objects, which Cleanup removes after Options.OrphanGrace.
 //   - Aliases move in one transaction with their change-feed entry and audit record.
@@ -32,8 +47,10 @@
 // Usage:
 //
 //	reg, err := registry.Open(ctx, db, store, featureSets, auditLog, registry.Options{})
-//	m, err := reg.CreateModel(ctx, p, registry.NewModel{Name: "pd-smb", Task: registry.TaskPD})
-//	v, err := reg.Register(ctx, p, "pd-smb", registry.Upload{Data: file, FeatureSet: "pd", FeatureSetVersion: 1})
+//	m, v, err := reg.CreateAndRegister(ctx, p, registry.NewModel{Name: "pd-smb", Task: registry.TaskPD},
+//		registry.Upload{Data: file, FeatureSet: "pd", FeatureSetVersion: 1, Parity: &golden})
+//	v2, err := reg.Register(ctx, p, "pd-smb", registry.Upload{Data: legacyBinary, FeatureSet: "pd",
+//		Columns: []string{"tax.sales.sum_12m", "loan.balance.last_3m", ...}}) // latest pd, the file's own order
 //	pr, err := reg.RequestPromotion(ctx, p, "pd-smb", "champion", v.Version, "validated")
 //	_, err = reg.Approve(ctx, approver, pr.ID, "ok")
 //	champion, err := reg.Resolve(ctx, p, "pd-smb", "champion")

@@ -5,26 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/xinyi-platform/xinyi/features"
 )
 
 // ErrUnknownFeatureSet is returned by a FeatureSets for a name or version it does
 // not know.
 var ErrUnknownFeatureSet = errors.New("registry: unknown feature set")
 
-// FeatureSets resolves a feature-set version to its ordered column names. The
-// feature store implements it; StaticFeatureSets serves tests and tools.
+// FeatureSets resolves a feature-set reference to the exact version it names (a
+// bare name is the latest version, see features.SetRef) and that version's
+// feature names in the set's order. The feature store implements it;
+// StaticFeatureSets serves tests and tools.
 type FeatureSets interface {
-	FeatureSet(ctx context.Context, name string, version int) ([]string, error)
+	FeatureSet(ctx context.Context, ref features.SetRef) (features.SetRef, []string, error)
 }
 
 // StaticFeatureSets is a fixed map: name -> version -> columns.
 type StaticFeatureSets map[string]map[int][]string
 
-// FeatureSet returns a copy of the columns of name at version.
-func (s StaticFeatureSets) FeatureSet(_ context.Context, name string, version int) ([]string, error) {
-	cols, ok := s[name][version]
-	if !ok {
-		return nil, fmt.Errorf("%w: %s v%d", ErrUnknownFeatureSet, name, version)
+// FeatureSet returns the exact reference and a copy of the columns of ref.
+func (s StaticFeatureSets) FeatureSet(_ context.Context, ref features.SetRef) (features.SetRef, []string, error) {
+	if ref.Version == 0 {
+		for v := range s[ref.Name] {
+			ref.Version = max(ref.Version, v)
+		}
 	}
-	return slices.Clone(cols), nil
+	cols, ok := s[ref.Name][ref.Version]
+	if !ok || ref.Version <= 0 {
+		return features.SetRef{}, nil, fmt.Errorf("%w: %s", ErrUnknownFeatureSet, ref)
+	}
+	return ref, slices.Clone(cols), nil
 }

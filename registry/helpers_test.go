@@ -109,6 +109,9 @@ func featureSets() registry.StaticFeatureSets {
 		"gmsc":   {1: rev, 2: v2},
 		"bc":     {1: columnNames(30)},
 		"simple": {1: {"X2", "X1"}},
+		// "wide" v2 holds the GMSC columns in another order among three more.
+		"wide": {1: {"a"}, 2: {gmscNames[7], "tax.paid.sum_12m", gmscNames[2], gmscNames[9], gmscNames[0], "court.cases.count_24m",
+			gmscNames[5], gmscNames[1], gmscNames[8], gmscNames[3], "loan.balance.last_3m", gmscNames[6], gmscNames[4]}},
 		// The regression fixture predicts DebtRatio from the other columns.
 		"gmsc-debt": {1: v2[:len(v2)-1]},
 	}
@@ -202,7 +205,7 @@ func xgbUpload(t testing.TB, file, goldenName string) registry.Upload {
 	return registry.Upload{
 		Data: readFile(t, filepath.Join(xgbDir, file)), FeatureSet: "gmsc", FeatureSetVersion: 1,
 		Metrics: map[string]float64{"auc": 0.81}, ModelCard: json.RawMessage(`{"intended_use":"test"}`),
-		Parity: &registry.ParityInput{Rows: g.Rows, Expected: g.Prediction, Tolerance: 1e-6},
+		Parity: &registry.ParityInput{Rows: g.Rows, Expected: g.Prediction}, // the platform's tolerance
 	}
 }
 

@@ -34,6 +34,20 @@ func (r *Registry) CreateModel(ctx context.Context, p access.Principal, nm NewMo
 }
 
 func (r *Registry) createModel(ctx context.Context, p access.Principal, nm NewModel) (Model, error) {
+	m, err := r.newModel(ctx, p, nm)
+	if err != nil {
+		return Model{}, err
+	}
+	if err := r.db.Tx(ctx, func(tx *metadb.Tx) error { return r.insertModel(ctx, tx, p, &m) }); err != nil {
+		return Model{}, err
+	}
+	r.notify()
+	return m, nil
+}
+
+// newModel checks nm and the caller's right to create it, and returns the model
+// as it will be stored (without its ID).
+func (r *Registry) newModel(ctx context.Context, p access.Principal, nm NewModel) (Model, error) {
 	nm.Name = strings.TrimSpace(nm.Name)
 	if err := checkModelName(nm.Name); err != nil {
 		return Model{}, err
@@ -53,30 +67,47 @@ func (r *Registry) createModel(ctx context.Context, p access.Principal, nm NewMo
 	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.create"); err != nil {
 		return Model{}, err
 	}
-	err := r.db.Tx(ctx, func(tx *metadb.Tx) error {
-		id, err := tx.InsertID(ctx, `INSERT INTO registry_models (name, task, owner_id, description, shared, created_by, created_at_ns)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.Name, string(m.Task), m.OwnerID, m.Description, metadb.Bool(m.Shared), m.CreatedBy, m.CreatedAt.UnixNano())
-		if errors.Is(err, metadb.ErrConflict) {
-			// Model names are one namespace across the platform. The answer is the
-			// same whoever holds the name, and says nothing of who does or whether a
-			// model by that name exists for the caller to see.
-			return fmt.Errorf("%w: model name %q is taken; choose another", ErrConflict, m.Name)
-		}
-		if err != nil {
-			return fmt.Errorf("registry: create model %s: %w", m.Name, err)
-		}
-		m.ID = id
-		if err := r.appendChange(ctx, tx, m, "model.created", 0, "", p.User); err != nil {
-			return err
-		}
-		_, err = r.log.AppendTx(ctx, tx, audit.Entry{Actor: p.User, Action: "model.create", Subject: modelSubject(m.Name), After: m})
-		return err
-	})
-	if err != nil {
-		return Model{}, err
-	}
-	r.notify()
 	return m, nil
+}
+
+// errNameTaken is the answer for a taken model name. Model names are one
+// namespace across the platform. The answer is the same whoever holds the name,
+// and says nothing of who does or whether a model by that name exists for the
+// caller to see.
+func errNameTaken(name string) error {
+	return fmt.Errorf("%w: model name %q is taken; choose another", ErrConflict, name)
+}
+
+// checkNameFree refuses a model name already held (checked again by the unique
+// index when the model is inserted).
+func (r *Registry) checkNameFree(ctx context.Context, name string) error {
+	var n int
+	if err := r.db.QueryRow(ctx, "SELECT COUNT(*) FROM registry_models WHERE name = ?", name).Scan(&n); err != nil {
+		return fmt.Errorf("registry: check model name %s: %w", name, err)
+	}
+	if n > 0 {
+		return errNameTaken(name)
+	}
+	return nil
+}
+
+// insertModel stores m inside tx, setting its ID, with its change-feed entry and
+// audit record.
+func (r *Registry) insertModel(ctx context.Context, tx *metadb.Tx, p access.Principal, m *Model) error {
+	id, err := tx.InsertID(ctx, `INSERT INTO registry_models (name, task, owner_id, description, shared, created_by, created_at_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.Name, string(m.Task), m.OwnerID, m.Description, metadb.Bool(m.Shared), m.CreatedBy, m.CreatedAt.UnixNano())
+	if errors.Is(err, metadb.ErrConflict) {
+		return errNameTaken(m.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("registry: create model %s: %w", m.Name, err)
+	}
+	m.ID = id
+	if err := r.appendChange(ctx, tx, *m, "model.created", 0, "", p.User); err != nil {
+		return err
+	}
+	_, err = r.log.AppendTx(ctx, tx, audit.Entry{Actor: p.User, Action: "model.create", Subject: modelSubject(m.Name), After: *m})
+	return err
 }
 
 // Model returns the model called name with its aliases and latest version, if

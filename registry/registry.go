@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"slices"
 	"sync"
@@ -98,26 +99,32 @@ type Lineage struct {
 
 // Version is one immutable version of a model.
 type Version struct {
-	Model             string             `json:"model"`
-	Version           int                `json:"version"`
-	ArtifactDigest    string             `json:"artifact_sha256"`
-	ArtifactKey       string             `json:"artifact_key"`
-	ArtifactSize      int64              `json:"artifact_size"`
-	OriginalDigest    string             `json:"original_sha256"`
-	OriginalKey       string             `json:"original_key"`
-	OriginalSize      int64              `json:"original_size"`
-	SourceFormat      string             `json:"source_format"`
-	FeatureSet        string             `json:"feature_set"`
-	FeatureSetVersion int                `json:"feature_set_version"`
-	Features          []string           `json:"features"`
-	Objective         string             `json:"objective"`
-	NumTrees          int                `json:"num_trees"`
-	Metrics           map[string]float64 `json:"metrics,omitempty"`
-	ModelCard         json.RawMessage    `json:"model_card,omitempty"`
-	Lineage           Lineage            `json:"lineage"`
-	Parity            *ParityReport      `json:"parity,omitempty"`
-	CreatedBy         string             `json:"created_by"`
-	CreatedAt         time.Time          `json:"created_at"`
+	Model             string `json:"model"`
+	Version           int    `json:"version"`
+	ArtifactDigest    string `json:"artifact_sha256"`
+	ArtifactKey       string `json:"artifact_key"`
+	ArtifactSize      int64  `json:"artifact_size"`
+	OriginalDigest    string `json:"original_sha256"`
+	OriginalKey       string `json:"original_key"`
+	OriginalSize      int64  `json:"original_size"`
+	SourceFormat      string `json:"source_format"`
+	FeatureSet        string `json:"feature_set"`
+	FeatureSetVersion int    `json:"feature_set_version"`
+	// Features are the features of the bound feature-set version, in the set's
+	// order. Columns are the model's input columns in the model's own order,
+	// each named by the feature it reads (a subset of Features): parity rows,
+	// OIP tensors and the rows serving builds from online indicators are all in
+	// this order.
+	Features  []string           `json:"features"`
+	Columns   []string           `json:"columns"`
+	Objective string             `json:"objective"`
+	NumTrees  int                `json:"num_trees"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	ModelCard json.RawMessage    `json:"model_card,omitempty"`
+	Lineage   Lineage            `json:"lineage"`
+	Parity    *ParityReport      `json:"parity,omitempty"`
+	CreatedBy string             `json:"created_by"`
+	CreatedAt time.Time          `json:"created_at"`
 }
 
 // ArtifactKey returns the object key of a content-addressed model artifact.
@@ -145,8 +152,13 @@ type Options struct {
 	PollInterval time.Duration
 	// MaxWait caps a change-feed wait. Default 60s.
 	MaxWait time.Duration
-	// DefaultTolerance is the parity tolerance when an upload states none. Default 1e-6.
-	DefaultTolerance float64
+	// MaxParityTolerance is the loosest parity check the platform accepts,
+	// absolute plus relative on margins (see ParityInput): the tolerance of an
+	// upload that states none, and the bound of one that does. Default 1e-4
+	// absolute and 1e-5 relative: a float32 XGBoost model passes (its margins are
+	// float32 sums), a model off by 0.02 in probability (at least 0.08 in margin)
+	// does not.
+	MaxParityTolerance ParityTolerance
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives operational messages; nil means silent.
@@ -173,8 +185,11 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxWait <= 0 {
 		o.MaxWait = 60 * time.Second
 	}
-	if o.DefaultTolerance <= 0 {
-		o.DefaultTolerance = 1e-6
+	if o.MaxParityTolerance.Abs <= 0 || math.IsNaN(o.MaxParityTolerance.Abs) {
+		o.MaxParityTolerance.Abs = 1e-4
+	}
+	if o.MaxParityTolerance.Rel <= 0 || math.IsNaN(o.MaxParityTolerance.Rel) {
+		o.MaxParityTolerance.Rel = 1e-5
 	}
 	if o.Now == nil {
 		o.Now = time.Now

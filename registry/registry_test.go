@@ -62,7 +62,7 @@ func TestFixturesRoundTrip(t *testing.T) {
 			{"pd-gmsc", "binary_lossguide.ubj", "xgboost-ubj", func() registry.Upload { return xgbUpload(t, "binary_lossguide.ubj", "binary_lossguide") }, gmscNames},
 			{"pd-gmsc", "binary_dart.binf.model", "xgboost-binary", func() registry.Upload {
 				up := xgbUpload(t, "binary_dart.binf.model", "binary_dart")
-				up.Features = gmscNames // the legacy binary carries no names
+				up.Columns = gmscNames // the legacy binary carries no names
 				return up
 			}, gmscNames},
 			{"limit-gmsc", "reg_squarederror.json", "xgboost-json", func() registry.Upload {
@@ -82,7 +82,7 @@ func TestFixturesRoundTrip(t *testing.T) {
 			}, []string{"X1", "X2"}},
 			{"pd-gmsc", "reg_logistic_lossguide.nobinf.model", "xgboost-binary", func() registry.Upload {
 				up := xgbUpload(t, "reg_logistic_lossguide.nobinf.model", "reg_logistic_lossguide")
-				up.Features = gmscNames
+				up.Columns = gmscNames
 				up.FeatureSetVersion = 1
 				return up
 			}, gmscNames},
@@ -122,31 +122,33 @@ func TestFixturesRoundTrip(t *testing.T) {
 				if !bytes.HasPrefix(canon, []byte("tree\nversion=v3\n")) {
 					t.Fatalf("canonical artifact is not LightGBM v3 text: %q", canon[:min(40, len(canon))])
 				}
-				set, _ := featureSets().FeatureSet(ctx, up.FeatureSet, up.FeatureSetVersion)
+				_, set, _ := featureSets().FeatureSet(ctx, up.SetRef())
 				if strings.Join(got.Features, ",") != strings.Join(set, ",") {
-					t.Fatalf("features %v, want feature-set order %v", got.Features, set)
+					t.Fatalf("features %v, want the feature set's %v", got.Features, set)
+				}
+				if strings.Join(got.Columns, ",") != strings.Join(tt.order, ",") {
+					t.Fatalf("columns %v, want the file's own order %v", got.Columns, tt.order)
 				}
 				// Predict the golden rows with the downloaded artifact, feeding
-				// columns in feature-set order; compare with the tool's output.
+				// columns in the model's own order; compare with the tool's output.
 				m, err := gbdt.Parse(canon, gbdt.Limits{})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if strings.Join(m.FeatureNames, ",") != strings.Join(tt.order, ",") {
+					t.Fatalf("artifact columns %v, want %v", m.FeatureNames, tt.order)
 				}
 				if up.Parity == nil {
 					return // no predictions of the tool for this fixture
 				}
 				rows, want := up.Parity.Rows, up.Parity.Expected
-				pos := map[string]int{}
-				for i, n := range set {
-					pos[n] = i
-				}
 				for i, src := range rows {
-					row := make([]float64, len(set))
+					row := make([]float64, len(src))
 					for j, x := range src {
 						if x == nil {
-							row[pos[tt.order[j]]] = math.NaN()
+							row[j] = math.NaN()
 						} else {
-							row[pos[tt.order[j]]] = *x
+							row[j] = *x
 						}
 					}
 					p, err := m.Predict(row)
@@ -167,7 +169,7 @@ func TestFixturesRoundTrip(t *testing.T) {
 			// The same booster saved in XGBoost's legacy binary format has the
 			// same canonical text, so the same digest.
 			up := xgbUpload(t, "binary_depthwise.nobinf.model", "binary_depthwise")
-			up.Features = gmscNames
+			up.Columns = gmscNames
 			_, err = e.reg.Register(ctx, e.alice, "pd-gmsc", up)
 			if !errors.Is(err, registry.ErrConflict) || !strings.Contains(err.Error(), "version 1") {
 				t.Fatalf("same model, other format: got %v, want ErrConflict naming version 1", err)
@@ -595,9 +597,13 @@ func TestBadUploads(t *testing.T) {
 			{"corrupt file", "pd", func(u *registry.Upload) { u.Data = u.Data[:len(u.Data)/2] }, registry.ErrValidation, []string{"gbdt"}},
 			{"not a model", "pd", func(u *registry.Upload) { u.Data = []byte("PK\x03\x04 a zip file") }, registry.ErrValidation, []string{"format"}},
 			{"empty", "pd", func(u *registry.Upload) { u.Data = nil }, registry.ErrInvalid, nil},
-			{"wrong features", "pd", func(u *registry.Upload) { u.FeatureSetVersion = 2 }, registry.ErrValidation, []string{`missing ["tax.paid.sum_12m"]`, `extra ["DebtRatio"]`}},
-			{"unknown feature set", "pd", func(u *registry.Upload) { u.FeatureSet = "nope" }, registry.ErrValidation, []string{"nope v1"}},
-			{"wrong name count", "pd", func(u *registry.Upload) { u.Features = []string{"a"} }, registry.ErrValidation, []string{"1 feature names"}},
+			{"wrong features", "pd", func(u *registry.Upload) { u.FeatureSetVersion = 2 }, registry.ErrValidation, []string{`not in the set ["DebtRatio"]`, "gmsc/v2"}},
+			{"unknown feature set", "pd", func(u *registry.Upload) { u.FeatureSet = "nope" }, registry.ErrValidation, []string{"nope/v1"}},
+			{"wrong column count", "pd", func(u *registry.Upload) { u.Columns = []string{"a"} }, registry.ErrValidation, []string{"1 columns"}},
+			{"duplicated column", "pd", func(u *registry.Upload) { u.Columns = append(slices.Clone(gmscNames[:9]), gmscNames[0]) }, registry.ErrValidation, []string{`duplicated ["RevolvingUtilizationOfUnsecuredLines"]`}},
+			{"unnamed legacy binary", "pd", func(u *registry.Upload) { u.Data = readFile(t, filepath.Join(xgbDir, "binary_depthwise.binf.model")) }, registry.ErrValidation, []string{"does not name its columns", `"f0"`, "--columns"}},
+			{"tolerance looser than the platform's", "pd", func(u *registry.Upload) { u.Parity.Tolerance = 1 }, registry.ErrInvalid, []string{"platform maximum 0.0001"}},
+			{"relative tolerance looser than the platform's", "pd", func(u *registry.Upload) { u.Parity.ToleranceRel = 0.01 }, registry.ErrInvalid, []string{"platform maximum 1e-05"}},
 			{"regression for pd", "pd", func(u *registry.Upload) {
 				*u = xgbUpload(t, "reg_squarederror.json", "reg_squarederror")
 				u.FeatureSet = "gmsc-debt"

@@ -10,9 +10,11 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -26,11 +28,18 @@ type Upload struct {
 	// gbdt.Parse reads).
 	Data []byte `json:"-"`
 	// FeatureSet and FeatureSetVersion bind the version to a feature-set version.
+	// Version 0 is the latest version of the set (features.SetRef), resolved at
+	// registration; the version records the exact one.
 	FeatureSet        string `json:"feature_set"`
 	FeatureSetVersion int    `json:"feature_set_version"`
-	// Features optionally names the model's columns in the model's own order,
-	// for files that carry no names (XGBoost without feature_names, LightGBM's
-	// Column_N). When empty the names in the file are used.
+	// Columns maps the model's columns, in the model's own order, onto features
+	// of the set: Columns[i] is the feature that column i of the file reads. It
+	// is required for files that carry no feature names (XGBoost legacy binary,
+	// XGBoost JSON saved from unnamed arrays: f0, f1, ...; LightGBM's Column_N)
+	// and overrides the names of files that do. When empty the file's names are
+	// used. The model may use any subset of the set, in any order.
+	Columns []string `json:"columns,omitempty"`
+	// Features is the former name of Columns, still read when Columns is empty.
 	Features  []string           `json:"features,omitempty"`
 	Metrics   map[string]float64 `json:"metrics,omitempty"`
 	ModelCard json.RawMessage    `json:"model_card,omitempty"`
@@ -39,21 +48,62 @@ type Upload struct {
 	Parity *ParityInput `json:"parity,omitempty"`
 }
 
+// SetRef is the feature-set reference of the upload.
+func (up Upload) SetRef() features.SetRef {
+	return features.SetRef{Name: up.FeatureSet, Version: up.FeatureSetVersion}
+}
+
+func (up Upload) columns() []string {
+	if len(up.Columns) > 0 {
+		return up.Columns
+	}
+	return up.Features
+}
+
 // ParityInput is a set of golden rows with the predictions the uploader's own
-// tool made for them. Rows are in the model's column order (the file's, or
-// Upload.Features); null (JSON) or NaN means missing.
+// tool made for them. Rows are in the model's own column order (the file's, or
+// Upload.Columns); null (JSON) or NaN means missing.
+//
+// The comparison is on margins (raw scores): a row passes when
+//
+//	|margin - expected margin| <= Tolerance + ToleranceRel * scale
+//
+// where scale is the magnitude of the terms the margin sums for the row (|base
+// score| plus the |value| of every leaf reached, at least |expected margin|): a
+// predictor summing trees in float32, as XGBoost does, rounds on that scale.
+// Expected probabilities of a binary model are turned into margins by the logit,
+// allowing the two float32 ulps of rounding a probability written by a float32
+// predictor carries. The platform sets the maximum of both tolerances
+// (Options.MaxParityTolerance); an upload may ask for tighter ones, never looser.
 type ParityInput struct {
-	Rows      [][]*float64 `json:"rows"`
-	Expected  []float64    `json:"expected"`
-	Output    string       `json:"output,omitempty"`    // "prediction" (default; probability for binary) or "margin"
-	Tolerance float64      `json:"tolerance,omitempty"` // absolute; default Options.DefaultTolerance
+	Rows     [][]*float64 `json:"rows"`
+	Expected []float64    `json:"expected"`
+	Output   string       `json:"output,omitempty"` // "prediction" (default; probability for binary) or "margin"
+	// Tolerance and ToleranceRel are the absolute and relative tolerances on the
+	// margin scale; zero means the platform maximum.
+	Tolerance    float64 `json:"tolerance,omitempty"`
+	ToleranceRel float64 `json:"tolerance_rel,omitempty"`
+}
+
+// ParityTolerance is an absolute plus a relative tolerance on margins.
+type ParityTolerance struct {
+	Abs float64 `json:"abs"`
+	Rel float64 `json:"rel"`
 }
 
 // ParityReport is the outcome of a parity check, stored on the version.
 type ParityReport struct {
-	Rows        int            `json:"rows"`
-	Output      string         `json:"output"`
-	Tolerance   float64        `json:"tolerance"`
+	Rows   int    `json:"rows"`
+	Output string `json:"output"`
+	// Compared is the scale of the comparison: always "margin".
+	Compared string `json:"compared"`
+	// Tolerance and ToleranceRel are the tolerances used (absolute, and relative
+	// to the magnitude of the summed terms, on margins); MaxTolerance is the
+	// platform maximum in force.
+	Tolerance    float64          `json:"tolerance"`
+	ToleranceRel float64          `json:"tolerance_rel"`
+	MaxTolerance *ParityTolerance `json:"max_tolerance,omitempty"`
+	// MaxAbsDiff is the largest |margin - expected margin| over the rows.
 	MaxAbsDiff  float64        `json:"max_abs_diff"`
 	Passed      bool           `json:"passed"`
 	Failures    int            `json:"failures"`
@@ -74,7 +124,8 @@ type ParityError struct{ Report ParityReport }
 
 func (e *ParityError) Error() string {
 	r := e.Report
-	msg := fmt.Sprintf("%v: parity check failed: %d of %d rows differ by more than %g (max %g)", ErrValidation, r.Failures, r.Rows, r.Tolerance, r.MaxAbsDiff)
+	msg := fmt.Sprintf("%v: parity check failed: %d of %d rows differ by more than %g + %g×scale on the margin scale (max difference %g)",
+		ErrValidation, r.Failures, r.Rows, r.Tolerance, r.ToleranceRel, r.MaxAbsDiff)
 	if len(r.FirstFailed) > 0 {
 		f := r.FirstFailed[0]
 		msg += fmt.Sprintf("; first: row %d want %g got %g", f.Row, f.Want, f.Got)
@@ -107,16 +158,37 @@ func (r *Registry) MaxUploadBytes() int64 { return r.opts.MaxUploadBytes }
 // artifacts a crash left unreferenced.
 func (r *Registry) Register(ctx context.Context, p access.Principal, name string, up Upload) (Version, error) {
 	const action = "model.version.create"
-	v, err := r.register(ctx, p, name, up)
+	v, err := r.register(ctx, p, name, nil, up)
 	if err != nil {
-		detail := map[string]any{"feature_set": up.FeatureSet, "feature_set_version": up.FeatureSetVersion, "bytes": len(up.Data)}
-		var pe *ParityError
-		if errors.As(err, &pe) {
-			detail["parity"] = pe.Report
-		}
-		return Version{}, r.refuse(ctx, p, action, modelSubject(name), err, detail)
+		return Version{}, r.refuse(ctx, p, action, modelSubject(name), err, uploadDetail(up, err))
 	}
 	return v, nil
+}
+
+// CreateAndRegister creates model nm and registers up as its version 1 in one
+// transaction: when the upload is refused (validation, parity, a name taken)
+// neither the model nor the version nor any stored object is left behind.
+func (r *Registry) CreateAndRegister(ctx context.Context, p access.Principal, nm NewModel, up Upload) (Model, Version, error) {
+	const action = "model.create"
+	m, err := r.newModel(ctx, p, nm)
+	if err != nil {
+		return Model{}, Version{}, r.refuse(ctx, p, action, modelSubject(nm.Name), err, nm)
+	}
+	v, err := r.register(ctx, p, m.Name, &m, up)
+	if err != nil {
+		return Model{}, Version{}, r.refuse(ctx, p, "model.version.create", modelSubject(m.Name), err, uploadDetail(up, err))
+	}
+	m.Latest = v.Version
+	return m, v, nil
+}
+
+func uploadDetail(up Upload, err error) map[string]any {
+	detail := map[string]any{"feature_set": up.FeatureSet, "feature_set_version": up.FeatureSetVersion, "bytes": len(up.Data)}
+	var pe *ParityError
+	if errors.As(err, &pe) {
+		detail["parity"] = pe.Report
+	}
+	return detail
 }
 
 // prepared is a validated upload ready to store.
@@ -124,22 +196,32 @@ type prepared struct {
 	canonical, original []byte
 	digest, origDigest  string
 	model               *gbdt.Model
-	features            []string
+	set                 features.SetRef // exact
+	setFeatures         []string        // the set's features, in the set's order
+	columns             []string        // the model's columns, in the model's order
 	parity              *ParityReport
 }
 
-func (r *Registry) register(ctx context.Context, p access.Principal, name string, up Upload) (Version, error) {
-	m, err := r.visibleModel(ctx, p, name, "model.version.create")
-	if err != nil {
-		return Version{}, err
-	}
-	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.version.create"); err != nil {
-		return Version{}, err
+// register stores up as the next version of model name or, when create is set,
+// creates that (not yet stored) model and its version 1 in one transaction.
+func (r *Registry) register(ctx context.Context, p access.Principal, name string, create *Model, up Upload) (Version, error) {
+	var m Model
+	if create != nil {
+		m = *create
+	} else {
+		var err error
+		if m, err = r.visibleModel(ctx, p, name, "model.version.create"); err != nil {
+			return Version{}, err
+		}
+		if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.version.create"); err != nil {
+			return Version{}, err
+		}
 	}
 	prep, err := r.validate(ctx, m.Task, up)
 	if err != nil {
 		return Version{}, err
 	}
+	up.FeatureSet, up.FeatureSetVersion = prep.set.Name, prep.set.Version
 	if err := checkMetadata(up); err != nil {
 		return Version{}, err
 	}
@@ -165,8 +247,14 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	}
 
 	// A duplicate is refused before anything is written (and checked again
-	// under the model lock below, which is authoritative).
-	if err := r.checkDuplicate(ctx, r.db.QueryRow, m, prep.digest, up.FeatureSet, up.FeatureSetVersion); err != nil {
+	// under the model lock below, which is authoritative). A model about to be
+	// created has no versions; its name is checked here so a taken name
+	// writes nothing either.
+	if create == nil {
+		if err := r.checkDuplicate(ctx, r.db.QueryRow, m, prep.digest, up.FeatureSet, up.FeatureSetVersion); err != nil {
+			return Version{}, err
+		}
+	} else if err := r.checkNameFree(ctx, m.Name); err != nil {
 		return Version{}, err
 	}
 
@@ -188,7 +276,7 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 		Model: m.Name, ArtifactDigest: prep.digest, ArtifactKey: ArtifactKey(prep.digest), ArtifactSize: int64(len(prep.canonical)),
 		OriginalDigest: prep.origDigest, OriginalKey: ArtifactKey(prep.origDigest), OriginalSize: int64(len(prep.original)),
 		SourceFormat: prep.model.Source, FeatureSet: up.FeatureSet, FeatureSetVersion: up.FeatureSetVersion,
-		Features: prep.features, Objective: string(prep.model.Objective), NumTrees: len(prep.model.Trees),
+		Features: prep.setFeatures, Columns: prep.columns, Objective: string(prep.model.Objective), NumTrees: len(prep.model.Trees),
 		Metrics: up.Metrics, ModelCard: up.ModelCard, Lineage: up.Lineage, Parity: prep.parity,
 		CreatedBy: p.User, CreatedAt: r.now(),
 	}
@@ -196,14 +284,19 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	if len(card) == 0 {
 		card = []byte("null")
 	}
-	var encoded [4][]byte
-	for i, x := range []any{v.Metrics, v.Features, v.Lineage, v.Parity} {
+	var encoded [5][]byte
+	for i, x := range []any{v.Metrics, v.Features, v.Lineage, v.Parity, v.Columns} {
 		if encoded[i], err = json.Marshal(x); err != nil {
 			return Version{}, fmt.Errorf("%w: encode version metadata: %v", ErrInvalid, err)
 		}
 	}
-	metrics, features, lineage, parity := encoded[0], encoded[1], encoded[2], encoded[3]
+	metrics, features, lineage, parity, columns := encoded[0], encoded[1], encoded[2], encoded[3], encoded[4]
 	err = r.db.Tx(ctx, func(tx *metadb.Tx) error {
+		if create != nil {
+			if err := r.insertModel(ctx, tx, p, &m); err != nil {
+				return err
+			}
+		}
 		locked, err := r.lockModel(ctx, tx, m.ID)
 		if err != nil {
 			return err
@@ -213,10 +306,10 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 		}
 		v.Version = locked.Latest + 1
 		if _, err := tx.Exec(ctx, `INSERT INTO registry_versions (model_id, version, artifact_digest, artifact_size, original_digest, original_size,
-			source_format, feature_set, feature_set_version, features_json, objective, num_trees, metrics_json, model_card_json, lineage_json, parity_json,
-			created_by, created_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			source_format, feature_set, feature_set_version, features_json, columns_json, objective, num_trees, metrics_json, model_card_json, lineage_json, parity_json,
+			created_by, created_at_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ID, v.Version, v.ArtifactDigest, v.ArtifactSize, v.OriginalDigest, v.OriginalSize, v.SourceFormat, v.FeatureSet, v.FeatureSetVersion,
-			string(features), v.Objective, v.NumTrees, string(metrics), string(card), string(lineage), string(parity), v.CreatedBy, v.CreatedAt.UnixNano()); err != nil {
+			string(features), string(columns), v.Objective, v.NumTrees, string(metrics), string(card), string(lineage), string(parity), v.CreatedBy, v.CreatedAt.UnixNano()); err != nil {
 			return fmt.Errorf("registry: insert version: %w", err)
 		}
 		if err := r.appendChange(ctx, tx, m, "version.created", v.Version, "", p.User); err != nil {
@@ -228,13 +321,16 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 	if err != nil {
 		return Version{}, err
 	}
+	if create != nil {
+		*create = m // with its ID
+	}
 	r.notify()
 	return v, nil
 }
 
 // validate runs every check of an upload for a model of task without storing
-// anything: size, parse, objective, feature names against the bound feature set
-// (remapped to its column order), canonical round trip and the optional parity
+// anything: size, parse, objective, the binding of the model's columns to
+// features of the set by name, canonical round trip and the optional parity
 // check. Errors wrap ErrTooLarge, ErrInvalid or ErrValidation.
 func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepared, error) {
 	if int64(len(up.Data)) > r.opts.MaxUploadBytes {
@@ -243,8 +339,8 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 	if len(up.Data) == 0 {
 		return nil, fmt.Errorf("%w: empty model file", ErrInvalid)
 	}
-	if up.FeatureSet == "" || up.FeatureSetVersion <= 0 {
-		return nil, fmt.Errorf("%w: feature_set and feature_set_version (>= 1) are required", ErrInvalid)
+	if up.FeatureSet == "" || up.FeatureSetVersion < 0 {
+		return nil, fmt.Errorf("%w: feature_set is required and feature_set_version must be >= 1 (or 0 for the latest)", ErrInvalid)
 	}
 	wantObjective, err := task.Objective()
 	if err != nil {
@@ -257,25 +353,32 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 	if model.Objective != wantObjective {
 		return nil, fmt.Errorf("%w: a %s model needs objective %s, the file has %s", ErrValidation, task, wantObjective, model.Objective)
 	}
-	names := model.FeatureNames
-	if len(up.Features) > 0 {
-		if len(up.Features) != model.NumFeatures() {
-			return nil, fmt.Errorf("%w: %d feature names given for a model with %d features", ErrValidation, len(up.Features), model.NumFeatures())
-		}
-		names = slices.Clone(up.Features)
-	}
-	set, err := r.features.FeatureSet(ctx, up.FeatureSet, up.FeatureSetVersion)
+	ref, set, err := r.features.FeatureSet(ctx, up.SetRef())
 	if err != nil {
 		if errors.Is(err, ErrUnknownFeatureSet) {
 			return nil, fmt.Errorf("%w: %w", ErrValidation, err)
 		}
-		return nil, fmt.Errorf("registry: feature set %s v%d: %w", up.FeatureSet, up.FeatureSetVersion, err)
+		return nil, fmt.Errorf("registry: feature set %s: %w", up.SetRef(), err)
 	}
-	perm, err := matchFeatures(names, set, up.FeatureSet, up.FeatureSetVersion)
-	if err != nil {
+	names := model.FeatureNames
+	if cols := up.columns(); len(cols) > 0 {
+		if len(cols) != model.NumFeatures() {
+			return nil, fmt.Errorf("%w: %d columns given for a model with %d features", ErrValidation, len(cols), model.NumFeatures())
+		}
+		names = make([]string, len(cols))
+		for i, c := range cols {
+			names[i] = strings.TrimSpace(c)
+		}
+	} else if unnamed(names) && !allIn(names, set) {
+		return nil, fmt.Errorf("%w: the file does not name its columns (it calls them %s): give the feature each column reads, in the file's order (columns; --columns a,b,c on the command line)",
+			ErrValidation, listNames(names))
+	}
+	if _, err := matchFeatures(names, set, ref); err != nil {
 		return nil, err
 	}
-	remapFeatures(model, perm, set)
+	// The model keeps its own column order; its columns now carry the names of
+	// the features they read.
+	model.FeatureNames = slices.Clone(names)
 
 	var buf bytes.Buffer
 	if err := model.WriteLightGBM(&buf); err != nil {
@@ -287,13 +390,16 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 	if err != nil {
 		return nil, fmt.Errorf("%w: canonical text does not parse back: %w", ErrValidation, err)
 	}
+	if !slices.Equal(served.FeatureNames, names) {
+		return nil, fmt.Errorf("%w: canonical text names its columns %s, want %s", ErrValidation, listNames(served.FeatureNames), listNames(names))
+	}
 	prep := &prepared{
 		canonical: canonical, original: up.Data,
 		digest: blob.SHA256Hex(canonical), origDigest: blob.SHA256Hex(up.Data),
-		model: model, features: set,
+		model: model, set: ref, setFeatures: set, columns: slices.Clone(names),
 	}
 	if up.Parity != nil {
-		rep, err := r.checkParity(served, perm, *up.Parity)
+		rep, err := r.checkParity(served, *up.Parity)
 		if err != nil {
 			return nil, err
 		}
@@ -303,6 +409,28 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 		}
 	}
 	return prep, nil
+}
+
+// unnamed reports whether names are the placeholders a file without feature
+// names gets: XGBoost's f0, f1, ... or LightGBM's Column_0, Column_1, ... (or
+// empty).
+func unnamed(names []string) bool {
+	for i, n := range names {
+		s := strconv.Itoa(i)
+		if n != "" && n != "f"+s && n != "Column_"+s {
+			return false
+		}
+	}
+	return true
+}
+
+func allIn(names, set []string) bool {
+	for _, n := range names {
+		if !slices.Contains(set, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDuplicate refuses a model whose canonical artifact and feature-set binding
@@ -340,47 +468,39 @@ func checkMetadata(up Upload) error {
 	return nil
 }
 
-// matchFeatures returns perm with perm[i] = the feature-set column of model
-// column i, or an error naming every missing, extra and duplicated name.
-func matchFeatures(names, set []string, setName string, setVersion int) ([]int, error) {
-	pos := make(map[string]int, len(set))
+// matchFeatures returns pos with pos[i] = the feature-set column that model
+// column i reads, or an error naming every unknown and duplicated name. A model
+// may read any subset of the set.
+func matchFeatures(names, set []string, ref features.SetRef) ([]int, error) {
+	idx := make(map[string]int, len(set))
 	for i, n := range set {
-		pos[n] = i
+		idx[n] = i
 	}
 	seen := make(map[string]bool, len(names))
 	var extra, dups []string
-	perm := make([]int, len(names))
+	pos := make([]int, len(names))
 	for i, n := range names {
 		if seen[n] {
 			dups = append(dups, n)
 		}
 		seen[n] = true
-		j, ok := pos[n]
+		j, ok := idx[n]
 		if !ok {
 			extra = append(extra, n)
 		}
-		perm[i] = j
+		pos[i] = j
 	}
-	var missing []string
-	for _, n := range set {
-		if !seen[n] {
-			missing = append(missing, n)
-		}
-	}
-	if len(extra)+len(missing)+len(dups) == 0 {
-		return perm, nil
+	if len(extra)+len(dups) == 0 {
+		return pos, nil
 	}
 	var parts []string
-	if len(missing) > 0 {
-		parts = append(parts, fmt.Sprintf("missing %s", listNames(missing)))
-	}
 	if len(extra) > 0 {
-		parts = append(parts, fmt.Sprintf("extra %s", listNames(extra)))
+		parts = append(parts, fmt.Sprintf("not in the set %s", listNames(extra)))
 	}
 	if len(dups) > 0 {
 		parts = append(parts, fmt.Sprintf("duplicated %s", listNames(dups)))
 	}
-	return nil, fmt.Errorf("%w: model features do not match feature set %s v%d: %s", ErrValidation, setName, setVersion, strings.Join(parts, "; "))
+	return nil, fmt.Errorf("%w: model columns do not bind to feature set %s: %s", ErrValidation, ref, strings.Join(parts, "; "))
 }
 
 func listNames(ns []string) string {
@@ -390,43 +510,15 @@ func listNames(ns []string) string {
 	return fmt.Sprintf("%q", ns)
 }
 
-// remapFeatures rewrites m so that its columns are the feature set's, in the
-// feature set's order: column i of the old model becomes column perm[i].
-func remapFeatures(m *gbdt.Model, perm []int, set []string) {
-	identity := true
-	for i, j := range perm {
-		if i != j {
-			identity = false
-			break
-		}
-	}
-	if identity {
-		m.FeatureNames = slices.Clone(set)
-		return
-	}
-	if len(m.Monotone) > 0 {
-		mono := make([]int8, len(set))
-		for i, c := range m.Monotone {
-			mono[perm[i]] = c
-		}
-		m.Monotone = mono
-	}
-	for ti := range m.Trees {
-		nodes := m.Trees[ti].Nodes
-		for ni := range nodes {
-			if !nodes[ni].Leaf {
-				nodes[ni].Feature = perm[nodes[ni].Feature]
-			}
-		}
-	}
-	m.FeatureNames = slices.Clone(set)
-}
-
 const maxParityRows = 100_000
 
-// checkParity predicts the golden rows with the canonical model (rows permuted
-// into feature-set order) and compares with the uploader's predictions.
-func (r *Registry) checkParity(m *gbdt.Model, perm []int, in ParityInput) (ParityReport, error) {
+// probSlack is the rounding a probability written by a float32 predictor carries,
+// in float32 ulps of the probability.
+const probSlack = 2
+
+// checkParity predicts the golden rows (in the model's own column order) with
+// the canonical model and compares margins with the uploader's outputs.
+func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, error) {
 	if len(in.Rows) == 0 || len(in.Rows) != len(in.Expected) {
 		return ParityReport{}, fmt.Errorf("%w: parity needs rows and as many expected values (got %d rows, %d expected)", ErrInvalid, len(in.Rows), len(in.Expected))
 	}
@@ -440,43 +532,65 @@ func (r *Registry) checkParity(m *gbdt.Model, perm []int, in ParityInput) (Parit
 	if output != "prediction" && output != "margin" {
 		return ParityReport{}, fmt.Errorf("%w: parity output %q (want prediction or margin)", ErrInvalid, in.Output)
 	}
-	tol := in.Tolerance
-	if tol == 0 {
-		tol = r.opts.DefaultTolerance
+	limit := r.opts.MaxParityTolerance
+	tol, rel := in.Tolerance, in.ToleranceRel
+	for _, t := range []struct {
+		name     string
+		v, limit float64
+		dst      *float64
+	}{{"tolerance", tol, limit.Abs, &tol}, {"relative tolerance", rel, limit.Rel, &rel}} {
+		if t.v < 0 || math.IsNaN(t.v) || math.IsInf(t.v, 0) {
+			return ParityReport{}, fmt.Errorf("%w: parity %s %g must be a finite number >= 0", ErrInvalid, t.name, t.v)
+		}
+		if t.v > t.limit {
+			return ParityReport{}, fmt.Errorf("%w: parity %s %g is looser than the platform maximum %g (absolute %g plus relative %g, on margins); an upload may only tighten it",
+				ErrInvalid, t.name, t.v, t.limit, limit.Abs, limit.Rel)
+		}
+		if t.v == 0 {
+			*t.dst = t.limit
+		}
 	}
-	if tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
-		return ParityReport{}, fmt.Errorf("%w: parity tolerance %g must be a finite number >= 0", ErrInvalid, in.Tolerance)
-	}
-	rep := ParityReport{Rows: len(in.Rows), Output: output, Tolerance: tol, CheckedOn: "canonical"}
-	row := make([]float64, len(perm))
+	probabilities := output == "prediction" && m.Objective == gbdt.Binary
+	rep := ParityReport{Rows: len(in.Rows), Output: output, Compared: "margin", Tolerance: tol, ToleranceRel: rel,
+		MaxTolerance: &ParityTolerance{Abs: limit.Abs, Rel: limit.Rel}, CheckedOn: "canonical"}
+	row := make([]float64, m.NumFeatures())
 	for i, src := range in.Rows {
-		if len(src) != len(perm) {
-			return ParityReport{}, fmt.Errorf("%w: parity row %d has %d values, the model has %d features", ErrInvalid, i, len(src), len(perm))
+		if len(src) != len(row) {
+			return ParityReport{}, fmt.Errorf("%w: parity row %d has %d values, the model has %d columns", ErrInvalid, i, len(src), len(row))
 		}
 		for j, v := range src {
 			if v == nil {
-				row[perm[j]] = math.NaN()
+				row[j] = math.NaN()
 			} else {
-				row[perm[j]] = *v
+				row[j] = *v
 			}
 		}
-		got, err := m.Margin(row)
+		got, scale, err := m.MarginTerms(row)
 		if err != nil {
 			return ParityReport{}, fmt.Errorf("%w: parity row %d: %w", ErrValidation, i, err)
 		}
-		if output == "prediction" {
-			got = m.Transform(got)
-		}
 		want := in.Expected[i]
-		diff := math.Abs(got - want)
+		var diff float64
+		ok := false
+		switch {
+		case probabilities:
+			diff, ok = probabilityParity(got, want, tol, rel*scale)
+		default:
+			diff = math.Abs(got - want)
+			ok = diff <= tol+rel*max(scale, math.Abs(want))
+		}
 		if math.IsNaN(diff) {
-			diff = math.Inf(1)
+			diff, ok = math.Inf(1), false
 		}
 		rep.MaxAbsDiff = max(rep.MaxAbsDiff, diff)
-		if diff > tol {
+		if !ok {
 			rep.Failures++
 			if len(rep.FirstFailed) < 10 {
-				rep.FirstFailed = append(rep.FirstFailed, ParityMiss{Row: i, Want: want, Got: got})
+				g := got
+				if output == "prediction" {
+					g = m.Transform(got)
+				}
+				rep.FirstFailed = append(rep.FirstFailed, ParityMiss{Row: i, Want: want, Got: g})
 			}
 		}
 	}
@@ -485,6 +599,34 @@ func (r *Registry) checkParity(m *gbdt.Model, perm []int, in ParityInput) (Parit
 	}
 	rep.Passed = rep.Failures == 0
 	return rep, nil
+}
+
+// probabilityParity compares margin got with an expected probability p on the
+// margin scale: the difference is |got - logit(p)| and the allowance tol + relAbs
+// plus what probSlack float32 ulps of p are worth in margin. A probability of
+// exactly 0 or 1 (a saturated float32 sigmoid) has no finite logit: it passes when
+// the model's own probability is within the slack of it.
+func probabilityParity(got, p, tol, relAbs float64) (float64, bool) {
+	if math.IsNaN(p) || p < 0 || p > 1 {
+		return math.Inf(1), false
+	}
+	slack := probSlack * ulp32(p)
+	if p == 0 || p == 1 {
+		d := math.Abs(1/(1+math.Exp(-got)) - p)
+		if d <= slack {
+			return 0, true
+		}
+		return math.Inf(1), false
+	}
+	want := math.Log(p) - math.Log1p(-p)
+	diff := math.Abs(got - want)
+	return diff, diff <= tol+relAbs+slack/(p*(1-p))
+}
+
+// ulp32 is the gap between float32(x) and the next float32 above it.
+func ulp32(x float64) float64 {
+	f := float32(x)
+	return float64(math.Nextafter32(f, float32(math.Inf(1))) - f)
 }
 
 // Versions lists the versions of a model, oldest first.
@@ -530,14 +672,14 @@ func (r *Registry) version(ctx context.Context, m Model, version int) (Version, 
 }
 
 const versionColumns = `version, artifact_digest, artifact_size, original_digest, original_size, source_format, feature_set, feature_set_version,
-	features_json, objective, num_trees, metrics_json, model_card_json, lineage_json, parity_json, created_by, created_at_ns`
+	features_json, columns_json, objective, num_trees, metrics_json, model_card_json, lineage_json, parity_json, created_by, created_at_ns`
 
 func scanVersion(s scanner, model string) (Version, error) {
 	v := Version{Model: model}
-	var features, metrics, card, lineage, parity string
+	var features, columns, metrics, card, lineage, parity string
 	var ns int64
 	if err := s.Scan(&v.Version, &v.ArtifactDigest, &v.ArtifactSize, &v.OriginalDigest, &v.OriginalSize, &v.SourceFormat, &v.FeatureSet,
-		&v.FeatureSetVersion, &features, &v.Objective, &v.NumTrees, &metrics, &card, &lineage, &parity, &v.CreatedBy, &ns); err != nil {
+		&v.FeatureSetVersion, &features, &columns, &v.Objective, &v.NumTrees, &metrics, &card, &lineage, &parity, &v.CreatedBy, &ns); err != nil {
 		return Version{}, err
 	}
 	v.ArtifactKey, v.OriginalKey, v.CreatedAt = ArtifactKey(v.ArtifactDigest), ArtifactKey(v.OriginalDigest), time.Unix(0, ns).UTC()
@@ -547,7 +689,7 @@ func scanVersion(s scanner, model string) (Version, error) {
 	for _, f := range []struct {
 		src string
 		dst any
-	}{{features, &v.Features}, {metrics, &v.Metrics}, {lineage, &v.Lineage}, {parity, &v.Parity}} {
+	}{{features, &v.Features}, {columns, &v.Columns}, {metrics, &v.Metrics}, {lineage, &v.Lineage}, {parity, &v.Parity}} {
 		if err := json.Unmarshal([]byte(f.src), f.dst); err != nil {
 			return Version{}, fmt.Errorf("decode stored version %d: %w", v.Version, err)
 		}

@@ -1,10 +1,13 @@
 package serving_test
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
+	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
 )
@@ -48,6 +51,57 @@ func BenchmarkScorerPredict300(b *testing.B) {
 	sc := r.Models.Current().PD
 	pop := r.Pops[serving.TaskPD]
 	nf := sc.NumFeatures()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		row := pop.Values[(i%1000)*nf : (i%1000+1)*nf]
+		if _, err := sc.Predict(row); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkScorerPredict300Permuted is BenchmarkScorerPredict300 for the same model
+// with its columns in reverse order: each row is built in the model's order from the
+// set-order vector through the scorer's index map.
+func BenchmarkScorerPredict300Permuted(b *testing.B) {
+	r := servingtest.NewRealistic(b, 1000)
+	orig := r.Models.Current().PD
+	var buf bytes.Buffer
+	if err := orig.Model().WriteLightGBM(&buf); err != nil {
+		b.Fatal(err)
+	}
+	m, err := gbdt.Parse(buf.Bytes(), gbdt.DefaultLimits())
+	if err != nil {
+		b.Fatal(err)
+	}
+	nf := m.NumFeatures()
+	for ti := range m.Trees {
+		for ni := range m.Trees[ti].Nodes {
+			if n := &m.Trees[ti].Nodes[ni]; !n.Leaf {
+				n.Feature = nf - 1 - n.Feature
+			}
+		}
+	}
+	slices.Reverse(m.FeatureNames)
+	slices.Reverse(m.Monotone)
+	buf.Reset()
+	if err := m.WriteLightGBM(&buf); err != nil {
+		b.Fatal(err)
+	}
+	sc, err := serving.LoadScorer(buf.Bytes(), orig.Ref(), orig.FeatureSet())
+	if err != nil {
+		b.Fatal(err)
+	}
+	pop := r.Pops[serving.TaskPD]
+	for i := range 100 {
+		row := pop.Values[i*nf : (i+1)*nf]
+		want, _ := orig.Predict(row)
+		if got, err := sc.Predict(row); err != nil || got != want {
+			b.Fatalf("row %d: permuted model %v %v, original %v", i, got, err, want)
+		}
+	}
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"github.com/dmitryikh/leaves"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 )
 
@@ -39,7 +42,10 @@ type FeatureSet struct {
 }
 
 // Key is the "name/vN" form the feature store, logs, audit records and responses use.
-func (f FeatureSet) Key() string { return fmt.Sprintf("%s/v%d", f.Name, f.Version) }
+func (f FeatureSet) Key() string { return f.Ref().String() }
+
+// Ref is the set's reference.
+func (f FeatureSet) Ref() features.SetRef { return features.SetRef{Name: f.Name, Version: f.Version} }
 
 // Validate checks that the set is named, versioned and has unique, non-empty indicators.
 func (f FeatureSet) Validate() error {
@@ -88,9 +94,19 @@ type Explainer interface {
 
 // Scorer is one model version loaded with leaves and bound to its feature set. It is
 // immutable and safe for concurrent use.
+//
+// A model reads a subset of its feature set in its own column order (the order it
+// was trained in, recorded by the registry). Predict, Margin and Contributions take
+// a row in the feature set's order (the online store's vector) and build the
+// model's row from it through an index map computed at load; PredictColumns and
+// MarginColumns take a row already in the model's order (OIP).
 type Scorer struct {
 	ref        ModelRef
 	set        FeatureSet
+	columns    []string   // the model's columns, in its order
+	pos        []int      // pos[i]: the set's column that model column i reads
+	identity   bool       // the model reads the whole set in the set's order
+	rows       *sync.Pool // *[]float64 of len(columns), for gathered rows
 	binary     bool
 	model      *gbdt.Model
 	predict    *leaves.Ensemble // with the objective's transformation
@@ -101,9 +117,10 @@ type Scorer struct {
 
 // LoadScorer parses a model file (any format gbdt reads; canonical LightGBM text in
 // the registry), validates it, loads its canonical LightGBM text with leaves and binds it
-// to set. It refuses the model when the registry's binding (ref.FeatureSet,
-// ref.FeatureSetVersion) names another feature set, when the model's feature names are
-// not exactly the set's indicators in order, or when its objective does not fit the task.
+// to set by name: each of the model's columns must be named by an indicator of the set
+// (a subset, in any order, each at most once). It refuses the model when the registry's
+// binding (ref.FeatureSet, ref.FeatureSetVersion) names another feature set, when a
+// column names no indicator of the set, or when its objective does not fit the task.
 func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 	if !ref.Task.Valid() {
 		return nil, fmt.Errorf("%w: model %s has unknown task %q", ErrInvalidModel, ref, ref.Task)
@@ -120,15 +137,9 @@ func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 		return nil, fmt.Errorf("%w: model %s: %w", ErrInvalidModel, ref, err)
 	}
 	names := model.FeatureNames
-	if len(names) != len(set.Indicators) {
-		return nil, fmt.Errorf("%w: model %s has %d features, feature set %s has %d",
-			ErrFeatureSetMismatch, ref, len(names), set.Key(), len(set.Indicators))
-	}
-	for i, n := range names {
-		if n != set.Indicators[i] {
-			return nil, fmt.Errorf("%w: model %s feature %d is %q, feature set %s has %q",
-				ErrFeatureSetMismatch, ref, i, n, set.Key(), set.Indicators[i])
-		}
+	pos, identity, err := bindColumns(names, set)
+	if err != nil {
+		return nil, fmt.Errorf("%w: model %s: %v", ErrFeatureSetMismatch, ref, err)
 	}
 	binary := model.Objective == gbdt.Binary
 	switch ref.Task {
@@ -153,7 +164,10 @@ func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 		return nil, fmt.Errorf("%w: model %s: leaves sees %d features and %d outputs, want %d and 1",
 			ErrInvalidModel, ref, ens.NFeatures(), ens.NOutputGroups(), len(names))
 	}
-	s := &Scorer{ref: ref, set: set, binary: binary, model: model, predict: ens, margin: ens.EnsembleWithRawPredictions()}
+	s := &Scorer{ref: ref, set: set, columns: slices.Clone(names), pos: pos, identity: identity,
+		binary: binary, model: model, predict: ens, margin: ens.EnsembleWithRawPredictions()}
+	n := len(names)
+	s.rows = &sync.Pool{New: func() any { r := make([]float64, n); return &r }}
 	// TreeSHAP is compiled once per version (paths and covers precomputed). A model
 	// without covers cannot be explained: it serves without reasons.
 	if ex, err := model.CompileExplainer(); err == nil {
@@ -176,8 +190,65 @@ func (s *Scorer) Ref() ModelRef { return s.ref }
 // FeatureSet is the feature set the scorer is bound to.
 func (s *Scorer) FeatureSet() FeatureSet { return s.set }
 
-// NumFeatures is the row length every call needs.
+// NumFeatures is the length of a row in the feature set's order (Predict, Margin,
+// Contributions).
 func (s *Scorer) NumFeatures() int { return len(s.set.Indicators) }
+
+// Columns are the model's input columns in its own order, named by the indicators
+// they read: the order of PredictColumns and MarginColumns rows (and of OIP
+// tensors). The slice is shared: do not modify it.
+func (s *Scorer) Columns() []string { return s.columns }
+
+// NumColumns is the length of a row in the model's order.
+func (s *Scorer) NumColumns() int { return len(s.columns) }
+
+// bindColumns maps each model column onto the set's column of the same name.
+func bindColumns(names []string, set FeatureSet) (pos []int, identity bool, err error) {
+	idx := make(map[string]int, len(set.Indicators))
+	for i, id := range set.Indicators {
+		idx[id] = i
+	}
+	if len(names) == 0 {
+		return nil, false, fmt.Errorf("no columns")
+	}
+	pos = make([]int, len(names))
+	seen := make(map[int]bool, len(names))
+	identity = len(names) == len(set.Indicators)
+	for i, n := range names {
+		j, ok := idx[n]
+		if !ok {
+			return nil, false, fmt.Errorf("column %d is %q, which feature set %s does not have", i, n, set.Key())
+		}
+		if seen[j] {
+			return nil, false, fmt.Errorf("column %d reads %q, which an earlier column reads", i, n)
+		}
+		seen[j] = true
+		pos[i] = j
+		identity = identity && i == j
+	}
+	return pos, identity, nil
+}
+
+// gather returns the model's row built from a row in the set's order and the
+// pooled buffer holding it, which the caller gives back with release. For a model
+// that reads the whole set in its order it is row itself (and no buffer).
+func (s *Scorer) gather(row []float64) ([]float64, *[]float64) {
+	if s.identity {
+		return row, nil
+	}
+	bp := s.rows.Get().(*[]float64)
+	b := *bp
+	for i, j := range s.pos {
+		b[i] = row[j]
+	}
+	return b, bp
+}
+
+func (s *Scorer) release(bp *[]float64) {
+	if bp != nil {
+		s.rows.Put(bp)
+	}
+}
 
 // Binary reports whether Predict returns a probability.
 func (s *Scorer) Binary() bool { return s.binary }
@@ -198,33 +269,69 @@ func (s *Scorer) check(row []float64) error {
 	return nil
 }
 
-// Predict returns the model output for one row: a probability for binary models, the
-// regression value otherwise. NaN means missing. The row length is checked first.
+// Predict returns the model output for one row in the feature set's order: a
+// probability for binary models, the regression value otherwise. NaN means missing.
+// The row length is checked first.
 func (s *Scorer) Predict(row []float64) (float64, error) {
 	if err := s.check(row); err != nil {
 		return 0, err
 	}
-	var out [1]float64
-	if err := s.predict.Predict(row, 0, out[:]); err != nil {
-		return 0, fmt.Errorf("model %s: %w", s.ref, err)
-	}
-	return out[0], nil
+	r, bp := s.gather(row)
+	defer s.release(bp)
+	return s.run(s.predict, r)
 }
 
-// Margin returns the raw margin (log-odds for binary models) for one row.
+// Margin returns the raw margin (log-odds for binary models) for one row in the
+// feature set's order.
 func (s *Scorer) Margin(row []float64) (float64, error) {
 	if err := s.check(row); err != nil {
 		return 0, err
 	}
+	r, bp := s.gather(row)
+	defer s.release(bp)
+	return s.run(s.margin, r)
+}
+
+// PredictColumns is Predict for a row in the model's own column order (Columns).
+func (s *Scorer) PredictColumns(row []float64) (float64, error) {
+	if err := s.checkColumns(row); err != nil {
+		return 0, err
+	}
+	return s.run(s.predict, row)
+}
+
+// MarginColumns is Margin for a row in the model's own column order (Columns).
+func (s *Scorer) MarginColumns(row []float64) (float64, error) {
+	if err := s.checkColumns(row); err != nil {
+		return 0, err
+	}
+	return s.run(s.margin, row)
+}
+
+func (s *Scorer) run(e *leaves.Ensemble, row []float64) (float64, error) {
 	var out [1]float64
-	if err := s.margin.Predict(row, 0, out[:]); err != nil {
+	if err := e.Predict(row, 0, out[:]); err != nil {
 		return 0, fmt.Errorf("model %s: %w", s.ref, err)
 	}
 	return out[0], nil
 }
 
-// Contributions writes the TreeSHAP contribution of every feature to out (len(out) must
-// be NumFeatures) and returns the expected margin; sum(out)+expected equals Margin(row).
+func (s *Scorer) checkColumns(row []float64) error {
+	if len(row) != len(s.columns) {
+		return fmt.Errorf("%w: model %s reads %d columns, row has %d", ErrFeatureCount, s.ref, len(s.columns), len(row))
+	}
+	for i, v := range row {
+		if math.IsInf(v, 0) {
+			return fmt.Errorf("%w: column %d (%s) is infinite", ErrInvalidInput, i, s.columns[i])
+		}
+	}
+	return nil
+}
+
+// Contributions writes the TreeSHAP contribution of every feature of the set to out
+// (in the set's order; len(out) must be NumFeatures) for a row in the set's order,
+// and returns the expected margin; sum(out)+expected equals Margin(row). A feature
+// the model does not read contributes 0.
 func (s *Scorer) Contributions(row, out []float64) (float64, error) {
 	if s.explainer == nil {
 		return 0, fmt.Errorf("%w: model %s: %v", ErrNoExplainer, s.ref, s.explainErr)
@@ -235,9 +342,25 @@ func (s *Scorer) Contributions(row, out []float64) (float64, error) {
 	if len(out) != len(row) {
 		return 0, fmt.Errorf("%w: contributions buffer has %d slots, model %s needs %d", ErrFeatureCount, len(out), s.ref, len(row))
 	}
-	e, err := s.explainer.Contributions(row, out)
+	if s.identity {
+		e, err := s.explainer.Contributions(row, out)
+		if err != nil {
+			return 0, fmt.Errorf("model %s: contributions: %w", s.ref, err)
+		}
+		return e, nil
+	}
+	r, bp := s.gather(row)
+	defer s.release(bp)
+	cp := s.rows.Get().(*[]float64)
+	defer s.rows.Put(cp)
+	c := *cp
+	e, err := s.explainer.Contributions(r, c)
 	if err != nil {
 		return 0, fmt.Errorf("model %s: contributions: %w", s.ref, err)
+	}
+	clear(out)
+	for i, j := range s.pos {
+		out[j] = c[i]
 	}
 	return e, nil
 }
@@ -265,7 +388,7 @@ func (s *Scorer) smoke() (err error) {
 			err = fmt.Errorf("leaves: malformed trees: %v", r)
 		}
 	}()
-	row := make([]float64, len(s.set.Indicators))
+	row := make([]float64, len(s.columns))
 	var out [1]float64
 	for _, fill := range []float64{0, math.NaN()} {
 		for i := range row {

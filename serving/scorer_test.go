@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,8 +157,7 @@ func TestScorerRowLength(t *testing.T) {
 
 func TestLoadScorerRefusesWrongBinding(t *testing.T) {
 	text := readTestdata(t, "stump_pd.txt")
-	reordered := FeatureSet{Name: "credit", Version: 3, Indicators: []string{"court.dishonest_debtor", "tax.paid.sum_12m", "network.circle_defaulted"}}
-	longer := FeatureSet{Name: "credit", Version: 3, Indicators: append(append([]string{}, testSet.Indicators...), "power.kwh.sum_12m")}
+	shorter := FeatureSet{Name: "credit", Version: 3, Indicators: testSet.Indicators[:2]}
 	tests := []struct {
 		name string
 		ref  ModelRef
@@ -166,8 +166,7 @@ func TestLoadScorerRefusesWrongBinding(t *testing.T) {
 	}{
 		{"registry binds another version", ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 2}, testSet, ErrFeatureSetMismatch},
 		{"registry binds another set", ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "retail", FeatureSetVersion: 3}, testSet, ErrFeatureSetMismatch},
-		{"columns in another order", refFor(TaskPD, "pd"), reordered, ErrFeatureSetMismatch},
-		{"set has more columns", refFor(TaskPD, "pd"), longer, ErrFeatureSetMismatch},
+		{"a column the set lacks", refFor(TaskPD, "pd"), shorter, ErrFeatureSetMismatch},
 		{"binary model as limit", refFor(TaskLimit, "pd"), testSet, ErrInvalidModel},
 		{"unknown task", ModelRef{Task: "churn", Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 3}, testSet, ErrInvalidModel},
 	}
@@ -279,5 +278,78 @@ func TestScorerWithoutCovers(t *testing.T) {
 	}
 	if _, err := sc.Contributions([]float64{150, 0, 0}, make([]float64, 3)); !errors.Is(err, ErrNoExplainer) {
 		t.Fatalf("contributions: %v, want ErrNoExplainer", err)
+	}
+}
+
+// TestScorerBindsByName loads one model under sets that hold its columns in another
+// order and with a column more: rows in the set's order are scored as the model's
+// own rows permuted by hand, and contributions land on the set's columns.
+func TestScorerBindsByName(t *testing.T) {
+	text := readTestdata(t, "stump_pd.txt")
+	own, err := LoadScorer(text, refFor(TaskPD, "pd"), testSet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(own.Columns(), testSet.Indicators) {
+		t.Fatalf("columns %v", own.Columns())
+	}
+	ind := testSet.Indicators
+	// set column k holds model column perm[k]; -1 is a column the model does not read.
+	set := FeatureSet{Name: "credit", Version: 3, Indicators: []string{"power.kwh.sum_12m", ind[2], ind[0], ind[1]}}
+	perm := []int{-1, 2, 0, 1}
+	sc, err := LoadScorer(text, refFor(TaskPD, "pd"), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.NumFeatures() != 4 || sc.NumColumns() != 3 || !slices.Equal(sc.Columns(), ind) {
+		t.Fatalf("features %d, columns %v", sc.NumFeatures(), sc.Columns())
+	}
+	for _, modelRow := range [][]float64{{0, 0, 0}, {1e9, 0, 1}, {math.NaN(), 3, 0}, {5e5, 1, math.NaN()}} {
+		setRow := make([]float64, 4)
+		for k, j := range perm {
+			if j < 0 {
+				setRow[k] = 12345 // read by no column
+			} else {
+				setRow[k] = modelRow[j]
+			}
+		}
+		want, err := own.Predict(modelRow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sc.Predict(setRow)
+		if err != nil || got != want {
+			t.Fatalf("row %v: set order %v, want %v", modelRow, got, err)
+		}
+		if got, err := sc.PredictColumns(modelRow); err != nil || got != want {
+			t.Fatalf("row %v: model order %v %v, want %v", modelRow, got, err, want)
+		}
+		if !sc.Explains() {
+			continue
+		}
+		wantC := make([]float64, 3)
+		if _, err := own.Contributions(modelRow, wantC); err != nil {
+			t.Fatal(err)
+		}
+		gotC := make([]float64, 4)
+		if _, err := sc.Contributions(setRow, gotC); err != nil {
+			t.Fatal(err)
+		}
+		for k, j := range perm {
+			w := 0.0
+			if j >= 0 {
+				w = wantC[j]
+			}
+			if gotC[k] != w {
+				t.Fatalf("row %v: contribution of %s is %v, want %v", modelRow, set.Indicators[k], gotC[k], w)
+			}
+		}
+	}
+	if _, err := sc.PredictColumns(make([]float64, 4)); !errors.Is(err, ErrFeatureCount) {
+		t.Fatalf("model row of the set's length: %v", err)
+	}
+	base := testing.AllocsPerRun(100, func() { _, _ = own.Predict([]float64{2, 3, 1}) })
+	if allocs := testing.AllocsPerRun(100, func() { _, _ = sc.Predict([]float64{1, 2, 3, 4}) }); allocs > base {
+		t.Fatalf("Predict through the index map allocates %v times per row, the model's own order %v", allocs, base)
 	}
 }

@@ -62,19 +62,14 @@ func TestModelCommandsRefuseCategoricalBomb(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("model convert left %s behind (%v)", out, err)
 	}
-	// Nothing was registered, and the command line says why in one sentence.
-	stdout, stderr, code := run(t, "model", "register", "-store", store, "-key", key, "-name", "pd-bomb", "-file", bomb, "-set", "pd/v1")
+	// Nothing was registered (not even an empty model), and the command line says
+	// why in one sentence.
+	stdout, stderr, code := run(t, "model", "register", "-store", store, "-key", key, "-name", "pd-bomb", "-task", "pd", "-file", bomb, "-set", "pd/v1")
 	if code != 1 || !strings.Contains(stderr, "too many category words") {
 		t.Fatalf("exit %d, output:\n%s%s", code, stdout, stderr)
 	}
-	stdout, _, _ = run(t, "model", "list", "-store", store, "-key", key)
-	latest := ""
-	for _, line := range strings.Split(stdout, "\n") {
-		if f := strings.Fields(line); len(f) > 3 && f[0] == "pd-bomb" {
-			latest = f[len(f)-3] // LATEST, ALIASES, SHARED end the line; OWNER may hold spaces
-		}
-	}
-	if latest != "0" {
-		t.Errorf("model pd-bomb has latest version %q, want 0:\n%s", latest, stdout)
+	stdout, _, code = run(t, "model", "list", "-store", store, "-key", key)
+	if code != 0 || strings.Contains(stdout, "pd-bomb") {
+		t.Errorf("a refused upload left model pd-bomb behind (exit %d):\n%s", code, stdout)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -180,17 +181,28 @@ func runModelShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tSHA256\tSOURCE\tFEATURE SET\tTREES\tPARITY\tCREATED BY\tCREATED AT")
+	fmt.Fprintln(tw, "VERSION\tSHA256\tSOURCE\tFEATURE SET\tCOLUMNS\tTREES\tPARITY\tCREATED BY\tCREATED AT")
 	for _, v := range vs {
 		parity := "-"
 		if v.Parity != nil {
-			parity = fmt.Sprintf("%d rows ok", v.Parity.Rows)
+			parity = parityText(v.Parity)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s/v%d\t%d\t%s\t%s\t%s\n", v.Version, v.ArtifactDigest[:12], v.SourceFormat, v.FeatureSet, v.FeatureSetVersion,
-			v.NumTrees, parity, v.CreatedBy, v.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", v.Version, v.ArtifactDigest[:12], v.SourceFormat, versionSet(v),
+			len(v.Columns), len(v.Features), v.NumTrees, parity, v.CreatedBy, v.CreatedAt.Format(time.RFC3339))
 	}
 	tw.Flush()
 	return nil
+}
+
+// versionSet is the feature-set reference a version is bound to.
+func versionSet(v registry.Version) string {
+	return features.SetRef{Name: v.FeatureSet, Version: v.FeatureSetVersion}.String()
+}
+
+// parityText summarizes a parity report: rows, largest margin difference and
+// the tolerance used.
+func parityText(r *registry.ParityReport) string {
+	return fmt.Sprintf("%d rows, max margin diff %.3g within %g+%g×|margin|", r.Rows, r.MaxAbsDiff, r.Tolerance, r.ToleranceRel)
 }
 
 // parityFile is the JSON of -parity: ParityInput, also accepting "prediction"
@@ -200,7 +212,7 @@ type parityFile struct {
 	Prediction []float64 `json:"prediction"`
 }
 
-func readParity(path string, tol float64) (*registry.ParityInput, error) {
+func readParity(path string, tol, tolRel float64) (*registry.ParityInput, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -216,20 +228,10 @@ func readParity(path string, tol float64) (*registry.ParityInput, error) {
 	if tol > 0 {
 		in.Tolerance = tol
 	}
+	if tolRel > 0 {
+		in.ToleranceRel = tolRel
+	}
 	return &in, nil
-}
-
-// parseSet reads "name/vN" (or "name" for v1).
-func parseSet(s string) (string, int, error) {
-	name, v, ok := strings.Cut(s, "/v")
-	if !ok {
-		return s, 1, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 || name == "" {
-		return "", 0, fmt.Errorf("-set %q is not name/vN", s)
-	}
-	return name, n, nil
 }
 
 func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -237,10 +239,12 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 	mf := addMetaFlags(fs, true)
 	name := fs.String("name", "", "model name (required)")
 	file := fs.String("file", "", "model file: LightGBM text, XGBoost JSON, UBJSON or legacy binary (required)")
-	set := fs.String("set", "", "feature set the model is bound to, name/vN (required)")
-	featureList := fs.String("features", "", "the model's column names in its own order, comma separated (for files without names)")
-	parity := fs.String("parity", "", "JSON file with golden rows and your tool's predictions: {\"rows\": [[...]], \"expected\": [...]}")
-	tol := fs.Float64("tolerance", 0, "parity tolerance (absolute; default the file's, else 1e-6)")
+	set := fs.String("set", "", "feature set the model is bound to, name/vN, or a bare name for its latest version (required)")
+	columns := fs.String("columns", "", "the feature each column of the file reads, in the file's order, comma separated (required for files without feature names)")
+	fs.StringVar(columns, "features", "", "former name of -columns")
+	parity := fs.String("parity", "", "JSON file with golden rows in the model's column order and your tool's predictions: {\"rows\": [[...]], \"expected\": [...]}")
+	tol := fs.Float64("tolerance", 0, "absolute parity tolerance on margins, at most the platform's (default the file's, else the platform's)")
+	tolRel := fs.Float64("tolerance-rel", 0, "relative parity tolerance on margins, at most the platform's (default the file's, else the platform's)")
 	task := fs.String("task", "", "create the model first with this task (pd, violation, limit) if it does not exist")
 	desc := fs.String("description", "", "description of a model created with -task")
 	shared := fs.Bool("shared", false, "let other institutions see a model created with -task")
@@ -254,14 +258,14 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 			return err
 		}
 	}
-	setName, setVersion, err := parseSet(*set)
+	ref, err := features.ParseSetRef(*set)
 	if err != nil {
-		return err
+		return fmt.Errorf("-set: %w", err)
 	}
-	up := registry.Upload{FeatureSet: setName, FeatureSetVersion: setVersion,
+	up := registry.Upload{FeatureSet: ref.Name, FeatureSetVersion: ref.Version,
 		Lineage: registry.Lineage{Kind: "uploaded", Filename: filepath.Base(*file), CodeVersion: *codeVersion}}
-	if *featureList != "" {
-		up.Features = strings.Split(*featureList, ",")
+	if *columns != "" {
+		up.Columns = strings.Split(*columns, ",")
 	}
 	if *metrics != "" {
 		up.Metrics = map[string]float64{}
@@ -275,7 +279,7 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}
 	if *parity != "" {
-		if up.Parity, err = readParity(*parity, *tol); err != nil {
+		if up.Parity, err = readParity(*parity, *tol, *tolRel); err != nil {
 			return err
 		}
 	}
@@ -295,20 +299,21 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	bar.Add(1)
-	if *task != "" {
-		_, err := e.reg.Model(ctx, e.p, *name)
-		if errors.Is(err, registry.ErrNotFound) {
-			bar.Note("creating model")
-			if _, err := e.reg.CreateModel(ctx, e.p, registry.NewModel{Name: *name, Task: registry.Task(*task), Description: *desc, Shared: *shared}); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
-	}
 	bar.Add(1)
 	bar.Note("validating and storing")
-	v, err := e.reg.Register(ctx, e.p, *name, up)
+	var v registry.Version
+	if *task != "" {
+		// A model that does not exist yet is created with this version, or not
+		// at all: a refused upload leaves no empty model behind.
+		if _, err = e.reg.Model(ctx, e.p, *name); errors.Is(err, registry.ErrNotFound) {
+			bar.Note("creating model")
+			_, v, err = e.reg.CreateAndRegister(ctx, e.p, registry.NewModel{Name: *name, Task: registry.Task(*task), Description: *desc, Shared: *shared}, up)
+		} else if err == nil {
+			v, err = e.reg.Register(ctx, e.p, *name, up)
+		}
+	} else {
+		v, err = e.reg.Register(ctx, e.p, *name, up)
+	}
 	if err != nil {
 		bar.Done()
 		return err
@@ -317,10 +322,10 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 	bar.Done()
 	parityNote := "no parity check"
 	if v.Parity != nil {
-		parityNote = fmt.Sprintf("parity %d rows within %g (max diff %.3g)", v.Parity.Rows, v.Parity.Tolerance, v.Parity.MaxAbsDiff)
+		parityNote = "parity " + parityText(v.Parity)
 	}
-	fmt.Fprintf(stdout, "registered %s version %d: %s %s, %d trees, bound to %s/v%d, sha256 %s, %s\n",
-		v.Model, v.Version, v.SourceFormat, v.Objective, v.NumTrees, v.FeatureSet, v.FeatureSetVersion, v.ArtifactDigest, parityNote)
+	fmt.Fprintf(stdout, "registered %s version %d: %s %s, %d trees, %d of %d features of %s in its own column order, sha256 %s, %s\n",
+		v.Model, v.Version, v.SourceFormat, v.Objective, v.NumTrees, len(v.Columns), len(v.Features), versionSet(v), v.ArtifactDigest, parityNote)
 	return nil
 }
 

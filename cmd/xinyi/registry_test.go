@@ -69,7 +69,20 @@ func TestRegistryCommands(t *testing.T) {
 	}
 	golden := map[string]any{"rows": []any{row(0.2), row(3.0), row(nil)}, "expected": []float64{0.401312339887548, 0.668187772168166, 0.401312339887548}}
 	bad := map[string]any{"rows": []any{row(0.2)}, "expected": []float64{0.5}}
-	for name, v := range map[string]any{"golden.json": golden, "bad.json": bad} {
+	// A 12-column XGBoost model over pd/v1 in its own order, saved without names,
+	// with XGBoost's own predictions (serving/httpapi/testdata).
+	subset := filepath.Join("..", "..", "serving", "httpapi", "testdata", "pd_subset.binf.model")
+	var perm map[string]struct {
+		Columns    []string  `json:"columns"`
+		Rows       []any     `json:"rows"`
+		Prediction []float64 `json:"prediction"`
+	}
+	b, err := os.ReadFile(filepath.Join("..", "..", "serving", "httpapi", "testdata", "permuted.golden.json"))
+	if err != nil || json.Unmarshal(b, &perm) != nil {
+		t.Fatalf("permuted.golden.json: %v", err)
+	}
+	sub := perm["pd_subset"]
+	for name, v := range map[string]any{"golden.json": golden, "bad.json": bad, "subset.json": map[string]any{"rows": sub.Rows, "expected": sub.Prediction}} {
 		b, _ := json.Marshal(v)
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			t.Fatal(err)
@@ -91,16 +104,24 @@ func TestRegistryCommands(t *testing.T) {
 	}{
 		{"register", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-task", "pd", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "golden.json")}, 0, "registered pd-smb version 1"},
 		{"parity failure", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "bad.json")}, 1, "parity check failed"},
-		{"wrong features", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", filepath.Join("..", "..", "gbdt", "testdata", "xgboost", "binary_depthwise.json"), "-set", "pd/v1"}, 1, `extra ["RevolvingUtilizationOfUnsecuredLines"`},
+		{"wrong features", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", filepath.Join("..", "..", "gbdt", "testdata", "xgboost", "binary_depthwise.json"), "-set", "pd/v1"}, 1, `not in the set ["RevolvingUtilizationOfUnsecuredLines"`},
 		{"bad key", []string{"model", "list", "-store", store, "-key", "xy_nope"}, 1, "unauthenticated"},
 		{"request champion", []string{"model", "alias", "-store", store, "-key", alice, "-name", "pd-smb", "-alias", "champion", "-version", "1"}, 0, "promotion request 1"},
 		{"self approval", []string{"model", "approve", "-store", store, "-key", alice, "-id", "1"}, 1, "approver role"},
 		{"approve", []string{"model", "approve", "-store", store, "-key", carol, "-id", "1"}, 0, "promotion 1 approved by carol"},
 		{"list", []string{"model", "list", "-store", store, "-key", alice}, 0, "champion=1"},
-		{"show", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "3 rows ok"},
+		{"show", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "51/51"},
+		{"show parity", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "3 rows, max margin diff"},
 		{"history", []string{"model", "history", "-store", store, "-key", alice, "-name", "pd-smb"}, 0, "model.promotion.approve"},
 		{"verify", []string{"audit", "verify", "-store", store}, 0, "audit log intact"},
-		{"cleanup", []string{"model", "cleanup", "-store", store, "-grace", "0s"}, 0, "2 referenced, 0 young orphans kept, 0 orphans removed"},
+		{"cleanup", []string{"model", "cleanup", "-store", store, "-grace", "0s"}, 0, "1 referenced, 0 young orphans kept, 0 orphans removed"}, // the file is canonical text already: one object
+		{"looser tolerance", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "golden.json"), "-tolerance", "1"}, 1, "platform maximum 0.0001"},
+		{"refused new model", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-new", "-task", "pd", "-file", model, "-set", "pd", "-parity", filepath.Join(dir, "bad.json")}, 1, "parity check failed"},
+		{"no model left behind", []string{"model", "show", "-store", store, "-key", alice, "-name", "pd-new"}, 1, "not found"},
+		{"unnamed file", []string{"model", "register", "-store", store, "-key", alice, "-name", "vio-sub", "-task", "violation", "-file", subset, "-set", "pd/v1"}, 1, "does not name its columns"},
+		{"unnamed file with columns", []string{"model", "register", "-store", store, "-key", alice, "-name", "vio-sub", "-task", "violation", "-file", subset, "-set", "pd",
+			"-columns", strings.Join(sub.Columns, ","), "-parity", filepath.Join(dir, "subset.json")}, 0, "12 of 51 features of pd/v1 in its own column order"},
+		{"show subset", []string{"model", "show", "-store", store, "-key", alice, "-name", "vio-sub"}, 0, "12/51"},
 	}
 	for _, s := range steps {
 		out, errOut, code := run(t, s.args...)

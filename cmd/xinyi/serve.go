@@ -43,7 +43,8 @@ func parseTaskMap(flagName, s string) (map[serving.Task]string, error) {
 	return out, nil
 }
 
-// servingSets resolves "name/vN" per task through the catalog.
+// servingSets resolves "name/vN" (or a bare name: the latest version) per task
+// through the catalog.
 func servingSets(cat *features.Catalog, spec string) (map[serving.Task]serving.FeatureSet, error) {
 	m, err := parseTaskMap("sets", spec)
 	if err != nil {
@@ -51,12 +52,11 @@ func servingSets(cat *features.Catalog, spec string) (map[serving.Task]serving.F
 	}
 	out := map[serving.Task]serving.FeatureSet{}
 	for t, ref := range m {
-		name, ver, ok := strings.Cut(ref, "/v")
-		var n int
-		if _, err := fmt.Sscanf(ver, "%d", &n); !ok || err != nil {
-			return nil, fmt.Errorf("--sets: %q is not name/vN", ref)
+		r, err := features.ParseSetRef(ref)
+		if err != nil {
+			return nil, fmt.Errorf("--sets: %w", err)
 		}
-		if out[t], err = servingfeatures.SetFromCatalog(cat, name, n); err != nil {
+		if out[t], err = servingfeatures.SetFromCatalog(cat, r.Name, r.Version); err != nil {
 			return nil, fmt.Errorf("--sets %s: %w", ref, err)
 		}
 	}

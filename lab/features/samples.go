@@ -73,7 +73,7 @@ func (s *Samples) Samples(ctx context.Context) ([]lab.Sample, error) {
 }
 
 func convertSample(m xfeatures.SampleManifest) lab.Sample {
-	s := lab.Sample{Name: m.Name, Version: m.Version, FeatureSet: m.Set + "/v" + strconv.Itoa(m.SetVersion), Label: m.Label.Name,
+	s := lab.Sample{Name: m.Name, Version: m.Version, FeatureSet: xfeatures.SetRef{Name: m.Set, Version: m.SetVersion}.String(), Label: m.Label.Name,
 		From: m.From, To: m.To, Features: len(m.Indicators)}
 	var splits []string
 	for _, k := range []string{"train", "valid", "test"} {

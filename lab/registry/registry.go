@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -170,8 +171,8 @@ type card struct {
 
 func convertVersion(v xregistry.Version) lab.Version {
 	out := lab.Version{Model: v.Model, Version: versionName(v.Version), Format: v.SourceFormat,
-		FeatureSet: fmt.Sprintf("%s/v%d", v.FeatureSet, v.FeatureSetVersion), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
-		SHA256: v.ArtifactDigest, Trees: v.NumTrees, Features: len(v.Features), Created: v.CreatedAt, CreatedBy: v.CreatedBy}
+		FeatureSet: features.SetRef{Name: v.FeatureSet, Version: v.FeatureSetVersion}.String(), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
+		SHA256: v.ArtifactDigest, Trees: v.NumTrees, Features: len(v.Columns), Created: v.CreatedAt, CreatedBy: v.CreatedBy}
 	if v.Parity != nil {
 		out.Golden = v.Parity.Rows
 	}
@@ -224,17 +225,14 @@ func (a *Models) Version(ctx context.Context, p lab.Principal, name, version str
 	return convertVersion(v), nil
 }
 
-// ParseFeatureSet reads "name/v3" (or "name@v3").
+// ParseFeatureSet reads a feature-set reference with features.ParseSetRef:
+// "name/vN", or a bare name for the latest version (0).
 func ParseFeatureSet(s string) (string, int, error) {
-	i := strings.LastIndexAny(s, "/@")
-	if i <= 0 {
-		return "", 0, fmt.Errorf("%w: feature set %q must be written name/vN, e.g. pd/v1", lab.ErrInvalidInput, s)
+	r, err := features.ParseSetRef(s)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: feature set %q must be written name/vN (e.g. pd/v1) or name for its latest version", lab.ErrInvalidInput, s)
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "v"))
-	if err != nil || n <= 0 {
-		return "", 0, fmt.Errorf("%w: feature set %q must be written name/vN, e.g. pd/v1", lab.ErrInvalidInput, s)
-	}
-	return s[:i], n, nil
+	return r.Name, r.Version, nil
 }
 
 // MaxGoldenRows bounds the golden rows of one upload.
@@ -333,24 +331,24 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 			return lab.Version{}, err
 		}
 	}
+	var v xregistry.Version
 	if _, err := a.r.Model(ctx, ap, u.Model); errors.Is(err, xregistry.ErrNotFound) {
 		task := xregistry.Task(u.Task)
 		if task == "" {
 			task = xregistry.TaskPD
 		}
-		// A file that is not a model must not leave an empty model behind: parse it
-		// before the model is created. (The registry repeats every check on Register.)
+		// A file that is not a model is refused naming the file. The model is
+		// created with its first version in one transaction: a refused file
+		// leaves no empty model behind.
 		if _, err := gbdt.Parse(u.Data, gbdt.DefaultLimits()); err != nil {
 			return lab.Version{}, fmt.Errorf("%w: %s is not a usable LightGBM or XGBoost model: %w", lab.ErrInvalidInput, u.FileName, err)
 		}
-		if _, err := a.r.CreateModel(ctx, ap, xregistry.NewModel{Name: u.Model, Task: task}); err != nil {
+		if _, v, err = a.r.CreateAndRegister(ctx, ap, xregistry.NewModel{Name: u.Model, Task: task}, up); err != nil {
 			return lab.Version{}, mapErr(err)
 		}
 	} else if err != nil {
 		return lab.Version{}, mapErr(err)
-	}
-	v, err := a.r.Register(ctx, ap, u.Model, up)
-	if err != nil {
+	} else if v, err = a.r.Register(ctx, ap, u.Model, up); err != nil {
 		return lab.Version{}, mapErr(err)
 	}
 	return convertVersion(v), nil

@@ -18,9 +18,10 @@ func TestParseFeatureSet(t *testing.T) {
 		ok      bool
 	}{
 		{"pd/v1", "pd", 1, true},
-		{"violation@v12", "violation", 12, true},
-		{"breast-cancer/3", "breast-cancer", 3, true},
-		{"pd", "", 0, false},
+		{"violation@12", "violation", 12, true},
+		{"breast-cancer/v3", "breast-cancer", 3, true},
+		{"pd", "pd", 0, true}, // the latest version
+		{"breast-cancer/3", "", 0, false},
 		{"/v1", "", 0, false},
 		{"pd/v0", "", 0, false},
 		{"pd/vx", "", 0, false},

@@ -237,26 +237,27 @@ type sampleSets struct {
 	cols map[string][]string
 }
 
-func (s *sampleSets) FeatureSet(ctx context.Context, name string, version int) ([]string, error) {
-	i := slices.IndexFunc(s.data, func(d DataSet) bool { return d.Name == name })
-	if i < 0 || version != 1 {
+func (s *sampleSets) FeatureSet(ctx context.Context, ref features.SetRef) (features.SetRef, []string, error) {
+	i := slices.IndexFunc(s.data, func(d DataSet) bool { return d.Name == ref.Name })
+	if i < 0 || ref.Version > 1 {
 		if s.next == nil {
-			return nil, fmt.Errorf("%w: %s v%d", xregistry.ErrUnknownFeatureSet, name, version)
+			return features.SetRef{}, nil, fmt.Errorf("%w: %s", xregistry.ErrUnknownFeatureSet, ref)
 		}
-		return s.next.FeatureSet(ctx, name, version)
+		return s.next.FeatureSet(ctx, ref)
 	}
+	ref.Version = 1 // a data set has one version
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if c, ok := s.cols[name]; ok {
-		return slices.Clone(c), nil
+	if c, ok := s.cols[ref.Name]; ok {
+		return ref, slices.Clone(c), nil
 	}
 	tab, err := s.data[i].Load(s.data[i].Path)
 	if err != nil {
-		return nil, fmt.Errorf("feature set %s: %w", name, err)
+		return features.SetRef{}, nil, fmt.Errorf("feature set %s: %w", ref, err)
 	}
-	s.cols[name] = slices.Clone(tab.Features)
+	s.cols[ref.Name] = slices.Clone(tab.Features)
 	tab.Release()
-	return slices.Clone(s.cols[name]), nil
+	return ref, slices.Clone(s.cols[ref.Name]), nil
 }
 
 // StartTraining starts a job on a sample with a preset. The sample is a public data
@@ -561,7 +562,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		if err != nil {
 			return "", err
 		}
-		up.FeatureSet, up.Task = manifest.Set+"/v"+strconv.Itoa(manifest.SetVersion), task
+		up.FeatureSet, up.Task = features.SetRef{Name: manifest.Set, Version: manifest.SetVersion}.String(), task
 		up.Sample, up.SampleVersion, up.SampleManifest = manifest.Name, manifest.Version, manifest.ManifestKey()
 	}
 	v, err := t.o.Models.Upload(ctx, up)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
@@ -117,14 +118,14 @@ func TestSamplesMatchTheDataREADME(t *testing.T) {
 		}
 	}
 	sets := SampleFeatureSets(PublicDataSets(dataDir(t)), xregistry.StaticFeatureSets{"pd": {1: {"a"}}})
-	cols, err := sets.FeatureSet(context.Background(), "taiwan", 1)
+	_, cols, err := sets.FeatureSet(context.Background(), features.SetRef{Name: "taiwan", Version: 1})
 	if err != nil || len(cols) != 23 { // README of datasets.LoadTaiwan: 23 features
 		t.Fatalf("taiwan columns %d, %v", len(cols), err)
 	}
-	if cols, err := sets.FeatureSet(context.Background(), "pd", 1); err != nil || len(cols) != 1 {
+	if _, cols, err := sets.FeatureSet(context.Background(), features.SetRef{Name: "pd", Version: 1}); err != nil || len(cols) != 1 {
 		t.Fatalf("fallback: %v %v", cols, err)
 	}
-	if _, err := sets.FeatureSet(context.Background(), "taiwan", 2); err == nil {
+	if _, _, err := sets.FeatureSet(context.Background(), features.SetRef{Name: "taiwan", Version: 2}); err == nil {
 		t.Fatal("unknown version served")
 	}
 }

@@ -19,18 +19,19 @@ type Catalog struct{ cat *xfeatures.Catalog }
 // New returns the adapter over cat.
 func New(cat *xfeatures.Catalog) *Catalog { return &Catalog{cat: cat} }
 
-// FeatureSet returns the indicator ids of a feature-set version in order, or an
-// error wrapping registry.ErrUnknownFeatureSet.
-func (c *Catalog) FeatureSet(_ context.Context, name string, version int) ([]string, error) {
-	if version <= 0 {
-		return nil, fmt.Errorf("%w: %s v%d: versions start at 1", registry.ErrUnknownFeatureSet, name, version)
+// FeatureSet resolves ref (a bare name: the latest version) and returns the exact
+// reference with the indicator ids of that version in order, or an error wrapping
+// registry.ErrUnknownFeatureSet.
+func (c *Catalog) FeatureSet(_ context.Context, ref xfeatures.SetRef) (xfeatures.SetRef, []string, error) {
+	if ref.Version < 0 {
+		return xfeatures.SetRef{}, nil, fmt.Errorf("%w: %s v%d: versions start at 1", registry.ErrUnknownFeatureSet, ref.Name, ref.Version)
 	}
-	s, err := c.cat.Set(name, version)
+	s, err := c.cat.Resolve(ref)
 	if errors.Is(err, xfeatures.ErrUnknownSet) {
-		return nil, fmt.Errorf("%w: %w", registry.ErrUnknownFeatureSet, err)
+		return xfeatures.SetRef{}, nil, fmt.Errorf("%w: %w", registry.ErrUnknownFeatureSet, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("registry/features: %s v%d: %w", name, version, err)
+		return xfeatures.SetRef{}, nil, fmt.Errorf("registry/features: %s: %w", ref, err)
 	}
-	return slices.Clone(s.Indicators), nil
+	return s.Ref(), slices.Clone(s.Indicators), nil
 }

@@ -56,6 +56,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/httperr"
@@ -355,15 +356,33 @@ func (s *server) artifact(w http.ResponseWriter, r *http.Request, p access.Princ
 }
 
 // upload accepts either a raw model file as the body with metadata in the query
-// (feature_set, feature_set_version, features=a,b,c, lineage_kind, sample,
-// sample_version, code_version, filename), or multipart/form-data with the file
-// in part "model" and a JSON registry.Upload in part "meta".
+// (feature_set as name/vN or a bare name for the latest version,
+// feature_set_version, columns=a,b,c: the feature each column of the file reads,
+// in the file's order, required for files without feature names; lineage_kind,
+// sample, sample_version, code_version, filename), or multipart/form-data with the
+// file in part "model" and a JSON registry.Upload in part "meta" ("columns",
+// "parity" with "tolerance" and "tolerance_rel"). With task=pd|violation|limit
+// (and optionally description, shared=true) a model that does not exist yet is
+// created together with this first version, in one transaction: a refused
+// upload leaves no model behind.
 func (s *server) upload(w http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
 	up, err := s.parseUpload(w, r, s.reg.MaxUploadBytes())
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.reg.Register(r.Context(), p, r.PathValue("name"), up)
+	name := r.PathValue("name")
+	if task := r.URL.Query().Get("task"); task != "" {
+		// Create the model with its first version, or neither.
+		if _, err := s.reg.Model(r.Context(), p, name); errors.Is(err, registry.ErrNotFound) {
+			nm := registry.NewModel{Name: name, Task: registry.Task(task), Description: r.URL.Query().Get("description"),
+				Shared: r.URL.Query().Get("shared") == "true"}
+			_, v, err := s.reg.CreateAndRegister(r.Context(), p, nm, up)
+			return created{v}, err
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	v, err := s.reg.Register(r.Context(), p, name, up)
 	return created{v}, err
 }
 
@@ -386,7 +405,13 @@ func (s *server) parseUpload(w http.ResponseWriter, r *http.Request, limit int64
 
 func uploadFromQuery(r *http.Request, up *registry.Upload) error {
 	q := r.URL.Query()
-	up.FeatureSet = q.Get("feature_set")
+	if v := q.Get("feature_set"); v != "" {
+		ref, err := features.ParseSetRef(v)
+		if err != nil {
+			return fmt.Errorf("%w: feature_set: %v", errBadRequest, err)
+		}
+		up.FeatureSet, up.FeatureSetVersion = ref.Name, ref.Version
+	}
 	if v := q.Get("feature_set_version"); v != "" {
 		n, err := intParam(v, "feature_set_version")
 		if err != nil {
@@ -394,8 +419,10 @@ func uploadFromQuery(r *http.Request, up *registry.Upload) error {
 		}
 		up.FeatureSetVersion = n
 	}
-	if f := q.Get("features"); f != "" {
-		up.Features = strings.Split(f, ",")
+	for _, k := range []string{"columns", "features"} { // features: the former name
+		if f := q.Get(k); f != "" && len(up.Columns) == 0 {
+			up.Columns = strings.Split(f, ",")
+		}
 	}
 	up.Lineage = registry.Lineage{Kind: q.Get("lineage_kind"), Sample: q.Get("sample"), CodeVersion: q.Get("code_version"), Filename: q.Get("filename")}
 	if v := q.Get("sample_version"); v != "" {

@@ -271,7 +271,7 @@ func TestErrorStatus(t *testing.T) {
 		{"unknown version", "alice", "GET", base + "/models/pd/versions/9", nil, "", 404, "not_found", "version 9"},
 		{"bad version", "alice", "GET", base + "/models/pd/versions/x", nil, "", 400, "invalid_input", "version"},
 		{"corrupt file", "alice", "POST", upload, bytes.NewReader(raw[:len(raw)/3]), "", 422, "validation_failed", "corrupt"},
-		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, "validation_failed", `extra ["RevolvingUtilizationOfUnsecuredLines"]`},
+		{"wrong features", "alice", "POST", strings.Replace(upload, "version=1", "version=2", 1), bytes.NewReader(readFile(t, "binary_lossguide.json")), "", 422, "validation_failed", `not in the set ["RevolvingUtilizationOfUnsecuredLines"]`},
 		{"parity failure", "alice", "POST", base + "/models/pd/versions", badParity, badParityCT, 422, "validation_failed", "parity"},
 		{"too large", "alice", "POST", upload, bytes.NewReader(make([]byte, 2<<20)), "", 413, "body_too_large", ""},
 		{"bad JSON", "alice", "POST", base + "/models", strings.NewReader("{"), "application/json", 400, "invalid_input", "JSON"},
@@ -529,4 +529,39 @@ func TestMinIOOutage(t *testing.T) {
 	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
 	code, hdr, body = f.doHeader(t, "alice", "POST", "/v1/registry/models/pd/versions?feature_set=gmsc&feature_set_version=1", bytes.NewReader(readFile(t, "binary_lossguide.json")))
 	checkError(t, code, hdr, body, http.StatusServiceUnavailable, "store_unavailable", "5")
+}
+
+// TestUploadBindsColumnsAndCreates: a legacy binary without names is refused
+// unless the query gives its columns; with task= a model is created with its first
+// version, and a refused upload leaves no model behind.
+func TestUploadBindsColumnsAndCreates(t *testing.T) {
+	f := newFixture(t)
+	const base = "/v1/registry"
+	legacy := readFile(t, "binary_depthwise.binf.model")
+	status, body := f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc/v1", bytes.NewReader(legacy), "")
+	if status != 422 || !bytes.Contains(body, []byte("does not name its columns")) {
+		t.Fatalf("legacy binary without columns: %d %s", status, body)
+	}
+	if status, body := f.do(t, "alice", "GET", base+"/models/pd-new", nil, ""); status != 404 {
+		t.Fatalf("refused upload left a model: %d %s", status, body)
+	}
+	// A bare set name is the latest version, gmsc v2, which lacks the first column.
+	status, body = f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc&columns="+strings.Join(gmscNames, ","), bytes.NewReader(legacy), "")
+	if status != 422 || !bytes.Contains(body, []byte("gmsc/v2")) {
+		t.Fatalf("bare set name: %d %s", status, body)
+	}
+	status, body = f.do(t, "alice", "POST", base+"/models/pd-new/versions?task=pd&feature_set=gmsc/v1&columns="+strings.Join(gmscNames, ","), bytes.NewReader(legacy), "")
+	if status != 201 {
+		t.Fatalf("legacy binary with columns: %d %s", status, body)
+	}
+	var v registry.Version
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Version != 1 || v.FeatureSetVersion != 1 || strings.Join(v.Columns, ",") != strings.Join(gmscNames, ",") {
+		t.Fatalf("version %d bound to gmsc v%d with columns %v; want 1, gmsc v1, the file's order", v.Version, v.FeatureSetVersion, v.Columns)
+	}
+	if status, body := f.do(t, "alice", "POST", base+"/models/x/versions?feature_set=gmsc/v0", bytes.NewReader(legacy), ""); status != 400 || !bytes.Contains(body, []byte("gmsc/v0")) {
+		t.Fatalf("bad set reference: %d %s", status, body)
+	}
 }

@@ -79,8 +79,9 @@ func TestOIPOverGRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mm.GetName() != "xinyi-violation" || mm.GetVersions()[0] != "1" || len(mm.GetInputs()) != 1 ||
-		mm.GetInputs()[0].GetShape()[1] != 3 || mm.GetOutputs()[0].GetName() != "predict" {
+	// The matrix input, then one input per column in the model's order.
+	if mm.GetName() != "xinyi-violation" || mm.GetVersions()[0] != "1" || len(mm.GetInputs()) != 4 ||
+		mm.GetInputs()[0].GetShape()[1] != 3 || mm.GetInputs()[1].GetName() != "tax.paid.sum_12m" || mm.GetOutputs()[0].GetName() != "predict" {
 		t.Errorf("model metadata %v", mm)
 	}
 	mr, err := f.infer.ModelReady(kctx, &inferencepb.ModelReadyRequest{Name: "xinyi-limit", Version: "1"})

@@ -4,12 +4,22 @@
 // and from the types here, so the two answer identically.
 //
 // Every loaded model is exposed under its registered name and under its task name
-// ("pd", "violation", "limit"). A model takes one FP64 (or FP32) input tensor named
-// by its feature set ("credit/v3", as model metadata says) of shape [rows, features]
-// (or [features] for one row), or one tensor per indicator named by the indicator id
-// with shape [rows] or [rows, 1]; an input of any other name is refused, naming the
-// names the model takes. It returns "predict" (probability for binary models, the
-// value for regressions) and "margin", each FP64 [rows, 1].
+// ("pd", "violation", "limit"). A model reads some indicators of its feature set in
+// its own column order (the order it was trained in and its parity rows used, kept by
+// the registry). It takes either
+//
+//   - one FP64 (or FP32) tensor named by its feature set ("credit/v3") of shape
+//     [rows, N] (or [N] for one row) whose N columns are in the model's order, or
+//   - one tensor per column, named by the indicator id, of shape [rows] or [rows, 1].
+//
+// Where the order is published: OIP tensor metadata has only a name, a datatype and
+// a shape, so model metadata lists, after the matrix input, one input per column in
+// the model's order (inputs[1:] are the matrix's columns, in both REST and gRPC),
+// and the REST answer also carries the ordered names in the matrix input's
+// "parameters": {"columns": [...]}. A missing, unknown or repeated input is refused
+// (HTTP 400, gRPC InvalidArgument) with an error that names it. It returns "predict"
+// (probability for binary models, the value for regressions) and "margin", each
+// FP64 [rows, 1].
 package oip
 
 import (
@@ -17,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -70,12 +81,20 @@ type InferResponse struct {
 	Outputs      []Tensor
 }
 
-// TensorMetadata describes one tensor of a model.
+// TensorMetadata describes one tensor of a model. Parameters is the REST
+// extension that carries the ordered column names of the matrix input
+// (ParamColumns); gRPC has no such field and conveys the order through the inputs
+// that follow the matrix.
 type TensorMetadata struct {
-	Name     string  `json:"name"`
-	Datatype string  `json:"datatype"`
-	Shape    []int64 `json:"shape"`
+	Name       string         `json:"name"`
+	Datatype   string         `json:"datatype"`
+	Shape      []int64        `json:"shape"`
+	Parameters map[string]any `json:"parameters,omitempty"`
 }
+
+// ParamColumns is the parameter of the matrix input's metadata that lists the
+// model's columns in order.
+const ParamColumns = "columns"
 
 // ModelMetadata describes one model.
 type ModelMetadata struct {
@@ -192,12 +211,18 @@ func (s *Server) ModelMetadata(ctx context.Context, p access.Principal, name, ve
 	if err != nil {
 		return ModelMetadata{}, err
 	}
-	nf := int64(sc.NumFeatures())
+	cols := sc.Columns()
+	inputs := make([]TensorMetadata, 0, 1+len(cols))
+	inputs = append(inputs, TensorMetadata{Name: sc.FeatureSet().Key(), Datatype: FP64, Shape: []int64{-1, int64(len(cols))},
+		Parameters: map[string]any{ParamColumns: slices.Clone(cols)}})
+	for _, c := range cols {
+		inputs = append(inputs, TensorMetadata{Name: c, Datatype: FP64, Shape: []int64{-1, 1}})
+	}
 	return ModelMetadata{
 		Name:     sc.Ref().Name,
 		Versions: []string{sc.Ref().Version},
 		Platform: "lightgbm_leaves",
-		Inputs:   []TensorMetadata{{Name: sc.FeatureSet().Key(), Datatype: FP64, Shape: []int64{-1, nf}}},
+		Inputs:   inputs,
 		Outputs: []TensorMetadata{
 			{Name: OutputPredict, Datatype: FP64, Shape: []int64{-1, 1}},
 			{Name: OutputMargin, Datatype: FP64, Shape: []int64{-1, 1}},
@@ -225,7 +250,7 @@ func (s *Server) Infer(ctx context.Context, p access.Principal, req InferRequest
 	if err != nil {
 		return nil, err
 	}
-	nf := sc.NumFeatures()
+	nf := sc.NumColumns()
 	pred := make([]float64, n)
 	marg := make([]float64, n)
 	for i := 0; i < n; i++ {
@@ -236,12 +261,12 @@ func (s *Server) Infer(ctx context.Context, p access.Principal, req InferRequest
 		}
 		row := rows[i*nf : (i+1)*nf]
 		if want[OutputPredict] {
-			if pred[i], err = sc.Predict(row); err != nil {
+			if pred[i], err = sc.PredictColumns(row); err != nil {
 				return nil, fmt.Errorf("row %d: %w", i, err)
 			}
 		}
 		if want[OutputMargin] {
-			if marg[i], err = sc.Margin(row); err != nil {
+			if marg[i], err = sc.MarginColumns(row); err != nil {
 				return nil, fmt.Errorf("row %d: %w", i, err)
 			}
 		}
@@ -260,11 +285,14 @@ func (s *Server) Infer(ctx context.Context, p access.Principal, req InferRequest
 	return resp, nil
 }
 
-// matrix turns the inputs into a row-major [n, features] matrix.
+// matrix turns the inputs into a row-major [n, columns] matrix in the model's
+// column order.
 func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, error) {
-	nf := sc.NumFeatures()
+	cols := sc.Columns()
+	nf := len(cols)
 	if len(inputs) == 0 {
-		return nil, 0, invalid("no input tensors")
+		return nil, 0, invalid("no input tensors: send one tensor %q of shape [rows, %d] in the model's column order, or one tensor per column (%s)",
+			sc.FeatureSet().Key(), nf, someNames(cols, 8))
 	}
 	for _, in := range inputs {
 		if in.Datatype != FP64 && in.Datatype != FP32 {
@@ -292,21 +320,19 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		case len(in.Shape) == 1 && in.Shape[0] == int64(nf):
 			return in.Data, 1, nil
 		}
-		return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d]", in.Name, in.Shape, sc.Ref(), nf)
+		return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d] with its columns in the order model metadata lists (%s)",
+			in.Name, in.Shape, sc.Ref(), nf, someNames(cols, 8))
 	}
-	// One tensor per indicator.
+	// One tensor per column.
 	col := make(map[string]int, nf)
-	for i, id := range set.Indicators {
+	for i, id := range cols {
 		col[id] = i
 	}
 	for _, in := range inputs {
 		if _, ok := col[in.Name]; !ok {
-			return nil, 0, invalid("input %q is unknown to model %s: send one tensor %q of shape [rows, %d], or one tensor per indicator (%s)",
-				in.Name, sc.Ref(), set.Key(), nf, someNames(set.Indicators, 8))
+			return nil, 0, invalid("input %q is unknown to model %s: send one tensor %q of shape [rows, %d], or one tensor per column (%s)",
+				in.Name, sc.Ref(), set.Key(), nf, someNames(cols, 8))
 		}
-	}
-	if len(inputs) != nf {
-		return nil, 0, invalid("model %s needs one [rows, %d] tensor or %d tensors named by indicator, got %d tensors", sc.Ref(), nf, nf, len(inputs))
 	}
 	n := -1
 	out := []float64(nil)
@@ -332,6 +358,16 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		for i, v := range in.Data {
 			out[i*nf+j] = v
 		}
+	}
+	var missing []string
+	for j, ok := range seen {
+		if !ok {
+			missing = append(missing, cols[j])
+		}
+	}
+	if len(missing) > 0 {
+		return nil, 0, invalid("model %s is missing input %s (it reads %d columns: send one tensor per column, or one %q tensor of shape [rows, %d])",
+			sc.Ref(), someNames(missing, 8), nf, set.Key(), nf)
 	}
 	return out, n, nil
 }
