@@ -17,6 +17,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/httperr"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
@@ -562,9 +563,17 @@ func TestOIPHonoursModelVisibility(t *testing.T) {
 			if s != 404 {
 				t.Fatalf("other bank: status %d, want 404: %v", s, b)
 			}
-			// The answer is the one a name nobody holds gets, word for word.
+			// The answer is the one a name nobody holds gets, word for word but
+			// for the id of each request.
 			name := strings.Split(c.path, "/")[3]
 			_, nobody := f.do(t, c.method, strings.Replace(c.path, name, "no-such-model", 1), servingtest.OtherBankKey, c.body)
+			for _, body := range []map[string]any{b, nobody} {
+				e, _ := body["error"].(map[string]any)
+				if id, _ := e["request_id"].(string); !reqid.Valid(id) {
+					t.Fatalf("error answer %v has no request id", body)
+				}
+				delete(e, "request_id")
+			}
 			got, _ := json.Marshal(b)
 			want, _ := json.Marshal(nobody)
 			if string(got) != strings.ReplaceAll(string(want), "no-such-model", name) {
