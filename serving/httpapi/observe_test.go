@@ -220,3 +220,27 @@ func TestRequestIDInLogs(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAssessHTTPTraced is BenchmarkAssessHTTP with tracing on and every trace
+// sampled (spans batched to an exporter that drops them): the cost of the server
+// span and the assessment's six spans.
+func BenchmarkAssessHTTPTraced(b *testing.B) {
+	env := servingtest.New(b)
+	tr, err := telemetry.Setup(context.Background(), telemetry.Options{Endpoint: "discard", Exporter: tracetest.NewNoopExporter()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	api, err := New(Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{Authorizer: env.Auth}), Authorizer: env.Auth,
+		Metrics: serving.NewMetrics(env.Models)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := tr.Handler(api)
+	b.ReportAllocs()
+	for b.Loop() {
+		if w := assess(h, env.Bad, ""); w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+}
