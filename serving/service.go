@@ -316,11 +316,11 @@ func (s *Service) audit(ctx context.Context, e audit.Entry) error {
 // policy, explains, and audits. A decision is returned only once its audit record is
 // written.
 //
-// Traced, it is one "assess" span with a child per step: "authorize", "features",
-// "score", "explain" and "audit". The spans carry the assessment id (which the audit
-// record ties to the company), never the company code.
+// Called under a recording span, it is one "assess" span with a child per step:
+// "authorize", "features", "score", "explain" and "audit". The spans carry the
+// assessment id (which the audit record ties to the company), never the company code.
 func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Decision, err error) {
-	ctx, span := startRoot(ctx, "assess")
+	ctx, span := startSpan(ctx, "assess")
 	defer func() { endSpan(span, err) }()
 	if err := ValidateCompany(req.Company); err != nil {
 		return nil, err
@@ -330,7 +330,7 @@ func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Deci
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	sctx, step := startStep(ctx, "authorize")
+	sctx, step := startSpan(ctx, "authorize")
 	err = s.authorize(sctx, p, req.Company)
 	endSpan(step, err)
 	if err != nil {
@@ -343,7 +343,7 @@ func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Deci
 		span.SetAttributes(attribute.String("xinyi.assessment_id", d.ID), attribute.String("xinyi.policy_version", d.PolicyVersion),
 			attribute.Int64("xinyi.model_generation", int64(d.Generation)))
 	}
-	sctx, step = startStep(ctx, "audit")
+	sctx, step = startSpan(ctx, "audit")
 	err = s.audit(sctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
 		Outcome: audit.OutcomeOK, After: auditSummary(d)})
 	endSpan(step, err)
@@ -400,7 +400,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
 	}
 	// step is the span of the step under way; a failure ends it with the error.
-	fctx, step := startStep(ctx, "features")
+	fctx, step := startSpan(ctx, "features")
 	defer func() {
 		if err != nil {
 			endSpan(step, err)
@@ -428,7 +428,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		step.SetAttributes(attribute.StringSlice("xinyi.feature_sets", sets), attribute.String("xinyi.features_as_of", asOf.Format(time.DateOnly)))
 	}
 	step.End()
-	_, step = startStep(ctx, "score")
+	_, step = startSpan(ctx, "score")
 	row := func(t Task) []float64 { return vecs[s.fetch[t]] }
 	lookup := func(id string) (float64, bool) {
 		l, ok := s.index[id]
@@ -488,7 +488,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		step.SetAttributes(attribute.StringSlice("xinyi.models", snapModels(snap)), attribute.String("xinyi.policy_version", pol.Version))
 	}
 	step.End()
-	_, step = startStep(ctx, "explain")
+	_, step = startSpan(ctx, "explain")
 	// TreeSHAP is most of a decision's work: decompositions the cache holds are
 	// copied from it, and the others computed in parallel.
 	type explained struct {

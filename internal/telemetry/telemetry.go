@@ -4,8 +4,8 @@
 // instrumentation of the HTTP and gRPC listeners (otelhttp, otelgrpc) with request
 // ids (internal/reqid). It is the one package below cmd that uses the SDK: the
 // libraries (serving, internal/audit, ...) start their spans through the
-// OpenTelemetry API alone, from the provider of the span their caller's context
-// carries, so they trace exactly when this package's server span does.
+// OpenTelemetry API alone, from the provider of the recording span their caller's
+// context carries, so they trace exactly when this package's server span records.
 //
 // Tracing is off unless Options.Endpoint names a collector: the provider is then a
 // no-op, no span is made or sent, and the handlers add only request ids. On, a new
@@ -14,7 +14,7 @@
 //
 //	tr, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "xinyi", Endpoint: "otel-collector:4318", Insecure: true})
 //	defer tr.Shutdown(context.WithoutCancel(ctx))
-//	tr.SetGlobal()                                  // spans of work no request started (jobs)
+//	tr.SetGlobal()                                  // for instrumentation that uses the global provider
 //	srv := &http.Server{Handler: tr.Handler(mux)}   // server spans and request ids for every route
 //	grpcSrv := grpc.NewServer(tr.GRPCServerOptions()...)
 package telemetry
@@ -156,7 +156,9 @@ func (t *Tracing) TracerProvider() trace.TracerProvider { return t.provider }
 func (t *Tracing) Propagator() propagation.TextMapPropagator { return t.propagator }
 
 // SetGlobal makes the provider and propagator the process's (otel.SetTracerProvider,
-// otel.SetTextMapPropagator), for spans of work no request started.
+// otel.SetTextMapPropagator), for instrumentation that uses the global ones (an
+// instrumented HTTP or database client). Xinyi's own packages do not: they trace
+// under the span their caller's context carries.
 func (t *Tracing) SetGlobal() {
 	otel.SetTracerProvider(t.provider)
 	otel.SetTextMapPropagator(t.propagator)
