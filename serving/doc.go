@@ -18,6 +18,13 @@
 //     back to an older snapshot, the answers say so.
 //   - Every error wraps one of the package's sentinels; each transport maps them to
 //     status codes in one place (serving/httpapi, serving/grpcapi).
+//   - Metrics live in the Prometheus registry each Metrics holds, never the global
+//     one; their names, types and labels are listed on Metrics and kept stable.
+//   - Spans use the OpenTelemetry API alone (the SDK is internal/telemetry's): an
+//     assessment is an "assess" span with its steps as children, started from the
+//     provider of the caller's recording span; serving never starts a trace of its
+//     own, so without a recording span they cost nothing. Spans carry the assessment
+//     id, never the company code.
 //
 // Layout: the root holds the domain (Scorer, Models, Service, policy use, reasons,
 // screening, follower, metrics) and the small interfaces it needs (FeatureSource,

@@ -3,11 +3,11 @@ package serving_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"reflect"
-	"regexp"
-	"strconv"
+	"strings"
 	"testing"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
@@ -30,26 +30,23 @@ func TestScoringMetrics(t *testing.T) {
 	if err := metrics.Write(&b); err != nil {
 		t.Fatal(err)
 	}
+	text := b.String()
+	m := servingtest.ParseMetrics(t, &b)
+	if got := m["xinyi_model_scoring_seconds"].GetType(); got != dto.MetricType_HISTOGRAM {
+		t.Fatalf("xinyi_model_scoring_seconds has type %v, want a histogram\n%s", got, text)
+	}
 	for _, task := range serving.Tasks {
-		lbl := fmt.Sprintf(`task=%q,name="bench-%s",version="1"`, task, task)
-		for _, want := range []string{
-			`xinyi_model_scoring_seconds_count{` + lbl + `} 3`,
-			`xinyi_model_scoring_seconds_bucket{` + lbl + `,le="+Inf"} 3`,
-		} {
-			if !bytes.Contains(b.Bytes(), []byte(want)) {
-				t.Errorf("metrics lack %s\n%s", want, b.String())
-			}
+		lbl := map[string]string{"task": string(task), "name": "bench-" + string(task), "version": "1"}
+		count, sum := m.Histogram("xinyi_model_scoring_seconds", lbl)
+		if count != 3 {
+			t.Errorf("%s: %d scoring observations, want 3\n%s", task, count, text)
 		}
-		m := regexp.MustCompile(`xinyi_model_scoring_seconds_sum\{` + regexp.QuoteMeta(lbl) + `\} (\S+)`).FindSubmatch(b.Bytes())
-		if m == nil {
-			t.Fatalf("no scoring sum for %s", task)
-		}
-		if sum, err := strconv.ParseFloat(string(m[1]), 64); err != nil || sum <= 0 || sum > 10 {
-			t.Errorf("scoring sum of %s = %s, want a positive number of seconds", task, m[1])
+		if sum <= 0 || sum > 10 {
+			t.Errorf("scoring sum of %s = %v, want a positive number of seconds", task, sum)
 		}
 	}
-	if bytes.Count(b.Bytes(), []byte("# TYPE xinyi_model_scoring_seconds histogram")) != 1 {
-		t.Error("the scoring histogram's TYPE line is not written exactly once")
+	if n := strings.Count(text, "# TYPE xinyi_model_scoring_seconds histogram"); n != 1 {
+		t.Errorf("the scoring histogram's TYPE line is written %d times, want once", n)
 	}
 }
 

@@ -12,9 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 )
 
@@ -100,7 +103,8 @@ type Options struct {
 	ExplainCache int
 	// MaxBatch is the largest batch of companies in one call. Default 100.
 	MaxBatch int
-	// Logger receives warnings (audit failures). Nil: slog.Default().
+	// Logger receives warnings (audit failures); a line logged for a request carries
+	// its request id and trace id (internal/reqid). Nil: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -146,6 +150,7 @@ type Service struct {
 // New checks the options and builds a Service.
 func New(opts Options) (*Service, error) {
 	opts.EnsureDefaults()
+	opts.Logger = reqid.Logger(opts.Logger)
 	if opts.Models == nil || opts.Features == nil || opts.Policy == nil {
 		return nil, fmt.Errorf("%w: serving needs models, features and a policy", ErrInvalidInput)
 	}
@@ -302,7 +307,7 @@ func (s *Service) audit(ctx context.Context, e audit.Entry) error {
 	}
 	// The record must land even when the caller has gone away.
 	if _, err := s.opts.Auditor.Append(context.WithoutCancel(ctx), e); err != nil {
-		s.opts.Logger.Error("audit append failed", "action", e.Action, "subject", e.Subject, "err", err)
+		s.opts.Logger.ErrorContext(ctx, "audit append failed", "action", e.Action, "subject", e.Subject, "err", err)
 		return fmt.Errorf("%w: audit: %w", ErrUnavailable, err)
 	}
 	return nil
@@ -312,7 +317,13 @@ func (s *Service) audit(ctx context.Context, e audit.Entry) error {
 // and consent, fetches the vectors, runs the three models of one snapshot, applies the
 // policy, explains, and audits. A decision is returned only once its audit record is
 // written.
-func (s *Service) Assess(ctx context.Context, p Principal, req Request) (*Decision, error) {
+//
+// Called under a recording span, it is one "assess" span with a child per step:
+// "authorize", "features", "score", "explain" and "audit". The spans carry the
+// assessment id (which the audit record ties to the company), never the company code.
+func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Decision, err error) {
+	ctx, span := startSpan(ctx, "assess")
+	defer func() { endSpan(span, err) }()
 	if err := ValidateCompany(req.Company); err != nil {
 		return nil, err
 	}
@@ -321,15 +332,24 @@ func (s *Service) Assess(ctx context.Context, p Principal, req Request) (*Decisi
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
-	if err := s.authorize(ctx, p, req.Company); err != nil {
-		return nil, err
-	}
-	d, err := s.decide(ctx, req, pol, products)
+	sctx, step := startSpan(ctx, "authorize")
+	err = s.authorize(sctx, p, req.Company)
+	endSpan(step, err)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
-		Outcome: audit.OutcomeOK, After: auditSummary(d)}); err != nil {
+	if d, err = s.decide(ctx, req, pol, products); err != nil {
+		return nil, err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("xinyi.assessment_id", d.ID), attribute.String("xinyi.policy_version", d.PolicyVersion),
+			attribute.Int64("xinyi.model_generation", int64(d.Generation)))
+	}
+	sctx, step = startSpan(ctx, "audit")
+	err = s.audit(sctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
+		Outcome: audit.OutcomeOK, After: auditSummary(d)})
+	endSpan(step, err)
+	if err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -370,8 +390,10 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// decide runs the models and the policy without authorization or audit.
-func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, products map[string]float64) (*Decision, error) {
+// decide runs the models and the policy without authorization or audit. Traced, its
+// steps are the spans "features", "score" (the three predictions and the policy)
+// and "explain" (TreeSHAP, from the cache or computed, and the reasons).
+func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, products map[string]float64) (_ *Decision, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // the caller's deadline passed: do no work
 	}
@@ -379,11 +401,18 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	if !snap.Complete() {
 		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
 	}
+	// step is the span of the step under way; a failure ends it with the error.
+	fctx, step := startSpan(ctx, "features")
+	defer func() {
+		if err != nil {
+			endSpan(step, err)
+		}
+	}()
 	vecs := make(map[Task][]float64, len(s.sets))
 	asOfs := make(map[Task]time.Time, len(s.sets))
 	var asOf time.Time
 	for _, t := range s.sets {
-		v, err := s.opts.Features.Vector(ctx, s.opts.Models.FeatureSet(t), req.Company)
+		v, err := s.opts.Features.Vector(fctx, s.opts.Models.FeatureSet(t), req.Company)
 		if err != nil {
 			return nil, fmt.Errorf("features %s for %s: %w", s.opts.Models.FeatureSet(t).Key(), req.Company, err)
 		}
@@ -393,6 +422,15 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 			asOf = v.AsOf
 		}
 	}
+	if step.IsRecording() {
+		sets := make([]string, len(s.sets))
+		for i, t := range s.sets {
+			sets[i] = s.opts.Models.FeatureSet(t).Key()
+		}
+		step.SetAttributes(attribute.StringSlice("xinyi.feature_sets", sets), attribute.String("xinyi.features_as_of", asOf.Format(time.DateOnly)))
+	}
+	step.End()
+	_, step = startSpan(ctx, "score")
 	row := func(t Task) []float64 { return vecs[s.fetch[t]] }
 	lookup := func(id string) (float64, bool) {
 		l, ok := s.index[id]
@@ -423,6 +461,11 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		}
 		d.Products = append(d.Products, ProductLimit{Product: n, Limit: l})
 	}
+	if step.IsRecording() {
+		step.SetAttributes(attribute.StringSlice("xinyi.models", snapModels(snap)), attribute.String("xinyi.policy_version", pol.Version))
+	}
+	step.End()
+	_, step = startSpan(ctx, "explain")
 	// TreeSHAP is most of a decision's work: decompositions the cache holds are
 	// copied from it, and the others computed in parallel.
 	type explained struct {
@@ -500,6 +543,10 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		r, _ := pol.Rule(id)
 		d.Reasons = append(d.Reasons, s.ruleReason(r, lookup))
 	}
+	if step.IsRecording() {
+		step.SetAttributes(attribute.Int("xinyi.explain.computed", len(misses)), attribute.Int("xinyi.reasons", len(d.Reasons)))
+	}
+	step.End()
 	return d, nil
 }
 
@@ -541,6 +588,16 @@ func figures(snap *Snapshot, pol *policy.Policy, row func(Task) []float64, looku
 		return nil, err
 	}
 	return d, nil
+}
+
+// snapModels names the models of snap as task=name:version.
+func snapModels(snap *Snapshot) []string {
+	refs := snap.Refs()
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = string(r.Task) + "=" + r.Name + ":" + r.Version
+	}
+	return out
 }
 
 // cachedReasons returns the reasons of a decomposition, from its cache entry when

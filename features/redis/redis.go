@@ -36,6 +36,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/xinyi-platform/xinyi/features"
 )
@@ -316,11 +317,18 @@ func (s *Store) keep(g *generation, force bool, err error) (*generation, error) 
 	return &kept, nil
 }
 
-// Get returns the vector of the company.
-func (s *Store) Get(ctx context.Context, code string) (features.Vector, error) {
+// Get returns the vector of the company. Under a recording span it is a client span
+// "redis.get" naming the feature set and generation read.
+func (s *Store) Get(ctx context.Context, code string) (_ features.Vector, err error) {
+	ctx, span := startSpan(ctx, "redis.get")
+	defer func() { endSpan(span, err) }()
 	g, err := s.current(ctx, false)
 	if err != nil {
 		return features.Vector{}, err
+	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("db.system.name", "redis"), attribute.String("xinyi.feature_set", g.Set),
+			attribute.Int64("xinyi.generation", g.Gen))
 	}
 	b, err := s.client.Get(ctx, s.key(g.Gen, code)).Bytes()
 	if errors.Is(err, goredis.Nil) {

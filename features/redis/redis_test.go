@@ -15,6 +15,10 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/features/onlinetest"
@@ -379,5 +383,52 @@ func TestRedisClusterMasterDown(t *testing.T) {
 		c.Addrs[down], len(off), len(on), slowest.Round(time.Millisecond))
 	if slowest > 10*time.Second {
 		t.Errorf("slowest lookup with a master down took %v", slowest)
+	}
+}
+
+// TestGetSpan: under a recording span a lookup is a client span "redis.get" naming
+// the set and generation; an unknown company ends it with the error; without a
+// span nothing is recorded.
+func TestGetSpan(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, features.OnlineOptions{})
+	snap := &features.Snapshot{Set: "trace/v1", AsOf: time.Date(2025, 6, 30, 0, 0, 0, 0, time.UTC),
+		Names: []string{"a"}, Codes: []string{"91330604MA00000001"}, Values: []float64{1}}
+	if err := s.Load(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	defer tp.Shutdown(ctx)
+	if _, err := s.Get(ctx, snap.Codes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Fatalf("%d spans without a traced caller", n)
+	}
+	pctx, parent := tp.Tracer("test").Start(ctx, "caller")
+	if _, err := s.Get(pctx, snap.Codes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(pctx, "91330604MA99999999"); !errors.Is(err, features.ErrUnknownCompany) {
+		t.Fatalf("unknown company: %v", err)
+	}
+	parent.End()
+	spans := exp.GetSpans()
+	if len(spans) != 3 {
+		t.Fatalf("%d spans, want two lookups and their caller", len(spans))
+	}
+	for i, s := range spans[:2] {
+		attrs := map[string]string{}
+		for _, a := range s.Attributes {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		if s.Name != "redis.get" || s.SpanKind != trace.SpanKindClient || s.Parent.SpanID() != parent.SpanContext().SpanID() ||
+			attrs["xinyi.feature_set"] != "trace/v1" || attrs["db.system.name"] != "redis" {
+			t.Errorf("span %d: %q kind %v attributes %v", i, s.Name, s.SpanKind, attrs)
+		}
+		if wantErr := i == 1; wantErr != (s.Status.Code == otelcodes.Error) {
+			t.Errorf("span %d: status %v", i, s.Status)
+		}
 	}
 }

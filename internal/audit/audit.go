@@ -16,6 +16,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 )
 
@@ -134,7 +137,15 @@ func Open(ctx context.Context, db *metadb.DB, opts Options) (*Log, error) {
 // Each caller still gets its own record, or the error of the transaction that
 // carried it, and returns as soon as that transaction has committed, without
 // waiting for the write turn the next batch holds.
-func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
+//
+// Under a recording span, the append is a span "audit.append" with the action and,
+// for each batch this caller wrote, an event with the batch's size.
+func (l *Log) Append(ctx context.Context, e Entry) (rec Record, err error) {
+	ctx, span := startSpan(ctx, "audit.append")
+	defer func() { endSpan(span, err) }()
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("audit.action", e.Action))
+	}
 	pe, err := l.prepare(e)
 	if err != nil {
 		return Record{}, err
@@ -164,6 +175,9 @@ func (l *Log) Append(ctx context.Context, e Entry) (Record, error) {
 		// Others' records ride in this batch: the caller going away must not
 		// abort them.
 		l.writeBatch(context.WithoutCancel(ctx), batch)
+		if span.IsRecording() {
+			span.AddEvent("batch written", trace.WithAttributes(attribute.Int("audit.batch_size", len(batch))))
+		}
 		<-l.turn
 	}
 }

@@ -5,7 +5,13 @@
 //	{"error":{"code":"unknown_model","message":"serving: unknown model: no model named \"churn\" is loaded"}}
 //
 // The code is a stable, lower-case word a program may branch on; the message is for
-// people. Some errors add a details object (the registry's parity report). Each
+// people. Some errors add a details object (the registry's parity report). An answer
+// to a request that has an id (internal/reqid, echoed in the X-Request-Id header)
+// names it as request_id, for the caller to quote:
+//
+//	{"error":{"code":"internal","message":"internal error","request_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}
+//
+// Each
 // transport keeps its own mapping from its errors to a status and a code; this package
 // only fixes how the answer looks and which headers go with it:
 //
@@ -17,6 +23,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 )
 
 // Body is the JSON of an error answer.
@@ -33,6 +41,8 @@ type Error struct {
 	Message string `json:"message"`
 	// Details carries structured context some errors have; omitted when nil.
 	Details any `json:"details,omitempty"`
+	// RequestID is the request's id (internal/reqid); omitted when it has none.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // RetryAfter is the wait a 503 answer asks for when the handler set none: long
@@ -41,9 +51,13 @@ type Error struct {
 const RetryAfter = 5 * time.Second
 
 // Write sends e with status as JSON. A 503 (Service Unavailable) answer carries a
-// Retry-After header: RetryAfter unless the handler already set one.
+// Retry-After header: RetryAfter unless the handler already set one. Without a
+// RequestID, e takes the one the answer's X-Request-Id header holds, if any.
 func Write(w http.ResponseWriter, status int, e Error) {
 	h := w.Header()
+	if e.RequestID == "" {
+		e.RequestID = h.Get(reqid.Header)
+	}
 	if status == http.StatusServiceUnavailable && h.Get("Retry-After") == "" {
 		h.Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 	}

@@ -25,6 +25,8 @@ func TestWrite(t *testing.T) {
 			`{"error":{"code":"not_ready","message":"m"}}`, "30"},
 		{"details", 422, "", httperr.Error{Code: "validation_failed", Message: "m", Details: map[string]int{"failures": 1}},
 			`{"error":{"code":"validation_failed","message":"m","details":{"failures":1}}}`, ""},
+		{"request id given", 400, "", httperr.Error{Code: "invalid_input", Message: "m", RequestID: "given"},
+			`{"error":{"code":"invalid_input","message":"m","request_id":"given"}}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,6 +34,7 @@ func TestWrite(t *testing.T) {
 			if tt.preset != "" {
 				w.Header().Set("Retry-After", tt.preset)
 			}
+
 			httperr.Write(w, tt.status, tt.e)
 			if w.Code != tt.status {
 				t.Errorf("status %d, want %d", w.Code, tt.status)
@@ -50,5 +53,24 @@ func TestWrite(t *testing.T) {
 				t.Errorf("decoded %+v (%v)", b, err)
 			}
 		})
+	}
+}
+
+// TestWriteRequestID: an answer names the request id of its X-Request-Id header
+// unless the error carries one; without either there is no request_id.
+func TestWriteRequestID(t *testing.T) {
+	for _, c := range []struct{ header, given, want string }{
+		{"req-7", "", `{"error":{"code":"internal","message":"internal error","request_id":"req-7"}}`},
+		{"req-7", "given", `{"error":{"code":"internal","message":"internal error","request_id":"given"}}`},
+		{"", "", `{"error":{"code":"internal","message":"internal error"}}`},
+	} {
+		w := httptest.NewRecorder()
+		if c.header != "" {
+			w.Header().Set("X-Request-Id", c.header)
+		}
+		httperr.Write(w, 500, httperr.Error{Code: "internal", Message: "internal error", RequestID: c.given})
+		if got := w.Body.String(); got != c.want+"\n" {
+			t.Errorf("header %q, given %q: body %s, want %s", c.header, c.given, got, c.want)
+		}
 	}
 }

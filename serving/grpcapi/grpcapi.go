@@ -4,7 +4,14 @@
 // none). Errors map to gRPC codes in one place (codeOf), per-key rate limits and
 // deadlines are enforced by one interceptor.
 //
-//	s, err := grpcapi.NewServer(grpcapi.Options{Service: svc, OIP: oipServer, Authorizer: auth})
+// The interceptor also gives every call a request id (internal/reqid): the caller's
+// x-request-id metadata when it is a sane token, a fresh one otherwise, sent back in
+// the x-request-id header metadata and carried by every log line about the call.
+// Server spans come from a stats handler passed in ServerOptions (internal/telemetry's
+// GRPCServerOptions); an assessment's steps are spans under it.
+//
+//	s, err := grpcapi.NewServer(grpcapi.Options{Service: svc, OIP: oipServer, Authorizer: auth,
+//		ServerOptions: tracing.GRPCServerOptions()})
 //	s.Serve(listener)
 package grpcapi
 
@@ -18,11 +25,14 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/assessmentpb"
 	"github.com/xinyi-platform/xinyi/serving/oip"
@@ -43,9 +53,11 @@ type Options struct {
 	MaxMessageBytes int
 	// Timeout is the longest a call may run (a shorter client deadline wins). Default 2 s.
 	Timeout time.Duration
-	// Logger receives server-side errors. Default slog.Default().
+	// Logger receives server-side errors, each line with its call's request_id (and
+	// trace_id while traced). Default slog.Default().
 	Logger *slog.Logger
-	// ServerOptions are passed to grpc.NewServer (e.g. TLS credentials).
+	// ServerOptions are passed to grpc.NewServer (e.g. TLS credentials, the stats
+	// handler of internal/telemetry's GRPCServerOptions).
 	ServerOptions []grpc.ServerOption
 }
 
@@ -77,6 +89,7 @@ func NewServer(opts Options) (*grpc.Server, error) {
 	if opts.Service == nil || opts.OIP == nil || opts.Authorizer == nil {
 		return nil, fmt.Errorf("%w: grpcapi needs a service, an OIP server and an authorizer", serving.ErrInvalidInput)
 	}
+	opts.Logger = reqid.Logger(opts.Logger)
 	so := append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(opts.MaxMessageBytes),
 		grpc.UnaryInterceptor(interceptor(opts)),
@@ -90,6 +103,7 @@ func NewServer(opts Options) (*grpc.Server, error) {
 func interceptor(opts Options) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
+		ctx = requestID(ctx)
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		resp, err := func() (any, error) {
@@ -108,7 +122,7 @@ func interceptor(opts Options) grpc.UnaryServerInterceptor {
 		if err != nil {
 			st := toStatus(err)
 			if st.Code() == codes.Internal {
-				opts.Logger.Error("grpc call failed", "method", info.FullMethod, "err", err)
+				opts.Logger.ErrorContext(ctx, "grpc call failed", "method", info.FullMethod, "err", err)
 			}
 			err = st.Err()
 		}
@@ -118,6 +132,21 @@ func interceptor(opts Options) grpc.UnaryServerInterceptor {
 		}
 		return resp, err
 	}
+}
+
+// requestID gives a call its request id (the caller's x-request-id when sane),
+// sends it back in the header metadata and records it on the recording span.
+func requestID(ctx context.Context) context.Context {
+	var incoming string
+	if v := metadata.ValueFromIncomingContext(ctx, reqid.MetadataKey); len(v) > 0 {
+		incoming = v[0]
+	}
+	id := reqid.Accept(incoming)
+	_ = grpc.SetHeader(ctx, metadata.Pairs(reqid.MetadataKey, id)) // fails only outside a server stream
+	if sp := trace.SpanFromContext(ctx); sp.IsRecording() {
+		sp.SetAttributes(attribute.String(reqid.SpanAttribute, id))
+	}
+	return reqid.WithID(ctx, id)
 }
 
 func authenticate(ctx context.Context, auth serving.Authorizer) (serving.Principal, error) {

@@ -32,7 +32,12 @@ type fixture struct {
 
 func newFixture(t testing.TB, mod func(*Options)) *fixture {
 	t.Helper()
-	env := servingtest.New(t)
+	return newFixtureEnv(t, servingtest.New(t), mod)
+}
+
+// newFixtureEnv serves env's service.
+func newFixtureEnv(t testing.TB, env *servingtest.Env, mod func(*Options)) *fixture {
+	t.Helper()
 	opts := Options{Service: env.Service, OIP: oip.New(env.Models, oip.Options{Authorizer: env.Auth}), Authorizer: env.Auth, Metrics: serving.NewMetrics(env.Models)}
 	if mod != nil {
 		mod(&opts)

@@ -7,6 +7,13 @@
 // request must be sent as application/json (415 otherwise), and each input's data
 // must match its shape exactly, flat or fully nested (400 naming where it does not).
 //
+// Every request has an id (internal/reqid): the caller's X-Request-Id when it is a
+// sane token, a fresh one otherwise, echoed in the X-Request-Id header, named as
+// request_id in an error answer and in every log line about the request. GET /metrics
+// serves the Prometheus metrics (serving.Metrics). Under a server span (one
+// internal/telemetry's Handler starts around the process's mux) a route renames the
+// span after its pattern, and an assessment's steps are its child spans.
+//
 //	h, err := httpapi.New(httpapi.Options{Service: svc, OIP: oip.New(models, oip.Options{}), Authorizer: auth})
 //	http.ListenAndServe(":8080", h)
 package httpapi
@@ -24,7 +31,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/xinyi-platform/xinyi/internal/httperr"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -47,7 +58,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Timeout is each request's deadline. Default 2 s.
 	Timeout time.Duration
-	// Logger receives server-side errors. Default slog.Default().
+	// Logger receives server-side errors, each line with its request's request_id
+	// (and trace_id while traced). Default slog.Default().
 	Logger *slog.Logger
 }
 
@@ -75,6 +87,7 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Service == nil || opts.OIP == nil || opts.Authorizer == nil {
 		return nil, fmt.Errorf("%w: httpapi needs a service, an OIP server and an authorizer", serving.ErrInvalidInput)
 	}
+	opts.Logger = reqid.Logger(opts.Logger)
 	h := &handler{opts: opts, mux: http.NewServeMux()}
 	h.route("POST /v1/assessments", "assess", h.authed(h.assess))
 	h.route("POST /v1/assessments/batch", "assess_batch", h.authed(h.assessBatch))
@@ -102,7 +115,7 @@ func New(opts Options) (http.Handler, error) {
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
-	return h.mux, nil
+	return reqid.Middleware(h.mux), nil
 }
 
 var (
@@ -114,10 +127,16 @@ var (
 // handlerFunc handles an authenticated request and returns the value to encode.
 type handlerFunc func(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error)
 
-// route registers a handler with a deadline and metrics.
+// route registers a handler with a deadline and metrics; a recording server span
+// takes the pattern as its name and route.
 func (h *handler) route(pattern, name string, fn http.HandlerFunc) {
+	_, path, _ := strings.Cut(pattern, " ")
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if sp := trace.SpanFromContext(r.Context()); sp.IsRecording() {
+			sp.SetName(pattern)
+			sp.SetAttributes(attribute.String("http.route", path))
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 		defer cancel()
 		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
@@ -180,7 +199,7 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, _ := statusOf(err)
 	if status >= 500 {
-		h.opts.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.opts.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeError(w, err)
 }

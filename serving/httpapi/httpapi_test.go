@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/httperr"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
@@ -383,24 +386,73 @@ func TestOIPREST(t *testing.T) {
 	}
 }
 
+// TestMetricsEndpoint: /metrics parses with the Prometheus project's own parser,
+// holds every series the docs name with its type, and its counters move by one per
+// assessment.
 func TestMetricsEndpoint(t *testing.T) {
 	f := newFixture(t, nil)
-	f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good))
-	resp, err := http.Get(f.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	scrape := func() servingtest.Metrics {
+		t.Helper()
+		resp, err := http.Get(f.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		return servingtest.ParseMetrics(t, resp.Body)
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{
-		`xinyi_requests_total{transport="http",endpoint="assess",status="200"} 1`,
-		`xinyi_request_duration_seconds_count{transport="http",endpoint="assess"} 1`,
-		`xinyi_decisions_total{rating="B",colour="blue"} 1`,
-		`xinyi_model_info{task="pd",name="xinyi-pd",version="1",feature_set="credit/v3"} 1`,
-		`xinyi_degraded{component="registry"} 0`,
+	assessed := map[string]string{"transport": "http", "endpoint": "assess", "status": "200"}
+	route := map[string]string{"transport": "http", "endpoint": "assess"}
+	blue := map[string]string{"rating": "B", "colour": "blue"}
+
+	m := scrape()
+	for name, typ := range map[string]dto.MetricType{
+		"xinyi_degraded":             dto.MetricType_GAUGE,
+		"xinyi_model_swaps_total":    dto.MetricType_COUNTER,
+		"xinyi_model_info":           dto.MetricType_GAUGE,
+		"xinyi_model_generation":     dto.MetricType_GAUGE,
+		"go_goroutines":              dto.MetricType_GAUGE,
+		"process_start_time_seconds": dto.MetricType_GAUGE,
 	} {
-		if !bytes.Contains(data, []byte(want)) {
-			t.Errorf("metrics lack %s", want)
+		if m[name] == nil || m[name].GetType() != typ {
+			t.Errorf("%s: %v, want a %v", name, m[name], typ)
+		}
+	}
+	if v, ok := m.Gauge("xinyi_model_info", map[string]string{"task": "pd", "name": "xinyi-pd", "version": "1", "feature_set": "credit/v3"}); !ok || v != 1 {
+		t.Errorf("xinyi_model_info of pd: %v %v, want 1", v, ok)
+	}
+	for _, c := range []string{"registry", "blob", "features", "audit", "ratelimit"} {
+		if v, ok := m.Gauge("xinyi_degraded", map[string]string{"component": c}); !ok || v != 0 {
+			t.Errorf("xinyi_degraded{component=%q}: %v %v, want 0", c, v, ok)
+		}
+	}
+	if got := m.Counter("xinyi_requests_total", assessed); got != 0 {
+		t.Fatalf("before any assessment: %v assessments counted", got)
+	}
+	for i := 1; i <= 2; i++ {
+		if s, b := f.do(t, "POST", "/v1/assessments", servingtest.BankKey, fmt.Sprintf(`{"company_code":%q}`, f.env.Good)); s != 200 {
+			t.Fatalf("assessment: %d %v", s, b)
+		}
+		m = scrape()
+		for name, typ := range map[string]dto.MetricType{
+			"xinyi_requests_total":           dto.MetricType_COUNTER,
+			"xinyi_request_duration_seconds": dto.MetricType_HISTOGRAM,
+			"xinyi_decisions_total":          dto.MetricType_COUNTER,
+		} {
+			if m[name] == nil || m[name].GetType() != typ {
+				t.Fatalf("after %d assessments %s: %v, want a %v", i, name, m[name], typ)
+			}
+		}
+		if got := m.Counter("xinyi_requests_total", assessed); got != float64(i) {
+			t.Errorf("after %d assessments xinyi_requests_total = %v", i, got)
+		}
+		if n, sum := m.Histogram("xinyi_request_duration_seconds", route); n != uint64(i) || sum <= 0 {
+			t.Errorf("after %d assessments the latency histogram counts %d, sums %v", i, n, sum)
+		}
+		if got := m.Counter("xinyi_decisions_total", blue); got != float64(i) {
+			t.Errorf("after %d assessments xinyi_decisions_total{B,blue} = %v", i, got)
 		}
 	}
 }
@@ -511,9 +563,17 @@ func TestOIPHonoursModelVisibility(t *testing.T) {
 			if s != 404 {
 				t.Fatalf("other bank: status %d, want 404: %v", s, b)
 			}
-			// The answer is the one a name nobody holds gets, word for word.
+			// The answer is the one a name nobody holds gets, word for word but
+			// for the id of each request.
 			name := strings.Split(c.path, "/")[3]
 			_, nobody := f.do(t, c.method, strings.Replace(c.path, name, "no-such-model", 1), servingtest.OtherBankKey, c.body)
+			for _, body := range []map[string]any{b, nobody} {
+				e, _ := body["error"].(map[string]any)
+				if id, _ := e["request_id"].(string); !reqid.Valid(id) {
+					t.Fatalf("error answer %v has no request id", body)
+				}
+				delete(e, "request_id")
+			}
 			got, _ := json.Marshal(b)
 			want, _ := json.Marshal(nobody)
 			if string(got) != strings.ReplaceAll(string(want), "no-such-model", name) {

@@ -187,12 +187,23 @@ func (f *Auth) Grant(bankID int64, company string) {
 type Audit struct {
 	mu      sync.Mutex
 	entries []audit.Entry
+	fail    error
+}
+
+// Fail makes every later Append fail with err (nil: succeed again).
+func (m *Audit) Fail(err error) {
+	m.mu.Lock()
+	m.fail = err
+	m.mu.Unlock()
 }
 
 // Append implements serving.Auditor.
 func (m *Audit) Append(_ context.Context, e audit.Entry) (audit.Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fail != nil {
+		return audit.Record{}, m.fail
+	}
 	m.entries = append(m.entries, e)
 	return audit.Record{Seq: int64(len(m.entries))}, nil
 }
@@ -243,8 +254,9 @@ func Code(t testing.TB, body string) string {
 }
 
 // New builds the environment with version "1" of the models installed. The bank
-// (key BankKey) has consent from Good and Bad; the other bank has none.
-func New(t testing.TB) *Env {
+// (key BankKey) has consent from Good and Bad; the other bank has none. mods change
+// the service's options before it is built.
+func New(t testing.TB, mods ...func(*serving.Options)) *Env {
 	t.Helper()
 	m, err := serving.NewModels(map[serving.Task]serving.FeatureSet{serving.TaskPD: Set, serving.TaskViolation: Set, serving.TaskLimit: Set})
 	if err != nil {
@@ -271,8 +283,12 @@ func New(t testing.TB) *Env {
 		"court.dishonest_debtor":   {ID: "court.dishonest_debtor", NameZH: "失信被执行人", NameEN: "dishonest debtor", Unit: "0/1"},
 		"network.circle_defaulted": {ID: "network.circle_defaulted", NameZH: "担保圈内违约企业", NameEN: "defaulted member in guarantee circle", Unit: "0/1"},
 	}
-	e.Service, err = serving.New(serving.Options{Models: m, Features: e.Features, Policy: pol, Authorizer: e.Auth, Auditor: e.Audit,
-		Catalog: cat, Averages: Averages{"tax.paid.sum_12m": 100}})
+	opts := serving.Options{Models: m, Features: e.Features, Policy: pol, Authorizer: e.Auth, Auditor: e.Audit,
+		Catalog: cat, Averages: Averages{"tax.paid.sum_12m": 100}}
+	for _, mod := range mods {
+		mod(&opts)
+	}
+	e.Service, err = serving.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
