@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
+	"github.com/xinyi-platform/xinyi/internal/telemetry"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -104,6 +106,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		jobWorkers = fs.Int("job-workers", 1, "screenings this server runs at once from the jobs database (0: only enqueue, for `xinyi worker` processes to run)")
 		prewarm    = fs.Bool("prewarm", true, "compute every company's TreeSHAP reasons in the background after each snapshot or model change (about 2 KB per company)")
 		history    = fs.Bool("score-history", true, "keep the score history current: queue a scoring of the whole region for every new snapshot, champion or policy (run by --job-workers or `xinyi worker --queues scoring=1`)")
+		otlp       = fs.String("otlp-endpoint", "", "OTLP/HTTP collector for traces: host:port or http(s)://host:port[/path] (empty: tracing off)")
+		otlpPlain  = fs.Bool("otlp-insecure", false, "send traces to a host:port --otlp-endpoint over plain HTTP")
+		sample     = fs.Float64("trace-sample", 1, "fraction of new traces sampled, in (0, 1]; a caller's traceparent keeps its own decision")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -118,7 +123,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *lang != "zh" && *lang != "en" {
 		return fmt.Errorf("--lang %q is not zh or en", *lang)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// Every line logged for a request carries its request id (and trace id).
+	logger := reqid.Logger(slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	tr, err := telemetry.Setup(ctx, telemetry.Options{ServiceName: "xinyi", Endpoint: *otlp, Insecure: *otlpPlain, SampleRatio: *sample})
+	if err != nil {
+		return fmt.Errorf("--otlp-endpoint/--trace-sample: %w", err)
+	}
+	defer func() {
+		c, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer done()
+		_ = tr.Shutdown(c)
+	}()
+	tr.SetGlobal()
 	data, err := publicDataSets(*samples)
 	if err != nil {
 		return err
@@ -175,6 +191,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return console, stop, nil
 		},
+		HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,
 	})
 	return mapServerErr(err)

@@ -121,6 +121,12 @@ type Options struct {
 	// server built; the returned func stops its background work.
 	Console func(Console) (http.Handler, func(), error)
 
+	// HTTPMiddleware, when set, wraps the whole HTTP mux (API, registry, console):
+	// request ids and trace spans (internal/telemetry). GRPCOptions are added to
+	// the gRPC server's (interceptors, stats handlers).
+	HTTPMiddleware func(http.Handler) http.Handler
+	GRPCOptions    []grpc.ServerOption
+
 	// Logger receives the process's structured log (nil: discarded); Stdout the
 	// lines that announce listeners and state (nil: discarded).
 	Logger *slog.Logger
@@ -321,13 +327,17 @@ func (s *Server) build(ctx context.Context) error {
 			mux.Handle("/lab/", console)
 			mux.Handle("/{$}", http.RedirectHandler("/lab/", http.StatusFound))
 		}
+		var handler http.Handler = mux
+		if o.HTTPMiddleware != nil {
+			handler = o.HTTPMiddleware(mux)
+		}
 		// No server-wide WriteTimeout: assessments carry their own Timeout deadline,
 		// and the registry's change feed long-polls and streams by design.
-		s.httpSrv = &http.Server{Handler: mux, TLSConfig: o.TLS, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute,
+		s.httpSrv = &http.Server{Handler: handler, TLSConfig: o.TLS, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 5 * time.Minute,
 			IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	}
 	if o.GRPCAddr != "" {
-		var so []grpc.ServerOption
+		so := append([]grpc.ServerOption(nil), o.GRPCOptions...)
 		if o.TLS != nil {
 			so = append(so, grpc.Creds(credentials.NewTLS(o.TLS)))
 		}
