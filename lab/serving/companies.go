@@ -90,5 +90,14 @@ func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (
 	for _, dim := range dims {
 		out.Dimensions = append(out.Dimensions, lab.DimensionValues{Dimension: dim, Indicators: byDim[dim]})
 	}
+	// The score history, as stored by the score-history jobs (none in a process
+	// without one).
+	pts, err := c.svc.History(ctx, sp, code)
+	if err != nil && !errors.Is(err, xserving.ErrNotReady) {
+		return lab.Company{}, mapErr(err)
+	}
+	for _, pt := range pts {
+		out.History = append(out.History, lab.ScorePoint{Month: pt.AsOf[:min(7, len(pt.AsOf))], PD: pt.PD})
+	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	xfeatures "github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/lab"
+	xserving "github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/servingtest"
 )
 
@@ -47,5 +48,31 @@ func TestCompanyProfileFromAssessment(t *testing.T) {
 	}
 	if _, err := c.Company(ctx, regulator, e.Good[:17]+"0"); err == nil {
 		t.Fatal("a wrong check character was assessed")
+	}
+}
+
+// history is a score history of fixed points per company.
+type history map[string][]xserving.ScorePoint
+
+func (h history) History(_ context.Context, code string) ([]xserving.ScorePoint, error) {
+	return h[code], nil
+}
+
+// TestCompanyProfileHistory: the profile's PD-over-time chart reads the stored
+// score history, under the same rule as the profile itself.
+func TestCompanyProfileHistory(t *testing.T) {
+	var h history
+	e := servingtest.New(t, func(o *xserving.Options) { o.History = &h })
+	h = history{e.Good: {{AsOf: "2025-09-30", PD: 0.04}, {AsOf: "2025-12-31", PD: 0.05}}}
+	c := NewCompanies(e.Service, nil)
+	got, err := c.Company(context.Background(), lab.Principal{Principal: servingtest.Regulator}, e.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.History) != 2 || got.History[0] != (lab.ScorePoint{Month: "2025-09", PD: 0.04}) || got.History[1].Month != "2025-12" {
+		t.Fatalf("history %+v", got.History)
+	}
+	if _, err := c.Company(context.Background(), lab.Principal{Principal: servingtest.OtherBank}, e.Good); !errors.Is(err, lab.ErrForbidden) {
+		t.Fatalf("bank without consent: %v", err)
 	}
 }
