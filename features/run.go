@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -490,21 +491,31 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// RunStatus reports which shards of a planned run are done (their marker exists and
-// reads) and which are not.
+// RunStatus reports which shards of a planned run are done.
 type RunStatus struct {
-	Plan    *RunPlan
-	Done    []*ShardDone // by shard; nil for a shard not done
+	Plan *RunPlan
+	Done []*ShardDone // by shard; nil for a shard not done
+	// Missing are the shards without a done marker (or with one that does not read).
 	Missing []int
+	// Damaged are shards whose marker exists but one of whose parts is missing or
+	// differs from it, with why: they must run again (ResetShard first).
+	Damaged map[int]string
 }
 
-// ReadRunStatus reads the plan and the done markers of a run.
+// Complete reports whether every shard is done and intact.
+func (st *RunStatus) Complete() bool { return len(st.Missing) == 0 && len(st.Damaged) == 0 }
+
+// DoneCount is the number of shards done and intact.
+func (st *RunStatus) DoneCount() int { return len(st.Done) - len(st.Missing) - len(st.Damaged) }
+
+// ReadRunStatus reads the plan and the done markers of a run and checks each done
+// shard's parts (present, with the size and sha256 its marker recorded).
 func ReadRunStatus(ctx context.Context, store blob.Store, run Run) (*RunStatus, error) {
 	rp, err := readPlan(ctx, store, run)
 	if err != nil {
 		return nil, err
 	}
-	st := &RunStatus{Plan: rp, Done: make([]*ShardDone, rp.Shards)}
+	st := &RunStatus{Plan: rp, Done: make([]*ShardDone, rp.Shards), Damaged: map[int]string{}}
 	for s := range rp.Shards {
 		b, err := readBlob(ctx, store, run.doneKey(s))
 		if errors.Is(err, blob.ErrNotFound) {
@@ -520,8 +531,37 @@ func ReadRunStatus(ctx context.Context, store blob.Store, run Run) (*RunStatus, 
 			continue
 		}
 		st.Done[s] = d
+		for _, pt := range d.Parts {
+			if pt.Key == "" {
+				continue
+			}
+			info, err := store.Stat(ctx, pt.Key)
+			if errors.Is(err, blob.ErrNotFound) {
+				st.Damaged[s] = "part " + pt.Key + " missing"
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("features: stat %s: %w", pt.Key, err)
+			}
+			if info.Size != pt.Size || (pt.SHA256 != "" && info.SHA256 != "" && info.SHA256 != pt.SHA256) {
+				st.Damaged[s] = "part " + pt.Key + " differs from its done marker"
+				break
+			}
+		}
 	}
 	return st, nil
+}
+
+// ResetShard removes the done marker of shard s, so that the run counts it as not
+// done until it runs again.
+func ResetShard(ctx context.Context, store blob.Store, run Run, s int) error {
+	if err := checkRunID(run.ID); err != nil {
+		return err
+	}
+	if err := store.Delete(ctx, run.doneKey(s)); err != nil {
+		return fmt.Errorf("features: delete %s: %w", run.doneKey(s), err)
+	}
+	return nil
 }
 
 // CommitRun is the last stage of a staged run: when every shard's done marker exists
@@ -543,38 +583,12 @@ func CommitRun(ctx context.Context, store blob.Store, run Run, opts Options) (*R
 		return nil, err
 	}
 	rp := st.Plan
-	bad := map[int]string{}
-	for _, s := range st.Missing {
-		bad[s] = "not done"
-	}
-	for s, d := range st.Done {
-		if d == nil {
-			continue
+	if !st.Complete() {
+		bad := maps.Clone(st.Damaged)
+		for _, s := range st.Missing {
+			bad[s] = "not done"
 		}
-		for _, pt := range d.Parts {
-			if pt.Key == "" {
-				continue
-			}
-			info, err := store.Stat(ctx, pt.Key)
-			switch {
-			case errors.Is(err, blob.ErrNotFound):
-				bad[s] = "part " + pt.Key + " missing"
-			case err != nil:
-				return nil, fmt.Errorf("features: stat %s: %w", pt.Key, err)
-			case info.Size != pt.Size || (pt.SHA256 != "" && info.SHA256 != "" && info.SHA256 != pt.SHA256):
-				bad[s] = "part " + pt.Key + " differs from its done marker"
-			}
-			if bad[s] != "" {
-				break
-			}
-		}
-	}
-	if len(bad) > 0 {
-		shards := make([]int, 0, len(bad))
-		for s := range bad {
-			shards = append(shards, s)
-		}
-		slices.Sort(shards)
+		shards := slices.Sorted(maps.Keys(bad))
 		why := make([]string, len(shards))
 		for i, s := range shards {
 			why[i] = fmt.Sprintf("%d (%s)", s, bad[s])
@@ -603,9 +617,7 @@ func CommitRun(ctx context.Context, store blob.Store, run Run, opts Options) (*R
 	for _, d := range st.Done {
 		res.Decoded += d.Decoded
 	}
-	if d := st.Done[0]; d != nil {
-		res.RawRecords += d.RawRecords // every shard reads every source file
-	}
+	res.RawRecords += st.Done[0].RawRecords // every shard reads every source file
 	for _, s := range rp.Skipped {
 		t, _ := time.Parse(time.DateOnly, s)
 		res.Snapshots = append(res.Snapshots, SnapshotResult{AsOf: DayOf(t), Skipped: true, Key: ManifestKey(rp.Set, rp.Version, DayOf(t))})
