@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
@@ -20,7 +21,7 @@ import (
 )
 
 func init() {
-	register(command{name: "worker", summary: "run durable jobs (screenings) from the jobs database, and nothing else", run: runWorker})
+	register(command{name: "worker", summary: "run durable jobs (screenings, materialization shards) from the jobs database, and nothing else", run: runWorker})
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,8 +31,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,…")
-		scoring    = fs.Int("workers", 0, "scoring goroutines of one screening (default GOMAXPROCS)")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+", "+matjobs.QueueName+")")
+		scoring    = fs.Int("workers", 0, "goroutines of one screening or materialization stage (default GOMAXPROCS)")
+		memory     = fs.Int64("memory-mb", 0, "memory budget in MiB of one materialization stage (default 2048)")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
 		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
@@ -49,7 +51,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *serviceKey == "" {
+	_, screening := work[screenjobs.QueueName]
+	if screening && *serviceKey == "" {
 		return errors.New("--service-key (or XINYI_SERVICE_KEY) is required: the API key of a platform administrator that reads the registry")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -58,45 +61,19 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer pl.Close()
-	taskSets, err := servingSets(pl.cat, *sets)
-	if err != nil {
-		return err
-	}
-	bindings, err := modelBindings(*models)
-	if err != nil {
-		return err
-	}
-	pol, err := readPolicy(*policyFile)
-	if err != nil {
-		return fmt.Errorf("--policy: %w", err)
-	}
-	svcPrincipal, err := pl.acc.Authenticate(ctx, *serviceKey)
-	if err != nil {
-		return fmt.Errorf("--service-key: %w", err)
-	}
-	holder, err := serving.NewModels(taskSets)
-	if err != nil {
-		return err
-	}
-	// A screening reads whole snapshots, not the online store.
-	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol,
-		Authorizer: servingaccess.New(pl.acc, pl.log), Auditor: pl.log, Logger: logger})
-	if err != nil {
-		return err
-	}
-	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(pl.reg, svcPrincipal), Models: holder,
-		Bindings: bindings, Interval: *follow, Logger: logger})
-	if err != nil {
-		return err
-	}
-	if err := follower.Sync(ctx); err != nil {
-		logger.Warn("not every model could be loaded yet; screenings with a missing model fail and are retried", "err", err)
+	// Screenings need the models and the service; a worker of other queues does not.
+	var svc *serving.Service
+	var follower *serving.Follower
+	if screening {
+		if svc, follower, err = screeningService(ctx, pl, *sets, *models, *policyFile, *serviceKey, *follow, logger); err != nil {
+			return err
+		}
 	}
 	jdsn, err := jobsDSN(*storeDir, *dsn, *jobsDB)
 	if err != nil {
 		return err
 	}
-	q, err := openScreeningJobs(ctx, jdsn, work, svc, pl.store, *scoring, logger)
+	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger}, *scoring, logger)
 	if err != nil {
 		return err
 	}
@@ -105,7 +82,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	followed := make(chan error, 1)
-	go func() { followed <- ignoreCanceled(follower.Run(runCtx)) }()
+	if follower != nil {
+		go func() { followed <- ignoreCanceled(follower.Run(runCtx)) }()
+	}
 	if err := q.Start(runCtx); err != nil {
 		return err
 	}
@@ -128,6 +107,46 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, "xinyi worker: stopped")
 	return ferr
+}
+
+// screeningService loads the models of each task through the registry and returns
+// the service a screening runs on and the follower that keeps its models current.
+func screeningService(ctx context.Context, pl *platform, sets, models, policyFile, serviceKey string, follow time.Duration, logger *slog.Logger) (*serving.Service, *serving.Follower, error) {
+	taskSets, err := servingSets(pl.cat, sets)
+	if err != nil {
+		return nil, nil, err
+	}
+	bindings, err := modelBindings(models)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := readPolicy(policyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--policy: %w", err)
+	}
+	svcPrincipal, err := pl.acc.Authenticate(ctx, serviceKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--service-key: %w", err)
+	}
+	holder, err := serving.NewModels(taskSets)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A screening reads whole snapshots, not the online store.
+	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol,
+		Authorizer: servingaccess.New(pl.acc, pl.log), Auditor: pl.log, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(pl.reg, svcPrincipal), Models: holder,
+		Bindings: bindings, Interval: follow, Logger: logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := follower.Sync(ctx); err != nil {
+		logger.Warn("not every model could be loaded yet; screenings with a missing model fail and are retried", "err", err)
+	}
+	return svc, follower, nil
 }
 
 // modelBindings reads "--models pd=pd@champion,…" into one binding per task.
