@@ -20,7 +20,7 @@ import (
 // openWorkerJobs opens the jobs database with the workers of xinyi worker:
 // screenings over svc (nil when the worker does not work their queue) and the
 // materialization stages over store. The returned Queue has not started.
-func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, mat matjobs.Options, scoring int, logger *slog.Logger) (*jobs.Queue, error) {
+func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, mat matjobs.Options, scoring int, timeout time.Duration, logger *slog.Logger) (*jobs.Queue, error) {
 	ws := jobs.NewWorkers()
 	if svc != nil {
 		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger},
@@ -35,7 +35,7 @@ func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc 
 	if err := matjobs.Register(ws, store, mat); err != nil {
 		return nil, err
 	}
-	return jobs.Open(ctx, jobs.Options{DSN: dsn, Logger: logger, Workers: ws, Queues: queues})
+	return jobs.Open(ctx, jobs.Options{DSN: dsn, Logger: logger, Workers: ws, Queues: queues, JobTimeout: timeout})
 }
 
 // enqueueMaterialize enqueues a staged materialization and, unless detach, waits
@@ -91,6 +91,7 @@ func enqueueMaterialize(ctx context.Context, dsn string, cat *features.Catalog, 
 	res := &features.Result{Set: out.Plan.Run.Set, Version: out.Plan.Run.Version, Companies: out.Plan.Companies}
 	if out.Commit != nil {
 		res = out.Commit.Result
+		fmt.Fprintf(stderr, "plan: %s\n", out.Commit.Plan.Round(time.Millisecond))
 		for _, c := range out.Commit.Shards {
 			fmt.Fprintf(stderr, "shard %d: %s, %.1f CPU seconds\n", c.Shard, c.Elapsed.Round(time.Millisecond), c.CPU.Seconds())
 		}

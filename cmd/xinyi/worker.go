@@ -34,6 +34,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		queues     = fs.String("queues", screenjobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+", "+matjobs.QueueName+")")
 		scoring    = fs.Int("workers", 0, "goroutines of one screening or materialization stage (default GOMAXPROCS)")
 		memory     = fs.Int64("memory-mb", 0, "memory budget in MiB of one materialization stage (default 2048)")
+		jobTimeout = fs.Duration("job-timeout", time.Hour, "an attempt running longer is cancelled; the job of a killed worker is taken again this long plus 10m after it started")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
 		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
@@ -73,7 +74,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger}, *scoring, logger)
+	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger}, *scoring, *jobTimeout, logger)
 	if err != nil {
 		return err
 	}
