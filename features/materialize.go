@@ -803,7 +803,12 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		codeMap := make([]int32, len(c[0].dict))
 		for k, code := range c[0].dict {
 			codeMap[k] = -1
-			if id, ok := m.index[code]; ok && shardOf(code, shards) == s {
+			// The hash first: it is cheaper than the lookup that most codes of a
+			// shard of several would need for nothing.
+			if shardOf(code, shards) != s {
+				continue
+			}
+			if id, ok := m.index[code]; ok {
 				codeMap[k] = id
 			}
 		}
@@ -829,17 +834,14 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 				r.vals[k] = make([]float64, 0, est)
 			}
 		}
+		// Event ids get a number when a row of this shard first names them.
 		var keyMap []int32
+		var idc column
 		if sp.src.Kind == KindEvent {
-			idc := c[len(c)-1]
+			idc = c[len(c)-1]
 			keyMap = make([]int32, len(idc.dict))
-			for k, id := range idc.dict {
-				v, ok := r.keys[id]
-				if !ok {
-					v = int32(len(r.keys))
-					r.keys[id] = v
-				}
-				keyMap[k] = v
+			for k := range keyMap {
+				keyMap[k] = -1
 			}
 		}
 		for row := 0; row < n; row++ {
@@ -852,7 +854,17 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			r.arrival = append(r.arrival, c[2].i32[row])
 			r.rev = append(r.rev, c[3].i32[row])
 			if keyMap != nil {
-				r.key = append(r.key, keyMap[c[len(c)-1].bytes[row]])
+				k := idc.bytes[row]
+				if keyMap[k] < 0 {
+					id := idc.dict[k]
+					v, ok := r.keys[id]
+					if !ok {
+						v = int32(len(r.keys))
+						r.keys[id] = v
+					}
+					keyMap[k] = v
+				}
+				r.key = append(r.key, keyMap[k])
 			}
 			for k := range vals {
 				r.vals[k] = append(r.vals[k], vals[k][row])
