@@ -17,7 +17,9 @@
 // Storage layout (through internal/blob):
 //
 //	features/<set>/v<N>/asof=YYYY-MM-DD/part-NNNNN.parquet   one part per company shard
+//	features/<set>/v<N>/asof=YYYY-MM-DD/part-<run>-NNNNN.parquet   the same, of a staged run
 //	features/<set>/v<N>/asof=YYYY-MM-DD/_manifest.json       written last
+//	features/<set>/v<N>/_runs/<run>/…                        a staged run's plan, network, done markers
 //	samples/<name>/v<N>/{train,valid,test}.parquet, manifest.json (written last)
 //
 // A snapshot exists only once its manifest does, so a reader never sees half a
@@ -35,6 +37,13 @@
 //	online := features.NewMemoryStore(features.OnlineOptions{})
 //	_, err = features.LoadOnline(ctx, store, "pd", 1, online)
 //	vec, err := online.Get(ctx, "91330604MA2BXXXXXX")
+//
+// A materialization can also run as a staged run split over processes that share only
+// the object store: PlanRun (companies, guarantee network, plan), RunShard for each
+// shard of companies by code hash (any order, any process, again after a crash), and
+// CommitRun (checks every shard's parts, writes the manifests, removes the staging).
+// It runs the same code as Materialize and gives the same snapshots value for value;
+// features/matjobs runs it as durable jobs.
 //
 // OnlineSync keeps an online store on the newest snapshot that loads: when the newest
 // one is corrupt or unreadable it keeps (or falls back to) the newest intact one, says

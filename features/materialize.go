@@ -28,6 +28,9 @@ var (
 	ErrInvalidOptions = errors.New("features: invalid options")
 	// ErrNoInput reports that the raw store holds no files of a source the set needs.
 	ErrNoInput = errors.New("features: raw input missing")
+	// ErrInputChanged reports a raw file that differs from the one a staged run's
+	// plan listed: the run must be planned again.
+	ErrInputChanged = errors.New("features: raw input changed since the plan")
 )
 
 // Options configure Materialize.
@@ -209,48 +212,15 @@ func buildPlan(cat *Catalog, set *FeatureSet) *plan {
 // and the guarantees).
 func Materialize(ctx context.Context, store blob.Store, opts Options) (*Result, error) {
 	start := time.Now()
-	if err := opts.EnsureDefaults(); err != nil {
-		return nil, err
-	}
-	if opts.Set == "" {
-		return nil, fmt.Errorf("%w: no feature set", ErrInvalidOptions)
-	}
-	if len(opts.AsOf) == 0 {
-		return nil, fmt.Errorf("%w: no as-of date", ErrInvalidOptions)
-	}
-	set, err := opts.Catalog.Set(opts.Set, 0)
+	m, err := newMaterializer(ctx, store, opts)
 	if err != nil {
 		return nil, err
 	}
-	p := buildPlan(opts.Catalog, set)
-	res := &Result{Set: set.Name, Version: set.Version}
-	seen := map[Day]bool{}
-	var all []Day
-	for _, t := range opts.AsOf {
-		d := DayOf(t)
-		if !seen[d] {
-			seen[d] = true
-			all = append(all, d)
-		}
-	}
-	slices.Sort(all)
-	for _, d := range all {
-		key := ManifestKey(set.Name, set.Version, d)
-		if !opts.Force {
-			if _, err := store.Stat(ctx, key); err == nil {
-				res.Snapshots = append(res.Snapshots, SnapshotResult{AsOf: d, Skipped: true, Key: key})
-				continue
-			} else if !errors.Is(err, blob.ErrNotFound) {
-				return nil, fmt.Errorf("features: stat %s: %w", key, err)
-			}
-		}
-		p.asofs = append(p.asofs, d)
-	}
-	if len(p.asofs) == 0 {
+	res := m.res
+	if len(m.plan.asofs) == 0 {
 		res.Elapsed = time.Since(start)
 		return res, nil
 	}
-	m := &materializer{opts: opts, store: store, plan: p, res: res}
 	if err := m.run(ctx); err != nil {
 		m.cleanup()
 		return nil, err
@@ -268,6 +238,13 @@ type materializer struct {
 
 	inputs  []FileRef
 	written []string // part keys written by this run, removed on failure
+	coFiles []blob.Info
+
+	// runID names the staged run whose parts these are ("" for Materialize).
+	runID string
+	// expect holds the sha256 of every input file a staged run's plan listed: a
+	// file read that differs has changed since the plan.
+	expect map[string]string
 
 	// universe
 	codes    []string
@@ -335,9 +312,13 @@ func (m *materializer) listSource(ctx context.Context, name string, lo, hi Month
 }
 
 func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) ([]column, int, error) {
-	rc, _, err := m.store.Get(ctx, info.Key)
+	rc, got, err := m.store.Get(ctx, info.Key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
+	}
+	if want, ok := m.expect[info.Key]; ok && want != "" && got.SHA256 != "" && got.SHA256 != want {
+		rc.Close()
+		return nil, 0, fmt.Errorf("%w: %s has sha256 %s, the run's plan recorded %s", ErrInputChanged, info.Key, got.SHA256, want)
 	}
 	data, err := io.ReadAll(rc)
 	rc.Close()
@@ -355,6 +336,37 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 }
 
 func (m *materializer) run(ctx context.Context) error {
+	if err := m.prepare(ctx); err != nil {
+		return err
+	}
+	shards := m.size(0)
+	m.res.Shards = shards
+	parts := make([][]FileRef, len(m.plan.asofs))
+	m.inMemory = make([]*Snapshot, len(m.plan.asofs))
+	for s := 0; s < shards; s++ {
+		refs, err := m.shard(ctx, s, shards)
+		if err != nil {
+			return err
+		}
+		for a := range refs {
+			if refs[a].Key != "" {
+				parts[a] = append(parts[a], refs[a])
+			}
+		}
+	}
+	if err := m.commit(ctx, parts); err != nil {
+		return err
+	}
+	m.res.RawFiles = len(m.inputs)
+	m.res.RawRecords = m.rawInput.Load()
+	m.res.Decoded = m.rawRecords.Load()
+	return nil
+}
+
+// prepare lists the input files of the plan's dates, loads the companies and, when
+// the set needs it, builds the guarantee network of every date: the global part of
+// a materialization, done once whatever the number of shards.
+func (m *materializer) prepare(ctx context.Context) error {
 	p := m.plan
 	lo := p.asofs[0].Month() - Lookback + 1
 	hi := p.asofs[len(p.asofs)-1].Month()
@@ -369,6 +381,7 @@ func (m *materializer) run(ctx context.Context) error {
 		}
 		m.addInputs(sp.files)
 	}
+	m.coFiles = coFiles
 	if err := m.loadCompanies(ctx, coFiles); err != nil {
 		return err
 	}
@@ -378,7 +391,14 @@ func (m *materializer) run(ctx context.Context) error {
 			return err
 		}
 	}
-	// Shards by code hash, sized so that the decoded columns of one shard fit the budget.
+	return nil
+}
+
+// size sets the number of as-of dates computed at once within a shard and returns
+// the number of shards: shards itself when it is positive (a staged run fixes it in
+// its plan), else as many as the memory budget needs.
+func (m *materializer) size(shards int) int {
+	p := m.plan
 	var rawBytes int64
 	for _, sp := range p.sources {
 		for _, f := range sp.files {
@@ -394,23 +414,18 @@ func (m *materializer) run(ctx context.Context) error {
 	budget := m.opts.MemoryBudget
 	rawNeed := rawBytes * 3
 	rawBudget := max(1, budget*6/10)
-	shards := int(min(maxShards, max(1, (rawNeed+rawBudget-1)/rawBudget)))
+	if shards <= 0 {
+		shards = int(min(maxShards, max(1, (rawNeed+rawBudget-1)/rawBudget)))
+	}
 	perDate := max(1, int64(len(m.codes))*int64(len(p.inds))*8/int64(shards))
 	m.group = int(min(int64(len(p.asofs)), max(1, (budget-rawNeed/int64(shards))/perDate)))
-	m.res.Shards = shards
-	parts := make([][]FileRef, len(p.asofs))
-	m.inMemory = make([]*Snapshot, len(p.asofs))
-	for s := 0; s < shards; s++ {
-		refs, err := m.shard(ctx, s, shards)
-		if err != nil {
-			return err
-		}
-		for a := range refs {
-			if refs[a].Key != "" {
-				parts[a] = append(parts[a], refs[a])
-			}
-		}
-	}
+	return shards
+}
+
+// commit computes the statistics of every date's snapshot from its parts and writes
+// the manifests in date order, each one making its snapshot visible.
+func (m *materializer) commit(ctx context.Context, parts [][]FileRef) error {
+	p := m.plan
 	prev, err := m.previousManifest(ctx, p.asofs[0])
 	if err != nil {
 		return err
@@ -420,16 +435,20 @@ func (m *materializer) run(ctx context.Context) error {
 		return err
 	}
 	for a, d := range p.asofs {
-		man, err := m.finish(ctx, d, parts[a], prev, labels, m.inMemory[a])
+		var snap *Snapshot
+		if m.inMemory != nil {
+			snap = m.inMemory[a]
+		}
+		man, err := m.finish(ctx, d, parts[a], prev, labels, snap)
 		if err != nil {
 			return err
 		}
-		m.inMemory[a] = nil
+		if m.inMemory != nil {
+			m.inMemory[a] = nil
+		}
+		m.progress("commit", 1, int64(len(p.asofs)))
 		prev = man
 	}
-	m.res.RawFiles = len(m.inputs)
-	m.res.RawRecords = m.rawInput.Load()
-	m.res.Decoded = m.rawRecords.Load()
 	return nil
 }
 
@@ -701,6 +720,36 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 	return nil
 }
 
+// snapshotPartKey names the part of shard s of a snapshot: part-NNNNN.parquet for
+// Materialize, part-<run>-NNNNN.parquet for a staged run, so that a run never
+// overwrites the parts of a visible snapshot and a shard run again replaces its
+// own earlier attempt.
+func snapshotPartKey(set string, version int, d Day, run string, s int) string {
+	if run == "" {
+		return fmt.Sprintf("%spart-%05d.parquet", SnapshotPrefix(set, version, d), s)
+	}
+	return fmt.Sprintf("%spart-%s-%05d.parquet", SnapshotPrefix(set, version, d), run, s)
+}
+
+// sortedByCode returns s with its rows in code order (s itself when they are).
+func sortedByCode(s *Snapshot) *Snapshot {
+	if slices.IsSorted(s.Codes) {
+		return s
+	}
+	perm := make([]int, len(s.Codes))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return strings.Compare(s.Codes[a], s.Codes[b]) })
+	w := len(s.Names)
+	out := &Snapshot{Set: s.Set, AsOf: s.AsOf, Names: s.Names, Codes: make([]string, len(perm)), Values: make([]float64, len(perm)*w)}
+	for i, j := range perm {
+		out.Codes[i] = s.Codes[j]
+		copy(out.Values[i*w:(i+1)*w], s.Values[j*w:(j+1)*w])
+	}
+	return out
+}
+
 func shardOf(code string, shards int) int {
 	if shards == 1 {
 		return 0
@@ -754,7 +803,12 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		codeMap := make([]int32, len(c[0].dict))
 		for k, code := range c[0].dict {
 			codeMap[k] = -1
-			if id, ok := m.index[code]; ok && shardOf(code, shards) == s {
+			// The hash first: it is cheaper than the lookup that most codes of a
+			// shard of several would need for nothing.
+			if shardOf(code, shards) != s {
+				continue
+			}
+			if id, ok := m.index[code]; ok {
 				codeMap[k] = id
 			}
 		}
@@ -780,17 +834,14 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 				r.vals[k] = make([]float64, 0, est)
 			}
 		}
+		// Event ids get a number when a row of this shard first names them.
 		var keyMap []int32
+		var idc column
 		if sp.src.Kind == KindEvent {
-			idc := c[len(c)-1]
+			idc = c[len(c)-1]
 			keyMap = make([]int32, len(idc.dict))
-			for k, id := range idc.dict {
-				v, ok := r.keys[id]
-				if !ok {
-					v = int32(len(r.keys))
-					r.keys[id] = v
-				}
-				keyMap[k] = v
+			for k := range keyMap {
+				keyMap[k] = -1
 			}
 		}
 		for row := 0; row < n; row++ {
@@ -803,7 +854,17 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			r.arrival = append(r.arrival, c[2].i32[row])
 			r.rev = append(r.rev, c[3].i32[row])
 			if keyMap != nil {
-				r.key = append(r.key, keyMap[c[len(c)-1].bytes[row]])
+				k := idc.bytes[row]
+				if keyMap[k] < 0 {
+					id := idc.dict[k]
+					v, ok := r.keys[id]
+					if !ok {
+						v = int32(len(r.keys))
+						r.keys[id] = v
+					}
+					keyMap[k] = v
+				}
+				r.key = append(r.key, keyMap[k])
 			}
 			for k := range vals {
 				r.vals[k] = append(r.vals[k], vals[k][row])
@@ -875,7 +936,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 				}
 			}
 			out[a], alive[a] = nil, nil
-			if shards == 1 && m.group == len(p.asofs) {
+			if m.inMemory != nil && shards == 1 && m.group == len(p.asofs) {
 				// The statistics can use these values instead of reading the parts back.
 				m.inMemory[a] = &Snapshot{Set: p.set.Key(), AsOf: d.Time(), Names: names, Codes: codes, Values: vals}
 			}
@@ -889,7 +950,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			if err != nil {
 				return nil, fmt.Errorf("features: encode %s part %d: %w", d, s, err)
 			}
-			key := fmt.Sprintf("%spart-%05d.parquet", SnapshotPrefix(p.set.Name, p.set.Version, d), s)
+			key := snapshotPartKey(p.set.Name, p.set.Version, d, m.runID, s)
 			info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
 			if err != nil {
 				return nil, fmt.Errorf("features: write %s: %w", key, err)
@@ -1039,6 +1100,9 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 			return nil, err
 		}
 	}
+	// The statistics see the rows in code order whatever the part layout, so that
+	// a run in more shards writes the same statistics.
+	snap = sortedByCode(snap)
 	var y []float64
 	if labels != nil {
 		y = labels.outcomes(snap.Codes, d, p.set.Label)
@@ -1050,14 +1114,8 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 		}
 	}
 	man.Stats = ComputeStats(snap, prev, y, ind)
-	// Parts left by an earlier, interrupted run with another shard count are not part
-	// of this snapshot: remove them before it becomes visible.
-	if existing, err := m.store.List(ctx, SnapshotPrefix(p.set.Name, p.set.Version, d)); err == nil {
-		for _, in := range existing {
-			if strings.HasSuffix(in.Key, ".parquet") && !slices.ContainsFunc(parts, func(f FileRef) bool { return f.Key == in.Key }) {
-				_ = m.store.Delete(ctx, in.Key)
-			}
-		}
+	if m.runID != "" {
+		man.Extra = map[string]string{"run": m.runID}
 	}
 	if m.opts.beforeManifest != nil {
 		if err := m.opts.beforeManifest(d); err != nil {
@@ -1074,6 +1132,17 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 	}
 	// This snapshot is visible: its parts must survive a failure of a later one.
 	m.written = slices.DeleteFunc(m.written, func(k string) bool { return strings.HasPrefix(k, SnapshotPrefix(p.set.Name, p.set.Version, d)) })
+	// Parts of an earlier snapshot of this date, and of interrupted runs with another
+	// shard count or run id, are not part of this one: remove them now that the new
+	// manifest replaced the one that may have named them (best effort: they are
+	// invisible, and the next snapshot of the date removes what is left).
+	if existing, err := m.store.List(ctx, SnapshotPrefix(p.set.Name, p.set.Version, d)); err == nil {
+		for _, in := range existing {
+			if strings.HasSuffix(in.Key, ".parquet") && !slices.ContainsFunc(parts, func(f FileRef) bool { return f.Key == in.Key }) {
+				_ = m.store.Delete(ctx, in.Key)
+			}
+		}
+	}
 	m.res.Snapshots = append(m.res.Snapshots, SnapshotResult{AsOf: d, Rows: man.Rows, Key: key})
 	if m.opts.Logger != nil {
 		m.opts.Logger.Info("snapshot written", "set", p.set.Key(), "asof", d.String(), "rows", man.Rows)

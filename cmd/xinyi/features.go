@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 )
 
@@ -190,6 +191,11 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	force := fs.Bool("force", false, "recompute snapshots that already exist")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
 	memory := fs.Int64("memory-mb", 0, "approximate memory budget in MiB for raw columns and computed values (default 2048)")
+	shards := fs.Int("shards", 1, "split the companies into this many shards run as durable jobs by xinyi worker --queues "+matjobs.QueueName+"=N (more than 1 implies --queue)")
+	queue := fs.Bool("queue", false, "run as durable jobs (plan, shards, commit) on the "+matjobs.QueueName+" queue instead of in this process")
+	detach := fs.Bool("detach", false, "with --queue or --shards: print the plan job's id and return without waiting")
+	dsn := fs.String("db", "", "metadata database DSN (only to find a PostgreSQL jobs database)")
+	jobsDB := fs.String("jobs-db", "", jobsDBUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -199,6 +205,28 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	dates, err := parseDates(*asof)
 	if err != nil {
 		return err
+	}
+	if *shards < 1 {
+		return fmt.Errorf("--shards %d: want 1 or more", *shards)
+	}
+	if *shards > 1 || *queue {
+		cat, err := features.DefaultCatalog()
+		if err != nil {
+			return err
+		}
+		jdsn, err := jobsDSN(*dir, *dsn, *jobsDB)
+		if err != nil {
+			return err
+		}
+		res, err := enqueueMaterialize(ctx, jdsn, cat, matjobs.Request{Set: *set, AsOf: dates, Shards: *shards, Force: *force}, *detach, stdout, stderr)
+		if err != nil || res == nil {
+			return err
+		}
+		printMaterialized(stdout, res)
+		return nil
+	}
+	if *detach {
+		return errors.New("--detach needs --queue or --shards above 1")
 	}
 	store, closeStore, err := openGenerateStore(ctx, *dir)
 	if err != nil {
@@ -221,6 +249,12 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
+	printMaterialized(stdout, res)
+	return nil
+}
+
+// printMaterialized prints the one-line summary of a materialization.
+func printMaterialized(stdout io.Writer, res *features.Result) {
 	var made, skipped int
 	var rows int64
 	for _, s := range res.Snapshots {
@@ -234,7 +268,6 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 	fmt.Fprintf(stdout, "materialized %s/v%d: %d snapshots (%d already existed), %d rows, %d companies, %d raw records from %d files in %s (%.0f records/s, %d shards)\n",
 		res.Set, res.Version, made, skipped, rows, res.Companies, res.RawRecords, res.RawFiles, res.Elapsed.Round(time.Millisecond),
 		float64(res.RawRecords)/max(res.Elapsed.Seconds(), 1e-9), res.Shards)
-	return nil
 }
 
 func printStats(w io.Writer, m *features.Manifest, stats []features.IndicatorStats) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
@@ -22,7 +23,7 @@ import (
 )
 
 func init() {
-	register(command{name: "worker", summary: "run durable jobs (screenings) from the jobs database, and nothing else", run: runWorker})
+	register(command{name: "worker", summary: "run durable jobs (screenings, materialization shards) from the jobs database, and nothing else", run: runWorker})
 }
 
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -32,8 +33,10 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… (screening: screenings; scoring: the score history)")
-		scoring    = fs.Int("workers", 0, "scoring goroutines of one screening (default GOMAXPROCS)")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+matjobs.QueueName+": materialization shards)")
+		scoring    = fs.Int("workers", 0, "goroutines of one screening, scoring or materialization stage (default GOMAXPROCS)")
+		memory     = fs.Int64("memory-mb", 0, "memory budget in MiB of one materialization stage (default 2048)")
+		jobTimeout = fs.Duration("job-timeout", time.Hour, "an attempt running longer is cancelled; the job of a killed worker is taken again this long plus 10m after it started")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
 		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
@@ -51,7 +54,10 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if *serviceKey == "" {
+	_, screening := work[screenjobs.QueueName]
+	_, scores := work[scorejobs.QueueName]
+	needModels := screening || scores
+	if needModels && *serviceKey == "" {
 		return errors.New("--service-key (or XINYI_SERVICE_KEY) is required: the API key of a platform administrator that reads the registry")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -60,52 +66,28 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer pl.Close()
-	taskSets, err := servingSets(pl.cat, *sets)
-	if err != nil {
-		return err
-	}
-	bindings, err := modelBindings(*models)
-	if err != nil {
-		return err
-	}
-	pol, err := readPolicy(*policyFile)
-	if err != nil {
-		return fmt.Errorf("--policy: %w", err)
-	}
-	svcPrincipal, err := pl.acc.Authenticate(ctx, *serviceKey)
-	if err != nil {
-		return fmt.Errorf("--service-key: %w", err)
-	}
-	holder, err := serving.NewModels(taskSets)
-	if err != nil {
-		return err
-	}
-	// A screening reads whole snapshots, not the online store.
-	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol,
-		Authorizer: servingaccess.New(pl.acc, pl.log), Auditor: pl.log, Logger: logger})
-	if err != nil {
-		return err
-	}
-	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(pl.reg, svcPrincipal), Models: holder,
-		Bindings: bindings, Interval: *follow, Logger: logger})
-	if err != nil {
-		return err
-	}
-	if err := follower.Sync(ctx); err != nil {
-		logger.Warn("not every model could be loaded yet; screenings with a missing model fail and are retried", "err", err)
+	// Screenings and the score history need the models and the service; a worker
+	// of other queues does not.
+	var svc *serving.Service
+	var follower *serving.Follower
+	var svcPrincipal serving.Principal
+	if needModels {
+		if svc, follower, svcPrincipal, err = screeningService(ctx, pl, *sets, *models, *policyFile, *serviceKey, *follow, logger); err != nil {
+			return err
+		}
 	}
 	jdsn, err := jobsDSN(*storeDir, *dsn, *jobsDB)
 	if err != nil {
 		return err
 	}
 	register := func(ws *jobs.Workers) error {
-		if work[scorejobs.QueueName] == 0 {
+		if !scores {
 			return nil
 		}
 		return scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger})
 	}
-	q, err := screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: jdsn, Queues: work, Service: svc, Store: pl.store, Scoring: *scoring, Logger: logger,
-		Register: register})
+	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger},
+		*scoring, *jobTimeout, register, logger)
 	if err != nil {
 		return err
 	}
@@ -114,7 +96,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	followed := make(chan error, 1)
-	go func() { followed <- ignoreCanceled(follower.Run(runCtx)) }()
+	if follower != nil {
+		go func() { followed <- ignoreCanceled(follower.Run(runCtx)) }()
+	}
 	if err := q.Start(runCtx); err != nil {
 		return err
 	}
@@ -137,6 +121,47 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintln(stdout, "xinyi worker: stopped")
 	return ferr
+}
+
+// screeningService loads the models of each task through the registry and returns
+// the service a screening or scoring runs on, the follower that keeps its models
+// current, and the service key's principal.
+func screeningService(ctx context.Context, pl *platform, sets, models, policyFile, serviceKey string, follow time.Duration, logger *slog.Logger) (*serving.Service, *serving.Follower, serving.Principal, error) {
+	taskSets, err := servingSets(pl.cat, sets)
+	if err != nil {
+		return nil, nil, serving.Principal{}, err
+	}
+	bindings, err := modelBindings(models)
+	if err != nil {
+		return nil, nil, serving.Principal{}, err
+	}
+	pol, err := readPolicy(policyFile)
+	if err != nil {
+		return nil, nil, serving.Principal{}, fmt.Errorf("--policy: %w", err)
+	}
+	svcPrincipal, err := pl.acc.Authenticate(ctx, serviceKey)
+	if err != nil {
+		return nil, nil, serving.Principal{}, fmt.Errorf("--service-key: %w", err)
+	}
+	holder, err := serving.NewModels(taskSets)
+	if err != nil {
+		return nil, nil, serving.Principal{}, err
+	}
+	// A screening reads whole snapshots, not the online store.
+	svc, err := serving.New(serving.Options{Models: holder, Features: servingfeatures.NewOnline(nil), Policy: pol,
+		Authorizer: servingaccess.New(pl.acc, pl.log), Auditor: pl.log, Logger: logger})
+	if err != nil {
+		return nil, nil, serving.Principal{}, err
+	}
+	follower, err := serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(pl.reg, svcPrincipal), Models: holder,
+		Bindings: bindings, Interval: follow, Logger: logger})
+	if err != nil {
+		return nil, nil, serving.Principal{}, err
+	}
+	if err := follower.Sync(ctx); err != nil {
+		logger.Warn("not every model could be loaded yet; screenings with a missing model fail and are retried", "err", err)
+	}
+	return svc, follower, svcPrincipal, nil
 }
 
 // modelBindings reads "--models pd=pd@champion,…" into one binding per task.

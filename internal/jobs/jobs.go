@@ -357,7 +357,8 @@ type InsertOptions struct {
 	MaxAttempts int
 	// Unique makes the insert a no-op returning the existing job while a job of
 	// the same kind and equal arguments is pending, scheduled, available,
-	// running or waiting for a retry.
+	// running or waiting for a retry. Fields of the arguments tagged
+	// `river:"unique"`, when there are any, are the ones compared.
 	Unique bool
 	// UniqueFor additionally limits uniqueness to jobs inserted in the same
 	// window of this length (at least 1s), so a finished job's arguments may be
@@ -388,7 +389,9 @@ func (q *Queue) Insert(ctx context.Context, args Args, o InsertOptions) (Inserte
 		ro.Queue = DefaultQueue
 	}
 	if o.Unique || o.UniqueFor > 0 {
-		ro.UniqueOpts = river.UniqueOpts{ByArgs: true, ByPeriod: o.UniqueFor}
+		// Not River's default states, which include completed: a finished job's
+		// arguments may be enqueued again.
+		ro.UniqueOpts = river.UniqueOpts{ByArgs: true, ByPeriod: o.UniqueFor, ByState: activeStates}
 	}
 	res, err := q.client.Insert(ctx, args, ro)
 	if err != nil {
@@ -396,6 +399,10 @@ func (q *Queue) Insert(ctx context.Context, args Args, o InsertOptions) (Inserte
 	}
 	return Inserted{ID: res.Job.ID, Duplicate: res.UniqueSkippedAsDuplicate}, nil
 }
+
+// activeStates are the states a unique job is unique in.
+var activeStates = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled}
 
 // Cancel cancels a job: one not yet running never runs, a running one has its
 // context cancelled.

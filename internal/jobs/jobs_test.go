@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -278,6 +279,65 @@ func TestReopenKeepsJobs(t *testing.T) {
 		q2 := openWorking(t, dsn) // migrations run again over the existing tables
 		if in := waitFinished(t, q2, ins.ID, 20*time.Second); in.State != jobs.StateCompleted {
 			t.Fatalf("after reopen: %+v", in)
+		}
+	})
+}
+
+// TestUniqueAgainAfterCompletion: a unique job's arguments may be enqueued again
+// once it finished, and a snoozed job runs again without spending an attempt.
+func TestUniqueAgainAfterCompletion(t *testing.T) {
+	each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		q := openWorking(t, dsn)
+		first, err := q.Insert(ctx, sumArgs{N: 3, Tag: "u"}, jobs.InsertOptions{Unique: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in := waitFinished(t, q, first.ID, 10*time.Second); in.State != jobs.StateCompleted {
+			t.Fatalf("first job %+v", in)
+		}
+		again, err := q.Insert(ctx, sumArgs{N: 3, Tag: "u"}, jobs.InsertOptions{Unique: true})
+		if err != nil || again.Duplicate || again.ID == first.ID {
+			t.Fatalf("unique insert after completion: %+v, %v; want a new job", again, err)
+		}
+		waitFinished(t, q, again.ID, 10*time.Second)
+	})
+}
+
+type snoozeArgs struct {
+	Times int `json:"times"`
+}
+
+func (snoozeArgs) Kind() string { return "test_snooze" }
+
+func TestSnoozeKeepsAttempts(t *testing.T) {
+	each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		var runs atomic.Int32
+		ws := jobs.NewWorkers()
+		if err := jobs.Handle(ws, func(ctx context.Context, j *jobs.Job[snoozeArgs]) error {
+			if int(runs.Add(1)) <= j.Args.Times {
+				return jobs.Snooze(20 * time.Millisecond)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		q, err := jobs.Open(ctx, fastOptions(dsn, ws))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ins, err := q.Insert(ctx, snoozeArgs{Times: 4}, jobs.InsertOptions{MaxAttempts: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := waitFinished(t, q, ins.ID, 10*time.Second)
+		if in.State != jobs.StateCompleted || runs.Load() != 5 || in.Attempt != 1 {
+			t.Fatalf("snoozed job %+v after %d runs; want completed at attempt 1 after 5 runs", in, runs.Load())
 		}
 	})
 }

@@ -24,6 +24,9 @@ type Job[A Args] struct {
 	Args        A
 	// Progress records how far the attempt got, for List and Get.
 	Progress Reporter
+	// Queue is the queue the job runs on, for a handler that enqueues the jobs
+	// that follow it or looks at others.
+	Queue *Queue
 }
 
 // Reporter is how a handler reports live progress.
@@ -63,7 +66,7 @@ func Handle[A Args](ws *Workers, fn func(ctx context.Context, j *Job[A]) error) 
 			return errors.New("jobs: workers not bound to a queue")
 		}
 		j := &Job[A]{ID: rj.ID, Attempt: rj.Attempt, MaxAttempts: rj.MaxAttempts, Args: rj.Args,
-			Progress: &reporter{q: q, id: rj.ID}}
+			Progress: &reporter{q: q, id: rj.ID}, Queue: q}
 		err := fn(ctx, j)
 		var perm permanent
 		if errors.As(err, &perm) {
@@ -110,6 +113,10 @@ func Permanent(err error) error {
 	}
 	return permanent{err}
 }
+
+// Snooze, returned by a handler, puts the job back to run again after d without
+// counting an attempt: a job waiting for others to finish.
+func Snooze(d time.Duration) error { return river.JobSnooze(max(d, 0)) }
 
 type permanent struct{ err error }
 

@@ -54,9 +54,27 @@ func subject(raw json.RawMessage) string {
 		Version int    `json:"version"`
 		Shard   *int   `json:"shard"`
 		Shards  int    `json:"shards"`
+		AsOf    any    `json:"as_of"`
+		// Run is a materialization run's (its stages carry it).
+		Run *struct {
+			Set     string `json:"set"`
+			Version int    `json:"version"`
+			Shards  int    `json:"shards"`
+		} `json:"run"`
 	}
 	if json.Unmarshal(raw, &a) != nil {
 		return ""
+	}
+	if a.Run != nil {
+		if a.Set == "" {
+			a.Set, a.Version = a.Run.Set, a.Run.Version
+		}
+		if a.Shards == 0 {
+			a.Shards = a.Run.Shards
+		}
+	}
+	if d, ok := a.AsOf.(string); ok && d != "" {
+		a.Task = strings.TrimSpace(a.Task + " " + d)
 	}
 	var parts []string
 	if a.Task != "" {
