@@ -38,16 +38,17 @@ func (l *List) Jobs(ctx context.Context, _ lab.Principal, state string, limit in
 	}
 	out := make([]lab.QueuedJob, len(list))
 	for i, in := range list {
-		out[i] = lab.QueuedJob{ID: in.ID, Kind: in.Kind, Subject: subject(in.Args), Queue: in.Queue, State: in.State,
+		out[i] = lab.QueuedJob{ID: in.ID, Kind: in.Kind, Subject: Subject(in.Args), Queue: in.Queue, State: in.State,
 			Attempt: in.Attempt, MaxAttempts: in.MaxAttempts, Done: in.Done, Total: in.Total, Note: in.Note,
 			Created: in.CreatedAt, Finished: in.FinalizedAt, By: in.AttemptedBy, Error: firstLine(in.Error)}
 	}
 	return out, nil
 }
 
-// subject names what a job works on from the arguments every kind shares by
-// convention: a task, a feature set with its version, a shard of a count.
-func subject(raw json.RawMessage) string {
+// Subject names what a job works on from the arguments every kind shares by
+// convention: a task or date, a feature set with its version (a materialization
+// stage carries them in its run), a shard of a count.
+func Subject(raw json.RawMessage) string {
 	var a struct {
 		Task    string `json:"task"`
 		Set     string `json:"set"`
@@ -56,21 +57,25 @@ func subject(raw json.RawMessage) string {
 		Shards  int    `json:"shards"`
 		AsOf    any    `json:"as_of"`
 		// Run is a materialization run's (its stages carry it).
-		Run *struct {
-			Set     string `json:"set"`
-			Version int    `json:"version"`
-			Shards  int    `json:"shards"`
-		} `json:"run"`
+		Run json.RawMessage `json:"run"`
 	}
 	if json.Unmarshal(raw, &a) != nil {
 		return ""
 	}
-	if a.Run != nil {
+	var run struct {
+		Set     string `json:"set"`
+		Version int    `json:"version"`
+		Shards  int    `json:"shards"`
+	}
+	if len(a.Run) > 0 && a.Run[0] == '{' && json.Unmarshal(a.Run, &run) == nil {
 		if a.Set == "" {
-			a.Set, a.Version = a.Run.Set, a.Run.Version
+			a.Set = run.Set
+		}
+		if a.Version == 0 && a.Set == run.Set {
+			a.Version = run.Version
 		}
 		if a.Shards == 0 {
-			a.Shards = a.Run.Shards
+			a.Shards = run.Shards
 		}
 	}
 	if d, ok := a.AsOf.(string); ok && d != "" {

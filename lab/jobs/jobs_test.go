@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -99,5 +100,20 @@ func TestJobsList(t *testing.T) {
 	}
 	if _, err := list.Jobs(ctx, lab.Principal{}, "exploded", 50); !errors.Is(err, lab.ErrInvalidInput) {
 		t.Errorf("unknown state: %v, want lab.ErrInvalidInput", err)
+	}
+}
+
+// TestSubject names what each kind of job works on from its arguments.
+func TestSubject(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"task":"violation","ref":"ab12"}`:                                                           "violation",
+		`{"run":{"id":"r1","set":"pd","version":1,"shards":6},"shard":2}`:                             "pd/v1 · 3/6",
+		`{"set":"pd","requested":["2025-12-31"],"run":{"id":"r1","set":"pd","version":1,"shards":6}}`: "pd/v1",
+		`{"as_of":"2025-12-31","run":"0f3a9c"}`:                                                       "2025-12-31",
+		`not json`:                                                                                    "",
+	} {
+		if got := labjobs.Subject(json.RawMessage(raw)); got != want {
+			t.Errorf("subject of %s = %q, want %q", raw, got, want)
+		}
 	}
 }
