@@ -8,11 +8,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/blob/minio"
 	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/internal/freeport"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -219,8 +223,11 @@ func TestCluster(t *testing.T) {
 	}
 	must("access", "consent", "-store", store, "-db", db, "-company", company, "-bank", "bank")
 
-	for i := range 3 {
-		startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops, "-queues", "screening=1,scoring=1", "-workers", "1")
+	// A shard whose worker dies is run again once it has been running 25 s.
+	var workers [3]*clusterProc
+	for i := range workers {
+		workers[i] = startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops,
+			"-queues", "screening=1,scoring=1,materialize=1", "-workers", "1", "-job-timeout", "20s", "-rescue-after", "25s")
 	}
 	var servers [2]*clusterProc
 	var apis [2]apiClient
@@ -341,6 +348,100 @@ func TestCluster(t *testing.T) {
 		pts := history(0, "2")
 		if got := pts[len(pts)-1].(map[string]any)["pd"]; got != after["pd"] {
 			t.Errorf("newest history PD %v after the move, assessment %v", got, after["pd"])
+		}
+	})
+
+	t.Run("sharded materialization survives a killed worker and a pulled drive", func(t *testing.T) {
+		ctx := context.Background()
+		mst, err := minio.Open(ctx, mio.Options(strings.TrimPrefix(store, "s3://")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dates := []string{"2025-06-30", "2025-12-31"}
+		type result struct {
+			out, errOut string
+			code        int
+		}
+		done := make(chan result, 1)
+		go func() {
+			out, errOut, code := run(t, "features", "materialize", "-store", store, "-db", db, "-set", "full", "-asof", strings.Join(dates, ","), "-shards", "6")
+			done <- result{out, errOut, code}
+		}()
+		// Once a shard runs: a worker is killed, a drive pulled, and serving keeps answering.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if out := must("jobs", "-store", store, "-db", db, "-kind", "materialize_shard", "-state", "running"); strings.Contains(out, "materialize_shard") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no shard started")
+			}
+		}
+		if days, err := features.ListSnapshots(ctx, mst, "full", 1); err != nil || len(days) != 0 {
+			t.Fatalf("snapshots of full visible before the commit: %v %v", days, err)
+		}
+		if err := workers[2].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		<-workers[2].done
+		workers[2].done <- nil // for the cleanup
+		if err := mio.RemoveDrive(3); err != nil {
+			t.Fatal(err)
+		}
+		answered := 0
+		var res result
+	wait:
+		for {
+			select {
+			case res = <-done:
+				break wait
+			case <-time.After(100 * time.Millisecond):
+				assess(apis[1])
+				answered++
+			}
+		}
+		if res.code != 0 {
+			t.Fatalf("sharded materialization: exit %d\n%s%s", res.code, res.out, res.errOut)
+		}
+		t.Logf("sharded run with a killed worker and a pulled drive:\n%s(%d assessments answered meanwhile)", res.out, answered)
+		sharded := map[string]*features.Snapshot{}
+		for _, d := range dates {
+			day, _ := time.Parse(time.DateOnly, d)
+			snap, _, err := features.ReadSnapshot(ctx, mst, "full", 1, features.DayOf(day))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sharded[d] = snap
+		}
+		// The same dates again in one process, over the snapshots the shards wrote.
+		must("features", "materialize", "-store", store, "-set", "full", "-asof", strings.Join(dates, ","), "-force")
+		for _, d := range dates {
+			day, _ := time.Parse(time.DateOnly, d)
+			single, _, err := features.ReadSnapshot(ctx, mst, "full", 1, features.DayOf(day))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The parts differ (six shards against one run), so rows are matched by code.
+			a := sharded[d]
+			if !slices.Equal(a.Names, single.Names) || len(a.Codes) != len(single.Codes) {
+				t.Fatalf("%s: sharded %d×%d, single %d×%d", d, len(a.Codes), len(a.Names), len(single.Codes), len(single.Names))
+			}
+			w := len(a.Names)
+			row := make(map[string]int, len(single.Codes))
+			for i, c := range single.Codes {
+				row[c] = i
+			}
+			for i, c := range a.Codes {
+				j, ok := row[c]
+				if !ok {
+					t.Fatalf("%s: company %s only in the sharded run", d, c)
+				}
+				for k := range w {
+					v, u := a.Values[i*w+k], single.Values[j*w+k]
+					if math.Float64bits(v) != math.Float64bits(u) && !(math.IsNaN(v) && math.IsNaN(u)) {
+						t.Fatalf("%s: company %s indicator %s: sharded %v, single process %v", d, c, a.Names[k], v, u)
+					}
+				}
+			}
 		}
 	})
 

@@ -20,7 +20,7 @@ import (
 // openWorkerJobs opens the jobs database with the workers of xinyi worker:
 // screenings over svc (nil when the worker does not work their queue) and the
 // materialization stages over store. The returned Queue has not started.
-func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, mat matjobs.Options, scoring int, timeout time.Duration, register func(*jobs.Workers) error, logger *slog.Logger) (*jobs.Queue, error) {
+func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, mat matjobs.Options, scoring int, timeout, rescue time.Duration, register func(*jobs.Workers) error, logger *slog.Logger) (*jobs.Queue, error) {
 	ws := jobs.NewWorkers()
 	if svc != nil {
 		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger},
@@ -40,7 +40,7 @@ func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc 
 			return nil, err
 		}
 	}
-	return jobs.Open(ctx, jobs.Options{DSN: dsn, Logger: logger, Workers: ws, Queues: queues, JobTimeout: timeout})
+	return jobs.Open(ctx, jobs.Options{DSN: dsn, Logger: logger, Workers: ws, Queues: queues, JobTimeout: timeout, RescueAfter: rescue})
 }
 
 // enqueueMaterialize enqueues a staged materialization and, unless detach, waits

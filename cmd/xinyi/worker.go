@@ -36,7 +36,8 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+matjobs.QueueName+": materialization shards)")
 		scoring    = fs.Int("workers", 0, "goroutines of one screening, scoring or materialization stage (default GOMAXPROCS)")
 		memory     = fs.Int64("memory-mb", 0, "memory budget in MiB of one materialization stage (default 2048)")
-		jobTimeout = fs.Duration("job-timeout", time.Hour, "an attempt running longer is cancelled; the job of a killed worker is taken again this long plus 10m after it started")
+		jobTimeout = fs.Duration("job-timeout", time.Hour, "an attempt running longer is cancelled")
+		rescue     = fs.Duration("rescue-after", 0, "a job still running this long after it started is taken as abandoned (its worker died) and run again; longer than --job-timeout (default --job-timeout plus 10m)")
 		policyFile = fs.String("policy", "", "decision policy YAML/JSON (default: the built-in policy)")
 		sets       = fs.String("sets", "pd=pd/v1,violation=violation/v1,limit=limit/v1", "feature set of each task")
 		models     = fs.String("models", "pd=pd@champion,violation=violation@champion,limit=limit@champion", "registered model@alias of each task")
@@ -87,7 +88,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger})
 	}
 	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger},
-		*scoring, *jobTimeout, register, logger)
+		*scoring, *jobTimeout, *rescue, register, logger)
 	if err != nil {
 		return err
 	}
