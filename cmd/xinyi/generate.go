@@ -30,6 +30,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	shard := fs.Int("shard-size", 0, "companies per part file (0: 32768)")
 	workers := fs.Int("workers", 0, "worker goroutines (0: all cores)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	force := fs.Bool("force", false, "generate into a store that already holds raw data, replacing raw/ and labels/ (what was built on the old data goes stale)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: xinyi generate [flags]")
@@ -61,12 +62,49 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeStore()
+	if !*force {
+		if err := refuseExistingRaw(ctx, store, *out); err != nil {
+			return err
+		}
+	}
 	sum, err := datasets.Generate(ctx, store, opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "generated into %s: %s\n", *out, sum)
 	return nil
+}
+
+// refuseExistingRaw refuses to generate into a store that already holds raw
+// department data: a new universe would replace raw/ and labels/, while the
+// feature snapshots, samples, models and screenings built on the old one stay and
+// no longer match it (materializing the same dates again finds them already there).
+func refuseExistingRaw(ctx context.Context, store blob.Store, out string) error {
+	raw, err := store.List(ctx, "raw/")
+	if err != nil {
+		return err
+	}
+	if len(raw) == 0 {
+		return nil
+	}
+	var stale []string
+	for _, prefix := range []string{"features/", "samples/", "screenings/"} {
+		infos, err := store.List(ctx, prefix)
+		if err != nil {
+			return err
+		}
+		if len(infos) > 0 {
+			stale = append(stale, fmt.Sprintf("%s (%d objects)", prefix, len(infos)))
+		}
+	}
+	msg := fmt.Sprintf("%s already holds raw data (%d objects under raw/)", out, len(raw))
+	if len(stale) > 0 {
+		msg += "; generating again would replace raw/ and labels/ and leave " + strings.Join(stale, ", ") +
+			" and the registered models built on the old data stale"
+	} else {
+		msg += "; generating again would replace raw/ and labels/"
+	}
+	return errors.New(msg + ": choose a new --out folder, or pass --force to replace them anyway")
 }
 
 // openGenerateStore opens --out: s3://bucket through MinIO, anything else as a

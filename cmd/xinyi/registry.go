@@ -95,6 +95,10 @@ func (e *regEnv) owner(ctx context.Context, id int64) string {
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: xinyi %s [flags]\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
