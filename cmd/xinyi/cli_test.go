@@ -49,15 +49,19 @@ func TestParseFlagsInterspersed(t *testing.T) {
 // TestHelpAndGroups checks what a newcomer types: -h on a command and on a
 // group, a group alone, an unknown subcommand, and version.
 func TestHelpAndGroups(t *testing.T) {
-	for _, args := range [][]string{{"store", "get", "-h"}, {"model", "inspect", "--help"}, {"train", "-h"}, {"store", "get", "KEY", "-h"}} {
+	for _, args := range [][]string{{"store", "get", "-h"}, {"model", "inspect", "--help"}, {"train", "-h"}, {"store", "get", "KEY", "-h"}, {"help", "store", "get"}} {
 		out, errOut, code := run(t, args...)
 		if code != 0 || !strings.Contains(out, "Usage") || !strings.Contains(out, "\n  -") || errOut != "" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want usage on stdout and exit 0", args, code, out, errOut)
 		}
 	}
-	for _, args := range [][]string{{"model"}, {"model", "-h"}, {"features", "--help"}} {
+	for _, args := range [][]string{{"model"}, {"model", "-h"}, {"features", "--help"}, {"help", "model"}} {
 		out, _, code := run(t, args...)
-		if code != 0 || !strings.Contains(out, "Usage: xinyi "+args[0]+" <subcommand>") || !strings.Contains(out, "  "+args[0]+" ") {
+		group := args[0]
+		if group == "help" {
+			group = args[1]
+		}
+		if code != 0 || !strings.Contains(out, "Usage: xinyi "+group+" <subcommand>") || !strings.Contains(out, "  "+group+" ") {
 			t.Errorf("%q: exit %d, stdout %q; want the group's subcommands and exit 0", args, code, out)
 		}
 	}

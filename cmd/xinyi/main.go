@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -39,6 +40,10 @@ func main() {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 1 && args[0] == "help" {
+		// "xinyi help model inspect" is "xinyi model inspect -h".
+		return runMain(ctx, append(slices.Clone(args[1:]), "-h"), stdout, stderr)
+	}
 	if len(args) == 0 || args[0] == "help" || isHelpFlag(args[0]) {
 		usage(stdout)
 		return 0
@@ -119,5 +124,6 @@ func usage(w io.Writer) {
 	sort.Strings(names)
 	listCommands(w, names)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'xinyi <command> -h' for the flags of one command.")
+	fmt.Fprintln(w, "Run 'xinyi <command> -h' (or 'xinyi help <command>') for the flags of one command;")
+	fmt.Fprintln(w, "flags may come before or after a command's arguments. 'xinyi version' names the build.")
 }
