@@ -31,7 +31,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	workers := fs.Int("workers", 0, "worker goroutines (0: all cores)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	force := fs.Bool("force", false, "generate into a store that already holds raw data, replacing raw/ and labels/ (what was built on the old data goes stale)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: xinyi generate [flags]")
 			fs.SetOutput(stdout)
