@@ -106,8 +106,9 @@ func TestGenerateRefusesExistingRaw(t *testing.T) {
 	if err != nil || string(after) != string(before) {
 		t.Fatalf("a refused generate changed raw/ (err %v)", err)
 	}
-	if _, errOut, code := run(t, append(gen[:len(gen)-1:len(gen)-1], "--seed", "4", "--quiet", "--force")...); code != 0 {
-		t.Fatalf("generate --force: exit %d: %s", code, errOut)
+	if _, errOut, code := run(t, append(gen[:len(gen)-1:len(gen)-1], "--seed", "4", "--quiet", "--force")...); code != 0 ||
+		!strings.Contains(errOut, "warning: ") || !strings.Contains(errOut, "features/ (") {
+		t.Fatalf("generate --force: exit %d, stderr %q; want a warning naming what goes stale", code, errOut)
 	}
 	after, err = os.ReadFile(filepath.Join(store, "raw", "tax", "month=2023-01", "part-00000.parquet"))
 	if err != nil || string(after) == string(before) {

@@ -62,10 +62,15 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeStore()
-	if !*force {
-		if err := refuseExistingRaw(ctx, store, *out); err != nil {
-			return err
+	existing, err := existingRaw(ctx, store, *out)
+	if err != nil {
+		return err
+	}
+	if existing != "" {
+		if !*force {
+			return errors.New(existing + ": choose a new --out folder, or pass --force to replace them anyway")
 		}
+		fmt.Fprintln(stderr, "warning: "+existing+" (--force)")
 	}
 	sum, err := datasets.Generate(ctx, store, opts)
 	if err != nil {
@@ -75,36 +80,31 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// refuseExistingRaw refuses to generate into a store that already holds raw
-// department data: a new universe would replace raw/ and labels/, while the
-// feature snapshots, samples, models and screenings built on the old one stay and
-// no longer match it (materializing the same dates again finds them already there).
-func refuseExistingRaw(ctx context.Context, store blob.Store, out string) error {
+// existingRaw describes what generating into a store that already holds raw
+// department data would leave behind, or returns "" for a store without raw data:
+// a new universe replaces raw/ and labels/, while the feature snapshots, samples,
+// models and screenings built on the old one stay and no longer match it
+// (materializing the same dates again finds them already there).
+func existingRaw(ctx context.Context, store blob.Store, out string) (string, error) {
 	raw, err := store.List(ctx, "raw/")
-	if err != nil {
-		return err
-	}
-	if len(raw) == 0 {
-		return nil
+	if err != nil || len(raw) == 0 {
+		return "", err
 	}
 	var stale []string
 	for _, prefix := range []string{"features/", "samples/", "screenings/"} {
 		infos, err := store.List(ctx, prefix)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if len(infos) > 0 {
 			stale = append(stale, fmt.Sprintf("%s (%d objects)", prefix, len(infos)))
 		}
 	}
-	msg := fmt.Sprintf("%s already holds raw data (%d objects under raw/)", out, len(raw))
+	msg := fmt.Sprintf("%s already holds raw data (%d objects under raw/); generating again replaces raw/ and labels/", out, len(raw))
 	if len(stale) > 0 {
-		msg += "; generating again would replace raw/ and labels/ and leave " + strings.Join(stale, ", ") +
-			" and the registered models built on the old data stale"
-	} else {
-		msg += "; generating again would replace raw/ and labels/"
+		msg += " and leaves " + strings.Join(stale, ", ") + " and the models registered on them stale"
 	}
-	return errors.New(msg + ": choose a new --out folder, or pass --force to replace them anyway")
+	return msg, nil
 }
 
 // openGenerateStore opens --out: s3://bucket through MinIO, anything else as a
