@@ -61,6 +61,10 @@ fuzz: ## run every fuzz target for a short while (FUZZTIME=30s by default)
 demo: build ## run the platform end to end on embedded defaults into ./xinyi-data
 	@bash scripts/demo.sh "$(BIN)/xinyi" "$(DEMO_DIR)"
 
+.PHONY: demo-info
+demo-info: ## print the URLs and keys of the demo again (saved in <DEMO_DIR>/.xinyi/demo-info.txt)
+	@if [ -f "$(DEMO_DIR)/.xinyi/demo-info.txt" ]; then cat "$(DEMO_DIR)/.xinyi/demo-info.txt"; else echo "no demo in $(DEMO_DIR); run make demo" >&2; exit 1; fi
+
 .PHONY: demo-stop
 demo-stop: ## stop the server that make demo left running
 	@if [ -f "$(DEMO_DIR)/.xinyi/serve.pid" ]; then kill "$$(cat $(DEMO_DIR)/.xinyi/serve.pid)" 2>/dev/null && echo "stopped"; rm -f "$(DEMO_DIR)/.xinyi/serve.pid"; else echo "no demo server running"; fi

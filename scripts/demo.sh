@@ -33,8 +33,8 @@ touch "$dir/.xinyi/demo"
 region_data "$xinyi" "$dir" "$companies"
 region_models "$xinyi" "$dir"
 
-say "7. the regulator screens the region for violation risk"
-"$xinyi" screen --store "$dir" --model violation@champion --service-key "$ops" --top 5 | tee "$dir/.xinyi/screen.txt"
+say "7. the regulator screens the region for violation risk with the bank's shared model"
+"$xinyi" screen --store "$dir" --model violation@champion --service-key "$regulator" --top 5 | tee "$dir/.xinyi/screen.txt"
 company=$(awk '$1 == 1 {print $2}' "$dir/.xinyi/screen.txt")
 
 say "8. the company $company authorizes the bank; the platform starts serving"
@@ -72,21 +72,34 @@ else
 fi
 echo "  (whole answer with every TreeSHAP contribution: $dir/.xinyi/assessment.json)"
 
-say "Xinyi is running (pid $(cat "$dir/.xinyi/serve.pid"); stop it with: make demo-stop)"
-cat <<MSG
+# Everything needed to come back to the demo, kept beside its data (keys: owner only);
+# make demo-info prints it again.
+info="$dir/.xinyi/demo-info.txt"
+(
+  umask 077
+  {
+    cat <<MSG
   lab console      http://$http/lab/        (sign in with a key below)
   assessments      POST http://$http/v1/assessments   (Authorization: Bearer <key>)
-  OIP v2           http://$http/v2/models   and gRPC on $grpc
-  registry API     http://$http/v1/registry/models
+  OIP v2           http://$http/v2 (server metadata), http://$http/v2/models/pd (model metadata, with a key)
+                   and gRPC on $grpc
+  registry API     http://$http/v1/registry/models    (with a key)
   data             $dir (raw/, features/, samples/, models/, screenings/)
   server log       $log
 MSG
-sed -n '/^demo logins/,/^  demo-viewer/p' "$log"
-cat <<MSG
-  CLI keys (bank "$bank"):
+    sed -n '/^demo logins/,/^  demo-viewer/p' "$log"
+    cat <<MSG
+  CLI keys (bank "$bank"), for --key, --service-key or XINYI_API_KEY:
     data scientist  $scientist
     approver        $approver
     loan system     $loans
     regulator       $regulator
     platform ops    $ops
 MSG
+  } > "$info"
+)
+chmod 600 "$info"
+
+say "Xinyi is running (pid $(cat "$dir/.xinyi/serve.pid"); stop it with: make demo-stop)"
+cat "$info"
+echo "  (saved in $info; make demo-info prints it again)"

@@ -43,11 +43,14 @@ region_models() {
   loans=$(key "$bank" bank loans bank)
   regulator=$(key "上虞区市场监督管理局 demo regulator" regulator inspector regulator)
 
-  say "5. train three models on the samples and register them with the samples as lineage"
-  local set m req id
+  say "5. train three models on the samples and register them with the samples as lineage (violation shared with regulators)"
+  local set m req id share
   for set in pd violation limit; do
+    # The bank shares its violation model: regulators screen the region with it.
+    share=()
+    [ "$set" = violation ] && share=(--shared)
     "$xinyi" train --store "$dir" "${db[@]}" --sample "$set-demo" --out "${REGION_WORK:-$dir/.xinyi}/$set.txt" \
-      --register "$set" --key "$scientist"
+      --register "$set" "${share[@]}" --key "$scientist"
   done
 
   say "6. four-eyes promotion: the scientist asks, a different person approves"

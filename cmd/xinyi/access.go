@@ -25,7 +25,7 @@ func runAccessConsent(ctx context.Context, args []string, stdout, stderr io.Writ
 	revoke := fs.Int64("revoke", 0, "revoke the consent with this id instead of granting")
 	list := fs.Bool("list", false, "list the company's consents instead of granting")
 	actor := fs.String("actor", "operator", "name recorded in the audit log as who made the change")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	db, _, acc, err := openMeta(ctx, mf)

@@ -98,7 +98,7 @@ func runFeaturesShow(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	dir := fs.String("store", "xinyi-data", "object store folder (for the latest statistics)")
 	set := fs.String("set", "", "feature set whose latest snapshot statistics to show with the indicator")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

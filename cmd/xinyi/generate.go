@@ -30,7 +30,8 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	shard := fs.Int("shard-size", 0, "companies per part file (0: 32768)")
 	workers := fs.Int("workers", 0, "worker goroutines (0: all cores)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
-	if err := fs.Parse(args); err != nil {
+	force := fs.Bool("force", false, "generate into a store that already holds raw data, replacing raw/ and labels/ (what was built on the old data goes stale)")
+	if err := parseFlags(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stdout, "Usage: xinyi generate [flags]")
 			fs.SetOutput(stdout)
@@ -61,12 +62,49 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeStore()
+	existing, err := existingRaw(ctx, store, *out)
+	if err != nil {
+		return err
+	}
+	if existing != "" {
+		if !*force {
+			return errors.New(existing + ": choose a new --out folder, or pass --force to replace them anyway")
+		}
+		fmt.Fprintln(stderr, "warning: "+existing+" (--force)")
+	}
 	sum, err := datasets.Generate(ctx, store, opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "generated into %s: %s\n", *out, sum)
 	return nil
+}
+
+// existingRaw describes what generating into a store that already holds raw
+// department data would leave behind, or returns "" for a store without raw data:
+// a new universe replaces raw/ and labels/, while the feature snapshots, samples,
+// models and screenings built on the old one stay and no longer match it
+// (materializing the same dates again finds them already there).
+func existingRaw(ctx context.Context, store blob.Store, out string) (string, error) {
+	raw, err := store.List(ctx, "raw/")
+	if err != nil || len(raw) == 0 {
+		return "", err
+	}
+	var stale []string
+	for _, prefix := range []string{"features/", "samples/", "screenings/"} {
+		infos, err := store.List(ctx, prefix)
+		if err != nil {
+			return "", err
+		}
+		if len(infos) > 0 {
+			stale = append(stale, fmt.Sprintf("%s (%d objects)", prefix, len(infos)))
+		}
+	}
+	msg := fmt.Sprintf("%s already holds raw data (%d objects under raw/); generating again replaces raw/ and labels/", out, len(raw))
+	if len(stale) > 0 {
+		msg += " and leaves " + strings.Join(stale, ", ") + " and the models registered on them stale"
+	}
+	return msg, nil
 }
 
 // openGenerateStore opens --out: s3://bucket through MinIO, anything else as a

@@ -77,7 +77,7 @@ func runJobs(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		kind     = fs.String("kind", "", "only jobs of these kinds, comma separated (e.g. screening)")
 		limit    = fs.Int("limit", 50, "newest jobs to list")
 	)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

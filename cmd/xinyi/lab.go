@@ -46,7 +46,7 @@ func runLab(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		secure   = fs.Bool("secure-cookies", false, "mark cookies Secure (when a TLS proxy fronts the console)")
 		lang     = fs.String("lang", "zh", "default language: zh or en")
 	)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *lang != "zh" && *lang != "en" {

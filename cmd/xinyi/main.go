@@ -4,10 +4,13 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -37,7 +40,11 @@ func main() {
 }
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) > 1 && args[0] == "help" {
+		// "xinyi help model inspect" is "xinyi model inspect -h".
+		return runMain(ctx, append(slices.Clone(args[1:]), "-h"), stdout, stderr)
+	}
+	if len(args) == 0 || args[0] == "help" || isHelpFlag(args[0]) {
 		usage(stdout)
 		return 0
 	}
@@ -45,23 +52,64 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// Two-word commands ("features materialize", "model inspect") register as "a b".
 	if len(args) > 1 {
 		if c, ok := commands[name+" "+args[1]]; ok {
-			return finish(c.run(ctx, args[2:], stdout, stderr), c.name, stderr)
+			return runCommand(ctx, c, args[2:], stdout, stderr)
 		}
 	}
-	c, ok := commands[name]
-	if !ok {
-		fmt.Fprintf(stderr, "xinyi: unknown command %q; run 'xinyi help' for the list\n", strings.Join(args[:min(2, len(args))], " "))
+	if c, ok := commands[name]; ok {
+		return runCommand(ctx, c, args[1:], stdout, stderr)
+	}
+	// A group of two-word commands named alone, or with -h, lists its subcommands.
+	if group := subcommands(name); len(group) > 0 {
+		if len(args) == 1 || isHelpFlag(args[1]) {
+			fmt.Fprintf(stdout, "Usage: xinyi %s <subcommand> [flags]\n\n", name)
+			listCommands(stdout, group)
+			fmt.Fprintf(stdout, "\nRun 'xinyi %s <subcommand> -h' for the flags of one.\n", name)
+			return 0
+		}
+		fmt.Fprintf(stderr, "xinyi: unknown command %q; the %s commands are:\n", name+" "+args[1], name)
+		listCommands(stderr, group)
 		return 2
 	}
-	return finish(c.run(ctx, args[1:], stdout, stderr), c.name, stderr)
+	fmt.Fprintf(stderr, "xinyi: unknown command %q; run 'xinyi help' for the list\n", strings.Join(args[:min(2, len(args))], " "))
+	return 2
+}
+
+// runCommand runs c. Asked for help (-h, -help, --help), the command's flag set
+// prints its usage to standard output and the run ends with status 0.
+func runCommand(ctx context.Context, c command, args []string, stdout, stderr io.Writer) int {
+	if wantsHelp(args) {
+		stderr = stdout
+	}
+	return finish(c.run(ctx, args, stdout, stderr), c.name, stderr)
 }
 
 func finish(err error, name string, stderr io.Writer) int {
-	if err == nil {
+	switch {
+	case err == nil:
 		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0 // the flag set has printed the usage
 	}
 	fmt.Fprintf(stderr, "xinyi %s: %v\n", name, err)
 	return 1
+}
+
+// subcommands lists the registered commands "group x", sorted.
+func subcommands(group string) []string {
+	var names []string
+	for n := range commands {
+		if strings.HasPrefix(n, group+" ") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func listCommands(w io.Writer, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
+	}
 }
 
 func usage(w io.Writer) {
@@ -74,9 +122,8 @@ func usage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-22s %s\n", n, commands[n].summary)
-	}
+	listCommands(w, names)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'xinyi <command> -h' for the flags of one command.")
+	fmt.Fprintln(w, "Run 'xinyi <command> -h' (or 'xinyi help <command>') for the flags of one command;")
+	fmt.Fprintln(w, "flags may come before or after a command's arguments. 'xinyi version' names the build.")
 }

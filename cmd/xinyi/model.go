@@ -64,7 +64,7 @@ func runModelInspect(ctx context.Context, args []string, stdout, stderr io.Write
 		fs.PrintDefaults()
 	}
 	lim := modelFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -111,7 +111,7 @@ func runModelConvert(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	lim := modelFlags(fs)
 	force := fs.Bool("force", false, "overwrite the output file if it exists")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {

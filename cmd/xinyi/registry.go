@@ -95,6 +95,10 @@ func (e *regEnv) owner(ctx context.Context, id int64) string {
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: xinyi %s [flags]\n", name)
+		fs.PrintDefaults()
+	}
 	return fs
 }
 
@@ -108,7 +112,7 @@ func required(name, v string) error {
 func runModelList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("model list", stderr)
 	mf := addMetaFlags(fs, true)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	e, err := openRegistry(ctx, mf)
@@ -147,7 +151,7 @@ func runModelShow(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	mf := addMetaFlags(fs, true)
 	name := fs.String("name", "", "model name (required)")
 	version := fs.Int("version", 0, "show this version in full (JSON) instead of the model")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required("name", *name); err != nil {
@@ -250,7 +254,7 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 	shared := fs.Bool("shared", false, "let other institutions see a model created with -task")
 	metrics := fs.String("metrics", "", "metrics to record, name=value,... (e.g. auc=0.81,ks=0.45)")
 	codeVersion := fs.String("code-version", "", "revision of the code that trained the model (lineage)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	for _, r := range [][2]string{{"name", *name}, {"file", *file}, {"set", *set}} {
@@ -337,7 +341,7 @@ func runModelAlias(ctx context.Context, args []string, stdout, stderr io.Writer)
 	version := fs.Int("version", 0, "version to point the alias at (required)")
 	note := fs.String("note", "", "note for the approver (gated aliases)")
 	request := fs.Bool("request", false, "always file a promotion request, even for an ungated alias")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required("name", *name); err != nil {
@@ -381,7 +385,7 @@ func runModelApprove(ctx context.Context, args []string, stdout, stderr io.Write
 	reject := fs.Bool("reject", false, "reject instead of approve")
 	withdraw := fs.Bool("withdraw", false, "withdraw your own request instead")
 	note := fs.String("note", "", "note or reason recorded with the decision")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *reject && *withdraw {
@@ -427,7 +431,7 @@ func runModelHistory(ctx context.Context, args []string, stdout, stderr io.Write
 	mf := addMetaFlags(fs, true)
 	name := fs.String("name", "", "model name (required)")
 	limit := fs.Int("limit", 1000, "most records to print")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := required("name", *name); err != nil {
@@ -456,7 +460,7 @@ func runModelHistory(ctx context.Context, args []string, stdout, stderr io.Write
 func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("audit verify", stderr)
 	mf := addMetaFlags(fs, false)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	db, log, _, err := openMeta(ctx, mf)
@@ -493,7 +497,7 @@ func runAccessUser(ctx context.Context, args []string, stdout, stderr io.Writer)
 	roles := fs.String("roles", "", "comma-separated roles: data_scientist, approver, admin, bank, regulator, lab (required)")
 	ttl := fs.Duration("ttl", 0, "key lifetime (0: no expiry)")
 	actor := fs.String("actor", "operator", "name recorded in the audit log as who made the change")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	for _, r := range [][2]string{{"institution", *inst}, {"user", *user}, {"roles", *roles}} {
@@ -543,7 +547,7 @@ func runModelCleanup(ctx context.Context, args []string, stdout, stderr io.Write
 	mf := addMetaFlags(fs, false)
 	grace := fs.Duration("grace", time.Hour, "keep unreferenced artifacts younger than this (uploads in flight)")
 	tempGrace := fs.Duration("temp-grace", time.Hour, "keep temporary upload files written to within this (writes in progress)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *grace < 0 {

@@ -40,7 +40,7 @@ func runScreen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		workers    = fs.Int("workers", 0, "scoring goroutines (default GOMAXPROCS)")
 		top        = fs.Int("top", 0, "also print the N highest-ranked companies with their tier and reasons")
 	)
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	t := serving.Task(*task)

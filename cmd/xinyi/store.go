@@ -19,7 +19,7 @@ func init() {
 func runStoreList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("store list", stderr)
 	dir := fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	prefix := fs.Arg(0)
@@ -50,7 +50,7 @@ func runStoreGet(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("store get", stderr)
 	dir := fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 	out := fs.String("o", "", "file to write (default: standard output)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {

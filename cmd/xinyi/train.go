@@ -10,11 +10,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/gbdt"
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/training"
@@ -48,6 +50,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		testFrac  = fs.Float64("test-fraction", 0, "share of the rows held out as a test set when --test is not given (0: none; with --data)")
 		monotone  = fs.String("monotone", "", "monotone constraints: 'none', or e.g. 'age=-1,NumberOfTimes90DaysLate=+1'; with --sample the default is the catalog's directions")
 		register  = fs.String("register", "", "with --sample: register the model under this name in the registry of --store (created with the label's task if missing)")
+		shared    = fs.Bool("shared", false, "with --register: a model this run creates is readable by other institutions (regulators screening with it, other banks)")
 		codeVer   = fs.String("code-version", "", "revision of the code that trained the model, recorded as lineage with --register")
 		exportCSV = fs.String("export-csv", "", "with --sample: write its splits as <prefix>.{train,valid,test}.csv (indicators and label, empty = missing) for other tools, and train nothing")
 		p         = def
@@ -68,11 +71,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&p.Metric, "metric", "", "validation metric: auc, logloss or l2 (default auc for binary, l2 for regression)")
 	fs.IntVar(&p.Threads, "threads", 0, "goroutines (default GOMAXPROCS)")
 	fs.Uint64Var(&p.Seed, "seed", def.Seed, "seed of the splits and of sampling")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *shared && *register == "" {
+		return errors.New("--shared goes with --register")
 	}
 	if *exportCSV != "" {
 		if *sample == "" || *out != "" || *register != "" {
@@ -126,9 +132,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bar := progress.New(stderr, "train", int64(p.NumRounds))
 	p.Progress = func(r training.Round) {
 		if r.HasValidSet {
-			bar.Note(fmt.Sprintf("valid %s %.5f (best %.5f @%d)", r.Metric, r.Valid, r.BestValid, r.BestRound))
+			bar.Note(fmt.Sprintf("valid %s (best %s @%d)", metricText(r.Metric, r.Valid, ts.unit), metricText(r.Metric, r.BestValid, ts.unit), r.BestRound))
 		} else {
-			bar.Note(fmt.Sprintf("train %s %.5f", r.Metric, r.Train))
+			bar.Note("train " + metricText(r.Metric, r.Train, ts.unit))
 		}
 		bar.Add(1)
 	}
@@ -163,18 +169,18 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		summary = fmt.Sprintf("sample %s: %s", ts.sample.Manifest.Ref(), summary)
 	}
 	if !math.IsNaN(res.BestValid) {
-		summary += fmt.Sprintf("; valid %s %.4f", res.Metric, res.BestValid)
+		summary += "; valid " + metricText(res.Metric, res.BestValid, ts.unit)
 	}
 	if e := c.Metrics["test"]; e != nil {
 		if p.Objective == gbdt.Binary {
 			summary += fmt.Sprintf("; test auc %.4f ks %.4f", e.AUC, e.KS)
 		} else {
-			summary += fmt.Sprintf("; test rmse %.5f", e.RMSE)
+			summary += "; test rmse " + amountText(e.RMSE, ts.unit)
 		}
 	}
 	summary += fmt.Sprintf("; model %s, card %s.{json,md}", *out, prefix)
 	if env != nil {
-		v, err := registerSampleModel(ctx, env, *register, ts.sample, model, c, *codeVer)
+		v, err := registerSampleModel(ctx, env, *register, *shared, ts.sample, model, c, *codeVer)
 		if err != nil {
 			return fmt.Errorf("model written to %s but not registered: %w", *out, err)
 		}
@@ -189,6 +195,44 @@ type trainSets struct {
 	train, valid, test *training.Dataset
 	dataName, target   string
 	sample             *training.Sample // nil for a data file
+	unit               string           // of a regression label ("yuan" for a limit), or ""
+}
+
+// metricText formats a validation metric for people: l2 (a mean squared error in
+// the label's unit squared) as its root, in the label's unit with thousands
+// separators; auc and logloss as they are.
+func metricText(metric string, v float64, unit string) string {
+	if metric == "l2" && v >= 0 {
+		return "rmse " + amountText(math.Sqrt(v), unit)
+	}
+	return fmt.Sprintf("%s %.4f", metric, v)
+}
+
+// amountText writes an error in the label's unit: whole units with thousands
+// separators when they are large (a limit in yuan), else four decimals.
+func amountText(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) < 1000 {
+		s := fmt.Sprintf("%.4f", v)
+		if unit != "" {
+			s += " " + unit
+		}
+		return s
+	}
+	digits := strconv.FormatFloat(math.Round(math.Abs(v)), 'f', 0, 64)
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+	}
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if unit != "" {
+		b.WriteString(" " + unit)
+	}
+	return b.String()
 }
 
 // loadSampleSets reads a feature-store sample and sets the objective and the
@@ -213,7 +257,11 @@ func loadSampleSets(ctx context.Context, storeDir, ref, objective, monotone stri
 			return nil, err
 		}
 	}
-	return &trainSets{train: s.Train, valid: s.Valid, test: s.Test, dataName: s.DataName(), target: s.Manifest.Label.Name, sample: s}, nil
+	ts := &trainSets{train: s.Train, valid: s.Valid, test: s.Test, dataName: s.DataName(), target: s.Manifest.Label.Name, sample: s}
+	if s.Manifest.Label.Regression && s.Manifest.Label.Kind == "limit" {
+		ts.unit = "yuan"
+	}
+	return ts, nil
 }
 
 // exportSampleCSV writes the splits of a sample as CSV files.
@@ -299,7 +347,7 @@ func loadFileSets(data, format, testFile, target, objective, monotone string, va
 // creating the model with the label's task when it does not exist.
 // The lineage names the sample, its version and its manifest (whose sha256 the
 // registry records) and describes the label in its note.
-func registerSampleModel(ctx context.Context, env *regEnv, name string, s *training.Sample, model *gbdt.Model, c *training.Card, codeVersion string) (registry.Version, error) {
+func registerSampleModel(ctx context.Context, env *regEnv, name string, shared bool, s *training.Sample, model *gbdt.Model, c *training.Card, codeVersion string) (registry.Version, error) {
 	card, err := json.Marshal(c)
 	if err != nil {
 		return registry.Version{}, fmt.Errorf("encode model card: %w", err)
@@ -313,14 +361,36 @@ func registerSampleModel(ctx context.Context, env *regEnv, name string, s *train
 		if err != nil {
 			return registry.Version{}, err
 		}
-		if _, err := env.reg.CreateModel(ctx, env.p, registry.NewModel{Name: name, Task: registry.Task(task),
+		if _, err := env.reg.CreateModel(ctx, env.p, registry.NewModel{Name: name, Task: registry.Task(task), Shared: shared,
 			Description: "trained on feature-store sample " + m.Ref()}); err != nil {
+			if errors.Is(err, registry.ErrConflict) {
+				// The name is held by a model this user cannot see: another institution's.
+				return registry.Version{}, fmt.Errorf("the model name %q is taken by another institution (model names are one namespace across the platform); choose another, e.g. --register %s-%s", name, name, suggestSuffix(env.p))
+			}
 			return registry.Version{}, err
 		}
 	} else if err != nil {
 		return registry.Version{}, err
 	}
 	return env.reg.RegisterModel(ctx, env.p, name, model, up)
+}
+
+// suggestSuffix is a name part that tells the caller's models apart: the user's
+// institution in lower-case letters and digits, or "mine".
+func suggestSuffix(p access.Principal) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(p.Institution) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else if b.Len() > 0 && !strings.HasSuffix(b.String(), "-") {
+			b.WriteByte('-')
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" || len(s) > 24 {
+		return "mine"
+	}
+	return s
 }
 
 // loadTrainTable loads a data file and converts it for training.

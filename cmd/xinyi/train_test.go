@@ -35,6 +35,11 @@ func TestTrainOnSample(t *testing.T) {
 		t.Fatalf("access user: exit %d", code)
 	}
 	key = strings.TrimSpace(key)
+	keyB, _, code := run(t, "access", "user", "-store", store, "-institution", "Bank B", "-kind", "bank", "-user", "bob", "-roles", "data_scientist")
+	if code != 0 {
+		t.Fatalf("access user: exit %d", code)
+	}
+	keyB = strings.TrimSpace(keyB)
 	train := func(extra ...string) []string {
 		return append([]string{"train", "--store", store, "--rounds", "30", "--threads", "2"}, extra...)
 	}
@@ -47,7 +52,10 @@ func TestTrainOnSample(t *testing.T) {
 		{"register pd", train("--sample", "pd-q", "--out", filepath.Join(dir, "pd.txt"), "--register", "pd-store", "--key", key, "--code-version", "abc123"), 0,
 			[]string{"sample pd-q/v1: trained", "; test auc 0.", "; registered pd-store v1"}},
 		{"register limit", train("--sample", "lim-q/v1", "--out", filepath.Join(dir, "lim.txt"), "--register", "lim-store", "--key", key), 0,
-			[]string{"sample lim-q/v1: trained", "; test rmse ", "; registered lim-store v1"}},
+			[]string{"sample lim-q/v1: trained", "; valid rmse ", " yuan; test rmse ", " yuan; model ", "; registered lim-store v1"}},
+		{"name of another bank", train("--sample", "pd-q", "--out", filepath.Join(dir, "b.txt"), "--register", "pd-store", "--key", keyB), 1,
+			[]string{`the model name "pd-store" is taken by another institution`, "choose another, e.g. --register pd-store-bank-b"}},
+		{"shared without register", train("--sample", "pd-q", "--out", filepath.Join(dir, "x.txt"), "--shared"), 1, []string{"--shared goes with --register"}},
 		{"no constraints", train("--sample", "pd-q", "--out", filepath.Join(dir, "free.txt"), "--monotone", "none"), 0, []string{"test auc"}},
 		{"own constraints", train("--sample", "pd-q", "--out", filepath.Join(dir, "own.txt"), "--monotone", "company.age_months=-1"), 0, []string{"test auc"}},
 		{"export", []string{"train", "--store", store, "--sample", "pd-q", "--export-csv", filepath.Join(dir, "pd-q")}, 0, []string{"pd-q.test.csv"}},
