@@ -365,12 +365,33 @@ func (s *Service) insertPlan(ctx context.Context, plan *Plan) error {
 			return err
 		}
 		plan.ID = id
-		for i, it := range plan.Items {
-			team, _ := json.Marshal(it.Inspectors)
-			if _, err := tx.Exec(ctx, `INSERT INTO inspection_items (plan_id, company_code, position, tier, probability, screening_rank, inspectors)
-				VALUES (?, ?, ?, ?, ?, ?, ?)`, id, it.Company, i, it.Tier, it.Probability, it.Rank, string(team)); err != nil {
+		// Many rows a statement (a region's plan has tens of thousands of firms), in
+		// three statement sizes so the prepared-statement cache keeps three.
+		for lo := 0; lo < len(plan.Items); {
+			size := 1
+			for _, n := range []int{500, 50} {
+				if len(plan.Items)-lo >= n {
+					size = n
+					break
+				}
+			}
+			hi := lo + size
+			var q strings.Builder
+			q.WriteString("INSERT INTO inspection_items (plan_id, company_code, position, tier, probability, screening_rank, inspectors) VALUES ")
+			args := make([]any, 0, 7*(hi-lo))
+			for i := lo; i < hi; i++ {
+				it := plan.Items[i]
+				team, _ := json.Marshal(it.Inspectors)
+				if i > lo {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+				args = append(args, id, it.Company, i, it.Tier, it.Probability, it.Rank, string(team))
+			}
+			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
 				return err
 			}
+			lo = hi
 		}
 		if s.opts.Audit == nil {
 			return nil
