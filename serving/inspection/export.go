@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -93,6 +94,9 @@ func (s *Service) name(ctx context.Context, plan *Plan) {
 	names := s.opts.Names
 	if names == nil {
 		d, err := datasets.LoadDirectory(ctx, s.opts.Store, datasets.DayOf(s.opts.Now()))
+		if errors.Is(err, datasets.ErrSourceMissing) {
+			return // a store without the business registry: codes only
+		}
 		if err != nil {
 			s.opts.Logger.WarnContext(ctx, "plan export without names: the business registry does not load", "plan", plan.ID, "err", err)
 			return
