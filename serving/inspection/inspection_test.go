@@ -54,7 +54,7 @@ func code(t testing.TB, i int) string {
 	return c
 }
 
-func newEnv(t *testing.T, db *metadb.DB) *env {
+func newEnv(t testing.TB, db *metadb.DB) *env {
 	t.Helper()
 	ctx := context.Background()
 	log, err := audit.Open(ctx, db, audit.Options{})

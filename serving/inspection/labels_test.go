@@ -3,6 +3,7 @@ package inspection
 import (
 	"context"
 	"hash/fnv"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,19 @@ func TestResultsBecomeLabels(t *testing.T) {
 	plan, err := e.svc.Draw(ctx, e.reg, "1-gen", DrawOptions{Inspectors: staff, Seed: seedOf(99)})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The export names the firms from the generated business registry.
+	csv, _, err := e.svc.Export(ctx, e.reg, plan.ID, "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := datasets.LoadDirectory(ctx, e.store, datasets.DayOf(e.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, ok := dir.Company(plan.Items[0].Company)
+	if !ok || reg.Name == "" || !strings.Contains(string(csv), "\r\n"+plan.Items[0].Company+","+reg.Name+",") {
+		t.Errorf("the export does not name %s %q", plan.Items[0].Company, reg.Name)
 	}
 	before := sampleLabels(t, e, "before", time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC))
 	if len(before) != len(snap.Codes) {
