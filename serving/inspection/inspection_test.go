@@ -674,3 +674,46 @@ func (d directory) Company(code string) (datasets.CompanyRow, bool) {
 	c, ok := d[code]
 	return c, ok
 }
+
+// TestRecordConcurrently: eight inspectors record the same firm at once; one
+// result is stored, the others are refused, and one raw row exists.
+func TestRecordConcurrently(t *testing.T) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db)
+		e.screen(t, "6-race", e.reg)
+		plan, err := e.svc.Draw(ctx, e.reg, "6-race", DrawOptions{Inspectors: staff, Seed: seedOf(6)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := plan.Items[0]
+		errs := make(chan error, 8)
+		for range 8 {
+			go func() {
+				_, err := e.svc.Record(ctx, e.reg, plan.ID, ResultInput{Company: it.Company, Outcome: datasets.InspectionNoProblem, Date: "2025-03-03", Inspector: it.Inspectors[0]})
+				errs <- err
+			}()
+		}
+		ok, refused := 0, 0
+		for range 8 {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrAlreadyRecorded):
+				refused++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if ok != 1 || refused != 7 {
+			t.Errorf("%d stored, %d refused; want 1 and 7", ok, refused)
+		}
+		raw, err := e.store.List(ctx, datasets.InspectionSource().Prefix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(raw) != 1 {
+			t.Errorf("%d raw rows, want 1: %v", len(raw), raw)
+		}
+	})
+}
