@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
 
@@ -71,9 +72,21 @@ type labelIndex struct {
 	byCode    map[string][]Outcome
 	lastEvent Day // latest outcome event date seen: windows ending after it are incomplete
 	inputs    []FileRef
+	// inspections are the recorded inspection results per company code, each
+	// inspection with its revisions (raw/inspections/): a problem found is a
+	// violation outcome as of the inspection date, known from its arrival.
+	inspections map[string]map[string][]inspectionResult
 }
 
-// loadLabels reads every file under labels/; nil when there is none.
+// inspectionResult is one revision of a recorded inspection result.
+type inspectionResult struct {
+	Event, Arrival Day
+	Revision       int32
+	Problem        bool
+}
+
+// loadLabels reads every file under labels/ and raw/inspections/; nil when there is
+// none.
 func (m *materializer) loadLabels(ctx context.Context) (*labelIndex, error) {
 	return readLabels(ctx, m.store)
 }
@@ -104,10 +117,70 @@ func readLabels(ctx context.Context, store blob.Store) (*labelIndex, error) {
 		}
 		li.inputs = append(li.inputs, FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size})
 	}
+	if err := li.readInspections(ctx, store); err != nil {
+		return nil, err
+	}
 	if len(li.inputs) == 0 {
 		return nil, nil
 	}
 	return li, nil
+}
+
+// readInspections adds the recorded inspection results under raw/inspections/.
+// They do not move lastEvent: that marks where the generated outcomes end.
+func (li *labelIndex) readInspections(ctx context.Context, store blob.Store) error {
+	prefix := datasets.InspectionSource().Prefix()
+	infos, err := store.List(ctx, prefix)
+	if err != nil {
+		return fmt.Errorf("features: list %s: %w", prefix, err)
+	}
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Key, ".parquet") {
+			continue
+		}
+		data, err := readBlob(ctx, store, in.Key)
+		if err != nil {
+			return err
+		}
+		c, n, err := readColumns(data, in.Key, []string{"code", "event_date", "arrival_date", "revision", "inspection_id", "outcome"})
+		if err != nil {
+			return err
+		}
+		if li.inspections == nil {
+			li.inspections = map[string]map[string][]inspectionResult{}
+		}
+		for r := 0; r < n; r++ {
+			code, id := c[0].dict[c[0].bytes[r]], c[4].dict[c[4].bytes[r]]
+			byID := li.inspections[code]
+			if byID == nil {
+				byID = map[string][]inspectionResult{}
+				li.inspections[code] = byID
+			}
+			byID[id] = append(byID[id], inspectionResult{Event: Day(c[1].i32[r]), Arrival: Day(c[2].i32[r]), Revision: c[3].i32[r],
+				Problem: datasets.InspectionFoundProblem(c[5].dict[c[5].bytes[r]])})
+		}
+		li.inputs = append(li.inputs, FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size})
+	}
+	return nil
+}
+
+// inspectedViolation reports whether an inspection of code found a problem on a day
+// in (after, end], as far as was known by knownBy: per inspection, the revision in
+// force is the highest among those arrived by knownBy.
+func (li *labelIndex) inspectedViolation(code string, after, end, knownBy Day) bool {
+	for _, revs := range li.inspections[code] {
+		var cur *inspectionResult
+		for i := range revs {
+			r := &revs[i]
+			if r.Arrival <= knownBy && (cur == nil || r.Revision > cur.Revision) {
+				cur = r
+			}
+		}
+		if cur != nil && cur.Problem && cur.Event > after && cur.Event <= end && cur.Event <= knownBy {
+			return true
+		}
+	}
+	return false
 }
 
 // horizonEnd returns the last day of the label window of asof.
@@ -142,6 +215,9 @@ func (li *labelIndex) label(code string, asof Day, def LabelDef, knownBy Day) (f
 		if first == nil || o.Event < first.Event || o.Event == first.Event && o.Revision > first.Revision {
 			first = o
 		}
+	}
+	if first == nil && def.Kind == datasets.LabelViolation && !def.Regression && li.inspectedViolation(code, asof, end, knownBy) {
+		return 1, true
 	}
 	if def.Regression {
 		if first == nil {

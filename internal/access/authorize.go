@@ -70,6 +70,15 @@ const (
 	// ActionManageConsent: record or revoke a company's consent grant (on its
 	// signed authorization). Platform administrators.
 	ActionManageConsent Action = "consent.manage"
+	// ActionInspect: draw a 双随机 inspection plan from a screening and record its
+	// results. A user with the regulator role at the regulator that owns the
+	// screening or plan (Resource.Owner); nobody else, platform administrators
+	// included: inspecting is the regulator's own act.
+	ActionInspect Action = "region.inspect"
+	// ActionViewInspections: see inspection plans, their exports and hit rates. A
+	// user with the regulator role at the owner institution (Resource.Owner), or a
+	// platform administrator.
+	ActionViewInspections Action = "inspection.view"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -233,6 +242,19 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("the indicator library needs a signed-in user")
+	case ActionInspect:
+		if !regulator {
+			return refuse("inspection plans and results need the regulator role (at a regulator); %s", who())
+		}
+		if res.Owner == 0 || res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionViewInspections:
+		if (regulator && res.Owner != 0 && res.Owner == p.InstitutionID) || p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("%s is another institution's, or needs the regulator role; %s", res.Subject(), who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

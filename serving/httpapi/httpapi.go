@@ -1,5 +1,6 @@
 // Package httpapi is serving's HTTP/JSON surface: credit assessments
-// (POST /v1/assessments and its batch form), screening jobs, and the Open Inference
+// (POST /v1/assessments and its batch form), screening jobs, inspection plans drawn
+// from them with their results and hit rates (inspection.go), and the Open Inference
 // Protocol v2 REST endpoints (/v2/...). It authenticates API keys, applies per-key rate
 // limits, request size limits and deadlines, and maps every error to a status code in
 // one place (statusOf). Errors have the platform's one JSON shape (internal/httperr):
@@ -37,6 +38,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/inspection"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 )
@@ -50,6 +52,10 @@ type Options struct {
 	Consents serving.ConsentManager
 	// Screener runs screening jobs; nil disables /v1/screenings.
 	Screener *serving.Screener
+	// Inspections draws inspection plans from screenings and records their
+	// results; nil disables /v1/screenings/{id}/plans, /v1/plans and
+	// /v1/inspections.
+	Inspections *inspection.Service
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -98,6 +104,9 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Screener != nil {
 		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
 		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
+	}
+	if opts.Inspections != nil {
+		h.inspectionRoutes()
 	}
 	h.route("GET /v1/companies/{code}/scores", "score_history", h.authed(h.scoreHistory))
 	h.route("GET /v2/health/live", "live", h.live)
@@ -231,6 +240,16 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "unknown_consent"
 	case errors.Is(err, serving.ErrUnknownInstitution):
 		return http.StatusNotFound, "unknown_institution"
+	case errors.Is(err, inspection.ErrUnknownPlan):
+		return http.StatusNotFound, "unknown_plan"
+	case errors.Is(err, inspection.ErrUnknownScreening):
+		return http.StatusNotFound, "unknown_screening"
+	case errors.Is(err, inspection.ErrScreeningNotDone):
+		return http.StatusConflict, "screening_not_done"
+	case errors.Is(err, inspection.ErrAlreadyRecorded):
+		return http.StatusConflict, "already_recorded"
+	case errors.Is(err, inspection.ErrNotInPlan):
+		return http.StatusUnprocessableEntity, "not_in_plan"
 	case errors.Is(err, errMediaType):
 		return http.StatusUnsupportedMediaType, "unsupported_media_type"
 	case errors.Is(err, errNoRoute):
