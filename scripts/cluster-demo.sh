@@ -47,7 +47,7 @@ store=s3://xinyi
 printf 'export XINYI_S3_ENDPOINT=%s XINYI_S3_ACCESS_KEY=%s XINYI_S3_SECRET_KEY=%s\n' "$XINYI_S3_ENDPOINT" "$XINYI_S3_ACCESS_KEY" "$XINYI_S3_SECRET_KEY" > "$dir/env"
 
 say "1. three workers (screenings and materialization shards)"
-ops=$("$xinyi" access user --store "$store" --db "$db" --institution "Xinyi platform" --kind platform --user ops --roles admin)
+ops=$("$xinyi" access user --store "$store" --db "$db" --institution "Xinyi platform" --kind platform --user workers --roles admin)
 for i in 1 2 3; do
   nohup "$xinyi" worker --store "$store" --db "$db" --service-key "$ops" --queues screening=1,scoring=1,materialize=1 \
     > "$dir/logs/worker-$i.log" 2>&1 &

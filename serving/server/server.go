@@ -44,6 +44,7 @@ import (
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/grpcapi"
 	"github.com/xinyi-platform/xinyi/serving/httpapi"
+	"github.com/xinyi-platform/xinyi/serving/inspection"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
@@ -292,6 +293,11 @@ func (s *Server) build(ctx context.Context) error {
 		Store: o.Store, Logger: logger, Queue: screenjobs.New(s.jobs)}); err != nil {
 		return err
 	}
+	insp, err := inspection.Open(ctx, inspection.Options{DB: o.DB, Store: o.Store, Screenings: screenjobs.New(s.jobs),
+		Authorizer: auth, Audit: o.Audit, Logger: logger})
+	if err != nil {
+		return err
+	}
 	oipSrv := oip.New(s.holder, oip.Options{Version: "0.1", Ready: s.online.Ready, Authorizer: auth})
 	var limiter serving.Limiter = serving.NewRateLimiter(o.Rate, o.Burst, nil)
 	if o.RateRedis != "" {
@@ -309,7 +315,7 @@ func (s *Server) build(ctx context.Context) error {
 
 	if o.HTTPAddr != "" {
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
-			Metrics: metrics, Timeout: o.Timeout, Logger: logger})
+			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp})
 		if err != nil {
 			return err
 		}
