@@ -306,7 +306,7 @@ func shiftDecimal(s string, k int) (string, bool) {
 		digits = "0" + digits
 		point++
 	}
-	out := digits[:point]
+	out := strings.TrimLeft(digits[:point], "0")
 	if out == "" {
 		out = "0"
 	}
