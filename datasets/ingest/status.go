@@ -1,0 +1,63 @@
+package ingest
+
+import (
+	"context"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// SourceStatus is the freshness and quality of one source's deliveries.
+type SourceStatus struct {
+	Source      string        `json:"source"`
+	Department  string        `json:"department"`
+	CadenceDays int           `json:"cadence_days"`
+	Batches     int           `json:"batches"`
+	Rows        int64         `json:"rows"`
+	Accepted    int64         `json:"accepted"`
+	Rejected    int64         `json:"rejected"`
+	LastBatch   string        `json:"last_batch,omitempty"`
+	LastArrival time.Time     `json:"last_arrival,omitzero"`
+	Age         time.Duration `json:"age_ns"`
+	// Late says the newest batch is older than the source's cadence (or there is none).
+	Late bool `json:"late"`
+}
+
+// RejectRate is the share of delivered rows rejected.
+func (s SourceStatus) RejectRate() float64 {
+	if s.Rows == 0 {
+		return 0
+	}
+	return float64(s.Rejected) / float64(s.Rows)
+}
+
+// Status reports every department source's committed batches as of now.
+func Status(ctx context.Context, store blob.Store, now time.Time) ([]SourceStatus, error) {
+	contracts, err := datasets.Contracts()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SourceStatus, 0, len(contracts))
+	for _, c := range contracts {
+		reps, err := History(ctx, store, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		st := SourceStatus{Source: c.Name, Department: c.Department, CadenceDays: c.CadenceDays, Batches: len(reps)}
+		for _, r := range reps {
+			st.Rows += r.Rows
+			st.Accepted += r.Accepted
+			st.Rejected += r.Rejected
+			if !r.AcceptedAt.Before(st.LastArrival) {
+				st.LastArrival, st.LastBatch = r.AcceptedAt, r.ID
+			}
+		}
+		if len(reps) > 0 {
+			st.Age = now.Sub(st.LastArrival)
+		}
+		st.Late = len(reps) == 0 || st.Age > time.Duration(c.CadenceDays)*24*time.Hour
+		out = append(out, st)
+	}
+	return out, nil
+}
