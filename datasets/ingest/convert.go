@@ -43,6 +43,7 @@ type binding struct {
 	shift   []int
 	present []bool // per contract column
 	ignored []string
+	seen    []bool // scratch of convert
 }
 
 func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, error) {
@@ -103,7 +104,11 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 	}
 	cols := b.contract.Columns
 	// Absent columns read as zero values (required ones are checked below).
-	seen := make([]bool, len(cols))
+	if len(b.seen) != len(cols) {
+		b.seen = make([]bool, len(cols))
+	}
+	seen := b.seen
+	clear(seen)
 	for i, ci := range b.col {
 		if ci < 0 {
 			continue
@@ -237,6 +242,19 @@ var monthLayouts = []string{"2006-01", "2006/01", "200601", "2006.01", "2006年1
 // parseDate reads a calendar date; a month-end column also takes a bare month,
 // and an Excel workbook's serial day numbers are taken as dates.
 func parseDate(s string, monthEnd, xlsx bool) (datasets.Day, bool) {
+	// The common forms first, without time.Parse and its error values.
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, m, d := digits4(s[:4]), digits2(s[5:7]), digits2(s[8:])
+		if y < 0 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+			return 0, false
+		}
+		return checkYear(civilDay(y, m, d))
+	}
+	if monthEnd && len(s) == 7 && s[4] == '-' {
+		if y, m := digits4(s[:4]), digits2(s[5:]); y >= 0 && m >= 1 && m <= 12 {
+			return checkYear(civilDay(y, m+1, 1) - 1)
+		}
+	}
 	if len(s) > 10 && (s[10] == 'T' || s[10] == ' ') {
 		s = s[:10] // a timestamp: its date
 	}
@@ -314,4 +332,47 @@ func shiftDecimal(s string, k int) (string, bool) {
 		out += "." + digits[point:]
 	}
 	return sign + out, true
+}
+
+func digits4(s string) int {
+	if len(s) != 4 {
+		return -1
+	}
+	n := 0
+	for i := range 4 {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func digits2(s string) int {
+	if len(s) != 2 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return -1
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0')
+}
+
+// civilDay is the day number of y-m-d (m may be 13: January of the next year),
+// by Howard Hinnant's days_from_civil.
+func civilDay(y, m, d int) datasets.Day {
+	if m > 12 {
+		y, m = y+1, m-12
+	}
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return datasets.Day(era*146097 + doe - 719468)
+}
+
+func daysIn(y, m int) int {
+	return int(civilDay(y, m+1, 1) - civilDay(y, m, 1))
 }

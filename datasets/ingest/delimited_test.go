@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
 )
 
 func readAllDelimited(data string, delim byte, maxRecord, maxCols int) ([][]string, error) {
@@ -144,4 +147,31 @@ func FuzzJSONL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseDateAgainstTime checks the hand-written date forms against time.Parse
+// for every day of 1999-2030 and a set of impossible dates.
+func TestParseDateAgainstTime(t *testing.T) {
+	for d := time.Date(1999, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2031; d = d.AddDate(0, 0, 1) {
+		s := d.Format(time.DateOnly)
+		got, ok := parseDate(s, false, false)
+		if !ok || got != datasets.DayOf(d) {
+			t.Fatalf("parseDate(%s) = %s, %v", s, got, ok)
+		}
+		if d.Day() == 1 {
+			m := d.Format("2006-01")
+			got, ok := parseDate(m, true, false)
+			if want := datasets.DayOf(d.AddDate(0, 1, -1)); !ok || got != want {
+				t.Fatalf("parseDate(%s, month end) = %s, %v; want %s", m, got, ok, want)
+			}
+		}
+	}
+	for _, s := range []string{"2023-02-29", "2024-13-01", "2024-00-10", "2024-04-31", "20x4-01-01", "2024-1-011", "1800-01-01"} {
+		if d, ok := parseDate(s, true, false); ok {
+			t.Errorf("parseDate(%q) = %s, want refusal", s, d)
+		}
+	}
+	if d, ok := parseDate("2024-02-29", false, false); !ok || d.String() != "2024-02-29" {
+		t.Errorf("leap day: %s %v", d, ok)
+	}
 }

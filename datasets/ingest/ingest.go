@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -695,7 +696,7 @@ func (b *batch) accept(file string, line int64, row []parquet.Value, fields []st
 	sk := make([]byte, 0, 48)
 	sk = append(sk, row[info.codeLeaf].ByteArray()...)
 	sk = append(sk, 0)
-	sk = fmt.Appendf(sk, "%08x", uint32(row[info.dateLeaf].Int32())+1<<31)
+	sk = binary.BigEndian.AppendUint32(sk, uint32(row[info.dateLeaf].Int32())+1<<31)
 	sk = append(sk, 0)
 	sk = append(sk, key...)
 	b.buf[month] = append(b.buf[month], bufRow{sort: string(sk), row: out})
