@@ -5,11 +5,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
+
+	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -65,9 +71,29 @@ func visibleTax(t testing.TB, store blob.Store, m datasets.Month) []datasets.Tax
 	return rows
 }
 
+// stores returns the stores every batch test runs against: the local folder and,
+// when the binary is installed, a real MinIO server.
+func stores(t *testing.T) map[string]func(t *testing.T) blob.Store {
+	return map[string]func(t *testing.T) blob.Store{
+		"local": func(t *testing.T) blob.Store { return openStore(t) },
+		"minio": func(t *testing.T) blob.Store { return miniotest.Shared(t).Open(t) },
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	miniotest.StopShared()
+	os.Exit(code)
+}
+
 func TestIngestCorrectsAndRepeats(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) { testCorrectsAndRepeats(t, open(t)) })
+	}
+}
+
+func testCorrectsAndRepeats(t *testing.T, store blob.Store) {
 	ctx := context.Background()
-	store := openStore(t)
 	g := New(store)
 	march, _ := datasets.ParseMonth("2024-03")
 	data := taxCSV(t, 5, "2024-03", func(i int) string { return fmt.Sprintf("%d.2345", i+1) })
@@ -267,5 +293,104 @@ func TestIngestQuarantine(t *testing.T) {
 	}
 	if !bytes.Contains(data, []byte(`"reason":"out_of_range"`)) || !bytes.Contains(data, []byte(testCode(t, 7))) {
 		t.Fatalf("quarantine %s", data)
+	}
+}
+
+// TestIngestConcurrentBatches delivers two corrections of the same facts at once:
+// they are serialized, so the facts get revisions 1 and 2, never two 1s.
+func TestIngestConcurrentBatches(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			g := New(store)
+			first := taxCSV(t, 20, "2024-03", func(i int) string { return "1" })
+			if _, err := g.Ingest(ctx, "tax", []Input{{Name: "a.csv", R: strings.NewReader(first)}}, Options{Now: clock("2024-04-10")}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for k := range 2 {
+				wg.Go(func() {
+					data := taxCSV(t, 20, "2024-03", func(i int) string { return fmt.Sprint(2 + k) })
+					_, errs[k] = g.Ingest(ctx, "tax", []Input{{Name: "b.csv", R: strings.NewReader(data)}}, Options{Now: clock("2024-04-20")})
+				})
+			}
+			wg.Wait()
+			if errs[0] != nil || errs[1] != nil {
+				t.Fatal(errs)
+			}
+			march, _ := datasets.ParseMonth("2024-03")
+			revs := map[string][]int32{}
+			for _, r := range visibleTax(t, store, march) {
+				revs[r.Code] = append(revs[r.Code], r.Revision)
+			}
+			if len(revs) != 20 {
+				t.Fatalf("%d companies visible, want 20", len(revs))
+			}
+			for code, rs := range revs {
+				slices.Sort(rs)
+				if !slices.Equal(rs, []int32{0, 1, 2}) {
+					t.Fatalf("%s has revisions %v, want [0 1 2]", code, rs)
+				}
+			}
+		})
+	}
+}
+
+// dyingStore fails every write after the first n parts and ignores deletes, as a
+// process killed mid-batch would leave things.
+type dyingStore struct {
+	blob.Store
+	parts int
+}
+
+var errKilled = errors.New("killed")
+
+func (d *dyingStore) Put(ctx context.Context, key string, r io.Reader) (blob.Info, error) {
+	if strings.Contains(key, "/_batches/") || d.parts == 0 {
+		return blob.Info{}, errKilled
+	}
+	d.parts--
+	return d.Store.Put(ctx, key, r)
+}
+
+func (d *dyingStore) Delete(context.Context, string) error { return nil }
+
+// TestIngestKilledMidBatch leaves the parts of a batch whose manifest was never
+// written: nothing of it is visible, and delivering it again gives each row once.
+func TestIngestKilledMidBatch(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			store := open(t)
+			var b strings.Builder
+			b.WriteString(taxCSV(t, 30, "2024-02", func(i int) string { return "1" }))
+			b.WriteString(strings.SplitN(taxCSV(t, 30, "2024-03", func(i int) string { return "2" }), "\n", 2)[1])
+			data := b.String()
+			for _, parts := range []int{1, 2} {
+				_, err := New(&dyingStore{Store: store, parts: parts}).Ingest(ctx, "tax", []Input{{Name: "t.csv", R: strings.NewReader(data)}},
+					Options{Now: clock("2024-04-10"), BatchID: "b1", PartRows: 25})
+				if !errors.Is(err, errKilled) {
+					t.Fatalf("err = %v, want the store's failure", err)
+				}
+			}
+			left, _ := store.List(ctx, "raw/tax/")
+			if len(left) == 0 {
+				t.Fatal("the killed batches left no parts: the test shows nothing")
+			}
+			feb, _ := datasets.ParseMonth("2024-02")
+			march, _ := datasets.ParseMonth("2024-03")
+			if n := len(visibleTax(t, store, feb)) + len(visibleTax(t, store, march)); n != 0 {
+				t.Fatalf("%d rows of uncommitted batches visible", n)
+			}
+			rep, err := New(store).Ingest(ctx, "tax", []Input{{Name: "t.csv", R: strings.NewReader(data)}}, Options{Now: clock("2024-04-11"), BatchID: "b1", PartRows: 25})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.New != 60 || len(visibleTax(t, store, feb)) != 30 || len(visibleTax(t, store, march)) != 30 {
+				t.Fatalf("%s; visible %d + %d", rep.Summary(), len(visibleTax(t, store, feb)), len(visibleTax(t, store, march)))
+			}
+		})
 	}
 }
