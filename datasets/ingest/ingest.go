@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -72,8 +71,8 @@ type Options struct {
 	Encoding string
 	// Limits bound the memory a file may take. Zero fields take their defaults.
 	Limits Limits
-	// PartRows is the number of accepted rows buffered before they are written out
-	// as part files. Default 200,000.
+	// PartRows is the most rows of one part file; a month with more is written
+	// as several parts. Default 200,000.
 	PartRows int
 	// Examples is the number of rejected rows quoted in the report. Default 10.
 	Examples int
@@ -297,14 +296,12 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 		g: g, ctx: ctx, info: info, opts: opts,
 		arrival: datasets.DayOf(now),
 		attempt: randomHex(8),
-		index:   map[string]stored{},
-		loaded:  map[datasets.Month]bool{},
-		keys:    map[string]int64{},
-		buf:     map[datasets.Month][]bufRow{},
+		spills:  map[int32]*spillFile{},
 		rep: &Report{Source: source, AcceptedAt: now.UTC(), Arrival: datasets.DayOf(now).String(),
 			Reasons: map[string]int64{}},
 	}
 	defer b.closeQuarantine()
+	defer b.closeSpills()
 	if err := b.run(inputs); err != nil {
 		b.removeParts()
 		return nil, err
@@ -332,10 +329,6 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 			return nil, fmt.Errorf("ingest: write %s: %w", key, err)
 		}
 		return rep, fmt.Errorf("%w: %s", ErrRefused, rep.Summary())
-	}
-	if err := b.flush(); err != nil {
-		b.removeParts()
-		return nil, err
 	}
 	if err := b.writeQuarantine(); err != nil {
 		b.removeParts()
@@ -420,11 +413,6 @@ type stored struct {
 	digest uint64
 }
 
-type bufRow struct {
-	sort string
-	row  []parquet.Value
-}
-
 type batch struct {
 	g       *Ingester
 	ctx     context.Context
@@ -433,28 +421,19 @@ type batch struct {
 	arrival datasets.Day
 	attempt string
 	rep     *Report
+	files   []string // input names, by index
 
 	index  map[string]stored
-	loaded map[datasets.Month]bool
-	all    bool // index holds every month (static and relation sources)
-	keys   map[string]int64
+	spills map[int32]*spillFile
 
-	buf      map[datasets.Month][]bufRow
-	buffered int
-	partNo   int
-	written  []string
+	partNo  int
+	written []string
 
 	qfile *os.File
 	qw    *bufio.Writer
 }
 
 func (b *batch) run(inputs []Input) error {
-	if k := b.info.contract.Kind; k == datasets.Static || k == datasets.Relation {
-		if err := b.loadIndex(b.info.src.Prefix()); err != nil {
-			return err
-		}
-		b.all = true
-	}
 	digest := sha256.New()
 	digest.Write([]byte(b.info.src.Name + "\n"))
 	for _, in := range inputs {
@@ -470,7 +449,7 @@ func (b *batch) run(inputs []Input) error {
 	}
 	b.rep.Digest = hex.EncodeToString(digest.Sum(nil))
 	b.rep.ID = b.opts.BatchID
-	return nil
+	return b.process()
 }
 
 // readFile reads one input through its format's reader into the batch.
@@ -483,6 +462,7 @@ func (b *batch) readFile(in Input) (*FileReport, error) {
 		format = formatOf(in.Name, head)
 	}
 	fr := &FileReport{Name: in.Name, Format: format}
+	defer func() { b.files = append(b.files, in.Name) }()
 	var recs records
 	xlsx := false
 	switch format {
@@ -579,7 +559,7 @@ func (b *batch) readFile(in Input) (*FileReport, error) {
 			}
 			continue
 		}
-		if err := b.accept(in.Name, line, row, fields); err != nil {
+		if err := b.spill(len(b.files), line, row); err != nil {
 			return nil, err
 		}
 	}
@@ -661,90 +641,6 @@ func (b *batch) digestOf(row []parquet.Value) uint64 {
 	return h.Sum64()
 }
 
-func (b *batch) accept(file string, line int64, row []parquet.Value, fields []string) error {
-	info := b.info
-	key := info.keyOf(row)
-	if first, dup := b.keys[key]; dup {
-		return b.reject(file, line, &rowError{ReasonDuplicateKey, strings.Join(info.contract.Key, "+"),
-			fmt.Sprintf("the key of the row at line %d of the batch", first)}, fields)
-	}
-	b.keys[key] = line
-	b.rep.Accepted++
-	month := datasets.Day(row[info.dateLeaf].Int32()).Month()
-	if !b.all && !b.loaded[month] {
-		if err := b.loadIndex(b.info.src.MonthPrefix(month)); err != nil {
-			return err
-		}
-		b.loaded[month] = true
-	}
-	d := b.digestOf(row)
-	rev := int32(0)
-	if st, ok := b.index[key]; ok {
-		if st.digest == d {
-			b.rep.Unchanged++
-			return nil
-		}
-		rev = st.rev + 1
-		b.rep.Corrected++
-	} else {
-		b.rep.New++
-	}
-	b.index[key] = stored{rev: rev, digest: d}
-	out := slices.Clone(row)
-	out[info.arrLeaf] = parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
-	out[info.revLeaf] = parquet.Int32Value(rev).Level(0, 0, info.revLeaf)
-	sk := make([]byte, 0, 48)
-	sk = append(sk, row[info.codeLeaf].ByteArray()...)
-	sk = append(sk, 0)
-	sk = binary.BigEndian.AppendUint32(sk, uint32(row[info.dateLeaf].Int32())+1<<31)
-	sk = append(sk, 0)
-	sk = append(sk, key...)
-	b.buf[month] = append(b.buf[month], bufRow{sort: string(sk), row: out})
-	b.buffered++
-	if b.buffered >= b.opts.PartRows {
-		return b.flush()
-	}
-	return nil
-}
-
-// flush writes every buffered month as one part.
-func (b *batch) flush() error {
-	months := make([]datasets.Month, 0, len(b.buf))
-	for m := range b.buf {
-		months = append(months, m)
-	}
-	slices.Sort(months)
-	for _, m := range months {
-		rows := b.buf[m]
-		slices.SortFunc(rows, func(x, y bufRow) int { return strings.Compare(x.sort, y.sort) })
-		var buf bytes.Buffer
-		w := parquet.NewWriter(&buf, b.info.schema,
-			parquet.Compression(&parquet.Snappy),
-			parquet.MaxRowsPerRowGroup(1<<16),
-			parquet.CreatedBy("xinyi", "ingest", "1"))
-		prows := make([]parquet.Row, len(rows))
-		for i := range rows {
-			prows[i] = rows[i].row
-		}
-		if _, err := w.WriteRows(prows); err != nil {
-			return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err)
-		}
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err)
-		}
-		key := datasets.BatchPartKey(b.info.src.Name, m, b.attempt, b.partNo)
-		b.partNo++
-		b.written = append(b.written, key)
-		in, err := b.g.store.Put(b.ctx, key, bytes.NewReader(buf.Bytes()))
-		if err != nil {
-			return fmt.Errorf("ingest: write %s: %w", key, err)
-		}
-		b.rep.Parts = append(b.rep.Parts, datasets.BatchPart{Key: key, SHA256: in.SHA256, Size: in.Size, Rows: int64(len(rows))})
-		delete(b.buf, m)
-	}
-	b.buffered = 0
-	return nil
-}
 
 // removeParts deletes the parts this attempt wrote (they were never visible).
 func (b *batch) removeParts() {
