@@ -641,7 +641,6 @@ func (b *batch) digestOf(row []parquet.Value) uint64 {
 	return h.Sum64()
 }
 
-
 // removeParts deletes the parts this attempt wrote (they were never visible).
 func (b *batch) removeParts() {
 	for _, k := range b.written {
