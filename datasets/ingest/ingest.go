@@ -78,6 +78,10 @@ type Options struct {
 	Examples int
 	// Now is the clock that stamps the arrival. Default time.Now.
 	Now func() time.Time
+	// Location is where the day of arrival is counted. Default China Standard
+	// Time (UTC+8): a delivery at 07:00 in Shaoxing arrives that day, not the
+	// day before by UTC.
+	Location *time.Location
 	// TempDir holds spooled Parquet and Excel uploads and the quarantine being
 	// written. Default os.TempDir().
 	TempDir string
@@ -110,6 +114,9 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Location == nil {
+		o.Location = ChinaStandardTime
 	}
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
@@ -196,6 +203,9 @@ func (r *Report) Summary() string {
 	}
 	return s
 }
+
+// ChinaStandardTime is UTC+8, the default Location of the day of arrival.
+var ChinaStandardTime = time.FixedZone("CST", 8*60*60)
 
 // QuarantinePrefix returns the key prefix of a batch's quarantine.
 func QuarantinePrefix(source, id string) string { return "quarantine/" + source + "/" + id + "/" }
@@ -291,7 +301,7 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 		}
 	}
 
-	now := opts.Now()
+	now := opts.Now().In(opts.Location)
 	b := &batch{
 		g: g, ctx: ctx, info: info, opts: opts,
 		arrival: datasets.DayOf(now),
