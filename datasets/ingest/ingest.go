@@ -153,12 +153,12 @@ type Rejection struct {
 
 // Report is the result of a batch; committed, it is the batch manifest.
 type Report struct {
-	ID         string    `json:"id"`
-	Source     string    `json:"source"`
-	Digest     string    `json:"digest"`
-	AcceptedAt time.Time `json:"accepted_at"`
-	Arrival    string    `json:"arrival_date"`
-	Files      []FileReport
+	ID         string       `json:"id"`
+	Source     string       `json:"source"`
+	Digest     string       `json:"digest"`
+	AcceptedAt time.Time    `json:"accepted_at"`
+	Arrival    string       `json:"arrival_date"`
+	Files      []FileReport `json:"files"`
 
 	Rows      int64 `json:"rows"`      // records read
 	Accepted  int64 `json:"accepted"`  // rows that passed validation
