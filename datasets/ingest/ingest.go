@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,7 +18,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -234,6 +234,7 @@ type sourceInfo struct {
 	leaf     []int          // contract column -> leaf index
 	headers  map[string]int // HeaderKey -> contract column
 	keyLeaf  []int
+	keyCol   []int // contract column of each key column
 	codeLeaf int
 	dateLeaf int
 	arrLeaf  int
@@ -264,6 +265,11 @@ func newSourceInfo(name string) (*sourceInfo, error) {
 	}
 	for _, k := range c.Key {
 		s.keyLeaf = append(s.keyLeaf, leafOf(k))
+		for ci := range c.Columns {
+			if c.Columns[ci].Name == k {
+				s.keyCol = append(s.keyCol, ci)
+			}
+		}
 	}
 	s.codeLeaf, s.dateLeaf = leafOf("code"), leafOf("event_date")
 	s.arrLeaf, s.revLeaf = leafOf("arrival_date"), leafOf("revision")
@@ -419,8 +425,9 @@ func randomHex(n int) string {
 
 // stored is the fact in force for a key: its highest revision and a digest of its values.
 type stored struct {
-	rev    int32
-	digest uint64
+	rev     int32
+	arrival int32
+	digest  uint64
 }
 
 type batch struct {
@@ -433,10 +440,9 @@ type batch struct {
 	rep     *Report
 	files   []string // input names, by index
 
-	index  map[string]stored
 	spills map[int32]*spillFile
 
-	partNo  int
+	mu      sync.Mutex // guards rep, written and the quarantine while buckets run in parallel
 	written []string
 
 	qfile *os.File
@@ -609,28 +615,46 @@ func (b *batch) seekable(in Input, br *bufio.Reader) (io.ReaderAt, int64, func()
 	return tmp, n, done, nil
 }
 
-// keyOf is the key of a row (values in leaf order) as text.
+// keyOf is the key of a row (values in leaf order) in a compact binary form.
 func (s *sourceInfo) keyOf(row []parquet.Value) string {
-	var k []byte
-	for i, l := range s.keyLeaf {
-		if i > 0 {
-			k = append(k, 0)
-		}
+	k := make([]byte, 0, 32)
+	for _, l := range s.keyLeaf {
 		k = appendValue(k, row[l])
 	}
 	return string(k)
 }
 
+// keyText is the key of a row as people read it ("913306… 2024-03-31").
+func (s *sourceInfo) keyText(row []parquet.Value) string {
+	var parts []string
+	for i, l := range s.keyLeaf {
+		v := row[l]
+		switch {
+		case v.Kind() == parquet.Int32 && (s.contract.Columns[s.keyCol[i]].Type == datasets.TypeDate || s.contract.Columns[s.keyCol[i]].Type == datasets.TypeMonthEnd):
+			parts = append(parts, datasets.Day(v.Int32()).String())
+		default:
+			parts = append(parts, valueText(v, false))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// appendValue appends an unambiguous binary form of v: byte arrays with their
+// length, numbers in fixed width.
 func appendValue(k []byte, v parquet.Value) []byte {
 	switch v.Kind() {
 	case parquet.ByteArray, parquet.FixedLenByteArray:
+		k = binary.AppendUvarint(k, uint64(len(v.ByteArray())))
 		return append(k, v.ByteArray()...)
 	case parquet.Int32:
-		return strconv.AppendInt(k, int64(v.Int32()), 10)
+		return binary.LittleEndian.AppendUint32(k, uint32(v.Int32()))
 	case parquet.Double:
-		return strconv.AppendUint(k, math.Float64bits(v.Double()), 16)
+		return binary.LittleEndian.AppendUint64(k, math.Float64bits(v.Double()))
 	case parquet.Boolean:
-		return strconv.AppendBool(k, v.Boolean())
+		if v.Boolean() {
+			return append(k, 1)
+		}
+		return append(k, 0)
 	}
 	return append(k, v.String()...)
 }
@@ -639,14 +663,18 @@ func appendValue(k []byte, v parquet.Value) []byte {
 func (b *batch) digestOf(row []parquet.Value) uint64 {
 	var h maphash.Hash
 	h.SetSeed(b.g.seed)
-	var tmp []byte
+	var tmp [64]byte
 	for i, v := range row {
 		if i == b.info.arrLeaf || i == b.info.revLeaf {
 			continue
 		}
-		tmp = appendValue(tmp[:0], v)
-		h.Write(tmp)
-		h.WriteByte(0)
+		if v.Kind() == parquet.ByteArray || v.Kind() == parquet.FixedLenByteArray {
+			ba := v.ByteArray()
+			h.Write(binary.AppendUvarint(tmp[:0], uint64(len(ba))))
+			h.Write(ba)
+			continue
+		}
+		h.Write(appendValue(tmp[:0], v))
 	}
 	return h.Sum64()
 }
@@ -659,22 +687,18 @@ func (b *batch) removeParts() {
 	b.written = nil
 }
 
-// loadIndex reads the visible stored rows under prefix into the index: per key
-// the highest revision (the latest arrival among equals) and its digest.
-func (b *batch) loadIndex(prefix string) error {
+// loadIndex reads the visible stored rows under prefix: per key the highest
+// revision (the latest arrival among equals) and the digest of its values.
+func (b *batch) loadIndex(prefix string) (map[string]stored, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
-		return fmt.Errorf("ingest: list %s: %w", prefix, err)
+		return nil, fmt.Errorf("ingest: list %s: %w", prefix, err)
 	}
 	if infos, err = datasets.VisibleParts(ctx, store, info.src.Name, infos); err != nil {
-		return err
+		return nil, err
 	}
-	type best struct {
-		rev     int32
-		arrival int32
-	}
-	seen := map[string]best{}
+	index := map[string]stored{}
 	row := make([]parquet.Value, info.ncols)
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Key, ".parquet") || !strings.Contains(in.Key, "/month=") {
@@ -682,22 +706,21 @@ func (b *batch) loadIndex(prefix string) error {
 		}
 		data, _, err := blob.ReadAll(ctx, store, in.Key)
 		if err != nil {
-			return fmt.Errorf("ingest: read %s: %w", in.Key, err)
+			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
 		err = eachRow(data, in.Key, info, row, func(row []parquet.Value) {
 			key := info.keyOf(row)
 			rev, arr := row[info.revLeaf].Int32(), row[info.arrLeaf].Int32()
-			if cur, ok := seen[key]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
+			if cur, ok := index[key]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
 				return
 			}
-			seen[key] = best{rev, arr}
-			b.index[key] = stored{rev: rev, digest: b.digestOf(row)}
+			index[key] = stored{rev: rev, arrival: arr, digest: b.digestOf(row)}
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return index, nil
 }
 
 // eachRow calls fn with every row of a stored Parquet file, its values in the
@@ -749,6 +772,8 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 
 // reject counts a bad row, keeps it as an example and writes it to the quarantine.
 func (b *batch) reject(file string, line int64, e *rowError, fields []string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.rep.Rejected++
 	b.rep.Reasons[e.reason]++
 	rec := make([]string, 0, min(len(fields), 256))

@@ -342,16 +342,22 @@ func TestIngestConcurrentBatches(t *testing.T) {
 // process killed mid-batch would leave things.
 type dyingStore struct {
 	blob.Store
+	mu    sync.Mutex
 	parts int
 }
 
 var errKilled = errors.New("killed")
 
 func (d *dyingStore) Put(ctx context.Context, key string, r io.Reader) (blob.Info, error) {
-	if strings.Contains(key, "/_batches/") || d.parts == 0 {
+	d.mu.Lock()
+	dead := strings.Contains(key, "/_batches/") || d.parts == 0
+	if !dead {
+		d.parts--
+	}
+	d.mu.Unlock()
+	if dead {
 		return blob.Info{}, errKilled
 	}
-	d.parts--
 	return d.Store.Put(ctx, key, r)
 }
 

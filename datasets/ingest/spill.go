@@ -3,14 +3,17 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -153,75 +156,113 @@ func (b *batch) readSpill(sf *spillFile) ([]spilled, error) {
 	return out, nil
 }
 
-// process is the second pass: bucket by bucket, duplicates, revisions and parts.
+// process is the second pass: the buckets, several at once, each with its own
+// stored facts, duplicates, revisions and parts.
 func (b *batch) process() error {
 	buckets := make([]int32, 0, len(b.spills))
 	for k := range b.spills {
 		buckets = append(buckets, k)
 	}
 	slices.Sort(buckets)
-	info := b.info
-	for _, bucket := range buckets {
-		if err := b.ctx.Err(); err != nil {
-			return err
-		}
-		rows, err := b.readSpill(b.spills[bucket])
-		if err != nil {
-			return err
-		}
-		b.spills[bucket].f.Close()
-		os.Remove(b.spills[bucket].f.Name())
-		delete(b.spills, bucket)
-		// The stored facts this bucket can meet: its month, or the whole source.
-		b.index = map[string]stored{}
-		prefix := info.src.Prefix()
-		if bucket >= 0 {
-			prefix = info.src.MonthPrefix(datasets.Month(bucket))
-		}
-		if err := b.loadIndex(prefix); err != nil {
-			return err
-		}
-		type at struct {
-			file int
-			line int64
-		}
-		first := make(map[string]at, len(rows))
-		keep := rows[:0] // rows already read are not needed again
-		for i := range rows {
-			r := &rows[i]
-			key := info.keyOf(r.row)
-			if prev, dup := first[key]; dup {
-				if err := b.reject(b.files[r.file], r.line, &rowError{ReasonDuplicateKey, strings.Join(info.contract.Key, "+"),
-					fmt.Sprintf("%s repeats the key of line %d of %s", strings.ReplaceAll(key, "\x00", " "), prev.line, b.files[prev.file])}, nil); err != nil {
-					return err
+	ctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	work := make(chan int32)
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	for range min(runtime.GOMAXPROCS(0), len(buckets)) {
+		wg.Go(func() {
+			for bucket := range work {
+				if err := b.processBucket(ctx, bucket); err != nil {
+					once.Do(func() { firstErr = err; cancel() })
 				}
-				continue
 			}
-			first[key] = at{r.file, r.line}
-			b.rep.Accepted++
-			d := b.digestOf(r.row)
-			rev := int32(0)
-			if st, ok := b.index[key]; ok {
-				if st.digest == d {
-					b.rep.Unchanged++
-					continue
-				}
-				rev = st.rev + 1
-				b.rep.Corrected++
-			} else {
-				b.rep.New++
-			}
-			r.row[info.arrLeaf] = parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
-			r.row[info.revLeaf] = parquet.Int32Value(rev).Level(0, 0, info.revLeaf)
-			r.sort = b.sortKey(r.row, key)
-			keep = append(keep, *r)
-		}
-		if err := b.writeParts(keep); err != nil {
-			return err
+		})
+	}
+feed:
+	for _, k := range buckets {
+		select {
+		case work <- k:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	b.index = nil
+	close(work)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := b.ctx.Err(); err != nil {
+		return err
+	}
+	slices.SortFunc(b.rep.Parts, func(x, y datasets.BatchPart) int { return strings.Compare(x.Key, y.Key) })
 	return nil
+}
+
+func (b *batch) processBucket(ctx context.Context, bucket int32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	info := b.info
+	sf := b.spills[bucket]
+	rows, err := b.readSpill(sf)
+	sf.f.Close()
+	os.Remove(sf.f.Name())
+	if err != nil {
+		return err
+	}
+	// The stored facts this bucket can meet: its month, or the whole source.
+	prefix := info.src.Prefix()
+	if bucket >= 0 {
+		prefix = info.src.MonthPrefix(datasets.Month(bucket))
+	}
+	index, err := b.loadIndex(prefix)
+	if err != nil {
+		return err
+	}
+	type at struct {
+		file int
+		line int64
+	}
+	first := make(map[string]at, len(rows))
+	var accepted, unchanged, corrected, fresh int64
+	keep := rows[:0] // rows already read are not needed again
+	for i := range rows {
+		r := &rows[i]
+		key := info.keyOf(r.row)
+		if prev, dup := first[key]; dup {
+			if err := b.reject(b.files[r.file], r.line, &rowError{ReasonDuplicateKey, strings.Join(info.contract.Key, "+"),
+				fmt.Sprintf("%s repeats the key of line %d of %s", info.keyText(r.row), prev.line, b.files[prev.file])}, nil); err != nil {
+				return err
+			}
+			continue
+		}
+		first[key] = at{r.file, r.line}
+		accepted++
+		d := b.digestOf(r.row)
+		rev := int32(0)
+		if st, ok := index[key]; ok {
+			if st.digest == d {
+				unchanged++
+				continue
+			}
+			rev = st.rev + 1
+			corrected++
+		} else {
+			fresh++
+		}
+		r.row[info.arrLeaf] = parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
+		r.row[info.revLeaf] = parquet.Int32Value(rev).Level(0, 0, info.revLeaf)
+		r.sort = b.sortKey(r.row, key)
+		keep = append(keep, *r)
+	}
+	b.mu.Lock()
+	b.rep.Accepted += accepted
+	b.rep.Unchanged += unchanged
+	b.rep.Corrected += corrected
+	b.rep.New += fresh
+	b.mu.Unlock()
+	return b.writeParts(ctx, keep)
 }
 
 // sortKey orders rows within a part: event month, code, event date, key.
@@ -239,23 +280,24 @@ func (b *batch) sortKey(row []parquet.Value, key string) string {
 }
 
 // writeParts writes rows as parts of their event months, at most PartRows each.
-func (b *batch) writeParts(rows []spilled) error {
+func (b *batch) writeParts(ctx context.Context, rows []spilled) error {
 	slices.SortFunc(rows, func(x, y spilled) int { return strings.Compare(x.sort, y.sort) })
+	n := 0
 	for start := 0; start < len(rows); {
 		m := datasets.Day(rows[start].row[b.info.dateLeaf].Int32()).Month()
 		end := start
 		for end < len(rows) && end-start < b.opts.PartRows && datasets.Day(rows[end].row[b.info.dateLeaf].Int32()).Month() == m {
 			end++
 		}
-		if err := b.writePart(m, rows[start:end]); err != nil {
+		if err := b.writePart(ctx, m, n, rows[start:end]); err != nil {
 			return err
 		}
-		start = end
+		start, n = end, n+1
 	}
 	return nil
 }
 
-func (b *batch) writePart(m datasets.Month, rows []spilled) error {
+func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []spilled) error {
 	var buf bytes.Buffer
 	w := parquet.NewWriter(&buf, b.info.schema,
 		parquet.Compression(&parquet.Snappy),
@@ -271,14 +313,19 @@ func (b *batch) writePart(m datasets.Month, rows []spilled) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err)
 	}
-	key := datasets.BatchPartKey(b.info.src.Name, m, b.attempt, b.partNo)
-	b.partNo++
+	// Part numbers are unique within a month: a bucket is one month, or (static
+	// and relation sources) the only bucket.
+	key := datasets.BatchPartKey(b.info.src.Name, m, b.attempt, n)
+	b.mu.Lock()
 	b.written = append(b.written, key)
-	in, err := b.g.store.Put(b.ctx, key, bytes.NewReader(buf.Bytes()))
+	b.mu.Unlock()
+	in, err := b.g.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		return fmt.Errorf("ingest: write %s: %w", key, err)
 	}
+	b.mu.Lock()
 	b.rep.Parts = append(b.rep.Parts, datasets.BatchPart{Key: key, SHA256: in.SHA256, Size: in.Size, Rows: int64(len(rows))})
+	b.mu.Unlock()
 	return nil
 }
 
