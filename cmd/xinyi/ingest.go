@@ -10,12 +10,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 )
 
 func init() {
 	register(command{name: "ingest", summary: "load department files (CSV/TSV, JSON Lines, Parquet, .xlsx; UTF-8, GBK, GB18030) into a raw source", run: runIngest})
 	register(command{name: "ingest status", summary: "freshness and rejection rate of every department source", run: runIngestStatus})
+	register(command{name: "ingest gc", summary: "remove the never-visible parts that refused, failed or killed batches left behind", run: runIngestGC})
 }
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -113,4 +115,32 @@ func runIngestStatus(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(w, "%s\t%d\t%d\t%.2f%%\t%s\t%dd\t%s\n", s.Source, s.Batches, s.Rows, 100*s.RejectRate(), last, s.CadenceDays, fresh)
 	}
 	return w.Flush()
+}
+
+func runIngestGC(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest gc", stderr)
+	dir := fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
+	olderThan := fs.Duration("older-than", 24*time.Hour, "keep parts younger than this: they may belong to a batch still running")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, closeStore, err := openGenerateStore(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	contracts, err := datasets.Contracts()
+	if err != nil {
+		return err
+	}
+	total := 0
+	for _, c := range contracts {
+		removed, err := ingest.RemoveOrphans(ctx, store, c.Name, time.Now().Add(-*olderThan))
+		total += len(removed)
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "removed %d orphaned parts\n", total)
+	return nil
 }

@@ -49,6 +49,9 @@ func TestIngestCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "tax ") || !strings.Contains(out, "3.33%") {
 		t.Fatalf("status: exit %d, out %q, err %q", code, out, errs)
 	}
+	if out, errs, code = run(t, "ingest", "gc", "--store", dir, "--older-than", "0s"); code != 0 || !strings.Contains(out, "removed 0 orphaned parts") {
+		t.Fatalf("gc: exit %d, out %q, err %q", code, out, errs)
+	}
 	if _, errs, code = run(t, "ingest", "--store", dir, "--source", "weather", file); code == 0 || !strings.Contains(errs, `no contract for source "weather"`) {
 		t.Fatalf("unknown source: exit %d, err %q", code, errs)
 	}

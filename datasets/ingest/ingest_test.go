@@ -248,6 +248,8 @@ func TestIngestHostile(t *testing.T) {
 		{"negative amounts", "t.csv", withRows(func(i int, l string) string { return strings.Replace(l, ",0.05,0,0.05,", ",-0.05,0,0.05,", 1) }), "", ErrRefused, "out_of_range"},
 		{"repeated key", "t.csv", csv + lines[3] + lines[4] + lines[5], "", ErrRefused, "duplicate_key"},
 		{"truncated parquet", "t.parquet", "PAR1\x00\x00", "", ErrFormat, "Parquet"},
+		{"unit of another quantity", "t.csv", strings.Replace(csv, "销售额(万元)", "销售额(吨)", 1), "", ErrFormat, `column "销售额(吨)": unit "吨" cannot be converted to "元"`},
+		{"column twice", "t.csv", strings.Replace(csv, "利润总额(万元)", "Sales", 1), "", ErrFormat, "both map to sales"},
 		{"truncated workbook", "t.xlsx", "PK\x03\x04\x00\x00", "", ErrFormat, "workbook"},
 	}
 	for _, tt := range tests {
@@ -258,8 +260,16 @@ func TestIngestHostile(t *testing.T) {
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantMsg) {
 				t.Fatalf("err = %v, want %v mentioning %q", err, tt.want, tt.wantMsg)
 			}
-			if errors.Is(err, ErrRefused) && (rep == nil || rep.Refused == "" || len(rep.Examples) == 0) {
-				t.Fatalf("refused without a report: %+v", rep)
+			if errors.Is(err, ErrRefused) {
+				if rep == nil || rep.Refused == "" || len(rep.Examples) == 0 {
+					t.Fatalf("refused without a report: %+v", rep)
+				}
+				// The department can still see what was wrong.
+				for _, name := range []string{"refused.json", "rejected.jsonl"} {
+					if _, err := store.Stat(ctx, QuarantinePrefix("tax", rep.ID)+name); err != nil {
+						t.Fatalf("refused batch: %v", err)
+					}
+				}
 			}
 			infos, _ := store.List(ctx, "raw/")
 			if len(infos) != 0 {
@@ -396,6 +406,21 @@ func TestIngestKilledMidBatch(t *testing.T) {
 			}
 			if rep.New != 60 || len(visibleTax(t, store, feb)) != 30 || len(visibleTax(t, store, march)) != 30 {
 				t.Fatalf("%s; visible %d + %d", rep.Summary(), len(visibleTax(t, store, feb)), len(visibleTax(t, store, march)))
+			}
+			// The leftovers are removed; the committed parts stay.
+			removed, err := RemoveOrphans(ctx, store, "tax", time.Now().Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(removed) != len(left) {
+				t.Fatalf("removed %d orphans, the killed batches left %d", len(removed), len(left))
+			}
+			after, _ := store.List(ctx, "raw/tax/")
+			if len(after) != len(rep.Parts)+1 || len(visibleTax(t, store, feb)) != 30 {
+				t.Fatalf("%d objects after, want %d parts and the manifest", len(after), len(rep.Parts))
+			}
+			if removed, _ := RemoveOrphans(ctx, store, "tax", time.Now().Add(time.Hour)); len(removed) != 0 {
+				t.Fatalf("removed committed parts %v", removed)
 			}
 		})
 	}

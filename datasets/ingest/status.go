@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
@@ -60,4 +61,40 @@ func Status(ctx context.Context, store blob.Store, now time.Time) ([]SourceStatu
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// RemoveOrphans deletes the parts of a source that no committed batch lists and
+// that were written before before: what batches refused, failed or killed before
+// their manifest left behind (they were never visible). Parts written since may
+// belong to a batch still running and are kept. It returns the keys removed.
+func RemoveOrphans(ctx context.Context, store blob.Store, source string, before time.Time) ([]string, error) {
+	src, err := datasets.SourceByName(source)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
+	}
+	infos, err := store.List(ctx, src.Prefix())
+	if err != nil {
+		return nil, fmt.Errorf("ingest: list %s: %w", src.Prefix(), err)
+	}
+	ms, err := datasets.ReadBatchManifests(ctx, store, source)
+	if err != nil {
+		return nil, err
+	}
+	listed := map[string]bool{}
+	for _, m := range ms {
+		for _, p := range m.Parts {
+			listed[p.Key] = true
+		}
+	}
+	var removed []string
+	for _, in := range infos {
+		if !datasets.IsBatchPart(in.Key) || listed[in.Key] || !in.Modified.Before(before) {
+			continue
+		}
+		if err := store.Delete(ctx, in.Key); err != nil {
+			return removed, fmt.Errorf("ingest: remove %s: %w", in.Key, err)
+		}
+		removed = append(removed, in.Key)
+	}
+	return removed, nil
 }
