@@ -6,17 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
+	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
+	"github.com/xinyi-platform/xinyi/internal/access"
 )
 
 func init() {
 	register(command{name: "ingest", summary: "load department files (CSV/TSV, JSON Lines, Parquet, .xlsx; UTF-8, GBK, GB18030) into a raw source", run: runIngest})
 	register(command{name: "ingest status", summary: "freshness and rejection rate of every department source", run: runIngestStatus})
+	register(command{name: "ingest serve", summary: "serve POST /v1/ingest/{source} for departments (API keys, access rules, audit)", run: runIngestServe})
 	register(command{name: "ingest gc", summary: "remove the never-visible parts that refused, failed or killed batches left behind", run: runIngestGC})
 }
 
@@ -143,4 +149,61 @@ func runIngestGC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "removed %d orphaned parts\n", total)
 	return nil
+}
+
+func runIngestServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("ingest serve", stderr)
+	mf := addMetaFlags(fs, false)
+	listen := fs.String("listen", "127.0.0.1:8090", "address to serve on")
+	maxBad := fs.Float64("max-bad", 0.05, "default share of bad rows above which a batch is refused (a request's max_bad overrides)")
+	owners := map[string]string{}
+	fs.Func("owner", "source=institution: the department that owns a source (repeat for each source)", func(v string) error {
+		src, inst, ok := strings.Cut(v, "=")
+		if !ok || src == "" || inst == "" {
+			return fmt.Errorf("want source=institution, got %q", v)
+		}
+		if _, err := datasets.ContractOf(src); err != nil {
+			return err
+		}
+		owners[src] = inst
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	store, closeStore, err := openGenerateStore(ctx, *mf.store)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	db, log, acc, err := openMeta(ctx, mf)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	h, err := ingesthttp.New(ingesthttp.Options{
+		Ingester: ingest.New(store), Store: store, Auth: acc,
+		Authorizer: access.NewAuthorizer(acc, log), Audit: log,
+		Owner:  ingesthttp.OwnersByName(acc, owners),
+		Ingest: ingest.Options{MaxBad: *maxBad},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "ingest serving on http://%s/v1/ingest/{source}\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return srv.Shutdown(shut)
+	}
 }
