@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,13 +113,106 @@ func TestIngestServeCommand(t *testing.T) {
 		t.Fatalf("serve exit %d: %s", code, errb.String())
 	}
 	out2, _, _ := run(t, "ingest", "status", "--store", store)
-	found := false
-	for _, line := range strings.Split(out2, "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "tax" {
-			found = f[1] == "1" && f[2] == "10"
-		}
-	}
-	if !found {
+	if batchesOf(out2, "tax") != "1 10" {
 		t.Fatalf("status does not show the batch of 10 rows:\n%s", out2)
 	}
+}
+
+const ingestChildEnv = "XINYI_INGEST_CHILD_ARGS"
+
+// TestIngestChild is the child half of TestIngestKilledMidBatch: it runs xinyi with
+// the arguments in $XINYI_INGEST_CHILD_ARGS.
+func TestIngestChild(t *testing.T) {
+	raw := os.Getenv(ingestChildEnv)
+	if raw == "" {
+		t.Skip("runs only as the child of TestIngestKilledMidBatch")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(raw), &args); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(runMain(context.Background(), args, os.Stdout, os.Stderr))
+}
+
+// TestIngestKilledMidBatch kills `xinyi ingest` (SIGKILL) once it has written
+// some parts of a large batch: nothing of the batch is visible, `xinyi ingest gc`
+// removes what it left, and delivering the file again loads every row once.
+func TestIngestKilledMidBatch(t *testing.T) {
+	if os.Getenv(ingestChildEnv) != "" {
+		return
+	}
+	if testing.Short() {
+		t.Skip("writes and loads a 2-million-row file")
+	}
+	dir := t.TempDir()
+	store := filepath.Join(dir, "data")
+	file := filepath.Join(dir, "tax.csv")
+	const companies, months = 60_000, 36
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	w.WriteString("纳税人识别号,所属期,销售额,增值税,企业所得税,实缴税额,利润总额,开票数量,欠税金额,纳税信用等级\n")
+	codes := make([]string, companies)
+	for i := range codes {
+		codes[i], _ = creditcode.New('9', '1', "330604", fmt.Sprintf("M%07d", i))
+	}
+	for m := range months {
+		for i, c := range codes {
+			fmt.Fprintf(w, "%s,%04d-%02d,%d.5,30,0,30,100,%d,0,B\n", c, 2021+m/12, m%12+1, 1000+i, i%50)
+		}
+	}
+	w.Flush()
+	f.Close()
+
+	child := exec.Command(os.Args[0], "-test.run=^TestIngestChild$", "-test.count=1")
+	args, _ := json.Marshal([]string{"ingest", "--store", store, "--source", "tax", "--batch-id", "big", file})
+	child.Env = append(os.Environ(), ingestChildEnv+"="+string(args))
+	var childOut bytes.Buffer
+	child.Stdout, child.Stderr = &childOut, &childOut
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	parts := func() []string {
+		m, _ := filepath.Glob(filepath.Join(store, "raw", "tax", "month=*", "batch-*.parquet"))
+		return m
+	}
+	for deadline := time.Now().Add(60 * time.Second); len(parts()) < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			child.Process.Kill()
+			t.Fatalf("no part written within a minute:\n%s", childOut.String())
+		}
+	}
+	child.Process.Kill()
+	child.Wait()
+	if m, _ := filepath.Glob(filepath.Join(store, "raw", "tax", "_batches", "*")); len(m) != 0 {
+		t.Fatalf("the batch was committed before the kill (%v): the test shows nothing", m)
+	}
+	left := len(parts())
+	if out, _, _ := run(t, "ingest", "status", "--store", store); batchesOf(out, "tax") != "0" {
+		t.Fatalf("status after the kill:\n%s", out)
+	}
+	out, errs, code := run(t, "ingest", "gc", "--store", store, "--older-than", "0s")
+	if code != 0 || out != fmt.Sprintf("removed %d orphaned parts\n", left) {
+		t.Fatalf("gc: exit %d, %q %q; the kill left %d parts", code, out, errs, left)
+	}
+	out, errs, code = run(t, "ingest", "--store", store, "--source", "tax", "--batch-id", "big", file)
+	want := fmt.Sprintf("%d rows, %d accepted (%d new, 0 corrected, 0 unchanged), 0 rejected", companies*months, companies*months, companies*months)
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("retry: exit %d, %q %q", code, out, errs)
+	}
+}
+
+// batchesOf returns the BATCHES and ROWS columns of a source in `xinyi ingest status`.
+func batchesOf(status, source string) string {
+	for _, line := range strings.Split(status, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == source {
+			if f[1] == "0" {
+				return "0"
+			}
+			return f[1] + " " + f[2]
+		}
+	}
+	return ""
 }
