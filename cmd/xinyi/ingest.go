@@ -127,6 +127,7 @@ func runIngestGC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := newFlags("ingest gc", stderr)
 	dir := fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 	olderThan := fs.Duration("older-than", 24*time.Hour, "keep parts younger than this: they may belong to a batch still running")
+	tempDir := fs.String("temp-dir", os.TempDir(), "folder of the temporary files of ingestion (spills of killed runs are removed too)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,7 +148,11 @@ func runIngestGC(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "removed %d orphaned parts\n", total)
+	temps, err := ingest.RemoveStaleTemps(*tempDir, time.Now().Add(-*olderThan))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "removed %d orphaned parts and %d temporary files\n", total, temps)
 	return nil
 }
 

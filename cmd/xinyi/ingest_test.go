@@ -58,7 +58,7 @@ func TestIngestCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "tax ") || !strings.Contains(out, "3.33%") {
 		t.Fatalf("status: exit %d, out %q, err %q", code, out, errs)
 	}
-	if out, errs, code = run(t, "ingest", "gc", "--store", dir, "--older-than", "0s"); code != 0 || !strings.Contains(out, "removed 0 orphaned parts") {
+	if out, errs, code = run(t, "ingest", "gc", "--store", dir, "--older-than", "0s", "--temp-dir", t.TempDir()); code != 0 || !strings.Contains(out, "removed 0 orphaned parts and 0 temporary files") {
 		t.Fatalf("gc: exit %d, out %q, err %q", code, out, errs)
 	}
 	if _, errs, code = run(t, "ingest", "--store", dir, "--source", "weather", file); code == 0 || !strings.Contains(errs, `no contract for source "weather"`) {
@@ -168,7 +168,10 @@ func TestIngestKilledMidBatch(t *testing.T) {
 
 	child := exec.Command(os.Args[0], "-test.run=^TestIngestChild$", "-test.count=1")
 	args, _ := json.Marshal([]string{"ingest", "--store", store, "--source", "tax", "--batch-id", "big", file})
-	child.Env = append(os.Environ(), ingestChildEnv+"="+string(args))
+	// The child's spill files, left by the kill, go with the test's folder.
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	child.Env = append(os.Environ(), ingestChildEnv+"="+string(args), "TMPDIR="+tmp)
 	var childOut bytes.Buffer
 	child.Stdout, child.Stderr = &childOut, &childOut
 	if err := child.Start(); err != nil {
@@ -193,9 +196,10 @@ func TestIngestKilledMidBatch(t *testing.T) {
 	if out, _, _ := run(t, "ingest", "status", "--store", store); batchesOf(out, "tax") != "0" {
 		t.Fatalf("status after the kill:\n%s", out)
 	}
-	out, errs, code := run(t, "ingest", "gc", "--store", store, "--older-than", "0s")
-	if code != 0 || out != fmt.Sprintf("removed %d orphaned parts\n", left) {
-		t.Fatalf("gc: exit %d, %q %q; the kill left %d parts", code, out, errs, left)
+	spills, _ := filepath.Glob(filepath.Join(tmp, "xinyi-ingest-*"))
+	out, errs, code := run(t, "ingest", "gc", "--store", store, "--older-than", "0s", "--temp-dir", tmp)
+	if code != 0 || out != fmt.Sprintf("removed %d orphaned parts and %d temporary files\n", left, len(spills)) || len(spills) == 0 {
+		t.Fatalf("gc: exit %d, %q %q; the kill left %d parts and %d spill files", code, out, errs, left, len(spills))
 	}
 	out, errs, code = run(t, "ingest", "--store", store, "--source", "tax", "--batch-id", "big", file)
 	want := fmt.Sprintf("%d rows, %d accepted (%d new, 0 corrected, 0 unchanged), 0 rejected", companies*months, companies*months, companies*months)

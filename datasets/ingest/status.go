@@ -3,6 +3,8 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
@@ -97,4 +99,28 @@ func RemoveOrphans(ctx context.Context, store blob.Store, source string, before 
 		removed = append(removed, in.Key)
 	}
 	return removed, nil
+}
+
+// RemoveStaleTemps removes the temporary files (spills, spooled uploads,
+// quarantines being written) that ingestion processes killed mid-batch left in
+// dir, when last written before before. It returns how many it removed.
+func RemoveStaleTemps(dir string, before time.Time) (int, error) {
+	n := 0
+	for _, pattern := range []string{"xinyi-ingest-*", "xinyi-quarantine-*"} {
+		names, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return n, err
+		}
+		for _, name := range names {
+			st, err := os.Lstat(name)
+			if err != nil || !st.Mode().IsRegular() || !st.ModTime().Before(before) {
+				continue
+			}
+			if err := os.Remove(name); err != nil {
+				return n, fmt.Errorf("ingest: remove %s: %w", name, err)
+			}
+			n++
+		}
+	}
+	return n, nil
 }
