@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -13,9 +14,9 @@ import (
 )
 
 // TestCorrectionReachesSnapshots corrects one company's June sales in a generated
-// store through Ingest and materializes again: the 3-month sales sum as of July 31
-// grows by exactly the correction (1,000 yuan), and as of June 30, before the
-// correction arrived, nothing changes.
+// store through Ingest (arriving August 3) and materializes again: the 3-month
+// sales sum as of August 31 grows by exactly the correction (1,000 yuan), and as
+// of July 31, before the correction arrived, nothing changes.
 func TestCorrectionReachesSnapshots(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and materializes a universe")
@@ -34,11 +35,11 @@ func TestCorrectionReachesSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The first company whose June declarations (and corrections) all arrived by
-	// June 30, and the fact in force.
+	// July 31, and the fact in force.
 	byCode := map[string]datasets.TaxRow{}
 	late := map[string]bool{}
 	for _, r := range rows {
-		if r.ArrivalDate > june.LastDay() {
+		if r.ArrivalDate > (june + 1).LastDay() {
 			late[r.Code] = true
 		}
 		if cur, ok := byCode[r.Code]; !ok || r.Revision > cur.Revision {
@@ -51,9 +52,12 @@ func TestCorrectionReachesSnapshots(t *testing.T) {
 			codes = append(codes, c)
 		}
 	}
+	if len(codes) == 0 {
+		t.Fatal("no company's June declaration arrived by July 31")
+	}
 	slices.Sort(codes)
 	r := byCode[codes[0]]
-	asofs := []time.Time{june.LastDay().Time(), (june + 1).LastDay().Time()}
+	asofs := []time.Time{(june + 1).LastDay().Time(), (june + 2).LastDay().Time()}
 	snapshot := func() []float64 {
 		if _, err := features.Materialize(ctx, store, features.Options{Set: "full", AsOf: asofs, Force: true, Workers: 2}); err != nil {
 			t.Fatal(err)
@@ -73,19 +77,22 @@ func TestCorrectionReachesSnapshots(t *testing.T) {
 		return out
 	}
 	before := snapshot()
+	if math.IsNaN(before[0]) || math.IsNaN(before[1]) {
+		t.Fatalf("no sales sum for %s: %v", r.Code, before)
+	}
 	line := fmt.Sprintf("%s,%s,%.2f,%.2f,%.2f,%.2f,%.2f,%d,%.2f,%s\n", r.Code, june, r.Sales+1000, r.VATPaid, r.IncomeTaxPaid,
 		r.TaxPaid, r.Profit, r.Invoices, r.Arrears, r.CreditGrade)
 	csv := "纳税人识别号,所属期,销售额,增值税,企业所得税,实缴税额,利润总额,开票数量,欠税金额,纳税信用等级\n" + line
-	arrival := june.LastDay().Time().Add(3 * 24 * time.Hour)
+	arrival := (june + 1).LastDay().Time().Add(3 * 24 * time.Hour)
 	rep, err := New(store).Ingest(ctx, "tax", []Input{{Name: "fix.csv", R: strings.NewReader(csv)}}, Options{Now: func() time.Time { return arrival }})
 	if err != nil || rep.Corrected != 1 {
 		t.Fatalf("%v %+v", err, rep)
 	}
 	after := snapshot()
 	if after[0] != before[0] {
-		t.Errorf("as of June 30 the sum moved from %v to %v before the correction arrived", before[0], after[0])
+		t.Errorf("as of July 31 the sum moved from %v to %v before the correction arrived", before[0], after[0])
 	}
 	if d := after[1] - before[1]; d < 999.99 || d > 1000.01 {
-		t.Errorf("as of July 31 the sum moved by %v (from %v to %v), want 1000", d, before[1], after[1])
+		t.Errorf("as of August 31 the sum moved by %v (from %v to %v), want 1000", d, before[1], after[1])
 	}
 }
