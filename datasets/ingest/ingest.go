@@ -661,22 +661,14 @@ func appendValue(k []byte, v parquet.Value) []byte {
 
 // digestOf hashes the values of a row other than arrival_date and revision.
 func (b *batch) digestOf(row []parquet.Value) uint64 {
-	var h maphash.Hash
-	h.SetSeed(b.g.seed)
-	var tmp [64]byte
+	var stack [256]byte
+	buf := stack[:0]
 	for i, v := range row {
-		if i == b.info.arrLeaf || i == b.info.revLeaf {
-			continue
+		if i != b.info.arrLeaf && i != b.info.revLeaf {
+			buf = appendValue(buf, v)
 		}
-		if v.Kind() == parquet.ByteArray || v.Kind() == parquet.FixedLenByteArray {
-			ba := v.ByteArray()
-			h.Write(binary.AppendUvarint(tmp[:0], uint64(len(ba))))
-			h.Write(ba)
-			continue
-		}
-		h.Write(appendValue(tmp[:0], v))
 	}
-	return h.Sum64()
+	return maphash.Bytes(b.g.seed, buf)
 }
 
 // removeParts deletes the parts this attempt wrote (they were never visible).
@@ -708,13 +700,17 @@ func (b *batch) loadIndex(prefix string) (map[string]stored, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
+		var kb []byte
 		err = eachRow(data, in.Key, info, row, func(row []parquet.Value) {
-			key := info.keyOf(row)
+			kb = kb[:0]
+			for _, l := range info.keyLeaf {
+				kb = appendValue(kb, row[l])
+			}
 			rev, arr := row[info.revLeaf].Int32(), row[info.arrLeaf].Int32()
-			if cur, ok := index[key]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
+			if cur, ok := index[string(kb)]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
 				return
 			}
-			index[key] = stored{rev: rev, arrival: arr, digest: b.digestOf(row)}
+			index[string(kb)] = stored{rev: rev, arrival: arr, digest: b.digestOf(row)}
 		})
 		if err != nil {
 			return nil, err
