@@ -53,6 +53,10 @@ bench-duckdb: ## materialization vs DuckDB on a generated 120,000-company univer
 	@test -d /tmp/xinyi-gen120k/raw || $(GO) run ./cmd/xinyi generate --companies 120000 --months 36 --seed 1 --out /tmp/xinyi-gen120k
 	cd bench/features && $(GO) run . -dir /tmp/xinyi-gen120k
 
+.PHONY: bench-ingest
+bench-ingest: ## department CSV to visible Parquet (tax, 1.34M corrections of 36 stored months) vs DuckDB's COPY (cgo; slow first build)
+	cd bench/ingest && $(GO) run . -dir /tmp/xinyi-ingest-bench
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for a short while (FUZZTIME=30s by default)
 	@bash scripts/fuzz.sh $${FUZZTIME:-30s}

@@ -14,7 +14,13 @@
 //
 // through an internal/blob store, labels under labels/month=YYYY-MM/. schema.go is
 // the contract with the feature store (sources, columns, time semantics);
-// GENERATOR.md describes the generating process and its measured properties.
+// contracts.yaml (Contracts) adds what a department delivers: its header names in
+// Chinese and English, units, ranges, enumerations and code lists, the key of a
+// fact, full or incremental delivery and the expected cadence, checked against the
+// row structs. Delivered records arrive through datasets/ingest as batches whose
+// parts count only once the batch manifest under raw/<source>/_batches/ lists them
+// (VisibleParts); GENERATOR.md describes the generating process and its measured
+// properties.
 //
 // Usage:
 //

@@ -160,6 +160,9 @@ func ReadMonth[T Row](ctx context.Context, store blob.Store, src Source, m Month
 	if err != nil {
 		return nil, fmt.Errorf("datasets: list %s: %w", prefix, err)
 	}
+	if infos, err = VisibleParts(ctx, store, src.Name, infos); err != nil {
+		return nil, err
+	}
 	var out []T
 	found := false
 	for _, in := range infos {
@@ -185,6 +188,11 @@ func Months(ctx context.Context, store blob.Store, src Source) ([]Month, error) 
 	infos, err := store.List(ctx, src.Prefix())
 	if err != nil {
 		return nil, fmt.Errorf("datasets: list %s: %w", src.Prefix(), err)
+	}
+	if src.Kind != Label {
+		if infos, err = VisibleParts(ctx, store, src.Name, infos); err != nil {
+			return nil, err
+		}
 	}
 	var out []Month
 	for _, in := range infos {

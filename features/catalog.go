@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/xinyi-platform/xinyi/datasets"
 )
 
 // Sentinel errors of the package, wrapped with the file, line, id or path involved.
@@ -261,6 +263,9 @@ func ParseCatalog(files map[string][]byte) (*Catalog, error) {
 					if s.Name == "" {
 						return nil, catErr(name, item.Line, "source without a name")
 					}
+					if err := fillFromContract(&s); err != nil {
+						return nil, catErr(name, item.Line, "source %q: %v", s.Name, err)
+					}
 					if prev, dup := c.sources[s.Name]; dup {
 						return nil, catErr(name, item.Line, "duplicate source %q (first at %s)", s.Name, prev.Pos)
 					}
@@ -348,6 +353,38 @@ func decodeStrict(n *yaml.Node, v any, pos Pos) error {
 	}
 	if err := n.Decode(v); err != nil {
 		return catErr(pos.File, pos.Line, "%v", err)
+	}
+	return nil
+}
+
+// fillFromContract takes what a source is from its datasets contract, the one
+// description of the raw table: name_zh, department, kind and (event and relation
+// sources) id_column. A catalog entry names the source and lists the columns
+// indicators may aggregate; a field it gives anyway must agree with the contract.
+func fillFromContract(s *Source) error {
+	c, err := datasets.ContractOf(s.Name)
+	if err != nil {
+		return fmt.Errorf("not a department table of datasets (%v)", err)
+	}
+	id := ""
+	if k := SourceKind(c.KindName); k == KindEvent || k == KindRelation {
+		id = c.Key[0]
+	}
+	for _, f := range []struct {
+		field string
+		got   *string
+		want  string
+	}{
+		{"name_zh", &s.NameZH, c.NameZh},
+		{"department", &s.Department, c.Department},
+		{"kind", (*string)(&s.Kind), c.KindName},
+		{"id_column", &s.IDColumn, id},
+	} {
+		if *f.got == "" {
+			*f.got = f.want
+		} else if *f.got != f.want {
+			return fmt.Errorf("%s %q, the datasets contract says %q", f.field, *f.got, f.want)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
 
@@ -289,6 +290,10 @@ func (m *materializer) listSource(ctx context.Context, name string, lo, hi Month
 	infos, err := m.store.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
+	}
+	// Parts of ingestion batches count once their batch is committed.
+	if infos, err = datasets.VisibleParts(ctx, m.store, name, infos); err != nil {
+		return nil, fmt.Errorf("features: %w", err)
 	}
 	var out []blob.Info
 	for _, in := range infos {

@@ -46,6 +46,9 @@ const (
 	KindBank      Kind = "bank"
 	KindRegulator Kind = "regulator"
 	KindPlatform  Kind = "platform"
+	// KindDepartment is a government department that delivers records (tax
+	// bureau, courts, utilities, ...).
+	KindDepartment Kind = "department"
 )
 
 // Role is a permission held by a user.
@@ -60,9 +63,12 @@ const (
 	RoleBank          Role = "bank"
 	RoleRegulator     Role = "regulator"
 	RoleLab           Role = "lab"
+	// RoleDepartment delivers its department's records and reads their ingestion
+	// history (only its own sources).
+	RoleDepartment Role = "department"
 )
 
-var knownRoles = []Role{RoleDataScientist, RoleApprover, RoleAdmin, RoleBank, RoleRegulator, RoleLab}
+var knownRoles = []Role{RoleDataScientist, RoleApprover, RoleAdmin, RoleBank, RoleRegulator, RoleLab, RoleDepartment}
 
 // ParseRole checks that s names a known role.
 func ParseRole(s string) (Role, error) {
@@ -76,10 +82,10 @@ func ParseRole(s string) (Role, error) {
 // ParseKind checks that s names a known institution kind.
 func ParseKind(s string) (Kind, error) {
 	switch k := Kind(strings.TrimSpace(s)); k {
-	case KindBank, KindRegulator, KindPlatform:
+	case KindBank, KindRegulator, KindPlatform, KindDepartment:
 		return k, nil
 	}
-	return "", fmt.Errorf("%w: unknown institution kind %q (want bank, regulator or platform)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: unknown institution kind %q (want bank, regulator, platform or department)", ErrInvalid, s)
 }
 
 // Institution is a bank, a regulator or the platform operator.

@@ -79,6 +79,13 @@ const (
 	// user with the regulator role at the owner institution (Resource.Owner), or a
 	// platform administrator.
 	ActionViewInspections Action = "inspection.view"
+	// ActionIngest: deliver records into a raw source. A user with the department
+	// role at the department that owns the source (Resource.Owner), or a platform
+	// administrator.
+	ActionIngest Action = "source.ingest"
+	// ActionReadIngest: read a source's ingestion history and quarantine. The
+	// roles of ActionIngest.
+	ActionReadIngest Action = "source.history"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -255,6 +262,17 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("%s is another institution's, or needs the regulator role; %s", res.Subject(), who())
+	case ActionIngest, ActionReadIngest:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		if !p.Has(RoleDepartment) || p.InstitutionKind != KindDepartment {
+			return refuse("department records are delivered by a user with the department role at a department, or a platform administrator; %s", who())
+		}
+		if res.Owner == 0 || res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another department", res.Subject())
+		}
+		return Decision{}, nil
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

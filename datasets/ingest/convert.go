@@ -1,0 +1,378 @@
+package ingest
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/creditcode"
+)
+
+// Reasons a row is rejected (the keys of Report.Reasons).
+const (
+	ReasonColumns      = "column_count"  // more fields than the header
+	ReasonMissing      = "missing_value" // a required cell is empty
+	ReasonCode         = "bad_code"      // not a valid unified social credit code
+	ReasonDate         = "bad_date"      // not a date
+	ReasonFutureDate   = "future_date"   // a date after the day of arrival
+	ReasonNumber       = "bad_number"    // not a number of the column's type
+	ReasonRange        = "out_of_range"  // outside the contract's min..max (a negative amount)
+	ReasonEnum         = "not_in_enum"   // not one of the contract's values or department codes
+	ReasonFormat       = "bad_format"    // does not match the contract's pattern
+	ReasonDuplicateKey = "duplicate_key" // the key of an earlier row of the batch
+	ReasonRecord       = "bad_record"    // a record that cannot be split (quotes, JSON)
+)
+
+// rowError is why one row is rejected.
+type rowError struct {
+	reason, column, detail string
+}
+
+// binding maps the fields of a file's header to contract columns.
+type binding struct {
+	contract *datasets.Contract
+	leaf     []int // contract column -> leaf column of the Parquet schema
+	// per header position: contract column (-1 ignored) and decimal shift
+	col     []int
+	shift   []int
+	present []bool // per contract column
+	ignored []string
+	seen    []bool // scratch of convert
+}
+
+func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, error) {
+	b := &binding{contract: s.contract, leaf: s.leaf, present: make([]bool, len(s.contract.Columns))}
+	for _, h := range hdr {
+		name, unit := datasets.SplitHeaderUnit(h)
+		ci, ok := s.headers[datasets.HeaderKey(strings.TrimPrefix(name, "\ufeff"))]
+		if !ok {
+			b.col = append(b.col, -1)
+			b.shift = append(b.shift, 0)
+			if strings.TrimSpace(h) != "" {
+				b.ignored = append(b.ignored, h)
+			}
+			continue
+		}
+		col := &s.contract.Columns[ci]
+		if b.present[ci] {
+			return nil, fmt.Errorf("%w: %s: columns %q and another both map to %s", ErrFormat, file, h, col.Name)
+		}
+		b.present[ci] = true
+		shift := 0
+		from := unit
+		if from == "" {
+			from = col.DeptUnit
+		}
+		if from != "" && col.Unit != "" {
+			var err error
+			if shift, err = datasets.UnitShift(from, col.Unit); err != nil {
+				return nil, fmt.Errorf("%w: %s: column %q: %v (the contract's unit of %s is %s)", ErrFormat, file, h, err, col.Name, col.Unit)
+			}
+		}
+		b.col = append(b.col, ci)
+		b.shift = append(b.shift, shift)
+	}
+	if !lenient {
+		var missing []string
+		for ci, col := range s.contract.Columns {
+			if col.Required && !b.present[ci] {
+				missing = append(missing, fmt.Sprintf("%s (%s)", col.NameZh, col.Name))
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("%w: %s: header lacks required columns %s; it has %q", ErrFormat, file, strings.Join(missing, ", "), hdr)
+		}
+	}
+	return b, nil
+}
+
+// convert turns the fields of one record into a Parquet row of the source's
+// schema (arrival_date and revision left zero).
+func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets.Day, xlsx bool) *rowError {
+	if len(fields) > len(b.col) {
+		for _, f := range fields[len(b.col):] {
+			if strings.TrimSpace(f) != "" {
+				return &rowError{ReasonColumns, "", fmt.Sprintf("%d fields, the header has %d", len(fields), len(b.col))}
+			}
+		}
+	}
+	cols := b.contract.Columns
+	// Absent columns read as zero values (required ones are checked below).
+	if len(b.seen) != len(cols) {
+		b.seen = make([]bool, len(cols))
+	}
+	seen := b.seen
+	clear(seen)
+	for i, ci := range b.col {
+		if ci < 0 {
+			continue
+		}
+		text := ""
+		if i < len(fields) {
+			text = fields[i]
+		}
+		v, err := convertCell(&cols[ci], text, b.shift[i], arrival, xlsx)
+		if err != nil {
+			return err
+		}
+		row[b.leaf[ci]] = v.Level(0, 0, b.leaf[ci])
+		seen[ci] = true
+	}
+	for ci := range cols {
+		if !seen[ci] {
+			if cols[ci].Required {
+				return &rowError{ReasonMissing, cols[ci].Name, "required column absent"}
+			}
+			v, _ := convertCell(&cols[ci], "", 0, arrival, xlsx)
+			row[b.leaf[ci]] = v.Level(0, 0, b.leaf[ci])
+		}
+	}
+	return nil
+}
+
+func convertCell(col *datasets.Column, text string, shift int, arrival datasets.Day, xlsx bool) (parquet.Value, *rowError) {
+	text = strings.TrimSpace(text)
+	if col.Codes != nil {
+		if to, ok := col.Codes[text]; ok {
+			text = to
+		}
+	}
+	if text == "" {
+		if col.Required {
+			return parquet.Value{}, &rowError{ReasonMissing, col.Name, "empty"}
+		}
+		switch col.Type {
+		case datasets.TypeFloat:
+			return parquet.DoubleValue(0), nil
+		case datasets.TypeInt, datasets.TypeDate, datasets.TypeMonthEnd:
+			return parquet.Int32Value(0), nil
+		case datasets.TypeBool:
+			return parquet.BooleanValue(false), nil
+		}
+		return parquet.ByteArrayValue(nil), nil
+	}
+	bad := func(reason, format string, args ...any) (parquet.Value, *rowError) {
+		return parquet.Value{}, &rowError{reason, col.Name, fmt.Sprintf(format, args...)}
+	}
+	switch col.Type {
+	case datasets.TypeCode:
+		code := creditcode.Normalize(text)
+		if err := creditcode.Validate(code); err != nil {
+			return bad(ReasonCode, "%q: %v", clip(text), err)
+		}
+		return parquet.ByteArrayValue([]byte(code)), nil
+	case datasets.TypeString:
+		if len(col.Enum) > 0 && !slices.Contains(col.Enum, text) {
+			return bad(ReasonEnum, "%q is not one of %v", clip(text), col.Enum)
+		}
+		if re := col.Match(); re != nil && !re.MatchString(text) {
+			return bad(ReasonFormat, "%q does not match %s", clip(text), col.Pattern)
+		}
+		return parquet.ByteArrayValue([]byte(text)), nil
+	case datasets.TypeDate, datasets.TypeMonthEnd:
+		d, ok := parseDate(text, col.Type == datasets.TypeMonthEnd, xlsx)
+		if !ok {
+			return bad(ReasonDate, "%q is not a date (YYYY-MM-DD)", clip(text))
+		}
+		if col.NotFuture && d > arrival {
+			return bad(ReasonFutureDate, "%s is after the day of arrival %s", d, arrival)
+		}
+		return parquet.Int32Value(int32(d)), nil
+	case datasets.TypeFloat:
+		s, ok := shiftDecimal(strings.ReplaceAll(text, ",", ""), shift)
+		if !ok {
+			return bad(ReasonNumber, "%q is not a number", clip(text))
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return bad(ReasonNumber, "%q is not a finite number", clip(text))
+		}
+		if r := checkRange(col, f); r != nil {
+			return parquet.Value{}, r
+		}
+		return parquet.DoubleValue(f), nil
+	case datasets.TypeInt:
+		n, err := strconv.ParseInt(strings.ReplaceAll(text, ",", ""), 10, 32)
+		if err != nil {
+			return bad(ReasonNumber, "%q is not a whole number", clip(text))
+		}
+		if r := checkRange(col, float64(n)); r != nil {
+			return parquet.Value{}, r
+		}
+		return parquet.Int32Value(int32(n)), nil
+	case datasets.TypeBool:
+		switch strings.ToLower(text) {
+		case "1", "true", "t", "y", "yes", "是":
+			return parquet.BooleanValue(true), nil
+		case "0", "false", "f", "n", "no", "否":
+			return parquet.BooleanValue(false), nil
+		}
+		return bad(ReasonEnum, "%q is not a yes/no value", clip(text))
+	}
+	return bad(ReasonFormat, "column type %s", col.Type)
+}
+
+func checkRange(col *datasets.Column, f float64) *rowError {
+	if col.Min != nil && f < *col.Min {
+		return &rowError{ReasonRange, col.Name, fmt.Sprintf("%v is below the minimum %v", f, *col.Min)}
+	}
+	if col.Max != nil && f > *col.Max {
+		return &rowError{ReasonRange, col.Name, fmt.Sprintf("%v is above the maximum %v", f, *col.Max)}
+	}
+	return nil
+}
+
+// clip shortens a cell quoted in a message.
+func clip(s string) string {
+	if len(s) <= 64 {
+		return s
+	}
+	return s[:61] + "..."
+}
+
+var dateLayouts = []string{"2006-01-02", "2006/01/02", "20060102", "2006.01.02", "2006/1/2", "2006-1-2", "2006年1月2日"}
+var monthLayouts = []string{"2006-01", "2006/01", "200601", "2006.01", "2006年1月", "2006-1", "2006/1"}
+
+// parseDate reads a calendar date; a month-end column also takes a bare month,
+// and an Excel workbook's serial day numbers are taken as dates.
+func parseDate(s string, monthEnd, xlsx bool) (datasets.Day, bool) {
+	// The common forms first, without time.Parse and its error values.
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, m, d := digits4(s[:4]), digits2(s[5:7]), digits2(s[8:])
+		if y < 0 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+			return 0, false
+		}
+		return checkYear(civilDay(y, m, d))
+	}
+	if monthEnd && len(s) == 7 && s[4] == '-' {
+		if y, m := digits4(s[:4]), digits2(s[5:]); y >= 0 && m >= 1 && m <= 12 {
+			return checkYear(civilDay(y, m+1, 1) - 1)
+		}
+	}
+	if len(s) > 10 && (s[10] == 'T' || s[10] == ' ') {
+		s = s[:10] // a timestamp: its date
+	}
+	for _, l := range dateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return checkYear(datasets.DayOf(t))
+		}
+	}
+	if monthEnd {
+		for _, l := range monthLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return checkYear(datasets.MonthOf(t).LastDay())
+			}
+		}
+	}
+	if xlsx {
+		if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 1 && n < 200000 && n == math.Trunc(n) {
+			// Excel's day 0 is 1899-12-30 (with the 1900 leap-year bug folded in).
+			return checkYear(datasets.DayOf(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)) + datasets.Day(n))
+		}
+	}
+	return 0, false
+}
+
+func checkYear(d datasets.Day) (datasets.Day, bool) {
+	y := d.Time().Year()
+	return d, y >= 1900 && y <= 2200
+}
+
+// shiftDecimal moves the decimal point of a plain decimal number k places to the
+// right (k may be negative), so that a unit conversion by a power of ten is
+// exact: "1.234567" shifted 4 is "12345.67". Exponent notation is adjusted in
+// its exponent. It reports false for text that is not a decimal number.
+func shiftDecimal(s string, k int) (string, bool) {
+	if s == "" {
+		return "", false
+	}
+	if k == 0 {
+		return s, true
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil {
+			return "", false
+		}
+		return s[:i] + "e" + strconv.Itoa(e+k), true
+	}
+	sign := ""
+	if s[0] == '-' || s[0] == '+' {
+		sign, s = s[:1], s[1:]
+	}
+	intPart, frac, _ := strings.Cut(s, ".")
+	if intPart == "" && frac == "" {
+		return "", false
+	}
+	for _, c := range intPart + frac {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	digits := intPart + frac
+	point := len(intPart) + k
+	for point > len(digits) {
+		digits += "0"
+	}
+	for point < 0 {
+		digits = "0" + digits
+		point++
+	}
+	out := strings.TrimLeft(digits[:point], "0")
+	if out == "" {
+		out = "0"
+	}
+	if point < len(digits) {
+		out += "." + digits[point:]
+	}
+	return sign + out, true
+}
+
+func digits4(s string) int {
+	if len(s) != 4 {
+		return -1
+	}
+	n := 0
+	for i := range 4 {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func digits2(s string) int {
+	if len(s) != 2 || s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9' {
+		return -1
+	}
+	return int(s[0]-'0')*10 + int(s[1]-'0')
+}
+
+// civilDay is the day number of y-m-d (m may be 13: January of the next year),
+// by Howard Hinnant's days_from_civil.
+func civilDay(y, m, d int) datasets.Day {
+	if m > 12 {
+		y, m = y+1, m-12
+	}
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return datasets.Day(era*146097 + doe - 719468)
+}
+
+func daysIn(y, m int) int {
+	return int(civilDay(y, m+1, 1) - civilDay(y, m, 1))
+}
