@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -161,18 +162,7 @@ func runIngestServe(ctx context.Context, args []string, stdout, stderr io.Writer
 	mf := addMetaFlags(fs, false)
 	listen := fs.String("listen", "127.0.0.1:8090", "address to serve on")
 	maxBad := fs.Float64("max-bad", 0.05, "default share of bad rows above which a batch is refused (a request's max_bad overrides)")
-	owners := map[string]string{}
-	fs.Func("owner", "source=institution: the department that owns a source (repeat for each source)", func(v string) error {
-		src, inst, ok := strings.Cut(v, "=")
-		if !ok || src == "" || inst == "" {
-			return fmt.Errorf("want source=institution, got %q", v)
-		}
-		if _, err := datasets.ContractOf(src); err != nil {
-			return err
-		}
-		owners[src] = inst
-		return nil
-	})
+	owners := ingestOwnerFlag(fs, "owner", "source=institution: the department that owns a source (repeat for each source)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -211,4 +201,22 @@ func runIngestServe(ctx context.Context, args []string, stdout, stderr io.Writer
 		defer cancel()
 		return srv.Shutdown(shut)
 	}
+}
+
+// ingestOwnerFlag adds a repeatable source=institution flag and returns the map
+// it fills.
+func ingestOwnerFlag(fs *flag.FlagSet, name, usage string) map[string]string {
+	owners := map[string]string{}
+	fs.Func(name, usage, func(v string) error {
+		src, inst, ok := strings.Cut(v, "=")
+		if !ok || src == "" || inst == "" {
+			return fmt.Errorf("want source=institution, got %q", v)
+		}
+		if _, err := datasets.ContractOf(src); err != nil {
+			return err
+		}
+		owners[src] = inst
+		return nil
+	})
+	return owners
 }

@@ -13,7 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
+	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/internal/telemetry"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -111,6 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sample     = fs.Float64("trace-sample", 1, "fraction of new traces sampled, in (0, 1]; a caller's traceparent keeps its own decision")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
+	owners := ingestOwnerFlag(fs, "ingest-owner", "source=institution: the department that owns a raw source and may deliver it at POST /v1/ingest/{source} (repeat for each source; none: no ingestion on this server)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +180,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	mounts := map[string]http.Handler{}
+	if len(owners) > 0 {
+		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
+			Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: ingesthttp.OwnersByName(pl.acc, owners)})
+		if err != nil {
+			return err
+		}
+		mounts["/v1/ingest/"] = h
+	}
 	err = server.Run(ctx, server.Options{
 		Store: pl.store, DB: pl.db, Audit: pl.log, Access: pl.acc, Catalog: pl.cat, Registry: pl.reg, ServiceKey: *serviceKey,
 		Sets: taskSets, Bindings: bindings, Policy: pol,
@@ -191,7 +204,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return console, stop, nil
 		},
-		HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
+		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,
 	})
 	return mapServerErr(err)

@@ -76,7 +76,7 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	served := make(chan int, 1)
 	go func() {
 		var out, errOut bytes.Buffer
-		served <- runMain(ctx, []string{"serve", "-store", store, "-service-key", ops, "-http", addr, "-grpc", "", "-admin", admin,
+		served <- runMain(ctx, []string{"serve", "-store", store, "-service-key", ops, "-http", addr, "-grpc", "", "-admin", admin, "-ingest-owner", "tax=tax-bureau",
 			"-job-workers", "0", "-prewarm=false"}, &out, &errOut)
 	}()
 	defer func() {
@@ -113,6 +113,13 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	id, _ := job["id"].(string)
 	if id == "" || job["state"] != "running" {
 		t.Fatalf("started %v", job)
+	}
+	// Department deliveries are mounted beside the API: a request without a key is
+	// refused as unauthenticated, not unknown.
+	if resp, err := http.Get(base + "/v1/ingest/tax/batches"); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("ingest route without a key: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	// The admin listener answers apart from the API, without a key.
 	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "xinyi_requests_total", "/debug/pprof/": "goroutine"} {

@@ -122,6 +122,10 @@ type Options struct {
 	// server built; the returned func stops its background work.
 	Console func(Console) (http.Handler, func(), error)
 
+	// Mounts are further HTTP handlers by path prefix (e.g. "/v1/ingest/" for
+	// department deliveries), beside the API, the registry and the console.
+	Mounts map[string]http.Handler
+
 	// HTTPMiddleware, when set, wraps the whole HTTP mux (API, registry, console):
 	// request ids and trace spans (internal/telemetry). GRPCOptions are added to
 	// the gRPC server's (interceptors, stats handlers).
@@ -322,6 +326,9 @@ func (s *Server) build(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
+		for prefix, h := range o.Mounts {
+			mux.Handle(prefix, h)
+		}
 		if o.Console != nil {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs}
 			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
