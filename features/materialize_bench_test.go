@@ -47,24 +47,7 @@ func peakRSS() int64 {
 //
 //	go test -run '^$' -bench Materialize -benchtime 1x ./features -args -materialize.companies=120000 -materialize.dir=/tmp/xinyi-bench
 func BenchmarkMaterialize(b *testing.B) {
-	ctx := context.Background()
-	dir := *benchDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	store, err := blob.OpenLocal(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if infos, err := store.List(ctx, "raw/tax/"); err != nil || len(infos) == 0 {
-		o := datasets.DefaultGenerateOptions()
-		o.Companies = *benchCompanies
-		o.Months = 36
-		if _, err := datasets.Generate(ctx, store, o); err != nil {
-			b.Fatal(err)
-		}
-	}
+	store := benchUniverse(b)
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(benchBudget() * 3 / 2))
 	res := benchMaterializeLoop(b, store)
 	b.ReportMetric(float64(res.Decoded), "decoded-records")
@@ -109,23 +92,7 @@ func benchMaterializeLoop(b *testing.B, store blob.Store) *Result {
 //	go test -run '^$' -bench MaterializeStaged -benchtime 1x ./features -args -materialize.companies=120000 -materialize.dir=/tmp/xinyi-gen120k -materialize.set=pd
 func BenchmarkMaterializeStaged(b *testing.B) {
 	ctx := context.Background()
-	dir := *benchDir
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	store, err := blob.OpenLocal(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer store.Close()
-	if infos, err := store.List(ctx, "raw/tax/"); err != nil || len(infos) == 0 {
-		o := datasets.DefaultGenerateOptions()
-		o.Companies = *benchCompanies
-		o.Months = 36
-		if _, err := datasets.Generate(ctx, store, o); err != nil {
-			b.Fatal(err)
-		}
-	}
+	store := benchUniverse(b)
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(benchBudget() * 3 / 2))
 	var asofs []time.Time
 	for m := 3; m <= 12; m += 3 {
@@ -224,4 +191,29 @@ func differingValues(want, got *Snapshot) int {
 		}
 	}
 	return n
+}
+
+// benchUniverse opens the benchmark's store (-materialize.dir, else a temporary
+// folder), generating the universe into it when it holds no raw data yet; the
+// store is closed when b ends.
+func benchUniverse(b *testing.B) *blob.Local {
+	b.Helper()
+	dir := *benchDir
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	store, err := blob.OpenLocal(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { store.Close() })
+	if infos, err := store.List(context.Background(), "raw/tax/"); err != nil || len(infos) == 0 {
+		o := datasets.DefaultGenerateOptions()
+		o.Companies = *benchCompanies
+		o.Months = 36
+		if _, err := datasets.Generate(context.Background(), store, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return store
 }

@@ -178,22 +178,32 @@ func apiKey(r *http.Request) string {
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
+// principal authenticates the request's API key and takes one request from the
+// key's rate limit; on a refusal it writes the error and reports false.
+func (h *handler) principal(w http.ResponseWriter, r *http.Request) (serving.Principal, bool) {
+	key := apiKey(r)
+	if key == "" {
+		h.fail(w, r, fmt.Errorf("%w: send the API key as \"Authorization: Bearer <key>\"", serving.ErrUnauthenticated))
+		return serving.Principal{}, false
+	}
+	p, err := h.opts.Authorizer.Authenticate(r.Context(), key)
+	if err != nil {
+		h.fail(w, r, err)
+		return serving.Principal{}, false
+	}
+	if h.opts.Limiter != nil && !h.opts.Limiter.Allow(r.Context(), p.Institution+"/"+p.KeyID) {
+		w.Header().Set("Retry-After", "1")
+		h.fail(w, r, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID))
+		return serving.Principal{}, false
+	}
+	return p, true
+}
+
 // authed authenticates, rate-limits and runs fn, writing its result or error.
 func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := apiKey(r)
-		if key == "" {
-			h.fail(w, r, fmt.Errorf("%w: send the API key as \"Authorization: Bearer <key>\"", serving.ErrUnauthenticated))
-			return
-		}
-		p, err := h.opts.Authorizer.Authenticate(r.Context(), key)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if h.opts.Limiter != nil && !h.opts.Limiter.Allow(r.Context(), p.Institution+"/"+p.KeyID) {
-			w.Header().Set("Retry-After", "1")
-			h.fail(w, r, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID))
+		p, ok := h.principal(w, r)
+		if !ok {
 			return
 		}
 		status, v, err := fn(r.Context(), p, r)

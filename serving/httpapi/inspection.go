@@ -116,19 +116,8 @@ func (h *handler) planExport(ctx context.Context, p serving.Principal, r *http.R
 // same authentication, rate limit and JSON errors.
 func (h *handler) authedDownload(fn func(ctx context.Context, p serving.Principal, r *http.Request) (download, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := apiKey(r)
-		if key == "" {
-			h.fail(w, r, fmt.Errorf("%w: send the API key as \"Authorization: Bearer <key>\"", serving.ErrUnauthenticated))
-			return
-		}
-		p, err := h.opts.Authorizer.Authenticate(r.Context(), key)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if h.opts.Limiter != nil && !h.opts.Limiter.Allow(r.Context(), p.Institution+"/"+p.KeyID) {
-			w.Header().Set("Retry-After", "1")
-			h.fail(w, r, fmt.Errorf("%w: key %s", serving.ErrRateLimited, p.KeyID))
+		p, ok := h.principal(w, r)
+		if !ok {
 			return
 		}
 		d, err := fn(r.Context(), p, r)
