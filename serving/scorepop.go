@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -147,59 +145,36 @@ func (s *Service) ScorePopulation(ctx context.Context, p Principal, pops map[Tas
 	}
 
 	out := make([]*Decision, n)
-	const chunk = 512
-	var next, done atomic.Int64
-	var firstErr error
-	var errOnce sync.Once
-	var wg sync.WaitGroup
-	for range o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			vecs := make(map[Task][]float64, len(s.sets))
-			row := func(t Task) []float64 { return vecs[s.fetch[t]] }
-			lookup := func(id string) (float64, bool) {
-				l, ok := s.index[id]
-				if !ok {
-					return 0, false
-				}
-				v := vecs[l.task][l.col]
-				return v, !math.IsNaN(v)
+	err := inChunks(ctx, n, 512, o.Workers, o.Progress, func() func(i int) error {
+		vecs := make(map[Task][]float64, len(s.sets))
+		row := func(t Task) []float64 { return vecs[s.fetch[t]] }
+		lookup := func(id string) (float64, bool) {
+			l, ok := s.index[id]
+			if !ok {
+				return 0, false
 			}
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= n || ctx.Err() != nil {
-					return
-				}
-				hi := min(lo+chunk, n)
-				for i := lo; i < hi; i++ {
-					for t, src := range srcs {
-						if r := src.row[i]; r >= 0 {
-							vecs[t] = src.pop.Values[r*src.width : (r+1)*src.width]
-						} else {
-							vecs[t] = src.empty
-						}
-					}
-					d, err := figures(snap, pol, row, lookup, nil)
-					if err != nil {
-						errOnce.Do(func() { firstErr = fmt.Errorf("company %s: %w", base.Codes[i], err) })
-						return
-					}
-					d.Company, d.AsOf, d.Models = base.Codes[i], base.AsOf, models
-					out[i] = d
-				}
-				if c := done.Add(int64(hi - lo)); o.Progress != nil {
-					o.Progress(int(c), n)
+			v := vecs[l.task][l.col]
+			return v, !math.IsNaN(v)
+		}
+		return func(i int) error {
+			for t, src := range srcs {
+				if r := src.row[i]; r >= 0 {
+					vecs[t] = src.pop.Values[r*src.width : (r+1)*src.width]
+				} else {
+					vecs[t] = src.empty
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+			d, err := figures(snap, pol, row, lookup, nil)
+			if err != nil {
+				return fmt.Errorf("company %s: %w", base.Codes[i], err)
+			}
+			d.Company, d.AsOf, d.Models = base.Codes[i], base.AsOf, models
+			out[i] = d
+			return nil
+		}
+	})
+	if err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	refs := make([]string, len(models))
 	for i, m := range models {

@@ -112,43 +112,18 @@ func (s *Service) Screen(ctx context.Context, p Principal, pop *Population, opts
 	}
 	pol := s.policy.Load()
 	probs := make([]float64, n)
-	var done atomic.Int64
-	var firstErr error
-	var errOnce sync.Once
-	var wg sync.WaitGroup
-	const chunk = 1024
-	var next atomic.Int64
-	for range opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(chunk)) - chunk
-				if lo >= n || ctx.Err() != nil {
-					return
-				}
-				hi := min(lo+chunk, n)
-				for i := lo; i < hi; i++ {
-					v, err := sc.Predict(pop.Values[i*nf : (i+1)*nf])
-					if err != nil {
-						errOnce.Do(func() { firstErr = fmt.Errorf("company %s: %w", pop.Codes[i], err) })
-						return
-					}
-					probs[i] = v
-				}
-				d := done.Add(int64(hi - lo))
-				if opts.Progress != nil {
-					opts.Progress(int(d), n)
-				}
+	err := inChunks(ctx, n, 1024, opts.Workers, opts.Progress, func() func(i int) error {
+		return func(i int) error {
+			v, err := sc.Predict(pop.Values[i*nf : (i+1)*nf])
+			if err != nil {
+				return fmt.Errorf("company %s: %w", pop.Codes[i], err)
 			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+			probs[i] = v
+			return nil
+		}
+	})
+	if err != nil {
 		return nil, err
-	}
-	if firstErr != nil {
-		return nil, firstErr
 	}
 	order := make([]int, n)
 	for i := range order {
@@ -180,6 +155,47 @@ func (s *Service) Screen(ctx context.Context, p Principal, pop *Population, opts
 		return nil, err
 	}
 	return res, nil
+}
+
+// inChunks runs each(i) for i in [0, n) on workers goroutines taking chunks of
+// the given size; each worker gets its own function from newWorker (for its own
+// scratch state). progress, when set, hears the count done after each chunk. The
+// first error stops the run and is returned, as is the context's.
+func inChunks(ctx context.Context, n, chunk, workers int, progress func(done, total int), newWorker func() func(i int) error) error {
+	var next, done atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range max(1, workers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			each := newWorker()
+			for {
+				lo := int(next.Add(int64(chunk))) - chunk
+				if lo >= n || ctx.Err() != nil || failed.Load() {
+					return
+				}
+				hi := min(lo+chunk, n)
+				for i := lo; i < hi; i++ {
+					if err := each(i); err != nil {
+						errOnce.Do(func() { firstErr = err })
+						failed.Store(true)
+						return
+					}
+				}
+				if d := done.Add(int64(hi - lo)); progress != nil {
+					progress(int(d), n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return firstErr
 }
 
 // screenReasons fills the reasons of rows (by rank index) in parallel.
