@@ -39,6 +39,7 @@ bench-tools: ## install the benchmark peers (Debian's XGBoost 1.7.4, numpy, pand
 .PHONY: bench
 bench: tools services bench-tools ## run the Go benchmarks and the side-by-side peer comparisons
 	XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	XINYI_SCALE=1 XINYI_MINIO_BIN=$(BIN)/minio $(GO) test -count=1 -run '^TestCluster$$' -v -timeout 60m ./cmd/xinyi
 	@set -e; for s in bench/*.sh; do bash "$$s"; done
 
 .PHONY: bench-load
