@@ -122,7 +122,7 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 		resp.Body.Close()
 	}
 	// The admin listener answers apart from the API, without a key.
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "xinyi_requests_total", "/debug/pprof/": "goroutine"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "xinyi_source_late{department=", "/debug/pprof/": "goroutine"} {
 		resp, err := http.Get("http://" + admin + path)
 		if err != nil {
 			t.Fatalf("admin %s: %v", path, err)

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -251,6 +252,10 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	metrics := serving.NewMetrics(s.holder)
+	// Each department source's freshness and quality (xinyi_source_*).
+	if err := metrics.Registry().Register(ingest.NewStatusCollector(o.Store, 30*time.Second, logger)); err != nil {
+		return err
+	}
 	// Online stores: one per distinct feature set, on the newest snapshot that loads.
 	if s.online, err = servingfeatures.OpenStores(ctx, servingfeatures.StoresOptions{Store: o.Store, Sets: o.Sets, Refresh: o.Refresh,
 		Metrics: metrics, Logger: logger}); err != nil {
