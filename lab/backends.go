@@ -530,3 +530,28 @@ func (j QueuedJob) Percent() int {
 type Jobs interface {
 	Jobs(ctx context.Context, p Principal, state string, limit int) ([]QueuedJob, error)
 }
+
+// SourceStatus is one department source's freshness and quality.
+type SourceStatus struct {
+	// Source is the source's id; NameZH its Chinese name. DepartmentZH and
+	// DepartmentEN name the department that delivers it.
+	Source, NameZH             string
+	DepartmentZH, DepartmentEN string
+	CadenceDays, Batches int
+	Rows, Rejected       int64
+	LastArrival          time.Time // zero: never delivered
+	Late                 bool
+}
+
+// RejectRate is the share of delivered rows rejected.
+func (s SourceStatus) RejectRate() float64 {
+	if s.Rows == 0 {
+		return 0
+	}
+	return float64(s.Rejected) / float64(s.Rows)
+}
+
+// Sources reports every department source's status (datasets/ingest).
+type Sources interface {
+	SourceStatus(ctx context.Context) ([]SourceStatus, error)
+}

@@ -52,8 +52,10 @@ type Options struct {
 	Screenings Screenings
 	Companies  Companies
 	// Jobs lists the platform's durable jobs for its operators (nil: no jobs page).
-	Jobs   Jobs
-	Graphs GuaranteeGraphs
+	Jobs Jobs
+	// Sources reports the department sources\' freshness (nil: no sources page).
+	Sources Sources
+	Graphs  GuaranteeGraphs
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration
@@ -297,6 +299,7 @@ var roleNeeds = map[access.Action][2]string{
 	access.ActionWriteModel:      {"上传和变更模型需要数据科学家或管理员角色", "Uploading and changing models needs the data scientist or administrator role"},
 	access.ActionDecidePromotion: {"审批模型上线需要审批人角色", "Deciding a promotion needs the approver role"},
 	access.ActionScreen:          {"风险筛查需要监管机构的监管角色，或平台管理员", "Screening needs the regulator role at a regulator, or a platform administrator"},
+	access.ActionSourceStatus:    {"数据源状态仅平台管理员可见", "The sources' status is for platform administrators"},
 	access.ActionListJobs:        {"后台任务列表仅平台管理员可见", "The job list is for platform administrators"},
 	access.ActionFindCompanies:   {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},
 	access.ActionAssess:          {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},

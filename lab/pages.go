@@ -62,6 +62,7 @@ func (s *Server) routes() {
 	s.handle("GET /companies/{code}", companies, s.company)
 
 	s.handle("GET /jobs", route{action: access.ActionListJobs}, s.jobs)
+	s.handle("GET /sources", route{action: access.ActionSourceStatus}, s.sources)
 
 	s.handle("/", route{public: true}, func(q *req) error {
 		return fmt.Errorf("%w: no page at %s", ErrNotFound, q.r.URL.Path)
@@ -156,6 +157,7 @@ func (s *Server) home(q *req) error {
 	add("screenings", "screenings", p.May(string(access.ActionScreen)))
 	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
 	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
+	add("sources", "sources", s.o.Sources != nil && p.May(string(access.ActionSourceStatus)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
 }
 
@@ -834,4 +836,28 @@ func (s *Server) jobs(q *req) error {
 		d.Counts[j.State]++
 	}
 	return s.render(q, http.StatusOK, "jobs", "jobs", q.lang.T("nav.jobs"), d)
+}
+
+type sourcesData struct {
+	Sources []SourceStatus
+	Late    int
+}
+
+// sources shows every department source's deliveries against its cadence
+// (platform operators).
+func (s *Server) sources(q *req) error {
+	if s.o.Sources == nil {
+		return fmt.Errorf("%w: sources", ErrNotConnected)
+	}
+	list, err := s.o.Sources.SourceStatus(q.ctx())
+	if err != nil {
+		return err
+	}
+	d := sourcesData{Sources: list}
+	for _, src := range list {
+		if src.Late {
+			d.Late++
+		}
+	}
+	return s.render(q, http.StatusOK, "sources", "sources", q.lang.T("nav.sources"), d)
 }

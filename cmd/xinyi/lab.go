@@ -179,6 +179,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	if d.jobs != nil {
 		opts.Jobs = labjobs.New(d.jobs)
 	}
+	opts.Sources = labfeatures.NewSources(d.store)
 	console, err := lab.New(opts)
 	if err != nil {
 		stop()

@@ -46,6 +46,10 @@ const (
 	// materialization shards, …) with its progress and errors. Platform
 	// administrators only: the list spans every institution.
 	ActionListJobs Action = "job.list"
+	// ActionSourceStatus: see every department source's freshness and quality
+	// (batches, rejections, lateness against its cadence). Platform
+	// administrators.
+	ActionSourceStatus Action = "source.status"
 	// ActionReadModel: see a registered model, its versions and artifacts, or run
 	// it (OIP). The owner institution, anyone when it is shared, and platform
 	// administrators.
@@ -213,6 +217,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("the platform's job list needs a platform administrator; %s", who())
+	case ActionSourceStatus:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("the status of every department source needs a platform administrator; %s", who())
 	case ActionReadModel:
 		if (res.Owner != 0 && res.Owner == p.InstitutionID) || res.Shared || p.PlatformWide() {
 			return Decision{}, nil

@@ -77,6 +77,8 @@ func TestDecide(t *testing.T) {
 		{"platform admin lists jobs", platformAdmin, access.ActionListJobs, access.Resource{}, yes},
 		{"bank admin lists jobs", bankAdmin, access.ActionListJobs, access.Resource{}, no},
 		{"regulator lists jobs", regulator, access.ActionListJobs, access.Resource{}, no},
+		{"platform admin sees sources", platformAdmin, access.ActionSourceStatus, access.Resource{}, yes},
+		{"bank admin sees sources", bankAdmin, access.ActionSourceStatus, access.Resource{}, no},
 		{"owner reads model", bank, access.ActionReadModel, own, yes},
 		{"other bank reads private model", otherBank, access.ActionReadModel, own, no},
 		{"anyone reads shared model", bank, access.ActionReadModel, shared, yes},

@@ -383,4 +383,15 @@ func TestConsoleInChromium(t *testing.T) {
 	if n := s.count("#job-table tbody tr"); n != 2 {
 		t.Fatalf("running jobs: %d rows, want 2", n)
 	}
+	// And the department sources' timeliness.
+	s.do("sources", chromedp.Navigate(srv+"/lab/sources"), chromedp.WaitVisible(chromedp.CSS("#source-table")))
+	if txt := s.text("#source-table"); !strings.Contains(txt, "4,320,000") || !strings.Contains(txt, "overdue") || !strings.Contains(txt, "never delivered") {
+		t.Fatalf("sources in English:\n%s", txt)
+	}
+	s.screenshot("20-sources-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	if txt := s.text("#source-table"); !strings.Contains(txt, "逾期未报") || !strings.Contains(txt, "从未报送") || !strings.Contains(txt, "0.1%") {
+		t.Fatalf("sources in Chinese:\n%s", txt)
+	}
+	s.screenshot("21-sources-zh")
 }

@@ -150,3 +150,43 @@ func TestSamplesFromTheStore(t *testing.T) {
 		t.Fatalf("%+v", jobs)
 	}
 }
+
+func TestSplitBilingual(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"税务局 tax bureau":                              {"税务局", "tax bureau"},
+		"供电/水务/燃气 power, water and gas utilities":     {"供电/水务/燃气", "power, water and gas utilities"},
+		"市场监管局 market regulation (business registry)": {"市场监管局", "market regulation (business registry)"},
+		"法院":     {"法院", "法院"},
+		"courts": {"courts", "courts"},
+	} {
+		if zh, en := splitBilingual(in); zh != want[0] || en != want[1] {
+			t.Errorf("%q: %q / %q, want %q / %q", in, zh, en, want[0], want[1])
+		}
+	}
+}
+
+// TestSourcesFromStore: with nothing delivered every source of the contracts is
+// listed, never delivered and late, with its Chinese name and department.
+func TestSourcesFromStore(t *testing.T) {
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	got, err := NewSources(store).SourceStatus(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tax *lab.SourceStatus
+	for i := range got {
+		if !got[i].Late || !got[i].LastArrival.IsZero() || got[i].Batches != 0 {
+			t.Errorf("undelivered source %+v", got[i])
+		}
+		if got[i].Source == "tax" {
+			tax = &got[i]
+		}
+	}
+	if len(got) < 10 || tax == nil || tax.NameZH == "" || tax.DepartmentZH == "" || tax.DepartmentEN == "" || tax.DepartmentZH == tax.DepartmentEN {
+		t.Fatalf("%d sources; tax %+v", len(got), tax)
+	}
+}
