@@ -537,10 +537,10 @@ type SourceStatus struct {
 	// DepartmentEN name the department that delivers it.
 	Source, NameZH             string
 	DepartmentZH, DepartmentEN string
-	CadenceDays, Batches int
-	Rows, Rejected       int64
-	LastArrival          time.Time // zero: never delivered
-	Late                 bool
+	CadenceDays, Batches       int
+	Rows, Rejected             int64
+	LastArrival                time.Time // zero: never delivered
+	Late                       bool
 }
 
 // RejectRate is the share of delivered rows rejected.
@@ -554,4 +554,46 @@ func (s SourceStatus) RejectRate() float64 {
 // Sources reports every department source's status (datasets/ingest).
 type Sources interface {
 	SourceStatus(ctx context.Context) ([]SourceStatus, error)
+}
+
+// ExploreQuery filters, sorts and pages a finished screening's whole ranking.
+type ExploreQuery struct {
+	District, Industry, Tier string // "" : any
+	// Text keeps companies whose code or name contains it.
+	Text string
+	// Sort is "rank" (default, riskiest first), "-rank", "name" or "district".
+	Sort string
+	// Page counts from 1; PerPage defaults to 50 (at most 500).
+	Page, PerPage int
+}
+
+// ExploreRow is one company of a screening with where it is and why.
+type ExploreRow struct {
+	Rank                           int
+	Code, Name, District, Industry string
+	// IndustryName is the industry's section name (GB/T 4754).
+	IndustryName string
+	Probability  float64
+	Tier         string
+	// ReasonsZH and ReasonsEN are the reasons as sentences (reason tier only).
+	ReasonsZH, ReasonsEN []string
+}
+
+// Facet is one value of a filter with its count in the whole screening.
+type Facet struct {
+	Value, Label string
+	Count        int
+}
+
+// ExplorePage is one page of a filtered screening.
+type ExplorePage struct {
+	Rows                         []ExploreRow
+	Total, Page, Pages           int
+	Districts, Industries, Tiers []Facet
+}
+
+// ScreeningExplorer pages through a finished screening (optional; a Screenings
+// backend that implements it gets the explorer page).
+type ScreeningExplorer interface {
+	Explore(ctx context.Context, p Principal, id string, q ExploreQuery) (ExplorePage, error)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,20 @@ var messages = map[string][2]string{
 	"nav.approvals":            {"审批", "Approvals"},
 	"nav.screenings":           {"风险筛查", "Screening"},
 	"nav.companies":            {"企业画像", "Companies"},
+	"screen.explore":           {"筛查结果浏览", "Explore the screening"},
+	"screen.exploreLink":       {"浏览全部企业（按区县、行业、风险层级筛选）", "Explore every company (filter by district, industry, tier)"},
+	"explore.text":             {"企业名称或代码", "Name or code"},
+	"explore.sort":             {"排序", "Sort"},
+	"explore.byRisk":           {"风险从高到低", "riskiest first"},
+	"explore.byRiskAsc":        {"风险从低到高", "least risky first"},
+	"explore.byName":           {"企业名称", "name"},
+	"explore.byDistrict":       {"区县", "district"},
+	"explore.apply":            {"筛选", "Apply"},
+	"explore.companies":        {"家企业", "companies"},
+	"explore.page":             {"第", "page"},
+	"explore.pageSuffix":       {"页", ""},
+	"explore.prev":             {"上一页", "Previous"},
+	"explore.next":             {"下一页", "Next"},
 	"nav.sources":              {"数据源", "Sources"},
 	"home.sources":             {"各部门数据源的报送批次、拒收率和及时性。", "Each department source's batches, rejection rate and timeliness."},
 	"src.source":               {"数据源", "Source"},
@@ -323,9 +338,19 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(v, 'f', 4, 64)
 	},
-	"num":    groupDigits,
-	"count":  func(n int64) string { return groupDigits(float64(n)) },
-	"float":  func(n int) float64 { return float64(n) },
+	"num":   groupDigits,
+	"count": func(n int64) string { return groupDigits(float64(n)) },
+	"float": func(n int) float64 { return float64(n) },
+	"add":   func(a, b int) int { return a + b },
+	"sub":   func(a, b int) int { return a - b },
+	"pageQuery": func(v url.Values, page int) string {
+		w := url.Values{}
+		for k, vs := range v {
+			w[k] = vs
+		}
+		w.Set("page", strconv.Itoa(page))
+		return w.Encode()
+	},
 	"ts":     func(t time.Time) string { return tsFormat(t) },
 	"join":   strings.Join,
 	"printf": fmt.Sprintf,

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,7 @@ func (s *Server) routes() {
 	s.handle("POST /screenings", reg, s.startScreening)
 	s.handle("GET /screenings/{id}", reg, s.screening)
 	s.handle("GET /screenings/{id}/export", reg, s.exportScreening)
+	s.handle("GET /screenings/{id}/explore", reg, s.exploreScreening)
 
 	s.handle("GET /companies", companies, s.companySearch)
 	s.handle("GET /companies/{code}", companies, s.company)
@@ -860,4 +862,45 @@ func (s *Server) sources(q *req) error {
 		}
 	}
 	return s.render(q, http.StatusOK, "sources", "sources", q.lang.T("nav.sources"), d)
+}
+
+type exploreData struct {
+	S     Screening
+	P     ExplorePage
+	Q     ExploreQuery
+	Query url.Values // the filters, for the paging links
+}
+
+// exploreScreening pages through a whole finished screening with filters by
+// district, industry, tier and name or code.
+func (s *Server) exploreScreening(q *req) error {
+	ex, ok := s.o.Screenings.(ScreeningExplorer)
+	if s.o.Screenings == nil || !ok {
+		return fmt.Errorf("%w: screening explorer", ErrNotConnected)
+	}
+	id := q.r.PathValue("id")
+	sc, err := s.o.Screenings.Screening(q.ctx(), q.principal(), id)
+	if err != nil {
+		return err
+	}
+	v := q.r.URL.Query()
+	eq := ExploreQuery{District: v.Get("district"), Industry: v.Get("industry"), Tier: v.Get("tier"), Text: v.Get("q"), Sort: v.Get("sort")}
+	if p := v.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%w: page %q is not a page number", ErrInvalidInput, p)
+		}
+		eq.Page = n
+	}
+	page, err := ex.Explore(q.ctx(), q.principal(), id, eq)
+	if err != nil {
+		return err
+	}
+	keep := url.Values{}
+	for _, k := range []string{"district", "industry", "tier", "q", "sort"} {
+		if v.Get(k) != "" {
+			keep.Set(k, v.Get(k))
+		}
+	}
+	return s.render(q, http.StatusOK, "explore", "screenings", q.lang.T("screen.explore"), exploreData{S: sc, P: page, Q: eq, Query: keep})
 }

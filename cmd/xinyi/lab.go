@@ -168,7 +168,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
 	opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
 	if d.screener != nil {
-		opts.Screenings = labserving.NewScreenings(d.screener, d.store)
+		opts.Screenings = labserving.NewScreenings(d.screener, d.store).WithExplorer(d.dir, d.cat)
 	}
 	if d.svc != nil {
 		opts.Companies = labserving.NewCompanies(d.svc, d.cat).WithDirectory(d.dir)

@@ -312,6 +312,26 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("ranking has %d rows, want 20", n)
 	}
 	s.screenshot("11-screening")
+	screeningPath := strings.TrimPrefix(loc, srv)
+	// The whole ranking, filtered by district and tier, with reasons in words.
+	s.clickWait("explore", "#screen-explore", has("#explore-table"))
+	if n := s.count("#explore-table tbody tr"); n != 40 {
+		t.Fatalf("explorer shows %d rows, want all 40", n)
+	}
+	s.do("filter", chromedp.Navigate(srv+screeningPath+"/explore?district=%E7%99%BE%E5%AE%98%E8%A1%97%E9%81%93&tier=high"), chromedp.WaitVisible(chromedp.CSS("#explore-table")))
+	want := 0
+	for i, c := range env.Screenings.Population {
+		if i%4 == 0 && c.Probability >= 0.3 {
+			want++
+		}
+	}
+	if n := s.count("#explore-table tbody tr"); n != want || want == 0 {
+		t.Fatalf("百官街道 high tier: %d rows, want %d", n, want)
+	}
+	if txt := s.text("#explore-table"); !strings.Contains(txt, "高风险") || !strings.Contains(txt, "百官街道") {
+		t.Fatalf("explorer in Chinese:\n%s", txt)
+	}
+	s.screenshot("11b-explore-zh")
 	s.do("open company",
 		chromedp.Navigate(srv+"/lab/companies"),
 		chromedp.SendKeys(chromedp.CSS("#company-code"), env.Focus),
@@ -344,6 +364,11 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("heading after the switch %q", h)
 	}
 	s.screenshot("14-indicators-en")
+	s.do("explore en", chromedp.Navigate(srv+screeningPath+"/explore?sort=name"), chromedp.WaitVisible(chromedp.CSS("#explore-table")))
+	if txt := s.text("#explore-table"); !strings.Contains(txt, "many administrative penalties") || !strings.Contains(txt, "high (inspect more)") {
+		t.Fatalf("explorer in English:\n%s", txt)
+	}
+	s.screenshot("14b-explore-en")
 
 	// A bank without the company's consent is refused by the access layer, in
 	// words, in both languages.

@@ -173,3 +173,45 @@ func (s Statistics) IndicatorStats(_ context.Context, id string) (lab.IndicatorS
 	}
 	return st, nil
 }
+
+// reasonsEN are the fixture's reasons in English.
+var reasonsEN = map[string]string{"近12个月行政处罚次数多": "many administrative penalties in 12 months", "社保欠费": "social insurance arrears",
+	"担保圈内有违约企业": "a defaulter in the guarantee circle"}
+
+// districts and industries place the fixture's companies for the explorer.
+var (
+	districts  = []string{"百官街道", "曹娥街道", "东关街道", "道墟街道"}
+	industries = []string{"C", "F", "G", "I"}
+	// industryNames are their GB/T 4754 section names.
+	industryNames = map[string]string{"C": "制造业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "I": "信息传输、软件和信息技术服务业"}
+)
+
+// Explore pages through a finished job's ranking (lab.PageOf over the fixture,
+// its companies spread over four districts and four industries; the policy's
+// tiers high ≥ 0.3, medium ≥ 0.1, low).
+func (s *Screenings) Explore(_ context.Context, _ lab.Principal, id string, q lab.ExploreQuery) (lab.ExplorePage, error) {
+	s.mu.Lock()
+	ranked, ok := s.rows[id]
+	s.mu.Unlock()
+	if !ok {
+		return lab.ExplorePage{}, fmt.Errorf("%w: screening %q has no result (unknown or still running)", lab.ErrNotFound, id)
+	}
+	rows := make([]lab.ExploreRow, len(ranked))
+	for i, r := range ranked {
+		tier := "low"
+		switch {
+		case r.Probability >= 0.3:
+			tier = "high"
+		case r.Probability >= 0.1:
+			tier = "medium"
+		}
+		n, _ := strconv.Atoi(r.Name[len(r.Name)-2:])
+		rows[i] = lab.ExploreRow{Rank: i + 1, Code: r.Code, Name: r.Name, District: districts[n%len(districts)], Industry: industries[(n/2)%len(industries)],
+			IndustryName: industryNames[industries[(n/2)%len(industries)]],
+			Probability:  r.Probability, Tier: tier, ReasonsZH: r.Reasons}
+		for _, why := range r.Reasons {
+			rows[i].ReasonsEN = append(rows[i].ReasonsEN, reasonsEN[why])
+		}
+	}
+	return lab.PageOf(rows, lab.FacetsOf(rows, func(c string) string { return c + " " + industryNames[c] }), q)
+}

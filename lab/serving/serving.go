@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/datasets"
+	xfeatures "github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
@@ -31,6 +33,10 @@ const TopRows = 20
 type Screenings struct {
 	sc    *xserving.Screener
 	store blob.Store
+	// The explorer's (WithExplorer).
+	dir   *datasets.Directory
+	cat   *xfeatures.Catalog
+	cache *exploreCache
 }
 
 // NewScreenings wraps sc; store is where sc writes results (for the CSV export).

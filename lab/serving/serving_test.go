@@ -105,4 +105,26 @@ func TestScreeningThroughTheConsole(t *testing.T) {
 			t.Fatalf("tier %s = %d, export gives %d", tier.Name, tier.Count, counts[tier.Name])
 		}
 	}
+
+	// The explorer pages through the same stored ranking: the high tier is the
+	// export's high rows, in its order.
+	if _, err := s.Explore(ctx, regulator, id, lab.ExploreQuery{}); !errors.Is(err, lab.ErrNotConnected) {
+		t.Fatalf("explorer without WithExplorer: %v", err)
+	}
+	s.WithExplorer(nil, nil)
+	page, err := s.Explore(ctx, regulator, id, lab.ExploreQuery{Tier: "high", PerPage: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(page.Total) != counts["high"] || len(page.Rows) != page.Total {
+		t.Fatalf("high tier: %d rows, export has %d", page.Total, counts["high"])
+	}
+	for i, r := range page.Rows {
+		if r.Code != rows[i+1][1] || r.Rank != i+1 {
+			t.Fatalf("explorer row %d = %+v, export %v", i, r, rows[i+1])
+		}
+	}
+	if _, err := s.Explore(ctx, bank, id, lab.ExploreQuery{}); !errors.Is(err, lab.ErrNotFound) {
+		t.Fatalf("another institution explores the screening: %v", err)
+	}
 }
