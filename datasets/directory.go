@@ -3,6 +3,7 @@ package datasets
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
@@ -47,6 +48,16 @@ func LoadDirectory(ctx context.Context, store blob.Store, asof Day) (*Directory,
 func (d *Directory) Company(code string) (CompanyRow, bool) {
 	r, ok := d.rows[code]
 	return r, ok
+}
+
+// Codes lists the companies of the directory, sorted.
+func (d *Directory) Codes() []string {
+	out := make([]string, 0, len(d.rows))
+	for c := range d.rows {
+		out = append(out, c)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Len is the number of companies in the directory.

@@ -49,6 +49,11 @@ var (
 // accessErr translates an error of internal/access's Authorize into serving's
 // sentinels (keeping the original in the chain): a refusal that could not be
 // audited is unavailable, not refused.
+// AccessError translates an internal/access answer into serving's errors (a
+// refusal is ErrForbidden, a missing consent ErrConsentRequired, an outage
+// ErrUnavailable), for surfaces that authorize through the Authorizer directly.
+func AccessError(err error) error { return accessErr(err) }
+
 func accessErr(err error) error {
 	switch {
 	case err == nil:

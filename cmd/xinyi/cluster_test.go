@@ -294,9 +294,17 @@ func TestCluster(t *testing.T) {
 		if last["as_of"] != before["as_of"].(string)[:10] || last["pd"] != before["pd"] || last["rating"] != before["rating"] || last["limit"] != before["limit"] {
 			t.Errorf("newest history point %v, assessment pd %v rating %v limit %v as of %v", last, before["pd"], before["rating"], before["limit"], before["as_of"])
 		}
-		// A bank without the company's consent reads no history.
 		if v, code := apis[1].call("GET", "/v1/companies/"+company+"/scores", regulator, ""); code != http.StatusOK {
 			t.Errorf("regulator reading history: %d %v", code, v)
+		}
+		// The regional risk index over the scored dates, for the regulator only.
+		v, code := apis[1].call("GET", "/v1/risk-index?level=region", regulator, "")
+		cells, _ := v["cells"].([]any)
+		if code != http.StatusOK || len(cells) != 5 {
+			t.Errorf("risk index: %d, %d cells, want one a scored date: %v", code, len(cells), v)
+		}
+		if _, code := apis[1].call("GET", "/v1/risk-index", loans, ""); code != http.StatusForbidden {
+			t.Errorf("a bank reading the risk index: %d, want 403", code)
 		}
 	})
 

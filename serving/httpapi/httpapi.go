@@ -41,6 +41,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/inspection"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
+	"github.com/xinyi-platform/xinyi/serving/riskindex"
 )
 
 // Options configure the handler. Service, OIP and Authorizer are required.
@@ -56,6 +57,8 @@ type Options struct {
 	// results; nil disables /v1/screenings/{id}/plans, /v1/plans and
 	// /v1/inspections.
 	Inspections *inspection.Service
+	// RiskIndex answers GET /v1/risk-index (nil: off).
+	RiskIndex *riskindex.Cache
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -104,6 +107,9 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Screener != nil {
 		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
 		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
+	}
+	if opts.RiskIndex != nil {
+		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
 	}
 	if opts.Inspections != nil {
 		h.inspectionRoutes()

@@ -199,7 +199,7 @@ func (r *Reader) History(ctx context.Context, code string) ([]serving.ScorePoint
 	}
 	var out []serving.ScorePoint
 	for _, m := range runs {
-		rows, err := r.rows(ctx, m)
+		rows, err := r.Rows(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -213,7 +213,8 @@ func (r *Reader) History(ctx context.Context, code string) ([]serving.ScorePoint
 	return out, nil
 }
 
-func (r *Reader) rows(ctx context.Context, m *Manifest) ([]Row, error) {
+// Rows returns a run's rows, sorted by company; the caller must not change them.
+func (r *Reader) Rows(ctx context.Context, m *Manifest) ([]Row, error) {
 	r.mu.Lock()
 	rows, ok := r.runs[m.Part]
 	if ok {

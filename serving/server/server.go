@@ -50,6 +50,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
+	"github.com/xinyi-platform/xinyi/serving/riskindex"
 	"github.com/xinyi-platform/xinyi/serving/scorejobs"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
@@ -324,7 +325,8 @@ func (s *Server) build(ctx context.Context) error {
 
 	if o.HTTPAddr != "" {
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
-			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp})
+			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp,
+			RiskIndex: riskindex.NewCache(o.Store, riskindex.V1)})
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,147 @@
+package riskindex_test
+
+import (
+	"context"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/policy"
+	"github.com/xinyi-platform/xinyi/serving/riskindex"
+	"github.com/xinyi-platform/xinyi/serving/scores"
+)
+
+// TestIndexFromScoreHistory writes two scored dates for a generated region and
+// checks every cell against a plain recomputation in the test: counts, red and
+// yellow codes, mean PD and the index by the published formula; small cells are
+// suppressed; recomputing gives the same figures.
+func TestIndexFromScoreHistory(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: 600, Months: 13, Seed: 3, Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	dates := []time.Time{time.Date(2023, 9, 30, 0, 0, 0, 0, time.UTC), time.Date(2023, 12, 31, 0, 0, 0, 0, time.UTC)}
+	models := []serving.ModelVersion{{Task: serving.TaskPD, Name: "pd", Version: "1"}}
+	type fig struct {
+		pd     float64
+		colour string
+	}
+	figures := map[string]map[string]fig{} // date → code → figures
+	for di, d := range dates {
+		dir, err := datasets.LoadDirectory(ctx, store, datasets.DayOf(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		day := d.Format(time.DateOnly)
+		figures[day] = map[string]fig{}
+		var ds []*serving.Decision
+		for i, code := range dir.Codes() {
+			f := fig{pd: float64((i*7+di*3)%50) / 100, colour: []string{"blue", "green", "yellow", "red"}[(i+di)%4]}
+			figures[day][code] = f
+			ds = append(ds, &serving.Decision{Company: code, AsOf: d, PD: f.pd, Colour: policy.Colour(f.colour), Rating: "B",
+				InspectionTier: "low", Models: models, PolicyVersion: "p"})
+		}
+		if _, err := scores.Write(ctx, store, ds, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := riskindex.V1
+	got, err := riskindex.Compute(ctx, store, riskindex.District, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The recomputation: group each date's figures by the registry's district.
+	type acc struct {
+		n, red, yellow int
+		pd             float64
+	}
+	want := map[[2]string]*acc{}
+	for _, d := range dates {
+		dir, _ := datasets.LoadDirectory(ctx, store, datasets.DayOf(d))
+		day := d.Format(time.DateOnly)
+		for code, f := range figures[day] {
+			c, _ := dir.Company(code)
+			k := [2]string{day, c.DistrictName}
+			if want[k] == nil {
+				want[k] = &acc{}
+			}
+			a := want[k]
+			a.n++
+			a.pd += f.pd
+			if f.colour == "red" {
+				a.red++
+			}
+			if f.colour == "yellow" {
+				a.yellow++
+			}
+		}
+	}
+	if len(got.Cells) != len(want) {
+		t.Fatalf("%d cells, want %d", len(got.Cells), len(want))
+	}
+	suppressed := 0
+	for _, c := range got.Cells {
+		a := want[[2]string{c.AsOf, c.District}]
+		if a == nil || c.Companies != a.n {
+			t.Fatalf("cell %+v, want %+v", c, a)
+		}
+		if a.n < m.MinCompanies {
+			suppressed++
+			if !c.Suppressed || c.Index != 0 || c.MeanPD != 0 || c.Red != 0 {
+				t.Fatalf("small cell not suppressed: %+v", c)
+			}
+			continue
+		}
+		meanPD := a.pd / float64(a.n)
+		index := 100 * (0.4*float64(a.red)/float64(a.n) + 0.2*float64(a.yellow)/float64(a.n) + 0.4*math.Min(1, meanPD/0.2))
+		if c.Suppressed || c.Red != a.red || c.Yellow != a.yellow || math.Abs(c.MeanPD-meanPD) > 1e-12 || math.Abs(c.Index-index) > 0.05 {
+			t.Fatalf("cell %+v: want red %d yellow %d mean PD %.6f index %.2f", c, a.red, a.yellow, meanPD, index)
+		}
+	}
+	t.Logf("%d district cells over 2 dates, %d suppressed", len(got.Cells), suppressed)
+	again, err := riskindex.Compute(ctx, store, riskindex.District, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range again.Cells {
+		if again.Cells[i] != got.Cells[i] {
+			t.Fatalf("recomputed cell %d differs: %+v vs %+v", i, again.Cells[i], got.Cells[i])
+		}
+	}
+	// District × industry cells are small enough that some are suppressed.
+	both, err := riskindex.Compute(ctx, store, riskindex.Both, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := 0
+	for _, c := range both.Cells {
+		if (c.Companies < m.MinCompanies) != c.Suppressed || (c.Suppressed && (c.Index != 0 || c.MeanPD != 0 || c.Red != 0 || c.Yellow != 0)) {
+			t.Fatalf("cell %+v", c)
+		}
+		if c.Suppressed {
+			small++
+		}
+		if c.Industry != "" && c.IndustryName == "" {
+			t.Fatalf("industry %q without its name", c.Industry)
+		}
+	}
+	if small == 0 {
+		t.Fatalf("no small district × industry cell among %d", len(both.Cells))
+	}
+	// The whole region is one cell a date; a bad level is refused.
+	region, err := riskindex.Compute(ctx, store, riskindex.Region, m)
+	if err != nil || len(region.Cells) != 2 {
+		t.Fatalf("region: %v %+v", err, region)
+	}
+	if _, err := riskindex.Compute(ctx, store, riskindex.Level("street"), m); err == nil {
+		t.Fatal("level street accepted")
+	}
+}
