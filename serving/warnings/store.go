@@ -1,0 +1,361 @@
+package warnings
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/metadb"
+)
+
+var (
+	// ErrNotFound: no such warning.
+	ErrNotFound = errors.New("warnings: not found")
+	// ErrOutOfOrder: an evaluation older than one already applied.
+	ErrOutOfOrder = errors.New("warnings: evaluation out of order")
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// The states of a warning.
+const (
+	StateOpen   = "open"
+	StateClosed = "closed"
+)
+
+// Warning is one warning's life: opened at the first date its rule fired for the
+// company, last seen at the latest date it still fired, closed at the first date
+// it no longer did.
+type Warning struct {
+	ID           int64           `json:"id"`
+	Rule         string          `json:"rule"`
+	Company      string          `json:"company"`
+	Severity     Severity        `json:"severity"`
+	Area         string          `json:"area"`
+	RulesVersion string          `json:"rules_version"`
+	State        string          `json:"state"`
+	OpenedAsOf   string          `json:"opened_as_of"`
+	LastSeenAsOf string          `json:"last_seen_as_of"`
+	ClosedAsOf   string          `json:"closed_as_of,omitempty"`
+	Evidence     json.RawMessage `json:"evidence"`
+	AckedBy      string          `json:"acknowledged_by,omitempty"`
+	AckedAt      *time.Time      `json:"acknowledged_at,omitempty"`
+}
+
+// Changes are what applying one date did: the alerts to send.
+type Changes struct {
+	AsOf string `json:"as_of"`
+	// Already is true when the date had been applied before; nothing changed.
+	Already bool       `json:"already,omitempty"`
+	Opened  []*Warning `json:"opened"`
+	// Updated are unacknowledged open warnings whose evidence changed; an
+	// acknowledged warning is updated silently.
+	Updated []*Warning `json:"updated"`
+	Closed  []*Warning `json:"closed"`
+	// Seen counts open warnings that still fired (updated or not).
+	Seen int `json:"seen"`
+}
+
+// Store keeps warnings in the metadata database.
+type Store struct {
+	db  *metadb.DB
+	now func() time.Time
+}
+
+// Open migrates the warning tables in db.
+func Open(ctx context.Context, db *metadb.DB) (*Store, error) {
+	ms, err := metadb.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, "warnings", ms); err != nil {
+		return nil, fmt.Errorf("warnings: open: %w", err)
+	}
+	return &Store{db: db, now: time.Now}, nil
+}
+
+// Applied returns the dates applied so far, oldest first.
+func (s *Store) Applied(ctx context.Context) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT asof FROM warning_evaluations ORDER BY asof`)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: applied dates: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+type openRow struct {
+	id       int64
+	evidence string
+	acked    bool
+	w        *Warning
+}
+
+// Apply records one date's evaluation: a firing with an open warning of its rule
+// and company updates it (last seen, evidence), one without opens a warning, and
+// an open warning whose rule no longer fires is closed. Dates must be applied in
+// order; applying a date again changes nothing (Changes.Already).
+func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
+	ch := &Changes{AsOf: ev.AsOf}
+	now := s.now().UnixNano()
+	err := s.db.Tx(ctx, func(tx *metadb.Tx) error {
+		var latest string
+		rows, err := tx.Query(ctx, `SELECT asof FROM warning_evaluations ORDER BY asof DESC LIMIT 1`)
+		if err != nil {
+			return err
+		}
+		if rows.Next() {
+			if err := rows.Scan(&latest); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		switch {
+		case latest == ev.AsOf:
+			ch.Already = true
+			return nil
+		case latest > ev.AsOf:
+			return fmt.Errorf("%w: %s is before %s, already applied", ErrOutOfOrder, ev.AsOf, latest)
+		}
+		open := map[string]*openRow{}
+		rows, err = tx.Query(ctx, `SELECT `+columns+` FROM warnings WHERE state = 'open'`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			w, err := scanWarning(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			open[w.Rule+"\x00"+w.Company] = &openRow{id: w.ID, evidence: string(w.Evidence), acked: w.AckedBy != "", w: w}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for i := range ev.Firings {
+			f := &ev.Firings[i]
+			key := f.Rule + "\x00" + f.Company
+			seen[key] = true
+			b, err := json.Marshal(f.Evidence)
+			if err != nil {
+				return err
+			}
+			if o, ok := open[key]; ok {
+				ch.Seen++
+				if _, err := tx.Exec(ctx, `UPDATE warnings SET last_seen_asof = ?, evidence_json = ?, updated_at_ns = ? WHERE id = ?`,
+					ev.AsOf, string(b), now, o.id); err != nil {
+					return err
+				}
+				o.w.LastSeenAsOf, o.w.Evidence = ev.AsOf, b
+				if !o.acked && !sameValues(o.evidence, f.Evidence) {
+					ch.Updated = append(ch.Updated, o.w)
+				}
+				continue
+			}
+			w := &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, RulesVersion: ev.Version, State: StateOpen,
+				OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b}
+			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof,
+				evidence_json, created_at_ns, updated_at_ns) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id`,
+				w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, string(b), now, now)
+			if err != nil {
+				return err
+			}
+			if rows.Next() {
+				err = rows.Scan(&w.ID)
+			}
+			rows.Close()
+			if err != nil {
+				return err
+			}
+			ch.Opened = append(ch.Opened, w)
+		}
+		for key, o := range open {
+			if seen[key] {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE warnings SET state = 'closed', closed_asof = ?, updated_at_ns = ? WHERE id = ?`, ev.AsOf, now, o.id); err != nil {
+				return err
+			}
+			o.w.State, o.w.ClosedAsOf = StateClosed, ev.AsOf
+			ch.Closed = append(ch.Closed, o.w)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO warning_evaluations (asof, prev_asof, rules_version, companies, firings, opened, updated, closed, applied_at_ns)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.AsOf, ev.PrevAsOf, ev.Version, ev.Companies, len(ev.Firings), len(ch.Opened), len(ch.Updated), len(ch.Closed), now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("warnings: apply %s: %w", ev.AsOf, err)
+	}
+	sortWarnings(ch.Opened)
+	sortWarnings(ch.Updated)
+	sortWarnings(ch.Closed)
+	return ch, nil
+}
+
+// sameValues reports whether stored evidence has the same values as e (the dates
+// move every time and do not count).
+func sameValues(stored string, e Evidence) bool {
+	var old Evidence
+	if json.Unmarshal([]byte(stored), &old) != nil {
+		return false
+	}
+	a, _ := json.Marshal(old.Values)
+	b, _ := json.Marshal(e.Values)
+	return string(a) == string(b)
+}
+
+func sortWarnings(ws []*Warning) {
+	slices.SortFunc(ws, func(a, b *Warning) int { return cmp.Compare(a.ID, b.ID) })
+}
+
+const columns = `id, rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof, closed_asof, evidence_json, acked_by, acked_at_ns`
+
+type scanner interface{ Scan(...any) error }
+
+func scanWarning(r scanner) (*Warning, error) {
+	var (
+		w       Warning
+		sev, ev string
+		ackedNs int64
+	)
+	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.RulesVersion, &w.State, &w.OpenedAsOf, &w.LastSeenAsOf, &w.ClosedAsOf,
+		&ev, &w.AckedBy, &ackedNs); err != nil {
+		return nil, err
+	}
+	w.Severity, w.Evidence = Severity(sev), json.RawMessage(ev)
+	if ackedNs != 0 {
+		t := time.Unix(0, ackedNs).UTC()
+		w.AckedAt = &t
+	}
+	return &w, nil
+}
+
+// Get returns one warning.
+func (s *Store) Get(ctx context.Context, id int64) (*Warning, error) {
+	w, err := scanWarning(s.db.QueryRow(ctx, `SELECT `+columns+` FROM warnings WHERE id = ?`, id))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%w: warning %d", ErrNotFound, id)
+		}
+		return nil, fmt.Errorf("warnings: get %d: %w", id, err)
+	}
+	return w, nil
+}
+
+// Ack records that user acknowledged a warning: while it stays open its updates
+// are no longer alerted. Acknowledging again keeps the first acknowledgement.
+func (s *Store) Ack(ctx context.Context, id int64, user string) (*Warning, error) {
+	if strings.TrimSpace(user) == "" {
+		return nil, fmt.Errorf("%w: acknowledging warning %d needs a user", ErrInput, id)
+	}
+	res, err := s.db.Exec(ctx, `UPDATE warnings SET acked_by = ?, acked_at_ns = ?, updated_at_ns = ? WHERE id = ? AND acked_by = ''`,
+		user, s.now().UnixNano(), s.now().UnixNano(), id)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: ack %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Get(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return s.Get(ctx, id)
+}
+
+// Filter selects warnings; zero fields select all.
+type Filter struct {
+	Company   string
+	Companies []string
+	Severity  Severity
+	State     string
+	Rule      string
+	Area      string
+	// AfterID pages: only warnings with a larger id.
+	AfterID int64
+	// Limit caps the answer (0: 1,000).
+	Limit int
+}
+
+// List returns warnings matching f in id order.
+func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
+	if f.Company != "" {
+		add("company = ?", f.Company)
+	}
+	if len(f.Companies) > 0 {
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(f.Companies)), ", ")
+		where = append(where, "company IN ("+ph+")")
+		for _, c := range f.Companies {
+			args = append(args, c)
+		}
+	}
+	if f.Severity != "" {
+		switch f.Severity {
+		case Red, Yellow, Blue:
+		default:
+			return nil, fmt.Errorf("%w: severity %q is not red, yellow or blue", ErrInput, f.Severity)
+		}
+		add("severity = ?", string(f.Severity))
+	}
+	if f.State != "" {
+		if f.State != StateOpen && f.State != StateClosed {
+			return nil, fmt.Errorf("%w: state %q is not open or closed", ErrInput, f.State)
+		}
+		add("state = ?", f.State)
+	}
+	if f.Rule != "" {
+		add("rule_id = ?", f.Rule)
+	}
+	if f.Area != "" {
+		add("area = ?", f.Area)
+	}
+	if f.AfterID > 0 {
+		add("id > ?", f.AfterID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := `SELECT ` + columns + ` FROM warnings`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" ORDER BY id LIMIT %d", limit)
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: list: %w", err)
+	}
+	defer rows.Close()
+	var out []*Warning
+	for rows.Next() {
+		w, err := scanWarning(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
