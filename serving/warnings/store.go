@@ -359,3 +359,48 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
 	}
 	return out, rows.Err()
 }
+
+// Alerts returns the warnings a date opened and closed, for notifying
+// subscribers; Notified marks them sent. A notifier that fails before marking
+// sends them again (at least once).
+func (s *Store) Alerts(ctx context.Context, asof string) (*Changes, bool, error) {
+	var notified int
+	err := s.db.QueryRow(ctx, `SELECT notified FROM warning_evaluations WHERE asof = ?`, asof).Scan(&notified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("%w: no evaluation applied as of %s", ErrNotFound, asof)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("warnings: alerts of %s: %w", asof, err)
+	}
+	ch := &Changes{AsOf: asof}
+	for _, q := range []struct {
+		cond string
+		dst  *[]*Warning
+	}{{"opened_asof = ?", &ch.Opened}, {"closed_asof = ?", &ch.Closed}} {
+		rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM warnings WHERE `+q.cond+` ORDER BY id`, asof)
+		if err != nil {
+			return nil, false, fmt.Errorf("warnings: alerts of %s: %w", asof, err)
+		}
+		for rows.Next() {
+			w, err := scanWarning(rows)
+			if err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			*q.dst = append(*q.dst, w)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+	}
+	return ch, notified != 0, nil
+}
+
+// Notified records that a date's alerts were handed to the notifier.
+func (s *Store) Notified(ctx context.Context, asof string) error {
+	if _, err := s.db.Exec(ctx, `UPDATE warning_evaluations SET notified = 1 WHERE asof = ?`, asof); err != nil {
+		return fmt.Errorf("warnings: mark %s notified: %w", asof, err)
+	}
+	return nil
+}

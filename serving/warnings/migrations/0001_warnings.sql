@@ -27,5 +27,6 @@ CREATE TABLE warning_evaluations (
 	opened BIGINT NOT NULL,
 	updated BIGINT NOT NULL,
 	closed BIGINT NOT NULL,
-	applied_at_ns BIGINT NOT NULL
+	applied_at_ns BIGINT NOT NULL,
+	notified INTEGER NOT NULL DEFAULT 0
 );
