@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,8 +33,8 @@ const (
 )
 
 // Warning is one warning's life: opened at the first date its rule fired for the
-// company, last seen at the latest date it still fired, closed at the first date
-// it no longer did.
+// company, last seen at the latest date it still fired (for an open warning, the
+// latest date applied), closed at the first date it no longer did.
 type Warning struct {
 	ID           int64           `json:"id"`
 	Rule         string          `json:"rule"`
@@ -110,7 +111,8 @@ type openRow struct {
 // Apply records one date's evaluation: a firing with an open warning of its rule
 // and company updates it (last seen, evidence), one without opens a warning, and
 // an open warning whose rule no longer fires is closed. Dates must be applied in
-// order; applying a date again changes nothing (Changes.Already).
+// order; applying a date again changes nothing (Changes.Already). Writes go in
+// batches, so a region's month is a few hundred statements.
 func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 	ch := &Changes{AsOf: ev.AsOf}
 	now := s.now().UnixNano()
@@ -134,7 +136,9 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 		case latest > ev.AsOf:
 			return fmt.Errorf("%w: %s is before %s, already applied", ErrOutOfOrder, ev.AsOf, latest)
 		}
-		open := map[string]*openRow{}
+		open := map[key]*Warning{}
+		// An open warning fired at the latest applied date (or it would have been
+		// closed), so its last-seen date is that date: only a closing writes it.
 		rows, err = tx.Query(ctx, `SELECT `+columns+` FROM warnings WHERE state = 'open'`)
 		if err != nil {
 			return err
@@ -145,60 +149,104 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 				rows.Close()
 				return err
 			}
-			open[w.Rule+"\x00"+w.Company] = &openRow{id: w.ID, evidence: string(w.Evidence), acked: w.AckedBy != "", w: w}
+			open[key{w.Rule, w.Company}] = w
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
+		var (
+			changed []*Warning
+			opened  []*Warning
+			seen    = make(map[key]bool, len(ev.Firings))
+		)
 		for i := range ev.Firings {
 			f := &ev.Firings[i]
-			key := f.Rule + "\x00" + f.Company
-			seen[key] = true
+			k := key{f.Rule, f.Company}
+			if seen[k] {
+				return fmt.Errorf("%w: rule %s fired twice for %s", ErrInput, f.Rule, f.Company)
+			}
+			seen[k] = true
 			b, err := json.Marshal(f.Evidence)
 			if err != nil {
 				return err
 			}
-			if o, ok := open[key]; ok {
+			if w, ok := open[k]; ok {
 				ch.Seen++
-				if _, err := tx.Exec(ctx, `UPDATE warnings SET last_seen_asof = ?, evidence_json = ?, updated_at_ns = ? WHERE id = ?`,
-					ev.AsOf, string(b), now, o.id); err != nil {
+				same := sameValues(string(w.Evidence), f.Evidence)
+				w.LastSeenAsOf, w.Evidence = ev.AsOf, b
+				if !same {
+					changed = append(changed, w)
+					if w.AckedBy == "" {
+						ch.Updated = append(ch.Updated, w)
+					}
+				}
+				continue
+			}
+			opened = append(opened, &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, RulesVersion: ev.Version,
+				State: StateOpen, OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b})
+		}
+		var closed []int64
+		for k, w := range open {
+			if !seen[k] {
+				w.State, w.ClosedAsOf, w.LastSeenAsOf = StateClosed, ev.AsOf, latest
+				ch.Closed = append(ch.Closed, w)
+				closed = append(closed, w.ID)
+			}
+		}
+		if err := inChunks(changed, 500, func(ws []*Warning) error {
+			args := make([]any, 0, 2*len(ws))
+			vals := make([]string, len(ws))
+			for i, w := range ws {
+				vals[i] = "(CAST(? AS BIGINT), ?)"
+				args = append(args, w.ID, string(w.Evidence))
+			}
+			_, err := tx.Exec(ctx, `WITH v(id, e) AS (VALUES `+strings.Join(vals, ", ")+`)
+				UPDATE warnings SET evidence_json = (SELECT e FROM v WHERE v.id = warnings.id), updated_at_ns = `+strconv.FormatInt(now, 10)+`
+			WHERE id IN (SELECT id FROM v)`, args...)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := inChunks(closed, 500, func(ids []int64) error {
+			_, err := tx.Exec(ctx, `UPDATE warnings SET state = 'closed', closed_asof = ?, last_seen_asof = ?, updated_at_ns = ? WHERE id IN (`+
+				marks(len(ids))+`)`, append([]any{ev.AsOf, latest, now}, anys(ids)...)...)
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := inChunks(opened, 300, func(ws []*Warning) error {
+			args := make([]any, 0, 10*len(ws))
+			vals := make([]string, len(ws))
+			byKey := make(map[key]*Warning, len(ws))
+			for i, w := range ws {
+				vals[i] = "(?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)"
+				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, string(w.Evidence), now, now)
+				byKey[key{w.Rule, w.Company}] = w
+			}
+			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof,
+				evidence_json, created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var (
+					id int64
+					k  key
+				)
+				if err := rows.Scan(&id, &k.rule, &k.company); err != nil {
 					return err
 				}
-				o.w.LastSeenAsOf, o.w.Evidence = ev.AsOf, b
-				if !o.acked && !sameValues(o.evidence, f.Evidence) {
-					ch.Updated = append(ch.Updated, o.w)
+				if w := byKey[k]; w != nil {
+					w.ID = id
 				}
-				continue
 			}
-			w := &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, RulesVersion: ev.Version, State: StateOpen,
-				OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b}
-			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof,
-				evidence_json, created_at_ns, updated_at_ns) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?) RETURNING id`,
-				w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, string(b), now, now)
-			if err != nil {
-				return err
-			}
-			if rows.Next() {
-				err = rows.Scan(&w.ID)
-			}
-			rows.Close()
-			if err != nil {
-				return err
-			}
-			ch.Opened = append(ch.Opened, w)
+			return rows.Err()
+		}); err != nil {
+			return err
 		}
-		for key, o := range open {
-			if seen[key] {
-				continue
-			}
-			if _, err := tx.Exec(ctx, `UPDATE warnings SET state = 'closed', closed_asof = ?, updated_at_ns = ? WHERE id = ?`, ev.AsOf, now, o.id); err != nil {
-				return err
-			}
-			o.w.State, o.w.ClosedAsOf = StateClosed, ev.AsOf
-			ch.Closed = append(ch.Closed, o.w)
-		}
+		ch.Opened = opened
 		_, err = tx.Exec(ctx, `INSERT INTO warning_evaluations (asof, prev_asof, rules_version, companies, firings, opened, updated, closed, applied_at_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ev.AsOf, ev.PrevAsOf, ev.Version, ev.Companies, len(ev.Firings), len(ch.Opened), len(ch.Updated), len(ch.Closed), now)
 		return err
@@ -212,16 +260,38 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 	return ch, nil
 }
 
+type key struct{ rule, company string }
+
+func inChunks[T any](xs []T, n int, fn func([]T) error) error {
+	for len(xs) > 0 {
+		k := min(n, len(xs))
+		if err := fn(xs[:k]); err != nil {
+			return err
+		}
+		xs = xs[k:]
+	}
+	return nil
+}
+
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func anys(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
+
 // sameValues reports whether stored evidence has the same values as e (the dates
-// move every time and do not count).
+// move every time and do not count). Evidence is stored as JSON of Evidence,
+// whose values come last.
 func sameValues(stored string, e Evidence) bool {
-	var old Evidence
-	if json.Unmarshal([]byte(stored), &old) != nil {
+	b, err := json.Marshal(e.Values)
+	if err != nil {
 		return false
 	}
-	a, _ := json.Marshal(old.Values)
-	b, _ := json.Marshal(e.Values)
-	return string(a) == string(b)
+	return strings.HasSuffix(stored, `"values":`+string(b)+`}`)
 }
 
 func sortWarnings(ws []*Warning) {
@@ -259,7 +329,21 @@ func (s *Store) Get(ctx context.Context, id int64) (*Warning, error) {
 		}
 		return nil, fmt.Errorf("warnings: get %d: %w", id, err)
 	}
-	return w, nil
+	return w, s.lastSeen(ctx, []*Warning{w})
+}
+
+// lastSeen sets the last-seen date of open warnings: the latest date applied.
+func (s *Store) lastSeen(ctx context.Context, ws []*Warning) error {
+	var latest sql.NullString
+	if err := s.db.QueryRow(ctx, `SELECT MAX(asof) FROM warning_evaluations`).Scan(&latest); err != nil {
+		return fmt.Errorf("warnings: latest date: %w", err)
+	}
+	for _, w := range ws {
+		if w.State == StateOpen && latest.Valid {
+			w.LastSeenAsOf = latest.String
+		}
+	}
+	return nil
 }
 
 // Ack records that user acknowledged a warning: while it stays open its updates
@@ -357,7 +441,10 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
 		}
 		out = append(out, w)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.lastSeen(ctx, out)
 }
 
 // Alerts returns the warnings a date opened and closed, for notifying
@@ -393,6 +480,9 @@ func (s *Store) Alerts(ctx context.Context, asof string) (*Changes, bool, error)
 		if err := rows.Err(); err != nil {
 			return nil, false, err
 		}
+	}
+	if err := s.lastSeen(ctx, slices.Concat(ch.Opened, ch.Closed)); err != nil {
+		return nil, false, err
 	}
 	return ch, notified != 0, nil
 }

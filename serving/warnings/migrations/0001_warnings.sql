@@ -17,7 +17,7 @@ CREATE TABLE warnings (
 );
 CREATE UNIQUE INDEX warnings_open ON warnings (rule_id, company) WHERE state = 'open';
 CREATE INDEX warnings_company ON warnings (company, id);
-CREATE INDEX warnings_state ON warnings (state, severity, id);
+
 CREATE TABLE warning_evaluations (
 	asof TEXT PRIMARY KEY,
 	prev_asof TEXT NOT NULL,
