@@ -91,6 +91,12 @@ func EvaluateThrough(ctx context.Context, o JobOptions, asof string) (*JobOutput
 		}
 		o.Library = lib
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Source.Store == nil || o.Warnings == nil {
+		return nil, fmt.Errorf("%w: evaluating warnings needs a store and a warning store", ErrInput)
+	}
 	return o.run(ctx, asof, nil)
 }
 

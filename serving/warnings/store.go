@@ -3,8 +3,10 @@ package warnings
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,8 @@ type Warning struct {
 	Evidence     json.RawMessage `json:"evidence"`
 	AckedBy      string          `json:"acknowledged_by,omitempty"`
 	AckedAt      *time.Time      `json:"acknowledged_at,omitempty"`
+
+	valuesHash string
 }
 
 // Changes are what applying one date did: the alerts to send.
@@ -60,7 +64,8 @@ type Changes struct {
 	// Updated are unacknowledged open warnings whose evidence changed; an
 	// acknowledged warning is updated silently.
 	Updated []*Warning `json:"updated"`
-	Closed  []*Warning `json:"closed"`
+	// Closed warnings carry no evidence here (Get, List and Alerts give it).
+	Closed []*Warning `json:"closed"`
 	// Seen counts open warnings that still fired (updated or not).
 	Seen int `json:"seen"`
 }
@@ -139,12 +144,12 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 		open := map[key]*Warning{}
 		// An open warning fired at the latest applied date (or it would have been
 		// closed), so its last-seen date is that date: only a closing writes it.
-		rows, err = tx.Query(ctx, `SELECT `+columns+` FROM warnings WHERE state = 'open'`)
+		rows, err = tx.Query(ctx, `SELECT `+openColumns+` FROM warnings WHERE state = 'open'`)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			w, err := scanWarning(rows)
+			w, err := scanOpen(rows)
 			if err != nil {
 				rows.Close()
 				return err
@@ -171,10 +176,14 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			if err != nil {
 				return err
 			}
+			h, err := valuesHash(f.Evidence)
+			if err != nil {
+				return err
+			}
 			if w, ok := open[k]; ok {
 				ch.Seen++
-				same := sameValues(string(w.Evidence), f.Evidence)
-				w.LastSeenAsOf, w.Evidence = ev.AsOf, b
+				same := w.valuesHash == h
+				w.LastSeenAsOf, w.Evidence, w.valuesHash = ev.AsOf, b, h
 				if !same {
 					changed = append(changed, w)
 					if w.AckedBy == "" {
@@ -184,7 +193,7 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 				continue
 			}
 			opened = append(opened, &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, RulesVersion: ev.Version,
-				State: StateOpen, OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b})
+				State: StateOpen, OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b, valuesHash: h})
 		}
 		var closed []int64
 		for k, w := range open {
@@ -194,6 +203,19 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 				closed = append(closed, w.ID)
 			}
 		}
+		if tx.Dialect() == metadb.SQLite {
+			// SQLite is in process: one prepared statement per row is its fastest
+			// way; PostgreSQL takes the rows in batches (below).
+			for _, w := range changed {
+				if _, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = ? WHERE warning_id = ?`, string(w.Evidence), w.ID); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(ctx, `UPDATE warnings SET values_hash = ?, updated_at_ns = ? WHERE id = ?`, w.valuesHash, now, w.ID); err != nil {
+					return err
+				}
+			}
+			changed = nil
+		}
 		if err := inChunks(changed, 500, func(ws []*Warning) error {
 			args := make([]any, 0, 2*len(ws))
 			vals := make([]string, len(ws))
@@ -201,9 +223,17 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 				vals[i] = "(CAST(? AS BIGINT), ?)"
 				args = append(args, w.ID, string(w.Evidence))
 			}
-			_, err := tx.Exec(ctx, `WITH v(id, e) AS (VALUES `+strings.Join(vals, ", ")+`)
-				UPDATE warnings SET evidence_json = (SELECT e FROM v WHERE v.id = warnings.id), updated_at_ns = `+strconv.FormatInt(now, 10)+`
-			WHERE id IN (SELECT id FROM v)`, args...)
+			// VALUES names its columns column1, column2 in SQLite and PostgreSQL alike.
+			if _, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = v.column2 FROM (VALUES `+strings.Join(vals, ", ")+`) AS v
+				WHERE warning_evidence.warning_id = v.column1`, args...); err != nil {
+				return err
+			}
+			args = args[:0]
+			for _, w := range ws {
+				args = append(args, w.ID, w.valuesHash)
+			}
+			_, err := tx.Exec(ctx, `UPDATE warnings SET values_hash = v.column2, updated_at_ns = `+strconv.FormatInt(now, 10)+`
+				FROM (VALUES `+strings.Join(vals, ", ")+`) AS v WHERE warnings.id = v.column1`, args...)
 			return err
 		}); err != nil {
 			return err
@@ -221,11 +251,11 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			byKey := make(map[key]*Warning, len(ws))
 			for i, w := range ws {
 				vals[i] = "(?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)"
-				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, string(w.Evidence), now, now)
+				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, w.valuesHash, now, now)
 				byKey[key{w.Rule, w.Company}] = w
 			}
 			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof,
-				evidence_json, created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
+				values_hash, created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
 			if err != nil {
 				return err
 			}
@@ -242,7 +272,17 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 					w.ID = id
 				}
 			}
-			return rows.Err()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			rows.Close()
+			args = args[:0]
+			for i, w := range ws {
+				vals[i] = "(?, ?)"
+				args = append(args, w.ID, string(w.Evidence))
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO warning_evidence (warning_id, evidence_json) VALUES `+strings.Join(vals, ", "), args...)
+			return err
 		}); err != nil {
 			return err
 		}
@@ -283,22 +323,37 @@ func anys(ids []int64) []any {
 	return out
 }
 
-// sameValues reports whether stored evidence has the same values as e (the dates
-// move every time and do not count). Evidence is stored as JSON of Evidence,
-// whose values come last.
-func sameValues(stored string, e Evidence) bool {
+// valuesHash identifies the values of evidence (its dates move every time and
+// do not count): a lasting warning whose values stay the same is not rewritten.
+func valuesHash(e Evidence) (string, error) {
 	b, err := json.Marshal(e.Values)
 	if err != nil {
-		return false
+		return "", err
 	}
-	return strings.HasSuffix(stored, `"values":`+string(b)+`}`)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8]), nil
 }
 
 func sortWarnings(ws []*Warning) {
 	slices.SortFunc(ws, func(a, b *Warning) int { return cmp.Compare(a.ID, b.ID) })
 }
 
-const columns = `id, rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof, closed_asof, evidence_json, acked_by, acked_at_ns`
+const columns = `id, rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof, closed_asof,
+	COALESCE((SELECT evidence_json FROM warning_evidence WHERE warning_evidence.warning_id = warnings.id), '{}'), acked_by, acked_at_ns`
+
+const openColumns = `id, rule_id, company, severity, area, rules_version, opened_asof, values_hash, acked_by`
+
+func scanOpen(r scanner) (*Warning, error) {
+	var (
+		w   = Warning{State: StateOpen}
+		sev string
+	)
+	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.RulesVersion, &w.OpenedAsOf, &w.valuesHash, &w.AckedBy); err != nil {
+		return nil, err
+	}
+	w.Severity = Severity(sev)
+	return &w, nil
+}
 
 type scanner interface{ Scan(...any) error }
 

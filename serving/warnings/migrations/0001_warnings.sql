@@ -9,7 +9,7 @@ CREATE TABLE warnings (
 	opened_asof TEXT NOT NULL,
 	last_seen_asof TEXT NOT NULL,
 	closed_asof TEXT NOT NULL DEFAULT '',
-	evidence_json TEXT NOT NULL,
+	values_hash TEXT NOT NULL,
 	acked_by TEXT NOT NULL DEFAULT '',
 	acked_at_ns BIGINT NOT NULL DEFAULT 0,
 	created_at_ns BIGINT NOT NULL,
@@ -17,7 +17,10 @@ CREATE TABLE warnings (
 );
 CREATE UNIQUE INDEX warnings_open ON warnings (rule_id, company) WHERE state = 'open';
 CREATE INDEX warnings_company ON warnings (company, id);
-
+CREATE TABLE warning_evidence (
+	warning_id BIGINT PRIMARY KEY,
+	evidence_json TEXT NOT NULL
+);
 CREATE TABLE warning_evaluations (
 	asof TEXT PRIMARY KEY,
 	prev_asof TEXT NOT NULL,
