@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 )
 
@@ -14,7 +15,8 @@ import (
 // store named by XINYI_BENCH_WARNINGS_STORE (a local folder with raw/ and at
 // least two full/v1 snapshots): reading the input (two snapshots, score runs,
 // guarantee circles), evaluating, and the warnings_eval job's whole date
-// (input, evaluation and lifecycle in SQLite) after the previous date. For
+// (input, evaluation and lifecycle, in SQLite and PostgreSQL) after the
+// previous date. For
 // 120,000 companies:
 //
 //	xinyi generate -companies 120000 -months 24 -out /tmp/w120
@@ -40,39 +42,46 @@ func BenchmarkEvaluateStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	last := days[len(days)-1]
-	st, err := Open(ctx, metadbtest.SQLite(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	o := JobOptions{Source: src, Warnings: st, Library: lib}
-	if _, err := EvaluateThrough(ctx, o, days[len(days)-2].String()); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		start := time.Now()
-		in, err := src.Input(ctx, last)
-		if err != nil {
-			b.Fatal(err)
-		}
-		loaded := time.Since(start)
-		start = time.Now()
-		ev, err := lib.Evaluate(ctx, in)
-		if err != nil {
-			b.Fatal(err)
-		}
-		evaluated := time.Since(start)
-		start = time.Now()
-		out, err := EvaluateThrough(ctx, o, last.String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		job := time.Since(start)
-		b.ReportMetric(float64(ev.Companies), "companies")
-		b.ReportMetric(float64(len(ev.Firings)), "firings")
-		b.ReportMetric(loaded.Seconds(), "input-s")
-		b.ReportMetric(evaluated.Seconds(), "evaluate-s")
-		b.ReportMetric(job.Seconds(), "job-date-s")
-		b.ReportMetric(float64(out.Opened), "opened")
-		b.ReportMetric(float64(out.Closed), "closed")
+	for _, engine := range []struct {
+		name string
+		open func(testing.TB) *metadb.DB
+	}{{"sqlite", metadbtest.SQLite}, {"postgres", metadbtest.Postgres}} {
+		b.Run(engine.name, func(b *testing.B) {
+			st, err := Open(ctx, engine.open(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			o := JobOptions{Source: src, Warnings: st, Library: lib}
+			if _, err := EvaluateThrough(ctx, o, days[len(days)-2].String()); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				start := time.Now()
+				in, err := src.Input(ctx, last)
+				if err != nil {
+					b.Fatal(err)
+				}
+				loaded := time.Since(start)
+				start = time.Now()
+				ev, err := lib.Evaluate(ctx, in)
+				if err != nil {
+					b.Fatal(err)
+				}
+				evaluated := time.Since(start)
+				start = time.Now()
+				out, err := EvaluateThrough(ctx, o, last.String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				job := time.Since(start)
+				b.ReportMetric(float64(ev.Companies), "companies")
+				b.ReportMetric(float64(len(ev.Firings)), "firings")
+				b.ReportMetric(loaded.Seconds(), "input-s")
+				b.ReportMetric(evaluated.Seconds(), "evaluate-s")
+				b.ReportMetric(job.Seconds(), "job-date-s")
+				b.ReportMetric(float64(out.Opened), "opened")
+				b.ReportMetric(float64(out.Closed), "closed")
+			}
+		})
 	}
 }
