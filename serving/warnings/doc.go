@@ -16,10 +16,18 @@
 // The lifecycle keeps one open warning per rule and company: a later date that
 // still fires updates it, one that no longer fires closes it, and an
 // acknowledgement silences its updates. Evaluating a date is a durable job
-// (warnings_eval) that Watch enqueues when a new snapshot date appears.
+// (warnings_eval) that Watch enqueues when a new snapshot date appears; with
+// Source.RequireScores it waits for the date's score run.
+//
+// Subscriptions route opened and closed warnings to webhook endpoints
+// (internal/webhooks): a bank follows companies that granted it consent, checked
+// again at every alert; a regulator follows warnings by severity and area. Each
+// alert has a stable message id (MessageID), so a re-sent alert is recognisable.
 //
 //	lib, _ := warnings.DefaultLibrary()
-//	fs, _ := lib.Evaluate(ctx, warnings.Input{Now: snap, Prev: prevSnap})
+//	ev, _ := lib.Evaluate(ctx, warnings.Input{Now: snap, Prev: prevSnap})
 //	st, _ := warnings.Open(ctx, db)
-//	changes, _ := st.Apply(ctx, fs)
+//	changes, _ := st.Apply(ctx, ev)
+//	subs, _ := warnings.OpenSubscriptions(ctx, db, warnings.SubscriptionOptions{Consent: acc, Endpoints: eps})
+//	warnings.Register(ws, warnings.JobOptions{Source: warnings.Source{Store: store}, Warnings: st, Notify: subs.Notifier(queue)})
 package warnings

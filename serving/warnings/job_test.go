@@ -2,6 +2,7 @@ package warnings
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -107,6 +108,10 @@ func TestJobAndWatch(t *testing.T) {
 	}
 	if len(ev.Firings) != len(open) {
 		t.Fatalf("%d open warnings, April has %d firings", len(open), len(ev.Firings))
+	}
+	// Keeping the score history, a date waits for its score run.
+	if _, err := (Source{Store: store, RequireScores: true}).Input(ctx, features.DayOf(monthEnd(time.April))); !errors.Is(err, ErrScoresPending) {
+		t.Fatalf("input without a score run: %v", err)
 	}
 	// A job for a date without a snapshot fails for good.
 	if _, err := EvaluateThrough(ctx, JobOptions{Source: src, Warnings: st}, "2024-07-31"); err == nil {

@@ -3,6 +3,7 @@ package warnings
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -26,7 +27,14 @@ type Source struct {
 	NoNetwork bool
 	// Workers for evaluation and the network (0: GOMAXPROCS).
 	Workers int
+	// RequireScores makes Input wait for the score run of the date (an error
+	// wrapping ErrScoresPending, which a job retries) instead of evaluating the
+	// score rules as unscored: set it when the score history is kept.
+	RequireScores bool
 }
+
+// ErrScoresPending: the date has no score run yet (Source.RequireScores).
+var ErrScoresPending = errors.New("warnings: score run not stored yet")
 
 func (s Source) set() features.SetRef {
 	if s.Set == (features.SetRef{}) {
@@ -63,6 +71,9 @@ func (s Source) Input(ctx context.Context, asof features.Day) (Input, error) {
 	}
 	if in.Scores, err = readRun(ctx, s.Store, runs, asof.String()); err != nil {
 		return Input{}, err
+	}
+	if in.Scores == nil && s.RequireScores {
+		return Input{}, fmt.Errorf("%w: as of %s", ErrScoresPending, asof)
 	}
 	if i > 0 {
 		prev := days[i-1]
