@@ -27,7 +27,9 @@ type WarningsOptions struct {
 	Warnings   *warnings.Store
 	// Subscriptions, when set, enables /v1/warning-subscriptions.
 	Subscriptions *warnings.Subscriptions
-	// Library, when set, enables GET /v1/warning-rules.
+	// Library lists the rules (GET /v1/warning-rules) and gives the sensitivity of
+	// evidence values, which are withheld above the caller's clearance. Default
+	// warnings.DefaultLibrary().
 	Library *warnings.Library
 	// Limiter, Metrics, MaxBodyBytes, Timeout and Logger are as in Options.
 	Limiter      serving.Limiter
@@ -51,10 +53,19 @@ type WarningsOptions struct {
 //
 // A company's warnings are for those who may assess it (a bank with its consent,
 // a regulator); the whole list and filter subscriptions are for those who may
-// screen the region.
+// screen the region. Evidence values above the caller's clearance
+// (access.ClearanceOf) are withheld, in answers and in the alerts of the
+// subscriptions it makes.
 func NewWarnings(o WarningsOptions) (http.Handler, error) {
 	if o.Authorizer == nil || o.Warnings == nil {
 		return nil, fmt.Errorf("%w: the warnings API needs an authorizer and a warning store", serving.ErrInvalidInput)
+	}
+	if o.Library == nil {
+		lib, err := warnings.DefaultLibrary()
+		if err != nil {
+			return nil, err
+		}
+		o.Library = lib
 	}
 	opts := Options{Authorizer: o.Authorizer, Limiter: o.Limiter, Metrics: o.Metrics, MaxBodyBytes: o.MaxBodyBytes, Timeout: o.Timeout, Logger: o.Logger}
 	opts.EnsureDefaults()
@@ -63,9 +74,7 @@ func NewWarnings(o WarningsOptions) (http.Handler, error) {
 	a := &warningsAPI{h: h, o: o}
 	h.route("GET /v1/warnings", "warnings_list", h.authed(a.list))
 	h.route("POST /v1/warnings/{id}/ack", "warnings_ack", h.authed(a.ack))
-	if o.Library != nil {
-		h.route("GET /v1/warning-rules", "warning_rules", h.authed(a.rules))
-	}
+	h.route("GET /v1/warning-rules", "warning_rules", h.authed(a.rules))
 	if o.Subscriptions != nil {
 		h.route("GET /v1/warning-subscriptions", "warning_subscriptions", h.authed(a.subscriptions))
 		h.route("POST /v1/warning-subscriptions", "warning_subscribe", h.authed(a.subscribe))
@@ -142,10 +151,13 @@ func (a *warningsAPI) list(ctx context.Context, p serving.Principal, r *http.Req
 	if err != nil {
 		return 0, nil, warningErr(err)
 	}
-	if ws == nil {
-		ws = []*warnings.Warning{}
+	out := make([]*warnings.Warning, len(ws))
+	for i, w := range ws {
+		if out[i], err = a.o.Library.RedactWarning(w, access.ClearanceOf(p)); err != nil {
+			return 0, nil, err
+		}
 	}
-	return http.StatusOK, map[string]any{"warnings": ws}, nil
+	return http.StatusOK, map[string]any{"warnings": out}, nil
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -170,6 +182,9 @@ func (a *warningsAPI) ack(ctx context.Context, p serving.Principal, r *http.Requ
 	}
 	if w, err = a.o.Warnings.Ack(ctx, id, p.Actor()); err != nil {
 		return 0, nil, warningErr(err)
+	}
+	if w, err = a.o.Library.RedactWarning(w, access.ClearanceOf(p)); err != nil {
+		return 0, nil, err
 	}
 	return http.StatusOK, w, nil
 }
@@ -231,7 +246,7 @@ func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *htt
 				return 0, nil, err
 			}
 		}
-		subs, err := a.o.Subscriptions.SubscribeCompanies(ctx, p.InstitutionID, b.EndpointID, b.Companies)
+		subs, err := a.o.Subscriptions.SubscribeCompanies(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p), b.Companies)
 		if err != nil {
 			return 0, nil, warningErr(err)
 		}
@@ -243,7 +258,7 @@ func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *htt
 	if err := a.authorize(ctx, p, access.ActionScreen, ""); err != nil {
 		return 0, nil, err
 	}
-	sub, err := a.o.Subscriptions.SubscribeFilter(ctx, p.InstitutionID, b.EndpointID, warnings.Severity(b.MinSeverity), b.Area)
+	sub, err := a.o.Subscriptions.SubscribeFilter(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p), warnings.Severity(b.MinSeverity), b.Area)
 	if err != nil {
 		return 0, nil, warningErr(err)
 	}

@@ -71,7 +71,8 @@ func TestWarningsOverHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := &warnings.Evaluation{AsOf: "2025-01-31", Version: "t", Companies: 2, Firings: []warnings.Firing{
-		{Rule: "court.dishonest.listed", Severity: warnings.Red, Area: "court", Company: c1, Evidence: warnings.Evidence{AsOf: "2025-01-31"}},
+		{Rule: "court.dishonest.listed", Severity: warnings.Red, Area: "court", Company: c1, Evidence: warnings.Evidence{AsOf: "2025-01-31",
+			Values: []warnings.Value{{Name: "court.dishonest.max_24m", Now: 1.0}, {Name: "tax.arrears.max_12m", Now: 5000.0}}}},
 		{Rule: "tax.arrears.present", Severity: warnings.Blue, Area: "tax", Company: c2, Evidence: warnings.Evidence{AsOf: "2025-01-31"}},
 	}}
 	if _, err := ws.Apply(ctx, ev); err != nil {
@@ -169,6 +170,24 @@ func TestWarningsOverHTTP(t *testing.T) {
 				t.Fatalf("%d %s, want %d: %v", count(v, field), field, tc.items, v)
 			}
 		})
+	}
+	// Evidence above the caller's clearance is withheld: tax arrears are
+	// confidential (a regulator sees them, a bank not), the dishonest-debtor mark
+	// is public.
+	for _, tc := range []struct {
+		key      string
+		withheld bool
+	}{{bankKey, true}, {regKey, false}} {
+		_, v := call(tc.key, "GET", "/v1/warnings?company="+c1, "", "")
+		ws := v["warnings"].([]any)
+		vals := ws[0].(map[string]any)["evidence"].(map[string]any)["values"].([]any)
+		public, tax := vals[0].(map[string]any), vals[1].(map[string]any)
+		if public["now"] != 1.0 || public["withheld"] != nil {
+			t.Errorf("public value: %v", public)
+		}
+		if got := tax["withheld"] == true && tax["now"] == nil; got != tc.withheld {
+			t.Errorf("confidential value %v, withheld should be %v", tax, tc.withheld)
+		}
 	}
 	// Acknowledging: the bank may for c1, not for c2.
 	list, _ := ws.List(ctx, warnings.Filter{})

@@ -38,6 +38,8 @@ type Value struct {
 	Name   string `json:"name"`
 	Now    any    `json:"now"`
 	Before any    `json:"before"`
+	// Withheld is true when the value is above the reader's clearance and left out.
+	Withheld bool `json:"withheld,omitempty"`
 }
 
 // Evidence is what a warning rests on.

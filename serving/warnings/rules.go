@@ -88,6 +88,8 @@ type Library struct {
 	columns []string
 	column  map[string]int
 	byID    map[string]*Rule
+	// sensitivity of each indicator read (public, restricted, confidential).
+	sensitivity map[string]string
 }
 
 // Rule returns a rule by id.
@@ -146,7 +148,7 @@ func Load(data []byte, cat *features.Catalog) (*Library, error) {
 	if len(f.Rules) == 0 {
 		return nil, fmt.Errorf("%w: the library has no rules", ErrRule)
 	}
-	l := &Library{Version: f.Version, column: map[string]int{}, byID: map[string]*Rule{}}
+	l := &Library{Version: f.Version, column: map[string]int{}, byID: map[string]*Rule{}, sensitivity: map[string]string{}}
 	for i, r := range f.Rules {
 		if err := l.check(i, r); err != nil {
 			return nil, err
@@ -203,9 +205,11 @@ func (l *Library) parse(r *Rule, cat *features.Catalog) error {
 		return fmt.Errorf("%w: rule %s: %v", ErrRule, r.ID, c.err)
 	}
 	for _, id := range c.indicators {
-		if _, err := cat.Indicator(id); err != nil {
+		ind, err := cat.Indicator(id)
+		if err != nil {
 			return fmt.Errorf("%w: rule %s reads unknown indicator %q", ErrRule, r.ID, id)
 		}
+		l.sensitivity[id] = string(ind.Sensitivity)
 		if _, ok := l.column[id]; !ok {
 			l.column[id] = len(l.columns)
 			l.columns = append(l.columns, id)

@@ -113,3 +113,27 @@ func nan(n int) []float64 {
 	}
 	return s
 }
+
+func TestRedact(t *testing.T) {
+	lib, err := DefaultLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := []byte(`{"as_of":"2025-01-31","values":[{"name":"court.dishonest.max_24m","now":1,"before":0},{"name":"tax.arrears.max_12m","now":5,"before":0},{"name":"rating","now":"D","before":"B"}]}`)
+	for _, tc := range []struct {
+		clearance string
+		want      string
+	}{
+		{"public", `{"as_of":"2025-01-31","values":[{"name":"court.dishonest.max_24m","now":1,"before":0},{"name":"tax.arrears.max_12m","now":null,"before":null,"withheld":true},{"name":"rating","now":null,"before":null,"withheld":true}]}`},
+		{"restricted", `{"as_of":"2025-01-31","values":[{"name":"court.dishonest.max_24m","now":1,"before":0},{"name":"tax.arrears.max_12m","now":null,"before":null,"withheld":true},{"name":"rating","now":"D","before":"B"}]}`},
+		{"confidential", string(ev)},
+	} {
+		got, err := lib.Redact(ev, tc.clearance)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%s: got %s, %v\nwant %s", tc.clearance, got, err, tc.want)
+		}
+	}
+	if _, err := lib.Redact(ev, "secret"); !errors.Is(err, ErrInput) {
+		t.Errorf("unknown clearance: %v", err)
+	}
+}

@@ -24,13 +24,16 @@ var ErrConsent = errors.New("warnings: company consent required")
 // a filter subscription (a regulator's) names no company and takes every warning
 // of at least MinSeverity, of Area when set.
 type Subscription struct {
-	ID          int64     `json:"id"`
-	Institution int64     `json:"institution_id"`
-	Endpoint    int64     `json:"endpoint_id"`
-	Company     string    `json:"company,omitempty"`
-	MinSeverity Severity  `json:"min_severity,omitempty"`
-	Area        string    `json:"area,omitempty"`
-	Created     time.Time `json:"created_at"`
+	ID          int64    `json:"id"`
+	Institution int64    `json:"institution_id"`
+	Endpoint    int64    `json:"endpoint_id"`
+	Company     string   `json:"company,omitempty"`
+	MinSeverity Severity `json:"min_severity,omitempty"`
+	Area        string   `json:"area,omitempty"`
+	// Clearance is the subscriber's (access.ClearanceOf): evidence values above it
+	// are withheld from its alerts.
+	Clearance string    `json:"clearance"`
+	Created   time.Time `json:"created_at"`
 }
 
 // ConsentChecker answers whether a bank may see a company (access.Store).
@@ -51,6 +54,8 @@ type SubscriptionOptions struct {
 	Endpoints EndpointGetter
 	// Scope is the consent scope alerts need (default access.ScopeCreditAssessment).
 	Scope string
+	// Library gives the sensitivity of evidence values (nil: DefaultLibrary).
+	Library *Library
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -73,6 +78,13 @@ func OpenSubscriptions(ctx context.Context, db *metadb.DB, o SubscriptionOptions
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Library == nil {
+		lib, err := DefaultLibrary()
+		if err != nil {
+			return nil, err
+		}
+		o.Library = lib
+	}
 	if _, err := Open(ctx, db); err != nil {
 		return nil, err
 	}
@@ -94,9 +106,12 @@ func (s *Subscriptions) endpoint(ctx context.Context, institution, id int64) err
 // from an uploaded list); every company must have granted the bank consent, else
 // nothing is subscribed and the error names the first that has not. Companies
 // already subscribed are kept as they are.
-func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, endpoint int64, companies []string) ([]Subscription, error) {
+func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, endpoint int64, clearance string, companies []string) ([]Subscription, error) {
 	if len(companies) == 0 {
 		return nil, fmt.Errorf("%w: no companies to subscribe to", ErrInput)
+	}
+	if clearanceRank(clearance) == 0 {
+		return nil, fmt.Errorf("%w: clearance %q is not public, restricted or confidential", ErrInput, clearance)
 	}
 	if err := s.endpoint(ctx, institution, endpoint); err != nil {
 		return nil, err
@@ -113,13 +128,13 @@ func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, end
 	var out []Subscription
 	err := s.db.Tx(ctx, func(tx *metadb.Tx) error {
 		for _, c := range companies {
-			rows, err := tx.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, created_at_ns)
-				VALUES (?, ?, ?, '', '', ?) ON CONFLICT (institution_id, endpoint_id, company) WHERE company <> '' DO NOTHING RETURNING id`,
-				institution, endpoint, c, now.UnixNano())
+			rows, err := tx.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns)
+				VALUES (?, ?, ?, '', '', ?, ?) ON CONFLICT (institution_id, endpoint_id, company) WHERE company <> '' DO NOTHING RETURNING id`,
+				institution, endpoint, c, clearance, now.UnixNano())
 			if err != nil {
 				return err
 			}
-			sub := Subscription{Institution: institution, Endpoint: endpoint, Company: c, Created: now.UTC()}
+			sub := Subscription{Institution: institution, Endpoint: endpoint, Company: c, Clearance: clearance, Created: now.UTC()}
 			if rows.Next() {
 				err = rows.Scan(&sub.ID)
 				out = append(out, sub)
@@ -139,7 +154,10 @@ func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, end
 
 // SubscribeFilter subscribes an endpoint to every warning of at least minSeverity
 // (empty: all), of area when set.
-func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoint int64, minSeverity Severity, area string) (Subscription, error) {
+func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoint int64, clearance string, minSeverity Severity, area string) (Subscription, error) {
+	if clearanceRank(clearance) == 0 {
+		return Subscription{}, fmt.Errorf("%w: clearance %q is not public, restricted or confidential", ErrInput, clearance)
+	}
 	switch minSeverity {
 	case "", Red, Yellow, Blue:
 	default:
@@ -149,9 +167,10 @@ func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoi
 		return Subscription{}, err
 	}
 	now := s.opts.Now()
-	sub := Subscription{Institution: institution, Endpoint: endpoint, MinSeverity: minSeverity, Area: strings.TrimSpace(area), Created: now.UTC()}
-	rows, err := s.db.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, created_at_ns)
-		VALUES (?, ?, '', ?, ?, ?) RETURNING id`, institution, endpoint, string(minSeverity), sub.Area, now.UnixNano())
+	sub := Subscription{Institution: institution, Endpoint: endpoint, MinSeverity: minSeverity, Area: strings.TrimSpace(area), Clearance: clearance,
+		Created: now.UTC()}
+	rows, err := s.db.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns)
+		VALUES (?, ?, '', ?, ?, ?, ?) RETURNING id`, institution, endpoint, string(minSeverity), sub.Area, clearance, now.UnixNano())
 	if err != nil {
 		return Subscription{}, fmt.Errorf("warnings: subscribe: %w", err)
 	}
@@ -176,7 +195,7 @@ func (s *Subscriptions) Unsubscribe(ctx context.Context, institution, id int64) 
 
 // List returns an institution's subscriptions (institution 0: everyone's).
 func (s *Subscriptions) List(ctx context.Context, institution int64) ([]Subscription, error) {
-	q := `SELECT id, institution_id, endpoint_id, company, min_severity, area, created_at_ns FROM warning_subscriptions`
+	q := `SELECT id, institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns FROM warning_subscriptions`
 	var args []any
 	if institution != 0 {
 		q += ` WHERE institution_id = ?`
@@ -194,7 +213,7 @@ func (s *Subscriptions) List(ctx context.Context, institution int64) ([]Subscrip
 			sev string
 			ns  int64
 		)
-		if err := rows.Scan(&sub.ID, &sub.Institution, &sub.Endpoint, &sub.Company, &sev, &sub.Area, &ns); err != nil {
+		if err := rows.Scan(&sub.ID, &sub.Institution, &sub.Endpoint, &sub.Company, &sev, &sub.Area, &sub.Clearance, &ns); err != nil {
 			return nil, err
 		}
 		sub.MinSeverity, sub.Created = Severity(sev), time.Unix(0, ns).UTC()
@@ -242,7 +261,8 @@ func MessageID(warning int64, event string, endpoint int64) string {
 
 // Notifier returns the Notifier that enqueues one webhook delivery per matching
 // subscription and opened or closed warning on q. A company subscription whose
-// consent has been revoked gets nothing.
+// consent has been revoked gets nothing; evidence values above a subscription's
+// clearance are withheld.
 func (s *Subscriptions) Notifier(q *jobs.Queue) Notifier {
 	return func(ctx context.Context, ch *Changes) error {
 		_, err := s.Notify(ctx, q, ch)
@@ -300,7 +320,11 @@ func (s *Subscriptions) Notify(ctx context.Context, q *jobs.Queue, ch *Changes) 
 					continue
 				}
 			}
-			data, err := json.Marshal(Alert{Event: event, Warning: w})
+			rw, err := s.opts.Library.RedactWarning(w, sub.Clearance)
+			if err != nil {
+				return err
+			}
+			data, err := json.Marshal(Alert{Event: event, Warning: rw})
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,16 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(body, &msg); err != nil {
 		rc.bad = append(rc.bad, string(body))
 	}
-	rc.got = append(rc.got, fmt.Sprintf("%s %s %s %s", r.URL.Path, r.Header.Get("webhook-id"), msg.Type, msg.Data.Warning.Company))
+	// What the evidence shows: "withheld" values, "values", or "none".
+	shown := "none"
+	var ev Evidence
+	if json.Unmarshal(msg.Data.Warning.Evidence, &ev) == nil && len(ev.Values) > 0 {
+		shown = "values"
+		if ev.Values[0].Withheld && ev.Values[0].Now == nil {
+			shown = "withheld"
+		}
+	}
+	rc.got = append(rc.got, fmt.Sprintf("%s %s %s %s %s", r.URL.Path, r.Header.Get("webhook-id"), msg.Type, msg.Data.Warning.Company, shown))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -125,22 +134,22 @@ func TestSubscriptions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, []string{c1, c3}); !errors.Is(err, ErrConsent) || !strings.Contains(err.Error(), c3) {
+		if _, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, access.SensitivityRestricted, []string{c1, c3}); !errors.Is(err, ErrConsent) || !strings.Contains(err.Error(), c3) {
 			t.Fatalf("subscribing without consent: %v", err)
 		}
-		if _, err := subs.SubscribeCompanies(ctx, bank.ID, regEp.ID, []string{c1}); !errors.Is(err, webhooks.ErrNotFound) {
+		if _, err := subs.SubscribeCompanies(ctx, bank.ID, regEp.ID, access.SensitivityRestricted, []string{c1}); !errors.Is(err, webhooks.ErrNotFound) {
 			t.Fatalf("subscribing another institution's endpoint: %v", err)
 		}
-		if got, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, []string{c1, c2}); err != nil || len(got) != 2 {
+		if got, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, access.SensitivityRestricted, []string{c1, c2}); err != nil || len(got) != 2 {
 			t.Fatalf("subscribe: %v %v", got, err)
 		}
-		if got, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, []string{c1}); err != nil || len(got) != 0 {
+		if got, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, access.SensitivityRestricted, []string{c1}); err != nil || len(got) != 0 {
 			t.Fatalf("subscribing again: %v %v", got, err)
 		}
-		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, Red, ""); err != nil {
+		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, Red, ""); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, "pink", ""); !errors.Is(err, ErrInput) {
+		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, "pink", ""); !errors.Is(err, ErrInput) {
 			t.Fatalf("bad severity: %v", err)
 		}
 		if l, err := subs.List(ctx, bank.ID); err != nil || len(l) != 2 {
@@ -175,11 +184,13 @@ func TestSubscriptions(t *testing.T) {
 			t.Fatalf("notify January: %d %v", n, err)
 		}
 		id := func(w int, event string, ep int64) string { return MessageID(ch.Opened[w].ID, event, ep) }
+		// The evidence (tax arrears, a confidential indicator) is withheld from the
+		// bank (restricted clearance) and shown to the regulator.
 		want := []string{
-			"/bank " + id(0, EventOpened, bankEp.ID) + " warning.opened " + c1,
-			"/bank " + id(1, EventOpened, bankEp.ID) + " warning.opened " + c2,
-			"/reg " + id(0, EventOpened, regEp.ID) + " warning.opened " + c1,
-			"/reg " + id(2, EventOpened, regEp.ID) + " warning.opened " + c3,
+			"/bank " + id(0, EventOpened, bankEp.ID) + " warning.opened " + c1 + " withheld",
+			"/bank " + id(1, EventOpened, bankEp.ID) + " warning.opened " + c2 + " withheld",
+			"/reg " + id(0, EventOpened, regEp.ID) + " warning.opened " + c1 + " values",
+			"/reg " + id(2, EventOpened, regEp.ID) + " warning.opened " + c3 + " values",
 		}
 		// c2's consent is revoked: its closing reaches the bank no more.
 		if err := acc.RevokeConsent(ctx, "test", consent2); err != nil {
@@ -193,9 +204,9 @@ func TestSubscriptions(t *testing.T) {
 			t.Fatalf("notify February: %d %v", n, err)
 		}
 		want = append(want,
-			"/bank "+id(0, EventClosed, bankEp.ID)+" warning.closed "+c1,
-			"/reg "+id(0, EventClosed, regEp.ID)+" warning.closed "+c1,
-			"/reg "+id(2, EventClosed, regEp.ID)+" warning.closed "+c3)
+			"/bank "+id(0, EventClosed, bankEp.ID)+" warning.closed "+c1+" none",
+			"/reg "+id(0, EventClosed, regEp.ID)+" warning.closed "+c1+" none",
+			"/reg "+id(2, EventClosed, regEp.ID)+" warning.closed "+c3+" none")
 		slices.Sort(want)
 		for deadline := time.Now().Add(30 * time.Second); len(rc.messages()) < len(want); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {

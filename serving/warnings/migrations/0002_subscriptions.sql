@@ -5,6 +5,7 @@ CREATE TABLE warning_subscriptions (
 	company TEXT NOT NULL,
 	min_severity TEXT NOT NULL,
 	area TEXT NOT NULL,
+	clearance TEXT NOT NULL,
 	created_at_ns BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX warning_subscriptions_company ON warning_subscriptions (institution_id, endpoint_id, company) WHERE company <> '';
