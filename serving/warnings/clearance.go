@@ -20,12 +20,15 @@ func clearanceRank(s string) int {
 	return 0
 }
 
-// Sensitivity is the disclosure level of an evidence value: its indicator's, or
-// restricted for the score and circle figures (a bank sees them for companies
-// that consented).
+// Sensitivity is the disclosure level of an evidence value: its indicator's,
+// public for the registry status, restricted for the score and circle figures (a
+// bank sees them for companies that consented).
 func (l *Library) Sensitivity(name string) string {
 	if s, ok := l.sensitivity[name]; ok {
 		return s
+	}
+	if name == "status" {
+		return access.SensitivityPublic
 	}
 	return access.SensitivityRestricted
 }

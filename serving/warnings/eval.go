@@ -26,10 +26,21 @@ type Input struct {
 	// Scores and PrevScores are the score runs of the two dates by company; nil
 	// when the date was not scored (scored / prev_scored are then false).
 	Scores, PrevScores map[string]scores.Row
+	// Companies and PrevCompanies are the business registry as of the two dates
+	// (status, district, industry); nil when not read (status is then empty).
+	Companies, PrevCompanies map[string]Company
 	// Circles are the guarantee circles as of the date; nil means none.
 	Circles *Circles
 	// Workers evaluating in parallel (0: GOMAXPROCS).
 	Workers int
+}
+
+// Company is a company's business-registry facts as of a date.
+type Company struct {
+	// Status is 存续 (in operation), 吊销 (licence revoked) or 注销 (closed).
+	Status   string `json:"status"`
+	District string `json:"district"`
+	Industry string `json:"industry"`
 }
 
 // Value is one figure a condition read, at the date and at the previous one
@@ -307,6 +318,7 @@ func (e *evaluator) envOf(i int, env *Env) *Env {
 	}
 	env.Scored, env.Rating, env.Colour, env.PD, env.Limit = figures(in.Scores, code)
 	env.PrevScored, env.PrevRating, env.PrevColour, env.PrevPD, env.PrevLimit = figures(in.PrevScores, code)
+	env.Status, env.PrevStatus = in.Companies[code].Status, in.PrevCompanies[code].Status
 	env.CircleSize, env.CircleRed, env.CircleRedNew = 0, 0, 0
 	if e.circleSize != nil {
 		env.CircleSize, env.CircleRed, env.CircleRedNew = e.circleSize[i], e.circleRed[i], e.circleRedNew[i]
@@ -361,6 +373,7 @@ func (e *evaluator) first(w *worker, i int, base, redState []int) error {
 	// figures only.
 	env.Now, env.Prev = env.Prev, env.Now
 	env.Scored, env.Rating, env.Colour, env.PD, env.Limit = env.PrevScored, env.PrevRating, env.PrevColour, env.PrevPD, env.PrevLimit
+	env.Status = env.PrevStatus
 	defer func() { env.Now, env.Prev = env.Prev, env.Now }()
 	for _, k := range redState {
 		ok, err := run(e.lib.Rules[k], env, &w.vm)
@@ -449,6 +462,8 @@ func (l *Library) evidence(r *Rule, env *Env, asOf, prevAsOf string) Evidence {
 			v.Now, v.Before = number(env.PD), number(env.PrevPD)
 		case "limit":
 			v.Now, v.Before = number(env.Limit), number(env.PrevLimit)
+		case "status":
+			v.Now, v.Before = str(env.Status), str(env.PrevStatus)
 		case "circle_size":
 			v.Now = env.CircleSize
 		case "circle_red":

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/serving/scores"
@@ -25,6 +26,9 @@ type Source struct {
 	// NoNetwork leaves out the guarantee circles (built from the raw guarantee
 	// and loan tables, which must then be in Store).
 	NoNetwork bool
+	// NoRegistry leaves out the business registry (the raw companies table, which
+	// must then be in Store): status, district and industry.
+	NoRegistry bool
 	// Workers for evaluation and the network (0: GOMAXPROCS).
 	Workers int
 	// RequireScores makes Input wait for the score run of the date (an error
@@ -84,6 +88,18 @@ func (s Source) Input(ctx context.Context, asof features.Day) (Input, error) {
 			return Input{}, err
 		}
 	}
+	if !s.NoRegistry {
+		prev := features.Day(-1 << 30)
+		if i > 0 {
+			prev = days[i-1]
+		}
+		if in.Companies, in.PrevCompanies, err = registry(ctx, s.Store, asof, prev); err != nil {
+			return Input{}, err
+		}
+		if i == 0 {
+			in.PrevCompanies = nil
+		}
+	}
 	if !s.NoNetwork {
 		g, err := features.LoadGuaranteeNetwork(ctx, s.Store, asof.Time(), s.Workers)
 		if err != nil {
@@ -120,4 +136,48 @@ func readRun(ctx context.Context, store blob.Store, runs []*scores.Manifest, aso
 		return out, nil
 	}
 	return nil, nil
+}
+
+// registry reads the business registry as of two dates: each company's record in
+// force (the highest revision arrived by the date) and its status, which counts
+// from its status date on (before it the company is in operation).
+func registry(ctx context.Context, store blob.Store, asof, prev features.Day) (now, before map[string]Company, err error) {
+	src, err := datasets.SourceByName(datasets.SourceCompanies)
+	if err != nil {
+		return nil, nil, err
+	}
+	months, err := datasets.Months(ctx, store, src)
+	if err != nil {
+		return nil, nil, fmt.Errorf("warnings: business registry: %w", err)
+	}
+	now, before = map[string]Company{}, map[string]Company{}
+	inForce := func(dst map[string]Company, rev map[string]int32, r *datasets.CompanyRow, d features.Day) {
+		if int32(r.ArrivalDate) > int32(d) || int32(r.EventDate) > int32(d) {
+			return
+		}
+		if old, ok := rev[r.Code]; ok && old > r.Revision {
+			return
+		}
+		rev[r.Code] = r.Revision
+		status := datasets.StatusActive
+		if int32(r.StatusDate) <= int32(d) {
+			status = r.Status
+		}
+		dst[r.Code] = Company{Status: status, District: r.District, Industry: r.Industry}
+	}
+	revNow, revBefore := map[string]int32{}, map[string]int32{}
+	for _, m := range months {
+		if int32(m.FirstDay()) > int32(asof) {
+			break
+		}
+		rows, err := datasets.ReadMonth[datasets.CompanyRow](ctx, store, src, m)
+		if err != nil {
+			return nil, nil, fmt.Errorf("warnings: business registry: %w", err)
+		}
+		for i := range rows {
+			inForce(now, revNow, &rows[i], asof)
+			inForce(before, revBefore, &rows[i], prev)
+		}
+	}
+	return now, before, nil
 }

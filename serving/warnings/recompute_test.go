@@ -12,6 +12,7 @@ type company struct {
 	now, before          func(id string) float64
 	score, prevScore     *scores.Row
 	circleRed, circleNew int
+	status, prevStatus   string
 }
 
 func (c company) v(id string) float64    { return c.now(id) }
@@ -159,6 +160,10 @@ var goRules = map[string]func(c company) bool{
 		return c.score != nil && c.prevScore != nil && c.score.PD > 0.05 && c.score.PD >= 2*c.prevScore.PD
 	},
 
+	"registry.revoked":          func(c company) bool { return c.status == "吊销" },
+	"registry.revoked.new":      func(c company) bool { return c.status == "吊销" && c.prevStatus == "存续" },
+	"registry.deregistered.new": func(c company) bool { return c.status == "注销" && c.prevStatus == "存续" },
+
 	"network.circle.contagion":             func(c company) bool { return c.circleNew >= 1 },
 	"network.circle.red_members":           func(c company) bool { return c.circleRed >= 1 },
 	"network.defaulted_neighbours.present": func(c company) bool { return c.v("network.defaulted_neighbours") >= 1 },
@@ -173,4 +178,4 @@ var goRules = map[string]func(c company) bool{
 
 // redRules make a company red: the red standing conditions without circle facts.
 var redRules = []string{"tax.arrears.large", "tax.sales.stopped", "utilities.kwh.stopped", "housing_fund.arrears.long", "loan.overdue.90",
-	"court.amount.large", "court.dishonest.listed", "penalty.severe", "licence.revoked", "score.rating.d", "score.colour.red"}
+	"court.amount.large", "court.dishonest.listed", "penalty.severe", "licence.revoked", "registry.revoked", "score.rating.d", "score.colour.red"}

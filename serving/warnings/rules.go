@@ -123,6 +123,7 @@ var figureBase = map[string]string{
 	"colour": "colour", "prev_colour": "colour",
 	"pd": "pd", "prev_pd": "pd",
 	"limit": "limit", "prev_limit": "limit",
+	"status": "status", "prev_status": "status",
 	"circle_size": "circle_size", "circle_red": "circle_red", "circle_red_new": "circle_red_new",
 }
 
@@ -383,6 +384,9 @@ type Env struct {
 	PrevPD     float64 `expr:"prev_pd"`
 	Limit      float64 `expr:"limit"`
 	PrevLimit  float64 `expr:"prev_limit"`
+
+	Status     string `expr:"status"`
+	PrevStatus string `expr:"prev_status"`
 
 	CircleSize   int `expr:"circle_size"`
 	CircleRed    int `expr:"circle_red"`

@@ -83,7 +83,7 @@ func arrivals[T datasets.Row](t *testing.T, ctx context.Context, store blob.Stor
 }
 
 // recompute evaluates the Go rules for every company of in.
-func recompute(in Input, circle func(code string) []string) (fired map[string]bool, red, turned map[string]bool) {
+func recompute(in Input, circle func(code string) []string, status func(code string, d time.Time) string) (fired map[string]bool, red, turned map[string]bool) {
 	lookup := func(s *features.Snapshot) func(code string) (func(string) float64, bool) {
 		col := map[string]int{}
 		for j, n := range s.Names {
@@ -117,9 +117,12 @@ func recompute(in Input, circle func(code string) []string) (fired map[string]bo
 	for _, code := range in.Now.Codes {
 		now, _ := nowOf(code)
 		before, had := prevOf(code)
-		c := company{now: now, before: before, score: scoreOf(in.Scores, code), prevScore: scoreOf(in.PrevScores, code)}
+		c := company{now: now, before: before, score: scoreOf(in.Scores, code), prevScore: scoreOf(in.PrevScores, code), status: status(code, in.Now.AsOf)}
+		if in.Prev != nil {
+			c.prevStatus = status(code, in.Prev.AsOf)
+		}
 		cos[code] = c
-		past := company{now: before, before: func(string) float64 { return math.NaN() }, score: c.prevScore}
+		past := company{now: before, before: func(string) float64 { return math.NaN() }, score: c.prevScore, status: c.prevStatus}
 		redBefore := false
 		for _, id := range redRules {
 			red[code] = red[code] || goRules[id](c)
@@ -190,6 +193,41 @@ func TestScenario(t *testing.T) {
 		func(r *datasets.PenaltyRow) (string, datasets.Day, datasets.Day) {
 			return r.Code, r.EventDate, r.ArrivalDate
 		})
+	// The registry: a company exists from its record's arrival, and its status
+	// counts from its status date.
+	type reg struct {
+		arrived, statusDate datasets.Day
+		status              string
+	}
+	regs := map[string]reg{}
+	csrc, err := datasets.SourceByName("companies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms, err := datasets.Months(ctx, store, csrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range cms {
+		rows, err := datasets.ReadMonth[datasets.CompanyRow](ctx, store, csrc, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			regs[r.Code] = reg{r.ArrivalDate, r.StatusDate, r.Status}
+		}
+	}
+	status := func(code string, d time.Time) string {
+		r, ok := regs[code]
+		day := datasets.Day(d.Unix() / 86400)
+		switch {
+		case !ok || r.arrived > day:
+			return ""
+		case r.statusDate > day:
+			return datasets.StatusActive
+		}
+		return r.status
+	}
 	evidenceOf := map[string]map[string][]arrival{
 		"court.case.new": court, "court.enforcement.new": enforcement, "court.dishonest.new": enforcement,
 		"penalty.new": penalty, "licence.revoked.new": penalty,
@@ -233,7 +271,7 @@ func TestScenario(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, red, turned := recompute(in, circle)
+		want, red, turned := recompute(in, circle, status)
 		got := map[string]bool{}
 		prevDay := ""
 		var prevD features.Day
