@@ -42,12 +42,13 @@ type WarningsOptions struct {
 // NewWarnings returns the HTTP handler of risk warnings (mount it beside New's
 // for the paths below):
 //
-//	GET    /v1/warnings?company=&severity=&state=&rule=&area=&after=&limit=
+//	GET    /v1/warnings?company=&severity=&state=&rule=&area=&district=&industry=&after=&limit=
 //	POST   /v1/warnings/{id}/ack
 //	GET    /v1/warning-rules
 //	GET    /v1/warning-subscriptions
 //	POST   /v1/warning-subscriptions   JSON {"endpoint_id", "companies": [...]} or
-//	                                   {"endpoint_id", "min_severity", "area"}; or a
+//	                                   {"endpoint_id", "min_severity", "area", "district",
+//	                                   "industry"}; or a
 //	                                   text/csv list of company codes with ?endpoint_id=
 //	DELETE /v1/warning-subscriptions/{id}
 //
@@ -123,7 +124,8 @@ func (a *warningsAPI) authorize(ctx context.Context, p serving.Principal, action
 
 func (a *warningsAPI) list(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
 	q := r.URL.Query()
-	f := warnings.Filter{Company: q.Get("company"), Severity: warnings.Severity(q.Get("severity")), State: q.Get("state"), Rule: q.Get("rule"), Area: q.Get("area")}
+	f := warnings.Filter{Company: q.Get("company"), Severity: warnings.Severity(q.Get("severity")), State: q.Get("state"), Rule: q.Get("rule"),
+		Area: q.Get("area"), District: q.Get("district"), Industry: q.Get("industry")}
 	for name, dst := range map[string]*int64{"after": &f.AfterID} {
 		if s := q.Get(name); s != "" {
 			n, err := strconv.ParseInt(s, 10, 64)
@@ -212,6 +214,8 @@ type subscribeBody struct {
 	Companies   []string `json:"companies"`
 	MinSeverity string   `json:"min_severity"`
 	Area        string   `json:"area"`
+	District    string   `json:"district"`
+	Industry    string   `json:"industry"`
 }
 
 func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
@@ -238,7 +242,7 @@ func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *htt
 		return 0, nil, fmt.Errorf("%w: endpoint_id is required", serving.ErrInvalidInput)
 	}
 	if len(b.Companies) > 0 {
-		if b.MinSeverity != "" || b.Area != "" {
+		if b.MinSeverity != "" || b.Area != "" || b.District != "" || b.Industry != "" {
 			return 0, nil, fmt.Errorf("%w: subscribe to companies or to a filter, not both", serving.ErrInvalidInput)
 		}
 		for _, c := range b.Companies {
@@ -258,7 +262,8 @@ func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *htt
 	if err := a.authorize(ctx, p, access.ActionScreen, ""); err != nil {
 		return 0, nil, err
 	}
-	sub, err := a.o.Subscriptions.SubscribeFilter(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p), warnings.Severity(b.MinSeverity), b.Area)
+	sub, err := a.o.Subscriptions.SubscribeFilter(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p),
+		warnings.FilterSpec{MinSeverity: warnings.Severity(b.MinSeverity), Area: b.Area, District: b.District, Industry: b.Industry})
 	if err != nil {
 		return 0, nil, warningErr(err)
 	}

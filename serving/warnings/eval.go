@@ -65,6 +65,10 @@ type Firing struct {
 	Rule     string   `json:"rule"`
 	Severity Severity `json:"severity"`
 	Area     string   `json:"area"`
+	// District and Industry are the company's (business registry), empty when
+	// the registry was not read.
+	District string   `json:"district,omitempty"`
+	Industry string   `json:"industry,omitempty"`
 	Company  string   `json:"company"`
 	Evidence Evidence `json:"evidence"`
 }
@@ -196,6 +200,7 @@ func (l *Library) Evaluate(ctx context.Context, in Input) (*Evaluation, error) {
 		for _, k := range fs {
 			r := l.Rules[k]
 			ev.Firings = append(ev.Firings, Firing{Rule: r.ID, Severity: r.Severity, Area: r.Area, Company: code,
+				District: in.Companies[code].District, Industry: in.Companies[code].Industry,
 				Evidence: l.evidence(r, env, ev.AsOf, ev.PrevAsOf)})
 		}
 	}

@@ -287,6 +287,9 @@ func TestScenario(t *testing.T) {
 				t.Fatalf("%s %s: evidence dates %s/%s, want %s/%s", d, key, f.Evidence.AsOf, f.Evidence.PrevAsOf, d, prevDay)
 			}
 			checkEvidence(t, lib, in, f)
+			if f.District == "" || f.Industry == "" {
+				t.Fatalf("%s %s: no district or industry", d, key)
+			}
 			if recs, ok := evidenceOf[f.Rule]; ok {
 				// The evidence arrived since the previous date, never later.
 				explained, lateBy := false, 1<<30

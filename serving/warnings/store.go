@@ -43,6 +43,8 @@ type Warning struct {
 	Company      string          `json:"company"`
 	Severity     Severity        `json:"severity"`
 	Area         string          `json:"area"`
+	District     string          `json:"district,omitempty"`
+	Industry     string          `json:"industry,omitempty"`
 	RulesVersion string          `json:"rules_version"`
 	State        string          `json:"state"`
 	OpenedAsOf   string          `json:"opened_as_of"`
@@ -192,8 +194,9 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 				}
 				continue
 			}
-			opened = append(opened, &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, RulesVersion: ev.Version,
-				State: StateOpen, OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b, valuesHash: h})
+			opened = append(opened, &Warning{Rule: f.Rule, Company: f.Company, Severity: f.Severity, Area: f.Area, District: f.District, Industry: f.Industry,
+				RulesVersion: ev.Version,
+				State:        StateOpen, OpenedAsOf: ev.AsOf, LastSeenAsOf: ev.AsOf, Evidence: b, valuesHash: h})
 		}
 		var closed []int64
 		for k, w := range open {
@@ -250,11 +253,12 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			vals := make([]string, len(ws))
 			byKey := make(map[key]*Warning, len(ws))
 			for i, w := range ws {
-				vals[i] = "(?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)"
-				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.RulesVersion, ev.AsOf, ev.AsOf, w.valuesHash, now, now)
+				vals[i] = "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)"
+				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.District, w.Industry, w.RulesVersion, ev.AsOf, ev.AsOf, w.valuesHash,
+					now, now)
 				byKey[key{w.Rule, w.Company}] = w
 			}
-			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof,
+			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, district, industry, rules_version, state, opened_asof, last_seen_asof,
 				values_hash, created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
 			if err != nil {
 				return err
@@ -338,17 +342,17 @@ func sortWarnings(ws []*Warning) {
 	slices.SortFunc(ws, func(a, b *Warning) int { return cmp.Compare(a.ID, b.ID) })
 }
 
-const columns = `id, rule_id, company, severity, area, rules_version, state, opened_asof, last_seen_asof, closed_asof,
+const columns = `id, rule_id, company, severity, area, district, industry, rules_version, state, opened_asof, last_seen_asof, closed_asof,
 	COALESCE((SELECT evidence_json FROM warning_evidence WHERE warning_evidence.warning_id = warnings.id), '{}'), acked_by, acked_at_ns`
 
-const openColumns = `id, rule_id, company, severity, area, rules_version, opened_asof, values_hash, acked_by`
+const openColumns = `id, rule_id, company, severity, area, district, industry, rules_version, opened_asof, values_hash, acked_by`
 
 func scanOpen(r scanner) (*Warning, error) {
 	var (
 		w   = Warning{State: StateOpen}
 		sev string
 	)
-	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.RulesVersion, &w.OpenedAsOf, &w.valuesHash, &w.AckedBy); err != nil {
+	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.District, &w.Industry, &w.RulesVersion, &w.OpenedAsOf, &w.valuesHash, &w.AckedBy); err != nil {
 		return nil, err
 	}
 	w.Severity = Severity(sev)
@@ -363,7 +367,7 @@ func scanWarning(r scanner) (*Warning, error) {
 		sev, ev string
 		ackedNs int64
 	)
-	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.RulesVersion, &w.State, &w.OpenedAsOf, &w.LastSeenAsOf, &w.ClosedAsOf,
+	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.District, &w.Industry, &w.RulesVersion, &w.State, &w.OpenedAsOf, &w.LastSeenAsOf, &w.ClosedAsOf,
 		&ev, &w.AckedBy, &ackedNs); err != nil {
 		return nil, err
 	}
@@ -428,6 +432,8 @@ type Filter struct {
 	State     string
 	Rule      string
 	Area      string
+	District  string
+	Industry  string
 	// AfterID pages: only warnings with a larger id.
 	AfterID int64
 	// Limit caps the answer (0: 1,000).
@@ -470,6 +476,12 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
 	}
 	if f.Area != "" {
 		add("area = ?", f.Area)
+	}
+	if f.District != "" {
+		add("district = ?", f.District)
+	}
+	if f.Industry != "" {
+		add("industry = ?", f.Industry)
 	}
 	if f.AfterID > 0 {
 		add("id > ?", f.AfterID)

@@ -22,7 +22,7 @@ var ErrConsent = errors.New("warnings: company consent required")
 // Subscription routes warnings to a webhook endpoint: a bank's subscription names
 // one company (it must hold the company's consent, checked again at every alert);
 // a filter subscription (a regulator's) names no company and takes every warning
-// of at least MinSeverity, of Area when set.
+// of at least MinSeverity, of Area, District and Industry when set.
 type Subscription struct {
 	ID          int64    `json:"id"`
 	Institution int64    `json:"institution_id"`
@@ -30,6 +30,8 @@ type Subscription struct {
 	Company     string   `json:"company,omitempty"`
 	MinSeverity Severity `json:"min_severity,omitempty"`
 	Area        string   `json:"area,omitempty"`
+	District    string   `json:"district,omitempty"`
+	Industry    string   `json:"industry,omitempty"`
 	// Clearance is the subscriber's (access.ClearanceOf): evidence values above it
 	// are withheld from its alerts.
 	Clearance string    `json:"clearance"`
@@ -128,8 +130,8 @@ func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, end
 	var out []Subscription
 	err := s.db.Tx(ctx, func(tx *metadb.Tx) error {
 		for _, c := range companies {
-			rows, err := tx.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns)
-				VALUES (?, ?, ?, '', '', ?, ?) ON CONFLICT (institution_id, endpoint_id, company) WHERE company <> '' DO NOTHING RETURNING id`,
+			rows, err := tx.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, district, industry, clearance,
+				created_at_ns) VALUES (?, ?, ?, '', '', '', '', ?, ?) ON CONFLICT (institution_id, endpoint_id, company) WHERE company <> '' DO NOTHING RETURNING id`,
 				institution, endpoint, c, clearance, now.UnixNano())
 			if err != nil {
 				return err
@@ -152,9 +154,20 @@ func (s *Subscriptions) SubscribeCompanies(ctx context.Context, institution, end
 	return out, nil
 }
 
-// SubscribeFilter subscribes an endpoint to every warning of at least minSeverity
-// (empty: all), of area when set.
-func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoint int64, clearance string, minSeverity Severity, area string) (Subscription, error) {
+// FilterSpec selects warnings for a filter subscription; zero fields select all.
+type FilterSpec struct {
+	// MinSeverity: blue takes all, yellow takes yellow and red, red only red.
+	MinSeverity Severity `json:"min_severity,omitempty"`
+	Area        string   `json:"area,omitempty"`
+	// District is the 6-digit division code and Industry the GB/T 4754 section
+	// letter of the business registry.
+	District string `json:"district,omitempty"`
+	Industry string `json:"industry,omitempty"`
+}
+
+// SubscribeFilter subscribes an endpoint to every warning f selects.
+func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoint int64, clearance string, f FilterSpec) (Subscription, error) {
+	minSeverity := f.MinSeverity
 	if clearanceRank(clearance) == 0 {
 		return Subscription{}, fmt.Errorf("%w: clearance %q is not public, restricted or confidential", ErrInput, clearance)
 	}
@@ -167,10 +180,11 @@ func (s *Subscriptions) SubscribeFilter(ctx context.Context, institution, endpoi
 		return Subscription{}, err
 	}
 	now := s.opts.Now()
-	sub := Subscription{Institution: institution, Endpoint: endpoint, MinSeverity: minSeverity, Area: strings.TrimSpace(area), Clearance: clearance,
-		Created: now.UTC()}
-	rows, err := s.db.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns)
-		VALUES (?, ?, '', ?, ?, ?, ?) RETURNING id`, institution, endpoint, string(minSeverity), sub.Area, clearance, now.UnixNano())
+	sub := Subscription{Institution: institution, Endpoint: endpoint, MinSeverity: minSeverity, Area: strings.TrimSpace(f.Area),
+		District: strings.TrimSpace(f.District), Industry: strings.TrimSpace(f.Industry), Clearance: clearance, Created: now.UTC()}
+	rows, err := s.db.Query(ctx, `INSERT INTO warning_subscriptions (institution_id, endpoint_id, company, min_severity, area, district, industry,
+		clearance, created_at_ns) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?) RETURNING id`, institution, endpoint, string(minSeverity), sub.Area,
+		sub.District, sub.Industry, clearance, now.UnixNano())
 	if err != nil {
 		return Subscription{}, fmt.Errorf("warnings: subscribe: %w", err)
 	}
@@ -195,7 +209,7 @@ func (s *Subscriptions) Unsubscribe(ctx context.Context, institution, id int64) 
 
 // List returns an institution's subscriptions (institution 0: everyone's).
 func (s *Subscriptions) List(ctx context.Context, institution int64) ([]Subscription, error) {
-	q := `SELECT id, institution_id, endpoint_id, company, min_severity, area, clearance, created_at_ns FROM warning_subscriptions`
+	q := `SELECT id, institution_id, endpoint_id, company, min_severity, area, district, industry, clearance, created_at_ns FROM warning_subscriptions`
 	var args []any
 	if institution != 0 {
 		q += ` WHERE institution_id = ?`
@@ -213,7 +227,7 @@ func (s *Subscriptions) List(ctx context.Context, institution int64) ([]Subscrip
 			sev string
 			ns  int64
 		)
-		if err := rows.Scan(&sub.ID, &sub.Institution, &sub.Endpoint, &sub.Company, &sev, &sub.Area, &sub.Clearance, &ns); err != nil {
+		if err := rows.Scan(&sub.ID, &sub.Institution, &sub.Endpoint, &sub.Company, &sev, &sub.Area, &sub.District, &sub.Industry, &sub.Clearance, &ns); err != nil {
 			return nil, err
 		}
 		sub.MinSeverity, sub.Created = Severity(sev), time.Unix(0, ns).UTC()
@@ -238,7 +252,8 @@ func (sub Subscription) matches(w *Warning) bool {
 	if sub.Company != "" {
 		return sub.Company == w.Company
 	}
-	return severityRank(w.Severity) >= severityRank(sub.MinSeverity) && (sub.Area == "" || sub.Area == w.Area)
+	return severityRank(w.Severity) >= severityRank(sub.MinSeverity) && (sub.Area == "" || sub.Area == w.Area) &&
+		(sub.District == "" || sub.District == w.District) && (sub.Industry == "" || sub.Industry == w.Industry)
 }
 
 // Alert is the data of a warning.opened or warning.closed webhook.

@@ -146,10 +146,10 @@ func TestSubscriptions(t *testing.T) {
 		if got, err := subs.SubscribeCompanies(ctx, bank.ID, bankEp.ID, access.SensitivityRestricted, []string{c1}); err != nil || len(got) != 0 {
 			t.Fatalf("subscribing again: %v %v", got, err)
 		}
-		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, Red, ""); err != nil {
+		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, FilterSpec{MinSeverity: Red}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, "pink", ""); !errors.Is(err, ErrInput) {
+		if _, err := subs.SubscribeFilter(ctx, reg.ID, regEp.ID, access.SensitivityConfidential, FilterSpec{MinSeverity: "pink"}); !errors.Is(err, ErrInput) {
 			t.Fatalf("bad severity: %v", err)
 		}
 		if l, err := subs.List(ctx, bank.ID); err != nil || len(l) != 2 {
@@ -221,4 +221,27 @@ func TestSubscriptions(t *testing.T) {
 			t.Fatalf("bad deliveries: %v", rc.bad)
 		}
 	})
+}
+
+func TestSubscriptionMatches(t *testing.T) {
+	w := &Warning{Company: "c1", Severity: Yellow, Area: "tax", District: "330604", Industry: "C"}
+	for _, tc := range []struct {
+		sub  Subscription
+		want bool
+	}{
+		{Subscription{Company: "c1"}, true},
+		{Subscription{Company: "c2"}, false},
+		{Subscription{}, true},
+		{Subscription{MinSeverity: Blue}, true},
+		{Subscription{MinSeverity: Yellow}, true},
+		{Subscription{MinSeverity: Red}, false},
+		{Subscription{Area: "tax", District: "330604", Industry: "C"}, true},
+		{Subscription{District: "330602"}, false},
+		{Subscription{Industry: "F"}, false},
+		{Subscription{Area: "court"}, false},
+	} {
+		if got := tc.sub.matches(w); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.sub, got, tc.want)
+		}
+	}
 }

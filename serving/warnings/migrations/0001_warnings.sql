@@ -4,6 +4,8 @@ CREATE TABLE warnings (
 	company TEXT NOT NULL,
 	severity TEXT NOT NULL,
 	area TEXT NOT NULL,
+	district TEXT NOT NULL,
+	industry TEXT NOT NULL,
 	rules_version TEXT NOT NULL,
 	state TEXT NOT NULL,
 	opened_asof TEXT NOT NULL,

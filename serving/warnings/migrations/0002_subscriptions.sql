@@ -5,6 +5,8 @@ CREATE TABLE warning_subscriptions (
 	company TEXT NOT NULL,
 	min_severity TEXT NOT NULL,
 	area TEXT NOT NULL,
+	district TEXT NOT NULL,
+	industry TEXT NOT NULL,
 	clearance TEXT NOT NULL,
 	created_at_ns BIGINT NOT NULL
 );
