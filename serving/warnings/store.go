@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -146,7 +145,7 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 		open := map[key]*Warning{}
 		// An open warning fired at the latest applied date (or it would have been
 		// closed), so its last-seen date is that date: only a closing writes it.
-		rows, err = tx.Query(ctx, `SELECT `+openColumns+` FROM warnings WHERE state = 'open'`)
+		rows, err = tx.Query(ctx, `SELECT `+openColumns+` FROM warnings w JOIN warning_evidence e ON e.warning_id = w.id WHERE w.state = 'open'`)
 		if err != nil {
 			return err
 		}
@@ -210,33 +209,23 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			// SQLite is in process: one prepared statement per row is its fastest
 			// way; PostgreSQL takes the rows in batches (below).
 			for _, w := range changed {
-				if _, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = ? WHERE warning_id = ?`, string(w.Evidence), w.ID); err != nil {
-					return err
-				}
-				if _, err := tx.Exec(ctx, `UPDATE warnings SET values_hash = ?, updated_at_ns = ? WHERE id = ?`, w.valuesHash, now, w.ID); err != nil {
+				if _, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = ?, values_hash = ? WHERE warning_id = ?`,
+					string(w.Evidence), w.valuesHash, w.ID); err != nil {
 					return err
 				}
 			}
 			changed = nil
 		}
 		if err := inChunks(changed, 500, func(ws []*Warning) error {
-			args := make([]any, 0, 2*len(ws))
+			args := make([]any, 0, 3*len(ws))
 			vals := make([]string, len(ws))
 			for i, w := range ws {
-				vals[i] = "(CAST(? AS BIGINT), ?)"
-				args = append(args, w.ID, string(w.Evidence))
+				vals[i] = "(CAST(? AS BIGINT), ?, ?)"
+				args = append(args, w.ID, string(w.Evidence), w.valuesHash)
 			}
-			// VALUES names its columns column1, column2 in SQLite and PostgreSQL alike.
-			if _, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = v.column2 FROM (VALUES `+strings.Join(vals, ", ")+`) AS v
-				WHERE warning_evidence.warning_id = v.column1`, args...); err != nil {
-				return err
-			}
-			args = args[:0]
-			for _, w := range ws {
-				args = append(args, w.ID, w.valuesHash)
-			}
-			_, err := tx.Exec(ctx, `UPDATE warnings SET values_hash = v.column2, updated_at_ns = `+strconv.FormatInt(now, 10)+`
-				FROM (VALUES `+strings.Join(vals, ", ")+`) AS v WHERE warnings.id = v.column1`, args...)
+			// VALUES names its columns column1, column2, … in SQLite and PostgreSQL alike.
+			_, err := tx.Exec(ctx, `UPDATE warning_evidence SET evidence_json = v.column2, values_hash = v.column3
+				FROM (VALUES `+strings.Join(vals, ", ")+`) AS v WHERE warning_evidence.warning_id = v.column1`, args...)
 			return err
 		}); err != nil {
 			return err
@@ -253,13 +242,12 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			vals := make([]string, len(ws))
 			byKey := make(map[key]*Warning, len(ws))
 			for i, w := range ws {
-				vals[i] = "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?)"
-				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.District, w.Industry, w.RulesVersion, ev.AsOf, ev.AsOf, w.valuesHash,
-					now, now)
+				vals[i] = "(?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)"
+				args = append(args, w.Rule, w.Company, string(w.Severity), w.Area, w.District, w.Industry, w.RulesVersion, ev.AsOf, ev.AsOf, now, now)
 				byKey[key{w.Rule, w.Company}] = w
 			}
 			rows, err := tx.Query(ctx, `INSERT INTO warnings (rule_id, company, severity, area, district, industry, rules_version, state, opened_asof, last_seen_asof,
-				values_hash, created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
+				created_at_ns, updated_at_ns) VALUES `+strings.Join(vals, ", ")+` RETURNING id, rule_id, company`, args...)
 			if err != nil {
 				return err
 			}
@@ -282,10 +270,10 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			rows.Close()
 			args = args[:0]
 			for i, w := range ws {
-				vals[i] = "(?, ?)"
-				args = append(args, w.ID, string(w.Evidence))
+				vals[i] = "(?, ?, ?)"
+				args = append(args, w.ID, w.valuesHash, string(w.Evidence))
 			}
-			_, err = tx.Exec(ctx, `INSERT INTO warning_evidence (warning_id, evidence_json) VALUES `+strings.Join(vals, ", "), args...)
+			_, err = tx.Exec(ctx, `INSERT INTO warning_evidence (warning_id, values_hash, evidence_json) VALUES `+strings.Join(vals, ", "), args...)
 			return err
 		}); err != nil {
 			return err
@@ -345,7 +333,8 @@ func sortWarnings(ws []*Warning) {
 const columns = `id, rule_id, company, severity, area, district, industry, rules_version, state, opened_asof, last_seen_asof, closed_asof,
 	COALESCE((SELECT evidence_json FROM warning_evidence WHERE warning_evidence.warning_id = warnings.id), '{}'), acked_by, acked_at_ns`
 
-const openColumns = `id, rule_id, company, severity, area, district, industry, rules_version, opened_asof, values_hash, acked_by`
+const openColumns = `w.id, w.rule_id, w.company, w.severity, w.area, w.district, w.industry, w.rules_version, w.opened_asof, e.values_hash,
+	w.acked_by`
 
 func scanOpen(r scanner) (*Warning, error) {
 	var (

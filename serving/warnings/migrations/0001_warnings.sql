@@ -11,7 +11,6 @@ CREATE TABLE warnings (
 	opened_asof TEXT NOT NULL,
 	last_seen_asof TEXT NOT NULL,
 	closed_asof TEXT NOT NULL DEFAULT '',
-	values_hash TEXT NOT NULL,
 	acked_by TEXT NOT NULL DEFAULT '',
 	acked_at_ns BIGINT NOT NULL DEFAULT 0,
 	created_at_ns BIGINT NOT NULL,
@@ -21,6 +20,7 @@ CREATE UNIQUE INDEX warnings_open ON warnings (rule_id, company) WHERE state = '
 CREATE INDEX warnings_company ON warnings (company, id);
 CREATE TABLE warning_evidence (
 	warning_id BIGINT PRIMARY KEY,
+	values_hash TEXT NOT NULL,
 	evidence_json TEXT NOT NULL
 );
 CREATE TABLE warning_evaluations (
