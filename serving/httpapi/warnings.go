@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/reqid"
+	"github.com/xinyi-platform/xinyi/internal/webhooks"
+	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
+)
+
+// WarningsOptions configure the risk-warning surface. Authorizer and Warnings are
+// required.
+type WarningsOptions struct {
+	Authorizer serving.Authorizer
+	Warnings   *warnings.Store
+	// Subscriptions, when set, enables /v1/warning-subscriptions.
+	Subscriptions *warnings.Subscriptions
+	// Library lists the rules (GET /v1/warning-rules) and gives the sensitivity of
+	// evidence values, which are withheld above the caller's clearance. Default
+	// warnings.DefaultLibrary().
+	Library *warnings.Library
+	// Limiter, Metrics, MaxBodyBytes, Timeout and Logger are as in Options.
+	Limiter      serving.Limiter
+	Metrics      *serving.Metrics
+	MaxBodyBytes int64
+	Timeout      time.Duration
+	Logger       *slog.Logger
+}
+
+// NewWarnings returns the HTTP handler of risk warnings (mount it beside New's
+// for the paths below):
+//
+//	GET    /v1/warnings?company=&severity=&state=&rule=&area=&district=&industry=&after=&limit=
+//	POST   /v1/warnings/{id}/ack
+//	GET    /v1/warning-rules
+//	GET    /v1/warning-subscriptions
+//	POST   /v1/warning-subscriptions   JSON {"endpoint_id", "companies": [...]} or
+//	                                   {"endpoint_id", "min_severity", "area", "district",
+//	                                   "industry"}; or a
+//	                                   text/csv list of company codes with ?endpoint_id=
+//	DELETE /v1/warning-subscriptions/{id}
+//
+// A company's warnings are for those who may assess it (a bank with its consent,
+// a regulator); the whole list and filter subscriptions are for those who may
+// screen the region. Evidence values above the caller's clearance
+// (access.ClearanceOf) are withheld, in answers and in the alerts of the
+// subscriptions it makes.
+func NewWarnings(o WarningsOptions) (http.Handler, error) {
+	if o.Authorizer == nil || o.Warnings == nil {
+		return nil, fmt.Errorf("%w: the warnings API needs an authorizer and a warning store", serving.ErrInvalidInput)
+	}
+	if o.Library == nil {
+		lib, err := warnings.DefaultLibrary()
+		if err != nil {
+			return nil, err
+		}
+		o.Library = lib
+	}
+	opts := Options{Authorizer: o.Authorizer, Limiter: o.Limiter, Metrics: o.Metrics, MaxBodyBytes: o.MaxBodyBytes, Timeout: o.Timeout, Logger: o.Logger}
+	opts.EnsureDefaults()
+	opts.Logger = reqid.Logger(opts.Logger)
+	h := &handler{opts: opts, mux: http.NewServeMux()}
+	a := &warningsAPI{h: h, o: o}
+	h.route("GET /v1/warnings", "warnings_list", h.authed(a.list))
+	h.route("POST /v1/warnings/{id}/ack", "warnings_ack", h.authed(a.ack))
+	h.route("GET /v1/warning-rules", "warning_rules", h.authed(a.rules))
+	if o.Subscriptions != nil {
+		h.route("GET /v1/warning-subscriptions", "warning_subscriptions", h.authed(a.subscriptions))
+		h.route("POST /v1/warning-subscriptions", "warning_subscribe", h.authed(a.subscribe))
+		h.route("DELETE /v1/warning-subscriptions/{id}", "warning_unsubscribe", h.authed(a.unsubscribe))
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
+	})
+	return reqid.Middleware(h.mux), nil
+}
+
+type warningsAPI struct {
+	h *handler
+	o WarningsOptions
+}
+
+// warningErr translates the errors of internal/access and serving/warnings into
+// the sentinels statusOf maps.
+func warningErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrUnavailable):
+		return fmt.Errorf("%w: %w", serving.ErrUnavailable, err)
+	case errors.Is(err, access.ErrConsentRequired), errors.Is(err, warnings.ErrConsent):
+		return fmt.Errorf("%w: %w", serving.ErrConsentRequired, err)
+	case errors.Is(err, access.ErrInvalid):
+		return fmt.Errorf("%w: %w", serving.ErrInvalidCompanyCode, err)
+	case errors.Is(err, access.ErrForbidden):
+		return fmt.Errorf("%w: %w", serving.ErrForbidden, err)
+	case errors.Is(err, warnings.ErrInput), errors.Is(err, webhooks.ErrInvalid):
+		return fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	case errors.Is(err, warnings.ErrNotFound), errors.Is(err, webhooks.ErrNotFound):
+		return fmt.Errorf("%w: %w", errNoRoute, err)
+	}
+	return err
+}
+
+func (a *warningsAPI) authorize(ctx context.Context, p serving.Principal, action access.Action, company string) error {
+	res := access.Resource{Kind: "region", ID: "warnings"}
+	if company != "" {
+		res = access.Resource{Kind: "company", ID: company}
+	}
+	return warningErr(a.o.Authorizer.Authorize(ctx, p, action, res))
+}
+
+func (a *warningsAPI) list(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	f := warnings.Filter{Company: q.Get("company"), Severity: warnings.Severity(q.Get("severity")), State: q.Get("state"), Rule: q.Get("rule"),
+		Area: q.Get("area"), District: q.Get("district"), Industry: q.Get("industry")}
+	for name, dst := range map[string]*int64{"after": &f.AfterID} {
+		if s := q.Get(name); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				return 0, nil, fmt.Errorf("%w: %s=%q is not a non-negative integer", serving.ErrInvalidInput, name, s)
+			}
+			*dst = n
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10_000 {
+			return 0, nil, fmt.Errorf("%w: limit=%q is not between 1 and 10000", serving.ErrInvalidInput, s)
+		}
+		f.Limit = n
+	}
+	action := access.ActionScreen
+	if f.Company != "" {
+		action = access.ActionAssess
+	}
+	if err := a.authorize(ctx, p, action, f.Company); err != nil {
+		return 0, nil, err
+	}
+	ws, err := a.o.Warnings.List(ctx, f)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	out := make([]*warnings.Warning, len(ws))
+	for i, w := range ws {
+		if out[i], err = a.o.Library.RedactWarning(w, access.ClearanceOf(p)); err != nil {
+			return 0, nil, err
+		}
+	}
+	return http.StatusOK, map[string]any{"warnings": out}, nil
+}
+
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: id %q is not a positive integer", serving.ErrInvalidInput, r.PathValue("id"))
+	}
+	return id, nil
+}
+
+func (a *warningsAPI) ack(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	w, err := a.o.Warnings.Get(ctx, id)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	if err := a.authorize(ctx, p, access.ActionAssess, w.Company); err != nil {
+		return 0, nil, err
+	}
+	if w, err = a.o.Warnings.Ack(ctx, id, p.Actor()); err != nil {
+		return 0, nil, warningErr(err)
+	}
+	if w, err = a.o.Library.RedactWarning(w, access.ClearanceOf(p)); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, w, nil
+}
+
+func (a *warningsAPI) rules(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := a.authorize(ctx, p, access.ActionBrowseLibrary, ""); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"version": a.o.Library.Version, "rules": a.o.Library.Rules}, nil
+}
+
+func (a *warningsAPI) subscriptions(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	subs, err := a.o.Subscriptions.List(ctx, p.InstitutionID)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	if subs == nil {
+		subs = []warnings.Subscription{}
+	}
+	return http.StatusOK, map[string]any{"subscriptions": subs}, nil
+}
+
+type subscribeBody struct {
+	EndpointID  int64    `json:"endpoint_id"`
+	Companies   []string `json:"companies"`
+	MinSeverity string   `json:"min_severity"`
+	Area        string   `json:"area"`
+	District    string   `json:"district"`
+	Industry    string   `json:"industry"`
+}
+
+func (a *warningsAPI) subscribe(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b subscribeBody
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "text/csv" || mt == "text/plain" {
+		if b.EndpointID, err = strconv.ParseInt(r.URL.Query().Get("endpoint_id"), 10, 64); err != nil {
+			return 0, nil, fmt.Errorf("%w: a company list needs ?endpoint_id=", serving.ErrInvalidInput)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		for sc.Scan() {
+			code, _, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "\ufeff"), ",")
+			if code = strings.TrimSpace(code); code != "" && !strings.EqualFold(code, "company_code") {
+				b.Companies = append(b.Companies, code)
+			}
+		}
+	} else if err := decodeBytes(data, &b); err != nil {
+		return 0, nil, err
+	}
+	if b.EndpointID <= 0 {
+		return 0, nil, fmt.Errorf("%w: endpoint_id is required", serving.ErrInvalidInput)
+	}
+	if len(b.Companies) > 0 {
+		if b.MinSeverity != "" || b.Area != "" || b.District != "" || b.Industry != "" {
+			return 0, nil, fmt.Errorf("%w: subscribe to companies or to a filter, not both", serving.ErrInvalidInput)
+		}
+		for _, c := range b.Companies {
+			if err := a.authorize(ctx, p, access.ActionAssess, c); err != nil {
+				return 0, nil, err
+			}
+		}
+		subs, err := a.o.Subscriptions.SubscribeCompanies(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p), b.Companies)
+		if err != nil {
+			return 0, nil, warningErr(err)
+		}
+		if subs == nil {
+			subs = []warnings.Subscription{}
+		}
+		return http.StatusCreated, map[string]any{"subscriptions": subs}, nil
+	}
+	if err := a.authorize(ctx, p, access.ActionScreen, ""); err != nil {
+		return 0, nil, err
+	}
+	sub, err := a.o.Subscriptions.SubscribeFilter(ctx, p.InstitutionID, b.EndpointID, access.ClearanceOf(p),
+		warnings.FilterSpec{MinSeverity: warnings.Severity(b.MinSeverity), Area: b.Area, District: b.District, Industry: b.Industry})
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	return http.StatusCreated, map[string]any{"subscriptions": []warnings.Subscription{sub}}, nil
+}
+
+func (a *warningsAPI) unsubscribe(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := a.o.Subscriptions.Unsubscribe(ctx, p.InstitutionID, id); err != nil {
+		return 0, nil, warningErr(err)
+	}
+	return http.StatusNoContent, nil, nil
+}
