@@ -12,10 +12,10 @@ region_data() {
   say "1. a region of $companies companies, 36 months of department data (2023-01 .. 2025-12)"
   "$xinyi" generate --companies "$companies" --months 36 --seed 7 --out "$dir"
 
-  say "2. point-in-time feature snapshots at quarter ends"
+  say "2. point-in-time feature snapshots at quarter ends (the three models' sets, and every indicator for the warnings)"
   local dates=2023-06-30,2023-09-30,2023-12-31,2024-03-31,2024-06-30,2024-09-30,2024-12-31,2025-03-31,2025-06-30,2025-09-30,2025-12-31
   local set
-  for set in pd violation limit; do
+  for set in pd violation limit full; do
     # shellcheck disable=SC2086 # REGION_MATERIALIZE holds extra flags, word-split on purpose
     "$xinyi" features materialize --store "$dir" --set "$set" --asof "$dates" ${REGION_MATERIALIZE:-}
   done

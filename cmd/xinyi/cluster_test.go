@@ -227,7 +227,7 @@ func TestCluster(t *testing.T) {
 	var workers [3]*clusterProc
 	for i := range workers {
 		workers[i] = startProc(t, fmt.Sprintf("worker %d", i+1), "worker", "-store", store, "-db", db, "-service-key", ops,
-			"-queues", "screening=1,scoring=1,materialize=1", "-workers", "1", "-job-timeout", "20s", "-rescue-after", "25s")
+			"-queues", "screening=1,scoring=1,materialize=1,warnings=1,webhooks=2", "-workers", "1", "-job-timeout", "20s", "-rescue-after", "25s")
 	}
 	var servers [2]*clusterProc
 	var apis [2]apiClient
@@ -365,7 +365,7 @@ func TestCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dates := []string{"2025-06-30", "2025-12-31"}
+		dates := []string{"2024-12-31", "2025-12-31"} // scored dates: the warnings below need both
 		type result struct {
 			out, errOut string
 			code        int
@@ -450,6 +450,25 @@ func TestCluster(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+
+	t.Run("warnings", func(t *testing.T) {
+		// With every indicator materialized and the dates scored, the workers
+		// evaluate the warnings, and a regulator reads them.
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			out := must("jobs", "-store", store, "-db", db, "-kind", "warnings_eval")
+			if strings.Contains(out, "completed") && !strings.Contains(out, "available") && !strings.Contains(out, "running") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("warning evaluations:\n%s", out)
+			}
+		}
+		if v, code := apis[0].call("GET", "/v1/warnings?limit=5", regulator, ""); code != http.StatusOK {
+			t.Errorf("regulator reading warnings: %d %v", code, v)
+		} else if ws, _ := v["warnings"].([]any); len(ws) == 0 {
+			t.Errorf("no warnings over 5 scored dates of 3,000 companies: %v", v)
 		}
 	})
 

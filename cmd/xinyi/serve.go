@@ -112,6 +112,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		otlp       = fs.String("otlp-endpoint", "", "OTLP/HTTP collector for traces: host:port or http(s)://host:port[/path] (empty: tracing off)")
 		otlpPlain  = fs.Bool("otlp-insecure", false, "send traces to a host:port --otlp-endpoint over plain HTTP")
 		sample     = fs.Float64("trace-sample", 1, "fraction of new traces sampled, in (0, 1]; a caller's traceparent keeps its own decision")
+		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
+		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
 	owners := ingestOwnerFlag(fs, "ingest-owner", "source=institution: the department that owns a raw source and may deliver it at POST /v1/ingest/{source} (repeat for each source; none: no ingestion on this server)")
@@ -180,6 +182,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	guard, err := webhookGuard(*allow, *plainHTTP)
+	if err != nil {
+		return err
+	}
 	mounts := map[string]http.Handler{}
 	if len(owners) > 0 {
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
@@ -195,7 +201,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, AdminAddr: *adminAddr, TLS: tlsConf,
 		Rate: *rate, Burst: *burst, RateRedis: *rateRedis, RateFailClosed: *rateClosed,
 		Timeout: *timeout, Refresh: *refresh, Follow: *follow, ConsentCache: *consentTTL,
-		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history,
+		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history, Webhooks: guard,
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
 				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, secure: *secure || c.Secure, lang: *lang, logger: logger})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -14,12 +15,15 @@ import (
 
 	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
+	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/scorejobs"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
+	"github.com/xinyi-platform/xinyi/serving/server"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 func init() {
@@ -33,7 +37,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+matjobs.QueueName+": materialization shards)")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1,"+warnings.QueueName+"=1,"+webhooks.QueueName+"=4", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+warnings.QueueName+": warning evaluations, "+webhooks.QueueName+": webhook deliveries, "+matjobs.QueueName+": materialization shards)")
+		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
+		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
 		scoring    = fs.Int("workers", 0, "goroutines of one screening, scoring or materialization stage (default GOMAXPROCS)")
 		memory     = fs.Int64("memory-mb", 0, "memory budget in MiB of one materialization stage (default 2048)")
 		jobTimeout = fs.Duration("job-timeout", time.Hour, "an attempt running longer is cancelled")
@@ -81,13 +87,29 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	register := func(ws *jobs.Workers) error {
-		if !scores {
-			return nil
-		}
-		return scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger})
+	guard, err := webhookGuard(*allow, *plainHTTP)
+	if err != nil {
+		return err
 	}
-	q, err := openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger},
+	_, alerts := work[warnings.QueueName]
+	_, hooks := work[webhooks.QueueName]
+	var q *jobs.Queue
+	register := func(ws *jobs.Workers) error {
+		if scores {
+			if err := scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger}); err != nil {
+				return err
+			}
+		}
+		if alerts || hooks {
+			a, err := server.OpenAlerting(ctx, pl.db, pl.acc, guard)
+			if err != nil {
+				return err
+			}
+			return a.Register(ws, pl.store, func() *jobs.Queue { return q }, scores, logger)
+		}
+		return nil
+	}
+	q, err = openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger},
 		*scoring, *jobTimeout, *rescue, register, logger)
 	if err != nil {
 		return err
@@ -180,4 +202,17 @@ func modelBindings(spec string) ([]serving.Binding, error) {
 		out = append(out, serving.Binding{Task: t, Model: name, Alias: alias})
 	}
 	return out, nil
+}
+
+// webhookGuard reads the webhook flags: allow-listed CIDRs and plain HTTP.
+func webhookGuard(allow string, plainHTTP bool) (webhooks.Guard, error) {
+	g := webhooks.Guard{InsecureHTTP: plainHTTP}
+	for _, c := range splitList(allow) {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return g, fmt.Errorf("--webhook-allow: %q is not a CIDR range such as 10.0.0.0/8", c)
+		}
+		g.Allow = append(g.Allow, p)
+	}
+	return g, nil
 }

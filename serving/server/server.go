@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -38,6 +39,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
+	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/registry"
 	regapi "github.com/xinyi-platform/xinyi/registry/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -54,6 +56,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/scorejobs"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 // Options configure a serving process. Store, DB, Audit, Catalog, Registry,
@@ -119,6 +122,10 @@ type Options struct {
 	// /v1/companies/{code}/scores either way.
 	ScoreHistory bool
 	ScoreEvery   time.Duration
+
+	// Webhooks guards the subscribers' endpoints warnings are delivered to
+	// (allow-listed address ranges, plain HTTP for tests).
+	Webhooks webhooks.Guard
 
 	// Console, when set, builds the web console mounted at /lab/ over what the
 	// server built; the returned func stops its background work.
@@ -245,6 +252,10 @@ func (s *Server) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	alerting, err := OpenAlerting(ctx, o.DB, acc, o.Webhooks)
+	if err != nil {
+		return err
+	}
 	svcPrincipal, err := acc.Authenticate(ctx, o.ServiceKey)
 	if err != nil {
 		return fmt.Errorf("service key: %w", err)
@@ -290,9 +301,13 @@ func (s *Server) build(ctx context.Context) error {
 	var work map[string]int
 	if o.JobWorkers > 0 {
 		work = map[string]int{screenjobs.QueueName: o.JobWorkers, scorejobs.QueueName: 1}
+		maps.Copy(work, AlertQueues)
 	}
 	register := func(ws *jobs.Workers) error {
-		return scorejobs.Register(ws, scorejobs.Options{Service: s.svc, Store: o.Store, Principal: svcPrincipal, Logger: logger})
+		if err := scorejobs.Register(ws, scorejobs.Options{Service: s.svc, Store: o.Store, Principal: svcPrincipal, Logger: logger}); err != nil {
+			return err
+		}
+		return alerting.Register(ws, o.Store, func() *jobs.Queue { return s.jobs }, o.ScoreHistory, logger)
 	}
 	if s.jobs, err = screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: o.JobsDSN, Queues: work, Service: s.svc, Store: o.Store, Logger: logger,
 		Register: register}); err != nil {
@@ -333,6 +348,14 @@ func (s *Server) build(ctx context.Context) error {
 		mux := http.NewServeMux()
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
+		wapi, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: auth, Warnings: alerting.Warnings, Subscriptions: alerting.Subscriptions,
+			Limiter: limiter, Metrics: metrics, Timeout: o.Timeout, Logger: logger})
+		if err != nil {
+			return err
+		}
+		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/"} {
+			mux.Handle(p, wapi)
+		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
 		}
@@ -459,6 +482,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.opts.ScoreHistory {
 		go scorejobs.Watch(runCtx, s.jobs, s.svc, s.opts.Store, s.opts.ScoreEvery, s.logger)
 	}
+	go warnings.Watch(runCtx, s.jobs, warnings.Source{Store: s.opts.Store, RequireScores: s.opts.ScoreHistory}, s.opts.ScoreEvery, s.logger)
 	if s.adminSrv != nil {
 		go func() { _ = s.adminSrv.Serve(s.adminLis) }()
 		fmt.Fprintf(s.out, "admin on http://%s (/debug/pprof/, /metrics, /healthz)\n", s.adminLis.Addr())
