@@ -58,3 +58,15 @@ func (q *Queue) ReleaseClaim(ctx context.Context, key string) error {
 	}
 	return nil
 }
+
+// Claimed reads key's value without taking it; ok is false when nobody holds it.
+func (q *Queue) Claimed(ctx context.Context, key string) (value string, ok bool, err error) {
+	err = q.db.QueryRowContext(ctx, q.bind(`SELECT value FROM xinyi_job_claims WHERE claim_key = ?`), key).Scan(&value)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("jobs: read claim %s: %w", key, err)
+	}
+	return value, true, nil
+}
