@@ -20,8 +20,8 @@ import (
 	"github.com/xinyi-platform/xinyi/lab"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
-	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
 )
