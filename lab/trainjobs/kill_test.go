@@ -12,8 +12,8 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/lab"
-	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 )
 
 const (
