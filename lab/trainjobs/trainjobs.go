@@ -290,14 +290,50 @@ func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (s
 	return runID(ins.ID, a.Ref), nil
 }
 
-// TrainingJob returns one run, with its curves once it has finished.
+// TrainingJob returns one run, with its curves once it has finished. A finished
+// run whose job row the jobs database has since cleaned up is read from the
+// objects it wrote.
 func (t *Trainer) TrainingJob(ctx context.Context, id string) (lab.TrainingJob, error) {
-	in, err := getJob(ctx, t.q, id, TrainingKind)
-	if err != nil {
-		return lab.TrainingJob{}, err
-	}
-	j, _, err := t.trainingOf(ctx, in, true)
+	j, _, err := t.training(ctx, id, true)
 	return j, err
+}
+
+// training reads run id from its job row or, once that is gone, its objects.
+func (t *Trainer) training(ctx context.Context, id string, curves bool) (lab.TrainingJob, *TrainingOutput, error) {
+	in, err := getJob(ctx, t.q, id, TrainingKind)
+	if errors.Is(err, lab.ErrNotFound) {
+		if j, out, serr := t.stored(ctx, id, curves); serr == nil {
+			return j, out, nil
+		}
+	}
+	if err != nil {
+		return lab.TrainingJob{}, nil, err
+	}
+	return t.trainingOf(ctx, in, curves)
+}
+
+// stored rebuilds a finished run from its result object.
+func (t *Trainer) stored(ctx context.Context, id string, curves bool) (lab.TrainingJob, *TrainingOutput, error) {
+	_, ref, _ := strings.Cut(id, "-")
+	if _, ok := parseID(id); !ok || len(ref) != 12 || strings.Trim(ref, "0123456789abcdef") != "" {
+		return lab.TrainingJob{}, nil, fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
+	}
+	b, info, err := blob.ReadAll(ctx, t.store, resultKey(id))
+	if err != nil {
+		return lab.TrainingJob{}, nil, err
+	}
+	var r labtraining.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return lab.TrainingJob{}, nil, fmt.Errorf("training %s: %s: %w", id, resultKey(id), err)
+	}
+	mi, err := t.store.Stat(ctx, modelKey(id))
+	if err != nil {
+		return lab.TrainingJob{}, nil, err
+	}
+	out := &TrainingOutput{Result: &r, Model: modelKey(id), SHA256: mi.SHA256, Objects: []string{modelKey(id), cardKey(id), resultKey(id)}}
+	j := lab.TrainingJob{Job: lab.Job{ID: id, State: lab.JobDone, Done: int64(r.RoundsRun), Total: int64(r.RoundsRun), Finished: info.Modified},
+		Sample: r.Sample, Preset: r.Preset}
+	return t.finished(ctx, j, out, curves)
 }
 
 // TrainingJobs lists the runs, newest first, without their curves.
@@ -336,6 +372,11 @@ func (t *Trainer) trainingOf(ctx context.Context, in jobs.Info, curves bool) (la
 	if err := json.Unmarshal(in.Output, &out); err != nil || out.Result == nil {
 		return lab.TrainingJob{}, nil, fmt.Errorf("training job %d: output: %v", in.ID, err)
 	}
+	return t.finished(ctx, j, &out, curves)
+}
+
+// finished adds a finished run's figures and registration to j.
+func (t *Trainer) finished(ctx context.Context, j lab.TrainingJob, out *TrainingOutput, curves bool) (lab.TrainingJob, *TrainingOutput, error) {
 	r := out.Result
 	j.Metric, j.BestRound, j.BestValid = r.Metric, r.BestRound, r.BestValid
 	if curves {
@@ -348,7 +389,7 @@ func (t *Trainer) trainingOf(ctx context.Context, in jobs.Info, curves bool) (la
 	if ok && held != pending {
 		j.Registered = held
 	}
-	return j, &out, nil
+	return j, out, nil
 }
 
 // claimed reads a run's registration claim without taking it.
@@ -359,11 +400,7 @@ func (t *Trainer) claimed(ctx context.Context, id string) (string, bool, error) 
 // RegisterTraining registers the finished run's stored model once: a second
 // call, from this console or another, is a conflict naming the version.
 func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab.Principal) (string, error) {
-	in, err := getJob(ctx, t.q, id, TrainingKind)
-	if err != nil {
-		return "", err
-	}
-	j, out, err := t.trainingOf(ctx, in, false)
+	j, out, err := t.training(ctx, id, false)
 	if err != nil {
 		return "", err
 	}

@@ -259,6 +259,15 @@ func TestTrainingSeenByTwoConsolesRegistersOnce(t *testing.T) {
 			t.Errorf("registered original sha256 %s, stored model %s", v.OriginalDigest, blob.SHA256Hex(stored))
 		}
 
+		// Once the jobs database no longer has the row (River's cleaner deletes
+		// finished jobs after a day; here a fresh database), the run is read from
+		// the objects it wrote.
+		fresh, _ := e.console(t, "sqlite://"+filepath.Join(t.TempDir(), "jobs.db"))
+		old, err := fresh.TrainingJob(ctx, id)
+		if err != nil || old.State != lab.JobDone || old.Done != int64(r.RoundsRun) || old.Sample != "lightgbm-binary" || len(old.Valid) != r.RoundsRun {
+			t.Errorf("run read from the store: %+v, %v", old, err)
+		}
+
 		// Unknown and foreign ids are not found; bad input is refused at start.
 		for _, bad := range []string{"nope", "999-abc", strings.SplitN(id, "-", 2)[0] + "-000000000000"} {
 			if _, err := two.TrainingJob(ctx, bad); !errors.Is(err, lab.ErrNotFound) {
