@@ -181,8 +181,12 @@ func runTraining(ctx context.Context, j *jobs.Job[TrainingArgs], tr Runner, stor
 	}
 	id := runID(j.ID, a.Ref)
 	res, err := tr.Run(ctx, lab.TrainingRequest{Sample: a.Sample, Preset: a.Preset, By: a.By.lab()}, func(s lab.TrainingJob) {
+		note := "rounds"
+		if n := len(s.Valid); n > 0 {
+			note = fmt.Sprintf("rounds; valid %s %.4f", s.Metric, s.Valid[n-1].Y)
+		}
 		// Progress is advisory: a failed write must not fail the run.
-		_ = j.Progress.Report(ctx, s.Done, s.Total, "rounds")
+		_ = j.Progress.Report(ctx, s.Done, s.Total, note)
 	})
 	if err != nil {
 		if errors.Is(err, lab.ErrInvalidInput) {
