@@ -26,6 +26,7 @@ import (
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
 )
@@ -167,6 +168,11 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	opts := lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
 		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
 	opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
+	if d.jobs != nil {
+		// Runs and builds are jobs of the lab queue: every console sees them, and a
+		// worker of that queue (xinyi worker --queues lab=1) does them.
+		opts.Trainer, opts.Builder = trainjobs.NewTrainer(d.jobs, trainer, d.store), trainjobs.NewBuilder(d.jobs, built)
+	}
 	if d.screener != nil {
 		opts.Screenings = labserving.NewScreenings(d.screener, d.store).WithExplorer(d.dir, d.cat)
 	}

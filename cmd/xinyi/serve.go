@@ -17,8 +17,11 @@ import (
 	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/internal/telemetry"
+	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -209,6 +212,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return nil, nil, err
 			}
 			return console, stop, nil
+		},
+		ExtraQueues: map[string]int{trainjobs.QueueName: 1},
+		RegisterJobs: func(ws *jobs.Workers) error {
+			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,

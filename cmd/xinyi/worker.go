@@ -16,6 +16,8 @@ import (
 	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
+	labtraining "github.com/xinyi-platform/xinyi/lab/training"
+	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingaccess "github.com/xinyi-platform/xinyi/serving/access"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
@@ -37,7 +39,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1,"+warnings.QueueName+"=1,"+webhooks.QueueName+"=4", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+warnings.QueueName+": warning evaluations, "+webhooks.QueueName+": webhook deliveries, "+matjobs.QueueName+": materialization shards)")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1,"+warnings.QueueName+"=1,"+webhooks.QueueName+"=4", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+warnings.QueueName+": warning evaluations, "+webhooks.QueueName+": webhook deliveries, "+matjobs.QueueName+": materialization shards, "+trainjobs.QueueName+": the console's training runs and sample builds)")
 		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
 		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
 		scoring    = fs.Int("workers", 0, "goroutines of one screening, scoring or materialization stage (default GOMAXPROCS)")
@@ -50,6 +52,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		serviceKey = fs.String("service-key", os.Getenv("XINYI_SERVICE_KEY"), "API key the worker reads the registry with (env XINYI_SERVICE_KEY)")
 		follow     = fs.Duration("follow", 5*time.Second, "registry poll interval when the change feed cannot wait")
 		stopWait   = fs.Duration("stop-wait", 30*time.Second, "on a signal, how long running jobs may finish before they are left for another worker")
+		samples    = fs.String("samples", "", "folder of the public data sets the lab's training runs may use (taiwan/, gmsc/, lightgbm-binary/), as given to the console")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -91,10 +94,23 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	_, labWork := work[trainjobs.QueueName]
+	data, err := publicDataSets(*samples)
+	if err != nil {
+		return err
+	}
 	_, alerts := work[warnings.QueueName]
 	_, hooks := work[webhooks.QueueName]
 	var q *jobs.Queue
 	register := func(ws *jobs.Workers) error {
+		if labWork {
+			// Training runs and sample builds of the console; registering the result
+			// stays with the console.
+			tr := labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat, Threads: max(*scoring, 0)})
+			if err := trainjobs.Register(ws, tr, pl.store, pl.cat); err != nil {
+				return err
+			}
+		}
 		if scores {
 			if err := scorejobs.Register(ws, scorejobs.Options{Service: svc, Store: pl.store, Principal: svcPrincipal, Workers: *scoring, Logger: logger}); err != nil {
 				return err

@@ -45,6 +45,9 @@ func migrateSQLite(ctx context.Context, db *sql.DB, opts Options) error {
 	if _, err := tx.ExecContext(ctx, progressTable); err != nil {
 		return fmt.Errorf("%w: progress table: %v", ErrUnavailable, err)
 	}
+	if _, err := tx.ExecContext(ctx, claimsTable); err != nil {
+		return fmt.Errorf("%w: claims table: %v", ErrUnavailable, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%w: commit migrations: %v", ErrUnavailable, err)
 	}
@@ -73,6 +76,9 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, opts Options) erro
 	}
 	if _, err := pool.Exec(ctx, progressTable); err != nil {
 		return fmt.Errorf("%w: progress table: %v", ErrUnavailable, err)
+	}
+	if _, err := pool.Exec(ctx, claimsTable); err != nil {
+		return fmt.Errorf("%w: claims table: %v", ErrUnavailable, err)
 	}
 	return nil
 }

@@ -46,8 +46,9 @@ func (l *List) Jobs(ctx context.Context, _ lab.Principal, state string, limit in
 }
 
 // Subject names what a job works on from the arguments every kind shares by
-// convention: a task or date, a feature set with its version (a materialization
-// stage carries them in its run), a shard of a count.
+// convention: a task or date, a training run's sample and preset, a sample
+// build's name, a feature set with its version (a materialization stage carries
+// them in its run), a shard of a count.
 func Subject(raw json.RawMessage) string {
 	var a struct {
 		Task    string `json:"task"`
@@ -58,6 +59,10 @@ func Subject(raw json.RawMessage) string {
 		AsOf    any    `json:"as_of"`
 		// Run is a materialization run's (its stages carry it).
 		Run json.RawMessage `json:"run"`
+		// A training run's sample and preset; a sample build's name.
+		Sample string `json:"sample"`
+		Preset string `json:"preset"`
+		Name   string `json:"name"`
 	}
 	if json.Unmarshal(raw, &a) != nil {
 		return ""
@@ -82,8 +87,10 @@ func Subject(raw json.RawMessage) string {
 		a.Task = strings.TrimSpace(a.Task + " " + d)
 	}
 	var parts []string
-	if a.Task != "" {
-		parts = append(parts, a.Task)
+	for _, p := range []string{a.Task, a.Sample, a.Preset, a.Name} {
+		if p != "" {
+			parts = append(parts, p)
+		}
 	}
 	if a.Set != "" {
 		s := a.Set

@@ -110,7 +110,9 @@ func TestSubject(t *testing.T) {
 		`{"run":{"id":"r1","set":"pd","version":1,"shards":6},"shard":2}`:                             "pd/v1 · 3/6",
 		`{"set":"pd","requested":["2025-12-31"],"run":{"id":"r1","set":"pd","version":1,"shards":6}}`: "pd/v1",
 		`{"as_of":"2025-12-31","run":"0f3a9c"}`:                                                       "2025-12-31",
-		`not json`:                                                                                    "",
+		`{"sample":"pd-q/v1","preset":"quick","by":{"user":"alice"},"ref":"ab12"}`:                    "pd-q/v1 · quick",
+		`{"name":"pd-q","set":"pd","from":"2023-09-30T00:00:00Z","ref":"ab12"}`:                       "pd-q · pd",
+		`not json`: "",
 	} {
 		if got := labjobs.Subject(json.RawMessage(raw)); got != want {
 			t.Errorf("subject of %s = %q, want %q", raw, got, want)

@@ -158,6 +158,12 @@ type job struct {
 	// For a job on a store sample: its manifest and the manifest's sha256.
 	manifest       *features.SampleManifest
 	manifestSHA256 string
+	// report, when set, receives the job after every round (outside the lock).
+	report func(lab.TrainingJob)
+	// roundsRun is how many rounds training ran (fewer than planned when it
+	// stopped early); note says so.
+	roundsRun, planned int
+	note               string
 }
 
 // New returns a trainer; Close stops its running jobs.
@@ -264,46 +270,19 @@ func (s *sampleSets) FeatureSet(ctx context.Context, ref features.SetRef) (featu
 // set by name ("taiwan" or "taiwan/v1") or, failing that, a sample of the offline
 // store ("name" for its latest version, or "name/vN").
 func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (string, error) {
-	k := slices.IndexFunc(presets, func(p preset) bool { return p.ID == req.Preset })
-	if k < 0 {
-		return "", fmt.Errorf("%w: no preset named %q", lab.ErrInvalidInput, req.Preset)
+	r, err := t.resolve(ctx, req)
+	if err != nil {
+		return "", err
 	}
-	sample := req.Sample
-	var m *features.SampleManifest
-	// A public data set is named "taiwan" or, as the sample library lists it, "taiwan/v1".
-	i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample || d.Name+"/v1" == req.Sample })
-	if i >= 0 {
-		sample = t.o.Data[i].Name
-	} else {
-		if t.o.Store == nil {
-			return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
-		}
-		var err error
-		if m, err = features.OpenSample(ctx, t.o.Store, req.Sample); err != nil {
-			if errors.Is(err, features.ErrUnknownSample) || errors.Is(err, features.ErrCorruptSample) {
-				return "", fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
-			}
-			return "", err
-		}
-		sample = m.Ref() // the version trained on, also when the request named the latest
-	}
-	p := xtraining.DefaultParams()
-	presets[k].apply(&p)
-	p.Threads, p.Seed = t.o.Threads, t.o.Seed
 	t.mu.Lock()
-	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{ID: "t" + strconv.Itoa(len(t.jobs)+1), State: lab.JobRunning, Total: int64(p.NumRounds),
-		Started: time.Now(), By: req.By.Name()}, Sample: sample, Preset: req.Preset}, manifest: m}
+	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{ID: "t" + strconv.Itoa(len(t.jobs)+1), State: lab.JobRunning, Total: int64(r.params.NumRounds),
+		Started: time.Now(), By: req.By.Name()}, Sample: r.sample, Preset: req.Preset}, manifest: r.manifest}
 	t.jobs = append(t.jobs, j)
 	t.mu.Unlock()
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		var err error
-		if m != nil {
-			err = t.runSample(j, p)
-		} else {
-			err = t.run(j, t.o.Data[i], p)
-		}
+		err := t.runJob(t.ctx, j, r)
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		j.Finished = time.Now()
@@ -316,7 +295,101 @@ func (t *Trainer) StartTraining(ctx context.Context, req lab.TrainingRequest) (s
 	return j.ID, nil
 }
 
-func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
+// resolved is a request checked against the presets and samples.
+type resolved struct {
+	sample   string // a data set's name or a store sample's "name/vN"
+	data     int    // index into Options.Data; -1 for a store sample
+	manifest *features.SampleManifest
+	params   xtraining.Params
+}
+
+// resolve checks req: its preset exists, and its sample is a public data set by
+// name ("taiwan" or "taiwan/v1") or, failing that, a sample of the offline store
+// ("name" for its latest version, or "name/vN", resolved to the version).
+func (t *Trainer) resolve(ctx context.Context, req lab.TrainingRequest) (resolved, error) {
+	k := slices.IndexFunc(presets, func(p preset) bool { return p.ID == req.Preset })
+	if k < 0 {
+		return resolved{}, fmt.Errorf("%w: no preset named %q", lab.ErrInvalidInput, req.Preset)
+	}
+	r := resolved{sample: req.Sample, data: -1}
+	// A public data set is named "taiwan" or, as the sample library lists it, "taiwan/v1".
+	if i := slices.IndexFunc(t.o.Data, func(d DataSet) bool { return d.Name == req.Sample || d.Name+"/v1" == req.Sample }); i >= 0 {
+		r.sample, r.data = t.o.Data[i].Name, i
+	} else {
+		if t.o.Store == nil {
+			return resolved{}, fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, req.Sample)
+		}
+		m, err := features.OpenSample(ctx, t.o.Store, req.Sample)
+		if err != nil {
+			if errors.Is(err, features.ErrUnknownSample) || errors.Is(err, features.ErrCorruptSample) {
+				return resolved{}, fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+			}
+			return resolved{}, err
+		}
+		r.sample, r.manifest = m.Ref(), m // the version trained on, also when the request named the latest
+	}
+	r.params = xtraining.DefaultParams()
+	presets[k].apply(&r.params)
+	r.params.Threads, r.params.Seed = t.o.Threads, t.o.Seed
+	return r, nil
+}
+
+// Resolve checks a request as StartTraining does and returns the sample it
+// names as a run records it: a data set's name, or a store sample's "name/vN"
+// (the latest version when the request named none).
+func (t *Trainer) Resolve(ctx context.Context, req lab.TrainingRequest) (string, error) {
+	r, err := t.resolve(ctx, req)
+	return r.sample, err
+}
+
+func (t *Trainer) runJob(ctx context.Context, j *job, r resolved) error {
+	if r.manifest != nil {
+		return t.runSample(ctx, j, r.params)
+	}
+	return t.run(ctx, j, t.o.Data[r.data], r.params)
+}
+
+// Result is a finished training run: what a durable job stores and registers.
+type Result struct {
+	Sample string `json:"sample"` // a data set's name or a store sample's "name/vN"
+	Preset string `json:"preset"`
+	// Model is the model in canonical LightGBM text.
+	Model      []byte          `json:"-"`
+	Card       string          `json:"card"`
+	Evaluation *lab.Evaluation `json:"evaluation"`
+	Metric     string          `json:"metric"`
+	Train      []svg.Point     `json:"train,omitempty"`
+	Valid      []svg.Point     `json:"valid,omitempty"`
+	BestRound  int             `json:"best_round"`
+	BestValid  float64         `json:"best_valid"`
+	// RoundsRun is how many rounds training ran, Planned the preset's rounds; Note
+	// says when early stopping ended the run before Planned.
+	RoundsRun int    `json:"rounds_run"`
+	Planned   int    `json:"planned"`
+	Note      string `json:"note,omitempty"`
+	// ManifestSHA256 is the digest of a store sample's manifest; empty for a data set.
+	ManifestSHA256 string `json:"manifest_sha256,omitempty"`
+}
+
+// Run trains synchronously on req's sample with its preset, calling progress
+// (when set) after every round with the run as it stands. It is the work of a
+// training job, for a runner outside this process's memory (lab/trainjobs).
+func (t *Trainer) Run(ctx context.Context, req lab.TrainingRequest, progress func(lab.TrainingJob)) (*Result, error) {
+	r, err := t.resolve(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{TrainingJob: lab.TrainingJob{Job: lab.Job{State: lab.JobRunning, Total: int64(r.params.NumRounds), Started: time.Now(), By: req.By.Name()},
+		Sample: r.sample, Preset: req.Preset}, manifest: r.manifest, report: progress}
+	if err := t.runJob(ctx, j, r); err != nil {
+		return nil, err
+	}
+	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, Evaluation: j.eval, Metric: j.Metric,
+		Train: j.Train, Valid: j.Valid, BestRound: j.BestRound, BestValid: j.BestValid, RoundsRun: j.roundsRun, Planned: j.planned,
+		Note: j.note, ManifestSHA256: j.manifestSHA256}, nil
+}
+
+func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params) error {
 	tab, err := d.Load(d.Path)
 	if err != nil {
 		return err
@@ -331,7 +404,7 @@ func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
 		return err
 	}
 	train, valid := all.Subset(tr), all.Subset(va)
-	m, res, eval, err := t.train(j, train, valid, valid, p)
+	m, res, eval, err := t.train(ctx, j, train, valid, valid, p)
 	if err != nil {
 		return err
 	}
@@ -342,19 +415,18 @@ func (t *Trainer) run(j *job, d DataSet, p xtraining.Params) error {
 	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
 	t.mu.Lock()
 	j.text, j.eval, j.card = buf.Bytes(), eval, card
-	j.Done = j.Total
 	t.mu.Unlock()
 	return nil
 }
 
 // runSample trains on the store sample of j: train split for fitting, valid for
 // early stopping and the curve, test (or valid when test is empty) for evaluation.
-func (t *Trainer) runSample(j *job, p xtraining.Params) error {
-	s, err := xtraining.LoadSample(t.ctx, t.o.Store, j.manifest.Ref(), xtraining.SampleOptions{Catalog: t.o.Catalog})
+func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) error {
+	s, err := xtraining.LoadSample(ctx, t.o.Store, j.manifest.Ref(), xtraining.SampleOptions{Catalog: t.o.Catalog})
 	if err != nil {
 		return err
 	}
-	info, err := t.o.Store.Stat(t.ctx, s.Manifest.ManifestKey())
+	info, err := t.o.Store.Stat(ctx, s.Manifest.ManifestKey())
 	if err != nil {
 		return fmt.Errorf("sample %s manifest: %w", s.Manifest.Ref(), err)
 	}
@@ -366,7 +438,7 @@ func (t *Trainer) runSample(j *job, p xtraining.Params) error {
 	if evalSet == nil {
 		return fmt.Errorf("%w: sample %s has neither test nor valid rows to evaluate on", xtraining.ErrEmptySplit, s.Manifest.Ref())
 	}
-	m, res, eval, err := t.train(j, s.Train, s.Valid, evalSet, p)
+	m, res, eval, err := t.train(ctx, j, s.Train, s.Valid, evalSet, p)
 	if err != nil {
 		return err
 	}
@@ -377,17 +449,17 @@ func (t *Trainer) runSample(j *job, p xtraining.Params) error {
 	card := sampleCard(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
 	t.mu.Lock()
 	j.text, j.eval, j.card, j.manifest, j.manifestSHA256 = buf.Bytes(), eval, card, s.Manifest, info.SHA256
-	j.Done = j.Total
 	t.mu.Unlock()
 	return nil
 }
 
 // train runs training.Train reporting every round to j, evaluates the model on eval
-// and adds the gain importances.
-func (t *Trainer) train(j *job, train, valid, evalSet *xtraining.Dataset, p xtraining.Params) (*gbdt.Model, *xtraining.Result, *lab.Evaluation, error) {
+// and adds the gain importances. When early stopping ends the run, the job's
+// progress becomes the rounds run of the rounds run (61/61, not 100/100), with a
+// note of the rounds planned.
+func (t *Trainer) train(ctx context.Context, j *job, train, valid, evalSet *xtraining.Dataset, p xtraining.Params) (*gbdt.Model, *xtraining.Result, *lab.Evaluation, error) {
 	p.Progress = func(r xtraining.Round) {
 		t.mu.Lock()
-		defer t.mu.Unlock()
 		j.Done, j.Total, j.Metric = int64(r.Iteration), int64(r.Total), r.Metric
 		if finite(r.Train) {
 			j.Train = append(j.Train, svg.Point{X: float64(r.Iteration), Y: r.Train})
@@ -396,11 +468,23 @@ func (t *Trainer) train(j *job, train, valid, evalSet *xtraining.Dataset, p xtra
 			j.Valid = append(j.Valid, svg.Point{X: float64(r.Iteration), Y: r.Valid})
 		}
 		j.BestRound, j.BestValid = r.BestRound, r.BestValid
+		report, snap := j.report, j.TrainingJob
+		t.mu.Unlock()
+		if report != nil {
+			report(snap)
+		}
 	}
-	m, res, err := xtraining.Train(t.ctx, train, valid, p)
+	m, res, err := xtraining.Train(ctx, train, valid, p)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	t.mu.Lock()
+	j.roundsRun, j.planned = res.RoundsRun, p.NumRounds
+	j.Done, j.Total = int64(res.RoundsRun), int64(res.RoundsRun)
+	if res.RoundsRun < p.NumRounds {
+		j.note = fmt.Sprintf("stopped early after %d of %d rounds (best round %d)", res.RoundsRun, p.NumRounds, res.Rounds)
+	}
+	t.mu.Unlock()
 	eval, err := Evaluate(m, evalSet, t.o.Threads)
 	if err != nil {
 		return nil, nil, nil, err
@@ -554,6 +638,38 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	case registered != "":
 		return "", fmt.Errorf("%w: training job %s is already registered as %s", lab.ErrConflict, id, registered)
 	}
+	ref, err := t.upload(ctx, id, model, by, text, card, eval, sample, manifest)
+	if err != nil {
+		return "", err
+	}
+	t.mu.Lock()
+	j.Registered = ref
+	t.mu.Unlock()
+	return ref, nil
+}
+
+// RegisterResult uploads a finished run's model, with its evaluation and card,
+// as a new version of model and returns "model:version"; id names the run in
+// the uploaded file's name. The caller sees to it that a run registers once.
+func (t *Trainer) RegisterResult(ctx context.Context, res *Result, id, model string, by lab.Principal) (string, error) {
+	if t.o.Models == nil {
+		return "", fmt.Errorf("%w: model library", lab.ErrNotConnected)
+	}
+	var manifest *features.SampleManifest
+	if !slices.ContainsFunc(t.o.Data, func(d DataSet) bool { return d.Name == res.Sample }) {
+		if t.o.Store == nil {
+			return "", fmt.Errorf("%w: no sample named %q", lab.ErrInvalidInput, res.Sample)
+		}
+		m, err := features.OpenSample(ctx, t.o.Store, res.Sample)
+		if err != nil {
+			return "", fmt.Errorf("training %s: sample: %w", id, err)
+		}
+		manifest = m
+	}
+	return t.upload(ctx, id, model, by, res.Model, res.Card, res.Evaluation, res.Sample, manifest)
+}
+
+func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal, text []byte, card string, eval *lab.Evaluation, sample string, manifest *features.SampleManifest) (string, error) {
 	up := lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
 		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, Evaluation: eval}
 	if manifest != nil {
@@ -569,11 +685,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	if err != nil {
 		return "", err
 	}
-	ref := v.Model + ":" + v.Version
-	t.mu.Lock()
-	j.Registered = ref
-	t.mu.Unlock()
-	return ref, nil
+	return v.Model + ":" + v.Version, nil
 }
 
 // maxCurvePoints bounds the points of a drawn ROC or KS curve.

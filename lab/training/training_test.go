@@ -5,7 +5,9 @@ import (
 	"math"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -156,5 +158,40 @@ func BenchmarkCurves(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Curves(y, score)
+	}
+}
+
+// TestEarlyStoppingReportsTheRoundsRun: a run that early stopping ends before the
+// preset's rounds reports the rounds it ran as done and total, one curve point
+// per round, not the preset's 300/300.
+func TestEarlyStoppingReportsTheRoundsRun(t *testing.T) {
+	var data []DataSet
+	for _, d := range PublicDataSets(dataDir(t)) {
+		if d.Name == "lightgbm-binary" {
+			data = append(data, d)
+		}
+	}
+	tr := New(Options{Data: data, Threads: 2})
+	defer tr.Close()
+	ctx := context.Background()
+	id, err := tr.StartTraining(ctx, lab.TrainingRequest{Sample: "lightgbm-binary", Preset: "conservative"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	j, err := tr.Wait(wctx, id)
+	if err != nil || j.State != lab.JobDone {
+		t.Fatalf("job %+v, %v", j, err)
+	}
+	if j.Done >= 300 || j.Done != j.Total || int64(len(j.Valid)) != j.Done || j.BestRound >= int(j.Done) {
+		t.Fatalf("progress %d/%d with %d validation points, best round %d; want the rounds run of the rounds run, under 300", j.Done, j.Total, len(j.Valid), j.BestRound)
+	}
+	res, err := tr.Run(ctx, lab.TrainingRequest{Sample: "lightgbm-binary", Preset: "conservative"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(res.RoundsRun) != j.Done || res.Planned != 300 || !strings.Contains(res.Note, "of 300 rounds") {
+		t.Errorf("Run: ran %d of %d, note %q; the background job ran %d", res.RoundsRun, res.Planned, res.Note, j.Done)
 	}
 }

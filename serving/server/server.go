@@ -123,6 +123,12 @@ type Options struct {
 	ScoreHistory bool
 	ScoreEvery   time.Duration
 
+	// ExtraQueues are further queues the server works when JobWorkers > 0, with
+	// RegisterJobs installing their workers (the console's training runs and
+	// sample builds, which the command wires from lab).
+	ExtraQueues  map[string]int
+	RegisterJobs func(*jobs.Workers) error
+
 	// Webhooks guards the subscribers' endpoints warnings are delivered to
 	// (allow-listed address ranges, plain HTTP for tests).
 	Webhooks webhooks.Guard
@@ -302,10 +308,16 @@ func (s *Server) build(ctx context.Context) error {
 	if o.JobWorkers > 0 {
 		work = map[string]int{screenjobs.QueueName: o.JobWorkers, scorejobs.QueueName: 1}
 		maps.Copy(work, AlertQueues)
+		maps.Copy(work, o.ExtraQueues)
 	}
 	register := func(ws *jobs.Workers) error {
 		if err := scorejobs.Register(ws, scorejobs.Options{Service: s.svc, Store: o.Store, Principal: svcPrincipal, Logger: logger}); err != nil {
 			return err
+		}
+		if o.RegisterJobs != nil {
+			if err := o.RegisterJobs(ws); err != nil {
+				return err
+			}
 		}
 		return alerting.Register(ws, o.Store, func() *jobs.Queue { return s.jobs }, o.ScoreHistory, logger)
 	}
