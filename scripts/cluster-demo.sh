@@ -49,7 +49,7 @@ printf 'export XINYI_S3_ENDPOINT=%s XINYI_S3_ACCESS_KEY=%s XINYI_S3_SECRET_KEY=%
 say "1. three workers (screenings and materialization shards)"
 ops=$("$xinyi" access user --store "$store" --db "$db" --institution "Xinyi platform" --kind platform --user workers --roles admin)
 for i in 1 2 3; do
-  nohup "$xinyi" worker --store "$store" --db "$db" --service-key "$ops" --queues screening=1,scoring=1,materialize=1,warnings=1,webhooks=4 \
+  nohup "$xinyi" worker --store "$store" --db "$db" --service-key "$ops" --queues screening=1,scoring=1,materialize=1,warnings=1,webhooks=4,lab=1 \
     > "$dir/logs/worker-$i.log" 2>&1 &
   echo $! > "$dir/pids/worker-$i"
 done
