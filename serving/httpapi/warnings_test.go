@@ -13,6 +13,7 @@ import (
 	"time"
 
 	core "github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -38,19 +39,8 @@ func TestWarningsOverHTTP(t *testing.T) {
 	}
 	key := func(inst string, kind core.Kind, user string, roles ...core.Role) (string, int64) {
 		t.Helper()
-		in, err := store.CreateInstitution(ctx, "setup", inst, kind)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, err := store.CreateUser(ctx, "setup", user, in.ID, roles...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k, _, err := store.IssueKey(ctx, "setup", u.ID, "test", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k, in.ID
+		k, p := accesstest.User(t, store, inst, kind, user, roles...)
+		return k, p.InstitutionID
 	}
 	bankKey, bankID := key("Shangyu Bank", core.KindBank, "officer", core.RoleBank)
 	regKey, regID := key("Market Regulation", core.KindRegulator, "inspector", core.RoleRegulator)
