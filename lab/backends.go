@@ -597,3 +597,33 @@ type ExplorePage struct {
 type ScreeningExplorer interface {
 	Explore(ctx context.Context, p Principal, id string, q ExploreQuery) (ExplorePage, error)
 }
+
+// RiskCell is one group's regional risk index as of one date.
+type RiskCell struct {
+	Index      float64
+	Companies  int
+	Suppressed bool // too few companies: no figures shown
+}
+
+// RiskRow is one district's or industry's index over the dates.
+type RiskRow struct {
+	Name  string
+	Cells []RiskCell // one per RiskView.Dates
+	// Change is the index's change over the last two dates (NaN: not comparable).
+	Change float64
+}
+
+// RiskView is the regional risk index over time: the region as a whole, each
+// district and each industry, with the method that made it.
+type RiskView struct {
+	Dates                 []string
+	Region                []RiskCell
+	Districts, Industries []RiskRow
+	MethodVersion         string
+	ExplainZH, ExplainEN  string
+}
+
+// RiskIndex reads the regional risk index (serving/riskindex). Optional.
+type RiskIndex interface {
+	RiskIndex(ctx context.Context, p Principal) (RiskView, error)
+}

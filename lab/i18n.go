@@ -74,6 +74,17 @@ var messages = map[string][2]string{
 	"explore.pages":            {"第 %d / %d 页", "page %d of %d"},
 	"explore.prev":             {"上一页", "Previous"},
 	"explore.next":             {"下一页", "Next"},
+	"nav.risk":                 {"区域风险", "Regional risk"},
+	"home.risk":                {"区域风险指数：全区及各区县、各行业随时间的变化。", "The regional risk index: the region, each district and each industry over time."},
+	"risk.region":              {"全区", "Whole region"},
+	"risk.trend":               {"全区风险指数走势", "Regional risk index over time"},
+	"risk.index":               {"指数", "Index"},
+	"risk.districts":           {"各区县", "Districts"},
+	"risk.industries":          {"各行业（国民经济行业分类门类）", "Industries (GB/T 4754 sections)"},
+	"risk.change":              {"最近一期变化", "Latest change"},
+	"risk.method":              {"计算方法（第 %s 版）", "Method (version %s)"},
+	"risk.suppressed":          {"企业数过少，不公布", "too few companies to show"},
+	"risk.companies":           {"家企业", "companies"},
 	"nav.sources":              {"数据源", "Sources"},
 	"home.sources":             {"各部门数据源的报送批次、拒收率和及时性。", "Each department source's batches, rejection rate and timeliness."},
 	"src.source":               {"数据源", "Source"},
@@ -340,8 +351,33 @@ var funcs = template.FuncMap{
 	"num":   groupDigits,
 	"count": func(n int64) string { return groupDigits(float64(n)) },
 	"float": func(n int) float64 { return float64(n) },
-	"add":   func(a, b int) int { return a + b },
-	"sub":   func(a, b int) int { return a - b },
+	"f1":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"signed": func(v float64) string {
+		if math.IsNaN(v) {
+			return "—"
+		}
+		if v > 0 {
+			return "+" + strconv.FormatFloat(v, 'f', 1, 64)
+		}
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	},
+	"heat": riskBucket,
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict: odd number of arguments")
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
+	},
+	"add": func(a, b int) int { return a + b },
+	"sub": func(a, b int) int { return a - b },
 	"pageQuery": func(v url.Values, page int) string {
 		w := url.Values{}
 		for k, vs := range v {
@@ -412,4 +448,11 @@ func colourHex(c string) string {
 		return "#2b6cb0"
 	}
 	return "#a0aec0"
+}
+
+// riskBucket is the colour class of an index cell, 0 (green, index 0) to 9 (red,
+// 45 and above): a class, since the console's content policy allows no inline
+// styles.
+func riskBucket(v float64) int {
+	return int(math.Max(0, math.Min(9, math.Floor(v/5))))
 }

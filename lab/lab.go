@@ -53,9 +53,11 @@ type Options struct {
 	Companies  Companies
 	// Jobs lists the platform's durable jobs for its operators (nil: no jobs page).
 	Jobs Jobs
-	// Sources reports the department sources\' freshness (nil: no sources page).
+	// Sources reports the department sources' freshness (nil: no sources page).
 	Sources Sources
-	Graphs  GuaranteeGraphs
+	// Risk reads the regional risk index (nil: no risk page).
+	Risk   RiskIndex
+	Graphs GuaranteeGraphs
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration

@@ -59,6 +59,7 @@ func (s *Server) routes() {
 	s.handle("GET /screenings/{id}", reg, s.screening)
 	s.handle("GET /screenings/{id}/export", reg, s.exportScreening)
 	s.handle("GET /screenings/{id}/explore", reg, s.exploreScreening)
+	s.handle("GET /risk", reg, s.risk)
 
 	s.handle("GET /companies", companies, s.companySearch)
 	s.handle("GET /companies/{code}", companies, s.company)
@@ -158,6 +159,7 @@ func (s *Server) home(q *req) error {
 	add("approvals", "approvals", p.May(string(access.ActionDecidePromotion)))
 	add("screenings", "screenings", p.May(string(access.ActionScreen)))
 	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
+	add("risk", "risk", s.o.Risk != nil && p.May(string(access.ActionScreen)))
 	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
 	add("sources", "sources", s.o.Sources != nil && p.May(string(access.ActionSourceStatus)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
@@ -903,4 +905,47 @@ func (s *Server) exploreScreening(q *req) error {
 		}
 	}
 	return s.render(q, http.StatusOK, "explore", "screenings", q.lang.T("screen.explore"), exploreData{S: sc, P: page, Q: eq, Query: keep})
+}
+
+type riskData struct {
+	V     RiskView
+	Trend template.HTML
+	// Shown are the indexes of the dates the tables show (the newest six).
+	Shown []int
+}
+
+// risk shows the regional risk index over time: the region's trend, and each
+// district and industry as a table coloured by the index.
+func (s *Server) risk(q *req) error {
+	if s.o.Risk == nil {
+		return fmt.Errorf("%w: risk index", ErrNotConnected)
+	}
+	v, err := s.o.Risk.RiskIndex(q.ctx(), q.principal())
+	if err != nil {
+		return err
+	}
+	d := riskData{V: v}
+	for i := max(0, len(v.Dates)-6); i < len(v.Dates); i++ {
+		d.Shown = append(d.Shown, i)
+	}
+	var pts []svg.Point
+	var ticks []svg.Tick
+	for i, c := range v.Region {
+		if !c.Suppressed {
+			pts = append(pts, svg.Point{X: float64(i), Y: c.Index})
+		}
+	}
+	n := len(v.Dates) - 1
+	k := min(5, n)
+	for j := 0; j <= k && n > 0; j++ {
+		i := j * n / k
+		ticks = append(ticks, svg.Tick{Value: float64(i), Label: v.Dates[i][:7]})
+	}
+	if len(pts) >= 2 {
+		if d.Trend, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("risk.region"), Points: pts}}, ticks,
+			svg.Options{Title: q.lang.T("risk.trend"), YLabel: q.lang.T("risk.index"), Width: 640, Height: 260})); err != nil {
+			return err
+		}
+	}
+	return s.render(q, http.StatusOK, "risk", "risk", q.lang.T("nav.risk"), d)
 }

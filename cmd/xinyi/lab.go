@@ -29,6 +29,7 @@ import (
 	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/riskindex"
 )
 
 func init() {
@@ -152,6 +153,7 @@ type consoleDeps struct {
 	graph    *features.GuaranteeNetwork // nil: profiles without the guarantee circle
 	dir      *datasets.Directory        // nil: profiles name companies by code
 	jobs     *jobs.Queue                // nil: no job list
+	risk     *riskindex.Cache           // nil: no risk page
 	secure   bool
 	lang     string
 	logger   *slog.Logger
@@ -186,6 +188,9 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 		opts.Jobs = labjobs.New(d.jobs)
 	}
 	opts.Sources = labfeatures.NewSources(d.store)
+	if d.risk != nil {
+		opts.Risk = labserving.NewRisk(d.risk)
+	}
 	console, err := lab.New(opts)
 	if err != nil {
 		stop()

@@ -332,6 +332,15 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in Chinese:\n%s", txt)
 	}
 	s.screenshot("11b-explore-zh")
+	// The regional risk index over time.
+	s.do("risk", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-districts")))
+	if n := s.count("#risk-trend svg polyline"); n != 1 {
+		t.Fatalf("risk trend has %d lines, want 1", n)
+	}
+	if txt := s.text("#risk-districts"); !strings.Contains(txt, "东关街道") || !strings.Contains(txt, "+2.6") || !strings.Contains(txt, "—") {
+		t.Fatalf("district table:\n%s", txt)
+	}
+	s.screenshot("11c-risk-zh")
 	s.do("open company",
 		chromedp.Navigate(srv+"/lab/companies"),
 		chromedp.SendKeys(chromedp.CSS("#company-code"), env.Focus),
@@ -369,6 +378,8 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in English:\n%s", txt)
 	}
 	s.screenshot("14b-explore-en")
+	s.do("risk en", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-industries")))
+	s.screenshot("14c-risk-en")
 
 	// A bank without the company's consent is refused by the access layer, in
 	// words, in both languages.

@@ -167,6 +167,8 @@ type Console struct {
 	// Jobs is the jobs database the server queues screenings in, for the
 	// console's job list.
 	Jobs *jobs.Queue
+	// Risk is the regional risk index the API serves too.
+	Risk *riskindex.Cache
 }
 
 // Server is one serving process, listening once New returns.
@@ -351,9 +353,10 @@ func (s *Server) build(ctx context.Context) error {
 	}
 
 	if o.HTTPAddr != "" {
+		risk := riskindex.NewCache(o.Store, riskindex.V1)
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
 			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp,
-			RiskIndex: riskindex.NewCache(o.Store, riskindex.V1)})
+			RiskIndex: risk})
 		if err != nil {
 			return err
 		}
@@ -372,7 +375,7 @@ func (s *Server) build(ctx context.Context) error {
 			mux.Handle(prefix, h)
 		}
 		if o.Console != nil {
-			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs}
+			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
 			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
 			console, stop, err := o.Console(c)
 			if err != nil {

@@ -1,0 +1,42 @@
+package labtest
+
+import (
+	"context"
+	"math"
+
+	"github.com/xinyi-platform/xinyi/lab"
+)
+
+// RiskFixture is a regional risk index over six quarter ends: the region
+// worsening, four districts (one suppressed, too small), three industries.
+type RiskFixture struct{}
+
+// RiskIndex returns the fixture.
+func (RiskFixture) RiskIndex(context.Context, lab.Principal) (lab.RiskView, error) {
+	dates := []string{"2024-09-30", "2024-12-31", "2025-03-31", "2025-06-30", "2025-09-30", "2025-12-31"}
+	row := func(name string, base, step float64, n int) lab.RiskRow {
+		r := lab.RiskRow{Name: name}
+		for i := range dates {
+			r.Cells = append(r.Cells, lab.RiskCell{Index: math.Round((base+step*float64(i))*10) / 10, Companies: n, Suppressed: n < 10})
+		}
+		if n < 10 {
+			for i := range r.Cells {
+				r.Cells[i].Index = 0
+			}
+			r.Change = math.NaN()
+		} else {
+			r.Change = math.Round(step*10) / 10
+		}
+		return r
+	}
+	v := lab.RiskView{Dates: dates, MethodVersion: "1",
+		ExplainZH:  "区域风险指数 = 100 ×（0.4 × 红码企业占比 + 0.2 × 黄码企业占比 + 0.4 × min(1, 平均违约概率 ÷ 20%)）。",
+		ExplainEN:  "Regional risk index = 100 × (0.4 × share of red codes + 0.2 × share of yellow codes + 0.4 × min(1, mean PD ÷ 20%)).",
+		Districts:  []lab.RiskRow{row("百官街道", 18, 1.5, 3200), row("曹娥街道", 12, 0.4, 2100), row("东关街道", 31, 2.6, 1800), row("陈溪乡", 0, 0, 7)},
+		Industries: []lab.RiskRow{row("C 制造业", 22, 1.2, 4100), row("F 批发和零售业", 15, -0.3, 2600), row("I 信息传输、软件和信息技术服务业", 9, 0.2, 380)},
+	}
+	for i := range dates {
+		v.Region = append(v.Region, lab.RiskCell{Index: math.Round((19+1.1*float64(i))*10) / 10, Companies: 7107})
+	}
+	return v, nil
+}
