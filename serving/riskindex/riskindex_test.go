@@ -3,6 +3,7 @@ package riskindex_test
 import (
 	"context"
 	"math"
+	"os"
 	"testing"
 	"time"
 
@@ -143,5 +144,50 @@ func TestIndexFromScoreHistory(t *testing.T) {
 	}
 	if _, err := riskindex.Compute(ctx, store, riskindex.Level("street"), m); err == nil {
 		t.Fatal("level street accepted")
+	}
+}
+
+// TestSpearman checks the rank correlation against values worked out by hand.
+func TestSpearman(t *testing.T) {
+	for _, c := range []struct {
+		x, y []float64
+		want float64
+	}{
+		{[]float64{1, 2, 3, 4}, []float64{10, 20, 30, 40}, 1},
+		{[]float64{1, 2, 3, 4}, []float64{4, 3, 2, 1}, -1},
+		// Ranks x 1,2,3,4,5 and y 2,1,4,3,5: d² = 1+1+1+1+0 = 4, ρ = 1 − 6·4/(5·24) = 0.8.
+		{[]float64{1, 2, 3, 4, 5}, []float64{0.2, 0.1, 0.4, 0.3, 0.5}, 0.8},
+	} {
+		if got := riskindex.Spearman(c.x, c.y); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("spearman(%v, %v) = %v, want %v", c.x, c.y, got, c.want)
+		}
+	}
+	if !math.IsNaN(riskindex.Spearman([]float64{1, 2}, []float64{1, 2})) {
+		t.Error("two points gave a correlation")
+	}
+}
+
+// TestReportValidation reports, for a store that has a score history (a demo
+// folder: XINYI_RISK_STORE=./xinyi-data), how each scored date's district ×
+// industry cells rank the defaults of the next 12 months. A report, not a check:
+// it is skipped without the variable.
+func TestReportValidation(t *testing.T) {
+	dir := os.Getenv("XINYI_RISK_STORE")
+	if dir == "" {
+		t.Skip("set XINYI_RISK_STORE to a store with a score history")
+	}
+	store, err := blob.OpenLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, level := range []riskindex.Level{riskindex.District, riskindex.Industry, riskindex.Both} {
+		vs, err := riskindex.Validate(context.Background(), store, level, riskindex.V1, 12)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vs {
+			t.Logf("%-17s as of %s: %3d cells, %4d defaults in the next 12 months, Spearman %.2f", level, v.AsOf, v.Cells, v.Defaults, v.Spearman)
+		}
 	}
 }

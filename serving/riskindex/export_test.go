@@ -1,0 +1,4 @@
+package riskindex
+
+// Spearman exposes the rank correlation to the tests.
+var Spearman = spearman
