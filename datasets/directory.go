@@ -63,6 +63,21 @@ func (d *Directory) Codes() []string {
 // Len is the number of companies in the directory.
 func (d *Directory) Len() int { return len(d.rows) }
 
+// industryNamesEN are the English names of the GB/T 4754-2017 sections (the
+// standard's own translation, as the national bureau of statistics publishes it).
+var industryNamesEN = map[string]string{
+	"A": "Agriculture, forestry, animal husbandry and fishery", "B": "Mining", "C": "Manufacturing",
+	"D": "Production and supply of electricity, heat, gas and water", "E": "Construction", "F": "Wholesale and retail trades",
+	"G": "Transport, storage and post", "H": "Hotels and catering services", "I": "Information transmission, software and information technology services",
+	"J": "Financial intermediation", "K": "Real estate", "L": "Leasing and business services", "M": "Scientific research and technical services",
+	"N": "Management of water conservancy, environment and public facilities", "O": "Services to households, repair and other services",
+	"P": "Education", "Q": "Health and social service", "R": "Culture, sports and entertainment",
+	"S": "Public management, social security and social organization", "T": "International organizations",
+}
+
+// IndustryNameEN is the English name of a GB/T 4754 section, or "" when unknown.
+func IndustryNameEN(section string) string { return industryNamesEN[section] }
+
 // IndustryName is the GB/T 4754 section name of a section letter, or "" when unknown.
 func IndustryName(section string) string {
 	for _, in := range industries {

@@ -571,10 +571,10 @@ type ExploreQuery struct {
 type ExploreRow struct {
 	Rank                           int
 	Code, Name, District, Industry string
-	// IndustryName is the industry's section name (GB/T 4754).
-	IndustryName string
-	Probability  float64
-	Tier         string
+	// IndustryName and IndustryNameEN are the industry's section name (GB/T 4754).
+	IndustryName, IndustryNameEN string
+	Probability                  float64
+	Tier                         string
 	// ReasonsZH and ReasonsEN are the reasons as sentences (reason tier only).
 	ReasonsZH, ReasonsEN []string
 }
@@ -582,7 +582,9 @@ type ExploreRow struct {
 // Facet is one value of a filter with its count in the whole screening.
 type Facet struct {
 	Value, Label string
-	Count        int
+	// LabelEN is the English label, when it differs.
+	LabelEN string
+	Count   int
 }
 
 // ExplorePage is one page of a filtered screening.
@@ -607,8 +609,10 @@ type RiskCell struct {
 
 // RiskRow is one district's or industry's index over the dates.
 type RiskRow struct {
-	Name  string
-	Cells []RiskCell // one per RiskView.Dates
+	// Name is the district's or industry's name; NameEN its English name when
+	// there is one.
+	Name, NameEN string
+	Cells        []RiskCell // one per RiskView.Dates
 	// Change is the index's change over the last two dates (NaN: not comparable).
 	Change float64
 }

@@ -15,6 +15,7 @@ type ExploreFacets struct {
 // FacetsOf counts the districts, industries and tiers of rows, most companies
 // first; industryLabel names an industry code (nil: the code).
 func FacetsOf(rows []ExploreRow, industryLabel func(string) string) ExploreFacets {
+	en := map[string]string{}
 	districts, industries, tiers := map[string]*Facet{}, map[string]*Facet{}, map[string]*Facet{}
 	count := func(m map[string]*Facet, value, label string) {
 		if value == "" {
@@ -33,9 +34,16 @@ func FacetsOf(rows []ExploreRow, industryLabel func(string) string) ExploreFacet
 			label = industryLabel(r.Industry)
 		}
 		count(industries, r.Industry, label)
+		if r.IndustryNameEN != "" {
+			en[r.Industry] = strings.TrimSpace(r.Industry + " " + r.IndustryNameEN)
+		}
 		count(tiers, r.Tier, r.Tier)
 	}
-	return ExploreFacets{Districts: sortedFacets(districts), Industries: sortedFacets(industries), Tiers: sortedFacets(tiers)}
+	f := ExploreFacets{Districts: sortedFacets(districts), Industries: sortedFacets(industries), Tiers: sortedFacets(tiers)}
+	for i := range f.Industries {
+		f.Industries[i].LabelEN = en[f.Industries[i].Value]
+	}
+	return f
 }
 
 func sortedFacets(m map[string]*Facet) []Facet {

@@ -183,7 +183,8 @@ var (
 	districts  = []string{"百官街道", "曹娥街道", "东关街道", "道墟街道"}
 	industries = []string{"C", "F", "G", "I"}
 	// industryNames are their GB/T 4754 section names.
-	industryNames = map[string]string{"C": "制造业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "I": "信息传输、软件和信息技术服务业"}
+	industryNames   = map[string]string{"C": "制造业", "F": "批发和零售业", "G": "交通运输、仓储和邮政业", "I": "信息传输、软件和信息技术服务业"}
+	industryNamesEN = map[string]string{"C": "Manufacturing", "F": "Wholesale and retail trades", "G": "Transport, storage and post", "I": "Information transmission, software and information technology services"}
 )
 
 // Explore pages through a finished job's ranking (lab.PageOf over the fixture,
@@ -207,8 +208,8 @@ func (s *Screenings) Explore(_ context.Context, _ lab.Principal, id string, q la
 		}
 		n, _ := strconv.Atoi(r.Name[len(r.Name)-2:])
 		rows[i] = lab.ExploreRow{Rank: i + 1, Code: r.Code, Name: r.Name, District: districts[n%len(districts)], Industry: industries[(n/2)%len(industries)],
-			IndustryName: industryNames[industries[(n/2)%len(industries)]],
-			Probability:  r.Probability, Tier: tier, ReasonsZH: r.Reasons}
+			IndustryName: industryNames[industries[(n/2)%len(industries)]], IndustryNameEN: industryNamesEN[industries[(n/2)%len(industries)]],
+			Probability: r.Probability, Tier: tier, ReasonsZH: r.Reasons}
 		for _, why := range r.Reasons {
 			rows[i].ReasonsEN = append(rows[i].ReasonsEN, reasonsEN[why])
 		}

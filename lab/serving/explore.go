@@ -76,7 +76,8 @@ func (s *Screenings) explored(ctx context.Context, id string) (*explored, error)
 		row := lab.ExploreRow{Rank: r.Rank, Code: r.Company, Name: r.Company, Probability: r.Probability, Tier: r.Tier}
 		if s.dir != nil {
 			if c, ok := s.dir.Company(r.Company); ok {
-				row.Name, row.District, row.Industry, row.IndustryName = c.Name, c.DistrictName, c.Industry, datasets.IndustryName(c.Industry)
+				row.Name, row.District, row.Industry = c.Name, c.DistrictName, c.Industry
+				row.IndustryName, row.IndustryNameEN = datasets.IndustryName(c.Industry), datasets.IndustryNameEN(c.Industry)
 			}
 		}
 		if r.Reasons != "" {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 )
@@ -45,6 +46,9 @@ func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, er
 			row := rows[name]
 			if row == nil {
 				row = &lab.RiskRow{Name: name, Cells: make([]lab.RiskCell, len(v.Dates))}
+				if lv == riskindex.Industry {
+					row.NameEN = strings.TrimSpace(c.Industry + " " + datasets.IndustryNameEN(c.Industry))
+				}
 				rows[name] = row
 				names = append(names, name)
 			}
