@@ -306,6 +306,12 @@ func TestCluster(t *testing.T) {
 		if _, code := apis[1].call("GET", "/v1/risk-index", loans, ""); code != http.StatusForbidden {
 			t.Errorf("a bank reading the risk index: %d, want 403", code)
 		}
+		// Score drift: one point per task and scored date, the first its own baseline.
+		v, code = apis[1].call("GET", "/v1/score-drift", regulator, "")
+		drift, _ := v["drift"].([]any)
+		if code != http.StatusOK || len(drift) != 15 || drift[0].(map[string]any)["psi"] != 0.0 {
+			t.Errorf("score drift: %d, %d points, want 3 tasks × 5 dates: %v", code, len(drift), v)
+		}
 	})
 
 	t.Run("alias pushed to the other server", func(t *testing.T) {

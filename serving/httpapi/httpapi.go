@@ -42,6 +42,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
+	"github.com/xinyi-platform/xinyi/serving/scores"
 )
 
 // Options configure the handler. Service, OIP and Authorizer are required.
@@ -59,6 +60,9 @@ type Options struct {
 	Inspections *inspection.Service
 	// RiskIndex answers GET /v1/risk-index (nil: off).
 	RiskIndex *riskindex.Cache
+	// Drift answers GET /v1/score-drift: how far each model's figures have moved
+	// from its first scored date (serving/scores.Drift; nil: off).
+	Drift func(ctx context.Context) ([]scores.DriftPoint, error)
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -110,6 +114,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.RiskIndex != nil {
 		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
+	}
+	if opts.Drift != nil {
+		h.route("GET /v1/score-drift", "score_drift", h.authed(h.scoreDrift))
 	}
 	if opts.Inspections != nil {
 		h.inspectionRoutes()

@@ -8,6 +8,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
+	"github.com/xinyi-platform/xinyi/serving/scores"
 )
 
 // riskIndex answers GET /v1/risk-index?level=region|district|industry|district_industry
@@ -31,4 +32,21 @@ func (h *handler) riskIndex(ctx context.Context, p serving.Principal, r *http.Re
 		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
 	}
 	return http.StatusOK, idx, nil
+}
+
+// scoreDrift answers GET /v1/score-drift: the population stability of each
+// model's figures over the scored dates against its first one (PSI ≥ 0.1
+// "watch", ≥ 0.25 "act"), for those who may screen the region.
+func (h *handler) scoreDrift(ctx context.Context, p serving.Principal, _ *http.Request) (int, any, error) {
+	if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionScreen, access.Resource{Kind: "score_drift", ID: "region"})); err != nil {
+		return 0, nil, err
+	}
+	pts, err := h.opts.Drift(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	if pts == nil {
+		pts = []scores.DriftPoint{}
+	}
+	return http.StatusOK, map[string]any{"drift": pts}, nil
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // Prefix is where score runs live in the store.
@@ -255,4 +256,78 @@ func (r *Reader) touch(key string) {
 	if i := slices.Index(r.order, key); i >= 0 {
 		r.order = append(append(r.order[:i:i], r.order[i+1:]...), key)
 	}
+}
+
+// DriftPoint is how far one figure's distribution in a run has moved from the
+// first run of the same model: the population stability index over deciles of
+// the baseline.
+type DriftPoint struct {
+	Task    serving.Task `json:"task"`
+	Model   string       `json:"model"`
+	Version string       `json:"version"`
+	AsOf    string       `json:"as_of"`
+	// Baseline is the as-of date of the first run of this model version.
+	Baseline string  `json:"baseline"`
+	PSI      float64 `json:"psi"`
+	// Level is "stable" (PSI < 0.1), "watch" (< 0.25) or "act".
+	Level string `json:"level"`
+}
+
+// figureOf is the figure a task's model produces in a run's rows.
+func figureOf(t serving.Task, r Row) float64 {
+	switch t {
+	case serving.TaskViolation:
+		return r.Violation
+	case serving.TaskLimit:
+		return r.Limit
+	}
+	return r.PD
+}
+
+// Drift compares, for every task, each run's distribution of the task's figure
+// (PD, violation probability, limit) with the first run scored by the same model
+// version, oldest date first.
+func Drift(ctx context.Context, store blob.Store) ([]DriftPoint, error) {
+	runs, err := Runs(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	reader := NewReader(store, 2)
+	var out []DriftPoint
+	for _, task := range serving.Tasks {
+		var base []float64
+		var baseRef, baseAsOf string
+		for _, run := range runs {
+			i := slices.IndexFunc(run.Models, func(m serving.ModelVersion) bool { return m.Task == task })
+			if i < 0 {
+				continue
+			}
+			m := run.Models[i]
+			rows, err := reader.Rows(ctx, run)
+			if err != nil {
+				return nil, err
+			}
+			vals := make([]float64, len(rows))
+			for j, r := range rows {
+				vals[j] = figureOf(task, r)
+			}
+			ref := m.Name + "@" + m.Version
+			if ref != baseRef {
+				base, baseRef, baseAsOf = vals, ref, run.AsOf
+			}
+			psi, err := training.PSI(base, vals, 10)
+			if err != nil {
+				return nil, fmt.Errorf("scores: drift of %s as of %s: %w", task, run.AsOf, err)
+			}
+			level := "stable"
+			switch {
+			case psi >= 0.25:
+				level = "act"
+			case psi >= 0.1:
+				level = "watch"
+			}
+			out = append(out, DriftPoint{Task: task, Model: m.Name, Version: m.Version, AsOf: run.AsOf, Baseline: baseAsOf, PSI: psi, Level: level})
+		}
+	}
+	return out, nil
 }

@@ -3,6 +3,8 @@ package scores_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -76,5 +78,49 @@ func TestWriteAndHistory(t *testing.T) {
 	mixed := append(decisions(q1, "1", func(int) float64 { return 0.1 }, "D1"), decisions(q2, "1", func(int) float64 { return 0.1 }, "D2")...)
 	if _, err := scores.Write(ctx, store, mixed, now); !errors.Is(err, serving.ErrInvalidInput) {
 		t.Fatalf("mixed dates: %v", err)
+	}
+}
+
+// TestDrift: the first run of a model is its own baseline (PSI 0); a run whose
+// PDs all fall in the baseline's top decile drifts by the PSI worked out by hand;
+// a new model version starts a new baseline.
+func TestDrift(t *testing.T) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := make([]string, 100)
+	for i := range codes {
+		codes[i] = fmt.Sprintf("C%03d", i)
+	}
+	day := func(m int) time.Time { return time.Date(2025, time.Month(m), 28, 0, 0, 0, 0, time.UTC) }
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(d time.Time, version string, pd func(i int) float64) {
+		t.Helper()
+		if _, err := scores.Write(ctx, store, decisions(d, version, pd, codes...), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(day(3), "1", func(i int) float64 { return float64(i) / 100 })      // uniform over 0 .. 0.99
+	write(day(6), "1", func(i int) float64 { return 0.9 + float64(i)/1000 }) // all in the top decile
+	write(day(9), "2", func(i int) float64 { return 0.9 + float64(i)/1000 }) // a new model: its own baseline
+	got, err := scores.Drift(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pd []scores.DriftPoint
+	for _, p := range got {
+		if p.Task == serving.TaskPD {
+			pd = append(pd, p)
+		}
+	}
+	// By hand: baseline shares 0.1 in each of 10 deciles; the shifted run has
+	// share 1 in the top one and 0 (counted as 1e-4) in the other nine.
+	want := 9*(1e-4-0.1)*math.Log(1e-4/0.1) + (1-0.1)*math.Log(1/0.1)
+	if len(pd) != 3 || pd[0].PSI != 0 || pd[0].Level != "stable" || pd[0].Baseline != "2025-03-28" ||
+		math.Abs(pd[1].PSI-want) > 1e-9 || pd[1].Level != "act" || pd[1].Baseline != "2025-03-28" ||
+		pd[2].PSI != 0 || pd[2].Baseline != "2025-09-28" || pd[2].Version != "2" {
+		t.Fatalf("PD drift %+v, want PSI %.4f for the shifted run", pd, want)
 	}
 }
