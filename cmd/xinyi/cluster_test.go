@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/internal/freeport"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/internal/testproc"
 )
 
 // clusterProc is a xinyi process of the cluster test: the test binary run again
@@ -34,25 +33,8 @@ import (
 type clusterProc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testproc.Output
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startProc(t *testing.T, name string, args ...string) *clusterProc {
@@ -60,7 +42,8 @@ func startProc(t *testing.T, name string, args ...string) *clusterProc {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestWorkerChild$", "-test.count=1", "-test.v")
 	raw, _ := json.Marshal(args)
 	cmd.Env = append(os.Environ(), workerChildEnv+"="+string(raw))
-	p := &clusterProc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan error, 1)}
+	p := &clusterProc{name: name, cmd: cmd, out: &testproc.Output{}, done: make(chan error, 1)}
+	cmd.SysProcAttr = testproc.Attr() // dies with the test
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -70,17 +53,10 @@ func startProc(t *testing.T, name string, args ...string) *clusterProc {
 		_ = cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("--- %s output (tail):\n%s", name, tail(p.out.String(), 3000))
+			t.Logf("--- %s output (tail):\n%s", name, testproc.Tail(p.out.String(), 3000))
 		}
 	})
 	return p
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }
 
 // requireRedis skips (fails under CI) without a Redis server on its standard port.
@@ -134,7 +110,7 @@ func (c apiClient) waitReady(p *clusterProc, within time.Duration) {
 		}
 		select {
 		case err := <-p.done:
-			c.t.Fatalf("%s exited before it was ready: %v\n%s", p.name, err, tail(p.out.String(), 3000))
+			c.t.Fatalf("%s exited before it was ready: %v\n%s", p.name, err, testproc.Tail(p.out.String(), 3000))
 		default:
 		}
 		if time.Now().After(deadline) {
