@@ -3,6 +3,7 @@ package access
 import (
 	"context"
 	"errors"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"slices"
 	"testing"
 	"time"
@@ -17,14 +18,7 @@ import (
 func TestAuthenticateConsentAndLogins(t *testing.T) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := xaccess.Open(ctx, db, xaccess.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, log := accesstest.Open(t, db)
 	logins, err := EnsureLogins(ctx, store, "test", DemoLogins())
 	if err != nil {
 		t.Fatal(err)

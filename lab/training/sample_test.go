@@ -14,7 +14,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -59,14 +59,7 @@ func registryOn(t *testing.T, store blob.Store) (*xregistry.Registry, lab.Princi
 	t.Helper()
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -75,22 +68,7 @@ func registryOn(t *testing.T, store blob.Store) (*xregistry.Registry, lab.Princi
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := acc.CreateInstitution(ctx, "setup", "Bank A", access.KindBank)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := acc.CreateUser(ctx, "setup", "alice", inst.ID, access.RoleDataScientist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "test", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := acc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := accesstest.User(t, acc, "Bank A", access.KindBank, "alice", access.RoleDataScientist)
 	return reg, lab.Principal{Principal: p}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -61,14 +61,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	cat, err := features.DefaultCatalog()
 	if err != nil {
 		t.Fatal(err)
@@ -78,22 +71,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inst, err := acc.CreateInstitution(ctx, "setup", "Bank A", access.KindBank)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := acc.CreateUser(ctx, "setup", "alice", inst.ID, access.RoleDataScientist)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := acc.IssueKey(ctx, "setup", u.ID, "test", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := acc.Authenticate(ctx, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, p := accesstest.User(t, acc, "Bank A", access.KindBank, "alice", access.RoleDataScientist)
 	return &env{store: store, reg: reg, alice: lab.Principal{Principal: p, Clearance: lab.ClearRestricted}, data: data}
 }
 

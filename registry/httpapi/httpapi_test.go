@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -58,14 +59,7 @@ func newFixtureOn(t testing.TB, blobs blob.Store) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	fs := registry.StaticFeatureSets{"gmsc": {1: gmscNames, 2: gmscNames[1:]}}
 	reg, err := registry.Open(ctx, db, blobs, fs, log, registry.Options{MaxUploadBytes: 1 << 20, PollInterval: 50 * time.Millisecond})
 	if err != nil {

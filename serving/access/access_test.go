@@ -3,6 +3,7 @@ package access_test
 import (
 	"context"
 	"errors"
+	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"testing"
 	"time"
 
@@ -20,14 +21,7 @@ import (
 func TestConsentThroughAccessStore(t *testing.T) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := core.Open(ctx, db, core.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, log := accesstest.Open(t, db)
 	bank, err := store.CreateInstitution(ctx, "admin", "Weihai Bank", core.KindBank)
 	if err != nil {
 		t.Fatal(err)

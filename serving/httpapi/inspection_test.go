@@ -12,7 +12,6 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
-	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
@@ -38,14 +37,7 @@ func (s screeningJobs) Screening(_ context.Context, id string) (serving.Job, err
 func TestInspectionLoopOverHTTP(t *testing.T) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	regKey, reg := accesstest.User(t, acc, "上虞区市场监管局", access.KindRegulator, "reg", access.RoleRegulator)
 	bankKey, _ := accesstest.User(t, acc, "某银行", access.KindBank, "banker", access.RoleBank)
 	otherKey, _ := accesstest.User(t, acc, "柯桥区市场监管局", access.KindRegulator, "other", access.RoleRegulator)

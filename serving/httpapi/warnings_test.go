@@ -14,7 +14,6 @@ import (
 
 	core "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
-	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
@@ -29,14 +28,7 @@ import (
 func TestWarningsOverHTTP(t *testing.T) {
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := core.Open(ctx, db, core.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, log := accesstest.Open(t, db)
 	key := func(inst string, kind core.Kind, user string, roles ...core.Role) (string, int64) {
 		t.Helper()
 		k, p := accesstest.User(t, store, inst, kind, user, roles...)

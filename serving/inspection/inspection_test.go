@@ -57,14 +57,7 @@ func code(t testing.TB, i int) string {
 func newEnv(t testing.TB, db *metadb.DB) *env {
 	t.Helper()
 	ctx := context.Background()
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	store, err := blob.OpenLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

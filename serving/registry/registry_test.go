@@ -11,7 +11,6 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
-	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob/miniotest"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	core "github.com/xinyi-platform/xinyi/registry"
@@ -29,14 +28,7 @@ func TestFollowRegistryAndSurviveMinIOLoss(t *testing.T) {
 	mc := miniotest.Start(t)
 	blobs := mc.Open(t)
 	db := metadbtest.SQLite(t)
-	log, err := audit.Open(ctx, db, audit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := access.Open(ctx, db, access.Options{Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acc, log := accesstest.Open(t, db)
 	sets := core.StaticFeatureSets{servingtest.Set.Name: {servingtest.Set.Version: servingtest.Set.Indicators}}
 	reg, err := core.Open(ctx, db, blobs, sets, log, core.Options{GatedAliases: []string{}, PollInterval: 20 * time.Millisecond})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
 )
 
 // User creates user with roles in institution (of kind, created when missing) and
@@ -36,4 +38,20 @@ func User(tb testing.TB, store *access.Store, institution string, kind access.Ki
 		tb.Fatal(err)
 	}
 	return key, p
+}
+
+// Open opens the audit log and an access store auditing into it on db, as every
+// process does.
+func Open(tb testing.TB, db *metadb.DB) (*access.Store, *audit.Log) {
+	tb.Helper()
+	ctx := context.Background()
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	store, err := access.Open(ctx, db, access.Options{Audit: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return store, log
 }
