@@ -84,38 +84,85 @@ type Index struct {
 }
 
 // Compute reads every stored run and groups its companies by level, placing
-// each by the business registry as of the run's date (loaded once per date).
+// each by the business registry as of the run's date.
 func Compute(ctx context.Context, store blob.Store, level Level, m Method) (*Index, error) {
-	switch level {
-	case Region, District, Industry, Both:
-	default:
-		return nil, fmt.Errorf("riskindex: level %q is not region, district, industry or district_industry", level)
-	}
-	runs, err := scores.Runs(ctx, store)
+	all, err := computeLevels(ctx, store, m, level)
 	if err != nil {
 		return nil, err
 	}
+	return all[level], nil
+}
+
+// computeLevels computes the index at each of levels in one pass over the runs,
+// loading each run's rows and the registry as of its date once.
+func computeLevels(ctx context.Context, store blob.Store, m Method, levels ...Level) (map[Level]*Index, error) {
+	out := map[Level]*Index{}
+	for _, l := range levels {
+		switch l {
+		case Region, District, Industry, Both:
+		default:
+			return nil, fmt.Errorf("riskindex: level %q is not region, district, industry or district_industry", l)
+		}
+		out[l] = &Index{Method: m, Level: l}
+	}
+	err := eachRun(ctx, store, func(run *scores.Manifest, rows []scores.Row, dir *datasets.Directory) error {
+		for _, l := range levels {
+			out[l].Cells = append(out[l].Cells, group(run.AsOf, rows, dir, l, m)...)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// eachRun calls fn with every visible run, oldest date first, its rows and the
+// business registry as of its date.
+func eachRun(ctx context.Context, store blob.Store, fn func(run *scores.Manifest, rows []scores.Row, dir *datasets.Directory) error) error {
+	runs, err := scores.Runs(ctx, store)
+	if err != nil {
+		return err
+	}
 	reader := scores.NewReader(store, 1)
-	out := &Index{Method: m, Level: level}
 	for _, run := range runs {
 		rows, err := reader.Rows(ctx, run)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		t, err := time.Parse(time.DateOnly, run.AsOf)
 		if err != nil {
-			return nil, fmt.Errorf("riskindex: run date %q: %w", run.AsOf, err)
+			return fmt.Errorf("riskindex: run date %q: %w", run.AsOf, err)
 		}
 		dir, err := datasets.LoadDirectory(ctx, store, datasets.DayOf(t))
 		if err != nil {
-			return nil, fmt.Errorf("riskindex: business registry as of %s: %w", run.AsOf, err)
+			return fmt.Errorf("riskindex: business registry as of %s: %w", run.AsOf, err)
 		}
-		out.Cells = append(out.Cells, group(run.AsOf, rows, dir, level, m)...)
+		if err := fn(run, rows, dir); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 type key struct{ district, industry string }
+
+var allLevels = map[Level]bool{Region: true, District: true, Industry: true, Both: true}
+
+// cellOf places a company in its cell at level; false when the registry does
+// not know it as of the date (no place to put it) and the level needs one.
+func cellOf(dir *datasets.Directory, code string, level Level) (key, bool) {
+	c, ok := dir.Company(code)
+	if !ok {
+		return key{}, level == Region
+	}
+	switch level {
+	case District:
+		return key{district: c.DistrictName}, true
+	case Industry:
+		return key{industry: c.Industry}, true
+	case Both:
+		return key{c.DistrictName, c.Industry}, true
+	}
+	return key{}, true
+}
 
 // group computes one date's cells.
 func group(asOf string, rows []scores.Row, dir *datasets.Directory, level Level, m Method) []Cell {
@@ -125,18 +172,9 @@ func group(asOf string, rows []scores.Row, dir *datasets.Directory, level Level,
 	}
 	cells := map[key]*acc{}
 	for _, r := range rows {
-		var k key
-		if c, ok := dir.Company(r.Company); ok {
-			switch level {
-			case District:
-				k.district = c.DistrictName
-			case Industry:
-				k.industry = c.Industry
-			case Both:
-				k = key{c.DistrictName, c.Industry}
-			}
-		} else if level != Region {
-			continue // not in the registry as of the date: no place to put it
+		k, ok := cellOf(dir, r.Company, level)
+		if !ok {
+			continue
 		}
 		a := cells[k]
 		if a == nil {
@@ -218,12 +256,19 @@ func (c *Cache) Index(ctx context.Context, level Level) (*Index, error) {
 		return hit.idx, nil
 	}
 	c.mu.Unlock()
-	idx, err := Compute(ctx, c.store, level, c.method)
+	if _, ok := allLevels[level]; !ok {
+		return nil, fmt.Errorf("riskindex: level %q is not region, district, industry or district_industry", level)
+	}
+	// One pass computes every level: a page shows several, and the pass's cost is
+	// reading the runs and the registry, not grouping.
+	all, err := computeLevels(ctx, c.store, c.method, Region, District, Industry, Both)
 	if err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.seen[level] = cached{runs: fp.String(), idx: idx}
+	for l, idx := range all {
+		c.seen[l] = cached{runs: fp.String(), idx: idx}
+	}
 	c.mu.Unlock()
-	return idx, nil
+	return all[level], nil
 }

@@ -32,80 +32,45 @@ type Validation struct {
 // cover, each cell's index with the share of its companies that defaulted in
 // the next months (a default event after the date and within the window).
 func Validate(ctx context.Context, store blob.Store, level Level, m Method, months int) ([]Validation, error) {
-	idx, err := Compute(ctx, store, level, m)
-	if err != nil {
-		return nil, err
+	if !allLevels[level] {
+		return nil, fmt.Errorf("riskindex: level %q is not region, district, industry or district_industry", level)
 	}
 	defaults, last, err := defaultEvents(ctx, store)
 	if err != nil {
 		return nil, err
 	}
-	runs, err := scores.Runs(ctx, store)
-	if err != nil {
-		return nil, err
-	}
-	reader := scores.NewReader(store, 1)
 	var out []Validation
-	for _, run := range runs {
+	err = eachRun(ctx, store, func(run *scores.Manifest, rows []scores.Row, dir *datasets.Directory) error {
 		t, err := time.Parse(time.DateOnly, run.AsOf)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		from, to := datasets.DayOf(t), datasets.DayOf(t.AddDate(0, months, 0))
 		if to > last {
-			continue // the labels do not cover the window yet
+			return nil // the labels do not cover the window yet
 		}
-		rows, err := reader.Rows(ctx, run)
-		if err != nil {
-			return nil, err
-		}
-		dir, err := datasets.LoadDirectory(ctx, store, from)
-		if err != nil {
-			return nil, err
-		}
-		type acc struct{ n, bad int }
-		rate := map[key]*acc{}
+		bad := map[key]int{}
 		for _, r := range rows {
-			var k key
-			if c, ok := dir.Company(r.Company); ok {
-				switch level {
-				case District:
-					k.district = c.DistrictName
-				case Industry:
-					k.industry = c.Industry
-				case Both:
-					k = key{c.DistrictName, c.Industry}
-				}
-			} else if level != Region {
-				continue
-			}
-			a := rate[k]
-			if a == nil {
-				a = &acc{}
-				rate[k] = a
-			}
-			a.n++
-			if d, ok := defaults[r.Company]; ok && slices.ContainsFunc(d, func(e datasets.Day) bool { return e > from && e <= to }) {
-				a.bad++
+			k, ok := cellOf(dir, r.Company, level)
+			if ok && slices.ContainsFunc(defaults[r.Company], func(e datasets.Day) bool { return e > from && e <= to }) {
+				bad[k]++
 			}
 		}
 		var xs, ys []float64
 		v := Validation{AsOf: run.AsOf}
-		for _, c := range idx.Cells {
-			if c.AsOf != run.AsOf || c.Suppressed {
+		for _, c := range group(run.AsOf, rows, dir, level, m) {
+			if c.Suppressed {
 				continue
 			}
-			a := rate[key{c.District, c.Industry}]
-			if a == nil || a.n == 0 {
-				continue
-			}
-			xs, ys = append(xs, c.Index), append(ys, float64(a.bad)/float64(a.n))
-			v.Defaults += a.bad
+			n := bad[key{c.District, c.Industry}]
+			xs, ys = append(xs, c.Index), append(ys, float64(n)/float64(c.Companies))
+			v.Defaults += n
 		}
 		v.Cells, v.Spearman = len(xs), spearman(xs, ys)
 		out = append(out, v)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // defaultEvents reads every default event by company, and the last event date
