@@ -4,44 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/features/matjobs"
-	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/progress"
-	"github.com/xinyi-platform/xinyi/serving"
-	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
-	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 )
-
-// openWorkerJobs opens the jobs database with the workers of xinyi worker:
-// screenings over svc (nil when the worker does not work their queue) and the
-// materialization stages over store. The returned Queue has not started.
-func openWorkerJobs(ctx context.Context, dsn string, queues map[string]int, svc *serving.Service, store blob.Store, mat matjobs.Options, scoring int, timeout, rescue time.Duration, register func(*jobs.Workers) error, logger *slog.Logger) (*jobs.Queue, error) {
-	ws := jobs.NewWorkers()
-	if svc != nil {
-		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: svc, Source: servingfeatures.Snapshots{Store: store, Logger: logger},
-			Store: store, Workers: scoring, Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		if err := screenjobs.Register(ws, runner); err != nil {
-			return nil, err
-		}
-	}
-	if err := matjobs.Register(ws, store, mat); err != nil {
-		return nil, err
-	}
-	if register != nil {
-		if err := register(ws); err != nil {
-			return nil, err
-		}
-	}
-	return jobs.Open(ctx, jobs.Options{DSN: dsn, Logger: logger, Workers: ws, Queues: queues, JobTimeout: timeout, RescueAfter: rescue})
-}
 
 // enqueueMaterialize enqueues a staged materialization and, unless detach, waits
 // for its commit with a progress bar and returns its result.

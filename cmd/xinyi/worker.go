@@ -125,8 +125,14 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return nil
 	}
-	q, err = openWorkerJobs(ctx, jdsn, work, svc, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger},
-		*scoring, *jobTimeout, *rescue, register, logger)
+	q, err = screenjobs.Open(ctx, screenjobs.OpenOptions{DSN: jdsn, Queues: work, Service: svc, Store: pl.store, Scoring: *scoring,
+		JobTimeout: *jobTimeout, RescueAfter: *rescue, Logger: logger,
+		Register: func(ws *jobs.Workers) error {
+			if err := matjobs.Register(ws, pl.store, matjobs.Options{Catalog: pl.cat, Workers: *scoring, MemoryBudget: *memory << 20, Logger: logger}); err != nil {
+				return err
+			}
+			return register(ws)
+		}})
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -207,29 +208,35 @@ type OpenOptions struct {
 	// Queues to work and how many jobs of each at once; empty: insert and list
 	// only (the process runs no screening).
 	Queues map[string]int
-	// Service, Store and Scoring make the screening runner when Queues is set:
-	// Scoring is the scoring goroutines of one screening (0: GOMAXPROCS).
+	// Service, Store and Scoring make the screening runner when Queues is set
+	// (Service nil: a process that runs no screening, only the kinds Register
+	// installs): Scoring is the scoring goroutines of one screening (0:
+	// GOMAXPROCS).
 	Service *serving.Service
 	Store   blob.Store
 	Scoring int
 	// Register, when set, installs the workers of further job kinds.
 	Register func(*jobs.Workers) error
-	Logger   *slog.Logger
+	// JobTimeout and RescueAfter are as in jobs.Options (0: their defaults).
+	JobTimeout, RescueAfter time.Duration
+	Logger                  *slog.Logger
 }
 
 // Open opens the jobs database with the screening worker installed when the
 // process works queues. The returned Queue has not started.
 func Open(ctx context.Context, o OpenOptions) (*jobs.Queue, error) {
-	opts := jobs.Options{DSN: o.DSN, Logger: o.Logger}
+	opts := jobs.Options{DSN: o.DSN, Logger: o.Logger, JobTimeout: o.JobTimeout, RescueAfter: o.RescueAfter}
 	if len(o.Queues) > 0 {
-		runner, err := serving.NewScreener(serving.ScreenerOptions{Service: o.Service, Source: servingfeatures.Snapshots{Store: o.Store, Logger: o.Logger},
-			Store: o.Store, Workers: o.Scoring, Logger: o.Logger})
-		if err != nil {
-			return nil, err
-		}
 		ws := jobs.NewWorkers()
-		if err := Register(ws, runner); err != nil {
-			return nil, err
+		if o.Service != nil {
+			runner, err := serving.NewScreener(serving.ScreenerOptions{Service: o.Service, Source: servingfeatures.Snapshots{Store: o.Store, Logger: o.Logger},
+				Store: o.Store, Workers: o.Scoring, Logger: o.Logger})
+			if err != nil {
+				return nil, err
+			}
+			if err := Register(ws, runner); err != nil {
+				return nil, err
+			}
 		}
 		if o.Register != nil {
 			if err := o.Register(ws); err != nil {
