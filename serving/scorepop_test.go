@@ -38,6 +38,31 @@ func TestScorePopulation(t *testing.T) {
 			t.Fatalf("%s: population scoring %+v, Assess %+v", d.Company, *d, *want)
 		}
 		colours[string(d.Colour)]++
+		// The rating and tier bands of servingtest.RealisticPolicy, written out here.
+		rating := "D"
+		switch {
+		case d.PD <= 0.02:
+			rating = "A"
+		case d.PD <= 0.05:
+			rating = "B"
+		case d.PD <= 0.15:
+			rating = "C"
+		}
+		tier := "low"
+		switch {
+		case d.Violation >= 0.3:
+			tier = "high"
+		case d.Violation >= 0.1:
+			tier = "medium"
+		}
+		if string(d.Rating) != rating || string(d.InspectionTier) != tier {
+			t.Fatalf("%s: PD %.4f rated %s (want %s), violation %.4f in tier %s (want %s)", d.Company, d.PD, d.Rating, rating, d.Violation, d.InspectionTier, tier)
+		}
+		// The PD is the PD model's own prediction on the company's row.
+		pdRow := r.Pops[serving.TaskPD].Values[i*len(r.Sets[serving.TaskPD].Indicators) : (i+1)*len(r.Sets[serving.TaskPD].Indicators)]
+		if pd, err := r.Models.Current().PD.Predict(pdRow); err != nil || pd != d.PD {
+			t.Fatalf("%s: PD %v, the model predicts %v (%v)", d.Company, d.PD, pd, err)
+		}
 	}
 	if len(colours) < 2 {
 		t.Errorf("every company has one colour (%v): the comparison would not notice a swapped field", colours)
