@@ -103,10 +103,11 @@ type Explainer interface {
 type Scorer struct {
 	ref        ModelRef
 	set        FeatureSet
-	columns    []string   // the model's columns, in its order
-	pos        []int      // pos[i]: the set's column that model column i reads
-	identity   bool       // the model reads the whole set in the set's order
-	rows       *sync.Pool // *[]float64 of len(columns), for gathered rows
+	columns    []string       // the model's columns, in its order
+	column     map[string]int // column name → its index in columns
+	pos        []int          // pos[i]: the set's column that model column i reads
+	identity   bool           // the model reads the whole set in the set's order
+	rows       *sync.Pool     // *[]float64 of len(columns), for gathered rows
 	binary     bool
 	model      *gbdt.Model
 	predict    *leaves.Ensemble // with the objective's transformation
@@ -167,6 +168,10 @@ func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 	s := &Scorer{ref: ref, set: set, columns: slices.Clone(names), pos: pos, identity: identity,
 		binary: binary, model: model, predict: ens, margin: ens.EnsembleWithRawPredictions()}
 	n := len(names)
+	s.column = make(map[string]int, n)
+	for i, name := range names {
+		s.column[name] = i
+	}
 	s.rows = &sync.Pool{New: func() any { r := make([]float64, n); return &r }}
 	// TreeSHAP is compiled once per version (paths and covers precomputed). A model
 	// without covers cannot be explained: it serves without reasons.
@@ -198,6 +203,12 @@ func (s *Scorer) NumFeatures() int { return len(s.set.Indicators) }
 // they read: the order of PredictColumns and MarginColumns rows (and of OIP
 // tensors). The slice is shared: do not modify it.
 func (s *Scorer) Columns() []string { return s.columns }
+
+// ColumnIndex is where the column called name sits in the model's order.
+func (s *Scorer) ColumnIndex(name string) (int, bool) {
+	i, ok := s.column[name]
+	return i, ok
+}
 
 // NumColumns is the length of a row in the model's order.
 func (s *Scorer) NumColumns() int { return len(s.columns) }

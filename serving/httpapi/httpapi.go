@@ -229,11 +229,11 @@ func (h *handler) authed(fn handlerFunc) http.HandlerFunc {
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, _ := statusOf(err)
+	status, e := errorOf(err)
 	if status >= 500 {
 		h.opts.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	writeError(w, err)
+	httperr.Write(w, status, e)
 }
 
 // statusOf maps an error to its HTTP status and a stable code: the one place errors

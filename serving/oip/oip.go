@@ -323,22 +323,21 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		return nil, 0, invalid("input %q has shape %v; model %s needs [rows, %d] with its columns in the order model metadata lists (%s)",
 			in.Name, in.Shape, sc.Ref(), nf, someNames(cols, 8))
 	}
-	// One tensor per column.
-	col := make(map[string]int, nf)
-	for i, id := range cols {
-		col[id] = i
-	}
-	for _, in := range inputs {
-		if _, ok := col[in.Name]; !ok {
+	// One tensor per column; every name is checked before any data is read.
+	at := make([]int, len(inputs))
+	for k, in := range inputs {
+		j, ok := sc.ColumnIndex(in.Name)
+		if !ok {
 			return nil, 0, invalid("input %q is unknown to model %s: send one tensor %q of shape [rows, %d], or one tensor per column (%s)",
 				in.Name, sc.Ref(), set.Key(), nf, someNames(cols, 8))
 		}
+		at[k] = j
 	}
 	n := -1
 	out := []float64(nil)
 	seen := make([]bool, nf)
-	for _, in := range inputs {
-		j := col[in.Name] // every name was checked above
+	for k, in := range inputs {
+		j := at[k]
 		if seen[j] {
 			return nil, 0, invalid("input %q given twice", in.Name)
 		}
