@@ -342,7 +342,7 @@ func stagedMaterializer(ctx context.Context, store blob.Store, run Run, opts Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	set, err := opts.Catalog.Set(fmt.Sprintf("%s/v%d", rp.Set, rp.Version), 0)
+	set, err := opts.Catalog.Set(rp.Set, rp.Version)
 	if err != nil {
 		return nil, nil, err
 	}

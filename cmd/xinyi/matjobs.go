@@ -39,7 +39,7 @@ func enqueueMaterialize(ctx context.Context, dsn string, cat *features.Catalog, 
 	var shown, total int64
 	out, err := matjobs.Wait(ctx, q, ins.ID, 500*time.Millisecond, func(in jobs.Info) {
 		// The commit job counts shards done while it waits for them.
-		if in.Total <= 0 || in.Note != "shards done, waiting" {
+		if in.Total <= 0 || in.Note != matjobs.WaitingNote {
 			return
 		}
 		if bar == nil {

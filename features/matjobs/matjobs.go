@@ -412,9 +412,13 @@ func wait(ctx context.Context, j *jobs.Job[CommitArgs], store blob.Store, o Opti
 		}
 		return jobs.Permanent(fmt.Errorf("%w: run %s of %s: %s", ErrFailed, run.ID, j.Args.Set, giveUp))
 	}
-	_ = j.Progress.Report(ctx, int64(st.DoneCount()), int64(st.Plan.Shards), "shards done, waiting")
+	_ = j.Progress.Report(ctx, int64(st.DoneCount()), int64(st.Plan.Shards), WaitingNote)
 	return jobs.Snooze(o.Poll)
 }
+
+// WaitingNote is the progress note of a commit job waiting for its shards; its
+// progress then counts the shards done.
+const WaitingNote = "shards done, waiting"
 
 // failedShards names the shards among missing whose every job of the run has failed
 // for good (cancelled or discarded), with the last error.
