@@ -115,15 +115,9 @@ func VisibleParts(ctx context.Context, store blob.Store, source string, infos []
 	if !any {
 		return infos, nil
 	}
-	ms, err := ReadBatchManifests(ctx, store, source)
+	committed, err := CommittedParts(ctx, store, source)
 	if err != nil {
 		return nil, err
-	}
-	committed := map[string]string{}
-	for _, m := range ms {
-		for _, p := range m.Parts {
-			committed[p.Key] = p.SHA256
-		}
 	}
 	out := infos[:0:0]
 	for _, in := range infos {
@@ -136,4 +130,20 @@ func VisibleParts(ctx context.Context, store blob.Store, source string, infos []
 		out = append(out, in)
 	}
 	return out, nil
+}
+
+// CommittedParts maps every part a committed batch of source lists to its
+// SHA-256.
+func CommittedParts(ctx context.Context, store blob.Store, source string) (map[string]string, error) {
+	ms, err := ReadBatchManifests(ctx, store, source)
+	if err != nil {
+		return nil, err
+	}
+	committed := map[string]string{}
+	for _, m := range ms {
+		for _, p := range m.Parts {
+			committed[p.Key] = p.SHA256
+		}
+	}
+	return committed, nil
 }

@@ -78,19 +78,13 @@ func RemoveOrphans(ctx context.Context, store blob.Store, source string, before 
 	if err != nil {
 		return nil, fmt.Errorf("ingest: list %s: %w", src.Prefix(), err)
 	}
-	ms, err := datasets.ReadBatchManifests(ctx, store, source)
+	committed, err := datasets.CommittedParts(ctx, store, source)
 	if err != nil {
 		return nil, err
 	}
-	listed := map[string]bool{}
-	for _, m := range ms {
-		for _, p := range m.Parts {
-			listed[p.Key] = true
-		}
-	}
 	var removed []string
 	for _, in := range infos {
-		if !datasets.IsBatchPart(in.Key) || listed[in.Key] || !in.Modified.Before(before) {
+		if _, listed := committed[in.Key]; !datasets.IsBatchPart(in.Key) || listed || !in.Modified.Before(before) {
 			continue
 		}
 		if err := store.Delete(ctx, in.Key); err != nil {
