@@ -156,19 +156,14 @@ func (o JobOptions) run(ctx context.Context, asof string, progress func(done, to
 	if o.Notify != nil {
 		// Notify every applied date up to the target not yet notified, including
 		// one applied by an attempt that failed before notifying.
-		if applied, err = o.Warnings.Applied(ctx); err != nil {
+		pending, err := o.Warnings.Unnotified(ctx, asof)
+		if err != nil {
 			return nil, err
 		}
-		for _, d := range applied {
-			if d > asof {
-				break
-			}
-			ch, done, err := o.Warnings.Alerts(ctx, d)
+		for _, d := range pending {
+			ch, _, err := o.Warnings.Alerts(ctx, d)
 			if err != nil {
 				return nil, err
-			}
-			if done {
-				continue
 			}
 			if err := o.Notify(ctx, ch); err != nil {
 				return nil, fmt.Errorf("warnings: notify %s: %w", d, err)

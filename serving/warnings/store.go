@@ -543,6 +543,25 @@ func (s *Store) Alerts(ctx context.Context, asof string) (*Changes, bool, error)
 	return ch, notified != 0, nil
 }
 
+// Unnotified lists the applied dates up to through whose alerts were not
+// handed to the notifier yet, oldest first.
+func (s *Store) Unnotified(ctx context.Context, through string) ([]string, error) {
+	rows, err := s.db.Query(ctx, `SELECT asof FROM warning_evaluations WHERE notified = 0 AND asof <= ? ORDER BY asof`, through)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: dates to notify: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // Notified records that a date's alerts were handed to the notifier.
 func (s *Store) Notified(ctx context.Context, asof string) error {
 	if _, err := s.db.Exec(ctx, `UPDATE warning_evaluations SET notified = 1 WHERE asof = ?`, asof); err != nil {
