@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,10 +283,14 @@ func deliver(ctx context.Context, client *http.Client, eps *Endpoints, a Args, l
 	return fmt.Errorf("endpoint %d answered %s", ep.ID, resp.Status)
 }
 
+// deadStates are the states of a delivery that will not be attempted again: out
+// of attempts, or stopped for good.
+var deadStates = []string{jobs.StateDiscarded, jobs.StateCancelled}
+
 // Dead lists deliveries that ran out of attempts (or stopped for good), newest
 // first.
 func Dead(ctx context.Context, q *jobs.Queue, limit int) ([]jobs.Info, error) {
-	return q.List(ctx, jobs.ListOptions{Kinds: []string{Kind}, States: []string{jobs.StateDiscarded, jobs.StateCancelled}, Limit: limit})
+	return q.List(ctx, jobs.ListOptions{Kinds: []string{Kind}, States: deadStates, Limit: limit})
 }
 
 // Replay queues a dead delivery again with the same message id.
@@ -294,7 +299,7 @@ func Replay(ctx context.Context, q *jobs.Queue, jobID int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if in.Kind != Kind || !jobs.Finished(in.State) || in.State == jobs.StateCompleted {
+	if in.Kind != Kind || !slices.Contains(deadStates, in.State) {
 		return 0, fmt.Errorf("%w: job %d is not a dead webhook delivery (%s %s)", ErrInvalid, jobID, in.Kind, in.State)
 	}
 	var a Args

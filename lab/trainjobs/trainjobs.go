@@ -386,7 +386,7 @@ func (t *Trainer) finished(ctx context.Context, j lab.TrainingJob, out *Training
 	if curves {
 		j.Train, j.Valid = r.Train, r.Valid
 	}
-	held, ok, err := t.claimed(ctx, j.ID)
+	held, ok, err := t.q.Claimed(ctx, claimKey(j.ID)) // read, not taken
 	if err != nil {
 		return lab.TrainingJob{}, nil, err
 	}
@@ -394,11 +394,6 @@ func (t *Trainer) finished(ctx context.Context, j lab.TrainingJob, out *Training
 		j.Registered = held
 	}
 	return j, out, nil
-}
-
-// claimed reads a run's registration claim without taking it.
-func (t *Trainer) claimed(ctx context.Context, id string) (string, bool, error) {
-	return t.q.Claimed(ctx, claimKey(id))
 }
 
 // RegisterTraining registers the finished run's stored model once: a second
