@@ -32,7 +32,8 @@ type Action string
 const (
 	// ActionAssess: see one company's credit decision (assessment, profile). A
 	// regulator's user with the regulator role may; a bank's user with the bank role
-	// may when the company granted the bank consent for Resource.Scope.
+	// may when the company granted the bank consent for Resource.Scope; the
+	// company's own account may when it is bound to the company.
 	ActionAssess Action = "company.assess"
 	// ActionFindCompanies: search companies and reach the profile pages (each
 	// profile is then ActionAssess). The roles of ActionAssess, without consent.
@@ -213,8 +214,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 				scope = ScopeCreditAssessment
 			}
 			return Decision{ConsentScope: scope, ConsentCompany: res.ID}, nil
+		case p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise:
+			// A company sees its own decision, through a bound account.
+			return Decision{BindingCompany: res.ID}, nil
 		}
-		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent) or the regulator role (at a regulator); %s", who())
+		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent), the regulator role (at a regulator) or the company's own bound account; %s", who())
 	case ActionFindCompanies:
 		if regulator || bank {
 			return Decision{}, nil
