@@ -106,6 +106,12 @@ const (
 	// requests. A user with the bank role at a bank, or the guarantor role at a
 	// guarantee institution.
 	ActionRequestConsent Action = "consent.request"
+	// ActionManageWebhooks: register, list, rotate and stop the institution's
+	// webhook endpoints and replay their dead deliveries. A user with the bank role
+	// at a bank, the regulator role at a regulator or the guarantor role at a
+	// guarantee institution, or an administrator of such an institution; only the
+	// institution's own endpoints (Resource.Owner, 0 for a new one).
+	ActionManageWebhooks Action = "webhook.manage"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -319,6 +325,16 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionManageWebhooks:
+		subscriber := bank || regulator || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor ||
+			p.Has(RoleAdmin) && (p.InstitutionKind == KindBank || p.InstitutionKind == KindRegulator || p.InstitutionKind == KindGuarantor)
+		if !subscriber {
+			return refuse("webhook endpoints are managed by a bank's, regulator's or guarantee institution's users with its role, or its administrator; %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

@@ -119,6 +119,12 @@ func TestDecide(t *testing.T) {
 		{"bank asks for consent", bank, access.ActionRequestConsent, company, yes},
 		{"guarantor asks for consent", guarantor, access.ActionRequestConsent, company, yes},
 		{"regulator asks for consent", regulator, access.ActionRequestConsent, company, no},
+		{"bank manages its webhooks", bank, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint", ID: "3", Owner: 1}, yes},
+		{"bank manages another's webhooks", bank, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint", ID: "3", Owner: 2}, no},
+		{"bank admin registers a webhook", bankAdmin, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
+		{"regulator registers a webhook", regulator, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
+		{"data scientist registers a webhook", scientist, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
+		{"company account registers a webhook", enterprise, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

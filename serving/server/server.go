@@ -370,11 +370,13 @@ func (s *Server) build(ctx context.Context) error {
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
 		wapi, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: auth, Warnings: alerting.Warnings, Subscriptions: alerting.Subscriptions,
+			Endpoints: alerting.Endpoints, Queue: s.jobs, Audit: o.Audit,
 			Limiter: limiter, Metrics: metrics, Timeout: o.Timeout, Logger: logger})
 		if err != nil {
 			return err
 		}
-		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/"} {
+		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/",
+			"/v1/webhook-endpoints", "/v1/webhook-endpoints/", "/v1/webhook-deliveries/"} {
 			mux.Handle(p, wapi)
 		}
 		// The companies' door and banks' consent requests.
