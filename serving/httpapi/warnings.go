@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,9 @@ type WarningsOptions struct {
 	Queue     *jobs.Queue
 	// Audit records endpoint changes. Nil: not recorded.
 	Audit *audit.Log
+	// StreamPoll is how often the server-sent-events feed looks for new
+	// warnings. Default 2s.
+	StreamPoll time.Duration
 	// Library lists the rules (GET /v1/warning-rules) and gives the sensitivity of
 	// evidence values, which are withheld above the caller's clearance. Default
 	// warnings.DefaultLibrary().
@@ -60,6 +64,10 @@ type WarningsOptions struct {
 //	                                   "industry"}; or a
 //	                                   text/csv list of company codes with ?endpoint_id=
 //	DELETE /v1/warning-subscriptions/{id}
+//	GET    /v1/warnings/stream                    server-sent events: each new warning the
+//	                                              caller's subscriptions take (as the webhooks
+//	                                              would), "id:" its id; Last-Event-ID or ?after=
+//	                                              resumes, otherwise the feed starts now
 //	GET    /v1/webhook-endpoints                  the institution's endpoints
 //	POST   /v1/webhook-endpoints                  {"url", "description"}: 201 with the
 //	                                              signing secret, shown this once
@@ -97,6 +105,10 @@ func NewWarnings(o WarningsOptions) (http.Handler, error) {
 		h.route("GET /v1/warning-subscriptions", "warning_subscriptions", h.authed(a.subscriptions))
 		h.route("POST /v1/warning-subscriptions", "warning_subscribe", h.authed(a.subscribe))
 		h.route("DELETE /v1/warning-subscriptions/{id}", "warning_unsubscribe", h.authed(a.unsubscribe))
+	}
+	if o.Subscriptions != nil {
+		// Not route: a stream has no request deadline.
+		h.mux.HandleFunc("GET /v1/warnings/stream", a.stream)
 	}
 	if o.Endpoints != nil {
 		h.route("GET /v1/webhook-endpoints", "webhook_endpoints", h.authed(a.endpoints))
@@ -453,4 +465,101 @@ func (a *warningsAPI) unsubscribe(ctx context.Context, p serving.Principal, r *h
 		return 0, nil, warningErr(err)
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// feedBatch bounds the warnings one look of the feed reads.
+const feedBatch = 500
+
+// stream is the server-sent-events feed of the caller's subscriptions.
+func (a *warningsAPI) stream(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.h.principal(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	after, err := a.streamStart(ctx, r)
+	if err != nil {
+		a.h.fail(w, r, err)
+		return
+	}
+	poll := a.o.StreamPoll
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any server write timeout
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 5000\n\n")
+	_ = rc.Flush()
+	quiet := time.Now()
+	for {
+		ws, err := a.o.Warnings.List(ctx, warnings.Filter{AfterID: after, Limit: feedBatch})
+		if err != nil {
+			if ctx.Err() == nil {
+				a.h.opts.Logger.ErrorContext(ctx, "warnings feed", "err", err)
+				fmt.Fprint(w, "event: error\ndata: {\"message\":\"the warning store is unavailable; reconnect\"}\n\n")
+				_ = rc.Flush()
+			}
+			return
+		}
+		feed, err := a.o.Subscriptions.Feed(ctx, p.InstitutionID, ws)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.h.opts.Logger.ErrorContext(ctx, "warnings feed", "err", err)
+			}
+			return
+		}
+		for _, fw := range feed {
+			b, err := json.Marshal(warnings.Alert{Event: warnings.EventOpened, Warning: fw})
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", fw.ID, warnings.EventOpened, b)
+		}
+		if len(ws) > 0 {
+			after = ws[len(ws)-1].ID
+			// Tell a resuming client how far it has read, even when nothing of
+			// this batch was its.
+			if len(feed) == 0 {
+				fmt.Fprintf(w, "id: %d\n\n", after)
+			}
+		}
+		if len(feed) > 0 || len(ws) > 0 {
+			quiet = time.Now()
+		} else if time.Since(quiet) >= 15*time.Second {
+			fmt.Fprint(w, ": keep-alive\n\n")
+			quiet = time.Now()
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if len(ws) == feedBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+	}
+}
+
+// streamStart is the id after which the feed starts: Last-Event-ID, ?after=, or
+// the newest warning now.
+func (a *warningsAPI) streamStart(ctx context.Context, r *http.Request) (int64, error) {
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")} {
+		if v == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || id < 0 {
+			return 0, fmt.Errorf("%w: the feed resumes after a warning id, not %q", serving.ErrInvalidInput, v)
+		}
+		return id, nil
+	}
+	return a.o.Warnings.LastID(ctx)
 }
