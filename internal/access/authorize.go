@@ -112,6 +112,10 @@ const (
 	// guarantee institution, or an administrator of such an institution; only the
 	// institution's own endpoints (Resource.Owner, 0 for a new one).
 	ActionManageWebhooks Action = "webhook.manage"
+	// ActionPortfolio: the post-loan view of the companies whose consent the
+	// institution holds now. A user with the bank role at a bank or the
+	// guarantor role at a guarantee institution; only its own.
+	ActionPortfolio Action = "portfolio.view"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -335,6 +339,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return refuse("%s belongs to another institution", res.Subject())
 		}
 		return Decision{}, nil
+	case ActionPortfolio:
+		if bank || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor {
+			return Decision{}, nil
+		}
+		return refuse("the post-loan view needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

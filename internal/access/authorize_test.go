@@ -124,6 +124,8 @@ func TestDecide(t *testing.T) {
 		{"bank admin registers a webhook", bankAdmin, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
 		{"regulator registers a webhook", regulator, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
 		{"data scientist registers a webhook", scientist, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
+		{"bank views its portfolio", bank, access.ActionPortfolio, access.Resource{}, yes},
+		{"regulator views a bank's portfolio", regulator, access.ActionPortfolio, access.Resource{}, no},
 		{"company account registers a webhook", enterprise, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/portal"
+	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -297,11 +298,12 @@ func (s *Server) build(ctx context.Context) error {
 		regAcc = acc
 	}
 	auth := servingaccess.New(acc, o.Audit) // the one Authorize of every route, refusals audited
+	history := scores.NewReader(o.Store, 0)
 	if s.svc, err = serving.New(serving.Options{
 		Models: s.holder, Features: s.online.Source(), Policy: o.Policy,
 		Authorizer: auth, Auditor: o.Audit, Catalog: servingfeatures.NewCatalog(o.Catalog),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
-		History: scores.NewReader(o.Store, 0),
+		History: history,
 	}); err != nil {
 		return err
 	}
@@ -384,12 +386,29 @@ func (s *Server) build(ctx context.Context) error {
 		for _, p := range []string{"/v1/portal/", "/v1/consent-requests", "/v1/admin/bindings", "/v1/admin/bindings/"} {
 			mux.Handle(p, ph)
 		}
+		graph, dir := loadProfiles(ctx, o.Store, snaps, logger)
+		// A bank's post-loan view.
+		named := func(code string) (string, string, string, bool) {
+			if dir == nil {
+				return "", "", "", false
+			}
+			r, ok := dir.Company(code)
+			return r.Name, r.DistrictName, datasets.IndustryName(r.Industry), ok
+		}
+		pf, err := httpapi.NewPortfolio(httpapi.PortfolioOptions{Authorizer: auth, Limiter: limiter, Metrics: metrics,
+			Options: httpapi.Options{Timeout: 4 * o.Timeout, Logger: logger},
+			Sources: portfolio.Sources{Consents: acc, Warnings: alerting.Warnings, Runs: history, Company: named,
+				Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, o.Store) }}})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/portfolio", pf)
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
 		}
 		if o.Console != nil {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
-			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
+			c.Graph, c.Directory = graph, dir
 			console, stop, err := o.Console(c)
 			if err != nil {
 				return err
