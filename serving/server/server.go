@@ -176,6 +176,11 @@ type Console struct {
 	Jobs *jobs.Queue
 	// Risk is the regional risk index the API serves too.
 	Risk *riskindex.Cache
+	// Portfolio is a bank's post-loan view, Warnings the warning store behind
+	// its inbox, and Authorizer the one Authorize (acknowledgements).
+	Portfolio  portfolio.Sources
+	Warnings   *warnings.Store
+	Authorizer *servingaccess.Authorizer
 }
 
 // Server is one serving process, listening once New returns.
@@ -395,10 +400,10 @@ func (s *Server) build(ctx context.Context) error {
 			r, ok := dir.Company(code)
 			return r.Name, r.DistrictName, datasets.IndustryName(r.Industry), ok
 		}
+		pfs := portfolio.Sources{Consents: acc, Warnings: alerting.Warnings, Runs: history, Company: named,
+			Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, o.Store) }}
 		pf, err := httpapi.NewPortfolio(httpapi.PortfolioOptions{Authorizer: auth, Limiter: limiter, Metrics: metrics,
-			Options: httpapi.Options{Timeout: 4 * o.Timeout, Logger: logger},
-			Sources: portfolio.Sources{Consents: acc, Warnings: alerting.Warnings, Runs: history, Company: named,
-				Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, o.Store) }}})
+			Options: httpapi.Options{Timeout: 4 * o.Timeout, Logger: logger}, Sources: pfs})
 		if err != nil {
 			return err
 		}
@@ -407,7 +412,8 @@ func (s *Server) build(ctx context.Context) error {
 			mux.Handle(prefix, h)
 		}
 		if o.Console != nil {
-			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
+			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
+				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth}
 			c.Graph, c.Directory = graph, dir
 			console, stop, err := o.Console(c)
 			if err != nil {
