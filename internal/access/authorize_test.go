@@ -102,6 +102,14 @@ func TestDecide(t *testing.T) {
 		{"anonymous browses", anonymous, access.ActionBrowseLibrary, access.Resource{}, no},
 		{"platform admin grants consent", platformAdmin, access.ActionManageConsent, company, yes},
 		{"bank admin grants consent", bankAdmin, access.ActionManageConsent, company, no},
+		{"department reviews a case of its source", principal(5, access.KindDepartment, access.RoleDepartment), access.ActionCaseReview, access.Resource{Kind: "case", ID: "1", Owner: 5}, yes},
+		{"department reviews another's case", principal(5, access.KindDepartment, access.RoleDepartment), access.ActionCaseReview, access.Resource{Kind: "case", ID: "1", Owner: 6}, no},
+		{"department reviews an ownerless case", principal(5, access.KindDepartment, access.RoleDepartment), access.ActionCaseReview, access.Resource{Kind: "case", ID: "1"}, no},
+		{"regulator reviews a department's case", regulator, access.ActionCaseReview, access.Resource{Kind: "case", ID: "1", Owner: 3}, no},
+		{"platform admin reviews a case", platformAdmin, access.ActionCaseReview, access.Resource{Kind: "case", ID: "1", Owner: 9}, no},
+		{"regulator takes the authority step", regulator, access.ActionCaseAuthority, access.Resource{Kind: "case", ID: "1"}, yes},
+		{"bank user with regulator role takes the authority step", bankWithRegulatorRole, access.ActionCaseAuthority, access.Resource{Kind: "case", ID: "1"}, no},
+		{"department takes the authority step", principal(5, access.KindDepartment, access.RoleDepartment), access.ActionCaseAuthority, access.Resource{Kind: "case", ID: "1"}, no},
 		{"unknown action", platformAdmin, access.Action("model.eat"), own, no},
 	}
 	for _, tt := range tests {
