@@ -101,6 +101,21 @@ const (
 	// it. A user with the regulator role at a regulator. The cases package adds
 	// the rule that the two steps are taken by two different people.
 	ActionCaseAuthority Action = "case.authority"
+
+	// ActionActForCompany: act for one company (Resource.ID its code): see its own
+	// profile, grant and revoke its consents, answer consent requests, dispute its
+	// records, apply for credit repair, ask for its credit report, post financing
+	// requests. A user with the enterprise role at an enterprise institution whose
+	// account holds an active binding to the company (see Binding): who may act
+	// for a company is proven, never claimed.
+	ActionActForCompany Action = "company.act"
+	// ActionBindCompany: bind an account to a company on verified evidence (the
+	// electronic business licence), or end any binding. Platform administrators.
+	ActionBindCompany Action = "company.bind"
+	// ActionRequestConsent: ask a company for consent, and list one's own
+	// requests. A user with the bank role at a bank, or the guarantor role at a
+	// guarantee institution.
+	ActionRequestConsent Action = "consent.request"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -180,6 +195,9 @@ type Decision struct {
 	// principal's institution must hold for the answer to be yes.
 	ConsentScope   string
 	ConsentCompany string
+	// BindingCompany, when not empty, is the company the principal's account must
+	// hold an active binding to.
+	BindingCompany string
 }
 
 // Decide applies the rule of action to p and res without looking anything up: it
@@ -306,6 +324,21 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("the credit authority's step of a repair needs the regulator role (at a regulator); %s", who())
+	case ActionActForCompany:
+		if p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise {
+			return Decision{BindingCompany: res.ID}, nil
+		}
+		return refuse("acting for a company needs an enterprise account bound to it; %s", who())
+	case ActionBindCompany:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("binding an account to a company on verified evidence needs a platform administrator; %s", who())
+	case ActionRequestConsent:
+		if bank || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor {
+			return Decision{}, nil
+		}
+		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil
@@ -329,6 +362,13 @@ type ConsentChecker interface {
 	CheckConsent(ctx context.Context, companyCode string, bankID int64, scope string, at time.Time) (Consent, error)
 }
 
+// BindingChecker finds the binding under which an account acts for a company;
+// *Store implements it. It returns an error wrapping ErrNotBound when there is
+// none and ErrInvalid for a malformed company code.
+type BindingChecker interface {
+	CheckBinding(ctx context.Context, userID int64, companyCode string, at time.Time) (Binding, error)
+}
+
 // Auditor appends to the audit log; *audit.Log implements it.
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
@@ -339,6 +379,9 @@ type Auditor interface {
 type Authorizer struct {
 	// Consents checks consent grants. Required for ActionAssess by banks.
 	Consents ConsentChecker
+	// Bindings checks company accounts' bindings. Required for
+	// ActionActForCompany.
+	Bindings BindingChecker
 	// Audit receives a record of every refusal. Nil: refusals are not recorded
 	// (tests of rules only).
 	Audit Auditor
@@ -348,7 +391,7 @@ type Authorizer struct {
 
 // NewAuthorizer returns the Authorizer over an access store, auditing into log.
 func NewAuthorizer(store *Store, log *audit.Log) *Authorizer {
-	a := &Authorizer{Consents: store}
+	a := &Authorizer{Consents: store, Bindings: store}
 	if log != nil {
 		a.Audit = log
 	}
@@ -362,15 +405,19 @@ func NewAuthorizer(store *Store, log *audit.Log) *Authorizer {
 // be recorded, the error also wraps ErrUnavailable: nothing is refused unrecorded.
 func (a *Authorizer) Authorize(ctx context.Context, p Principal, action Action, res Resource) error {
 	d, err := Decide(p, action, res)
+	if err == nil && d.BindingCompany != "" {
+		if a.Bindings == nil {
+			err = fmt.Errorf("%w: no binding checker is configured", ErrUnavailable)
+		} else if _, err = a.Bindings.CheckBinding(ctx, p.UserID, d.BindingCompany, a.now()); err != nil &&
+			!errors.Is(err, ErrNotBound) && !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("%w: binding check: %w", ErrUnavailable, err)
+		}
+	}
 	if err == nil && d.ConsentScope != "" {
 		if a.Consents == nil {
 			err = fmt.Errorf("%w: no consent checker is configured", ErrUnavailable)
 		} else {
-			now := time.Now
-			if a.Now != nil {
-				now = a.Now
-			}
-			_, err = a.Consents.CheckConsent(ctx, d.ConsentCompany, p.InstitutionID, d.ConsentScope, now())
+			_, err = a.Consents.CheckConsent(ctx, d.ConsentCompany, p.InstitutionID, d.ConsentScope, a.now())
 			if err != nil && !errors.Is(err, ErrConsentRequired) && !errors.Is(err, ErrInvalid) {
 				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
 			}
@@ -380,6 +427,13 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, action Action, 
 		return err
 	}
 	return a.refused(ctx, p, action, res, err)
+}
+
+func (a *Authorizer) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // Refused records a refusal that a surface decided itself (an unknown resource, a
