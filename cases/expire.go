@@ -50,7 +50,7 @@ func (s *Service) ExpirePublicity(ctx context.Context, asOf time.Time) (*Expiry,
 		if len(rows) == 0 {
 			return nil
 		}
-		batch, err := s.deliver(ctx, contract, rows, RowEndPublicity, "expire-"+out.AsOf, now)
+		batch, err := s.deliver(ctx, contract, rows, datasets.RowEndOfPublicity, "expire-"+out.AsOf, now)
 		if err != nil {
 			return err
 		}

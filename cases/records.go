@@ -18,13 +18,6 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 )
 
-// Row kinds of a raw fact, as ingestion stamps them in the row_kind column.
-const (
-	RowRecord      = 0 // a record (or its correction)
-	RowRetraction  = 1 // the department withdrew the record
-	RowEndPublicity = 2 // publicity ended (repair or the maximum period): it no longer counts
-)
-
 // RecordRef names one department record: its source and the values of the
 // source's key columns (datasets/contracts.yaml), e.g. penalty {penalty_id} or
 // tax {code, event_date}.
@@ -135,13 +128,13 @@ type Fact struct {
 	Event    datasets.Day      `json:"-"`
 	Arrival  datasets.Day      `json:"-"`
 	Revision int32             `json:"revision"`
-	Kind     int               `json:"row_kind"`
+	Kind     datasets.RowKind  `json:"row_kind"`
 	Values   map[string]string `json:"values"`
 }
 
 // Counts says whether the fact in force still counts (it is a record, not a
 // retraction or an end of publicity).
-func (f Fact) Counts() bool { return f.Kind == RowRecord }
+func (f Fact) Counts() bool { return !f.Kind.Void() }
 
 // Records finds department records. RawRecords implements it over the raw
 // tables.
@@ -282,7 +275,7 @@ func eachFact(data []byte, name string, c *datasets.Contract, want RecordRef, fn
 			return fmt.Errorf("%w: %s: no column %s", datasets.ErrCorrupt, name, col.Name)
 		}
 	}
-	arrL, revL, kindL := leaf("arrival_date"), leaf("revision"), leaf("row_kind")
+	arrL, revL, kindL := leaf("arrival_date"), leaf("revision"), leaf(datasets.RowKindColumn)
 	if arrL < 0 || revL < 0 {
 		return fmt.Errorf("%w: %s: no arrival_date or revision", datasets.ErrCorrupt, name)
 	}
@@ -315,7 +308,7 @@ func eachFact(data []byte, name string, c *datasets.Contract, want RecordRef, fn
 			fact := Fact{Ref: RecordRef{Source: c.Name, Key: map[string]string{}}, Values: make(map[string]string, len(c.Columns)),
 				Arrival: datasets.Day(byCol[arrL].Int32()), Revision: byCol[revL].Int32()}
 			if kindL >= 0 {
-				fact.Kind = int(byCol[kindL].Int64())
+				fact.Kind = datasets.RowKind(byCol[kindL].Int32())
 			}
 			for i := range c.Columns {
 				col := &c.Columns[i]

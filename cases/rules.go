@@ -27,11 +27,15 @@ type Class struct {
 
 // RepairFrom is the first day a company may apply to repair a record of the
 // class decided on decided.
-func (c Class) RepairFrom(decided time.Time) time.Time { return decided.AddDate(0, c.RepairAfterMonths, 0) }
+func (c Class) RepairFrom(decided time.Time) time.Time {
+	return decided.AddDate(0, c.RepairAfterMonths, 0)
+}
 
 // PublicityUntil is the day publicity of a record decided on decided ends by
 // itself (the record no longer counts from that day on).
-func (c Class) PublicityUntil(decided time.Time) time.Time { return decided.AddDate(0, c.PublicityMonths, 0) }
+func (c Class) PublicityUntil(decided time.Time) time.Time {
+	return decided.AddDate(0, c.PublicityMonths, 0)
+}
 
 // Rules is one version of the repair rule table.
 type Rules struct {

@@ -20,9 +20,6 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 )
 
-// actForCompany is access's action of acting for one's own company.
-var actForCompany = access.Action("company.act")
-
 // Ingester delivers rows into a raw source; *ingest.Ingester implements it.
 type Ingester interface {
 	Ingest(ctx context.Context, source string, inputs []ingest.Input, opts ingest.Options) (*ingest.Report, error)
@@ -100,13 +97,13 @@ func (s *Service) opened(ctx context.Context, p access.Principal, company string
 	code := creditcode.Normalize(company)
 	res := companyResource(code, op)
 	if err := creditcode.Validate(code); err != nil {
-		return Fact{}, res, s.opts.Authorizer.Refused(ctx, p, actForCompany, res, fmt.Errorf("%w: company %q: %v", ErrInvalid, company, err))
+		return Fact{}, res, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, fmt.Errorf("%w: company %q: %v", ErrInvalid, company, err))
 	}
-	if err := s.opts.Authorizer.Authorize(ctx, p, actForCompany, res); err != nil {
+	if err := s.opts.Authorizer.Authorize(ctx, p, access.ActionActForCompany, res); err != nil {
 		return Fact{}, res, err
 	}
 	refuse := func(err error) (Fact, access.Resource, error) {
-		return Fact{}, res, s.opts.Authorizer.Refused(ctx, p, actForCompany, res, err)
+		return Fact{}, res, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, err)
 	}
 	ref, err := ParseRecordRef(ref)
 	if err != nil {
@@ -161,7 +158,7 @@ func (s *Service) Object(ctx context.Context, p access.Principal, o Objection) (
 	}
 	stmt, err := checkText("statement", o.Statement, true)
 	if err != nil {
-		return nil, s.opts.Authorizer.Refused(ctx, p, actForCompany, res, err)
+		return nil, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, err)
 	}
 	owner, err := s.owner(ctx, f.Ref.Source)
 	if err != nil {
@@ -182,7 +179,7 @@ func (s *Service) Object(ctx context.Context, p access.Principal, o Objection) (
 // conflict) and returns it.
 func (s *Service) refuseInvalid(ctx context.Context, p access.Principal, res access.Resource, err error) error {
 	if errors.Is(err, ErrInvalid) || errors.Is(err, ErrState) {
-		return s.opts.Authorizer.Refused(ctx, p, actForCompany, res, err)
+		return s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, err)
 	}
 	return err
 }
@@ -199,7 +196,7 @@ func (s *Service) Apply(ctx context.Context, p access.Principal, a Application) 
 		return nil, err
 	}
 	refuse := func(err error) (*Case, error) {
-		return nil, s.opts.Authorizer.Refused(ctx, p, actForCompany, res, err)
+		return nil, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, err)
 	}
 	now := s.opts.Now().UTC()
 	rep, err := s.repairTerms(f, now)
@@ -285,13 +282,13 @@ func (s *Service) loaded(ctx context.Context, p access.Principal, id int64, step
 	action := access.ActionCaseReview
 	switch {
 	case step == StepWithdraw:
-		action = actForCompany
+		action = access.ActionActForCompany
 	case c.State == StateAuthority && (step == StepFinal || step == StepReject):
 		action = access.ActionCaseAuthority
 	}
 	res := caseResource(id, c.Owner, step)
 	res.Operation = "case." + string(c.Kind) + "." + string(step)
-	if action == actForCompany {
+	if action == access.ActionActForCompany {
 		res = companyResource(c.Company, res.Operation)
 	}
 	if err := s.opts.Authorizer.Authorize(ctx, p, action, res); err != nil {
@@ -363,7 +360,7 @@ func (s *Service) Withdraw(ctx context.Context, p access.Principal, id int64, no
 		return nil, err
 	}
 	if note, err = checkText("note", note, false); err != nil {
-		return nil, s.opts.Authorizer.Refused(ctx, p, actForCompany, companyResource(c.Company, "case.withdraw"), err)
+		return nil, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, companyResource(c.Company, "case.withdraw"), err)
 	}
 	return s.advance(ctx, p, c, Entry{Step: StepWithdraw, Note: note}, time.Time{})
 }
@@ -417,7 +414,7 @@ func (s *Service) Correct(ctx context.Context, p access.Principal, id int64, val
 		return refuse(fmt.Errorf("%w: the corrected values equal the stored record; reject the objection instead", ErrInvalid))
 	}
 	now := s.opts.Now().UTC()
-	batch, err := s.deliver(ctx, contract, []map[string]string{row}, RowRecord, fmt.Sprintf("case-%d-correct", id), now)
+	batch, err := s.deliver(ctx, contract, []map[string]string{row}, datasets.RowRecord, fmt.Sprintf("case-%d-correct", id), now)
 	if err != nil {
 		if errors.Is(err, ErrInvalid) {
 			return refuse(err)
@@ -473,7 +470,7 @@ func (s *Service) Approve(ctx context.Context, p access.Principal, id int64, not
 		return nil, err
 	}
 	now := s.opts.Now().UTC()
-	batch, err := s.deliver(ctx, contract, []map[string]string{c.Original}, RowEndPublicity, fmt.Sprintf("case-%d-repair", id), now)
+	batch, err := s.deliver(ctx, contract, []map[string]string{c.Original}, datasets.RowEndOfPublicity, fmt.Sprintf("case-%d-repair", id), now)
 	if err != nil {
 		return nil, err
 	}
@@ -498,15 +495,15 @@ func (s *Service) refresh(ctx context.Context, company, source string, from time
 // contract's source, arriving at now, as one batch whose id is prefix and the
 // digest of its content (a retry of the same decision is the same batch). A row
 // ingestion refuses is ErrInvalid with its reason.
-func (s *Service) deliver(ctx context.Context, c *datasets.Contract, rows []map[string]string, kind int, prefix string, now time.Time) (string, error) {
+func (s *Service) deliver(ctx context.Context, c *datasets.Contract, rows []map[string]string, kind datasets.RowKind, prefix string, now time.Time) (string, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	header := make([]string, 0, len(c.Columns)+1)
 	for _, col := range c.Columns {
 		header = append(header, col.Name)
 	}
-	if kind != RowRecord {
-		header = append(header, "row_kind")
+	if kind != datasets.RowRecord {
+		header = append(header, datasets.RowKindColumn)
 	}
 	_ = w.Write(header)
 	rec := make([]string, len(header))
@@ -514,8 +511,8 @@ func (s *Service) deliver(ctx context.Context, c *datasets.Contract, rows []map[
 		for i, col := range c.Columns {
 			rec[i] = r[col.Name]
 		}
-		if kind != RowRecord {
-			rec[len(rec)-1] = strconv.Itoa(kind)
+		if kind != datasets.RowRecord {
+			rec[len(rec)-1] = kind.String()
 		}
 		_ = w.Write(rec)
 	}
@@ -544,7 +541,7 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id int64) (*Case,
 	c, err := s.opts.Store.Get(ctx, id)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, s.opts.Authorizer.Refused(ctx, p, actForCompany, caseResource(id, 0, "view"), err)
+			return nil, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, caseResource(id, 0, "view"), err)
 		}
 		return nil, err
 	}
@@ -555,7 +552,7 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id int64) (*Case,
 	case c.Kind == KindRepair && decides(p, access.ActionCaseAuthority, res):
 		return c, nil
 	}
-	if err := s.opts.Authorizer.Authorize(ctx, p, actForCompany, companyResource(c.Company, "case.view")); err != nil {
+	if err := s.opts.Authorizer.Authorize(ctx, p, access.ActionActForCompany, companyResource(c.Company, "case.view")); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -598,9 +595,9 @@ func (s *Service) List(ctx context.Context, p access.Principal, r ListRequest) (
 		code := creditcode.Normalize(r.Company)
 		res := companyResource(code, "case.list")
 		if err := creditcode.Validate(code); err != nil {
-			return nil, s.opts.Authorizer.Refused(ctx, p, actForCompany, res, fmt.Errorf("%w: company %q: %v", ErrInvalid, r.Company, err))
+			return nil, s.opts.Authorizer.Refused(ctx, p, access.ActionActForCompany, res, fmt.Errorf("%w: company %q: %v", ErrInvalid, r.Company, err))
 		}
-		if err := s.opts.Authorizer.Authorize(ctx, p, actForCompany, res); err != nil {
+		if err := s.opts.Authorizer.Authorize(ctx, p, access.ActionActForCompany, res); err != nil {
 			return nil, err
 		}
 		f.Company = code
