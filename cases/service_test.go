@@ -25,10 +25,10 @@ import (
 // The fixture penalties and court listing the tests add to a generated universe
 // (24 months from 2023-01), each arriving two days after its decision.
 const (
-	penRepair   = "绍市监罚〔2024〕11号" // company A, fine (general), 2024-03-05: repairable from 2024-06-05 to 2025-03-05
-	penEarly    = "绍市监罚〔2024〕95号" // company A, fine (general), 2024-09-01: repairable only from 2024-12-01
-	penDisputed = "绍市监罚〔2024〕42号" // company B, confiscation (general), 2024-05-10, 5,000 yuan
-	penExpired  = "绍市监罚〔2023〕07号" // company B, fine (general), 2023-06-01: publicity ended 2024-06-01
+	penRepair   = "绍市监罚〔2024〕11号"    // company A, fine (general), 2024-03-05: repairable from 2024-06-05 to 2025-03-05
+	penEarly    = "绍市监罚〔2024〕95号"    // company A, fine (general), 2024-09-01: repairable only from 2024-12-01
+	penDisputed = "绍市监罚〔2024〕42号"    // company B, confiscation (general), 2024-05-10, 5,000 yuan
+	penExpired  = "绍市监罚〔2023〕07号"    // company B, fine (general), 2023-06-01: publicity ended 2024-06-01
 	courtCase   = "(2024)浙0602执123号" // company A, dishonest-debtor listing
 )
 
@@ -120,8 +120,8 @@ func newEnv(t *testing.T) *env {
 	}
 	e.svc, err = cases.New(cases.Options{Store: e.store, Ingest: g, Records: cases.RawRecords{Store: blobs},
 		Authorizer: access.NewAuthorizer(e.acc, e.log), Audit: e.log,
-		Owner:      ingesthttp.OwnersByName(e.acc, map[string]string{"penalty": "market-regulation", "court": "court"}),
-		Refresher:  e, Now: func() time.Time { return e.clock }})
+		Owner:     ingesthttp.OwnersByName(e.acc, map[string]string{"penalty": "market-regulation", "court": "court"}),
+		Refresher: e, Now: func() time.Time { return e.clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
