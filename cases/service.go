@@ -491,27 +491,29 @@ func (s *Service) refresh(ctx context.Context, company, source string, from time
 	}
 }
 
-// deliver ingests rows (every contract column, as text) of kind into the
-// contract's source, arriving at now, as one batch whose id is prefix and the
-// digest of its content (a retry of the same decision is the same batch). A row
-// ingestion refuses is ErrInvalid with its reason.
+// deliver ingests rows of kind into the contract's source, arriving at now, as
+// one batch whose id is prefix and the digest of its content (a retry of the
+// same decision is the same batch). A record carries every contract column; a
+// retraction or end of publicity only the key (ingestion gives it the values of
+// the fact in force). A row ingestion refuses is ErrInvalid with its reason.
 func (s *Service) deliver(ctx context.Context, c *datasets.Contract, rows []map[string]string, kind datasets.RowKind, prefix string, now time.Time) (string, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
-	header := make([]string, 0, len(c.Columns)+1)
-	for _, col := range c.Columns {
-		header = append(header, col.Name)
-	}
-	if kind != datasets.RowRecord {
-		header = append(header, datasets.RowKindColumn)
+	var header []string
+	if kind.Void() {
+		header = append(slices.Clone(c.Key), datasets.RowKindColumn)
+	} else {
+		for _, col := range c.Columns {
+			header = append(header, col.Name)
+		}
 	}
 	_ = w.Write(header)
 	rec := make([]string, len(header))
 	for _, r := range rows {
-		for i, col := range c.Columns {
-			rec[i] = r[col.Name]
+		for i, name := range header {
+			rec[i] = r[name]
 		}
-		if kind != datasets.RowRecord {
+		if kind.Void() {
 			rec[len(rec)-1] = kind.String()
 		}
 		_ = w.Write(rec)
