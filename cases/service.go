@@ -389,8 +389,17 @@ func (s *Service) Correct(ctx context.Context, p access.Principal, id int64, val
 	if len(values) == 0 || len(values) > maxValues {
 		return refuse(fmt.Errorf("%w: a correction names between 1 and %d corrected columns", ErrInvalid, maxValues))
 	}
+	// The correction applies to the record as it stands now (the department may
+	// have delivered a revision since the case was opened).
+	cur, err := s.opts.Records.Fact(ctx, c.Record)
+	if err != nil {
+		return nil, err
+	}
+	if !cur.Counts() {
+		return refuse(fmt.Errorf("%w: %s no longer counts (withdrawn or no longer public); reject the objection instead", ErrState, c.Record))
+	}
 	row := make(map[string]string, len(contract.Columns))
-	for k, v := range c.Original {
+	for k, v := range cur.Values {
 		row[k] = v
 	}
 	changed := map[string]string{}

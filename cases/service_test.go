@@ -509,3 +509,32 @@ func TestExpirePublicity(t *testing.T) {
 		t.Fatalf("second run ended %d more (%v), want none", again.Ended, err)
 	}
 }
+
+// BenchmarkFact is the look-up behind every objection and repair application:
+// one penalty by its id, in a universe of 1,000 companies over 36 months.
+func BenchmarkFact(b *testing.B) {
+	ctx := context.Background()
+	blobs, err := blob.OpenLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := datasets.DefaultGenerateOptions()
+	opts.Companies, opts.Months, opts.Start = 1000, 36, datasets.Month(2022*12)
+	if _, err := datasets.Generate(ctx, blobs, opts); err != nil {
+		b.Fatal(err)
+	}
+	src, _ := datasets.SourceByName(datasets.SourcePenalty)
+	months, _ := datasets.Months(ctx, blobs, src)
+	rows, err := datasets.ReadMonth[datasets.PenaltyRow](ctx, blobs, src, months[len(months)/2])
+	if err != nil || len(rows) == 0 {
+		b.Fatalf("penalties: %v", err)
+	}
+	recs := cases.RawRecords{Store: blobs}
+	b.ReportMetric(float64(len(months)), "months")
+	for b.Loop() {
+		f, err := recs.Fact(ctx, penalty(rows[0].PenaltyID))
+		if err != nil || f.Company != rows[0].Code {
+			b.Fatalf("%+v %v", f, err)
+		}
+	}
+}

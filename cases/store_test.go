@@ -3,6 +3,7 @@ package cases_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -234,4 +235,34 @@ func FuzzParseRecordRef(f *testing.F) {
 			t.Fatalf("%s parsed again: %s %v", got, again, err)
 		}
 	})
+}
+
+// BenchmarkDisputed is the look-up every profile and report makes: one
+// company's disputed records among 10,000 cases of 1,000 companies.
+func BenchmarkDisputed(b *testing.B) {
+	ctx := context.Background()
+	db := metadbtest.SQLite(b)
+	log, err := audit.Open(ctx, db, audit.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := cases.OpenStore(ctx, db, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	at := time.Date(2024, 10, 15, 2, 0, 0, 0, time.UTC)
+	for i := range 10_000 {
+		c := &cases.Case{Kind: cases.KindObjection, State: cases.StateReview, Company: fmt.Sprintf("C%04d", i%1000),
+			Record: penalty(fmt.Sprintf("P-%d", i)), Owner: 7, OpenedBy: "x", OpenedAt: at, Deadline: at, Original: map[string]string{},
+			Steps: []cases.Entry{{Step: cases.StepOpen, State: cases.StateReview, By: "x", At: at}}}
+		if err := s.Insert(ctx, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; b.Loop(); i++ {
+		d, err := s.Disputed(ctx, fmt.Sprintf("C%04d", i%1000))
+		if err != nil || len(d) != 10 {
+			b.Fatalf("%d disputed, %v", len(d), err)
+		}
+	}
 }
