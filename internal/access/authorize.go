@@ -32,7 +32,8 @@ type Action string
 const (
 	// ActionAssess: see one company's credit decision (assessment, profile). A
 	// regulator's user with the regulator role may; a bank's user with the bank role
-	// may when the company granted the bank consent for Resource.Scope.
+	// may when the company granted the bank consent for Resource.Scope; the
+	// company's own account may when it is bound to the company.
 	ActionAssess Action = "company.assess"
 	// ActionFindCompanies: search companies and reach the profile pages (each
 	// profile is then ActionAssess). The roles of ActionAssess, without consent.
@@ -116,6 +117,12 @@ const (
 	// requests. A user with the bank role at a bank, or the guarantor role at a
 	// guarantee institution.
 	ActionRequestConsent Action = "consent.request"
+	// ActionManageWebhooks: register, list, rotate and stop the institution's
+	// webhook endpoints and replay their dead deliveries. A user with the bank role
+	// at a bank, the regulator role at a regulator or the guarantor role at a
+	// guarantee institution, or an administrator of such an institution; only the
+	// institution's own endpoints (Resource.Owner, 0 for a new one).
+	ActionManageWebhooks Action = "webhook.manage"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -224,8 +231,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 				scope = ScopeCreditAssessment
 			}
 			return Decision{ConsentScope: scope, ConsentCompany: res.ID}, nil
+		case p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise:
+			// A company sees its own decision, through a bound account.
+			return Decision{BindingCompany: res.ID}, nil
 		}
-		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent) or the regulator role (at a regulator); %s", who())
+		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent), the regulator role (at a regulator) or the company's own bound account; %s", who())
 	case ActionFindCompanies:
 		if regulator || bank {
 			return Decision{}, nil
@@ -339,6 +349,16 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionManageWebhooks:
+		subscriber := bank || regulator || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor ||
+			p.Has(RoleAdmin) && (p.InstitutionKind == KindBank || p.InstitutionKind == KindRegulator || p.InstitutionKind == KindGuarantor)
+		if !subscriber {
+			return refuse("webhook endpoints are managed by a bank's, regulator's or guarantee institution's users with its role, or its administrator; %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

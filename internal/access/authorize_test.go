@@ -119,13 +119,20 @@ func TestDecide(t *testing.T) {
 		{"enterprise role at a bank acts for a company", bankWithEnterpriseRole, access.ActionActForCompany, company, no},
 		{"bank acts for a company", bank, access.ActionActForCompany, company, no},
 		{"platform admin acts for a company", platformAdmin, access.ActionActForCompany, company, no},
-		{"company account assesses", enterprise, access.ActionAssess, company, no},
+		{"company account sees its own decision if bound", enterprise, access.ActionAssess, company, bound},
+		{"company account finds companies", enterprise, access.ActionFindCompanies, company, no},
 		{"platform admin binds an account", platformAdmin, access.ActionBindCompany, company, yes},
 		{"bank admin binds an account", bankAdmin, access.ActionBindCompany, company, no},
 		{"company account binds itself by operator", enterprise, access.ActionBindCompany, company, no},
 		{"bank asks for consent", bank, access.ActionRequestConsent, company, yes},
 		{"guarantor asks for consent", guarantor, access.ActionRequestConsent, company, yes},
 		{"regulator asks for consent", regulator, access.ActionRequestConsent, company, no},
+		{"bank manages its webhooks", bank, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint", ID: "3", Owner: 1}, yes},
+		{"bank manages another's webhooks", bank, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint", ID: "3", Owner: 2}, no},
+		{"bank admin registers a webhook", bankAdmin, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
+		{"regulator registers a webhook", regulator, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, yes},
+		{"data scientist registers a webhook", scientist, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
+		{"company account registers a webhook", enterprise, access.ActionManageWebhooks, access.Resource{Kind: "webhook_endpoint"}, no},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
