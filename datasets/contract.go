@@ -86,7 +86,8 @@ func (c *Column) Names() []string {
 // table: what the department delivers (its header names, units and codes), what
 // the platform stores (Source's row struct), which columns identify a fact, and
 // how often deliveries are expected. Columns are every stored column in file
-// order except arrival_date and revision, which the platform stamps.
+// order except arrival_date and revision, which the platform stamps (as it stamps
+// row_kind, which the row structs do not hold: see StoredSchema).
 type Contract struct {
 	Name        string   `yaml:"name"`
 	NameZh      string   `yaml:"name_zh"`

@@ -3,6 +3,7 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -30,6 +31,19 @@ type Fact struct {
 	// revision (the latest arrival among equals). At most one row of a key is in
 	// force; when it is a retraction or end of publicity the fact does not count.
 	InForce bool `json:"in_force"`
+}
+
+// MarshalJSON writes the arrival as YYYY-MM-DD and the kind by its name
+// (record, retraction, end_of_publicity).
+func (f Fact) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Key      []string          `json:"key"`
+		Values   map[string]string `json:"values"`
+		Revision int32             `json:"revision"`
+		Arrival  string            `json:"arrival_date"`
+		Kind     string            `json:"row_kind"`
+		InForce  bool              `json:"in_force"`
+	}{f.Key, f.Values, f.Revision, f.Arrival.String(), f.Kind.String(), f.InForce})
 }
 
 // Counts reports whether the fact counts as of the date asked: its row is in

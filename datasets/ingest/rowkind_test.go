@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,6 +109,9 @@ func TestIngestRowKinds(t *testing.T) {
 	f := factsOf(t, store, "tax", c0, "2025-04-10")[c0+" 2025-02-28"][1]
 	if f.Values["sales"] != "15000" || f.Values["credit_grade"] != "B" || f.Values["vat_paid"] != "500" || f.Counts() {
 		t.Errorf("retraction values %v, counts %v", f.Values, f.Counts())
+	}
+	if b, err := json.Marshal(f); err != nil || !strings.Contains(string(b), `"arrival_date":"2025-04-10","row_kind":"retraction","in_force":true`) {
+		t.Errorf("fact as JSON: %s, %v", b, err)
 	}
 	// The generator's row struct still reads the ingested parts.
 	feb, _ := datasets.ParseMonth("2025-02")
