@@ -280,13 +280,16 @@ func (s *Service) loaded(ctx context.Context, p access.Principal, id int64, step
 		return nil, err
 	}
 	action := access.ActionCaseReview
+	res := caseResource(id, c.Owner, step)
 	switch {
 	case step == StepWithdraw:
 		action = access.ActionActForCompany
 	case c.State == StateAuthority && (step == StepFinal || step == StepReject):
 		action = access.ActionCaseAuthority
+	case !c.State.Open() && c.Kind == KindRepair && !decides(p, access.ActionCaseReview, res) && decides(p, access.ActionCaseAuthority, res):
+		// A decided repair: the authority is told it is decided, like the department.
+		action = access.ActionCaseAuthority
 	}
-	res := caseResource(id, c.Owner, step)
 	res.Operation = "case." + string(c.Kind) + "." + string(step)
 	if action == access.ActionActForCompany {
 		res = companyResource(c.Company, res.Operation)

@@ -175,6 +175,28 @@ func TestRoutes(t *testing.T) {
 	if status, body = s.do(t, "GET", "/v1/cases/rules", s.keyA, ""); status != 200 || body["version"] == "" {
 		t.Fatalf("rules: %d %v", status, body)
 	}
+
+	// The repair application of B (case 1): the department, then the authority.
+	steps := []struct {
+		name, key string
+		status    int
+		state     string
+	}{
+		{"authority first", s.reg, 403, ""},
+		{"department", s.dept, 200, "authority"},
+		{"department again", s.dept, 403, ""},
+		{"authority", s.reg, 200, "repaired"},
+		{"authority again", s.reg, 409, ""},
+	}
+	for _, st := range steps {
+		status, body := s.do(t, "POST", "/v1/cases/1/approve", st.key, `{"note":"同意"}`)
+		if status != st.status || (st.state != "" && body["state"] != st.state) {
+			t.Fatalf("%s: %d %v, want %d %s", st.name, status, body, st.status, st.state)
+		}
+	}
+	if status, body = s.do(t, "GET", "/v1/cases/1", s.keyB, ""); status != 200 || len(body["steps"].([]any)) != 3 {
+		t.Fatalf("the company reads its repaired case: %d %v", status, body)
+	}
 }
 
 // FuzzParse feeds request parsing arbitrary bodies, steps, ids and queries: it
