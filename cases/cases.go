@@ -146,6 +146,8 @@ type Case struct {
 	Repair    *Repair   `json:"repair,omitempty"`
 	DecidedAt time.Time `json:"decided_at,omitzero"`
 	Steps     []Entry   `json:"steps"`
+	// Late is set by the Service when the case is open past its deadline.
+	Late bool `json:"overdue,omitempty"`
 }
 
 // Overdue says whether an open case is past its deadline at now.

@@ -559,6 +559,7 @@ func (s *Service) Get(ctx context.Context, p access.Principal, id int64) (*Case,
 		}
 		return nil, err
 	}
+	c.Late = c.Overdue(s.opts.Now())
 	res := caseResource(id, c.Owner, "view")
 	switch {
 	case decides(p, access.ActionCaseReview, res):
@@ -633,7 +634,15 @@ func (s *Service) List(ctx context.Context, p access.Principal, r ListRequest) (
 	default:
 		return nil, fmt.Errorf("%w: list one company's cases (company) or a queue (review or authority), not both or neither", ErrInvalid)
 	}
-	return s.opts.Store.List(ctx, f)
+	cs, err := s.opts.Store.List(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	for _, c := range cs {
+		c.Late = c.Overdue(now)
+	}
+	return cs, nil
 }
 
 // Disputed lists the records of company under an open objection, for every

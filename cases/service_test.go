@@ -359,6 +359,10 @@ func TestObjectionRefusals(t *testing.T) {
 	if _, err := e.svc.SetDeadline(e.ctx, e.dept, c.ID, now.AddDate(0, 0, -1), ""); !errors.Is(err, cases.ErrInvalid) {
 		t.Fatalf("a deadline in the past: %v", err)
 	}
+	e.clock = later.Add(time.Minute)
+	if q, err := e.svc.List(e.ctx, e.dept, cases.ListRequest{Queue: cases.QueueReview, Open: true}); err != nil || len(q) != 1 || !q[0].Late {
+		t.Fatalf("past its deadline the case is not shown overdue: %v", err)
+	}
 	if c, err = e.svc.Reject(e.ctx, e.dept2, c.ID, "处罚决定书载明金额为 20,000 元"); err != nil || c.State != cases.StateRejected {
 		t.Fatalf("reject: %v", err)
 	}
