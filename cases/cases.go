@@ -203,7 +203,8 @@ type Auditor interface {
 
 // Refresher recomputes what a changed record affects (materialization of the
 // snapshots from the day of the change, scores, warnings) — the server enqueues
-// the jobs. An error is logged; the change stands.
+// the jobs. company is "" when records of several companies changed at once
+// (publicity expiry). An error is logged; the change stands.
 type Refresher interface {
 	Refresh(ctx context.Context, company, source string, from time.Time) error
 }

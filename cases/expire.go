@@ -91,8 +91,14 @@ func (s *Service) ExpirePublicity(ctx context.Context, asOf time.Time) (*Expiry,
 		After: map[string]any{"as_of": out.AsOf, "ended": out.Ended, "batch": out.Batch, "rules_version": out.RulesVersion}}); err != nil {
 		return nil, fmt.Errorf("cases: audit expiry: %w", err)
 	}
-	for c := range companies {
-		s.refresh(ctx, c, datasets.SourcePenalty, now)
+	switch len(companies) {
+	case 0:
+	case 1:
+		for c := range companies {
+			s.refresh(ctx, c, datasets.SourcePenalty, now)
+		}
+	default:
+		s.refresh(ctx, "", datasets.SourcePenalty, now) // several companies: one recomputation
 	}
 	return out, nil
 }
