@@ -512,6 +512,12 @@ func TestExpirePublicity(t *testing.T) {
 	if err != nil || again.Ended != 0 {
 		t.Fatalf("second run ended %d more (%v), want none", again.Ended, err)
 	}
+	if got, want := e.refreshs, []string{"/penalty/2024-10-15"}; !slices.Equal(got, want) {
+		t.Errorf("recomputation asked for %v, want %v (once, for several companies)", got, want)
+	}
+	if got, want := e.auditActions(t, "source:penalty"), []string{"case.publicity.expire", "case.publicity.expire"}; !slices.Equal(got, want) {
+		t.Errorf("audit %v, want %v", got, want)
+	}
 }
 
 // BenchmarkFact is the look-up behind every objection and repair application:
