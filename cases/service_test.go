@@ -405,7 +405,7 @@ func TestRepair(t *testing.T) {
 		t.Fatalf("refusals stored %d cases", len(cs))
 	}
 
-	before := e.snapshot(t, "2024-10-14", "2024-10-31")
+	before := e.snapshot(t, "2024-10-14", "2024-10-15")
 	c, err := apply(e.compA, e.a, penRepair)
 	if err != nil {
 		t.Fatal(err)
@@ -442,14 +442,20 @@ func TestRepair(t *testing.T) {
 	if err != nil || f.Kind != datasets.RowEndOfPublicity || f.Arrival.String() != "2024-10-15" {
 		t.Fatalf("after repair the record is %+v (%v), want ended on 2024-10-15", f, err)
 	}
-	after := e.snapshot(t, "2024-10-14", "2024-10-31")
+	// From the approval day on, and only from it, and only for A.
+	after := e.snapshot(t, "2024-10-14", "2024-10-15")
 	sameBits(t, "as of the day before the approval", before[0], after[0])
+	for i := range after[1].Values {
+		if after[1].Codes[i/len(after[1].Names)] != e.a && math.Float64bits(after[1].Values[i]) != math.Float64bits(before[1].Values[i]) {
+			t.Fatalf("repairing A's record changed %s of %s", after[1].Names[i%len(after[1].Names)], after[1].Codes[i/len(after[1].Names)])
+		}
+	}
 	for _, tt := range []struct {
 		ind   string
 		delta float64
 	}{{"penalty.amount.count_12m", -1}, {"penalty.amount.sum_24m", -20000}} {
 		if got := value(t, after[1], e.a, tt.ind) - value(t, before[1], e.a, tt.ind); got != tt.delta {
-			t.Errorf("%s of A as of 2024-10-31 moved by %v, want %v", tt.ind, got, tt.delta)
+			t.Errorf("%s of A as of the approval day moved by %v, want %v", tt.ind, got, tt.delta)
 		}
 	}
 	// Repaired, the record is no longer in force: nothing more to dispute or repair.
