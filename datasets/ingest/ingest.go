@@ -255,6 +255,7 @@ type sourceInfo struct {
 	kindLeaf int             // row_kind
 	kindHdr  map[string]bool // HeaderKey of the shared row_kind column's names
 	isKey    []bool          // per contract column
+	dateKey  bool            // event_date is a key column
 	withdraw bool            // a full delivery retracts the keys in force it omits
 }
 
@@ -304,6 +305,7 @@ func newSourceInfo(name string) (*sourceInfo, error) {
 	for _, ci := range s.keyCol {
 		s.isKey[ci] = true
 	}
+	s.dateKey = slices.Contains(c.Key, "event_date")
 	s.withdraw = c.Delivery == datasets.Full && c.Omitted == datasets.OmittedWithdrawn
 	return s, nil
 }

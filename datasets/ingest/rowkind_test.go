@@ -210,3 +210,34 @@ func FuzzParseRowKind(f *testing.F) {
 		}
 	})
 }
+
+// TestEndOfPublicityByID ends a penalty's publicity by its id alone (the key of
+// an event source holds no date): the row finds its fact in its event month,
+// takes its values and is written there, as revision 1.
+func TestEndOfPublicityByID(t *testing.T) {
+	store := openStore(t)
+	g := New(store)
+	c0 := testCode(t, 0)
+	rec := "code,event_date,penalty_id,department,severity,amount\n" +
+		c0 + ",2024-03-05,P-1,绍兴市市场监管局,2,20000\n" + c0 + ",2024-07-01,P-2,绍兴市市场监管局,3,800\n"
+	if rep := ingestText(t, g, "penalty", "p.csv", rec, Options{Now: clock("2024-07-03")}); rep.New != 2 {
+		t.Fatalf("records: %s", rep.Summary())
+	}
+	rep := ingestText(t, g, "penalty", "end.csv", "penalty_id,row_kind\nP-1,停止公示\nP-9,停止公示\n", Options{Now: clock("2024-10-15"), MaxBad: 0.5})
+	if rep.Unpublished != 1 || rep.Reasons[ReasonUnknownKey] != 1 {
+		t.Fatalf("end of publicity: %s", rep.Summary())
+	}
+	if len(rep.Parts) != 1 || !strings.Contains(rep.Parts[0].Key, "/month=2024-03/") {
+		t.Fatalf("parts %+v, want one in month 2024-03", rep.Parts)
+	}
+	got := factsOf(t, store, "penalty", c0, "2024-10-31")
+	if d := describe(got["P-1"]); d != "0:record:2024-07-03 1:end_of_publicity:2024-10-15*" {
+		t.Errorf("P-1: %s", d)
+	}
+	if f := got["P-1"][1]; f.Values["amount"] != "20000" || f.Values["event_date"] != "2024-03-05" {
+		t.Errorf("the end of publicity carries %v", f.Values)
+	}
+	if d := describe(got["P-2"]); d != "0:record:2024-07-03*" {
+		t.Errorf("P-2: %s", d)
+	}
+}

@@ -34,9 +34,15 @@ type spillFile struct {
 	rows int
 }
 
-// bucketOf is the spill bucket of a row.
+// bucketOf is the spill bucket of a row. A retraction or end of publicity of an
+// event source keyed by an id (penalty_id, case_id) names no event date: it
+// goes to the bucket of the whole source, where its stored fact is found, and
+// takes that fact's event date (its part is still written in the event month).
 func (b *batch) bucketOf(row []parquet.Value) int32 {
 	if k := b.info.contract.Kind; k == datasets.Static || k == datasets.Relation {
+		return -1
+	}
+	if !b.info.dateKey && datasets.RowKind(row[b.info.kindLeaf].Int32()).Void() {
 		return -1
 	}
 	return int32(datasets.Day(row[b.info.dateLeaf].Int32()).Month())

@@ -91,6 +91,17 @@ const (
 	// ActionReadIngest: read a source's ingestion history and quarantine. The
 	// roles of ActionIngest.
 	ActionReadIngest Action = "source.history"
+	// ActionCaseReview: review a company's objection or repair application about a
+	// record (see its case, set its deadline, correct the record, reject, take the
+	// first approval step of a repair). A user with the department role at the
+	// department that owns the record's source (Resource.Owner); nobody else,
+	// platform administrators included: reviewing is the department's own act.
+	ActionCaseReview Action = "case.review"
+	// ActionCaseAuthority: take the credit authority's step of a repair (the
+	// second, final approval, or a rejection) and see the repair cases awaiting
+	// it. A user with the regulator role at a regulator. The cases package adds
+	// the rule that the two steps are taken by two different people.
+	ActionCaseAuthority Action = "case.authority"
 
 	// ActionActForCompany: act for one company (Resource.ID its code): see its own
 	// profile, grant and revoke its consents, answer consent requests, dispute its
@@ -314,6 +325,19 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return refuse("%s belongs to another department", res.Subject())
 		}
 		return Decision{}, nil
+	case ActionCaseReview:
+		if !p.Has(RoleDepartment) || p.InstitutionKind != KindDepartment {
+			return refuse("cases about a department's records are reviewed by a user with the department role at that department; %s", who())
+		}
+		if res.Owner == 0 || res.Owner != p.InstitutionID {
+			return refuse("%s is about a record of another department", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionCaseAuthority:
+		if regulator {
+			return Decision{}, nil
+		}
+		return refuse("the credit authority's step of a repair needs the regulator role (at a regulator); %s", who())
 	case ActionActForCompany:
 		if p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise {
 			return Decision{BindingCompany: res.ID}, nil
