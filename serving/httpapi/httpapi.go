@@ -66,6 +66,9 @@ type Options struct {
 	// Movers answers GET /v1/risk-index/movers: the companies that moved most
 	// between two scored dates (riskindex.FindMovers; nil: off).
 	Movers func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error)
+	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
+	// circles ranked by risk or exposure (riskindex.Circles; nil: off).
+	Circles *riskindex.Circles
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -117,6 +120,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.RiskIndex != nil {
 		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
+	}
+	if opts.Circles != nil {
+		h.route("GET /v1/topics/guarantee-circles", "topic_circles", h.authed(h.circles))
 	}
 	if opts.Movers != nil {
 		h.route("GET /v1/risk-index/movers", "risk_movers", h.authed(h.movers))

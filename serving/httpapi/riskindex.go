@@ -84,3 +84,30 @@ func (h *handler) movers(ctx context.Context, p serving.Principal, r *http.Reque
 	}
 	return http.StatusOK, m, nil
 }
+
+// circles answers GET /v1/topics/guarantee-circles?sort=risk|exposure&limit=:
+// the guarantee circles (担保圈) of the newest scored date, ranked, with their
+// members' names and figures, for those who may screen the region.
+func (h *handler) circles(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionScreen, access.Resource{Kind: "topic", ID: "guarantee_circles"})); err != nil {
+		return 0, nil, err
+	}
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, nil, fmt.Errorf("%w: limit %q is not a number from 1 to 1000", serving.ErrInvalidInput, v)
+		}
+		limit = n
+	}
+	rep, err := h.opts.Circles.Rank(ctx, r.URL.Query().Get("sort"), limit)
+	switch {
+	case errors.Is(err, riskindex.ErrInput):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	case errors.Is(err, riskindex.ErrNoRuns):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrNotReady, err)
+	case err != nil:
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	return http.StatusOK, rep, nil
+}

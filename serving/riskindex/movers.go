@@ -14,8 +14,12 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/scores"
 )
 
-// ErrNoRuns: fewer than two scored dates, or a date that was not scored.
-var ErrNoRuns = errors.New("riskindex: no such scored dates")
+var (
+	// ErrNoRuns: fewer than two scored dates, or a date that was not scored.
+	ErrNoRuns = errors.New("riskindex: no such scored dates")
+	// ErrInput: a parameter that does not parse.
+	ErrInput = errors.New("riskindex: invalid input")
+)
 
 // Mover is one company whose figures moved between two scored dates.
 type Mover struct {

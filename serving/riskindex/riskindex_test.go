@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -205,6 +206,46 @@ func TestIndexFromScoreHistory(t *testing.T) {
 	}
 	if _, err := riskindex.FindMovers(ctx, store, riskindex.MoverFilter{To: "2024-01-31"}); !errors.Is(err, riskindex.ErrNoRuns) {
 		t.Fatalf("a date never scored: %v", err)
+	}
+
+	// Guarantee circles of the newest scored date, ranked by risk and by exposure;
+	// each circle is the one the network gives each member, and its figures are
+	// those written above.
+	circles := riskindex.NewCircles(store)
+	g, err := features.LoadGuaranteeNetwork(ctx, store, dates[1], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sortBy := range []string{"risk", "exposure"} {
+		rep, err := circles.Rank(ctx, sortBy, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Circles == 0 || len(rep.Top) != rep.Circles || rep.ScoresAsOf != "2023-12-31" {
+			t.Fatalf("%s: %d circles, %d listed, scores of %s", sortBy, rep.Circles, len(rep.Top), rep.ScoresAsOf)
+		}
+		for i, c := range rep.Top {
+			codes := make([]string, len(c.Members))
+			for k, m := range c.Members {
+				codes[k] = m.Company
+				if f := to[m.Company]; !m.Scored || m.PD != f.pd || m.Colour != f.colour {
+					t.Fatalf("member %s: %+v, written %+v", m.Company, m, f)
+				}
+			}
+			if circle, _ := g.Circle(codes[0]); !slices.Equal(circle, codes) {
+				t.Fatalf("circle %v, the network says %v", codes, circle)
+			}
+			if i == 0 {
+				continue
+			}
+			prev := rep.Top[i-1]
+			if sortBy == "exposure" && prev.Given < c.Given || sortBy == "risk" && prev.Defaulted < c.Defaulted {
+				t.Fatalf("%s: circle %d out of order: %+v before %+v", sortBy, i, prev, c)
+			}
+		}
+	}
+	if _, err := circles.Rank(ctx, "size", 0); !errors.Is(err, riskindex.ErrInput) {
+		t.Fatalf("a bad sort: %v", err)
 	}
 }
 
