@@ -302,11 +302,11 @@ func (s *Server) allow(q *req, action access.Action, res access.Resource) error 
 	case errors.Is(err, access.ErrConsentRequired):
 		// Said in the reader's language, with the names the reader knows.
 		return fmt.Errorf("%w: %s", ErrConsentRequired, q.lang.Pick(
-			fmt.Sprintf("企业 %s 未向 %s 授予“信用评估”授权，或授权已到期、已撤销。企业可在授权后由贵机构重新查看。", s.companyLabel(q, res.ID), p.Institution),
+			fmt.Sprintf("企业%s未向%s授予“信用评估”授权，或授权已到期、已撤销。企业授权后，贵机构即可重新查看。", s.companyLabel(q, res.ID), p.Institution),
 			fmt.Sprintf("Company %s has no active credit-assessment consent for %s: never granted, expired or revoked. Once the company grants it, open the profile again.", s.companyLabel(q, res.ID), p.Institution)))
 	case errors.Is(err, access.ErrNotBound):
 		return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick(
-			fmt.Sprintf("账户 %s 尚未绑定企业 %s，或绑定已结束。请先在“我的企业”中用发送给法定代表人的验证码完成绑定，或请法定代表人授权本账户。", p.User, s.companyLabel(q, res.ID)),
+			fmt.Sprintf("账户 %s 尚未绑定企业%s，或绑定已结束。请先在“我的企业”中用发送给法定代表人的验证码完成绑定，或请法定代表人授权本账户。", p.User, s.companyLabel(q, res.ID)),
 			fmt.Sprintf("Account %s is not bound to company %s, or its binding has ended. Bind it first under My companies with the code sent to the legal representative, or ask the legal representative to delegate to this account.", p.User, s.companyLabel(q, res.ID))))
 	case errors.Is(err, access.ErrForbidden):
 		if need, ok := roleNeeds[action]; ok {

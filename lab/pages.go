@@ -799,7 +799,7 @@ func (s *Server) profileData(q *req, c Company) (companyData, error) {
 		pts := make([]svg.Point, len(c.History))
 		ticks := make([]svg.Tick, 0, 6)
 		for i, h := range c.History {
-			pts[i] = svg.Point{X: float64(i), Y: h.PD}
+			pts[i] = svg.Point{X: float64(i), Y: 100 * h.PD} // in percent, as the facts say it
 		}
 		// At most six labelled months, first and last included, evenly spread.
 		n := len(c.History) - 1
@@ -811,7 +811,7 @@ func (s *Server) profileData(q *req, c Company) (companyData, error) {
 			}
 			ticks = append(ticks, svg.Tick{Value: float64(i), Label: c.History[i].Month})
 		}
-		if d.History, err = chart(svg.Lines([]svg.Series{{Name: "PD", Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
+		if d.History, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("company.pdPct"), Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
 			return companyData{}, err
 		}
 	}
