@@ -5,7 +5,7 @@
 // adapters in subpackages named after the package they call: lab/features (catalog,
 // snapshot statistics), lab/training (trainer on labelled data sets), lab/registry
 // (model registry), lab/serving (screenings and assessments) and lab/access (API keys,
-// roles, consent). lab/svg draws every chart; lab/labtest holds in-memory stand-ins
+// roles, consent, and Portal: the companies' own door and banks' consent requests). lab/svg draws every chart; lab/labtest holds in-memory stand-ins
 // for tests.
 //
 // Pages are rendered on the server with html/template from embedded templates and
