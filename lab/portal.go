@@ -38,6 +38,55 @@ func (s *Server) portalRoutes() {
 	s.handle("POST /companies/{code}/consent-requests", ask, s.requestConsent)
 }
 
+// said is an error of the portal backend told in the reader's words; its kind
+// (and so its HTTP status) stays the backend's.
+type said struct {
+	err  error
+	text string
+}
+
+func (e said) Error() string { return e.text }
+func (e said) Unwrap() error { return e.err }
+
+// inWords tells a refusal of the portal backend in the reader's language: the
+// message key of the first kind err is, followed in English by the backend's
+// own detail. Other errors pass as they are.
+func inWords(q *req, err error, kinds ...kindKey) error {
+	for _, k := range kinds {
+		if errors.Is(err, k.kind) {
+			text := q.lang.T(k.key)
+			if q.lang.Code == "en" {
+				text += " (" + plainDetail(err) + ")"
+			}
+			return said{err: err, text: text}
+		}
+	}
+	return err
+}
+
+type kindKey struct {
+	kind error
+	key  string
+}
+
+// plainDetail is an error's message without the packages' sentinel prefixes.
+func plainDetail(err error) string {
+	d := err.Error()
+	for changed := true; changed; {
+		changed = false
+		for _, e := range []error{ErrInvalidInput, ErrNotFound, ErrForbidden, ErrConflict, ErrNotConnected, access.ErrActivation, access.ErrNotBound,
+			access.ErrInvalid, access.ErrNotFound, access.ErrForbidden, access.ErrConflict, access.ErrUnavailable} {
+			if t, ok := strings.CutPrefix(d, e.Error()+": "); ok {
+				d, changed = t, true
+			}
+		}
+		if t, ok := strings.CutPrefix(d, "access: "); ok {
+			d, changed = t, true
+		}
+	}
+	return d
+}
+
 // maxConsent is how far ahead a consent, granted or asked for, may run: a year.
 func maxConsent(now time.Time) time.Time { return now.UTC().AddDate(1, 0, 0) }
 
@@ -119,7 +168,8 @@ func (s *Server) startBinding(q *req) error {
 	}
 	b, err := s.o.Portal.StartBinding(q.ctx(), q.principal(), code)
 	if err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrConflict, "portal.errAlreadyBound"}, kindKey{ErrNotFound, "portal.errNoContact"},
+			kindKey{ErrInvalidInput, "portal.errNoSMS"})
 	}
 	return s.redirect(q, "portal", fmt.Sprintf(q.lang.T("portal.sent"), b.Contact))
 }
@@ -138,7 +188,7 @@ func (s *Server) activateBinding(q *req) error {
 	}
 	b, err := s.o.Portal.ActivateBinding(q.ctx(), q.principal(), id, otp)
 	if err != nil {
-		return err
+		return inWords(q, err, kindKey{access.ErrActivation, "portal.errActivation"}, kindKey{ErrNotFound, "portal.errNotYours"})
 	}
 	return s.redirect(q, "portal/companies/"+url.PathEscape(b.Code), q.lang.T("portal.bound"))
 }
@@ -152,7 +202,7 @@ func (s *Server) endBinding(q *req) error {
 		return err
 	}
 	if err := s.o.Portal.EndBinding(q.ctx(), q.principal(), id); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrForbidden, "portal.errNotRep"}, kindKey{ErrNotFound, "portal.errNotYours"})
 	}
 	back := "portal"
 	if c := q.r.PostForm.Get("back"); c != "" && creditcode.Validate(c) == nil {
@@ -260,7 +310,8 @@ func (s *Server) delegate(q *req) error {
 		return fmt.Errorf("%w: %s", ErrInvalidInput, q.lang.T("portal.userShape"))
 	}
 	if _, err := s.o.Portal.Delegate(q.ctx(), q.principal(), code, user); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrForbidden, "portal.errNotRep"}, kindKey{ErrNotFound, "portal.errNoUser"},
+			kindKey{ErrConflict, "portal.errStaffBound"}, kindKey{ErrInvalidInput, "portal.errNotStaff"})
 	}
 	return s.redirect(q, "portal/companies/"+url.PathEscape(code), fmt.Sprintf(q.lang.T("portal.delegated"), user))
 }
@@ -285,7 +336,7 @@ func (s *Server) grantConsent(q *req) error {
 		return err
 	}
 	if _, err := s.o.Portal.GrantConsent(q.ctx(), q.principal(), code, inst, until); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrNotFound, "portal.errNoInst"}, kindKey{ErrInvalidInput, "portal.errNotGrantee"})
 	}
 	return s.redirect(q, "portal/companies/"+url.PathEscape(code), fmt.Sprintf(q.lang.T("portal.grantDone"), inst, until.Format(time.DateOnly)))
 }
@@ -306,7 +357,7 @@ func (s *Server) revokeConsent(q *req) error {
 		return err
 	}
 	if err := s.o.Portal.RevokeConsent(q.ctx(), q.principal(), code, id); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrNotFound, "portal.errNotYours"})
 	}
 	return s.redirect(q, "portal/companies/"+url.PathEscape(code), q.lang.T("portal.revoked"))
 }
@@ -335,7 +386,7 @@ func (s *Server) answerRequest(q *req) error {
 		return fmt.Errorf("%w: decision must be accept or decline", ErrInvalidInput)
 	}
 	if _, err := s.o.Portal.AnswerConsentRequest(q.ctx(), q.principal(), code, id, accept); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrNotFound, "portal.errNotYours"}, kindKey{ErrConflict, "portal.errAnswered"})
 	}
 	key := "portal.declined"
 	if accept {
@@ -390,7 +441,7 @@ func (s *Server) requestConsent(q *req) error {
 		return err
 	}
 	if _, err := s.o.ConsentAsks.RequestConsent(q.ctx(), q.principal(), code, note, until); err != nil {
-		return err
+		return inWords(q, err, kindKey{ErrConflict, "ask.errPending"})
 	}
 	return s.redirect(q, "consent-requests", fmt.Sprintf(q.lang.T("ask.sent"), s.companyLabel(q, code)))
 }

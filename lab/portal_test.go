@@ -84,7 +84,7 @@ func TestPortalBindByCode(t *testing.T) {
 	wrong := fmt.Sprintf("%06d", (mustAtoi(t, sent)+1)%1000000)
 	// A code that is not the one sent: refused in words, and the binding stays pending.
 	p = b.post("/lab/portal/bindings/"+m[1]+"/activate", url.Values{"csrf": {tok}, "otp": {wrong}})
-	if p.status != 400 || !strings.Contains(p.body, "wrong code") {
+	if p.status != 400 || !strings.Contains(p.body, "验证码不正确或已失效") || strings.Contains(p.body, "wrong code") {
 		t.Fatalf("wrong code: %d\n%s", p.status, p.body)
 	}
 	noLeak(t, p)
@@ -190,7 +190,7 @@ func TestPortalOwnPageAndConsents(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := rep.post(fmt.Sprintf("%s/consents/%d/revoke", page, other.ID), url.Values{"csrf": {tok}})
-		if p.status != 404 || !strings.Contains(p.body, "is not one of") {
+		if p.status != 404 || !strings.Contains(p.body, "不属于本账户或本企业") {
 			t.Fatalf("revoking another company's consent: %d\n%s", p.status, p.body)
 		}
 		refusedAudited(t, env, labtest.CompanyRep)
@@ -223,6 +223,11 @@ func TestPortalOwnPageAndConsents(t *testing.T) {
 			if !strings.Contains(p.body, want) {
 				t.Fatalf("English page lacks %q", want)
 			}
+		}
+		// A refusal in English keeps the store's detail.
+		p = rep.post(page+"/consents/999999/revoke", url.Values{"csrf": {tok}})
+		if p.status != 404 || !strings.Contains(p.body, "It is not this account&#39;s or this company&#39;s; nothing was changed (consent 999999 is not one of "+env.Focus+"&#39;s)") {
+			t.Fatalf("English refusal: %d\n%s", p.status, p.body)
 		}
 	})
 }

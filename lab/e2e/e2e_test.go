@@ -471,7 +471,18 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 		t.Fatalf("flash %q", f)
 	}
 	s.screenshot("24-portal-code-sent-zh")
-	s.do("enter code", chromedp.SendKeys(chromedp.CSS("#binding-table form.activate input[name=otp]"), env.SMS.LastCode(t)))
+	// A code that is not the one sent is refused in words; the binding stays pending.
+	sent := env.SMS.LastCode(t)
+	wrong := []byte(sent)
+	wrong[5] = '0' + (wrong[5]-'0'+1)%10
+	s.do("wrong code", chromedp.SendKeys(chromedp.CSS("#binding-table form.activate input[name=otp]"), string(wrong)))
+	s.clickWait("wrong code", "#binding-table form.activate button", has("#error-heading"))
+	if d := s.text("#error-detail"); !strings.Contains(d, "验证码不正确或已失效") {
+		t.Fatalf("wrong code refusal %q", d)
+	}
+	s.screenshot("24b-portal-wrong-code-zh")
+	s.do("enter code", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table form.activate")),
+		chromedp.SendKeys(chromedp.CSS("#binding-table form.activate input[name=otp]"), sent))
 	s.clickWait("activate", "#binding-table form.activate button", has("#own-name"))
 	if h := s.text("#own-name"); !strings.Contains(h, "上虞晶盛机电有限公司 01") {
 		t.Fatalf("own page heading %q", h)
