@@ -360,3 +360,32 @@ func TestBankAsksForConsent(t *testing.T) {
 		t.Fatal("bank's list does not show the acceptance")
 	}
 }
+
+// TestPortalEntries shows the portal and the consent requests only to the users
+// internal/access lets use them.
+func TestPortalEntries(t *testing.T) {
+	env, srv := setup(t)
+	for _, tc := range []struct {
+		user            string
+		portal, asks    bool
+		screen, samples bool
+	}{
+		{labtest.CompanyRep, true, false, false, false},
+		{labtest.Banker, false, true, false, false},
+		{labtest.Regulator, false, false, true, false},
+		{labtest.Scientist, false, false, false, true},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			home := as(t, env, srv, tc.user).get("/lab/")
+			for _, c := range []struct {
+				href string
+				want bool
+			}{{`href="/lab/portal"`, tc.portal}, {`href="/lab/consent-requests"`, tc.asks}, {`href="/lab/screenings"`, tc.screen}, {`href="/lab/samples"`, tc.samples}} {
+				// Each entry shows twice (nav and card) or not at all.
+				if got := strings.Count(home.body, c.href); (got == 2) != c.want || got%2 != 0 {
+					t.Errorf("%s: %d links, want shown=%v", c.href, got, c.want)
+				}
+			}
+		})
+	}
+}
