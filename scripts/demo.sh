@@ -92,6 +92,7 @@ info="$dir/.xinyi/demo-info.txt"
                    and gRPC on $grpc
   registry API     http://$http/v1/registry/models    (with a key)
   company portal   http://$http/v1/portal/companies/$company/profile   (demo-company's key; bound to $company)
+                   and in the console: http://$http/lab/portal (demo-company), consent requests at http://$http/lab/consent-requests (demo-banker)
   one-time codes   $dir/.xinyi/sms-outbox.txt         (codes that bind company accounts, as an SMS gateway would send them)
   data             $dir (raw/, features/, samples/, models/, screenings/)
   server log       $log
