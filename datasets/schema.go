@@ -261,9 +261,13 @@ type CompanyRow struct {
 	SubscribedCapital float64 `parquet:"subscribed_capital"`
 	PaidInCapital     float64 `parquet:"paid_in_capital"`
 	LegalRep          string  `parquet:"legal_rep"`
-	LegalForm         string  `parquet:"legal_form,dict"`
-	Status            string  `parquet:"status,dict"`
-	StatusDate        Day     `parquet:"status_date,date"`
+	// LegalRepPhone is the mobile number registered for the legal representative:
+	// the contact a company account's activation code is sent to. Personal data:
+	// never shown, exported or used as an indicator.
+	LegalRepPhone string `parquet:"legal_rep_phone"`
+	LegalForm     string `parquet:"legal_form,dict"`
+	Status        string `parquet:"status,dict"`
+	StatusDate    Day    `parquet:"status_date,date"`
 }
 
 // TaxRow is one monthly tax declaration. tax_paid = vat_paid + income_tax_paid

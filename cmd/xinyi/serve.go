@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/features"
@@ -117,6 +118,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sample     = fs.Float64("trace-sample", 1, "fraction of new traces sampled, in (0, 1]; a caller's traceparent keeps its own decision")
 		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
 		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
+		smsOutbox  = fs.String("sms-outbox", "", "file the one-time codes that bind company accounts are appended to, one line each (the spool of an SMS gateway; the demo's users read it); empty: accounts are bound only by an operator's verification (POST /v1/admin/bindings)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
 	owners := ingestOwnerFlag(fs, "ingest-owner", "source=institution: the department that owns a raw source and may deliver it at POST /v1/ingest/{source} (repeat for each source; none: no ingestion on this server)")
@@ -189,6 +191,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var contacts access.ContactDirectory
+	var sender access.Sender
+	if *smsOutbox != "" {
+		contacts, sender = datasets.NewContacts(pl.store, 0), &access.FileSender{Path: *smsOutbox}
+	}
 	mounts := map[string]http.Handler{}
 	if len(owners) > 0 {
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
@@ -204,6 +211,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, AdminAddr: *adminAddr, TLS: tlsConf,
 		Rate: *rate, Burst: *burst, RateRedis: *rateRedis, RateFailClosed: *rateClosed,
 		Timeout: *timeout, Refresh: *refresh, Follow: *follow, ConsentCache: *consentTTL,
+		Contacts: contacts, Sender: sender,
 		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history, Webhooks: guard,
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,

@@ -49,6 +49,12 @@ const (
 	// KindDepartment is a government department that delivers records (tax
 	// bureau, courts, utilities, ...).
 	KindDepartment Kind = "department"
+	// KindEnterprise holds companies' own accounts (企业用户): each account acts
+	// only for the companies it is bound to (see Binding).
+	KindEnterprise Kind = "enterprise"
+	// KindGuarantor is a credit guarantee institution (担保机构) that shares the
+	// risk of banks' loans.
+	KindGuarantor Kind = "guarantor"
 )
 
 // Role is a permission held by a user.
@@ -66,9 +72,14 @@ const (
 	// RoleDepartment delivers its department's records and reads their ingestion
 	// history (only its own sources).
 	RoleDepartment Role = "department"
+	// RoleEnterprise acts for the companies its account is bound to (an
+	// enterprise institution's accounts).
+	RoleEnterprise Role = "enterprise"
+	// RoleGuarantor is a guarantee institution's staff.
+	RoleGuarantor Role = "guarantor"
 )
 
-var knownRoles = []Role{RoleDataScientist, RoleApprover, RoleAdmin, RoleBank, RoleRegulator, RoleLab, RoleDepartment}
+var knownRoles = []Role{RoleDataScientist, RoleApprover, RoleAdmin, RoleBank, RoleRegulator, RoleLab, RoleDepartment, RoleEnterprise, RoleGuarantor}
 
 // ParseRole checks that s names a known role.
 func ParseRole(s string) (Role, error) {
@@ -82,10 +93,10 @@ func ParseRole(s string) (Role, error) {
 // ParseKind checks that s names a known institution kind.
 func ParseKind(s string) (Kind, error) {
 	switch k := Kind(strings.TrimSpace(s)); k {
-	case KindBank, KindRegulator, KindPlatform, KindDepartment:
+	case KindBank, KindRegulator, KindPlatform, KindDepartment, KindEnterprise, KindGuarantor:
 		return k, nil
 	}
-	return "", fmt.Errorf("%w: unknown institution kind %q (want bank, regulator, platform or department)", ErrInvalid, s)
+	return "", fmt.Errorf("%w: unknown institution kind %q (want bank, regulator, platform, department, enterprise or guarantor)", ErrInvalid, s)
 }
 
 // Institution is a bank, a regulator or the platform operator.
@@ -178,6 +189,12 @@ type Options struct {
 	// another process applies within ConsentCacheTTL. Default 0: every check
 	// queries the database.
 	ConsentCacheTTL time.Duration
+	// Contacts finds the legal representative's registered contact of a company,
+	// where StartBinding sends its one-time code. Nil: accounts are bound only by
+	// an operator's verification.
+	Contacts ContactDirectory
+	// Sender delivers one-time codes. Nil: as for Contacts.
+	Sender Sender
 }
 
 // EnsureDefaults fills zero fields.

@@ -272,11 +272,11 @@ func TestContract(t *testing.T) {
 				g    access.ConsentGrant
 				want error
 			}{
-				{"not a bank", access.ConsentGrant{companyA, regulator.ID, "credit_assessment", now.Add(time.Hour)}, access.ErrInvalid},
-				{"bad code", access.ConsentGrant{"123", bank.ID, "credit_assessment", now.Add(time.Hour)}, access.ErrInvalid},
-				{"past expiry", access.ConsentGrant{companyA, bank.ID, "credit_assessment", now.Add(-time.Hour)}, access.ErrInvalid},
-				{"bad scope", access.ConsentGrant{companyA, bank.ID, "Credit Assessment", now.Add(time.Hour)}, access.ErrInvalid},
-				{"unknown bank", access.ConsentGrant{companyA, 9999, "credit_assessment", now.Add(time.Hour)}, access.ErrNotFound},
+				{"not a bank", access.ConsentGrant{CompanyCode: companyA, BankID: regulator.ID, Scope: "credit_assessment", ExpiresAt: now.Add(time.Hour)}, access.ErrInvalid},
+				{"bad code", access.ConsentGrant{CompanyCode: "123", BankID: bank.ID, Scope: "credit_assessment", ExpiresAt: now.Add(time.Hour)}, access.ErrInvalid},
+				{"past expiry", access.ConsentGrant{CompanyCode: companyA, BankID: bank.ID, Scope: "credit_assessment", ExpiresAt: now.Add(-time.Hour)}, access.ErrInvalid},
+				{"bad scope", access.ConsentGrant{CompanyCode: companyA, BankID: bank.ID, Scope: "Credit Assessment", ExpiresAt: now.Add(time.Hour)}, access.ErrInvalid},
+				{"unknown bank", access.ConsentGrant{CompanyCode: companyA, BankID: 9999, Scope: "credit_assessment", ExpiresAt: now.Add(time.Hour)}, access.ErrNotFound},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -495,7 +495,7 @@ func BenchmarkCheckConsent(b *testing.B) {
 			}
 			round++
 			inst, _ := s.CreateInstitution(ctx, "admin", fmt.Sprintf("Bank %d", round), access.KindBank)
-			if _, err := s.GrantConsent(ctx, "admin", access.ConsentGrant{companyA, inst.ID, "credit_assessment", time.Now().Add(time.Hour)}); err != nil {
+			if _, err := s.GrantConsent(ctx, "admin", access.ConsentGrant{CompanyCode: companyA, BankID: inst.ID, Scope: "credit_assessment", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 				b.Fatal(err)
 			}
 			now := time.Now()

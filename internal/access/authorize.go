@@ -32,7 +32,8 @@ type Action string
 const (
 	// ActionAssess: see one company's credit decision (assessment, profile). A
 	// regulator's user with the regulator role may; a bank's user with the bank role
-	// may when the company granted the bank consent for Resource.Scope.
+	// may when the company granted the bank consent for Resource.Scope; the
+	// company's own account may when it is bound to the company.
 	ActionAssess Action = "company.assess"
 	// ActionFindCompanies: search companies and reach the profile pages (each
 	// profile is then ActionAssess). The roles of ActionAssess, without consent.
@@ -90,6 +91,21 @@ const (
 	// ActionReadIngest: read a source's ingestion history and quarantine. The
 	// roles of ActionIngest.
 	ActionReadIngest Action = "source.history"
+
+	// ActionActForCompany: act for one company (Resource.ID its code): see its own
+	// profile, grant and revoke its consents, answer consent requests, dispute its
+	// records, apply for credit repair, ask for its credit report, post financing
+	// requests. A user with the enterprise role at an enterprise institution whose
+	// account holds an active binding to the company (see Binding): who may act
+	// for a company is proven, never claimed.
+	ActionActForCompany Action = "company.act"
+	// ActionBindCompany: bind an account to a company on verified evidence (the
+	// electronic business licence), or end any binding. Platform administrators.
+	ActionBindCompany Action = "company.bind"
+	// ActionRequestConsent: ask a company for consent, and list one's own
+	// requests. A user with the bank role at a bank, or the guarantor role at a
+	// guarantee institution.
+	ActionRequestConsent Action = "consent.request"
 )
 
 // Resource is what an action is applied to. Only the fields an action's rule reads
@@ -169,6 +185,9 @@ type Decision struct {
 	// principal's institution must hold for the answer to be yes.
 	ConsentScope   string
 	ConsentCompany string
+	// BindingCompany, when not empty, is the company the principal's account must
+	// hold an active binding to.
+	BindingCompany string
 }
 
 // Decide applies the rule of action to p and res without looking anything up: it
@@ -195,8 +214,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 				scope = ScopeCreditAssessment
 			}
 			return Decision{ConsentScope: scope, ConsentCompany: res.ID}, nil
+		case p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise:
+			// A company sees its own decision, through a bound account.
+			return Decision{BindingCompany: res.ID}, nil
 		}
-		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent) or the regulator role (at a regulator); %s", who())
+		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent), the regulator role (at a regulator) or the company's own bound account; %s", who())
 	case ActionFindCompanies:
 		if regulator || bank {
 			return Decision{}, nil
@@ -282,6 +304,21 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return refuse("%s belongs to another department", res.Subject())
 		}
 		return Decision{}, nil
+	case ActionActForCompany:
+		if p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise {
+			return Decision{BindingCompany: res.ID}, nil
+		}
+		return refuse("acting for a company needs an enterprise account bound to it; %s", who())
+	case ActionBindCompany:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("binding an account to a company on verified evidence needs a platform administrator; %s", who())
+	case ActionRequestConsent:
+		if bank || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor {
+			return Decision{}, nil
+		}
+		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil
@@ -305,6 +342,13 @@ type ConsentChecker interface {
 	CheckConsent(ctx context.Context, companyCode string, bankID int64, scope string, at time.Time) (Consent, error)
 }
 
+// BindingChecker finds the binding under which an account acts for a company;
+// *Store implements it. It returns an error wrapping ErrNotBound when there is
+// none and ErrInvalid for a malformed company code.
+type BindingChecker interface {
+	CheckBinding(ctx context.Context, userID int64, companyCode string, at time.Time) (Binding, error)
+}
+
 // Auditor appends to the audit log; *audit.Log implements it.
 type Auditor interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
@@ -315,6 +359,9 @@ type Auditor interface {
 type Authorizer struct {
 	// Consents checks consent grants. Required for ActionAssess by banks.
 	Consents ConsentChecker
+	// Bindings checks company accounts' bindings. Required for
+	// ActionActForCompany.
+	Bindings BindingChecker
 	// Audit receives a record of every refusal. Nil: refusals are not recorded
 	// (tests of rules only).
 	Audit Auditor
@@ -324,7 +371,7 @@ type Authorizer struct {
 
 // NewAuthorizer returns the Authorizer over an access store, auditing into log.
 func NewAuthorizer(store *Store, log *audit.Log) *Authorizer {
-	a := &Authorizer{Consents: store}
+	a := &Authorizer{Consents: store, Bindings: store}
 	if log != nil {
 		a.Audit = log
 	}
@@ -338,15 +385,19 @@ func NewAuthorizer(store *Store, log *audit.Log) *Authorizer {
 // be recorded, the error also wraps ErrUnavailable: nothing is refused unrecorded.
 func (a *Authorizer) Authorize(ctx context.Context, p Principal, action Action, res Resource) error {
 	d, err := Decide(p, action, res)
+	if err == nil && d.BindingCompany != "" {
+		if a.Bindings == nil {
+			err = fmt.Errorf("%w: no binding checker is configured", ErrUnavailable)
+		} else if _, err = a.Bindings.CheckBinding(ctx, p.UserID, d.BindingCompany, a.now()); err != nil &&
+			!errors.Is(err, ErrNotBound) && !errors.Is(err, ErrInvalid) {
+			err = fmt.Errorf("%w: binding check: %w", ErrUnavailable, err)
+		}
+	}
 	if err == nil && d.ConsentScope != "" {
 		if a.Consents == nil {
 			err = fmt.Errorf("%w: no consent checker is configured", ErrUnavailable)
 		} else {
-			now := time.Now
-			if a.Now != nil {
-				now = a.Now
-			}
-			_, err = a.Consents.CheckConsent(ctx, d.ConsentCompany, p.InstitutionID, d.ConsentScope, now())
+			_, err = a.Consents.CheckConsent(ctx, d.ConsentCompany, p.InstitutionID, d.ConsentScope, a.now())
 			if err != nil && !errors.Is(err, ErrConsentRequired) && !errors.Is(err, ErrInvalid) {
 				err = fmt.Errorf("%w: consent check: %w", ErrUnavailable, err)
 			}
@@ -356,6 +407,13 @@ func (a *Authorizer) Authorize(ctx context.Context, p Principal, action Action, 
 		return err
 	}
 	return a.refused(ctx, p, action, res, err)
+}
+
+func (a *Authorizer) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
 }
 
 // Refused records a refusal that a surface decided itself (an unknown resource, a

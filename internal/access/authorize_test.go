@@ -35,12 +35,16 @@ func TestDecide(t *testing.T) {
 		bankAdmin             = principal(1, access.KindBank, access.RoleAdmin)
 		platformAdmin         = principal(9, access.KindPlatform, access.RoleAdmin)
 		anonymous             = access.Principal{}
+		enterprise            = principal(4, access.KindEnterprise, access.RoleEnterprise)
+		// The enterprise role at a bank is not a company account.
+		bankWithEnterpriseRole = principal(1, access.KindBank, access.RoleEnterprise)
+		guarantor              = principal(5, access.KindGuarantor, access.RoleGuarantor)
 	)
 	company := access.Resource{Kind: "company", ID: "91330604MA4UJ7K283"}
 	own := access.Resource{Kind: "model", ID: "pd", Owner: 1}
 	foreign := access.Resource{Kind: "model", ID: "pd", Owner: 2}
 	shared := access.Resource{Kind: "model", ID: "pd", Owner: 2, Shared: true}
-	const yes, no, consent = "yes", "no", "consent"
+	const yes, no, consent, bound = "yes", "no", "consent", "bound"
 	tests := []struct {
 		name   string
 		p      access.Principal
@@ -103,6 +107,18 @@ func TestDecide(t *testing.T) {
 		{"platform admin grants consent", platformAdmin, access.ActionManageConsent, company, yes},
 		{"bank admin grants consent", bankAdmin, access.ActionManageConsent, company, no},
 		{"unknown action", platformAdmin, access.Action("model.eat"), own, no},
+		{"company account acts if bound", enterprise, access.ActionActForCompany, company, bound},
+		{"enterprise role at a bank acts for a company", bankWithEnterpriseRole, access.ActionActForCompany, company, no},
+		{"bank acts for a company", bank, access.ActionActForCompany, company, no},
+		{"platform admin acts for a company", platformAdmin, access.ActionActForCompany, company, no},
+		{"company account sees its own decision if bound", enterprise, access.ActionAssess, company, bound},
+		{"company account finds companies", enterprise, access.ActionFindCompanies, company, no},
+		{"platform admin binds an account", platformAdmin, access.ActionBindCompany, company, yes},
+		{"bank admin binds an account", bankAdmin, access.ActionBindCompany, company, no},
+		{"company account binds itself by operator", enterprise, access.ActionBindCompany, company, no},
+		{"bank asks for consent", bank, access.ActionRequestConsent, company, yes},
+		{"guarantor asks for consent", guarantor, access.ActionRequestConsent, company, yes},
+		{"regulator asks for consent", regulator, access.ActionRequestConsent, company, no},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,6 +129,11 @@ func TestDecide(t *testing.T) {
 				got = no
 				if !errors.Is(err, access.ErrForbidden) {
 					t.Fatalf("refusal %v does not wrap ErrForbidden", err)
+				}
+			case d.BindingCompany != "":
+				got = bound
+				if d.BindingCompany != tt.res.ID || d.ConsentScope != "" {
+					t.Fatalf("decision %+v", d)
 				}
 			case d.ConsentScope != "":
 				got = consent

@@ -24,6 +24,9 @@ type Consent struct {
 	GrantedAt   time.Time `json:"granted_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`
+	// Purpose ties the grant to what it was given for ("financing_request:12",
+	// "loan:7", "consent_request:3"); empty for a plain grant.
+	Purpose string `json:"purpose,omitempty"`
 }
 
 // ConsentGrant is the input of GrantConsent.
@@ -32,12 +35,19 @@ type ConsentGrant struct {
 	BankID      int64     // an institution of kind bank
 	Scope       string    // e.g. "credit_assessment"; lower-case letters, digits, '_' and '.'
 	ExpiresAt   time.Time // must be in the future
+	// Purpose, optional, names what the grant is for (see Consent.Purpose): at most
+	// 64 characters of letters, digits and '_', '.', ':', '-'.
+	Purpose string
 }
 
-var scopeRE = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
+var (
+	scopeRE   = regexp.MustCompile(`^[a-z][a-z0-9_.]{0,63}$`)
+	purposeRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{0,64}$`)
+)
 
 // GrantConsent records a company's consent for a bank. The company code is
-// validated (GB 32100-2015) and the institution must be a bank.
+// validated (GB 32100-2015) and the institution must be a bank or a guarantee
+// institution.
 func (s *Store) GrantConsent(ctx context.Context, actor string, g ConsentGrant) (Consent, error) {
 	code := creditcode.Normalize(g.CompanyCode)
 	if err := creditcode.Validate(code); err != nil {
@@ -45,6 +55,9 @@ func (s *Store) GrantConsent(ctx context.Context, actor string, g ConsentGrant) 
 	}
 	if !scopeRE.MatchString(g.Scope) {
 		return Consent{}, fmt.Errorf("%w: consent scope %q must be lower-case letters, digits, '_' or '.'", ErrInvalid, g.Scope)
+	}
+	if !purposeRE.MatchString(g.Purpose) {
+		return Consent{}, fmt.Errorf("%w: consent purpose %q must be at most 64 letters, digits or '_', '.', ':', '-'", ErrInvalid, g.Purpose)
 	}
 	now := s.now()
 	if !g.ExpiresAt.After(now) {
@@ -54,21 +67,25 @@ func (s *Store) GrantConsent(ctx context.Context, actor string, g ConsentGrant) 
 	if err != nil {
 		return Consent{}, err
 	}
-	if bank.Kind != KindBank {
-		return Consent{}, fmt.Errorf("%w: consent can only be granted to a bank; %s is a %s", ErrInvalid, bank.Name, bank.Kind)
+	if bank.Kind != KindBank && bank.Kind != KindGuarantor {
+		return Consent{}, fmt.Errorf("%w: consent can only be granted to a bank or a guarantee institution; %s is a %s", ErrInvalid, bank.Name, bank.Kind)
 	}
-	c := Consent{CompanyCode: code, BankID: bank.ID, Scope: g.Scope, GrantedBy: actor, GrantedAt: now, ExpiresAt: g.ExpiresAt.UTC()}
+	c := Consent{CompanyCode: code, BankID: bank.ID, Scope: g.Scope, GrantedBy: actor, GrantedAt: now, ExpiresAt: g.ExpiresAt.UTC(), Purpose: g.Purpose}
 	err = s.change(ctx, audit.Entry{Actor: actor, Action: "access.consent.grant", Subject: "company:" + code},
 		func(tx *metadb.Tx) (any, error) {
-			id, err := tx.InsertID(ctx, `INSERT INTO access_consents (company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns)
-				VALUES (?, ?, ?, ?, ?, ?)`, code, bank.ID, c.Scope, actor, now.UnixNano(), c.ExpiresAt.UnixNano())
-			c.ID = id
+			var err error
+			c.ID, err = insertConsent(ctx, tx, c)
 			return c, err
 		})
 	if err != nil {
 		return Consent{}, fmt.Errorf("access: grant consent: %w", err)
 	}
 	return c, nil
+}
+
+func insertConsent(ctx context.Context, tx *metadb.Tx, c Consent) (int64, error) {
+	return tx.InsertID(ctx, `INSERT INTO access_consents (company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, purpose)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, c.CompanyCode, c.BankID, c.Scope, c.GrantedBy, c.GrantedAt.UnixNano(), c.ExpiresAt.UnixNano(), c.Purpose)
 }
 
 // RevokeConsent ends a consent now. Revoking a revoked consent is not an error.
@@ -104,7 +121,7 @@ func (s *Store) CheckConsent(ctx context.Context, companyCode string, bankID int
 			return cc.c, nil
 		}
 	}
-	c, err := s.scanConsent(s.db.QueryRow(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns
+	c, err := s.scanConsent(s.db.QueryRow(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns, purpose
 		FROM access_consents WHERE company_code = ? AND bank_id = ? AND scope = ? AND revoked_at_ns = 0 AND granted_at_ns <= ? AND expires_at_ns > ?
 		ORDER BY expires_at_ns DESC LIMIT 1`, code, bankID, scope, at.UnixNano(), at.UnixNano()))
 	if errors.Is(err, metadb.ErrNotFound) {
@@ -127,7 +144,7 @@ func (s *Store) CheckConsent(ctx context.Context, companyCode string, bankID int
 // Consents lists the grants of a company, newest first, including ended ones.
 func (s *Store) Consents(ctx context.Context, companyCode string) ([]Consent, error) {
 	code := creditcode.Normalize(companyCode)
-	rows, err := s.db.Query(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns
+	rows, err := s.db.Query(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns, purpose
 		FROM access_consents WHERE company_code = ? ORDER BY id DESC`, code)
 	if err != nil {
 		return nil, fmt.Errorf("access: consents of %s: %w", code, err)
@@ -145,7 +162,7 @@ func (s *Store) Consents(ctx context.Context, companyCode string) ([]Consent, er
 }
 
 func (s *Store) consent(ctx context.Context, id int64) (Consent, error) {
-	c, err := s.scanConsent(s.db.QueryRow(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns
+	c, err := s.scanConsent(s.db.QueryRow(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns, purpose
 		FROM access_consents WHERE id = ?`, id))
 	if errors.Is(err, metadb.ErrNotFound) {
 		return Consent{}, fmt.Errorf("%w: consent %d", ErrNotFound, id)
@@ -160,7 +177,7 @@ type scanner interface{ Scan(dest ...any) error }
 func (s *Store) scanConsent(row scanner) (Consent, error) {
 	var c Consent
 	var g, e, r int64
-	err := row.Scan(&c.ID, &c.CompanyCode, &c.BankID, &c.Scope, &c.GrantedBy, &g, &e, &r)
+	err := row.Scan(&c.ID, &c.CompanyCode, &c.BankID, &c.Scope, &c.GrantedBy, &g, &e, &r, &c.Purpose)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Consent{}, metadb.ErrNotFound
 	}

@@ -50,6 +50,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/inspection"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
+	"github.com/xinyi-platform/xinyi/serving/portal"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -70,6 +71,11 @@ type Options struct {
 	// Access is the access store of the registry API (opened by the caller for
 	// its own commands). Nil: the server's own access store is used.
 	Access *access.Store
+	// Contacts and Sender bind company accounts by a one-time code sent to the
+	// legal representative's registered contact (access.Options). Nil: accounts
+	// are bound only by an operator's verification.
+	Contacts access.ContactDirectory
+	Sender   access.Sender
 	// Catalog is the indicator catalog; Registry the model registry.
 	Catalog  *features.Catalog
 	Registry *registry.Registry
@@ -256,7 +262,7 @@ func (s *Server) build(ctx context.Context) error {
 	// ConsentCache, so a decision does not query the database for its consent; a
 	// revocation through this process applies at once, one made by another process
 	// within ConsentCache.
-	acc, err := access.Open(ctx, o.DB, access.Options{Audit: o.Audit, ConsentCacheTTL: o.ConsentCache})
+	acc, err := access.Open(ctx, o.DB, access.Options{Audit: o.Audit, ConsentCacheTTL: o.ConsentCache, Contacts: o.Contacts, Sender: o.Sender})
 	if err != nil {
 		return err
 	}
@@ -370,6 +376,11 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/"} {
 			mux.Handle(p, wapi)
+		}
+		// The companies' door and banks' consent requests.
+		ph := portal.New(portal.Options{Access: acc, Auth: acc, Authorizer: access.NewAuthorizer(acc, o.Audit), Assessor: s.svc, Logger: logger})
+		for _, p := range []string{"/v1/portal/", "/v1/consent-requests", "/v1/admin/bindings", "/v1/admin/bindings/"} {
+			mux.Handle(p, ph)
 		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
