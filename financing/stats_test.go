@@ -39,7 +39,7 @@ func TestStatsReproducible(t *testing.T) {
 		}
 		type want struct {
 			requests, answered, approved, loans, first int
-			demand, granted, unsecured, hours            float64
+			demand, granted, unsecured, hours          float64
 		}
 		ledger := map[string]*want{}
 		borrowed := map[string]bool{}
