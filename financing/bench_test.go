@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 )
 
@@ -15,7 +16,7 @@ import (
 // assessment is serving's own benchmark).
 type memAssessor map[string]Assessment
 
-func (m memAssessor) Assess(_ context.Context, code string) (Assessment, error) {
+func (m memAssessor) Assess(_ context.Context, _ access.Principal, code string) (Assessment, error) {
 	a, ok := m[code]
 	if !ok {
 		return Assessment{}, fmt.Errorf("no assessment for %s", code)

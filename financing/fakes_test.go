@@ -30,12 +30,21 @@ func (c *clock) Set(t time.Time) {
 }
 func (c *clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-// fakeAssessor answers from a table; its assessments name the models and the
-// policy as serving does.
+// fakeAssessor answers from a table, after the real authorization serving asks
+// for (role, the company's consent or binding); its assessments name the models
+// and the policy as serving does.
 type fakeAssessor map[string]financing.Assessment
 
-func (f fakeAssessor) Assess(_ context.Context, code string) (financing.Assessment, error) {
-	a, ok := f[code]
+type authorizedAssessor struct {
+	table fakeAssessor
+	authz *access.Authorizer
+}
+
+func (f authorizedAssessor) Assess(ctx context.Context, p access.Principal, code string) (financing.Assessment, error) {
+	if err := f.authz.Authorize(ctx, p, access.ActionAssess, access.Resource{Kind: "company", ID: code}); err != nil {
+		return financing.Assessment{}, err
+	}
+	a, ok := f.table[code]
 	if !ok {
 		return financing.Assessment{}, fmt.Errorf("no assessment for %s", code)
 	}
@@ -94,12 +103,22 @@ func newWorld(t *testing.T, db *metadb.DB, a fakeAssessor, d fakeDirectory) *wor
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.blob.Close() })
-	w.fin, err = financing.Open(ctx, db, financing.Options{Authorizer: w.authz, Audit: w.log,
-		Consents: financing.AccessConsents(w.access), Assessor: a, Directory: d, Notifier: w.notices, Blob: w.blob, Now: w.clk.Now})
+	_, service := accesstest.User(t, w.access, "Shangyu AMR", access.KindRegulator, "financing-jobs", access.RoleRegulator)
+	w.fin, err = financing.Open(ctx, db, financing.Options{Authorizer: w.authz, Audit: w.log, Consents: financing.AccessConsents(w.access),
+		Assessor: authorizedAssessor{a, w.authz}, Directory: d, Notifier: w.notices, Blob: w.blob, Now: w.clk.Now, Service: service})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// consent records the company's plain consent for bank, for a year.
+func (w *world) consent(t *testing.T, code string, bank int64) {
+	t.Helper()
+	if _, err := w.access.GrantConsent(context.Background(), "operator", access.ConsentGrant{CompanyCode: code, BankID: bank,
+		Scope: access.ScopeCreditAssessment, ExpiresAt: w.clk.Now().AddDate(1, 0, 0)}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // user signs a user in with roles at institution (created with kind when new).

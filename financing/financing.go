@@ -120,11 +120,15 @@ type Assessment struct {
 	PolicyVersion string   `json:"policy_version"`
 }
 
-// Assessor assesses a company for the platform (not on behalf of a bank: the
-// platform shows its own assessment to the banks a request is addressed to). The
-// server wires an adapter over serving.Service.
+// Assessor assesses a company on behalf of p, who must be allowed to see it
+// (access.ActionAssess): the company's own account when it posts a request
+// (auto-approval), a bank named in a request (it holds the request-scoped
+// consent) for its inbox, a bank with the company's consent for a pre-credit
+// push, and Options.Service for renewal notices. Every assessment is thus
+// authorized and audited where serving assesses. The server wires an adapter
+// over serving.Service.
 type Assessor interface {
-	Assess(ctx context.Context, code string) (Assessment, error)
+	Assess(ctx context.Context, p access.Principal, code string) (Assessment, error)
 }
 
 // ChampionScorer is the optional ability to score a company with a bank's own
@@ -194,6 +198,11 @@ type Options struct {
 	Directory Directory
 	// Champions scores with a bank's own champion. Nil: none.
 	Champions ChampionScorer
+	// Service is the principal periodic jobs assess as (renewal notices): a
+	// service account allowed ActionAssess on every company, such as one with the
+	// regulator role at the supervising regulator. Zero: renewal notices carry no
+	// assessment.
+	Service access.Principal
 	// Notifier delivers renewal and unanswered notices. Nil: audited only.
 	Notifier Notifier
 	// Blob is the object store; each bank's repayments and labels are kept under

@@ -2,6 +2,7 @@ package financing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -15,6 +16,8 @@ import (
 // runs every product's compiled rule on the request. It is the inbox's hot path
 // (BenchmarkMatch). Not safe for concurrent use.
 type Matcher struct {
+	// Principal is who the assessments are made for.
+	Principal access.Principal
 	Assessor  Assessor
 	Directory Directory
 	Now       func() time.Time
@@ -67,7 +70,7 @@ func (m *Matcher) lookup(ctx context.Context, code string) (*Assessment, *Compan
 	if a, ok := m.assessments[code]; ok {
 		return a, m.companies[code], nil
 	}
-	got, err := m.Assessor.Assess(ctx, code)
+	got, err := m.Assessor.Assess(ctx, m.Principal, code)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: assess %s: %w", ErrUnavailable, code, err)
 	}
@@ -128,7 +131,7 @@ func (s *Store) Inbox(ctx context.Context, p access.Principal) ([]InboxItem, err
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	m := &Matcher{Assessor: s.opts.Assessor, Directory: s.opts.Directory, Now: s.now}
+	m := &Matcher{Principal: p, Assessor: s.opts.Assessor, Directory: s.opts.Directory, Now: s.now}
 	matches, err := m.Match(ctx, reqs, products)
 	if err != nil {
 		return nil, err
@@ -157,10 +160,13 @@ func (s *Store) Inbox(ctx context.Context, p access.Principal) ([]InboxItem, err
 type PreCreditResult struct {
 	Offers     []Offer  `json:"offers"`
 	Ineligible []string `json:"ineligible"`
+	// NoConsent are the companies whose consent the bank does not hold: the bank
+	// may not assess them, so nothing is pushed.
+	NoConsent []string `json:"no_consent"`
 }
 
-// PushPreCredit offers each eligible company of codes a pre-credit line under a
-// product of the principal's bank: the smaller of the platform's limit and the
+// PushPreCredit offers each eligible company of codes whose consent the bank
+// holds a pre-credit line under a product of the principal's bank: the smaller of the platform's limit and the
 // product's cap, for the product's longest term, accepted or declined by the
 // company in one click until Options.PreCreditTTL.
 func (s *Store) PushPreCredit(ctx context.Context, p access.Principal, productID int64, codes []string) (PreCreditResult, error) {
@@ -179,7 +185,12 @@ func (s *Store) PushPreCredit(ctx context.Context, p access.Principal, productID
 	var out PreCreditResult
 	var m vm.VM
 	for _, code := range cs {
-		a, err := s.opts.Assessor.Assess(ctx, code)
+		a, err := s.opts.Assessor.Assess(ctx, p, code)
+		if errors.Is(err, access.ErrConsentRequired) {
+			// The bank may push only to companies whose consent it holds.
+			out.NoConsent = append(out.NoConsent, code)
+			continue
+		}
 		if err != nil {
 			return out, fmt.Errorf("%w: assess %s: %w", ErrUnavailable, code, err)
 		}

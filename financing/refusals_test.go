@@ -25,6 +25,12 @@ func TestExpiredOfferCannotBeAccepted(t *testing.T) {
 		other := w.company(t, "firm-a-delegate", firmA)
 		p := must3(t)(w.fin.CreateProduct(ctx, c1, financing.ProductInput{Name: "预授信", Rule: `rating_rank(rating) <= 2`, LimitCap: 600_000, MaxTerm: 12, Rate: 0.042}))
 		res := must(w.fin.PushPreCredit(ctx, c1, p.ID, []string{firmC, firmB}))(t)
+		if len(res.Offers) != 0 || len(res.NoConsent) != 2 {
+			t.Fatalf("push without consent %+v", res)
+		}
+		w.consent(t, firmC, c1.InstitutionID)
+		w.consent(t, firmB, c1.InstitutionID)
+		res = must(w.fin.PushPreCredit(ctx, c1, p.ID, []string{firmC, firmB}))(t)
 		if len(res.Offers) != 1 || len(res.Ineligible) != 1 || res.Ineligible[0] != firmB {
 			t.Fatalf("push %+v", res)
 		}
@@ -133,6 +139,8 @@ func TestGuaranteedProduct(t *testing.T) {
 		p := must3(t)(w.fin.CreateProduct(ctx, bank, financing.ProductInput{Name: "信财银保", Rule: `pd < 0.1`, LimitCap: 2e6, MaxTerm: 12, Rate: 0.04,
 			GuarantorID: g.InstitutionID, GuarantorShare: 0.8}))
 		// Pre-credit pushes pass the guarantor's whitelist: firm A (not on it) is ineligible.
+		w.consent(t, firmA, bank.InstitutionID)
+		w.consent(t, firmC, bank.InstitutionID)
 		res := must(w.fin.PushPreCredit(ctx, bank, p.ID, []string{firmA, firmC}))(t)
 		if len(res.Offers) != 1 || res.Offers[0].Company != firmC || len(res.Ineligible) != 1 {
 			t.Fatalf("push %+v", res)

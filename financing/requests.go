@@ -243,7 +243,7 @@ func (s *Store) PostRequest(ctx context.Context, p access.Principal, in RequestI
 			return Request{}, fmt.Errorf("%w: consent for institution %d: %w", ErrUnavailable, t.BankID, err)
 		}
 	}
-	if err := s.autoApprove(ctx, &r); err != nil {
+	if err := s.autoApprove(ctx, p, &r); err != nil {
 		s.opts.Logger.ErrorContext(ctx, "financing: auto-approval failed", "request", r.ID, "err", err)
 	}
 	return r, nil
@@ -262,7 +262,7 @@ func envOf(r *Request, a *Assessment, c *Company, now time.Time) Env {
 // autoApprove answers r at once for every named bank with an auto-approving
 // product that admits it under the product's cap (and whose guarantor admits the
 // company), recording the versions that decided.
-func (s *Store) autoApprove(ctx context.Context, r *Request) error {
+func (s *Store) autoApprove(ctx context.Context, p access.Principal, r *Request) error {
 	all, err := s.products(ctx, 0)
 	if err != nil {
 		return err
@@ -277,9 +277,9 @@ func (s *Store) autoApprove(ctx context.Context, r *Request) error {
 	var c Company
 	var m vm.VM
 	for _, t := range r.Targets {
-		for _, p := range byBank[t.BankID] {
+		for _, pr := range byBank[t.BankID] {
 			if a == nil {
-				got, err := s.opts.Assessor.Assess(ctx, r.Company)
+				got, err := s.opts.Assessor.Assess(ctx, p, r.Company)
 				if err != nil {
 					return fmt.Errorf("%w: assess %s: %w", ErrUnavailable, r.Company, err)
 				}
@@ -289,20 +289,20 @@ func (s *Store) autoApprove(ctx context.Context, r *Request) error {
 				}
 			}
 			env := envOf(r, a, &c, s.now())
-			ok, err := p.Eligible(&env, &m)
+			ok, err := pr.Eligible(&env, &m)
 			if err != nil {
 				return err
 			}
-			if ok && p.GuarantorID != 0 {
-				if ok, err = s.guarantorAdmits(ctx, p.GuarantorID, r.Company, &env); err != nil {
+			if ok && pr.GuarantorID != 0 {
+				if ok, err = s.guarantorAdmits(ctx, pr.GuarantorID, r.Company, &env); err != nil {
 					return err
 				}
 			}
 			if !ok {
 				continue
 			}
-			v := Versions{Models: a.Models, Policy: a.PolicyVersion, ProductID: p.ID, RuleVersion: p.RuleVer, Rule: p.Rule}
-			if _, err := s.insertOffer(ctx, "system:auto-approval", r.ID, p, r.Company, OfferAnswer, r.Amount, p.Rate, r.Term,
+			v := Versions{Models: a.Models, Policy: a.PolicyVersion, ProductID: pr.ID, RuleVersion: pr.RuleVer, Rule: pr.Rule}
+			if _, err := s.insertOffer(ctx, "system:auto-approval", r.ID, pr, r.Company, OfferAnswer, r.Amount, pr.Rate, r.Term,
 				true, v, s.now().Add(s.opts.OfferTTL)); err != nil {
 				return err
 			}

@@ -120,18 +120,22 @@ func (s *Store) Sweep(ctx context.Context) (SweepReport, error) {
 // renewal notifies the company and the lending bank of a loan nearing maturity
 // with a fresh assessment.
 func (s *Store) renewal(ctx context.Context, l Loan) error {
-	a, err := s.opts.Assessor.Assess(ctx, l.Company)
-	if err != nil {
-		return fmt.Errorf("%w: assess %s: %w", ErrUnavailable, l.Company, err)
+	var a *Assessment
+	if s.opts.Service.User != "" {
+		got, err := s.opts.Assessor.Assess(ctx, s.opts.Service, l.Company)
+		if err != nil {
+			return fmt.Errorf("%w: assess %s: %w", ErrUnavailable, l.Company, err)
+		}
+		a = &got
 	}
 	for _, inst := range []int64{0, l.BankID} {
-		if err := s.notify(ctx, Notice{Kind: NoticeRenewal, Institution: inst, Company: l.Company, LoanID: l.ID, Due: l.Maturity, Assessment: &a}); err != nil {
+		if err := s.notify(ctx, Notice{Kind: NoticeRenewal, Institution: inst, Company: l.Company, LoanID: l.ID, Due: l.Maturity, Assessment: a}); err != nil {
 			return err
 		}
 	}
 	return s.change(ctx, &audit.Entry{Actor: "system", Action: "financing.loan.renewal", Subject: loanSubject(l.ID)}, func(tx *metadb.Tx) (any, error) {
 		_, err := tx.Exec(ctx, `UPDATE financing_loans SET renewal_notified = 1 WHERE id = ?`, l.ID)
-		return map[string]any{"maturity": l.Maturity, "rating": a.Rating, "pd": a.PD, "limit": a.Limit, "models": a.Models, "policy": a.PolicyVersion}, err
+		return map[string]any{"maturity": l.Maturity, "assessment": a}, err
 	})
 }
 

@@ -362,7 +362,7 @@ func (h *handler) precredit(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
-	res.Offers, res.Ineligible = nonNil(res.Offers), nonNil(res.Ineligible)
+	res.Offers, res.Ineligible, res.NoConsent = nonNil(res.Offers), nonNil(res.Ineligible), nonNil(res.NoConsent)
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }

@@ -23,7 +23,7 @@ const firmA = "91350100M000100Y43"
 
 type assessor struct{}
 
-func (assessor) Assess(_ context.Context, code string) (financing.Assessment, error) {
+func (assessor) Assess(_ context.Context, _ access.Principal, code string) (financing.Assessment, error) {
 	return financing.Assessment{PD: 0.02, Rating: "A", Colour: "blue", Limit: 1e6, Models: []string{"pd:pd/1"}, PolicyVersion: "p1"}, nil
 }
 
