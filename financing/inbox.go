@@ -45,6 +45,9 @@ func (m *Matcher) Match(ctx context.Context, reqs []Request, products []Product)
 	for i := range reqs {
 		r := &reqs[i]
 		a, c, err := m.lookup(ctx, r.Company)
+		if errors.Is(err, access.ErrConsentRequired) {
+			continue // the company revoked the consent: the request is not the bank's to see
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -71,6 +74,14 @@ func (m *Matcher) lookup(ctx context.Context, code string) (*Assessment, *Compan
 		return a, m.companies[code], nil
 	}
 	got, err := m.Assessor.Assess(ctx, m.Principal, code)
+	if errors.Is(err, ErrNotFound) {
+		// The platform holds no data on the company: rules see an unknown PD
+		// and no limit.
+		got, err = Assessment{PD: nan}, nil
+	}
+	if errors.Is(err, access.ErrConsentRequired) {
+		return nil, nil, err
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: assess %s: %w", ErrUnavailable, code, err)
 	}
