@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/financing"
+	financinghttp "github.com/xinyi-platform/xinyi/financing/httpapi"
+	"github.com/xinyi-platform/xinyi/financing/servingassess"
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/serving"
 )
 
 func init() {
@@ -76,6 +81,21 @@ func openFinancing(ctx context.Context, f metaFlags, needKey bool) (*financingEn
 		return nil, err
 	}
 	return &financingEnv{fin: fin, p: p, close: pl.Close}, nil
+}
+
+// financingMounts serves the financing loop at /v1/financing/, assessing through
+// the server's assessment service. Periodic steps run by 'xinyi financing sweep'.
+func financingMounts(ctx context.Context, pl *platform, svc *serving.Service, logger *slog.Logger) (map[string]http.Handler, error) {
+	fin, err := financing.Open(ctx, pl.db, financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
+		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(svc), Blob: pl.store, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	h, err := financinghttp.New(financinghttp.Options{Store: fin, Auth: pl.acc, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]http.Handler{"/v1/financing/": h}, nil
 }
 
 func printJSON(w io.Writer, v any) error {

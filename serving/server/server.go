@@ -146,6 +146,10 @@ type Options struct {
 	// Mounts are further HTTP handlers by path prefix (e.g. "/v1/ingest/" for
 	// department deliveries), beside the API, the registry and the console.
 	Mounts map[string]http.Handler
+	// ServiceMounts, when set, builds further HTTP handlers by path prefix once
+	// the assessment service exists, for surfaces that assess through it (the
+	// financing loop's "/v1/financing/").
+	ServiceMounts func(svc *serving.Service) (map[string]http.Handler, error)
 
 	// HTTPMiddleware, when set, wraps the whole HTTP mux (API, registry, console):
 	// request ids and trace spans (internal/telemetry). GRPCOptions are added to
@@ -384,6 +388,15 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
+		}
+		if o.ServiceMounts != nil {
+			ms, err := o.ServiceMounts(s.svc)
+			if err != nil {
+				return err
+			}
+			for prefix, h := range ms {
+				mux.Handle(prefix, h)
+			}
 		}
 		if o.Console != nil {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
