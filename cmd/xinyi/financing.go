@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/financing"
 	financinghttp "github.com/xinyi-platform/xinyi/financing/httpapi"
 	"github.com/xinyi-platform/xinyi/financing/servingassess"
@@ -86,8 +87,14 @@ func openFinancing(ctx context.Context, f metaFlags, needKey bool) (*financingEn
 // financingMounts serves the financing loop at /v1/financing/, assessing through
 // the server's assessment service. Periodic steps run by 'xinyi financing sweep'.
 func financingMounts(ctx context.Context, pl *platform, svc *serving.Service, logger *slog.Logger) (map[string]http.Handler, error) {
-	fin, err := financing.Open(ctx, pl.db, financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
-		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(svc), Blob: pl.store, Logger: logger})
+	opts := financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
+		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(svc), Blob: pl.store, Logger: logger}
+	if dir, err := datasets.LoadDirectory(ctx, pl.store, datasets.DayOf(time.Now())); err == nil {
+		opts.Directory = financing.RegistryDirectory(dir)
+	} else if logger != nil {
+		logger.Warn("financing: no business registry; requests carry no district or industry", "err", err)
+	}
+	fin, err := financing.Open(ctx, pl.db, opts)
 	if err != nil {
 		return nil, err
 	}
