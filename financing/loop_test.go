@@ -218,6 +218,29 @@ func TestLoop(t *testing.T) {
 			t.Fatalf("label CSV\n%s\nwant\n%s", got, want)
 		}
 
+		// The bank's own file corrects December (a revision through ingestion):
+		// 30 days overdue is not a default, so the label stays 0.
+		csvFile := "贷款编号,报告期,统一社会信用代码,还款状态,逾期天数,贷款余额,当月还款\n" + itoa(loan.ID) + ",2027-12," + firmA + ",逾期,30,0,0\n"
+		rep = must(w.fin.UploadRepayments(ctx, a1, "bank-a-2027-12.csv", strings.NewReader(csvFile)))(t)
+		if rep.Corrected != 1 || rep.Rejected != 0 {
+			t.Fatalf("correction report %+v", rep)
+		}
+		if l := must(w.fin.Loan(ctx, a1, loan.ID))(t); l.Status != financing.LoanOverdue || l.DaysOverdue != 30 {
+			t.Fatalf("loan after the correction %+v", l)
+		}
+		if lf := must(w.fin.BuildLabels(ctx, a1))(t); lf.Rows != 1 || lf.Positives != 0 {
+			t.Fatalf("labels after the correction %+v", lf)
+		}
+		// Bank B's file naming bank A's loan lands in bank B's folder and changes
+		// nothing of bank A's.
+		must(w.fin.UploadRepayments(ctx, b1, "b.csv", strings.NewReader("loan_id,month,code,status,days_overdue\n"+itoa(loan.ID)+",2027-12,"+firmA+",default,400\n")))(t)
+		if l := must(w.fin.Loan(ctx, a1, loan.ID))(t); l.Status != financing.LoanOverdue || l.DaysOverdue != 30 {
+			t.Fatalf("another bank's file changed the loan: %+v", l)
+		}
+		if infos := must(w.blob.List(ctx, financing.BankPrefix(a1.InstitutionID)+"raw/repayment/_batches/"))(t); len(infos) != 2 {
+			t.Fatalf("bank A's batches %v, want its 2", infos)
+		}
+
 		// Public materialization never reads a bank's repayments.
 		if infos := must(w.blob.List(ctx, "raw/"))(t); len(infos) != 0 {
 			t.Fatalf("repayments visible at the root: %v", infos)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/financing"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -185,6 +186,12 @@ func TestGuaranteedProduct(t *testing.T) {
 		lf := must(w.fin.BuildLabels(ctx, bank))(t)
 		if lf.Rows != 1 || lf.Positives != 1 {
 			t.Fatalf("labels %+v: a 90+ day overdue in month 5 is a 1", lf)
+		}
+		// The defaults file is in the labels table's format samples join.
+		rows := must(datasets.ReadRaw[datasets.LabelRow](ctx, w.blob, lf.Parquet))(t)
+		if len(rows) != 1 || rows[0].Code != firmC || rows[0].Kind != datasets.LabelDefault ||
+			rows[0].EventDate != datasets.MonthOf(start.AddDate(0, 4, 0)).LastDay() || rows[0].Amount != loan.Amount {
+			t.Fatalf("label rows %+v", rows)
 		}
 	})
 }
