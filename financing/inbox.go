@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -97,7 +98,9 @@ func (m *Matcher) lookup(ctx context.Context, code string) (*Assessment, *Compan
 
 // InboxItem is a request addressed to the bank that one of its products admits.
 type InboxItem struct {
-	Request    Request    `json:"request"`
+	Request Request `json:"request"`
+	// Answered is true once the bank made an offer on it.
+	Answered   bool       `json:"answered"`
 	Assessment Assessment `json:"assessment"`
 	Products   []int64    `json:"products"`
 	// Champion is the bank's own champion model's score, when it has one.
@@ -142,6 +145,10 @@ func (s *Store) Inbox(ctx context.Context, p access.Principal) ([]InboxItem, err
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	offered, err := s.ids(ctx, `SELECT request_id FROM financing_targets WHERE bank_id = ? AND status = 'offered'`, p.InstitutionID)
+	if err != nil {
+		return nil, err
+	}
 	m := &Matcher{Principal: p, Assessor: s.opts.Assessor, Directory: s.opts.Directory, Now: s.now}
 	matches, err := m.Match(ctx, reqs, products)
 	if err != nil {
@@ -153,7 +160,8 @@ func (s *Store) Inbox(ctx context.Context, p access.Principal) ([]InboxItem, err
 	}
 	out := make([]InboxItem, 0, len(matches))
 	for _, mt := range matches {
-		it := InboxItem{Request: *mt.Request, Assessment: *mt.Assessment, Products: mt.Products, Supported: sup[mt.Request.Company]}
+		it := InboxItem{Request: *mt.Request, Answered: slices.Contains(offered, mt.Request.ID), Assessment: *mt.Assessment,
+			Products: mt.Products, Supported: sup[mt.Request.Company]}
 		if s.opts.Champions != nil {
 			score, model, ok, err := s.opts.Champions.ChampionScore(ctx, p.InstitutionID, mt.Request.Company)
 			if err != nil {

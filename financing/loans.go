@@ -271,6 +271,18 @@ func (s *Store) Loans(ctx context.Context, p access.Principal) ([]Loan, error) {
 	return s.loans(ctx, `bank_id = ?`, p.InstitutionID)
 }
 
+// CompanyLoans lists a company's own loans (its bound account), from every bank.
+func (s *Store) CompanyLoans(ctx context.Context, p access.Principal, code string) ([]Loan, error) {
+	code, err := company(code)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.allow(ctx, p, access.ActionActForCompany, companyRes(code)); err != nil {
+		return nil, err
+	}
+	return s.loans(ctx, `company = ?`, code)
+}
+
 // Loan returns one loan of the principal's bank.
 func (s *Store) Loan(ctx context.Context, p access.Principal, id int64) (Loan, error) {
 	return s.ownLoan(ctx, p, id, "financing.loan.read")

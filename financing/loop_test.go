@@ -117,7 +117,8 @@ func TestLoop(t *testing.T) {
 		// Both banks see it, with the platform's assessment; bank C does not.
 		for _, p := range []access.Principal{a1, b1} {
 			inbox := must(w.fin.Inbox(ctx, p))(t)
-			if len(inbox) != 1 || inbox[0].Request.ID != req.ID || inbox[0].Assessment.Rating != "A" || inbox[0].Assessment.PD != 0.021 {
+			if len(inbox) != 1 || inbox[0].Request.ID != req.ID || inbox[0].Assessment.Rating != "A" || inbox[0].Assessment.PD != 0.021 ||
+				inbox[0].Answered != (p.InstitutionID == a1.InstitutionID) {
 				t.Fatalf("%s inbox %+v", p.User, inbox)
 			}
 		}
@@ -163,6 +164,9 @@ func TestLoop(t *testing.T) {
 		loan := must(w.fin.AcceptOffer(ctx, firm, auto.ID))(t)
 		if !loan.FirstLoan || loan.Amount != 500_000 || loan.Guarantee != financing.Credit {
 			t.Fatalf("loan %+v", loan)
+		}
+		if ls := must(w.fin.CompanyLoans(ctx, firm, firmA))(t); len(ls) != 1 || ls[0].ID != loan.ID {
+			t.Fatalf("the company's loans %+v", ls)
 		}
 		if c := consentOf(t, w, firmA, consentOfBank[a1.InstitutionID]); c.RevokedAt.IsZero() {
 			t.Fatalf("lender's request consent still active: %+v", c)

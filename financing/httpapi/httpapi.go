@@ -3,6 +3,7 @@
 //	company (its own account, bound to the company):
 //	  POST /v1/financing/requests                      RequestInput → 201 Request
 //	  GET  /v1/financing/companies/{code}/requests     its requests, answers and pre-credit offers
+//	  GET  /v1/financing/companies/{code}/loans        its loans, from every bank
 //	  POST /v1/financing/requests/{id}/withdraw        → 204
 //	  POST /v1/financing/offers/{id}/accept            → 201 Loan (410 when expired)
 //	  POST /v1/financing/offers/{id}/decline           → 204
@@ -99,6 +100,7 @@ func New(opts Options) (http.Handler, error) {
 		"POST /v1/financing/requests":                 h.postRequest,
 		"GET /v1/financing/companies/{code}/requests": h.companyRequests,
 		"POST /v1/financing/requests/{id}/withdraw":   h.withdraw,
+		"GET /v1/financing/companies/{code}/loans":    h.companyLoans,
 		"POST /v1/financing/offers/{id}/accept":       h.accept,
 		"POST /v1/financing/offers/{id}/decline":      h.declineOffer,
 		"GET /v1/financing/products":                  h.products,
@@ -200,6 +202,15 @@ func (h *handler) companyRequests(w http.ResponseWriter, r *http.Request, p acce
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"requests": nonNil(reqs)})
+	return nil
+}
+
+func (h *handler) companyLoans(w http.ResponseWriter, r *http.Request, p access.Principal) error {
+	ls, err := h.opts.Store.CompanyLoans(r.Context(), p, r.PathValue("code"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
 	return nil
 }
 
