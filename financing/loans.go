@@ -89,6 +89,10 @@ func (s *Store) AcceptOffer(ctx context.Context, p access.Principal, id int64) (
 		if err != nil {
 			return Loan{}, err
 		}
+		if r.Status == StatusOpen && !now.Before(r.Deadline) {
+			return Loan{}, s.refuse(ctx, p, access.ActionActForCompany, res,
+				fmt.Errorf("%w: request %d passed its deadline %s", ErrExpired, r.ID, r.Deadline.Format(time.RFC3339)))
+		}
 		g = r.Guarantee
 	} else if pr.GuarantorID != 0 {
 		g = Guaranteed
