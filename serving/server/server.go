@@ -51,6 +51,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/portal"
+	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -179,6 +180,11 @@ type Console struct {
 	Jobs *jobs.Queue
 	// Risk is the regional risk index the API serves too.
 	Risk *riskindex.Cache
+	// Portfolio is a bank's post-loan view, Warnings the warning store behind
+	// its inbox, and Authorizer the one Authorize (acknowledgements).
+	Portfolio  portfolio.Sources
+	Warnings   *warnings.Store
+	Authorizer *servingaccess.Authorizer
 }
 
 // Server is one serving process, listening once New returns.
@@ -301,11 +307,12 @@ func (s *Server) build(ctx context.Context) error {
 		regAcc = acc
 	}
 	auth := servingaccess.New(acc, o.Audit) // the one Authorize of every route, refusals audited
+	history := scores.NewReader(o.Store, 0)
 	if s.svc, err = serving.New(serving.Options{
 		Models: s.holder, Features: s.online.Source(), Policy: o.Policy,
 		Authorizer: auth, Auditor: o.Audit, Catalog: servingfeatures.NewCatalog(o.Catalog),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
-		History: scores.NewReader(o.Store, 0),
+		History: history,
 	}); err != nil {
 		return err
 	}
@@ -374,11 +381,13 @@ func (s *Server) build(ctx context.Context) error {
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
 		wapi, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: auth, Warnings: alerting.Warnings, Subscriptions: alerting.Subscriptions,
+			Endpoints: alerting.Endpoints, Queue: s.jobs, Audit: o.Audit,
 			Limiter: limiter, Metrics: metrics, Timeout: o.Timeout, Logger: logger})
 		if err != nil {
 			return err
 		}
-		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/"} {
+		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/",
+			"/v1/webhook-endpoints", "/v1/webhook-endpoints/", "/v1/webhook-deliveries/"} {
 			mux.Handle(p, wapi)
 		}
 		// The companies' door and banks' consent requests.
@@ -386,6 +395,23 @@ func (s *Server) build(ctx context.Context) error {
 		for _, p := range []string{"/v1/portal/", "/v1/consent-requests", "/v1/admin/bindings", "/v1/admin/bindings/"} {
 			mux.Handle(p, ph)
 		}
+		graph, dir := loadProfiles(ctx, o.Store, snaps, logger)
+		// A bank's post-loan view.
+		named := func(code string) (string, string, string, bool) {
+			if dir == nil {
+				return "", "", "", false
+			}
+			r, ok := dir.Company(code)
+			return r.Name, r.DistrictName, datasets.IndustryName(r.Industry), ok
+		}
+		pfs := portfolio.Sources{Consents: acc, Warnings: alerting.Warnings, Runs: history, Company: named,
+			Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, o.Store) }}
+		pf, err := httpapi.NewPortfolio(httpapi.PortfolioOptions{Authorizer: auth, Limiter: limiter, Metrics: metrics,
+			Options: httpapi.Options{Timeout: 4 * o.Timeout, Logger: logger}, Sources: pfs})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/portfolio", pf)
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
 		}
@@ -399,8 +425,9 @@ func (s *Server) build(ctx context.Context) error {
 			}
 		}
 		if o.Console != nil {
-			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
-			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
+			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
+				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth}
+			c.Graph, c.Directory = graph, dir
 			console, stop, err := o.Console(c)
 			if err != nil {
 				return err
