@@ -235,14 +235,26 @@ func TestLoop(t *testing.T) {
 		if lf := must(w.fin.BuildLabels(ctx, a1))(t); lf.Rows != 1 || lf.Positives != 0 {
 			t.Fatalf("labels after the correction %+v", lf)
 		}
+		// A retraction of December voids it: the loan then has eleven months
+		// recorded, its label is not mature, and its status is November's.
+		rep = must(w.fin.UploadRepayments(ctx, a1, "retract.csv", strings.NewReader("loan_id,month,code,记录类型\n"+itoa(loan.ID)+",2027-12,"+firmA+",撤销\n")))(t)
+		if rep.Retracted != 1 {
+			t.Fatalf("retraction report %+v", rep)
+		}
+		if lf := must(w.fin.BuildLabels(ctx, a1))(t); lf.Rows != 0 || lf.Excluded != 1 {
+			t.Fatalf("labels after retracting December %+v, want the loan not yet mature", lf)
+		}
+		if l := must(w.fin.Loan(ctx, a1, loan.ID))(t); l.Status != financing.LoanPerforming || l.DaysOverdue != 0 {
+			t.Fatalf("loan after the retraction %+v", l)
+		}
 		// Bank B's file naming bank A's loan lands in bank B's folder and changes
 		// nothing of bank A's.
 		must(w.fin.UploadRepayments(ctx, b1, "b.csv", strings.NewReader("loan_id,month,code,status,days_overdue\n"+itoa(loan.ID)+",2027-12,"+firmA+",default,400\n")))(t)
-		if l := must(w.fin.Loan(ctx, a1, loan.ID))(t); l.Status != financing.LoanOverdue || l.DaysOverdue != 30 {
+		if l := must(w.fin.Loan(ctx, a1, loan.ID))(t); l.Status != financing.LoanPerforming || l.DaysOverdue != 0 {
 			t.Fatalf("another bank's file changed the loan: %+v", l)
 		}
-		if infos := must(w.blob.List(ctx, financing.BankPrefix(a1.InstitutionID)+"raw/repayment/_batches/"))(t); len(infos) != 2 {
-			t.Fatalf("bank A's batches %v, want its 2", infos)
+		if infos := must(w.blob.List(ctx, financing.BankPrefix(a1.InstitutionID)+"raw/repayment/_batches/"))(t); len(infos) != 3 {
+			t.Fatalf("bank A's batches %v, want its 3", infos)
 		}
 
 		// Public materialization never reads a bank's repayments.

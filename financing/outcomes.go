@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -126,26 +127,48 @@ func (s *Store) ingestRepayments(ctx context.Context, p access.Principal, name s
 	return rep, nil
 }
 
+// storedRepayment is a stored repayment row with the kind the platform stamps
+// (datasets.RowKindColumn): a retraction voids the month from its revision on.
+type storedRepayment struct {
+	Code        string       `parquet:"code"`
+	EventDate   datasets.Day `parquet:"event_date,date"`
+	ArrivalDate datasets.Day `parquet:"arrival_date,date"`
+	Revision    int32        `parquet:"revision"`
+	Kind        int32        `parquet:"row_kind"`
+	LoanID      string       `parquet:"loan_id"`
+	Status      string       `parquet:"status"`
+	DaysOverdue int32        `parquet:"days_overdue"`
+	Balance     float64      `parquet:"balance"`
+	Paid        float64      `parquet:"paid"`
+}
+
 // repayments reads the bank's stored repayment rows, the revision in force per
-// (loan, month), sorted by loan and month.
+// (loan, month) unless it is void, sorted by loan and month.
 func repayments(ctx context.Context, st blob.Store) ([]datasets.RepaymentRow, error) {
 	src := datasets.RepaymentSource()
-	months, err := datasets.Months(ctx, st, src)
-	if errors.Is(err, datasets.ErrSourceMissing) {
-		return nil, nil
-	}
+	infos, err := st.List(ctx, src.Prefix())
 	if err != nil {
+		return nil, err
+	}
+	if infos, err = datasets.VisibleParts(ctx, st, src.Name, infos); err != nil {
 		return nil, err
 	}
 	type key struct {
 		loan string
 		day  datasets.Day
 	}
-	latest := map[key]datasets.RepaymentRow{}
-	for _, m := range months {
-		rows, err := datasets.ReadMonth[datasets.RepaymentRow](ctx, st, src, m)
+	latest := map[key]storedRepayment{}
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Key, ".parquet") {
+			continue
+		}
+		data, _, err := blob.ReadAll(ctx, st, in.Key)
 		if err != nil {
 			return nil, err
+		}
+		rows, err := parquet.Read[storedRepayment](bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, in.Key, err)
 		}
 		for _, r := range rows {
 			k := key{r.LoanID, r.EventDate}
@@ -156,7 +179,11 @@ func repayments(ctx context.Context, st blob.Store) ([]datasets.RepaymentRow, er
 	}
 	out := make([]datasets.RepaymentRow, 0, len(latest))
 	for _, r := range latest {
-		out = append(out, r)
+		if datasets.RowKind(r.Kind).Void() {
+			continue
+		}
+		out = append(out, datasets.RepaymentRow{Code: r.Code, EventDate: r.EventDate, ArrivalDate: r.ArrivalDate, Revision: r.Revision,
+			LoanID: r.LoanID, Status: r.Status, DaysOverdue: r.DaysOverdue, Balance: r.Balance, Paid: r.Paid})
 	}
 	slices.SortFunc(out, func(a, b datasets.RepaymentRow) int {
 		if a.LoanID != b.LoanID {
