@@ -56,7 +56,11 @@ func (s *Store) Sweep(ctx context.Context) (SweepReport, error) {
 		ns(now.Add(s.opts.RenewalNotice)), ns(now))
 	errs = append(errs, err)
 	for _, l := range loans {
-		if err := s.renewal(ctx, l); err != nil {
+		err := s.renewal(ctx, l)
+		if errors.Is(err, errClaimed) {
+			continue
+		}
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -84,16 +88,28 @@ func (s *Store) Sweep(ctx context.Context) (SweepReport, error) {
 	}
 	errs = append(errs, err)
 	for _, l := range lates {
-		n := Notice{Kind: NoticeUnanswered, Institution: l.bank, Company: l.company, RequestID: l.req, Due: fromNS(l.deadline)}
-		if err := s.notify(ctx, n); err != nil {
-			errs = append(errs, err)
-			continue
-		}
+		// Claim the warning first, so that concurrent sweeps (one per replica)
+		// send it once; a failed delivery gives the claim back.
 		err := s.change(ctx, &audit.Entry{Actor: "system", Action: "financing.request.unanswered", Subject: requestSubject(l.req),
 			Reason: "institution " + strconv.FormatInt(l.bank, 10) + " has not answered"}, func(tx *metadb.Tx) (any, error) {
-			_, err := tx.Exec(ctx, `UPDATE financing_targets SET warned = 1 WHERE request_id = ? AND bank_id = ?`, l.req, l.bank)
-			return map[string]int64{"bank_id": l.bank}, err
+			res, err := tx.Exec(ctx, `UPDATE financing_targets SET warned = 1 WHERE request_id = ? AND bank_id = ? AND warned = 0`, l.req, l.bank)
+			if err != nil {
+				return nil, err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return nil, errClaimed
+			}
+			return map[string]int64{"bank_id": l.bank}, nil
 		})
+		if errors.Is(err, errClaimed) {
+			continue
+		}
+		if err == nil {
+			n := Notice{Kind: NoticeUnanswered, Institution: l.bank, Company: l.company, RequestID: l.req, Due: fromNS(l.deadline)}
+			if err = s.notify(ctx, n); err != nil {
+				_, _ = s.db.Exec(context.WithoutCancel(ctx), `UPDATE financing_targets SET warned = 0 WHERE request_id = ? AND bank_id = ?`, l.req, l.bank)
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -128,16 +144,31 @@ func (s *Store) renewal(ctx context.Context, l Loan) error {
 		}
 		a = &got
 	}
+	// Claim, then notify; a failed delivery gives the claim back.
+	err := s.change(ctx, &audit.Entry{Actor: "system", Action: "financing.loan.renewal", Subject: loanSubject(l.ID)}, func(tx *metadb.Tx) (any, error) {
+		res, err := tx.Exec(ctx, `UPDATE financing_loans SET renewal_notified = 1 WHERE id = ? AND renewal_notified = 0`, l.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, errClaimed
+		}
+		return map[string]any{"maturity": l.Maturity, "assessment": a}, nil
+	})
+	if err != nil {
+		return err
+	}
 	for _, inst := range []int64{0, l.BankID} {
 		if err := s.notify(ctx, Notice{Kind: NoticeRenewal, Institution: inst, Company: l.Company, LoanID: l.ID, Due: l.Maturity, Assessment: a}); err != nil {
+			_, _ = s.db.Exec(context.WithoutCancel(ctx), `UPDATE financing_loans SET renewal_notified = 0 WHERE id = ?`, l.ID)
 			return err
 		}
 	}
-	return s.change(ctx, &audit.Entry{Actor: "system", Action: "financing.loan.renewal", Subject: loanSubject(l.ID)}, func(tx *metadb.Tx) (any, error) {
-		_, err := tx.Exec(ctx, `UPDATE financing_loans SET renewal_notified = 1 WHERE id = ?`, l.ID)
-		return map[string]any{"maturity": l.Maturity, "assessment": a}, err
-	})
+	return nil
 }
+
+// errClaimed: another sweep took the notice first.
+var errClaimed = errors.New("financing: notice already claimed")
 
 func (s *Store) notify(ctx context.Context, n Notice) error {
 	if s.opts.Notifier == nil {

@@ -17,8 +17,9 @@ import (
 	"github.com/xinyi-platform/xinyi/financing"
 	financinghttp "github.com/xinyi-platform/xinyi/financing/httpapi"
 	"github.com/xinyi-platform/xinyi/financing/servingassess"
+	"github.com/xinyi-platform/xinyi/financing/webhooknotify"
 	"github.com/xinyi-platform/xinyi/internal/access"
-	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/server"
 )
 
 func init() {
@@ -84,11 +85,19 @@ func openFinancing(ctx context.Context, f metaFlags, needKey bool) (*financingEn
 	return &financingEnv{fin: fin, p: p, close: pl.Close}, nil
 }
 
+// financingSweepEvery is how often the server sweeps the financing loop.
+const financingSweepEvery = time.Hour
+
 // financingMounts serves the financing loop at /v1/financing/, assessing through
-// the server's assessment service. Periodic steps run by 'xinyi financing sweep'.
-func financingMounts(ctx context.Context, pl *platform, svc *serving.Service, logger *slog.Logger) (map[string]http.Handler, error) {
+// the server's assessment service and notifying through its webhook deliveries,
+// and sweeps the loop every financingSweepEvery until ctx ends (replicas sweep
+// concurrently: each notice is claimed once).
+func financingMounts(ctx context.Context, pl *platform, sv server.Services, logger *slog.Logger) (map[string]http.Handler, error) {
 	opts := financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
-		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(svc), Blob: pl.store, Logger: logger}
+		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(sv.Service), Blob: pl.store, Logger: logger}
+	if sv.Jobs != nil && sv.Alerting != nil {
+		opts.Notifier = webhooknotify.New(sv.Jobs, webhooknotify.SubscribedEndpoints(sv.Alerting.Subscriptions))
+	}
 	if dir, err := datasets.LoadDirectory(ctx, pl.store, datasets.DayOf(time.Now())); err == nil {
 		opts.Directory = financing.RegistryDirectory(dir)
 	} else if logger != nil {
@@ -102,6 +111,20 @@ func financingMounts(ctx context.Context, pl *platform, svc *serving.Service, lo
 	if err != nil {
 		return nil, err
 	}
+	go func() {
+		t := time.NewTicker(financingSweepEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if rep, err := fin.Sweep(ctx); err != nil && logger != nil {
+					logger.Error("financing sweep", "err", err, "report", rep)
+				}
+			}
+		}
+	}()
 	return map[string]http.Handler{"/v1/financing/": h}, nil
 }
 

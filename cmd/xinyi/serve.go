@@ -227,8 +227,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
-		ServiceMounts: func(svc *serving.Service) (map[string]http.Handler, error) {
-			return financingMounts(ctx, pl, svc, logger)
+		ServiceMounts: func(sv server.Services) (map[string]http.Handler, error) {
+			return financingMounts(ctx, pl, sv, logger)
 		},
 		Logger: logger, Stdout: stdout,
 	})
