@@ -91,7 +91,7 @@ func portfolioFilter(q *req) (PortfolioFilter, error) {
 	v := q.r.URL.Query()
 	f := PortfolioFilter{Colour: v.Get("colour"), Rating: v.Get("rating"), Change: v.Get("change"), Warned: v.Get("warned") == "1"}
 	switch f.Colour {
-	case "", "green", "yellow", "orange", "red":
+	case "", "blue", "green", "yellow", "red":
 	default:
 		return f, fmt.Errorf("%w: colour %q", ErrInvalidInput, f.Colour)
 	}
@@ -264,6 +264,7 @@ var portfolioMessages = map[string][2]string{
 	"inbox.lastSeen":    {"最近一次", "Last seen"},
 	"inbox.ack":         {"确认", "Acknowledge"},
 	"inbox.acked":       {"已确认", "Acknowledged by"},
+	"w.blue":            {"蓝码", "blue"},
 	"sev.red":           {"红色预警", "red"},
 	"sev.yellow":        {"黄色预警", "yellow"},
 	"sev.blue":          {"蓝色预警", "blue"},

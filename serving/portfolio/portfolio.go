@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
@@ -101,9 +102,9 @@ type Filter struct {
 func ParseFilter(get func(string) string) (Filter, error) {
 	f := Filter{Colour: get("colour"), Rating: get("rating"), Change: get("change")}
 	switch f.Colour {
-	case "", "green", "yellow", "orange", "red":
+	case "", string(policy.Blue), string(policy.Green), string(policy.Yellow), string(policy.Red):
 	default:
-		return Filter{}, fmt.Errorf("%w: colour %q is not green, yellow, orange or red", ErrInput, f.Colour)
+		return Filter{}, fmt.Errorf("%w: colour %q is not blue, green, yellow or red", ErrInput, f.Colour)
 	}
 	switch f.Rating {
 	case "", "A", "B", "C", "D":
@@ -125,7 +126,8 @@ func ParseFilter(get func(string) string) (Filter, error) {
 	return f, nil
 }
 
-var colourRank = map[string]int{"green": 0, "yellow": 1, "orange": 2, "red": 3}
+func colourRank(c string) int { return policy.Colour(c).Rank() }
+
 var severityRank = map[warnings.Severity]int{warnings.Blue: 1, warnings.Yellow: 2, warnings.Red: 3}
 
 // Build assembles the portfolio of bank bankID, worst first (colour, then
@@ -206,7 +208,7 @@ func Build(ctx context.Context, src Sources, bankID int64, f Filter) ([]Entry, e
 		}
 	}
 	slices.SortStableFunc(out, func(a, b Entry) int {
-		if c := cmp.Compare(colourRank[b.Colour], colourRank[a.Colour]); c != 0 {
+		if c := cmp.Compare(colourRank(b.Colour), colourRank(a.Colour)); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(severityRank[warnings.Severity(b.WorstWarning)], severityRank[warnings.Severity(a.WorstWarning)]); c != 0 {
@@ -220,7 +222,7 @@ func Build(ctx context.Context, src Sources, bankID int64, f Filter) ([]Entry, e
 // change compares a company's figures with the period before: a worse colour or
 // rating, or a PD up by a quarter or more, is worse; the mirror is better.
 func change(p, r scores.Row) string {
-	dc := colourRank[r.Colour] - colourRank[p.Colour]
+	dc := colourRank(r.Colour) - colourRank(p.Colour)
 	dr := cmp.Compare(r.Rating, p.Rating) // "A" < "D": later letters are worse
 	switch {
 	case dc > 0 || dc == 0 && dr > 0:

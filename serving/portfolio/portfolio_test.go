@@ -70,8 +70,8 @@ func TestBuild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run("2026-09-30", map[string][3]any{worse: {0.02, "B", "green"}, better: {0.30, "D", "red"}, otherOnly: {0.5, "D", "red"}})
-	run("2026-10-31", map[string][3]any{worse: {0.03, "B", "yellow"}, better: {0.10, "C", "orange"}, fresh: {0.05, "B", "green"}, otherOnly: {0.5, "D", "red"}})
+	run("2026-09-30", map[string][3]any{worse: {0.02, "B", "blue"}, better: {0.30, "D", "red"}, otherOnly: {0.5, "D", "red"}})
+	run("2026-10-31", map[string][3]any{worse: {0.03, "B", "green"}, better: {0.10, "C", "yellow"}, fresh: {0.05, "B", "blue"}, otherOnly: {0.5, "D", "red"}})
 
 	ws, err := warnings.Open(ctx, db)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestBuild(t *testing.T) {
 		warnings              int
 		worst                 string
 	}
-	// Worst first: orange (better), yellow (worse), green (new).
+	// Worst first: yellow (better), green (worse), blue (new).
 	want := []row{{better, portfolio.Better, "", 0, ""}, {worse, portfolio.Worse, "loan:1", 2, "red"}, {fresh, portfolio.New, "financing_request:3", 0, ""}}
 	if len(got) != len(want) {
 		t.Fatalf("%d entries, want %d: %+v", len(got), len(want), got)
@@ -109,13 +109,13 @@ func TestBuild(t *testing.T) {
 			t.Errorf("entry %d: %+v, want %+v", i, g, w)
 		}
 	}
-	if got[1].PrevColour != "green" || got[1].Colour != "yellow" || got[1].PrevAsOf != "2026-09-30" || got[1].AsOf != "2026-10-31" {
+	if got[1].PrevColour != "blue" || got[1].Colour != "green" || got[1].PrevAsOf != "2026-09-30" || got[1].AsOf != "2026-10-31" {
 		t.Errorf("periods of %s: %+v", worse, got[1])
 	}
 	for _, tt := range []struct {
 		f    portfolio.Filter
 		want int
-	}{{portfolio.Filter{Change: portfolio.Worse}, 1}, {portfolio.Filter{Warned: true}, 1}, {portfolio.Filter{Colour: "green"}, 1}, {portfolio.Filter{Rating: "D"}, 0}} {
+	}{{portfolio.Filter{Change: portfolio.Worse}, 1}, {portfolio.Filter{Warned: true}, 1}, {portfolio.Filter{Colour: "blue"}, 1}, {portfolio.Filter{Rating: "D"}, 0}} {
 		if g, _ := portfolio.Build(ctx, src, bank.InstitutionID, tt.f); len(g) != tt.want {
 			t.Errorf("filter %+v: %d entries, want %d", tt.f, len(g), tt.want)
 		}

@@ -143,6 +143,11 @@ type Options struct {
 	// sample builds, which the command wires from lab).
 	ExtraQueues  map[string]int
 	RegisterJobs func(*jobs.Workers) error
+	// Doors, when set, returns further HTTP handlers by path prefix built over
+	// the server's own parts (its assessment service, jobs queue, webhook
+	// endpoints): the companies' cases, credit reports, financing. Stop, when
+	// not nil, is called at shutdown.
+	Doors func(d Doors) (handlers map[string]http.Handler, stop func(), err error)
 
 	// Webhooks guards the subscribers' endpoints warnings are delivered to
 	// (allow-listed address ranges, plain HTTP for tests).
@@ -194,6 +199,17 @@ type Console struct {
 	Portfolio  portfolio.Sources
 	Warnings   *warnings.Store
 	Authorizer *servingaccess.Authorizer
+}
+
+// Doors are the parts of a running server further doors are built over.
+type Doors struct {
+	Access     *access.Store
+	Authorizer *servingaccess.Authorizer
+	Service    *serving.Service
+	Queue      *jobs.Queue
+	Endpoints  *webhooks.Endpoints
+	Directory  *datasets.Directory
+	Logger     *slog.Logger
 }
 
 // Server is one serving process, listening once New returns.
@@ -382,7 +398,11 @@ func (s *Server) build(ctx context.Context) error {
 		risk := riskindex.NewCache(o.Store, riskindex.V1)
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
 			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp,
-			RiskIndex: risk, Drift: func(ctx context.Context) ([]scores.DriftPoint, error) { return scores.Drift(ctx, o.Store) }})
+			RiskIndex: risk, Drift: func(ctx context.Context) ([]scores.DriftPoint, error) { return scores.Drift(ctx, o.Store) },
+			Movers: func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error) {
+				return riskindex.FindMovers(ctx, o.Store, f)
+			},
+			Circles: riskindex.NewCircles(o.Store)})
 		if err != nil {
 			return err
 		}
@@ -421,6 +441,19 @@ func (s *Server) build(ctx context.Context) error {
 			return err
 		}
 		mux.Handle("/v1/portfolio", pf)
+		if o.Doors != nil {
+			hs, stop, err := o.Doors(Doors{Access: acc, Authorizer: auth, Service: s.svc, Queue: s.jobs, Endpoints: alerting.Endpoints,
+				Directory: dir, Logger: logger})
+			if err != nil {
+				return err
+			}
+			if stop != nil {
+				s.closers = append(s.closers, stop)
+			}
+			for prefix, h := range hs {
+				mux.Handle(prefix, h)
+			}
+		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
 		}
