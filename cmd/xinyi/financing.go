@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/financing"
 	financinghttp "github.com/xinyi-platform/xinyi/financing/httpapi"
 	"github.com/xinyi-platform/xinyi/financing/servingassess"
@@ -88,28 +86,30 @@ func openFinancing(ctx context.Context, f metaFlags, needKey bool) (*financingEn
 // financingSweepEvery is how often the server sweeps the financing loop.
 const financingSweepEvery = time.Hour
 
-// financingMounts serves the financing loop at /v1/financing/, assessing through
-// the server's assessment service and notifying through its webhook deliveries,
-// and sweeps the loop every financingSweepEvery until ctx ends (replicas sweep
+// financingDoor serves the financing loop at /v1/financing/ on a running server:
+// it assesses through the server's assessment service, reads districts and
+// industries from its business registry, notifies banks at their webhook
+// endpoints, and sweeps the loop every financingSweepEvery (replicas sweep
 // concurrently: each notice is claimed once).
-func financingMounts(ctx context.Context, pl *platform, sv server.Services, logger *slog.Logger) (map[string]http.Handler, error) {
+func financingDoor(pl *platform, sd server.Doors) (map[string]http.Handler, func(), error) {
 	opts := financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
-		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(sv.Service), Blob: pl.store, Logger: logger}
-	if sv.Jobs != nil && sv.Alerting != nil {
-		opts.Notifier = webhooknotify.New(sv.Jobs, webhooknotify.SubscribedEndpoints(sv.Alerting.Subscriptions))
+		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(sd.Service), Blob: pl.store, Logger: sd.Logger}
+	if sd.Directory != nil {
+		opts.Directory = financing.RegistryDirectory(sd.Directory)
 	}
-	if dir, err := datasets.LoadDirectory(ctx, pl.store, datasets.DayOf(time.Now())); err == nil {
-		opts.Directory = financing.RegistryDirectory(dir)
-	} else if logger != nil {
-		logger.Warn("financing: no business registry; requests carry no district or industry", "err", err)
+	if sd.Queue != nil && sd.Endpoints != nil {
+		opts.Notifier = webhooknotify.New(sd.Queue, webhooknotify.InstitutionEndpoints(sd.Endpoints))
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	fin, err := financing.Open(ctx, pl.db, opts)
 	if err != nil {
-		return nil, err
+		cancel()
+		return nil, nil, err
 	}
-	h, err := financinghttp.New(financinghttp.Options{Store: fin, Auth: pl.acc, Logger: logger})
+	h, err := financinghttp.New(financinghttp.Options{Store: fin, Auth: pl.acc, Logger: sd.Logger})
 	if err != nil {
-		return nil, err
+		cancel()
+		return nil, nil, err
 	}
 	go func() {
 		t := time.NewTicker(financingSweepEvery)
@@ -119,13 +119,39 @@ func financingMounts(ctx context.Context, pl *platform, sv server.Services, logg
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if rep, err := fin.Sweep(ctx); err != nil && logger != nil {
-					logger.Error("financing sweep", "err", err, "report", rep)
+				if rep, err := fin.Sweep(ctx); err != nil && ctx.Err() == nil && sd.Logger != nil {
+					sd.Logger.Error("financing sweep", "err", err, "report", rep)
 				}
 			}
 		}
 	}()
-	return map[string]http.Handler{"/v1/financing/": h}, nil
+	return map[string]http.Handler{"/v1/financing/": h}, cancel, nil
+}
+
+// joinDoors builds each door over pl and d and joins their handlers and stops;
+// on an error the doors already built are stopped.
+func joinDoors(pl *platform, d server.Doors, fns ...func(*platform, server.Doors) (map[string]http.Handler, func(), error)) (map[string]http.Handler, func(), error) {
+	out := map[string]http.Handler{}
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	for _, fn := range fns {
+		hs, stop, err := fn(pl, d)
+		if err != nil {
+			stopAll()
+			return nil, nil, err
+		}
+		if stop != nil {
+			stops = append(stops, stop)
+		}
+		for p, h := range hs {
+			out[p] = h
+		}
+	}
+	return out, stopAll, nil
 }
 
 func printJSON(w io.Writer, v any) error {

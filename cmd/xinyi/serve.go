@@ -235,11 +235,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
-		Doors:  func(d server.Doors) (map[string]http.Handler, func(), error) { return cd.door(pl, d) },
-		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
-		ServiceMounts: func(sv server.Services) (map[string]http.Handler, error) {
-			return financingMounts(ctx, pl, sv, logger)
+		Doors: func(d server.Doors) (map[string]http.Handler, func(), error) {
+			return joinDoors(pl, d, cd.door, financingDoor)
 		},
+		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,
 	})
 	return mapServerErr(err)

@@ -5,7 +5,7 @@
 // (Institution 0) has no endpoint and is left to the audit record the loop
 // writes.
 //
-//	n := webhooknotify.New(queue, webhooknotify.SubscribedEndpoints(subscriptions))
+//	n := webhooknotify.New(queue, webhooknotify.InstitutionEndpoints(endpoints))
 //	fin, err := financing.Open(ctx, db, financing.Options{Notifier: n, …})
 package webhooknotify
 
@@ -17,7 +17,6 @@ import (
 	"github.com/xinyi-platform/xinyi/financing"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
-	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 // Endpoints lists the webhook endpoints of an institution.
@@ -49,20 +48,21 @@ func (n *Notifier) Notify(ctx context.Context, x financing.Notice) error {
 	return nil
 }
 
-// SubscribedEndpoints lists the endpoints an institution's warning
-// subscriptions deliver to: a bank hears of its loans where it hears of their
-// warnings.
-func SubscribedEndpoints(subs *warnings.Subscriptions) Endpoints {
+// InstitutionEndpoints lists the endpoints an institution registered and has
+// not stopped.
+func InstitutionEndpoints(eps *webhooks.Endpoints) Endpoints {
 	return func(ctx context.Context, institution int64) ([]int64, error) {
-		ss, err := subs.List(ctx, institution)
+		list, err := eps.List(ctx, institution)
 		if err != nil {
 			return nil, err
 		}
 		var out []int64
-		for _, s := range ss {
-			out = append(out, s.Endpoint)
+		for _, ep := range list {
+			if !ep.Disabled {
+				out = append(out, ep.ID)
+			}
 		}
 		slices.Sort(out)
-		return slices.Compact(out), nil
+		return out, nil
 	}
 }

@@ -3,6 +3,8 @@ package webhooknotify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/xinyi-platform/xinyi/financing"
 	"github.com/xinyi-platform/xinyi/financing/webhooknotify"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
+	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
 )
 
@@ -56,5 +59,35 @@ func TestNotify(t *testing.T) {
 	}
 	if !seen[3] || !seen[4] {
 		t.Fatalf("endpoints %v, want 3 and 4", seen)
+	}
+}
+
+func TestInstitutionEndpoints(t *testing.T) {
+	ctx := context.Background()
+	db := metadbtest.SQLite(t)
+	eps, err := webhooks.OpenEndpoints(ctx, db, webhooks.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, InsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for range 3 {
+		ep, _, err := eps.Create(ctx, 7, "http://127.0.0.1:9/hooks", "financing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, ep.ID)
+	}
+	if _, _, err := eps.Create(ctx, 8, "http://127.0.0.1:9/other", "another bank"); err != nil {
+		t.Fatal(err)
+	}
+	if err := eps.Stop(ctx, 7, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	got, err := webhooknotify.InstitutionEndpoints(eps)(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{ids[0], ids[2]}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("endpoints %v, want %v (the stopped one left out, the other bank's never)", got, want)
 	}
 }

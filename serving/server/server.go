@@ -61,14 +61,6 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
-// Services are the server's parts a mounted surface may use (Options.ServiceMounts).
-type Services struct {
-	Service *serving.Service
-	// Jobs is the durable jobs queue (webhook deliveries); nil without one.
-	Jobs     *jobs.Queue
-	Alerting *Alerting
-}
-
 // Options configure a serving process. Store, DB, Audit, Catalog, Registry,
 // ServiceKey, Sets, Bindings and Policy are required.
 type Options struct {
@@ -160,11 +152,6 @@ type Options struct {
 	// Mounts are further HTTP handlers by path prefix (e.g. "/v1/ingest/" for
 	// department deliveries), beside the API, the registry and the console.
 	Mounts map[string]http.Handler
-	// ServiceMounts, when set, builds further HTTP handlers by path prefix once
-	// the assessment service, the jobs queue and the alerting tables exist, for
-	// surfaces that assess and notify through them (the financing loop's
-	// "/v1/financing/").
-	ServiceMounts func(sv Services) (map[string]http.Handler, error)
 
 	// HTTPMiddleware, when set, wraps the whole HTTP mux (API, registry, console):
 	// request ids and trace spans (internal/telemetry). GRPCOptions are added to
@@ -456,15 +443,6 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
-		}
-		if o.ServiceMounts != nil {
-			ms, err := o.ServiceMounts(Services{Service: s.svc, Jobs: s.jobs, Alerting: alerting})
-			if err != nil {
-				return err
-			}
-			for prefix, h := range ms {
-				mux.Handle(prefix, h)
-			}
 		}
 		if o.Console != nil {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
