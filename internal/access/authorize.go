@@ -107,6 +107,14 @@ const (
 	ActionRequestConsent Action = "consent.request"
 )
 
+// Reports (package reports).
+const (
+	// ActionRevokeReport: revoke an issued credit report (Resource{Kind: "report",
+	// ID: report number}), e.g. one issued on a mistaken record. Platform
+	// administrators.
+	ActionRevokeReport Action = "report.revoke"
+)
+
 // Resource is what an action is applied to. Only the fields an action's rule reads
 // matter; the rest stay zero.
 type Resource struct {
@@ -315,6 +323,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionRevokeReport:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("revoking a credit report needs a platform administrator; %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil
