@@ -1,0 +1,225 @@
+package reports
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// period is a report's period and the date it is issued on.
+type period struct {
+	from, to, asOf datasets.Day
+}
+
+// content reads what the sections of purpose say about code.
+type content struct {
+	store blob.Store
+	code  string
+	p     period
+
+	penalties   *sourceFacts[penaltyFact]
+	months      map[string]*sourceFacts[monthFact]
+	court       *sourceFacts[courtFact]
+	realEstate  *sourceFacts[realEstateFact]
+	loaded      map[string]error
+	companyName string
+}
+
+func (c *content) lo() datasets.Month { return c.p.from.Month() }
+func (c *content) hi() datasets.Month { return c.p.to.Month() }
+
+// load reads every raw table the departments need, each once.
+func (c *content) load(ctx context.Context, ids []string) error {
+	c.months = map[string]*sourceFacts[monthFact]{}
+	need := map[string]bool{}
+	for _, id := range ids {
+		for _, s := range departmentByID(id).kind.sources() {
+			need[s] = true
+		}
+	}
+	for _, s := range []string{datasets.SourcePenalty, datasets.SourceTax, datasets.SourceSocialInsurance, datasets.SourceHousingFund,
+		datasets.SourceUtilities, datasets.SourceLoan, datasets.SourceCourt, datasets.SourceRealEstate} {
+		if !need[s] {
+			continue
+		}
+		var err error
+		switch s {
+		case datasets.SourcePenalty:
+			var f sourceFacts[penaltyFact]
+			f, err = readFacts[penaltyFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+			c.penalties = &f
+		case datasets.SourceCourt:
+			var f sourceFacts[courtFact]
+			f, err = readFacts[courtFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+			c.court = &f
+		case datasets.SourceRealEstate:
+			var f sourceFacts[realEstateFact]
+			f, err = readFacts[realEstateFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+			c.realEstate = &f
+		default:
+			var f sourceFacts[monthFact]
+			f, err = readFacts[monthFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+			c.months[s] = &f
+		}
+		if err != nil {
+			return err
+		}
+	}
+	reg, err := readFacts[companyFact](ctx, c.store, datasets.SourceCompanies, 0, math.MaxInt32, c.code, c.p.asOf)
+	if err != nil {
+		return err
+	}
+	if len(reg.facts) > 0 {
+		c.companyName = reg.facts[len(reg.facts)-1].Name
+	}
+	return nil
+}
+
+// coverage gives whether a source was delivered at all and the date it runs through.
+func (c *content) coverage(source string) (bool, datasets.Day) {
+	switch source {
+	case datasets.SourcePenalty:
+		return c.penalties.present, c.penalties.through
+	case datasets.SourceCourt:
+		return c.court.present, c.court.through
+	case datasets.SourceRealEstate:
+		return c.realEstate.present, c.realEstate.through
+	}
+	f := c.months[source]
+	return f.present, f.through
+}
+
+// section writes department d's section.
+func (c *content) section(d department) Section {
+	s := Section{Department: d.id, NameZh: d.zh, NameEn: d.en, Sources: d.kind.sources(), Records: []Record{}}
+	if d.kind == kindNone {
+		s.StatementZh = "本平台未接入" + d.zh + "的数据，本报告不对该部门的记录作出任何说明。"
+		s.StatementEn = "The platform receives no records from the " + d.en + "; this report states nothing about its records."
+		return s
+	}
+	// The section runs through the earliest date of its sources: a claim may not
+	// go past any of them.
+	var through datasets.Day = math.MaxInt32
+	for _, src := range s.Sources {
+		present, t := c.coverage(src)
+		if !present || t == 0 {
+			s.StatementZh = "本平台尚未收到" + d.zh + "的数据，本报告不对该部门的记录作出任何说明。"
+			s.StatementEn = "The platform has received no records from the " + d.en + " yet; this report states nothing about its records."
+			return s
+		}
+		through = min(through, t)
+	}
+	s.Covered = true
+	s.Through = through.String()
+	if through < c.p.from {
+		s.StatementZh = fmt.Sprintf("%s的数据截至%s，早于报告期间（%s至%s），本报告不对该期间作出说明。", d.zh, through, c.p.from, c.p.to)
+		s.StatementEn = fmt.Sprintf("The %s's data runs through %s, before the report period (%s to %s); this report states nothing about the period.",
+			d.en, through, c.p.from, c.p.to)
+		return s
+	}
+	claimed := min(c.p.to, through)
+	s.ClaimedTo = claimed.String()
+	s.Records = c.records(d, c.p.from, claimed)
+	if len(s.Records) == 0 {
+		s.StatementZh = fmt.Sprintf("%s至%s期间，%s无%s记录（数据截至%s）。", c.p.from, claimed, d.zh, d.noneZh, through)
+		s.StatementEn = fmt.Sprintf("No %s recorded by the %s between %s and %s (data runs through %s).", d.noneEn, d.en, c.p.from, claimed, through)
+	} else {
+		s.StatementZh = fmt.Sprintf("%s至%s期间，%s有以下%d条记录（数据截至%s）。", c.p.from, claimed, d.zh, len(s.Records), through)
+		s.StatementEn = fmt.Sprintf("%d record(s) of the %s between %s and %s (data runs through %s).", len(s.Records), d.en, c.p.from, claimed, through)
+	}
+	if claimed < c.p.to {
+		s.StatementZh += fmt.Sprintf("%s至%s的数据尚未送达本平台，该段不在本报告说明范围内。", claimed+1, c.p.to)
+		s.StatementEn += fmt.Sprintf(" Data from %s to %s has not reached the platform; this report states nothing about it.", claimed+1, c.p.to)
+	}
+	return s
+}
+
+var severityZh = [...]string{"", "警告", "罚款", "没收违法所得", "责令停产停业", "吊销许可证"}
+var severityEn = [...]string{"", "warning", "fine", "confiscation", "suspension", "licence revoked"}
+
+// records lists department d's facts with an event date in from..to.
+func (c *content) records(d department, from, to datasets.Day) []Record {
+	in := func(day datasets.Day) bool { return day >= from && day <= to }
+	var out []Record
+	if d.kind == kindPenalty || d.kind == kindTax {
+		for _, f := range c.penalties.facts {
+			if f.Department != d.penaltyDept || !in(f.EventDate) {
+				continue
+			}
+			r := Record{Date: f.EventDate.String(), KindZh: "行政处罚", KindEn: "administrative penalty", Ref: f.PenaltyID, Amount: f.Amount}
+			if f.Severity >= 1 && int(f.Severity) < len(severityZh) {
+				r.DetailZh, r.DetailEn = severityZh[f.Severity], severityEn[f.Severity]
+			}
+			out = append(out, r)
+		}
+	}
+	monthly := func(source, kindZh, kindEn string, hit func(monthFact) (float64, string, string)) {
+		for _, f := range c.months[source].facts {
+			if !in(f.EventDate) {
+				continue
+			}
+			if amount, zh, en := hit(f); zh != "" {
+				out = append(out, Record{Date: f.EventDate.String(), KindZh: kindZh, KindEn: kindEn, Amount: amount, DetailZh: zh, DetailEn: en})
+			}
+		}
+	}
+	arrears := func(f monthFact) (float64, string, string) {
+		if f.Arrears > 0 {
+			return f.Arrears, "月末欠缴", "outstanding at month end"
+		}
+		return 0, "", ""
+	}
+	switch d.kind {
+	case kindTax:
+		monthly(datasets.SourceTax, "欠税", "tax arrears", arrears)
+	case kindSocial:
+		monthly(datasets.SourceSocialInsurance, "社保欠缴", "social insurance arrears", arrears)
+	case kindUtilities:
+		monthly(datasets.SourceUtilities, "水电气费欠缴", "utility bill arrears", arrears)
+	case kindHousingFund:
+		monthly(datasets.SourceHousingFund, "公积金欠缴", "housing fund arrears", func(f monthFact) (float64, string, string) {
+			if f.ArrearsMonths > 0 {
+				return 0, fmt.Sprintf("欠缴%d个月", f.ArrearsMonths), fmt.Sprintf("%d months in arrears", f.ArrearsMonths)
+			}
+			return 0, "", ""
+		})
+	case kindCredit:
+		monthly(datasets.SourceLoan, "贷款逾期", "overdue loan", func(f monthFact) (float64, string, string) {
+			if f.OverdueDays > 0 || f.OverdueAmount > 0 {
+				return f.OverdueAmount, fmt.Sprintf("逾期%d天", f.OverdueDays), fmt.Sprintf("%d days overdue", f.OverdueDays)
+			}
+			return 0, "", ""
+		})
+	case kindCourt:
+		for _, f := range c.court.facts {
+			if f.Role != "defendant" || !in(f.EventDate) {
+				continue
+			}
+			zh, en := "被诉", "defendant in a "+f.CaseType+" case"
+			switch {
+			case f.Dishonest:
+				zh, en = "失信被执行人", "dishonest-debtor list"
+			case f.Restricted:
+				zh, en = "限制高消费", "consumption restriction"
+			case f.Enforcement:
+				zh, en = "强制执行", "enforcement"
+			}
+			out = append(out, Record{Date: f.EventDate.String(), KindZh: "司法", KindEn: "court", Ref: f.CaseID, Amount: f.Amount,
+				DetailZh: zh + "（" + f.Stage + "）", DetailEn: en + " (" + f.Stage + ")"})
+		}
+	case kindRealEstate:
+		for _, f := range c.realEstate.facts {
+			if f.Kind != "seizure" || !in(f.EventDate) {
+				continue
+			}
+			out = append(out, Record{Date: f.EventDate.String(), KindZh: "不动产查封", KindEn: "real-estate seizure", Ref: f.RecordID, Amount: f.Amount})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Record) int { return cmp.Or(cmp.Compare(a.Date, b.Date), cmp.Compare(a.Ref, b.Ref)) })
+	return out
+}
