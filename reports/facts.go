@@ -191,8 +191,10 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 }
 
 // readPart reads one raw part and returns code's rows that arrived by asOf, and
-// the latest arrival_date of any row arrived by asOf. A damaged part is an error
-// naming it, never a crash.
+// the latest arrival_date of any row arrived by asOf. It scans the code and
+// arrival_date columns alone and decodes whole rows only for code's, so a part of
+// a whole region costs little more than its two columns. A damaged part is an
+// error naming it, never a crash.
 func readPart[T fact](ctx context.Context, store blob.Store, key, code string, asOf datasets.Day) (rows []T, maxArrival datasets.Day, err error) {
 	rc, info, err := store.Get(ctx, key)
 	if err != nil {
@@ -207,43 +209,110 @@ func readPart[T fact](ctx context.Context, store blob.Store, key, code string, a
 		return nil, 0, fmt.Errorf("%w: read %s: %v", ErrUnavailable, key, err)
 	}
 	defer func() {
-		if r := recover(); r != nil {
+		if r := recover(); r != nil { // parquet-go panics on some malformed input
 			rows, maxArrival, err = nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, r)
 		}
 	}()
-	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, err)
 	}
-	if n := f.NumRows(); n < 0 || n > int64(len(data))*8+1024 {
+	n := f.NumRows()
+	if n < 0 || n > int64(len(data))*8+1024 {
 		return nil, 0, fmt.Errorf("%w: %s: implausible row count %d", datasets.ErrCorrupt, key, n)
+	}
+	codes, err := scanColumn(f, "code", int(n), func(v parquet.Value) int32 {
+		if !v.IsNull() && string(v.ByteArray()) == code {
+			return 1
+		}
+		return 0
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: column code: %v", datasets.ErrCorrupt, key, err)
+	}
+	arrivals, err := scanColumn(f, "arrival_date", int(n), func(v parquet.Value) int32 { return v.Int32() })
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: column arrival_date: %v", datasets.ErrCorrupt, key, err)
+	}
+	var want []int // rows of code arrived by asOf
+	for i, a := range arrivals {
+		if datasets.Day(a) > asOf {
+			continue
+		}
+		maxArrival = max(maxArrival, datasets.Day(a))
+		if codes[i] == 1 {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 {
+		return nil, maxArrival, nil
 	}
 	r := parquet.NewGenericReader[T](f)
 	defer r.Close()
-	buf := make([]T, 1024)
-	for {
-		n, err := r.Read(buf)
-		for i := range buf[:n] {
-			c, _, arrival, _, _, _ := meta(&buf[i])
-			if arrival > asOf {
-				continue
-			}
-			if arrival > maxArrival {
-				maxArrival = arrival
-			}
-			if c == code {
-				rows = append(rows, buf[i])
-			}
+	buf := make([]T, 256)
+	for i := 0; i < len(want); {
+		j := i + 1 // a run of consecutive rows (a part is sorted by code)
+		for j < len(want) && want[j] == want[j-1]+1 && j-i < len(buf) {
+			j++
 		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		if err := r.SeekToRow(int64(want[i])); err != nil {
 			return nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, err)
 		}
-		if n == 0 {
-			break
+		got, err := r.Read(buf[:j-i])
+		if got != j-i {
+			return nil, 0, fmt.Errorf("%w: %s: read %d of %d rows at %d: %v", datasets.ErrCorrupt, key, got, j-i, want[i], err)
 		}
+		rows = append(rows, buf[:got]...)
+		i = j
 	}
 	return rows, maxArrival, nil
+}
+
+// scanColumn maps every value of column name through fn, in row order.
+func scanColumn(f *parquet.File, name string, n int, fn func(parquet.Value) int32) ([]int32, error) {
+	leaf, ok := f.Schema().Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("no column %q", name)
+	}
+	out := make([]int32, 0, n)
+	buf := make([]parquet.Value, 1024)
+	for _, rg := range f.RowGroups() {
+		pages := rg.ColumnChunks()[leaf.ColumnIndex].Pages()
+		for {
+			p, err := pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				pages.Close()
+				return nil, err
+			}
+			vr := p.Values()
+			for {
+				k, err := vr.ReadValues(buf)
+				if len(out)+k > n {
+					parquet.Release(p)
+					pages.Close()
+					return nil, fmt.Errorf("more values than the %d rows", n)
+				}
+				for _, v := range buf[:k] {
+					out = append(out, fn(v))
+				}
+				if errors.Is(err, io.EOF) || k == 0 {
+					break
+				}
+				if err != nil {
+					parquet.Release(p)
+					pages.Close()
+					return nil, err
+				}
+			}
+			parquet.Release(p)
+		}
+		pages.Close()
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("read %d of %d values", len(out), n)
+	}
+	return out, nil
 }
