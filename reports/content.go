@@ -3,9 +3,11 @@ package reports
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -42,33 +44,45 @@ func (c *content) load(ctx context.Context, ids []string) error {
 			need[s] = true
 		}
 	}
-	for _, s := range []string{datasets.SourcePenalty, datasets.SourceTax, datasets.SourceSocialInsurance, datasets.SourceHousingFund,
+	// The tables are read side by side; each goroutine writes only its own field.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i, s := range []string{datasets.SourcePenalty, datasets.SourceTax, datasets.SourceSocialInsurance, datasets.SourceHousingFund,
 		datasets.SourceUtilities, datasets.SourceLoan, datasets.SourceCourt, datasets.SourceRealEstate} {
 		if !need[s] {
 			continue
 		}
-		var err error
+		var mf *sourceFacts[monthFact]
 		switch s {
-		case datasets.SourcePenalty:
-			var f sourceFacts[penaltyFact]
-			f, err = readFacts[penaltyFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
-			c.penalties = &f
-		case datasets.SourceCourt:
-			var f sourceFacts[courtFact]
-			f, err = readFacts[courtFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
-			c.court = &f
-		case datasets.SourceRealEstate:
-			var f sourceFacts[realEstateFact]
-			f, err = readFacts[realEstateFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
-			c.realEstate = &f
+		case datasets.SourcePenalty, datasets.SourceCourt, datasets.SourceRealEstate:
 		default:
-			var f sourceFacts[monthFact]
-			f, err = readFacts[monthFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
-			c.months[s] = &f
+			mf = &sourceFacts[monthFact]{}
+			c.months[s] = mf
 		}
-		if err != nil {
-			return err
-		}
+		wg.Go(func() {
+			var err error
+			switch s {
+			case datasets.SourcePenalty:
+				var f sourceFacts[penaltyFact]
+				f, err = readFacts[penaltyFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+				c.penalties = &f
+			case datasets.SourceCourt:
+				var f sourceFacts[courtFact]
+				f, err = readFacts[courtFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+				c.court = &f
+			case datasets.SourceRealEstate:
+				var f sourceFacts[realEstateFact]
+				f, err = readFacts[realEstateFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+				c.realEstate = &f
+			default:
+				*mf, err = readFacts[monthFact](ctx, c.store, s, c.lo(), c.hi(), c.code, c.p.asOf)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
 	reg, err := readFacts[companyFact](ctx, c.store, datasets.SourceCompanies, 0, math.MaxInt32, c.code, c.p.asOf)
 	if err != nil {
@@ -148,7 +162,7 @@ func (c *content) records(d department, from, to datasets.Day) []Record {
 	var out []Record
 	if d.kind == kindPenalty || d.kind == kindTax {
 		for _, f := range c.penalties.facts {
-			if f.Department != d.penaltyDept || !in(f.EventDate) {
+			if !d.decided(f.Department) || !in(f.EventDate) {
 				continue
 			}
 			r := Record{Date: f.EventDate.String(), KindZh: "行政处罚", KindEn: "administrative penalty", Ref: f.PenaltyID, Amount: f.Amount}

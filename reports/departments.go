@@ -1,6 +1,10 @@
 package reports
 
-import "github.com/xinyi-platform/xinyi/datasets"
+import (
+	"strings"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+)
 
 // sectionKind says which records make up a department's section.
 type sectionKind int
@@ -22,23 +26,24 @@ type department struct {
 	id     string
 	zh, en string
 	kind   sectionKind
-	// penaltyDept is the value of the penalty table's department column for the
-	// department's own decisions (kindPenalty, kindTax).
-	penaltyDept string
+	// penaltyDept are the stems of the penalty table's department column that name
+	// the department's own decisions (kindPenalty, kindTax): "市场监管" matches
+	// 市场监管局 and 绍兴市市场监督管理局 alike.
+	penaltyDept []string
 	// what the statement says was not recorded
 	noneZh, noneEn string
 }
 
 var departments = []department{
-	{id: "market", zh: "市场监管局", en: "Market regulation bureau", kind: kindPenalty, penaltyDept: "市场监管局",
+	{id: "market", zh: "市场监管局", en: "Market regulation bureau", kind: kindPenalty, penaltyDept: []string{"市场监管", "市场监督管理"},
 		noneZh: "行政处罚", noneEn: "administrative penalty"},
-	{id: "tax", zh: "税务局", en: "Tax bureau", kind: kindTax, penaltyDept: "税务局",
+	{id: "tax", zh: "税务局", en: "Tax bureau", kind: kindTax, penaltyDept: []string{"税务"},
 		noneZh: "行政处罚或欠税", noneEn: "administrative penalty or tax arrears"},
-	{id: "environment", zh: "生态环境局", en: "Ecology and environment bureau", kind: kindPenalty, penaltyDept: "生态环境局",
+	{id: "environment", zh: "生态环境局", en: "Ecology and environment bureau", kind: kindPenalty, penaltyDept: []string{"生态环境", "环境保护", "环保"},
 		noneZh: "行政处罚", noneEn: "administrative penalty"},
-	{id: "emergency", zh: "应急管理局", en: "Emergency management bureau", kind: kindPenalty, penaltyDept: "应急管理局",
+	{id: "emergency", zh: "应急管理局", en: "Emergency management bureau", kind: kindPenalty, penaltyDept: []string{"应急管理", "安全生产监督"},
 		noneZh: "行政处罚", noneEn: "administrative penalty"},
-	{id: "fire", zh: "消防救援支队", en: "Fire and rescue brigade", kind: kindPenalty, penaltyDept: "消防救援支队",
+	{id: "fire", zh: "消防救援支队", en: "Fire and rescue brigade", kind: kindPenalty, penaltyDept: []string{"消防"},
 		noneZh: "行政处罚", noneEn: "administrative penalty"},
 	{id: "social_insurance", zh: "人力社保局", en: "Human resources and social security bureau", kind: kindSocial,
 		noneZh: "社会保险费欠缴", noneEn: "social insurance arrears"},
@@ -66,13 +71,15 @@ var purposeDepartments = map[Purpose][]string{
 	Honours: {"market", "tax", "social_insurance", "environment", "emergency", "courts"},
 }
 
+// departmentByID returns the department called id; every id of
+// purposeDepartments is one (TestPurposes checks).
 func departmentByID(id string) department {
 	for _, d := range departments {
 		if d.id == id {
 			return d
 		}
 	}
-	panic("reports: no department " + id) // the tables above are fixed
+	return department{id: id, zh: id, en: id, kind: kindNone}
 }
 
 // sources returns the raw tables a kind of section reads.
@@ -96,4 +103,15 @@ func (k sectionKind) sources() []string {
 		return []string{datasets.SourceRealEstate}
 	}
 	return nil
+}
+
+// decided reports whether the penalty table's department value authority names
+// d.
+func (d department) decided(authority string) bool {
+	for _, stem := range d.penaltyDept {
+		if strings.Contains(authority, stem) {
+			return true
+		}
+	}
+	return false
 }

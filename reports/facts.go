@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -153,10 +154,16 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 		}
 		out.present = true
 		m, err := datasets.ParseMonth(strings.TrimPrefix(dir, "month="))
-		if err != nil || m < lo || m > hi {
+		if err != nil {
 			continue
 		}
-		rows, maxArrival, err := readPart[T](ctx, store, in.Key, code, asOf)
+		// A part outside the period holds none of its facts, but its arrivals
+		// still say how far the source's data runs.
+		part := code
+		if m < lo || m > hi {
+			part = ""
+		}
+		rows, maxArrival, err := readPart[T](ctx, store, in.Key, part, asOf)
 		if err != nil {
 			return out, err
 		}
@@ -190,8 +197,8 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 	return out, nil
 }
 
-// readPart reads one raw part and returns code's rows that arrived by asOf, and
-// the latest arrival_date of any row arrived by asOf. It scans the code and
+// readPart reads one raw part and returns code's rows that arrived by asOf (none
+// when code is empty), and the latest arrival_date of any row arrived by asOf. It scans the code and
 // arrival_date columns alone and decodes whole rows only for code's, so a part of
 // a whole region costs little more than its two columns. A damaged part is an
 // error naming it, never a crash.
@@ -204,7 +211,8 @@ func readPart[T fact](ctx context.Context, store blob.Store, key, code string, a
 	if info.Size > maxPartBytes {
 		return nil, 0, fmt.Errorf("%w: %s is %d bytes, more than %d", datasets.ErrCorrupt, key, info.Size, maxPartBytes)
 	}
-	data, err := io.ReadAll(io.LimitReader(rc, maxPartBytes+1))
+	data := bytes.NewBuffer(make([]byte, 0, max(info.Size, 0)+bytes.MinRead))
+	_, err = data.ReadFrom(io.LimitReader(rc, maxPartBytes+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: read %s: %v", ErrUnavailable, key, err)
 	}
@@ -213,38 +221,20 @@ func readPart[T fact](ctx context.Context, store blob.Store, key, code string, a
 			rows, maxArrival, err = nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, r)
 		}
 	}()
-	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
+	size := int64(data.Len())
+	f, err := parquet.OpenFile(bytes.NewReader(data.Bytes()), size, parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, err)
 	}
 	n := f.NumRows()
-	if n < 0 || n > int64(len(data))*8+1024 {
+	if n < 0 || n > size*8+1024 {
 		return nil, 0, fmt.Errorf("%w: %s: implausible row count %d", datasets.ErrCorrupt, key, n)
 	}
-	codes, err := scanColumn(f, "code", int(n), func(v parquet.Value) int32 {
-		if !v.IsNull() && string(v.ByteArray()) == code {
-			return 1
-		}
-		return 0
-	})
+	want, maxArrival, err := rowsOf(f, int(n), code, asOf)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %s: column code: %v", datasets.ErrCorrupt, key, err)
+		return nil, 0, fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, key, err)
 	}
-	arrivals, err := scanColumn(f, "arrival_date", int(n), func(v parquet.Value) int32 { return v.Int32() })
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %s: column arrival_date: %v", datasets.ErrCorrupt, key, err)
-	}
-	var want []int // rows of code arrived by asOf
-	for i, a := range arrivals {
-		if datasets.Day(a) > asOf {
-			continue
-		}
-		maxArrival = max(maxArrival, datasets.Day(a))
-		if codes[i] == 1 {
-			want = append(want, i)
-		}
-	}
-	if len(want) == 0 {
+	if len(want) == 0 || code == "" {
 		return nil, maxArrival, nil
 	}
 	r := parquet.NewGenericReader[T](f)
@@ -262,10 +252,160 @@ func readPart[T fact](ctx context.Context, store blob.Store, key, code string, a
 		if got != j-i {
 			return nil, 0, fmt.Errorf("%w: %s: read %d of %d rows at %d: %v", datasets.ErrCorrupt, key, got, j-i, want[i], err)
 		}
-		rows = append(rows, buf[:got]...)
+		for k := range buf[:got] {
+			if _, _, arrival, _, _, _ := meta(&buf[k]); arrival <= asOf {
+				rows = append(rows, buf[k])
+			}
+		}
 		i = j
 	}
 	return rows, maxArrival, nil
+}
+
+// rowsOf finds the rows of code in f (whatever their arrival) and the latest
+// arrival_date of any row arrived by asOf. The latest arrival comes from the
+// column chunks' statistics when they show every row arrived by asOf; otherwise
+// the column is scanned. The code column is read only in the pages whose index
+// bounds may hold code.
+func rowsOf(f *parquet.File, n int, code string, asOf datasets.Day) (want []int, maxArrival datasets.Day, err error) {
+	if maxArrival, ok := arrivalStats(f, asOf); ok {
+		if code == "" {
+			return nil, maxArrival, nil
+		}
+		want, err := codeRows(f, n, code)
+		return want, maxArrival, err
+	}
+	codes, err := scanColumn(f, "code", n, func(v parquet.Value) int32 {
+		if !v.IsNull() && string(v.ByteArray()) == code {
+			return 1
+		}
+		return 0
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("column code: %v", err)
+	}
+	arrivals, err := scanColumn(f, "arrival_date", n, func(v parquet.Value) int32 { return v.Int32() })
+	if err != nil {
+		return nil, 0, fmt.Errorf("column arrival_date: %v", err)
+	}
+	for i, a := range arrivals {
+		if datasets.Day(a) > asOf {
+			continue
+		}
+		maxArrival = max(maxArrival, datasets.Day(a))
+		if codes[i] == 1 {
+			want = append(want, i)
+		}
+	}
+	return want, maxArrival, nil
+}
+
+// arrivalStats is the latest arrival_date of f by its column chunk statistics,
+// when every row group has them and none goes past asOf.
+func arrivalStats(f *parquet.File, asOf datasets.Day) (datasets.Day, bool) {
+	leaf, ok := f.Schema().Lookup("arrival_date")
+	if !ok || leaf.Node.Type().Kind() != parquet.Int32 {
+		return 0, false
+	}
+	var out datasets.Day
+	for _, rg := range f.Metadata().RowGroups {
+		if leaf.ColumnIndex >= len(rg.Columns) {
+			return 0, false
+		}
+		mx := rg.Columns[leaf.ColumnIndex].MetaData.Statistics.MaxValue
+		if len(mx) != 4 {
+			return 0, false
+		}
+		d := datasets.Day(int32(binary.LittleEndian.Uint32(mx)))
+		if d > asOf {
+			return 0, false
+		}
+		out = max(out, d)
+	}
+	return out, true
+}
+
+// codeRows returns the rows whose code is code. With a page index it reads only
+// the pages whose bounds may hold code (a part is sorted by code, so one or two);
+// a bound may be a truncated prefix, so a page whose maximum is a prefix of code
+// is read too.
+func codeRows(f *parquet.File, n int, code string) ([]int, error) {
+	leaf, ok := f.Schema().Lookup("code")
+	if !ok {
+		return nil, fmt.Errorf("no column code")
+	}
+	var out []int
+	base := 0
+	buf := make([]parquet.Value, 1024)
+	for _, rg := range f.RowGroups() {
+		rows := int(rg.NumRows())
+		if base+rows > n {
+			return nil, fmt.Errorf("row groups hold more than the %d rows", n)
+		}
+		cc := rg.ColumnChunks()[leaf.ColumnIndex]
+		ci, err1 := cc.ColumnIndex()
+		oi, err2 := cc.OffsetIndex()
+		indexed := err1 == nil && err2 == nil && ci != nil && oi != nil && ci.NumPages() == oi.NumPages() && ci.NumPages() > 0
+		pages := cc.Pages()
+		err := func() error {
+			defer pages.Close()
+			at := 0 // row of the row group the next value is
+			for p := 0; ; p++ {
+				if indexed {
+					if p >= ci.NumPages() {
+						return nil
+					}
+					if ci.NullPage(p) {
+						continue
+					}
+					lo, hi := string(ci.MinValue(p).ByteArray()), string(ci.MaxValue(p).ByteArray())
+					if code < lo || (code > hi && !strings.HasPrefix(code, hi)) {
+						continue
+					}
+					if at = int(oi.FirstRowIndex(p)); at < 0 || at >= rows {
+						return fmt.Errorf("page %d starts at row %d of %d", p, at, rows)
+					}
+					if err := pages.SeekToRow(int64(at)); err != nil {
+						return err
+					}
+				}
+				page, err := pages.ReadPage()
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				vr := page.Values()
+				for {
+					k, err := vr.ReadValues(buf)
+					if at+k > rows {
+						parquet.Release(page)
+						return fmt.Errorf("more values than the row group's %d rows", rows)
+					}
+					for i, v := range buf[:k] {
+						if !v.IsNull() && string(v.ByteArray()) == code {
+							out = append(out, base+at+i)
+						}
+					}
+					at += k
+					if errors.Is(err, io.EOF) || k == 0 {
+						break
+					}
+					if err != nil {
+						parquet.Release(page)
+						return err
+					}
+				}
+				parquet.Release(page)
+			}
+		}()
+		if err != nil {
+			return nil, err
+		}
+		base += rows
+	}
+	return out, nil
 }
 
 // scanColumn maps every value of column name through fn, in row order.

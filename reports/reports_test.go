@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"image"
@@ -267,4 +268,72 @@ func checkVerification(t *testing.T, f *fixture, r *reports.Report, pdf []byte) 
 	if _, err := reports.VerifyFile(pdf, f.key.Public()); err != nil {
 		t.Errorf("offline verification after revocation: %v", err)
 	}
+}
+
+// TestPurposeSections: each purpose has its own departments, in order, and its
+// own wording; a department the platform has no source for is shown as not
+// covered.
+func TestPurposeSections(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, metadbtest.SQLite(t))
+	tests := []struct {
+		purpose    reports.Purpose
+		from       string // the default period for the issue day 2026-12-06
+		sections   string
+		notCovered string
+		wording    string
+	}{
+		{reports.Financing, "2023-12-07", "market tax social_insurance housing_fund utilities courts credit real_estate environment",
+			"housing_fund real_estate", "融资授信专用"},
+		{reports.Bidding, "2023-12-07", "market tax social_insurance courts environment emergency fire construction", "construction", "招标投标专用"},
+		{reports.Listing, "2023-12-07", "market tax social_insurance housing_fund environment emergency fire courts real_estate customs natural_resources",
+			"housing_fund real_estate customs natural_resources", "上市专用"},
+		{reports.Honours, "2025-12-07", "market tax social_insurance environment emergency courts", "", "评优评先专用"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.purpose), func(t *testing.T) {
+			r, pdf, err := f.svc.Issue(ctx, f.regulator, reports.Request{Company: f.a, Purpose: tt.purpose})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.From != tt.from || r.To != "2026-12-06" {
+				t.Errorf("period %s to %s, want %s to 2026-12-06", r.From, r.To, tt.from)
+			}
+			var ids, missing []string
+			for _, s := range r.Sections {
+				ids = append(ids, s.Department)
+				if !s.Covered {
+					missing = append(missing, s.Department)
+					if s.ClaimedTo != "" || len(s.Records) != 0 || !strings.Contains(s.StatementEn, "states nothing") {
+						t.Errorf("%s is not covered but says %q (claimed to %q)", s.Department, s.StatementEn, s.ClaimedTo)
+					}
+				}
+			}
+			if got := strings.Join(ids, " "); got != tt.sections {
+				t.Errorf("sections %q, want %q", got, tt.sections)
+			}
+			if got := strings.Join(missing, " "); got != tt.notCovered {
+				t.Errorf("not covered %q, want %q", got, tt.notCovered)
+			}
+			if _, err := reports.VerifyFile(pdf, f.key.Public()); err != nil {
+				t.Error(err)
+			}
+			text := pdfText(t, pdf)
+			if !strings.Contains(text, tt.wording) {
+				t.Errorf("the PDF lacks %q", tt.wording)
+			}
+		})
+	}
+}
+
+// pdfText extracts a PDF's text with pdftotext, all whitespace removed.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	cmd := exec.Command("pdftotext", "-enc", "UTF-8", "-", "-")
+	cmd.Stdin = bytes.NewReader(pdf)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return strings.Join(strings.Fields(string(out)), "")
 }

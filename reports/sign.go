@@ -246,7 +246,7 @@ func ParseSigned(file []byte) ([]byte, Signature, error) {
 	if !idRE.MatchString(s.ReportID) {
 		return nil, s, fmt.Errorf("%w: report id %q is malformed", ErrInvalid, s.ReportID)
 	}
-	sig, err := base64.StdEncoding.DecodeString(string(m[3]))
+	sig, err := base64.StdEncoding.Strict().DecodeString(string(m[3])) // strict: unused bits must be zero, so one file has one spelling
 	if err != nil || len(sig) != ed25519.SignatureSize {
 		return nil, s, fmt.Errorf("%w: the signature is not %d bytes of base64", ErrInvalid, ed25519.SignatureSize)
 	}
