@@ -235,7 +235,8 @@ func (s *Service) Issue(ctx context.Context, p access.Principal, req Request) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	r := &Report{ID: id, Company: req.Company, Purpose: req.Purpose, From: req.From, To: req.To, IssuedAt: now, IssuedBy: p.Actor(),
+	// The PDF names the user and institution; the audit record also names the key.
+	r := &Report{ID: id, Company: req.Company, Purpose: req.Purpose, From: req.From, To: req.To, IssuedAt: now, IssuedBy: p.User + "@" + p.Institution,
 		RequestedAs: as, VerifyURL: s.VerifyURL(id), KeyID: s.opts.Signer.ID, Status: StatusIssued}
 	if err := s.fill(ctx, r, per); err != nil {
 		return nil, nil, err
