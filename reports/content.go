@@ -153,6 +153,8 @@ func (c *content) section(d department) Section {
 	return s
 }
 
+var stageZh = map[string]string{"filed": "立案", "judged": "已判决", "enforcement": "执行"}
+
 var severityZh = [...]string{"", "警告", "罚款", "没收违法所得", "责令停产停业", "吊销许可证"}
 var severityEn = [...]string{"", "warning", "fine", "confiscation", "suspension", "licence revoked"}
 
@@ -224,7 +226,7 @@ func (c *content) records(d department, from, to datasets.Day) []Record {
 				zh, en = "强制执行", "enforcement"
 			}
 			out = append(out, Record{Date: f.EventDate.String(), KindZh: "司法", KindEn: "court", Ref: f.CaseID, Amount: f.Amount,
-				DetailZh: zh + "（" + f.Stage + "）", DetailEn: en + " (" + f.Stage + ")"})
+				DetailZh: zh + "（" + stageZh[f.Stage] + "）", DetailEn: en + " (" + f.Stage + ")"})
 		}
 	case kindRealEstate:
 		for _, f := range c.realEstate.facts {
