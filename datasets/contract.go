@@ -41,7 +41,8 @@ type Delivery string
 const (
 	// Incremental: a batch holds new and changed facts.
 	Incremental Delivery = "incremental"
-	// Full: a batch holds every fact of the source; a key it omits is left untouched.
+	// Full: a batch holds every fact of the source; a key it omits means what the
+	// contract's Omitted says.
 	Full Delivery = "full"
 )
 
@@ -85,7 +86,8 @@ func (c *Column) Names() []string {
 // table: what the department delivers (its header names, units and codes), what
 // the platform stores (Source's row struct), which columns identify a fact, and
 // how often deliveries are expected. Columns are every stored column in file
-// order except arrival_date and revision, which the platform stamps.
+// order except arrival_date and revision, which the platform stamps (as it stamps
+// row_kind, which the row structs do not hold: see StoredSchema).
 type Contract struct {
 	Name        string   `yaml:"name"`
 	NameZh      string   `yaml:"name_zh"`
@@ -96,9 +98,16 @@ type Contract struct {
 	Cadence     string   `yaml:"cadence"`
 	CadenceDays int      `yaml:"cadence_days"`
 	Columns     []Column `yaml:"columns"`
+	// Omitted is what a full delivery means for a key in force it omits:
+	// untouched (default) or withdrawn (the batch retracts it).
+	Omitted Omitted `yaml:"omitted"`
 
 	// Kind is KindName parsed.
 	Kind Kind `yaml:"-"`
+	// RowKind is the optional row_kind column every source shares (the contracts'
+	// top-level row_kind), nil when the contracts define none. A retraction or
+	// end-of-publicity row needs only the key columns.
+	RowKind *Column `yaml:"-"`
 }
 
 // Column returns the column called name.
@@ -150,6 +159,7 @@ func ContractOf(name string) (*Contract, error) {
 // types, and key columns, enumerations and code lists are consistent.
 func ParseContracts(data []byte) ([]*Contract, error) {
 	var doc struct {
+		RowKind *Column     `yaml:"row_kind"`
 		Sources []*Contract `yaml:"sources"`
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
@@ -157,8 +167,14 @@ func ParseContracts(data []byte) ([]*Contract, error) {
 	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrContract, err)
 	}
+	if doc.RowKind != nil {
+		if err := checkRowKind(doc.RowKind); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrContract, err)
+		}
+	}
 	seen := map[string]bool{}
 	for _, c := range doc.Sources {
+		c.RowKind = doc.RowKind
 		if err := c.check(); err != nil {
 			return nil, fmt.Errorf("%w: source %q: %v", ErrContract, c.Name, err)
 		}
@@ -194,6 +210,14 @@ func (c *Contract) check() error {
 	if c.Delivery != Incremental && c.Delivery != Full {
 		return fmt.Errorf("delivery %q is neither incremental nor full", c.Delivery)
 	}
+	switch {
+	case c.Omitted == "":
+		c.Omitted = OmittedUntouched
+	case c.Omitted != OmittedUntouched && c.Omitted != OmittedWithdrawn:
+		return fmt.Errorf("omitted %q is neither untouched nor withdrawn", c.Omitted)
+	case c.Omitted == OmittedWithdrawn && c.Delivery != Full:
+		return fmt.Errorf("omitted: withdrawn needs delivery: full")
+	}
 	if c.CadenceDays < 1 {
 		return fmt.Errorf("cadence_days %d is not positive", c.CadenceDays)
 	}
@@ -225,6 +249,13 @@ func (c *Contract) check() error {
 				return fmt.Errorf("header name %q names both %s and %s", n, prev, col.Name)
 			}
 			headers[k] = col.Name
+		}
+	}
+	if c.RowKind != nil {
+		for _, n := range c.RowKind.Names() {
+			if prev, dup := headers[HeaderKey(n)]; dup {
+				return fmt.Errorf("header name %q names both %s and the shared %s", n, prev, RowKindColumn)
+			}
 		}
 	}
 	if len(c.Key) == 0 {

@@ -60,6 +60,8 @@ sources:
 		{"unit", "{name: imports, type: float, unit: 元}", "{name: imports, type: float, unit: 元, dept_unit: 吨}", "cannot be converted"},
 		{"unknown field", "cadence_days: 31", "cadence_days: 31\n    colour: red", "colour"},
 		{"delivery", "delivery: incremental", "delivery: sometimes", "neither incremental nor full"},
+		{"omitted", "delivery: incremental", "delivery: incremental\n    omitted: withdrawn", "needs delivery: full"},
+		{"omitted value", "delivery: incremental", "delivery: full\n    omitted: sometimes", "neither untouched nor withdrawn"},
 		{"header twice", "{name: exports, type: float, unit: 元}", "{name: exports, type: float, unit: 元, name_zh: imports}", "names both"},
 	}
 	for _, tt := range tests {

@@ -12,7 +12,11 @@
 // both its event date and its arrival date are at or before D, and of the deliveries of
 // one fact (same company and month, or same event id) the highest revision arrived by D
 // is in force, so a backfilled correction changes only the snapshots at or after its
-// arrival. Windows of W months cover the W calendar months ending with D's month.
+// arrival. When the revision in force is a retraction or an end of publicity (the raw
+// column row_kind, datasets.RowKind; files without it hold records only) the fact
+// does not count, from that row's arrival on: tax and other sources, penalties and
+// other events, the registry (the company leaves the snapshots), loans and guarantees
+// alike. Windows of W months cover the W calendar months ending with D's month.
 //
 // Storage layout (through internal/blob):
 //

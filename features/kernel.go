@@ -70,6 +70,9 @@ const Lookback = MaxWindow + 12
 // when the department delivered it. Records with the same key — the month for a monthly
 // source, Key (the ordinal of the event id) for an event source — are deliveries of the
 // same fact: the one with the highest Revision among those eligible is in force.
+// Void marks a retraction or an end of publicity (datasets.RowKind): when the record in
+// force is void the fact does not count, from that record's arrival on; before it, the
+// earlier revision counts as it did.
 type Record struct {
 	Month    Month
 	Event    Day
@@ -77,6 +80,7 @@ type Record struct {
 	Key      int32
 	Revision int32
 	Value    float64
+	Void     bool
 }
 
 // Eligible reports whether a record counts for a snapshot as of asof: both its event
@@ -116,7 +120,7 @@ type MonthCell struct {
 // records sorted by SortRecords. Only eligible records count (event and arrival at or
 // before asof); of the eligible records with one key the last (highest revision, then
 // latest arrival, then latest in order) is in force, so a correction changes only the
-// snapshots at or after its arrival. A monthly source puts the value in force in its
+// snapshots at or after its arrival; a fact whose record in force is Void counts nowhere. A monthly source puts the value in force in its
 // month; an event source adds every event in force to the month of its event date.
 func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
 	end := asof.Month()
@@ -130,12 +134,12 @@ func Resolve(kind SourceKind, records []Record, asof Day, cells []MonthCell) {
 }
 
 // inForce appends to dst the indexes of the records in force as of asof whose month
-// lies in [start, end]; records are sorted by SortRecords.
+// lies in [start, end] and that are not Void; records are sorted by SortRecords.
 func inForce(kind SourceKind, records []Record, asof Day, start, end Month, dst []int32) []int32 {
 	cand := int32(-1)
 	for i := range records {
 		if i > 0 && records[i].group(kind) != records[i-1].group(kind) {
-			if cand >= 0 && records[cand].Month >= start && records[cand].Month <= end {
+			if cand >= 0 && !records[cand].Void && records[cand].Month >= start && records[cand].Month <= end {
 				dst = append(dst, cand)
 			}
 			cand = -1
@@ -144,7 +148,7 @@ func inForce(kind SourceKind, records []Record, asof Day, start, end Month, dst 
 			cand = int32(i)
 		}
 	}
-	if cand >= 0 && records[cand].Month >= start && records[cand].Month <= end {
+	if cand >= 0 && !records[cand].Void && records[cand].Month >= start && records[cand].Month <= end {
 		dst = append(dst, cand)
 	}
 	return dst

@@ -276,6 +276,7 @@ type companyRow struct {
 	event, arrival   Day
 	revision         int32
 	reg, sub, paidIn float64
+	void             bool // a retraction or end of publicity of the registration
 }
 
 func (m *materializer) progress(stage string, done, total int64) {
@@ -506,7 +507,7 @@ func (m *materializer) parallel(ctx context.Context, n int, fn func(i int) error
 }
 
 func (m *materializer) loadCompanies(ctx context.Context, files []blob.Info) error {
-	cols := []string{"code", "event_date", "arrival_date", "revision", "industry", "registered_capital", "subscribed_capital", "paid_in_capital"}
+	cols := []string{"code", "event_date", "arrival_date", "revision", "industry", "registered_capital", "subscribed_capital", "paid_in_capital", rowKindCol}
 	type chunk struct {
 		c []column
 		n int
@@ -524,6 +525,7 @@ func (m *materializer) loadCompanies(ctx context.Context, files []blob.Info) err
 	m.index = map[string]int32{}
 	for _, ch := range chunks {
 		c := ch.c
+		void := voidRows(&c[8], ch.n)
 		for r := 0; r < ch.n; r++ {
 			code := c[0].dict[c[0].bytes[r]]
 			id, ok := m.index[code]
@@ -535,7 +537,7 @@ func (m *materializer) loadCompanies(ctx context.Context, files []blob.Info) err
 			}
 			m.industry[id] = c[4].dict[c[4].bytes[r]]
 			m.coRows = append(m.coRows, companyRow{company: id, event: Day(c[1].i32[r]), arrival: Day(c[2].i32[r]), revision: c[3].i32[r],
-				reg: c[5].f64[r], sub: c[6].f64[r], paidIn: c[7].f64[r]})
+				reg: c[5].f64[r], sub: c[6].f64[r], paidIn: c[7].f64[r], void: void != nil && void[r]})
 		}
 	}
 	slices.SortStableFunc(m.coRows, func(a, b companyRow) int {
@@ -558,7 +560,8 @@ func (m *materializer) loadCompanies(ctx context.Context, files []blob.Info) err
 }
 
 // companyAt returns the registry row in force for company c as of d, or nil when the
-// company is not known (not founded or not delivered) by then.
+// company is not known (not founded or not delivered) by then, or its registration in
+// force is retracted or no longer public.
 func (m *materializer) companyAt(c int32, d Day) *companyRow {
 	var best *companyRow
 	for i := m.coOff[c]; i < m.coOff[c+1]; i++ {
@@ -566,6 +569,9 @@ func (m *materializer) companyAt(c int32, d Day) *companyRow {
 		if r.event <= d && r.arrival <= d {
 			best = r
 		}
+	}
+	if best != nil && best.void {
+		return nil
 	}
 	return best
 }
@@ -592,18 +598,20 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 	}
 	chunks := make([][]lrow, len(loanFiles))
 	err = m.parallel(ctx, len(loanFiles), func(i int) error {
-		c, rows, err := m.read(ctx, loanFiles[i], []string{"code", "event_date", "arrival_date", "revision", "overdue_days"})
+		c, rows, err := m.read(ctx, loanFiles[i], []string{"code", "event_date", "arrival_date", "revision", "overdue_days", rowKindCol})
 		if err != nil {
 			return err
 		}
 		days := c[4].float()
+		void := voidRows(&c[5], rows)
 		var out []lrow
 		for r := 0; r < rows; r++ {
 			// A first delivery below 90 days is never in force over a kept record
 			// (a higher revision wins) and means "not in default" exactly as its
 			// absence does, so only records of 90+ days and corrections are kept.
 			rev := c[3].i32[r]
-			if days[r] < 90 && rev == 0 {
+			v := void != nil && void[r]
+			if days[r] < 90 && rev == 0 && !v {
 				continue
 			}
 			comp, ok := m.index[c[0].dict[c[0].bytes[r]]]
@@ -611,7 +619,7 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 				continue
 			}
 			ev := Day(c[1].i32[r])
-			out = append(out, lrow{comp, Record{Month: ev.Month(), Event: ev, Arrival: Day(c[2].i32[r]), Revision: rev, Value: days[r]}})
+			out = append(out, lrow{comp, Record{Month: ev.Month(), Event: ev, Arrival: Day(c[2].i32[r]), Revision: rev, Value: days[r], Void: v}})
 		}
 		chunks[i] = out
 		m.progress("network", 1, int64(len(loanFiles)))
@@ -653,14 +661,16 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 		event, arrival, start, endAt Day
 		revision                     int32
 		amount                       float64
+		void                         bool
 	}
 	var grows []grow
 	var mu sync.Mutex
 	err = m.parallel(ctx, len(gFiles), func(i int) error {
-		c, rows, err := m.read(ctx, gFiles[i], []string{"code", "borrower_code", "guarantee_id", "event_date", "arrival_date", "revision", "start_date", "end_date", "amount"})
+		c, rows, err := m.read(ctx, gFiles[i], []string{"code", "borrower_code", "guarantee_id", "event_date", "arrival_date", "revision", "start_date", "end_date", "amount", rowKindCol})
 		if err != nil {
 			return err
 		}
+		void := voidRows(&c[9], rows)
 		local := make([]grow, 0, rows)
 		for r := 0; r < rows; r++ {
 			g, ok1 := m.index[c[0].dict[c[0].bytes[r]]]
@@ -669,7 +679,8 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 				continue
 			}
 			local = append(local, grow{g: g, b: b, key: c[2].dict[c[2].bytes[r]], event: Day(c[3].i32[r]), arrival: Day(c[4].i32[r]),
-				revision: c[5].i32[r], start: Day(c[6].i32[r]), endAt: Day(c[7].i32[r]), amount: c[8].f64[r]})
+				revision: c[5].i32[r], start: Day(c[6].i32[r]), endAt: Day(c[7].i32[r]), amount: c[8].f64[r],
+				void: void != nil && void[r]})
 		}
 		mu.Lock()
 		grows = append(grows, local...)
@@ -698,7 +709,7 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 					cand = j
 				}
 			}
-			if cand >= 0 {
+			if cand >= 0 && !grows[cand].void {
 				g := grows[cand]
 				if g.start <= d && d <= g.endAt && m.companyAt(g.g, d) != nil && m.companyAt(g.b, d) != nil {
 					links = append(links, Link{Guarantor: g.g, Borrower: g.b, Amount: g.amount})
@@ -769,6 +780,7 @@ type srcRows struct {
 	comp                []int32
 	event, arrival, rev []int32
 	key                 []int32
+	void                []bool // nil while no row read is void
 	vals                [][]float64
 	keys                map[string]int32
 	off                 []int32 // by company after grouping
@@ -793,6 +805,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		j := jobs[i]
 		sp := p.sources[j.src]
 		cols := append([]string{"code", "event_date", "arrival_date", "revision"}, sp.cols...)
+		cols = append(cols, rowKindCol)
 		if sp.src.Kind == KindEvent {
 			cols = append(cols, sp.src.IDColumn)
 		}
@@ -800,6 +813,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		if err != nil {
 			return err
 		}
+		void := voidRows(&c[4+len(sp.cols)], n)
 		vals := make([][]float64, len(sp.cols))
 		for k := range sp.cols {
 			vals[k] = c[4+k].float()
@@ -849,10 +863,16 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 				keyMap[k] = -1
 			}
 		}
+		if void != nil && r.void == nil {
+			r.void = make([]bool, len(r.comp), cap(r.comp))
+		}
 		for row := 0; row < n; row++ {
 			comp := codeMap[c[0].bytes[row]]
 			if comp < 0 {
 				continue
+			}
+			if r.void != nil {
+				r.void = append(r.void, void != nil && void[row])
 			}
 			r.comp = append(r.comp, comp)
 			r.event = append(r.event, c[1].i32[row])
@@ -1012,6 +1032,9 @@ func (m *materializer) computeCompany(c int32, li int, rows []*srcRows, a0, a1 i
 			rec := Record{Month: ev.Month(), Event: ev, Arrival: Day(r.arrival[ri]), Revision: r.rev[ri], Value: float64(ri)}
 			if r.key != nil {
 				rec.Key = r.key[ri]
+			}
+			if r.void != nil {
+				rec.Void = r.void[ri]
 			}
 			w.recs = append(w.recs, rec)
 		}

@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/xinyi-platform/xinyi/datasets"
 )
 
 // ErrCorruptRaw reports a raw or snapshot Parquet file that cannot be decoded or lacks a
@@ -46,9 +49,30 @@ func (c *column) float() []float64 {
 	return nil
 }
 
+// rowKindCol is the optional raw column of the row kinds (datasets.RowKindColumn):
+// files written before it existed, and the generator's, lack it and read as records.
+const rowKindCol = datasets.RowKindColumn + "?"
+
+// voidRows returns, for the decoded row_kind column c, whether each of the n rows
+// voids its fact (a retraction or an end of publicity), or nil when none does (the
+// column is absent or all records), so that the common case costs nothing.
+func voidRows(c *column, n int) []bool {
+	var out []bool
+	for i, k := range c.i32 {
+		if datasets.RowKind(k).Void() {
+			if out == nil {
+				out = make([]bool, n)
+			}
+			out[i] = true
+		}
+	}
+	return out
+}
+
 // readColumns decodes the named columns of a Parquet file held in memory, reading only
 // those columns' pages. A damaged file or a missing column is an error wrapping
-// ErrCorruptRaw that names the file.
+// ErrCorruptRaw that names the file; a name ending in "?" is optional and reads as a
+// column with no values when the file lacks it (see rowKindCol).
 func readColumns(data []byte, name string, cols []string) (out []column, rows int, err error) {
 	defer func() {
 		if r := recover(); r != nil { // parquet-go panics on some malformed input
@@ -65,7 +89,11 @@ func readColumns(data []byte, name string, cols []string) (out []column, rows in
 	}
 	out = make([]column, len(cols))
 	for ci, cname := range cols {
+		cname, optional := strings.CutSuffix(cname, "?")
 		leaf, ok := f.Schema().Lookup(cname)
+		if !ok && optional {
+			continue
+		}
 		if !ok {
 			return nil, 0, fmt.Errorf("%w: %s: no column %q", ErrCorruptRaw, name, cname)
 		}

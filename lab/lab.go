@@ -56,8 +56,11 @@ type Options struct {
 	// Sources reports the department sources' freshness (nil: no sources page).
 	Sources Sources
 	// Risk reads the regional risk index (nil: no risk page).
-	Risk   RiskIndex
-	Graphs GuaranteeGraphs
+	Risk RiskIndex
+	// Portfolio is a bank's post-loan view and warning inbox (nil: no such
+	// pages).
+	Portfolio Portfolio
+	Graphs    GuaranteeGraphs
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration

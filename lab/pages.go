@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	companies := route{action: access.ActionFindCompanies} // each profile asks for consent
 
 	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
+	s.portfolioRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)
@@ -162,6 +163,8 @@ func (s *Server) home(q *req) error {
 	add("risk", "risk", s.o.Risk != nil && p.May(string(access.ActionScreen)))
 	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
 	add("sources", "sources", s.o.Sources != nil && p.May(string(access.ActionSourceStatus)))
+	add("portfolio", "portfolio", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
+	add("inbox", "inbox", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
 }
 

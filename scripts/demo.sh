@@ -43,13 +43,20 @@ log="$dir/.xinyi/serve.log"
 samples=()
 [ -d "$shared" ] && samples=(--samples "$shared") # the public data sets, offered for training in the console
 nohup "$xinyi" serve --store "$dir" --service-key "$ops" --http "$http" --grpc "$grpc" \
-  "${samples[@]}" --demo-logins > "$log" 2>&1 &
+  "${samples[@]}" --demo-logins --sms-outbox "$dir/.xinyi/sms-outbox.txt" > "$log" 2>&1 &
 echo $! > "$dir/.xinyi/serve.pid"
 for _ in $(seq 1 100); do
   curl -fsS "http://$http/v2/health/ready" >/dev/null 2>&1 && break
   sleep 0.2
 done
 curl -fsS "http://$http/v2/health/ready" >/dev/null || { echo "demo: the server did not become ready; see $log" >&2; exit 1; }
+
+# The company's own account (demo-company) acts for the company once bound: here by
+# the operator's verification of its electronic business licence; a company binds
+# itself with the code sent to its legal representative (written to sms-outbox.txt).
+curl -fsS -H "Authorization: Bearer $ops" -H 'Content-Type: application/json' \
+  -d "{\"user\":\"demo-company\",\"company_code\":\"$company\",\"evidence\":\"电子营业执照核验 (demo)\"}" \
+  "http://$http/v1/admin/bindings" >/dev/null || { echo "demo: binding demo-company to $company failed; see $log" >&2; exit 1; }
 
 say "9. the bank's loan system asks for a decision (consent on file)"
 curl -sS -H "Authorization: Bearer $loans" -H 'Content-Type: application/json' \
@@ -84,10 +91,12 @@ info="$dir/.xinyi/demo-info.txt"
   OIP v2           http://$http/v2 (server metadata), http://$http/v2/models/pd (model metadata, with a key)
                    and gRPC on $grpc
   registry API     http://$http/v1/registry/models    (with a key)
+  company portal   http://$http/v1/portal/companies/$company/profile   (demo-company's key; bound to $company)
+  one-time codes   $dir/.xinyi/sms-outbox.txt         (codes that bind company accounts, as an SMS gateway would send them)
   data             $dir (raw/, features/, samples/, models/, screenings/)
   server log       $log
 MSG
-    sed -n '/^demo logins/,/^  demo-viewer/p' "$log"
+    sed -n '/^demo logins/,/^  demo-company/p' "$log"
     cat <<MSG
   CLI keys (bank "$bank"), for --key, --service-key or XINYI_API_KEY:
     data scientist  $scientist

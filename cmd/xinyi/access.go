@@ -12,6 +12,7 @@ import (
 )
 
 func init() {
+	register(command{name: "access bind", summary: "bind a company account to its company on verified evidence (an operator's binding), end a binding, or list them", run: runAccessBind})
 	register(command{name: "access consent", summary: "record a company's consent for a bank to assess it (or revoke one, or list them)", run: runAccessConsent})
 }
 
@@ -66,5 +67,58 @@ func runAccessConsent(ctx context.Context, args []string, stdout, stderr io.Writ
 		return err
 	}
 	fmt.Fprintf(stdout, "consent %d: %s authorizes %s for %s until %s\n", c.ID, c.CompanyCode, in.Name, c.Scope, c.ExpiresAt.Format(time.DateOnly))
+	return nil
+}
+
+func runAccessBind(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("access bind", stderr)
+	mf := addMetaFlags(fs, false)
+	user := fs.String("user", "", "the company account (a user with the enterprise role at an enterprise institution)")
+	company := fs.String("company", "", "unified social credit code of the company")
+	evidence := fs.String("evidence", "", "what was verified: the electronic business licence (企业身份码) serial, or the sealed authorization's reference (required to bind)")
+	revoke := fs.Int64("revoke", 0, "end the binding with this id (and its delegations) instead of binding")
+	list := fs.Bool("list", false, "list the accounts bound to --company instead of binding")
+	actor := fs.String("actor", "operator", "name recorded in the audit log as who made the change")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	db, _, acc, err := openMeta(ctx, mf)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch {
+	case *revoke > 0:
+		if err := acc.RevokeBinding(ctx, *actor, 0, *revoke); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "binding %d ended\n", *revoke)
+		return nil
+	case *list:
+		if err := required("company", *company); err != nil {
+			return err
+		}
+		bs, err := acc.CompanyBindings(ctx, *company)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(bs)
+	}
+	for _, r := range [][2]string{{"user", *user}, {"company", *company}, {"evidence", *evidence}} {
+		if err := required(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	u, err := acc.UserByName(ctx, *user)
+	if err != nil {
+		return fmt.Errorf("--user %q: %w", *user, err)
+	}
+	b, err := acc.BindByOperator(ctx, *actor, u.ID, *company, *evidence)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "binding %d: %s acts for %s as its legal representative (verified: %s)\n", b.ID, u.Name, b.CompanyCode, b.Evidence)
 	return nil
 }

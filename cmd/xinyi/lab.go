@@ -29,7 +29,9 @@ import (
 	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 func init() {
@@ -154,9 +156,14 @@ type consoleDeps struct {
 	dir      *datasets.Directory        // nil: profiles name companies by code
 	jobs     *jobs.Queue                // nil: no job list
 	risk     *riskindex.Cache           // nil: no risk page
-	secure   bool
-	lang     string
-	logger   *slog.Logger
+	// portfolio, warnings and authz make the post-loan and inbox pages (warnings
+	// nil: none).
+	portfolio portfolio.Sources
+	warnings  *warnings.Store
+	authz     labserving.Authorizer
+	secure    bool
+	lang      string
+	logger    *slog.Logger
 }
 
 // newConsole wires the console over the platform's packages; the returned func stops
@@ -190,6 +197,14 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	opts.Sources = labfeatures.NewSources(d.store)
 	if d.risk != nil {
 		opts.Risk = labserving.NewRisk(d.risk)
+	}
+	if d.warnings != nil && d.authz != nil {
+		lib, err := warnings.DefaultLibrary()
+		if err != nil {
+			stop()
+			return nil, nil, err
+		}
+		opts.Portfolio = labserving.NewPortfolio(d.portfolio, d.warnings, lib, d.authz)
 	}
 	console, err := lab.New(opts)
 	if err != nil {

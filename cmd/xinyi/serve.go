@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/cases"
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/features"
@@ -119,6 +121,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sample     = fs.Float64("trace-sample", 1, "fraction of new traces sampled, in (0, 1]; a caller's traceparent keeps its own decision")
 		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
 		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
+		caseSets   = fs.String("case-refresh-sets", "pd,violation,limit,full", "feature sets rematerialized (as jobs) for snapshots dated on or after a record a case corrected or repaired; empty: none")
+		smsOutbox  = fs.String("sms-outbox", "", "file the one-time codes that bind company accounts are appended to, one line each (the spool of an SMS gateway; the demo's users read it); empty: accounts are bound only by an operator's verification (POST /v1/admin/bindings)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
 	reportKey := fs.String("report-key", os.Getenv("XINYI_REPORT_KEY"), "Ed25519 key file that signs credit reports at /v1/reports (env XINYI_REPORT_KEY; empty: no reports on this server; make one with 'xinyi report keygen')")
@@ -194,6 +198,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var contacts access.ContactDirectory
+	var sender access.Sender
+	if *smsOutbox != "" {
+		contacts, sender = datasets.NewContacts(pl.store, 0), &access.FileSender{Path: *smsOutbox}
+	}
+	cd, err := openCaseDoor(ctx, pl, ingesthttp.OwnersByName(pl.acc, owners), *caseSets, 1)
+	if err != nil {
+		return err
+	}
 	mounts := map[string]http.Handler{}
 	if len(owners) > 0 {
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
@@ -224,19 +237,25 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		HTTPAddr: *httpAddr, GRPCAddr: *grpcAddr, AdminAddr: *adminAddr, TLS: tlsConf,
 		Rate: *rate, Burst: *burst, RateRedis: *rateRedis, RateFailClosed: *rateClosed,
 		Timeout: *timeout, Refresh: *refresh, Follow: *follow, ConsentCache: *consentTTL,
+		Contacts: contacts, Sender: sender,
 		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history, Webhooks: guard,
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
-				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk, secure: *secure || c.Secure, lang: *lang, logger: logger})
+				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk,
+				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, secure: *secure || c.Secure, lang: *lang, logger: logger})
 			if err != nil {
 				return nil, nil, err
 			}
 			return console, stop, nil
 		},
-		ExtraQueues: map[string]int{trainjobs.QueueName: 1},
+		ExtraQueues: map[string]int{trainjobs.QueueName: 1, cases.ExpiryQueue: 1},
 		RegisterJobs: func(ws *jobs.Workers) error {
+			if err := cd.register(ws); err != nil {
+				return err
+			}
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
+		Doors:  func(d server.Doors) (map[string]http.Handler, func(), error) { return cd.door(pl, d) },
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,
 	})

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/cases"
+	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
@@ -39,7 +41,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		storeDir   = fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
 		dsn        = fs.String("db", "", "metadata database DSN (default sqlite file <store>/.xinyi/xinyi.db)")
 		jobsDB     = fs.String("jobs-db", "", jobsDBUsage)
-		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1,"+warnings.QueueName+"=1,"+webhooks.QueueName+"=4", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+warnings.QueueName+": warning evaluations, "+webhooks.QueueName+": webhook deliveries, "+matjobs.QueueName+": materialization shards, "+trainjobs.QueueName+": the console's training runs and sample builds)")
+		queues     = fs.String("queues", screenjobs.QueueName+"=1,"+scorejobs.QueueName+"=1,"+warnings.QueueName+"=1,"+webhooks.QueueName+"=4", "queues to work and how many jobs of each at once, queue=N,… ("+screenjobs.QueueName+": screenings, "+scorejobs.QueueName+": the score history, "+warnings.QueueName+": warning evaluations, "+webhooks.QueueName+": webhook deliveries, "+matjobs.QueueName+": materialization shards, "+trainjobs.QueueName+": the console's training runs and sample builds, "+cases.ExpiryQueue+": the daily end of penalties' publicity)")
 		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
 		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
 		scoring    = fs.Int("workers", 0, "goroutines of one screening, scoring or materialization stage (default GOMAXPROCS)")
@@ -101,8 +103,20 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	_, alerts := work[warnings.QueueName]
 	_, hooks := work[webhooks.QueueName]
+	var cd *caseDoor
+	if _, ok := work[cases.ExpiryQueue]; ok {
+		// Expiry ingests ends of publicity; the worker rematerializes nothing.
+		if cd, err = openCaseDoor(ctx, pl, ingesthttp.OwnersByName(pl.acc, nil), "", 1); err != nil {
+			return err
+		}
+	}
 	var q *jobs.Queue
 	register := func(ws *jobs.Workers) error {
+		if cd != nil {
+			if err := cd.register(ws); err != nil {
+				return err
+			}
+		}
 		if labWork {
 			// Training runs and sample builds of the console; registering the result
 			// stays with the console.

@@ -27,6 +27,8 @@ const (
 	ReasonFormat       = "bad_format"    // does not match the contract's pattern
 	ReasonDuplicateKey = "duplicate_key" // the key of an earlier row of the batch
 	ReasonRecord       = "bad_record"    // a record that cannot be split (quotes, JSON)
+	ReasonRowKind      = "bad_row_kind"  // a row_kind that is not one of the contract's kinds or codes
+	ReasonUnknownKey   = "unknown_key"   // a retraction or end of publicity of a key never stored
 )
 
 // rowError is why one row is rejected.
@@ -44,13 +46,29 @@ type binding struct {
 	present []bool // per contract column
 	ignored []string
 	seen    []bool // scratch of convert
+
+	kindPos  int              // header position of row_kind, -1 when absent
+	kindCol  *datasets.Column // the contracts' shared row_kind column
+	kindLeaf int
+	isKey    []bool // per contract column
 }
 
 func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, error) {
-	b := &binding{contract: s.contract, leaf: s.leaf, present: make([]bool, len(s.contract.Columns))}
-	for _, h := range hdr {
+	b := &binding{contract: s.contract, leaf: s.leaf, present: make([]bool, len(s.contract.Columns)),
+		kindPos: -1, kindCol: s.contract.RowKind, kindLeaf: s.kindLeaf, isKey: s.isKey}
+	for pos, h := range hdr {
 		name, unit := datasets.SplitHeaderUnit(h)
-		ci, ok := s.headers[datasets.HeaderKey(strings.TrimPrefix(name, "\ufeff"))]
+		hk := datasets.HeaderKey(strings.TrimPrefix(name, "\ufeff"))
+		if s.kindHdr[hk] {
+			if b.kindPos >= 0 {
+				return nil, fmt.Errorf("%w: %s: columns %q and another both map to %s", ErrFormat, file, h, datasets.RowKindColumn)
+			}
+			b.kindPos = pos
+			b.col = append(b.col, -1)
+			b.shift = append(b.shift, 0)
+			continue
+		}
+		ci, ok := s.headers[hk]
 		if !ok {
 			b.col = append(b.col, -1)
 			b.shift = append(b.shift, 0)
@@ -79,9 +97,11 @@ func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, er
 		b.shift = append(b.shift, shift)
 	}
 	if !lenient {
+		// With a row_kind column a file may hold retractions only: its header needs
+		// the key columns; a record row still needs every required value.
 		var missing []string
 		for ci, col := range s.contract.Columns {
-			if col.Required && !b.present[ci] {
+			if col.Required && !b.present[ci] && (b.kindPos < 0 || s.isKey[ci]) {
 				missing = append(missing, fmt.Sprintf("%s (%s)", col.NameZh, col.Name))
 			}
 		}
@@ -93,7 +113,9 @@ func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, er
 }
 
 // convert turns the fields of one record into a Parquet row of the source's
-// schema (arrival_date and revision left zero).
+// stored schema (arrival_date and revision left zero). A retraction or end of
+// publicity converts only its key columns; its other values are zero until the
+// batch fills them from the fact in force.
 func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets.Day, xlsx bool) *rowError {
 	if len(fields) > len(b.col) {
 		for _, f := range fields[len(b.col):] {
@@ -102,6 +124,16 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 			}
 		}
 	}
+	kind := datasets.RowRecord
+	if b.kindPos >= 0 && b.kindPos < len(fields) {
+		k, err := parseRowKind(b.kindCol, fields[b.kindPos])
+		if err != nil {
+			return &rowError{ReasonRowKind, datasets.RowKindColumn, err.Error()}
+		}
+		kind = k
+	}
+	row[b.kindLeaf] = parquet.Int32Value(int32(kind)).Level(0, 0, b.kindLeaf)
+	void := kind.Void()
 	cols := b.contract.Columns
 	// Absent columns read as zero values (required ones are checked below).
 	if len(b.seen) != len(cols) {
@@ -110,7 +142,7 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 	seen := b.seen
 	clear(seen)
 	for i, ci := range b.col {
-		if ci < 0 {
+		if ci < 0 || void && !b.isKey[ci] {
 			continue
 		}
 		text := ""
@@ -126,14 +158,49 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 	}
 	for ci := range cols {
 		if !seen[ci] {
-			if cols[ci].Required {
+			if cols[ci].Required && (!void || b.isKey[ci]) {
 				return &rowError{ReasonMissing, cols[ci].Name, "required column absent"}
 			}
-			v, _ := convertCell(&cols[ci], "", 0, arrival, xlsx)
-			row[b.leaf[ci]] = v.Level(0, 0, b.leaf[ci])
+			row[b.leaf[ci]] = zeroValue(cols[ci].Type).Level(0, 0, b.leaf[ci])
 		}
 	}
 	return nil
+}
+
+// zeroValue is what an empty cell of an optional column of type t reads as.
+func zeroValue(t datasets.ColumnType) parquet.Value {
+	switch t {
+	case datasets.TypeFloat:
+		return parquet.DoubleValue(0)
+	case datasets.TypeInt, datasets.TypeDate, datasets.TypeMonthEnd:
+		return parquet.Int32Value(0)
+	case datasets.TypeBool:
+		return parquet.BooleanValue(false)
+	}
+	return parquet.ByteArrayValue(nil)
+}
+
+// parseRowKind reads a delivered row kind: empty is a record; otherwise a
+// department code of the shared column (as delivered, then in lower case) or a
+// platform name (record, retraction, end_of_publicity).
+func parseRowKind(col *datasets.Column, text string) (datasets.RowKind, error) {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return datasets.RowRecord, nil
+	}
+	name := strings.ToLower(text)
+	if col != nil {
+		if to, ok := col.Codes[text]; ok {
+			name = to
+		} else if to, ok := col.Codes[name]; ok {
+			name = to
+		}
+	}
+	k, err := datasets.ParseRowKind(name)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a row kind (record, retraction, end_of_publicity or a department code of them)", clip(text))
+	}
+	return k, nil
 }
 
 func convertCell(col *datasets.Column, text string, shift int, arrival datasets.Day, xlsx bool) (parquet.Value, *rowError) {
@@ -147,15 +214,7 @@ func convertCell(col *datasets.Column, text string, shift int, arrival datasets.
 		if col.Required {
 			return parquet.Value{}, &rowError{ReasonMissing, col.Name, "empty"}
 		}
-		switch col.Type {
-		case datasets.TypeFloat:
-			return parquet.DoubleValue(0), nil
-		case datasets.TypeInt, datasets.TypeDate, datasets.TypeMonthEnd:
-			return parquet.Int32Value(0), nil
-		case datasets.TypeBool:
-			return parquet.BooleanValue(false), nil
-		}
-		return parquet.ByteArrayValue(nil), nil
+		return zeroValue(col.Type), nil
 	}
 	bad := func(reason, format string, args ...any) (parquet.Value, *rowError) {
 		return parquet.Value{}, &rowError{reason, col.Name, fmt.Sprintf(format, args...)}

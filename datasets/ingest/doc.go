@@ -17,6 +17,16 @@
 //   - The arrival date is the platform's day of acceptance (Options.Now), never a
 //     value from the file. A row whose key is stored with other values becomes the
 //     next revision; a row equal to the stored one creates nothing.
+//   - Every stored row carries row_kind (datasets.RowKind), stamped next to
+//     arrival_date and revision. A delivered row may say it is a retraction or an
+//     end of publicity (the contracts' shared row_kind column: 撤销, 停止公示, …);
+//     such a row needs only the key columns, carries the values of the fact in
+//     force and takes the key's next revision; one for a key never stored is
+//     rejected (unknown_key). A record for a voided key revives it. A full
+//     delivery of a source whose contract says omitted: withdrawn retracts the
+//     keys in force it omits, unless some row of it was rejected.
+//   - Facts lists one company's stored rows of a source with their kind and
+//     whether each is in force as of a date (objections, credit reports).
 //   - A batch has an id (Options.BatchID, or the digest of its content); ingesting
 //     an id again returns the first report and changes nothing.
 //   - A batch with more than Options.MaxBad of its rows rejected is refused whole;

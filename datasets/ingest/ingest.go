@@ -163,9 +163,19 @@ type Report struct {
 	Rows      int64 `json:"rows"`      // records read
 	Accepted  int64 `json:"accepted"`  // rows that passed validation
 	New       int64 `json:"new"`       // accepted rows of a key not stored before (revision 0)
-	Corrected int64 `json:"corrected"` // accepted rows that changed a stored fact (next revision)
+	Corrected int64 `json:"corrected"` // accepted records that changed a stored fact (next revision)
 	Unchanged int64 `json:"unchanged"` // accepted rows equal to the stored fact: nothing written
 	Rejected  int64 `json:"rejected"`
+
+	// Retracted and Unpublished count the retraction and end-of-publicity rows
+	// written (next revision of their key); Withdrawn counts the retractions a full
+	// delivery wrote for the keys in force it omits (contract omitted: withdrawn).
+	Retracted   int64 `json:"retracted,omitempty"`
+	Unpublished int64 `json:"unpublished,omitempty"`
+	Withdrawn   int64 `json:"withdrawn,omitempty"`
+	// Note says why omitted keys were not withdrawn (a batch with rejected rows
+	// or no rows withdraws nothing).
+	Note string `json:"note,omitempty"`
 
 	Reasons    map[string]int64     `json:"reasons,omitempty"`
 	Examples   []Rejection          `json:"examples,omitempty"`
@@ -183,6 +193,9 @@ type Report struct {
 func (r *Report) Summary() string {
 	s := fmt.Sprintf("%s batch %s: %d rows, %d accepted (%d new, %d corrected, %d unchanged), %d rejected",
 		r.Source, r.ID, r.Rows, r.Accepted, r.New, r.Corrected, r.Unchanged, r.Rejected)
+	if r.Retracted+r.Unpublished+r.Withdrawn > 0 {
+		s += fmt.Sprintf("; %d retracted, %d ended publicity, %d omitted keys withdrawn", r.Retracted, r.Unpublished, r.Withdrawn)
+	}
 	if len(r.Reasons) > 0 {
 		keys := make([]string, 0, len(r.Reasons))
 		for k := range r.Reasons {
@@ -239,15 +252,23 @@ type sourceInfo struct {
 	dateLeaf int
 	arrLeaf  int
 	revLeaf  int
+	kindLeaf int             // row_kind
+	kindHdr  map[string]bool // HeaderKey of the shared row_kind column's names
+	isKey    []bool          // per contract column
+	dateKey  bool            // event_date is a key column
+	withdraw bool            // a full delivery retracts the keys in force it omits
 }
 
+// contractOf finds a source's contract (replaced in tests).
+var contractOf = datasets.ContractOf
+
 func newSourceInfo(name string) (*sourceInfo, error) {
-	c, err := datasets.ContractOf(name)
+	c, err := contractOf(name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidOptions, err)
 	}
 	s := &sourceInfo{src: c.Source(), contract: c, headers: map[string]int{}}
-	s.schema = s.src.Schema()
+	s.schema = s.src.StoredSchema()
 	s.ncols = len(s.schema.Columns())
 	leafOf := func(n string) int {
 		l, ok := s.schema.Lookup(n)
@@ -273,6 +294,19 @@ func newSourceInfo(name string) (*sourceInfo, error) {
 	}
 	s.codeLeaf, s.dateLeaf = leafOf("code"), leafOf("event_date")
 	s.arrLeaf, s.revLeaf = leafOf("arrival_date"), leafOf("revision")
+	s.kindLeaf = leafOf(datasets.RowKindColumn)
+	s.kindHdr = map[string]bool{}
+	if c.RowKind != nil {
+		for _, n := range c.RowKind.Names() {
+			s.kindHdr[datasets.HeaderKey(n)] = true
+		}
+	}
+	s.isKey = make([]bool, len(c.Columns))
+	for _, ci := range s.keyCol {
+		s.isKey[ci] = true
+	}
+	s.dateKey = slices.Contains(c.Key, "event_date")
+	s.withdraw = c.Delivery == datasets.Full && c.Omitted == datasets.OmittedWithdrawn
 	return s, nil
 }
 
@@ -310,9 +344,10 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 	now := opts.Now().In(opts.Location)
 	b := &batch{
 		g: g, ctx: ctx, info: info, opts: opts,
-		arrival: datasets.DayOf(now),
-		attempt: randomHex(8),
-		spills:  map[int32]*spillFile{},
+		arrival:  datasets.DayOf(now),
+		attempt:  randomHex(8),
+		withdraw: info.withdraw,
+		spills:   map[int32]*spillFile{},
 		rep: &Report{Source: source, AcceptedAt: now.UTC(), Arrival: datasets.DayOf(now).String(),
 			Reasons: map[string]int64{}},
 	}
@@ -423,11 +458,14 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// stored is the fact in force for a key: its highest revision and a digest of its values.
+// stored is the fact in force for a key: its highest revision, its kind, a digest
+// of its values and, when the batch needs them, the values themselves.
 type stored struct {
 	rev     int32
 	arrival int32
+	kind    datasets.RowKind
 	digest  uint64
+	row     parquet.Row // nil unless loadIndex was asked to keep it
 }
 
 type batch struct {
@@ -437,8 +475,10 @@ type batch struct {
 	opts    Options
 	arrival datasets.Day
 	attempt string
-	rep     *Report
-	files   []string // input names, by index
+	// withdraw: this full delivery retracts the keys in force it omits.
+	withdraw bool
+	rep      *Report
+	files    []string // input names, by index
 
 	spills map[int32]*spillFile
 
@@ -680,8 +720,10 @@ func (b *batch) removeParts() {
 }
 
 // loadIndex reads the visible stored rows under prefix: per key the highest
-// revision (the latest arrival among equals) and the digest of its values.
-func (b *batch) loadIndex(prefix string) (map[string]stored, error) {
+// revision (the latest arrival among equals), its kind and the digest of its
+// values, and the values themselves for the keys keep reports (all when keep is nil
+// and all is set).
+func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool) (map[string]stored, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
@@ -710,7 +752,11 @@ func (b *batch) loadIndex(prefix string) (map[string]stored, error) {
 			if cur, ok := index[string(kb)]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
 				return
 			}
-			index[string(kb)] = stored{rev: rev, arrival: arr, digest: b.digestOf(row)}
+			st := stored{rev: rev, arrival: arr, kind: datasets.RowKind(row[info.kindLeaf].Int32()), digest: b.digestOf(row)}
+			if all || keep[string(kb)] {
+				st.row = parquet.Row(row).Clone()
+			}
+			index[string(kb)] = st
 		})
 		if err != nil {
 			return nil, err
@@ -720,7 +766,8 @@ func (b *batch) loadIndex(prefix string) (map[string]stored, error) {
 }
 
 // eachRow calls fn with every row of a stored Parquet file, its values in the
-// source schema's leaf order.
+// stored schema's leaf order; a file without row_kind (the generator's, or parts
+// ingested before the column existed) reads as records.
 func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn func([]parquet.Value)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -735,6 +782,10 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 	fileLeaf := make([]int, info.ncols)
 	for i, path := range info.schema.Columns() {
 		l, ok := f.Schema().Lookup(path...)
+		if !ok && i == info.kindLeaf {
+			fileLeaf[i] = -1
+			continue
+		}
 		if !ok {
 			return fmt.Errorf("%w: %s: no column %s", datasets.ErrCorrupt, name, strings.Join(path, "."))
 		}
@@ -753,6 +804,10 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 				}
 			}
 			for i, l := range fileLeaf {
+				if l < 0 {
+					row[i] = parquet.Int32Value(int32(datasets.RowRecord)).Level(0, 0, i)
+					continue
+				}
 				row[i] = byCol[l]
 			}
 			fn(row)

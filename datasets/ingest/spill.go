@@ -34,9 +34,15 @@ type spillFile struct {
 	rows int
 }
 
-// bucketOf is the spill bucket of a row.
+// bucketOf is the spill bucket of a row. A retraction or end of publicity of an
+// event source keyed by an id (penalty_id, case_id) names no event date: it
+// goes to the bucket of the whole source, where its stored fact is found, and
+// takes that fact's event date (its part is still written in the event month).
 func (b *batch) bucketOf(row []parquet.Value) int32 {
 	if k := b.info.contract.Kind; k == datasets.Static || k == datasets.Relation {
+		return -1
+	}
+	if !b.info.dateKey && datasets.RowKind(row[b.info.kindLeaf].Int32()).Void() {
 		return -1
 	}
 	return int32(datasets.Day(row[b.info.dateLeaf].Int32()).Month())
@@ -160,8 +166,33 @@ func (b *batch) readSpill(sf *spillFile) ([]spilled, error) {
 // stored facts, duplicates, revisions and parts.
 func (b *batch) process() error {
 	buckets := make([]int32, 0, len(b.spills))
-	for k := range b.spills {
+	rows := 0
+	for k, sf := range b.spills {
 		buckets = append(buckets, k)
+		rows += sf.rows
+	}
+	if b.withdraw {
+		switch {
+		case b.rep.Rejected > 0:
+			b.withdraw = false
+			b.rep.Note = fmt.Sprintf("omitted keys not withdrawn: %d rows rejected", b.rep.Rejected)
+		case rows == 0:
+			b.withdraw = false
+			b.rep.Note = "omitted keys not withdrawn: the delivery holds no rows"
+		case b.info.contract.Kind == datasets.Static || b.info.contract.Kind == datasets.Relation:
+			// One bucket, the whole source.
+		default:
+			// Months the delivery omits whole are processed too, with no rows.
+			months, err := b.storedMonths()
+			if err != nil {
+				return err
+			}
+			for _, m := range months {
+				if _, ok := b.spills[int32(m)]; !ok {
+					buckets = append(buckets, int32(m))
+				}
+			}
+		}
 	}
 	slices.Sort(buckets)
 	ctx, cancel := context.WithCancel(b.ctx)
@@ -204,19 +235,33 @@ func (b *batch) processBucket(ctx context.Context, bucket int32) error {
 		return err
 	}
 	info := b.info
-	sf := b.spills[bucket]
-	rows, err := b.readSpill(sf)
-	sf.f.Close()
-	os.Remove(sf.f.Name())
-	if err != nil {
-		return err
+	var rows []spilled
+	if sf := b.spills[bucket]; sf != nil { // nil: a month the batch omits whole (withdraw)
+		var err error
+		rows, err = b.readSpill(sf)
+		sf.f.Close()
+		os.Remove(sf.f.Name())
+		if err != nil {
+			return err
+		}
 	}
-	// The stored facts this bucket can meet: its month, or the whole source.
+	// The stored facts this bucket can meet: its month, or the whole source. The
+	// values of a fact are kept only for the keys a retraction or end of publicity
+	// names, or all of them when the omitted keys are withdrawn.
 	prefix := info.src.Prefix()
 	if bucket >= 0 {
 		prefix = info.src.MonthPrefix(datasets.Month(bucket))
 	}
-	index, err := b.loadIndex(prefix)
+	var need map[string]bool
+	for i := range rows {
+		if datasets.RowKind(rows[i].row[info.kindLeaf].Int32()).Void() {
+			if need == nil {
+				need = map[string]bool{}
+			}
+			need[info.keyOf(rows[i].row)] = true
+		}
+	}
+	index, err := b.loadIndex(prefix, need, b.withdraw)
 	if err != nil {
 		return err
 	}
@@ -225,7 +270,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32) error {
 		line int64
 	}
 	first := make(map[string]at, len(rows))
-	var accepted, unchanged, corrected, fresh int64
+	var accepted, unchanged, corrected, fresh, retracted, unpublished, withdrawn int64
 	keep := rows[:0] // rows already read are not needed again
 	for i := range rows {
 		r := &rows[i]
@@ -238,17 +283,36 @@ func (b *batch) processBucket(ctx context.Context, bucket int32) error {
 			continue
 		}
 		first[key] = at{r.file, r.line}
+		kind := datasets.RowKind(r.row[info.kindLeaf].Int32())
+		st, stored := index[key]
+		if kind.Void() {
+			if !stored {
+				if err := b.reject(b.files[r.file], r.line, &rowError{ReasonUnknownKey, strings.Join(info.contract.Key, "+"),
+					fmt.Sprintf("%s of %s: no stored fact has this key", kind, info.keyText(r.row))}, nil); err != nil {
+					return err
+				}
+				continue
+			}
+			b.fill(r.row, st.row)
+		}
 		accepted++
 		d := b.digestOf(r.row)
 		rev := int32(0)
-		if st, ok := index[key]; ok {
-			if st.digest == d {
-				unchanged++
-				continue
-			}
+		switch {
+		case stored && st.digest == d:
+			unchanged++
+			continue
+		case stored:
 			rev = st.rev + 1
-			corrected++
-		} else {
+			switch kind {
+			case datasets.RowRetraction:
+				retracted++
+			case datasets.RowEndOfPublicity:
+				unpublished++
+			default:
+				corrected++
+			}
+		default:
 			fresh++
 		}
 		r.row[info.arrLeaf] = parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
@@ -256,13 +320,46 @@ func (b *batch) processBucket(ctx context.Context, bucket int32) error {
 		r.sort = b.sortKey(r.row, key)
 		keep = append(keep, *r)
 	}
+	if b.withdraw {
+		// A full delivery that omits a key in force withdraws it. A fact already
+		// retracted or no longer public stays as it is.
+		for key, st := range index {
+			if _, sent := first[key]; sent || st.kind.Void() {
+				continue
+			}
+			row := []parquet.Value(st.row)
+			row[info.kindLeaf] = parquet.Int32Value(int32(datasets.RowRetraction)).Level(0, 0, info.kindLeaf)
+			row[info.arrLeaf] = parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
+			row[info.revLeaf] = parquet.Int32Value(st.rev+1).Level(0, 0, info.revLeaf)
+			for l := range row {
+				row[l] = row[l].Level(0, 0, l)
+			}
+			keep = append(keep, spilled{row: row, sort: b.sortKey(row, key)})
+			withdrawn++
+		}
+	}
 	b.mu.Lock()
 	b.rep.Accepted += accepted
 	b.rep.Unchanged += unchanged
 	b.rep.Corrected += corrected
 	b.rep.New += fresh
+	b.rep.Retracted += retracted
+	b.rep.Unpublished += unpublished
+	b.rep.Withdrawn += withdrawn
 	b.mu.Unlock()
 	return b.writeParts(ctx, keep)
+}
+
+// fill copies into row the values of the stored fact in force other than its key
+// and the platform's columns: a retraction or end of publicity names only the
+// key, and carries the values it voids.
+func (b *batch) fill(row []parquet.Value, from parquet.Row) {
+	info := b.info
+	for ci, l := range info.leaf {
+		if !info.isKey[ci] && l >= 0 {
+			row[l] = from[l].Level(0, 0, l)
+		}
+	}
 }
 
 // sortKey orders rows within a part: event month, code, event date, key.
@@ -327,6 +424,33 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []s
 	b.rep.Parts = append(b.rep.Parts, datasets.BatchPart{Key: key, SHA256: in.SHA256, Size: in.Size, Rows: int64(len(rows))})
 	b.mu.Unlock()
 	return nil
+}
+
+// storedMonths lists the event months of the source's visible parts.
+func (b *batch) storedMonths() ([]datasets.Month, error) {
+	prefix := b.info.src.Prefix()
+	infos, err := b.g.store.List(b.ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: list %s: %w", prefix, err)
+	}
+	if infos, err = datasets.VisibleParts(b.ctx, b.g.store, b.info.src.Name, infos); err != nil {
+		return nil, err
+	}
+	var out []datasets.Month
+	for _, in := range infos {
+		dir, file, ok := strings.Cut(strings.TrimPrefix(in.Key, prefix), "/")
+		if !ok || !strings.HasSuffix(file, ".parquet") || !strings.HasPrefix(dir, "month=") {
+			continue
+		}
+		m, err := datasets.ParseMonth(strings.TrimPrefix(dir, "month="))
+		if err != nil {
+			continue
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 func (b *batch) closeSpills() {

@@ -32,7 +32,8 @@ type Action string
 const (
 	// ActionAssess: see one company's credit decision (assessment, profile). A
 	// regulator's user with the regulator role may; a bank's user with the bank role
-	// may when the company granted the bank consent for Resource.Scope.
+	// may when the company granted the bank consent for Resource.Scope; the
+	// company's own account may when it is bound to the company.
 	ActionAssess Action = "company.assess"
 	// ActionFindCompanies: search companies and reach the profile pages (each
 	// profile is then ActionAssess). The roles of ActionAssess, without consent.
@@ -90,6 +91,17 @@ const (
 	// ActionReadIngest: read a source's ingestion history and quarantine. The
 	// roles of ActionIngest.
 	ActionReadIngest Action = "source.history"
+	// ActionCaseReview: review a company's objection or repair application about a
+	// record (see its case, set its deadline, correct the record, reject, take the
+	// first approval step of a repair). A user with the department role at the
+	// department that owns the record's source (Resource.Owner); nobody else,
+	// platform administrators included: reviewing is the department's own act.
+	ActionCaseReview Action = "case.review"
+	// ActionCaseAuthority: take the credit authority's step of a repair (the
+	// second, final approval, or a rejection) and see the repair cases awaiting
+	// it. A user with the regulator role at a regulator. The cases package adds
+	// the rule that the two steps are taken by two different people.
+	ActionCaseAuthority Action = "case.authority"
 
 	// ActionActForCompany: act for one company (Resource.ID its code): see its own
 	// profile, grant and revoke its consents, answer consent requests, dispute its
@@ -105,6 +117,16 @@ const (
 	// requests. A user with the bank role at a bank, or the guarantor role at a
 	// guarantee institution.
 	ActionRequestConsent Action = "consent.request"
+	// ActionManageWebhooks: register, list, rotate and stop the institution's
+	// webhook endpoints and replay their dead deliveries. A user with the bank role
+	// at a bank, the regulator role at a regulator or the guarantor role at a
+	// guarantee institution, or an administrator of such an institution; only the
+	// institution's own endpoints (Resource.Owner, 0 for a new one).
+	ActionManageWebhooks Action = "webhook.manage"
+	// ActionPortfolio: the post-loan view of the companies whose consent the
+	// institution holds now. A user with the bank role at a bank or the
+	// guarantor role at a guarantee institution; only its own.
+	ActionPortfolio Action = "portfolio.view"
 )
 
 // Reports (package reports).
@@ -221,8 +243,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 				scope = ScopeCreditAssessment
 			}
 			return Decision{ConsentScope: scope, ConsentCompany: res.ID}, nil
+		case p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise:
+			// A company sees its own decision, through a bound account.
+			return Decision{BindingCompany: res.ID}, nil
 		}
-		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent) or the regulator role (at a regulator); %s", who())
+		return refuse("a company's credit decision needs the bank role (at a bank, with the company's consent), the regulator role (at a regulator) or the company's own bound account; %s", who())
 	case ActionFindCompanies:
 		if regulator || bank {
 			return Decision{}, nil
@@ -308,6 +333,19 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return refuse("%s belongs to another department", res.Subject())
 		}
 		return Decision{}, nil
+	case ActionCaseReview:
+		if !p.Has(RoleDepartment) || p.InstitutionKind != KindDepartment {
+			return refuse("cases about a department's records are reviewed by a user with the department role at that department; %s", who())
+		}
+		if res.Owner == 0 || res.Owner != p.InstitutionID {
+			return refuse("%s is about a record of another department", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionCaseAuthority:
+		if regulator {
+			return Decision{}, nil
+		}
+		return refuse("the credit authority's step of a repair needs the regulator role (at a regulator); %s", who())
 	case ActionActForCompany:
 		if p.Has(RoleEnterprise) && p.InstitutionKind == KindEnterprise {
 			return Decision{BindingCompany: res.ID}, nil
@@ -328,6 +366,21 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("revoking a credit report needs a platform administrator; %s", who())
+	case ActionManageWebhooks:
+		subscriber := bank || regulator || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor ||
+			p.Has(RoleAdmin) && (p.InstitutionKind == KindBank || p.InstitutionKind == KindRegulator || p.InstitutionKind == KindGuarantor)
+		if !subscriber {
+			return refuse("webhook endpoints are managed by a bank's, regulator's or guarantee institution's users with its role, or its administrator; %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionPortfolio:
+		if bank || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor {
+			return Decision{}, nil
+		}
+		return refuse("the post-loan view needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

@@ -149,7 +149,7 @@ func (s *Store) StartBinding(ctx context.Context, actor string, userID int64, co
 	if err != nil {
 		return Binding{}, fmt.Errorf("access: start binding: %w", err)
 	}
-	text := fmt.Sprintf("【信易】%s 正在申请以法定代表人身份管理企业 %s 的信用信息，验证码 %s，%d 分钟内有效。如非本人操作请忽略。",
+	text := fmt.Sprintf("【信易】%s您好：有账户申请以法定代表人身份管理企业 %s 的信用信息，验证码 %s，%d 分钟内有效。如非您本人申请，请勿将验证码告知他人。",
 		contact.Name, code, otp, int(activationTTL/time.Minute))
 	if err := s.opts.Sender.Send(ctx, contact, text); err != nil {
 		return Binding{}, fmt.Errorf("access: send the activation code: %w", err)

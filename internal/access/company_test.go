@@ -302,4 +302,3 @@ func mustRepBinding(t *testing.T, s *access.Store, userID int64) int64 {
 	t.Fatalf("user %d has no active binding", userID)
 	return 0
 }
-

@@ -190,3 +190,27 @@ func (s *Store) scanConsent(row scanner) (Consent, error) {
 	}
 	return c, nil
 }
+
+// ActiveConsentsOf lists the consents institution bankID holds at time at for
+// scope, one per company (the one running longest), by company code.
+func (s *Store) ActiveConsentsOf(ctx context.Context, bankID int64, scope string, at time.Time) ([]Consent, error) {
+	rows, err := s.db.Query(ctx, `SELECT id, company_code, bank_id, scope, granted_by, granted_at_ns, expires_at_ns, revoked_at_ns, purpose
+		FROM access_consents WHERE bank_id = ? AND scope = ? AND revoked_at_ns = 0 AND granted_at_ns <= ? AND expires_at_ns > ?
+		ORDER BY company_code, expires_at_ns DESC`, bankID, scope, at.UnixNano(), at.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("access: consents of institution %d: %w", bankID, err)
+	}
+	defer rows.Close()
+	var out []Consent
+	for rows.Next() {
+		c, err := s.scanConsent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("access: consents of institution %d: %w", bankID, err)
+		}
+		if n := len(out); n > 0 && out[n-1].CompanyCode == c.CompanyCode {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

@@ -309,3 +309,96 @@ func Replay(ctx context.Context, q *jobs.Queue, jobID int64) (int64, error) {
 	ins, err := q.Insert(ctx, a, jobs.InsertOptions{Queue: QueueName, MaxAttempts: MaxAttempts})
 	return ins.ID, err
 }
+
+// List returns the endpoints of an institution, newest first.
+func (e *Endpoints) List(ctx context.Context, institution int64) ([]Endpoint, error) {
+	rows, err := e.db.Query(ctx, `SELECT id FROM webhook_endpoints WHERE institution_id = ? ORDER BY id DESC`, institution)
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: endpoints of %d: %w", institution, err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Endpoint, 0, len(ids))
+	for _, id := range ids {
+		ep, err := e.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ep)
+	}
+	return out, nil
+}
+
+// Owned returns endpoint id when it belongs to institution, and ErrNotFound
+// otherwise (another institution's endpoint is not revealed).
+func (e *Endpoints) Owned(ctx context.Context, institution, id int64) (Endpoint, error) {
+	ep, err := e.Get(ctx, id)
+	if err == nil && ep.InstitutionID != institution {
+		err = fmt.Errorf("%w: endpoint %d", ErrNotFound, id)
+	}
+	return ep, err
+}
+
+// Stop disables an endpoint of institution at its owner's request: nothing more
+// is delivered to it (queued deliveries end at their next attempt).
+func (e *Endpoints) Stop(ctx context.Context, institution, id int64) error {
+	if _, err := e.Owned(ctx, institution, id); err != nil {
+		return err
+	}
+	return e.Disable(ctx, id, "stopped by its owner")
+}
+
+// DeadOf lists the dead deliveries (see Dead) to the endpoints of institution,
+// newest first, looking at the newest scan dead deliveries of the platform.
+func DeadOf(ctx context.Context, q *jobs.Queue, eps *Endpoints, institution int64, scan int) ([]jobs.Info, error) {
+	all, err := Dead(ctx, q, scan)
+	if err != nil {
+		return nil, err
+	}
+	mine := map[int64]bool{}
+	out := []jobs.Info{}
+	for _, in := range all {
+		var a Args
+		if json.Unmarshal(in.Args, &a) != nil {
+			continue
+		}
+		owned, seen := mine[a.Endpoint]
+		if !seen {
+			_, err := eps.Owned(ctx, institution, a.Endpoint)
+			owned = err == nil
+			mine[a.Endpoint] = owned
+		}
+		if owned {
+			out = append(out, in)
+		}
+	}
+	return out, nil
+}
+
+// DeliveryEndpoint is the endpoint a delivery job is addressed to; ErrNotFound
+// when the job is not a webhook delivery.
+func DeliveryEndpoint(ctx context.Context, q *jobs.Queue, jobID int64) (int64, error) {
+	in, err := q.Get(ctx, jobID)
+	if errors.Is(err, jobs.ErrNotFound) {
+		return 0, fmt.Errorf("%w: delivery %d", ErrNotFound, jobID)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var a Args
+	if in.Kind != Kind || json.Unmarshal(in.Args, &a) != nil {
+		return 0, fmt.Errorf("%w: delivery %d", ErrNotFound, jobID)
+	}
+	return a.Endpoint, nil
+}

@@ -94,5 +94,8 @@ func DemoLogins() []Login {
 		{Institution: bank, Kind: xaccess.KindBank, User: "demo-banker", Roles: []xaccess.Role{xaccess.RoleBank}},
 		{Institution: reg, Kind: xaccess.KindRegulator, User: "demo-regulator", Roles: []xaccess.Role{xaccess.RoleRegulator}},
 		{Institution: bank, Kind: xaccess.KindBank, User: "demo-viewer", Roles: []xaccess.Role{xaccess.RoleLab}},
+		// A company's own account: it acts for a company once bound to it (the
+		// demo binds it to its sample company by an operator's verification).
+		{Institution: "企业用户 demo companies", Kind: xaccess.KindEnterprise, User: "demo-company", Roles: []xaccess.Role{xaccess.RoleEnterprise}},
 	}
 }

@@ -33,6 +33,7 @@ func TestAuthenticateConsentAndLogins(t *testing.T) {
 		"demo-banker":    {[]xaccess.Role{xaccess.RoleBank}, lab.ClearRestricted},
 		"demo-regulator": {[]xaccess.Role{xaccess.RoleRegulator}, lab.ClearConfidential},
 		"demo-viewer":    {[]xaccess.Role{xaccess.RoleLab}, lab.ClearPublic},
+		"demo-company":   {[]xaccess.Role{xaccess.RoleEnterprise}, lab.ClearPublic},
 	}
 	var banker lab.Principal
 	for _, l := range logins {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/audit"
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -27,6 +30,16 @@ type WarningsOptions struct {
 	Warnings   *warnings.Store
 	// Subscriptions, when set, enables /v1/warning-subscriptions.
 	Subscriptions *warnings.Subscriptions
+	// Endpoints, when set, enables /v1/webhook-endpoints: subscribers register
+	// and manage their own endpoints. Queue, when set too, lists and replays
+	// their dead deliveries.
+	Endpoints *webhooks.Endpoints
+	Queue     *jobs.Queue
+	// Audit records endpoint changes. Nil: not recorded.
+	Audit *audit.Log
+	// StreamPoll is how often the server-sent-events feed looks for new
+	// warnings. Default 2s.
+	StreamPoll time.Duration
 	// Library lists the rules (GET /v1/warning-rules) and gives the sensitivity of
 	// evidence values, which are withheld above the caller's clearance. Default
 	// warnings.DefaultLibrary().
@@ -51,6 +64,18 @@ type WarningsOptions struct {
 //	                                   "industry"}; or a
 //	                                   text/csv list of company codes with ?endpoint_id=
 //	DELETE /v1/warning-subscriptions/{id}
+//	GET    /v1/warnings/stream                    server-sent events: each new warning the
+//	                                              caller's subscriptions take (as the webhooks
+//	                                              would), "id:" its id; Last-Event-ID or ?after=
+//	                                              resumes, otherwise the feed starts now
+//	GET    /v1/webhook-endpoints                  the institution's endpoints
+//	POST   /v1/webhook-endpoints                  {"url", "description"}: 201 with the
+//	                                              signing secret, shown this once
+//	POST   /v1/webhook-endpoints/{id}/rotate      a new secret beside the current one
+//	POST   /v1/webhook-endpoints/{id}/retire      keep only the newest secret
+//	DELETE /v1/webhook-endpoints/{id}             stop deliveries to it
+//	GET    /v1/webhook-deliveries/dead            deliveries that ran out of attempts
+//	POST   /v1/webhook-deliveries/{id}/replay     deliver a dead one again (same webhook-id)
 //
 // A company's warnings are for those who may assess it (a bank with its consent,
 // a regulator); the whole list and filter subscriptions are for those who may
@@ -81,10 +106,171 @@ func NewWarnings(o WarningsOptions) (http.Handler, error) {
 		h.route("POST /v1/warning-subscriptions", "warning_subscribe", h.authed(a.subscribe))
 		h.route("DELETE /v1/warning-subscriptions/{id}", "warning_unsubscribe", h.authed(a.unsubscribe))
 	}
+	if o.Subscriptions != nil {
+		// Not route: a stream has no request deadline.
+		h.mux.HandleFunc("GET /v1/warnings/stream", a.stream)
+	}
+	if o.Endpoints != nil {
+		h.route("GET /v1/webhook-endpoints", "webhook_endpoints", h.authed(a.endpoints))
+		h.route("POST /v1/webhook-endpoints", "webhook_endpoint_create", h.authed(a.createEndpoint))
+		h.route("POST /v1/webhook-endpoints/{id}/{op}", "webhook_endpoint_secret", h.authed(a.endpointOp))
+		h.route("DELETE /v1/webhook-endpoints/{id}", "webhook_endpoint_stop", h.authed(a.stopEndpoint))
+		if o.Queue != nil {
+			h.route("GET /v1/webhook-deliveries/dead", "webhook_dead", h.authed(a.dead))
+			h.route("POST /v1/webhook-deliveries/{id}/replay", "webhook_replay", h.authed(a.replay))
+		}
+	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
 	return reqid.Middleware(h.mux), nil
+}
+
+// hooks authorizes ActionManageWebhooks on endpoint id of the caller's
+// institution (0: the institution's endpoints as a whole).
+func (a *warningsAPI) hooks(ctx context.Context, p serving.Principal, id int64) error {
+	res := access.Resource{Kind: "webhook_endpoint", Owner: p.InstitutionID}
+	if id != 0 {
+		res.ID = strconv.FormatInt(id, 10)
+		ep, err := a.o.Endpoints.Get(ctx, id)
+		if err != nil {
+			return warningErr(err)
+		}
+		// Another institution's endpoint: Authorize refuses it, audited.
+		res.Owner = ep.InstitutionID
+	}
+	return warningErr(a.o.Authorizer.Authorize(ctx, p, access.ActionManageWebhooks, res))
+}
+
+func (a *warningsAPI) endpoints(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := a.hooks(ctx, p, 0); err != nil {
+		return 0, nil, err
+	}
+	eps, err := a.o.Endpoints.List(ctx, p.InstitutionID)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"endpoints": eps}, nil
+}
+
+func (a *warningsAPI) createEndpoint(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := a.hooks(ctx, p, 0); err != nil {
+		return 0, nil, err
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var b struct {
+		URL         string `json:"url"`
+		Description string `json:"description"`
+	}
+	if err := decodeBytes(data, &b); err != nil {
+		return 0, nil, err
+	}
+	if len([]rune(b.Description)) > 200 {
+		return 0, nil, fmt.Errorf("%w: description is at most 200 characters", serving.ErrInvalidInput)
+	}
+	ep, secret, err := a.o.Endpoints.Create(ctx, p.InstitutionID, b.URL, b.Description)
+	if err != nil {
+		return 0, nil, endpointErr(err)
+	}
+	a.audit(ctx, p, "webhook.endpoint.create", ep.ID, ep)
+	return http.StatusCreated, map[string]any{"endpoint": ep, "secret": secret}, nil
+}
+
+func (a *warningsAPI) endpointOp(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	op := r.PathValue("op")
+	if op != "rotate" && op != "retire" {
+		return 0, nil, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path)
+	}
+	if err := a.hooks(ctx, p, id); err != nil {
+		return 0, nil, err
+	}
+	if op == "retire" {
+		if err := a.o.Endpoints.Retire(ctx, p.InstitutionID, id); err != nil {
+			return 0, nil, warningErr(err)
+		}
+		a.audit(ctx, p, "webhook.endpoint.retire", id, nil)
+		return http.StatusNoContent, nil, nil
+	}
+	secret, err := a.o.Endpoints.Rotate(ctx, p.InstitutionID, id)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	a.audit(ctx, p, "webhook.endpoint.rotate", id, nil)
+	return http.StatusOK, map[string]any{"secret": secret}, nil
+}
+
+func (a *warningsAPI) stopEndpoint(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := a.hooks(ctx, p, id); err != nil {
+		return 0, nil, err
+	}
+	if err := a.o.Endpoints.Stop(ctx, p.InstitutionID, id); err != nil {
+		return 0, nil, warningErr(err)
+	}
+	a.audit(ctx, p, "webhook.endpoint.stop", id, nil)
+	return http.StatusNoContent, nil, nil
+}
+
+func (a *warningsAPI) dead(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := a.hooks(ctx, p, 0); err != nil {
+		return 0, nil, err
+	}
+	ds, err := webhooks.DeadOf(ctx, a.o.Queue, a.o.Endpoints, p.InstitutionID, 1000)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"deliveries": ds}, nil
+}
+
+func (a *warningsAPI) replay(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	ep, err := webhooks.DeliveryEndpoint(ctx, a.o.Queue, id)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	if err := a.hooks(ctx, p, ep); err != nil {
+		return 0, nil, err
+	}
+	job, err := webhooks.Replay(ctx, a.o.Queue, id)
+	if err != nil {
+		return 0, nil, warningErr(err)
+	}
+	a.audit(ctx, p, "webhook.delivery.replay", id, map[string]int64{"job": job})
+	return http.StatusAccepted, map[string]any{"job": job}, nil
+}
+
+// endpointErr maps the guard's refusal of an address to invalid input: the
+// caller named an endpoint the platform may not call.
+func endpointErr(err error) error {
+	if errors.Is(err, webhooks.ErrForbiddenAddress) {
+		return fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	}
+	return warningErr(err)
+}
+
+// audit records a change of a webhook endpoint in the audit log, when there is
+// one.
+func (a *warningsAPI) audit(ctx context.Context, p serving.Principal, action string, id int64, after any) {
+	if a.o.Audit == nil {
+		return
+	}
+	if _, err := a.o.Audit.Append(context.WithoutCancel(ctx), audit.Entry{Actor: p.Actor(), Action: action,
+		Subject: "webhook_endpoint:" + strconv.FormatInt(id, 10), After: after}); err != nil {
+		a.h.opts.Logger.Error("audit of a webhook change failed", "action", action, "err", err)
+	}
 }
 
 type warningsAPI struct {
@@ -279,4 +465,101 @@ func (a *warningsAPI) unsubscribe(ctx context.Context, p serving.Principal, r *h
 		return 0, nil, warningErr(err)
 	}
 	return http.StatusNoContent, nil, nil
+}
+
+// feedBatch bounds the warnings one look of the feed reads.
+const feedBatch = 500
+
+// stream is the server-sent-events feed of the caller's subscriptions.
+func (a *warningsAPI) stream(w http.ResponseWriter, r *http.Request) {
+	p, ok := a.h.principal(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	after, err := a.streamStart(ctx, r)
+	if err != nil {
+		a.h.fail(w, r, err)
+		return
+	}
+	poll := a.o.StreamPoll
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives any server write timeout
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 5000\n\n")
+	_ = rc.Flush()
+	quiet := time.Now()
+	for {
+		ws, err := a.o.Warnings.List(ctx, warnings.Filter{AfterID: after, Limit: feedBatch})
+		if err != nil {
+			if ctx.Err() == nil {
+				a.h.opts.Logger.ErrorContext(ctx, "warnings feed", "err", err)
+				fmt.Fprint(w, "event: error\ndata: {\"message\":\"the warning store is unavailable; reconnect\"}\n\n")
+				_ = rc.Flush()
+			}
+			return
+		}
+		feed, err := a.o.Subscriptions.Feed(ctx, p.InstitutionID, ws)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.h.opts.Logger.ErrorContext(ctx, "warnings feed", "err", err)
+			}
+			return
+		}
+		for _, fw := range feed {
+			b, err := json.Marshal(warnings.Alert{Event: warnings.EventOpened, Warning: fw})
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", fw.ID, warnings.EventOpened, b)
+		}
+		if len(ws) > 0 {
+			after = ws[len(ws)-1].ID
+			// Tell a resuming client how far it has read, even when nothing of
+			// this batch was its.
+			if len(feed) == 0 {
+				fmt.Fprintf(w, "id: %d\n\n", after)
+			}
+		}
+		if len(feed) > 0 || len(ws) > 0 {
+			quiet = time.Now()
+		} else if time.Since(quiet) >= 15*time.Second {
+			fmt.Fprint(w, ": keep-alive\n\n")
+			quiet = time.Now()
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		if len(ws) == feedBatch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(poll):
+		}
+	}
+}
+
+// streamStart is the id after which the feed starts: Last-Event-ID, ?after=, or
+// the newest warning now.
+func (a *warningsAPI) streamStart(ctx context.Context, r *http.Request) (int64, error) {
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")} {
+		if v == "" {
+			continue
+		}
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || id < 0 {
+			return 0, fmt.Errorf("%w: the feed resumes after a warning id, not %q", serving.ErrInvalidInput, v)
+		}
+		return id, nil
+	}
+	return a.o.Warnings.LastID(ctx)
 }

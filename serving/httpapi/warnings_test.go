@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -81,7 +82,8 @@ func TestWarningsOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: access.New(store, log), Warnings: ws, Subscriptions: subs, Library: lib})
+	h, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: access.New(store, log), Warnings: ws, Subscriptions: subs, Library: lib,
+		StreamPoll: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +173,72 @@ func TestWarningsOverHTTP(t *testing.T) {
 			t.Errorf("confidential value %v, withheld should be %v", tax, tc.withheld)
 		}
 	}
+	// The server-sent-events feed carries what the subscriptions take: the bank
+	// its consented company (confidential evidence withheld), the regulator its
+	// filter; a feed without a resume point starts now.
+	events := func(key, query string, want int, during func()) []map[string]any {
+		t.Helper()
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(cctx, "GET", srv.URL+"/v1/warnings/stream"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if ct := res.Header.Get("Content-Type"); res.StatusCode != 200 || !strings.HasPrefix(ct, "text/event-stream") {
+			t.Fatalf("stream: %d %s", res.StatusCode, ct)
+		}
+		if during != nil {
+			during()
+		}
+		var got []map[string]any
+		sc := bufio.NewScanner(res.Body)
+		for len(got) < want && sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var v map[string]any
+				if err := json.Unmarshal([]byte(d), &v); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, v)
+			}
+		}
+		if len(got) < want {
+			t.Fatalf("%d events, want %d", len(got), want)
+		}
+		return got
+	}
+	bankFeed := events(bankKey, "?after=0", 1, nil)
+	bw := bankFeed[0]["warning"].(map[string]any)
+	if bw["company"] != c1 || bankFeed[0]["event"] != "warning.opened" {
+		t.Fatalf("bank feed: %v", bankFeed)
+	}
+	if v := bw["evidence"].(map[string]any)["values"].([]any)[1].(map[string]any); v["withheld"] != true {
+		t.Fatalf("the bank's feed shows confidential evidence: %v", v)
+	}
+	if rf := events(regKey, "?after=0", 1, nil); rf[0]["warning"].(map[string]any)["rule"] != "court.dishonest.listed" {
+		t.Fatalf("regulator feed: %v", rf)
+	}
+	if status, _ := call(bankKey, "GET", "/v1/warnings/stream?after=x", "", ""); status != 400 {
+		t.Fatalf("a bad resume point: %d", status)
+	}
+	live := events(bankKey, "", 1, func() {
+		ev := &warnings.Evaluation{AsOf: "2025-02-28", Version: "t", Companies: 2, Firings: []warnings.Firing{
+			{Rule: "court.dishonest.listed", Severity: warnings.Red, Area: "court", Company: c1, Evidence: warnings.Evidence{AsOf: "2025-02-28",
+				Values: []warnings.Value{{Name: "court.dishonest.max_24m", Now: 1.0}, {Name: "tax.arrears.max_12m", Now: 5000.0}}}},
+			{Rule: "tax.arrears.present", Severity: warnings.Blue, Area: "tax", Company: c2, Evidence: warnings.Evidence{AsOf: "2025-02-28"}},
+			{Rule: "penalty.new", Severity: warnings.Yellow, Area: "penalty", Company: c2, Evidence: warnings.Evidence{AsOf: "2025-02-28"}},
+			{Rule: "penalty.new", Severity: warnings.Yellow, Area: "penalty", Company: c1, Evidence: warnings.Evidence{AsOf: "2025-02-28"}},
+		}}
+		if _, err := ws.Apply(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if lw := live[0]["warning"].(map[string]any); lw["company"] != c1 || lw["rule"] != "penalty.new" {
+		t.Fatalf("live event: %v", live)
+	}
+
 	// Acknowledging: the bank may for c1, not for c2.
 	list, _ := ws.List(ctx, warnings.Filter{})
 	ids := map[string]int64{}

@@ -49,7 +49,9 @@ const (
 	Red    Colour = "red"
 )
 
-func (c Colour) rank() int {
+// Rank orders the colours: 0 for blue (best) to 3 for red; -1 for an unknown
+// colour.
+func (c Colour) Rank() int {
 	switch c {
 	case Blue:
 		return 0
@@ -65,7 +67,7 @@ func (c Colour) rank() int {
 
 // Worse returns the worse of two colours.
 func Worse(a, b Colour) Colour {
-	if b.rank() > a.rank() {
+	if b.Rank() > a.Rank() {
 		return b
 	}
 	return a
@@ -227,7 +229,7 @@ func (p *Policy) Validate() error {
 	}
 	prevScore := math.Inf(1)
 	for i, c := range p.Colours {
-		if c.Colour.rank() < 0 {
+		if c.Colour.Rank() < 0 {
 			return bad("colours[%d]: colour %q is not blue, green, yellow or red", i, c.Colour)
 		}
 		last := i == len(p.Colours)-1
@@ -240,7 +242,7 @@ func (p *Policy) Validate() error {
 			}
 			prevScore = *c.MinScore
 		}
-		if i > 0 && c.Colour.rank() <= p.Colours[i-1].Colour.rank() {
+		if i > 0 && c.Colour.Rank() <= p.Colours[i-1].Colour.Rank() {
 			return bad("colours[%d]: %s must be worse than %s above it", i, c.Colour, p.Colours[i-1].Colour)
 		}
 	}

@@ -50,6 +50,8 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/inspection"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
+	"github.com/xinyi-platform/xinyi/serving/portal"
+	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/redislimit"
 	servingregistry "github.com/xinyi-platform/xinyi/serving/registry"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -70,6 +72,11 @@ type Options struct {
 	// Access is the access store of the registry API (opened by the caller for
 	// its own commands). Nil: the server's own access store is used.
 	Access *access.Store
+	// Contacts and Sender bind company accounts by a one-time code sent to the
+	// legal representative's registered contact (access.Options). Nil: accounts
+	// are bound only by an operator's verification.
+	Contacts access.ContactDirectory
+	Sender   access.Sender
 	// Catalog is the indicator catalog; Registry the model registry.
 	Catalog  *features.Catalog
 	Registry *registry.Registry
@@ -128,6 +135,11 @@ type Options struct {
 	// sample builds, which the command wires from lab).
 	ExtraQueues  map[string]int
 	RegisterJobs func(*jobs.Workers) error
+	// Doors, when set, returns further HTTP handlers by path prefix built over
+	// the server's own parts (its assessment service, jobs queue, webhook
+	// endpoints): the companies' cases, credit reports, financing. Stop, when
+	// not nil, is called at shutdown.
+	Doors func(d Doors) (handlers map[string]http.Handler, stop func(), err error)
 
 	// Webhooks guards the subscribers' endpoints warnings are delivered to
 	// (allow-listed address ranges, plain HTTP for tests).
@@ -169,6 +181,22 @@ type Console struct {
 	Jobs *jobs.Queue
 	// Risk is the regional risk index the API serves too.
 	Risk *riskindex.Cache
+	// Portfolio is a bank's post-loan view, Warnings the warning store behind
+	// its inbox, and Authorizer the one Authorize (acknowledgements).
+	Portfolio  portfolio.Sources
+	Warnings   *warnings.Store
+	Authorizer *servingaccess.Authorizer
+}
+
+// Doors are the parts of a running server further doors are built over.
+type Doors struct {
+	Access     *access.Store
+	Authorizer *servingaccess.Authorizer
+	Service    *serving.Service
+	Queue      *jobs.Queue
+	Endpoints  *webhooks.Endpoints
+	Directory  *datasets.Directory
+	Logger     *slog.Logger
 }
 
 // Server is one serving process, listening once New returns.
@@ -256,7 +284,7 @@ func (s *Server) build(ctx context.Context) error {
 	// ConsentCache, so a decision does not query the database for its consent; a
 	// revocation through this process applies at once, one made by another process
 	// within ConsentCache.
-	acc, err := access.Open(ctx, o.DB, access.Options{Audit: o.Audit, ConsentCacheTTL: o.ConsentCache})
+	acc, err := access.Open(ctx, o.DB, access.Options{Audit: o.Audit, ConsentCacheTTL: o.ConsentCache, Contacts: o.Contacts, Sender: o.Sender})
 	if err != nil {
 		return err
 	}
@@ -291,11 +319,12 @@ func (s *Server) build(ctx context.Context) error {
 		regAcc = acc
 	}
 	auth := servingaccess.New(acc, o.Audit) // the one Authorize of every route, refusals audited
+	history := scores.NewReader(o.Store, 0)
 	if s.svc, err = serving.New(serving.Options{
 		Models: s.holder, Features: s.online.Source(), Policy: o.Policy,
 		Authorizer: auth, Auditor: o.Audit, Catalog: servingfeatures.NewCatalog(o.Catalog),
 		Averages: servingfeatures.MeanAverages(snaps...), Logger: logger, ExplainCache: cacheSize, Metrics: metrics,
-		History: scores.NewReader(o.Store, 0),
+		History: history,
 	}); err != nil {
 		return err
 	}
@@ -364,19 +393,57 @@ func (s *Server) build(ctx context.Context) error {
 		mux.Handle("/", api)
 		mux.Handle("/v1/registry/", regapi.New(o.Registry, regAcc, regapi.Options{Logger: logger}))
 		wapi, err := httpapi.NewWarnings(httpapi.WarningsOptions{Authorizer: auth, Warnings: alerting.Warnings, Subscriptions: alerting.Subscriptions,
+			Endpoints: alerting.Endpoints, Queue: s.jobs, Audit: o.Audit,
 			Limiter: limiter, Metrics: metrics, Timeout: o.Timeout, Logger: logger})
 		if err != nil {
 			return err
 		}
-		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/"} {
+		for _, p := range []string{"/v1/warnings", "/v1/warnings/", "/v1/warning-rules", "/v1/warning-subscriptions", "/v1/warning-subscriptions/",
+			"/v1/webhook-endpoints", "/v1/webhook-endpoints/", "/v1/webhook-deliveries/"} {
 			mux.Handle(p, wapi)
+		}
+		// The companies' door and banks' consent requests.
+		ph := portal.New(portal.Options{Access: acc, Auth: acc, Authorizer: access.NewAuthorizer(acc, o.Audit), Assessor: s.svc, Logger: logger})
+		for _, p := range []string{"/v1/portal/", "/v1/consent-requests", "/v1/admin/bindings", "/v1/admin/bindings/"} {
+			mux.Handle(p, ph)
+		}
+		graph, dir := loadProfiles(ctx, o.Store, snaps, logger)
+		// A bank's post-loan view.
+		named := func(code string) (string, string, string, bool) {
+			if dir == nil {
+				return "", "", "", false
+			}
+			r, ok := dir.Company(code)
+			return r.Name, r.DistrictName, datasets.IndustryName(r.Industry), ok
+		}
+		pfs := portfolio.Sources{Consents: acc, Warnings: alerting.Warnings, Runs: history, Company: named,
+			Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, o.Store) }}
+		pf, err := httpapi.NewPortfolio(httpapi.PortfolioOptions{Authorizer: auth, Limiter: limiter, Metrics: metrics,
+			Options: httpapi.Options{Timeout: 4 * o.Timeout, Logger: logger}, Sources: pfs})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/portfolio", pf)
+		if o.Doors != nil {
+			hs, stop, err := o.Doors(Doors{Access: acc, Authorizer: auth, Service: s.svc, Queue: s.jobs, Endpoints: alerting.Endpoints,
+				Directory: dir, Logger: logger})
+			if err != nil {
+				return err
+			}
+			if stop != nil {
+				s.closers = append(s.closers, stop)
+			}
+			for prefix, h := range hs {
+				mux.Handle(prefix, h)
+			}
 		}
 		for prefix, h := range o.Mounts {
 			mux.Handle(prefix, h)
 		}
 		if o.Console != nil {
-			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk}
-			c.Graph, c.Directory = loadProfiles(ctx, o.Store, snaps, logger)
+			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
+				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth}
+			c.Graph, c.Directory = graph, dir
 			console, stop, err := o.Console(c)
 			if err != nil {
 				return err

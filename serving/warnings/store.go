@@ -569,3 +569,13 @@ func (s *Store) Notified(ctx context.Context, asof string) error {
 	}
 	return nil
 }
+
+// LastID is the id of the newest warning (0: none): where a feed that starts now
+// begins.
+func (s *Store) LastID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.db.QueryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM warnings`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("warnings: last id: %w", err)
+	}
+	return id, nil
+}

@@ -364,3 +364,46 @@ func (s *Subscriptions) Notify(ctx context.Context, q *jobs.Queue, ch *Changes) 
 	}
 	return n, nil
 }
+
+// Feed keeps, of ws, the warnings the subscriptions of institution take, by the
+// rule of the webhook alerts: a company subscription only while the consent
+// holds (checked now), a filter subscription by its filter; each kept warning's
+// evidence is redacted to the clearance of the subscription that took it. It is
+// what the institution's server-sent-events feed carries.
+func (s *Subscriptions) Feed(ctx context.Context, institution int64, ws []*Warning) ([]*Warning, error) {
+	subs, err := s.List(ctx, institution)
+	if err != nil || len(subs) == 0 {
+		return nil, err
+	}
+	now := s.opts.Now()
+	consent := map[string]bool{}
+	var out []*Warning
+	for _, w := range ws {
+		for _, sub := range subs {
+			if !sub.matches(w) {
+				continue
+			}
+			if sub.Company != "" {
+				ok, seen := consent[sub.Company]
+				if !seen {
+					_, err := s.opts.Consent.CheckConsent(ctx, sub.Company, institution, s.opts.Scope, now)
+					if err != nil && !errors.Is(err, access.ErrConsentRequired) && !errors.Is(err, access.ErrInvalid) {
+						return nil, err
+					}
+					ok = err == nil
+					consent[sub.Company] = ok
+				}
+				if !ok {
+					continue
+				}
+			}
+			rw, err := s.opts.Library.RedactWarning(w, sub.Clearance)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rw)
+			break
+		}
+	}
+	return out, nil
+}
