@@ -12,8 +12,9 @@
 //
 //   - every section states the date its data runs through (the latest committed
 //     batch of its sources, or the latest arrival_date present for generated
-//     data), and "no administrative penalty recorded by … between … and …" is
-//     said only up to that date;
+//     data; for a monthly table no later than the last month delivered; for a
+//     section of several tables the earliest of them), and "no administrative
+//     penalty recorded by … between … and …" is said only up to that date;
 //   - a department the platform receives nothing from is shown as not covered;
 //   - the rating and colour come from the score history with their as-of date,
 //     models and policy version, or the report says there is none.

@@ -121,7 +121,8 @@ const maxPartBytes = 1 << 30
 // as of asOf: per key (the id column of an event table, the event date of a monthly
 // one) the highest revision arrived by asOf, left out when that revision is a
 // retraction or an end of publicity. through is the later of the source's newest
-// committed batch and the latest arrival_date read (capped at asOf).
+// committed batch and the latest arrival_date of any part (capped at asOf; for a
+// monthly table, at the last day of the latest month delivered).
 func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo, hi datasets.Month, code string, asOf datasets.Day) (sourceFacts[T], error) {
 	var out sourceFacts[T]
 	src, err := datasets.SourceByName(source)
@@ -144,6 +145,7 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 	if infos, err = datasets.VisibleParts(ctx, store, source, infos); err != nil {
 		return out, fmt.Errorf("%w: %s: %v", ErrUnavailable, source, err)
 	}
+	var lastEvent datasets.Day // last day of the latest month with a row arrived by asOf
 	inForce := map[string]T{}
 	var order []string
 	for _, in := range infos {
@@ -170,6 +172,9 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 		if maxArrival > out.through {
 			out.through = maxArrival
 		}
+		if maxArrival > 0 {
+			lastEvent = max(lastEvent, m.LastDay())
+		}
 		for _, r := range rows {
 			_, event, _, rev, _, id := meta(&r)
 			key := id
@@ -187,6 +192,11 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 	}
 	if out.through > asOf {
 		out.through = asOf
+	}
+	// A monthly table describes months: its data runs no further than the last
+	// month delivered, however late that month arrived.
+	if src.Kind == datasets.Monthly {
+		out.through = min(out.through, lastEvent)
 	}
 	for _, k := range order {
 		r := inForce[k]

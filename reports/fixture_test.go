@@ -103,8 +103,8 @@ func newFixture(tb testing.TB, db *metadb.DB) *fixture {
 	a, b := f.a, f.b
 	writeRegion(tb, store, a, b)
 
-	// Utilities arrive through ingestion on 2026-11-20: their data runs through
-	// that day by the batch history.
+	// Utilities arrive through ingestion on 2026-11-20 (the batch history's
+	// date), with months up to 2026-10: their data runs through 2026-10-31.
 	csv := "code,event_date,kwh,water_tons,gas_m3,bill,arrears\n" +
 		a + ",2026-09,1000,10,5,800,0\n" + a + ",2026-10,1100,11,5,850,0\n" + b + ",2026-10,50,1,0,60,0\n"
 	if _, err := ingest.New(store).Ingest(ctx, datasets.SourceUtilities, []ingest.Input{{Name: "utilities.csv", R: strings.NewReader(csv)}},
@@ -186,11 +186,13 @@ func writeRegion(tb testing.TB, store blob.Store, a, b string) {
 		ArrivalDate: day("2026-11-28"), PenaltyID: "P7", Department: "市场监管局", Severity: 1}})
 
 	// Tax: A every month 2024-01..2026-10, arriving 10 days after the month
-	// (runs through 2026-11-10); 2024-09's arrears of 300 corrected to 0.
-	// Social insurance: A 2024-01..2026-06 arriving 15 days after (runs through
-	// 2026-07-15); arrears of 1200 in 2025-05.
-	// Loan: A 2024-01..2026-10 arriving 20 days after (2026-11-20); 35 days
-	// overdue in 2026-02.
+	// (the last, 2026-11-10; the data runs through the last month, 2026-10-31);
+	// 2024-09's arrears of 300 corrected to 0.
+	// Social insurance: A 2024-01..2026-06 arriving 15 days after (the last
+	// 2026-07-15; runs through 2026-06-30, earlier than the others); arrears of
+	// 1200 in 2025-05.
+	// Loan: A 2024-01..2026-10 arriving 20 days after (runs through 2026-10-31);
+	// 35 days overdue in 2026-02.
 	for mo := m("2024-01"); mo <= m("2026-10"); mo++ {
 		end := mo.LastDay()
 		tax := []datasets.TaxRow{{Code: a, EventDate: end, ArrivalDate: end + 10, CreditGrade: "B", Sales: 1e6}}

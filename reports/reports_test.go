@@ -35,12 +35,12 @@ type wantSection struct {
 
 var wantFinancing = []wantSection{
 	{"market", true, "2026-11-28", "2026-11-28", nil},                                                       // P2's publicity ended, P5 before the period, P4 and P7 are B's
-	{"tax", true, "2026-11-10", "2026-11-10", []string{"2025-03-10 P1"}},                                    // 2024-09's arrears corrected to 0
-	{"social_insurance", true, "2026-07-15", "2026-07-15", []string{"2025-05-31 social insurance arrears"}}, // runs through an earlier date
+	{"tax", true, "2026-10-31", "2026-10-31", []string{"2025-03-10 P1"}},                                    // the last month delivered; 2024-09's arrears corrected to 0
+	{"social_insurance", true, "2026-06-30", "2026-06-30", []string{"2025-05-31 social insurance arrears"}}, // runs through an earlier date
 	{"housing_fund", false, "", "", nil},
-	{"utilities", true, "2026-11-20", "2026-11-20", nil}, // the ingestion batch of 2026-11-20
+	{"utilities", true, "2026-10-31", "2026-10-31", nil}, // the batch of 2026-11-20 delivered up to 2026-10
 	{"courts", true, "2025-12-01", "2025-12-01", []string{"2025-07-01 (2025)浙0602民初123号"}},
-	{"credit", true, "2026-11-20", "2026-11-20", []string{"2026-02-28 overdue loan"}},
+	{"credit", true, "2026-10-31", "2026-10-31", []string{"2026-02-28 overdue loan"}},
 	{"real_estate", false, "", "", nil},
 	{"environment", true, "2026-11-28", "2026-11-28", nil}, // P3 was retracted
 }
@@ -130,8 +130,8 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 	for _, want := range []string{
 		"企业信用报告", "融资授信专用", "绍兴越城甲乙机械有限公司", r.Company, r.ID,
 		"2024-01-01至2026-11-28期间，市场监管局无行政处罚记录（数据截至2026-11-28）。",
-		"2024-01-01至2026-07-15期间，人力社保局有以下1条记录（数据截至2026-07-15）。",
-		"2026-07-16至2026-11-30的数据尚未送达本平台",
+		"2024-01-01至2026-06-30期间，人力社保局有以下1条记录（数据截至2026-06-30）。",
+		"2026-07-01至2026-11-30的数据尚未送达本平台",
 		"本平台尚未收到住房公积金中心的数据",
 		"失信被执行人",
 	} {
@@ -141,7 +141,7 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 	}
 	for _, want := range []string{
 		"No administrative penalty recorded by the Market regulation bureau between 2024-01-01 and 2026-11-28 (data runs through 2026-11-28).",
-		"1 record(s) of the Human resources and social security bureau between 2024-01-01 and 2026-07-15 (data runs through 2026-07-15).",
+		"1 record(s) of the Human resources and social security bureau between 2024-01-01 and 2026-06-30 (data runs through 2026-06-30).",
 		"No administrative penalty recorded by the Ecology and environment bureau between 2024-01-01 and 2026-11-28",
 		"Data from 2025-12-02 to 2026-11-30 has not reached the platform",
 	} {
