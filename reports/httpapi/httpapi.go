@@ -3,7 +3,7 @@
 //	POST /v1/reports                 issue: {"company_code", "purpose", "from", "to"} → 201 and the report
 //	GET  /v1/reports/{id}            the report as JSON
 //	GET  /v1/reports/{id}/pdf        the signed PDF
-//	GET  /v1/reports/{id}/verify     the QR code's address: issued here, signature good, not revoked
+//	GET  /v1/reports/{id}/verify     the QR code's address: issued here, signature good, not revoked (a page for a browser)
 //	POST /v1/reports/verify          the body is a report file: its signature, and the same checks
 //	POST /v1/reports/{id}/revoke     {"reason"}: a platform administrator withdraws a report
 //
@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -157,8 +158,39 @@ func (h *handler) verifyID(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	// A phone that scanned the QR code asks for a page; a program for JSON.
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+		w.WriteHeader(http.StatusOK)
+		_ = verifyPage.Execute(w, v)
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
 }
+
+// verifyPage is the answer to a browser: the outcome in Chinese and English.
+var verifyPage = template.Must(template.New("verify").Parse(`<!doctype html>
+<html lang="zh"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>信用报告核验 Credit report verification</title>
+<style>body{font-family:sans-serif;max-width:36em;margin:2em auto;padding:0 1em}.ok{color:#1a7f37}.bad{color:#cf222e}td{padding:.2em .6em}</style></head>
+<body><h1>信用报告核验 <small>Credit report verification</small></h1>
+{{if .Valid}}<p class="ok"><b>有效：本平台出具，签名有效，未撤销。</b><br>Valid: issued by this platform, signature good, not revoked.</p>
+{{else if eq .Status "revoked"}}<p class="bad"><b>已撤销 Revoked</b> {{.RevokedAt.Format "2006-01-02 15:04 MST"}}: {{.RevokeReason}}</p>
+{{else}}<p class="bad"><b>无效 Not valid</b> ({{.Status}})</p>{{end}}
+<table>
+<tr><td>报告编号 Report No.</td><td>{{.ReportID}}</td></tr>
+{{if .Company}}<tr><td>统一社会信用代码 Company</td><td>{{.Company}}</td></tr>
+<tr><td>用途 Purpose</td><td>{{.Purpose}}</td></tr>
+<tr><td>出具时间 Issued at</td><td>{{.IssuedAt.Format "2006-01-02 15:04 MST"}}</td></tr>{{end}}
+{{if .Digest}}<tr><td>SHA-256</td><td><code>{{.Digest}}</code></td></tr>{{end}}
+</table>
+<p>请核对纸质或电子报告的编号与内容；如需核验文件本身，请上传至 POST /v1/reports/verify。<br>
+Compare the number with the report you hold; to check a file itself, upload it to POST /v1/reports/verify.</p>
+</body></html>
+`))
 
 func (h *handler) verifyFile(w http.ResponseWriter, r *http.Request) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,19 @@ func TestRoutes(t *testing.T) {
 	}
 	if status, b := call("POST", "/v1/reports/"+rep.ID+"/revoke", adminKey, "application/json", []byte(`{"reason":"again"}`)); status != 409 {
 		t.Errorf("revoked twice: %d %s", status, b)
+	}
+	// A browser (the phone that scanned the QR code) gets a page.
+	req, _ := http.NewRequest("GET", srv.URL+"/v1/reports/"+rep.ID+"/verify", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !bytes.Contains(page, []byte("已撤销 Revoked")) ||
+			!bytes.Contains(page, []byte("mistaken record")) {
+			t.Errorf("verification page: %d %s", resp.StatusCode, page)
+		}
 	}
 	for _, v := range []reports.Verification{verify("GET", "/v1/reports/"+rep.ID+"/verify", nil), verify("POST", "/v1/reports/verify", pdf)} {
 		if v.Valid || v.Status != "revoked" || v.RevokeReason != "mistaken record" {
