@@ -20,7 +20,6 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
-	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/reports"
 	"github.com/xinyi-platform/xinyi/reports/scorehistory"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -268,5 +267,3 @@ func artifacts(tb testing.TB) string {
 	}
 	return dir
 }
-
-var _ = metadbtest.SQLite
