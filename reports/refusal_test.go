@@ -123,6 +123,12 @@ func TestBadRequests(t *testing.T) {
 			}
 		})
 	}
+	// A well-formed code the business registry does not know: nothing to report.
+	unknown := mustCode(t, "MA9YYYY9")
+	if _, _, err := f.svc.Issue(ctx, f.regulator, reports.Request{Company: unknown, Purpose: reports.Financing}); !errors.Is(err, reports.ErrUnknownCompany) ||
+		!access.Audited(err) || !strings.Contains(err.Error(), unknown) {
+		t.Errorf("a company unknown to the registry: %v, want an audited ErrUnknownCompany naming it", err)
+	}
 	var n int
 	if err := f.db.QueryRow(ctx, `SELECT COUNT(*) FROM reports_issued`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d reports stored (%v), want none", n, err)

@@ -98,9 +98,6 @@ func render(r *Report, font []byte) ([]byte, error) {
 
 	w.font(9.5, false)
 	name := r.CompanyName
-	if name == "" {
-		name = "（登记信息未送达 registry record not received）"
-	}
 	rows := [][2]string{
 		{"报告编号 Report No.", r.ID},
 		{"企业名称 Company", name},

@@ -14,6 +14,10 @@ var (
 	ErrInvalid = errors.New("reports: invalid input")
 	// ErrNotFound: no report with that id was issued here.
 	ErrNotFound = errors.New("reports: no such report")
+	// ErrUnknownCompany: the business registry holds no record of the company, so
+	// a report could only say nothing was recorded of a company the platform does
+	// not know.
+	ErrUnknownCompany = errors.New("reports: company not in the business registry")
 	// ErrConflict: the report is already revoked.
 	ErrConflict = errors.New("reports: conflict")
 	// ErrUnsigned: the file carries no signature line.

@@ -241,6 +241,10 @@ func (s *Service) Issue(ctx context.Context, p access.Principal, req Request) (*
 	if err := s.fill(ctx, r, per); err != nil {
 		return nil, nil, err
 	}
+	if r.CompanyName == "" {
+		err := fmt.Errorf("%w: no record of %s arrived by %s", ErrUnknownCompany, r.Company, per.asOf)
+		return nil, nil, s.opts.Authorizer.Refused(ctx, p, access.ActionAssess, access.Resource{Kind: "company", ID: r.Company, Operation: ActionIssue}, err)
+	}
 	font, err := loadFont(s.opts.FontPath)
 	if err != nil {
 		return nil, nil, err

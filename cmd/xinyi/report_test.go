@@ -40,6 +40,20 @@ func TestReportCommand(t *testing.T) {
 	if _, errs, code := run(t, "access", "consent", "-store", store, "-company", company, "-bank", "Shaoxing Bank"); code != 0 {
 		t.Fatalf("consent: exit %d: %s", code, errs)
 	}
+	// The platform knows nothing of the company yet: no report.
+	if _, errs, code := run(t, args...); code == 0 || !strings.Contains(errs, "not in the business registry") {
+		t.Fatalf("unknown company: exit %d, err %q", code, errs)
+	}
+	// The business registry delivers the company; no other department has.
+	reg := filepath.Join(dir, "companies.csv")
+	csv := "code,event_date,name,industry,district,founded,legal_form,status,status_date\n" +
+		company + ",2015-03-01,绍兴越城甲乙机械有限公司,C,330602,2015-03-01,有限责任公司,存续,2015-03-01\n"
+	if err := os.WriteFile(reg, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := run(t, "ingest", "--store", store, "--source", "companies", reg); code != 0 {
+		t.Fatalf("ingest companies: exit %d: %s", code, errs)
+	}
 	out, errs, code := run(t, args...)
 	if code != 0 || !strings.Contains(out, "0 of 11 departments covered") || !strings.Contains(out, "/v1/reports/XYR-") {
 		t.Fatalf("report: exit %d, out %q, err %q", code, out, errs)
@@ -50,7 +64,7 @@ func TestReportCommand(t *testing.T) {
 	}
 	if _, err := exec.LookPath("pdftotext"); err == nil {
 		text, err := exec.Command("pdftotext", pdf, "-").Output()
-		if err != nil || !strings.Contains(string(text), "上市专用") {
+		if err != nil || !strings.Contains(string(text), "上市专用") || !strings.Contains(string(text), "绍兴越城甲乙机械有限公司") {
 			t.Errorf("pdftotext: %v: the listing report lacks its purpose: %.200s", err, text)
 		}
 	}

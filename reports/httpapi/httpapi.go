@@ -247,6 +247,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "not_bound"
 	case errors.Is(err, access.ErrForbidden):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, reports.ErrUnknownCompany):
+		return http.StatusNotFound, "unknown_company"
 	case errors.Is(err, reports.ErrNotFound), errors.Is(err, errNoRoute):
 		return http.StatusNotFound, "not_found"
 	case errors.Is(err, reports.ErrConflict):

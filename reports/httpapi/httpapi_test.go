@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -52,6 +55,20 @@ func TestRoutes(t *testing.T) {
 	}
 	store, err := blob.OpenLocal(t.TempDir())
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The business registry knows the company; no department has delivered more.
+	var reg bytes.Buffer
+	w := parquet.NewGenericWriter[datasets.CompanyRow](&reg)
+	if _, err := w.Write([]datasets.CompanyRow{{Code: company, EventDate: 16500, ArrivalDate: 19000, Name: "绍兴越城甲乙机械有限公司",
+		Industry: "C", District: "330602", LegalForm: "有限责任公司", Status: datasets.StatusActive}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := datasets.SourceByName(datasets.SourceCompanies)
+	if _, err := blob.PutBytes(ctx, store, src.Key(datasets.Month(2015*12), 0), reg.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	key, _ := reports.GenerateKey()
