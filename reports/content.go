@@ -24,12 +24,13 @@ type content struct {
 	code  string
 	p     period
 
-	penalties   *sourceFacts[penaltyFact]
-	months      map[string]*sourceFacts[monthFact]
-	court       *sourceFacts[courtFact]
-	realEstate  *sourceFacts[realEstateFact]
-	loaded      map[string]error
-	companyName string
+	penalties     *sourceFacts[penaltyFact]
+	months        map[string]*sourceFacts[monthFact]
+	court         *sourceFacts[courtFact]
+	realEstate    *sourceFacts[realEstateFact]
+	loaded        map[string]error
+	companyName   string
+	companyStatus string // 存续, 吊销 or 注销 as of the issue day
 }
 
 func (c *content) lo() datasets.Month { return c.p.from.Month() }
@@ -89,7 +90,11 @@ func (c *content) load(ctx context.Context, ids []string) error {
 		return err
 	}
 	if len(reg.facts) > 0 {
-		c.companyName = reg.facts[len(reg.facts)-1].Name
+		row := reg.facts[len(reg.facts)-1]
+		c.companyName, c.companyStatus = row.Name, row.Status
+		if row.StatusDate > c.p.asOf || c.companyStatus == "" { // a status not yet in force
+			c.companyStatus = datasets.StatusActive
+		}
 	}
 	return nil
 }

@@ -83,6 +83,8 @@ type (
 		Revision    int32        `parquet:"revision"`
 		RowKind     int32        `parquet:"row_kind"`
 		Name        string       `parquet:"name"`
+		Status      string       `parquet:"status"`
+		StatusDate  datasets.Day `parquet:"status_date,date"`
 	}
 )
 

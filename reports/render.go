@@ -11,6 +11,8 @@ import (
 
 	"codeberg.org/go-pdf/fpdf"
 	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/xinyi-platform/xinyi/datasets"
 )
 
 // DefaultFontPath is Debian's fonts-droid-fallback CJK font (Apache 2.0), which
@@ -102,6 +104,7 @@ func render(r *Report, font []byte) ([]byte, error) {
 		{"报告编号 Report No.", r.ID},
 		{"企业名称 Company", name},
 		{"统一社会信用代码 Unified social credit code", r.Company},
+		{"登记状态 Registry status", r.CompanyStatus + " " + statusEn[r.CompanyStatus]},
 		{"报告期间 Period", r.From + " 至 to " + r.To},
 		{"出具时间 Issued at", r.IssuedAt.UTC().Format(time.RFC3339) + " (" + r.IssuedAt.In(cst).Format("2006-01-02 15:04 北京时间") + ")"},
 		{"申请方 Requested by", r.IssuedBy + " (" + r.RequestedAs + ")"},
@@ -190,6 +193,8 @@ func render(r *Report, font []byte) ([]byte, error) {
 }
 
 var cst = time.FixedZone("CST", 8*3600)
+
+var statusEn = map[string]string{datasets.StatusActive: "in operation", datasets.StatusRevoked: "licence revoked", datasets.StatusDeregistered: "closed"}
 
 func (w *renderer) font(size float64, bold bool) { w.size, w.bold = size, bold }
 

@@ -81,20 +81,23 @@ const (
 
 // Report is one issued credit report: what the PDF says, and its identity.
 type Report struct {
-	ID          string    `json:"id"` // the report number, e.g. XYR-20261206-7F3K9Q2M
-	Company     string    `json:"company_code"`
-	CompanyName string    `json:"company_name,omitempty"`
-	Purpose     Purpose   `json:"purpose"`
-	From        string    `json:"from"` // first day of the period, YYYY-MM-DD
-	To          string    `json:"to"`   // last day of the period
-	IssuedAt    time.Time `json:"issued_at"`
-	IssuedBy    string    `json:"issued_by"`    // the actor who asked for it
-	RequestedAs string    `json:"requested_as"` // company, bank or regulator: the access rule that allowed it
-	Sections    []Section `json:"sections"`
-	Rating      *Rating   `json:"rating,omitempty"` // nil: no score on record
-	VerifyURL   string    `json:"verify_url"`
-	KeyID       string    `json:"key_id"`
-	Digest      string    `json:"sha256,omitempty"` // of the PDF bytes before the signature line
+	ID          string `json:"id"` // the report number, e.g. XYR-20261206-7F3K9Q2M
+	Company     string `json:"company_code"`
+	CompanyName string `json:"company_name,omitempty"`
+	// CompanyStatus is the registry status on the issue day: 存续 (in operation),
+	// 吊销 (licence revoked) or 注销 (closed).
+	CompanyStatus string    `json:"company_status,omitempty"`
+	Purpose       Purpose   `json:"purpose"`
+	From          string    `json:"from"` // first day of the period, YYYY-MM-DD
+	To            string    `json:"to"`   // last day of the period
+	IssuedAt      time.Time `json:"issued_at"`
+	IssuedBy      string    `json:"issued_by"`    // the actor who asked for it
+	RequestedAs   string    `json:"requested_as"` // company, bank or regulator: the access rule that allowed it
+	Sections      []Section `json:"sections"`
+	Rating        *Rating   `json:"rating,omitempty"` // nil: no score on record
+	VerifyURL     string    `json:"verify_url"`
+	KeyID         string    `json:"key_id"`
+	Digest        string    `json:"sha256,omitempty"` // of the PDF bytes before the signature line
 
 	Status       string    `json:"status"`
 	RevokedAt    time.Time `json:"revoked_at,omitzero"`

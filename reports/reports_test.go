@@ -56,6 +56,9 @@ func TestIssueFinancing(t *testing.T) {
 		if got, want := r.CompanyName, "绍兴越城甲乙机械有限公司"; got != want {
 			t.Errorf("company name %q, want %q", got, want)
 		}
+		if got, want := r.CompanyStatus, "存续"; got != want {
+			t.Errorf("company status %q, want %q", got, want)
+		}
 		if got, want := r.RequestedAs, "bank"; got != want {
 			t.Errorf("requested as %q, want %q", got, want)
 		}
@@ -128,7 +131,7 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 	spaced := strings.Join(strings.Fields(text), " ")
 	dense := strings.Join(strings.Fields(text), "")
 	for _, want := range []string{
-		"企业信用报告", "融资授信专用", "绍兴越城甲乙机械有限公司", r.Company, r.ID,
+		"企业信用报告", "融资授信专用", "绍兴越城甲乙机械有限公司", r.Company, r.ID, "登记状态 Registry status", "存续 in operation",
 		"2024-01-01至2026-11-28期间，市场监管局无行政处罚记录（数据截至2026-11-28）。",
 		"2024-01-01至2026-06-30期间，人力社保局有以下1条记录（数据截至2026-06-30）。",
 		"2026-07-01至2026-11-30的数据尚未送达本平台",

@@ -287,7 +287,7 @@ func (s *Service) fill(ctx context.Context, r *Report, per period) error {
 	if err := c.load(ctx, ids); err != nil {
 		return err
 	}
-	r.CompanyName = c.companyName
+	r.CompanyName, r.CompanyStatus = c.companyName, c.companyStatus
 	for _, id := range ids {
 		r.Sections = append(r.Sections, c.section(departmentByID(id)))
 	}
