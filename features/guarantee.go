@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -88,5 +89,53 @@ func (g *GuaranteeNetwork) Cycles(maxLen, limit int) [][]string {
 		}
 		out = append(out, codes)
 	}
+	return out
+}
+
+// CircleSummary is one guarantee circle (a strongly connected component of at
+// least two companies) as of the network's date.
+type CircleSummary struct {
+	Members []string // sorted codes
+	// Given is what the members have guaranteed in all, in 元 (their guarantees
+	// to anyone, the circle's exposure to a member's failure).
+	Given float64
+	// Defaulted counts the members in default as of the date.
+	Defaulted int
+}
+
+// Circles lists every guarantee circle, largest exposure first.
+func (g *GuaranteeNetwork) Circles() []CircleSummary {
+	comp, count := g.Network.SCC()
+	byComp := make([][]int32, count)
+	for u, c := range comp {
+		byComp[c] = append(byComp[c], int32(u))
+	}
+	var out []CircleSummary
+	for _, nodes := range byComp {
+		if len(nodes) < 2 {
+			continue
+		}
+		c := CircleSummary{Members: make([]string, len(nodes))}
+		for i, u := range nodes {
+			c.Members[i] = g.Codes[u]
+			if g.Measures != nil {
+				c.Given += g.Measures.GivenAmount[u]
+			}
+			if g.Defaulted != nil && g.Defaulted[u] {
+				c.Defaulted++
+			}
+		}
+		slices.Sort(c.Members)
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b CircleSummary) int {
+		if a.Given != b.Given {
+			if a.Given > b.Given {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Members[0], b.Members[0])
+	})
 	return out
 }

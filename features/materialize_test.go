@@ -378,6 +378,11 @@ func TestLoadGuaranteeNetwork(t *testing.T) {
 	if !g.Defaulted[v] || g.Measures.Contagion[v] != 1 {
 		t.Errorf("c2 defaulted %v contagion %v, want true 1", g.Defaulted[v], g.Measures.Contagion[v])
 	}
+	// One circle: c1 and c2 guaranteed each other 1e6 and 2e6 (the hand universe's
+	// G1 and G2), and c2 is in default.
+	if cs := g.Circles(); len(cs) != 1 || fmt.Sprint(cs[0].Members) != fmt.Sprint([]string{c1, c2}) || cs[0].Given != 3e6 || cs[0].Defaulted != 1 {
+		t.Errorf("circles = %+v, want [c1 c2] given 3e6 with 1 defaulted", cs)
+	}
 	if _, err := g.Circle("nope"); !errors.Is(err, ErrUnknownCompany) {
 		t.Errorf("unknown code: err = %v", err)
 	}

@@ -631,3 +631,87 @@ type RiskView struct {
 type RiskIndex interface {
 	RiskIndex(ctx context.Context, p Principal) (RiskView, error)
 }
+
+// Binding is an enterprise account's binding to a company: how it was proven and
+// whether it is in force.
+type Binding struct {
+	ID int64
+	// Code is the company's unified social credit code; Name its registered name
+	// (the code when the registry is not connected).
+	Code, Name string
+	// Capacity is legal_rep or delegate; Method sms, operator or delegation; State
+	// pending, active or revoked.
+	Capacity, Method, State string
+	// Contact is where the one-time code went, masked ("138****5678").
+	Contact string
+	// User is the bound account's name (listed for a company's own accounts).
+	User                        string
+	Created, Activated, Revoked time.Time
+	CodeExpires                 time.Time
+}
+
+// CompanyConsent is one consent a company granted: who holds it, for what and
+// until when.
+type CompanyConsent struct {
+	ID int64
+	// Institution names the bank or guarantee institution holding it.
+	Institution string
+	// Scope is what it allows ("credit_assessment"); Purpose what it was given for
+	// ("portal", "consent_request:3", "" for a grant recorded by the platform).
+	Scope, Purpose            string
+	Granted, Expires, Revoked time.Time
+	Active                    bool
+}
+
+// ConsentRequest is a bank's request for a company's consent.
+type ConsentRequest struct {
+	ID int64
+	// Code and Name are the company's; Institution the asking bank's name.
+	Code, Name, Institution string
+	Scope, Note             string
+	Until                   time.Time
+	RequestedBy             string
+	Requested               time.Time
+	// State is pending, accepted, declined or withdrawn.
+	State      string
+	AnsweredBy string
+	Answered   time.Time
+}
+
+// Portal is the companies' own door (internal/access): an enterprise account
+// binds itself to a company by the one-time code sent to the legal
+// representative's registered contact, the legal representative delegates to
+// staff, and a bound account manages the company's consents and answers banks'
+// requests. The console authorizes ActionActForCompany for the company before
+// every call that names one; the backend records the refusals that the store
+// decides (another account's binding, another company's consent). Optional.
+type Portal interface {
+	// CompanyName is the company's registered name ("" when unknown).
+	CompanyName(ctx context.Context, code string) string
+	// Bindings lists the signed-in account's bindings, newest first.
+	Bindings(ctx context.Context, p Principal) ([]Binding, error)
+	// StartBinding sends a one-time code to the registered contact of the
+	// company's legal representative; the binding is pending until activated.
+	StartBinding(ctx context.Context, p Principal, code string) (Binding, error)
+	ActivateBinding(ctx context.Context, p Principal, id int64, otp string) (Binding, error)
+	EndBinding(ctx context.Context, p Principal, id int64) error
+	// Delegate lets the legal representative's account name a staff account.
+	Delegate(ctx context.Context, p Principal, code, user string) (Binding, error)
+	// CompanyBindings lists the accounts acting for a company.
+	CompanyBindings(ctx context.Context, p Principal, code string) ([]Binding, error)
+	Consents(ctx context.Context, p Principal, code string) ([]CompanyConsent, error)
+	// Grantees names the institutions a company may grant consent to.
+	Grantees(ctx context.Context) ([]string, error)
+	GrantConsent(ctx context.Context, p Principal, code, institution string, until time.Time) (CompanyConsent, error)
+	RevokeConsent(ctx context.Context, p Principal, code string, id int64) error
+	ConsentRequests(ctx context.Context, p Principal, code string) ([]ConsentRequest, error)
+	AnswerConsentRequest(ctx context.Context, p Principal, code string, id int64, accept bool) (ConsentRequest, error)
+}
+
+// ConsentAsks lets a bank ask a company for its consent and follow its own
+// requests (internal/access). Optional.
+type ConsentAsks interface {
+	CompanyName(ctx context.Context, code string) string
+	RequestConsent(ctx context.Context, p Principal, code, note string, until time.Time) (ConsentRequest, error)
+	RequestsOf(ctx context.Context, p Principal) ([]ConsentRequest, error)
+}

@@ -19,7 +19,7 @@ func FuzzForms(f *testing.F) {
 	auth := env.Server
 	sessions := map[string]*http.Cookie{}
 	tokens := map[string]string{}
-	for _, u := range []string{labtest.Scientist, labtest.Approver2, labtest.Regulator} {
+	for _, u := range []string{labtest.Scientist, labtest.Approver2, labtest.Regulator, labtest.CompanyRep, labtest.Banker} {
 		rec := httptest.NewRecorder()
 		auth.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/lab/login", nil))
 		pre := rec.Result().Cookies()[0]
@@ -45,6 +45,11 @@ func FuzzForms(f *testing.F) {
 	f.Add(uint8(2), "91330604MA2C0000XX", "")
 	f.Add(uint8(3), "%zz", "\x00")
 	f.Add(uint8(4), "p1", "approve")
+	f.Add(uint8(10), "91330604MA2C0000XX", "")
+	f.Add(uint8(11), "1", "123456")
+	f.Add(uint8(13), "上虞农商银行", "2099-01-01")
+	f.Add(uint8(14), "1", "accept")
+	f.Add(uint8(16), "91330604MA2C0000XX", "2027-01-01")
 	f.Fuzz(func(t *testing.T, which uint8, a, b string) {
 		type call struct {
 			user, method, path string
@@ -61,6 +66,13 @@ func FuzzForms(f *testing.F) {
 			{labtest.Regulator, "GET", "/lab/indicators/" + url.PathEscape(a), nil},
 			{labtest.Scientist, "GET", "/lab/models/" + url.PathEscape(a) + "/" + url.PathEscape(b), nil},
 			{labtest.Scientist, "POST", "/lab/lang", url.Values{"lang": {a}, "next": {b}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/bindings", url.Values{"code": {a}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/bindings/" + url.PathEscape(a) + "/activate", url.Values{"otp": {b}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/companies/" + url.PathEscape(a) + "/consents", url.Values{"institution": {b}, "until": {a}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/companies/" + env.Focus + "/consents", url.Values{"institution": {a}, "until": {b}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/companies/" + env.Focus + "/requests/" + url.PathEscape(a), url.Values{"decision": {b}}},
+			{labtest.CompanyRep, "POST", "/lab/portal/companies/" + env.Focus + "/delegates", url.Values{"user": {a}}},
+			{labtest.Banker, "POST", "/lab/companies/" + url.PathEscape(a) + "/consent-requests", url.Values{"note": {b}, "until": {a}}},
 		}
 		c := calls[int(which)%len(calls)]
 		var req *http.Request

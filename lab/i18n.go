@@ -39,6 +39,40 @@ func (l *Lang) Pick(zh, en string) string {
 	return en
 }
 
+// Money says an amount of yuan for people: in 万元 with separators in Chinese
+// ("350 万元"), in yuan with separators in English ("CNY 3,500,000").
+func (l *Lang) Money(yuan float64) string {
+	if math.IsNaN(yuan) || math.IsInf(yuan, 0) {
+		return "—"
+	}
+	if l.idx == 0 {
+		return groupDigits(yuan/1e4) + " 万元"
+	}
+	return "CNY " + groupDigits(yuan)
+}
+
+// Scope names a consent scope in words.
+func (l *Lang) Scope(scope string) string {
+	if m, ok := messages["scope."+scope]; ok {
+		return m[l.idx]
+	}
+	return scope
+}
+
+// Purpose says what a consent was given for: "portal", "consent_request:3",
+// "financing_request:12", "loan:7", or "" for a grant the platform recorded on
+// the company's signed authorization.
+func (l *Lang) Purpose(purpose string) string {
+	kind, id, _ := strings.Cut(purpose, ":")
+	if m, ok := messages["purpose."+kind]; ok {
+		if id != "" {
+			return fmt.Sprintf(m[l.idx], id)
+		}
+		return m[l.idx]
+	}
+	return purpose
+}
+
 // Dim names a dimension.
 func (l *Lang) Dim(d string) string { return l.T("dim." + d) }
 
@@ -287,12 +321,116 @@ var messages = map[string][2]string{
 	"company.colour":              {"风险码", "Risk colour"},
 	"company.limit":               {"预授信额度", "Pre-credit limit"},
 	"company.reasons":             {"评分原因", "Reasons"},
+	"company.pdPct":               {"违约概率（%）", "PD (%)"},
 	"company.history":             {"评分历史", "Score history"},
 	"company.graph":               {"担保圈", "Guarantee circle"},
 	"company.graphKey":            {"箭头由担保方指向被担保方；颜色为各企业的风险码；悬停可见代码与担保关系。", "Arrows point from guarantor to borrower; colours are each company's risk colour; hover for codes and links."},
 	"company.value":               {"企业值", "Company"},
 	"company.avg":                 {"行业均值", "Industry average"},
 	"company.indicators":          {"分维度指标与行业均值", "Indicators by dimension against the industry average"},
+	"nav.portal":                  {"我的企业", "My companies"},
+	"home.portal":                 {"绑定本企业账户，查看本企业的信用评估，管理授权，答复银行的授权请求。", "Bind your account to your company, see its credit assessment, manage its consents and answer banks' requests."},
+	"nav.asks":                    {"授权请求", "Consent requests"},
+	"home.asks":                   {"向企业申请信用评估授权，查看贵机构各项请求的答复。", "Ask companies for credit-assessment consent and follow your institution's requests."},
+	"portal.intro":                {"账户须经企业法定代表人证明后方可代表企业：验证码发送至工商登记的法定代表人手机，或由平台核验电子营业执照；法定代表人可授权本企业员工账户。", "An account acts for a company only once the legal representative proves it: a code goes to the mobile number registered for the legal representative, or the platform verifies the electronic business licence; the legal representative may delegate to staff accounts."},
+	"portal.company":              {"企业", "Company"},
+	"portal.capacity":             {"身份", "Capacity"},
+	"portal.method":               {"证明方式", "Proven by"},
+	"portal.state":                {"状态", "State"},
+	"portal.contact":              {"验证码发送至", "Code sent to"},
+	"portal.since":                {"日期", "Date"},
+	"portal.otp":                  {"6 位验证码", "6-digit code"},
+	"portal.activate":             {"完成绑定", "Bind"},
+	"portal.expires":              {"验证码有效期至", "Code valid until"},
+	"portal.end":                  {"解除绑定", "End binding"},
+	"portal.none":                 {"本账户尚未绑定任何企业。", "This account is not bound to any company yet."},
+	"portal.bindTitle":            {"绑定企业", "Bind a company"},
+	"portal.bindHint":             {"验证码将以短信发送至工商登记的法定代表人手机，10 分钟内有效，最多可输错 5 次。", "A code is sent by SMS to the mobile number registered for the legal representative; it is valid for 10 minutes and allows 5 wrong tries."},
+	"portal.send":                 {"发送验证码", "Send the code"},
+	"portal.sent":                 {"验证码已发送至 %s，请在 10 分钟内输入。", "The code was sent to %s; enter it within 10 minutes."},
+	"portal.otpShape":             {"验证码为 6 位数字。", "The code has 6 digits."},
+	"portal.bound":                {"绑定成功，本账户现可代表该企业。", "Bound: this account now acts for the company."},
+	"portal.ended":                {"已解除绑定。", "The binding has ended."},
+	"portal.assessment":           {"本企业信用评估", "The company's credit assessment"},
+	"portal.noProfile":            {"平台尚无本企业的信用评估。", "The platform has no assessment of this company yet."},
+	"portal.noAssessor":           {"信用评估服务未接入。", "The assessment service is not connected."},
+	"portal.pendingNote":          {"有 %d 项银行授权请求待您答复。", "Consent requests waiting for your answer: %d."},
+	"portal.consents":             {"授权情况：哪些机构可以查看本企业的信用信息", "Consents: who may see the company's credit information"},
+	"portal.consentsHint":         {"授权到期或撤销后，该机构即不能再查看本企业的信用评估。", "Once a consent expires or is revoked, the institution can no longer see the company's assessment."},
+	"portal.institution":          {"机构", "Institution"},
+	"portal.scope":                {"授权内容", "Scope"},
+	"portal.purpose":              {"授权缘由", "Given for"},
+	"portal.granted":              {"授权日期", "Granted"},
+	"portal.until":                {"有效期至", "Until"},
+	"portal.active":               {"有效", "active"},
+	"portal.revokedOn":            {"已撤销", "revoked"},
+	"portal.expired":              {"已到期", "expired"},
+	"portal.revoke":               {"撤销授权", "Revoke"},
+	"portal.noConsents":           {"本企业尚未向任何机构授权。", "The company has granted no consent."},
+	"portal.grantTitle":           {"新增授权", "Grant a consent"},
+	"portal.grant":                {"授权", "Grant"},
+	"portal.grantHint":            {"授权期限最长一年；可随时撤销。", "A consent lasts at most a year and can be revoked at any time."},
+	"portal.grantDone":            {"已向%s授权，有效期至 %s。", "Consent granted to %s until %s."},
+	"portal.chooseInst":           {"请选择机构。", "Choose an institution."},
+	"portal.revoked":              {"已撤销授权。", "The consent is revoked."},
+	"portal.requests":             {"银行的授权请求", "Banks' consent requests"},
+	"portal.note":                 {"申请说明", "Note"},
+	"portal.asked":                {"申请日期", "Asked on"},
+	"portal.accept":               {"同意", "Accept"},
+	"portal.decline":              {"拒绝", "Decline"},
+	"portal.noRequests":           {"暂无授权请求。", "No consent requests."},
+	"portal.accepted":             {"已同意，授权已生效。", "Accepted: the consent is in force."},
+	"portal.declined":             {"已拒绝该请求。", "The request is declined."},
+	"portal.accounts":             {"代表本企业的账户", "Accounts acting for the company"},
+	"portal.account":              {"账户", "Account"},
+	"portal.delegateTitle":        {"授权员工账户", "Delegate to a staff account"},
+	"portal.staff":                {"员工账户名", "Staff account name"},
+	"portal.delegate":             {"授权", "Delegate"},
+	"portal.delegateHint":         {"员工账户须为本平台的企业用户账户；法定代表人绑定解除时，员工授权一并失效。", "The staff account must be a company account of the platform; delegations end with the legal representative's binding."},
+	"portal.delegated":            {"已授权账户 %s 代表本企业。", "Account %s now acts for the company."},
+	"portal.userShape":            {"请输入 1 至 64 个字符的账户名。", "Enter an account name of 1 to 64 characters."},
+	"portal.errAlreadyBound":      {"本账户已绑定该企业，无需重复绑定。", "This account is already bound to the company"},
+	"portal.errNoContact":         {"工商登记中没有该企业法定代表人的手机号，无法发送验证码；请联系平台核验电子营业执照完成绑定。", "The business registry holds no mobile number of the company's legal representative; ask the platform to verify the electronic business licence"},
+	"portal.errNoSMS":             {"本平台未接入短信验证，无法发送验证码；请联系平台核验电子营业执照完成绑定。", "This platform sends no codes; ask the platform to verify the electronic business licence"},
+	"portal.errActivation":        {"验证码不正确或已失效，绑定未完成。输错 5 次或超过 10 分钟后，请重新发送验证码。", "The code is wrong or no longer valid; the account is not bound. After 5 wrong tries or 10 minutes, send a new code"},
+	"portal.errNotYours":          {"该记录不属于本账户或本企业，未做任何更改。", "It is not this account's or this company's; nothing was changed"},
+	"portal.errNotRep":            {"只有企业法定代表人的账户可以授权员工账户或解除员工的绑定。", "Only the legal representative's account delegates to staff or ends a staff account's binding"},
+	"portal.errNoUser":            {"没有这个账户名，请核对员工的账户名。", "No account has that name; check the staff account's name"},
+	"portal.errStaffBound":        {"该员工账户已代表本企业。", "That staff account already acts for the company"},
+	"portal.errNotStaff":          {"只能授权本平台的企业用户账户（须有企业角色且未停用）。", "Only an enabled company account of the platform can be delegated to"},
+	"portal.errNoInst":            {"没有这家机构，请从列表中选择。", "No such institution; pick one from the list"},
+	"portal.errNotGrantee":        {"只能向银行或融资担保机构授权。", "Consent is granted only to a bank or a guarantee institution"},
+	"portal.errAnswered":          {"该请求已答复或已撤回，未做任何更改。", "The request was already answered or withdrawn; nothing was changed"},
+	"ask.errPending":              {"贵机构对该企业已有一项待答复的授权请求，请等待企业答复。", "Your institution already has a request waiting for this company's answer"},
+	"ask.title":                   {"向企业申请授权", "Ask the company for consent"},
+	"ask.note":                    {"申请说明（企业可见）", "Note (the company reads it)"},
+	"ask.notePlaceholder":         {"例如：贵企业的流动资金贷款申请需查询信用评估", "e.g. to assess your working-capital loan application"},
+	"ask.hint":                    {"企业在“我的企业”中同意后，授权即生效，可重新打开企业画像。期限最长一年。", "Once the company accepts under My companies, the consent is in force and the profile opens again. At most a year."},
+	"ask.send":                    {"发送授权请求", "Send the request"},
+	"ask.sent":                    {"已向%s发送授权请求，等待企业答复。", "Request sent to %s; waiting for the company's answer."},
+	"ask.pending":                 {"贵机构已于 %s 发出授权请求（有效期至 %s），正在等待企业答复。", "Your institution asked on %s (until %s); the company has not answered yet."},
+	"ask.mine":                    {"查看贵机构的全部授权请求", "All your institution's consent requests"},
+	"ask.intro":                   {"贵机构向企业发出的授权请求及企业的答复。", "Your institution's consent requests to companies and their answers."},
+	"ask.none":                    {"贵机构尚未发出授权请求。", "Your institution has sent no consent requests."},
+	"ask.noteShape":               {"申请说明最多 500 字。", "The note is at most 500 characters."},
+	"scope.credit_assessment":     {"信用评估", "credit assessment"},
+	"purpose.portal":              {"企业自行授权", "granted by the company"},
+	"purpose.consent_request":     {"同意机构的第 %s 号授权请求", "accepted request no. %s"},
+	"purpose.financing_request":   {"第 %s 号融资申请", "financing request no. %s"},
+	"purpose.loan":                {"第 %s 号贷款", "loan no. %s"},
+	"purpose.":                    {"平台依企业书面授权登记", "recorded by the platform on the company's signed authorization"},
+	"w.binding.pending":           {"待输入验证码", "waiting for the code"},
+	"w.binding.active":            {"已生效", "active"},
+	"w.binding.revoked":           {"已解除", "ended"},
+	"w.capacity.legal_rep":        {"法定代表人", "legal representative"},
+	"w.capacity.delegate":         {"员工（法定代表人授权）", "staff (delegated)"},
+	"w.method.sms":                {"法定代表人手机验证码", "code to the legal representative's mobile"},
+	"w.method.operator":           {"平台核验电子营业执照", "licence verified by the platform"},
+	"w.method.delegation":         {"法定代表人授权", "delegation by the legal representative"},
+	"w.request.pending":           {"待答复", "waiting"},
+	"w.request.accepted":          {"已同意", "accepted"},
+	"w.request.declined":          {"已拒绝", "declined"},
+	"w.request.withdrawn":         {"已撤回", "withdrawn"},
 	"home.jobs":                   {"筛查、特征物化分片等后台任务：状态、进度、重试和错误。", "Background jobs such as screenings and materialization shards: state, progress, retries and errors."},
 	"jobs.all":                    {"全部", "All"},
 	"jobs.kind":                   {"任务类型", "Kind"},
@@ -387,7 +525,13 @@ var funcs = template.FuncMap{
 		w.Set("page", strconv.Itoa(page))
 		return w.Encode()
 	},
-	"ts":     func(t time.Time) string { return tsFormat(t) },
+	"ts": func(t time.Time) string { return tsFormat(t) },
+	"day": func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return t.UTC().Format(time.DateOnly)
+	},
 	"join":   strings.Join,
 	"printf": fmt.Sprintf,
 	"colour": colourHex,

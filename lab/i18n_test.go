@@ -20,7 +20,7 @@ func TestEveryMessageKeyExists(t *testing.T) {
 		b, _ := fs.ReadFile(templateFS, n)
 		sources = append(sources, string(b))
 	}
-	for _, n := range []string{"pages.go", "lab.go"} {
+	for _, n := range []string{"pages.go", "lab.go", "portal.go"} {
 		b, err := os.ReadFile(n)
 		if err != nil {
 			t.Fatal(err)
@@ -46,7 +46,11 @@ func TestEveryMessageKeyExists(t *testing.T) {
 	}
 	// Keys built at run time: nav.*, home.*, dimensions, enumerated words, statuses.
 	for _, k := range []string{"nav.indicators", "home.indicators", "dim.capital", "dim.network", "w.higher_worse", "w.confidential",
-		"w.running", "w.approved", "w.high", "w.red", "err.csrf", "err.notconnected", "flash.approved", "flash.rejected"} {
+		"w.running", "w.approved", "w.high", "w.red", "err.csrf", "err.notconnected", "flash.approved", "flash.rejected",
+		"nav.portal", "home.portal", "nav.asks", "home.asks", "scope.credit_assessment", "purpose.", "purpose.portal", "purpose.consent_request",
+		"w.binding.pending", "w.binding.active", "w.binding.revoked", "w.capacity.legal_rep", "w.capacity.delegate",
+		"w.method.sms", "w.method.operator", "w.method.delegation",
+		"w.request.pending", "w.request.accepted", "w.request.declined", "w.request.withdrawn"} {
 		if _, ok := messages[k]; !ok {
 			t.Errorf("message %q is missing", k)
 		}
@@ -62,6 +66,30 @@ func TestGroupDigits(t *testing.T) {
 		t.Run(tc.want, func(t *testing.T) {
 			if got := groupDigits(tc.in); got != tc.want {
 				t.Fatalf("groupDigits(%v) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMoneyAndPurposeInWords(t *testing.T) {
+	tests := []struct {
+		name, got, want string
+	}{
+		{"limit zh", langs["zh"].Money(3500000), "350 万元"},
+		{"limit zh large", langs["zh"].Money(123456789), "12,346 万元"},
+		{"limit zh small", langs["zh"].Money(85000), "8.50 万元"},
+		{"limit en", langs["en"].Money(3500000), "CNY 3,500,000"},
+		{"purpose request zh", langs["zh"].Purpose("consent_request:3"), "同意机构的第 3 号授权请求"},
+		{"purpose request en", langs["en"].Purpose("consent_request:3"), "accepted request no. 3"},
+		{"purpose portal zh", langs["zh"].Purpose("portal"), "企业自行授权"},
+		{"purpose operator en", langs["en"].Purpose(""), "recorded by the platform on the company's signed authorization"},
+		{"purpose unknown", langs["zh"].Purpose("tender:9"), "tender:9"},
+		{"scope zh", langs["zh"].Scope("credit_assessment"), "信用评估"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %q, want %q", tc.got, tc.want)
 			}
 		})
 	}

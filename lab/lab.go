@@ -61,6 +61,12 @@ type Options struct {
 	// pages).
 	Portfolio Portfolio
 	Graphs    GuaranteeGraphs
+	// Portal is the companies' own door: enterprise accounts' bindings, their
+	// consents and banks' requests (nil: no company pages).
+	Portal Portal
+	// ConsentAsks lets a bank refused for lack of consent ask the company for it
+	// (nil: the refusal page offers no request).
+	ConsentAsks ConsentAsks
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration
@@ -137,14 +143,16 @@ func (s *Server) parseTemplates() error {
 	if err != nil {
 		return err
 	}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	// The layout and the parts several pages share (files named _*.html) go
+	// into every page.
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return fmt.Errorf("lab: parse layout: %w", err)
 	}
 	s.pages = map[string]*template.Template{}
 	for _, n := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, n)
@@ -197,6 +205,10 @@ type handler func(q *req) error
 type route struct {
 	public bool          // no sign-in needed
 	action access.Action // what internal/access must allow (empty: any signed-in user)
+	// anyCompany: the page is about the user's own companies in general, so the
+	// role part of the action's rule is enough here; every company the page names
+	// is authorized on its own.
+	anyCompany bool
 }
 
 func (s *Server) handle(pattern string, a route, h handler) {
@@ -259,6 +271,12 @@ func (s *Server) authorize(q *req, a route) error {
 	if a.action == "" {
 		return nil
 	}
+	if a.anyCompany {
+		if _, err := access.Decide(q.principal().Principal, a.action, access.Resource{}); err == nil {
+			return nil
+		}
+		// Refused by the role rule: Authorize says so again and records it.
+	}
 	return s.allow(q, a.action, access.Resource{Kind: "console", ID: q.r.Method + " " + q.r.URL.Path})
 }
 
@@ -284,8 +302,12 @@ func (s *Server) allow(q *req, action access.Action, res access.Resource) error 
 	case errors.Is(err, access.ErrConsentRequired):
 		// Said in the reader's language, with the names the reader knows.
 		return fmt.Errorf("%w: %s", ErrConsentRequired, q.lang.Pick(
-			fmt.Sprintf("企业 %s 未向 %s 授予“信用评估”授权，或授权已到期、已撤销。企业可在授权后由贵机构重新查看。", res.ID, p.Institution),
-			fmt.Sprintf("Company %s has no active credit-assessment consent for %s: never granted, expired or revoked. Once the company grants it, open the profile again.", res.ID, p.Institution)))
+			fmt.Sprintf("企业%s未向%s授予“信用评估”授权，或授权已到期、已撤销。企业授权后，贵机构即可重新查看。", s.companyLabel(q, res.ID), p.Institution),
+			fmt.Sprintf("Company %s has no active credit-assessment consent for %s: never granted, expired or revoked. Once the company grants it, open the profile again.", s.companyLabel(q, res.ID), p.Institution)))
+	case errors.Is(err, access.ErrNotBound):
+		return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick(
+			fmt.Sprintf("账户 %s 尚未绑定企业%s，或绑定已结束。请先在“我的企业”中用发送给法定代表人的验证码完成绑定，或请法定代表人授权本账户。", p.User, s.companyLabel(q, res.ID)),
+			fmt.Sprintf("Account %s is not bound to company %s, or its binding has ended. Bind it first under My companies with the code sent to the legal representative, or ask the legal representative to delegate to this account.", p.User, s.companyLabel(q, res.ID))))
 	case errors.Is(err, access.ErrForbidden):
 		if need, ok := roleNeeds[action]; ok {
 			return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick(
@@ -294,6 +316,22 @@ func (s *Server) allow(q *req, action access.Action, res access.Resource) error 
 		}
 	}
 	return fmt.Errorf("%w: %w", ErrForbidden, err)
+}
+
+// companyLabel names a company by its registered name and code, or by its code
+// alone when no backend knows the name.
+func (s *Server) companyLabel(q *req, code string) string {
+	name := ""
+	if s.o.Portal != nil {
+		name = s.o.Portal.CompanyName(q.ctx(), code)
+	}
+	if name == "" && s.o.ConsentAsks != nil {
+		name = s.o.ConsentAsks.CompanyName(q.ctx(), code)
+	}
+	if name == "" {
+		return code
+	}
+	return q.lang.Pick(name+"（"+code+"）", name+" ("+code+")")
 }
 
 // roleNeeds says, in Chinese and English, what internal/access's rule for an action
@@ -308,6 +346,8 @@ var roleNeeds = map[access.Action][2]string{
 	access.ActionListJobs:        {"后台任务列表仅平台管理员可见", "The job list is for platform administrators"},
 	access.ActionFindCompanies:   {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},
 	access.ActionAssess:          {"企业画像需要银行的信贷角色或监管机构的监管角色", "Company profiles need the bank role at a bank or the regulator role at a regulator"},
+	access.ActionActForCompany:   {"“我的企业”需要企业用户账户", "My companies needs a company account (the enterprise role)"},
+	access.ActionRequestConsent:  {"向企业申请授权需要银行的信贷角色或担保机构的担保角色", "Asking a company for consent needs the bank role at a bank or the guarantor role at a guarantee institution"},
 }
 
 // roleWords names roles in the reader's language.
@@ -322,6 +362,8 @@ func roleWords(l *Lang, roles []access.Role) string {
 		access.RoleBank:          {"信贷", "bank"},
 		access.RoleRegulator:     {"监管", "regulator"},
 		access.RoleLab:           {"浏览", "viewer"},
+		access.RoleEnterprise:    {"企业", "company"},
+		access.RoleGuarantor:     {"担保", "guarantor"},
 	}
 	out := make([]string, len(roles))
 	for i, r := range roles {
@@ -369,6 +411,9 @@ type view struct {
 	Path    string
 	Flash   string
 	Data    any
+	// Portal and Asks: the company portal and banks' consent requests are
+	// connected (their nav entries show to the users who may use them).
+	Portal, Asks bool
 }
 
 func (s *Server) render(q *req, status int, page, nav, title string, data any) error {
@@ -377,7 +422,7 @@ func (s *Server) render(q *req, status int, page, nav, title string, data any) e
 		return fmt.Errorf("lab: no template %q", page)
 	}
 	v := view{L: q.lang, Prefix: s.o.Prefix, CSRF: q.csrf, Nav: nav, Title: title, Path: q.r.URL.RequestURI(), Data: data,
-		Flash: q.r.URL.Query().Get("flash")}
+		Flash: q.r.URL.Query().Get("flash"), Portal: s.o.Portal != nil, Asks: s.o.ConsentAsks != nil}
 	if q.sess != nil {
 		p := q.sess.principal
 		v.User = &p

@@ -65,6 +65,8 @@ func (s *Server) routes() {
 	s.handle("GET /companies", companies, s.companySearch)
 	s.handle("GET /companies/{code}", companies, s.company)
 
+	s.portalRoutes()
+
 	s.handle("GET /jobs", route{action: access.ActionListJobs}, s.jobs)
 	s.handle("GET /sources", route{action: access.ActionSourceStatus}, s.sources)
 
@@ -161,6 +163,8 @@ func (s *Server) home(q *req) error {
 	add("screenings", "screenings", p.May(string(access.ActionScreen)))
 	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
 	add("risk", "risk", s.o.Risk != nil && p.May(string(access.ActionScreen)))
+	add("portal", "portal", s.o.Portal != nil && p.May(string(access.ActionActForCompany)))
+	add("consent-requests", "asks", s.o.ConsentAsks != nil && p.May(string(access.ActionRequestConsent)))
 	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
 	add("sources", "sources", s.o.Sources != nil && p.May(string(access.ActionSourceStatus)))
 	add("portfolio", "portfolio", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
@@ -761,16 +765,32 @@ func (s *Server) company(q *req) error {
 	// A regulator may open every profile; a bank only with the company's consent.
 	// internal/access decides, and records a refusal.
 	if err := s.allow(q, access.ActionAssess, access.Resource{Kind: "company", ID: code}); err != nil {
+		if errors.Is(err, ErrConsentRequired) && s.o.ConsentAsks != nil && p.May(string(access.ActionRequestConsent)) {
+			// The refusal (already recorded) with a way to ask the company.
+			return s.consentNeeded(q, code, err)
+		}
 		return err
 	}
 	c, err := s.o.Companies.Company(q.ctx(), p, code)
 	if err != nil {
 		return err
 	}
+	d, err := s.profileData(q, c)
+	if err != nil {
+		return err
+	}
+	return s.render(q, http.StatusOK, "company", "companies", c.Name, d)
+}
+
+// profileData draws a profile's charts: the score history and the guarantee
+// circle (the bank's, the regulator's and the company's own page share them).
+func (s *Server) profileData(q *req, c Company) (companyData, error) {
+	code := c.Code
+	var err error
 	if len(c.Graph.Nodes) == 0 && s.o.Graphs != nil {
 		g, err := s.o.Graphs.GuaranteeGraph(q.ctx(), code)
 		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
+			return companyData{}, err
 		}
 		c.Graph = g
 	}
@@ -779,7 +799,7 @@ func (s *Server) company(q *req) error {
 		pts := make([]svg.Point, len(c.History))
 		ticks := make([]svg.Tick, 0, 6)
 		for i, h := range c.History {
-			pts[i] = svg.Point{X: float64(i), Y: h.PD}
+			pts[i] = svg.Point{X: float64(i), Y: 100 * h.PD} // in percent, as the facts say it
 		}
 		// At most six labelled months, first and last included, evenly spread.
 		n := len(c.History) - 1
@@ -791,16 +811,16 @@ func (s *Server) company(q *req) error {
 			}
 			ticks = append(ticks, svg.Tick{Value: float64(i), Label: c.History[i].Month})
 		}
-		if d.History, err = chart(svg.Lines([]svg.Series{{Name: "PD", Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
-			return err
+		if d.History, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("company.pdPct"), Points: pts}}, ticks, svg.Options{Title: q.lang.T("company.history"), Width: 520, Height: 260})); err != nil {
+			return companyData{}, err
 		}
 	}
 	if len(c.Graph.Nodes) > 0 {
 		if d.Graph, err = chart(svg.GuaranteeGraph(c.Graph, svg.Options{Title: q.lang.T("company.graph"), Width: 520, Height: 420})); err != nil {
-			return err
+			return companyData{}, err
 		}
 	}
-	return s.render(q, http.StatusOK, "company", "companies", c.Name, d)
+	return d, nil
 }
 
 // jobStates are the states the job list filters by, in the order offered.

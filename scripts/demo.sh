@@ -93,6 +93,7 @@ info="$dir/.xinyi/demo-info.txt"
                    and gRPC on $grpc
   registry API     http://$http/v1/registry/models    (with a key)
   company portal   http://$http/v1/portal/companies/$company/profile   (demo-company's key; bound to $company)
+                   and in the console: http://$http/lab/portal (demo-company), consent requests at http://$http/lab/consent-requests (demo-banker)
   credit reports   POST http://$http/v1/reports {"company_code":"$company","purpose":"financing"} (a consented bank's key);
                    check a file offline: xinyi report verify --public-key $dir/.xinyi/report.key.pub FILE.pdf
   one-time codes   $dir/.xinyi/sms-outbox.txt         (codes that bind company accounts, as an SMS gateway would send them)

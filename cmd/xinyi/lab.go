@@ -194,6 +194,10 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	if d.jobs != nil {
 		opts.Jobs = labjobs.New(d.jobs)
 	}
+	// The companies' own door and banks' consent requests, with companies named
+	// from the business registry when the directory is loaded.
+	portal := auth.Portal(labaccess.DirectoryNames(d.dir))
+	opts.Portal, opts.ConsentAsks = portal, portal
 	opts.Sources = labfeatures.NewSources(d.store)
 	if d.risk != nil {
 		opts.Risk = labserving.NewRisk(d.risk)

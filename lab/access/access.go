@@ -1,9 +1,13 @@
 // Package access adapts internal/access to the lab console: API keys become lab
 // principals, and internal/access's one Authorize decides every route and company
-// profile (consent included), recording refusals in the audit log.
+// profile (consent included), recording refusals in the audit log. Portal is the
+// companies' own door (bindings proven by the legal representative, consents,
+// answers to banks' requests) and banks' consent requests over the same store;
+// refusals the store decides are recorded through the same Authorizer.
 //
 //	auth := labaccess.New(store, auditLog)
-//	srv, err := lab.New(lab.Options{Auth: auth, Authorizer: auth, ...})
+//	portal := auth.Portal(labaccess.DirectoryNames(directory))
+//	srv, err := lab.New(lab.Options{Auth: auth, Authorizer: auth, Portal: portal, ConsentAsks: portal, ...})
 package access
 
 import (

@@ -2,7 +2,8 @@
 // installed by scripts/chromium.sh) through chromedp: sign in, find an indicator and
 // its histogram, train and register a model and see its ROC curve, upload a model,
 // approve it as a second user, run a screening and see the tier chart, and open a
-// company's guarantee graph. Screenshots of the main pages are saved under
+// company's guarantee graph; a company binds itself and answers a bank's consent
+// request. Screenshots of the main pages are saved under
 // $XINYI_ARTIFACTS/lab (or a temporary folder named in the log).
 package e2e
 
@@ -186,6 +187,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1366, 860), // a laptop screen
+		chromedp.Flag("lang", "zh-CN"), // a browser of the region: dates entered as 年/月/日
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -430,4 +432,111 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("sources in Chinese:\n%s", txt)
 	}
 	s.screenshot("21-sources-zh")
+
+	portalFlow(t, s, env)
+}
+
+// portalFlow is the companies' own door and banks' consent requests: a bank
+// refused for lack of consent asks for it; a company account binds itself with
+// the code sent to the legal representative; the legal representative's account
+// delegates, grants a consent and accepts the bank's request, which opens the
+// profile to the bank. In Chinese, then in English.
+func portalFlow(t *testing.T, s *session, env *labtest.Env) {
+	srv := s.base
+	s.logout()
+	s.login(env.Keys[labtest.Banker])
+	s.do("refused profile", chromedp.Navigate(srv+"/lab/companies/"+env.Focus), chromedp.WaitVisible(chromedp.CSS("#ask-form")))
+	if d := s.text("#error-detail"); !strings.Contains(d, "上虞卧龙电气有限公司 00") || !strings.Contains(d, "信用评估") {
+		t.Fatalf("consent refusal %q does not name the company", d)
+	}
+	s.do("ask", chromedp.SendKeys(chromedp.CSS("#ask-note"), "贵企业申请流动资金贷款 500 万元，需查询信用评估"))
+	s.screenshot("22-ask-consent-zh")
+	s.clickWait("ask", "#ask-submit", has("#ask-table"))
+	if txt := s.text("#ask-table"); !strings.Contains(txt, "上虞卧龙电气有限公司 00") || !strings.Contains(txt, "待答复") {
+		t.Fatalf("bank's requests:\n%s", txt)
+	}
+	s.screenshot("23-consent-requests-zh")
+	s.logout()
+
+	// A company account binds itself to a company by the code sent to the legal
+	// representative.
+	s.login(env.Keys[labtest.Newcomer])
+	if s.count("#nav-portal") != 1 {
+		t.Fatal("no 我的企业 entry for a company account")
+	}
+	s.do("portal", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#bind-form")),
+		chromedp.SendKeys(chromedp.CSS("#bind-code"), env.Codes[1]))
+	s.clickWait("send code", "#bind-submit", has("#flash"))
+	if f := s.text("#flash"); !strings.Contains(f, "验证码已发送至 "+labtest.RepMasked) {
+		t.Fatalf("flash %q", f)
+	}
+	s.screenshot("24-portal-code-sent-zh")
+	// A code that is not the one sent is refused in words; the binding stays pending.
+	sent := env.SMS.LastCode(t)
+	wrong := []byte(sent)
+	wrong[5] = '0' + (wrong[5]-'0'+1)%10
+	s.do("wrong code", chromedp.SendKeys(chromedp.CSS("#binding-table form.activate input[name=otp]"), string(wrong)))
+	s.clickWait("wrong code", "#binding-table form.activate button", has("#error-heading"))
+	if d := s.text("#error-detail"); !strings.Contains(d, "验证码不正确或已失效") {
+		t.Fatalf("wrong code refusal %q", d)
+	}
+	s.screenshot("24b-portal-wrong-code-zh")
+	s.do("enter code", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table form.activate")),
+		chromedp.SendKeys(chromedp.CSS("#binding-table form.activate input[name=otp]"), sent))
+	s.clickWait("activate", "#binding-table form.activate button", has("#own-name"))
+	if h := s.text("#own-name"); !strings.Contains(h, "上虞晶盛机电有限公司 01") {
+		t.Fatalf("own page heading %q", h)
+	}
+	s.logout()
+
+	// The legal representative's account: its bindings, its company's page.
+	s.login(env.Keys[labtest.CompanyRep])
+	s.do("bindings", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table")))
+	if txt := s.text("#binding-table"); !strings.Contains(txt, "上虞卧龙电气有限公司 00") || !strings.Contains(txt, "法定代表人") || !strings.Contains(txt, "已生效") {
+		t.Fatalf("bindings:\n%s", txt)
+	}
+	s.screenshot("25-portal-bindings-zh")
+	s.clickWait("own page", "#binding-table a.company-link", has("#consent-table"))
+	s.do("delegate", chromedp.SendKeys(chromedp.CSS("#delegate-user"), labtest.Staff))
+	s.clickWait("delegate", "#delegate-submit", has("#flash"))
+	s.do("grant", chromedp.SetValue(chromedp.CSS("#grant-inst"), labtest.Bank2Name))
+	s.clickWait("grant", "#grant-submit", has("#flash"))
+	if txt := s.text("#consent-table"); !strings.Contains(txt, labtest.Bank2Name) || !strings.Contains(txt, "企业自行授权") || !strings.Contains(txt, "有效") {
+		t.Fatalf("consents:\n%s", txt)
+	}
+	if txt := s.text("#request-table"); !strings.Contains(txt, labtest.BankName) || !strings.Contains(txt, "待答复") {
+		t.Fatalf("requests:\n%s", txt)
+	}
+	if got := s.text("#company-limit"); got != "350 万元" {
+		t.Fatalf("limit %q", got)
+	}
+	if n := s.count("#company-history svg polyline"); n != 1 {
+		t.Fatalf("score history has %d lines", n)
+	}
+	s.screenshot("26-own-company-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	if txt := s.text("#consent-table"); !strings.Contains(txt, "granted by the company") || !strings.Contains(txt, "credit assessment") {
+		t.Fatalf("consents in English:\n%s", txt)
+	}
+	s.screenshot("27-own-company-en")
+	s.clickWait("accept", "#request-table button.accept", has("#flash"))
+	if txt := s.text("#request-table"); !strings.Contains(txt, "accepted") {
+		t.Fatalf("requests after accepting:\n%s", txt)
+	}
+	s.screenshot("28-own-company-accepted-en")
+	s.do("bindings en", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table")))
+	s.screenshot("29-portal-bindings-en")
+	s.logout()
+
+	// The bank sees the profile now, its request answered, and asks another company.
+	s.login(env.Keys[labtest.Banker])
+	s.do("profile", chromedp.Navigate(srv+"/lab/companies/"+env.Focus), chromedp.WaitVisible(chromedp.CSS("#company-history")))
+	s.do("requests", chromedp.Navigate(srv+"/lab/consent-requests"), chromedp.WaitVisible(chromedp.CSS("#ask-table")))
+	if txt := s.text("#ask-table"); !strings.Contains(txt, "accepted") {
+		t.Fatalf("bank's requests in English:\n%s", txt)
+	}
+	s.screenshot("30-consent-requests-en")
+	s.do("ask en", chromedp.Navigate(srv+"/lab/companies/"+env.Codes[2]), chromedp.WaitVisible(chromedp.CSS("#ask-form")),
+		chromedp.SendKeys(chromedp.CSS("#ask-note"), "To assess your working-capital loan application"))
+	s.screenshot("31-ask-consent-en")
 }

@@ -41,6 +41,15 @@ const (
 	Operator  = "qian" // administrator of the platform itself
 	BankName  = "上虞农商银行"
 	RegName   = "上虞区市场监督管理局"
+	// CompanyRep is the account of Focus's legal representative, bound by the
+	// platform's verification of the electronic business licence; Staff and
+	// Newcomer are company accounts bound to nothing yet.
+	CompanyRep  = "he"
+	Staff       = "ma"
+	Newcomer    = "lin"
+	CompanyName = "上虞企业用户"
+	// Bank2Name is a second bank, a grantee of consent.
+	Bank2Name = "绍兴银行上虞支行"
 )
 
 // Env is a console wired to real access control (SQLite), the real indicator catalog,
@@ -61,8 +70,12 @@ type Env struct {
 	Trainer    *labtraining.Trainer
 	Built      *labfeatures.Samples // samples of the offline store (empty) and their builds
 	Companies  Companies
-	Codes      []string // screening population, highest risk first is not implied
-	Focus      string   // the company with a full profile and guarantee graph
+	// Portal is the companies' door and banks' requests over Access; SMS holds
+	// the one-time codes sent to legal representatives.
+	Portal *labaccess.Portal
+	SMS    *Outbox
+	Codes  []string // screening population, highest risk first is not implied
+	Focus  string   // the company with a full profile and guarantee graph
 }
 
 // EnvOptions tunes NewEnv.
@@ -124,7 +137,8 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.Audit = log
-	if e.Access, err = xaccess.Open(ctx, db, xaccess.Options{Audit: log}); err != nil {
+	e.SMS = &Outbox{}
+	if e.Access, err = xaccess.Open(ctx, db, xaccess.Options{Audit: log, Contacts: Contacts{}, Sender: e.SMS}); err != nil {
 		t.Fatal(err)
 	}
 	bank, err := e.Access.CreateInstitution(ctx, "setup", BankName, xaccess.KindBank)
@@ -140,6 +154,13 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	firms, err := e.Access.CreateInstitution(ctx, "setup", CompanyName, xaccess.KindEnterprise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Access.CreateInstitution(ctx, "setup", Bank2Name, xaccess.KindBank); err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []struct {
 		name  string
 		inst  int64
@@ -152,6 +173,9 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		{Banker, bank.ID, []xaccess.Role{xaccess.RoleBank}},
 		{Viewer, bank.ID, []xaccess.Role{xaccess.RoleLab}},
 		{Operator, platform.ID, []xaccess.Role{xaccess.RoleAdmin}},
+		{CompanyRep, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
+		{Staff, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
+		{Newcomer, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
 	} {
 		usr, err := e.Access.CreateUser(ctx, "setup", u.name, u.inst, u.roles...)
 		if err != nil {
@@ -202,11 +226,19 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	e.Screenings = &Screenings{Population: pop, Models: []string{"violation:champion", "violation:challenger"}, StepDelay: o.ScreeningStep}
 	e.Focus = e.Codes[0]
 	e.Companies = Companies{e.Focus: focusCompany(e.Codes)}
+	rep, err := e.Access.UserByName(ctx, CompanyRep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Access.BindByOperator(ctx, "setup", rep.ID, e.Focus, "电子营业执照 licence 330604-0001"); err != nil {
+		t.Fatal(err)
+	}
+	e.Portal = auth.Portal(e.Screenings)
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Now: o.Now})
+		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

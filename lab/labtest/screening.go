@@ -216,3 +216,13 @@ func (s *Screenings) Explore(_ context.Context, _ lab.Principal, id string, q la
 	}
 	return lab.PageOf(rows, lab.FacetsOf(rows, func(c string) string { return c + " " + industryNames[c] }), q)
 }
+
+// CompanyName names a company of the screening population ("" for others).
+func (s *Screenings) CompanyName(code string) string {
+	for _, c := range s.Population {
+		if c.Code == code {
+			return c.Name
+		}
+	}
+	return ""
+}

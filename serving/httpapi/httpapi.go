@@ -63,6 +63,12 @@ type Options struct {
 	// Drift answers GET /v1/score-drift: how far each model's figures have moved
 	// from its first scored date (serving/scores.Drift; nil: off).
 	Drift func(ctx context.Context) ([]scores.DriftPoint, error)
+	// Movers answers GET /v1/risk-index/movers: the companies that moved most
+	// between two scored dates (riskindex.FindMovers; nil: off).
+	Movers func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error)
+	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
+	// circles ranked by risk or exposure (riskindex.Circles; nil: off).
+	Circles *riskindex.Circles
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -114,6 +120,12 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.RiskIndex != nil {
 		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
+	}
+	if opts.Circles != nil {
+		h.route("GET /v1/topics/guarantee-circles", "topic_circles", h.authed(h.circles))
+	}
+	if opts.Movers != nil {
+		h.route("GET /v1/risk-index/movers", "risk_movers", h.authed(h.movers))
 	}
 	if opts.Drift != nil {
 		h.route("GET /v1/score-drift", "score_drift", h.authed(h.scoreDrift))

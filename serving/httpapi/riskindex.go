@@ -2,8 +2,11 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -49,4 +52,62 @@ func (h *handler) scoreDrift(ctx context.Context, p serving.Principal, _ *http.R
 		pts = []scores.DriftPoint{}
 	}
 	return http.StatusOK, map[string]any{"drift": pts}, nil
+}
+
+// movers answers GET /v1/risk-index/movers?from=&to=&district=&industry=&limit=:
+// the companies whose figures worsened and improved most between two scored
+// dates (default the two newest), for those who may screen the region.
+func (h *handler) movers(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionScreen, access.Resource{Kind: "risk_index", ID: "movers"})); err != nil {
+		return 0, nil, err
+	}
+	q := r.URL.Query()
+	f := riskindex.MoverFilter{From: q.Get("from"), To: q.Get("to"), District: q.Get("district"), Industry: q.Get("industry")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return 0, nil, fmt.Errorf("%w: limit %q is not a number from 1 to 500", serving.ErrInvalidInput, v)
+		}
+		f.Limit = n
+	}
+	for _, d := range []string{f.From, f.To} {
+		if _, err := time.Parse(time.DateOnly, d); d != "" && err != nil {
+			return 0, nil, fmt.Errorf("%w: %q is not a date (YYYY-MM-DD)", serving.ErrInvalidInput, d)
+		}
+	}
+	m, err := h.opts.Movers(ctx, f)
+	switch {
+	case errors.Is(err, riskindex.ErrNoRuns):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	case err != nil:
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	return http.StatusOK, m, nil
+}
+
+// circles answers GET /v1/topics/guarantee-circles?sort=risk|exposure&limit=:
+// the guarantee circles (担保圈) of the newest scored date, ranked, with their
+// members' names and figures, for those who may screen the region.
+func (h *handler) circles(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionScreen, access.Resource{Kind: "topic", ID: "guarantee_circles"})); err != nil {
+		return 0, nil, err
+	}
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return 0, nil, fmt.Errorf("%w: limit %q is not a number from 1 to 1000", serving.ErrInvalidInput, v)
+		}
+		limit = n
+	}
+	rep, err := h.opts.Circles.Rank(ctx, r.URL.Query().Get("sort"), limit)
+	switch {
+	case errors.Is(err, riskindex.ErrInput):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrInvalidInput, err)
+	case errors.Is(err, riskindex.ErrNoRuns):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrNotReady, err)
+	case err != nil:
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	return http.StatusOK, rep, nil
 }

@@ -2,12 +2,16 @@ package riskindex_test
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -144,6 +148,104 @@ func TestIndexFromScoreHistory(t *testing.T) {
 	}
 	if _, err := riskindex.Compute(ctx, store, riskindex.Level("street"), m); err == nil {
 		t.Fatal("level street accepted")
+	}
+
+	// Movers: the same comparison worked out here from the figures written above.
+	rank := map[string]int{"blue": 0, "green": 1, "yellow": 2, "red": 3}
+	from, to := figures["2023-09-30"], figures["2023-12-31"]
+	type mv struct {
+		code   string
+		colour int
+		dpd    float64
+	}
+	var expect []mv
+	for code, b := range to {
+		if a, ok := from[code]; ok {
+			expect = append(expect, mv{code, rank[b.colour] - rank[a.colour], b.pd - a.pd})
+		}
+	}
+	worseThan := func(x, y mv) bool { // x ranks before y among the worse
+		if x.colour != y.colour {
+			return x.colour > y.colour
+		}
+		if x.dpd != y.dpd {
+			return x.dpd > y.dpd
+		}
+		return x.code < y.code
+	}
+	sort.Slice(expect, func(i, j int) bool { return worseThan(expect[i], expect[j]) })
+	mov, err := riskindex.FindMovers(ctx, store, riskindex.MoverFilter{Limit: 15})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mov.From != "2023-09-30" || mov.To != "2023-12-31" || mov.Compared != len(expect) || len(mov.Worse) != 15 || len(mov.Better) != 15 {
+		t.Fatalf("movers: %s → %s, %d compared (want %d), %d worse, %d better", mov.From, mov.To, mov.Compared, len(expect), len(mov.Worse), len(mov.Better))
+	}
+	for i, w := range mov.Worse {
+		if w.Company != expect[i].code {
+			t.Fatalf("worse #%d: %s, want %s", i+1, w.Company, expect[i].code)
+		}
+	}
+	for i, b := range mov.Better {
+		if b.Company != expect[len(expect)-1-i].code {
+			t.Fatalf("better #%d: %s, want %s", i+1, b.Company, expect[len(expect)-1-i].code)
+		}
+	}
+	one := mov.Worse[0].District
+	inOne, err := riskindex.FindMovers(ctx, store, riskindex.MoverFilter{District: one, Limit: 500})
+	if err != nil || inOne.Compared == 0 || inOne.Compared >= mov.Compared {
+		t.Fatalf("district %s: %v %+v", one, err, inOne)
+	}
+	for _, w := range slices.Concat(inOne.Worse, inOne.Better) {
+		if w.District != one || w.Name == "" {
+			t.Fatalf("a mover of another district or without a name: %+v", w)
+		}
+	}
+	if _, err := riskindex.FindMovers(ctx, store, riskindex.MoverFilter{From: "2023-12-31", To: "2023-09-30"}); !errors.Is(err, riskindex.ErrNoRuns) {
+		t.Fatalf("reversed dates: %v", err)
+	}
+	if _, err := riskindex.FindMovers(ctx, store, riskindex.MoverFilter{To: "2024-01-31"}); !errors.Is(err, riskindex.ErrNoRuns) {
+		t.Fatalf("a date never scored: %v", err)
+	}
+
+	// Guarantee circles of the newest scored date, ranked by risk and by exposure;
+	// each circle is the one the network gives each member, and its figures are
+	// those written above.
+	circles := riskindex.NewCircles(store)
+	g, err := features.LoadGuaranteeNetwork(ctx, store, dates[1], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sortBy := range []string{"risk", "exposure"} {
+		rep, err := circles.Rank(ctx, sortBy, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Circles == 0 || len(rep.Top) != rep.Circles || rep.ScoresAsOf != "2023-12-31" {
+			t.Fatalf("%s: %d circles, %d listed, scores of %s", sortBy, rep.Circles, len(rep.Top), rep.ScoresAsOf)
+		}
+		for i, c := range rep.Top {
+			codes := make([]string, len(c.Members))
+			for k, m := range c.Members {
+				codes[k] = m.Company
+				if f := to[m.Company]; !m.Scored || m.PD != f.pd || m.Colour != f.colour {
+					t.Fatalf("member %s: %+v, written %+v", m.Company, m, f)
+				}
+			}
+			if circle, _ := g.Circle(codes[0]); !slices.Equal(circle, codes) {
+				t.Fatalf("circle %v, the network says %v", codes, circle)
+			}
+			if i == 0 {
+				continue
+			}
+			prev := rep.Top[i-1]
+			if sortBy == "exposure" && prev.Given < c.Given || sortBy == "risk" && prev.Defaulted < c.Defaulted {
+				t.Fatalf("%s: circle %d out of order: %+v before %+v", sortBy, i, prev, c)
+			}
+		}
+	}
+	if _, err := circles.Rank(ctx, "size", 0); !errors.Is(err, riskindex.ErrInput) {
+		t.Fatalf("a bad sort: %v", err)
 	}
 }
 

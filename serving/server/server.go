@@ -385,7 +385,11 @@ func (s *Server) build(ctx context.Context) error {
 		risk := riskindex.NewCache(o.Store, riskindex.V1)
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
 			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp,
-			RiskIndex: risk, Drift: func(ctx context.Context) ([]scores.DriftPoint, error) { return scores.Drift(ctx, o.Store) }})
+			RiskIndex: risk, Drift: func(ctx context.Context) ([]scores.DriftPoint, error) { return scores.Drift(ctx, o.Store) },
+			Movers: func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error) {
+				return riskindex.FindMovers(ctx, o.Store, f)
+			},
+			Circles: riskindex.NewCircles(o.Store)})
 		if err != nil {
 			return err
 		}
