@@ -196,8 +196,11 @@ func actionFor(p access.Principal) (access.Action, string) {
 	if p.InstitutionKind == access.KindEnterprise {
 		return access.ActionActForCompany, "company"
 	}
-	if p.InstitutionKind == access.KindRegulator {
+	switch p.InstitutionKind {
+	case access.KindRegulator:
 		return access.ActionAssess, "regulator"
+	case access.KindGuarantor:
+		return access.ActionAssess, "guarantor"
 	}
 	return access.ActionAssess, "bank"
 }
