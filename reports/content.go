@@ -99,18 +99,19 @@ func (c *content) load(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// coverage gives whether a source was delivered at all and the date it runs through.
-func (c *content) coverage(source string) (bool, datasets.Day) {
+// coverage gives whether a source was delivered at all and the dates its data
+// runs from and through.
+func (c *content) coverage(source string) (present bool, since, through datasets.Day) {
 	switch source {
 	case datasets.SourcePenalty:
-		return c.penalties.present, c.penalties.through
+		return c.penalties.present, c.penalties.since, c.penalties.through
 	case datasets.SourceCourt:
-		return c.court.present, c.court.through
+		return c.court.present, c.court.since, c.court.through
 	case datasets.SourceRealEstate:
-		return c.realEstate.present, c.realEstate.through
+		return c.realEstate.present, c.realEstate.since, c.realEstate.through
 	}
 	f := c.months[source]
-	return f.present, f.through
+	return f.present, f.since, f.through
 }
 
 // section writes department d's section.
@@ -121,35 +122,39 @@ func (c *content) section(d department) Section {
 		s.StatementEn = "The platform receives no records from the " + d.en + "; this report states nothing about its records."
 		return s
 	}
-	// The section runs through the earliest date of its sources: a claim may not
-	// go past any of them.
-	var through datasets.Day = math.MaxInt32
+	// The section holds what all its sources hold: from the latest of their first
+	// days through the earliest of their last; a claim may not leave that span.
+	var since, through datasets.Day = 0, math.MaxInt32
 	for _, src := range s.Sources {
-		present, t := c.coverage(src)
+		present, from, t := c.coverage(src)
 		if !present || t == 0 {
 			s.StatementZh = "本平台尚未收到" + d.zh + "的数据，本报告不对该部门的记录作出任何说明。"
 			s.StatementEn = "The platform has received no records from the " + d.en + " yet; this report states nothing about its records."
 			return s
 		}
-		through = min(through, t)
+		since, through = max(since, from), min(through, t)
 	}
 	s.Covered = true
-	s.Through = through.String()
-	if through < c.p.from {
-		s.StatementZh = fmt.Sprintf("%s的数据截至%s，早于报告期间（%s至%s），本报告不对该期间作出说明。", d.zh, through, c.p.from, c.p.to)
-		s.StatementEn = fmt.Sprintf("The %s's data runs through %s, before the report period (%s to %s); this report states nothing about the period.",
-			d.en, through, c.p.from, c.p.to)
+	s.Since, s.Through = since.String(), through.String()
+	if through < c.p.from || since > c.p.to || since > through {
+		s.StatementZh = fmt.Sprintf("本平台所持%s的数据为%s至%s，与报告期间（%s至%s）不重叠，本报告不对该期间作出说明。", d.zh, since, through, c.p.from, c.p.to)
+		s.StatementEn = fmt.Sprintf("The platform holds the %s's data from %s through %s, outside the report period (%s to %s); this report states nothing about the period.",
+			d.en, since, through, c.p.from, c.p.to)
 		return s
 	}
-	claimed := min(c.p.to, through)
-	s.ClaimedTo = claimed.String()
-	s.Records = c.records(d, c.p.from, claimed)
+	first, claimed := max(c.p.from, since), min(c.p.to, through)
+	s.ClaimedFrom, s.ClaimedTo = first.String(), claimed.String()
+	s.Records = c.records(d, first, claimed)
 	if len(s.Records) == 0 {
-		s.StatementZh = fmt.Sprintf("%s至%s期间，%s无%s记录（数据截至%s）。", c.p.from, claimed, d.zh, d.noneZh, through)
-		s.StatementEn = fmt.Sprintf("No %s recorded by the %s between %s and %s (data runs through %s).", d.noneEn, d.en, c.p.from, claimed, through)
+		s.StatementZh = fmt.Sprintf("%s至%s期间，%s无%s记录（数据截至%s）。", first, claimed, d.zh, d.noneZh, through)
+		s.StatementEn = fmt.Sprintf("No %s recorded by the %s between %s and %s (data runs through %s).", d.noneEn, d.en, first, claimed, through)
 	} else {
-		s.StatementZh = fmt.Sprintf("%s至%s期间，%s有以下%d条记录（数据截至%s）。", c.p.from, claimed, d.zh, len(s.Records), through)
-		s.StatementEn = fmt.Sprintf("%d record(s) of the %s between %s and %s (data runs through %s).", len(s.Records), d.en, c.p.from, claimed, through)
+		s.StatementZh = fmt.Sprintf("%s至%s期间，%s有以下%d条记录（数据截至%s）。", first, claimed, d.zh, len(s.Records), through)
+		s.StatementEn = fmt.Sprintf("%d record(s) of the %s between %s and %s (data runs through %s).", len(s.Records), d.en, first, claimed, through)
+	}
+	if first > c.p.from {
+		s.StatementZh += fmt.Sprintf("本平台未持有该部门%s至%s的数据，该段不在本报告说明范围内。", c.p.from, first-1)
+		s.StatementEn += fmt.Sprintf(" The platform holds none of its data from %s to %s; this report states nothing about it.", c.p.from, first-1)
 	}
 	if claimed < c.p.to {
 		s.StatementZh += fmt.Sprintf("%s至%s的数据尚未送达本平台，该段不在本报告说明范围内。", claimed+1, c.p.to)

@@ -10,11 +10,13 @@
 // never one retracted or whose publicity ended: row_kind 1 or 2). A report must
 // never over-claim:
 //
-//   - every section states the date its data runs through (the latest committed
-//     batch of its sources, or the latest arrival_date present for generated
-//     data; for a monthly table no later than the last month delivered; for a
-//     section of several tables the earliest of them), and "no administrative
-//     penalty recorded by … between … and …" is said only up to that date;
+//   - every section states the span of the data the platform holds: from the
+//     first month delivered through the date the data runs through (the latest
+//     committed batch of its sources, or the latest arrival_date present for
+//     generated data; for a monthly table no later than the last month
+//     delivered; for a section of several tables the narrowest span), and "no
+//     administrative penalty recorded by … between … and …" is said only within
+//     that span, the rest of the period named as not stated;
 //   - a department the platform receives nothing from is shown as not covered;
 //   - the rating and colour come from the score history with their as-of date,
 //     models and policy version, or the report says there is none.

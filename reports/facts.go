@@ -112,6 +112,7 @@ func meta[T fact](r *T) (code string, event, arrival datasets.Day, revision, kin
 // sourceFacts is what one raw table holds of a company over the period.
 type sourceFacts[T fact] struct {
 	present bool         // the table has committed parts at all
+	since   datasets.Day // the first day of its earliest month delivered (0: nothing delivered)
 	through datasets.Day // the date its data runs through (0: nothing delivered)
 	facts   []T          // the company's facts in force as of the report date, records only
 }
@@ -176,6 +177,9 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 		}
 		if maxArrival > 0 {
 			lastEvent = max(lastEvent, m.LastDay())
+			if out.since == 0 || m.FirstDay() < out.since {
+				out.since = m.FirstDay()
+			}
 		}
 		for _, r := range rows {
 			_, event, _, rev, _, id := meta(&r)

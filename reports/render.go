@@ -139,7 +139,7 @@ func render(r *Report, font []byte) ([]byte, error) {
 		y = w.text(marginX, y, textW, 6, fmt.Sprintf("%d. %s  %s", i+1, s.NameZh, s.NameEn))
 		w.font(9, false)
 		if s.Through != "" {
-			y = w.text(marginX+4, y, textW-4, 4.6, "数据截至 Data runs through: "+s.Through)
+			y = w.text(marginX+4, y, textW-4, 4.6, "数据范围 Data held: "+s.Since+" 至 to "+s.Through)
 		} else {
 			y = w.text(marginX+4, y, textW-4, 4.6, "未覆盖 Not covered")
 		}

@@ -112,11 +112,13 @@ type Section struct {
 	NameEn     string   `json:"name_en"`
 	Covered    bool     `json:"covered"`           // the platform receives this department's records
 	Sources    []string `json:"sources,omitempty"` // the raw tables read
-	// Through is the date the department's data runs through ("" when it has
-	// delivered nothing); ClaimedTo is the last day the statement speaks for:
-	// the earlier of the period's end and Through ("" when none of the period is
-	// covered).
+	// Since and Through are the first and last days the department's data held
+	// here covers ("" when it has delivered nothing); ClaimedFrom and ClaimedTo
+	// are the days the statement speaks for: the period cut to that span (""
+	// when none of the period is covered).
+	Since       string   `json:"since,omitempty"`
 	Through     string   `json:"through,omitempty"`
+	ClaimedFrom string   `json:"claimed_from,omitempty"`
 	ClaimedTo   string   `json:"claimed_to,omitempty"`
 	StatementZh string   `json:"statement_zh"`
 	StatementEn string   `json:"statement_en"`

@@ -24,25 +24,34 @@ import (
 	"github.com/xinyi-platform/xinyi/reports"
 )
 
-// wantSection is what a section must say, written out by hand from the fixture.
+// wantSection is what a section must say, written out by hand from the fixture:
+// the span of its data (since, through), the span it speaks for (the period
+// 2024-01-01..2026-11-30 cut to the data's) and its records.
 type wantSection struct {
-	dept      string
-	covered   bool
-	through   string
-	claimedTo string
-	records   []string // date and ref (or kind) of each record
+	dept                 string
+	covered              bool
+	since, through       string
+	claimedFrom, claimed string
+	records              []string // date and ref (or kind) of each record
 }
 
 var wantFinancing = []wantSection{
-	{"market", true, "2026-11-28", "2026-11-28", nil},                                                       // P2's publicity ended, P5 before the period, P4 and P7 are B's
-	{"tax", true, "2026-10-31", "2026-10-31", []string{"2025-03-10 P1"}},                                    // the last month delivered; 2024-09's arrears corrected to 0
-	{"social_insurance", true, "2026-06-30", "2026-06-30", []string{"2025-05-31 social insurance arrears"}}, // runs through an earlier date
-	{"housing_fund", false, "", "", nil},
-	{"utilities", true, "2026-10-31", "2026-10-31", nil}, // the batch of 2026-11-20 delivered up to 2026-10
-	{"courts", true, "2025-12-01", "2025-12-01", []string{"2025-07-01 (2025)浙0602民初123号"}},
-	{"credit", true, "2026-10-31", "2026-10-31", []string{"2026-02-28 overdue loan"}},
-	{"real_estate", false, "", "", nil},
-	{"environment", true, "2026-11-28", "2026-11-28", nil}, // P3 was retracted
+	// P2's publicity ended, P5 is before the period, P4 and P7 are B's.
+	{"market", true, "2023-05-01", "2026-11-28", "2024-01-01", "2026-11-28", nil},
+	// The tax table holds 2024-01..2026-10 (the later of its start and the
+	// penalties'); 2024-09's arrears were corrected to 0.
+	{"tax", true, "2024-01-01", "2026-10-31", "2024-01-01", "2026-10-31", []string{"2025-03-10 P1"}},
+	// Runs through an earlier date than the others.
+	{"social_insurance", true, "2024-01-01", "2026-06-30", "2024-01-01", "2026-06-30", []string{"2025-05-31 social insurance arrears"}},
+	{"housing_fund", false, "", "", "", "", nil},
+	// One batch of 2026-11-20 with 2026-09 and 2026-10 only.
+	{"utilities", true, "2026-09-01", "2026-10-31", "2026-09-01", "2026-10-31", nil},
+	// The court table holds 2025-07 only, last arrived 2025-12-01.
+	{"courts", true, "2025-07-01", "2025-12-01", "2025-07-01", "2025-12-01", []string{"2025-07-01 (2025)浙0602民初123号"}},
+	{"credit", true, "2024-01-01", "2026-10-31", "2024-01-01", "2026-10-31", []string{"2026-02-28 overdue loan"}},
+	{"real_estate", false, "", "", "", "", nil},
+	// P3 was retracted.
+	{"environment", true, "2023-05-01", "2026-11-28", "2024-01-01", "2026-11-28", nil},
 }
 
 func TestIssueFinancing(t *testing.T) {
@@ -75,9 +84,10 @@ func TestIssueFinancing(t *testing.T) {
 				}
 				recs = append(recs, rec.Date+" "+ref)
 			}
-			if s.Department != w.dept || s.Covered != w.covered || s.Through != w.through || s.ClaimedTo != w.claimedTo || !slices.Equal(recs, w.records) {
-				t.Errorf("section %d:\n got %s covered=%v through=%q claimed=%q records=%q\nwant %s covered=%v through=%q claimed=%q records=%q",
-					i, s.Department, s.Covered, s.Through, s.ClaimedTo, recs, w.dept, w.covered, w.through, w.claimedTo, w.records)
+			got := wantSection{s.Department, s.Covered, s.Since, s.Through, s.ClaimedFrom, s.ClaimedTo, recs}
+			if got.dept != w.dept || got.covered != w.covered || got.since != w.since || got.through != w.through ||
+				got.claimedFrom != w.claimedFrom || got.claimed != w.claimed || !slices.Equal(got.records, w.records) {
+				t.Errorf("section %d:\n got %+v\nwant %+v", i, got, w)
 			}
 		}
 		if r.Rating == nil {
@@ -147,6 +157,8 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 		"1 record(s) of the Human resources and social security bureau between 2024-01-01 and 2026-06-30 (data runs through 2026-06-30).",
 		"No administrative penalty recorded by the Ecology and environment bureau between 2024-01-01 and 2026-11-28",
 		"Data from 2025-12-02 to 2026-11-30 has not reached the platform",
+		"1 record(s) of the People's courts between 2025-07-01 and 2025-12-01 (data runs through 2025-12-01). The platform holds none of its data from 2024-01-01 to 2025-06-30",
+		"No utility bill arrears recorded by the Power, water and gas utilities between 2026-09-01 and 2026-10-31",
 	} {
 		if !strings.Contains(spaced, want) {
 			t.Errorf("the PDF text lacks %q", want)
@@ -161,11 +173,11 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 	// Every "between X and Y" names a Y that is some section's claimed end.
 	claimed := map[string]bool{}
 	for _, s := range r.Sections {
-		claimed[s.ClaimedTo] = true
+		claimed[s.ClaimedFrom+" "+s.ClaimedTo] = true
 	}
-	for _, m := range regexp.MustCompile(`between 2024-01-01 and (\d{4}-\d{2}-\d{2})`).FindAllStringSubmatch(spaced, -1) {
-		if !claimed[m[1]] {
-			t.Errorf("a statement claims up to %s, which no section's data reaches", m[1])
+	for _, m := range regexp.MustCompile(`between (\d{4}-\d{2}-\d{2}) and (\d{4}-\d{2}-\d{2})`).FindAllStringSubmatch(spaced, -1) {
+		if !claimed[m[1]+" "+m[2]] {
+			t.Errorf("a statement claims %s to %s, which no section's data spans", m[1], m[2])
 		}
 	}
 
