@@ -170,8 +170,8 @@ func render(r *Report, font []byte) ([]byte, error) {
 	y = w.heading(y+2, "说明 Notes")
 	w.font(8.5, false)
 	for _, t := range []string{
-		"本报告仅陈述本平台截至各部门数据截止日期收到的记录，不对截止日期之后或未接入部门的情况作出说明；已修复或公示期届满的记录不再列出。",
-		"This report states only the records the platform received up to each department's data date; it says nothing after that date or about departments not covered. Repaired records and records whose publicity ended are left out.",
+		"本报告仅陈述本平台在各部门数据范围内收到的记录，不对数据范围之外或未接入部门的情况作出说明；已撤销、已修复或公示期届满的记录不再列出。",
+		"This report states only the records the platform received within each department's data span; it says nothing outside that span or about departments not covered. Retracted and repaired records, and records whose publicity ended, are left out.",
 		"本报告由平台以 Ed25519 电子签名，签名附于文件末尾；可扫描二维码在线核验是否为本平台出具且未被撤销，或使用 xinyi report verify 离线核验。",
 		"The platform signs this report with Ed25519; the signature is appended to the file. Scan the QR code to check online that it was issued here and not revoked, or run xinyi report verify offline.",
 	} {
