@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -137,9 +138,12 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 		return out, fmt.Errorf("%w: %s batches: %v", ErrUnavailable, source, err)
 	}
 	for _, r := range reps {
-		if d := datasets.DayOf(r.AcceptedAt.UTC()); d > out.through {
-			out.through = d
+		// The batch's arrival day, as ingestion counts it (China Standard Time).
+		d := datasets.DayOf(r.AcceptedAt.In(ingest.ChinaStandardTime))
+		if t, err := time.Parse(time.DateOnly, r.Arrival); err == nil {
+			d = datasets.DayOf(t)
 		}
+		out.through = max(out.through, d)
 	}
 	infos, err := store.List(ctx, src.Prefix())
 	if err != nil {
@@ -160,7 +164,7 @@ func readFacts[T fact](ctx context.Context, store blob.Store, source string, lo,
 		out.present = true
 		m, err := datasets.ParseMonth(strings.TrimPrefix(dir, "month="))
 		if err != nil {
-			continue
+			return out, fmt.Errorf("%w: %s: bad month folder %q", datasets.ErrCorrupt, in.Key, dir)
 		}
 		// A part outside the period holds none of its facts, but its arrivals
 		// still say how far the source's data runs.
