@@ -181,8 +181,10 @@ func checkRendering(t *testing.T, r *reports.Report, pdf []byte, wantURL string)
 		}
 	}
 
+	// 200 dpi without anti-aliasing of vector shapes: each QR module is about six
+	// whole pixels, as a printed page under a phone's camera is.
 	prefix := filepath.Join(dir, "financing")
-	if out, err := exec.Command("pdftoppm", "-r", "150", "-png", path, prefix).CombinedOutput(); err != nil {
+	if out, err := exec.Command("pdftoppm", "-r", "200", "-aaVector", "no", "-png", path, prefix).CombinedOutput(); err != nil {
 		t.Fatalf("pdftoppm: %v: %s", err, out)
 	}
 	pages, _ := filepath.Glob(prefix + "-*.png")
