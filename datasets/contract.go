@@ -129,14 +129,27 @@ func (c *Contract) Source() Source {
 var (
 	contractsOnce sync.Once
 	contracts     []*Contract
+	private       []*Contract
 	contractsErr  error
 )
+
+func loadContracts() {
+	contracts, private, contractsErr = parseContractFile(contractsYAML)
+}
 
 // Contracts returns the contract of every department table (not the labels) in the
 // order of Sources. The contracts are parsed once and must not be modified.
 func Contracts() ([]*Contract, error) {
-	contractsOnce.Do(func() { contracts, contractsErr = ParseContracts(contractsYAML) })
+	contractsOnce.Do(loadContracts)
 	return contracts, contractsErr
+}
+
+// PrivateContracts returns the contracts of the sources private to one bank
+// (bank_private in contracts.yaml: repayment), ingested only under the bank's own
+// folder of the object store.
+func PrivateContracts() ([]*Contract, error) {
+	contractsOnce.Do(loadContracts)
+	return private, contractsErr
 }
 
 // ContractOf returns the contract of the source called name.
@@ -145,7 +158,7 @@ func ContractOf(name string) (*Contract, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range all {
+	for _, c := range append(all[:len(all):len(all)], private...) {
 		if c.Name == name {
 			return c, nil
 		}
@@ -158,37 +171,56 @@ func ContractOf(name string) (*Contract, error) {
 // row struct's columns in order (less arrival_date and revision) with matching
 // types, and key columns, enumerations and code lists are consistent.
 func ParseContracts(data []byte) ([]*Contract, error) {
+	public, _, err := parseContractFile(data)
+	return public, err
+}
+
+// parseContractFile parses and checks the department sources and the bank-private
+// ones of a contracts file.
+func parseContractFile(data []byte) (public, bankPrivate []*Contract, err error) {
 	var doc struct {
-		RowKind *Column     `yaml:"row_kind"`
-		Sources []*Contract `yaml:"sources"`
+		RowKind     *Column     `yaml:"row_kind"`
+		Sources     []*Contract `yaml:"sources"`
+		BankPrivate []*Contract `yaml:"bank_private"`
 	}
 	dec := yaml.NewDecoder(strings.NewReader(string(data)))
 	dec.KnownFields(true)
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrContract, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrContract, err)
+	}
+	for _, c := range doc.Sources {
+		if c.Name == SourceRepayment {
+			return nil, nil, fmt.Errorf("%w: source %q is bank-private: list it under bank_private", ErrContract, c.Name)
+		}
 	}
 	if doc.RowKind != nil {
 		if err := checkRowKind(doc.RowKind); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrContract, err)
+			return nil, nil, fmt.Errorf("%w: %v", ErrContract, err)
 		}
 	}
 	seen := map[string]bool{}
-	for _, c := range doc.Sources {
+	for _, c := range append(doc.Sources[:len(doc.Sources):len(doc.Sources)], doc.BankPrivate...) {
 		c.RowKind = doc.RowKind
 		if err := c.check(); err != nil {
-			return nil, fmt.Errorf("%w: source %q: %v", ErrContract, c.Name, err)
+			return nil, nil, fmt.Errorf("%w: source %q: %v", ErrContract, c.Name, err)
 		}
 		if seen[c.Name] {
-			return nil, fmt.Errorf("%w: source %q twice", ErrContract, c.Name)
+			return nil, nil, fmt.Errorf("%w: source %q twice", ErrContract, c.Name)
 		}
 		seen[c.Name] = true
 	}
+	for _, c := range doc.BankPrivate {
+		if c.Name != SourceRepayment {
+			return nil, nil, fmt.Errorf("%w: source %q is not a bank-private source", ErrContract, c.Name)
+		}
+	}
+
 	order := map[string]int{}
 	for i, s := range Sources() {
 		order[s.Name] = i
 	}
 	slices.SortFunc(doc.Sources, func(a, b *Contract) int { return order[a.Name] - order[b.Name] })
-	return doc.Sources, nil
+	return doc.Sources, doc.BankPrivate, nil
 }
 
 func (c *Contract) check() error {

@@ -111,3 +111,36 @@ func TestHeaderKey(t *testing.T) {
 		}
 	}
 }
+
+func TestRepaymentIsBankPrivate(t *testing.T) {
+	c, err := ContractOf(SourceRepayment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(c.Key, ","), "loan_id,event_date"; got != want {
+		t.Errorf("repayment key %s, want %s", got, want)
+	}
+	if c.Delivery != Incremental || c.Kind != Monthly {
+		t.Errorf("repayment delivery %s kind %s, want incremental monthly", c.Delivery, c.Kind)
+	}
+	public, err := Contracts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range public {
+		if p.Name == SourceRepayment {
+			t.Fatal("repayment is among the public department contracts")
+		}
+	}
+	priv, err := PrivateContracts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(priv) != 1 || priv[0].Name != SourceRepayment {
+		t.Fatalf("private contracts %v, want [repayment]", priv)
+	}
+	bad := "sources:\n  - name: repayment\n    name_zh: x\n    department: participating banks (own loans, private)\n    kind: monthly\n    key: [loan_id]\n    delivery: incremental\n    cadence: monthly\n    cadence_days: 31\n    columns: []\n"
+	if _, err := ParseContracts([]byte(bad)); !errors.Is(err, ErrContract) || !strings.Contains(err.Error(), "bank-private") {
+		t.Fatalf("repayment among public sources: %v", err)
+	}
+}

@@ -18,7 +18,7 @@ import (
 type Row interface {
 	CompanyRow | TaxRow | SocialInsuranceRow | HousingFundRow | UtilitiesRow |
 		CourtRow | PenaltyRow | LoanRow | GuaranteeRow | RealEstateRow | IPRow |
-		CustomsRow | LabelRow
+		CustomsRow | LabelRow | RepaymentRow
 }
 
 // ReadRaw reads every row of the Parquet file at key. The file's columns must

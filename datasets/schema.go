@@ -230,6 +230,9 @@ func SourceByName(name string) (Source, error) {
 			return s, nil
 		}
 	}
+	if name == SourceRepayment {
+		return RepaymentSource(), nil
+	}
 	return Source{}, fmt.Errorf("%w: no source %q", ErrSourceMissing, name)
 }
 

@@ -166,24 +166,8 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 	man := &SampleManifest{Name: opts.Name, Version: version, Set: set.Name, SetVersion: set.Version, Indicators: set.Indicators,
 		Label: def, From: DayOf(opts.From).String(), To: DayOf(opts.To).String(), BuildAt: buildAt.String(),
 		CreatedAt: opts.Now().UTC(), Splits: map[string]SampleSplit{}, Labels: labels.inputs}
-	type acc struct {
-		b     *array.RecordBuilder
-		rows  int64
-		pos   int64
-		sum   float64
-		asofs []string
-	}
-	fields := []arrow.Field{{Name: "code", Type: arrow.BinaryTypes.String}, {Name: "asof", Type: arrow.BinaryTypes.String}}
-	for _, id := range set.Indicators {
-		fields = append(fields, arrow.Field{Name: id, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
-	}
-	fields = append(fields, arrow.Field{Name: def.Name, Type: arrow.PrimitiveTypes.Float64})
-	schema := arrow.NewSchema(fields, nil)
-	accs := map[string]*acc{}
-	for _, name := range []string{"train", "valid", "test"} {
-		accs[name] = &acc{b: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
-		defer accs[name].b.Release()
-	}
+	w := newSampleWriter(set.Indicators, def)
+	defer w.release()
 	width := len(set.Indicators)
 	exposure := -1
 	man.Population = "all"
@@ -200,8 +184,8 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 		}
 		mb, _ := json.Marshal(sm)
 		man.Snapshots = append(man.Snapshots, FileRef{Key: ManifestKey(set.Name, set.Version, d), SHA256: blob.SHA256Hex(mb), Rows: sm.Rows})
-		a := accs[split(d)]
-		a.asofs = append(a.asofs, d.String())
+		sp := split(d)
+		w.addDate(sp, d)
 		for i, code := range snap.Codes {
 			if exposure >= 0 && !(snap.Values[i*width+exposure] > 0) { // NaN and <= 0: not at risk
 				continue
@@ -210,43 +194,105 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 			if !ok || math.IsNaN(y) {
 				continue
 			}
-			a.b.Field(0).(*array.StringBuilder).Append(code)
-			a.b.Field(1).(*array.StringBuilder).Append(d.String())
-			for j := 0; j < width; j++ {
-				v := snap.Values[i*width+j]
-				fb := a.b.Field(2 + j).(*array.Float64Builder)
-				if math.IsNaN(v) {
-					fb.AppendNull()
-				} else {
-					fb.Append(v)
-				}
-			}
-			a.b.Field(2 + width).(*array.Float64Builder).Append(y)
-			a.rows++
-			a.sum += y
-			if y == 1 {
-				a.pos++
-			}
+			w.add(sp, code, d, snap.Values[i*width:(i+1)*width], y)
 		}
 	}
-	prefix := SamplePrefix(opts.Name, version)
-	for _, name := range []string{"train", "valid", "test"} {
-		a := accs[name]
+	if err := w.write(ctx, store, man); err != nil {
+		return nil, err
+	}
+	return man, nil
+}
+
+// sampleWriter gathers a sample's rows by split and writes the split files and
+// then the manifest (a sample exists only once its manifest does).
+type sampleWriter struct {
+	def   LabelDef
+	width int
+	accs  map[string]*sampleAcc
+}
+
+type sampleAcc struct {
+	b     *array.RecordBuilder
+	rows  int64
+	pos   int64
+	sum   float64
+	asofs []string
+}
+
+// sampleSplits are the split names, in order.
+var sampleSplits = []string{"train", "valid", "test"}
+
+func newSampleWriter(indicators []string, def LabelDef) *sampleWriter {
+	fields := []arrow.Field{{Name: "code", Type: arrow.BinaryTypes.String}, {Name: "asof", Type: arrow.BinaryTypes.String}}
+	for _, id := range indicators {
+		fields = append(fields, arrow.Field{Name: id, Type: arrow.PrimitiveTypes.Float64, Nullable: true})
+	}
+	fields = append(fields, arrow.Field{Name: def.Name, Type: arrow.PrimitiveTypes.Float64})
+	schema := arrow.NewSchema(fields, nil)
+	w := &sampleWriter{def: def, width: len(indicators), accs: map[string]*sampleAcc{}}
+	for _, name := range sampleSplits {
+		w.accs[name] = &sampleAcc{b: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+	}
+	return w
+}
+
+func (w *sampleWriter) release() {
+	for _, a := range w.accs {
+		a.b.Release()
+	}
+}
+
+// addDate records that split holds rows as of d (once per date).
+func (w *sampleWriter) addDate(split string, d Day) {
+	a := w.accs[split]
+	if n := len(a.asofs); n == 0 || a.asofs[n-1] != d.String() {
+		a.asofs = append(a.asofs, d.String())
+	}
+}
+
+// add appends one row: the company, the as-of date of its values, the values
+// (NaN: missing) and the label.
+func (w *sampleWriter) add(split, code string, asof Day, values []float64, y float64) {
+	a := w.accs[split]
+	a.b.Field(0).(*array.StringBuilder).Append(code)
+	a.b.Field(1).(*array.StringBuilder).Append(asof.String())
+	for j, v := range values {
+		fb := a.b.Field(2 + j).(*array.Float64Builder)
+		if math.IsNaN(v) {
+			fb.AppendNull()
+		} else {
+			fb.Append(v)
+		}
+	}
+	a.b.Field(2 + w.width).(*array.Float64Builder).Append(y)
+	a.rows++
+	a.sum += y
+	if y == 1 {
+		a.pos++
+	}
+}
+
+// write stores the splits under man's prefix, fills man.Splits and writes the
+// manifest last.
+func (w *sampleWriter) write(ctx context.Context, store blob.Store, man *SampleManifest) error {
+	prefix := SamplePrefix(man.Name, man.Version)
+	for _, name := range sampleSplits {
+		a := w.accs[name]
 		rec := a.b.NewRecord()
 		var buf bytes.Buffer
 		err := writeRecordParquet(&buf, rec)
 		rec.Release()
 		if err != nil {
-			return nil, fmt.Errorf("features: encode sample %s: %w", name, err)
+			return fmt.Errorf("features: encode sample %s: %w", name, err)
 		}
 		key := prefix + name + ".parquet"
 		info, err := store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
 		if err != nil {
-			return nil, fmt.Errorf("features: write %s: %w", key, err)
+			return fmt.Errorf("features: write %s: %w", key, err)
 		}
 		sp := SampleSplit{FileRef: FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: a.rows}, AsOf: a.asofs}
 		if a.rows > 0 {
-			if def.Regression {
+			if w.def.Regression {
 				sp.LabelMean = num(a.sum / float64(a.rows))
 			} else {
 				sp.Positives = a.pos
@@ -257,10 +303,10 @@ func BuildSample(ctx context.Context, store blob.Store, opts SampleOptions) (*Sa
 	}
 	b, err := json.MarshalIndent(man, "", " ")
 	if err != nil {
-		return nil, fmt.Errorf("features: encode sample manifest: %w", err)
+		return fmt.Errorf("features: encode sample manifest: %w", err)
 	}
 	if _, err := store.Put(ctx, prefix+"manifest.json", bytes.NewReader(b)); err != nil {
-		return nil, fmt.Errorf("features: write %smanifest.json: %w", prefix, err)
+		return fmt.Errorf("features: write %smanifest.json: %w", prefix, err)
 	}
-	return man, nil
+	return nil
 }

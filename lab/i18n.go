@@ -40,12 +40,16 @@ func (l *Lang) Pick(zh, en string) string {
 }
 
 // Money says an amount of yuan for people: in 万元 with separators in Chinese
-// ("350 万元"), in yuan with separators in English ("CNY 3,500,000").
+// ("350 万元"; 亿元 from 1 亿 on: "2.35 亿元"), in yuan with separators in
+// English ("CNY 3,500,000").
 func (l *Lang) Money(yuan float64) string {
 	if math.IsNaN(yuan) || math.IsInf(yuan, 0) {
 		return "—"
 	}
 	if l.idx == 0 {
+		if math.Abs(yuan) >= 1e8 {
+			return strconv.FormatFloat(yuan/1e8, 'f', 2, 64) + " 亿元"
+		}
 		return groupDigits(yuan/1e4) + " 万元"
 	}
 	return "CNY " + groupDigits(yuan)

@@ -76,9 +76,10 @@ func TestMoneyAndPurposeInWords(t *testing.T) {
 		name, got, want string
 	}{
 		{"limit zh", langs["zh"].Money(3500000), "350 万元"},
-		{"limit zh large", langs["zh"].Money(123456789), "12,346 万元"},
+		{"limit zh large", langs["zh"].Money(123456789), "1.23 亿元"},
 		{"limit zh small", langs["zh"].Money(85000), "8.50 万元"},
 		{"limit en", langs["en"].Money(3500000), "CNY 3,500,000"},
+		{"large limit zh", langs["zh"].Money(235_000_000), "2.35 亿元"},
 		{"purpose request zh", langs["zh"].Purpose("consent_request:3"), "同意机构的第 3 号授权请求"},
 		{"purpose request en", langs["en"].Purpose("consent_request:3"), "accepted request no. 3"},
 		{"purpose portal zh", langs["zh"].Purpose("portal"), "企业自行授权"},

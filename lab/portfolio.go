@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -200,23 +199,7 @@ func (s *Server) portfolioRoutes() {
 	s.handle("POST /inbox/{id}/ack", bank, s.ackWarning)
 }
 
-// wan formats an amount in 元 for people: 万元 in Chinese, with separators;
-// yuan with separators in English.
-func wan(l *Lang, v float64) string {
-	if math.IsNaN(v) {
-		return "—"
-	}
-	if l.Code == "zh" {
-		if math.Abs(v) >= 1e8 {
-			return strconv.FormatFloat(v/1e8, 'f', 2, 64) + " 亿元"
-		}
-		return groupDigits(math.Round(v/1e4)) + " 万元"
-	}
-	return "¥" + groupDigits(math.Round(v))
-}
-
 func init() {
-	funcs["wan"] = wan
 	funcs["words"] = strings.Fields
 	for k, v := range portfolioMessages {
 		messages[k] = v

@@ -114,6 +114,9 @@ func (s *Sample) LabelNote() string {
 	if m.Label.Exposure != "" {
 		population += "; only companies with " + m.Label.Exposure + " > 0"
 	}
+	if m.Population == features.PopulationLabelFile {
+		population += "; the rows of a label file, each company as of the newest snapshot on or before its observation date"
+	}
 	return fmt.Sprintf("label %s: %s within %d months after the as-of date%s; snapshots %s..%s of %s/v%d, built as of %s",
 		m.Label.Name, what, m.Label.Horizon, population, m.From, m.To, m.Set, m.SetVersion, m.BuildAt)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/features/matjobs"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 )
 
@@ -25,6 +28,7 @@ func init() {
 	register(command{name: "features materialize", summary: "materialize a feature set as of dates into offline snapshots", run: runFeaturesMaterialize})
 	register(command{name: "features stats", summary: "print the statistics of a stored snapshot", run: runFeaturesStats})
 	register(command{name: "features sample", summary: "build a point-in-time training sample from snapshots and labels", run: runFeaturesSample})
+	register(command{name: "features sample-labels", summary: "build a bank's private sample from its own label file (code, date, label) joined with the snapshots as of each date", run: runFeaturesSampleLabels})
 }
 
 func parseDates(s string) ([]time.Time, error) {
@@ -416,5 +420,74 @@ func runFeaturesSample(ctx context.Context, args []string, stdout, stderr io.Wri
 	fmt.Fprintf(stdout, "sample %s v%d from %s/v%d, label %s: train %d rows (%s), valid %d (%s), test %d (%s) under %s\n",
 		m.Name, m.Version, m.Set, m.SetVersion, m.Label.Name, m.Splits["train"].Rows, rate(m.Splits["train"]),
 		m.Splits["valid"].Rows, rate(m.Splits["valid"]), m.Splits["test"].Rows, rate(m.Splits["test"]), features.SamplePrefix(m.Name, m.Version))
+	return nil
+}
+
+func runFeaturesSampleLabels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("features sample-labels", stderr)
+	mf := addMetaFlags(fs, false)
+	bank := fs.String("bank", "", "the institution whose label file it is; the sample is written under its private prefix banks/<id>/ (required)")
+	name := fs.String("name", "", "sample name (required)")
+	set := fs.String("set", "", "feature set joined, name or name/vN (required)")
+	labels := fs.String("labels", "labels/financing.csv", "the label file (CSV: code, date, label): a key under the bank's prefix, or a local file with --labels-file")
+	file := fs.Bool("labels-file", false, "--labels names a local file instead of a key under the bank's prefix")
+	label := fs.String("label", "default_12m", "name of the label column")
+	kind := fs.String("kind", "default", "outcome kind: default (models of the pd task) or violation")
+	horizon := fs.Int("horizon", 12, "months after its date an observation's outcome covers")
+	minRows := fs.Int("min-rows", 200, "refuse a file with fewer joined rows (a smaller one could single out companies)")
+	minPos := fs.Int("min-positives", 20, "refuse a file with fewer positives")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, r := range [][2]string{{"bank", *bank}, {"name", *name}, {"set", *set}} {
+		if err := required(r[0], r[1]); err != nil {
+			return err
+		}
+	}
+	store, closeStore, err := openGenerateStore(ctx, *mf.store)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	db, _, acc, err := openMeta(ctx, mf)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	inst, err := acc.InstitutionByName(ctx, *bank)
+	if err != nil {
+		return fmt.Errorf("--bank %q: %w", *bank, err)
+	}
+	prefix := "banks/" + strconv.FormatInt(inst.ID, 10) + "/"
+	dest, err := blob.WithPrefix(store, prefix)
+	if err != nil {
+		return err
+	}
+	var data []byte
+	src := features.FileRef{Key: prefix + *labels}
+	if *file {
+		if data, err = os.ReadFile(*labels); err != nil {
+			return fmt.Errorf("--labels: %w", err)
+		}
+		src = features.FileRef{Key: *labels, SHA256: blob.SHA256Hex(data), Size: int64(len(data))}
+	} else {
+		var info blob.Info
+		if data, info, err = blob.ReadAll(ctx, dest, *labels); err != nil {
+			return fmt.Errorf("--labels %s%s: %w", prefix, *labels, err)
+		}
+		src.SHA256, src.Size = info.SHA256, info.Size
+	}
+	obs, err := features.ReadObservations(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	m, rep, err := features.BuildObservedSample(ctx, store, dest, features.ObservedOptions{Name: *name, Set: *set, Label: *label, Kind: *kind,
+		Horizon: *horizon, Observations: obs, Source: src, MinRows: *minRows, MinPositives: *minPos})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sample %s v%d of %s from %s (sha256 %.12s): %d of %d rows joined (%d before the first snapshot, %d companies not in it), %d positives; train %d, valid %d, test %d rows under %s%s\n",
+		m.Name, m.Version, inst.Name, src.Key, src.SHA256, rep.Joined, rep.Rows, rep.BeforeFirst, rep.UnknownCompany, rep.Positives,
+		m.Splits["train"].Rows, m.Splits["valid"].Rows, m.Splits["test"].Rows, prefix, features.SamplePrefix(m.Name, m.Version))
 	return nil
 }

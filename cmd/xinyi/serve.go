@@ -255,7 +255,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
-		Doors:  func(d server.Doors) (map[string]http.Handler, func(), error) { return cd.door(pl, d) },
+		Doors: func(d server.Doors) (map[string]http.Handler, func(), error) {
+			return joinDoors(pl, d, cd.door, financingDoor)
+		},
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/training"
@@ -52,6 +53,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		register  = fs.String("register", "", "with --sample: register the model under this name in the registry of --store (created with the label's task if missing)")
 		shared    = fs.Bool("shared", false, "with --register: a model this run creates is readable by other institutions (regulators screening with it, other banks)")
 		codeVer   = fs.String("code-version", "", "revision of the code that trained the model, recorded as lineage with --register")
+		bank      = fs.String("bank", "", "with --sample: the sample is the private one of this institution (under banks/<id>/, built by 'xinyi features sample-labels')")
 		exportCSV = fs.String("export-csv", "", "with --sample: write its splits as <prefix>.{train,valid,test}.csv (indicators and label, empty = missing) for other tools, and train nothing")
 		p         = def
 	)
@@ -104,7 +106,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if p.EarlyStoppingRounds < 0 {
 			p.EarlyStoppingRounds = 20
 		}
-		ts, err = loadSampleSets(ctx, *mf.store, *sample, *objective, *monotone, &p)
+		prefix := ""
+		if *bank != "" {
+			if prefix, err = bankPrefix(ctx, mf, *bank); err != nil {
+				return err
+			}
+		}
+		ts, err = loadSampleSets(ctx, *mf.store, prefix, *sample, *objective, *monotone, &p)
 	case *data != "" && *format != "":
 		if *register != "" {
 			return errors.New("--register needs --sample: a model registered from the trainer carries its feature-store sample as lineage (register a file with 'xinyi model register')")
@@ -237,12 +245,18 @@ func amountText(v float64, unit string) string {
 
 // loadSampleSets reads a feature-store sample and sets the objective and the
 // monotone constraints of p from its label and the catalog.
-func loadSampleSets(ctx context.Context, storeDir, ref, objective, monotone string, p *training.Params) (*trainSets, error) {
-	store, closeStore, err := openGenerateStore(ctx, storeDir)
+func loadSampleSets(ctx context.Context, storeDir, prefix, ref, objective, monotone string, p *training.Params) (*trainSets, error) {
+	root, closeStore, err := openGenerateStore(ctx, storeDir)
 	if err != nil {
 		return nil, err
 	}
 	defer closeStore()
+	var store blob.Store = root
+	if prefix != "" {
+		if store, err = blob.WithPrefix(root, prefix); err != nil {
+			return nil, err
+		}
+	}
 	explicit := monotone != "" && monotone != "none" && monotone != "catalog"
 	s, err := training.LoadSample(ctx, store, ref, training.SampleOptions{NoMonotone: monotone == "none" || explicit})
 	if err != nil {
@@ -267,7 +281,7 @@ func loadSampleSets(ctx context.Context, storeDir, ref, objective, monotone stri
 // exportSampleCSV writes the splits of a sample as CSV files.
 func exportSampleCSV(ctx context.Context, storeDir, ref, prefix string, stdout io.Writer) error {
 	var p training.Params
-	ts, err := loadSampleSets(ctx, storeDir, ref, "", "none", &p)
+	ts, err := loadSampleSets(ctx, storeDir, "", ref, "", "none", &p)
 	if err != nil {
 		return err
 	}
@@ -437,4 +451,18 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return nil
+}
+
+// bankPrefix is the private prefix (banks/<id>/) of the institution called name.
+func bankPrefix(ctx context.Context, mf metaFlags, name string) (string, error) {
+	db, _, acc, err := openMeta(ctx, mf)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	inst, err := acc.InstitutionByName(ctx, name)
+	if err != nil {
+		return "", fmt.Errorf("--bank %q: %w", name, err)
+	}
+	return "banks/" + strconv.FormatInt(inst.ID, 10) + "/", nil
 }

@@ -139,6 +139,11 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 			t.Errorf("verify route: %d %s", resp.StatusCode, b)
 		}
 	}
+	// The financing loop is mounted beside the API, over the server's assessment
+	// service.
+	if v, code := call("GET", "/v1/financing/stats", ""); code != http.StatusOK || v["by"] != "district" {
+		t.Errorf("financing statistics: %d %v", code, v)
+	}
 	// The admin listener answers apart from the API, without a key.
 	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "xinyi_source_late{department=", "/debug/pprof/": "goroutine"} {
 		resp, err := http.Get("http://" + admin + path)

@@ -127,6 +127,28 @@ const (
 	// institution holds now. A user with the bank role at a bank or the
 	// guarantor role at a guarantee institution; only its own.
 	ActionPortfolio Action = "portfolio.view"
+	// ActionFinancingBank: act as a lender in the financing loop: define products,
+	// read the inbox of requests addressed to the bank, make or decline offers,
+	// push pre-credit offers, record disbursements and repayments, build the
+	// bank's outcome labels. A user with the bank role at a bank; Resource.Owner,
+	// when set, is the bank the product, request answer or loan belongs to and
+	// must be the principal's.
+	ActionFinancingBank Action = "financing.bank"
+	// ActionFinancingApprove: approve a proposed change of a product (switching
+	// auto-approval on, changing the rule of an auto-approving product). A user
+	// with the approver role at the bank that owns the product (Resource.Owner).
+	// The financing package adds the four-eyes rule: the proposer never approves.
+	ActionFinancingApprove Action = "financing.approve"
+	// ActionFinancingGuarantee: set a guarantee institution's eligibility rule and
+	// whitelist, guarantee loans in batches, record its share of losses. A user
+	// with the guarantor role at a guarantee institution; Resource.Owner, when
+	// set, must be that institution.
+	ActionFinancingGuarantee Action = "financing.guarantee"
+	// ActionFinancingStats: the regulator's view of the financing loop (demand
+	// against credit, approval rates, time to decision, first loans, unanswered
+	// requests) in aggregates only, and pushing government whitelists of firms to
+	// support (培育池) to banks. A user with the regulator role at a regulator.
+	ActionFinancingStats Action = "financing.stats"
 )
 
 // Reports (package reports).
@@ -381,6 +403,35 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("the post-loan view needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionFinancingBank:
+		if !bank {
+			return refuse("the financing loop needs the bank role (at a bank); %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another bank", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionFinancingApprove:
+		if !p.Has(RoleApprover) || p.InstitutionKind != KindBank {
+			return refuse("approving a financing product change needs the approver role (at a bank); %s", who())
+		}
+		if res.Owner == 0 || res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another bank", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionFinancingGuarantee:
+		if !p.Has(RoleGuarantor) || p.InstitutionKind != KindGuarantor {
+			return refuse("guarantees need the guarantor role (at a guarantee institution); %s", who())
+		}
+		if res.Owner != 0 && res.Owner != p.InstitutionID {
+			return refuse("%s belongs to another guarantee institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionFinancingStats:
+		if regulator {
+			return Decision{}, nil
+		}
+		return refuse("financing statistics and support lists need the regulator role (at a regulator); %s", who())
 	case ActionManageConsent:
 		if p.PlatformWide() {
 			return Decision{}, nil

@@ -401,6 +401,32 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	s.screenshot("17-refused-role-zh")
 
+	// The bank's post-loan view and warning inbox.
+	s.do("post-loan", chromedp.Navigate(srv+"/lab/portfolio"), chromedp.WaitVisible(chromedp.CSS("#portfolio-table")))
+	if txt := s.text("#portfolio-table"); !strings.Contains(txt, "上虞晶盛机电有限公司 01") || !strings.Contains(txt, "18.4%") ||
+		!strings.Contains(txt, "350 万元") || !strings.Contains(txt, "恶化") || !strings.Contains(txt, "贷款 #7") || !strings.Contains(txt, "红码") {
+		t.Fatalf("post-loan view in Chinese:\n%s", txt)
+	}
+	s.screenshot("17b-portfolio-zh")
+	s.do("inbox", chromedp.Navigate(srv+"/lab/inbox"), chromedp.WaitVisible(chromedp.CSS("#inbox-table")))
+	s.clickWait("acknowledge", "#ack-11", "document.querySelector('#inbox-table').innerText.includes('已确认')")
+	if txt := s.text("#inbox-table"); !strings.Contains(txt, "被列为失信被执行人") || !strings.Contains(txt, "红色预警") {
+		t.Fatalf("inbox in Chinese:\n%s", txt)
+	}
+	s.screenshot("17c-inbox-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	s.do("post-loan en", chromedp.Navigate(srv+"/lab/portfolio?change=worse"), chromedp.WaitVisible(chromedp.CSS("#portfolio-table")))
+	if n := s.count("#portfolio-table tbody tr"); n != 1 {
+		t.Fatalf("worse only: %d rows", n)
+	}
+	if txt := s.text("#portfolio-table"); !strings.Contains(txt, "loan #7") || !strings.Contains(txt, "worse") {
+		t.Fatalf("post-loan view in English:\n%s", txt)
+	}
+	s.screenshot("17d-portfolio-en")
+	s.do("inbox en", chromedp.Navigate(srv+"/lab/inbox"), chromedp.WaitVisible(chromedp.CSS("#inbox-table")))
+	s.screenshot("17e-inbox-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+
 	// The platform's operator follows the background jobs of every worker.
 	s.logout()
 	s.login(env.Keys[labtest.Operator])

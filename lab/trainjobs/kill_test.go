@@ -19,9 +19,11 @@ import (
 const (
 	killDSNEnv   = "XINYI_TRAINJOBS_KILL_DSN"
 	killStoreEnv = "XINYI_TRAINJOBS_KILL_STORE"
-	// An attempt whose worker is gone is taken again after rescueAfter.
-	jobTimeout  = time.Second
-	rescueAfter = 1500 * time.Millisecond
+	// An attempt whose worker is gone is taken again after rescueAfter, which
+	// must exceed the job timeout; the timeout leaves a loaded 2-core machine
+	// time to train the run (about 0.4 s when idle).
+	jobTimeout  = 4 * time.Second
+	rescueAfter = 5 * time.Second
 	// killAfter is the round after which the dying worker kills itself.
 	killAfter = 10
 )
