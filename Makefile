@@ -20,8 +20,9 @@ $(BIN)/minio:
 	GOBIN=$(BIN) $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 
 .PHONY: tools
-tools: $(BIN)/minio ## install the tools the tests use (MinIO into ./bin, Debian's Chromium)
+tools: $(BIN)/minio ## install the tools the tests use (MinIO into ./bin, Debian's Chromium, the report font and poppler)
 	@bash scripts/chromium.sh
+	@bash scripts/report-tools.sh
 
 .PHONY: services
 services: ## make sure PostgreSQL and Redis are running on their standard local ports

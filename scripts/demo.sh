@@ -42,8 +42,9 @@ say "8. the company $company authorizes the bank; the platform starts serving"
 log="$dir/.xinyi/serve.log"
 samples=()
 [ -d "$shared" ] && samples=(--samples "$shared") # the public data sets, offered for training in the console
+"$xinyi" report keygen --out "$dir/.xinyi/report.key" # signs credit reports; the demo's own key
 nohup "$xinyi" serve --store "$dir" --service-key "$ops" --http "$http" --grpc "$grpc" \
-  "${samples[@]}" --demo-logins --sms-outbox "$dir/.xinyi/sms-outbox.txt" > "$log" 2>&1 &
+  "${samples[@]}" --demo-logins --sms-outbox "$dir/.xinyi/sms-outbox.txt" --report-key "$dir/.xinyi/report.key" > "$log" 2>&1 &
 echo $! > "$dir/.xinyi/serve.pid"
 for _ in $(seq 1 100); do
   curl -fsS "http://$http/v2/health/ready" >/dev/null 2>&1 && break
@@ -93,6 +94,8 @@ info="$dir/.xinyi/demo-info.txt"
   registry API     http://$http/v1/registry/models    (with a key)
   company portal   http://$http/v1/portal/companies/$company/profile   (demo-company's key; bound to $company)
                    and in the console: http://$http/lab/portal (demo-company), consent requests at http://$http/lab/consent-requests (demo-banker)
+  credit reports   POST http://$http/v1/reports {"company_code":"$company","purpose":"financing"} (a consented bank's key);
+                   check a file offline: xinyi report verify --public-key $dir/.xinyi/report.key.pub FILE.pdf
   one-time codes   $dir/.xinyi/sms-outbox.txt         (codes that bind company accounts, as an SMS gateway would send them)
   data             $dir (raw/, features/, samples/, models/, screenings/)
   server log       $log

@@ -24,6 +24,8 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/telemetry"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	"github.com/xinyi-platform/xinyi/lab/trainjobs"
+	"github.com/xinyi-platform/xinyi/reports"
+	reportshttp "github.com/xinyi-platform/xinyi/reports/httpapi"
 	"github.com/xinyi-platform/xinyi/serving"
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
@@ -123,6 +125,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		smsOutbox  = fs.String("sms-outbox", "", "file the one-time codes that bind company accounts are appended to, one line each (the spool of an SMS gateway; the demo's users read it); empty: accounts are bound only by an operator's verification (POST /v1/admin/bindings)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
+	reportKey := fs.String("report-key", os.Getenv("XINYI_REPORT_KEY"), "Ed25519 key file that signs credit reports at /v1/reports (env XINYI_REPORT_KEY; empty: no reports on this server; make one with 'xinyi report keygen')")
+	reportURL := fs.String("report-base-url", "", "public address of the platform printed in reports' QR codes as <url>/v1/reports/{id}/verify (default http://<--http>)")
+	reportFont := fs.String("report-font", reports.DefaultFontPath, "CJK TrueType font embedded in credit reports")
 	owners := ingestOwnerFlag(fs, "ingest-owner", "source=institution: the department that owns a raw source and may deliver it at POST /v1/ingest/{source} (repeat for each source; none: no ingestion on this server)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -210,6 +215,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		mounts["/v1/ingest/"] = h
+	}
+	if *reportKey != "" {
+		base := *reportURL
+		if base == "" {
+			base = "http://" + *httpAddr
+		}
+		svc, err := openReports(ctx, reportDeps{store: pl.store, db: pl.db, acc: pl.acc, log: pl.log, keyFile: *reportKey, baseURL: base, font: *reportFont})
+		if err != nil {
+			return err
+		}
+		h, err := reportshttp.New(reportshttp.Options{Service: svc, Auth: pl.acc, Logger: logger})
+		if err != nil {
+			return err
+		}
+		mounts["/v1/reports"], mounts["/v1/reports/"] = h, h
 	}
 	err = server.Run(ctx, server.Options{
 		Store: pl.store, DB: pl.db, Audit: pl.log, Access: pl.acc, Catalog: pl.cat, Registry: pl.reg, ServiceKey: *serviceKey,

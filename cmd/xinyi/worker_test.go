@@ -61,6 +61,8 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	}
 	must("model", "approve", "-store", store, "-key", approver, "-id", m[1], "-note", "ok")
 
+	reportKey := filepath.Join(dir, "report.key")
+	must("report", "keygen", "-out", reportKey)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +79,7 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 	go func() {
 		var out, errOut bytes.Buffer
 		served <- runMain(ctx, []string{"serve", "-store", store, "-service-key", ops, "-http", addr, "-grpc", "", "-admin", admin, "-ingest-owner", "tax=tax-bureau",
-			"-job-workers", "0", "-prewarm=false"}, &out, &errOut)
+			"-job-workers", "0", "-prewarm=false", "-report-key", reportKey}, &out, &errOut)
 	}()
 	defer func() {
 		stopServe()
@@ -120,6 +122,22 @@ func TestServerEnqueuesWorkerRuns(t *testing.T) {
 		t.Errorf("ingest route without a key: %v %v", resp, err)
 	} else {
 		resp.Body.Close()
+	}
+	// So are credit reports: issuing needs a key; the QR code's verification is
+	// open and answers for a number never issued.
+	if resp, err := http.Post(base+"/v1/reports", "application/json", strings.NewReader(`{}`)); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("report route without a key: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get(base + "/v1/reports/XYR-20260101-AAAAAAAA/verify"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"status":"not_issued"`) {
+			t.Errorf("verify route: %d %s", resp.StatusCode, b)
+		}
 	}
 	// The financing loop is mounted beside the API, over the server's assessment
 	// service.

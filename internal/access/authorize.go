@@ -151,6 +151,14 @@ const (
 	ActionFinancingStats Action = "financing.stats"
 )
 
+// Reports (package reports).
+const (
+	// ActionRevokeReport: revoke an issued credit report (Resource{Kind: "report",
+	// ID: report number}), e.g. one issued on a mistaken record. Platform
+	// administrators.
+	ActionRevokeReport Action = "report.revoke"
+)
+
 // Resource is what an action is applied to. Only the fields an action's rule reads
 // matter; the rest stay zero.
 type Resource struct {
@@ -375,6 +383,11 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionRevokeReport:
+		if p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("revoking a credit report needs a platform administrator; %s", who())
 	case ActionManageWebhooks:
 		subscriber := bank || regulator || p.Has(RoleGuarantor) && p.InstitutionKind == KindGuarantor ||
 			p.Has(RoleAdmin) && (p.InstitutionKind == KindBank || p.InstitutionKind == KindRegulator || p.InstitutionKind == KindGuarantor)
