@@ -39,6 +39,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/reqid"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/inspection"
+	"github.com/xinyi-platform/xinyi/serving/modeldrift"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -66,6 +67,9 @@ type Options struct {
 	// Movers answers GET /v1/risk-index/movers: the companies that moved most
 	// between two scored dates (riskindex.FindMovers; nil: off).
 	Movers func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error)
+	// ModelDrift answers GET /v1/model-drift: the input drift of the models in
+	// production (serving/modeldrift; nil: off).
+	ModelDrift func(ctx context.Context) (*modeldrift.Report, error)
 	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
 	// circles ranked by risk or exposure (riskindex.Circles; nil: off).
 	Circles *riskindex.Circles
@@ -120,6 +124,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.RiskIndex != nil {
 		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
+	}
+	if opts.ModelDrift != nil {
+		h.route("GET /v1/model-drift", "model_drift", h.authed(h.modelDrift))
 	}
 	if opts.Circles != nil {
 		h.route("GET /v1/topics/guarantee-circles", "topic_circles", h.authed(h.circles))

@@ -10,6 +10,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/modeldrift"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 )
@@ -110,4 +111,44 @@ func (h *handler) circles(ctx context.Context, p serving.Principal, r *http.Requ
 		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
 	}
 	return http.StatusOK, rep, nil
+}
+
+// modelDrift answers GET /v1/model-drift: for each model in production, the
+// PSI of its most important indicators on every scored date against its first,
+// keeping the models the caller may read (its own, shared ones; all for a
+// platform administrator).
+func (h *handler) modelDrift(ctx context.Context, p serving.Principal, _ *http.Request) (int, any, error) {
+	rep, err := h.opts.ModelDrift(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	out := modeldrift.Report{Latest: rep.Latest, Points: []modeldrift.Point{}}
+	seen := map[string]bool{}
+	for _, pt := range rep.Points {
+		res := access.Resource{Kind: "model", ID: pt.Model, Owner: pt.Owner, Shared: pt.Shared}
+		ok, known := seen[pt.Model]
+		if !known {
+			_, derr := access.Decide(p, access.ActionReadModel, res)
+			ok, seen[pt.Model] = derr == nil, derr == nil
+		}
+		if !ok {
+			continue
+		}
+		out.Points = append(out.Points, pt)
+		if pt.AsOf == rep.Latest {
+			switch pt.Level {
+			case "watch":
+				out.Watch++
+			case "act":
+				out.Act++
+			}
+		}
+	}
+	if len(seen) > 0 && len(out.Points) == 0 {
+		// Nothing the caller may read: the refusal is recorded like any other.
+		if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionReadModel, access.Resource{Kind: "model", ID: "production"})); err != nil {
+			return 0, nil, err
+		}
+	}
+	return http.StatusOK, out, nil
 }

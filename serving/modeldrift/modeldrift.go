@@ -14,9 +14,10 @@ package modeldrift
 
 import (
 	"cmp"
-	"encoding/json"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"time"
@@ -36,6 +37,7 @@ type Point struct {
 	Model     string       `json:"model"`
 	Version   string       `json:"version"`
 	Owner     int64        `json:"-"`
+	Shared    bool         `json:"-"`
 	Indicator string       `json:"indicator"`
 	// Gain is the indicator's share of the model's split gain: how much the
 	// model leans on it.
@@ -122,7 +124,7 @@ func Compute(ctx context.Context, store blob.Store, snap *serving.Snapshot, o Op
 				if err != nil {
 					return nil, fmt.Errorf("modeldrift: %s of %s as of %s: %w", ind.name, ref.Name, d, err)
 				}
-				p := Point{Task: task, Model: ref.Name, Version: ref.Version, Owner: ref.Owner, Indicator: ind.name, Gain: ind.share,
+				p := Point{Task: task, Model: ref.Name, Version: ref.Version, Owner: ref.Owner, Shared: ref.Shared, Indicator: ind.name, Gain: ind.share,
 					AsOf: d, Baseline: dates[0], PSI: psi, Level: LevelOf(psi)}
 				rep.Points = append(rep.Points, p)
 				if d == rep.Latest {
@@ -269,4 +271,29 @@ func Notify(ctx context.Context, q *jobs.Queue, eps Endpoints, rep *Report) (int
 		}
 	}
 	return sent, nil
+}
+
+// Watch computes the drift of the models snap returns every interval (and once
+// shortly after it starts) and tells their owners, until ctx ends. Errors are
+// logged and retried at the next interval.
+func Watch(ctx context.Context, store blob.Store, snap func() *serving.Snapshot, q *jobs.Queue, eps Endpoints, interval time.Duration, logger *slog.Logger) {
+	if interval <= 0 {
+		interval = 30 * time.Minute
+	}
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = interval
+		rep, err := Compute(ctx, store, snap(), Options{})
+		if err == nil {
+			_, err = Notify(ctx, q, eps, rep)
+		}
+		if err != nil && ctx.Err() == nil && logger != nil {
+			logger.Warn("model drift: retried at the next interval", "err", err)
+		}
+	}
 }

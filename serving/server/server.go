@@ -48,6 +48,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/grpcapi"
 	"github.com/xinyi-platform/xinyi/serving/httpapi"
 	"github.com/xinyi-platform/xinyi/serving/inspection"
+	"github.com/xinyi-platform/xinyi/serving/modeldrift"
 	"github.com/xinyi-platform/xinyi/serving/oip"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/portal"
@@ -216,6 +217,7 @@ type Server struct {
 	grpcSrv           *grpc.Server
 	grpcLis           net.Listener
 	closers           []func()
+	endpoints         *webhooks.Endpoints // the subscribers' webhook endpoints, for model-drift notices
 }
 
 func (o *Options) check() error {
@@ -289,6 +291,9 @@ func (s *Server) build(ctx context.Context) error {
 		return err
 	}
 	alerting, err := OpenAlerting(ctx, o.DB, acc, o.Webhooks)
+	if err == nil {
+		s.endpoints = alerting.Endpoints
+	}
 	if err != nil {
 		return err
 	}
@@ -389,7 +394,10 @@ func (s *Server) build(ctx context.Context) error {
 			Movers: func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error) {
 				return riskindex.FindMovers(ctx, o.Store, f)
 			},
-			Circles: riskindex.NewCircles(o.Store)})
+			Circles: riskindex.NewCircles(o.Store),
+			ModelDrift: func(ctx context.Context) (*modeldrift.Report, error) {
+				return modeldrift.Compute(ctx, o.Store, s.holder.Current(), modeldrift.Options{})
+			}})
 		if err != nil {
 			return err
 		}
@@ -569,6 +577,9 @@ func (s *Server) Run(ctx context.Context) error {
 		go scorejobs.Watch(runCtx, s.jobs, s.svc, s.opts.Store, s.opts.ScoreEvery, s.logger)
 	}
 	go warnings.Watch(runCtx, s.jobs, warnings.Source{Store: s.opts.Store, RequireScores: s.opts.ScoreHistory}, s.opts.ScoreEvery, s.logger)
+	if s.endpoints != nil {
+		go modeldrift.Watch(runCtx, s.opts.Store, s.holder.Current, s.jobs, s.endpoints, 30*time.Minute, s.logger)
+	}
 	if s.adminSrv != nil {
 		go func() { _ = s.adminSrv.Serve(s.adminLis) }()
 		fmt.Fprintf(s.out, "admin on http://%s (/debug/pprof/, /metrics, /healthz)\n", s.adminLis.Addr())
