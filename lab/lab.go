@@ -60,7 +60,10 @@ type Options struct {
 	// Portfolio is a bank's post-loan view and warning inbox (nil: no such
 	// pages).
 	Portfolio Portfolio
-	Graphs    GuaranteeGraphs
+	// Subscriptions manages webhook endpoints and warning subscriptions (nil: no
+	// such page).
+	Subscriptions Subscriptions
+	Graphs        GuaranteeGraphs
 	// Portal is the companies' own door: enterprise accounts' bindings, their
 	// consents and banks' requests (nil: no company pages).
 	Portal Portal

@@ -29,6 +29,7 @@ func (s *Server) routes() {
 
 	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
 	s.portfolioRoutes()
+	s.subscriptionRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)
@@ -169,6 +170,7 @@ func (s *Server) home(q *req) error {
 	add("sources", "sources", s.o.Sources != nil && p.May(string(access.ActionSourceStatus)))
 	add("portfolio", "portfolio", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
 	add("inbox", "inbox", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
+	add("subscriptions", "subscriptions", s.o.Subscriptions != nil && p.May(string(access.ActionManageWebhooks)))
 	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
+	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
@@ -161,6 +162,8 @@ type consoleDeps struct {
 	portfolio portfolio.Sources
 	warnings  *warnings.Store
 	authz     labserving.Authorizer
+	endpoints *webhooks.Endpoints     // nil: no alert-delivery page
+	subs      *warnings.Subscriptions // with endpoints
 	secure    bool
 	lang      string
 	logger    *slog.Logger
@@ -209,6 +212,13 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 			return nil, nil, err
 		}
 		opts.Portfolio = labserving.NewPortfolio(d.portfolio, d.warnings, lib, d.authz)
+	}
+	if d.endpoints != nil && d.subs != nil && d.authz != nil {
+		var names func(string) string
+		if d.dir != nil {
+			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
+		}
+		opts.Subscriptions = labserving.NewSubscriptions(d.endpoints, d.subs, d.portfolio, d.authz, names)
 	}
 	console, err := lab.New(opts)
 	if err != nil {

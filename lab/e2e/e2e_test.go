@@ -425,6 +425,22 @@ func TestConsoleInChromium(t *testing.T) {
 	s.screenshot("17d-portfolio-en")
 	s.do("inbox en", chromedp.Navigate(srv+"/lab/inbox"), chromedp.WaitVisible(chromedp.CSS("#inbox-table")))
 	s.screenshot("17e-inbox-en")
+	// Alert delivery: the bank registers its endpoint; the secret is shown once.
+	s.do("subscriptions en", chromedp.Navigate(srv+"/lab/subscriptions"), chromedp.WaitVisible(chromedp.CSS("#endpoint-form")),
+		chromedp.SendKeys(chromedp.CSS("#endpoint-url"), "http://127.0.0.1:9/xinyi-alerts"),
+		chromedp.SendKeys(chromedp.CSS("#endpoint-description"), "loan monitoring"))
+	s.clickWait("register endpoint", "#endpoint-submit", has("#sub-secret"))
+	if txt := s.text("#sub-secret"); !strings.Contains(txt, "whsec_") {
+		t.Fatalf("secret line %q", txt)
+	}
+	s.clickWait("subscribe portfolio", "#portfolio-1", has("#sub-made"))
+	s.screenshot("17f-subscriptions-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	if txt := s.text("#endpoint-table"); !strings.Contains(txt, "http://127.0.0.1:9/xinyi-alerts") || !strings.Contains(txt, "启用") {
+		t.Fatalf("endpoints in Chinese:\n%s", txt)
+	}
+	s.screenshot("17g-subscriptions-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
 	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
 
 	// The platform's operator follows the background jobs of every worker.

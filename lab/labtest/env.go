@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,13 +22,18 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
+	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
+	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/serving/portfolio"
+	"github.com/xinyi-platform/xinyi/serving/scores"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 // The users of a test environment, by the name their API key is stored under.
@@ -237,9 +243,25 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
+	// Alert delivery over the real endpoint and subscription stores (loopback
+	// endpoints allowed, as a test's operator would).
+	eps, err := webhooks.OpenEndpoints(ctx, db, webhooks.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, InsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wstore, err := warnings.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsubs, err := warnings.OpenSubscriptions(ctx, db, warnings.SubscriptionOptions{Consent: e.Access, Endpoints: eps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := labserving.NewSubscriptions(eps, wsubs, portfolio.Sources{Consents: e.Access, Warnings: wstore, Runs: scores.NewReader(blobs, 0),
+		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
-		Portfolio: &PortfolioFixture{Codes: e.Codes}, Now: o.Now})
+		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

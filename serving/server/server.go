@@ -187,6 +187,10 @@ type Console struct {
 	Portfolio  portfolio.Sources
 	Warnings   *warnings.Store
 	Authorizer *servingaccess.Authorizer
+	// Endpoints and Subscriptions are the subscribers' webhook endpoints and
+	// warning subscriptions.
+	Endpoints     *webhooks.Endpoints
+	Subscriptions *warnings.Subscriptions
 }
 
 // Doors are the parts of a running server further doors are built over.
@@ -454,7 +458,7 @@ func (s *Server) build(ctx context.Context) error {
 		}
 		if o.Console != nil {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
-				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth}
+				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth, Endpoints: alerting.Endpoints, Subscriptions: alerting.Subscriptions}
 			c.Graph, c.Directory = graph, dir
 			console, stop, err := o.Console(c)
 			if err != nil {
