@@ -192,7 +192,7 @@ func (h *handler) postRequest(w http.ResponseWriter, r *http.Request, p access.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, req)
+	httperr.JSON(w, http.StatusCreated, req)
 	return nil
 }
 
@@ -201,7 +201,7 @@ func (h *handler) companyRequests(w http.ResponseWriter, r *http.Request, p acce
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"requests": nonNil(reqs)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"requests": nonNil(reqs)})
 	return nil
 }
 
@@ -210,7 +210,7 @@ func (h *handler) companyLoans(w http.ResponseWriter, r *http.Request, p access.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
 	return nil
 }
 
@@ -235,7 +235,7 @@ func (h *handler) accept(w http.ResponseWriter, r *http.Request, p access.Princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	httperr.JSON(w, http.StatusCreated, l)
 	return nil
 }
 
@@ -256,7 +256,7 @@ func (h *handler) products(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"products": nonNil(ps)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"products": nonNil(ps)})
 	return nil
 }
 
@@ -269,7 +269,7 @@ func (h *handler) createProduct(w http.ResponseWriter, r *http.Request, p access
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"product": pr, "proposal": prop})
+	httperr.JSON(w, http.StatusCreated, map[string]any{"product": pr, "proposal": prop})
 	return nil
 }
 
@@ -290,7 +290,7 @@ func (h *handler) changeProduct(w http.ResponseWriter, r *http.Request, p access
 	if prop != nil {
 		status = http.StatusAccepted
 	}
-	writeJSON(w, status, map[string]any{"product": pr, "proposal": prop})
+	httperr.JSON(w, status, map[string]any{"product": pr, "proposal": prop})
 	return nil
 }
 
@@ -303,7 +303,7 @@ func (h *handler) approve(w http.ResponseWriter, r *http.Request, p access.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, pr)
+	httperr.JSON(w, http.StatusOK, pr)
 	return nil
 }
 
@@ -312,7 +312,7 @@ func (h *handler) inbox(w http.ResponseWriter, r *http.Request, p access.Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": nonNil(items)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"items": nonNil(items)})
 	return nil
 }
 
@@ -329,7 +329,7 @@ func (h *handler) offer(w http.ResponseWriter, r *http.Request, p access.Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, o)
+	httperr.JSON(w, http.StatusCreated, o)
 	return nil
 }
 
@@ -374,7 +374,7 @@ func (h *handler) precredit(w http.ResponseWriter, r *http.Request, p access.Pri
 		return err
 	}
 	res.Offers, res.Ineligible, res.NoConsent = nonNil(res.Offers), nonNil(res.Ineligible), nonNil(res.NoConsent)
-	writeJSON(w, http.StatusOK, res)
+	httperr.JSON(w, http.StatusOK, res)
 	return nil
 }
 
@@ -383,7 +383,7 @@ func (h *handler) offers(w http.ResponseWriter, r *http.Request, p access.Princi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"offers": nonNil(os)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"offers": nonNil(os)})
 	return nil
 }
 
@@ -392,7 +392,7 @@ func (h *handler) loans(w http.ResponseWriter, r *http.Request, p access.Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
 	return nil
 }
 
@@ -405,7 +405,7 @@ func (h *handler) loan(w http.ResponseWriter, r *http.Request, p access.Principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
+	httperr.JSON(w, http.StatusOK, l)
 	return nil
 }
 
@@ -431,7 +431,7 @@ func (h *handler) disburse(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
+	httperr.JSON(w, http.StatusOK, l)
 	return nil
 }
 
@@ -453,7 +453,7 @@ func (h *handler) loss(w http.ResponseWriter, r *http.Request, p access.Principa
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, l)
+	httperr.JSON(w, http.StatusOK, l)
 	return nil
 }
 
@@ -474,13 +474,13 @@ func (h *handler) repayments(w http.ResponseWriter, r *http.Request, p access.Pr
 		rep, err = h.opts.Store.UploadRepayments(r.Context(), p, name, http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes))
 	}
 	if errors.Is(err, ingest.ErrRefused) && rep != nil {
-		writeJSON(w, http.StatusUnprocessableEntity, rep)
+		httperr.JSON(w, http.StatusUnprocessableEntity, rep)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, rep)
+	httperr.JSON(w, http.StatusCreated, rep)
 	return nil
 }
 
@@ -490,7 +490,7 @@ func (h *handler) labels(w http.ResponseWriter, r *http.Request, p access.Princi
 		return err
 	}
 	lf.Labels = nil
-	writeJSON(w, http.StatusOK, lf)
+	httperr.JSON(w, http.StatusOK, lf)
 	return nil
 }
 
@@ -520,7 +520,7 @@ func (h *handler) guarantee(w http.ResponseWriter, r *http.Request, p access.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, b)
+	httperr.JSON(w, http.StatusCreated, b)
 	return nil
 }
 
@@ -529,7 +529,7 @@ func (h *handler) guarantorLoans(w http.ResponseWriter, r *http.Request, p acces
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
+	httperr.JSON(w, http.StatusOK, map[string]any{"loans": nonNil(ls)})
 	return nil
 }
 
@@ -578,7 +578,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, p access.Princip
 		return st.WriteCSV(w)
 	}
 	st.Groups = nonNil(st.Groups)
-	writeJSON(w, http.StatusOK, st)
+	httperr.JSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -591,12 +591,12 @@ func (h *handler) supportList(w http.ResponseWriter, r *http.Request, p access.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, l)
+	httperr.JSON(w, http.StatusCreated, l)
 	return nil
 }
 
 func (h *handler) reasons(w http.ResponseWriter, r *http.Request, p access.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"reasons": financing.DeclineReasons})
+	httperr.JSON(w, http.StatusOK, map[string]any{"reasons": financing.DeclineReasons})
 	return nil
 }
 
@@ -605,15 +605,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
 
 // statusOf maps an error to its status and code: the one mapping of this

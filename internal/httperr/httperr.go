@@ -69,3 +69,17 @@ func Write(w http.ResponseWriter, status int, e Error) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(Body{Error: e}) // the client may have gone; nothing to do
 }
+
+// JSON sends v with status as JSON: the shape of every successful answer of the
+// platform's APIs beside Write's errors (no HTML escaping, not cached). The
+// error is the client's having gone; there is nothing to do about it.
+func JSON(w http.ResponseWriter, status int, v any) error {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

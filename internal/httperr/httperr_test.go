@@ -74,3 +74,16 @@ func TestWriteRequestID(t *testing.T) {
 		}
 	}
 }
+
+func TestJSON(t *testing.T) {
+	w := httptest.NewRecorder()
+	if err := httperr.JSON(w, 201, map[string]string{"name": "<信易>"}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 201 || w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %v", w.Code, w.Header())
+	}
+	if got, want := w.Body.String(), "{\"name\":\"<信易>\"}\n"; got != want {
+		t.Fatalf("body %q, want %q (no HTML escaping)", got, want)
+	}
+}

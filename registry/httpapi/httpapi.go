@@ -162,9 +162,9 @@ func (s *server) wrap(h handler) http.HandlerFunc {
 		switch x := v.(type) {
 		case raw:
 		case created:
-			writeJSON(w, http.StatusCreated, x.v)
+			httperr.JSON(w, http.StatusCreated, x.v)
 		default:
-			writeJSON(w, http.StatusOK, v)
+			httperr.JSON(w, http.StatusOK, v)
 		}
 	}
 }
@@ -240,14 +240,6 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="xinyi"`)
 	}
 	httperr.Write(w, status, e)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
 }
 
 // decodeJSON reads a bounded JSON body into v, refusing unknown fields.

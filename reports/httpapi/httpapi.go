@@ -127,7 +127,7 @@ func (h *handler) issue(w http.ResponseWriter, r *http.Request, p access.Princip
 		return
 	}
 	w.Header().Set("Location", "/v1/reports/"+rep.ID)
-	writeJSON(w, http.StatusCreated, links(rep))
+	httperr.JSON(w, http.StatusCreated, links(rep))
 }
 
 func (h *handler) get(w http.ResponseWriter, r *http.Request, p access.Principal) {
@@ -136,7 +136,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request, p access.Principal
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, links(rep))
+	httperr.JSON(w, http.StatusOK, links(rep))
 }
 
 func (h *handler) pdf(w http.ResponseWriter, r *http.Request, p access.Principal) {
@@ -168,7 +168,7 @@ func (h *handler) verifyID(w http.ResponseWriter, r *http.Request) {
 		_ = verifyPage.Execute(w, v)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httperr.JSON(w, http.StatusOK, v)
 }
 
 // verifyPage is the answer to a browser: the outcome in Chinese and English.
@@ -203,7 +203,7 @@ func (h *handler) verifyFile(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	httperr.JSON(w, http.StatusOK, v)
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request, p access.Principal) {
@@ -221,16 +221,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request, p access.Princi
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, links(rep))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	httperr.JSON(w, http.StatusOK, links(rep))
 }
 
 // statusOf maps an error to its status and code: the one mapping of this transport.

@@ -164,7 +164,7 @@ func (h *handler) myBindings(w http.ResponseWriter, r *http.Request, p access.Pr
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"bindings": nonNil(bs)})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"bindings": nonNil(bs)})
 }
 
 func (h *handler) startBinding(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -178,7 +178,7 @@ func (h *handler) startBinding(w http.ResponseWriter, r *http.Request, p access.
 	if err != nil {
 		return h.refused(r, p, "company", in.CompanyCode, err)
 	}
-	return writeJSON(w, http.StatusAccepted, b)
+	return httperr.JSON(w, http.StatusAccepted, b)
 }
 
 func (h *handler) activate(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -196,7 +196,7 @@ func (h *handler) activate(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err != nil {
 		return h.refused(r, p, "binding", strconv.FormatInt(id, 10), err)
 	}
-	return writeJSON(w, http.StatusOK, b)
+	return httperr.JSON(w, http.StatusOK, b)
 }
 
 func (h *handler) endBinding(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -224,7 +224,7 @@ func (h *handler) companyBindings(w http.ResponseWriter, r *http.Request, _ acce
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"bindings": nonNil(bs)})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"bindings": nonNil(bs)})
 }
 
 func (h *handler) delegate(w http.ResponseWriter, r *http.Request, p access.Principal, code string) error {
@@ -242,7 +242,7 @@ func (h *handler) delegate(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err != nil {
 		return h.refused(r, p, "company", code, err)
 	}
-	return writeJSON(w, http.StatusCreated, b)
+	return httperr.JSON(w, http.StatusCreated, b)
 }
 
 func (h *handler) profile(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -261,7 +261,7 @@ func (h *handler) profile(w http.ResponseWriter, r *http.Request, p access.Princ
 	if err != nil && !errors.Is(err, serving.ErrNotReady) {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"assessment": d, "history": nonNil(hist)})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"assessment": d, "history": nonNil(hist)})
 }
 
 // consentView is a consent with the name of the institution holding it.
@@ -289,7 +289,7 @@ func (h *handler) consents(w http.ResponseWriter, r *http.Request, _ access.Prin
 		}
 		out = append(out, consentView{Consent: c, Institution: name, Active: c.RevokedAt.IsZero() && !now.Before(c.GrantedAt) && now.Before(c.ExpiresAt)})
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"consents": out})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"consents": out})
 }
 
 func (h *handler) grant(w http.ResponseWriter, r *http.Request, p access.Principal, code string) error {
@@ -315,7 +315,7 @@ func (h *handler) grant(w http.ResponseWriter, r *http.Request, p access.Princip
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, consentView{Consent: c, Institution: inst.Name, Active: true})
+	return httperr.JSON(w, http.StatusCreated, consentView{Consent: c, Institution: inst.Name, Active: true})
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request, p access.Principal, code string) error {
@@ -344,7 +344,7 @@ func (h *handler) requests(w http.ResponseWriter, r *http.Request, _ access.Prin
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"requests": h.named(r.Context(), rs)})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"requests": h.named(r.Context(), rs)})
 }
 
 // requestView is a consent request with the name of the institution asking.
@@ -382,7 +382,7 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request, p access.Princi
 	if err != nil {
 		return h.refused(r, p, "consent_request", strconv.FormatInt(id, 10), err)
 	}
-	return writeJSON(w, http.StatusOK, q)
+	return httperr.JSON(w, http.StatusOK, q)
 }
 
 func (h *handler) requestConsent(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -406,7 +406,7 @@ func (h *handler) requestConsent(w http.ResponseWriter, r *http.Request, p acces
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, q)
+	return httperr.JSON(w, http.StatusCreated, q)
 }
 
 func (h *handler) bankRequests(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -417,7 +417,7 @@ func (h *handler) bankRequests(w http.ResponseWriter, r *http.Request, p access.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"requests": h.named(r.Context(), rs)})
+	return httperr.JSON(w, http.StatusOK, map[string]any{"requests": h.named(r.Context(), rs)})
 }
 
 func (h *handler) operatorBinding(w http.ResponseWriter, r *http.Request, p access.Principal) error {
@@ -441,7 +441,7 @@ func (h *handler) operatorBinding(w http.ResponseWriter, r *http.Request, p acce
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusCreated, b)
+	return httperr.JSON(w, http.StatusCreated, b)
 }
 
 // refused records a refusal the store decided (another account's binding, a
@@ -481,15 +481,6 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
 }
 
 // statusOf is the one mapping of this door's errors to HTTP.

@@ -21,7 +21,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,13 +167,13 @@ func (h *handler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(ingestErr, ingest.ErrRefused):
-		writeJSON(w, http.StatusUnprocessableEntity, rep)
+		httperr.JSON(w, http.StatusUnprocessableEntity, rep)
 	case ingestErr != nil:
 		h.fail(w, r, ingestErr)
 	case rep.Repeated:
-		writeJSON(w, http.StatusOK, rep)
+		httperr.JSON(w, http.StatusOK, rep)
 	default:
-		writeJSON(w, http.StatusCreated, rep)
+		httperr.JSON(w, http.StatusCreated, rep)
 	}
 }
 
@@ -201,16 +200,7 @@ func (h *handler) batches(w http.ResponseWriter, r *http.Request) {
 	if reps == nil {
 		reps = []*ingest.Report{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"source": source, "batches": reps})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	httperr.JSON(w, http.StatusOK, map[string]any{"source": source, "batches": reps})
 }
 
 // statusOf maps an error to its status and code: the one mapping of this transport.
