@@ -2,6 +2,7 @@ package financing
 
 import (
 	"fmt"
+	"github.com/xinyi-platform/xinyi/serving/policy"
 	"math"
 
 	"github.com/expr-lang/expr"
@@ -78,33 +79,10 @@ func (r *Rule) Eval(env *Env, m *vm.VM) (bool, error) {
 	return b, nil
 }
 
-// RatingRank ranks a rating from A (1) to D (4); 0 for anything else.
-func RatingRank(r string) int {
-	switch r {
-	case "A":
-		return 1
-	case "B":
-		return 2
-	case "C":
-		return 3
-	case "D":
-		return 4
-	}
-	return 0
-}
+// RatingRank ranks a rating from A (1) to D (4); 0 for anything else
+// (policy's order).
+func RatingRank(r string) int { return policy.Rating(r).Rank() + 1 }
 
 // ColourRank ranks a four-colour risk code from blue (1) to red (4); 0 for
-// anything else.
-func ColourRank(c string) int {
-	switch c {
-	case "blue":
-		return 1
-	case "green":
-		return 2
-	case "yellow":
-		return 3
-	case "red":
-		return 4
-	}
-	return 0
-}
+// anything else (policy's order).
+func ColourRank(c string) int { return policy.Colour(c).Rank() + 1 }

@@ -38,6 +38,22 @@ const (
 	D Rating = "D"
 )
 
+// Rank orders the ratings: 0 for A (best) to 3 for D; -1 for an unknown rating.
+// Rules (warnings, financing products) see it as rating_rank, 1 to 4.
+func (r Rating) Rank() int {
+	switch r {
+	case A:
+		return 0
+	case B:
+		return 1
+	case C:
+		return 2
+	case D:
+		return 3
+	}
+	return -1
+}
+
 // Colour is the four-colour risk code; blue is the best and red the worst.
 type Colour string
 
@@ -50,7 +66,7 @@ const (
 )
 
 // Rank orders the colours: 0 for blue (best) to 3 for red; -1 for an unknown
-// colour.
+// colour. Rules (warnings, financing products) see it as colour_rank, 1 to 4.
 func (c Colour) Rank() int {
 	switch c {
 	case Blue:

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/xinyi-platform/xinyi/serving/policy"
 	"math"
 	"slices"
 	"strings"
@@ -337,36 +338,13 @@ func compileOptions(column map[string]int) []expr.Option {
 	}
 }
 
-// RatingRank ranks a rating from A (1) to D (4); 0 for anything else.
-func RatingRank(r string) int {
-	switch r {
-	case "A":
-		return 1
-	case "B":
-		return 2
-	case "C":
-		return 3
-	case "D":
-		return 4
-	}
-	return 0
-}
+// RatingRank ranks a rating from A (1) to D (4); 0 for anything else
+// (policy's order).
+func RatingRank(r string) int { return policy.Rating(r).Rank() + 1 }
 
 // ColourRank ranks a four-colour risk code from blue (1) to red (4); 0 for
-// anything else.
-func ColourRank(c string) int {
-	switch c {
-	case "blue":
-		return 1
-	case "green":
-		return 2
-	case "yellow":
-		return 3
-	case "red":
-		return 4
-	}
-	return 0
-}
+// anything else (policy's order).
+func ColourRank(c string) int { return policy.Colour(c).Rank() + 1 }
 
 // Env is what a condition sees for one company at one date. Now and Prev hold
 // the library's indicators (Library.Indicators order), NaN where unknown.
