@@ -933,8 +933,10 @@ func (s *Server) exploreScreening(q *req) error {
 }
 
 type riskData struct {
-	V     RiskView
-	Trend template.HTML
+	V RiskView
+	// Topics, when the backend has them: movers and guarantee circles.
+	Topics *RiskTopicsView
+	Trend  template.HTML
 	// Shown are the indexes of the dates the tables show (the newest six).
 	Shown []int
 }
@@ -950,6 +952,14 @@ func (s *Server) risk(q *req) error {
 		return err
 	}
 	d := riskData{V: v}
+	if rt, ok := s.o.Risk.(RiskTopics); ok {
+		t, err := rt.RiskTopics(q.ctx(), q.principal())
+		if err != nil {
+			s.o.Logger.Warn("lab: risk topics", "err", err)
+		} else {
+			d.Topics = &t
+		}
+	}
 	for i := max(0, len(v.Dates)-6); i < len(v.Dates); i++ {
 		d.Shown = append(d.Shown, i)
 	}

@@ -203,7 +203,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	opts.Portal, opts.ConsentAsks = portal, portal
 	opts.Sources = labfeatures.NewSources(d.store)
 	if d.risk != nil {
-		opts.Risk = labserving.NewRisk(d.risk)
+		opts.Risk = labserving.NewRisk(d.risk).WithTopics(d.store)
 	}
 	if d.warnings != nil && d.authz != nil {
 		lib, err := warnings.DefaultLibrary()

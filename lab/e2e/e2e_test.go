@@ -342,6 +342,12 @@ func TestConsoleInChromium(t *testing.T) {
 	if txt := s.text("#risk-districts"); !strings.Contains(txt, "东关街道") || !strings.Contains(txt, "+2.6") || !strings.Contains(txt, "—") {
 		t.Fatalf("district table:\n%s", txt)
 	}
+	if txt := s.text("#risk-movers"); !strings.Contains(txt, "上虞晶盛机电有限公司 01") || !strings.Contains(txt, "6.1% → 18.4%") || !strings.Contains(txt, "212 家企业风险色变差") {
+		t.Fatalf("movers:\n%s", txt)
+	}
+	if txt := s.text("#risk-circles"); !strings.Contains(txt, "2,350 万元") || !strings.Contains(txt, "上虞龙盛纺织有限公司 03、") {
+		t.Fatalf("circles:\n%s", txt)
+	}
 	s.screenshot("11c-risk-zh")
 	s.do("open company",
 		chromedp.Navigate(srv+"/lab/companies"),

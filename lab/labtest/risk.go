@@ -42,3 +42,16 @@ func (RiskFixture) RiskIndex(context.Context, lab.Principal) (lab.RiskView, erro
 	}
 	return v, nil
 }
+
+// RiskTopics returns the fixture's movers and circles.
+func (RiskFixture) RiskTopics(context.Context, lab.Principal) (lab.RiskTopicsView, error) {
+	return lab.RiskTopicsView{From: "2025-09-30", To: "2025-12-31", ColourWorse: 212, ColourBetter: 187,
+		Worse: []lab.RiskMover{
+			{Code: "91330604MA2BCDEF1X", Name: "上虞晶盛机电有限公司 01", District: "百官街道", FromPD: 0.061, ToPD: 0.184, FromColour: "green", ToColour: "red"},
+			{Code: "91330604MA2BCDEF2Y", Name: "上虞曹娥印染有限公司 07", District: "曹娥街道", FromPD: 0.032, ToPD: 0.097, FromColour: "blue", ToColour: "yellow"},
+		},
+		CircleCount: 38,
+		Circles: []lab.RiskCircle{
+			{Members: []string{"上虞龙盛纺织有限公司 03", "上虞华宇塑业有限公司 05", "上虞舜江建材有限公司 08"}, Size: 3, Given: 23_500_000, Defaulted: 1, Red: 2, MaxPD: 0.41},
+		}}, nil
+}

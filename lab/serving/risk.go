@@ -2,21 +2,84 @@ package serving
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 )
 
 // Risk reads the regional risk index for the console (the route has authorized
 // the principal: those who may screen the region).
-type Risk struct{ cache *riskindex.Cache }
+type Risk struct {
+	cache   *riskindex.Cache
+	store   blob.Store         // nil: no movers or circles
+	circles *riskindex.Circles // over store
+}
 
 // NewRisk returns the console's view of the index in cache.
 func NewRisk(cache *riskindex.Cache) *Risk { return &Risk{cache: cache} }
+
+// WithTopics adds the movers and the guarantee circles of the score history
+// and raw tables in store.
+func (r *Risk) WithTopics(store blob.Store) *Risk {
+	r.store, r.circles = store, riskindex.NewCircles(store)
+	return r
+}
+
+// RiskTopics implements lab.RiskTopics: the ten companies that worsened most
+// between the two newest scored dates and the ten riskiest circles.
+func (r *Risk) RiskTopics(ctx context.Context, _ lab.Principal) (lab.RiskTopicsView, error) {
+	var v lab.RiskTopicsView
+	if r.store == nil {
+		return v, fmt.Errorf("%w: risk topics", lab.ErrNotConnected)
+	}
+	m, err := riskindex.FindMovers(ctx, r.store, riskindex.MoverFilter{Limit: 10})
+	if err != nil && !errors.Is(err, riskindex.ErrNoRuns) {
+		return v, err
+	}
+	if m != nil {
+		v.From, v.To, v.ColourWorse, v.ColourBetter = m.From, m.To, m.ColourWorse, m.ColourBetter
+		for _, w := range m.Worse {
+			v.Worse = append(v.Worse, lab.RiskMover{Code: w.Company, Name: w.Name, District: w.District, Industry: w.Industry,
+				FromPD: w.FromPD, ToPD: w.ToPD, FromColour: w.FromColour, ToColour: w.ToColour})
+		}
+	}
+	c, err := r.circles.Rank(ctx, "risk", 10)
+	if err != nil && !errors.Is(err, riskindex.ErrNoRuns) {
+		return v, err
+	}
+	if c != nil {
+		v.CircleCount = c.Circles
+		for _, t := range c.Top {
+			rc := lab.RiskCircle{Size: len(t.Members), Given: t.Given, Defaulted: t.Defaulted, Red: t.Red, MaxPD: t.MaxPD}
+			members := slices.Clone(t.Members)
+			slices.SortStableFunc(members, func(a, b riskindex.CircleMember) int {
+				switch {
+				case a.Defaulted && !b.Defaulted:
+					return -1
+				case b.Defaulted && !a.Defaulted:
+					return 1
+				}
+				return 0
+			})
+			for _, mb := range members {
+				name := mb.Name
+				if name == "" {
+					name = mb.Company
+				}
+				rc.Members = append(rc.Members, name)
+			}
+			v.Circles = append(v.Circles, rc)
+		}
+	}
+	return v, nil
+}
 
 // RiskIndex implements lab.RiskIndex.
 func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, error) {
