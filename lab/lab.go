@@ -63,7 +63,9 @@ type Options struct {
 	// Subscriptions manages webhook endpoints and warning subscriptions (nil: no
 	// such page).
 	Subscriptions Subscriptions
-	Graphs        GuaranteeGraphs
+	// Reports issues signed credit reports (nil: no reports page).
+	Reports Reports
+	Graphs  GuaranteeGraphs
 	// Portal is the companies' own door: enterprise accounts' bindings, their
 	// consents and banks' requests (nil: no company pages).
 	Portal Portal

@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
 	s.portfolioRoutes()
 	s.subscriptionRoutes()
+	s.reportRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)

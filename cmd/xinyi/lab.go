@@ -29,6 +29,7 @@ import (
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	"github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/reports"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
@@ -164,6 +165,7 @@ type consoleDeps struct {
 	authz     labserving.Authorizer
 	endpoints *webhooks.Endpoints     // nil: no alert-delivery page
 	subs      *warnings.Subscriptions // with endpoints
+	reports   *reports.Service        // nil: no reports page
 	secure    bool
 	lang      string
 	logger    *slog.Logger
@@ -219,6 +221,9 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
 		}
 		opts.Subscriptions = labserving.NewSubscriptions(d.endpoints, d.subs, d.portfolio, d.authz, names)
+	}
+	if d.reports != nil {
+		opts.Reports = labserving.NewReports(d.reports)
 	}
 	console, err := lab.New(opts)
 	if err != nil {

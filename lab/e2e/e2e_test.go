@@ -544,7 +544,7 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 		t.Fatalf("bindings:\n%s", txt)
 	}
 	s.screenshot("25-portal-bindings-zh")
-	s.clickWait("own page", "#binding-table a.company-link", has("#consent-table"))
+	s.clickWait("own page", `#binding-table a.company-link[href$="`+env.Focus+`"]`, has("#consent-table"))
 	s.do("delegate", chromedp.SendKeys(chromedp.CSS("#delegate-user"), labtest.Staff))
 	s.clickWait("delegate", "#delegate-submit", has("#flash"))
 	s.do("grant", chromedp.SetValue(chromedp.CSS("#grant-inst"), labtest.Bank2Name))
@@ -572,6 +572,25 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 		t.Fatalf("requests after accepting:\n%s", txt)
 	}
 	s.screenshot("28-own-company-accepted-en")
+	// A signed credit report for the company of the generated region.
+	s.do("report en", chromedp.Navigate(srv+"/lab/reports?company="+env.ReportCompany), chromedp.WaitVisible(chromedp.CSS("#report-form")),
+		chromedp.SetValue(chromedp.CSS("#report-purpose"), "bidding"))
+	s.clickWait("issue report", "#report-submit", has("#report-result"))
+	if txt := s.text("#report-sections"); !strings.Contains(txt, "Data through") || !strings.Contains(txt, "not covered") {
+		t.Fatalf("report sections in English:\n%s", txt)
+	}
+	if n := s.text("#report-number"); !strings.HasPrefix(n, "XYR-") {
+		t.Fatalf("report number %q", n)
+	}
+	s.screenshot("28b-report-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	s.do("report zh", chromedp.Navigate(srv+"/lab/reports?company="+env.ReportCompany), chromedp.WaitVisible(chromedp.CSS("#report-form")))
+	s.clickWait("issue report zh", "#report-submit", has("#report-result"))
+	if txt := s.text("#report-sections"); !strings.Contains(txt, "税务局无行政处罚或欠税记录（数据截至") || !strings.Contains(txt, "不在本报告说明范围内") {
+		t.Fatalf("report sections in Chinese:\n%s", txt)
+	}
+	s.screenshot("28c-report-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
 	s.do("bindings en", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table")))
 	s.screenshot("29-portal-bindings-en")
 	s.logout()

@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -31,6 +33,7 @@ import (
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/reports"
 	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/warnings"
@@ -82,6 +85,10 @@ type Env struct {
 	SMS    *Outbox
 	Codes  []string // screening population, highest risk first is not implied
 	Focus  string   // the company with a full profile and guarantee graph
+	// ReportCompany is a company of a small generated region (raw department
+	// tables in a store of its own) that CompanyRep is bound to too: its credit
+	// reports have real sections.
+	ReportCompany string
 }
 
 // EnvOptions tunes NewEnv.
@@ -240,6 +247,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.Portal = auth.Portal(e.Screenings)
+	reps := reportsFixture(t, e, db, log)
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
@@ -261,7 +269,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
-		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Now: o.Now})
+		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,4 +349,41 @@ func focusCompany(codes []string) lab.Company {
 	}
 	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保 guarantee"})
 	return c
+}
+
+// reportsFixture is the credit report service over a generated region of 60
+// companies × 13 months; CompanyRep is bound to its first company.
+func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) lab.Reports {
+	t.Helper()
+	ctx := context.Background()
+	store, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: 60, Months: 13, Seed: 5, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := datasets.LoadDirectory(ctx, store, datasets.DayOf(time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ReportCompany = dir.Codes()[0]
+	rep, err := e.Access.UserByName(ctx, CompanyRep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Access.BindByOperator(ctx, "setup", rep.ID, e.ReportCompany, "电子营业执照 licence 330604-0002"); err != nil {
+		t.Fatal(err)
+	}
+	key, err := reports.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := reports.Open(ctx, db, reports.Options{Store: store, Signer: key, Authorizer: xaccess.NewAuthorizer(e.Access, log), Audit: log,
+		BaseURL: "https://xinyi.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return labserving.NewReports(svc)
 }
