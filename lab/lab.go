@@ -65,7 +65,10 @@ type Options struct {
 	Subscriptions Subscriptions
 	// Reports issues signed credit reports (nil: no reports page).
 	Reports Reports
-	Graphs  GuaranteeGraphs
+	// Cases are the companies' objections and credit repair (nil: no such
+	// pages).
+	Cases  Cases
+	Graphs GuaranteeGraphs
 	// Portal is the companies' own door: enterprise accounts' bindings, their
 	// consents and banks' requests (nil: no company pages).
 	Portal Portal

@@ -31,6 +31,7 @@ func (s *Server) routes() {
 	s.portfolioRoutes()
 	s.subscriptionRoutes()
 	s.reportRoutes()
+	s.caseRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/cases"
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -166,6 +167,7 @@ type consoleDeps struct {
 	endpoints *webhooks.Endpoints     // nil: no alert-delivery page
 	subs      *warnings.Subscriptions // with endpoints
 	reports   *reports.Service        // nil: no reports page
+	cases     *cases.Service          // nil: no objection and repair pages
 	secure    bool
 	lang      string
 	logger    *slog.Logger
@@ -224,6 +226,13 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	}
 	if d.reports != nil {
 		opts.Reports = labserving.NewReports(d.reports)
+	}
+	if d.cases != nil {
+		var names func(string) string
+		if d.dir != nil {
+			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
+		}
+		opts.Cases = labserving.NewCases(d.cases, names)
 	}
 	console, err := lab.New(opts)
 	if err != nil {

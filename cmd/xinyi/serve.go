@@ -244,7 +244,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
 				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk,
-				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, endpoints: c.Endpoints, subs: c.Subscriptions, reports: reps, secure: *secure || c.Secure, lang: *lang, logger: logger})
+				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, endpoints: c.Endpoints, subs: c.Subscriptions, reports: reps, cases: cd.svc, secure: *secure || c.Secure, lang: *lang, logger: logger})
 			if err != nil {
 				return nil, nil, err
 			}

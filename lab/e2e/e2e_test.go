@@ -590,7 +590,37 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 		t.Fatalf("report sections in Chinese:\n%s", txt)
 	}
 	s.screenshot("28c-report-zh")
+	// An objection to one of its penalties, and a repair the rules refuse in words.
+	s.do("cases", chromedp.Navigate(srv+"/lab/portal/companies/"+env.ReportCompany+"/cases"), chromedp.WaitVisible(chromedp.CSS("#dispute-form")),
+		chromedp.SetValue(chromedp.CSS("#dispute-source"), "penalty"),
+		chromedp.SendKeys(chromedp.CSS("#dispute-key"), "penalty_id="+env.ReportPenalty),
+		chromedp.SendKeys(chromedp.CSS("#dispute-statement"), "罚款金额登记有误，实际罚款已按复议决定减免。"))
+	s.clickWait("dispute", "#dispute-submit", has("#flash"))
+	if txt := s.text("#case-table"); !strings.Contains(txt, "异议") || !strings.Contains(txt, "待部门核查") || !strings.Contains(txt, env.ReportPenalty) {
+		t.Fatalf("company cases:\n%s", txt)
+	}
+	s.screenshot("28d-cases-zh")
+	s.do("repair", chromedp.SendKeys(chromedp.CSS("#repair-penalty"), "NO-SUCH-DECISION"),
+		chromedp.SendKeys(chromedp.CSS("#repair-statement"), "已整改"), chromedp.SendKeys(chromedp.CSS("#repair-evidence"), "缴款凭证 0001"))
+	s.clickWait("repair refused", "#repair-submit", has("#error-heading"))
+	if d := s.text("#error-detail"); !strings.Contains(d, "本平台没有这条记录") {
+		t.Fatalf("a refused repair says %q", d)
+	}
+	s.screenshot("28e-repair-refused-zh")
+	s.logout()
+	// The department that owns the penalty source reviews the objection.
+	s.login(env.Keys[labtest.Enforcer])
+	s.do("queue", chromedp.Navigate(srv+"/lab/cases?queue=review"), chromedp.WaitVisible(chromedp.CSS("#queue-table")))
+	if txt := s.text("#queue-table"); !strings.Contains(txt, env.ReportPenalty) || !strings.Contains(txt, "罚款金额登记有误") {
+		t.Fatalf("department queue:\n%s", txt)
+	}
+	s.screenshot("28f-case-queue-zh")
 	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	s.do("reject", chromedp.SendKeys(chromedp.CSS("#queue-table input[name=reasons]"), "The decision's amount stands; the review reduced the fine later."))
+	s.clickWait("reject", "#queue-table button.reject", has("#flash"))
+	s.screenshot("28g-case-queue-en")
+	s.logout()
+	s.login(env.Keys[labtest.CompanyRep])
 	s.do("bindings en", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table")))
 	s.screenshot("29-portal-bindings-en")
 	s.logout()

@@ -16,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/cases"
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/features"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -59,6 +61,9 @@ const (
 	CompanyName = "上虞企业用户"
 	// Bank2Name is a second bank, a grantee of consent.
 	Bank2Name = "绍兴银行上虞支行"
+	// Enforcer reviews the penalty source's cases at the department DeptName.
+	Enforcer = "xu"
+	DeptName = "上虞区市场监管局执法大队"
 )
 
 // Env is a console wired to real access control (SQLite), the real indicator catalog,
@@ -87,8 +92,9 @@ type Env struct {
 	Focus  string   // the company with a full profile and guarantee graph
 	// ReportCompany is a company of a small generated region (raw department
 	// tables in a store of its own) that CompanyRep is bound to too: its credit
-	// reports have real sections.
-	ReportCompany string
+	// reports have real sections. ReportPenalty is the decision number of one of
+	// its penalties.
+	ReportCompany, ReportPenalty string
 }
 
 // EnvOptions tunes NewEnv.
@@ -174,6 +180,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if _, err := e.Access.CreateInstitution(ctx, "setup", Bank2Name, xaccess.KindBank); err != nil {
 		t.Fatal(err)
 	}
+	dept, err := e.Access.CreateInstitution(ctx, "setup", DeptName, xaccess.KindDepartment)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range []struct {
 		name  string
 		inst  int64
@@ -189,6 +199,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		{CompanyRep, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
 		{Staff, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
 		{Newcomer, firms.ID, []xaccess.Role{xaccess.RoleEnterprise}},
+		{Enforcer, dept.ID, []xaccess.Role{xaccess.RoleDepartment}},
 	} {
 		usr, err := e.Access.CreateUser(ctx, "setup", u.name, u.inst, u.roles...)
 		if err != nil {
@@ -247,7 +258,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.Portal = auth.Portal(e.Screenings)
-	reps := reportsFixture(t, e, db, log)
+	reps, cs := reportsFixture(t, e, db, log)
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
@@ -269,7 +280,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
-		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Now: o.Now})
+		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,9 +362,10 @@ func focusCompany(codes []string) lab.Company {
 	return c
 }
 
-// reportsFixture is the credit report service over a generated region of 60
-// companies × 13 months; CompanyRep is bound to its first company.
-func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) lab.Reports {
+// reportsFixture is the credit report and case services over a generated region
+// of 60 companies × 13 months; CompanyRep is bound to its first company with a
+// penalty, and Enforcer's department owns the penalty source.
+func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Reports, lab.Cases) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := blob.OpenLocal(t.TempDir())
@@ -368,7 +380,15 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) lab.Rep
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.ReportCompany = dir.Codes()[0]
+	records := cases.RawRecords{Store: store}
+	if err := records.Each(ctx, "penalty", func(f cases.Fact) error {
+		if e.ReportCompany == "" {
+			e.ReportCompany, e.ReportPenalty = f.Company, f.Ref.Key["penalty_id"]
+		}
+		return nil
+	}); err != nil || e.ReportCompany == "" {
+		t.Fatalf("no penalty in the generated region: %v", err)
+	}
 	rep, err := e.Access.UserByName(ctx, CompanyRep)
 	if err != nil {
 		t.Fatal(err)
@@ -385,5 +405,24 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) lab.Rep
 	if err != nil {
 		t.Fatal(err)
 	}
-	return labserving.NewReports(svc)
+	cstore, err := cases.OpenStore(ctx, db, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deptInst, err := e.Access.InstitutionByName(ctx, DeptName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvc, err := cases.New(cases.Options{Store: cstore, Ingest: ingest.New(store), Records: records, Authorizer: xaccess.NewAuthorizer(e.Access, log),
+		Audit: log, Owner: func(_ context.Context, source string) (int64, error) {
+			if source == "penalty" {
+				return deptInst.ID, nil
+			}
+			return 0, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(code string) string { r, _ := dir.Company(code); return r.Name }
+	return labserving.NewReports(svc), labserving.NewCases(csvc, names)
 }
