@@ -67,8 +67,10 @@ type Options struct {
 	Reports Reports
 	// Cases are the companies' objections and credit repair (nil: no such
 	// pages).
-	Cases  Cases
-	Graphs GuaranteeGraphs
+	Cases Cases
+	// Financing is the bank–company financing loop (nil: no such pages).
+	Financing Financing
+	Graphs    GuaranteeGraphs
 	// Portal is the companies' own door: enterprise accounts' bindings, their
 	// consents and banks' requests (nil: no company pages).
 	Portal Portal

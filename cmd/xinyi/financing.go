@@ -91,7 +91,10 @@ const financingSweepEvery = time.Hour
 // industries from its business registry, notifies banks at their webhook
 // endpoints, and sweeps the loop every financingSweepEvery (replicas sweep
 // concurrently: each notice is claimed once).
-func financingDoor(pl *platform, sd server.Doors) (map[string]http.Handler, func(), error) {
+// finDoor builds the financing door and keeps its store for the console.
+type finDoor struct{ store *financing.Store }
+
+func (f *finDoor) door(pl *platform, sd server.Doors) (map[string]http.Handler, func(), error) {
 	opts := financing.Options{Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log,
 		Consents: financing.AccessConsents(pl.acc), Assessor: servingassess.New(sd.Service), Blob: pl.store, Logger: sd.Logger}
 	if sd.Directory != nil {
@@ -125,6 +128,7 @@ func financingDoor(pl *platform, sd server.Doors) (map[string]http.Handler, func
 			}
 		}
 	}()
+	f.store = fin
 	return map[string]http.Handler{"/v1/financing/": h}, cancel, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/xinyi-platform/xinyi/cases"
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/financing"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -168,6 +169,7 @@ type consoleDeps struct {
 	subs      *warnings.Subscriptions // with endpoints
 	reports   *reports.Service        // nil: no reports page
 	cases     *cases.Service          // nil: no objection and repair pages
+	financing *financing.Store        // nil: no financing pages
 	secure    bool
 	lang      string
 	logger    *slog.Logger
@@ -233,6 +235,22 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
 		}
 		opts.Cases = labserving.NewCases(d.cases, names)
+	}
+	if d.financing != nil {
+		var names func(string) string
+		if d.dir != nil {
+			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
+		}
+		fin := labserving.NewFinancing(d.financing, d.acc, names)
+		if d.dir != nil {
+			districts := map[string]string{}
+			for _, code := range d.dir.Codes() {
+				r, _ := d.dir.Company(code)
+				districts[r.District] = r.DistrictName
+			}
+			fin.District = func(code string) string { return districts[code] }
+		}
+		opts.Financing = fin
 	}
 	console, err := lab.New(opts)
 	if err != nil {

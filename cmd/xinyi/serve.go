@@ -207,6 +207,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fd := &finDoor{} // the doors are built before the console, which reads its store
 	mounts := map[string]http.Handler{}
 	if len(owners) > 0 {
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
@@ -244,7 +245,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
 				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk,
-				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, endpoints: c.Endpoints, subs: c.Subscriptions, reports: reps, cases: cd.svc, secure: *secure || c.Secure, lang: *lang, logger: logger})
+				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, endpoints: c.Endpoints, subs: c.Subscriptions, reports: reps, cases: cd.svc, financing: fd.store, secure: *secure || c.Secure, lang: *lang, logger: logger})
 			if err != nil {
 				return nil, nil, err
 			}
@@ -258,7 +259,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
 		Doors: func(d server.Doors) (map[string]http.Handler, func(), error) {
-			return joinDoors(pl, d, cd.door, financingDoor)
+			return joinDoors(pl, d, cd.door, fd.door)
 		},
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,

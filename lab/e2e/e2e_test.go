@@ -621,6 +621,49 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 	s.screenshot("28g-case-queue-en")
 	s.logout()
 	s.login(env.Keys[labtest.CompanyRep])
+	// Financing: the company asks, the bank offers with the platform's
+	// assessment, the company accepts; the regulator sees the aggregates.
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	finPath := srv + "/lab/portal/companies/" + env.ReportCompany + "/financing"
+	s.do("financing", chromedp.Navigate(finPath), chromedp.WaitVisible(chromedp.CSS("#fin-form")),
+		chromedp.SendKeys(chromedp.CSS("#fin-amount"), "80"), chromedp.SendKeys(chromedp.CSS("#fin-purpose"), "流动资金周转"))
+	s.clickWait("post request", "#fin-submit", has("#flash"))
+	if txt := s.text("#fin-requests"); !strings.Contains(txt, "80 万元") || !strings.Contains(txt, "待答复") {
+		t.Fatalf("requests:\n%s", txt)
+	}
+	s.logout()
+	s.login(env.Keys[labtest.Banker])
+	s.do("fin inbox", chromedp.Navigate(srv+"/lab/financing/inbox"), chromedp.WaitVisible(chromedp.CSS("#fin-inbox")))
+	if txt := s.text("#fin-inbox"); !strings.Contains(txt, "80 万元") || !strings.Contains(txt, "3.2%") || !strings.Contains(txt, "350 万元") {
+		t.Fatalf("bank inbox:\n%s", txt)
+	}
+	s.screenshot("29a-fin-inbox-zh")
+	s.do("offer", chromedp.SendKeys(chromedp.CSS("#fin-inbox input[name=amount_wan]"), "60"),
+		chromedp.SendKeys(chromedp.CSS("#fin-inbox input[name=rate_pct]"), "4.35"))
+	s.clickWait("offer", "#fin-inbox form.stack button:not(.reject)", has("#flash"))
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	s.screenshot("29b-fin-inbox-en")
+	s.logout()
+	s.login(env.Keys[labtest.CompanyRep])
+	s.do("offer received", chromedp.Navigate(finPath), chromedp.WaitVisible(chromedp.CSS("#fin-requests")))
+	s.clickWait("accept", "#fin-requests button.accept", has("#flash"))
+	if txt := s.text("#fin-requests"); !strings.Contains(txt, "accepted") || !strings.Contains(txt, "CNY 600,000") {
+		t.Fatalf("after accepting:\n%s", txt)
+	}
+	s.screenshot("29c-fin-company-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
+	s.screenshot("29d-fin-company-zh")
+	s.logout()
+	s.login(env.Keys[labtest.Regulator])
+	s.do("fin stats", chromedp.Navigate(srv+"/lab/financing/stats"), chromedp.WaitVisible(chromedp.CSS("#fin-stats")))
+	if txt := s.text("#fin-stats"); !strings.Contains(txt, "合计") || !strings.Contains(txt, "80 万元") || !strings.Contains(txt, "60 万元") {
+		t.Fatalf("financing statistics:\n%s", txt)
+	}
+	s.screenshot("29e-fin-stats-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	s.screenshot("29f-fin-stats-en")
+	s.logout()
+	s.login(env.Keys[labtest.CompanyRep])
 	s.do("bindings en", chromedp.Navigate(srv+"/lab/portal"), chromedp.WaitVisible(chromedp.CSS("#binding-table")))
 	s.screenshot("29-portal-bindings-en")
 	s.logout()

@@ -20,6 +20,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/financing"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -258,7 +259,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.Portal = auth.Portal(e.Screenings)
-	reps, cs := reportsFixture(t, e, db, log)
+	reps, cs, fin := reportsFixture(t, e, db, log)
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
@@ -280,7 +281,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
-		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Now: o.Now})
+		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,7 +366,7 @@ func focusCompany(codes []string) lab.Company {
 // reportsFixture is the credit report and case services over a generated region
 // of 60 companies × 13 months; CompanyRep is bound to its first company with a
 // penalty, and Enforcer's department owns the penalty source.
-func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Reports, lab.Cases) {
+func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Reports, lab.Cases, lab.Financing) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := blob.OpenLocal(t.TempDir())
@@ -424,5 +425,37 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Re
 		t.Fatal(err)
 	}
 	names := func(code string) string { r, _ := dir.Company(code); return r.Name }
-	return labserving.NewReports(svc), labserving.NewCases(csvc, names)
+	// Financing over the same region, with a fixed assessment (serving's own is
+	// tested where it is built) and one product of the bank.
+	fst, err := financing.Open(ctx, db, financing.Options{Authorizer: xaccess.NewAuthorizer(e.Access, log), Audit: log,
+		Consents: financing.AccessConsents(e.Access), Assessor: fixedAssessor{}, Directory: financing.RegistryDirectory(dir), Blob: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	banker, err := e.Access.Authenticate(ctx, e.Keys[Banker])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := fst.CreateProduct(ctx, banker, financing.ProductInput{Name: "经营快贷", Rule: `amount <= 2000000 && rating in ["A", "B", "C"]`,
+		LimitCap: 2_000_000, MaxTerm: 36, Rate: 0.045}); err != nil {
+		t.Fatal(err)
+	}
+	fin := labserving.NewFinancing(fst, e.Access, names)
+	fin.District = func(code string) string {
+		for _, c := range dir.Codes() {
+			if r, _ := dir.Company(c); r.District == code {
+				return r.DistrictName
+			}
+		}
+		return ""
+	}
+	return labserving.NewReports(svc), labserving.NewCases(csvc, names), fin
+}
+
+// fixedAssessor answers every company with the same assessment.
+type fixedAssessor struct{}
+
+func (fixedAssessor) Assess(context.Context, xaccess.Principal, string) (financing.Assessment, error) {
+	return financing.Assessment{PD: 0.032, Rating: "B", Colour: "green", Limit: 3_500_000, PolicyVersion: "2026.1",
+		Models: []string{"pd:xinyi-pd/3"}}, nil
 }

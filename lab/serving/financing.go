@@ -1,0 +1,179 @@
+package serving
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/financing"
+	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/lab"
+)
+
+// Financing implements lab.Financing over the financing store, which decides
+// every step (a company's bound account, a named bank, a regulator for the
+// aggregates) and audits it.
+type Financing struct {
+	st    *financing.Store
+	acc   *access.Store
+	names func(code string) string
+	// District names a district code of the statistics (nil: the code).
+	District func(code string) string
+}
+
+// NewFinancing returns the console's financing pages over st; acc names the
+// banks, names (optional) the companies.
+func NewFinancing(st *financing.Store, acc *access.Store, names func(string) string) *Financing {
+	return &Financing{st: st, acc: acc, names: names}
+}
+
+func finErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, access.ErrForbidden), errors.Is(err, access.ErrConsentRequired):
+		return fmt.Errorf("%w: %w", lab.ErrForbidden, err)
+	case errors.Is(err, financing.ErrNotFound), errors.Is(err, access.ErrNotFound):
+		return fmt.Errorf("%w: %w", lab.ErrNotFound, err)
+	case errors.Is(err, financing.ErrExpired), errors.Is(err, financing.ErrState):
+		return fmt.Errorf("%w: %w", lab.ErrConflict, err)
+	case errors.Is(err, financing.ErrInvalid), errors.Is(err, access.ErrInvalid):
+		return fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
+	}
+	return err
+}
+
+func (f *Financing) bank(ctx context.Context, id int64) string {
+	if in, err := f.acc.Institution(ctx, id); err == nil {
+		return in.Name
+	}
+	return fmt.Sprint(id)
+}
+
+func (f *Financing) request(ctx context.Context, r financing.Request) lab.FinRequest {
+	out := lab.FinRequest{ID: r.ID, Company: r.Company, Amount: r.Amount, Term: r.Term, Purpose: r.Purpose, Guarantee: string(r.Guarantee),
+		Status: r.Status, CreatedAt: r.CreatedAt, Deadline: r.Deadline}
+	if f.names != nil {
+		out.CompanyName = f.names(r.Company)
+	}
+	for _, o := range r.Offers {
+		out.Offers = append(out.Offers, lab.FinOffer{ID: o.ID, BankID: o.BankID, Bank: f.bank(ctx, o.BankID), Amount: o.Amount, Rate: o.Rate, Term: o.Term,
+			Status: o.Status, Automated: o.Automated, ExpiresAt: o.ExpiresAt})
+	}
+	return out
+}
+
+// CompanyRequests implements lab.Financing.
+func (f *Financing) CompanyRequests(ctx context.Context, p lab.Principal, code string) ([]lab.FinRequest, error) {
+	rs, err := f.st.CompanyRequests(ctx, p.Principal, code)
+	if err != nil {
+		return nil, finErr(err)
+	}
+	out := make([]lab.FinRequest, len(rs))
+	for i, r := range rs {
+		out[i] = f.request(ctx, r)
+	}
+	return out, nil
+}
+
+// PostRequest implements lab.Financing: to every participating bank.
+func (f *Financing) PostRequest(ctx context.Context, p lab.Principal, code string, amount float64, term int, purpose, guarantee string) (lab.FinRequest, error) {
+	g, err := financing.ParseGuarantee(guarantee)
+	if err != nil {
+		return lab.FinRequest{}, finErr(err)
+	}
+	r, err := f.st.PostRequest(ctx, p.Principal, financing.RequestInput{Company: code, Amount: amount, Term: term, Purpose: purpose, Guarantee: g})
+	if err != nil {
+		return lab.FinRequest{}, finErr(err)
+	}
+	return f.request(ctx, r), nil
+}
+
+// AcceptOffer implements lab.Financing.
+func (f *Financing) AcceptOffer(ctx context.Context, p lab.Principal, id int64) error {
+	_, err := f.st.AcceptOffer(ctx, p.Principal, id)
+	return finErr(err)
+}
+
+// DeclineOffer implements lab.Financing.
+func (f *Financing) DeclineOffer(ctx context.Context, p lab.Principal, id int64) error {
+	return finErr(f.st.DeclineOffer(ctx, p.Principal, id))
+}
+
+// Inbox implements lab.Financing.
+func (f *Financing) Inbox(ctx context.Context, p lab.Principal) ([]lab.FinInboxItem, error) {
+	items, err := f.st.Inbox(ctx, p.Principal)
+	if err != nil {
+		return nil, finErr(err)
+	}
+	products, err := f.st.Products(ctx, p.Principal)
+	if err != nil {
+		return nil, finErr(err)
+	}
+	byID := map[int64]financing.Product{}
+	for _, pr := range products {
+		byID[pr.ID] = pr
+	}
+	out := make([]lab.FinInboxItem, len(items))
+	for i, it := range items {
+		x := lab.FinInboxItem{Request: f.request(ctx, it.Request), Answered: it.Answered, PD: it.Assessment.PD, Limit: it.Assessment.Limit,
+			Rating: it.Assessment.Rating, Colour: it.Assessment.Colour}
+		for _, id := range it.Products {
+			if pr, ok := byID[id]; ok {
+				x.Products = append(x.Products, lab.FinProduct{ID: pr.ID, Name: pr.Name, Rule: pr.Rule, LimitCap: pr.LimitCap, MaxTerm: pr.MaxTerm,
+					Rate: pr.Rate, AutoApprove: pr.AutoApprove})
+			}
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// MakeOffer implements lab.Financing.
+func (f *Financing) MakeOffer(ctx context.Context, p lab.Principal, request, product int64, amount, rate float64, term int) error {
+	_, err := f.st.MakeOffer(ctx, p.Principal, request, financing.OfferInput{ProductID: product, Amount: amount, Rate: rate, Term: term})
+	return finErr(err)
+}
+
+// Decline implements lab.Financing.
+func (f *Financing) Decline(ctx context.Context, p lab.Principal, request int64, reason string) error {
+	return finErr(f.st.Decline(ctx, p.Principal, request, []string{reason}))
+}
+
+// Reasons implements lab.Financing.
+func (f *Financing) Reasons() []lab.FinReason {
+	out := make([]lab.FinReason, len(financing.DeclineReasons))
+	for i, r := range financing.DeclineReasons {
+		out[i] = lab.FinReason{Code: r.Code, NameZH: r.NameZH, NameEN: r.NameEN}
+	}
+	return out
+}
+
+// Stats implements lab.Financing.
+func (f *Financing) Stats(ctx context.Context, p lab.Principal, by string) (lab.FinStats, error) {
+	st, err := f.st.Stats(ctx, p.Principal, financing.StatsQuery{By: by})
+	if err != nil {
+		return lab.FinStats{}, finErr(err)
+	}
+	row := func(g financing.Group) lab.FinStatsRow {
+		key := g.Key
+		switch {
+		case by == "industry" && key != "total":
+			if n := datasets.IndustryName(key); n != "" {
+				key = key + " " + n
+			}
+		case by != "industry" && f.District != nil && key != "total":
+			if n := f.District(key); n != "" {
+				key = n
+			}
+		}
+		return lab.FinStatsRow{Key: key, Requests: g.Requests, Answered: g.Answered, Approved: g.Approved, Demand: g.Demand, Granted: g.Granted,
+			ApprovalRate: g.ApprovalRate, HoursToDecide: g.MeanHoursToDecision, Loans: g.Loans, FirstLoans: g.FirstLoans, UnsecuredShare: g.UnsecuredShare}
+	}
+	out := lab.FinStats{By: st.By, Total: row(st.Total), Unanswered: st.Unanswered}
+	for _, g := range st.Groups {
+		out.Rows = append(out.Rows, row(g))
+	}
+	return out, nil
+}
