@@ -375,3 +375,34 @@ func (s *Store) Products(ctx context.Context, p access.Principal) ([]Product, er
 	}
 	return s.products(ctx, p.InstitutionID)
 }
+
+// Proposals lists the pending product changes of the principal's bank, oldest
+// first.
+func (s *Store) Proposals(ctx context.Context, p access.Principal) ([]Proposal, error) {
+	if err := s.allow(ctx, p, access.ActionFinancingBank, access.Resource{Kind: "financing.products", Owner: p.InstitutionID}); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, product_id, bank_id, change_json, proposer, status FROM financing_proposals
+		WHERE bank_id = ? AND status = 'pending' ORDER BY id`, p.InstitutionID)
+	if err != nil {
+		return nil, fmt.Errorf("financing: proposals: %w", err)
+	}
+	defer rows.Close()
+	var out []Proposal
+	for rows.Next() {
+		var pr Proposal
+		var change string
+		if err := rows.Scan(&pr.ID, &pr.ProductID, &pr.BankID, &change, &pr.Proposer, &pr.Status); err != nil {
+			return nil, fmt.Errorf("financing: proposals: %w", err)
+		}
+		if err := json.Unmarshal([]byte(change), &pr.Change); err != nil {
+			return nil, fmt.Errorf("financing: proposal %d: %w", pr.ID, err)
+		}
+		out = append(out, pr)
+	}
+	return out, rows.Err()
+}
+
+// ParticipatingBanks lists the banks a request may name: every bank with a
+// product.
+func (s *Store) ParticipatingBanks(ctx context.Context) ([]int64, error) { return s.participating(ctx) }

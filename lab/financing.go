@@ -41,6 +41,7 @@ type FinInboxItem struct {
 	Answered       bool
 	PD, Limit      float64
 	Rating, Colour string
+	Reasons        []string // the assessment's reasons, in words
 	Products       []FinProduct
 }
 
@@ -52,6 +53,7 @@ type FinProduct struct {
 	MaxTerm     int
 	Rate        float64
 	AutoApprove bool
+	AutoCap     float64
 }
 
 // FinReason is a decline reason code with its names.
@@ -79,7 +81,8 @@ type FinStats struct {
 // store decides who may take each step and audits refusals.
 type Financing interface {
 	CompanyRequests(ctx context.Context, p Principal, code string) ([]FinRequest, error)
-	PostRequest(ctx context.Context, p Principal, code string, amount float64, term int, purpose, guarantee string) (FinRequest, error)
+	// PostRequest posts to the banks named (none: every participating bank).
+	PostRequest(ctx context.Context, p Principal, code string, amount float64, term int, purpose, guarantee string, banks []int64) (FinRequest, error)
 	AcceptOffer(ctx context.Context, p Principal, id int64) error
 	DeclineOffer(ctx context.Context, p Principal, id int64) error
 	Inbox(ctx context.Context, p Principal) ([]FinInboxItem, error)
@@ -87,11 +90,14 @@ type Financing interface {
 	Decline(ctx context.Context, p Principal, request int64, reason string) error
 	Reasons() []FinReason
 	Stats(ctx context.Context, p Principal, by string) (FinStats, error)
+	FinancingDesk
 }
 
 type companyFinData struct {
 	Code     string
 	Requests []FinRequest
+	Banks    []FinBank
+	Loans    []FinLoan
 	Flash    string
 }
 
@@ -107,7 +113,15 @@ func (s *Server) companyFinPage(q *req, flash string) error {
 	if err != nil {
 		return err
 	}
-	return s.render(q, http.StatusOK, "companyfin", "portal", q.lang.T("nav.financing"), companyFinData{Code: code, Requests: rs, Flash: flash})
+	banks, err := s.o.Financing.Banks(q.ctx())
+	if err != nil {
+		return err
+	}
+	loans, err := s.o.Financing.CompanyLoans(q.ctx(), q.principal(), code)
+	if err != nil {
+		return finRefusal(q, err)
+	}
+	return s.render(q, http.StatusOK, "companyfin", "portal", q.lang.T("nav.financing"), companyFinData{Code: code, Requests: rs, Banks: banks, Loans: loans, Flash: flash})
 }
 
 func (s *Server) companyFin(q *req) error { return s.companyFinPage(q, "") }
@@ -135,14 +149,16 @@ func finRefusal(q *req, err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, ErrFourEyes):
+		return fmt.Errorf("%w: %s", ErrFourEyes, "双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。")
 	case errors.Is(err, ErrNotFound):
-		return fmt.Errorf("%w: %s", ErrNotFound, "没有这笔融资申请或报价，或它不是发给贵机构的。")
+		return fmt.Errorf("%w: %s", ErrNotFound, "没有这笔融资申请、报价或贷款，或它不是发给贵机构的、不属于贵机构。")
 	case errors.Is(err, ErrForbidden):
-		return fmt.Errorf("%w: %s", ErrForbidden, "无权办理：申请不是发给贵机构的、账户未绑定该企业，或须由另一位审批人复核（双人复核）。")
+		return fmt.Errorf("%w: %s", ErrForbidden, "无权办理：申请不是发给贵机构的、贷款或产品不属于贵机构，或账户未绑定该企业。")
 	case errors.Is(err, ErrConflict):
 		return fmt.Errorf("%w: %s", ErrConflict, "报价已过期、已被处理，或申请已关闭。")
 	case errors.Is(err, ErrInvalidInput):
-		return fmt.Errorf("%w: %s", ErrInvalidInput, "填写有误：金额、期限或用途不符合要求。")
+		return fmt.Errorf("%w: %s", ErrInvalidInput, "填写有误，请检查金额、期限、日期等各项内容。")
 	}
 	return err
 }
@@ -168,7 +184,15 @@ func (s *Server) companyFinPost(q *req) error {
 		if err != nil {
 			return err
 		}
-		r, err := s.o.Financing.PostRequest(q.ctx(), p, code, wan*1e4, term, f("purpose"), f("guarantee"))
+		var banks []int64
+		for _, v := range q.r.PostForm["bank"] {
+			id, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || id <= 0 {
+				return fmt.Errorf("%w: bank %q", ErrInvalidInput, v)
+			}
+			banks = append(banks, id)
+		}
+		r, err := s.o.Financing.PostRequest(q.ctx(), p, code, wan*1e4, term, f("purpose"), f("guarantee"), banks)
 		if err != nil {
 			return finRefusal(q, err)
 		}
@@ -224,20 +248,20 @@ func (s *Server) finInboxPost(q *req) error {
 	p, f := q.principal(), q.r.PostFormValue
 	switch f("op") {
 	case "offer":
-		product, err := postedID(q, "product")
+		var product int64
+		var wan, rate float64
+		var term int
+		product, err = postedID(q, "product")
 		if err != nil {
 			return err
 		}
-		wan, err := formFloat(q, "amount_wan")
-		if err != nil {
+		if wan, err = formFloat(q, "amount_wan"); err != nil {
 			return err
 		}
-		rate, err := formFloat(q, "rate_pct")
-		if err != nil {
+		if rate, err = formFloat(q, "rate_pct"); err != nil {
 			return err
 		}
-		term, err := formInt(q, "term")
-		if err != nil {
+		if term, err = formInt(q, "term"); err != nil {
 			return err
 		}
 		err = s.o.Financing.MakeOffer(q.ctx(), p, id, product, wan*1e4, rate/100, term)
@@ -258,10 +282,7 @@ func (s *Server) finStats(q *req) error {
 	if s.o.Financing == nil {
 		return fmt.Errorf("%w: financing", ErrNotConnected)
 	}
-	by := q.r.URL.Query().Get("by")
-	if by != "industry" {
-		by = "district"
-	}
+	by := statsBy(q.r.URL.Query().Get("by"))
 	st, err := s.o.Financing.Stats(q.ctx(), q.principal(), by)
 	if err != nil {
 		return finRefusal(q, err)
@@ -276,6 +297,7 @@ func (s *Server) financingRoutes() {
 	s.handle("GET /financing/inbox", route{action: access.ActionFinancingBank}, s.finInbox)
 	s.handle("POST /financing/inbox", route{action: access.ActionFinancingBank}, s.finInboxPost)
 	s.handle("GET /financing/stats", route{action: access.ActionFinancingStats}, s.finStats)
+	s.deskRoutes()
 }
 
 func init() {

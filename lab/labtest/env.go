@@ -108,6 +108,8 @@ type EnvOptions struct {
 	Now func() time.Time
 	// ScreeningStep is the delay per tenth of a screening. Default 30ms.
 	ScreeningStep time.Duration
+	// FinancingNow is the financing loop's clock. Nil means time.Now.
+	FinancingNow func() time.Time
 }
 
 // ModuleRoot returns the folder holding go.mod, found from this source file.
@@ -259,7 +261,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	e.Portal = auth.Portal(e.Screenings)
-	reps, cs, fin := reportsFixture(t, e, db, log)
+	reps, cs, fin := reportsFixture(t, e, db, log, o.FinancingNow)
 
 	e.Built = labfeatures.NewSamples(blobs, cat)
 	t.Cleanup(func() { e.Built.Close() })
@@ -366,7 +368,7 @@ func focusCompany(codes []string) lab.Company {
 // reportsFixture is the credit report and case services over a generated region
 // of 60 companies × 13 months; CompanyRep is bound to its first company with a
 // penalty, and Enforcer's department owns the penalty source.
-func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Reports, lab.Cases, lab.Financing) {
+func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log, finNow func() time.Time) (lab.Reports, lab.Cases, lab.Financing) {
 	t.Helper()
 	ctx := context.Background()
 	store, err := blob.OpenLocal(t.TempDir())
@@ -428,7 +430,7 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Re
 	// Financing over the same region, with a fixed assessment (serving's own is
 	// tested where it is built) and one product of the bank.
 	fst, err := financing.Open(ctx, db, financing.Options{Authorizer: xaccess.NewAuthorizer(e.Access, log), Audit: log,
-		Consents: financing.AccessConsents(e.Access), Assessor: fixedAssessor{}, Directory: financing.RegistryDirectory(dir), Blob: store})
+		Consents: financing.AccessConsents(e.Access), Assessor: fixedAssessor{}, Directory: financing.RegistryDirectory(dir), Blob: store, Now: finNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,6 +443,7 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log) (lab.Re
 		t.Fatal(err)
 	}
 	fin := labserving.NewFinancing(fst, e.Access, names)
+	fin.Now = finNow
 	fin.District = func(code string) string {
 		for _, c := range dir.Codes() {
 			if r, _ := dir.Company(c); r.District == code {
