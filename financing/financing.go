@@ -111,11 +111,14 @@ type Directory interface {
 
 // Assessment is the platform's assessment of a company as a bank's inbox shows it.
 type Assessment struct {
-	PD            float64  `json:"pd"`
-	Rating        string   `json:"rating"`
-	Colour        string   `json:"colour"`
-	Limit         float64  `json:"limit"`
-	Reasons       []string `json:"reasons"`
+	PD      float64  `json:"pd"`
+	Rating  string   `json:"rating"`
+	Colour  string   `json:"colour"`
+	Limit   float64  `json:"limit"`
+	Reasons []string `json:"reasons"`
+	// ReasonsZH and ReasonsEN say the reasons in words, in the order of Reasons.
+	ReasonsZH     []string `json:"reasons_zh,omitempty"`
+	ReasonsEN     []string `json:"reasons_en,omitempty"`
 	Models        []string `json:"models"` // "task:name/version"
 	PolicyVersion string   `json:"policy_version"`
 }

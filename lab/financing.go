@@ -41,8 +41,9 @@ type FinInboxItem struct {
 	Answered       bool
 	PD, Limit      float64
 	Rating, Colour string
-	Reasons        []string // the assessment's reasons, in words
-	Products       []FinProduct
+	// ReasonsZH and ReasonsEN are the assessment's reasons in words.
+	ReasonsZH, ReasonsEN []string
+	Products             []FinProduct
 }
 
 // FinProduct is a bank's product.
@@ -95,6 +96,7 @@ type Financing interface {
 
 type companyFinData struct {
 	Code     string
+	Name     string
 	Requests []FinRequest
 	Banks    []FinBank
 	Loans    []FinLoan
@@ -121,7 +123,7 @@ func (s *Server) companyFinPage(q *req, flash string) error {
 	if err != nil {
 		return finRefusal(q, err)
 	}
-	return s.render(q, http.StatusOK, "companyfin", "portal", q.lang.T("nav.financing"), companyFinData{Code: code, Requests: rs, Banks: banks, Loans: loans, Flash: flash})
+	return s.render(q, http.StatusOK, "companyfin", "portal", q.lang.T("nav.financing"), companyFinData{Code: code, Name: s.o.Financing.CompanyName(code), Requests: rs, Banks: banks, Loans: loans, Flash: flash})
 }
 
 func (s *Server) companyFin(q *req) error { return s.companyFinPage(q, "") }
@@ -210,7 +212,10 @@ func (s *Server) companyFinPost(q *req) error {
 		if err != nil {
 			return finRefusal(q, err)
 		}
-		flash = q.lang.T("fin.answered")
+		flash = q.lang.T("fin.declinedOffer")
+		if f("op") == "accept" {
+			flash = q.lang.T("fin.acceptedOffer")
+		}
 	default:
 		return fmt.Errorf("%w: unknown operation %q", ErrInvalidInput, f("op"))
 	}

@@ -110,7 +110,7 @@ func TestFinancingPages(t *testing.T) {
 	// the renewal window show on its page.
 	p := rep.get(page)
 	o1 := mustMatch(t, `id="accept-(\d+)"`, p.body)
-	if p = rep.post(page, url.Values{"csrf": {tok}, "op": {"accept"}, "offer": {o1}}); p.status != 200 || !strings.Contains(p.body, "已答复报价") {
+	if p = rep.post(page, url.Values{"csrf": {tok}, "op": {"accept"}, "offer": {o1}}); p.status != 200 || !strings.Contains(p.body, "已接受报价") {
 		t.Fatalf("accept: %d\n%s", p.status, p.body)
 	}
 	maturity := time.Now().UTC().AddDate(0, 12, 0)

@@ -62,6 +62,8 @@ type FinLabels struct {
 // company's loans.
 type FinancingDesk interface {
 	Banks(ctx context.Context) ([]FinBank, error)
+	// CompanyName names a company ("" when unknown).
+	CompanyName(code string) string
 	CompanyLoans(ctx context.Context, p Principal, code string) ([]FinLoan, error)
 	Products(ctx context.Context, p Principal) ([]FinProduct, []FinProposal, error)
 	// ProposeAuto switches auto-approval of a product on (under autoCap 元) or
@@ -268,6 +270,15 @@ func init() {
 }
 
 var finDeskMessages = map[string][2]string{
+	"fin.amountCol":     {"金额", "Amount"},
+	"fin.capShort":      {"上限", "cap"},
+	"fin.size.micro":    {"微型企业", "micro"},
+	"fin.size.small":    {"小型企业", "small"},
+	"fin.size.medium":   {"中型企业", "medium"},
+	"fin.size.large":    {"大型企业", "large"},
+	"fin.size.unknown":  {"规模未登记", "size not recorded"},
+	"fin.acceptedOffer": {"已接受报价：贷款已生成，该银行的授权转为贷款期限。", "Offer accepted: the loan is recorded and that bank's consent now runs with it."},
+	"fin.declinedOffer": {"已谢绝报价。", "Offer declined."},
 	"fin.products":      {"融资产品", "Products"},
 	"fin.loansTitle":    {"贷款与还款", "Loans and repayments"},
 	"fin.banks":         {"发给", "Send to"},

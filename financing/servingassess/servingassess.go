@@ -45,6 +45,8 @@ func (a *Assessor) Assess(ctx context.Context, p access.Principal, code string) 
 	out := financing.Assessment{PD: d.PD, Rating: string(d.Rating), Colour: string(d.Colour), Limit: d.Limit, PolicyVersion: d.PolicyVersion}
 	for _, r := range d.Reasons {
 		out.Reasons = append(out.Reasons, r.Code)
+		out.ReasonsZH = append(out.ReasonsZH, r.TextZH)
+		out.ReasonsEN = append(out.ReasonsEN, r.TextEN)
 	}
 	for _, m := range d.Models {
 		out.Models = append(out.Models, string(m.Task)+":"+m.Name+"/"+m.Version)

@@ -460,5 +460,8 @@ type fixedAssessor struct{}
 
 func (fixedAssessor) Assess(context.Context, xaccess.Principal, string) (financing.Assessment, error) {
 	return financing.Assessment{PD: 0.032, Rating: "B", Colour: "green", Limit: 3_500_000, PolicyVersion: "2026.1",
-		Models: []string{"pd:xinyi-pd/3"}}, nil
+		Models:    []string{"pd:xinyi-pd/3"},
+		Reasons:   []string{"tax_arrears", "guarantee_circle"},
+		ReasonsZH: []string{"近 12 个月有 1 次欠税记录", "所在担保圈有 1 家企业逾期"},
+		ReasonsEN: []string{"one tax arrears record in the last 12 months", "a firm in its guarantee circle is overdue"}}, nil
 }

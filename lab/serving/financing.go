@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
@@ -140,7 +141,7 @@ func (f *Financing) Inbox(ctx context.Context, p lab.Principal) ([]lab.FinInboxI
 	out := make([]lab.FinInboxItem, len(items))
 	for i, it := range items {
 		x := lab.FinInboxItem{Request: f.request(ctx, it.Request), Answered: it.Answered, PD: it.Assessment.PD, Limit: it.Assessment.Limit,
-			Rating: it.Assessment.Rating, Colour: it.Assessment.Colour, Reasons: it.Assessment.Reasons}
+			Rating: it.Assessment.Rating, Colour: it.Assessment.Colour, ReasonsZH: it.Assessment.ReasonsZH, ReasonsEN: it.Assessment.ReasonsEN}
 		for _, id := range it.Products {
 			if pr, ok := byID[id]; ok {
 				x.Products = append(x.Products, lab.FinProduct{ID: pr.ID, Name: pr.Name, Rule: pr.Rule, LimitCap: pr.LimitCap, MaxTerm: pr.MaxTerm,
@@ -185,6 +186,8 @@ func (f *Financing) Stats(ctx context.Context, p lab.Principal, by string) (lab.
 			if n := datasets.IndustryName(key); n != "" {
 				key = key + " " + n
 			}
+		case by == "size" && key == "":
+			key = "unknown"
 		case by == "district" && f.District != nil && key != "total":
 			if n := f.District(key); n != "" {
 				key = n
@@ -198,6 +201,14 @@ func (f *Financing) Stats(ctx context.Context, p lab.Principal, by string) (lab.
 		out.Rows = append(out.Rows, row(g))
 	}
 	return out, nil
+}
+
+// CompanyName implements lab.Financing.
+func (f *Financing) CompanyName(code string) string {
+	if f.names == nil {
+		return ""
+	}
+	return f.names(code)
 }
 
 // Banks implements lab.Financing: the participating banks.
@@ -267,7 +278,8 @@ func (f *Financing) Products(ctx context.Context, p lab.Principal) ([]lab.FinPro
 	}
 	pout := make([]lab.FinProposal, len(props))
 	for i, pr := range props {
-		pout[i] = lab.FinProposal{ID: pr.ID, ProductID: pr.ProductID, Product: names[pr.ProductID], Proposer: pr.Proposer,
+		who, _, _ := strings.Cut(pr.Proposer, "@") // name@institution/key
+		pout[i] = lab.FinProposal{ID: pr.ID, ProductID: pr.ProductID, Product: names[pr.ProductID], Proposer: who,
 			AutoApprove: pr.Change.AutoApprove, AutoCap: pr.Change.AutoCap, Rule: pr.Change.Rule, Mine: pr.Proposer == p.Actor()}
 	}
 	return out, pout, nil
