@@ -63,6 +63,7 @@ type FinReason struct{ Code, NameZH, NameEN string }
 // FinStatsRow is one group of the regulator's view.
 type FinStatsRow struct {
 	Key                          string
+	KeyEN                        string // the key in English where it differs
 	Requests, Answered, Approved int
 	Demand, Granted              float64
 	ApprovalRate, HoursToDecide  float64
@@ -147,12 +148,14 @@ func formInt(q *req, name string) (int, error) {
 // finRefusal says a refused step in the reader's language (English keeps the
 // store's detail), keeping the kind of error.
 func finRefusal(q *req, err error) error {
+	if errors.Is(err, ErrFourEyes) {
+		return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick("双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。",
+			"Four eyes: the proposer of a change cannot approve it; another approver of the bank must."))
+	}
 	if q.lang.Code != "zh" {
 		return err
 	}
 	switch {
-	case errors.Is(err, ErrFourEyes):
-		return fmt.Errorf("%w: %s", ErrFourEyes, "双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。")
 	case errors.Is(err, ErrNotFound):
 		return fmt.Errorf("%w: %s", ErrNotFound, "没有这笔融资申请、报价或贷款，或它不是发给贵机构的、不属于贵机构。")
 	case errors.Is(err, ErrForbidden):

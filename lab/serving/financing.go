@@ -180,9 +180,12 @@ func (f *Financing) Stats(ctx context.Context, p lab.Principal, by string) (lab.
 		return lab.FinStats{}, finErr(err)
 	}
 	row := func(g financing.Group) lab.FinStatsRow {
-		key := g.Key
+		key, keyEN := g.Key, ""
 		switch {
 		case by == "industry" && key != "total":
+			if n := datasets.IndustryNameEN(key); n != "" {
+				keyEN = key + " " + n
+			}
 			if n := datasets.IndustryName(key); n != "" {
 				key = key + " " + n
 			}
@@ -193,7 +196,7 @@ func (f *Financing) Stats(ctx context.Context, p lab.Principal, by string) (lab.
 				key = n
 			}
 		}
-		return lab.FinStatsRow{Key: key, Requests: g.Requests, Answered: g.Answered, Approved: g.Approved, Demand: g.Demand, Granted: g.Granted,
+		return lab.FinStatsRow{Key: key, KeyEN: keyEN, Requests: g.Requests, Answered: g.Answered, Approved: g.Approved, Demand: g.Demand, Granted: g.Granted,
 			ApprovalRate: g.ApprovalRate, HoursToDecide: g.MeanHoursToDecision, Loans: g.Loans, FirstLoans: g.FirstLoans, UnsecuredShare: g.UnsecuredShare}
 	}
 	out := lab.FinStats{By: st.By, Total: row(st.Total), Unanswered: st.Unanswered}
