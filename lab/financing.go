@@ -152,6 +152,10 @@ func finRefusal(q *req, err error) error {
 		return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick("双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。",
 			"Four eyes: the proposer of a change cannot approve it; another approver of the bank must."))
 	}
+	if errors.Is(err, ErrExpired) {
+		return fmt.Errorf("%w: %s", ErrConflict, q.lang.Pick("报价或申请已过期，不能再接受；可请银行重新报价。",
+			"This offer or request has expired and can no longer be accepted; ask the bank for a new offer."))
+	}
 	if q.lang.Code != "zh" {
 		return err
 	}

@@ -129,12 +129,18 @@ func TestFinancingPages(t *testing.T) {
 		skew.Store(int64(8 * 24 * time.Hour))
 		defer skew.Store(0)
 		p = rep.post(page, url.Values{"csrf": {tok}, "op": {"accept"}, "offer": {o2}})
-		if p.status != http.StatusConflict || !strings.Contains(p.body, "报价已过期") {
+		if p.status != http.StatusConflict || !strings.Contains(p.body, "报价或申请已过期，不能再接受") {
 			t.Fatalf("accepting an expired offer: %d\n%s", p.status, p.body)
 		}
 		refusedAudited(t, env, labtest.CompanyRep)
 		if p = rep.get(page); strings.Contains(p.body, `id="accept-`+o2+`"`) || !strings.Contains(p.body, "已过期") {
 			t.Fatalf("expired offer still offered:\n%s", p.body)
+		}
+		rep.post("/lab/lang", url.Values{"csrf": {tok}, "lang": {"en"}, "next": {page}})
+		defer rep.post("/lab/lang", url.Values{"csrf": {tok}, "lang": {"zh"}, "next": {page}})
+		p = rep.post(page, url.Values{"csrf": {tok}, "op": {"accept"}, "offer": {o2}})
+		if detail := mustMatch(t, `id="error-detail">([^<]*)<`, p.body); p.status != http.StatusConflict || detail != "This offer or request has expired and can no longer be accepted; ask the bank for a new offer." {
+			t.Fatalf("accepting an expired offer in English: %d %s", p.status, detail)
 		}
 	})
 

@@ -16,6 +16,9 @@ import (
 // ErrFourEyes: the proposer of a product change tried to approve it.
 var ErrFourEyes = fmt.Errorf("%w: four eyes: the proposer of a change cannot approve it", ErrForbidden)
 
+// ErrExpired: an offer or request of the financing loop is past its time.
+var ErrExpired = fmt.Errorf("%w: expired", ErrConflict)
+
 // FinBank is a participating bank a company may address.
 type FinBank struct {
 	ID   int64

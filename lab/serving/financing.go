@@ -48,7 +48,9 @@ func finErr(err error) error {
 		return fmt.Errorf("%w: %w", lab.ErrForbidden, err)
 	case errors.Is(err, financing.ErrNotFound), errors.Is(err, access.ErrNotFound):
 		return fmt.Errorf("%w: %w", lab.ErrNotFound, err)
-	case errors.Is(err, financing.ErrExpired), errors.Is(err, financing.ErrState):
+	case errors.Is(err, financing.ErrExpired):
+		return fmt.Errorf("%w: %w", lab.ErrExpired, err)
+	case errors.Is(err, financing.ErrState):
 		return fmt.Errorf("%w: %w", lab.ErrConflict, err)
 	case errors.Is(err, financing.ErrInvalid), errors.Is(err, access.ErrInvalid):
 		return fmt.Errorf("%w: %w", lab.ErrInvalidInput, err)
