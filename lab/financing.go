@@ -167,7 +167,7 @@ func finRefusal(q *req, err error) error {
 	case errors.Is(err, ErrConflict):
 		return fmt.Errorf("%w: %s", ErrConflict, "报价已过期、已被处理，或申请已关闭。")
 	case errors.Is(err, ErrInvalidInput):
-		return fmt.Errorf("%w: %s", ErrInvalidInput, "填写有误，请检查金额、期限、日期等各项内容。")
+		return fmt.Errorf("%w: 填写有误，请检查各项内容（%s）", ErrInvalidInput, strings.TrimPrefix(err.Error(), ErrInvalidInput.Error()+": "))
 	}
 	return err
 }

@@ -1,8 +1,10 @@
 package lab_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,6 +35,21 @@ func finUser(t *testing.T, env *labtest.Env, name, inst string, roles ...xaccess
 		t.Fatal(err)
 	}
 	return key
+}
+
+// finUpload posts a repayment file to the loans page.
+func finUpload(t *testing.T, b *browser, tok, name, data string) page {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	_ = mw.WriteField("csrf", tok)
+	_ = mw.WriteField("op", "repayments")
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write([]byte(data))
+	_ = mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+"/lab/financing/loans", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.do(req)
 }
 
 func mustMatch(t *testing.T, re, body string) string {
@@ -156,6 +173,19 @@ func TestFinancingPages(t *testing.T) {
 		p = bank.post("/lab/financing/loans", url.Values{"csrf": {btok}, "op": {"disburse"}, "loan": {loan}})
 		if p.status != 200 || !strings.Contains(p.body, "已登记放款") || !strings.Contains(p.body, ">正常<") {
 			t.Fatalf("disburse: %d\n%s", p.status, p.body)
+		}
+		// Another bank's repayment rows for the loan are kept in its own folder
+		// and change nothing of the lending bank's loan; the lender's own do.
+		month := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01") // a month already ended
+		row := "loan_id,month,code,status,days_overdue\n" + loan + "," + month + "," + env.ReportCompany + ",overdue,30\n"
+		if p := finUpload(t, other, otok, "b2.csv", row); p.status != 200 || !strings.Contains(p.body, "已记录 1 行还款记录") {
+			t.Fatalf("another bank's upload: %d\n%s", p.status, p.body)
+		}
+		if p := bank.get("/lab/financing/loans"); !strings.Contains(p.body, ">正常<") {
+			t.Fatalf("another bank's rows changed the loan:\n%s", p.body)
+		}
+		if p := finUpload(t, bank, btok, "bank.csv", row); p.status != 200 || !strings.Contains(p.body, "逾期 · 逾期天数 30") {
+			t.Fatalf("the bank's upload: %d\n%s", p.status, p.body)
 		}
 	})
 
