@@ -209,6 +209,14 @@ func TestFinancingPages(t *testing.T) {
 		if p.status != 200 || !strings.Contains(p.body, "已开启，50 万元以内") || strings.Contains(p.body, `id="approve-`) {
 			t.Fatalf("second approver: %d\n%s", p.status, p.body)
 		}
+		// Changing what an auto-approving product decides is a proposal too.
+		p = a.post("/lab/financing/products", url.Values{"csrf": {atok}, "op": {"propose"}, "product": {product}, "rule": {`rating in ["A", "B"]`}})
+		if p.status != 200 || !strings.Contains(p.body, "待另一位审批人批准后生效") || !strings.Contains(p.body, `准入规则改为 <code class="rule">rating in [&#34;A&#34;, &#34;B&#34;]</code>`) {
+			t.Fatalf("rule change: %d\n%s", p.status, p.body)
+		}
+		if p := a.post("/lab/financing/products", url.Values{"csrf": {atok}, "op": {"propose"}, "product": {product}, "rule": {"rating in"}}); p.status != 400 {
+			t.Fatalf("a rule that does not compile: %d", p.status)
+		}
 	})
 
 	t.Run("exports", func(t *testing.T) {

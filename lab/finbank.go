@@ -72,6 +72,9 @@ type FinancingDesk interface {
 	// ProposeAuto switches auto-approval of a product on (under autoCap 元) or
 	// off; proposed is true when the change waits for a second approver.
 	ProposeAuto(ctx context.Context, p Principal, product int64, on bool, autoCap float64) (proposed bool, err error)
+	// ProposeRule changes a product's eligibility rule; proposed is true when
+	// the change waits for a second approver (the product auto-approves).
+	ProposeRule(ctx context.Context, p Principal, product int64, rule string) (proposed bool, err error)
 	Approve(ctx context.Context, p Principal, proposal int64) error
 	BankLoans(ctx context.Context, p Principal) ([]FinLoan, error)
 	// Disburse records a disbursement on day at (zero: today).
@@ -114,12 +117,17 @@ func (s *Server) finProductsPost(q *req) error {
 		}
 		on := q.r.PostFormValue("auto") == "on"
 		var capWan float64
-		if on {
+		if on && q.r.PostFormValue("rule") == "" {
 			if capWan, err = formFloat(q, "cap_wan"); err != nil {
 				return err
 			}
 		}
-		proposed, err := s.o.Financing.ProposeAuto(q.ctx(), p, id, on, capWan*1e4)
+		var proposed bool
+		if rule := strings.TrimSpace(q.r.PostFormValue("rule")); rule != "" {
+			proposed, err = s.o.Financing.ProposeRule(q.ctx(), p, id, rule)
+		} else {
+			proposed, err = s.o.Financing.ProposeAuto(q.ctx(), p, id, on, capWan*1e4)
+		}
 		if err != nil {
 			return finRefusal(q, err)
 		}
@@ -275,6 +283,8 @@ func init() {
 var finDeskMessages = map[string][2]string{
 	"fin.amountCol":       {"金额", "Amount"},
 	"fin.capShort":        {"上限", "cap"},
+	"fin.ruleChange":      {"修改规则", "Change the rule"},
+	"fin.ruleTo":          {"准入规则改为", "eligibility rule becomes"},
 	"fin.repaymentsTitle": {"还款记录", "Repayments"},
 	"fin.labelsTitle":     {"标签文件", "Label file"},
 	"fin.labelsAbout":     {"由本行的还款记录自动生成：放款后 12 个月内出现逾期 90 天以上或违约记为 1，否则为 0；仅本行可见，用于联合建模。", "Built from your bank's repayments: 1 when a loan is 90+ days overdue or in default within 12 months of disbursement, else 0; visible to your bank only, for joint modelling."},

@@ -300,6 +300,12 @@ func (f *Financing) ProposeAuto(ctx context.Context, p lab.Principal, product in
 	return prop != nil, finErr(err)
 }
 
+// ProposeRule implements lab.Financing.
+func (f *Financing) ProposeRule(ctx context.Context, p lab.Principal, product int64, rule string) (bool, error) {
+	_, prop, err := f.st.ChangeProduct(ctx, p.Principal, product, financing.ProductChange{Rule: &rule})
+	return prop != nil, finErr(err)
+}
+
 // Approve implements lab.Financing.
 func (f *Financing) Approve(ctx context.Context, p lab.Principal, proposal int64) error {
 	_, err := f.st.ApproveProposal(ctx, p.Principal, proposal)
