@@ -262,6 +262,8 @@ func (s *Server) financingRoutes() {
 }
 
 func init() {
+	// An interest rate in percent with two decimals (4.35%).
+	funcs["rate"] = func(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) + "%" }
 	for k, v := range finMessages {
 		messages[k] = v
 	}
