@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -145,32 +144,11 @@ func formInt(q *req, name string) (int, error) {
 	return v, nil
 }
 
-// finRefusal says a refused step in the reader's language (English keeps the
-// store's detail), keeping the kind of error.
-func finRefusal(q *req, err error) error {
-	if errors.Is(err, ErrFourEyes) {
-		return fmt.Errorf("%w: %s", ErrForbidden, q.lang.Pick("双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。",
-			"Four eyes: the proposer of a change cannot approve it; another approver of the bank must."))
-	}
-	if errors.Is(err, ErrExpired) {
-		return fmt.Errorf("%w: %s", ErrConflict, q.lang.Pick("报价或申请已过期，不能再接受；可请银行重新报价。",
-			"This offer or request has expired and can no longer be accepted; ask the bank for a new offer."))
-	}
-	if q.lang.Code != "zh" {
-		return err
-	}
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return fmt.Errorf("%w: %s", ErrNotFound, "没有这笔融资申请、报价或贷款，或它不是发给贵机构的、不属于贵机构。")
-	case errors.Is(err, ErrForbidden):
-		return fmt.Errorf("%w: %s", ErrForbidden, "无权办理：申请不是发给贵机构的、贷款或产品不属于贵机构，或账户未绑定该企业。")
-	case errors.Is(err, ErrConflict):
-		return fmt.Errorf("%w: %s", ErrConflict, "报价已过期、已被处理，或申请已关闭。")
-	case errors.Is(err, ErrInvalidInput):
-		return fmt.Errorf("%w: 填写有误，请检查各项内容（%s）", ErrInvalidInput, strings.TrimPrefix(err.Error(), ErrInvalidInput.Error()+": "))
-	}
-	return err
-}
+// finKinds tell the refusals of financing steps in words.
+var finKinds = []kindKey{{ErrFourEyes, "fin.refuse.fourEyes"}, {ErrExpired, "fin.refuse.expired"}, {ErrNotFound, "fin.refuse.notFound"}, {ErrForbidden, "fin.refuse.forbidden"}, {ErrConflict, "fin.refuse.conflict"}, {ErrInvalidInput, "fin.refuse.invalid"}}
+
+// finRefusal says a refused step in the reader's language, keeping its kind.
+func finRefusal(q *req, err error) error { return inWords(q, err, finKinds...) }
 
 // companyFinPost posts a request, or accepts or declines an offer.
 func (s *Server) companyFinPost(q *req) error {
@@ -203,7 +181,7 @@ func (s *Server) companyFinPost(q *req) error {
 		}
 		r, err := s.o.Financing.PostRequest(q.ctx(), p, code, wan*1e4, term, f("purpose"), f("guarantee"), banks)
 		if err != nil {
-			return finRefusal(q, err)
+			return inWords(q, err, finKinds...)
 		}
 		flash = fmt.Sprintf(q.lang.T("fin.posted"), r.ID)
 	case "accept", "decline":
@@ -217,7 +195,7 @@ func (s *Server) companyFinPost(q *req) error {
 			err = s.o.Financing.DeclineOffer(q.ctx(), p, id)
 		}
 		if err != nil {
-			return finRefusal(q, err)
+			return inWords(q, err, finKinds...)
 		}
 		flash = q.lang.T("fin.declinedOffer")
 		if f("op") == "accept" {
@@ -241,7 +219,7 @@ func (s *Server) finInboxPage(q *req, flash string) error {
 	}
 	items, err := s.o.Financing.Inbox(q.ctx(), q.principal())
 	if err != nil {
-		return finRefusal(q, err)
+		return inWords(q, err, finKinds...)
 	}
 	return s.render(q, http.StatusOK, "fininbox", "fininbox", q.lang.T("nav.finInbox"), finInboxData{Items: items, Reasons: s.o.Financing.Reasons(), Flash: flash})
 }
@@ -283,7 +261,7 @@ func (s *Server) finInboxPost(q *req) error {
 		err = fmt.Errorf("%w: unknown operation %q", ErrInvalidInput, f("op"))
 	}
 	if err != nil {
-		return finRefusal(q, err)
+		return inWords(q, err, finKinds...)
 	}
 	return s.finInboxPage(q, fmt.Sprintf(q.lang.T("fin.done"), id))
 }
@@ -297,7 +275,7 @@ func (s *Server) finStats(q *req) error {
 	by := statsBy(q.r.URL.Query().Get("by"))
 	st, err := s.o.Financing.Stats(q.ctx(), q.principal(), by)
 	if err != nil {
-		return finRefusal(q, err)
+		return inWords(q, err, finKinds...)
 	}
 	return s.render(q, http.StatusOK, "finstats", "finstats", q.lang.T("nav.finStats"), finStatsData{S: st})
 }
@@ -313,67 +291,73 @@ func (s *Server) financingRoutes() {
 }
 
 func init() {
+	// An interest rate in percent with two decimals (4.35%).
+	funcs["rate"] = func(v float64) string { return strconv.FormatFloat(100*v, 'f', 2, 64) + "%" }
 	for k, v := range finMessages {
 		messages[k] = v
 	}
 }
 
 var finMessages = map[string][2]string{
-	"nav.financing":    {"融资", "Financing"},
-	"nav.finInbox":     {"融资需求", "Financing requests"},
-	"nav.finStats":     {"融资监测", "Financing statistics"},
-	"fin.note":         {"向参与银行发布融资需求：被选中的银行在申请有效期内获得本企业的评估授权；接受某家银行的报价后，该银行的授权转为贷款期限（到期后再延 90 天，用于贷后与续贷），其他银行的授权随申请结束。", "Post a financing request to the participating banks: each bank it names may assess the company while the request is open; once the company accepts an offer, that bank's consent runs to the loan's maturity plus 90 days (post-loan and renewal), and the others' end with the request."},
-	"fin.post":         {"发布融资需求", "Post a request"},
-	"fin.amount":       {"金额（万元）", "Amount (10,000 yuan)"},
-	"fin.term":         {"期限（月）", "Term (months)"},
-	"fin.months":       {"个月", "months"},
-	"fin.purpose":      {"用途", "Purpose"},
-	"fin.guarantee":    {"担保方式", "Guarantee"},
-	"fin.g.credit":     {"信用", "credit (unsecured)"},
-	"fin.g.guarantee":  {"保证", "guarantee"},
-	"fin.g.mortgage":   {"抵押", "mortgage"},
-	"fin.g.pledge":     {"质押", "pledge"},
-	"fin.submit":       {"发布", "Post"},
-	"fin.requests":     {"本企业的融资申请", "This company's requests"},
-	"fin.status":       {"状态", "State"},
-	"fin.deadline":     {"有效期至", "Open until"},
-	"fin.offers":       {"银行报价", "Offers"},
-	"fin.rate":         {"年利率", "Rate"},
-	"fin.accept":       {"接受", "Accept"},
-	"fin.decline":      {"谢绝", "Decline"},
-	"fin.expires":      {"报价有效至", "valid until"},
-	"fin.auto":         {"自动审批", "automated"},
-	"fin.posted":       {"融资需求已发布，编号 %d。", "Request %d posted."},
-	"fin.answered":     {"已答复报价。", "Answered."},
-	"fin.done":         {"申请 %d 已处理。", "Request %d answered."},
-	"fin.inboxNote":    {"发给贵机构、且符合贵机构产品准入规则的融资需求，附平台评估（评级、风险色、违约概率、预授信额度）。", "Requests addressed to your institution that match your products' rules, with the platform's assessment (rating, colour, PD, pre-credit limit)."},
-	"fin.company":      {"企业", "Company"},
-	"fin.request":      {"需求", "Request"},
-	"fin.assessment":   {"平台评估", "Assessment"},
-	"fin.product":      {"产品", "Product"},
-	"fin.ratePct":      {"年利率（%）", "Rate (%)"},
-	"fin.offer":        {"报价", "Offer"},
-	"fin.reason":       {"谢绝理由", "Reason"},
-	"fin.statsNote":    {"融资需求与实际授信的汇总；仅含汇总数，不含任何一家银行的单笔贷款表现。", "Financing demand against credit granted, in aggregates only: no bank's individual loans are shown."},
-	"fin.by":           {"分组", "By"},
-	"fin.byDistrict":   {"按区县", "by district"},
-	"fin.byIndustry":   {"按行业", "by industry"},
-	"fin.group":        {"分组", "Group"},
-	"fin.nRequests":    {"申请数", "Requests"},
-	"fin.demand":       {"需求金额", "Demand"},
-	"fin.granted":      {"已授信", "Granted"},
-	"fin.approvalRate": {"获批率", "Approval rate"},
-	"fin.hours":        {"平均答复时长（小时）", "Hours to decide"},
-	"fin.loans":        {"贷款笔数", "Loans"},
-	"fin.firstLoans":   {"首贷", "First loans"},
-	"fin.unsecured":    {"信用贷款占比", "Unsecured share"},
-	"fin.total":        {"合计", "Total"},
-	"fin.unanswered":   {"超期未答复的申请：%s 笔", "Requests unanswered past the deadline: %s"},
-	"fin.st.open":      {"待答复", "open"},
-	"fin.st.offered":   {"已报价", "offered"},
-	"fin.st.accepted":  {"已接受", "accepted"},
-	"fin.st.declined":  {"已谢绝", "declined"},
-	"fin.st.expired":   {"已过期", "expired"},
-	"fin.st.withdrawn": {"已撤回", "withdrawn"},
-	"fin.st.closed":    {"已关闭", "closed"},
+	"nav.financing":        {"融资", "Financing"},
+	"nav.finInbox":         {"融资需求", "Financing requests"},
+	"nav.finStats":         {"融资监测", "Financing statistics"},
+	"fin.note":             {"向参与银行发布融资需求：被选中的银行在申请有效期内获得本企业的评估授权；接受某家银行的报价后，该银行的授权转为贷款期限（到期后再延 90 天，用于贷后与续贷），其他银行的授权随申请结束。", "Post a financing request to the participating banks: each bank it names may assess the company while the request is open; once the company accepts an offer, that bank's consent runs to the loan's maturity plus 90 days (post-loan and renewal), and the others' end with the request."},
+	"fin.post":             {"发布融资需求", "Post a request"},
+	"fin.amount":           {"金额（万元）", "Amount (10,000 yuan)"},
+	"fin.term":             {"期限（月）", "Term (months)"},
+	"fin.months":           {"个月", "months"},
+	"fin.purpose":          {"用途", "Purpose"},
+	"fin.guarantee":        {"担保方式", "Guarantee"},
+	"fin.g.credit":         {"信用", "credit (unsecured)"},
+	"fin.g.guarantee":      {"保证", "guarantee"},
+	"fin.g.mortgage":       {"抵押", "mortgage"},
+	"fin.g.pledge":         {"质押", "pledge"},
+	"fin.submit":           {"发布", "Post"},
+	"fin.requests":         {"本企业的融资申请", "This company's requests"},
+	"fin.status":           {"状态", "State"},
+	"fin.deadline":         {"有效期至", "Open until"},
+	"fin.offers":           {"银行报价", "Offers"},
+	"fin.rate":             {"年利率", "Rate"},
+	"fin.accept":           {"接受", "Accept"},
+	"fin.decline":          {"谢绝", "Decline"},
+	"fin.expires":          {"报价有效至", "valid until"},
+	"fin.auto":             {"自动审批", "automated"},
+	"fin.posted":           {"融资需求已发布，编号 %d。", "Request %d posted."},
+	"fin.answered":         {"已答复报价。", "Answered."},
+	"fin.done":             {"申请 %d 已处理。", "Request %d answered."},
+	"fin.inboxNote":        {"发给贵机构、且符合贵机构产品准入规则的融资需求，附平台评估（评级、风险色、违约概率、预授信额度）。", "Requests addressed to your institution that match your products' rules, with the platform's assessment (rating, colour, PD, pre-credit limit)."},
+	"fin.company":          {"企业", "Company"},
+	"fin.request":          {"需求", "Request"},
+	"fin.assessment":       {"平台评估", "Assessment"},
+	"fin.product":          {"产品", "Product"},
+	"fin.ratePct":          {"年利率（%）", "Rate (%)"},
+	"fin.offer":            {"报价", "Offer"},
+	"fin.reason":           {"谢绝理由", "Reason"},
+	"fin.statsNote":        {"融资需求与实际授信的汇总；仅含汇总数，不含任何一家银行的单笔贷款表现。", "Financing demand against credit granted, in aggregates only: no bank's individual loans are shown."},
+	"fin.by":               {"分组", "By"},
+	"fin.byDistrict":       {"按区县", "by district"},
+	"fin.byIndustry":       {"按行业", "by industry"},
+	"fin.group":            {"分组", "Group"},
+	"fin.nRequests":        {"申请数", "Requests"},
+	"fin.demand":           {"需求金额", "Demand"},
+	"fin.granted":          {"已授信", "Granted"},
+	"fin.approvalRate":     {"获批率", "Approval rate"},
+	"fin.hours":            {"平均答复时长（小时）", "Hours to decide"},
+	"fin.loans":            {"贷款笔数", "Loans"},
+	"fin.firstLoans":       {"首贷", "First loans"},
+	"fin.unsecured":        {"信用贷款占比", "Unsecured share"},
+	"fin.total":            {"合计", "Total"},
+	"fin.unanswered":       {"超期未答复的申请：%s 笔", "Requests unanswered past the deadline: %s"},
+	"fin.refuse.notFound":  {"没有这笔融资申请、报价或贷款，或它不是发给贵机构的、不属于贵机构。", "No such request, offer or loan, or it is not addressed to or held by your institution"},
+	"fin.refuse.forbidden": {"无权办理：申请不是发给贵机构的、贷款或产品不属于贵机构，或账户未绑定该企业。", "Not yours to take: the request is not addressed to you, the loan or product is another institution's, or the account is not bound to the company"},
+	"fin.refuse.conflict":  {"报价已过期、已被处理，或申请已关闭。", "The offer expired or was answered, or the request is closed"},
+	"fin.refuse.invalid":   {"填写有误：金额、期限、用途、日期、规则或上传的文件不符合要求。", "The form is not filled in as required (amount, term, purpose, date, rule or the uploaded file)"},
+	"fin.st.open":          {"待答复", "open"},
+	"fin.st.offered":       {"已报价", "offered"},
+	"fin.st.accepted":      {"已接受", "accepted"},
+	"fin.st.declined":      {"已谢绝", "declined"},
+	"fin.st.expired":       {"已过期", "expired"},
+	"fin.st.withdrawn":     {"已撤回", "withdrawn"},
+	"fin.st.closed":        {"已关闭", "closed"},
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -271,16 +269,11 @@ func init() {
 	for k, v := range finDeskMessages {
 		messages[k] = v
 	}
-	// rate is an interest rate: percent to two decimals at most (4.35%, 4.5%).
-	funcs["rate"] = func(v float64) string {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return "—"
-		}
-		return strconv.FormatFloat(math.Round(v*1e4)/100, 'f', -1, 64) + "%"
-	}
 }
 
 var finDeskMessages = map[string][2]string{
+	"fin.refuse.fourEyes": {"双人复核：变更的提议人不能自己批准，须由本机构另一位审批人批准。", "Four eyes: the proposer of a change cannot approve it; another approver of the bank must"},
+	"fin.refuse.expired":  {"报价或申请已过期，不能再接受；可请银行重新报价。", "This offer or request has expired and can no longer be accepted; ask the bank for a new offer"},
 	"fin.amountCol":       {"金额", "Amount"},
 	"fin.capShort":        {"上限", "cap"},
 	"fin.ruleChange":      {"修改规则", "Change the rule"},

@@ -423,10 +423,12 @@ func TestSQLiteCheckpointer(t *testing.T) {
 			largest = max(largest, fi.Size())
 		}
 	}
-	// Each commit writes a few pages, 100 MB in all; the log should stay within a
-	// few restarts' worth even when the checkpointer's ticks come late.
-	if largest > 48<<20 {
-		t.Errorf("the write-ahead log grew to %d bytes under steady commits, want under 48 MiB", largest)
+	// Each commit writes a few pages, 100 MB in all, which a log never restarted
+	// would hold whole. Restarted, it stays within a few restarts' worth: about
+	// 20 MB on an idle machine, up to 60 MB seen when other test packages starve
+	// the checkpointer's goroutine of the 2 cores. The bound is under the whole.
+	if largest > 80<<20 {
+		t.Errorf("the write-ahead log grew to %d bytes under steady commits, want under 80 MiB", largest)
 	}
 	t.Logf("largest write-ahead log: %d bytes", largest)
 	if err := db.Close(); err != nil {
