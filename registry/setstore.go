@@ -72,7 +72,7 @@ func (r *Registry) publishFeatureSet(ctx context.Context, p access.Principal, d 
 	} else if !errors.Is(err, ErrUnknownFeatureSet) {
 		return features.SetDefinition{}, fmt.Errorf("registry: feature set %s: %w", d.Name, err)
 	}
-	body, err := json.Marshal(d.Features)
+	body, err := json.Marshal(storedSet{Description: d.Description, Features: d.Features})
 	if err != nil {
 		return features.SetDefinition{}, fmt.Errorf("registry: encode feature set: %w", err)
 	}
@@ -149,6 +149,12 @@ func (r *Registry) FeatureSetDefinitions(ctx context.Context, p access.Principal
 	return out, nil
 }
 
+// storedSet is the definition_json of a stored version.
+type storedSet struct {
+	Description string                `json:"description"`
+	Features    []features.SetFeature `json:"features"`
+}
+
 func scanSet(s scanner) (features.SetDefinition, error) {
 	var d features.SetDefinition
 	var shared int
@@ -157,9 +163,11 @@ func scanSet(s scanner) (features.SetDefinition, error) {
 		return d, err
 	}
 	d.Shared = shared != 0
-	if err := json.Unmarshal([]byte(body), &d.Features); err != nil {
+	var st storedSet
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
 		return d, fmt.Errorf("registry: feature set %s: stored definition: %w", d.Ref(), err)
 	}
+	d.Description, d.Features = st.Description, st.Features
 	return d, nil
 }
 
