@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -241,4 +242,71 @@ func bound(b *float64, none string) string {
 		return none
 	}
 	return fmt.Sprintf("%g", *b)
+}
+
+// ErrBadRequestFeatures is wrapped by every error of RequestValues: a missing,
+// unknown or invalid request feature, named in the message.
+var ErrBadRequestFeatures = errors.New("features: bad request features")
+
+// RequestValues checks the request features a caller sends ("features": {name:
+// value} decoded from JSON: a number is a float64 or json.Number, a category a
+// string) against d and returns each as the model reads it (SetFeature.Value).
+// Every request feature of d must be given and nothing else: a missing one, an
+// unknown name or a catalog indicator (the platform supplies those) is an error
+// naming it. A set without request features takes an empty or nil map and
+// allocates nothing.
+func (d *SetDefinition) RequestValues(in map[string]any) (map[string]float64, error) {
+	bad := func(format string, args ...any) (map[string]float64, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBadRequestFeatures, fmt.Sprintf(format, args...))
+	}
+	var out map[string]float64
+	for i := range d.Features {
+		f := &d.Features[i]
+		if !f.Request() {
+			continue
+		}
+		v, ok := in[f.Name]
+		if !ok || v == nil {
+			return bad("set %s needs request feature %q (%s)", d.Ref(), f.Name, f.Type)
+		}
+		var x float64
+		var err error
+		switch t := v.(type) {
+		case float64:
+			x, err = f.Value(t, "", false)
+		case json.Number:
+			n, perr := t.Float64()
+			if perr != nil {
+				return bad("request feature %q: %q is not a number", f.Name, t.String())
+			}
+			x, err = f.Value(n, "", false)
+		case string:
+			x, err = f.Value(0, t, true)
+		default:
+			return bad("request feature %q: want a number or a text, got %T", f.Name, v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrBadRequestFeatures, err)
+		}
+		if out == nil {
+			out = make(map[string]float64, len(in))
+		}
+		out[f.Name] = x
+	}
+	if len(in) != len(out) {
+		var extra []string
+		for k := range in {
+			if _, ok := out[k]; !ok {
+				extra = append(extra, k)
+			}
+		}
+		slices.Sort(extra)
+		for _, k := range extra {
+			if slices.ContainsFunc(d.Features, func(f SetFeature) bool { return f.Indicator == k }) {
+				return bad("%q is an indicator of set %s: the platform supplies it, a request does not", k, d.Ref())
+			}
+		}
+		return bad("set %s has no request feature %q", d.Ref(), extra[0])
+	}
+	return out, nil
 }

@@ -1,7 +1,9 @@
 package features
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -103,4 +105,72 @@ func FuzzParseSetDefinition(f *testing.F) {
 			t.Fatalf("accepted definition fails validation again: %v", err)
 		}
 	})
+}
+
+func TestRequestValues(t *testing.T) {
+	d, err := ParseSetDefinition([]byte(`name: bank-a
+version: 1
+features:
+  - indicator: tax.sales.sum_12m
+  - {name: ratio, type: numeric, min: 0, max: 5}
+  - {name: grade, type: categorical, categories: [A, B, C]}
+`), func(id string) bool { return id == "tax.sales.sum_12m" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		in   map[string]any
+		want map[string]float64
+		err  string
+	}{
+		{"both", map[string]any{"ratio": 1.5, "grade": "B"}, map[string]float64{"ratio": 1.5, "grade": 1}, ""},
+		{"json number", map[string]any{"ratio": json.Number("2"), "grade": "A"}, map[string]float64{"ratio": 2, "grade": 0}, ""},
+		{"missing", map[string]any{"ratio": 1.0}, nil, `needs request feature "grade"`},
+		{"null", map[string]any{"ratio": 1.0, "grade": nil}, nil, `needs request feature "grade"`},
+		{"unknown", map[string]any{"ratio": 1.0, "grade": "A", "zeta": 1.0, "alpha": 2.0}, nil, `no request feature "alpha"`},
+		{"an indicator", map[string]any{"ratio": 1.0, "grade": "A", "tax.sales.sum_12m": 1.0}, nil, "the platform supplies it"},
+		{"out of range", map[string]any{"ratio": 6.0, "grade": "A"}, nil, `"ratio": 6 is outside [0, 5]`},
+		{"unknown category", map[string]any{"ratio": 1.0, "grade": "Z"}, nil, `"Z" is not one of A, B, C`},
+		{"a bool", map[string]any{"ratio": true, "grade": "A"}, nil, "want a number or a text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := d.RequestValues(tt.in)
+			if tt.err != "" {
+				if !errors.Is(err, ErrBadRequestFeatures) || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got %v, %v; want an error containing %q", got, err, tt.err)
+				}
+				return
+			}
+			if err != nil || !maps.Equal(got, tt.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+	// A set without request features takes nothing and allocates nothing.
+	plain := SetDefinition{Name: "p", Version: 1, Features: []SetFeature{{Indicator: "tax.sales.sum_12m"}}}
+	if allocs := testing.AllocsPerRun(100, func() {
+		if _, err := plain.RequestValues(nil); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations for a set without request features", allocs)
+	}
+	if _, err := plain.RequestValues(map[string]any{"x": 1.0}); err == nil || !strings.Contains(err.Error(), `"x"`) {
+		t.Fatalf("unknown feature for a plain set: %v", err)
+	}
+}
+
+func BenchmarkRequestValues(b *testing.B) {
+	lo, hi := 0.0, 5.0
+	d := SetDefinition{Name: "b", Version: 1, Features: []SetFeature{{Indicator: "k"},
+		{Name: "ratio", Type: FeatureNumeric, Min: &lo, Max: &hi}, {Name: "grade", Type: FeatureCategorical, Categories: []string{"A", "B", "C"}}}}
+	in := map[string]any{"ratio": 1.5, "grade": "C"}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := d.RequestValues(in); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

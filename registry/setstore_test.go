@@ -34,6 +34,22 @@ func TestPublishedSetTakesModels(t *testing.T) {
 		if err != nil || d.Version != 1 || d.Owner != e.alice.InstitutionID {
 			t.Fatalf("publish: %+v, %v", d, err)
 		}
+		// A refused first version of a new model over the bank's set leaves no
+		// model, no version and no object.
+		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		up.FeatureSet, up.FeatureSetVersion = "bank-a-sme", 1
+		up.Parity.Expected[0] += 0.02
+		if _, _, err := e.reg.CreateAndRegister(ctx, e.alice, registry.NewModel{Name: "pd-refused", Task: registry.TaskPD}, up); !errors.Is(err, registry.ErrValidation) {
+			t.Fatalf("parity off by 0.02: %v", err)
+		}
+		var models, versions int
+		if err := e.db.QueryRow(ctx, "SELECT (SELECT COUNT(*) FROM registry_models), (SELECT COUNT(*) FROM registry_versions)").Scan(&models, &versions); err != nil || models+versions != 0 {
+			t.Fatalf("after a refused registration: %d models, %d versions, %v", models, versions, err)
+		}
+		if objs, err := e.blobs.List(ctx, "models/"); err != nil || len(objs) != 0 {
+			t.Fatalf("objects after refusal %v, %v", objs, err)
+		}
+
 		for i, file := range []string{"binary_depthwise.json", "binary_depthwise.ubj", "binary_depthwise.binf.model"} {
 			up := xgbUpload(t, file, "binary_depthwise")
 			up.FeatureSet, up.FeatureSetVersion = "bank-a-sme", 0
@@ -56,7 +72,7 @@ func TestPublishedSetTakesModels(t *testing.T) {
 			t.Fatalf("bob reads a private set: %v", err)
 		}
 		e.createModel(t, e.bob, "pd-b", registry.TaskPD, false)
-		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		up = xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
 		up.FeatureSet, up.FeatureSetVersion = "bank-a-sme", 1
 		if _, err := e.reg.Register(ctx, e.bob, "pd-b", up); !errors.Is(err, registry.ErrUnknownFeatureSet) {
 			t.Fatalf("bob binds to a private set: %v", err)
