@@ -23,6 +23,18 @@ features:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A set of the bank's own features: the GMSC columns of the XGBoost fixtures.
+	own := filepath.Join(dir, "own.yaml")
+	ownYAML := "name: bank-a-own\nfeatures:\n"
+	for _, n := range []string{"RevolvingUtilizationOfUnsecuredLines", "age", "NumberOfTime30_59DaysPastDueNotWorse", "DebtRatio",
+		"MonthlyIncome", "NumberOfOpenCreditLinesAndLoans", "NumberOfTimes90DaysLate", "NumberRealEstateLoansOrLines",
+		"NumberOfTime60_89DaysPastDueNotWorse", "NumberOfDependents"} {
+		ownYAML += "  - {name: " + n + ", type: numeric}\n"
+	}
+	if err := os.WriteFile(own, []byte(ownYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	xgb := filepath.Join("..", "..", "gbdt", "testdata", "xgboost", "binary_depthwise.ubj")
 	bad := filepath.Join(dir, "bad.yaml")
 	if err := os.WriteFile(bad, []byte("name: bank-a-sme\nfeatures:\n  - indicator: tax.nope\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -47,6 +59,9 @@ features:
 		{"show a request feature", []string{"features", "set", "show", "-store", store, "-key", alice, "-set", "bank-a-sme/v1"}, 0, "2  collateral_ratio   request numeric      ratio  [0, 5]   抵押率 Collateral ratio", ""},
 		{"other bank lists", []string{"features", "set", "list", "-store", store, "-key", bob}, 0, "pd/v1", "bank-a-sme"},
 		{"other bank shows", []string{"features", "set", "show", "-store", store, "-key", bob, "-set", "bank-a-sme/v1"}, 1, "not found", ""},
+		{"own set", []string{"features", "set", "create", "-store", store, "-key", alice, "-file", own}, 0, "bank-a-own/v1: 10 features (10 request features)", ""},
+		{"register against it", []string{"model", "register", "-store", store, "-key", alice, "-name", "own", "-task", "pd", "-file", xgb, "-set", "bank-a-own"}, 0, "10 of 10 features of bank-a-own/v1", ""},
+		{"other bank registers against it", []string{"model", "register", "-store", store, "-key", bob, "-name", "own-b", "-task", "pd", "-file", xgb, "-set", "bank-a-own/v1"}, 1, "unknown feature set", ""},
 		{"v2", []string{"features", "set", "create", "-store", store, "-key", alice, "-file", set}, 0, "bank-a-sme/v2", ""},
 	} {
 		out, errb, code := run(t, tt.args...)
