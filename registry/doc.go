@@ -28,6 +28,16 @@
 //     model 0.02 off in probability does not). An upload may tighten the
 //     tolerances, never loosen them. The version records rows, the largest margin
 //     difference and the tolerances used.
+//   - Feature sets are the catalog's built-in ones (FeatureSets, visible to all)
+//     and those institutions publish at run time (PublishFeatureSet): an ordered
+//     list of catalog indicators and request features the caller supplies at
+//     request time (features.SetDefinition). A published version is immutable and
+//     numbered per name; a name belongs to the institution that published it
+//     first, and built-in names are taken. A private set is unknown to other
+//     institutions, for reading and for binding; a shared one is visible to all.
+//     internal/access decides (featureset.publish, featureset.read); refusals are
+//     audited. Registration resolves the set by features.SetRef as its caller
+//     sees it.
 //   - CreateAndRegister creates a model and its first version in one transaction:
 //     a refused upload leaves no model, version or object.
 //   - Artifacts are written before the metadata commits. A crash in between leaves
@@ -54,6 +64,7 @@
 //	pr, err := reg.RequestPromotion(ctx, p, "pd-smb", "champion", v.Version, "validated")
 //	_, err = reg.Approve(ctx, approver, pr.ID, "ok")
 //	champion, err := reg.Resolve(ctx, p, "pd-smb", "champion")
+//	set, err := reg.PublishFeatureSet(ctx, p, *def) // def from features.ParseSetDefinition
 //
 // The HTTP API is in registry/httpapi.
 package registry

@@ -8,6 +8,6 @@ func (r *Registry) SetAfterArtifacts(f func() error) { r.afterArtifacts = f }
 
 // ValidateUpload runs the checks of an upload without storing anything.
 func (r *Registry) ValidateUpload(ctx context.Context, task Task, up Upload) error {
-	_, err := r.validate(ctx, task, up)
+	_, err := r.validate(ctx, nil, task, up)
 	return err
 }

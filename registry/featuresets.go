@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/xinyi-platform/xinyi/features"
 )
@@ -36,4 +37,26 @@ func (s StaticFeatureSets) FeatureSet(_ context.Context, ref features.SetRef) (f
 		return features.SetRef{}, nil, fmt.Errorf("%w: %s", ErrUnknownFeatureSet, ref)
 	}
 	return ref, slices.Clone(cols), nil
+}
+
+// Definitions lists the sets as definitions of indicators, by name and version
+// (BuiltInSets).
+func (s StaticFeatureSets) Definitions() []features.SetDefinition {
+	var out []features.SetDefinition
+	for name, vs := range s {
+		for v, cols := range vs {
+			d := features.SetDefinition{Name: name, Version: v, Shared: true, BuiltIn: true}
+			for _, c := range cols {
+				d.Features = append(d.Features, features.SetFeature{Indicator: c})
+			}
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b features.SetDefinition) int {
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	return out
 }

@@ -217,7 +217,7 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 			return Version{}, err
 		}
 	}
-	prep, err := r.validate(ctx, m.Task, up)
+	prep, err := r.validate(ctx, &p, m.Task, up)
 	if err != nil {
 		return Version{}, err
 	}
@@ -331,8 +331,9 @@ func (r *Registry) register(ctx context.Context, p access.Principal, name string
 // validate runs every check of an upload for a model of task without storing
 // anything: size, parse, objective, the binding of the model's columns to
 // features of the set by name, canonical round trip and the optional parity
-// check. Errors wrap ErrTooLarge, ErrInvalid or ErrValidation.
-func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepared, error) {
+// check. The set is a built-in one or a run-time set p may read (p nil: built-in
+// sets only). Errors wrap ErrTooLarge, ErrInvalid or ErrValidation.
+func (r *Registry) validate(ctx context.Context, p *access.Principal, task Task, up Upload) (*prepared, error) {
 	if int64(len(up.Data)) > r.opts.MaxUploadBytes {
 		return nil, fmt.Errorf("%w: model file is %d bytes, limit %d", ErrTooLarge, len(up.Data), r.opts.MaxUploadBytes)
 	}
@@ -353,7 +354,8 @@ func (r *Registry) validate(ctx context.Context, task Task, up Upload) (*prepare
 	if model.Objective != wantObjective {
 		return nil, fmt.Errorf("%w: a %s model needs objective %s, the file has %s", ErrValidation, task, wantObjective, model.Objective)
 	}
-	ref, set, err := r.features.FeatureSet(ctx, up.SetRef())
+	def, err := r.resolveSet(ctx, p, up.SetRef())
+	ref, set := def.Ref(), def.Columns()
 	if err != nil {
 		if errors.Is(err, ErrUnknownFeatureSet) {
 			return nil, fmt.Errorf("%w: %w", ErrValidation, err)

@@ -159,6 +159,17 @@ const (
 	ActionRevokeReport Action = "report.revoke"
 )
 
+// Feature sets published at run time (package registry).
+const (
+	// ActionPublishFeatureSet: publish a version of a feature set for the
+	// institution Resource.Owner. The data_scientist, lab or admin role of that
+	// institution, or a platform administrator.
+	ActionPublishFeatureSet Action = "featureset.publish"
+	// ActionReadFeatureSet: read a published feature set (or bind a model to
+	// it): its owner, any institution when Resource.Shared, or the platform.
+	ActionReadFeatureSet Action = "featureset.read"
+)
+
 // Resource is what an action is applied to. Only the fields an action's rule reads
 // matter; the rest stay zero.
 type Resource struct {
@@ -383,6 +394,19 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("asking a company for consent needs the bank role (at a bank) or the guarantor role (at a guarantee institution); %s", who())
+	case ActionPublishFeatureSet:
+		if !p.within(RoleDataScientist, RoleLab) {
+			return refuse("publishing a feature set needs the data_scientist, lab or admin role; %s", who())
+		}
+		if res.Owner != p.InstitutionID && !p.PlatformWide() {
+			return refuse("%s belongs to another institution", res.Subject())
+		}
+		return Decision{}, nil
+	case ActionReadFeatureSet:
+		if (res.Owner != 0 && res.Owner == p.InstitutionID) || res.Shared || p.PlatformWide() {
+			return Decision{}, nil
+		}
+		return refuse("%s is private to another institution", res.Subject())
 	case ActionRevokeReport:
 		if p.PlatformWide() {
 			return Decision{}, nil

@@ -817,3 +817,17 @@ func thin(n, k int) []int {
 	}
 	return append(out, n-1)
 }
+
+// Known forwards registry.IndicatorCatalog to the sets it wraps.
+func (s *sampleSets) Known(id string) bool {
+	ic, ok := s.next.(xregistry.IndicatorCatalog)
+	return ok && ic.Known(id)
+}
+
+// Definitions forwards registry.BuiltInSets to the sets it wraps.
+func (s *sampleSets) Definitions() []features.SetDefinition {
+	if b, ok := s.next.(xregistry.BuiltInSets); ok {
+		return b.Definitions()
+	}
+	return nil
+}

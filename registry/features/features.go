@@ -35,3 +35,25 @@ func (c *Catalog) FeatureSet(_ context.Context, ref xfeatures.SetRef) (xfeatures
 	}
 	return s.Ref(), slices.Clone(s.Indicators), nil
 }
+
+// Known reports whether id is an indicator of the catalog
+// (registry.IndicatorCatalog).
+func (c *Catalog) Known(id string) bool {
+	_, err := c.cat.Indicator(id)
+	return err == nil
+}
+
+// Definitions returns the built-in sets as definitions (registry.BuiltInSets).
+func (c *Catalog) Definitions() []xfeatures.SetDefinition {
+	sets := c.cat.Sets()
+	out := make([]xfeatures.SetDefinition, 0, len(sets))
+	for _, s := range sets {
+		d := xfeatures.SetDefinition{Name: s.Name, Version: s.Version, Description: s.Description, Shared: true, BuiltIn: true,
+			Features: make([]xfeatures.SetFeature, len(s.Indicators))}
+		for i, id := range s.Indicators {
+			d.Features[i] = xfeatures.SetFeature{Indicator: id}
+		}
+		out = append(out, d)
+	}
+	return out
+}

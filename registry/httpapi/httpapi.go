@@ -131,6 +131,10 @@ func New(reg *registry.Registry, auth Authenticator, opts Options) http.Handler 
 	mux.HandleFunc("GET "+p+"/models/{name}/history", s.wrap(s.history))
 	mux.HandleFunc("GET "+p+"/changes", s.wrap(s.changes))
 	mux.HandleFunc("GET "+p+"/changes/stream", s.wrap(s.stream))
+	mux.HandleFunc("GET "+p+"/feature-sets", s.wrap(s.listSets))
+	mux.HandleFunc("POST "+p+"/feature-sets", s.wrap(s.publishSet))
+	mux.HandleFunc("GET "+p+"/feature-sets/{name}", s.wrap(s.getSet))
+	mux.HandleFunc("GET "+p+"/feature-sets/{name}/{version}", s.wrap(s.getSet))
 	mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, fmt.Errorf("%w: no endpoint %s %s", errNoRoute, r.Method, r.URL.Path))
 	})
@@ -273,6 +277,39 @@ func (s *server) listModels(_ http.ResponseWriter, r *http.Request, p access.Pri
 		ms = []registry.Model{}
 	}
 	return map[string]any{"models": ms}, err
+}
+
+func (s *server) listSets(_ http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
+	sets, err := s.reg.FeatureSetDefinitions(r.Context(), p)
+	if sets == nil {
+		sets = []features.SetDefinition{}
+	}
+	return map[string]any{"feature_sets": sets}, err
+}
+
+// publishSet publishes the body (a features.SetDefinition in JSON) as the next
+// version of its name; 201 with the stored definition.
+func (s *server) publishSet(w http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
+	var d features.SetDefinition
+	if err := s.decodeJSON(w, r, &d); err != nil {
+		return nil, err
+	}
+	d, err := s.reg.PublishFeatureSet(r.Context(), p, d)
+	return created{d}, err
+}
+
+// getSet answers GET feature-sets/{name} (the latest version) and
+// feature-sets/{name}/vN.
+func (s *server) getSet(_ http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {
+	ref := r.PathValue("name")
+	if v := r.PathValue("version"); v != "" {
+		ref += "/" + v
+	}
+	sr, err := features.ParseSetRef(ref)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadRequest, err)
+	}
+	return s.reg.FeatureSetDefinition(r.Context(), p, sr)
 }
 
 func (s *server) createModel(w http.ResponseWriter, r *http.Request, p access.Principal) (any, error) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	core "github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/serving"
@@ -70,4 +71,15 @@ func (s *Source) WaitChange(ctx context.Context, after int64, wait time.Duration
 		return after, wrap(err, "change feed")
 	}
 	return last, nil
+}
+
+// FeatureSet returns the feature set a resolved version is bound to, built-in or
+// published at run time, as serving binds a scorer to it: its features (catalog
+// indicators and request features) in the set's published order.
+func (s *Source) FeatureSet(ctx context.Context, ref serving.ModelRef) (serving.FeatureSet, error) {
+	d, err := s.Registry.FeatureSetDefinition(ctx, s.Principal, features.SetRef{Name: ref.FeatureSet, Version: ref.FeatureSetVersion})
+	if err != nil {
+		return serving.FeatureSet{}, wrap(err, "feature set of "+ref.String())
+	}
+	return serving.FeatureSet{Name: d.Name, Version: d.Version, Indicators: d.Columns()}, nil
 }
