@@ -90,4 +90,6 @@ var recordMessages = map[string][2]string{
 	"rec.accept":        {"本企业作出上述信用承诺", "We make this credit commitment"},
 	"rec.none":          {"没有记录。", "No records."},
 	"rec.case":          {"案件 %d", "case %d"},
+	"rec.src.penalty":   {"行政处罚", "Administrative penalty"},
+	"rec.src.court":     {"司法诉讼", "Court case"},
 }
