@@ -168,6 +168,8 @@ func (s *Server) caseQueuePost(q *req) error {
 		err = s.o.Cases.Reject(q.ctx(), p, id, f("reasons"))
 	case "approve":
 		err = s.o.Cases.Approve(q.ctx(), p, id, f("note"))
+	case "deadline":
+		err = s.setDeadline(q, id)
 	default:
 		err = fmt.Errorf("%w: unknown operation %q", ErrInvalidInput, f("op"))
 	}

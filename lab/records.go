@@ -41,6 +41,27 @@ type CaseRecords interface {
 	CompanyRecords(ctx context.Context, p Principal, code string) (string, []RecordView, error)
 }
 
+// CaseDeadlines lets the reviewing department set a case's deadline. The
+// Cases backend implements it optionally.
+type CaseDeadlines interface {
+	SetDeadline(ctx context.Context, p Principal, id int64, deadline time.Time, note string) error
+}
+
+// setDeadline reads the posted day (China Standard Time, the end of that day)
+// and sets it as the case's deadline.
+func (s *Server) setDeadline(q *req, id int64) error {
+	cd, ok := s.o.Cases.(CaseDeadlines)
+	if !ok {
+		return fmt.Errorf("%w: case deadlines", ErrNotConnected)
+	}
+	cst := time.FixedZone("CST", 8*3600)
+	day, err := time.ParseInLocation(time.DateOnly, q.r.PostFormValue("deadline"), cst)
+	if err != nil {
+		return fmt.Errorf("%w: deadline %q is not a date", ErrInvalidInput, q.r.PostFormValue("deadline"))
+	}
+	return cd.SetDeadline(q.ctx(), q.principal(), id, day.Add(24*time.Hour-time.Second), q.r.PostFormValue("note"))
+}
+
 type recordsData struct {
 	Code, Name string
 	Records    []RecordView
@@ -75,6 +96,7 @@ func init() {
 }
 
 var recordMessages = map[string][2]string{
+	"case.setDeadline":         {"设定处理期限", "Set the deadline"},
 	"nav.records":              {"我的信用记录", "My records"},
 	"rec.note":                 {"本企业在各部门的记录。对记录有异议可提出异议，核查期间标注“异议中”；行政处罚记录在最短公示期满后可申请信用修复。公示期已结束或已撤销的记录标注“已结束公示”，不再共享和使用。", "This company's records at each department. Dispute a record you believe wrong; while under review it is marked disputed. A penalty record may be repaired after its minimum publicity. Records whose publicity ended or that were withdrawn are marked so and are no longer shared or used."},
 	"rec.date":                 {"日期", "Date"},

@@ -40,6 +40,17 @@ func TestCompanyRecords(t *testing.T) {
 	}
 	rep.post("/lab/lang", url.Values{"csrf": {tok}, "lang": {"zh"}, "next": {page}})
 
+	// The owning department sets the deadline; a day in the past is refused.
+	enf := as(t, env, srv, labtest.Enforcer)
+	qt := enf.csrf("/lab/cases?queue=review")
+	id := mustMatch(t, `id="set-deadline-(\d+)"`, enf.get("/lab/cases?queue=review").body)
+	if p := enf.post("/lab/cases", url.Values{"csrf": {qt}, "op": {"deadline"}, "queue": {"review"}, "case": {id}, "deadline": {"2099-03-31"}}); p.status != http.StatusOK || !strings.Contains(p.body, "2099-03-31") {
+		t.Fatalf("set deadline: status %d\n%s", p.status, p.body)
+	}
+	if p := enf.post("/lab/cases", url.Values{"csrf": {qt}, "op": {"deadline"}, "queue": {"review"}, "case": {id}, "deadline": {"2001-01-01"}}); p.status != http.StatusBadRequest || !strings.Contains(p.body, "申请不符合规则") {
+		t.Fatalf("a deadline in the past: status %d\n%s", p.status, p.body)
+	}
+
 	refused := []struct{ name, user, code string }{
 		{"another company's records", labtest.CompanyRep, labtest.Code(t, 7)},
 		{"an account bound to no company", labtest.Banker, env.ReportCompany},

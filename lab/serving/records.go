@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/cases"
 	"github.com/xinyi-platform/xinyi/datasets"
@@ -92,6 +93,12 @@ func (c *CaseRecords) CompanyRecords(ctx context.Context, p lab.Principal, code 
 		name = c.names(code)
 	}
 	return name, out, nil
+}
+
+// SetDeadline implements lab.CaseDeadlines.
+func (c *CaseRecords) SetDeadline(ctx context.Context, p lab.Principal, id int64, deadline time.Time, note string) error {
+	_, err := c.svc.SetDeadline(ctx, p.Principal, id, deadline, note)
+	return caseErr(err)
 }
 
 func withoutCode(m map[string]string) map[string]string {
