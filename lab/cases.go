@@ -27,7 +27,8 @@ type CaseView struct {
 	Company, CompanyName string
 	Source, Key          string // the record: its source and key ("penalty_id=…")
 	Statement            string
-	Original             string // the record's values when the case was opened, "column=value; …"
+	Original             string        // the record's values when the case was opened, "column=value; …"
+	Fields               []RecordField // the same values named by the source contract, as people read them
 	OpenedAt, Deadline   time.Time
 	Overdue, Open        bool
 	Steps                []CaseStep
@@ -167,6 +168,8 @@ func (s *Server) caseQueuePost(q *req) error {
 		err = s.o.Cases.Reject(q.ctx(), p, id, f("reasons"))
 	case "approve":
 		err = s.o.Cases.Approve(q.ctx(), p, id, f("note"))
+	case "deadline":
+		err = s.setDeadline(q, id)
 	default:
 		err = fmt.Errorf("%w: unknown operation %q", ErrInvalidInput, f("op"))
 	}

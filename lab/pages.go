@@ -32,6 +32,7 @@ func (s *Server) routes() {
 	s.subscriptionRoutes()
 	s.reportRoutes()
 	s.caseRoutes()
+	s.recordsRoutes()
 	s.financingRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)

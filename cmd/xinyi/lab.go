@@ -234,7 +234,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 		if d.dir != nil {
 			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
 		}
-		opts.Cases = labserving.NewCases(d.cases, names)
+		opts.Cases = labserving.NewCaseRecords(labserving.NewCases(d.cases, names), cases.RawRecords{Store: d.store}, access.NewAuthorizer(d.acc, d.log))
 	}
 	if d.financing != nil {
 		var names func(string) string

@@ -452,7 +452,7 @@ func reportsFixture(t testing.TB, e *Env, db *metadb.DB, log *audit.Log, finNow 
 		}
 		return ""
 	}
-	return labserving.NewReports(svc), labserving.NewCases(csvc, names), fin
+	return labserving.NewReports(svc), labserving.NewCaseRecords(labserving.NewCases(csvc, names), records, xaccess.NewAuthorizer(e.Access, log)), fin
 }
 
 // fixedAssessor answers every company with the same assessment.

@@ -50,6 +50,13 @@ func (c *Cases) view(x *cases.Case) lab.CaseView {
 	}
 	v.Key = joinPairs(x.Record.Key, " ")
 	v.Original = joinPairs(x.Original, "; ")
+	if con, err := datasets.ContractOf(x.Record.Source); err == nil {
+		for _, col := range con.Columns {
+			if val, ok := x.Original[col.Name]; ok && col.Name != "code" {
+				v.Fields = append(v.Fields, lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: shown(&col, val)})
+			}
+		}
+	}
 	for _, s := range x.Steps {
 		v.Steps = append(v.Steps, lab.CaseStep{At: s.At, By: s.By, Step: string(s.Step), Note: s.Note, State: string(s.State)})
 	}
