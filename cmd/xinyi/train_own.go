@@ -38,11 +38,21 @@ func loadOwnFileSets(path string, o ingest.TrainFileOptions, objective, monotone
 	if st, err := f.Stat(); err == nil {
 		size = st.Size()
 	}
-	tf, err := ingest.ReadTrainFile(f, size, o)
+	var tf *ingest.TrainFile
+	head := make([]byte, 4)
+	if n, _ := f.ReadAt(head, 0); n == 4 && string(head) == "PAR1" {
+		tf, err = ingest.ReadTrainParquet(f, size, o)
+	} else {
+		tf, err = ingest.ReadTrainFile(f, size, o)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--data %s: %w", path, err)
 	}
-	fmt.Fprintf(stderr, "%s: %d rows, %d features, delimiter %q, %s; %s\n", filepath.Base(path), len(tf.Label), len(tf.Features), tf.Delimiter, tf.Encoding, tf.LabelNote)
+	how := tf.Encoding
+	if tf.Delimiter != 0 {
+		how = fmt.Sprintf("delimiter %q, %s", tf.Delimiter, tf.Encoding)
+	}
+	fmt.Fprintf(stderr, "%s: %d rows, %d features, %s; %s\n", filepath.Base(path), len(tf.Label), len(tf.Features), how, tf.LabelNote)
 	for _, name := range tf.Features {
 		if cats, ok := tf.Categories[name]; ok {
 			fmt.Fprintf(stderr, "column %s: %d categories, coded 0..%d by frequency (%s)\n", name, len(cats), len(cats)-1, categoryPreview(cats))

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 var testAUC = regexp.MustCompile(`test auc ([0-9.]+)`)
@@ -177,5 +179,60 @@ func TestTrainOwnFileRefuses(t *testing.T) {
 	}
 	if _, err := os.Stat(m); err == nil {
 		t.Error("a refused run wrote a model")
+	}
+}
+
+type ownParquetRow struct {
+	X      float64 `parquet:"x"`
+	Sector string  `parquet:"sector"`
+	Bad    string  `parquet:"bad"`
+}
+
+// TestTrainOwnParquet trains on a Parquet file whose label is yes/no.
+func TestTrainOwnParquet(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "own.parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[ownParquetRow](f)
+	var rows []ownParquetRow
+	var score, label []float64
+	for i := 0; i < 1000; i++ {
+		r := ownParquetRow{X: float64(i % 100), Sector: []string{"C", "F", "K"}[i%3], Bad: "no"}
+		s, l := 0.0, 0.0
+		if i%100 >= 70 {
+			s = 1
+		}
+		if i%100 >= 70 != (i%7 == 0) {
+			r.Bad, l = "yes", 1
+		}
+		rows = append(rows, r)
+		score, label = append(score, s), append(label, l)
+	}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	got, errOut := trainedAUC(t, "--data", path, "--target", "bad", "--test-fraction", "0.3", "--valid-fraction", "0", "--rounds", "20", "--out", filepath.Join(dir, "m.txt"))
+	if !strings.Contains(errOut, "parquet; label yes → 1, no → 0") {
+		t.Errorf("messages %q lack the format or the label mapping", errOut)
+	}
+	// x ≥ 70 is bad except every 7th row flipped: the first split is x at 69.5
+	// and the test AUC is not far below the rule's (the later trees chase the flips).
+	if want := pairAUC(score, label); got < want-0.1 {
+		t.Errorf("test auc %.4f, want no less than 0.1 below the rule's %.4f", got, want)
+	}
+	model, err := os.ReadFile(filepath.Join(dir, "m.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree0 := string(model[strings.Index(string(model), "Tree=0"):])
+	if !strings.Contains(tree0, "split_feature=0 ") || !strings.Contains(tree0, "threshold=69.5 ") {
+		t.Errorf("first tree does not split x at 69.5 first:\n%.300s", tree0)
 	}
 }

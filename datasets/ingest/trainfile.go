@@ -158,6 +158,36 @@ func ReadTrainFile(r io.Reader, size int64, o TrainFileOptions) (*TrainFile, err
 	if err != nil {
 		return nil, recordErr(err, 1)
 	}
+	tf, err := readTrainRecords(hdr, d.next, check, o)
+	if err != nil {
+		return nil, err
+	}
+	tf.Delimiter, tf.Encoding = delim, enc
+	return tf, nil
+}
+
+// ReadTrainParquet reads a Parquet file for training as ReadTrainFile reads a
+// delimited one; a column's values are read as their text.
+func ReadTrainParquet(ra io.ReaderAt, size int64, o TrainFileOptions) (*TrainFile, error) {
+	o.EnsureDefaults()
+	if o.Target == "" {
+		return nil, fmt.Errorf("%w: no target column given", ErrInvalidOptions)
+	}
+	p, err := newParquetRecords(ra, size, Limits{MaxColumns: o.MaxColumns})
+	if err != nil {
+		return nil, err
+	}
+	tf, err := readTrainRecords(p.header(), p.next, func([]byte) error { return nil }, o)
+	if err != nil {
+		return nil, err
+	}
+	tf.Encoding = "parquet"
+	return tf, nil
+}
+
+// readTrainRecords reads the records after a header into a TrainFile; check
+// is the encoding check every field passes.
+func readTrainRecords(hdr []string, next func() ([]string, int64, error), check func([]byte) error, o TrainFileOptions) (*TrainFile, error) {
 	header := make([]string, len(hdr))
 	index := map[string]int{}
 	for j, h := range hdr {
@@ -212,7 +242,7 @@ func ReadTrainFile(r io.Reader, size int64, o TrainFileOptions) (*TrainFile, err
 	labels := map[string]string{} // normalised → first spelling
 	var rows int64
 	for {
-		rec, line, err := d.next()
+		rec, line, err := next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -253,7 +283,7 @@ func ReadTrainFile(r io.Reader, size int64, o TrainFileOptions) (*TrainFile, err
 	if err != nil {
 		return nil, err
 	}
-	tf := &TrainFile{LabelNote: note, Categories: map[string][]string{}, Delimiter: delim, Encoding: enc}
+	tf := &TrainFile{LabelNote: note, Categories: map[string][]string{}}
 	tf.Label = make([]float64, rows)
 	for i, v := range raw[ti] {
 		tf.Label[i] = lm[normLabel(v)]

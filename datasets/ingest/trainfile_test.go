@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
@@ -128,6 +129,65 @@ func FuzzReadTrainFile(f *testing.F) {
 		for _, l := range tf.Label {
 			if l != 0 && l != 1 {
 				t.Fatalf("label %v", l)
+			}
+		}
+	})
+}
+
+type trainParquetRow struct {
+	Income   *float64 `parquet:"income,optional"`
+	Industry string   `parquet:"industry"`
+	Bad      int32    `parquet:"bad"`
+}
+
+func trainParquet(t testing.TB) []byte {
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[trainParquetRow](&buf)
+	v := 2.5
+	rows := []trainParquetRow{{&v, "制造业", 2}, {nil, "金融业", 1}, {&v, "制造业", 2}}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestReadTrainParquet(t *testing.T) {
+	data := trainParquet(t)
+	tf, err := ReadTrainParquet(bytes.NewReader(data), int64(len(data)), TrainFileOptions{Target: "bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(tf.Features, "|"), "income|industry"; got != want {
+		t.Fatalf("features %s, want %s", got, want)
+	}
+	if got, want := tf.LabelNote, "label 2 → 1, 1 → 0"; got != want {
+		t.Errorf("note %q, want %q", got, want)
+	}
+	inc := tf.Columns[0]
+	if inc[0] != 2.5 || !math.IsNaN(inc[1]) || inc[2] != 2.5 {
+		t.Errorf("income %v, want [2.5 NaN 2.5]", inc)
+	}
+	if got, want := strings.Join(tf.Categories["industry"], "|"), "制造业|金融业"; got != want {
+		t.Errorf("categories %s, want %s", got, want)
+	}
+	if got := tf.Label; got[0] != 1 || got[1] != 0 || got[2] != 1 {
+		t.Errorf("label %v, want [1 0 1]", got)
+	}
+}
+
+func FuzzReadTrainParquet(f *testing.F) {
+	f.Add(trainParquet(f))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		tf, err := ReadTrainParquet(bytes.NewReader(in), int64(len(in)), TrainFileOptions{Target: "bad", MaxCells: 10000})
+		if err != nil {
+			return
+		}
+		for j, c := range tf.Columns {
+			if len(c) != len(tf.Label) {
+				t.Fatalf("column %d has %d rows, label %d", j, len(c), len(tf.Label))
 			}
 		}
 	})
