@@ -18,7 +18,7 @@ type TrainFileOptions struct {
 	Time        string   // observation time column, not a feature (optional); sortable text
 	Categorical []string // columns read as categories even when they hold numbers
 	Encoding    string   // auto (default), utf-8, gbk or gb18030
-	MaxCells    int64    // rows × columns bound (default 200 million)
+	MaxCells    int64    // rows × columns bound (default 30 million: each cell is held as text until its column is typed)
 	MaxColumns  int      // default 2,000
 	MaxRecord   int      // longest record in bytes (default 1 MiB)
 	// MaxCategories is the most distinct categories a text column keeps; the
@@ -32,7 +32,7 @@ func (o *TrainFileOptions) EnsureDefaults() {
 		o.Encoding = EncodingAuto
 	}
 	if o.MaxCells <= 0 {
-		o.MaxCells = 200_000_000
+		o.MaxCells = 30_000_000
 	}
 	if o.MaxColumns <= 0 {
 		o.MaxColumns = 2000
