@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -191,4 +192,20 @@ func FuzzReadTrainParquet(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkReadTrainFile(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString("id,income,industry,district,bad\n")
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&buf, "c%d,%d.5,%s,d%d,%d\n", i, i%977, []string{"制造业", "金融业", "批发和零售业"}[i%3], i%40, i%5/4)
+	}
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ReadTrainFile(bytes.NewReader(data), int64(len(data)), TrainFileOptions{Target: "bad", ID: "id"}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
