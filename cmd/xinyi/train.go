@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -41,7 +42,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		sample    = fs.String("sample", "", "feature-store sample in --store, name (latest version) or name/vN: trains on its train split, stops early on valid, evaluates on test")
 		data      = fs.String("data", "", "training data file (instead of --sample)")
-		format    = fs.String("format", "", "data file format with --data: taiwan, gmsc or lightgbm-binary")
+		format    = fs.String("format", "", "named public layout of --data: taiwan, gmsc or lightgbm-binary (without it --data is your own CSV/TSV file, read with --target)")
+		idCol     = fs.String("id", "", "with --data and no --format: row identifier column (not a feature)")
+		weightCol = fs.String("weight", "", "with --data and no --format: row weight column (not supported yet)")
+		timeCol   = fs.String("time", "", "with --data and no --format: observation time column (sortable, e.g. 2024-03-31); the validation and test rows are the latest ones")
+		catCols   = fs.String("categorical", "", "with --data and no --format: comma-separated columns read as categories even when they hold numbers (text columns always are)")
+		encoding  = fs.String("encoding", "auto", "with --data and no --format: text encoding, auto, utf-8, gbk or gb18030")
 		testFile  = fs.String("test", "", "separate test file of the same format (optional, with --data)")
 		target    = fs.String("target", "", "target column; must be the format's target when given (with --data)")
 		objective = fs.String("objective", "", "objective: binary or regression (default binary; with --sample it follows the label)")
@@ -114,6 +120,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		ts, err = loadSampleSets(ctx, *mf.store, prefix, *sample, *objective, *monotone, &p)
 	case *data != "" && *format != "":
+		if *idCol != "" || *weightCol != "" || *timeCol != "" || *catCols != "" {
+			return errors.New("--id, --weight, --time and --categorical go with a file of your own (--data without --format)")
+		}
 		if *register != "" {
 			return errors.New("--register needs --sample: a model registered from the trainer carries its feature-store sample as lineage (register a file with 'xinyi model register')")
 		}
@@ -121,8 +130,27 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			p.EarlyStoppingRounds = 0
 		}
 		ts, err = loadFileSets(*data, *format, *testFile, *target, *objective, *monotone, *validFrac, *testFrac, &p)
+	case *data != "":
+		if *register != "" {
+			return errors.New("--register needs --sample: a model registered from the trainer carries its feature-store sample as lineage (register a file with 'xinyi model register')")
+		}
+		if *weightCol != "" {
+			return errors.New("--weight: the trainer has no row weights yet; drop the column or the flag")
+		}
+		if *testFile != "" {
+			return errors.New("--test goes with --format; with your own file use --test-fraction (or --time for the latest rows)")
+		}
+		if p.EarlyStoppingRounds < 0 {
+			p.EarlyStoppingRounds = 0
+		}
+		var cats []string
+		if *catCols != "" {
+			cats = strings.Split(*catCols, ",")
+		}
+		ts, err = loadOwnFileSets(*data, ingest.TrainFileOptions{Target: *target, ID: *idCol, Time: *timeCol, Categorical: cats, Encoding: *encoding},
+			*objective, *monotone, *validFrac, *testFrac, &p, stderr)
 	default:
-		return errors.New("--sample (with --store), or --data and --format, are required")
+		return errors.New("--sample (with --store), or --data (with --target, or --format), are required")
 	}
 	if err != nil {
 		return err
@@ -187,6 +215,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	summary += fmt.Sprintf("; model %s, card %s.{json,md}", *out, prefix)
+	if len(ts.categories) > 0 {
+		cp := prefix + ".categories.json"
+		if err := writeCategories(cp, ts.categories); err != nil {
+			return fmt.Errorf("write category codes: %w", err)
+		}
+		summary += ", category codes " + cp
+	}
 	if env != nil {
 		v, err := registerSampleModel(ctx, env, *register, *shared, ts.sample, model, c, *codeVer)
 		if err != nil {
@@ -202,8 +237,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 type trainSets struct {
 	train, valid, test *training.Dataset
 	dataName, target   string
-	sample             *training.Sample // nil for a data file
-	unit               string           // of a regression label ("yuan" for a limit), or ""
+	sample             *training.Sample    // nil for a data file
+	unit               string              // of a regression label ("yuan" for a limit), or ""
+	categories         map[string][]string // codes of the text columns of a file of one's own
 }
 
 // metricText formats a validation metric for people: l2 (a mean squared error in
