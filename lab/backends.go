@@ -73,7 +73,9 @@ func (p Principal) Name() string { return p.User }
 // ownership and consent, which the page itself asks about). Pages use it only to
 // show or hide links; every route and backend call is authorized for real.
 func (p Principal) May(action string) bool {
-	_, err := access.Decide(p.Principal, access.Action(action), access.Resource{})
+	// Ownership ignored: as if the resource were the principal's institution's
+	// (a department's own source, a regulator's own plan).
+	_, err := access.Decide(p.Principal, access.Action(action), access.Resource{Owner: p.InstitutionID})
 	return err == nil
 }
 

@@ -614,6 +614,9 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 	if txt := s.text("#queue-table"); !strings.Contains(txt, env.ReportPenalty) || !strings.Contains(txt, "罚款金额登记有误") {
 		t.Fatalf("department queue:\n%s", txt)
 	}
+	if txt := s.text("header nav"); !strings.Contains(txt, "异议与修复") {
+		t.Fatalf("the department's menu lacks its queue: %q", txt)
+	}
 	s.screenshot("28f-case-queue-zh")
 	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
 	s.do("reject", chromedp.SendKeys(chromedp.CSS("#queue-table input[name=reasons]"), "The decision's amount stands; the review reduced the fine later."))
