@@ -44,7 +44,8 @@ samples=()
 [ -d "$shared" ] && samples=(--samples "$shared") # the public data sets, offered for training in the console
 "$xinyi" report keygen --out "$dir/.xinyi/report.key" # signs credit reports; the demo's own key
 nohup "$xinyi" serve --store "$dir" --service-key "$ops" --http "$http" --grpc "$grpc" \
-  "${samples[@]}" --demo-logins --sms-outbox "$dir/.xinyi/sms-outbox.txt" --report-key "$dir/.xinyi/report.key" > "$log" 2>&1 &
+  "${samples[@]}" --demo-logins --sms-outbox "$dir/.xinyi/sms-outbox.txt" \
+  --ingest-owner "penalty=上虞区市场监管局执法大队 demo department" --report-key "$dir/.xinyi/report.key" > "$log" 2>&1 &
 echo $! > "$dir/.xinyi/serve.pid"
 for _ in $(seq 1 100); do
   curl -fsS "http://$http/v2/health/ready" >/dev/null 2>&1 && break
@@ -100,7 +101,7 @@ info="$dir/.xinyi/demo-info.txt"
   data             $dir (raw/, features/, samples/, models/, screenings/)
   server log       $log
 MSG
-    sed -n '/^demo logins/,/^  demo-company/p' "$log"
+    sed -n '/^demo logins/,/^  demo-department/p' "$log"
     cat <<MSG
   CLI keys (bank "$bank"), for --key, --service-key or XINYI_API_KEY:
     data scientist  $scientist

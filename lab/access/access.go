@@ -90,6 +90,9 @@ func EnsureLogins(ctx context.Context, store *xaccess.Store, actor string, login
 
 // DemoLogins are the users of a demonstration console: a data scientist and an
 // approver at a bank, a regulator, a bank credit officer and a lab viewer.
+// DemoPenaltyDepartment is the demo's department owning the penalty source.
+const DemoPenaltyDepartment = "上虞区市场监管局执法大队 demo department"
+
 func DemoLogins() []Login {
 	const bank, reg = "上虞农商银行 demo bank", "上虞区市场监督管理局 demo regulator"
 	return []Login{
@@ -101,5 +104,8 @@ func DemoLogins() []Login {
 		// A company's own account: it acts for a company once bound to it (the
 		// demo binds it to its sample company by an operator's verification).
 		{Institution: "企业用户 demo companies", Kind: xaccess.KindEnterprise, User: "demo-company", Roles: []xaccess.Role{xaccess.RoleEnterprise}},
+		// The department that delivers administrative penalties and reviews the
+		// objections and repairs about them (the demo's --ingest-owner).
+		{Institution: DemoPenaltyDepartment, Kind: xaccess.KindDepartment, User: "demo-department", Roles: []xaccess.Role{xaccess.RoleDepartment}},
 	}
 }

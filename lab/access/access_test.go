@@ -28,12 +28,13 @@ func TestAuthenticateConsentAndLogins(t *testing.T) {
 		roles     []xaccess.Role
 		clearance lab.Clearance
 	}{
-		"demo-scientist": {[]xaccess.Role{xaccess.RoleDataScientist}, lab.ClearRestricted},
-		"demo-approver":  {[]xaccess.Role{xaccess.RoleApprover}, lab.ClearRestricted},
-		"demo-banker":    {[]xaccess.Role{xaccess.RoleBank}, lab.ClearRestricted},
-		"demo-regulator": {[]xaccess.Role{xaccess.RoleRegulator}, lab.ClearConfidential},
-		"demo-viewer":    {[]xaccess.Role{xaccess.RoleLab}, lab.ClearPublic},
-		"demo-company":   {[]xaccess.Role{xaccess.RoleEnterprise}, lab.ClearPublic},
+		"demo-scientist":  {[]xaccess.Role{xaccess.RoleDataScientist}, lab.ClearRestricted},
+		"demo-approver":   {[]xaccess.Role{xaccess.RoleApprover}, lab.ClearRestricted},
+		"demo-banker":     {[]xaccess.Role{xaccess.RoleBank}, lab.ClearRestricted},
+		"demo-regulator":  {[]xaccess.Role{xaccess.RoleRegulator}, lab.ClearConfidential},
+		"demo-viewer":     {[]xaccess.Role{xaccess.RoleLab}, lab.ClearPublic},
+		"demo-company":    {[]xaccess.Role{xaccess.RoleEnterprise}, lab.ClearPublic},
+		"demo-department": {[]xaccess.Role{xaccess.RoleDepartment}, lab.ClearPublic},
 	}
 	var banker lab.Principal
 	for _, l := range logins {
