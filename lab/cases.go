@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -194,12 +193,8 @@ func casesLink(prefix, code string) string {
 	return prefix + "portal/companies/" + url.PathEscape(creditcode.Normalize(code)) + "/cases"
 }
 
-// itoa formats an id for templates.
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
 func init() {
 	funcs["casesLink"] = casesLink
-	funcs["itoa"] = itoa
 	for k, v := range caseMessages {
 		messages[k] = v
 	}
