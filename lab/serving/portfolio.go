@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
@@ -80,24 +81,30 @@ func (pf *Portfolio) PortfolioCSV(ctx context.Context, p lab.Principal, f lab.Po
 // Inbox implements lab.Portfolio: the open warnings of the portfolio's
 // companies, red first, newest first.
 func (pf *Portfolio) Inbox(ctx context.Context, p lab.Principal) ([]lab.InboxWarning, error) {
-	es, err := pf.entries(ctx, p, lab.PortfolioFilter{Warned: true})
+	sp, err := Principal(p)
 	if err != nil {
 		return nil, err
 	}
-	names := map[string]string{}
-	codes := make([]string, 0, len(es))
-	for _, e := range es {
-		names[e.Company] = e.Name
-		codes = append(codes, e.Company)
+	cs, err := portfolio.Followed(ctx, pf.src.Consents, sp.InstitutionID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	codes := make([]string, len(cs))
+	for i, c := range cs {
+		codes[i] = c.CompanyCode
+	}
+	open, err := portfolio.OpenWarnings(ctx, pf.src.Warnings, codes)
+	if err != nil {
+		return nil, err
 	}
 	var out []lab.InboxWarning
-	for start := 0; start < len(codes); start += 500 {
-		ws, err := pf.ws.List(ctx, warnings.Filter{Companies: codes[start:min(start+500, len(codes))], State: warnings.StateOpen, Limit: 100_000})
-		if err != nil {
-			return nil, err
+	for _, code := range codes {
+		var name string
+		if pf.src.Company != nil {
+			name, _, _, _ = pf.src.Company(code)
 		}
-		for _, w := range ws {
-			iw := lab.InboxWarning{ID: w.ID, Code: w.Company, Name: names[w.Company], Rule: w.Rule, Severity: string(w.Severity), Area: w.Area,
+		for _, w := range open[code] {
+			iw := lab.InboxWarning{ID: w.ID, Code: w.Company, Name: name, Rule: w.Rule, Severity: string(w.Severity), Area: w.Area,
 				OpenedAsOf: w.OpenedAsOf, LastSeenAsOf: w.LastSeenAsOf, AckedBy: w.AckedBy}
 			if r, ok := pf.lib.Rule(w.Rule); ok {
 				iw.RuleZH, iw.RuleEN = r.NameZh, r.NameEn

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
@@ -102,7 +103,7 @@ func (s *Subscriptions) Subscriptions(ctx context.Context, p lab.Principal) ([]l
 // SubscribePortfolio implements lab.Subscriptions: every company whose consent
 // the institution holds now, each authorized again (ActionAssess).
 func (s *Subscriptions) SubscribePortfolio(ctx context.Context, p lab.Principal, endpoint int64) (int, error) {
-	es, err := portfolio.Build(ctx, s.src, p.InstitutionID, portfolio.Filter{})
+	followed, err := portfolio.Followed(ctx, s.src.Consents, p.InstitutionID, time.Now())
 	if err != nil {
 		return 0, err
 	}
@@ -117,14 +118,14 @@ func (s *Subscriptions) SubscribePortfolio(ctx context.Context, p lab.Principal,
 		}
 	}
 	var codes []string
-	for _, e := range es {
-		if subscribed[e.Company] {
+	for _, c := range followed {
+		if subscribed[c.CompanyCode] {
 			continue
 		}
-		if err := s.auth.Authorize(ctx, p.Principal, access.ActionAssess, access.Resource{Kind: "company", ID: e.Company, Operation: "warning.subscribe"}); err != nil {
+		if err := s.auth.Authorize(ctx, p.Principal, access.ActionAssess, access.Resource{Kind: "company", ID: c.CompanyCode, Operation: "warning.subscribe"}); err != nil {
 			return 0, subsErr(err)
 		}
-		codes = append(codes, e.Company)
+		codes = append(codes, c.CompanyCode)
 	}
 	if len(codes) == 0 {
 		return 0, nil

@@ -137,7 +137,7 @@ func Build(ctx context.Context, src Sources, bankID int64, f Filter) ([]Entry, e
 	if src.Now != nil {
 		now = src.Now
 	}
-	cs, err := src.Consents.ActiveConsentsOf(ctx, bankID, access.ScopeCreditAssessment, now())
+	cs, err := Followed(ctx, src.Consents, bankID, now())
 	if err != nil {
 		return nil, err
 	}
@@ -166,15 +166,9 @@ func Build(ctx context.Context, src Sources, bankID int64, f Filter) ([]Entry, e
 	for i, c := range cs {
 		codes[i] = c.CompanyCode
 	}
-	open := map[string][]*warnings.Warning{}
-	for start := 0; start < len(codes); start += 500 {
-		ws, err := src.Warnings.List(ctx, warnings.Filter{Companies: codes[start:min(start+500, len(codes))], State: warnings.StateOpen, Limit: 100_000})
-		if err != nil {
-			return nil, err
-		}
-		for _, w := range ws {
-			open[w.Company] = append(open[w.Company], w)
-		}
+	open, err := OpenWarnings(ctx, src.Warnings, codes)
+	if err != nil {
+		return nil, err
 	}
 	find := func(rows []scores.Row, code string) (scores.Row, bool) {
 		i, ok := slices.BinarySearchFunc(rows, code, func(r scores.Row, c string) int { return cmp.Compare(r.Company, c) })
@@ -217,6 +211,27 @@ func Build(ctx context.Context, src Sources, bankID int64, f Filter) ([]Entry, e
 		return cmp.Compare(b.PD, a.PD)
 	})
 	return out, nil
+}
+
+// Followed lists the consents bank bankID holds at time at: the companies it
+// follows, one consent each, by company code.
+func Followed(ctx context.Context, cs Consents, bankID int64, at time.Time) ([]access.Consent, error) {
+	return cs.ActiveConsentsOf(ctx, bankID, access.ScopeCreditAssessment, at)
+}
+
+// OpenWarnings lists the open warnings of codes, by company.
+func OpenWarnings(ctx context.Context, ws Warnings, codes []string) (map[string][]*warnings.Warning, error) {
+	open := map[string][]*warnings.Warning{}
+	for start := 0; start < len(codes); start += 500 {
+		list, err := ws.List(ctx, warnings.Filter{Companies: codes[start:min(start+500, len(codes))], State: warnings.StateOpen, Limit: 100_000})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range list {
+			open[w.Company] = append(open[w.Company], w)
+		}
+	}
+	return open, nil
 }
 
 // change compares a company's figures with the period before: a worse colour or
