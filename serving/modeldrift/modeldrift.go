@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
@@ -273,10 +274,47 @@ func Notify(ctx context.Context, q *jobs.Queue, eps Endpoints, rep *Report) (int
 	return sent, nil
 }
 
-// Watch computes the drift of the models snap returns every interval (and once
+// Cache keeps the last report: it is computed again only when a new date has
+// been scored or other models are in production, since everything it reads is
+// immutable once stored.
+type Cache struct {
+	store blob.Store
+
+	mu     sync.Mutex
+	key    string
+	report *Report
+}
+
+// NewCache returns a cache over the score history and snapshots in store.
+func NewCache(store blob.Store) *Cache { return &Cache{store: store} }
+
+// Report is Compute for snap, from memory when nothing it reads has changed.
+func (c *Cache) Report(ctx context.Context, snap *serving.Snapshot) (*Report, error) {
+	runs, err := scores.Runs(ctx, c.store)
+	if err != nil {
+		return nil, err
+	}
+	key := fmt.Sprint(len(runs), snap.Refs())
+	if n := len(runs); n > 0 {
+		key += runs[n-1].AsOf + runs[n-1].Run
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.report != nil && c.key == key {
+		return c.report, nil
+	}
+	rep, err := Compute(ctx, c.store, snap, Options{})
+	if err != nil {
+		return nil, err
+	}
+	c.key, c.report = key, rep
+	return rep, nil
+}
+
+// Watch reports the drift of the models snap returns every interval (and once
 // shortly after it starts) and tells their owners, until ctx ends. Errors are
 // logged and retried at the next interval.
-func Watch(ctx context.Context, store blob.Store, snap func() *serving.Snapshot, q *jobs.Queue, eps Endpoints, interval time.Duration, logger *slog.Logger) {
+func Watch(ctx context.Context, cache *Cache, snap func() *serving.Snapshot, q *jobs.Queue, eps Endpoints, interval time.Duration, logger *slog.Logger) {
 	if interval <= 0 {
 		interval = 30 * time.Minute
 	}
@@ -288,7 +326,7 @@ func Watch(ctx context.Context, store blob.Store, snap func() *serving.Snapshot,
 		case <-time.After(wait):
 		}
 		wait = interval
-		rep, err := Compute(ctx, store, snap(), Options{})
+		rep, err := cache.Report(ctx, snap())
 		if err == nil {
 			_, err = Notify(ctx, q, eps, rep)
 		}

@@ -161,6 +161,30 @@ func TestInputDriftAndNotices(t *testing.T) {
 		t.Fatalf("tax drift %+v, want PSI %v", got, want)
 	}
 
+	// The cache answers from memory until a new date is scored.
+	cache := modeldrift.NewCache(store)
+	first, err := cache.Report(ctx, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := cache.Report(ctx, snap); again != first || len(first.Points) != len(rep.Points) {
+		t.Fatal("the cache computed again with nothing new scored")
+	}
+	putSnapshot(t, store, "2025-03-31", codes, shifted)
+	at, _ := time.Parse(time.DateOnly, "2025-03-31")
+	var more []*serving.Decision
+	for _, c := range codes[:50] {
+		more = append(more, &serving.Decision{Company: c, AsOf: at, PD: 0.1, Rating: "B", Colour: "green", PolicyVersion: "p",
+			Models: []serving.ModelVersion{{Task: serving.TaskPD, Name: "xinyi-pd", Version: "v1"}}})
+	}
+	if _, err := scores.Write(ctx, store, more, at); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := cache.Report(ctx, snap); err != nil || next == first || next.Latest != "2025-03-31" {
+		t.Fatalf("after a new scored date: %v, latest %v", err, next)
+	}
+	rep, _ = cache.Report(ctx, snap)
+
 	// The owner is told once per model and date on each of its endpoints.
 	db := metadbtest.SQLite(t)
 	eps, err := webhooks.OpenEndpoints(ctx, db, webhooks.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, InsecureHTTP: true})

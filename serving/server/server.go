@@ -222,6 +222,7 @@ type Server struct {
 	grpcLis           net.Listener
 	closers           []func()
 	endpoints         *webhooks.Endpoints // the subscribers' webhook endpoints, for model-drift notices
+	drift             *modeldrift.Cache   // the models' input drift, served and told to owners
 }
 
 func (o *Options) check() error {
@@ -261,7 +262,7 @@ func New(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	s = &Server{opts: opts, logger: opts.Logger, out: opts.Stdout}
+	s = &Server{opts: opts, logger: opts.Logger, out: opts.Stdout, drift: modeldrift.NewCache(opts.Store)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -400,7 +401,7 @@ func (s *Server) build(ctx context.Context) error {
 			},
 			Circles: riskindex.NewCircles(o.Store),
 			ModelDrift: func(ctx context.Context) (*modeldrift.Report, error) {
-				return modeldrift.Compute(ctx, o.Store, s.holder.Current(), modeldrift.Options{})
+				return s.drift.Report(ctx, s.holder.Current())
 			}})
 		if err != nil {
 			return err
@@ -582,7 +583,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	go warnings.Watch(runCtx, s.jobs, warnings.Source{Store: s.opts.Store, RequireScores: s.opts.ScoreHistory}, s.opts.ScoreEvery, s.logger)
 	if s.endpoints != nil {
-		go modeldrift.Watch(runCtx, s.opts.Store, s.holder.Current, s.jobs, s.endpoints, 30*time.Minute, s.logger)
+		go modeldrift.Watch(runCtx, s.drift, s.holder.Current, s.jobs, s.endpoints, 30*time.Minute, s.logger)
 	}
 	if s.adminSrv != nil {
 		go func() { _ = s.adminSrv.Serve(s.adminLis) }()
