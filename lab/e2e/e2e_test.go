@@ -176,28 +176,7 @@ func TestConsoleInChromium(t *testing.T) {
 	srv := newServer(t, env)
 	shots := artifacts(t)
 
-	// chromedp's defaults (headless, no first run, no background networking or
-	// throttling) plus what this closed network needs: without the networking flags
-	// Chromium waits for servers it cannot reach.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 860), // a laptop screen
-		chromedp.Flag("lang", "zh-CN"), // a browser of the region: dates entered as 年/月/日
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	s := &session{t: t, ctx: ctx, base: srv, shot: shots}
-	// The first action starts the browser; it must not run under a timeout.
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	s := startBrowser(t, bin, srv, shots)
 	s.screenshot("01-login")
 
 	// A data scientist signs in and finds an indicator and its histogram.
@@ -232,7 +211,7 @@ func TestConsoleInChromium(t *testing.T) {
 	)
 	s.screenshot("05-algorithms")
 	s.clickWait("start training", "#train-submit", has("#train-state"))
-	loc, err := chromedp.Run(ctx, chromedp.Location())
+	loc, err := chromedp.Run(s.ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +279,7 @@ func TestConsoleInChromium(t *testing.T) {
 	)
 	s.clickWait("start screening", "#screen-submit", has("#screen-state"))
 	s.screenshot("10-screening-running")
-	loc, err = chromedp.Run(ctx, chromedp.Location())
+	loc, err = chromedp.Run(s.ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,4 +661,33 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 	s.do("ask en", chromedp.Navigate(srv+"/lab/companies/"+env.Codes[2]), chromedp.WaitVisible(chromedp.CSS("#ask-form")),
 		chromedp.SendKeys(chromedp.CSS("#ask-note"), "To assess your working-capital loan application"))
 	s.screenshot("31-ask-consent-en")
+}
+
+// startBrowser starts headless Chromium on srv's login page and returns the
+// session that drives it; it stops with the test.
+func startBrowser(t *testing.T, bin, srv, shots string) *session {
+	t.Helper()
+	// chromedp's defaults (headless, no first run, no background networking or
+	// throttling) plus what this closed network needs: without the networking flags
+	// Chromium waits for servers it cannot reach.
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 860), // a laptop screen
+		chromedp.Flag("lang", "zh-CN"), // a browser of the region: dates entered as 年/月/日
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	s := &session{t: t, ctx: ctx, base: srv, shot: shots}
+	// The first action starts the browser; it must not run under a timeout.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return s
 }

@@ -55,24 +55,7 @@ func TestFinancingInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 860),
-		chromedp.Flag("lang", "zh-CN"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	s := &session{t: t, ctx: bctx, base: srv, shot: shots}
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	s := startBrowser(t, bin, srv, shots)
 
 	// The company asks its bank.
 	s.login(env.Keys[labtest.CompanyRep])

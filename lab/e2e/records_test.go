@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -20,24 +19,7 @@ func TestRecordsInChromium(t *testing.T) {
 	env := labtest.NewEnv(t, labtest.EnvOptions{ScreeningStep: 150 * time.Millisecond})
 	srv := newServer(t, env)
 	shots := artifacts(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1366, 860),
-		chromedp.Flag("lang", "zh-CN"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	s := &session{t: t, ctx: bctx, base: srv, shot: shots}
-	if err := chromedp.Do(bctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
+	s := startBrowser(t, bin, srv, shots)
 
 	s.login(env.Keys[labtest.CompanyRep])
 	s.lang("zh")
