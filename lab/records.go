@@ -11,7 +11,21 @@ import (
 
 // RecordField is one column of a record: its names from the source contract and
 // its value as people read it.
-type RecordField struct{ NameZh, NameEn, Value string }
+type RecordField struct {
+	NameZh, NameEn, Value string
+	// Money marks an amount in 元 (Amount), shown as people read money in
+	// the page's language.
+	Money  bool
+	Amount float64
+}
+
+// Shown is the field's value in l's language.
+func (f RecordField) Shown(l *Lang) string {
+	if f.Money {
+		return l.Money(f.Amount)
+	}
+	return f.Value
+}
 
 // RepairTerms are the rule table's terms for a penalty record: its class, the
 // first day repair may be asked and the day publicity ends by itself.

@@ -53,7 +53,7 @@ func (c *Cases) view(x *cases.Case) lab.CaseView {
 	if con, err := datasets.ContractOf(x.Record.Source); err == nil {
 		for _, col := range con.Columns {
 			if val, ok := x.Original[col.Name]; ok && col.Name != "code" {
-				v.Fields = append(v.Fields, lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: shown(&col, val)})
+				v.Fields = append(v.Fields, field(&col, val))
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/cases"
@@ -70,7 +69,7 @@ func (c *CaseRecords) CompanyRecords(ctx context.Context, p lab.Principal, code 
 				if col.Name == "code" || col.Name == "event_date" {
 					continue
 				}
-				v.Fields = append(v.Fields, lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: shown(&col, f.Values[col.Name])})
+				v.Fields = append(v.Fields, field(&col, f.Values[col.Name]))
 			}
 			if source == datasets.SourcePenalty && rules != nil {
 				v.RepairID = f.Ref.Key["penalty_id"]
@@ -111,35 +110,20 @@ func withoutCode(m map[string]string) map[string]string {
 	return out
 }
 
-// shown is a value as people read it: a code by its label, an amount in 元 as
-// 万元 with separators.
-func shown(col *datasets.Column, v string) string {
+// field is a value as people read it: a code by its label, an amount in 元 as
+// money (the page formats it in its language).
+func field(col *datasets.Column, v string) lab.RecordField {
+	out := lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: v}
 	for label, c := range col.Codes {
 		if c == v {
-			return label
+			out.Value = label
+			return out
 		}
 	}
 	if col.Unit == "元" {
 		if x, err := strconv.ParseFloat(v, 64); err == nil && !math.IsNaN(x) {
-			return wan(x) + " 万元"
+			out.Money, out.Amount = true, x
 		}
 	}
-	return v
-}
-
-// wan formats yuan as 万元 to two decimals with thousands separators.
-func wan(yuan float64) string {
-	s := strconv.FormatFloat(math.Abs(yuan)/10000, 'f', 2, 64)
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	if yuan < 0 {
-		b.WriteByte('-')
-	}
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String() + "." + frac
+	return out
 }

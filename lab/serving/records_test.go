@@ -1,16 +1,29 @@
 package serving
 
-import "testing"
+import (
+	"testing"
 
-func TestWan(t *testing.T) {
+	"github.com/xinyi-platform/xinyi/datasets"
+)
+
+func TestField(t *testing.T) {
+	amount := datasets.Column{Name: "amount", Unit: "元"}
+	severity := datasets.Column{Name: "severity", Codes: map[string]string{"警告": "1", "罚款": "2"}}
 	for _, c := range []struct {
-		yuan float64
-		want string
+		col   *datasets.Column
+		v     string
+		value string
+		money bool
+		yuan  float64
 	}{
-		{0, "0.00"}, {5000, "0.50"}, {12345678, "1,234.57"}, {1234567890123, "123,456,789.01"}, {-25000, "-2.50"}, {9999999, "1,000.00"},
+		{&amount, "12345678", "12345678", true, 12345678},
+		{&amount, "", "", false, 0},
+		{&severity, "2", "罚款", false, 0},
+		{&severity, "9", "9", false, 0},
 	} {
-		if got := wan(c.yuan); got != c.want {
-			t.Errorf("wan(%v) = %q, want %q", c.yuan, got, c.want)
+		got := field(c.col, c.v)
+		if got.Value != c.value || got.Money != c.money || got.Amount != c.yuan {
+			t.Errorf("field(%s, %q) = %+v", c.col.Name, c.v, got)
 		}
 	}
 }
