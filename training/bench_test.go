@@ -121,7 +121,7 @@ func BenchmarkAUC(b *testing.B) {
 func BenchmarkBinning(b *testing.B) {
 	d := synthetic(200000, 5)
 	for b.Loop() {
-		newBinnedData(d, 255, 200000, 1, 1)
+		newBinnedData(d, nil, 255, 200000, 1, 1)
 	}
 }
 

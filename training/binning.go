@@ -11,8 +11,14 @@ import (
 // binMapper maps the values of one feature to bins 0..numBins-1 by upper
 // bounds (bin b holds the values v with upper[b-1] < v <= upper[b]; the last
 // upper bound is +Inf); NaN goes to the missing bin numBins.
+//
+// A categorical feature's mapper (cat) puts category code c in bin c; its
+// upper holds one unused entry per code so that numBins is the code count.
+// NaN, negative codes and codes the training set did not have go to the
+// missing bin, which categorical splits always send right.
 type binMapper struct {
 	upper []float64
+	cat   bool
 }
 
 func (m *binMapper) numBins() int    { return len(m.upper) }
@@ -22,6 +28,9 @@ func (m *binMapper) missingBin() int { return len(m.upper) }
 func (m *binMapper) bin(v float64) uint8 {
 	if math.IsNaN(v) {
 		return uint8(len(m.upper))
+	}
+	if m.cat {
+		return catBin(v, len(m.upper))
 	}
 	// First b with v <= upper[b]; the last bound is +Inf so b < len(upper).
 	lo, hi := 0, len(m.upper)-1
@@ -44,6 +53,31 @@ func (m *binMapper) threshold(t int) float64 {
 		return u
 	}
 	return math.MaxFloat64
+}
+
+// catBin is the bin of category value v with k codes: int(v) when it is a
+// code the mapper knows, else the missing bin k.
+func catBin(v float64, k int) uint8 {
+	if !(v > -1) || v >= float64(k) { // NaN, negative or unseen
+		return uint8(k)
+	}
+	return uint8(int(v))
+}
+
+// MaxCategoryCode is the largest category code a categorical feature may
+// hold in a training set: codes take one bin each, plus the missing bin.
+const MaxCategoryCode = 254
+
+// findCatBins returns the mapper of a categorical column whose codes were
+// checked by checkCategorical: one bin per code 0..max.
+func findCatBins(col []float64) binMapper {
+	k := 0
+	for _, v := range col {
+		if v == v && int(v)+1 > k {
+			k = int(v) + 1
+		}
+	}
+	return binMapper{upper: make([]float64, max(k, 1)), cat: true}
 }
 
 // findBins computes the bin upper bounds for the non-NaN values in vals
@@ -168,7 +202,8 @@ func findSparse(col []uint8) sparseCol {
 
 // newBinnedData finds bins on (a sample of) d and bins every column, using up
 // to threads goroutines over the features.
-func newBinnedData(d *Dataset, maxBins, sampleRows int, seed uint64, threads int) *binnedData {
+// Features marked in cat are categorical: every row is read for their codes.
+func newBinnedData(d *Dataset, cat []bool, maxBins, sampleRows int, seed uint64, threads int) *binnedData {
 	n := d.Rows()
 	var sample []int
 	if sampleRows > 0 && n > sampleRows {
@@ -180,6 +215,12 @@ func newBinnedData(d *Dataset, maxBins, sampleRows int, seed uint64, threads int
 		sparse: make([]sparseCol, len(d.Columns))}
 	parallelFor(len(d.Columns), threads, func(j int) {
 		col := d.Columns[j]
+		if j < len(cat) && cat[j] {
+			bd.mappers[j] = findCatBins(col)
+			bd.cols[j] = binColumn(&bd.mappers[j], col)
+			bd.sparse[j] = findSparse(bd.cols[j])
+			return
+		}
 		var vals []float64
 		if sample != nil {
 			vals = make([]float64, len(sample))
@@ -211,6 +252,14 @@ func (bd *binnedData) applyBins(d *Dataset, threads int) *binnedData {
 // mispredicted branch per halving made binning a large set slow. It gives
 // the bins of m.bin.
 func binColumn(m *binMapper, col []float64) []uint8 {
+	if m.cat {
+		out := make([]uint8, len(col))
+		k := len(m.upper)
+		for i, v := range col {
+			out[i] = catBin(v, k)
+		}
+		return out
+	}
 	keys := make([]uint64, len(m.upper))
 	for b, u := range m.upper {
 		keys[b] = scoreKey(u)

@@ -190,3 +190,23 @@ func splitmix64(x uint64) uint64 {
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EB
 	return z ^ (z >> 31)
 }
+
+// checkCategorical checks that the features marked in cat hold category codes
+// of a training set: whole numbers 0..MaxCategoryCode or NaN.
+func (d *Dataset) checkCategorical(cat []bool) error {
+	for j, c := range cat {
+		if !c {
+			continue
+		}
+		for i, v := range d.Columns[j] {
+			if v != v {
+				continue
+			}
+			if v < 0 || v > MaxCategoryCode || v != math.Trunc(v) {
+				return fmt.Errorf("%w: categorical feature %q of row %d is %v (want a category code 0..%d, NaN for missing)",
+					ErrInvalidData, d.Features[j], i, v, MaxCategoryCode)
+			}
+		}
+	}
+	return nil
+}

@@ -27,7 +27,15 @@ type splitInfo struct {
 	rg, rh      float64
 	rn          int
 	lout, rout  float64 // constrained, unshrunk outputs
+	cat         bool    // categorical: the bins in set go left, all others right
+	set         catSet
 }
+
+// catSet is a set of bins (category codes) of a categorical split.
+type catSet [4]uint64
+
+func (c *catSet) add(b int)        { c[b>>6] |= 1 << (uint(b) & 63) }
+func (c *catSet) has(b uint8) bool { return c[b>>6]>>(b&63)&1 != 0 }
 
 // leaf is a leaf of the tree being grown.
 type leaf struct {
@@ -49,8 +57,10 @@ type binNode struct {
 	missing     uint8
 	defaultLeft bool
 	leaf        bool
+	cat         bool // categorical: set's bins go left, others right
 	left, right int32
 	value       float64
+	set         catSet
 }
 
 // grower grows one tree at a time on binned data.
@@ -141,6 +151,10 @@ func (gr *grower) splittable(lf *leaf) bool {
 
 // bestSplit finds the best split of lf on feature f from its histogram.
 func (gr *grower) bestSplit(lf *leaf, f int, out *splitInfo) {
+	if gr.bd.mappers[f].cat {
+		gr.bestCatSplit(lf, f, out)
+		return
+	}
 	*out = splitInfo{}
 	p := gr.p
 	nb := gr.bd.mappers[f].numBins()
@@ -421,11 +435,19 @@ func (gr *grower) grow(nrows int) (gbdt.Tree, []binNode, []*leaf) {
 		// Turn the leaf's node into a split.
 		li, ri := len(nodes), len(nodes)+1
 		nd := &nodes[lf.node]
-		*nd = gbdt.Node{Feature: s.feature, Threshold: m.threshold(s.bin), DefaultLeft: s.defaultLeft,
-			Missing: gbdt.MissingNaN, Left: li, Right: ri, Gain: s.gain, Value: lf.out * lr,
-			Count: float64(lf.end - lf.begin), Weight: lf.h, Cover: lf.h}
-		bnodes[lf.node] = binNode{feature: int32(s.feature), bin: uint8(s.bin), missing: uint8(m.missingBin()),
-			defaultLeft: s.defaultLeft, left: int32(li), right: int32(ri)}
+		if s.cat {
+			*nd = gbdt.Node{Feature: s.feature, Categorical: true, Categories: s.set.words(),
+				Missing: gbdt.MissingNaN, Left: li, Right: ri, Gain: s.gain, Value: lf.out * lr,
+				Count: float64(lf.end - lf.begin), Weight: lf.h, Cover: lf.h}
+			bnodes[lf.node] = binNode{feature: int32(s.feature), missing: uint8(m.missingBin()), cat: true,
+				set: s.set, left: int32(li), right: int32(ri)}
+		} else {
+			*nd = gbdt.Node{Feature: s.feature, Threshold: m.threshold(s.bin), DefaultLeft: s.defaultLeft,
+				Missing: gbdt.MissingNaN, Left: li, Right: ri, Gain: s.gain, Value: lf.out * lr,
+				Count: float64(lf.end - lf.begin), Weight: lf.h, Cover: lf.h}
+			bnodes[lf.node] = binNode{feature: int32(s.feature), bin: uint8(s.bin), missing: uint8(m.missingBin()),
+				defaultLeft: s.defaultLeft, left: int32(li), right: int32(ri)}
+		}
 		nodes = append(nodes, gbdt.Node{Leaf: true}, gbdt.Node{Leaf: true})
 		bnodes = append(bnodes, binNode{leaf: true}, binNode{leaf: true})
 
@@ -514,11 +536,15 @@ func (gr *grower) partition(lf *leaf, s splitInfo, gatherLeft bool) int {
 	goLeft := &gr.goLeft // 1 for bins going left
 	for b := range goLeft {
 		goLeft[b] = 0
-		if b <= s.bin {
+		if s.cat {
+			if s.set.has(uint8(b)) {
+				goLeft[b] = 1
+			}
+		} else if b <= s.bin {
 			goLeft[b] = 1
 		}
 	}
-	if s.defaultLeft {
+	if s.defaultLeft && !s.cat {
 		goLeft[gr.bd.mappers[s.feature].missingBin()] = 1
 	}
 	col := gr.bd.cols[s.feature]
@@ -627,6 +653,12 @@ func scoreBinned(bnodes []binNode, cols [][]uint8, i int) float64 {
 		}
 		b := cols[nd.feature][i]
 		switch {
+		case nd.cat:
+			if nd.set.has(b) {
+				k = nd.left
+			} else {
+				k = nd.right
+			}
 		case b == nd.missing:
 			if nd.defaultLeft {
 				k = nd.left

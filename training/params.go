@@ -66,6 +66,27 @@ type Params struct {
 	// Monotone holds one constraint per feature: +1 (prediction never decreases
 	// as the feature grows), -1 (never increases) or 0. Nil means none.
 	Monotone []int8
+	// Categorical marks the features that hold category codes rather than
+	// ordered values: integers 0..MaxCategoryCode, NaN for missing. A split on
+	// one sends a set of categories left and the rest right, with missing and
+	// unseen categories always right, and is written as LightGBM's categorical
+	// split (cat_threshold). Nil means no categorical features; otherwise one
+	// entry per feature. A categorical feature takes no monotone constraint.
+	Categorical []bool
+	// MaxCatToOnehot: a categorical feature with at most this many categories
+	// is split one category against the rest. Default 4.
+	MaxCatToOnehot int
+	// MaxCatThreshold is the most categories one split sends left. Default 32.
+	MaxCatThreshold int
+	// CatSmooth is added to each category's hessian when the categories are
+	// ordered by gradient over hessian, so that rare ones do not lead. Default 10.
+	CatSmooth float64
+	// CatL2 is added to LambdaL2 for the outputs of a categorical split's
+	// children, against overfitting the chosen subset. Default 10.
+	CatL2 float64
+	// MinDataPerGroup is the fewest training rows of the node a category needs
+	// to take part in an ordered (many against many) split. Default 100.
+	MinDataPerGroup int
 	// EarlyStoppingRounds stops training when the validation metric has not
 	// improved for this many rounds, and keeps the best round's trees. 0 turns
 	// early stopping off. It needs a validation set.
@@ -115,6 +136,11 @@ func DefaultParams() Params {
 		BaggingFraction:     1,
 		FeatureFraction:     1,
 		ScalePosWeight:      1,
+		MaxCatToOnehot:      4,
+		MaxCatThreshold:     32,
+		CatSmooth:           10,
+		CatL2:               10,
+		MinDataPerGroup:     100,
 		Seed:                42,
 	}
 }
@@ -189,6 +215,27 @@ func (p *Params) validate(nfeat int) error {
 		return bad("EarlyStoppingRounds %d < 0", p.EarlyStoppingRounds)
 	case p.Threads < 1:
 		return bad("Threads %d < 1", p.Threads)
+	}
+	if p.Categorical != nil {
+		switch {
+		case len(p.Categorical) != nfeat:
+			return bad("Categorical has %d entries for %d features", len(p.Categorical), nfeat)
+		case p.MaxCatToOnehot < 0:
+			return bad("MaxCatToOnehot %d < 0", p.MaxCatToOnehot)
+		case p.MaxCatThreshold < 1:
+			return bad("MaxCatThreshold %d < 1", p.MaxCatThreshold)
+		case !finite(p.CatSmooth) || p.CatSmooth < 0:
+			return bad("CatSmooth %v < 0", p.CatSmooth)
+		case !finite(p.CatL2) || p.CatL2 < 0:
+			return bad("CatL2 %v < 0", p.CatL2)
+		case p.MinDataPerGroup < 1:
+			return bad("MinDataPerGroup %d < 1", p.MinDataPerGroup)
+		}
+		for i, c := range p.Categorical {
+			if c && i < len(p.Monotone) && p.Monotone[i] != 0 {
+				return bad("feature %d is categorical and has a monotone constraint", i)
+			}
+		}
 	}
 	if p.Monotone != nil && len(p.Monotone) != nfeat {
 		return bad("Monotone has %d entries for %d features", len(p.Monotone), nfeat)

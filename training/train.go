@@ -74,9 +74,12 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 	if p.EarlyStoppingRounds > 0 && valid == nil {
 		return nil, nil, fmt.Errorf("%w: EarlyStoppingRounds %d needs a validation set", ErrInvalidParams, p.EarlyStoppingRounds)
 	}
+	if err := train.checkCategorical(p.Categorical); err != nil {
+		return nil, nil, fmt.Errorf("training set: %w", err)
+	}
 	threads := p.Threads
 	n := train.Rows()
-	bd := newBinnedData(train, p.MaxBins, p.BinSampleRows, p.Seed, threads)
+	bd := newBinnedData(train, p.Categorical, p.MaxBins, p.BinSampleRows, p.Seed, threads)
 	var vbd *binnedData
 	if valid != nil {
 		vbd = bd.applyBins(valid, threads)
