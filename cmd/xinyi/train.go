@@ -47,6 +47,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		weightCol = fs.String("weight", "", "with --data and no --format: row weight column (not supported yet)")
 		timeCol   = fs.String("time", "", "with --data and no --format: observation time column (sortable, e.g. 2024-03-31); the validation and test rows are the latest ones")
 		catCols   = fs.String("categorical", "", "with --data and no --format: comma-separated columns read as categories even when they hold numbers (text columns always are)")
+		catSplits = fs.String("category-splits", "sets", "with --data and no --format: how category columns split: 'sets' (a set of categories against the rest, LightGBM's categorical splits) or 'codes' (their frequency codes as ordered numbers)")
 		encoding  = fs.String("encoding", "auto", "with --data and no --format: text encoding, auto, utf-8, gbk or gb18030")
 		testFile  = fs.String("test", "", "separate test file of the same format (optional, with --data)")
 		target    = fs.String("target", "", "target column; must be the format's target when given (with --data)")
@@ -147,8 +148,11 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *catCols != "" {
 			cats = strings.Split(*catCols, ",")
 		}
+		if *catSplits != "sets" && *catSplits != "codes" {
+			return fmt.Errorf("--category-splits %q: want sets or codes", *catSplits)
+		}
 		ts, err = loadOwnFileSets(*data, ingest.TrainFileOptions{Target: *target, ID: *idCol, Time: *timeCol, Categorical: cats, Encoding: *encoding},
-			*objective, *monotone, *validFrac, *testFrac, &p, stderr)
+			*objective, *monotone, *catSplits == "sets", *validFrac, *testFrac, &p, stderr)
 	default:
 		return errors.New("--sample (with --store), or --data (with --target, or --format), are required")
 	}

@@ -16,7 +16,10 @@ import (
 
 // loadOwnFileSets reads a data scientist's own delimited file and splits it:
 // out-of-time (the latest rows held out) with o.Time, else stratified at random.
-func loadOwnFileSets(path string, o ingest.TrainFileOptions, objective, monotone string, validFrac, testFrac float64, p *training.Params, stderr io.Writer) (*trainSets, error) {
+//
+// With catSets the category columns split by sets of categories; otherwise
+// their frequency codes split as ordered numbers.
+func loadOwnFileSets(path string, o ingest.TrainFileOptions, objective, monotone string, catSets bool, validFrac, testFrac float64, p *training.Params, stderr io.Writer) (*trainSets, error) {
 	if o.Target == "" {
 		return nil, fmt.Errorf("--data %s without --format needs --target, the label column", path)
 	}
@@ -53,9 +56,19 @@ func loadOwnFileSets(path string, o ingest.TrainFileOptions, objective, monotone
 		how = fmt.Sprintf("delimiter %q, %s", tf.Delimiter, tf.Encoding)
 	}
 	fmt.Fprintf(stderr, "%s: %d rows, %d features, %s; %s\n", filepath.Base(path), len(tf.Label), len(tf.Features), how, tf.LabelNote)
-	for _, name := range tf.Features {
+	how = "split by category sets"
+	if !catSets {
+		how = "split as ordered numbers"
+	}
+	for j, name := range tf.Features {
 		if cats, ok := tf.Categories[name]; ok {
-			fmt.Fprintf(stderr, "column %s: %d categories, coded 0..%d by frequency (%s)\n", name, len(cats), len(cats)-1, categoryPreview(cats))
+			fmt.Fprintf(stderr, "column %s: %d categories, coded 0..%d by frequency (%s), %s\n", name, len(cats), len(cats)-1, categoryPreview(cats), how)
+			if catSets {
+				if p.Categorical == nil {
+					p.Categorical = make([]bool, len(tf.Features))
+				}
+				p.Categorical[j] = true
+			}
 		}
 	}
 	all := &training.Dataset{Features: tf.Features, Columns: tf.Columns, Label: tf.Label}
