@@ -680,6 +680,22 @@ type ConsentRequest struct {
 	Answered   time.Time
 }
 
+// CompanyFinder is an optional ability of Companies: finding companies by
+// name or credit code in the business registry. Names, codes, districts and
+// industries are public registration data, so any user who may reach profiles
+// may search; each profile still asks for consent. Without it the search box
+// takes credit codes only.
+type CompanyFinder interface {
+	FindCompanies(ctx context.Context, query string, limit int) ([]CompanyHit, error)
+}
+
+// CompanyHit is one company a search found.
+type CompanyHit struct {
+	Code, Name, District         string
+	Industry                     string // GB/T 4754 section letter
+	IndustryName, IndustryNameEN string
+}
+
 // Portal is the companies' own door (internal/access): an enterprise account
 // binds itself to a company by the one-time code sent to the legal
 // representative's registered contact, the legal representative delegates to

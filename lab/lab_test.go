@@ -652,12 +652,25 @@ func TestCompanyProfile(t *testing.T) {
 	reg := as(t, env, srv, labtest.Regulator)
 	t.Run("wrong code", func(t *testing.T) {
 		bad := env.Focus[:17] + map[bool]string{true: "1", false: "0"}[env.Focus[17] == '0']
-		for _, code := range []string{bad, "123", "91330604MA2C<b>X"} {
-			p := reg.get("/lab/companies?code=" + url.QueryEscape(code))
-			if p.status != 400 || !strings.Contains(p.body, "输入有误") || strings.Contains(p.body, "<b>X") {
-				t.Fatalf("code %q: status %d\n%s", code, p.status, p.body)
+		// A whole code with a wrong check character is an input error.
+		p := reg.get("/lab/companies?code=" + url.QueryEscape(bad))
+		if p.status != 400 || !strings.Contains(p.body, "输入有误") {
+			t.Fatalf("code %q: status %d\n%s", bad, p.status, p.body)
+		}
+		noLeak(t, p)
+		// Anything else is searched as a name or part of a code.
+		for _, q := range []string{"123", "91330604MA2C<b>X"} {
+			p := reg.get("/lab/companies?q=" + url.QueryEscape(q))
+			if p.status != 200 || !strings.Contains(p.body, `id="company-hits-none"`) || strings.Contains(p.body, "<b>X") {
+				t.Fatalf("query %q: status %d\n%s", q, p.status, p.body)
 			}
 			noLeak(t, p)
+		}
+	})
+	t.Run("by name", func(t *testing.T) {
+		p := reg.get("/lab/companies?q=" + url.QueryEscape("卧龙电气"))
+		if p.status != 200 || !strings.Contains(p.body, `href="/lab/companies/`+env.Focus+`"`) || !strings.Contains(p.body, "找到 1 家企业") {
+			t.Fatalf("search by name: %d\n%s", p.status, p.body)
 		}
 	})
 	p := reg.get("/lab/companies?code=" + strings.ToLower(env.Focus))

@@ -742,15 +742,61 @@ func safeFile(s string) string {
 
 // ---- company profile ----
 
+// searchLimit is the most companies one search lists.
+const searchLimit = 50
+
+type companySearchData struct {
+	Query  string
+	Hits   []CompanyHit
+	More   bool // the list stops at searchLimit
+	Finder bool // names can be searched
+}
+
+// companySearch opens a profile by credit code, or lists the companies whose
+// name or code matches the query. A query shaped like a whole credit code
+// that fails its check is reported as such.
 func (s *Server) companySearch(q *req) error {
-	code := strings.ToUpper(strings.TrimSpace(q.r.URL.Query().Get("code")))
-	if code == "" {
-		return s.render(q, http.StatusOK, "companies", "companies", q.lang.T("nav.companies"), "")
+	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
+	if query == "" {
+		query = strings.TrimSpace(q.r.URL.Query().Get("code"))
 	}
-	if err := creditcode.Validate(code); err != nil {
+	finder, _ := s.o.Companies.(CompanyFinder)
+	d := companySearchData{Query: query, Finder: finder != nil}
+	title := q.lang.T("nav.companies")
+	if query == "" {
+		return s.render(q, http.StatusOK, "companies", "companies", title, d)
+	}
+	code := strings.ToUpper(query)
+	err := creditcode.Validate(code)
+	if err == nil {
+		return s.redirect(q, "companies/"+url.PathEscape(code), "")
+	}
+	if finder == nil || looksLikeCode(code) {
 		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
 	}
-	return s.redirect(q, "companies/"+url.PathEscape(code), "")
+	hits, err := finder.FindCompanies(q.ctx(), query, searchLimit+1)
+	if err != nil {
+		return err
+	}
+	if len(hits) > searchLimit {
+		hits, d.More = hits[:searchLimit], true
+	}
+	d.Hits = hits
+	return s.render(q, http.StatusOK, "companies", "companies", title, d)
+}
+
+// looksLikeCode says whether s has the shape of a whole credit code: 18
+// characters, digits and capital letters only.
+func looksLikeCode(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 type companyData struct {

@@ -10,6 +10,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -328,6 +329,16 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("circles:\n%s", txt)
 	}
 	s.screenshot("11c-risk-zh")
+	// Search by part of the name, then open the profile from the list.
+	s.do("find company",
+		chromedp.Navigate(srv+"/lab/companies"),
+		chromedp.SendKeys(chromedp.CSS("#company-code"), "卧龙电气"),
+	)
+	s.clickWait("find company", "#company-submit", has("#company-hits table"))
+	if txt := s.text("#company-hits"); !strings.Contains(txt, "找到 1 家企业") || !strings.Contains(txt, "上虞卧龙电气有限公司") {
+		t.Fatalf("search by name:\n%s", txt)
+	}
+	s.screenshot("11d-company-search-zh")
 	s.do("open company",
 		chromedp.Navigate(srv+"/lab/companies"),
 		chromedp.SendKeys(chromedp.CSS("#company-code"), env.Focus),
@@ -360,6 +371,11 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("heading after the switch %q", h)
 	}
 	s.screenshot("14-indicators-en")
+	s.do("find company en", chromedp.Navigate(srv+"/lab/companies?q="+url.QueryEscape("卧龙")), chromedp.WaitVisible(chromedp.CSS("#company-hits")))
+	if txt := s.text("#company-hits"); !strings.Contains(txt, "Companies found: 1") || !strings.Contains(txt, "Manufacturing") {
+		t.Fatalf("search by name in English:\n%s", txt)
+	}
+	s.screenshot("14a-company-search-en")
 	s.do("explore en", chromedp.Navigate(srv+screeningPath+"/explore?sort=name"), chromedp.WaitVisible(chromedp.CSS("#explore-table")))
 	if txt := s.text("#explore-table"); !strings.Contains(txt, "many administrative penalties") || !strings.Contains(txt, "high (inspect more)") {
 		t.Fatalf("explorer in English:\n%s", txt)

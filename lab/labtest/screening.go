@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,6 +161,20 @@ func (c Companies) Company(_ context.Context, _ lab.Principal, code string) (lab
 		return lab.Company{}, fmt.Errorf("%w: company %s", lab.ErrNotFound, code)
 	}
 	return p, nil
+}
+
+// FindCompanies lists the profiles whose name contains query or whose code
+// starts with it, in code order: a fixture for the search page (the ranking
+// itself is datasets.Directory.Search's, tested there).
+func (c Companies) FindCompanies(_ context.Context, query string, limit int) ([]lab.CompanyHit, error) {
+	var out []lab.CompanyHit
+	for _, code := range slices.Sorted(maps.Keys(c)) {
+		p := c[code]
+		if strings.Contains(p.Name, query) || strings.HasPrefix(code, strings.ToUpper(query)) {
+			out = append(out, lab.CompanyHit{Code: code, Name: p.Name, District: p.Region, Industry: "C", IndustryName: "制造业", IndustryNameEN: "Manufacturing"})
+		}
+	}
+	return out[:min(limit, len(out))], nil
 }
 
 // Statistics serves fixed indicator statistics by id.

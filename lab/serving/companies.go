@@ -101,3 +101,18 @@ func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (
 	}
 	return out, nil
 }
+
+// FindCompanies searches the business registry by name or credit code
+// (datasets.Directory.Search); without a directory it finds nothing.
+func (c *Companies) FindCompanies(_ context.Context, query string, limit int) ([]lab.CompanyHit, error) {
+	if c.dir == nil {
+		return nil, nil
+	}
+	var out []lab.CompanyHit
+	for _, m := range c.dir.Search(query, limit) {
+		r := m.Company
+		out = append(out, lab.CompanyHit{Code: r.Code, Name: r.Name, District: r.DistrictName, Industry: r.Industry,
+			IndustryName: datasets.IndustryName(r.Industry), IndustryNameEN: datasets.IndustryNameEN(r.Industry)})
+	}
+	return out, nil
+}
