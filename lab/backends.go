@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -354,6 +356,55 @@ type Promotion struct {
 	DecidedBy   string
 	Decided     time.Time
 	Reason      string
+	// Candidate is the requested version and Current the version the alias
+	// points at now (nil when none), for the approver to compare; Pending
+	// fills them.
+	Candidate, Current *Version
+}
+
+// MetricNamed returns the first of names among the version's metrics.
+func (e Evaluation) MetricNamed(names ...string) (float64, bool) {
+	for _, n := range names {
+		for _, m := range e.Metrics {
+			if strings.EqualFold(m.Name, n) {
+				return m.Value, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// Evidence says what a version's figures rest on: "sample" (evaluated by the
+// platform on the hold-out split of a registered sample), "file" (scored by
+// the platform on a labelled evaluation file sent with the upload),
+// "reported" (metrics sent with the upload) or "none".
+func (v Version) Evidence() string {
+	_, scored := v.MetricNamed("eval_auc")
+	switch {
+	case scored:
+		return "file"
+	case v.Sample != "" && (v.AUC > 0 || len(v.Metrics) > 0):
+		return "sample"
+	case v.AUC > 0 || len(v.Metrics) > 0:
+		return "reported"
+	}
+	return "none"
+}
+
+// KSValue is the version's KS statistic (test split first), NaN when unknown.
+func (v Version) KSValue() float64 {
+	if x, ok := v.MetricNamed("test_ks", "eval_ks", "ks"); ok {
+		return x
+	}
+	return math.NaN()
+}
+
+// AUCValue is the version's AUC, NaN when unknown.
+func (v Version) AUCValue() float64 {
+	if v.AUC > 0 {
+		return v.AUC
+	}
+	return math.NaN()
 }
 
 // HistoryEntry is one change in a model's audit trail.
@@ -374,13 +425,18 @@ type ModelDetail struct {
 
 // Upload is a model file sent through the console.
 type Upload struct {
-	Model      string
-	Task       string // pd, violation or limit; used when the upload creates the model
-	FileName   string
-	Data       []byte
-	Golden     []byte // optional CSV of feature values and the expected prediction
-	FeatureSet string
-	By         Principal
+	Model    string
+	Task     string // pd, violation or limit; used when the upload creates the model
+	FileName string
+	Data     []byte
+	Golden   []byte // optional CSV of feature values and the expected prediction
+	// EvalFile is an optional labelled evaluation file (the model's inputs,
+	// then the 0/1 outcome) that the platform scores to give the version its
+	// evidence; EvalFileName names it.
+	EvalFile     []byte
+	EvalFileName string
+	FeatureSet   string
+	By           Principal
 	// Set by the trainer when it registers a run; empty for files sent by users.
 	Sample string
 	// SampleVersion and SampleManifest name a feature-store sample's version and the

@@ -354,6 +354,11 @@ func goldenCSV(t *testing.T, rows int, shift float64) []byte {
 
 func (b *browser) upload(name, set, fileName string, data, golden []byte, token string) page {
 	b.t.Helper()
+	return b.uploadEval(name, set, fileName, data, golden, nil, token)
+}
+
+func (b *browser) uploadEval(name, set, fileName string, data, golden, eval []byte, token string) page {
+	b.t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("csrf", token)
@@ -364,6 +369,10 @@ func (b *browser) upload(name, set, fileName string, data, golden []byte, token 
 	if golden != nil {
 		gw, _ := mw.CreateFormFile("golden", "golden.csv")
 		gw.Write(golden)
+	}
+	if eval != nil {
+		ew, _ := mw.CreateFormFile("evaluation", "evaluation.csv")
+		ew.Write(eval)
 	}
 	mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, b.base+"/lab/upload", &body)
@@ -427,12 +436,32 @@ func TestUploadPromoteApprove(t *testing.T) {
 		})
 	}
 
-	p := sci.upload("pd-upload", "breast-cancer/v1", "lg_dart_breast_cancer.model", model, goldenCSV(t, 20, 0), sci.csrf("/lab/upload"))
+	eval, wantAUC := labtest.EvaluationCSV(t, "testdata")
+	t.Run("evaluation file refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			file    []byte
+			message string
+		}{
+			{"too few rows", eval[:bytes.IndexByte(eval, '\n')+1], "at least 200 rows"},
+			{"not an outcome", bytes.Replace(eval, []byte(",1\n"), []byte(",2\n"), 1), "is not 0 or 1"},
+			{"wrong width", []byte(strings.Repeat("1,2,1\n", 300)), "the model takes 30"},
+		} {
+			p := sci.uploadEval("pd-upload", "breast-cancer/v1", "m.txt", model, nil, tc.file, sci.csrf("/lab/upload"))
+			if p.status != 400 || !strings.Contains(p.body, tc.message) {
+				t.Fatalf("%s: status %d, want 400 with %q\n%s", tc.name, p.status, tc.message, p.body)
+			}
+			if n := count(); n != 0 {
+				t.Fatalf("%s: %d versions exist after a refused upload", tc.name, n)
+			}
+		}
+	})
+	p := sci.uploadEval("pd-upload", "breast-cancer/v1", "lg_dart_breast_cancer.model", model, goldenCSV(t, 20, 0), eval, sci.csrf("/lab/upload"))
 	if p.status != http.StatusSeeOther || p.header.Get("Location") == "" {
 		t.Fatalf("upload: %d\n%s", p.status, p.body)
 	}
 	v := sci.get(strings.SplitN(p.header.Get("Location"), "?", 2)[0])
-	for _, want := range []string{"lightgbm", ">20<", ">10<", ">30<"} { // format, golden rows, trees (10 DART rounds), features
+	for _, want := range []string{"lightgbm", ">20<", ">10<", ">30<", fmt.Sprintf("%.3f", wantAUC)} { // format, golden rows, trees (10 DART rounds), features, the platform's AUC
 		if !strings.Contains(v.body, want) {
 			t.Fatalf("version page lacks %q\n%s", want, v.body)
 		}
@@ -476,6 +505,23 @@ func TestUploadPromoteApprove(t *testing.T) {
 			t.Fatalf("status %d", p.status)
 		}
 	})
+	t.Run("a rejection needs a comment", func(t *testing.T) {
+		p := appr.post("/lab/approvals/"+id, url.Values{"csrf": {appr.csrf("/lab/approvals")}, "decision": {"reject"}, "reason": {"  "}})
+		if p.status != 400 || !strings.Contains(p.body, "驳回须填写理由") {
+			t.Fatalf("status %d\n%s", p.status, p.body)
+		}
+		if pending, _ := env.Models.Pending(context.Background(), env.Principal(t, labtest.Scientist)); len(pending) != 1 {
+			t.Fatal("the promotion was rejected without a comment")
+		}
+	})
+	t.Run("the approver compares", func(t *testing.T) {
+		p := appr.get("/lab/approvals")
+		for _, want := range []string{"申请版本", "当前版本", "评估依据", "尚无版本"} {
+			if !strings.Contains(p.body, want) {
+				t.Fatalf("approvals page lacks %q:\n%s", want, p.body)
+			}
+		}
+	})
 	p = appr.post("/lab/approvals/"+id, url.Values{"csrf": {appr.csrf("/lab/approvals")}, "decision": {"approve"}, "reason": {"AUC 与黄金样例均通过"}})
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("approve: %d\n%s", p.status, p.body)
@@ -487,7 +533,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		}
 	}
 	t.Run("deciding twice conflicts", func(t *testing.T) {
-		p := appr.post("/lab/approvals/"+id, url.Values{"csrf": {appr.csrf("/lab/approvals")}, "decision": {"reject"}})
+		p := appr.post("/lab/approvals/"+id, url.Values{"csrf": {appr.csrf("/lab/approvals")}, "decision": {"reject"}, "reason": {"已批准，此处重复提交"}})
 		if p.status != http.StatusConflict {
 			t.Fatalf("status %d", p.status)
 		}

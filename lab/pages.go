@@ -586,6 +586,12 @@ func (s *Server) upload(q *req) error {
 			return fmt.Errorf("%w: read golden rows: %v", ErrInvalidInput, err)
 		}
 	}
+	if e := f.File["evaluation"]; len(e) == 1 && e[0].Size > 0 {
+		if u.EvalFile, err = readPart(e[0]); err != nil {
+			return fmt.Errorf("%w: read evaluation file: %v", ErrInvalidInput, err)
+		}
+		u.EvalFileName = e[0].Filename
+	}
 	v, err := s.o.Models.Upload(q.ctx(), u)
 	if err != nil {
 		return err
@@ -634,6 +640,9 @@ func (s *Server) decide(q *req) error {
 	reason := strings.TrimSpace(q.r.PostForm.Get("reason"))
 	if len(reason) > 500 {
 		return fmt.Errorf("%w: reason is longer than 500 characters", ErrInvalidInput)
+	}
+	if !approve && reason == "" {
+		return fmt.Errorf("%w: %s", ErrInvalidInput, q.lang.T("appr.reasonNeeded"))
 	}
 	if err := s.o.Models.Decide(q.ctx(), q.r.PathValue("id"), approve, reason, q.principal()); err != nil {
 		return err

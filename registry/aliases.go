@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/access"
@@ -198,8 +199,12 @@ func (r *Registry) requestPromotion(ctx context.Context, p access.Principal, nam
 	if err := r.authorize(ctx, p, access.ActionWriteModel, m, "model.promotion.request"); err != nil {
 		return Promotion{}, err
 	}
-	if _, err := r.version(ctx, m, version); err != nil {
+	v, err := r.version(ctx, m, version)
+	if err != nil {
 		return Promotion{}, err
+	}
+	if r.gated(alias) && len(v.Metrics) == 0 {
+		return Promotion{}, fmt.Errorf("%w: %s version %d has no evaluation; a %s needs one (train it on a platform sample, or register it with the metrics of its hold-out test)", ErrInvalid, m.Name, version, alias)
 	}
 	pr := Promotion{Model: m.Name, Alias: alias, Version: version, State: StatePending, RequestedBy: p.User, RequestedAt: r.now(), Note: note}
 	err = r.db.Tx(ctx, func(tx *metadb.Tx) error {
@@ -255,6 +260,9 @@ func (r *Registry) decide(ctx context.Context, p access.Principal, id int64, sta
 	if err == nil {
 		subject = modelSubject(m.Name)
 		err = r.checkDecision(ctx, p, pr, m, state)
+	}
+	if err == nil && state == StateRejected && strings.TrimSpace(reason) == "" {
+		err = fmt.Errorf("%w: a rejection needs a reason the requester can act on", ErrInvalid)
 	}
 	if err == nil && len(reason) > 4000 {
 		err = fmt.Errorf("%w: reason is %d bytes, limit 4000", ErrInvalid, len(reason))

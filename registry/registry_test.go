@@ -225,6 +225,32 @@ func TestParityFailureLeavesNothing(t *testing.T) {
 	})
 }
 
+// TestChampionNeedsEvaluation: a version registered without an evaluation may
+// be proposed for an ungated alias but not as champion; the refusal names the
+// version and is audited.
+func TestChampionNeedsEvaluation(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		e.createModel(t, e.alice, "pd", registry.TaskPD, false)
+		up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")
+		up.Metrics = nil
+		if _, err := e.reg.Register(ctx, e.alice, "pd", up); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.reg.RequestPromotion(ctx, e.alice, "pd", "champion", 1, "")
+		if !errors.Is(err, registry.ErrInvalid) || !strings.Contains(err.Error(), "pd version 1 has no evaluation") {
+			t.Fatalf("champion without evaluation: %v", err)
+		}
+		recs, err := e.log.List(ctx, audit.Filter{Subject: "model:pd", Action: "model.promotion.request"})
+		if err != nil || len(recs) != 1 || recs[0].Outcome != audit.OutcomeRefused || !strings.Contains(recs[0].Reason, "no evaluation") {
+			t.Fatalf("audit of refusal: %+v, %v", recs, err)
+		}
+		if _, err := e.reg.RequestPromotion(ctx, e.alice, "pd", "challenger", 1, ""); err != nil {
+			t.Fatalf("challenger without evaluation: %v", err)
+		}
+	})
+}
+
 // TestCrashBetweenArtifactAndCommit injects a fault after the artifacts are
 // written and before the metadata commits: no version exists, the orphans are
 // kept while young and removed by Cleanup once older than the grace period, and
@@ -388,6 +414,10 @@ func TestFourEyesPromotion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A rejection says why.
+			if _, err := e.reg.Reject(ctx, e.carol, pr2.ID, "  "); !errors.Is(err, registry.ErrInvalid) || !strings.Contains(err.Error(), "needs a reason") {
+				t.Fatalf("rejection without a reason: %v", err)
+			}
 			if _, err := e.reg.Reject(ctx, e.carol, pr2.ID, "KS too low"); err != nil {
 				t.Fatal(err)
 			}
@@ -419,7 +449,7 @@ func TestFourEyesPromotion(t *testing.T) {
 				// promotion does not exist, and his attempt is on the model's record.
 				"model.promotion.request", "model.promotion.approve!", "model.promotion.approve!", "model.promotion.withdraw!",
 				"model.promotion.approve", "model.alias.move", "model.promotion.approve!",
-				"model.promotion.request", "model.promotion.reject"}
+				"model.promotion.request", "model.promotion.reject!", "model.promotion.reject"}
 			if strings.Join(actions, " ") != strings.Join(want, " ") {
 				t.Fatalf("history\n got %v\nwant %v", actions, want)
 			}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,11 +18,13 @@ import (
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/progress"
+	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	"github.com/xinyi-platform/xinyi/registry"
 )
 
@@ -252,7 +256,8 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 	task := fs.String("task", "", "create the model first with this task (pd, violation, limit) if it does not exist")
 	desc := fs.String("description", "", "description of a model created with -task")
 	shared := fs.Bool("shared", false, "let other institutions see a model created with -task")
-	metrics := fs.String("metrics", "", "metrics to record, name=value,... (e.g. auc=0.81,ks=0.45)")
+	metrics := fs.String("metrics", "", "metrics to record as reported by you, name=value,... (e.g. auc=0.81,ks=0.45)")
+	evalFile := fs.String("eval", "", "labelled evaluation CSV (the model's inputs in its column order, then the 0/1 outcome; at least 200 rows) that the platform scores: its AUC and KS are the version's evidence for becoming champion")
 	codeVersion := fs.String("code-version", "", "revision of the code that trained the model (lineage)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -303,6 +308,26 @@ func runModelRegister(ctx context.Context, args []string, stdout, stderr io.Writ
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	bar.Add(1)
+	if *evalFile != "" {
+		bar.Note("scoring the evaluation file")
+		data, err := readBounded(*evalFile, e.reg.MaxUploadBytes())
+		if err != nil {
+			bar.Done()
+			return fmt.Errorf("-eval: %w", err)
+		}
+		m, err := labregistry.EvaluateFile(up.Data, data, gbdt.DefaultLimits())
+		if err != nil {
+			bar.Done()
+			return fmt.Errorf("-eval %s: %w", *evalFile, err)
+		}
+		if up.Metrics == nil {
+			up.Metrics = map[string]float64{}
+		}
+		maps.Copy(up.Metrics, m)
+		sum := sha256.Sum256(data)
+		up.Lineage.Note = fmt.Sprintf("evaluated by the platform on %s (sha256 %x): %d rows, %d with outcome 1",
+			filepath.Base(*evalFile), sum, int(m["eval_rows"]), int(m["eval_positives"]))
+	}
 	bar.Add(1)
 	bar.Note("validating and storing")
 	var v registry.Version

@@ -102,7 +102,7 @@ func TestRegistryCommands(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"register", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-task", "pd", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "golden.json")}, 0, "registered pd-smb version 1"},
+		{"register", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-task", "pd", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "golden.json"), "-metrics", "auc=0.8"}, 0, "registered pd-smb version 1"},
 		{"parity failure", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", model, "-set", "pd/v1", "-parity", filepath.Join(dir, "bad.json")}, 1, "parity check failed"},
 		{"wrong features", []string{"model", "register", "-store", store, "-key", alice, "-name", "pd-smb", "-file", filepath.Join("..", "..", "gbdt", "testdata", "xgboost", "binary_depthwise.json"), "-set", "pd/v1"}, 1, `not in the set ["RevolvingUtilizationOfUnsecuredLines"`},
 		{"bad key", []string{"model", "list", "-store", store, "-key", "xy_nope"}, 1, "unauthenticated"},

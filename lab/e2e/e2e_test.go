@@ -240,12 +240,18 @@ func TestConsoleInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	evalData, _ := labtest.EvaluationCSV(t, "../testdata")
+	evalPath := filepath.Join(t.TempDir(), "evaluation.csv")
+	if err := os.WriteFile(evalPath, evalData, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.do("upload",
 		chromedp.Navigate(srv+"/lab/upload"),
 		chromedp.WaitVisible(chromedp.CSS("#upload-form")),
 		chromedp.SendKeys(chromedp.CSS("#upload-name"), "pd-upload"),
 		chromedp.SendKeys(chromedp.CSS("#upload-set"), "breast-cancer/v1"),
 		chromedp.SetUploadFiles(chromedp.CSS("#upload-file"), []string{model}),
+		chromedp.SetUploadFiles(chromedp.CSS("#upload-evaluation"), []string{evalPath}),
 	)
 	s.clickWait("upload", "#upload-submit", has("#promote-form"))
 	s.do("choose alias", chromedp.SetValue(chromedp.CSS("#promote-alias"), "champion"))
@@ -263,7 +269,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#approval-table button.approve")),
 	)
 	s.screenshot("08-approvals")
-	s.do("reason", chromedp.SendKeys(chromedp.CSS("#approval-table input[name=reason]"), "黄金样例与指标均通过"))
+	s.do("reason", chromedp.SendKeys(chromedp.CSS("#approval-table textarea[name=reason]"), "黄金样例与指标均通过"))
 	s.clickWait("approve", "#approval-table button.approve", has("#flash"))
 	s.do("open model", chromedp.Navigate(srv+"/lab/models/pd-upload"), chromedp.WaitVisible(chromedp.CSS("#alias-champion")))
 	if got := s.text("#alias-champion"); !strings.Contains(got, "v1") {

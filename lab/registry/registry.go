@@ -13,11 +13,13 @@ package registry
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -28,6 +30,7 @@ import (
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // ErrNoPrincipal reports a lab principal with no signed-in user.
@@ -200,7 +203,7 @@ func convertVersion(v xregistry.Version) lab.Version {
 			out.Metrics = append(out.Metrics, lab.Metric{Name: n, Value: v.Metrics[n]})
 			// An upload names its AUC "auc"; a model trained on a sample reports its
 			// out-of-time test split as "test_auc" (and "valid_auc"), which wins.
-			if strings.EqualFold(n, "auc") && out.AUC == 0 || strings.EqualFold(n, "test_auc") {
+			if (strings.EqualFold(n, "auc") || n == "eval_auc") && out.AUC == 0 || strings.EqualFold(n, "test_auc") {
 				out.AUC = v.Metrics[n]
 			}
 		}
@@ -242,26 +245,38 @@ const MaxGoldenRows = 10000
 // (empty or NaN for missing), then the expected prediction. A first line whose
 // first field is not a number is a header. Every row must have the same width.
 func ParseGolden(data []byte) (*xregistry.ParityInput, error) {
+	rows, last, err := parseRows(data, "golden rows", "the expected prediction", MaxGoldenRows)
+	if err != nil {
+		return nil, err
+	}
+	return &xregistry.ParityInput{Rows: rows, Expected: last}, nil
+}
+
+// parseRows reads a CSV of model inputs (in the model's column order, an
+// empty or NaN field missing) followed by one number per line, at most
+// maxRows lines; a first line that does not start with a number is a header.
+func parseRows(data []byte, what, lastName string, maxRows int) ([][]*float64, []float64, error) {
 	rd := csv.NewReader(bytes.NewReader(data))
 	rd.FieldsPerRecord = 0
 	rd.ReuseRecord = true
-	in := &xregistry.ParityInput{}
+	var rows [][]*float64
+	var last []float64
 	for line := 1; ; line++ {
 		rec, err := rd.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: golden rows: %v", lab.ErrInvalidInput, err)
+			return nil, nil, fmt.Errorf("%w: %s: %v", lab.ErrInvalidInput, what, err)
 		}
 		if len(rec) < 2 {
-			return nil, fmt.Errorf("%w: golden rows line %d has %d field(s); want feature values and the expected prediction", lab.ErrInvalidInput, line, len(rec))
+			return nil, nil, fmt.Errorf("%w: %s line %d has %d field(s); want feature values and %s", lab.ErrInvalidInput, what, line, len(rec), lastName)
 		}
 		if line == 1 && !numeric(rec[0]) {
 			continue
 		}
-		if len(in.Rows) == MaxGoldenRows {
-			return nil, fmt.Errorf("%w: golden rows: more than %d rows", lab.ErrInvalidInput, MaxGoldenRows)
+		if len(rows) == maxRows {
+			return nil, nil, fmt.Errorf("%w: %s: more than %d rows", lab.ErrInvalidInput, what, maxRows)
 		}
 		row := make([]*float64, len(rec)-1)
 		for i, f := range rec[:len(rec)-1] {
@@ -271,21 +286,81 @@ func ParseGolden(data []byte) (*xregistry.ParityInput, error) {
 			}
 			v, err := strconv.ParseFloat(f, 64)
 			if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-				return nil, fmt.Errorf("%w: golden rows line %d field %d: %q is not a finite number", lab.ErrInvalidInput, line, i+1, truncate(f, 40))
+				return nil, nil, fmt.Errorf("%w: %s line %d field %d: %q is not a finite number", lab.ErrInvalidInput, what, line, i+1, truncate(f, 40))
 			}
 			row[i] = &v
 		}
 		want, err := strconv.ParseFloat(strings.TrimSpace(rec[len(rec)-1]), 64)
 		if err != nil || math.IsInf(want, 0) || math.IsNaN(want) {
-			return nil, fmt.Errorf("%w: golden rows line %d: expected prediction %q is not a finite number", lab.ErrInvalidInput, line, truncate(rec[len(rec)-1], 40))
+			return nil, nil, fmt.Errorf("%w: %s line %d: %s %q is not a finite number", lab.ErrInvalidInput, what, line, lastName, truncate(rec[len(rec)-1], 40))
 		}
-		in.Rows = append(in.Rows, row)
-		in.Expected = append(in.Expected, want)
+		rows = append(rows, row)
+		last = append(last, want)
 	}
-	if len(in.Rows) == 0 {
-		return nil, fmt.Errorf("%w: golden rows: the file has no rows", lab.ErrInvalidInput)
+	if len(rows) == 0 {
+		return nil, nil, fmt.Errorf("%w: %s: the file has no rows", lab.ErrInvalidInput, what)
 	}
-	return in, nil
+	return rows, last, nil
+}
+
+// Bounds of a labelled evaluation file sent with an upload.
+const (
+	MaxEvaluationRows = 200000
+	// MinEvaluationRows and MinEvaluationClass are the fewest rows, and the
+	// fewest rows of each class, whose AUC and KS are worth showing an approver.
+	MinEvaluationRows  = 200
+	MinEvaluationClass = 20
+)
+
+// EvaluateFile scores a labelled evaluation file (the model's inputs in its
+// own column order, then the 0/1 outcome) with the model in data and returns
+// the platform's metrics: eval_auc, eval_ks, eval_rows and eval_positives.
+func EvaluateFile(data, file []byte, limits gbdt.Limits) (map[string]float64, error) {
+	rows, labels, err := parseRows(file, "evaluation file", "the outcome (0 or 1)", MaxEvaluationRows)
+	if err != nil {
+		return nil, err
+	}
+	m, err := gbdt.Parse(data, limits)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the model file is not a usable LightGBM or XGBoost model: %w", lab.ErrInvalidInput, err)
+	}
+	n := m.NumFeatures()
+	pos := 0
+	for i, r := range rows {
+		if len(r) != n {
+			return nil, fmt.Errorf("%w: evaluation file row %d has %d inputs; the model takes %d (its own column order) and then the outcome", lab.ErrInvalidInput, i+1, len(r), n)
+		}
+		if y := labels[i]; y != 0 && y != 1 {
+			return nil, fmt.Errorf("%w: evaluation file row %d: outcome %v is not 0 or 1", lab.ErrInvalidInput, i+1, y)
+		}
+		pos += int(labels[i])
+	}
+	if len(rows) < MinEvaluationRows || pos < MinEvaluationClass || len(rows)-pos < MinEvaluationClass {
+		return nil, fmt.Errorf("%w: evaluation file has %d rows, %d with outcome 1: at least %d rows and %d of each outcome are needed",
+			lab.ErrInvalidInput, len(rows), pos, MinEvaluationRows, MinEvaluationClass)
+	}
+	score := make([]float64, len(rows))
+	x := make([]float64, n)
+	for i, r := range rows {
+		for j, v := range r {
+			x[j] = math.NaN()
+			if v != nil {
+				x[j] = *v
+			}
+		}
+		if score[i], err = m.Predict(x); err != nil {
+			return nil, fmt.Errorf("%w: evaluation file row %d: %w", lab.ErrInvalidInput, i+1, err)
+		}
+	}
+	auc, err := training.AUC(labels, score)
+	if err != nil {
+		return nil, fmt.Errorf("%w: evaluation file: %w", lab.ErrInvalidInput, err)
+	}
+	ks, err := training.KS(labels, score)
+	if err != nil {
+		return nil, fmt.Errorf("%w: evaluation file: %w", lab.ErrInvalidInput, err)
+	}
+	return map[string]float64{"eval_auc": auc, "eval_ks": ks, "eval_rows": float64(len(rows)), "eval_positives": float64(pos)}, nil
 }
 
 func numeric(s string) bool {
@@ -330,6 +405,19 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 		if up.Parity, err = ParseGolden(u.Golden); err != nil {
 			return lab.Version{}, err
 		}
+	}
+	if len(u.EvalFile) > 0 {
+		metrics, err := EvaluateFile(u.Data, u.EvalFile, gbdt.DefaultLimits())
+		if err != nil {
+			return lab.Version{}, err
+		}
+		if up.Metrics == nil {
+			up.Metrics = map[string]float64{}
+		}
+		maps.Copy(up.Metrics, metrics)
+		sum := sha256.Sum256(u.EvalFile)
+		up.Lineage.Note = fmt.Sprintf("evaluated by the platform on %s (sha256 %x): %d rows, %d with outcome 1",
+			u.EvalFileName, sum, int(metrics["eval_rows"]), int(metrics["eval_positives"]))
 	}
 	var v xregistry.Version
 	if _, err := a.r.Model(ctx, ap, u.Model); errors.Is(err, xregistry.ErrNotFound) {
@@ -384,9 +472,6 @@ func (a *Models) Decide(ctx context.Context, id string, approve bool, reason str
 	if approve {
 		_, err = a.r.Approve(ctx, ap, n, reason)
 	} else {
-		if reason == "" {
-			reason = "rejected in the lab"
-		}
 		_, err = a.r.Reject(ctx, ap, n, reason)
 	}
 	return mapErr(err)
@@ -409,7 +494,21 @@ func (a *Models) Pending(ctx context.Context, p lab.Principal) ([]lab.Promotion,
 			return nil, mapErr(err)
 		}
 		for _, pr := range ps {
-			out = append(out, convertPromotion(pr))
+			lp := convertPromotion(pr)
+			if v, err := a.r.Version(ctx, ap, m.Name, pr.Version); err == nil {
+				c := convertVersion(v)
+				lp.Candidate = &c
+			} else {
+				return nil, mapErr(err)
+			}
+			switch v, err := a.r.Resolve(ctx, ap, m.Name, pr.Alias); {
+			case err == nil:
+				c := convertVersion(v)
+				lp.Current = &c
+			case !errors.Is(err, xregistry.ErrNotFound):
+				return nil, mapErr(err)
+			}
+			out = append(out, lp)
 		}
 	}
 	slices.SortStableFunc(out, func(x, y lab.Promotion) int { return x.Requested.Compare(y.Requested) })

@@ -3,9 +3,11 @@ package registry
 import (
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 )
@@ -100,6 +102,32 @@ func FuzzParseGolden(f *testing.F) {
 					t.Fatalf("row %d holds %v", i, *v)
 				}
 			}
+		}
+	})
+}
+
+// FuzzEvaluateFile sends arbitrary evaluation files with a real model: every
+// refusal wraps ErrInvalidInput and an accepted file gives an AUC and KS in
+// [0, 1] over at least the minimum rows.
+func FuzzEvaluateFile(f *testing.F) {
+	model, err := os.ReadFile("../testdata/lg_dart_breast_cancer.model")
+	if err != nil {
+		f.Fatal(err)
+	}
+	row := strings.Repeat("1,", 30)
+	f.Add([]byte(strings.Repeat(row+"0\n"+row+"1\n", 120)))
+	f.Add([]byte("a,b\n1,0\n"))
+	f.Add([]byte(row + "2\n"))
+	f.Fuzz(func(t *testing.T, file []byte) {
+		m, err := EvaluateFile(model, file, gbdt.DefaultLimits())
+		if err != nil {
+			if !errors.Is(err, lab.ErrInvalidInput) {
+				t.Fatalf("error %v does not wrap ErrInvalidInput", err)
+			}
+			return
+		}
+		if m["eval_rows"] < MinEvaluationRows || !(m["eval_auc"] >= 0 && m["eval_auc"] <= 1) || !(m["eval_ks"] >= 0 && m["eval_ks"] <= 1) {
+			t.Fatalf("metrics %v", m)
 		}
 	})
 }

@@ -297,8 +297,18 @@ func TestErrorStatus(t *testing.T) {
 			}
 		})
 	}
-	t.Run("self approval", func(t *testing.T) {
+	t.Run("champion without evaluation", func(t *testing.T) {
 		code, body := f.json(t, "alice", "POST", base+"/models/pd/promotions", map[string]any{"alias": "champion", "version": 1})
+		if code != http.StatusBadRequest || !strings.Contains(string(body), "pd version 1 has no evaluation") {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+	mp, ct := multipartUpload(t, "binary_lossguide.json", "binary_lossguide", false)
+	if code, body := f.do(t, "alice", "POST", base+"/models/pd/versions", mp, ct); code != http.StatusCreated {
+		t.Fatalf("upload with metrics: %d %s", code, body)
+	}
+	t.Run("self approval", func(t *testing.T) {
+		code, body := f.json(t, "alice", "POST", base+"/models/pd/promotions", map[string]any{"alias": "champion", "version": 2})
 		if code != http.StatusCreated {
 			t.Fatalf("%d %s", code, body)
 		}
