@@ -229,6 +229,8 @@ type Ingester struct {
 	store blob.Store
 	seed  maphash.Seed
 	locks sync.Map // source -> *sync.Mutex
+	// listener, when set, is told of every committed batch (Listen).
+	listener Listener
 }
 
 // New returns an Ingester writing to store.
@@ -399,6 +401,11 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 	if opts.Logger != nil {
 		opts.Logger.Info("ingest batch", "source", source, "batch", rep.ID, "rows", rep.Rows,
 			"accepted", rep.Accepted, "rejected", rep.Rejected, "parts", len(rep.Parts), "elapsed", rep.Elapsed)
+	}
+	if g.listener != nil {
+		if err := g.listener.BatchCommitted(ctx, rep); err != nil && opts.Logger != nil {
+			opts.Logger.Warn("ingest: a listener failed on a committed batch; the batch stands", "source", source, "batch", rep.ID, "err", err)
+		}
 	}
 	return rep, nil
 }
