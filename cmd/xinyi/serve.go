@@ -30,6 +30,7 @@ import (
 	servingfeatures "github.com/xinyi-platform/xinyi/serving/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/server"
+	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
 
 func init() {
@@ -209,13 +210,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fd := &finDoor{} // the doors are built before the console, which reads its store
 	mounts := map[string]http.Handler{}
-	if len(owners) > 0 {
-		h, err := ingesthttp.New(ingesthttp.Options{Ingester: ingest.New(pl.store), Store: pl.store, Auth: pl.acc,
-			Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: ingesthttp.OwnersByName(pl.acc, owners)})
-		if err != nil {
-			return err
+	// The department door is built with the server's jobs queue: each committed
+	// batch of a source the warning rules watch queues its evaluation at once.
+	ingestDoor := func(pl *platform, d server.Doors) (map[string]http.Handler, func(), error) {
+		if len(owners) == 0 {
+			return nil, nil, nil
 		}
-		mounts["/v1/ingest/"] = h
+		g := ingest.New(pl.store).Listen(warnings.BatchListener{Queue: d.Queue})
+		h, err := ingesthttp.New(ingesthttp.Options{Ingester: g, Store: pl.store, Auth: pl.acc,
+			Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: ingesthttp.OwnersByName(pl.acc, owners),
+			Ingest: ingest.Options{Logger: logger}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return map[string]http.Handler{"/v1/ingest/": h}, nil, nil
 	}
 	var reps *reports.Service // nil: no reports
 	if *reportKey != "" {
@@ -259,7 +267,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return trainjobs.Register(ws, labtraining.New(labtraining.Options{Data: data, Store: pl.store, Catalog: pl.cat}), pl.store, pl.cat)
 		},
 		Doors: func(d server.Doors) (map[string]http.Handler, func(), error) {
-			return joinDoors(pl, d, cd.door, fd.door)
+			return joinDoors(pl, d, ingestDoor, cd.door, fd.door)
 		},
 		Mounts: mounts, HTTPMiddleware: tr.Handler, GRPCOptions: tr.GRPCServerOptions(),
 		Logger: logger, Stdout: stdout,

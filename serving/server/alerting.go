@@ -43,15 +43,21 @@ func OpenAlerting(ctx context.Context, db *metadb.DB, acc *access.Store, g webho
 // working process takes, and how many of each at once.
 var AlertQueues = map[string]int{warnings.QueueName: 1, webhooks.QueueName: 4}
 
-// Register installs the warnings_eval and webhook_delivery workers: a warning
-// evaluation reads the store's snapshots (and, with requireScores, waits for the
-// date's score run) and alerts the subscribers through queue().
+// Register installs the warnings_eval, warnings_batch and webhook_delivery
+// workers: a warning evaluation reads the store's snapshots (and, with
+// requireScores, waits for the date's score run), a batch evaluation the
+// records of one committed department batch, and both alert the subscribers
+// through queue().
 func (a *Alerting) Register(ws *jobs.Workers, store blob.Store, queue func() *jobs.Queue, requireScores bool, logger *slog.Logger) error {
-	if err := warnings.Register(ws, warnings.JobOptions{Source: warnings.Source{Store: store, RequireScores: requireScores}, Warnings: a.Warnings,
+	o := warnings.JobOptions{Source: warnings.Source{Store: store, RequireScores: requireScores}, Warnings: a.Warnings,
 		Notify: func(ctx context.Context, ch *warnings.Changes) error {
 			return a.Subscriptions.Notifier(queue())(ctx, ch)
 		},
-		Logger: logger}); err != nil {
+		Logger: logger}
+	if err := warnings.Register(ws, o); err != nil {
+		return err
+	}
+	if err := warnings.RegisterBatches(ws, o); err != nil {
 		return err
 	}
 	return webhooks.Register(ws, a.Endpoints, a.Guard, logger)

@@ -222,6 +222,7 @@ type Server struct {
 	grpcLis           net.Listener
 	closers           []func()
 	endpoints         *webhooks.Endpoints // the subscribers' webhook endpoints, for model-drift notices
+	warnings          *warnings.Store     // the warnings' lifecycle, for the sweep of committed batches
 	drift             *modeldrift.Cache   // the models' input drift, served and told to owners
 }
 
@@ -297,7 +298,7 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	alerting, err := OpenAlerting(ctx, o.DB, acc, o.Webhooks)
 	if err == nil {
-		s.endpoints = alerting.Endpoints
+		s.endpoints, s.warnings = alerting.Endpoints, alerting.Warnings
 	}
 	if err != nil {
 		return err
@@ -582,6 +583,11 @@ func (s *Server) Run(ctx context.Context) error {
 		go scorejobs.Watch(runCtx, s.jobs, s.svc, s.opts.Store, s.opts.ScoreEvery, s.logger)
 	}
 	go warnings.Watch(runCtx, s.jobs, warnings.Source{Store: s.opts.Store, RequireScores: s.opts.ScoreHistory}, s.opts.ScoreEvery, s.logger)
+	if s.warnings != nil {
+		// Batches committed without a listener (the ingest command, another
+		// process) are picked up within a minute.
+		go warnings.WatchBatches(runCtx, s.jobs, s.warnings, s.opts.Store, nil, time.Minute, s.logger)
+	}
 	if s.endpoints != nil {
 		go modeldrift.Watch(runCtx, s.drift, s.holder.Current, s.jobs, s.endpoints, 30*time.Minute, s.logger)
 	}

@@ -34,7 +34,9 @@ func (l *Library) Sensitivity(name string) string {
 }
 
 // Redact returns evidence (JSON of Evidence) with every value above clearance
-// (access.ClearanceOf) withheld: its name stays, its numbers go.
+// (access.ClearanceOf) withheld: its name stays, its numbers go. A delivered
+// record above clearance keeps its source and dates and loses its key and
+// values.
 func (l *Library) Redact(evidence json.RawMessage, clearance string) (json.RawMessage, error) {
 	c := clearanceRank(clearance)
 	if c == 0 {
@@ -51,6 +53,12 @@ func (l *Library) Redact(evidence json.RawMessage, clearance string) (json.RawMe
 	for i, v := range e.Values {
 		if clearanceRank(l.Sensitivity(v.Name)) > c {
 			e.Values[i] = Value{Name: v.Name, Withheld: true}
+			changed = true
+		}
+	}
+	for i, r := range e.Records {
+		if clearanceRank(r.Sensitivity) > c || clearanceRank(r.Sensitivity) == 0 {
+			e.Records[i] = Record{Source: r.Source, EventDate: r.EventDate, Arrival: r.Arrival, Revision: r.Revision, Sensitivity: r.Sensitivity, Withheld: true}
 			changed = true
 		}
 	}

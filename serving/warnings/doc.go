@@ -19,6 +19,16 @@
 // (warnings_eval) that Watch enqueues when a new snapshot date appears; with
 // Source.RequireScores it waits for the date's score run.
 //
+// Rules with an on_batch condition (a new court case or judgment, an
+// enforcement, a dishonest-debtor listing, a penalty) also fire when a
+// department batch of their source commits: ingest tells BatchListener, which
+// queues a durable warnings_batch job (WatchBatches sweeps for batches
+// committed without a listener); the job tests the batch's records, opens the
+// warnings from the batch's arrival date with the records as evidence
+// (Store.ApplyBatch) and alerts the subscribers. The next as-of date that sees
+// the same records finds the same open warning (one per rule and company) and
+// keeps it, records included, instead of opening a second.
+//
 // Subscriptions route opened and closed warnings to webhook endpoints
 // (internal/webhooks): a bank follows companies that granted it consent, checked
 // again at every alert; a regulator follows warnings by severity and area. Each

@@ -58,6 +58,13 @@ type Evidence struct {
 	AsOf     string  `json:"as_of"`
 	PrevAsOf string  `json:"prev_as_of,omitempty"`
 	Values   []Value `json:"values"`
+	// Batch names the delivery a warning opened on arrival came from, Records
+	// are the records of it that fired the rule (at most MaxBatchRecords) and
+	// RecordCount counts them all. A later as-of date that keeps the warning
+	// open adds its values and keeps these.
+	Batch       *BatchRef `json:"batch,omitempty"`
+	Records     []Record  `json:"records,omitempty"`
+	RecordCount int       `json:"record_count,omitempty"`
 }
 
 // Firing is one rule firing for one company at one date.

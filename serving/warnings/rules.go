@@ -63,6 +63,9 @@ type Rule struct {
 	Department  string   `yaml:"department" json:"department"`
 	Kind        Kind     `yaml:"kind" json:"kind"`
 	When        string   `yaml:"when" json:"when"`
+	// OnBatch, when set, makes the rule fire as soon as a batch of its source's
+	// records commits (see OnBatch), not only at the next as-of date.
+	OnBatch *OnBatch `yaml:"on_batch,omitempty" json:"on_batch,omitempty"`
 
 	program *vm.Program
 	// indicators are the indicator ids the condition reads (v, prev, has, had),
@@ -163,6 +166,9 @@ func Load(data []byte, cat *features.Catalog) (*Library, error) {
 	}
 	for _, r := range l.Rules {
 		if err := l.compile(r); err != nil {
+			return nil, err
+		}
+		if err := l.compileBatch(r); err != nil {
 			return nil, err
 		}
 	}

@@ -73,6 +73,10 @@ rules:
 		{"bad kind", rule("lasting", `rating == "D"`), `kind "lasting"`},
 		{"no version", strings.Replace(rule("state", `rating == "D"`), `version: "1"`, "", 1), "no version"},
 		{"unknown field", strings.Replace(rule("state", `rating == "D"`), "area: tax", "area: tax\n  colour: red", 1), "field colour not found"},
+		{"on_batch unknown column", rule("state", `rating == "D"`) + "  on_batch:\n    source: court\n    when: 'verdict == \"guilty\"'\n", "rule r1: on_batch condition: unknown name verdict"},
+		{"on_batch wrong type", rule("state", `rating == "D"`) + "  on_batch:\n    source: court\n    when: 'amount == \"big\"'\n", "rule r1: on_batch condition"},
+		{"on_batch unknown source", rule("state", `rating == "D"`) + "  on_batch:\n    source: horoscope\n    when: new\n", "rule r1: on_batch source"},
+		{"on_batch static source", rule("state", `rating == "D"`) + "  on_batch:\n    source: companies\n    when: new\n", "not events or monthly figures"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Load([]byte(tc.yaml), cat)

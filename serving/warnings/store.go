@@ -52,6 +52,9 @@ type Warning struct {
 	Evidence     json.RawMessage `json:"evidence"`
 	AckedBy      string          `json:"acknowledged_by,omitempty"`
 	AckedAt      *time.Time      `json:"acknowledged_at,omitempty"`
+	// OpenedBy names the batch ("source/id") that opened the warning on its
+	// arrival; empty for a warning an as-of evaluation opened.
+	OpenedBy string `json:"opened_by,omitempty"`
 
 	valuesHash string
 }
@@ -183,7 +186,18 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			}
 			if w, ok := open[k]; ok {
 				ch.Seen++
-				same := w.valuesHash == h
+				same := sameValues(w.valuesHash, h)
+				if !same && strings.HasPrefix(w.valuesHash, batchHashPrefix) {
+					// Opened on a batch's arrival: keep the records it rests on.
+					var old string
+					if err := tx.QueryRow(ctx, `SELECT evidence_json FROM warning_evidence WHERE warning_id = ?`, w.ID).Scan(&old); err != nil {
+						return err
+					}
+					if b, err = keepRecords(b, old); err != nil {
+						return err
+					}
+					h = batchHashPrefix + h
+				}
 				w.LastSeenAsOf, w.Evidence, w.valuesHash = ev.AsOf, b, h
 				if !same {
 					changed = append(changed, w)
@@ -199,8 +213,9 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 		}
 		var closed []int64
 		for k, w := range open {
-			if !seen[k] {
-				w.State, w.ClosedAsOf, w.LastSeenAsOf = StateClosed, ev.AsOf, latest
+			// A warning a batch opened after this date is not this date's to close.
+			if !seen[k] && w.OpenedAsOf <= ev.AsOf {
+				w.State, w.ClosedAsOf, w.LastSeenAsOf = StateClosed, ev.AsOf, max(latest, w.OpenedAsOf)
 				ch.Closed = append(ch.Closed, w)
 				closed = append(closed, w.ID)
 			}
@@ -231,8 +246,11 @@ func (s *Store) Apply(ctx context.Context, ev *Evaluation) (*Changes, error) {
 			return err
 		}
 		if err := inChunks(closed, 500, func(ids []int64) error {
-			_, err := tx.Exec(ctx, `UPDATE warnings SET state = 'closed', closed_asof = ?, last_seen_asof = ?, updated_at_ns = ? WHERE id IN (`+
-				marks(len(ids))+`)`, append([]any{ev.AsOf, latest, now}, anys(ids)...)...)
+			// A warning opened on a batch's arrival after the latest date was last
+			// seen on its opening.
+			_, err := tx.Exec(ctx, `UPDATE warnings SET state = 'closed', closed_asof = ?,
+				last_seen_asof = CASE WHEN opened_asof > ? THEN opened_asof ELSE ? END, updated_at_ns = ? WHERE id IN (`+
+				marks(len(ids))+`)`, append([]any{ev.AsOf, latest, latest, now}, anys(ids)...)...)
 			return err
 		}); err != nil {
 			return err
@@ -331,7 +349,7 @@ func sortWarnings(ws []*Warning) {
 }
 
 const columns = `id, rule_id, company, severity, area, district, industry, rules_version, state, opened_asof, last_seen_asof, closed_asof,
-	COALESCE((SELECT evidence_json FROM warning_evidence WHERE warning_evidence.warning_id = warnings.id), '{}'), acked_by, acked_at_ns`
+	COALESCE((SELECT evidence_json FROM warning_evidence WHERE warning_evidence.warning_id = warnings.id), '{}'), acked_by, acked_at_ns, opened_by`
 
 const openColumns = `w.id, w.rule_id, w.company, w.severity, w.area, w.district, w.industry, w.rules_version, w.opened_asof, e.values_hash,
 	w.acked_by`
@@ -357,7 +375,7 @@ func scanWarning(r scanner) (*Warning, error) {
 		ackedNs int64
 	)
 	if err := r.Scan(&w.ID, &w.Rule, &w.Company, &sev, &w.Area, &w.District, &w.Industry, &w.RulesVersion, &w.State, &w.OpenedAsOf, &w.LastSeenAsOf, &w.ClosedAsOf,
-		&ev, &w.AckedBy, &ackedNs); err != nil {
+		&ev, &w.AckedBy, &ackedNs, &w.OpenedBy); err != nil {
 		return nil, err
 	}
 	w.Severity, w.Evidence = Severity(sev), json.RawMessage(ev)
@@ -388,7 +406,7 @@ func (s *Store) lastSeen(ctx context.Context, ws []*Warning) error {
 	}
 	for _, w := range ws {
 		if w.State == StateOpen && latest.Valid {
-			w.LastSeenAsOf = latest.String
+			w.LastSeenAsOf = max(latest.String, w.OpenedAsOf)
 		}
 	}
 	return nil
@@ -519,7 +537,7 @@ func (s *Store) Alerts(ctx context.Context, asof string) (*Changes, bool, error)
 	for _, q := range []struct {
 		cond string
 		dst  *[]*Warning
-	}{{"opened_asof = ?", &ch.Opened}, {"closed_asof = ?", &ch.Closed}} {
+	}{{"opened_asof = ? AND opened_by = ''", &ch.Opened}, {"closed_asof = ?", &ch.Closed}} {
 		rows, err := s.db.Query(ctx, `SELECT `+columns+` FROM warnings WHERE `+q.cond+` ORDER BY id`, asof)
 		if err != nil {
 			return nil, false, fmt.Errorf("warnings: alerts of %s: %w", asof, err)
