@@ -67,8 +67,9 @@ type Options struct {
 	// Movers answers GET /v1/risk-index/movers: the companies that moved most
 	// between two scored dates (riskindex.FindMovers; nil: off).
 	Movers func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error)
-	// ModelDrift answers GET /v1/model-drift: the input drift of the models in
-	// production (serving/modeldrift; nil: off).
+	// ModelDrift answers GET /v1/model-drift: the score and indicator drift of
+	// the models in production against their training samples
+	// (serving/modeldrift; nil: off).
 	ModelDrift func(ctx context.Context) (*modeldrift.Report, error)
 	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
 	// circles ranked by risk or exposure (riskindex.Circles; nil: off).

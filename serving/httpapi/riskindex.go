@@ -113,11 +113,16 @@ func (h *handler) circles(ctx context.Context, p serving.Principal, r *http.Requ
 	return http.StatusOK, rep, nil
 }
 
-// modelDrift answers GET /v1/model-drift: for each model in production, the
-// PSI of its most important indicators on every scored date against its first,
-// keeping the models the caller may read (its own, shared ones; all for a
-// platform administrator).
-func (h *handler) modelDrift(ctx context.Context, p serving.Principal, _ *http.Request) (int, any, error) {
+// modelDrift answers GET /v1/model-drift?model=&kind=: for each model in
+// production, the PSI of its score (kind "score") and of its most important
+// indicators (kind "indicator") on every scored date against its training
+// sample (or, without one, its first production date), keeping the models the
+// caller may read (its own, shared ones; all for a platform administrator).
+func (h *handler) modelDrift(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	model, kind := r.URL.Query().Get("model"), r.URL.Query().Get("kind")
+	if kind != "" && kind != modeldrift.KindScore && kind != modeldrift.KindIndicator {
+		return 0, nil, fmt.Errorf("%w: kind %q is not score or indicator", serving.ErrInvalidInput, kind)
+	}
 	rep, err := h.opts.ModelDrift(ctx)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
@@ -125,6 +130,9 @@ func (h *handler) modelDrift(ctx context.Context, p serving.Principal, _ *http.R
 	out := modeldrift.Report{Latest: rep.Latest, Points: []modeldrift.Point{}}
 	seen := map[string]bool{}
 	for _, pt := range rep.Points {
+		if (model != "" && pt.Model != model) || (kind != "" && pt.Kind != kind) {
+			continue
+		}
 		res := access.Resource{Kind: "model", ID: pt.Model, Owner: pt.Owner, Shared: pt.Shared}
 		ok, known := seen[pt.Model]
 		if !known {

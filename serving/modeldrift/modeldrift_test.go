@@ -162,7 +162,7 @@ func TestInputDriftAndNotices(t *testing.T) {
 	}
 
 	// The cache answers from memory until a new date is scored.
-	cache := modeldrift.NewCache(store)
+	cache := modeldrift.NewCache(store, modeldrift.Options{})
 	first, err := cache.Report(ctx, snap)
 	if err != nil {
 		t.Fatal(err)

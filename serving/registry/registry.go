@@ -83,3 +83,20 @@ func (s *Source) FeatureSet(ctx context.Context, ref serving.ModelRef) (serving.
 	}
 	return serving.FeatureSet{Name: d.Name, Version: d.Version, Indicators: d.Columns()}, nil
 }
+
+// TrainingSample returns the training sample a version's lineage names
+// ("name/vN"), or "" when it names none (modeldrift.Samples).
+func (s *Source) TrainingSample(ctx context.Context, ref serving.ModelRef) (string, error) {
+	n, err := strconv.Atoi(ref.Version)
+	if err != nil {
+		return "", fmt.Errorf("%w: version %q of %s is not a number", serving.ErrUnknownModel, ref.Version, ref.Name)
+	}
+	v, err := s.Registry.Version(ctx, s.Principal, ref.Name, n)
+	if err != nil {
+		return "", wrap(err, "version "+ref.String())
+	}
+	if v.Lineage.Sample == "" || v.Lineage.SampleVersion <= 0 {
+		return "", nil
+	}
+	return v.Lineage.Sample + "/v" + strconv.Itoa(v.Lineage.SampleVersion), nil
+}

@@ -263,7 +263,7 @@ func New(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	s = &Server{opts: opts, logger: opts.Logger, out: opts.Stdout, drift: modeldrift.NewCache(opts.Store)}
+	s = &Server{opts: opts, logger: opts.Logger, out: opts.Stdout}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -339,7 +339,10 @@ func (s *Server) build(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if s.follower, err = serving.NewFollower(serving.FollowerOptions{Source: servingregistry.New(o.Registry, svcPrincipal), Models: s.holder,
+	regSource := servingregistry.New(o.Registry, svcPrincipal)
+	// Model drift compares each model with the training sample its lineage names.
+	s.drift = modeldrift.NewCache(o.Store, modeldrift.Options{Samples: regSource})
+	if s.follower, err = serving.NewFollower(serving.FollowerOptions{Source: regSource, Models: s.holder,
 		Bindings: o.Bindings, Interval: o.Follow, Metrics: metrics, Logger: logger}); err != nil {
 		return err
 	}
