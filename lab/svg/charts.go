@@ -279,6 +279,33 @@ type Tick struct {
 // the smallest y to the one at or above the largest. xticks labels the x axis (nil:
 // nice numeric ticks).
 func Lines(series []Series, xticks []Tick, o Options) (string, error) {
+	return lines(series, xticks, nil, o)
+}
+
+// Threshold is a horizontal reference line of a line chart: a value that
+// means something (a PSI of 0.1 or 0.25), drawn dashed across the plot area
+// with its label at the right end, above the line.
+type Threshold struct {
+	Value float64
+	Label string
+	Color string
+}
+
+// LinesWithThresholds is Lines with horizontal reference lines; the y range
+// covers them, so every threshold is on the chart whatever the data.
+func LinesWithThresholds(series []Series, xticks []Tick, thresholds []Threshold, o Options) (string, error) {
+	for i, t := range thresholds {
+		if !finite(t.Value) {
+			return "", fmt.Errorf("%w: threshold %d (%q) is %v", ErrInvalidData, i, t.Label, t.Value)
+		}
+		if t.Color != "" && !validColor(t.Color) {
+			return "", fmt.Errorf("%w: threshold %d colour %q is not #rgb or #rrggbb", ErrInvalidData, i, t.Color)
+		}
+	}
+	return lines(series, xticks, thresholds, o)
+}
+
+func lines(series []Series, xticks []Tick, thresholds []Threshold, o Options) (string, error) {
 	o.EnsureDefaults()
 	if err := o.validate(); err != nil {
 		return "", err
@@ -307,6 +334,9 @@ func Lines(series []Series, xticks []Tick, o Options) (string, error) {
 			return "", fmt.Errorf("%w: x tick %d is %v", ErrInvalidData, i, t.Value)
 		}
 	}
+	for _, t := range thresholds {
+		minY, maxY = min(minY, t.Value), max(maxY, t.Value)
+	}
 	yt := NiceTicks(minY, maxY, 4)
 	c := newCanvas(o, "lines")
 	c.domain(minX, maxX, yt[0], yt[len(yt)-1])
@@ -325,6 +355,16 @@ func Lines(series []Series, xticks []Tick, o Options) (string, error) {
 		xf = func(v float64) string { return labels[v] }
 	}
 	c.axes(xs, yt, xf, formatNumber)
+	for _, t := range thresholds {
+		col := t.Color
+		if col == "" {
+			col = "#718096"
+		}
+		y := c.Y(t.Value)
+		fmt.Fprintf(&c.b, `<g class="threshold"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1" stroke-dasharray="5 4"/>`+
+			`<text x="%s" y="%s" text-anchor="end" font-size="10" fill="%s">%s</text></g>`,
+			num(c.x0), num(y), num(c.x1), num(y), col, num(c.x1-2), num(y-3), col, esc(t.Label))
+	}
 	var names, colors []string
 	for i, s := range series {
 		col := s.Color
@@ -341,7 +381,7 @@ func Lines(series []Series, xticks []Tick, o Options) (string, error) {
 		c.b.WriteString(`</g>`)
 		names, colors = append(names, s.Name), append(colors, col)
 	}
-	if len(series) > 1 || series[0].Name != "" {
+	if !o.NoLegend && (len(series) > 1 || series[0].Name != "") {
 		c.legend(names, colors)
 	}
 	return c.String(), nil

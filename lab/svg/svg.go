@@ -39,6 +39,8 @@ type Options struct {
 	Title string
 	// XLabel and YLabel name the axes (empty: none).
 	XLabel, YLabel string
+	// NoLegend leaves the legend out of a line chart (the page draws its own).
+	NoLegend bool
 }
 
 // DefaultOptions returns the documented defaults.

@@ -466,3 +466,44 @@ func BenchmarkGuaranteeGraph(b *testing.B) {
 		}
 	}
 }
+
+// TestLinesThresholds: a reference line sits where its value maps on the y
+// axis (0.1 on the 0.1 grid line, 0.25 halfway between 0.2 and 0.3) even when
+// every point lies below it, carries its label, and NoLegend leaves the legend
+// out.
+func TestLinesThresholds(t *testing.T) {
+	o := small
+	o.NoLegend = true
+	s, err := LinesWithThresholds([]Series{{Name: "score", Points: []Point{{0, 0.02}, {1, 0.05}}}, {Name: "tax", Points: []Point{{0, 0.01}, {1, 0.03}}}},
+		[]Tick{{0, "2024-01"}, {1, "2024-02"}}, []Threshold{{Value: 0.1, Label: "watch 0.1"}, {Value: 0.25, Label: "act 0.25", Color: "#c53030"}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parse(t, s)
+	gridY := map[string]float64{}
+	for _, e := range doc.find("y") {
+		if e.Name == "text" && strings.Contains(e.Attr["class"], "tick") {
+			gridY[strings.TrimSpace(e.Text)] = attrF(t, e, "y") - 3 // labels sit 3 below their line
+		}
+	}
+	th := doc.find("threshold")
+	if len(th) != 2 {
+		t.Fatalf("%d thresholds", len(th))
+	}
+	want := []float64{gridY["0.1"], (gridY["0.2"] + gridY["0.3"]) / 2}
+	for i, g := range th {
+		line, text := g.Children[0], g.Children[1]
+		if y := attrF(t, line, "y1"); !near(y, want[i]) || !near(attrF(t, line, "y2"), want[i]) {
+			t.Fatalf("threshold %d at y %v, want %v (ticks %v)", i, y, want[i], gridY)
+		}
+		if text.Text != []string{"watch 0.1", "act 0.25"}[i] {
+			t.Fatalf("threshold %d label %q", i, text.Text)
+		}
+	}
+	if len(doc.find("legend")) != 0 {
+		t.Fatal("a legend with NoLegend")
+	}
+	if _, err := LinesWithThresholds([]Series{{Points: []Point{{0, 1}}}}, nil, []Threshold{{Value: math.NaN()}}, o); err == nil {
+		t.Fatal("a NaN threshold was drawn")
+	}
+}
