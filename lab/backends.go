@@ -449,6 +449,39 @@ type Upload struct {
 }
 
 // Models is the model library (registry).
+// ModelDrift reads how far a model in production has moved from what it was
+// trained on (serving/modeldrift): the PSI of its score and top indicators on
+// every scored date against its training sample.
+type ModelDrift interface {
+	ModelDrift(ctx context.Context, p Principal, model string) (DriftView, error)
+}
+
+// DriftView is one model's drift. Dates are the scored dates, oldest first;
+// each series has a PSI per date (NaN where it has none). No dates: the model
+// has not scored in production yet.
+type DriftView struct {
+	Version string
+	// Baseline is the training sample ("name/vN") or, for a model without one,
+	// its first production date; BaselineKind is "training_sample" or
+	// "first_production_date".
+	Baseline, BaselineKind string
+	Dates                  []string
+	// Series are the score first, then the indicators by gain.
+	Series []DriftSeries
+}
+
+// DriftSeries is the drift of the score (Kind "score") or of one indicator.
+type DriftSeries struct {
+	Kind, Indicator string
+	NameZH, NameEN  string
+	// Gain is the indicator's share of the model's split gain.
+	Gain float64
+	PSI  []float64
+	// Latest is the PSI on the newest date, Level its "stable", "watch" or "act".
+	Latest float64
+	Level  string
+}
+
 type Models interface {
 	Models(ctx context.Context, p Principal) ([]ModelSummary, error)
 	Model(ctx context.Context, p Principal, name string) (ModelDetail, error)

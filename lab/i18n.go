@@ -280,6 +280,20 @@ var messages = map[string][2]string{
 	"model.promote":               {"申请晋升", "Request promotion"},
 	"model.promotions":            {"晋升申请", "Promotion requests"},
 	"model.history":               {"变更历史", "History"},
+	"drift.title":                 {"模型漂移监测", "Model drift"},
+	"drift.chart":                 {"评分与主要指标的群体稳定性指数（PSI）", "Population stability (PSI) of the score and top indicators"},
+	"drift.date":                  {"快照日期", "snapshot date"},
+	"drift.watch":                 {"关注", "watch"},
+	"drift.act":                   {"处置", "act"},
+	"drift.stable":                {"稳定", "stable"},
+	"drift.bsample":               {"基准：训练样本", "Baseline: training sample"},
+	"drift.bfirst":                {"基准：首个投产日（无训练样本）", "Baseline: first production date (no training sample)"},
+	"drift.series":                {"对象", "Series"},
+	"drift.gain":                  {"重要性占比", "Gain share"},
+	"drift.latest":                {"最新 PSI", "Latest PSI"},
+	"drift.level":                 {"状态", "Level"},
+	"drift.score":                 {"模型评分", "Model score"},
+	"drift.note":                  {"PSI ≥ 0.1 为关注，≥ 0.25 为处置；达到时通知模型所有者。", "PSI ≥ 0.1 is watch, ≥ 0.25 act; the model's owner is told."},
 	"model.fpr":                   {"假阳性率", "false positive rate"},
 	"model.tpr":                   {"真阳性率", "true positive rate"},
 	"model.population":            {"人群占比", "population share"},
@@ -512,10 +526,11 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(v, 'f', 4, 64)
 	},
-	"num":   groupDigits,
-	"count": func(n int64) string { return groupDigits(float64(n)) },
-	"float": func(n int) float64 { return float64(n) },
-	"f1":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"num":         groupDigits,
+	"driftSwatch": driftSwatch,
+	"count":       func(n int64) string { return groupDigits(float64(n)) },
+	"float":       func(n int) float64 { return float64(n) },
+	"f1":          func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"signed": func(v float64) string {
 		if math.IsNaN(v) {
 			return "—"

@@ -49,6 +49,9 @@ type Options struct {
 	Builder    SampleBuilder
 	Trainer    Trainer
 	Models     Models
+	// Drift shows each model's drift against its training sample on its page
+	// (nil: not shown).
+	Drift      ModelDrift
 	Screenings Screenings
 	Companies  Companies
 	// Jobs lists the platform's durable jobs for its operators (nil: no jobs page).

@@ -491,7 +491,70 @@ func (s *Server) model(q *req) error {
 	if err != nil {
 		return err
 	}
-	return s.render(q, http.StatusOK, "model", "models", m.Name, m)
+	d := modelData{ModelDetail: m}
+	if s.o.Drift != nil {
+		v, err := s.o.Drift.ModelDrift(q.ctx(), q.principal(), m.Name)
+		if err != nil {
+			return err
+		}
+		if len(v.Dates) > 0 {
+			d.Drift = &v
+			if d.DriftChart, err = driftChart(q.lang, v); err != nil {
+				return err
+			}
+		}
+	}
+	return s.render(q, http.StatusOK, "model", "models", m.Name, d)
+}
+
+type modelData struct {
+	ModelDetail
+	// Drift is nil when the model has not scored in production.
+	Drift      *DriftView
+	DriftChart template.HTML
+}
+
+// driftColors are the drift chart's series colours (score first); the page's
+// legend uses the same through the classes .swatch.d0 … .d7 of lab.css.
+var driftColors = []string{"#1a202c", "#2b6cb0", "#38a169", "#d69e2e", "#805ad5", "#dd6b20", "#319795", "#b83280"}
+
+// driftColor is the colour of drift series i.
+func driftColor(i int) string { return driftColors[i%len(driftColors)] }
+
+// driftSwatch is the legend class of drift series i.
+func driftSwatch(i int) string { return "d" + strconv.Itoa(i%len(driftColors)) }
+
+// driftChart draws the PSI of each series over the scored dates with the watch
+// (0.1) and act (0.25) lines; at most seven dates are labelled, so the labels
+// never run into each other.
+func driftChart(l *Lang, v DriftView) (template.HTML, error) {
+	var series []svg.Series
+	for i, sr := range v.Series {
+		var pts []svg.Point
+		for j, p := range sr.PSI {
+			if !math.IsNaN(p) {
+				pts = append(pts, svg.Point{X: float64(j), Y: p})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		series = append(series, svg.Series{Name: sr.Indicator, Points: pts, Color: driftColor(i)})
+	}
+	if len(series) == 0 {
+		return "", nil
+	}
+	// Ticks every step dates back from the newest, at most seven, so that the
+	// labels stay apart at any number of dates.
+	n := len(v.Dates)
+	step := max(1, (n+6)/7)
+	var ticks []svg.Tick
+	for j := n - 1; j >= 0; j -= step {
+		ticks = append([]svg.Tick{{Value: float64(j), Label: v.Dates[j]}}, ticks...)
+	}
+	return chart(svg.LinesWithThresholds(series, ticks,
+		[]svg.Threshold{{Value: 0.1, Label: l.T("drift.watch") + " 0.1", Color: "#b7791f"}, {Value: 0.25, Label: l.T("drift.act") + " 0.25", Color: "#c53030"}},
+		svg.Options{Title: l.T("drift.chart"), XLabel: l.T("drift.date"), YLabel: "PSI", Width: 760, Height: 300, NoLegend: true}))
 }
 
 type versionData struct {

@@ -33,6 +33,7 @@ import (
 	"github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/reports"
 	"github.com/xinyi-platform/xinyi/serving"
+	"github.com/xinyi-platform/xinyi/serving/modeldrift"
 	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 	"github.com/xinyi-platform/xinyi/serving/warnings"
@@ -153,13 +154,14 @@ type consoleDeps struct {
 	log      *audit.Log
 	cat      *features.Catalog
 	reg      *registry.Registry
-	data     []labtraining.DataSet      // public data sets offered for training; nil: no trainer
-	screener *serving.Screener          // nil: no screenings
-	svc      *serving.Service           // nil: no company profiles
-	graph    *features.GuaranteeNetwork // nil: profiles without the guarantee circle
-	dir      *datasets.Directory        // nil: profiles name companies by code
-	jobs     *jobs.Queue                // nil: no job list
-	risk     *riskindex.Cache           // nil: no risk page
+	data     []labtraining.DataSet                                 // public data sets offered for training; nil: no trainer
+	screener *serving.Screener                                     // nil: no screenings
+	svc      *serving.Service                                      // nil: no company profiles
+	graph    *features.GuaranteeNetwork                            // nil: profiles without the guarantee circle
+	dir      *datasets.Directory                                   // nil: profiles name companies by code
+	jobs     *jobs.Queue                                           // nil: no job list
+	risk     *riskindex.Cache                                      // nil: no risk page
+	drift    func(ctx context.Context) (*modeldrift.Report, error) // nil: no drift on model pages
 	// portfolio, warnings and authz make the post-loan and inbox pages (warnings
 	// nil: none).
 	portfolio portfolio.Sources
@@ -210,6 +212,9 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	opts.Sources = labfeatures.NewSources(d.store)
 	if d.risk != nil {
 		opts.Risk = labserving.NewRisk(d.risk).WithTopics(d.store)
+	}
+	if d.drift != nil {
+		opts.Drift = labserving.NewDrift(d.drift, d.cat)
 	}
 	if d.warnings != nil && d.authz != nil {
 		lib, err := warnings.DefaultLibrary()

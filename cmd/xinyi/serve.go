@@ -252,7 +252,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		JobsDSN: jdsn, JobWorkers: *jobWorkers, Prewarm: *prewarm, ScoreHistory: *history, Webhooks: guard,
 		Console: func(c server.Console) (http.Handler, func(), error) {
 			console, stop, err := newConsole(consoleDeps{store: pl.store, acc: c.Access, log: pl.log, cat: pl.cat, reg: pl.reg, data: data,
-				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk,
+				screener: c.Screener, svc: c.Service, graph: c.Graph, dir: c.Directory, jobs: c.Jobs, risk: c.Risk, drift: c.ModelDrift,
 				portfolio: c.Portfolio, warnings: c.Warnings, authz: c.Authorizer, endpoints: c.Endpoints, subs: c.Subscriptions, reports: reps, cases: cd.svc, financing: fd.store, secure: *secure || c.Secure, lang: *lang, logger: logger})
 			if err != nil {
 				return nil, nil, err

@@ -276,6 +276,32 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("champion alias %q", got)
 	}
 	s.screenshot("09-model-approved")
+	// The model page shows the drift against the training sample: one chart with
+	// the watch and act lines, and the series with their latest level, in
+	// Chinese and in English.
+	if n := s.count("#drift-chart svg .threshold"); n != 2 {
+		t.Fatalf("%d threshold lines on the drift chart, want 2", n)
+	}
+	if txt := s.text("#model-drift"); !strings.Contains(txt, "模型漂移监测") || !strings.Contains(txt, "基准：训练样本") || !strings.Contains(txt, "近12个月纳税总额") ||
+		!strings.Contains(txt, "处置") || !strings.Contains(txt, "0.316") {
+		t.Fatalf("drift section in Chinese:\n%s", txt)
+	}
+	if txt := s.text("#drift-chart"); !strings.Contains(txt, "关注 0.1") || !strings.Contains(txt, "处置 0.25") || !strings.Contains(txt, "快照日期") {
+		t.Fatalf("drift chart labels in Chinese: %q", txt)
+	}
+	if n := s.count("#drift-chart svg text.tick.x"); n < 2 || n > 7 {
+		t.Fatalf("%d date labels on the drift chart, want 2 to 7", n)
+	}
+	if n := s.count("#drift-table .swatch.d1"); n != 1 {
+		t.Fatalf("the drift legend has %d swatches of the second colour, want 1", n)
+	}
+	s.screenshot("09b-model-drift-zh")
+	s.clickWait("english", "#lang-switch", "document.documentElement.lang === 'en'")
+	if txt := s.text("#model-drift"); !strings.Contains(txt, "Model drift") || !strings.Contains(txt, "Baseline: training sample") || !strings.Contains(txt, "act") {
+		t.Fatalf("drift section in English:\n%s", txt)
+	}
+	s.screenshot("09c-model-drift-en")
+	s.clickWait("chinese", "#lang-switch", "document.documentElement.lang === 'zh-CN'")
 	s.logout()
 
 	// A regulator screens the region and sees the tier chart, then a guarantee graph.

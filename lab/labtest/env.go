@@ -282,7 +282,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	subs := labserving.NewSubscriptions(eps, wsubs, portfolio.Sources{Consents: e.Access, Warnings: wstore, Runs: scores.NewReader(blobs, 0),
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
+		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Drift: labserving.NewDrift(DriftReport, cat), Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
 		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)

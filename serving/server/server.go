@@ -182,6 +182,9 @@ type Console struct {
 	Jobs *jobs.Queue
 	// Risk is the regional risk index the API serves too.
 	Risk *riskindex.Cache
+	// ModelDrift is the models' drift against their training samples, which the
+	// API serves too.
+	ModelDrift func(ctx context.Context) (*modeldrift.Report, error)
 	// Portfolio is a bank's post-loan view, Warnings the warning store behind
 	// its inbox, and Authorizer the one Authorize (acknowledgements).
 	Portfolio  portfolio.Sources
@@ -465,6 +468,7 @@ func (s *Server) build(ctx context.Context) error {
 			c := Console{Access: acc, Service: s.svc, Screener: s.screener, Secure: o.TLS != nil, Jobs: s.jobs, Risk: risk,
 				Portfolio: pfs, Warnings: alerting.Warnings, Authorizer: auth, Endpoints: alerting.Endpoints, Subscriptions: alerting.Subscriptions}
 			c.Graph, c.Directory = graph, dir
+			c.ModelDrift = func(ctx context.Context) (*modeldrift.Report, error) { return s.drift.Report(ctx, s.holder.Current()) }
 			console, stop, err := o.Console(c)
 			if err != nil {
 				return err
