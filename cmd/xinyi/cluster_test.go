@@ -288,6 +288,21 @@ func TestCluster(t *testing.T) {
 		if code != http.StatusOK || len(drift) != 15 || drift[0].(map[string]any)["psi"] != 0.0 {
 			t.Errorf("score drift: %d, %d points, want 3 tasks × 5 dates: %v", code, len(drift), v)
 		}
+		// Model drift: each trained model's score against its training sample.
+		v, code = apis[1].call("GET", "/v1/model-drift?kind=score", ops, "")
+		mpts, _ := v["points"].([]any)
+		if code != http.StatusOK || len(mpts) == 0 {
+			t.Errorf("model drift: %d, %d points: %v", code, len(mpts), v)
+		}
+		for _, p := range mpts {
+			pt := p.(map[string]any)
+			if pt["kind"] != "score" || pt["baseline_kind"] != "training_sample" || !strings.HasSuffix(pt["baseline"].(string), "-s/v1") {
+				t.Errorf("model drift point %v: want the score against the model's training sample", pt)
+			}
+		}
+		if _, code := apis[1].call("GET", "/v1/model-drift?kind=weather", ops, ""); code != http.StatusBadRequest {
+			t.Errorf("model drift of an unknown kind: %d, want 400", code)
+		}
 	})
 
 	t.Run("alias pushed to the other server", func(t *testing.T) {
