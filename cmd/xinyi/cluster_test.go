@@ -171,6 +171,7 @@ func TestCluster(t *testing.T) {
 	approver := key("bank", "bank", "approver", "approver")
 	loans := key("bank", "bank", "loans", "bank")
 	regulator := key("amr", "regulator", "inspector", "regulator")
+	court := key("法院", "department", "clerk", "department")
 	promote := func(name string, version int) {
 		req := must("model", "alias", "-store", store, "-db", db, "-key", scientist, "-name", name, "-alias", "champion", "-version", fmt.Sprint(version), "-note", "cluster")
 		m := regexp.MustCompile(`^promotion request (\d+):`).FindStringSubmatch(req)
@@ -213,7 +214,7 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		servers[i] = startProc(t, fmt.Sprintf("server %c", 'A'+i), "serve", "-store", store, "-db", db, "-service-key", ops,
-			"-http", addr, "-grpc", "", "-job-workers", "0", "-rate-redis", redisURL, "-follow", "1h", "-prewarm=false")
+			"-http", addr, "-grpc", "", "-job-workers", "0", "-rate-redis", redisURL, "-follow", "1h", "-prewarm=false", "-ingest-owner", "court=法院")
 		apis[i] = apiClient{t: t, base: "http://" + addr}
 	}
 	for i := range servers {
@@ -466,6 +467,31 @@ func TestCluster(t *testing.T) {
 			t.Errorf("regulator reading warnings: %d %v", code, v)
 		} else if ws, _ := v["warnings"].([]any); len(ws) == 0 {
 			t.Errorf("no warnings over 5 scored dates of 3,000 companies: %v", v)
+		}
+		// A judgment delivered through A's door opens the company's warning at
+		// once (a worker runs the batch's job), from the day it arrived, with the
+		// record as evidence.
+		arrival := time.Now().In(time.FixedZone("CST", 8*3600))
+		csv := "当事人统一社会信用代码,立案日期,案号,诉讼地位,案由类别,标的金额,审理阶段,是否执行,失信被执行人\n" +
+			company + "," + arrival.AddDate(0, 0, -3).Format(time.DateOnly) + ",(2026)浙0604民初77号,被告,借款纠纷,120000,已判决,否,是\n"
+		if v, code := apis[0].call("POST", "/v1/ingest/court?format=csv&batch_id=judgment-77", court, csv); code != http.StatusCreated {
+			t.Fatalf("court batch: %d %v", code, v)
+		}
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+			v, code := apis[1].call("GET", "/v1/warnings?rule=court.dishonest.listed&state=open&company="+company, regulator, "")
+			ws, _ := v["warnings"].([]any)
+			if code == http.StatusOK && len(ws) == 1 {
+				w := ws[0].(map[string]any)
+				ev, _ := w["evidence"].(map[string]any)
+				recs, _ := ev["records"].([]any)
+				if w["opened_by"] != "court/judgment-77" || w["opened_as_of"] != arrival.Format(time.DateOnly) || len(recs) != 1 {
+					t.Fatalf("the judgment's warning: %v", w)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no warning from the judgment: %d %v\n%s", code, v, must("jobs", "-store", store, "-db", db, "-kind", "warnings_batch"))
+			}
 		}
 	})
 
