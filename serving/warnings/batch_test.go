@@ -3,6 +3,7 @@ package warnings
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
@@ -292,5 +294,48 @@ func TestBatchWarnings(t *testing.T) {
 	}
 	if ch, err := st.ApplyBatch(ctx, be); err != nil || !ch.Already {
 		t.Fatalf("a batch applied twice: %v %+v", err, ch)
+	}
+}
+
+// BenchmarkEvaluateBatch tests a court batch of 10,000 new cases (a quarter of
+// them judgments listing dishonest debtors) against the on-arrival rules.
+func BenchmarkEvaluateBatch(b *testing.B) {
+	ctx := context.Background()
+	store, err := blob.OpenLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString(courtHeader)
+	for i := range 10_000 {
+		c, err := creditcode.New('9', '1', "330604", fmt.Sprintf("MB%06d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		dishonest := "否"
+		if i%4 == 0 {
+			dishonest = "是"
+		}
+		fmt.Fprintf(&sb, "%s,2024-0%d-15,(2024)浙0604民初%d号,被告,合同纠纷,%d,已判决,否,%s\n", c, 1+i%4, i, 1000+i, dishonest)
+	}
+	at, _ := time.Parse(time.DateOnly, "2024-05-10")
+	rep, err := ingest.New(store).Ingest(ctx, "court", []ingest.Input{{Name: "court.csv", R: strings.NewReader(sb.String())}},
+		ingest.Options{Now: func() time.Time { return at }, Location: time.UTC})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lib, err := DefaultLibrary()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		be, err := lib.EvaluateBatch(ctx, store, rep)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if be.Records != 10_000 || len(be.Firings) != 10_000+2_500 {
+			b.Fatalf("%d records, %d firings", be.Records, len(be.Firings))
+		}
 	}
 }
