@@ -627,6 +627,16 @@ type RiskView struct {
 	Districts, Industries []RiskRow
 	MethodVersion         string
 	ExplainZH, ExplainEN  string
+	// Map places the region's districts on its tile map (none: no map). A
+	// tile's Name matches a Districts row's.
+	Map []MapTile
+}
+
+// MapTile is one district's place on the region's tile map: column from the
+// west, row from the north.
+type MapTile struct {
+	Name, NameEN string
+	Col, Row     int
 }
 
 // RiskIndex reads the regional risk index (serving/riskindex). Optional.

@@ -987,6 +987,8 @@ type riskData struct {
 	// Topics, when the backend has them: movers and guarantee circles.
 	Topics *RiskTopicsView
 	Trend  template.HTML
+	// Map is the districts' tile map as of the newest date.
+	Map template.HTML
 	// Shown are the indexes of the dates the tables show (the newest six).
 	Shown []int
 }
@@ -1029,6 +1031,11 @@ func (s *Server) risk(q *req) error {
 	if len(pts) >= 2 {
 		if d.Trend, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("risk.region"), Points: pts}}, ticks,
 			svg.Options{Title: q.lang.T("risk.trend"), YLabel: q.lang.T("risk.index"), Width: 640, Height: 260})); err != nil {
+			return err
+		}
+	}
+	if len(v.Map) > 0 && len(v.Dates) > 0 {
+		if d.Map, err = chart(s.riskMap(q, v)); err != nil {
 			return err
 		}
 	}

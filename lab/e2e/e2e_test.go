@@ -95,6 +95,17 @@ func (s *session) text(selector string) string {
 	return v
 }
 
+func (s *session) attr(selector, name string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf("(document.querySelector(%q)||{getAttribute:()=>''}).getAttribute(%q)||''", selector, name)))
+	if err != nil {
+		s.t.Fatalf("attribute %s of %s: %v", name, selector, err)
+	}
+	return v
+}
+
 func (s *session) screenshot(name string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
@@ -329,6 +340,28 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("circles:\n%s", txt)
 	}
 	s.screenshot("11c-risk-zh")
+	// The district map: one tile per street of the fixture, 东关街道 (44.0 as of
+	// the newest date) in the class of 40–45, 陈溪乡 (suppressed) and 道墟街道
+	// (no data) grey; a tile opens the newest screening filtered to its street.
+	if n := s.count("#risk-map svg g.tile"); n != 5 {
+		t.Fatalf("district map has %d tiles, want 5", n)
+	}
+	fill := func(col, row int) string {
+		return s.attr(fmt.Sprintf(`#risk-map g.tile[data-col="%d"][data-row="%d"] rect`, col, row), "fill")
+	}
+	if f := fill(1, 1); f != "#f8826d" {
+		t.Fatalf("东关街道 tile filled %s", f)
+	}
+	if f1, f2 := fill(1, 2), fill(0, 1); f1 != "#e2e8f0" || f2 != "#e2e8f0" {
+		t.Fatalf("陈溪乡 and 道墟街道 tiles filled %s and %s, want the no-data grey", f1, f2)
+	}
+	if txt := s.text("#risk-map"); !strings.Contains(txt, "东关街道：风险指数 44.0（2025-12-31，1,800 家企业）") || !strings.Contains(txt, "风险指数（0–100，越高风险越大）") {
+		t.Fatalf("district map text:\n%s", txt)
+	}
+	s.clickWait("map tile", `#risk-map g.tile[data-col="1"][data-row="0"]`, has("#explore-table"))
+	if txt := s.text("#explore-table tbody"); !strings.Contains(txt, "百官街道") || strings.Contains(txt, "曹娥街道") || strings.Contains(txt, "东关街道") {
+		t.Fatalf("the 百官街道 tile opened:\n%s", txt)
+	}
 	// Search by part of the name, then open the profile from the list.
 	s.do("find company",
 		chromedp.Navigate(srv+"/lab/companies"),
@@ -382,6 +415,9 @@ func TestConsoleInChromium(t *testing.T) {
 	}
 	s.screenshot("14b-explore-en")
 	s.do("risk en", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-industries")))
+	if txt := s.text("#risk-map"); !strings.Contains(txt, "Dongguan: risk index 44.0 (2025-12-31, 1,800 companies)") || !strings.Contains(txt, "Risk index (0–100") {
+		t.Fatalf("district map in English:\n%s", txt)
+	}
 	s.screenshot("14c-risk-en")
 
 	// A bank without the company's consent is refused by the access layer, in

@@ -111,6 +111,8 @@ func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, er
 				row = &lab.RiskRow{Name: name, Cells: make([]lab.RiskCell, len(v.Dates))}
 				if lv == riskindex.Industry {
 					row.NameEN = strings.TrimSpace(c.Industry + " " + datasets.IndustryNameEN(c.Industry))
+				} else {
+					row.NameEN = datasets.DistrictNameEN(name)
 				}
 				rows[name] = row
 				names = append(names, name)
@@ -134,6 +136,9 @@ func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, er
 		}
 		if lv == riskindex.District {
 			v.Districts = out
+			for _, d := range datasets.Districts() {
+				v.Map = append(v.Map, lab.MapTile{Name: d.Name, NameEN: d.NameEN, Col: d.Col, Row: d.Row})
+			}
 		} else {
 			v.Industries = out
 		}

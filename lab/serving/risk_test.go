@@ -73,4 +73,17 @@ func TestRiskView(t *testing.T) {
 			t.Fatalf("%s: change %v, want %v", row.Name, row.Change, want)
 		}
 	}
+	// Every district of the index has its one tile on the map, named alike.
+	tiles := map[string]int{}
+	for _, m := range v.Map {
+		tiles[m.Name]++
+	}
+	if len(v.Map) != len(datasets.Districts()) {
+		t.Fatalf("map of %d tiles, want the %d districts", len(v.Map), len(datasets.Districts()))
+	}
+	for _, row := range v.Districts {
+		if tiles[row.Name] != 1 || row.NameEN == "" {
+			t.Fatalf("district %s (%q) has %d tiles", row.Name, row.NameEN, tiles[row.Name])
+		}
+	}
 }
