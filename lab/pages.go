@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.caseRoutes()
 	s.recordsRoutes()
 	s.financingRoutes()
+	s.compareRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)
@@ -685,6 +686,9 @@ func (s *Server) startScreening(q *req) error {
 type screeningData struct {
 	S     Screening
 	Tiers template.HTML
+	// Compare links the comparison with the user's finished screening before
+	// this one ("" when there is none or comparing is not connected).
+	Compare string
 }
 
 func (d screeningData) refresh() int {
@@ -703,6 +707,15 @@ func (s *Server) screening(q *req) error {
 		return err
 	}
 	d := screeningData{S: sc}
+	if _, ok := s.o.Screenings.(ScreeningComparer); ok && sc.State == JobDone {
+		if done, err := s.doneScreenings(q); err == nil {
+			for i, o := range done {
+				if o.ID == sc.ID && i+1 < len(done) {
+					d.Compare = compareLink(s.o.Prefix, done[i+1].ID, sc.ID)
+				}
+			}
+		}
+	}
 	if len(sc.Tiers) > 0 {
 		bars := make([]svg.Bar, len(sc.Tiers))
 		for i, t := range sc.Tiers {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -325,6 +326,51 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in Chinese:\n%s", txt)
 	}
 	s.screenshot("11b-explore-zh")
+	// A second screening (the fixture moves every company's probability by its
+	// place: ×2.5, ×0.4, ×1, ×1.3, ×0.7) compared with the first: the tier ×
+	// tier table counted again here from the population.
+	s.do("second screening", chromedp.Navigate(srv+"/lab/screenings"), chromedp.WaitVisible(chromedp.CSS("#screen-form")))
+	s.clickWait("second screening", "#screen-submit", has("#screen-state"))
+	loc2, err := chromedp.Run(s.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.waitState(strings.TrimPrefix(loc2, srv), "#screen-state"); st != "done" {
+		t.Fatalf("second screening ended %s", st)
+	}
+	s.clickWait("compare", "#screen-compare", has("#cmp-table"))
+	tierOf := func(p float64) string {
+		switch {
+		case p >= 0.3:
+			return "high"
+		case p >= 0.1:
+			return "medium"
+		}
+		return "low"
+	}
+	moves := map[string]int{}
+	for i, c := range env.Screenings.Population {
+		later := min(0.99, c.Probability*[]float64{2.5, 0.4, 1, 1.3, 0.7}[i%5])
+		moves[tierOf(c.Probability)+">"+tierOf(later)]++
+	}
+	for _, a := range []string{"high", "medium", "low"} {
+		for _, b := range []string{"high", "medium", "low"} {
+			got := s.text(fmt.Sprintf(`#cmp-table td[data-from=%q][data-to=%q]`, a, b))
+			if got != strconv.Itoa(moves[a+">"+b]) {
+				t.Errorf("%s → %s: %q companies, want %d", a, b, got, moves[a+">"+b])
+			}
+		}
+	}
+	if moves["low>high"]+moves["medium>high"] == 0 {
+		t.Fatal("the fixture moves no company into the high tier")
+	}
+	if n := s.count("#cmp-entered tbody tr"); n != min(10, moves["low>high"]+moves["medium>high"]) {
+		t.Errorf("%d companies entered the high tier, want %d", n, moves["low>high"]+moves["medium>high"])
+	}
+	if txt := s.text("#cmp-rose"); !strings.Contains(txt, "上虞") || !strings.Contains(txt, "个百分点") || !strings.Contains(txt, "街道") {
+		t.Errorf("risers in Chinese with names and districts:\n%s", txt)
+	}
+	s.screenshot("11d-compare-zh")
 	// The regional risk index over time.
 	s.do("risk", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-districts")))
 	if n := s.count("#risk-trend svg polyline"); n != 1 {
@@ -414,6 +460,12 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in English:\n%s", txt)
 	}
 	s.screenshot("14b-explore-en")
+	s.do("compare en", chromedp.Navigate(srv+"/lab/screenings/compare"), chromedp.WaitVisible(chromedp.CSS("#cmp-form")))
+	s.clickWait("compare en", "#cmp-submit", has("#cmp-table"))
+	if txt := s.text("#cmp-summary"); !strings.Contains(txt, "moved to a riskier tier") || !strings.Contains(txt, "high (inspect more)") {
+		t.Errorf("comparison in English:\n%s", txt)
+	}
+	s.screenshot("14d-compare-en")
 	s.do("risk en", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-industries")))
 	if txt := s.text("#risk-map"); !strings.Contains(txt, "Dongguan: risk index 44.0 (2025-12-31, 1,800 companies)") || !strings.Contains(txt, "Risk index (0–100") {
 		t.Fatalf("district map in English:\n%s", txt)
