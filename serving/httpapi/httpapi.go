@@ -78,6 +78,9 @@ type Options struct {
 	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
 	// circles ranked by risk or exposure (riskindex.Circles; nil: off).
 	Circles *riskindex.Circles
+	// SmallFirms answers GET /v1/topics/small-firms: clusters of small firms by
+	// district × industry with their risk (nil: off).
+	SmallFirms *riskindex.SmallFirmTopic
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -138,6 +141,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.Circles != nil {
 		h.route("GET /v1/topics/guarantee-circles", "topic_circles", h.authed(h.circles))
+	}
+	if opts.SmallFirms != nil {
+		h.route("GET /v1/topics/small-firms", "topic_small_firms", h.authed(h.smallFirms))
 	}
 	if opts.Movers != nil {
 		h.route("GET /v1/risk-index/movers", "risk_movers", h.authed(h.movers))

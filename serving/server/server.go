@@ -409,7 +409,8 @@ func (s *Server) build(ctx context.Context) error {
 			Movers: func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error) {
 				return riskindex.FindMovers(ctx, o.Store, f)
 			},
-			Circles: riskindex.NewCircles(o.Store),
+			Circles:    riskindex.NewCircles(o.Store),
+			SmallFirms: riskindex.NewSmallFirmTopic(o.Store, riskindex.V1),
 			ModelDrift: func(ctx context.Context) (*modeldrift.Report, error) {
 				return s.drift.Report(ctx, s.holder.Current())
 			}})
