@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 
 	"github.com/xinyi-platform/xinyi/lab/svg"
@@ -27,15 +28,33 @@ type RiskCircle struct {
 	MaxPD     float64
 }
 
+// SmallCluster is the small firms of one district × industry cell with their
+// risk index beside the index of every firm of the cell.
+type SmallCluster struct {
+	District, DistrictEN, Industry string
+	// IndustryName and IndustryNameEN are the industry's section name.
+	IndustryName, IndustryNameEN string
+	Companies, CellCompanies     int
+	Red, Yellow                  int
+	MeanPD, Index, CellIndex     float64
+}
+
 // RiskTopicsView is what the regional risk page adds to the index: the companies
-// that worsened most between the two newest scored dates, and the riskiest
-// guarantee circles.
+// that worsened most between the two newest scored dates, the riskiest
+// guarantee circles and the riskiest clusters of small firms.
 type RiskTopicsView struct {
 	From, To                  string
 	Worse                     []RiskMover
 	ColourWorse, ColourBetter int
 	Circles                   []RiskCircle
 	CircleCount               int
+	// SmallAsOf is the scored date of the small-firm clusters; SmallHeadcount
+	// the bound (fewer insured employees); SmallFirms the small firms scored;
+	// SmallClusters the clusters shown in all, SmallSuppressed those too small.
+	SmallAsOf                      string
+	SmallHeadcount, SmallFirms     int
+	SmallClusters, SmallSuppressed int
+	Small                          []SmallCluster
 }
 
 // RiskTopics is an optional ability of a RiskIndex backend.
@@ -102,6 +121,13 @@ func (s *Server) riskMap(q *req, v RiskView) (string, error) {
 }
 
 func init() {
+	// div is a share of two counts (NaN when the whole is zero: "—").
+	funcs["div"] = func(part, whole int) float64 {
+		if whole == 0 {
+			return math.NaN()
+		}
+		return float64(part) / float64(whole)
+	}
 	for k, v := range riskTopicMessages {
 		messages[k] = v
 	}
@@ -127,5 +153,13 @@ var riskTopicMessages = map[string][2]string{
 	"risk.mapSuppressed":   {"%s：企业过少，%s 的指数不公布", "%s: too few companies, the index of %s is not shown"},
 	"risk.mapNone":         {"%s：%s 无评分企业", "%s: no companies scored on %s"},
 	"risk.mapClick":        {"。点击查看最近一次筛查中该区的企业。", ". Click for the district's companies in the latest screening."},
+	"risk.small":           {"小微企业聚集区", "Clusters of small firms"},
+	"risk.smallNote":       {"%s：参保职工少于 %s 人的小微企业共 %s 家，按区县和行业分为 %s 个聚集区（另有 %s 个不足 10 家、不公布）；按小微企业的风险指数从高到低排列，并与该区县行业全部企业的指数对照。", "%[1]s: %[3]s small firms (fewer than %[2]s insured employees) in %[4]s clusters by district and industry (%[5]s more of fewer than 10 firms not shown); riskiest first, beside the index of every firm of the same district and industry."},
+	"risk.smallFirms":      {"小微企业数", "Small firms"},
+	"risk.smallShare":      {"占该区县行业", "Share of the cell"},
+	"risk.smallIndex":      {"小微企业指数", "Small firms' index"},
+	"risk.cellIndex":       {"全部企业指数", "Index of all firms"},
+	"risk.meanPD":          {"平均违约概率", "Mean PD"},
+	"risk.redYellow":       {"红码 / 黄码", "Red / yellow"},
 	"risk.mapNote":         {"每个方块是一个区，位置大致对应其地理方位；颜色按风险指数分档，与下方表格一致。", "Each tile is a district, placed roughly where it lies; colours follow the index in the same classes as the tables below."},
 }

@@ -385,6 +385,10 @@ func TestConsoleInChromium(t *testing.T) {
 	if txt := s.text("#risk-circles"); !strings.Contains(txt, "2,350 万元") || !strings.Contains(txt, "上虞龙盛纺织有限公司 03、") {
 		t.Fatalf("circles:\n%s", txt)
 	}
+	// Clusters of small firms: 412 of the 530 firms of 东关街道 manufacturing are small (77.7%).
+	if txt := s.text("#risk-small"); !strings.Contains(txt, "小微企业共 6,412 家") || !strings.Contains(txt, "77.7%") || !strings.Contains(txt, "制造业") {
+		t.Fatalf("small-firm clusters:\n%s", txt)
+	}
 	s.screenshot("11c-risk-zh")
 	// The district map: one tile per street of the fixture, 东关街道 (44.0 as of
 	// the newest date) in the class of 40–45, 陈溪乡 (suppressed) and 道墟街道

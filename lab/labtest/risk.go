@@ -56,5 +56,10 @@ func (RiskFixture) RiskTopics(context.Context, lab.Principal) (lab.RiskTopicsVie
 		CircleCount: 38,
 		Circles: []lab.RiskCircle{
 			{Members: []string{"上虞龙盛纺织有限公司 03", "上虞华宇塑业有限公司 05", "上虞舜江建材有限公司 08"}, Size: 3, Given: 23_500_000, Defaulted: 1, Red: 2, MaxPD: 0.41},
+		},
+		SmallAsOf: "2025-12-31", SmallHeadcount: 20, SmallFirms: 6412, SmallClusters: 41, SmallSuppressed: 9,
+		Small: []lab.SmallCluster{
+			{District: "东关街道", DistrictEN: "Dongguan", Industry: "C", IndustryName: "制造业", IndustryNameEN: "Manufacturing", Companies: 412, CellCompanies: 530, Red: 61, Yellow: 88, MeanPD: 0.094, Index: 28.9, CellIndex: 24.1},
+			{District: "百官街道", DistrictEN: "Baiguan", Industry: "F", IndustryName: "批发和零售业", IndustryNameEN: "Wholesale and retail trades", Companies: 1207, CellCompanies: 1320, Red: 97, Yellow: 170, MeanPD: 0.061, Index: 20.2, CellIndex: 19.5},
 		}}, nil
 }

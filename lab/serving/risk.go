@@ -20,6 +20,7 @@ type Risk struct {
 	cache   *riskindex.Cache
 	store   blob.Store         // nil: no movers or circles
 	circles *riskindex.Circles // over store
+	small   *riskindex.SmallFirmTopic
 }
 
 // NewRisk returns the console's view of the index in cache.
@@ -28,12 +29,13 @@ func NewRisk(cache *riskindex.Cache) *Risk { return &Risk{cache: cache} }
 // WithTopics adds the movers and the guarantee circles of the score history
 // and raw tables in store.
 func (r *Risk) WithTopics(store blob.Store) *Risk {
-	r.store, r.circles = store, riskindex.NewCircles(store)
+	r.store, r.circles, r.small = store, riskindex.NewCircles(store), riskindex.NewSmallFirmTopic(store, riskindex.V1)
 	return r
 }
 
 // RiskTopics implements lab.RiskTopics: the ten companies that worsened most
-// between the two newest scored dates and the ten riskiest circles.
+// between the two newest scored dates, the ten riskiest circles and the ten
+// riskiest clusters of small firms.
 func (r *Risk) RiskTopics(ctx context.Context, _ lab.Principal) (lab.RiskTopicsView, error) {
 	var v lab.RiskTopicsView
 	if r.store == nil {
@@ -76,6 +78,18 @@ func (r *Risk) RiskTopics(ctx context.Context, _ lab.Principal) (lab.RiskTopicsV
 				rc.Members = append(rc.Members, name)
 			}
 			v.Circles = append(v.Circles, rc)
+		}
+	}
+	sf, err := r.small.Report(ctx, 0, 10)
+	if err != nil && !errors.Is(err, riskindex.ErrNoRuns) {
+		return v, err
+	}
+	if sf != nil {
+		v.SmallAsOf, v.SmallHeadcount, v.SmallFirms, v.SmallClusters, v.SmallSuppressed = sf.AsOf, sf.Headcount, sf.Small, sf.Clusters, sf.Suppressed
+		for _, c := range sf.Top {
+			v.Small = append(v.Small, lab.SmallCluster{District: c.District, DistrictEN: datasets.DistrictNameEN(c.District), Industry: c.Industry,
+				IndustryName: c.IndustryName, IndustryNameEN: datasets.IndustryNameEN(c.Industry), Companies: c.Companies, CellCompanies: c.CellCompanies,
+				Red: c.Red, Yellow: c.Yellow, MeanPD: c.MeanPD, Index: c.Index, CellIndex: c.CellIndex})
 		}
 	}
 	return v, nil
