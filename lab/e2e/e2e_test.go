@@ -370,7 +370,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if txt := s.text("#cmp-rose"); !strings.Contains(txt, "上虞") || !strings.Contains(txt, "个百分点") || !strings.Contains(txt, "街道") {
 		t.Errorf("risers in Chinese with names and districts:\n%s", txt)
 	}
-	s.screenshot("11d-compare-zh")
+	s.screenshot("11e-compare-zh")
 	// The regional risk index over time.
 	s.do("risk", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-districts")))
 	if n := s.count("#risk-trend svg polyline"); n != 1 {
@@ -469,7 +469,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if txt := s.text("#cmp-summary"); !strings.Contains(txt, "moved to a riskier tier") || !strings.Contains(txt, "high (inspect more)") {
 		t.Errorf("comparison in English:\n%s", txt)
 	}
-	s.screenshot("14d-compare-en")
+	s.screenshot("14e-compare-en")
 	s.do("risk en", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-industries")))
 	if txt := s.text("#risk-map"); !strings.Contains(txt, "Dongguan: risk index 44.0 (2025-12-31, 1,800 companies)") || !strings.Contains(txt, "Risk index (0–100") {
 		t.Fatalf("district map in English:\n%s", txt)
