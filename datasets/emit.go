@@ -229,6 +229,7 @@ func (e *emitter) company(i int, c *company) {
 		District: districts[c.district].Code, DistrictName: districts[c.district].Name,
 		Founded: c.founded, RegisteredCapital: c.regCap, SubscribedCapital: c.subCap,
 		PaidInCapital: c.paidCap, LegalRep: c.legalRep, LegalRepPhone: legalRepPhone(c.code),
+		Address:   registeredAddress(c.code, c.district),
 		LegalForm: c.legalForm, Status: status, StatusDate: statusDate,
 	})
 }
@@ -619,4 +620,33 @@ func legalRepPhone(code string) string {
 	v := h.Sum64()
 	prefixes := [...]string{"133", "135", "137", "138", "139", "150", "158", "177", "186", "189"}
 	return fmt.Sprintf("%s%08d", prefixes[v%uint64(len(prefixes))], (v/16)%100_000_000)
+}
+
+// streets are roads of each generated district (by index into districts), for
+// the registered addresses.
+var streets = [][]string{
+	{"季华五路", "汾江中路", "祖庙路", "岭南大道北", "绿景一路", "文华北路", "魁奇二路", "张槎一路"},
+	{"南海大道北", "桂澜北路", "海八东路", "灯湖东路", "佛平三路", "广佛路", "里水大道中", "狮山大道"},
+	{"德胜东路", "南国东路", "碧桂路", "容桂大道中", "乐从大道", "顺番公路", "伦教永丰路", "北滘南源路"},
+	{"广海大道西", "健力宝南路", "三达路", "康乐路", "芦苞大道", "乐平大道", "云东海大道", "白坭大道"},
+	{"海华大道", "江湾一路", "沧江路", "富湾大道", "杨和大道", "明城大道", "更合大道", "荷富路"},
+}
+
+// registeredAddress is a company's registered address in its district, derived
+// from its code alone (as legalRepPhone) so that adding it drew nothing from the
+// generator's streams.
+func registeredAddress(code string, district uint8) string {
+	h := fnv.New64a()
+	h.Write([]byte("address|"))
+	h.Write([]byte(code))
+	v := h.Sum64()
+	roads := streets[int(district)%len(streets)]
+	addr := fmt.Sprintf("广东省佛山市%s%s%d号", districts[district].Name, roads[v%uint64(len(roads))], 1+(v/8)%398)
+	switch (v / 4096) % 3 {
+	case 0:
+		addr += fmt.Sprintf("%d栋%d室", 1+(v/16384)%12, 100*(1+(v/262144)%18)+1+(v/8388608)%12)
+	case 1:
+		addr += "之" + string([]rune("一二三四五六七八九")[(v/16384)%9])
+	}
+	return addr
 }

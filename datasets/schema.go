@@ -265,9 +265,11 @@ type CompanyRow struct {
 	// the contact a company account's activation code is sent to. Personal data:
 	// never shown, exported or used as an indicator.
 	LegalRepPhone string `parquet:"legal_rep_phone"`
-	LegalForm     string `parquet:"legal_form,dict"`
-	Status        string `parquet:"status,dict"`
-	StatusDate    Day    `parquet:"status_date,date"`
+	// Address is the registered address (住所) as the registry records it.
+	Address    string `parquet:"address"`
+	LegalForm  string `parquet:"legal_form,dict"`
+	Status     string `parquet:"status,dict"`
+	StatusDate Day    `parquet:"status_date,date"`
 }
 
 // TaxRow is one monthly tax declaration. tax_paid = vat_paid + income_tax_paid

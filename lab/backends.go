@@ -716,6 +716,16 @@ type RiskView struct {
 	Districts, Industries []RiskRow
 	MethodVersion         string
 	ExplainZH, ExplainEN  string
+	// Map places the region's districts on its tile map (none: no map). A
+	// tile's Name matches a Districts row's.
+	Map []MapTile
+}
+
+// MapTile is one district's place on the region's tile map: column from the
+// west, row from the north.
+type MapTile struct {
+	Name, NameEN string
+	Col, Row     int
 }
 
 // RiskIndex reads the regional risk index (serving/riskindex). Optional.
@@ -821,4 +831,45 @@ type ConsentAsks interface {
 	CompanyName(ctx context.Context, code string) string
 	RequestConsent(ctx context.Context, p Principal, code, note string, until time.Time) (ConsentRequest, error)
 	RequestsOf(ctx context.Context, p Principal) ([]ConsentRequest, error)
+}
+
+// ComparedCompany is one company of a comparison of two screenings. A company
+// only in the later screening has an empty FromTier.
+type ComparedCompany struct {
+	Code, Name, District, Industry string
+	// IndustryName and IndustryNameEN are the industry's section name.
+	IndustryName, IndustryNameEN   string
+	FromRank, ToRank               int
+	FromProbability, ToProbability float64
+	Change                         float64
+	FromTier, ToTier               string
+	// Steps is how many tiers the company moved towards the top (negative: away).
+	Steps int
+}
+
+// ComparedList is a list of compared companies cut short, with its full count.
+type ComparedList struct {
+	Count     int
+	Companies []ComparedCompany
+}
+
+// ScreeningComparison is how a later screening differs from an earlier one of
+// the same task.
+type ScreeningComparison struct {
+	From, To Screening
+	// Tiers orders the tiers, the top tier first; Table[i][j] counts the
+	// companies in both screenings that went from Tiers[i] to Tiers[j].
+	Tiers                 []string
+	Table                 [][]int
+	InBoth, New, Gone     int
+	NewByTier, GoneByTier map[string]int
+	Up, Down, Same        int
+	EnteredTop, LeftTop   ComparedList
+	Rose, Fell            ComparedList
+}
+
+// ScreeningComparer compares two finished screenings of the user's institution
+// (optional; a Screenings backend that implements it gets the comparison page).
+type ScreeningComparer interface {
+	CompareScreenings(ctx context.Context, p Principal, from, to string) (ScreeningComparison, error)
 }

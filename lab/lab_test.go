@@ -859,3 +859,46 @@ func TestNotConnected(t *testing.T) {
 		t.Fatal("New without Auth succeeded")
 	}
 }
+
+func TestCompareScreenings(t *testing.T) {
+	env, srv := setup(t)
+	reg := as(t, env, srv, labtest.Regulator)
+	if p := reg.get("/lab/screenings/compare"); p.status != 200 || !strings.Contains(p.body, "至少需要两次已完成的筛查") {
+		t.Fatalf("without screenings: %d\n%s", p.status, p.body)
+	}
+	tok := reg.csrf("/lab/screenings")
+	var ids []string
+	for range 2 {
+		p := reg.post("/lab/screenings", url.Values{"csrf": {tok}, "model": {"violation:champion"}})
+		loc := p.header.Get("Location")
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && !strings.Contains(reg.get(loc).body, `data-state="done"`) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		ids = append(ids, loc[strings.LastIndex(loc, "/")+1:])
+	}
+	// The later screening's page links the comparison with the earlier one.
+	if p := reg.get("/lab/screenings/" + ids[1]); !strings.Contains(p.body, `href="/lab/screenings/compare?from=`+ids[0]+`&amp;to=`+ids[1]+`"`) {
+		t.Fatalf("no comparison link on the later screening:\n%s", p.body)
+	}
+	p := reg.get("/lab/screenings/compare?from=" + ids[0] + "&to=" + ids[1])
+	if p.status != 200 || !strings.Contains(p.body, `id="cmp-table"`) || !strings.Contains(p.body, "两次均参与筛查的企业 40 家") {
+		t.Fatalf("comparison: %d\n%s", p.status, p.body)
+	}
+	for q, want := range map[string]string{
+		"from=" + ids[0] + "&to=" + ids[0]: "请选择两次不同的筛查",
+		"from=" + ids[0]:                   "请选择两次已完成的筛查",
+		"from=" + ids[0] + "&to=nope":      "nope",
+	} {
+		p := reg.get("/lab/screenings/compare?" + q)
+		if p.status < 400 || !strings.Contains(p.body, want) {
+			t.Errorf("%s: %d, want a refusal saying %q\n%s", q, p.status, want, p.body)
+		}
+		noLeak(t, p)
+	}
+	// A bank may not screen, so it may not compare either.
+	bank := as(t, env, srv, labtest.Banker)
+	if p := bank.get("/lab/screenings/compare?from=" + ids[0] + "&to=" + ids[1]); p.status != http.StatusForbidden {
+		t.Fatalf("bank: %d", p.status)
+	}
+}

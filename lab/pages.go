@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.caseRoutes()
 	s.recordsRoutes()
 	s.financingRoutes()
+	s.compareRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)
@@ -757,6 +758,9 @@ func (s *Server) startScreening(q *req) error {
 type screeningData struct {
 	S     Screening
 	Tiers template.HTML
+	// Compare links the comparison with the user's finished screening before
+	// this one ("" when there is none or comparing is not connected).
+	Compare string
 }
 
 func (d screeningData) refresh() int {
@@ -775,6 +779,15 @@ func (s *Server) screening(q *req) error {
 		return err
 	}
 	d := screeningData{S: sc}
+	if _, ok := s.o.Screenings.(ScreeningComparer); ok && sc.State == JobDone {
+		if done, err := s.doneScreenings(q); err == nil {
+			for i, o := range done {
+				if o.ID == sc.ID && i+1 < len(done) {
+					d.Compare = compareLink(s.o.Prefix, done[i+1].ID, sc.ID)
+				}
+			}
+		}
+	}
 	if len(sc.Tiers) > 0 {
 		bars := make([]svg.Bar, len(sc.Tiers))
 		for i, t := range sc.Tiers {
@@ -1059,6 +1072,8 @@ type riskData struct {
 	// Topics, when the backend has them: movers and guarantee circles.
 	Topics *RiskTopicsView
 	Trend  template.HTML
+	// Map is the districts' tile map as of the newest date.
+	Map template.HTML
 	// Shown are the indexes of the dates the tables show (the newest six).
 	Shown []int
 }
@@ -1101,6 +1116,11 @@ func (s *Server) risk(q *req) error {
 	if len(pts) >= 2 {
 		if d.Trend, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("risk.region"), Points: pts}}, ticks,
 			svg.Options{Title: q.lang.T("risk.trend"), YLabel: q.lang.T("risk.index"), Width: 640, Height: 260})); err != nil {
+			return err
+		}
+	}
+	if len(v.Map) > 0 && len(v.Dates) > 0 {
+		if d.Map, err = chart(s.riskMap(q, v)); err != nil {
 			return err
 		}
 	}

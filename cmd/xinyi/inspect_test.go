@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,11 @@ func TestInspectCommands(t *testing.T) {
 	}
 	lines := strings.Split(string(csvs[0]), "\r\n")
 	fields := strings.Split(lines[1], ",")
-	company, team := fields[0], strings.Split(fields[4], "、")
+	col := slices.Index(strings.Split(strings.TrimPrefix(lines[0], "\ufeff"), ","), "检查人员")
+	if col < 0 || len(fields) <= col {
+		t.Fatalf("plan export without the inspectors' column:\n%s", csvs[0])
+	}
+	company, team := fields[0], strings.Split(fields[col], "、")
 
 	_, errOut, code := run(t, "inspect", "plan", "-store", store, "-key", bankKey, "-screening", job.ID, "-inspectors", "a,b")
 	if code == 0 || !strings.Contains(errOut, "forbidden") {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,17 @@ func (s *session) text(selector string) string {
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf("(document.querySelector(%q)||{}).textContent||''", selector)))
 	if err != nil {
 		s.t.Fatalf("text %s: %v", selector, err)
+	}
+	return v
+}
+
+func (s *session) attr(selector, name string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf("(document.querySelector(%q)||{getAttribute:()=>''}).getAttribute(%q)||''", selector, name)))
+	if err != nil {
+		s.t.Fatalf("attribute %s of %s: %v", name, selector, err)
 	}
 	return v
 }
@@ -346,6 +358,51 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in Chinese:\n%s", txt)
 	}
 	s.screenshot("11b-explore-zh")
+	// A second screening (the fixture moves every company's probability by its
+	// place: ×2.5, ×0.4, ×1, ×1.3, ×0.7) compared with the first: the tier ×
+	// tier table counted again here from the population.
+	s.do("second screening", chromedp.Navigate(srv+"/lab/screenings"), chromedp.WaitVisible(chromedp.CSS("#screen-form")))
+	s.clickWait("second screening", "#screen-submit", has("#screen-state"))
+	loc2, err := chromedp.Run(s.ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.waitState(strings.TrimPrefix(loc2, srv), "#screen-state"); st != "done" {
+		t.Fatalf("second screening ended %s", st)
+	}
+	s.clickWait("compare", "#screen-compare", has("#cmp-table"))
+	tierOf := func(p float64) string {
+		switch {
+		case p >= 0.3:
+			return "high"
+		case p >= 0.1:
+			return "medium"
+		}
+		return "low"
+	}
+	moves := map[string]int{}
+	for i, c := range env.Screenings.Population {
+		later := min(0.99, c.Probability*[]float64{2.5, 0.4, 1, 1.3, 0.7}[i%5])
+		moves[tierOf(c.Probability)+">"+tierOf(later)]++
+	}
+	for _, a := range []string{"high", "medium", "low"} {
+		for _, b := range []string{"high", "medium", "low"} {
+			got := s.text(fmt.Sprintf(`#cmp-table td[data-from=%q][data-to=%q]`, a, b))
+			if got != strconv.Itoa(moves[a+">"+b]) {
+				t.Errorf("%s → %s: %q companies, want %d", a, b, got, moves[a+">"+b])
+			}
+		}
+	}
+	if moves["low>high"]+moves["medium>high"] == 0 {
+		t.Fatal("the fixture moves no company into the high tier")
+	}
+	if n := s.count("#cmp-entered tbody tr"); n != min(10, moves["low>high"]+moves["medium>high"]) {
+		t.Errorf("%d companies entered the high tier, want %d", n, moves["low>high"]+moves["medium>high"])
+	}
+	if txt := s.text("#cmp-rose"); !strings.Contains(txt, "上虞") || !strings.Contains(txt, "个百分点") || !strings.Contains(txt, "街道") {
+		t.Errorf("risers in Chinese with names and districts:\n%s", txt)
+	}
+	s.screenshot("11e-compare-zh")
 	// The regional risk index over time.
 	s.do("risk", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-districts")))
 	if n := s.count("#risk-trend svg polyline"); n != 1 {
@@ -360,7 +417,33 @@ func TestConsoleInChromium(t *testing.T) {
 	if txt := s.text("#risk-circles"); !strings.Contains(txt, "2,350 万元") || !strings.Contains(txt, "上虞龙盛纺织有限公司 03、") {
 		t.Fatalf("circles:\n%s", txt)
 	}
+	// Clusters of small firms: 412 of the 530 firms of 东关街道 manufacturing are small (77.7%).
+	if txt := s.text("#risk-small"); !strings.Contains(txt, "小微企业共 6,412 家") || !strings.Contains(txt, "77.7%") || !strings.Contains(txt, "制造业") {
+		t.Fatalf("small-firm clusters:\n%s", txt)
+	}
 	s.screenshot("11c-risk-zh")
+	// The district map: one tile per street of the fixture, 东关街道 (44.0 as of
+	// the newest date) in the class of 40–45, 陈溪乡 (suppressed) and 道墟街道
+	// (no data) grey; a tile opens the newest screening filtered to its street.
+	if n := s.count("#risk-map svg g.tile"); n != 5 {
+		t.Fatalf("district map has %d tiles, want 5", n)
+	}
+	fill := func(col, row int) string {
+		return s.attr(fmt.Sprintf(`#risk-map g.tile[data-col="%d"][data-row="%d"] rect`, col, row), "fill")
+	}
+	if f := fill(1, 1); f != "#f8826d" {
+		t.Fatalf("东关街道 tile filled %s", f)
+	}
+	if f1, f2 := fill(1, 2), fill(0, 1); f1 != "#e2e8f0" || f2 != "#e2e8f0" {
+		t.Fatalf("陈溪乡 and 道墟街道 tiles filled %s and %s, want the no-data grey", f1, f2)
+	}
+	if txt := s.text("#risk-map"); !strings.Contains(txt, "东关街道：风险指数 44.0（2025-12-31，1,800 家企业）") || !strings.Contains(txt, "风险指数（0–100，越高风险越大）") {
+		t.Fatalf("district map text:\n%s", txt)
+	}
+	s.clickWait("map tile", `#risk-map g.tile[data-col="1"][data-row="0"]`, has("#explore-table"))
+	if txt := s.text("#explore-table tbody"); !strings.Contains(txt, "百官街道") || strings.Contains(txt, "曹娥街道") || strings.Contains(txt, "东关街道") {
+		t.Fatalf("the 百官街道 tile opened:\n%s", txt)
+	}
 	// Search by part of the name, then open the profile from the list.
 	s.do("find company",
 		chromedp.Navigate(srv+"/lab/companies"),
@@ -413,7 +496,16 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("explorer in English:\n%s", txt)
 	}
 	s.screenshot("14b-explore-en")
+	s.do("compare en", chromedp.Navigate(srv+"/lab/screenings/compare"), chromedp.WaitVisible(chromedp.CSS("#cmp-form")))
+	s.clickWait("compare en", "#cmp-submit", has("#cmp-table"))
+	if txt := s.text("#cmp-summary"); !strings.Contains(txt, "moved to a riskier tier") || !strings.Contains(txt, "high (inspect more)") {
+		t.Errorf("comparison in English:\n%s", txt)
+	}
+	s.screenshot("14e-compare-en")
 	s.do("risk en", chromedp.Navigate(srv+"/lab/risk"), chromedp.WaitVisible(chromedp.CSS("#risk-industries")))
+	if txt := s.text("#risk-map"); !strings.Contains(txt, "Dongguan: risk index 44.0 (2025-12-31, 1,800 companies)") || !strings.Contains(txt, "Risk index (0–100") {
+		t.Fatalf("district map in English:\n%s", txt)
+	}
 	s.screenshot("14c-risk-en")
 
 	// A bank without the company's consent is refused by the access layer, in

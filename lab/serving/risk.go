@@ -20,6 +20,7 @@ type Risk struct {
 	cache   *riskindex.Cache
 	store   blob.Store         // nil: no movers or circles
 	circles *riskindex.Circles // over store
+	small   *riskindex.SmallFirmTopic
 }
 
 // NewRisk returns the console's view of the index in cache.
@@ -28,12 +29,13 @@ func NewRisk(cache *riskindex.Cache) *Risk { return &Risk{cache: cache} }
 // WithTopics adds the movers and the guarantee circles of the score history
 // and raw tables in store.
 func (r *Risk) WithTopics(store blob.Store) *Risk {
-	r.store, r.circles = store, riskindex.NewCircles(store)
+	r.store, r.circles, r.small = store, riskindex.NewCircles(store), riskindex.NewSmallFirmTopic(store, riskindex.V1)
 	return r
 }
 
 // RiskTopics implements lab.RiskTopics: the ten companies that worsened most
-// between the two newest scored dates and the ten riskiest circles.
+// between the two newest scored dates, the ten riskiest circles and the ten
+// riskiest clusters of small firms.
 func (r *Risk) RiskTopics(ctx context.Context, _ lab.Principal) (lab.RiskTopicsView, error) {
 	var v lab.RiskTopicsView
 	if r.store == nil {
@@ -78,6 +80,18 @@ func (r *Risk) RiskTopics(ctx context.Context, _ lab.Principal) (lab.RiskTopicsV
 			v.Circles = append(v.Circles, rc)
 		}
 	}
+	sf, err := r.small.Report(ctx, 0, 10)
+	if err != nil && !errors.Is(err, riskindex.ErrNoRuns) {
+		return v, err
+	}
+	if sf != nil {
+		v.SmallAsOf, v.SmallHeadcount, v.SmallFirms, v.SmallClusters, v.SmallSuppressed = sf.AsOf, sf.Headcount, sf.Small, sf.Clusters, sf.Suppressed
+		for _, c := range sf.Top {
+			v.Small = append(v.Small, lab.SmallCluster{District: c.District, DistrictEN: datasets.DistrictNameEN(c.District), Industry: c.Industry,
+				IndustryName: c.IndustryName, IndustryNameEN: datasets.IndustryNameEN(c.Industry), Companies: c.Companies, CellCompanies: c.CellCompanies,
+				Red: c.Red, Yellow: c.Yellow, MeanPD: c.MeanPD, Index: c.Index, CellIndex: c.CellIndex})
+		}
+	}
 	return v, nil
 }
 
@@ -111,6 +125,8 @@ func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, er
 				row = &lab.RiskRow{Name: name, Cells: make([]lab.RiskCell, len(v.Dates))}
 				if lv == riskindex.Industry {
 					row.NameEN = strings.TrimSpace(c.Industry + " " + datasets.IndustryNameEN(c.Industry))
+				} else {
+					row.NameEN = datasets.DistrictNameEN(name)
 				}
 				rows[name] = row
 				names = append(names, name)
@@ -134,6 +150,9 @@ func (r *Risk) RiskIndex(ctx context.Context, _ lab.Principal) (lab.RiskView, er
 		}
 		if lv == riskindex.District {
 			v.Districts = out
+			for _, d := range datasets.Districts() {
+				v.Map = append(v.Map, lab.MapTile{Name: d.Name, NameEN: d.NameEN, Col: d.Col, Row: d.Row})
+			}
 		} else {
 			v.Industries = out
 		}

@@ -43,6 +43,23 @@ func TestRiskView(t *testing.T) {
 		}
 	}
 	cache := riskindex.NewCache(store, riskindex.V1)
+	// The small-firm clusters on the page are the topic's, named in both languages.
+	topics, err := NewRisk(cache).WithTopics(store).RiskTopics(ctx, lab.Principal{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sf, err := riskindex.SmallFirms(ctx, store, riskindex.V1, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topics.SmallAsOf != "2023-12-31" || topics.SmallFirms != sf.Small || len(topics.Small) != len(sf.Top) || len(sf.Top) == 0 {
+		t.Fatalf("small-firm clusters %+v, want %+v", topics, sf)
+	}
+	for i, c := range topics.Small {
+		if c.District != sf.Top[i].District || c.Index != sf.Top[i].Index || c.DistrictEN == "" || c.IndustryNameEN == "" {
+			t.Fatalf("cluster %d %+v, want %+v", i, c, sf.Top[i])
+		}
+	}
 	v, err := NewRisk(cache).RiskIndex(ctx, lab.Principal{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +88,19 @@ func TestRiskView(t *testing.T) {
 			}
 		} else if row.Change != want {
 			t.Fatalf("%s: change %v, want %v", row.Name, row.Change, want)
+		}
+	}
+	// Every district of the index has its one tile on the map, named alike.
+	tiles := map[string]int{}
+	for _, m := range v.Map {
+		tiles[m.Name]++
+	}
+	if len(v.Map) != len(datasets.Districts()) {
+		t.Fatalf("map of %d tiles, want the %d districts", len(v.Map), len(datasets.Districts()))
+	}
+	for _, row := range v.Districts {
+		if tiles[row.Name] != 1 || row.NameEN == "" {
+			t.Fatalf("district %s (%q) has %d tiles", row.Name, row.NameEN, tiles[row.Name])
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/httperr"
 	"github.com/xinyi-platform/xinyi/serving"
 	"github.com/xinyi-platform/xinyi/serving/oip"
+	"github.com/xinyi-platform/xinyi/serving/screencompare"
 )
 
 func readBody(r *http.Request) ([]byte, error) {
@@ -190,6 +191,25 @@ func (h *handler) screeningGet(ctx context.Context, p serving.Principal, r *http
 		return 0, nil, err
 	}
 	return http.StatusOK, j, nil
+}
+
+// screeningCompare answers GET /v1/screenings/{id}/compare/{other}?limit=N: how
+// the later screening other differs from id, both of the caller's institution
+// (the screener authorizes each; another institution's is unknown).
+func (h *handler) screeningCompare(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	var q screencompare.Query
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > screencompare.MaxLimit {
+			return 0, nil, fmt.Errorf("%w: limit %q is not a number from 1 to %d", serving.ErrInvalidInput, v, screencompare.MaxLimit)
+		}
+		q.Limit = n
+	}
+	c, err := h.opts.Compare.Compare(ctx, p, r.PathValue("id"), r.PathValue("other"), q)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, c, nil
 }
 
 // scoreHistory answers GET /v1/companies/{code}/scores: the company's figures as

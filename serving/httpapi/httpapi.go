@@ -1,5 +1,6 @@
 // Package httpapi is serving's HTTP/JSON surface: credit assessments
-// (POST /v1/assessments and its batch form), screening jobs, inspection plans drawn
+// (POST /v1/assessments and its batch form), screening jobs and the comparison of two
+// (GET /v1/screenings/{id}/compare/{other}), inspection plans drawn
 // from them with their results and hit rates (inspection.go), and the Open Inference
 // Protocol v2 REST endpoints (/v2/...). It authenticates API keys, applies per-key rate
 // limits, request size limits and deadlines, and maps every error to a status code in
@@ -44,6 +45,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/policy"
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 	"github.com/xinyi-platform/xinyi/serving/scores"
+	"github.com/xinyi-platform/xinyi/serving/screencompare"
 )
 
 // Options configure the handler. Service, OIP and Authorizer are required.
@@ -55,6 +57,9 @@ type Options struct {
 	Consents serving.ConsentManager
 	// Screener runs screening jobs; nil disables /v1/screenings.
 	Screener *serving.Screener
+	// Compare answers GET /v1/screenings/{id}/compare/{other}: how screening
+	// other differs from the earlier screening id (nil: off).
+	Compare *screencompare.Comparer
 	// Inspections draws inspection plans from screenings and records their
 	// results; nil disables /v1/screenings/{id}/plans, /v1/plans and
 	// /v1/inspections.
@@ -74,6 +79,9 @@ type Options struct {
 	// Circles answers GET /v1/topics/guarantee-circles: the region's guarantee
 	// circles ranked by risk or exposure (riskindex.Circles; nil: off).
 	Circles *riskindex.Circles
+	// SmallFirms answers GET /v1/topics/small-firms: clusters of small firms by
+	// district × industry with their risk (nil: off).
+	SmallFirms *riskindex.SmallFirmTopic
 	// Limiter limits requests per API key; nil means no limit.
 	Limiter serving.Limiter
 	// Metrics records request latencies; nil means none.
@@ -123,6 +131,9 @@ func New(opts Options) (http.Handler, error) {
 		h.route("POST /v1/screenings", "screening_start", h.authed(h.screeningStart))
 		h.route("GET /v1/screenings/{id}", "screening_get", h.authed(h.screeningGet))
 	}
+	if opts.Compare != nil {
+		h.route("GET /v1/screenings/{id}/compare/{other}", "screening_compare", h.authed(h.screeningCompare))
+	}
 	if opts.RiskIndex != nil {
 		h.route("GET /v1/risk-index", "risk_index", h.authed(h.riskIndex))
 	}
@@ -131,6 +142,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.Circles != nil {
 		h.route("GET /v1/topics/guarantee-circles", "topic_circles", h.authed(h.circles))
+	}
+	if opts.SmallFirms != nil {
+		h.route("GET /v1/topics/small-firms", "topic_small_firms", h.authed(h.smallFirms))
 	}
 	if opts.Movers != nil {
 		h.route("GET /v1/risk-index/movers", "risk_movers", h.authed(h.movers))
@@ -287,7 +301,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusNotFound, "unknown_plan"
 	case errors.Is(err, inspection.ErrUnknownScreening):
 		return http.StatusNotFound, "unknown_screening"
-	case errors.Is(err, inspection.ErrScreeningNotDone):
+	case errors.Is(err, inspection.ErrScreeningNotDone), errors.Is(err, screencompare.ErrNotDone):
 		return http.StatusConflict, "screening_not_done"
 	case errors.Is(err, inspection.ErrAlreadyRecorded):
 		return http.StatusConflict, "already_recorded"

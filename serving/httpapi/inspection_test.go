@@ -138,7 +138,7 @@ func TestInspectionLoopOverHTTP(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" ||
 		resp.Header.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="plan-%d.csv"`, id) ||
-		!strings.HasPrefix(string(data), "\ufeff统一社会信用代码,企业名称,风险层级,违法概率,检查人员") || strings.Count(string(data), "\r\n") != 5 {
+		!strings.HasPrefix(string(data), "\ufeff统一社会信用代码,企业名称,住所,所属区县,行业,风险层级,违法概率,检查人员") || strings.Count(string(data), "\r\n") != 5 {
 		t.Fatalf("export: %d %v %q", resp.StatusCode, resp.Header, data)
 	}
 	if s, b := f.do(t, "GET", path+"/export?format=csv", bankKey, ""); s != 403 {

@@ -113,6 +113,44 @@ func (h *handler) circles(ctx context.Context, p serving.Principal, r *http.Requ
 	return http.StatusOK, rep, nil
 }
 
+// smallFirms answers GET /v1/topics/small-firms?headcount=&limit=: the small
+// firms (fewer insured employees than headcount, default 20) of the newest
+// scored date grouped by district × industry, the riskiest clusters first, for
+// those who may screen the region.
+func (h *handler) smallFirms(ctx context.Context, p serving.Principal, r *http.Request) (int, any, error) {
+	if err := serving.AccessError(h.opts.Authorizer.Authorize(ctx, p, access.ActionScreen, access.Resource{Kind: "topic", ID: "small_firms"})); err != nil {
+		return 0, nil, err
+	}
+	q := r.URL.Query()
+	num := func(name string, hi int) (int, error) {
+		v := q.Get(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > hi {
+			return 0, fmt.Errorf("%w: %s %q is not a number from 1 to %d", serving.ErrInvalidInput, name, v, hi)
+		}
+		return n, nil
+	}
+	headcount, err := num("headcount", 10000)
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, err := num("limit", 1000)
+	if err != nil {
+		return 0, nil, err
+	}
+	rep, err := h.opts.SmallFirms.Report(ctx, headcount, limit)
+	switch {
+	case errors.Is(err, riskindex.ErrNoRuns):
+		return 0, nil, fmt.Errorf("%w: %w", serving.ErrNotReady, err)
+	case err != nil:
+		return 0, nil, fmt.Errorf("%w: %v", serving.ErrUnavailable, err)
+	}
+	return http.StatusOK, rep, nil
+}
+
 // modelDrift answers GET /v1/model-drift?model=&kind=: for each model in
 // production, the PSI of its score (kind "score") and of its most important
 // indicators (kind "indicator") on every scored date against its training

@@ -27,8 +27,14 @@ type TierDraw struct {
 
 // Item is one firm of a plan with the inspectors assigned to it.
 type Item struct {
-	Company     string   `json:"company_code"`
-	Name        string   `json:"name,omitempty"`
+	Company string `json:"company_code"`
+	Name    string `json:"name,omitempty"`
+	// Address, District and Industry (the GB/T 4754 section with its name) are
+	// the firm's registered address and place, filled in exports from the
+	// business registry.
+	Address     string   `json:"address,omitempty"`
+	District    string   `json:"district,omitempty"`
+	Industry    string   `json:"industry,omitempty"`
 	Tier        string   `json:"tier"`
 	Probability float64  `json:"probability"`
 	Rank        int      `json:"screening_rank"`

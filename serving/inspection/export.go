@@ -16,7 +16,7 @@ import (
 )
 
 // CSVHeader is the header row of a plan's CSV export.
-var CSVHeader = []string{"统一社会信用代码", "企业名称", "风险层级", "违法概率", "检查人员", "检查日期", "检查结果", "问题类别"}
+var CSVHeader = []string{"统一社会信用代码", "企业名称", "住所", "所属区县", "行业", "风险层级", "违法概率", "检查人员", "检查日期", "检查结果", "问题类别"}
 
 // tierZH names a tier in Chinese.
 func tierZH(t string) string {
@@ -45,7 +45,8 @@ func outcomeZH(o string) string {
 }
 
 // Export returns plan id for p as format "csv" (UTF-8 with a BOM, Chinese headers
-// for Excel: CSVHeader; a code of digits only is written ="…" so Excel keeps it as
+// for Excel: CSVHeader, the firms named and placed with their registered
+// addresses; a code of digits only is written ="…" so Excel keeps it as
 // text) or "json" (the Plan), with the content type.
 func (s *Service) Export(ctx context.Context, p serving.Principal, id int64, format string) ([]byte, string, error) {
 	if format != "csv" && format != "json" {
@@ -73,11 +74,12 @@ func (s *Service) Export(ctx context.Context, p serving.Principal, id int64, for
 		if strings.Trim(code, "0123456789") == "" {
 			code = `="` + code + `"`
 		}
-		row := []string{code, it.Name, tierZH(it.Tier), strconv.FormatFloat(it.Probability*100, 'f', 2, 64) + "%", strings.Join(it.Inspectors, "、"), "", "", ""}
+		row := []string{code, it.Name, it.Address, it.District, it.Industry, tierZH(it.Tier), strconv.FormatFloat(it.Probability*100, 'f', 2, 64) + "%",
+			strings.Join(it.Inspectors, "、"), "", "", ""}
 		if r := it.Result; r != nil {
-			row[5], row[6] = r.Date, outcomeZH(r.Outcome)
+			row[8], row[9] = r.Date, outcomeZH(r.Outcome)
 			if c, ok := categoryByID(r.Category); ok {
-				row[7] = c.NameZH
+				row[10] = c.NameZH
 			}
 		}
 		_ = w.Write(row)
@@ -89,7 +91,8 @@ func (s *Service) Export(ctx context.Context, p serving.Principal, id int64, for
 	return buf.Bytes(), "text/csv; charset=utf-8", nil
 }
 
-// name fills the firms' names from the business registry, as far as it has them.
+// name fills the firms' names, registered addresses, districts and industries
+// from the business registry, as far as it has them.
 func (s *Service) name(ctx context.Context, plan *Plan) {
 	names := s.opts.Names
 	if names == nil {
@@ -105,7 +108,11 @@ func (s *Service) name(ctx context.Context, plan *Plan) {
 	}
 	for i := range plan.Items {
 		if c, ok := names.Company(plan.Items[i].Company); ok {
-			plan.Items[i].Name = c.Name
+			it := &plan.Items[i]
+			it.Name, it.Address, it.District = c.Name, c.Address, c.DistrictName
+			if c.Industry != "" {
+				it.Industry = strings.TrimSpace(c.Industry + " " + datasets.IndustryName(c.Industry))
+			}
 		}
 	}
 }

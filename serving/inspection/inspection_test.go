@@ -630,7 +630,8 @@ func TestExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		names := map[string]datasets.CompanyRow{plan.Items[0].Company: {Code: plan.Items[0].Company, Name: "绍兴市上虞区某某化工有限公司"}}
+		names := map[string]datasets.CompanyRow{plan.Items[0].Company: {Code: plan.Items[0].Company, Name: "绍兴市上虞区某某化工有限公司",
+			Address: "浙江省绍兴市上虞区曹娥街道江扬路8号", DistrictName: "上虞区", Industry: "C"}}
 		e.svc.opts.Names = directory(names)
 		it := plan.Items[0]
 		if _, err := e.svc.Record(ctx, e.reg, plan.ID, ResultInput{Company: it.Company, Outcome: "problem", Category: "pricing", Date: "2025-03-03", Inspector: it.Inspectors[0]}); err != nil {
@@ -640,14 +641,14 @@ func TestExport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ctype != "text/csv; charset=utf-8" || !bytes.HasPrefix(data, []byte("\xef\xbb\xbf统一社会信用代码,企业名称,风险层级,违法概率,检查人员,")) {
+		if ctype != "text/csv; charset=utf-8" || !bytes.HasPrefix(data, []byte("\xef\xbb\xbf统一社会信用代码,企业名称,住所,所属区县,行业,风险层级,违法概率,检查人员,")) {
 			t.Fatalf("csv starts %q (%s)", data[:min(80, len(data))], ctype)
 		}
 		lines := strings.Split(strings.TrimSpace(string(data)), "\r\n")
 		if len(lines) != 1+len(plan.Items) {
 			t.Fatalf("%d lines, want %d", len(lines), 1+len(plan.Items))
 		}
-		want := fmt.Sprintf("%s,绍兴市上虞区某某化工有限公司,高风险,%.2f%%,%s,2025-03-03,发现问题,价格与收费", it.Company, it.Probability*100, strings.Join(it.Inspectors, "、"))
+		want := fmt.Sprintf("%s,绍兴市上虞区某某化工有限公司,浙江省绍兴市上虞区曹娥街道江扬路8号,上虞区,C 制造业,高风险,%.2f%%,%s,2025-03-03,发现问题,价格与收费", it.Company, it.Probability*100, strings.Join(it.Inspectors, "、"))
 		if lines[1] != want {
 			t.Errorf("first row = %q, want %q", lines[1], want)
 		}

@@ -95,8 +95,8 @@ func TestResultsBecomeLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg, ok := dir.Company(plan.Items[0].Company)
-	if !ok || reg.Name == "" || !strings.Contains(string(csv), "\r\n"+plan.Items[0].Company+","+reg.Name+",") {
-		t.Errorf("the export does not name %s %q", plan.Items[0].Company, reg.Name)
+	if !ok || reg.Name == "" || reg.Address == "" || !strings.Contains(string(csv), "\r\n"+plan.Items[0].Company+","+reg.Name+","+reg.Address+","+reg.DistrictName+",") {
+		t.Errorf("the export does not name and place %s %q at %q", plan.Items[0].Company, reg.Name, reg.Address)
 	}
 	before := sampleLabels(t, e, "before", time.Date(2024, 6, 30, 0, 0, 0, 0, time.UTC))
 	if len(before) != len(snap.Codes) {

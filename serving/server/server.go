@@ -58,6 +58,7 @@ import (
 	"github.com/xinyi-platform/xinyi/serving/riskindex"
 	"github.com/xinyi-platform/xinyi/serving/scorejobs"
 	"github.com/xinyi-platform/xinyi/serving/scores"
+	"github.com/xinyi-platform/xinyi/serving/screencompare"
 	"github.com/xinyi-platform/xinyi/serving/screenjobs"
 	"github.com/xinyi-platform/xinyi/serving/warnings"
 )
@@ -400,13 +401,23 @@ func (s *Server) build(ctx context.Context) error {
 
 	if o.HTTPAddr != "" {
 		risk := riskindex.NewCache(o.Store, riskindex.V1)
+		graph, dir := loadProfiles(ctx, o.Store, snaps, logger)
+		copts := screencompare.Options{Jobs: s.screener}
+		if dir != nil {
+			copts.Names = dir
+		}
+		compare, err := screencompare.New(copts)
+		if err != nil {
+			return err
+		}
 		api, err := httpapi.New(httpapi.Options{Service: s.svc, OIP: oipSrv, Authorizer: auth, Consents: auth, Screener: s.screener, Limiter: limiter,
-			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp,
+			Metrics: metrics, Timeout: o.Timeout, Logger: logger, Inspections: insp, Compare: compare,
 			RiskIndex: risk, Drift: func(ctx context.Context) ([]scores.DriftPoint, error) { return scores.Drift(ctx, o.Store) },
 			Movers: func(ctx context.Context, f riskindex.MoverFilter) (*riskindex.Movers, error) {
 				return riskindex.FindMovers(ctx, o.Store, f)
 			},
-			Circles: riskindex.NewCircles(o.Store),
+			Circles:    riskindex.NewCircles(o.Store),
+			SmallFirms: riskindex.NewSmallFirmTopic(o.Store, riskindex.V1),
 			ModelDrift: func(ctx context.Context) (*modeldrift.Report, error) {
 				return s.drift.Report(ctx, s.holder.Current())
 			}})
@@ -431,7 +442,6 @@ func (s *Server) build(ctx context.Context) error {
 		for _, p := range []string{"/v1/portal/", "/v1/consent-requests", "/v1/admin/bindings", "/v1/admin/bindings/"} {
 			mux.Handle(p, ph)
 		}
-		graph, dir := loadProfiles(ctx, o.Store, snaps, logger)
 		// A bank's post-loan view.
 		named := func(code string) (string, string, string, bool) {
 			if dir == nil {
