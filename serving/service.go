@@ -355,8 +355,12 @@ func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Deci
 			attribute.Int64("xinyi.model_generation", int64(d.Generation)))
 	}
 	sctx, step = startSpan(ctx, "audit")
+	summary := auditSummary(d)
+	if len(req.Features) > 0 {
+		summary["request_features"] = req.Features // as the caller declared them, checked
+	}
 	err = s.audit(sctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
-		Outcome: audit.OutcomeOK, After: auditSummary(d)})
+		Outcome: audit.OutcomeOK, After: summary})
 	endSpan(step, err)
 	if err != nil {
 		return nil, err

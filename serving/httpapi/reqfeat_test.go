@@ -195,7 +195,8 @@ func testRequestFeatures(t *testing.T, db *metadb.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := serving.New(serving.Options{Models: holder, Features: online, Policy: pol, Authorizer: auth, Auditor: &servingtest.Audit{},
+	aud := &servingtest.Audit{}
+	svc, err := serving.New(serving.Options{Models: holder, Features: online, Policy: pol, Authorizer: auth, Auditor: aud,
 		Catalog: servingfeatures.NewCatalog(cat)})
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +263,12 @@ func testRequestFeatures(t *testing.T, db *metadb.DB) {
 	}
 	if requestReasons == 0 {
 		t.Error("no reason names a request feature")
+	}
+	// The audit record keeps what the caller declared.
+	entries := aud.Entries()
+	last := g.Rows[len(g.Rows)-1]
+	if rf, _ := json.Marshal(entries[len(entries)-1].After.(map[string]any)["request_features"]); string(rf) != fmt.Sprintf(`{"collateral_ratio":%v,"loan_purpose":%q}`, *last[ic], purpose(last)) {
+		t.Errorf("audit record's request features %s", rf)
 	}
 	t.Logf("assessments of %d companies: largest pd difference from XGBoost %.3g; %d reasons name request features", len(codes), worst, requestReasons)
 
@@ -452,7 +459,7 @@ func FuzzAssessmentFeatures(f *testing.F) {
 	f.Add([]byte(`{"company_code":"x","features":{"collateral_ratio":3,"loan_purpose":"trade","collateral_ratio":3.1}}`))
 	f.Add([]byte(`{"company_code":"x","features":null}`))
 	g := readRequestGolden(f)
-	snap := bankSnapshot(f, g)
+	snap := bankModels(f, g).Current()
 	set := snap.PD.FeatureSet()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req, err := decodeAssessment(data)
@@ -486,9 +493,62 @@ func FuzzAssessmentFeatures(f *testing.F) {
 	})
 }
 
-// bankSnapshot loads the request-feature model bound to the bank's set (the
-// registry's form of it) into a holder serving pd/v1.
-func bankSnapshot(t testing.TB, g requestGolden) *serving.Snapshot {
+// FuzzBankInfer feeds OIP REST bodies through the decoder to the model bound to
+// the bank's set: no panic; a refusal is a 400; an answer is finite.
+func FuzzBankInfer(f *testing.F) {
+	g := readRequestGolden(f)
+	row := func(purpose any, ratio any) string {
+		var in []string
+		for _, c := range g.Columns {
+			switch c {
+			case "loan_purpose":
+				b, _ := json.Marshal(purpose)
+				dt := "FP64"
+				if _, ok := purpose.(string); ok {
+					dt = "BYTES"
+				}
+				in = append(in, `{"name":"loan_purpose","datatype":"`+dt+`","shape":[1],"data":[`+string(b)+`]}`)
+			case "collateral_ratio":
+				b, _ := json.Marshal(ratio)
+				in = append(in, `{"name":"collateral_ratio","datatype":"FP64","shape":[1],"data":[`+string(b)+`]}`)
+			default:
+				in = append(in, `{"name":"`+c+`","datatype":"FP64","shape":[1],"data":[1.5]}`)
+			}
+		}
+		return `{"inputs":[` + strings.Join(in, ",") + `]}`
+	}
+	f.Add([]byte(row("trade", 1.5)))
+	f.Add([]byte(row(2, 1.5)))
+	f.Add([]byte(row("yacht", 4)))
+	f.Add([]byte(row([]string{"trade"}, nil)))
+	f.Add([]byte(`{"inputs":[{"name":"bank-a-credit/v1","datatype":"FP64","shape":[1,7],"data":[1,2,3,4,5,6,7]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"bank-a-credit/v1","datatype":"BYTES","shape":[1,7],"data":["a","b","c","d","e","f","g"]}]}`))
+	srv := oip.New(bankModels(f, g), oip.Options{MaxRows: 100})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		req, err := decodeInfer(data, "bank-a-pd", "")
+		if err == nil {
+			var resp *oip.InferResponse
+			if resp, err = srv.Infer(t.Context(), servingtest.WeihaiBank, req); err == nil {
+				for _, o := range resp.Outputs {
+					for _, v := range o.Data {
+						if math.IsNaN(v) || math.IsInf(v, 0) {
+							t.Fatalf("output %s has %v", o.Name, v)
+						}
+					}
+				}
+				return
+			}
+		}
+		if status, _ := statusOf(err); status != 400 {
+			t.Fatalf("error maps to %d: %v", status, err)
+		}
+	})
+}
+
+// bankModels loads the request-feature model bound to the bank's set (the
+// registry's form of it) into a holder serving pd/v1, shared so any caller may
+// read it.
+func bankModels(t testing.TB, g requestGolden) *serving.Models {
 	t.Helper()
 	cat, err := features.DefaultCatalog()
 	if err != nil {
@@ -505,7 +565,7 @@ func bankSnapshot(t testing.TB, g requestGolden) *serving.Snapshot {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := serving.LoadScorer(text, serving.ModelRef{Task: serving.TaskPD, Name: "bank-a-pd", Version: "1", FeatureSet: def.Name, FeatureSetVersion: 1}, set)
+	sc, err := serving.LoadScorer(text, serving.ModelRef{Task: serving.TaskPD, Name: "bank-a-pd", Version: "1", FeatureSet: def.Name, FeatureSetVersion: 1, Shared: true}, set)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,5 +576,5 @@ func bankSnapshot(t testing.TB, g requestGolden) *serving.Snapshot {
 	if err := holder.Install(sc); err != nil {
 		t.Fatal(err)
 	}
-	return holder.Current()
+	return holder
 }
