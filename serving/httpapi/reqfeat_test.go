@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -577,4 +578,62 @@ func bankModels(t testing.TB, g requestGolden) *serving.Models {
 		t.Fatal(err)
 	}
 	return holder
+}
+
+// BenchmarkAssessRequestFeatures is POST /v1/assessments for a PD model bound to
+// the bank's set: the two request features checked and the row built from them
+// and the online pd/v1 vector, beside the violation and limit models over pd/v1.
+func BenchmarkAssessRequestFeatures(b *testing.B) {
+	g := readRequestGolden(b)
+	holder := bankModels(b, g)
+	pdSet := holder.FeatureSet(serving.TaskViolation)
+	for _, m := range []struct {
+		task       serving.Task
+		file, name string
+	}{{serving.TaskViolation, "pd_subset.json", "violation-subset"}, {serving.TaskLimit, "limit_permuted.json", "limit-permuted"}} {
+		text, err := os.ReadFile(filepath.Join("testdata", m.file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sc, err := serving.LoadScorer(text, serving.ModelRef{Task: m.task, Name: m.name, Version: "1", FeatureSet: "pd", FeatureSetVersion: 1}, pdSet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := holder.Install(sc); err != nil {
+			b.Fatal(err)
+		}
+	}
+	code := servingtest.Code(b, "MB000001")
+	vec := make([]float64, len(pdSet.Indicators))
+	for j := range vec {
+		vec[j] = float64(j)
+	}
+	online := &servingtest.Features{Rows: map[string][]float64{code: vec}, AsOf: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)}
+	auth := &servingtest.Auth{Keys: map[string]serving.Principal{servingtest.BankKey: servingtest.WeihaiBank}, Consents: map[string]bool{}}
+	auth.Grant(servingtest.WeihaiBank.InstitutionID, code)
+	pol, err := policy.Parse([]byte(strings.NewReplacer(
+		"indicator: court.dishonest_debtor", "indicator: court.dishonest.max_24m",
+		"indicator: network.circle_defaulted", "indicator: network.defaulted_neighbours").Replace(servingtest.Policy)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := serving.New(serving.Options{Models: holder, Features: online, Policy: pol, Authorizer: auth, Auditor: &servingtest.Audit{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := New(Options{Service: svc, OIP: oip.New(holder, oip.Options{Authorizer: auth}), Authorizer: auth, Metrics: serving.NewMetrics(holder)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(fmt.Sprintf(`{"company_code":%q,"features":{"collateral_ratio":1.25,"loan_purpose":"equipment"}}`, code))
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/v1/assessments", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+servingtest.BankKey)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != 200 {
+			b.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
 }
