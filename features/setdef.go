@@ -215,10 +215,10 @@ func (f *SetFeature) Value(num float64, cat string, isCat bool) (float64, error)
 	switch f.Type {
 	case FeatureNumeric:
 		if isCat {
-			return 0, fmt.Errorf("request feature %q is numeric, got the text %q", f.Name, cat)
+			return 0, fmt.Errorf("request feature %q is numeric in [%s, %s], got the text %q", f.Name, bound(f.Min, "-inf"), bound(f.Max, "+inf"), cat)
 		}
 		if math.IsNaN(num) || math.IsInf(num, 0) {
-			return 0, fmt.Errorf("request feature %q: %g is not a finite number", f.Name, num)
+			return 0, fmt.Errorf("request feature %q: %g is not a finite number in [%s, %s]", f.Name, num, bound(f.Min, "-inf"), bound(f.Max, "+inf"))
 		}
 		if (f.Min != nil && num < *f.Min) || (f.Max != nil && num > *f.Max) {
 			return 0, fmt.Errorf("request feature %q: %g is outside [%s, %s]", f.Name, num, bound(f.Min, "-inf"), bound(f.Max, "+inf"))
@@ -226,7 +226,7 @@ func (f *SetFeature) Value(num float64, cat string, isCat bool) (float64, error)
 		return num, nil
 	case FeatureCategorical:
 		if !isCat {
-			return 0, fmt.Errorf("request feature %q is categorical (one of %s), got a number", f.Name, strings.Join(f.Categories, ", "))
+			return 0, fmt.Errorf("request feature %q is categorical (one of %s), got the number %g", f.Name, strings.Join(f.Categories, ", "), num)
 		}
 		i := slices.Index(f.Categories, cat)
 		if i < 0 {

@@ -8,6 +8,13 @@
 //   - A Scorer is bound to one feature-set version; LoadScorer refuses a model whose
 //     registry binding or feature names differ from the set, and every call checks the
 //     row length first (leaves silently returns 0 for a wrong one).
+//   - A task's model reads its task's online feature set, or a set an institution
+//     published at run time (catalog indicators and request features): Install
+//     refuses one whose indicators no online set holds, and a decision builds its
+//     row in the set's order from the online vectors and the request's features,
+//     each checked against the set (Snapshot.CheckRequestFeatures; a category is
+//     its index in the set's published list). A model that reads request features
+//     is never run over a whole population.
 //   - Models holds an immutable Snapshot of the three models (pd, violation, limit)
 //     behind an atomic pointer: a request takes one snapshot, so it never mixes
 //     versions, and a swap never fails a request.

@@ -24,6 +24,14 @@ type ChangeWaiter interface {
 	WaitChange(ctx context.Context, after int64, wait time.Duration) (latest int64, err error)
 }
 
+// SetSource is an optional ability of a ModelSource: the feature set a resolved
+// version is bound to, built-in or published at run time, with its request
+// features. The follower asks it when a version is bound to another set than
+// its task's online set.
+type SetSource interface {
+	FeatureSet(ctx context.Context, ref ModelRef) (FeatureSet, error)
+}
+
 // Binding says which registered model and alias serves a task, e.g. pd from
 // "pd-smb"@"champion".
 type Binding struct {
@@ -100,7 +108,14 @@ func (f *Follower) Sync(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("artifact of %s: %w", ref, err))
 			continue
 		}
-		sc, err := LoadScorer(data, ref, f.opts.Models.FeatureSet(b.Task))
+		set := f.opts.Models.FeatureSet(b.Task)
+		if ss, ok := f.opts.Source.(SetSource); ok && (ref.FeatureSet != set.Name || ref.FeatureSetVersion != set.Version) {
+			if set, err = ss.FeatureSet(ctx, ref); err != nil {
+				errs = append(errs, fmt.Errorf("feature set of %s: %w", ref, err))
+				continue
+			}
+		}
+		sc, err := LoadScorer(data, ref, set)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -16,6 +16,10 @@ type Snapshot struct {
 	Limit      *Scorer
 	Generation uint64    // increases with every swap
 	Loaded     time.Time // when the snapshot was installed
+
+	// feeds[i] builds the row of Tasks[i]'s model when it is bound to another
+	// set than its task's online set; nil when the online vector is its row.
+	feeds [3]*feed
 }
 
 // Scorer returns the snapshot's model for task (nil when not loaded).
@@ -47,8 +51,9 @@ func (s *Snapshot) Refs() []ModelRef {
 	return out
 }
 
-func (s *Snapshot) with(t Task, sc *Scorer) *Snapshot {
+func (s *Snapshot) with(t Task, sc *Scorer, fd *feed) *Snapshot {
 	n := *s
+	n.feeds[taskIndex(t)] = fd
 	switch t {
 	case TaskPD:
 		n.PD = sc
@@ -97,22 +102,35 @@ func (m *Models) FeatureSet(t Task) FeatureSet { return m.sets[t] }
 func (m *Models) Current() *Snapshot { return m.cur.Load() }
 
 // Install replaces the models of the scorers' tasks in one swap: a request sees all of
-// them or none. It refuses a scorer bound to another feature set than its task's.
+// them or none. A scorer is bound to its task's online feature set, or to another
+// set (one an institution published at run time) whose catalog indicators the
+// online sets of the three tasks hold, and whose request features the caller
+// sends; a scorer bound to a set with an indicator no online set holds is refused.
 func (m *Models) Install(scorers ...*Scorer) error {
-	for _, sc := range scorers {
+	feeds := make([]*feed, len(scorers))
+	for i, sc := range scorers {
 		if sc == nil {
 			return fmt.Errorf("%w: nil scorer", ErrInvalidModel)
 		}
 		want := m.sets[sc.Ref().Task]
-		if got := sc.FeatureSet(); got.Name != want.Name || got.Version != want.Version || !slices.Equal(got.Indicators, want.Indicators) {
-			return fmt.Errorf("%w: %s model %s is bound to %s, serving runs %s", ErrFeatureSetMismatch, sc.Ref().Task, sc.Ref(), got.Key(), want.Key())
+		got := sc.FeatureSet()
+		if got.Name == want.Name && got.Version == want.Version {
+			if !slices.Equal(got.Indicators, want.Indicators) || len(got.Requests) > 0 {
+				return fmt.Errorf("%w: %s model %s is bound to %s with other features than serving's %s", ErrFeatureSetMismatch, sc.Ref().Task, sc.Ref(), got.Key(), want.Key())
+			}
+			continue
 		}
+		fd, err := m.feedFor(got)
+		if err != nil {
+			return fmt.Errorf("%s model %s: %w", sc.Ref().Task, sc.Ref(), err)
+		}
+		feeds[i] = fd
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	next := m.cur.Load()
-	for _, sc := range scorers {
-		next = next.with(sc.Ref().Task, sc)
+	for i, sc := range scorers {
+		next = next.with(sc.Ref().Task, sc, feeds[i])
 	}
 	if next == m.cur.Load() {
 		return nil

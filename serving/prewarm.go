@@ -47,7 +47,7 @@ func (s *Service) Prewarm(ctx context.Context, codes []string, workers int) (int
 				explained := false
 				for _, t := range Tasks {
 					sc := snap.Scorer(t)
-					if !sc.Explains() {
+					if !sc.Explains() || snap.feeds[taskIndex(t)] != nil {
 						continue
 					}
 					v, err := s.opts.Features.Vector(ctx, sc.FeatureSet(), codes[i])

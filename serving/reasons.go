@@ -1,12 +1,14 @@
 package serving
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/serving/policy"
 )
 
@@ -48,15 +50,31 @@ func (s *Service) reasons(t Task, set FeatureSet, x, contrib []float64) []Reason
 			Contribution: contrib[i],
 			Direction:    dir,
 		}
+		if v := x[i]; !math.IsNaN(v) {
+			r.Value = &v
+		}
+		if f, ok := set.Request(id); ok {
+			// A feature the caller sent: named by the set's descriptions, read
+			// against no average.
+			r.RequestFeature = true
+			r.NameZH, r.NameEN = cmp.Or(f.Zh, f.En, f.Name), cmp.Or(f.En, f.Name)
+			r.TextEN, r.TextZH = describeRequest(f, r.NameEN, r.NameZH, r.Value)
+			if f.Type == features.FeatureCategorical && r.Value != nil {
+				if c := int(*r.Value); c >= 0 && c < len(f.Categories) {
+					r.Category = f.Categories[c]
+				}
+			}
+			r.TextEN += " — " + dir
+			r.TextZH += "，" + dirZH
+			out = append(out, r)
+			continue
+		}
 		var ind *Indicator
 		if s.opts.Catalog != nil {
 			if got, ok := s.opts.Catalog.Indicator(id); ok {
 				ind = &got
 				r.NameZH, r.NameEN = got.NameZH, got.NameEN
 			}
-		}
-		if v := x[i]; !math.IsNaN(v) {
-			r.Value = &v
 		}
 		if s.opts.Averages != nil {
 			if a, ok := s.opts.Averages.Average(id); ok && !math.IsNaN(a) {
@@ -69,6 +87,29 @@ func (s *Service) reasons(t Task, set FeatureSet, x, contrib []float64) []Reason
 		out = append(out, r)
 	}
 	return out
+}
+
+// describeRequest writes what a request feature's value is, in English and
+// Chinese: the category sent for a categorical feature, the number and the
+// set's unit for a numeric one.
+func describeRequest(f *features.SetFeature, nameEN, nameZH string, value *float64) (en, zh string) {
+	if value == nil {
+		return nameEN + " was not given", nameZH + "未提供"
+	}
+	v := *value
+	if f.Type == features.FeatureCategorical {
+		if c := int(v); c >= 0 && c < len(f.Categories) && float64(c) == v {
+			return fmt.Sprintf("%s is %s", nameEN, f.Categories[c]), fmt.Sprintf("%s为%s", nameZH, f.Categories[c])
+		}
+		return fmt.Sprintf("%s has category code %s", nameEN, fmtNum(v)), fmt.Sprintf("%s类别代码为%s", nameZH, fmtNum(v))
+	}
+	en = fmt.Sprintf("%s is %s", nameEN, fmtNum(v))
+	zh = fmt.Sprintf("%s为%s", nameZH, fmtNum(v))
+	if f.Unit != "" {
+		en += " " + unitEN(f.Unit)
+		zh += f.Unit
+	}
+	return en, zh
 }
 
 // describe writes "what the value is" in English and Chinese.

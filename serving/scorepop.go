@@ -98,8 +98,16 @@ func (s *Service) ScorePopulation(ctx context.Context, p Principal, pops map[Tas
 	}
 	n := len(base.Codes)
 	srcs := make(map[Task]*source, len(s.sets))
+	var feeds [3]*feed
+	for i, t := range Tasks {
+		fd, err := snap.populationFeed(t)
+		if err != nil {
+			return nil, err
+		}
+		feeds[i] = fd
+	}
 	for _, t := range s.sets {
-		set := snap.Scorer(t).FeatureSet()
+		set := s.opts.Models.FeatureSet(t)
 		pop := pops[t]
 		if pop == nil {
 			return nil, fmt.Errorf("%w: no population for task %s", ErrInvalidInput, t)
@@ -147,7 +155,13 @@ func (s *Service) ScorePopulation(ctx context.Context, p Principal, pops map[Tas
 	out := make([]*Decision, n)
 	err := inChunks(ctx, n, 512, o.Workers, o.Progress, func() func(i int) error {
 		vecs := make(map[Task][]float64, len(s.sets))
-		row := func(t Task) []float64 { return vecs[s.fetch[t]] }
+		var rows [3][]float64
+		row := func(t Task) []float64 {
+			if i := taskIndex(t); feeds[i] != nil {
+				return rows[i]
+			}
+			return vecs[s.fetch[t]]
+		}
 		lookup := func(id string) (float64, bool) {
 			l, ok := s.index[id]
 			if !ok {
@@ -162,6 +176,11 @@ func (s *Service) ScorePopulation(ctx context.Context, p Principal, pops map[Tas
 					vecs[t] = src.pop.Values[r*src.width : (r+1)*src.width]
 				} else {
 					vecs[t] = src.empty
+				}
+			}
+			for j, fd := range feeds {
+				if fd != nil {
+					rows[j] = fd.build(vecs, nil)
 				}
 			}
 			d, err := figures(snap, pol, row, lookup, nil)

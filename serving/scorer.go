@@ -33,12 +33,19 @@ var Tasks = []Task{TaskPD, TaskViolation, TaskLimit}
 // Valid reports whether t is one of the known tasks.
 func (t Task) Valid() bool { return t == TaskPD || t == TaskViolation || t == TaskLimit }
 
-// FeatureSet is a named, versioned, ordered list of indicator ids. A model is bound to
-// exactly one feature-set version and its input columns are the indicators in order.
+// FeatureSet is a named, versioned, ordered list of feature names. A model is bound
+// to exactly one feature-set version and reads some of its features, by name, in
+// an order of its own.
+//
+// Indicators lists every feature of the set in the set's published order: catalog
+// indicator ids (which serving takes from the online store) and the names of the
+// request features (which the caller sends with each request). Requests describes
+// the request features, in the set's order; a built-in set has none.
 type FeatureSet struct {
 	Name       string
 	Version    int
 	Indicators []string
+	Requests   []features.SetFeature
 }
 
 // Key is the "name/vN" form the feature store, logs, audit records and responses use.
@@ -47,7 +54,27 @@ func (f FeatureSet) Key() string { return f.Ref().String() }
 // Ref is the set's reference.
 func (f FeatureSet) Ref() features.SetRef { return features.SetRef{Name: f.Name, Version: f.Version} }
 
-// Validate checks that the set is named, versioned and has unique, non-empty indicators.
+// Request returns the request feature called name, if the set has one.
+func (f FeatureSet) Request(name string) (*features.SetFeature, bool) {
+	for i := range f.Requests {
+		if f.Requests[i].Name == name {
+			return &f.Requests[i], true
+		}
+	}
+	return nil, false
+}
+
+// RequestNames lists the names of the set's request features in order.
+func (f FeatureSet) RequestNames() []string {
+	out := make([]string, len(f.Requests))
+	for i, r := range f.Requests {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// Validate checks that the set is named, versioned and has unique, non-empty
+// features, and that each request feature is one of them and well formed.
 func (f FeatureSet) Validate() error {
 	if f.Name == "" || f.Version <= 0 {
 		return fmt.Errorf("%w: feature set needs a name and a positive version (got %q v%d)", ErrInvalidModel, f.Name, f.Version)
@@ -64,6 +91,20 @@ func (f FeatureSet) Validate() error {
 			return fmt.Errorf("%w: feature set %s lists %q twice", ErrInvalidModel, f.Key(), id)
 		}
 		seen[id] = struct{}{}
+	}
+	if len(f.Requests) > 0 {
+		for _, r := range f.Requests {
+			if !r.Request() {
+				return fmt.Errorf("%w: feature set %s: indicator %q listed as a request feature", ErrInvalidModel, f.Key(), r.Indicator)
+			}
+			if _, ok := seen[r.Name]; !ok {
+				return fmt.Errorf("%w: feature set %s: request feature %q is not one of its features", ErrInvalidModel, f.Key(), r.Name)
+			}
+		}
+		def := features.SetDefinition{Name: f.Name, Version: f.Version, Features: f.Requests}
+		if err := def.Validate(nil); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidModel, err)
+		}
 	}
 	return nil
 }

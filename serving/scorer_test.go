@@ -184,8 +184,8 @@ func TestLoadScorerRefusesWrongBinding(t *testing.T) {
 			t.Fatalf("err %v, want ErrInvalidModel", err)
 		}
 	})
-	t.Run("holder refuses scorer of another set", func(t *testing.T) {
-		other := FeatureSet{Name: "credit", Version: 4, Indicators: testSet.Indicators}
+	t.Run("holder refuses scorer of a set with an indicator no online set holds", func(t *testing.T) {
+		other := FeatureSet{Name: "credit", Version: 4, Indicators: append(slices.Clone(testSet.Indicators), "tax.not_served")}
 		sc, err := LoadScorer(text, ModelRef{Task: TaskPD, Name: "pd", Version: "1", FeatureSet: "credit", FeatureSetVersion: 4}, other)
 		if err != nil {
 			t.Fatal(err)

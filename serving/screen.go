@@ -101,6 +101,12 @@ func (s *Service) Screen(ctx context.Context, p Principal, pop *Population, opts
 	if sc == nil {
 		return nil, fmt.Errorf("%w: no %s model loaded", ErrNotReady, opts.Task)
 	}
+	if fd, err := snap.populationFeed(opts.Task); err != nil {
+		return nil, err
+	} else if fd != nil {
+		return nil, fmt.Errorf("%w: the %s model %s is bound to feature set %s; a screening runs a model bound to the online set %s",
+			ErrFeatureSetMismatch, opts.Task, sc.Ref(), sc.FeatureSet().Key(), pop.Set.Key())
+	}
 	set := sc.FeatureSet()
 	if pop.Set.Key() != set.Key() {
 		return nil, fmt.Errorf("%w: population is %s, the %s model needs %s", ErrFeatureSetMismatch, pop.Set.Key(), opts.Task, set.Key())

@@ -209,13 +209,22 @@ type Request struct {
 	Products []string `json:"products,omitempty"`
 	// Explain adds every model's full contribution vector to the decision.
 	Explain bool `json:"explain,omitempty"`
+	// Features are the request features the served models' feature sets ask the
+	// caller for ("collateral_ratio": 1.2, "loan_purpose": "equipment"): a
+	// number for a numeric feature, the category's text for a categorical one.
+	// Checked by Snapshot.CheckRequestFeatures.
+	Features map[string]any `json:"features,omitempty"`
 }
 
 // Reason is one reason code.
 type Reason struct {
-	Code            string   `json:"code"`
-	Model           Task     `json:"model"`
-	Indicator       string   `json:"indicator"`
+	Code      string `json:"code"`
+	Model     Task   `json:"model"`
+	Indicator string `json:"indicator"` // the indicator id, or the request feature's name
+	// RequestFeature marks a reason about a feature the caller sent; Category
+	// is the category it sent for a categorical one (Value is then its code).
+	RequestFeature  bool     `json:"request_feature,omitempty"`
+	Category        string   `json:"category,omitempty"`
 	NameZH          string   `json:"name_zh,omitempty"`
 	NameEN          string   `json:"name_en,omitempty"`
 	Value           *float64 `json:"value"`            // nil when missing
@@ -346,8 +355,12 @@ func (s *Service) Assess(ctx context.Context, p Principal, req Request) (d *Deci
 			attribute.Int64("xinyi.model_generation", int64(d.Generation)))
 	}
 	sctx, step = startSpan(ctx, "audit")
+	summary := auditSummary(d)
+	if len(req.Features) > 0 {
+		summary["request_features"] = req.Features // as the caller declared them, checked
+	}
 	err = s.audit(sctx, audit.Entry{Actor: p.Actor(), Action: "assessment", Subject: "company:" + req.Company,
-		Outcome: audit.OutcomeOK, After: auditSummary(d)})
+		Outcome: audit.OutcomeOK, After: summary})
 	endSpan(step, err)
 	if err != nil {
 		return nil, err
@@ -401,6 +414,10 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	if !snap.Complete() {
 		return nil, fmt.Errorf("%w: models loaded: %v", ErrNotReady, snap.Refs())
 	}
+	reqVals, err := snap.CheckRequestFeatures(req.Features)
+	if err != nil {
+		return nil, err
+	}
 	// step is the span of the step under way; a failure ends it with the error.
 	fctx, step := startSpan(ctx, "features")
 	defer func() {
@@ -431,7 +448,18 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	}
 	step.End()
 	_, step = startSpan(ctx, "score")
-	row := func(t Task) []float64 { return vecs[s.fetch[t]] }
+	// A model bound to its task's online set reads the online vector as is; one
+	// bound to a published set gets its row built from the online vectors and
+	// the request features.
+	var rows [3][]float64
+	for i, t := range Tasks {
+		if fd := snap.feeds[i]; fd != nil {
+			rows[i] = fd.build(vecs, reqVals[snap.Scorer(t).FeatureSet().Key()])
+		} else {
+			rows[i] = vecs[s.fetch[t]]
+		}
+	}
+	row := func(t Task) []float64 { return rows[taskIndex(t)] }
 	lookup := func(id string) (float64, bool) {
 		l, ok := s.index[id]
 		if !ok {
@@ -480,7 +508,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		sc := snap.Scorer(t)
 		d.Models = append(d.Models, ModelVersion{Task: t, Name: sc.Ref().Name, Version: sc.Ref().Version})
 		d.FeatureSets[t] = sc.FeatureSet().Key()
-		d.FeaturesAsOf[t] = asOfs[s.fetch[t]].Format(time.DateOnly)
+		d.FeaturesAsOf[t] = asOfOf(snap, t, asOfs, s.fetch).Format(time.DateOnly)
 		if !sc.Explains() {
 			continue
 		}
@@ -588,6 +616,22 @@ func figures(snap *Snapshot, pol *policy.Policy, row func(Task) []float64, looku
 		return nil, err
 	}
 	return d, nil
+}
+
+// asOfOf is the as-of date of the vector the model of t read: its online set's,
+// or for a model bound to a published set the oldest of the online sets it reads.
+func asOfOf(snap *Snapshot, t Task, asOfs map[Task]time.Time, fetch map[Task]Task) time.Time {
+	fd := snap.feeds[taskIndex(t)]
+	if fd == nil || len(fd.tasks) == 0 {
+		return asOfs[fetch[t]]
+	}
+	var out time.Time
+	for _, ft := range fd.tasks {
+		if a := asOfs[ft]; out.IsZero() || a.Before(out) {
+			out = a
+		}
+	}
+	return out
 }
 
 // snapModels names the models of snap as task=name:version.

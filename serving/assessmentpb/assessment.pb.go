@@ -31,7 +31,13 @@ type AssessRequest struct {
 	CompanyCode string `protobuf:"bytes,1,opt,name=company_code,json=companyCode,proto3" json:"company_code,omitempty"`
 	// Products the caller wants decided (e.g. "working_capital"); empty means the
 	// policy's default product.
-	Products      []string `protobuf:"bytes,2,rep,name=products,proto3" json:"products,omitempty"`
+	Products []string `protobuf:"bytes,2,rep,name=products,proto3" json:"products,omitempty"`
+	// The request features the served models' feature sets ask the caller for,
+	// by name: a number for a numeric feature, the category's text for a
+	// categorical one. Every request feature of a served set is required; an
+	// unknown name, a number outside the feature's range or a category not in its
+	// list is refused (InvalidArgument) naming the feature.
+	Features      map[string]*FeatureValue `protobuf:"bytes,3,rep,name=features,proto3" json:"features,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -80,6 +86,96 @@ func (x *AssessRequest) GetProducts() []string {
 	return nil
 }
 
+func (x *AssessRequest) GetFeatures() map[string]*FeatureValue {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+// The value of one request feature.
+type FeatureValue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*FeatureValue_Number
+	//	*FeatureValue_Category
+	Kind          isFeatureValue_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeatureValue) Reset() {
+	*x = FeatureValue{}
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureValue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureValue) ProtoMessage() {}
+
+func (x *FeatureValue) ProtoReflect() protoreflect.Message {
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureValue.ProtoReflect.Descriptor instead.
+func (*FeatureValue) Descriptor() ([]byte, []int) {
+	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *FeatureValue) GetKind() isFeatureValue_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *FeatureValue) GetNumber() float64 {
+	if x != nil {
+		if x, ok := x.Kind.(*FeatureValue_Number); ok {
+			return x.Number
+		}
+	}
+	return 0
+}
+
+func (x *FeatureValue) GetCategory() string {
+	if x != nil {
+		if x, ok := x.Kind.(*FeatureValue_Category); ok {
+			return x.Category
+		}
+	}
+	return ""
+}
+
+type isFeatureValue_Kind interface {
+	isFeatureValue_Kind()
+}
+
+type FeatureValue_Number struct {
+	Number float64 `protobuf:"fixed64,1,opt,name=number,proto3,oneof"` // a numeric feature's value
+}
+
+type FeatureValue_Category struct {
+	Category string `protobuf:"bytes,2,opt,name=category,proto3,oneof"` // a categorical feature's category
+}
+
+func (*FeatureValue_Number) isFeatureValue_Kind() {}
+
+func (*FeatureValue_Category) isFeatureValue_Kind() {}
+
 // A reason code: one indicator's contribution to one model's output.
 type Reason struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -96,13 +192,15 @@ type Reason struct {
 	Direction       string                 `protobuf:"bytes,11,opt,name=direction,proto3" json:"direction,omitempty"`                                     // "raises risk" or "lowers risk"
 	TextEn          string                 `protobuf:"bytes,12,opt,name=text_en,json=textEn,proto3" json:"text_en,omitempty"`                             // human-readable sentence in English
 	TextZh          string                 `protobuf:"bytes,13,opt,name=text_zh,json=textZh,proto3" json:"text_zh,omitempty"`                             // human-readable sentence in Chinese
+	RequestFeature  bool                   `protobuf:"varint,14,opt,name=request_feature,json=requestFeature,proto3" json:"request_feature,omitempty"`    // the reason is about a request feature the caller sent (indicator is its name)
+	Category        string                 `protobuf:"bytes,15,opt,name=category,proto3" json:"category,omitempty"`                                       // the category sent, for a categorical request feature
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Reason) Reset() {
 	*x = Reason{}
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[1]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +212,7 @@ func (x *Reason) String() string {
 func (*Reason) ProtoMessage() {}
 
 func (x *Reason) ProtoReflect() protoreflect.Message {
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[1]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +225,7 @@ func (x *Reason) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reason.ProtoReflect.Descriptor instead.
 func (*Reason) Descriptor() ([]byte, []int) {
-	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{1}
+	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Reason) GetCode() string {
@@ -221,6 +319,20 @@ func (x *Reason) GetTextZh() string {
 	return ""
 }
 
+func (x *Reason) GetRequestFeature() bool {
+	if x != nil {
+		return x.RequestFeature
+	}
+	return false
+}
+
+func (x *Reason) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
 // ModelVersion names the exact model version behind a part of the decision.
 type ModelVersion struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -233,7 +345,7 @@ type ModelVersion struct {
 
 func (x *ModelVersion) Reset() {
 	*x = ModelVersion{}
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[2]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +357,7 @@ func (x *ModelVersion) String() string {
 func (*ModelVersion) ProtoMessage() {}
 
 func (x *ModelVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[2]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +370,7 @@ func (x *ModelVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelVersion.ProtoReflect.Descriptor instead.
 func (*ModelVersion) Descriptor() ([]byte, []int) {
-	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{2}
+	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ModelVersion) GetTask() string {
@@ -292,7 +404,7 @@ type ProductLimit struct {
 
 func (x *ProductLimit) Reset() {
 	*x = ProductLimit{}
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[3]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +416,7 @@ func (x *ProductLimit) String() string {
 func (*ProductLimit) ProtoMessage() {}
 
 func (x *ProductLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[3]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +429,7 @@ func (x *ProductLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProductLimit.ProtoReflect.Descriptor instead.
 func (*ProductLimit) Descriptor() ([]byte, []int) {
-	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{3}
+	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProductLimit) GetProduct() string {
@@ -359,7 +471,7 @@ type AssessResponse struct {
 
 func (x *AssessResponse) Reset() {
 	*x = AssessResponse{}
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[4]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +483,7 @@ func (x *AssessResponse) String() string {
 func (*AssessResponse) ProtoMessage() {}
 
 func (x *AssessResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_xinyi_v1_assessment_proto_msgTypes[4]
+	mi := &file_xinyi_v1_assessment_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +496,7 @@ func (x *AssessResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AssessResponse.ProtoReflect.Descriptor instead.
 func (*AssessResponse) Descriptor() ([]byte, []int) {
-	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{4}
+	return file_xinyi_v1_assessment_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AssessResponse) GetCompanyCode() string {
@@ -510,10 +622,18 @@ var File_xinyi_v1_assessment_proto protoreflect.FileDescriptor
 
 const file_xinyi_v1_assessment_proto_rawDesc = "" +
 	"\n" +
-	"\x19xinyi/v1/assessment.proto\x12\bxinyi.v1\"N\n" +
+	"\x19xinyi/v1/assessment.proto\x12\bxinyi.v1\"\xe6\x01\n" +
 	"\rAssessRequest\x12!\n" +
 	"\fcompany_code\x18\x01 \x01(\tR\vcompanyCode\x12\x1a\n" +
-	"\bproducts\x18\x02 \x03(\tR\bproducts\"\x81\x03\n" +
+	"\bproducts\x18\x02 \x03(\tR\bproducts\x12A\n" +
+	"\bfeatures\x18\x03 \x03(\v2%.xinyi.v1.AssessRequest.FeaturesEntryR\bfeatures\x1aS\n" +
+	"\rFeaturesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.xinyi.v1.FeatureValueR\x05value:\x028\x01\"N\n" +
+	"\fFeatureValue\x12\x18\n" +
+	"\x06number\x18\x01 \x01(\x01H\x00R\x06number\x12\x1c\n" +
+	"\bcategory\x18\x02 \x01(\tH\x00R\bcategoryB\x06\n" +
+	"\x04kind\"\xc6\x03\n" +
 	"\x06Reason\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12\x1c\n" +
@@ -528,7 +648,9 @@ const file_xinyi_v1_assessment_proto_rawDesc = "" +
 	" \x01(\x01R\fcontribution\x12\x1c\n" +
 	"\tdirection\x18\v \x01(\tR\tdirection\x12\x17\n" +
 	"\atext_en\x18\f \x01(\tR\x06textEn\x12\x17\n" +
-	"\atext_zh\x18\r \x01(\tR\x06textZh\"P\n" +
+	"\atext_zh\x18\r \x01(\tR\x06textZh\x12'\n" +
+	"\x0frequest_feature\x18\x0e \x01(\bR\x0erequestFeature\x12\x1a\n" +
+	"\bcategory\x18\x0f \x01(\tR\bcategory\"P\n" +
 	"\fModelVersion\x12\x12\n" +
 	"\x04task\x18\x01 \x01(\tR\x04task\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -572,25 +694,29 @@ func file_xinyi_v1_assessment_proto_rawDescGZIP() []byte {
 	return file_xinyi_v1_assessment_proto_rawDescData
 }
 
-var file_xinyi_v1_assessment_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_xinyi_v1_assessment_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_xinyi_v1_assessment_proto_goTypes = []any{
 	(*AssessRequest)(nil),  // 0: xinyi.v1.AssessRequest
-	(*Reason)(nil),         // 1: xinyi.v1.Reason
-	(*ModelVersion)(nil),   // 2: xinyi.v1.ModelVersion
-	(*ProductLimit)(nil),   // 3: xinyi.v1.ProductLimit
-	(*AssessResponse)(nil), // 4: xinyi.v1.AssessResponse
+	(*FeatureValue)(nil),   // 1: xinyi.v1.FeatureValue
+	(*Reason)(nil),         // 2: xinyi.v1.Reason
+	(*ModelVersion)(nil),   // 3: xinyi.v1.ModelVersion
+	(*ProductLimit)(nil),   // 4: xinyi.v1.ProductLimit
+	(*AssessResponse)(nil), // 5: xinyi.v1.AssessResponse
+	nil,                    // 6: xinyi.v1.AssessRequest.FeaturesEntry
 }
 var file_xinyi_v1_assessment_proto_depIdxs = []int32{
-	3, // 0: xinyi.v1.AssessResponse.products:type_name -> xinyi.v1.ProductLimit
-	1, // 1: xinyi.v1.AssessResponse.reasons:type_name -> xinyi.v1.Reason
-	2, // 2: xinyi.v1.AssessResponse.models:type_name -> xinyi.v1.ModelVersion
-	0, // 3: xinyi.v1.Assessment.Assess:input_type -> xinyi.v1.AssessRequest
-	4, // 4: xinyi.v1.Assessment.Assess:output_type -> xinyi.v1.AssessResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	6, // 0: xinyi.v1.AssessRequest.features:type_name -> xinyi.v1.AssessRequest.FeaturesEntry
+	4, // 1: xinyi.v1.AssessResponse.products:type_name -> xinyi.v1.ProductLimit
+	2, // 2: xinyi.v1.AssessResponse.reasons:type_name -> xinyi.v1.Reason
+	3, // 3: xinyi.v1.AssessResponse.models:type_name -> xinyi.v1.ModelVersion
+	1, // 4: xinyi.v1.AssessRequest.FeaturesEntry.value:type_name -> xinyi.v1.FeatureValue
+	0, // 5: xinyi.v1.Assessment.Assess:input_type -> xinyi.v1.AssessRequest
+	5, // 6: xinyi.v1.Assessment.Assess:output_type -> xinyi.v1.AssessResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_xinyi_v1_assessment_proto_init() }
@@ -598,13 +724,17 @@ func file_xinyi_v1_assessment_proto_init() {
 	if File_xinyi_v1_assessment_proto != nil {
 		return
 	}
+	file_xinyi_v1_assessment_proto_msgTypes[1].OneofWrappers = []any{
+		(*FeatureValue_Number)(nil),
+		(*FeatureValue_Category)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_xinyi_v1_assessment_proto_rawDesc), len(file_xinyi_v1_assessment_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -296,6 +296,12 @@ func fromProto(r *inferencepb.ModelInferRequest) (oip.InferRequest, error) {
 				for j := range t.Data {
 					t.Data[j] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*j:]))
 				}
+			case oip.BYTES:
+				texts, err := rawBytes(b)
+				if err != nil {
+					return req, invalidf("input %q raw BYTES content: %v", t.Name, err)
+				}
+				t.Bytes = texts
 			case oip.FP32:
 				if len(b)%4 != 0 {
 					return req, invalidf("input %q raw FP32 content has %d bytes, not a multiple of 4", t.Name, len(b))
@@ -305,7 +311,13 @@ func fromProto(r *inferencepb.ModelInferRequest) (oip.InferRequest, error) {
 					t.Data[j] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:])))
 				}
 			default:
-				return req, invalidf("input %q has datatype %q; want FP64 or FP32", t.Name, t.Datatype)
+				return req, invalidf("input %q has datatype %q; want FP64 or FP32 (BYTES for a categorical request feature)", t.Name, t.Datatype)
+			}
+		case t.Datatype == oip.BYTES:
+			bs := c.GetBytesContents()
+			t.Bytes = make([]string, len(bs))
+			for j, b := range bs {
+				t.Bytes[j] = string(b)
 			}
 		case t.Datatype == oip.FP64:
 			t.Data = c.GetFp64Contents()
@@ -316,7 +328,7 @@ func fromProto(r *inferencepb.ModelInferRequest) (oip.InferRequest, error) {
 				t.Data[j] = float64(v)
 			}
 		default:
-			return req, invalidf("input %q has datatype %q; want FP64 or FP32", t.Name, t.Datatype)
+			return req, invalidf("input %q has datatype %q; want FP64 or FP32 (BYTES for a categorical request feature)", t.Name, t.Datatype)
 		}
 		req.Inputs = append(req.Inputs, t)
 	}
@@ -326,6 +338,25 @@ func fromProto(r *inferencepb.ModelInferRequest) (oip.InferRequest, error) {
 	return req, nil
 }
 
+// rawBytes reads the raw contents of a BYTES tensor: each element is a 4-byte
+// little-endian length followed by that many bytes (the protocol's encoding).
+func rawBytes(b []byte) ([]string, error) {
+	var out []string
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("%d bytes left, too few for an element's length", len(b))
+		}
+		n := binary.LittleEndian.Uint32(b)
+		b = b[4:]
+		if uint64(n) > uint64(len(b)) {
+			return nil, fmt.Errorf("an element of %d bytes, only %d left", n, len(b))
+		}
+		out = append(out, string(b[:n]))
+		b = b[n:]
+	}
+	return out, nil
+}
+
 // assessmentServer implements xinyi.v1.Assessment.
 type assessmentServer struct {
 	assessmentpb.UnimplementedAssessmentServer
@@ -333,7 +364,24 @@ type assessmentServer struct {
 }
 
 func (s *assessmentServer) Assess(ctx context.Context, r *assessmentpb.AssessRequest) (*assessmentpb.AssessResponse, error) {
-	d, err := s.opts.Service.Assess(ctx, principal(ctx), serving.Request{Company: r.GetCompanyCode(), Products: r.GetProducts()})
+	req := serving.Request{Company: r.GetCompanyCode(), Products: r.GetProducts()}
+	if fs := r.GetFeatures(); len(fs) > 0 {
+		if len(fs) > serving.MaxRequestFeatures {
+			return nil, fmt.Errorf("%w: at most %d request features, got %d", serving.ErrInvalidInput, serving.MaxRequestFeatures, len(fs))
+		}
+		req.Features = make(map[string]any, len(fs))
+		for name, v := range fs {
+			switch k := v.GetKind().(type) {
+			case *assessmentpb.FeatureValue_Number:
+				req.Features[name] = k.Number
+			case *assessmentpb.FeatureValue_Category:
+				req.Features[name] = k.Category
+			default:
+				return nil, fmt.Errorf("%w: request feature %q has no value: set number or category", serving.ErrInvalidInput, name)
+			}
+		}
+	}
+	d, err := s.opts.Service.Assess(ctx, principal(ctx), req)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +402,8 @@ func (s *assessmentServer) Assess(ctx context.Context, r *assessmentpb.AssessReq
 	}
 	for _, r := range d.Reasons {
 		pr := &assessmentpb.Reason{Code: r.Code, Model: string(r.Model), Indicator: r.Indicator, NameZh: r.NameZH, NameEn: r.NameEN,
-			Value: math.NaN(), ValueMissing: r.Value == nil, Contribution: r.Contribution, Direction: r.Direction, TextEn: r.TextEN, TextZh: r.TextZH}
+			Value: math.NaN(), ValueMissing: r.Value == nil, Contribution: r.Contribution, Direction: r.Direction, TextEn: r.TextEN, TextZh: r.TextZH,
+			RequestFeature: r.RequestFeature, Category: r.Category}
 		if r.Value != nil {
 			pr.Value = *r.Value
 		}

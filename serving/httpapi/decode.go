@@ -55,6 +55,9 @@ type assessmentBody struct {
 	CompanyCode string   `json:"company_code"`
 	Products    []string `json:"products"`
 	Explain     bool     `json:"explain"`
+	// Features are the request features of the served models' sets: a number,
+	// or a category's text (checked by serving.Snapshot.CheckRequestFeatures).
+	Features map[string]any `json:"features"`
 }
 
 func (b assessmentBody) request() (serving.Request, error) {
@@ -64,7 +67,10 @@ func (b assessmentBody) request() (serving.Request, error) {
 	if len(b.Products) > 16 {
 		return serving.Request{}, fmt.Errorf("%w: at most 16 products, got %d", serving.ErrInvalidInput, len(b.Products))
 	}
-	return serving.Request{Company: b.CompanyCode, Products: b.Products, Explain: b.Explain}, nil
+	if len(b.Features) > serving.MaxRequestFeatures {
+		return serving.Request{}, fmt.Errorf("%w: at most %d request features, got %d", serving.ErrInvalidInput, serving.MaxRequestFeatures, len(b.Features))
+	}
+	return serving.Request{Company: b.CompanyCode, Products: b.Products, Explain: b.Explain, Features: b.Features}, nil
 }
 
 // decodeAssessment parses and checks an assessment body.
@@ -136,11 +142,19 @@ func decodeInfer(data []byte, name, version string) (oip.InferRequest, error) {
 		if len(in.Data) == 0 {
 			return req, fmt.Errorf("%w: inputs[%d] (%s) has no data", serving.ErrInvalidInput, i, in.Name)
 		}
+		dt := strings.ToUpper(in.Datatype)
+		if dt == oip.BYTES {
+			texts, err := tensorBytes(in.Data, in.Shape)
+			if err != nil {
+				return req, fmt.Errorf("%w: inputs[%d] (%s) data: %v", serving.ErrInvalidInput, i, in.Name, err)
+			}
+			req.Inputs = append(req.Inputs, oip.Tensor{Name: in.Name, Datatype: dt, Shape: in.Shape, Bytes: texts, Parameters: in.Parameters})
+			continue
+		}
 		vals, err := tensorData(in.Data, in.Shape)
 		if err != nil {
 			return req, fmt.Errorf("%w: inputs[%d] (%s) data: %v", serving.ErrInvalidInput, i, in.Name, err)
 		}
-		dt := strings.ToUpper(in.Datatype)
 		if dt == oip.FP32 {
 			for j, v := range vals {
 				if math.Abs(v) > math.MaxFloat32 {
@@ -260,6 +274,41 @@ func tensorData(raw json.RawMessage, shape []int64) ([]float64, error) {
 			out = append(out, v)
 		default:
 			return nil, fmt.Errorf("%v (%T) at %s is not a number", t, t, where(counts))
+		}
+	}
+	return out, nil
+}
+
+// tensorBytes reads the data of a BYTES tensor: prod(shape) strings, flat or
+// nested as the shape. A BYTES input is one column, so its shape is [rows] or
+// [rows, 1].
+func tensorBytes(raw json.RawMessage, shape []int64) ([]string, error) {
+	if len(shape) == 0 || len(shape) > 2 || (len(shape) == 2 && shape[1] != 1) {
+		return nil, fmt.Errorf("a BYTES input has shape [rows] or [rows, 1], not %v", shape)
+	}
+	if shape[0] < 0 || shape[0] > maxTensorElements {
+		return nil, fmt.Errorf("shape %v has a negative or too large dimension", shape)
+	}
+	var flat []json.RawMessage
+	if err := json.Unmarshal(raw, &flat); err != nil {
+		return nil, fmt.Errorf("must be an array of texts: %v", err)
+	}
+	if int64(len(flat)) != shape[0] {
+		return nil, fmt.Errorf("has %d entries; shape %v needs %d", len(flat), shape, shape[0])
+	}
+	out := make([]string, len(flat))
+	for i, e := range flat {
+		e = bytes.TrimSpace(e)
+		if len(shape) == 2 && len(e) > 0 && e[0] == '[' {
+			var one []string
+			if err := json.Unmarshal(e, &one); err != nil || len(one) != 1 {
+				return nil, fmt.Errorf("data[%d] is not an array of one text", i)
+			}
+			out[i] = one[0]
+			continue
+		}
+		if err := json.Unmarshal(e, &out[i]); err != nil {
+			return nil, fmt.Errorf("data[%d] is not a text", i)
 		}
 	}
 	return out, nil

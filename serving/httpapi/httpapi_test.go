@@ -484,6 +484,7 @@ func FuzzDecodeInfer(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[2,3],"datatype":"FP64","data":[1,2,3,[4,5,6]]}]}`))
 	f.Add([]byte(`{"inputs":[{"name":"credit/v3","shape":[1,3,1],"datatype":"FP64","data":[[[1],[2],[3]]]}]}`))
 	f.Add([]byte(`{"inputs":[{"name":"pd","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`))
+	f.Add([]byte(`{"inputs":[{"name":"tax.paid.sum_12m","shape":[2,1],"datatype":"BYTES","data":[["a"],"b"]}]}`))
 	f.Add([]byte(`{"inputs":[{"name":"tax.paid.sum_12m","shape":[1],"datatype":"FP64","data":[1]},{"name":"court.dishonest_debtor","shape":[1],"datatype":"FP64","data":[0]},{"name":"nope","shape":[1],"datatype":"FP64","data":[0]}]}`))
 	env := servingtest.New(f)
 	srv := oip.New(env.Models, oip.Options{MaxRows: 100})
@@ -500,7 +501,7 @@ func FuzzDecodeInfer(f *testing.F) {
 			for _, d := range in.Shape {
 				size *= int(d)
 			}
-			if size != len(in.Data) {
+			if n := len(in.Data); size != n && (in.Datatype != oip.BYTES || size != len(in.Bytes)) {
 				t.Fatalf("input %q of shape %v accepted with %d values", in.Name, in.Shape, len(in.Data))
 			}
 		}

@@ -10,7 +10,17 @@
 //
 //   - one FP64 (or FP32) tensor named by its feature set ("credit/v3") of shape
 //     [rows, N] (or [N] for one row) whose N columns are in the model's order, or
-//   - one tensor per column, named by the indicator id, of shape [rows] or [rows, 1].
+//   - one tensor per column, named by the indicator id or the request feature's
+//     name, of shape [rows] or [rows, 1]; a categorical request feature may come
+//     as BYTES (its categories' texts).
+//
+// A model bound to a set with request features (values the caller supplies,
+// features.SetFeature) reads them like any column. In an FP64 tensor a
+// categorical request feature is the code of its category: its index in the
+// set's published category list (the matrix input's "parameters" carry the lists
+// under "categories"), as the model was trained. Each request feature's values
+// are checked against the set (range, categories; none missing): a bad one is
+// refused naming the feature, the value and what is allowed.
 //
 // Where the order is published: OIP tensor metadata has only a name, a datatype and
 // a shape, so model metadata lists, after the matrix input, one input per column in
@@ -30,6 +40,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/serving"
 )
@@ -42,8 +53,9 @@ const (
 
 // Datatypes the protocol names.
 const (
-	FP64 = "FP64"
-	FP32 = "FP32"
+	FP64  = "FP64"
+	FP32  = "FP32"
+	BYTES = "BYTES"
 )
 
 // ErrInvalidTensor is wrapped (together with serving.ErrInvalidInput) by every error
@@ -54,12 +66,14 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %w: %s", serving.ErrInvalidInput, ErrInvalidTensor, fmt.Sprintf(format, args...))
 }
 
-// Tensor is an input or output tensor with FP64 data, row-major.
+// Tensor is an input or output tensor with FP64 data, row-major; a BYTES input
+// has its elements in Bytes instead.
 type Tensor struct {
 	Name       string
 	Datatype   string
 	Shape      []int64
 	Data       []float64
+	Bytes      []string
 	Parameters map[string]any
 }
 
@@ -95,6 +109,11 @@ type TensorMetadata struct {
 // ParamColumns is the parameter of the matrix input's metadata that lists the
 // model's columns in order.
 const ParamColumns = "columns"
+
+// ParamCategories is the parameter that lists the categories of a categorical
+// request feature in code order: on the matrix input a map from feature name to
+// list, on the feature's own input the list.
+const ParamCategories = "categories"
 
 // ModelMetadata describes one model.
 type ModelMetadata struct {
@@ -212,11 +231,22 @@ func (s *Server) ModelMetadata(ctx context.Context, p access.Principal, name, ve
 		return ModelMetadata{}, err
 	}
 	cols := sc.Columns()
+	set := sc.FeatureSet()
 	inputs := make([]TensorMetadata, 0, 1+len(cols))
-	inputs = append(inputs, TensorMetadata{Name: sc.FeatureSet().Key(), Datatype: FP64, Shape: []int64{-1, int64(len(cols))},
+	inputs = append(inputs, TensorMetadata{Name: set.Key(), Datatype: FP64, Shape: []int64{-1, int64(len(cols))},
 		Parameters: map[string]any{ParamColumns: slices.Clone(cols)}})
+	cats := map[string][]string{}
 	for _, c := range cols {
-		inputs = append(inputs, TensorMetadata{Name: c, Datatype: FP64, Shape: []int64{-1, 1}})
+		in := TensorMetadata{Name: c, Datatype: FP64, Shape: []int64{-1, 1}}
+		if f, ok := set.Request(c); ok && f.Type == features.FeatureCategorical {
+			in.Datatype = BYTES
+			in.Parameters = map[string]any{ParamCategories: slices.Clone(f.Categories)}
+			cats[c] = slices.Clone(f.Categories)
+		}
+		inputs = append(inputs, in)
+	}
+	if len(cats) > 0 {
+		inputs[0].Parameters[ParamCategories] = cats
 	}
 	return ModelMetadata{
 		Name:     sc.Ref().Name,
@@ -251,6 +281,9 @@ func (s *Server) Infer(ctx context.Context, p access.Principal, req InferRequest
 		return nil, err
 	}
 	nf := sc.NumColumns()
+	if err := checkRequests(sc, rows, n); err != nil {
+		return nil, err
+	}
 	pred := make([]float64, n)
 	marg := make([]float64, n)
 	for i := 0; i < n; i++ {
@@ -294,9 +327,22 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		return nil, 0, invalid("no input tensors: send one tensor %q of shape [rows, %d] in the model's column order, or one tensor per column (%s)",
 			sc.FeatureSet().Key(), nf, someNames(cols, 8))
 	}
+	set := sc.FeatureSet()
 	for _, in := range inputs {
-		if in.Datatype != FP64 && in.Datatype != FP32 {
-			return nil, 0, invalid("input %q has datatype %q; want FP64 or FP32", in.Name, in.Datatype)
+		switch in.Datatype {
+		case FP64, FP32:
+			if in.Bytes != nil {
+				return nil, 0, invalid("input %q has datatype %s but BYTES data", in.Name, in.Datatype)
+			}
+		case BYTES:
+			if f, ok := set.Request(in.Name); !ok || f.Type != features.FeatureCategorical {
+				return nil, 0, invalid("input %q has datatype BYTES; only a categorical request feature of the model takes BYTES (send FP64 or FP32)", in.Name)
+			}
+			if in.Data != nil {
+				return nil, 0, invalid("input %q has datatype BYTES but numeric data", in.Name)
+			}
+		default:
+			return nil, 0, invalid("input %q has datatype %q; want FP64 or FP32 (BYTES for a categorical request feature)", in.Name, in.Datatype)
 		}
 		if err := checkShape(in); err != nil {
 			return nil, 0, err
@@ -307,7 +353,6 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 			}
 		}
 	}
-	set := sc.FeatureSet()
 	if len(inputs) == 1 && inputs[0].Name == set.Key() {
 		in := inputs[0]
 		switch {
@@ -354,6 +399,17 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 		} else if int(in.Shape[0]) != n {
 			return nil, 0, invalid("input %q has %d rows, others %d", in.Name, in.Shape[0], n)
 		}
+		if in.Datatype == BYTES {
+			f, _ := set.Request(in.Name)
+			for i, c := range in.Bytes {
+				v, err := f.Value(0, c, true)
+				if err != nil {
+					return nil, 0, fmt.Errorf("%w: %w: row %d: %w", serving.ErrInvalidInput, features.ErrBadRequestFeatures, i, err)
+				}
+				out[i*nf+j] = v
+			}
+			continue
+		}
 		for i, v := range in.Data {
 			out[i*nf+j] = v
 		}
@@ -369,6 +425,29 @@ func (s *Server) matrix(sc *serving.Scorer, inputs []Tensor) ([]float64, int, er
 			sc.Ref(), someNames(missing, 8), nf, set.Key(), nf)
 	}
 	return out, n, nil
+}
+
+// checkRequests checks the request features of n rows in the model's order
+// against the model's set: each within its range or a category's code, none
+// missing.
+func checkRequests(sc *serving.Scorer, rows []float64, n int) error {
+	set := sc.FeatureSet()
+	if len(set.Requests) == 0 {
+		return nil
+	}
+	nf := sc.NumColumns()
+	for j, c := range sc.Columns() {
+		f, ok := set.Request(c)
+		if !ok {
+			continue
+		}
+		for i := 0; i < n; i++ {
+			if err := serving.CheckRequestColumn(f, rows[i*nf+j]); err != nil {
+				return fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+	}
+	return nil
 }
 
 // someNames lists up to max of names, saying how many more there are.
@@ -394,8 +473,12 @@ func checkShape(t Tensor) error {
 		}
 		size *= d
 	}
-	if size != int64(len(t.Data)) {
-		return invalid("input %q has shape %v (%d elements) but %d data values", t.Name, t.Shape, size, len(t.Data))
+	n := len(t.Data)
+	if t.Datatype == BYTES {
+		n = len(t.Bytes)
+	}
+	if size != int64(n) {
+		return invalid("input %q has shape %v (%d elements) but %d data values", t.Name, t.Shape, size, n)
 	}
 	return nil
 }

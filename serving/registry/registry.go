@@ -81,7 +81,7 @@ func (s *Source) FeatureSet(ctx context.Context, ref serving.ModelRef) (serving.
 	if err != nil {
 		return serving.FeatureSet{}, wrap(err, "feature set of "+ref.String())
 	}
-	return serving.FeatureSet{Name: d.Name, Version: d.Version, Indicators: d.Columns()}, nil
+	return serving.FeatureSet{Name: d.Name, Version: d.Version, Indicators: d.Columns(), Requests: d.RequestFeatures()}, nil
 }
 
 // TrainingSample returns the training sample a version's lineage names
