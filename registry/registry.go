@@ -100,7 +100,7 @@ type Lineage struct {
 	// digest of its content.
 	LabelFile       string `json:"label_file,omitempty"`
 	LabelFileSHA256 string `json:"label_file_sha256,omitempty"`
-	Note     string `json:"note,omitempty"`
+	Note            string `json:"note,omitempty"`
 }
 
 // Version is one immutable version of a model.
