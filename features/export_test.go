@@ -25,7 +25,9 @@ func sensitiveCatalog(t *testing.T) *Catalog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	with := func(s, level string) string { return strings.Replace(s, "sensitivity: public", "sensitivity: "+level, 1) }
+	with := func(s, level string) string {
+		return strings.Replace(s, "sensitivity: public", "sensitivity: "+level, 1)
+	}
 	inds := "indicators:\n" +
 		with(indicatorYAML("tax.sales.sum_6m", "tax", "sales", "sum", 6), "confidential") +
 		with(indicatorYAML("penalty.amount.count_12m", "penalty", "amount", "count", 12), "restricted") +
