@@ -22,7 +22,9 @@ type ReleaseOptions struct {
 }
 
 // DefaultReleaseOptions returns the documented defaults.
-func DefaultReleaseOptions() ReleaseOptions { return ReleaseOptions{MinCellRows: 50, MinCellPositives: 10} }
+func DefaultReleaseOptions() ReleaseOptions {
+	return ReleaseOptions{MinCellRows: 50, MinCellPositives: 10}
+}
 
 // EnsureDefaults fills zero fields with the defaults.
 func (o *ReleaseOptions) EnsureDefaults() {
