@@ -259,16 +259,6 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 		return nil, rep, fmt.Errorf("%w: %d rows are dated outside the snapshots of %s (%s..%s): %d before the first, %d too long after the newest; e.g. %s",
 			ErrObservations, rep.BeforeFirst+rep.AfterLast, set.Key(), days[0], days[len(days)-1], rep.BeforeFirst, rep.AfterLast, strings.Join(rep.Examples, "; "))
 	}
-	fp := fingerprint(obs)
-	changed, err := nearestPrint(ctx, dest, fp)
-	if err != nil {
-		return nil, nil, err
-	}
-	rep.ChangedRows = changed
-	if changed > 0 && changed < opts.MinChangedRows {
-		return nil, rep, fmt.Errorf("%w: the file differs from an earlier label file of the institution by %d rows; a new file must differ by at least %d (two models on files a few rows apart would reveal those rows' companies)",
-			ErrObservations, changed, opts.MinChangedRows)
-	}
 	used := make([]Day, 0, len(byDay))
 	for d := range byDay {
 		used = append(used, d)
@@ -326,6 +316,16 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 	if rep.Joined < opts.MinRows || rep.Positives < opts.MinPositives {
 		return nil, rep, fmt.Errorf("%w: %d of %d rows joined a snapshot with %d positives; a sample needs at least %d rows and %d positives",
 			ErrObservations, rep.Joined, rep.Rows, rep.Positives, opts.MinRows, opts.MinPositives)
+	}
+	fp := fingerprint(obs)
+	changed, err := nearestPrint(ctx, dest, fp)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep.ChangedRows = changed
+	if changed > 0 && changed < opts.MinChangedRows {
+		return nil, rep, fmt.Errorf("%w: the file differs from an earlier label file of the institution by %d rows; a new file must differ by at least %d (two models on files a few rows apart would reveal those rows' companies)",
+			ErrObservations, changed, opts.MinChangedRows)
 	}
 	man.From, man.To, man.BuildAt = used[0].String(), used[len(used)-1].String(), DayOf(opts.Now()).String()
 	versions, err := dest.List(ctx, "samples/"+opts.Name+"/")
