@@ -111,17 +111,39 @@ type ObservedReport struct {
 	// against.
 	FirstSnapshot string `json:"first_snapshot,omitempty"`
 	LastSnapshot  string `json:"last_snapshot,omitempty"`
-	// Examples name up to five offending rows of a refused file.
-	Examples []string `json:"examples,omitempty"`
+	// Refusal names why a refused file was refused: duplicate, label, rows,
+	// companies, positives, dates, unknown_company, joined or near_duplicate.
+	Refusal string `json:"refusal,omitempty"`
+	// Limit is the policy bound the file missed (MinRows for "rows", …).
+	Limit int `json:"limit,omitempty"`
+	// Examples name up to five offending rows of a refused file, Offenders
+	// the same rows as data.
+	Examples  []string   `json:"examples,omitempty"`
+	Offenders []Offender `json:"offenders,omitempty"`
 	// ChangedRows is the smallest number of rows by which the file differs
 	// from an earlier file of the bank (-1: no earlier file).
 	ChangedRows int `json:"changed_rows"`
 }
 
-func (r *ObservedReport) example(format string, args ...any) {
+// Offender is one offending row of a refused label file.
+type Offender struct {
+	Line    int    `json:"line,omitempty"`
+	Code    string `json:"code"`
+	Date    string `json:"date"`
+	Problem string `json:"problem"` // before_first, after_last, unknown_company, duplicate, label
+}
+
+func (r *ObservedReport) example(o Observation, problem, format string, args ...any) {
 	if len(r.Examples) < 5 {
 		r.Examples = append(r.Examples, fmt.Sprintf(format, args...))
+		r.Offenders = append(r.Offenders, Offender{Line: o.Line, Code: o.Code, Date: o.Date.String(), Problem: problem})
 	}
+}
+
+// refuse records why in rep and returns err.
+func (r *ObservedReport) refuse(why string, limit int, err error) error {
+	r.Refusal, r.Limit = why, limit
+	return err
 }
 
 func (o Observation) where() string {
@@ -202,10 +224,12 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 	companies := map[string]bool{}
 	for i := range obs {
 		if i > 0 && obs[i].Code == obs[i-1].Code && obs[i].Date == obs[i-1].Date {
-			return nil, rep, fmt.Errorf("%w: %s and %s are the same company on the same date; each (company, date) may appear once", ErrObservations, obs[i-1].where(), obs[i].where())
+			rep.example(obs[i], "duplicate", "%s", obs[i].where())
+			return nil, rep, rep.refuse("duplicate", 0, fmt.Errorf("%w: %s and %s are the same company on the same date; each (company, date) may appear once", ErrObservations, obs[i-1].where(), obs[i].where()))
 		}
 		if obs[i].Label != 0 && obs[i].Label != 1 {
-			return nil, rep, fmt.Errorf("%w: the label of %s is %v, want 0 or 1", ErrObservations, obs[i].where(), obs[i].Label)
+			rep.example(obs[i], "label", "%s", obs[i].where())
+			return nil, rep, rep.refuse("label", 0, fmt.Errorf("%w: the label of %s is %v, want 0 or 1", ErrObservations, obs[i].where(), obs[i].Label))
 		}
 		companies[obs[i].Code] = true
 		if obs[i].Label == 1 {
@@ -214,14 +238,14 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 	}
 	rep.Companies = len(companies)
 	if len(obs) < opts.MinRows {
-		return nil, rep, fmt.Errorf("%w: %d rows; a sample needs at least %d (a smaller file could single out companies)", ErrObservations, len(obs), opts.MinRows)
+		return nil, rep, rep.refuse("rows", opts.MinRows, fmt.Errorf("%w: %d rows; a sample needs at least %d (a smaller file could single out companies)", ErrObservations, len(obs), opts.MinRows))
 	}
 	if rep.Companies < opts.MinCompanies {
-		return nil, rep, fmt.Errorf("%w: the %d rows name %d companies; a sample needs at least %d different companies (a file about a few companies asks about them, not about credit risk)",
-			ErrObservations, len(obs), rep.Companies, opts.MinCompanies)
+		return nil, rep, rep.refuse("companies", opts.MinCompanies, fmt.Errorf("%w: the %d rows name %d companies; a sample needs at least %d different companies (a file about a few companies asks about them, not about credit risk)",
+			ErrObservations, len(obs), rep.Companies, opts.MinCompanies))
 	}
 	if rep.Positives < opts.MinPositives {
-		return nil, rep, fmt.Errorf("%w: %d positive outcomes; a sample needs at least %d", ErrObservations, rep.Positives, opts.MinPositives)
+		return nil, rep, rep.refuse("positives", opts.MinPositives, fmt.Errorf("%w: %d positive outcomes; a sample needs at least %d", ErrObservations, rep.Positives, opts.MinPositives))
 	}
 	rep.Positives = 0 // counted again over the joined rows
 	days, err := ListSnapshots(ctx, snapshots, set.Name, set.Version)
@@ -246,18 +270,18 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 		switch {
 		case i < 0:
 			rep.BeforeFirst++
-			rep.example("%s is before the first snapshot %s", o.where(), days[0])
+			rep.example(o, "before_first", "%s is before the first snapshot %s", o.where(), days[0])
 			continue
 		case o.Date.Time().After(latest):
 			rep.AfterLast++
-			rep.example("%s is after %s (the newest snapshot %s plus %d days, or today)", o.where(), DayOf(latest), days[len(days)-1], opts.MaxStaleDays)
+			rep.example(o, "after_last", "%s is after %s (the newest snapshot %s plus %d days, or today)", o.where(), DayOf(latest), days[len(days)-1], opts.MaxStaleDays)
 			continue
 		}
 		byDay[days[i]] = append(byDay[days[i]], o)
 	}
 	if rep.BeforeFirst+rep.AfterLast > 0 {
-		return nil, rep, fmt.Errorf("%w: %d rows are dated outside the snapshots of %s (%s..%s): %d before the first, %d too long after the newest; e.g. %s",
-			ErrObservations, rep.BeforeFirst+rep.AfterLast, set.Key(), days[0], days[len(days)-1], rep.BeforeFirst, rep.AfterLast, strings.Join(rep.Examples, "; "))
+		return nil, rep, rep.refuse("dates", opts.MaxStaleDays, fmt.Errorf("%w: %d rows are dated outside the snapshots of %s (%s..%s): %d before the first, %d too long after the newest; e.g. %s",
+			ErrObservations, rep.BeforeFirst+rep.AfterLast, set.Key(), days[0], days[len(days)-1], rep.BeforeFirst, rep.AfterLast, strings.Join(rep.Examples, "; ")))
 	}
 	used := make([]Day, 0, len(byDay))
 	for d := range byDay {
@@ -295,7 +319,7 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 			i, ok := index[o.Code]
 			if !ok {
 				rep.UnknownCompany++
-				rep.example("%s: the snapshot of %s does not hold the company", o.where(), d)
+				rep.example(o, "unknown_company", "%s: the snapshot of %s does not hold the company", o.where(), d)
 				continue
 			}
 			w.add(sp, o.Code, d, snap.Values[i*width:(i+1)*width], o.Label)
@@ -310,12 +334,12 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 		rep.Joined += joined
 	}
 	if rep.UnknownCompany > 0 {
-		return nil, rep, fmt.Errorf("%w: %d rows name companies the platform does not hold at their date (unknown codes, or companies registered later); e.g. %s",
-			ErrObservations, rep.UnknownCompany, strings.Join(rep.Examples, "; "))
+		return nil, rep, rep.refuse("unknown_company", 0, fmt.Errorf("%w: %d rows name companies the platform does not hold at their date (unknown codes, or companies registered later); e.g. %s",
+			ErrObservations, rep.UnknownCompany, strings.Join(rep.Examples, "; ")))
 	}
 	if rep.Joined < opts.MinRows || rep.Positives < opts.MinPositives {
-		return nil, rep, fmt.Errorf("%w: %d of %d rows joined a snapshot with %d positives; a sample needs at least %d rows and %d positives",
-			ErrObservations, rep.Joined, rep.Rows, rep.Positives, opts.MinRows, opts.MinPositives)
+		return nil, rep, rep.refuse("joined", opts.MinRows, fmt.Errorf("%w: %d of %d rows joined a snapshot with %d positives; a sample needs at least %d rows and %d positives",
+			ErrObservations, rep.Joined, rep.Rows, rep.Positives, opts.MinRows, opts.MinPositives))
 	}
 	fp := fingerprint(obs)
 	changed, err := nearestPrint(ctx, dest, fp)
@@ -324,8 +348,8 @@ func BuildObservedSample(ctx context.Context, snapshots, dest blob.Store, opts O
 	}
 	rep.ChangedRows = changed
 	if changed > 0 && changed < opts.MinChangedRows {
-		return nil, rep, fmt.Errorf("%w: the file differs from an earlier label file of the institution by %d rows; a new file must differ by at least %d (two models on files a few rows apart would reveal those rows' companies)",
-			ErrObservations, changed, opts.MinChangedRows)
+		return nil, rep, rep.refuse("near_duplicate", opts.MinChangedRows, fmt.Errorf("%w: the file differs from an earlier label file of the institution by %d rows; a new file must differ by at least %d (two models on files a few rows apart would reveal those rows' companies)",
+			ErrObservations, changed, opts.MinChangedRows))
 	}
 	man.From, man.To, man.BuildAt = used[0].String(), used[len(used)-1].String(), DayOf(opts.Now()).String()
 	versions, err := dest.List(ctx, "samples/"+opts.Name+"/")

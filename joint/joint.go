@@ -200,11 +200,11 @@ func (s *Service) Upload(ctx context.Context, p access.Principal, req UploadRequ
 		return nil, rep, err
 	}
 	if len(req.Data) > features.MaxLabelFileBytes {
-		return refuse(nil, fmt.Errorf("%w: the file has %d bytes; a label file may have %d MiB at most", features.ErrObservations, len(req.Data), features.MaxLabelFileBytes>>20))
+		return refuse(&features.ObservedReport{Refusal: "size", Limit: features.MaxLabelFileBytes >> 20, ChangedRows: -1}, fmt.Errorf("%w: the file has %d bytes; a label file may have %d MiB at most", features.ErrObservations, len(req.Data), features.MaxLabelFileBytes>>20))
 	}
 	obs, err := features.ReadObservations(bytes.NewReader(req.Data))
 	if err != nil {
-		return refuse(nil, err)
+		return refuse(&features.ObservedReport{Refusal: "format", ChangedRows: -1}, err)
 	}
 	sum := blob.SHA256Hex(req.Data)
 	labelKey := "labels/" + sum + ".csv"
