@@ -12,13 +12,9 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/apache/arrow/go/v15/arrow/array"
-
-	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
@@ -27,131 +23,32 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/creditcode"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/joint"
+	"github.com/xinyi-platform/xinyi/joint/jointtest"
 	"github.com/xinyi-platform/xinyi/registry"
 	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
 	"github.com/xinyi-platform/xinyi/registry/httpapi"
 )
 
-// region is a generated region of 5,800 companies over 36 months with the pd
-// set materialized quarterly through 2024, and a label file of bank A's
-// outcomes: one loan per company for 5,000 companies, each observed 20 days
-// after a snapshot, with the outcome the platform's own default label gives
-// it (a public sample of the same region).
+// region is jointtest.Region of 5,800 companies (the pd set materialized
+// quarterly through 2024) with bank A's label file: one loan each of 5,000
+// companies.
 type region struct {
 	store blob.Store
 	file  []byte
 	codes []string // the 5,000 companies of the file, in file order
 }
 
-var (
-	regionOnce sync.Once
-	regionData *region
-	regionErr  error
-)
-
 func newRegion(t *testing.T) *region {
 	t.Helper()
-	regionOnce.Do(func() { regionData, regionErr = buildRegion(t.TempDir()) })
-	if regionErr != nil {
-		t.Fatal(regionErr)
-	}
-	return regionData
-}
-
-func buildRegion(dir string) (*region, error) {
-	ctx := context.Background()
-	store, err := blob.OpenLocal(dir)
+	store, err := blob.OpenLocal(t.TempDir())
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: 5800, Months: 36, Seed: 7}); err != nil {
-		return nil, err
-	}
-	var asof []time.Time
-	for _, d := range []string{"2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31"} {
-		t, _ := time.Parse(time.DateOnly, d)
-		asof = append(asof, t)
-	}
-	if _, err := features.Materialize(ctx, store, features.Options{Set: "pd", AsOf: asof}); err != nil {
-		return nil, err
-	}
-	m, err := features.BuildSample(ctx, store, features.SampleOptions{Name: "pd-public", Set: "pd", AllCompanies: true,
-		From: asof[0], To: asof[len(asof)-1], BuildAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)})
+	l, err := jointtest.Region(context.Background(), store, 5800, 5000)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	r := &region{store: store}
-	// Each company's label at each snapshot date it is in.
-	labelAt := map[string]map[string]float64{}
-	var order []string
-	for _, split := range features.SampleSplits {
-		rec, err := features.ReadSampleSplit(ctx, store, m, split)
-		if err != nil {
-			return nil, err
-		}
-		codes, asofs := rec.Column(0).(*array.String), rec.Column(1).(*array.String)
-		labels := rec.Column(int(rec.NumCols()) - 1).(*array.Float64)
-		for i := 0; i < int(rec.NumRows()); i++ {
-			c := codes.Value(i)
-			if labelAt[c] == nil {
-				labelAt[c] = map[string]float64{}
-				order = append(order, c)
-			}
-			labelAt[c][asofs.Value(i)] = labels.Value(i)
-		}
-		rec.Release()
-	}
-	// A bank lends to more of the risky firms than the region holds: every
-	// company that defaulted after some snapshot comes first, observed after
-	// that snapshot. Company k is observed after the snapshot k mod 4 (or the
-	// first it is in), so every split has rows.
-	defaulted := func(c string) (string, bool) {
-		for _, d := range asof {
-			if labelAt[c][d.Format(time.DateOnly)] == 1 {
-				return d.Format(time.DateOnly), true
-			}
-		}
-		return "", false
-	}
-	slices.SortStableFunc(order, func(a, b string) int {
-		_, da := defaulted(a)
-		_, db := defaulted(b)
-		switch {
-		case da && !db:
-			return -1
-		case db && !da:
-			return 1
-		}
-		return 0
-	})
-	var buf bytes.Buffer
-	buf.WriteString("code,date,label,loan_id\n")
-	for k, c := range order {
-		if len(r.codes) == 5000 {
-			break
-		}
-		date := asof[k%len(asof)].Format(time.DateOnly)
-		if d, ok := defaulted(c); ok {
-			date = d
-		}
-		y, ok := labelAt[c][date]
-		if !ok {
-			for _, d := range asof {
-				if y, ok = labelAt[c][d.Format(time.DateOnly)]; ok {
-					date = d.Format(time.DateOnly)
-					break
-				}
-			}
-		}
-		d, _ := time.Parse(time.DateOnly, date)
-		fmt.Fprintf(&buf, "%s,%s,%.0f,L%05d\n", c, d.AddDate(0, 0, 20).Format(time.DateOnly), y, len(r.codes))
-		r.codes = append(r.codes, c)
-	}
-	if len(r.codes) < 5000 {
-		return nil, fmt.Errorf("the public sample has %d companies, want 5000", len(r.codes))
-	}
-	r.file = buf.Bytes()
-	return r, nil
+	return &region{store: store, file: l.File, codes: l.Codes}
 }
 
 type fixture struct {
