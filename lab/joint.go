@@ -371,7 +371,7 @@ var jointMessages = map[string][2]string{
 	"joint.register":     {"登记为模型", "Register as a model"},
 	"joint.modelName":    {"模型名称", "Model name"},
 	"joint.registered":   {"已登记为 %s。模型文件含超出本机构权限的指标时只能在平台上调用，不能下载。", "Registered as %s. A model over indicators above your clearance is served on the platform and cannot be downloaded."},
-	"joint.registeredAs": {"已登记", "Registered"},
+	"joint.registeredAs": {"已登记：", "Registered: "},
 	"joint.features":     {"模型使用 %d 个指标，其中 %d 个超出您的权限级别：模型可在平台上调用，模型文件不可下载。", "The model reads %d indicators, %d of them above your clearance: it is served on the platform; its file cannot be downloaded."},
 	"joint.featuresOK":   {"模型使用 %d 个指标，均在您的权限级别以内。", "The model reads %d indicators, all within your clearance."},
 }

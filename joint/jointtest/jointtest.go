@@ -27,7 +27,8 @@ type Labels struct {
 // of one loan per company for rows companies, each observed 20 days after a
 // snapshot, with the outcome the platform's own default label gives it (a
 // public sample of the region, pd-public). A bank lends to more of the risky
-// firms than the region holds: the companies that defaulted come first.
+// firms than the region holds: the companies that defaulted come first, each
+// observed after one of the snapshots it defaulted after.
 func Region(ctx context.Context, store blob.Store, companies, rows int) (*Labels, error) {
 	if _, err := datasets.Generate(ctx, store, datasets.GenerateOptions{Companies: companies, Months: 36, Seed: 7}); err != nil {
 		return nil, err
@@ -68,15 +69,21 @@ func Region(ctx context.Context, store blob.Store, companies, rows int) (*Labels
 	}
 	// A bank lends to more of the risky firms than the region holds: every
 	// company that defaulted after some snapshot comes first, observed after
-	// that snapshot. Company k is observed after the snapshot k mod 4 (or the
-	// first it is in), so every split has rows.
+	// one of those snapshots (the k-th company the (k mod n)-th of its n). Company
+	// k is observed after the snapshot k mod 4 (or the first it is in), so every
+	// split has rows.
+	k := 0
 	defaulted := func(c string) (string, bool) {
+		var ds []string
 		for _, d := range asof {
 			if labelAt[c][d.Format(time.DateOnly)] == 1 {
-				return d.Format(time.DateOnly), true
+				ds = append(ds, d.Format(time.DateOnly))
 			}
 		}
-		return "", false
+		if len(ds) == 0 {
+			return "", false
+		}
+		return ds[k%len(ds)], true
 	}
 	slices.SortStableFunc(order, func(a, b string) int {
 		_, da := defaulted(a)
@@ -91,10 +98,11 @@ func Region(ctx context.Context, store blob.Store, companies, rows int) (*Labels
 	})
 	var buf bytes.Buffer
 	buf.WriteString("code,date,label,loan_id\n")
-	for k, c := range order {
+	for i, c := range order {
 		if len(r.Codes) == rows {
 			break
 		}
+		k = i
 		date := asof[k%len(asof)].Format(time.DateOnly)
 		if d, ok := defaulted(c); ok {
 			date = d
