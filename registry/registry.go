@@ -231,15 +231,17 @@ func catalogSensitivity(feature string) string {
 }
 
 // Sensitivity is the highest sensitivity of the features v reads ("" when it
-// reads no indicator).
+// reads no indicator); a sensitivity the platform does not know is returned as
+// it is, and access clears nobody for it.
 func (r *Registry) Sensitivity(v Version) string {
 	top := ""
 	for _, f := range v.Columns {
-		if s := r.opts.Sensitivity(f); access.SensitivityRank(s) > access.SensitivityRank(top) || s != "" && access.SensitivityRank(s) == 0 {
+		s := r.opts.Sensitivity(f)
+		if s != "" && access.SensitivityRank(s) == 0 {
+			return s
+		}
+		if access.SensitivityRank(s) > access.SensitivityRank(top) {
 			top = s
-			if access.SensitivityRank(s) == 0 {
-				return s // unknown: never cleared
-			}
 		}
 	}
 	return top
