@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // ReleaseOptions is the disclosure policy of an evaluation released to a bank
@@ -173,4 +174,32 @@ func (e *ReleasedEvaluation) String() string {
 	}
 	return fmt.Sprintf("%s: %d rows, %d positives, auc %.4f, ks %.4f, lift of the first released decile %.2f; %d of %d cells withheld (< %d rows or < %d positives or negatives)",
 		e.Split, e.Rows, e.Positives, *e.AUC, *e.KS, top, e.SuppressedCells, len(e.Lift)+len(e.Calibration), e.Policy.MinCellRows, e.Policy.MinCellPositives)
+}
+
+// Text is e as a model card for people: the totals and figures, then the
+// lift and calibration tables with withheld cells marked.
+func (e *ReleasedEvaluation) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Released evaluation (aggregates only) on the %s split\n", e.Split)
+	fmt.Fprintf(&b, "Policy: cells of at least %d rows, %d positives and %d negatives; %d cells withheld\n\n",
+		e.Policy.MinCellRows, e.Policy.MinCellPositives, e.Policy.MinCellPositives, e.SuppressedCells)
+	if e.Suppressed {
+		b.WriteString("The split is below the policy: nothing is released.\n")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "Rows %d, positives %d, AUC %.4f, KS %.4f, Gini %.4f\n", e.Rows, e.Positives, *e.AUC, *e.KS, *e.Gini)
+	for _, t := range []struct {
+		title string
+		cells []ReleasedCell
+	}{{"Lift by decile (1 = highest scores)", e.Lift}, {"Calibration by decile (1 = lowest predictions)", e.Calibration}} {
+		fmt.Fprintf(&b, "\n%s\ndecile   rows  positives   mean score   rate     lift\n", t.title)
+		for _, c := range t.cells {
+			if c.Suppressed {
+				fmt.Fprintf(&b, "%6d   withheld\n", c.Decile)
+				continue
+			}
+			fmt.Fprintf(&b, "%6d %6d %10d %12.4f %7.2f%% %7.2f\n", c.Decile, c.Rows, c.Positives, *c.MeanScore, 100**c.Rate, *c.Lift)
+		}
+	}
+	return b.String()
 }

@@ -92,6 +92,9 @@ func TestRelease(t *testing.T) {
 			if e.SuppressedCells != 2*len(tt.hidden) {
 				t.Fatalf("suppressed cells %d, want %d", e.SuppressedCells, 2*len(tt.hidden))
 			}
+			if txt := e.Text(); strings.Count(txt, "withheld") != 2*len(tt.hidden)+1 || !strings.Contains(txt, fmt.Sprintf("Rows 1000, positives %d", total)) {
+				t.Fatalf("card text:\n%s", txt)
+			}
 			b, err := json.Marshal(e)
 			if err != nil {
 				t.Fatal(err)

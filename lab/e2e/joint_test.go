@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,4 +100,12 @@ func TestJointInChromium(t *testing.T) {
 		t.Fatalf("flash: %q", txt)
 	}
 	s.screenshot("50g-joint-registered-zh")
+	// The registered version, with the released evaluation's figures and the
+	// label file's digest as lineage.
+	s.clickWait("open the model", "#joint-registered a", has("h1"))
+	sum := sha256.Sum256(env.JointLabels.File)
+	if txt := s.text("#model-label-file"); txt != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the version's label file digest %q", txt)
+	}
+	s.screenshot("50h-joint-model-zh")
 }
