@@ -334,13 +334,16 @@ type Version struct {
 	FeatureSet  string
 	Sample      string
 	CodeVersion string
-	SHA256      string
-	Trees       int
-	Features    int
-	Created     time.Time
-	CreatedBy   string
-	Golden      int // golden rows checked at upload
-	Card        string
+	// LabelFileSHA256 is the digest of the bank's label file a joint model's
+	// sample was built from (empty for other models).
+	LabelFileSHA256 string
+	SHA256          string
+	Trees           int
+	Features        int
+	Created         time.Time
+	CreatedBy       string
+	Golden          int // golden rows checked at upload
+	Card            string
 	Evaluation
 }
 

@@ -80,6 +80,9 @@ type Options struct {
 	// ConsentAsks lets a bank refused for lack of consent ask the company for it
 	// (nil: the refusal page offers no request).
 	ConsentAsks ConsentAsks
+	// Joint is joint modelling on a bank's own label files (nil: no such
+	// pages).
+	Joint Joint
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration
@@ -427,6 +430,8 @@ type view struct {
 	// Portal and Asks: the company portal and banks' consent requests are
 	// connected (their nav entries show to the users who may use them).
 	Portal, Asks bool
+	// Joint: joint modelling is connected.
+	Joint bool
 }
 
 func (s *Server) render(q *req, status int, page, nav, title string, data any) error {
@@ -435,7 +440,7 @@ func (s *Server) render(q *req, status int, page, nav, title string, data any) e
 		return fmt.Errorf("lab: no template %q", page)
 	}
 	v := view{L: q.lang, Prefix: s.o.Prefix, CSRF: q.csrf, Nav: nav, Title: title, Path: q.r.URL.RequestURI(), Data: data,
-		Flash: q.r.URL.Query().Get("flash"), Portal: s.o.Portal != nil, Asks: s.o.ConsentAsks != nil}
+		Flash: q.r.URL.Query().Get("flash"), Portal: s.o.Portal != nil, Asks: s.o.ConsentAsks != nil, Joint: s.o.Joint != nil}
 	if q.sess != nil {
 		p := q.sess.principal
 		v.User = &p

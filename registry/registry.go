@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/audit"
@@ -94,7 +95,12 @@ type Lineage struct {
 	CodeVersion string `json:"code_version,omitempty"`
 	// Filename is the name of the uploaded file.
 	Filename string `json:"filename,omitempty"`
-	Note     string `json:"note,omitempty"`
+	// LabelFile and LabelFileSHA256 name the bank's own label file a joint
+	// model's sample was built from (features.SampleManifest.Labels), with the
+	// digest of its content.
+	LabelFile       string `json:"label_file,omitempty"`
+	LabelFileSHA256 string `json:"label_file_sha256,omitempty"`
+	Note            string `json:"note,omitempty"`
 }
 
 // Version is one immutable version of a model.
@@ -159,6 +165,13 @@ type Options struct {
 	// float32 sums), a model off by 0.02 in probability (at least 0.08 in margin)
 	// does not.
 	MaxParityTolerance ParityTolerance
+	// Sensitivity is the disclosure level of a feature a model reads (public,
+	// restricted, confidential), "" for a feature that is not an indicator (a
+	// bank's own request feature). A version's file is downloaded only by a
+	// principal cleared for its most sensitive feature (access
+	// ActionDownloadModel). Default: the sensitivity in the indicator catalog
+	// (features.DefaultCatalog).
+	Sensitivity func(feature string) string
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 	// Logger receives operational messages; nil means silent.
@@ -197,6 +210,41 @@ func (o *Options) EnsureDefaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.Sensitivity == nil {
+		o.Sensitivity = catalogSensitivity
+	}
+}
+
+// catalogSensitivity is the sensitivity of an indicator of the default catalog;
+// "" for any other name. A catalog that does not load makes every name
+// confidential, so nothing leaves on a broken build.
+func catalogSensitivity(feature string) string {
+	c, err := features.DefaultCatalog()
+	if err != nil {
+		return access.SensitivityConfidential
+	}
+	ind, err := c.Indicator(feature)
+	if err != nil {
+		return ""
+	}
+	return string(ind.Sensitivity)
+}
+
+// Sensitivity is the highest sensitivity of the features v reads ("" when it
+// reads no indicator); a sensitivity the platform does not know is returned as
+// it is, and access clears nobody for it.
+func (r *Registry) Sensitivity(v Version) string {
+	top := ""
+	for _, f := range v.Columns {
+		s := r.opts.Sensitivity(f)
+		if s != "" && access.SensitivityRank(s) == 0 {
+			return s
+		}
+		if access.SensitivityRank(s) > access.SensitivityRank(top) {
+			top = s
+		}
+	}
+	return top
 }
 
 //go:embed migrations/*.sql

@@ -724,6 +724,31 @@ func (r *Registry) Artifact(ctx context.Context, p access.Principal, name string
 	return data, v, nil
 }
 
+// Download is Artifact for a principal who takes the file away (the registry
+// API's artifact route): besides reading the model, p must be cleared for the
+// most sensitive indicator the version reads (access ActionDownloadModel). A
+// refusal is audited and wraps ErrForbidden; the model is still served to p.
+// Another institution's private model is ErrNotFound, as for Version.
+func (r *Registry) Download(ctx context.Context, p access.Principal, name string, version int, original bool) ([]byte, Version, error) {
+	m, err := r.visibleModel(ctx, p, name, "model.download")
+	if err != nil {
+		return nil, Version{}, err
+	}
+	v, err := r.version(ctx, m, version)
+	if err != nil {
+		return nil, Version{}, err
+	}
+	res := modelResource(m, "model.download")
+	res.ID, res.Sensitivity = fmt.Sprintf("%s/%d", name, v.Version), r.Sensitivity(v)
+	if err := r.authz.Authorize(ctx, p, access.ActionDownloadModel, res); err != nil {
+		if errors.Is(err, access.ErrUnavailable) {
+			return nil, Version{}, fmt.Errorf("registry: authorize: %w", err)
+		}
+		return nil, Version{}, fmt.Errorf("%w: %w", ErrForbidden, err)
+	}
+	return r.Artifact(ctx, p, name, version, original)
+}
+
 // DeleteVersion always refuses: versions are immutable. The attempt is audited.
 func (r *Registry) DeleteVersion(ctx context.Context, p access.Principal, name string, version int) error {
 	const action = "model.version.delete"

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,12 +30,18 @@ func TestBankLabelsToModel(t *testing.T) {
 		{"generate", "--companies", "1500", "--months", "36", "--seed", "7", "--out", store, "--quiet"},
 		{"features", "materialize", "--store", store, "--set", "pd", "--asof", "2023-09-30,2023-12-31,2024-03-31,2024-06-30,2024-09-30,2024-12-31"},
 		{"features", "sample", "--store", store, "--set", "pd", "--name", "pd-q", "--from", "2023-09-30", "--to", "2024-12-31", "--build-at", "2025-12-31"},
-		{"access", "user", "-store", store, "-institution", "Bank A", "-kind", "bank", "-user", "alice", "-roles", "data_scientist"},
-		{"access", "user", "-store", store, "-institution", "Bank B", "-kind", "bank", "-user", "bob", "-roles", "data_scientist"},
 	} {
 		if out, errOut, code := run(t, args...); code != 0 {
 			t.Fatalf("%s: exit %d\n%s%s", strings.Join(args[:2], " "), code, out, errOut)
 		}
+	}
+	keys := map[string]string{}
+	for _, u := range [][2]string{{"Bank A", "alice"}, {"Bank B", "bob"}} {
+		key, errOut, code := run(t, "access", "user", "-store", store, "-institution", u[0], "-kind", "bank", "-user", u[1], "-roles", "data_scientist")
+		if code != 0 {
+			t.Fatalf("access user %s: exit %d %s", u[1], code, errOut)
+		}
+		keys[u[1]] = strings.TrimSpace(key)
 	}
 	// The bank's outcomes: the borrowers of the public sample, each observed 20
 	// days after its snapshot (so it joins that snapshot and no later one).
@@ -116,5 +125,52 @@ func TestBankLabelsToModel(t *testing.T) {
 	}
 	if _, errOut, code := run(t, "train", "--store", store, "--bank", "Bank B", "--sample", "loans", "--out", filepath.Join(dir, "x.txt")); code == 0 || !strings.Contains(errOut, "unknown sample") {
 		t.Fatalf("another bank's sample: exit %d\n%s", code, errOut)
+	}
+
+	// The same loop as the bank's own data scientist, with her key: upload,
+	// download within her clearance, train and register with the file's digest.
+	file := filepath.Join(dir, "loans.csv")
+	if err := os.WriteFile(file, csv.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(csv.Bytes())
+	digest := hex.EncodeToString(sum[:])
+	out, errOut, code = run(t, "joint", "upload", "--store", store, "--key", keys["alice"], "--name", "loans-2024", "--labels", file)
+	if code != 0 || !strings.Contains(out, "sample loans-2024/v1 of Bank A") || !strings.Contains(out, digest[:12]) {
+		t.Fatalf("joint upload: exit %d\n%s%s", code, out, errOut)
+	}
+	// The same file with three more rows is a probe.
+	probe := filepath.Join(dir, "probe.csv")
+	lines := strings.SplitAfter(csv.String(), "\n")
+	more := csv.String()
+	for _, l := range lines[1:4] {
+		f := strings.Split(l, ",")
+		d, _ := time.Parse(time.DateOnly, f[1])
+		more += fmt.Sprintf("%s,%s,1,p\n", f[0], d.AddDate(0, 0, 5).Format(time.DateOnly))
+	}
+	if err := os.WriteFile(probe, []byte(more), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, "joint", "upload", "--store", store, "--key", keys["alice"], "--name", "probe", "--labels", probe); code == 0 || !strings.Contains(errOut, "by 3 rows") || !strings.Contains(errOut, "nothing was written") {
+		t.Fatalf("a probing upload: exit %d\n%s", code, errOut)
+	}
+	export := filepath.Join(dir, "export.csv")
+	out, errOut, code = run(t, "joint", "export", "--store", store, "--key", keys["alice"], "--sample", "loans-2024", "--out", export)
+	if code != 0 || !strings.Contains(out, "above alice's clearance (tax.") {
+		t.Fatalf("joint export: exit %d\n%s%s", code, out, errOut)
+	}
+	head, _ := os.ReadFile(export)
+	if first, _, _ := strings.Cut(string(head), "\n"); strings.Contains(first, "tax.sales.sum_12m") || !strings.HasPrefix(first, "split,company,asof,") {
+		t.Fatalf("the download's header %q", first)
+	}
+	if _, errOut, code := run(t, "joint", "export", "--store", store, "--key", keys["bob"], "--sample", "loans-2024", "--out", export+".b"); code == 0 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("bank B's download: exit %d\n%s", code, errOut)
+	}
+	out, errOut, code = run(t, "joint", "train", "--store", store, "--key", keys["alice"], "--sample", "loans-2024", "--rounds", "30", "--threads", "2", "--register", "pd-bank-a")
+	if code != 0 || !strings.Contains(out, "released test: ") || !strings.Contains(out, "registered pd-bank-a v1 (lineage: label file banks/1/labels/"+digest+".csv sha256 "+digest[:12]) {
+		t.Fatalf("joint train: exit %d\n%s%s", code, out, errOut)
+	}
+	if out, errOut, code := run(t, "model", "list", "--store", store, "--key", keys["bob"]); code != 0 || strings.Contains(out, "pd-bank-a") {
+		t.Fatalf("bank B lists bank A's model: exit %d\n%s%s", code, out, errOut)
 	}
 }

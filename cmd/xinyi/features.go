@@ -466,12 +466,20 @@ func runFeaturesSampleLabels(ctx context.Context, args []string, stdout, stderr 
 	var data []byte
 	src := features.FileRef{Key: prefix + *labels}
 	if *file {
+		if st, err := os.Stat(*labels); err != nil {
+			return fmt.Errorf("--labels: %w", err)
+		} else if st.Size() > features.MaxLabelFileBytes {
+			return fmt.Errorf("--labels %s has %d bytes; a label file may have %d MiB at most (nothing was written)", *labels, st.Size(), features.MaxLabelFileBytes>>20)
+		}
 		if data, err = os.ReadFile(*labels); err != nil {
 			return fmt.Errorf("--labels: %w", err)
 		}
 		src = features.FileRef{Key: *labels, SHA256: blob.SHA256Hex(data), Size: int64(len(data))}
 	} else {
 		var info blob.Info
+		if info, err = dest.Stat(ctx, *labels); err == nil && info.Size > features.MaxLabelFileBytes {
+			return fmt.Errorf("--labels %s%s has %d bytes; a label file may have %d MiB at most (nothing was written)", prefix, *labels, info.Size, features.MaxLabelFileBytes>>20)
+		}
 		if data, info, err = blob.ReadAll(ctx, dest, *labels); err != nil {
 			return fmt.Errorf("--labels %s%s: %w", prefix, *labels, err)
 		}

@@ -22,10 +22,12 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
+	"github.com/xinyi-platform/xinyi/joint"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
 	labjobs "github.com/xinyi-platform/xinyi/lab/jobs"
+	labjoint "github.com/xinyi-platform/xinyi/lab/joint"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
@@ -256,6 +258,22 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 			fin.District = func(code string) string { return districts[code] }
 		}
 		opts.Financing = fin
+	}
+	// Joint modelling on the banks' own label files, in their private prefixes.
+	key, err := joint.PseudonymKey(context.Background(), d.store)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	jsvc, err := joint.New(joint.Options{Store: d.store, Registry: d.reg, Consents: d.acc, Authorizer: access.NewAuthorizer(d.acc, d.log),
+		PseudonymKey: key, Catalog: d.cat})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if opts.Joint, err = labjoint.New(jsvc, labjoint.Options{Catalog: d.cat}); err != nil {
+		stop()
+		return nil, nil, err
 	}
 	console, err := lab.New(opts)
 	if err != nil {

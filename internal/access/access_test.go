@@ -2,7 +2,9 @@ package access_test
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -252,6 +254,36 @@ func TestContract(t *testing.T) {
 						t.Fatalf("got %v, want %v", err, tt.wantErr)
 					}
 				})
+			}
+			// Row-level outputs name the consenting company and pseudonymise the other.
+			consented, err := s.ConsentedCompanies(ctx, bank.ID, "", now.Add(time.Hour))
+			if err != nil || len(consented) != 1 || consented[0] != companyA {
+				t.Fatalf("consented companies %v, %v", consented, err)
+			}
+			key := []byte(strings.Repeat("k", 32))
+			names, err := access.NewPseudonyms(key, bank.ID, consented)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other, err := access.NewPseudonyms(key, regulator.ID, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mac := hmac.New(sha256.New, key)
+			mac.Write([]byte{0, 0, 0, 0, 0, 0, 0, byte(bank.ID)})
+			mac.Write([]byte(companyB))
+			wantB := "P" + hex.EncodeToString(mac.Sum(nil))[:16]
+			if got := names.Name(companyA); got != companyA {
+				t.Fatalf("consenting company named %q", got)
+			}
+			if got := names.Name(companyB); got != wantB || names.Name(companyB) != got {
+				t.Fatalf("pseudonym of B %q, want %q (stable)", got, wantB)
+			}
+			if other.Name(companyB) == wantB || other.Name(companyA) == companyA {
+				t.Fatalf("another institution's pseudonyms %q %q line up with the bank's", other.Name(companyB), other.Name(companyA))
+			}
+			if _, err := access.NewPseudonyms(key[:31], bank.ID, nil); !errors.Is(err, access.ErrPseudonymKey) {
+				t.Fatalf("short key: %v", err)
 			}
 			if err := s.RevokeConsent(ctx, "alice", c.ID); err != nil {
 				t.Fatal(err)

@@ -55,6 +55,13 @@ const (
 	// it (OIP). The owner institution, anyone when it is shared, and platform
 	// administrators.
 	ActionReadModel Action = "model.read"
+	// ActionDownloadModel: take a registered model's file away (its artifact or
+	// the original upload). The rule of ActionReadModel, and Resource.Sensitivity
+	// (the highest sensitivity of the indicators the model reads) within the
+	// principal's clearance (ClearanceOf): a model over indicators above it is
+	// served to its owner, never handed over, since its split thresholds would
+	// reveal the values.
+	ActionDownloadModel Action = "model.download"
 	// ActionWriteModel: create a model, upload versions, move ungated aliases,
 	// request promotion. A data scientist, lab user or administrator of the owner
 	// institution (Resource.Owner 0: a new model, owned by the caller's institution),
@@ -183,6 +190,9 @@ type Resource struct {
 	Shared bool
 	// Scope is the consent scope an assessment needs. Default ScopeCreditAssessment.
 	Scope string
+	// Sensitivity is the highest indicator sensitivity the resource reveals
+	// (ActionDownloadModel); empty for none.
+	Sensitivity string
 	// Operation is what the surface calls the attempt ("model.promotion.approve"),
 	// recorded as the action of a refusal's audit record. Default the Action.
 	Operation string
@@ -227,6 +237,31 @@ const (
 	SensitivityRestricted   = "restricted"
 	SensitivityConfidential = "confidential"
 )
+
+// SensitivityRank orders the sensitivities: public 1, restricted 2,
+// confidential 3; 0 for anything else.
+func SensitivityRank(s string) int {
+	switch s {
+	case SensitivityPublic:
+		return 1
+	case SensitivityRestricted:
+		return 2
+	case SensitivityConfidential:
+		return 3
+	}
+	return 0
+}
+
+// ClearanceAllows reports whether a principal cleared for clearance may see
+// something of the given sensitivity; an empty sensitivity (nothing sensitive)
+// is always allowed, an unknown one never.
+func ClearanceAllows(clearance, sensitivity string) bool {
+	if sensitivity == "" {
+		return true
+	}
+	r := SensitivityRank(sensitivity)
+	return r > 0 && r <= SensitivityRank(clearance)
+}
 
 // ClearanceOf is the highest indicator sensitivity p may see: regulators,
 // administrators and the platform operator see confidential indicators; data
@@ -311,6 +346,15 @@ func Decide(p Principal, action Action, res Resource) (Decision, error) {
 			return Decision{}, nil
 		}
 		return refuse("%s is private to another institution", res.Subject())
+	case ActionDownloadModel:
+		if !((res.Owner != 0 && res.Owner == p.InstitutionID) || res.Shared || p.PlatformWide()) {
+			return refuse("%s is private to another institution", res.Subject())
+		}
+		if clear := ClearanceOf(p); !ClearanceAllows(clear, res.Sensitivity) {
+			return refuse("%s reads %s indicators and %s of %s is cleared for %s ones at most: the model is served, its file is not handed over (its split thresholds would reveal the values)",
+				res.Subject(), res.Sensitivity, p.User, p.Institution, clear)
+		}
+		return Decision{}, nil
 	case ActionWriteModel:
 		if !p.within(RoleDataScientist, RoleLab) {
 			return refuse("changing models needs the data_scientist, lab or admin role; %s", who())

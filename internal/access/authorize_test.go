@@ -88,6 +88,17 @@ func TestDecide(t *testing.T) {
 		{"anyone reads shared model", bank, access.ActionReadModel, shared, yes},
 		{"regulator reads private model", regulator, access.ActionReadModel, foreign, no},
 		{"platform admin reads any model", platformAdmin, access.ActionReadModel, foreign, yes},
+		// Downloads: ownership as for reading, and the model's indicators within
+		// the clearance (a bank's scientist: restricted).
+		{"scientist downloads own restricted model", scientist, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 1, Sensitivity: "restricted"}, yes},
+		{"scientist downloads own model of its own features", scientist, access.ActionDownloadModel, own, yes},
+		{"scientist downloads own confidential model", scientist, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 1, Sensitivity: "confidential"}, no},
+		{"bank downloads own confidential model", bank, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 1, Sensitivity: "confidential"}, no},
+		{"unknown sensitivity is never cleared", scientist, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 1, Sensitivity: "secret"}, no},
+		{"other bank downloads private model", otherBank, access.ActionDownloadModel, own, no},
+		{"viewer downloads shared public model", viewer, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 2, Shared: true, Sensitivity: "public"}, yes},
+		{"viewer downloads shared restricted model", viewer, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 2, Shared: true, Sensitivity: "restricted"}, no},
+		{"platform admin downloads confidential model", platformAdmin, access.ActionDownloadModel, access.Resource{Kind: "model", ID: "pd", Owner: 2, Sensitivity: "confidential"}, yes},
 		{"scientist writes own model", scientist, access.ActionWriteModel, own, yes},
 		{"scientist creates a model", scientist, access.ActionWriteModel, access.Resource{Kind: "model", ID: "new"}, yes},
 		{"scientist writes shared foreign model", scientist, access.ActionWriteModel, shared, no},

@@ -28,18 +28,23 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/metadb"
 	"github.com/xinyi-platform/xinyi/internal/metadb/metadbtest"
 	"github.com/xinyi-platform/xinyi/internal/webhooks"
+	xjoint "github.com/xinyi-platform/xinyi/joint"
+	"github.com/xinyi-platform/xinyi/joint/jointtest"
 	"github.com/xinyi-platform/xinyi/lab"
 	labaccess "github.com/xinyi-platform/xinyi/lab/access"
 	labfeatures "github.com/xinyi-platform/xinyi/lab/features"
+	labjoint "github.com/xinyi-platform/xinyi/lab/joint"
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	labserving "github.com/xinyi-platform/xinyi/lab/serving"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	labtraining "github.com/xinyi-platform/xinyi/lab/training"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
 	"github.com/xinyi-platform/xinyi/reports"
 	"github.com/xinyi-platform/xinyi/serving/portfolio"
 	"github.com/xinyi-platform/xinyi/serving/scores"
 	"github.com/xinyi-platform/xinyi/serving/warnings"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // The users of a test environment, by the name their API key is stored under.
@@ -96,6 +101,9 @@ type Env struct {
 	// reports have real sections. ReportPenalty is the decision number of one of
 	// its penalties.
 	ReportCompany, ReportPenalty string
+	// JointLabels is a label file of 2,000 of the bank's loans over the joint
+	// region (EnvOptions.Joint).
+	JointLabels *jointtest.Labels
 }
 
 // EnvOptions tunes NewEnv.
@@ -110,6 +118,10 @@ type EnvOptions struct {
 	ScreeningStep time.Duration
 	// FinancingNow is the financing loop's clock. Nil means time.Now.
 	FinancingNow func() time.Time
+	// Joint generates a region of 4,000 companies into the registry's store,
+	// materializes the pd set and connects joint modelling; Env.JointLabels is
+	// a label file of the bank's over it. Default false (a few seconds more).
+	Joint bool
 }
 
 // ModuleRoot returns the folder holding go.mod, found from this source file.
@@ -225,7 +237,10 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sets := xregistry.StaticFeatureSets{"lightgbm-binary": {1: numbered("f", 0, 28)}, "breast-cancer": {1: numbered("Column_", 0, 30)}}
+	var sets xregistry.FeatureSets = xregistry.StaticFeatureSets{"lightgbm-binary": {1: numbered("f", 0, 28)}, "breast-cancer": {1: numbered("Column_", 0, 30)}}
+	if o.Joint {
+		sets = chainSets{sets, regfeatures.New(cat)}
+	}
 	if e.Registry, err = xregistry.Open(ctx, db, blobs, sets, log, xregistry.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +296,24 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	}
 	subs := labserving.NewSubscriptions(eps, wsubs, portfolio.Sources{Consents: e.Access, Warnings: wstore, Runs: scores.NewReader(blobs, 0),
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
-	e.Server, err = lab.New(lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
+	var jointOpt lab.Joint
+	if o.Joint {
+		if e.JointLabels, err = jointtest.Region(ctx, blobs, 4000, 2000); err != nil {
+			t.Fatal(err)
+		}
+		svc, err := xjoint.New(xjoint.Options{Store: blobs, Registry: e.Registry, Consents: e.Access, Authorizer: xaccess.NewAuthorizer(e.Access, log),
+			PseudonymKey: []byte("labtest pseudonym key, 32 bytes+"), Catalog: cat, Threads: 2,
+			// A small region's test split has deciles of some 37 rows: the
+			// platform's policy is a setting, looser here than its default.
+			Release: training.ReleaseOptions{MinCellRows: 30, MinCellPositives: 5}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jointOpt, err = labjoint.New(svc, labjoint.Options{Catalog: cat, Rounds: 80}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Server, err = lab.New(lab.Options{Joint: jointOpt, Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Drift: labserving.NewDrift(DriftReport, cat), Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
 		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
 	if err != nil {
@@ -291,6 +323,21 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	mux.Handle("/lab/", e.Server)
 	e.Handler = mux
 	return e
+}
+
+// chainSets asks each feature-set source in turn.
+type chainSets []xregistry.FeatureSets
+
+func (c chainSets) FeatureSet(ctx context.Context, ref features.SetRef) (features.SetRef, []string, error) {
+	var err error
+	for _, s := range c {
+		var got features.SetRef
+		var cols []string
+		if got, cols, err = s.FeatureSet(ctx, ref); err == nil {
+			return got, cols, nil
+		}
+	}
+	return features.SetRef{}, nil, err
 }
 
 // Principal signs user in through access control, as the console does.

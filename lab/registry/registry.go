@@ -29,6 +29,7 @@ import (
 	"github.com/xinyi-platform/xinyi/gbdt"
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/training"
 )
@@ -174,14 +175,23 @@ type card struct {
 
 func convertVersion(v xregistry.Version) lab.Version {
 	out := lab.Version{Model: v.Model, Version: versionName(v.Version), Format: v.SourceFormat,
-		FeatureSet: features.SetRef{Name: v.FeatureSet, Version: v.FeatureSetVersion}.String(), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion,
+		FeatureSet: features.SetRef{Name: v.FeatureSet, Version: v.FeatureSetVersion}.String(), Sample: v.Lineage.Sample, CodeVersion: v.Lineage.CodeVersion, LabelFileSHA256: v.Lineage.LabelFileSHA256,
 		SHA256: v.ArtifactDigest, Trees: v.NumTrees, Features: len(v.Columns), Created: v.CreatedAt, CreatedBy: v.CreatedBy}
 	if v.Parity != nil {
 		out.Golden = v.Parity.Rows
 	}
 	if len(v.ModelCard) > 0 {
 		var c card
-		if err := json.Unmarshal(v.ModelCard, &c); err == nil && (c.Text != "" || c.Evaluation != nil) {
+		var rel training.ReleasedEvaluation
+		if err := json.Unmarshal(v.ModelCard, &rel); err == nil && rel.Split != "" && rel.Policy.MinCellRows > 0 {
+			// A joint model's card: the evaluation released to its bank.
+			out.Card = rel.Text()
+			for _, cell := range rel.Calibration {
+				if !cell.Suppressed {
+					out.Evaluation.Calibration = append(out.Evaluation.Calibration, svg.CalibrationBin{Predicted: *cell.MeanScore, Observed: *cell.Rate, Count: int64(cell.Rows)})
+				}
+			}
+		} else if err := json.Unmarshal(v.ModelCard, &c); err == nil && (c.Text != "" || c.Evaluation != nil) {
 			out.Card = c.Text
 			if c.Evaluation != nil {
 				out.Evaluation = *c.Evaluation

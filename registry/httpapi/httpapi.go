@@ -31,6 +31,8 @@
 //	GET    /models/{name}/versions/{version}         one version
 //	DELETE /models/{name}/versions/{version}         always 409: versions are immutable
 //	GET    /models/{name}/versions/{version}/artifact[?original=true]
+//	                                                 the file, for a caller cleared for every
+//	                                                 indicator it reads (else 403, audited)
 //	GET    /models/{name}/aliases                    aliases
 //	GET    /models/{name}/aliases/{alias}            the version an alias points at
 //	PUT    /models/{name}/aliases/{alias}            move an ungated alias {version}
@@ -367,7 +369,7 @@ func (s *server) artifact(w http.ResponseWriter, r *http.Request, p access.Princ
 		return nil, err
 	}
 	original := r.URL.Query().Get("original") == "true"
-	data, ver, err := s.reg.Artifact(r.Context(), p, r.PathValue("name"), v, original)
+	data, ver, err := s.reg.Download(r.Context(), p, r.PathValue("name"), v, original)
 	if err != nil {
 		return nil, err
 	}

@@ -57,11 +57,17 @@ func newFixture(t testing.TB) *fixture {
 // newFixtureOn is newFixture over the object store blobs.
 func newFixtureOn(t testing.TB, blobs blob.Store) *fixture {
 	t.Helper()
+	return newFixtureWith(t, blobs, registry.Options{MaxUploadBytes: 1 << 20, PollInterval: 50 * time.Millisecond})
+}
+
+// newFixtureWith is newFixture over blobs with the registry options opts.
+func newFixtureWith(t testing.TB, blobs blob.Store, opts registry.Options) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db := metadbtest.SQLite(t)
 	acc, log := accesstest.Open(t, db)
 	fs := registry.StaticFeatureSets{"gmsc": {1: gmscNames, 2: gmscNames[1:]}}
-	reg, err := registry.Open(ctx, db, blobs, fs, log, registry.Options{MaxUploadBytes: 1 << 20, PollInterval: 50 * time.Millisecond})
+	reg, err := registry.Open(ctx, db, blobs, fs, log, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -567,5 +573,66 @@ func TestUploadBindsColumnsAndCreates(t *testing.T) {
 	}
 	if status, body := f.do(t, "alice", "POST", base+"/models/x/versions?feature_set=gmsc/v0", bytes.NewReader(legacy), ""); status != 400 || !bytes.Contains(body, []byte("gmsc/v0")) {
 		t.Fatalf("bad set reference: %d %s", status, body)
+	}
+}
+
+// TestDownloadNeedsClearance: a model that reads an indicator above its owner's
+// clearance is readable and servable by the owner, but its file is not handed
+// over; the refusal says why and is in the audit log. A platform administrator
+// (cleared for confidential indicators) may take it.
+func TestDownloadNeedsClearance(t *testing.T) {
+	ctx := context.Background()
+	blobs, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sens := func(f string) string {
+		if f == "DebtRatio" {
+			return "confidential"
+		}
+		return "restricted"
+	}
+	f := newFixtureWith(t, blobs, registry.Options{MaxUploadBytes: 1 << 20, Sensitivity: sens})
+	const base = "/v1/registry"
+	legacy := readFile(t, "binary_depthwise.binf.model")
+	if status, body := f.do(t, "alice", "POST", base+"/models/pd-joint/versions?task=pd&feature_set=gmsc/v1&columns="+strings.Join(gmscNames, ","), bytes.NewReader(legacy), ""); status != 201 {
+		t.Fatalf("upload: %d %s", status, body)
+	}
+	if status, body := f.do(t, "alice", "GET", base+"/models/pd-joint/versions/1", nil, ""); status != 200 {
+		t.Fatalf("the owner reads its version: %d %s", status, body)
+	}
+	for _, path := range []string{"/artifact", "/artifact?original=true"} {
+		status, body := f.do(t, "alice", "GET", base+"/models/pd-joint/versions/1"+path, nil, "")
+		if status != http.StatusForbidden || !bytes.Contains(body, []byte("confidential")) || !bytes.Contains(body, []byte("split thresholds")) {
+			t.Fatalf("download %s of a confidential model by a bank: %d %s", path, status, body)
+		}
+	}
+	// Bank B learns nothing: not found, as for a name nobody holds.
+	if status, body := f.do(t, "bob", "GET", base+"/models/pd-joint/versions/1/artifact", nil, ""); status != http.StatusNotFound {
+		t.Fatalf("another bank's download: %d %s", status, body)
+	}
+	recs, err := f.log.List(ctx, audit.Filter{Action: "model.download"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refused, hidden int
+	for _, r := range recs {
+		if r.Outcome != audit.OutcomeRefused {
+			continue
+		}
+		if strings.HasPrefix(r.Actor, "alice@") && strings.Contains(r.Reason, "confidential") {
+			refused++
+		}
+		if strings.HasPrefix(r.Actor, "bob@") {
+			hidden++
+		}
+	}
+	if refused != 2 || hidden != 1 {
+		t.Fatalf("audited refusals: %d of alice's downloads (want 2), %d of bob's (want 1) in %+v", refused, hidden, recs)
+	}
+	// The model is still served: the registry hands it to serving.
+	data, _, err := f.reg.Artifact(ctx, access.Principal{User: "serving", InstitutionID: 1, InstitutionKind: access.KindBank}, "pd-joint", 1, false)
+	if err != nil || len(data) == 0 {
+		t.Fatalf("serving's read: %d bytes, %v", len(data), err)
 	}
 }
