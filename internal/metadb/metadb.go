@@ -147,6 +147,10 @@ type DB struct {
 	// stmts holds SQLite's prepared statements by query text (see DB.stmt).
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// leaseReady is set once the lease table is migrated (AcquireLease).
+	leaseMu    sync.Mutex
+	leaseReady bool
 }
 
 // maxStmts bounds the prepared statements a SQLite DB keeps.
