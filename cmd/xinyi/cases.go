@@ -55,7 +55,7 @@ func openCases(ctx context.Context, f metaFlags, needKey bool) (*caseEnv, error)
 		closeAll()
 		return nil, err
 	}
-	svc, err := cases.New(cases.Options{Store: cs, Ingest: ingest.New(store), Records: cases.RawRecords{Store: store},
+	svc, err := cases.New(cases.Options{Store: cs, Ingest: ingest.New(store).WithLocker(ingest.DBLocker(db, ingest.DBLockOptions{})), Records: cases.RawRecords{Store: store},
 		Authorizer: access.NewAuthorizer(acc, log), Audit: log, Owner: ingesthttp.OwnersByName(acc, nil)})
 	if err != nil {
 		closeAll()

@@ -32,7 +32,7 @@ func openCaseDoor(ctx context.Context, pl *platform, owner func(context.Context,
 		return nil, err
 	}
 	d := &caseDoor{}
-	o := cases.Options{Store: cs, Ingest: ingest.New(pl.store), Records: cases.RawRecords{Store: pl.store},
+	o := cases.Options{Store: cs, Ingest: ingest.New(pl.store).WithLocker(ingest.DBLocker(pl.db, ingest.DBLockOptions{})), Records: cases.RawRecords{Store: pl.store},
 		Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: owner}
 	if sets := strings.FieldsFunc(refreshSets, func(r rune) bool { return r == ',' || r == ' ' }); len(sets) > 0 {
 		d.refresh = &rematerialize.Refresher{Catalog: pl.cat, Store: pl.store, Sets: sets, Shards: max(shards, 1)}

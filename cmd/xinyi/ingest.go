@@ -18,6 +18,7 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	ingesthttp "github.com/xinyi-platform/xinyi/datasets/ingest/httpapi"
 	"github.com/xinyi-platform/xinyi/internal/access"
+	"github.com/xinyi-platform/xinyi/internal/metadb"
 )
 
 func init() {
@@ -29,7 +30,8 @@ func init() {
 
 func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ingest", stderr)
-	dir := fs.String("store", "xinyi-data", "object store: a local folder, or s3://bucket with XINYI_S3_* set")
+	mf := addMetaFlags(fs, false)
+	dir := mf.store
 	source := fs.String("source", "", "raw source the files belong to (tax, court, companies, ...)")
 	batchID := fs.String("batch-id", "", "batch id; default the digest of the files: sending a batch again changes nothing")
 	maxBad := fs.Float64("max-bad", 0.05, "share of bad rows above which the whole batch is refused (0: none allowed)")
@@ -63,11 +65,24 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer closeStore()
+	// The metadata database holds the lock of each source that every process
+	// loading batches shares.
+	dsn := *mf.dsn
+	if dsn == "" {
+		if dsn, err = defaultDSN(*dir); err != nil {
+			return err
+		}
+	}
+	db, err := metadb.Open(ctx, dsn, metadb.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	bad := *maxBad
 	if bad == 0 {
 		bad = -1 // the package's "none allowed"
 	}
-	rep, err := ingest.New(store).Ingest(ctx, *source, inputs, ingest.Options{
+	rep, err := ingest.New(store).WithLocker(ingest.DBLocker(db, ingest.DBLockOptions{})).Ingest(ctx, *source, inputs, ingest.Options{
 		BatchID: *batchID, MaxBad: bad, Format: *format, Encoding: *encoding,
 	})
 	if rep != nil {
@@ -177,7 +192,7 @@ func runIngestServe(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer db.Close()
 	h, err := ingesthttp.New(ingesthttp.Options{
-		Ingester: ingest.New(store), Store: store, Auth: acc,
+		Ingester: ingest.New(store).WithLocker(ingest.DBLocker(db, ingest.DBLockOptions{})), Store: store, Auth: acc,
 		Authorizer: access.NewAuthorizer(acc, log), Audit: log,
 		Owner:  ingesthttp.OwnersByName(acc, owners),
 		Ingest: ingest.Options{MaxBad: *maxBad},

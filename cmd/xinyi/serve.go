@@ -216,7 +216,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if len(owners) == 0 {
 			return nil, nil, nil
 		}
-		g := ingest.New(pl.store).Listen(warnings.BatchListener{Queue: d.Queue})
+		g := ingest.New(pl.store).WithLocker(ingest.DBLocker(pl.db, ingest.DBLockOptions{})).Listen(warnings.BatchListener{Queue: d.Queue})
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: g, Store: pl.store, Auth: pl.acc,
 			Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: ingesthttp.OwnersByName(pl.acc, owners),
 			Ingest: ingest.Options{Logger: logger}})

@@ -223,19 +223,28 @@ var ChinaStandardTime = time.FixedZone("CST", 8*60*60)
 // QuarantinePrefix returns the key prefix of a batch's quarantine.
 func QuarantinePrefix(source, id string) string { return "quarantine/" + source + "/" + id + "/" }
 
-// Ingester loads batches into a store. Batches of one source are serialized
-// within the process so that revisions never interleave.
+// Ingester loads batches into a store. The batches of one source take its
+// lock (Locker) from the reading of the stored facts to the commit, so that
+// revisions never interleave.
 type Ingester struct {
-	store blob.Store
-	seed  maphash.Seed
-	locks sync.Map // source -> *sync.Mutex
+	store  blob.Store
+	seed   maphash.Seed
+	locker Locker
 	// listener, when set, is told of every committed batch (Listen).
 	listener Listener
 }
 
-// New returns an Ingester writing to store.
+// New returns an Ingester writing to store whose batches of one source are
+// serialized within this process only. Processes that share a store share
+// a Locker too (WithLocker, DBLocker).
 func New(store blob.Store) *Ingester {
-	return &Ingester{store: store, seed: maphash.MakeSeed()}
+	return &Ingester{store: store, seed: maphash.MakeSeed(), locker: NewLocalLocker()}
+}
+
+// WithLocker makes g take l's lock of a source for each batch, and returns g.
+func (g *Ingester) WithLocker(l Locker) *Ingester {
+	g.locker = l
+	return g
 }
 
 var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$`)
@@ -260,6 +269,11 @@ type sourceInfo struct {
 	dateKey  bool            // event_date is a key column
 	withdraw bool            // a full delivery retracts the keys in force it omits
 }
+
+// testHook, set in tests, is called under the source's lock when the lock is
+// taken ("locked"), before the manifest is written ("commit") and after
+// ("committed").
+var testHook func(stage string)
 
 // contractOf finds a source's contract (replaced in tests).
 var contractOf = datasets.ContractOf
@@ -334,15 +348,6 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 			return rep, err
 		}
 	}
-	mu, _ := g.locks.LoadOrStore(source, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	if opts.BatchID != "" { // committed while waiting for the lock?
-		if rep, err := g.committed(ctx, source, opts.BatchID); err != nil || rep != nil {
-			return rep, err
-		}
-	}
-
 	now := opts.Now().In(opts.Location)
 	b := &batch{
 		g: g, ctx: ctx, info: info, opts: opts,
@@ -355,17 +360,37 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 	}
 	defer b.closeQuarantine()
 	defer b.closeSpills()
-	if err := b.run(inputs); err != nil {
-		b.removeParts()
+	// The first pass (reading and validating the files) needs nothing stored;
+	// the second (stored facts, revisions, parts) and the commit run under the
+	// source's lock, so that a batch sees every batch committed before it.
+	if err := b.read(inputs); err != nil {
 		return nil, err
 	}
 	rep := b.rep
 	if rep.ID == "" {
 		rep.ID = "sha256-" + rep.Digest[:32]
-		if prev, err := g.committed(ctx, source, rep.ID); err != nil || prev != nil {
-			b.removeParts()
-			return prev, err
-		}
+	}
+	lock, err := g.locker.Lock(ctx, source)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: lock source %s: %w", source, err)
+	}
+	defer lock.Unlock()
+	// Work under the lock stops when the lock is lost.
+	lctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(lock.Context(), func() { cancel(context.Cause(lock.Context())) })
+	defer stop()
+	b.ctx = lctx
+	// Committed while this batch was read or waited for the lock?
+	if prev, err := g.committed(lctx, source, rep.ID); err != nil || prev != nil {
+		return prev, err
+	}
+	if testHook != nil {
+		testHook("locked")
+	}
+	if err := b.process(); err != nil {
+		b.removeParts()
+		return nil, err
 	}
 	if rep.Rows > 0 && float64(rep.Rejected) > math.Max(opts.MaxBad, 0)*float64(rep.Rows) {
 		b.removeParts()
@@ -394,9 +419,22 @@ func (g *Ingester) Ingest(ctx context.Context, source string, inputs []Input, op
 		return nil, fmt.Errorf("ingest: encode manifest: %w", err)
 	}
 	key := datasets.BatchManifestKey(source, rep.ID)
-	if _, err := g.store.Put(ctx, key, bytes.NewReader(data)); err != nil {
+	if testHook != nil {
+		testHook("commit")
+	}
+	cctx, done, err := lock.Commit(lctx)
+	if err != nil {
 		b.removeParts()
 		return nil, fmt.Errorf("ingest: commit %s: %w", key, err)
+	}
+	_, err = g.store.Put(cctx, key, bytes.NewReader(data))
+	done()
+	if err != nil {
+		b.removeParts()
+		return nil, fmt.Errorf("ingest: commit %s: %w", key, err)
+	}
+	if testHook != nil {
+		testHook("committed")
 	}
 	if opts.Logger != nil {
 		opts.Logger.Info("ingest batch", "source", source, "batch", rep.ID, "rows", rep.Rows,
@@ -496,7 +534,9 @@ type batch struct {
 	qw    *bufio.Writer
 }
 
-func (b *batch) run(inputs []Input) error {
+// read is the first pass: it reads and validates every file into the spills
+// and sets the batch's digest and id.
+func (b *batch) read(inputs []Input) error {
 	digest := sha256.New()
 	digest.Write([]byte(b.info.src.Name + "\n"))
 	for _, in := range inputs {
@@ -512,7 +552,7 @@ func (b *batch) run(inputs []Input) error {
 	}
 	b.rep.Digest = hex.EncodeToString(digest.Sum(nil))
 	b.rep.ID = b.opts.BatchID
-	return b.process()
+	return nil
 }
 
 // readFile reads one input through its format's reader into the batch.
