@@ -111,6 +111,10 @@ type Manifest struct {
 	Stats      []IndicatorStats  `json:"stats"`
 	Label      string            `json:"label,omitempty"`
 	Extra      map[string]string `json:"extra,omitempty"`
+	// Patches are files written by Refresh after the snapshot's Parts, applied
+	// in order: each row replaces its company's values of the patch's Columns.
+	// Rows counts the companies of Parts; a patch adds none.
+	Patches []Patch `json:"patches,omitempty"`
 }
 
 // ManifestColumn is one column of the snapshot files.
@@ -125,6 +129,14 @@ type FileRef struct {
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	Rows   int64  `json:"rows,omitempty"`
+}
+
+// Patch is a file of new values of some companies for some indicators of a
+// snapshot (Refresh).
+type Patch struct {
+	FileRef
+	// Columns are the indicators it holds (every one when empty).
+	Columns []string `json:"columns,omitempty"`
 }
 
 // SnapshotResult reports one as-of date of a run.
@@ -259,6 +271,11 @@ type materializer struct {
 
 	// group is the number of as-of dates computed at once within a shard.
 	group int
+
+	// only, when set, limits the companies computed to these codes; noParts
+	// keeps the computed values in inMemory without writing parts (Refresh).
+	only    map[string]bool
+	noParts bool
 
 	// keepNetwork, when set, receives the network of every as-of date.
 	keepNetwork func(a int, g *Network, defaulted []bool, ms *NetworkMeasures)
@@ -824,7 +841,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			codeMap[k] = -1
 			// The hash first: it is cheaper than the lookup that most codes of a
 			// shard of several would need for nothing.
-			if shardOf(code, shards) != s {
+			if shardOf(code, shards) != s || m.only != nil && !m.only[code] {
 				continue
 			}
 			if id, ok := m.index[code]; ok {
@@ -904,7 +921,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 	// The companies of this shard, in code order.
 	var comps []int32
 	for id, code := range m.codes {
-		if shardOf(code, shards) == s {
+		if shardOf(code, shards) == s && (m.only == nil || m.only[code]) {
 			comps = append(comps, int32(id))
 		}
 	}
@@ -965,7 +982,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 				// The statistics can use these values instead of reading the parts back.
 				m.inMemory[a] = &Snapshot{Set: p.set.Key(), AsOf: d.Time(), Names: names, Codes: codes, Values: vals}
 			}
-			if len(codes) == 0 {
+			if len(codes) == 0 || m.noParts {
 				continue
 			}
 			rec := SnapshotRecord(names, codes, vals)

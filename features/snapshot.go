@@ -117,33 +117,87 @@ func LoadOnline(ctx context.Context, store blob.Store, set string, version int, 
 }
 
 // readParts reads the part files a manifest lists, checking their digests and row
-// counts against it.
+// counts against it, with its patches applied.
 func readParts(ctx context.Context, store blob.Store, m *Manifest) (*Snapshot, error) {
+	return readColumnsOf(ctx, store, m, m.Indicators)
+}
+
+// readColumnsOf reads the indicators names (a subset of the manifest's, in any
+// order) of every company of a snapshot, with its patches applied in order.
+func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []string) (*Snapshot, error) {
 	asof, err := time.Parse(time.DateOnly, m.AsOf)
 	if err != nil {
 		return nil, fmt.Errorf("%w: manifest of %s/v%d: bad as-of %q", ErrCorruptRaw, m.Set, m.Version, m.AsOf)
 	}
-	s := &Snapshot{Set: fmt.Sprintf("%s/v%d", m.Set, m.Version), AsOf: asof, Names: slices.Clone(m.Indicators)}
+	s := &Snapshot{Set: fmt.Sprintf("%s/v%d", m.Set, m.Version), AsOf: asof, Names: slices.Clone(names)}
 	s.Values = make([]float64, 0, int(m.Rows)*len(s.Names))
-	cols := append([]string{"code"}, m.Indicators...)
-	for _, p := range m.Parts {
-		data, err := readBlob(ctx, store, p.Key)
-		if err != nil {
+	if err := readSnapshotParts(ctx, store, m.Parts, s.Names, s); err != nil {
+		return nil, err
+	}
+	if len(m.Patches) == 0 {
+		return s, nil
+	}
+	// Each patch row replaces its company's values of the patch's indicators.
+	pos := make(map[string]int, len(s.Codes))
+	for i, c := range s.Codes {
+		pos[c] = i
+	}
+	w := len(s.Names)
+	for _, p := range m.Patches {
+		cols := p.Columns
+		if len(cols) == 0 {
+			cols = m.Indicators
+		}
+		var at []int // position in s of each patched column read
+		var read []string
+		for _, c := range cols {
+			if k := slices.Index(s.Names, c); k >= 0 {
+				at = append(at, k)
+				read = append(read, c)
+			}
+		}
+		if len(read) == 0 {
+			continue
+		}
+		ps := &Snapshot{Names: read}
+		if err := readSnapshotParts(ctx, store, []FileRef{p.FileRef}, read, ps); err != nil {
 			return nil, err
 		}
+		for i, c := range ps.Codes {
+			j, ok := pos[c]
+			if !ok {
+				return nil, fmt.Errorf("%w: %s: company %s of a patch is in no part", ErrCorruptRaw, p.Key, c)
+			}
+			for x, k := range at {
+				s.Values[j*w+k] = ps.Values[i*len(read)+x]
+			}
+		}
+	}
+	return s, nil
+}
+
+// readSnapshotParts appends the rows of parts to s (its indicators names),
+// checking their digests and row counts.
+func readSnapshotParts(ctx context.Context, store blob.Store, parts []FileRef, names []string, s *Snapshot) error {
+	cols := append([]string{"code"}, names...)
+	for _, p := range parts {
+		data, err := readBlob(ctx, store, p.Key)
+		if err != nil {
+			return err
+		}
 		if p.SHA256 != "" && blob.SHA256Hex(data) != p.SHA256 {
-			return nil, fmt.Errorf("%w: %s: sha256 differs from the manifest", ErrCorruptRaw, p.Key)
+			return fmt.Errorf("%w: %s: sha256 differs from the manifest", ErrCorruptRaw, p.Key)
 		}
 		c, n, err := readColumns(data, p.Key, cols)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if int64(n) != p.Rows {
-			return nil, fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
+			return fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
 		}
 		for r := 0; r < n; r++ {
 			s.Codes = append(s.Codes, c[0].dict[c[0].bytes[r]])
-			for j := range m.Indicators {
+			for j := range s.Names {
 				v := math.NaN()
 				if f := c[j+1].f64; f != nil {
 					v = f[r]
@@ -152,5 +206,5 @@ func readParts(ctx context.Context, store blob.Store, m *Manifest) (*Snapshot, e
 			}
 		}
 	}
-	return s, nil
+	return nil
 }

@@ -26,6 +26,7 @@ func init() {
 	register(command{name: "features list", summary: "list the indicators of the catalog or of one feature set", run: runFeaturesList})
 	register(command{name: "features show", summary: "show one indicator or feature set, with its latest statistics", run: runFeaturesShow})
 	register(command{name: "features materialize", summary: "materialize a feature set as of dates into offline snapshots", run: runFeaturesMaterialize})
+	register(command{name: "features refresh", summary: "bring a feature set's stored snapshots up to date after one ingestion batch (only the companies and indicators it touched)", run: runFeaturesRefresh})
 	register(command{name: "features stats", summary: "print the statistics of a stored snapshot", run: runFeaturesStats})
 	register(command{name: "features sample", summary: "build a point-in-time training sample from snapshots and labels", run: runFeaturesSample})
 	register(command{name: "features sample-labels", summary: "build a bank's private sample from its own label file (code, date, label) joined with the snapshots as of each date", run: runFeaturesSampleLabels})
@@ -254,6 +255,52 @@ func runFeaturesMaterialize(ctx context.Context, args []string, stdout, stderr i
 		return err
 	}
 	printMaterialized(stdout, res)
+	return nil
+}
+
+func runFeaturesRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("features refresh", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("store", "xinyi-data", "object store: local folder, or s3://bucket")
+	set := fs.String("set", "", "feature set, name or name/vN (required; repeat the command for each set)")
+	source := fs.String("source", "", "raw source of the batch (required)")
+	batch := fs.String("batch", "", "id of the committed batch, as xinyi ingest printed it (required)")
+	asof := fs.String("asof", "", "limit to these stored dates, comma separated YYYY-MM-DD (default: every stored date the batch reaches)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *set == "" || *source == "" || *batch == "" {
+		return errors.New("--set, --source and --batch are required")
+	}
+	var dates []time.Time
+	if *asof != "" {
+		var err error
+		if dates, err = parseDates(*asof); err != nil {
+			return err
+		}
+	}
+	store, closeStore, err := openGenerateStore(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	res, err := features.Refresh(ctx, store, features.RefreshOptions{Options: features.Options{Set: *set, AsOf: dates}, Source: *source, Batch: *batch})
+	if err != nil {
+		return err
+	}
+	var days []string
+	for _, s := range res.Snapshots {
+		days = append(days, s.AsOf.String())
+	}
+	how := "patched the touched companies' " + *source + " indicators"
+	if res.Full {
+		how = "materialized whole (the batch's source reaches every company)"
+	}
+	if len(days) == 0 {
+		how = "no stored snapshot is as of the batch's arrival or later"
+	}
+	fmt.Fprintf(stdout, "refreshed %s/v%d after %s batch %s: %d companies touched, %d snapshots [%s] %s in %s\n",
+		res.Set, res.Version, *source, *batch, res.Touched, len(days), strings.Join(days, " "), how, res.Elapsed.Round(time.Millisecond))
 	return nil
 }
 

@@ -1,0 +1,405 @@
+package features
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// RefreshOptions configure Refresh.
+type RefreshOptions struct {
+	// Options: Set is required; AsOf, when given, limits the dates refreshed
+	// (default: every stored snapshot of the set as of the batch's arrival day or
+	// later). Force is ignored: a refreshed snapshot always replaces the stored one.
+	Options
+	// Source and Batch name the committed ingestion batch. Required.
+	Source string
+	Batch  string
+}
+
+// RefreshResult reports a Refresh.
+type RefreshResult struct {
+	Result
+	// Companies the batch touched, and the as-of dates refreshed.
+	Touched int
+	// Full is set when the batch's source feeds the whole snapshot (the company
+	// registry, or the guarantee network of a set that uses it) and the dates
+	// were materialized whole.
+	Full bool
+}
+
+// batchTouch is what a committed batch touched: its companies and the earliest
+// day a snapshot can see one of its rows.
+type batchTouch struct {
+	codes map[string]bool
+	from  Day
+}
+
+// readBatchTouch reads the parts of a committed batch for their companies and
+// their arrival and event days.
+func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*batchTouch, error) {
+	key := datasets.BatchManifestKey(source, id)
+	data, err := readBlob(ctx, store, key)
+	if err != nil {
+		return nil, err
+	}
+	var man datasets.BatchManifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
+	}
+	t := &batchTouch{codes: map[string]bool{}, from: math.MaxInt32}
+	for _, p := range man.Parts {
+		b, err := readBlob(ctx, store, p.Key)
+		if err != nil {
+			return nil, err
+		}
+		if p.SHA256 != "" && blob.SHA256Hex(b) != p.SHA256 {
+			return nil, fmt.Errorf("%w: %s: sha256 differs from the batch manifest", ErrCorruptRaw, p.Key)
+		}
+		c, n, err := readColumns(b, p.Key, []string{"code", "event_date", "arrival_date"})
+		if err != nil {
+			return nil, err
+		}
+		for r := range n {
+			t.codes[c[0].dict[c[0].bytes[r]]] = true
+			t.from = min(t.from, max(Day(c[1].i32[r]), Day(c[2].i32[r])))
+		}
+	}
+	return t, nil
+}
+
+// Refresh brings the stored snapshots of a feature set up to date after one
+// committed ingestion batch, computing again only what the batch can change:
+// the indicators of the batch's source, for the companies it touched, as of
+// the stored dates at or after the day its rows became visible (the later of
+// event and arrival: earlier snapshots are left as they are, as bitemporal
+// reading wants). Every other value of each snapshot is carried over
+// unchanged, so the stored snapshots must be current up to the batch (each
+// batch refreshed in commit order, or the dates materialized after the last
+// one before it).
+//
+// A refreshed snapshot keeps its parts and adds a patch part with the new rows
+// of the touched companies (Manifest.Patches); its new manifest, written last,
+// makes it visible whole as a full run's does, with the statistics of the
+// changed indicators computed again over every company. ReadSnapshot gives
+// values equal to a full materialization's. A batch of the company registry,
+// or of a source of the guarantee network when the set uses it, can change any
+// company's values: its dates are materialized whole.
+func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*RefreshResult, error) {
+	start := time.Now()
+	if opts.Source == "" || opts.Batch == "" {
+		return nil, fmt.Errorf("%w: refresh needs a source and a batch", ErrInvalidOptions)
+	}
+	if err := opts.EnsureDefaults(); err != nil {
+		return nil, err
+	}
+	set, err := opts.Catalog.Set(opts.Set, 0)
+	if err != nil {
+		return nil, err
+	}
+	touch, err := readBatchTouch(ctx, store, opts.Source, opts.Batch)
+	if err != nil {
+		return nil, err
+	}
+	out := &RefreshResult{Result: Result{Set: set.Name, Version: set.Version}, Touched: len(touch.codes)}
+	if len(touch.codes) == 0 {
+		out.Elapsed = time.Since(start)
+		return out, nil
+	}
+	// The stored dates the batch reaches.
+	var dates []Day
+	if len(opts.AsOf) > 0 {
+		for _, t := range opts.AsOf {
+			dates = append(dates, DayOf(t))
+		}
+	} else {
+		dates, err = ListSnapshots(ctx, store, set.Name, set.Version)
+		if errors.Is(err, ErrNoSnapshotStored) {
+			dates, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var asof []time.Time
+	for _, d := range dates {
+		if d >= touch.from && !slices.Contains(asof, d.Time()) {
+			asof = append(asof, d.Time())
+		}
+	}
+	if len(asof) == 0 {
+		out.Elapsed = time.Since(start)
+		return out, nil
+	}
+	mopts := opts.Options
+	mopts.Set, mopts.AsOf, mopts.Force = set.Key(), asof, true
+	p := buildPlan(opts.Catalog, set)
+	var sp *srcPlan
+	for _, s := range p.sources {
+		if s.src.Name == opts.Source {
+			sp = s
+		}
+	}
+	network := opts.Source == "loan" || opts.Source == "guarantee"
+	if opts.Source == "companies" || (p.needNet && network) {
+		res, err := Materialize(ctx, store, mopts)
+		if err != nil {
+			return nil, err
+		}
+		out.Result, out.Full = *res, true
+		out.Elapsed = time.Since(start)
+		return out, nil
+	}
+	if sp == nil { // the set reads nothing of this source
+		out.Elapsed = time.Since(start)
+		return out, nil
+	}
+	m, err := newMaterializer(ctx, store, mopts)
+	if err != nil {
+		return nil, err
+	}
+	m.runID = NewRunID()
+	for _, s := range m.plan.sources {
+		if s.src.Name == opts.Source {
+			sp = s
+		}
+	}
+	if err := m.refresh(ctx, sp, touch); err != nil {
+		m.cleanup()
+		return nil, err
+	}
+	out.Result = *m.res
+	out.RawFiles = len(m.inputs)
+	out.RawRecords, out.Decoded = m.rawInput.Load(), m.rawRecords.Load()
+	out.Elapsed = time.Since(start)
+	return out, nil
+}
+
+// refresh computes the indicators of sp for the touched companies and writes
+// each date's patch and manifest.
+func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTouch) error {
+	full := m.plan
+	p := full.asofs
+	lo := p[0].Month() - Lookback + 1
+	hi := p[len(p)-1].Month()
+	// The inputs a full run would list, without reading them.
+	coFiles, err := m.listSource(ctx, "companies", 0, hi)
+	if err != nil {
+		return err
+	}
+	m.addInputs(coFiles)
+	for _, s := range full.sources {
+		files, err := m.listSource(ctx, s.src.Name, lo, hi)
+		if err != nil {
+			return err
+		}
+		m.addInputs(files)
+		if s == sp {
+			sp.files = files
+		}
+	}
+	if full.needNet {
+		for _, name := range []string{"loan", "guarantee"} {
+			from := lo
+			if name == "guarantee" {
+				from = 0
+			}
+			files, err := m.listSource(ctx, name, from, hi)
+			if err != nil && !errors.Is(err, ErrNoInput) {
+				return err
+			}
+			m.addInputs(files)
+		}
+	}
+	if err := m.loadCompanies(ctx, coFiles); err != nil {
+		return err
+	}
+	m.res.Companies = len(m.codes)
+	// A plan of the batch's source alone, for the touched companies alone.
+	m.plan = &plan{set: full.set, inds: full.inds, asofs: full.asofs, sources: []*srcPlan{sp}}
+	m.only = touch.codes
+	m.noParts = true
+	m.group = len(p)
+	m.inMemory = make([]*Snapshot, len(p))
+	m.res.Shards = 1
+	if _, err := m.shard(ctx, 0, 1); err != nil {
+		return err
+	}
+	m.plan = full
+	var changed []int // indicator positions the source computes
+	for _, outs := range sp.outs {
+		for _, o := range outs {
+			changed = append(changed, o.ind)
+		}
+	}
+	slices.Sort(changed)
+	labels, err := m.loadLabels(ctx)
+	if err != nil {
+		return err
+	}
+	var prev *Manifest
+	var restated map[string]bool // indicators whose statistics the previous date restated
+	for a, d := range p {
+		if a == 0 {
+			if prev, err = m.previousManifest(ctx, d); err != nil {
+				return err
+			}
+		}
+		man, re, err := m.patch(ctx, d, m.inMemory[a], changed, prev, restated, labels)
+		if err != nil {
+			return err
+		}
+		m.inMemory[a] = nil
+		prev, restated = man, re
+	}
+	return nil
+}
+
+// patch writes the patch of one date (the touched companies' values of the
+// indicators whose values changed) and its manifest. The statistics of an
+// indicator are computed again when its values changed, or when the previous
+// date's were (its PSI is against them); it returns the indicators restated.
+func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, changed []int, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
+	p := m.plan
+	oldMan, err := ReadManifest(ctx, m.store, p.set.Name, p.set.Version, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(oldMan.Indicators, p.set.Indicators) {
+		return nil, nil, fmt.Errorf("%w: snapshot %s as of %s has other indicators than the set", ErrInvalidOptions, p.set.Key(), d)
+	}
+	names := make([]string, len(changed))
+	for x, k := range changed {
+		names[x] = p.set.Indicators[k]
+	}
+	// The stored values of the changed indicators, every company.
+	old, err := readColumnsOf(ctx, m.store, oldMan, names)
+	if err != nil {
+		return nil, nil, err
+	}
+	nw, w := len(names), len(p.set.Indicators)
+	pos := make(map[string]int, len(old.Codes))
+	for i, c := range old.Codes {
+		pos[c] = i
+	}
+	// The registry did not change, so a company is in the new snapshot exactly
+	// when it is in the stored one.
+	rows := make([]int, len(fresh.Codes)) // of each touched company in old
+	differs := make([]bool, nw)
+	for i, c := range fresh.Codes {
+		j, ok := pos[c]
+		if !ok {
+			return nil, nil, fmt.Errorf("features: refresh %s as of %s: company %s is not in the stored snapshot; materialize the date whole", p.set.Key(), d, c)
+		}
+		rows[i] = j
+		for x, k := range changed {
+			v, o := fresh.Values[i*w+k], old.Values[j*nw+x]
+			if math.Float64bits(v) != math.Float64bits(o) && !(math.IsNaN(v) && math.IsNaN(o)) {
+				differs[x] = true
+			}
+			old.Values[j*nw+x] = v
+		}
+	}
+	// The patch holds the indicators whose values changed; the statistics are
+	// restated for those and for the ones restated the date before.
+	var patched, restate []int // positions in names
+	for x, name := range names {
+		if differs[x] {
+			patched = append(patched, x)
+		}
+		if differs[x] || prevRestated[name] {
+			restate = append(restate, x)
+		}
+	}
+	var codes []string
+	var vals []float64
+	if len(patched) > 0 {
+		codes = fresh.Codes
+		vals = make([]float64, 0, len(codes)*len(patched))
+		for _, j := range rows {
+			for _, x := range patched {
+				vals = append(vals, old.Values[j*nw+x])
+			}
+		}
+	}
+	patchNames := make([]string, len(patched))
+	for i, x := range patched {
+		patchNames[i] = names[x]
+	}
+	man := *oldMan
+	man.CreatedAt = m.opts.Now().UTC()
+	man.Inputs = m.inputs
+	man.Extra = map[string]string{"refresh": m.runID}
+	man.Patches = slices.Clone(oldMan.Patches)
+	if len(codes) > 0 {
+		rec := SnapshotRecord(patchNames, codes, vals)
+		var buf bytes.Buffer
+		err := writeRecordParquet(&buf, rec)
+		rec.Release()
+		if err != nil {
+			return nil, nil, fmt.Errorf("features: encode %s patch: %w", d, err)
+		}
+		key := fmt.Sprintf("%spatch-%s.parquet", SnapshotPrefix(p.set.Name, p.set.Version, d), m.runID)
+		info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("features: write %s: %w", key, err)
+		}
+		m.written = append(m.written, key)
+		man.Patches = append(man.Patches, Patch{FileRef: FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}, Columns: patchNames})
+	}
+	// Statistics over every company, in code order as a full run computes them;
+	// the others are those stored.
+	all := sortedByCode(old)
+	snap := &Snapshot{Set: all.Set, AsOf: all.AsOf, Codes: all.Codes, Values: make([]float64, 0, len(all.Codes)*len(restate))}
+	restated := make(map[string]bool, len(restate))
+	for _, x := range restate {
+		snap.Names = append(snap.Names, names[x])
+		restated[names[x]] = true
+	}
+	for i := range all.Codes {
+		for _, x := range restate {
+			snap.Values = append(snap.Values, all.Values[i*nw+x])
+		}
+	}
+	var y []float64
+	if labels != nil {
+		y = labels.outcomes(snap.Codes, d, p.set.Label)
+	}
+	ind := make([]string, len(snap.Codes))
+	for i, c := range snap.Codes {
+		if id, ok := m.index[c]; ok {
+			ind[i] = m.industry[id]
+		}
+	}
+	stats := ComputeStats(snap, prev, y, ind)
+	man.Stats = slices.Clone(oldMan.Stats)
+	for _, st := range stats {
+		if i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == st.ID }); i >= 0 {
+			man.Stats[i] = st
+		}
+	}
+	b, err := json.MarshalIndent(&man, "", " ")
+	if err != nil {
+		return nil, nil, fmt.Errorf("features: encode manifest: %w", err)
+	}
+	key := ManifestKey(p.set.Name, p.set.Version, d)
+	if _, err := m.store.Put(ctx, key, bytes.NewReader(b)); err != nil {
+		return nil, nil, fmt.Errorf("features: write %s: %w", key, err)
+	}
+	m.written = nil // the patch is visible now
+	m.res.Snapshots = append(m.res.Snapshots, SnapshotResult{AsOf: d, Rows: man.Rows, Key: key})
+	slices.SortFunc(m.res.Snapshots, func(a, b SnapshotResult) int { return cmp.Compare(a.AsOf, b.AsOf) })
+	if m.opts.Logger != nil {
+		m.opts.Logger.Info("snapshot refreshed", "set", p.set.Key(), "asof", d.String(), "rows", man.Rows, "patched", len(codes))
+	}
+	return &man, restated, nil
+}

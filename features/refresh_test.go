@@ -1,0 +1,271 @@
+package features
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"hash/fnv"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
+	"github.com/xinyi-platform/xinyi/internal/blob"
+)
+
+// correctTax ingests, as one batch arriving on day, a correction of the fact in
+// force of month m for every company whose code hash falls in one in every
+// `every`: sales and profit multiplied by scale. It returns the batch id and the
+// companies touched.
+func correctTax(tb testing.TB, store blob.Store, m datasets.Month, every uint32, scale float64, day time.Time) (string, int) {
+	tb.Helper()
+	ctx := context.Background()
+	src, _ := datasets.SourceByName(datasets.SourceTax)
+	rows, err := datasets.ReadMonth[datasets.TaxRow](ctx, store, src, m)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in := map[string]datasets.TaxRow{}
+	for _, r := range rows {
+		h := fnv.New32a()
+		h.Write([]byte(r.Code))
+		if h.Sum32()%every != 0 {
+			continue
+		}
+		if cur, ok := in[r.Code]; !ok || r.Revision > cur.Revision {
+			in[r.Code] = r
+		}
+	}
+	var out []datasets.TaxRow
+	for _, r := range in {
+		r.Sales *= scale
+		r.Profit = r.Profit*scale + 1000
+		out = append(out, r)
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[datasets.TaxRow](&buf)
+	if _, err := w.Write(out); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	rep, err := ingest.New(store).Ingest(ctx, datasets.SourceTax, []ingest.Input{{Name: "tax-fix.parquet", R: &buf}},
+		ingest.Options{Now: func() time.Time { return day }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rep.Corrected != int64(len(out)) || len(out) == 0 {
+		tb.Fatalf("%s, want %d corrections", rep.Summary(), len(out))
+	}
+	return rep.ID, len(out)
+}
+
+// TestRefreshEqualsFullRun refreshes the snapshots of the full set after a tax
+// batch correcting 5% of the companies and compares every value of every
+// company and indicator, and the statistics, with materializing the same dates
+// whole.
+func TestRefreshEqualsFullRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and materializes a universe")
+	}
+	ctx := context.Background()
+	store := openLocalStore(t)
+	o := datasets.DefaultGenerateOptions()
+	o.Companies, o.Months, o.Start, o.Seed = 400, 24, datasets.Month(2023*12), 5
+	if _, err := datasets.Generate(ctx, store, o); err != nil {
+		t.Fatal(err)
+	}
+	var asofs []time.Time
+	for _, m := range []int{3, 6, 9, 12} {
+		asofs = append(asofs, time.Date(2024, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
+	}
+	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs}); err != nil {
+		t.Fatal(err)
+	}
+	before := map[Day]*Snapshot{}
+	beforeMan := map[Day]*Manifest{}
+	for _, at := range asofs {
+		s, man, err := ReadSnapshot(ctx, store, "full", 1, DayOf(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before[DayOf(at)], beforeMan[DayOf(at)] = s, man
+	}
+	may, _ := datasets.ParseMonth("2024-05")
+	arrival := time.Date(2024, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime)
+	batch, touched := correctTax(t, store, may, 20, 1.5, arrival)
+	res, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Full || res.Touched != touched || len(res.Snapshots) != 3 || res.Snapshots[0].AsOf.String() != "2024-06-30" {
+		t.Fatalf("refresh %+v, want 3 dates from 2024-06-30 patched for %d companies", res, touched)
+	}
+	// The snapshot before the arrival is the one stored.
+	mar := DayOf(asofs[0])
+	if man, err := ReadManifest(ctx, store, "full", 1, mar); err != nil || !man.CreatedAt.Equal(beforeMan[mar].CreatedAt) || len(man.Patches) != 0 {
+		t.Fatalf("the snapshot as of %s changed: %v", mar, err)
+	}
+	// A second batch, of July arriving on 5 August, over the first's patches.
+	july, _ := datasets.ParseMonth("2024-07")
+	batch2, touched2 := correctTax(t, store, july, 7, 0.5, time.Date(2024, 8, 5, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	res2, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Touched != touched2 || len(res2.Snapshots) != 2 || res2.Snapshots[0].AsOf.String() != "2024-09-30" {
+		t.Fatalf("second refresh %+v", res2)
+	}
+	got := map[Day]*Snapshot{}
+	gotMan := map[Day]*Manifest{}
+	for i, at := range asofs[1:] {
+		d := DayOf(at)
+		s, man, err := ReadSnapshot(ctx, store, "full", 1, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(i+1, 2); len(man.Patches) != want || man.Patches[0].Rows == 0 {
+			t.Fatalf("as of %s: patches %+v, want %d", d, man.Patches, want)
+		}
+		got[d], gotMan[d] = s, man
+		if n := differingValues(before[d], s); n == 0 {
+			t.Fatalf("as of %s the correction changed nothing: the test shows nothing", d)
+		}
+	}
+	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range asofs[1:] {
+		d := DayOf(at)
+		want, wantMan, err := ReadSnapshot(ctx, store, "full", 1, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want.Codes) != len(got[d].Codes) {
+			t.Fatalf("as of %s: %d companies refreshed, %d in a full run", d, len(got[d].Codes), len(want.Codes))
+		}
+		if n := differingValues(want, got[d]); n != 0 {
+			t.Fatalf("as of %s: %d values of the refresh differ from a full run, by indicator %v", d, n, diffDetail(want, got[d]))
+		}
+		for i := range wantMan.Stats {
+			w, _ := json.Marshal(wantMan.Stats[i])
+			g, _ := json.Marshal(gotMan[d].Stats[i])
+			if !bytes.Equal(w, g) {
+				t.Fatalf("as of %s: statistics of %s differ:\nrefresh %s\nfull    %s", d, wantMan.Stats[i].ID, g, w)
+			}
+		}
+		if len(wantMan.Patches) != 0 {
+			t.Fatalf("a full run kept patches %+v", wantMan.Patches)
+		}
+	}
+}
+
+func openLocalStore(t testing.TB) *blob.Local {
+	t.Helper()
+	s, err := blob.OpenLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// diffDetail counts the differing values of each indicator (companies of got).
+func diffDetail(want, got *Snapshot) map[string]int {
+	w := len(want.Names)
+	idx := map[string]int{}
+	for i, c := range want.Codes {
+		idx[c] = i
+	}
+	out := map[string]int{}
+	for i, c := range got.Codes {
+		j := idx[c]
+		for k := range w {
+			g, x := got.Values[i*w+k], want.Values[j*w+k]
+			if g != x && !(g != g && x != x) {
+				out[want.Names[k]]++
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkRefresh ingests a tax correction of May 2025 arriving on 20 June
+// 2025 for 1% of the companies (by code hash) and brings the snapshots of
+// -materialize.set as of the four quarter ends of 2025 up to date twice: by
+// Refresh (the three dates from 30 June, the touched companies' tax
+// indicators) and by materializing the same three dates whole. It checks that
+// the two give the same values and reports the seconds of each and their ratio.
+// Generation and the first materialization are not timed. The figure:
+//
+//	go test -run '^$' -bench Refresh -benchtime 1x ./features -args -materialize.companies=20000 -materialize.dir=/tmp/xinyi-refresh20k
+func BenchmarkRefresh(b *testing.B) {
+	ctx := context.Background()
+	store := benchUniverse(b)
+	var asofs []time.Time
+	for m := 3; m <= 12; m += 3 {
+		asofs = append(asofs, time.Date(2025, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
+	}
+	opts := Options{Set: *benchSet, MemoryBudget: benchBudget()}
+	may, _ := datasets.ParseMonth("2025-05")
+	var full, refresh time.Duration
+	touched := 0
+	scale := 1.0
+	for b.Loop() {
+		b.StopTimer()
+		o := opts
+		o.AsOf, o.Force = asofs, true
+		if _, err := Materialize(ctx, store, o); err != nil {
+			b.Fatal(err)
+		}
+		scale += 0.25 // a batch of new content each round
+		batch, n := correctTax(b, store, may, 100, scale, time.Date(2025, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime))
+		touched = n
+		b.StartTimer()
+		t0 := time.Now()
+		ro := opts
+		ro.AsOf = asofs // the stored dates of interest; Refresh keeps those from the arrival on
+		res, err := Refresh(ctx, store, RefreshOptions{Options: ro, Source: datasets.SourceTax, Batch: batch})
+		if err != nil {
+			b.Fatal(err)
+		}
+		refresh = time.Since(t0)
+		if len(res.Snapshots) != 3 || res.Full {
+			b.Fatalf("refresh %+v", res)
+		}
+		b.StopTimer()
+		var got []*Snapshot
+		for _, at := range asofs[1:] {
+			s, _, err := ReadSnapshot(ctx, store, *benchSet, setVersion(b, *benchSet), DayOf(at))
+			if err != nil {
+				b.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		b.StartTimer()
+		t1 := time.Now()
+		o.AsOf = asofs[1:]
+		if _, err := Materialize(ctx, store, o); err != nil {
+			b.Fatal(err)
+		}
+		full = time.Since(t1)
+		b.StopTimer()
+		for i, at := range asofs[1:] {
+			want, _, err := ReadSnapshot(ctx, store, *benchSet, setVersion(b, *benchSet), DayOf(at))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n := differingValues(want, got[i]); n != 0 {
+				b.Fatalf("as of %s: %d values of the refresh differ from the full run", DayOf(at), n)
+			}
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(touched), "companies-touched")
+	b.ReportMetric(refresh.Seconds(), "refresh-s")
+	b.ReportMetric(full.Seconds(), "full-s")
+	b.ReportMetric(full.Seconds()/refresh.Seconds(), "speedup")
+}
