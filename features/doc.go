@@ -22,6 +22,7 @@
 //
 //	features/<set>/v<N>/asof=YYYY-MM-DD/part-NNNNN.parquet   one part per company shard
 //	features/<set>/v<N>/asof=YYYY-MM-DD/part-<run>-NNNNN.parquet   the same, of a staged run
+//	features/<set>/v<N>/asof=YYYY-MM-DD/patch-<run>.parquet   new values of some companies (Refresh)
 //	features/<set>/v<N>/asof=YYYY-MM-DD/_manifest.json       written last
 //	features/<set>/v<N>/_runs/<run>/…                        a staged run's plan, network, done markers
 //	samples/<name>/v<N>/{train,valid,test}.parquet, manifest.json (written last)
@@ -48,6 +49,15 @@
 // CommitRun (checks every shard's parts, writes the manifests, removes the staging).
 // It runs the same code as Materialize and gives the same snapshots value for value;
 // features/matjobs runs it as durable jobs.
+//
+// Refresh brings the stored snapshots up to date after one ingestion batch: it
+// computes the batch source's indicators again for the companies the batch
+// touched, as of the stored dates the batch reaches (its rows' visible day or
+// later), writes them as a patch the manifest lists after the parts, and restates
+// the statistics that changed. A snapshot read applies the patches in order, so
+// it gives the values of a full run; the next full run of the date writes plain
+// parts again. Batches of the registry, and of the guarantee network's sources
+// for a set that uses it, reach every company: their dates are materialized whole.
 //
 // OnlineSync keeps an online store on the newest snapshot that loads: when the newest
 // one is corrupt or unreadable it keeps (or falls back to) the newest intact one, says
