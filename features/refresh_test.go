@@ -203,7 +203,7 @@ func diffDetail(want, got *Snapshot) map[string]int {
 // dates) up to date twice: by Refresh (the seven dates from 30 June, the
 // touched companies' tax indicators) and by materializing the same seven
 // dates whole. It checks that the two give the same values and reports the
-// seconds of each and their ratio. Generation and the first materialization
+// seconds (wall and CPU) of each and their ratios. Generation and the first materialization
 // are not timed. -refresh.quarters takes the four quarter ends instead (three
 // dates reached). The figure:
 //
@@ -222,7 +222,7 @@ func BenchmarkRefresh(b *testing.B) {
 	reached := asofs[slices.IndexFunc(asofs, func(t time.Time) bool { return t.Month() >= time.June }):]
 	opts := Options{Set: *benchSet, MemoryBudget: benchBudget()}
 	may, _ := datasets.ParseMonth("2025-05")
-	var full, refresh time.Duration
+	var full, refresh, fullCPU, refreshCPU time.Duration
 	touched := 0
 	scale := 1.0
 	for b.Loop() {
@@ -236,14 +236,14 @@ func BenchmarkRefresh(b *testing.B) {
 		batch, n := correctTax(b, store, may, 100, scale, time.Date(2025, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime))
 		touched = n
 		b.StartTimer()
-		t0 := time.Now()
+		t0, c0 := time.Now(), processCPU()
 		ro := opts
 		ro.AsOf = asofs // the stored dates of interest; Refresh keeps those from the arrival on
 		res, err := Refresh(ctx, store, RefreshOptions{Options: ro, Source: datasets.SourceTax, Batch: batch})
 		if err != nil {
 			b.Fatal(err)
 		}
-		refresh = time.Since(t0)
+		refresh, refreshCPU = time.Since(t0), processCPU()-c0
 		if len(res.Snapshots) != len(reached) || res.Full {
 			b.Fatalf("refresh %+v", res)
 		}
@@ -257,12 +257,12 @@ func BenchmarkRefresh(b *testing.B) {
 			got = append(got, s)
 		}
 		b.StartTimer()
-		t1 := time.Now()
+		t1, c1 := time.Now(), processCPU()
 		o.AsOf = reached
 		if _, err := Materialize(ctx, store, o); err != nil {
 			b.Fatal(err)
 		}
-		full = time.Since(t1)
+		full, fullCPU = time.Since(t1), processCPU()-c1
 		b.StopTimer()
 		for i, at := range reached {
 			want, _, err := ReadSnapshot(ctx, store, *benchSet, setVersion(b, *benchSet), DayOf(at))
@@ -280,4 +280,7 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ReportMetric(refresh.Seconds(), "refresh-s")
 	b.ReportMetric(full.Seconds(), "full-s")
 	b.ReportMetric(full.Seconds()/refresh.Seconds(), "speedup")
+	b.ReportMetric(refreshCPU.Seconds(), "refresh-cpu-s")
+	b.ReportMetric(fullCPU.Seconds(), "full-cpu-s")
+	b.ReportMetric(fullCPU.Seconds()/refreshCPU.Seconds(), "cpu-speedup")
 }
