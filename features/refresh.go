@@ -15,6 +15,11 @@ import (
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
 
+// ErrSnapshotChanged reports a snapshot whose manifest another writer replaced
+// while Refresh was computing its patch: nothing of the refresh was made visible
+// for that date, and running it again gives the right values.
+var ErrSnapshotChanged = errors.New("features: snapshot changed during refresh")
+
 // RefreshOptions configure Refresh.
 type RefreshOptions struct {
 	// Options: Set is required; AsOf, when given, limits the dates refreshed
@@ -91,7 +96,10 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 // of the touched companies (Manifest.Patches); its new manifest, written last,
 // makes it visible whole as a full run's does, with the statistics of the
 // changed indicators computed again over every company. ReadSnapshot gives
-// values equal to a full materialization's. A batch of the company registry,
+// values equal to a full materialization's. Refreshes of one set, and
+// materializations of the same dates, are meant to run one at a time; one that
+// finds the manifest replaced since it read it stops with ErrSnapshotChanged.
+// A batch of the company registry,
 // or of a source of the guarantee network when the set uses it, can change any
 // company's values: its dates are materialized whole.
 func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*RefreshResult, error) {
@@ -270,6 +278,11 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 // date's were (its PSI is against them); it returns the indicators restated.
 func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, changed []int, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
 	p := m.plan
+	key := ManifestKey(p.set.Name, p.set.Version, d)
+	seen, err := m.store.Stat(ctx, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("features: stat %s: %w", key, err)
+	}
 	oldMan, err := ReadManifest(ctx, m.store, p.set.Name, p.set.Version, d)
 	if err != nil {
 		return nil, nil, err
@@ -391,7 +404,12 @@ func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, change
 	if err != nil {
 		return nil, nil, fmt.Errorf("features: encode manifest: %w", err)
 	}
-	key := ManifestKey(p.set.Name, p.set.Version, d)
+	// Another refresh or a materialization of the date since it was read would
+	// be undone by this manifest: stop instead (the stores offer no
+	// compare-and-swap, so this narrows the window to the write itself).
+	if now, err := m.store.Stat(ctx, key); err != nil || now.SHA256 != seen.SHA256 {
+		return nil, nil, fmt.Errorf("%w: %s changed while it was refreshed; refresh again", ErrSnapshotChanged, key)
+	}
 	if _, err := m.store.Put(ctx, key, bytes.NewReader(b)); err != nil {
 		return nil, nil, fmt.Errorf("features: write %s: %w", key, err)
 	}

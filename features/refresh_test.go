@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"hash/fnv"
 	"slices"
@@ -165,6 +166,52 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 			t.Fatalf("a full run kept patches %+v", wantMan.Patches)
 		}
 	}
+	// A third batch whose refresh finds the manifest replaced meanwhile stops
+	// before writing; run again, it completes.
+	sep, _ := datasets.ParseMonth("2024-09")
+	batch3, _ := correctTax(t, store, sep, 20, 2, time.Date(2024, 10, 10, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	dec := DayOf(asofs[3])
+	racing := &replacingStore{Store: store, key: ManifestKey("full", 1, dec)}
+	_, err = Refresh(ctx, racing, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3})
+	if !errors.Is(err, ErrSnapshotChanged) || racing.stats < 2 {
+		t.Fatalf("refresh over a replaced manifest: %v, want ErrSnapshotChanged", err)
+	}
+	if man, err := ReadManifest(ctx, store, "full", 1, dec); err != nil || len(man.Patches) != 0 || man.Extra["replaced"] != "yes" {
+		t.Fatalf("the replacing manifest was overwritten: %v %+v", err, man)
+	}
+	if _, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replacingStore replaces the manifest at key (as another writer would) when
+// it is looked at the second time.
+type replacingStore struct {
+	blob.Store
+	key   string
+	stats int
+}
+
+func (r *replacingStore) Stat(ctx context.Context, key string) (blob.Info, error) {
+	if key == r.key {
+		r.stats++
+		if r.stats == 2 {
+			data, _, err := blob.ReadAll(ctx, r.Store, key)
+			if err != nil {
+				return blob.Info{}, err
+			}
+			var m Manifest
+			if err := json.Unmarshal(data, &m); err != nil {
+				return blob.Info{}, err
+			}
+			m.Extra = map[string]string{"replaced": "yes"}
+			data, _ = json.Marshal(&m)
+			if _, err := r.Store.Put(ctx, key, bytes.NewReader(data)); err != nil {
+				return blob.Info{}, err
+			}
+		}
+	}
+	return r.Store.Stat(ctx, key)
 }
 
 func openLocalStore(t testing.TB) *blob.Local {
