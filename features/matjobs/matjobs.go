@@ -12,6 +12,9 @@
 //     materialize_shard job per shard not done yet (unique per run and shard);
 //   - materialize_shard computes one shard; killed, River's rescuer runs it again
 //     on any worker, where it writes the same parts under the same keys;
+//   - materialize_refresh (unique per set, source and batch) runs features.Refresh
+//     after one committed ingestion batch; one that finds a snapshot replaced
+//     meanwhile (features.ErrSnapshotChanged) is tried again;
 //   - materialize_commit snoozes (without spending attempts) until every shard's
 //     done marker is there, re-enqueues a shard whose parts were lost, gives up
 //     when a shard job failed for good (removing the run's objects), and then
@@ -51,6 +54,8 @@ const (
 	PlanKind   = "materialize_plan"
 	ShardKind  = "materialize_shard"
 	CommitKind = "materialize_commit"
+	// RefreshKind brings a set's stored snapshots up to date after one batch.
+	RefreshKind = "materialize_refresh"
 )
 
 // ErrFailed reports a run that cannot complete (a shard job failed for good, or
@@ -91,6 +96,25 @@ type CommitArgs struct {
 
 // Kind names the job kind.
 func (CommitArgs) Kind() string { return CommitKind }
+
+// RefreshArgs are a refresh job's arguments: the set ("name/vN") and the
+// committed ingestion batch (source and id).
+type RefreshArgs struct {
+	Set    string `json:"set" river:"unique"`
+	Source string `json:"source" river:"unique"`
+	Batch  string `json:"batch" river:"unique"`
+}
+
+// Kind names the job kind.
+func (RefreshArgs) Kind() string { return RefreshKind }
+
+// RefreshOutput is what a refresh job records.
+type RefreshOutput struct {
+	Touched int           `json:"touched"`
+	Dates   []string      `json:"dates,omitempty"`
+	Full    bool          `json:"full,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
 
 // PlanOutput is what a plan job records.
 type PlanOutput struct {
@@ -201,7 +225,40 @@ func Enqueue(ctx context.Context, q *jobs.Queue, cat *features.Catalog, r Reques
 	return q.Insert(ctx, args, jobs.InsertOptions{Queue: QueueName, Unique: true})
 }
 
-// Register installs the three workers in ws; they read and write store.
+// EnqueueRefresh inserts the refresh job of a feature set after batch of source
+// was committed; the same set, source and batch enqueued again is the same job.
+func EnqueueRefresh(ctx context.Context, q *jobs.Queue, cat *features.Catalog, set, source, batch string) (jobs.Inserted, error) {
+	s, err := cat.Set(set, 0)
+	if err != nil {
+		return jobs.Inserted{}, err
+	}
+	if source == "" || batch == "" {
+		return jobs.Inserted{}, fmt.Errorf("%w: refresh needs a source and a batch", features.ErrInvalidOptions)
+	}
+	return q.Insert(ctx, RefreshArgs{Set: s.Key(), Source: source, Batch: batch}, jobs.InsertOptions{Queue: QueueName, Unique: true})
+}
+
+func refresh(ctx context.Context, j *jobs.Job[RefreshArgs], store blob.Store, o Options) error {
+	fo := o.features()
+	fo.Set = j.Args.Set
+	res, err := features.Refresh(ctx, store, features.RefreshOptions{Options: fo, Source: j.Args.Source, Batch: j.Args.Batch})
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) { // no such batch: it never will be
+			return jobs.Permanent(err)
+		}
+		return permanentIf(err)
+	}
+	out := RefreshOutput{Touched: res.Touched, Full: res.Full, Elapsed: res.Elapsed}
+	for _, sr := range res.Snapshots {
+		out.Dates = append(out.Dates, sr.AsOf.String())
+	}
+	if o.Logger != nil {
+		o.Logger.Info("snapshots refreshed", "set", j.Args.Set, "source", j.Args.Source, "batch", j.Args.Batch, "dates", len(out.Dates), "touched", out.Touched)
+	}
+	return jobs.RecordOutput(ctx, out)
+}
+
+// Register installs the workers in ws; they read and write store.
 func Register(ws *jobs.Workers, store blob.Store, o Options) error {
 	if err := o.ensureDefaults(); err != nil {
 		return err
@@ -210,6 +267,9 @@ func Register(ws *jobs.Workers, store blob.Store, o Options) error {
 		return err
 	}
 	if err := jobs.Handle(ws, func(ctx context.Context, j *jobs.Job[ShardArgs]) error { return shard(ctx, j, store, o) }); err != nil {
+		return err
+	}
+	if err := jobs.Handle(ws, func(ctx context.Context, j *jobs.Job[RefreshArgs]) error { return refresh(ctx, j, store, o) }); err != nil {
 		return err
 	}
 	return jobs.Handle(ws, func(ctx context.Context, j *jobs.Job[CommitArgs]) error { return commit(ctx, j, store, o) })
