@@ -19,6 +19,7 @@ import (
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/internal/progress"
 )
 
@@ -266,11 +267,42 @@ func runFeaturesRefresh(ctx context.Context, args []string, stdout, stderr io.Wr
 	source := fs.String("source", "", "raw source of the batch (required)")
 	batch := fs.String("batch", "", "id of the committed batch, as xinyi ingest printed it (required)")
 	asof := fs.String("asof", "", "limit to these stored dates, comma separated YYYY-MM-DD (default: every stored date the batch reaches)")
+	queue := fs.Bool("queue", false, "enqueue it as a durable job for xinyi worker --queues "+matjobs.QueueName+"=N and return")
+	dsn := fs.String("db", "", "metadata database DSN (only to find a PostgreSQL jobs database)")
+	jobsDB := fs.String("jobs-db", "", jobsDBUsage)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *set == "" || *source == "" || *batch == "" {
 		return errors.New("--set, --source and --batch are required")
+	}
+	if *queue {
+		if *asof != "" {
+			return errors.New("--asof cannot be used with --queue: the job refreshes every stored date the batch reaches")
+		}
+		cat, err := features.DefaultCatalog()
+		if err != nil {
+			return err
+		}
+		jdsn, err := jobsDSN(*dir, *dsn, *jobsDB)
+		if err != nil {
+			return err
+		}
+		q, err := jobs.Open(ctx, jobs.Options{DSN: jdsn})
+		if err != nil {
+			return err
+		}
+		defer q.Close()
+		ins, err := matjobs.EnqueueRefresh(ctx, q, cat, *set, *source, *batch)
+		if err != nil {
+			return err
+		}
+		how := "enqueued as"
+		if ins.Duplicate {
+			how = "already enqueued as"
+		}
+		fmt.Fprintf(stdout, "refresh of %s after %s batch %s %s job %d on the %q queue\n", *set, *source, *batch, how, ins.ID, matjobs.QueueName)
+		return nil
 	}
 	var dates []time.Time
 	if *asof != "" {

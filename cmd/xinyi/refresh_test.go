@@ -77,6 +77,15 @@ func TestFeaturesRefreshCommand(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`refreshed pd/v\d+ after tax batch oct-fix: \d+ companies touched, 1 snapshots \[`+thisEnd.Format(time.DateOnly)+`\] patched`).MatchString(out) {
 		t.Fatalf("refresh: exit %d: %q %s", code, out, errs)
 	}
+	// As a durable job: enqueued once, the second time it is the same job.
+	out, errs, code = run(t, "features", "refresh", "--store", store, "--set", "pd", "--source", "tax", "--batch", "oct-fix", "--queue")
+	if code != 0 || !regexp.MustCompile(`refresh of pd after tax batch oct-fix enqueued as job \d+ on the "materialize" queue`).MatchString(out) {
+		t.Fatalf("refresh --queue: exit %d: %q %s", code, out, errs)
+	}
+	job := regexp.MustCompile(`job (\d+)`).FindString(out)
+	if out, errs, code = run(t, "features", "refresh", "--store", store, "--set", "pd", "--source", "tax", "--batch", "oct-fix", "--queue"); code != 0 || !strings.Contains(out, "already enqueued as "+job+" ") {
+		t.Fatalf("refresh --queue again: exit %d: %q %s", code, out, errs)
+	}
 	cat, _ := features.DefaultCatalog()
 	set, _ := cat.Set("pd", 0)
 	dec := features.DayOf(thisEnd)
