@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -10,6 +12,8 @@ import (
 	casesapi "github.com/xinyi-platform/xinyi/cases/httpapi"
 	"github.com/xinyi-platform/xinyi/cases/rematerialize"
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
+	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/features/matjobs"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/jobs"
 	"github.com/xinyi-platform/xinyi/serving/server"
@@ -34,7 +38,7 @@ func openCaseDoor(ctx context.Context, pl *platform, owner func(context.Context,
 	d := &caseDoor{}
 	o := cases.Options{Store: cs, Ingest: ingest.New(pl.store).WithLocker(ingest.DBLocker(pl.db, ingest.DBLockOptions{})), Records: cases.RawRecords{Store: pl.store},
 		Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: owner}
-	if sets := strings.FieldsFunc(refreshSets, func(r rune) bool { return r == ',' || r == ' ' }); len(sets) > 0 {
+	if sets := splitSets(refreshSets); len(sets) > 0 {
 		d.refresh = &rematerialize.Refresher{Catalog: pl.cat, Store: pl.store, Sets: sets, Shards: max(shards, 1)}
 		o.Refresher = d.refresh
 	}
@@ -73,4 +77,35 @@ func (d *caseDoor) door(pl *platform, sd server.Doors) (map[string]http.Handler,
 		}
 	}()
 	return map[string]http.Handler{"/v1/cases": h, "/v1/cases/": h}, cancel, nil
+}
+
+// splitSets splits a list of feature sets at commas and spaces.
+func splitSets(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
+}
+
+// batchRefresh is the ingest listener that queues, after each committed
+// batch, the refresh of the stored snapshots of its sets that the batch
+// reaches (matjobs.EnqueueRefresh).
+type batchRefresh struct {
+	cat   *features.Catalog
+	sets  []string
+	queue *jobs.Queue
+}
+
+// BatchCommitted implements ingest.Listener.
+func (b *batchRefresh) BatchCommitted(ctx context.Context, rep *ingest.Report) error {
+	if len(b.sets) == 0 {
+		return nil
+	}
+	if b.queue == nil {
+		return errors.New("no job queue: the snapshots are not refreshed")
+	}
+	var errs []error
+	for _, s := range b.sets {
+		if _, err := matjobs.EnqueueRefresh(ctx, b.queue, b.cat, s, rep.Source, rep.ID); err != nil {
+			errs = append(errs, fmt.Errorf("refresh of %s: %w", s, err))
+		}
+	}
+	return errors.Join(errs...)
 }

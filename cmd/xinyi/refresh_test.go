@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +13,10 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/xinyi-platform/xinyi/datasets"
+	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/internal/blob"
+	"github.com/xinyi-platform/xinyi/internal/jobs"
 )
 
 // TestFeaturesRefreshCommand ingests a correction of some companies' tax and
@@ -108,5 +111,44 @@ func TestFeaturesRefreshCommand(t *testing.T) {
 		if got.Codes[i/len(want.Names)] != want.Codes[i/len(want.Names)] || g != x && !(g != g && x != x) {
 			t.Fatalf("value %d (%s %s): refresh %v, full run %v", i, want.Codes[i/len(want.Names)], want.Names[i%len(want.Names)], g, x)
 		}
+	}
+}
+
+// TestBatchRefreshQueues checks the listener the server gives its ingest door:
+// after a committed batch, one refresh job per configured set, the same job
+// when told again, and an error (logged by the ingester) without a queue.
+func TestBatchRefreshQueues(t *testing.T) {
+	ctx := context.Background()
+	cat, err := features.DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &ingest.Report{ID: "b1", Source: "tax"}
+	if err := (&batchRefresh{cat: cat, sets: splitSets("pd")}).BatchCommitted(ctx, rep); err == nil {
+		t.Fatal("no error without a queue")
+	}
+	q, err := jobs.Open(ctx, jobs.Options{DSN: "sqlite://" + filepath.Join(t.TempDir(), "jobs.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	b := &batchRefresh{cat: cat, sets: splitSets("pd, full"), queue: q}
+	for range 2 {
+		if err := b.BatchCommitted(ctx, rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	infos, err := q.List(ctx, jobs.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, in := range infos {
+		got = append(got, in.Kind+" "+string(in.Args))
+	}
+	slices.Sort(got)
+	want := []string{`materialize_refresh {"set":"full/v1","source":"tax","batch":"b1"}`, `materialize_refresh {"set":"pd/v1","source":"tax","batch":"b1"}`}
+	if !slices.Equal(got, want) {
+		t.Fatalf("jobs %q, want %q", got, want)
 	}
 }

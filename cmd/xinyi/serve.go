@@ -123,6 +123,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		allow      = fs.String("webhook-allow", "", "address ranges webhook endpoints may be in although private, loopback or link-local, comma separated CIDRs (an operator's decision)")
 		plainHTTP  = fs.Bool("webhook-insecure-http", false, "allow http:// webhook endpoints (tests and loopback demos only)")
 		caseSets   = fs.String("case-refresh-sets", "pd,violation,limit,full", "feature sets rematerialized (as jobs) for snapshots dated on or after a record a case corrected or repaired; empty: none")
+		batchSets  = fs.String("ingest-refresh-sets", "pd,violation,limit,full", "feature sets whose stored snapshots a durable job refreshes after each batch delivered to /v1/ingest (the batch's companies only); empty: none")
 		smsOutbox  = fs.String("sms-outbox", "", "file the one-time codes that bind company accounts are appended to, one line each (the spool of an SMS gateway; the demo's users read it); empty: accounts are bound only by an operator's verification (POST /v1/admin/bindings)")
 		consentTTL = fs.Duration("consent-cache", 5*time.Second, "how long a found consent grant answers from memory; a revocation made by another process applies within it, one made through this server (API or console) at once (0: every check reads the database)")
 	)
@@ -211,12 +212,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fd := &finDoor{} // the doors are built before the console, which reads its store
 	mounts := map[string]http.Handler{}
 	// The department door is built with the server's jobs queue: each committed
-	// batch of a source the warning rules watch queues its evaluation at once.
+	// batch of a source the warning rules watch queues its evaluation at once,
+	// and every batch queues the refresh of the snapshots it reaches.
+	refreshSets := splitSets(*batchSets)
 	ingestDoor := func(pl *platform, d server.Doors) (map[string]http.Handler, func(), error) {
 		if len(owners) == 0 {
 			return nil, nil, nil
 		}
-		g := ingest.New(pl.store).WithLocker(ingest.DBLocker(pl.db, ingest.DBLockOptions{})).Listen(warnings.BatchListener{Queue: d.Queue})
+		g := ingest.New(pl.store).WithLocker(ingest.DBLocker(pl.db, ingest.DBLockOptions{})).Listen(ingest.Listeners{
+			warnings.BatchListener{Queue: d.Queue}, &batchRefresh{cat: pl.cat, sets: refreshSets, queue: d.Queue}})
 		h, err := ingesthttp.New(ingesthttp.Options{Ingester: g, Store: pl.store, Auth: pl.acc,
 			Authorizer: access.NewAuthorizer(pl.acc, pl.log), Audit: pl.log, Owner: ingesthttp.OwnersByName(pl.acc, owners),
 			Ingest: ingest.Options{Logger: logger}})

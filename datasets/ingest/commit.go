@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,6 +20,20 @@ import (
 // above datasets react to a delivery at once without datasets knowing them.
 type Listener interface {
 	BatchCommitted(ctx context.Context, rep *Report) error
+}
+
+// Listeners tells each of its listeners in turn; their errors are joined.
+type Listeners []Listener
+
+// BatchCommitted implements Listener.
+func (ls Listeners) BatchCommitted(ctx context.Context, rep *Report) error {
+	var errs []error
+	for _, l := range ls {
+		if err := l.BatchCommitted(ctx, rep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Listen makes g tell l of every batch it commits from now on, and returns g.
