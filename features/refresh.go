@@ -124,19 +124,23 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 		return out, nil
 	}
 	// The stored dates the batch reaches.
-	var dates []Day
+	dates, err := ListSnapshots(ctx, store, set.Name, set.Version)
+	if errors.Is(err, ErrNoSnapshotStored) {
+		dates, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	if len(opts.AsOf) > 0 {
+		var asked []Day
 		for _, t := range opts.AsOf {
-			dates = append(dates, DayOf(t))
+			d := DayOf(t)
+			if !slices.Contains(dates, d) {
+				return nil, fmt.Errorf("%w: no snapshot of %s as of %s is stored: materialize it", ErrInvalidOptions, set.Key(), d)
+			}
+			asked = append(asked, d)
 		}
-	} else {
-		dates, err = ListSnapshots(ctx, store, set.Name, set.Version)
-		if errors.Is(err, ErrNoSnapshotStored) {
-			dates, err = nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
+		dates = asked
 	}
 	var asof []time.Time
 	for _, d := range dates {
