@@ -40,6 +40,9 @@ type RefreshResult struct {
 	// registry, or the guarantee network of a set that uses it) and the dates
 	// were materialized whole.
 	Full bool
+	// Unused is set when the set reads nothing of the batch's source: nothing
+	// was refreshed.
+	Unused bool
 }
 
 // batchTouch is what a committed batch touched: its companies and the earliest
@@ -172,6 +175,7 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 		return out, nil
 	}
 	if sp == nil { // the set reads nothing of this source
+		out.Unused = true
 		out.Elapsed = time.Since(start)
 		return out, nil
 	}

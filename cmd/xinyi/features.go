@@ -328,7 +328,10 @@ func runFeaturesRefresh(ctx context.Context, args []string, stdout, stderr io.Wr
 	if res.Full {
 		how = "materialized whole (the batch's source reaches every company)"
 	}
-	if len(days) == 0 {
+	switch {
+	case res.Unused:
+		how = "the set reads nothing of this source"
+	case len(days) == 0:
 		how = "no stored snapshot is as of the batch's arrival or later"
 	}
 	fmt.Fprintf(stdout, "refreshed %s/v%d after %s batch %s: %d companies touched, %d snapshots [%s] %s in %s\n",
