@@ -75,3 +75,20 @@ func TestListenerAndBatchFacts(t *testing.T) {
 		t.Fatal("a part that does not match its digest was read")
 	}
 }
+
+// TestListeners: every listener is told, in turn, even after one fails, and
+// the failures come back joined.
+func TestListeners(t *testing.T) {
+	a, b, c := &recordingListener{}, &recordingListener{err: errors.New("b down")}, &recordingListener{err: errors.New("c down")}
+	rep := &Report{ID: "x", Source: "tax"}
+	err := Listeners{a, b, c}.BatchCommitted(context.Background(), rep)
+	if len(a.reps) != 1 || len(b.reps) != 1 || len(c.reps) != 1 || c.reps[0] != rep {
+		t.Fatalf("told %d, %d, %d", len(a.reps), len(b.reps), len(c.reps))
+	}
+	if !errors.Is(err, b.err) || !errors.Is(err, c.err) {
+		t.Fatalf("error %v, want both failures", err)
+	}
+	if err := (Listeners{a}).BatchCommitted(context.Background(), rep); err != nil || len(a.reps) != 2 {
+		t.Fatalf("one listener: %v", err)
+	}
+}
