@@ -63,6 +63,8 @@ type session struct {
 	ctx  context.Context
 	base string
 	shot string
+	// typed: values the test entered that pages show back (see typedBack).
+	typed []string
 }
 
 func (s *session) do(what string, actions ...chromedp.Action[chromedp.Void]) {
@@ -107,8 +109,10 @@ func (s *session) attr(selector, name string) string {
 	return v
 }
 
+// screenshot saves the page as name.png after the shared page checks (check).
 func (s *session) screenshot(name string) {
 	s.t.Helper()
+	s.check(name)
 	ctx, cancel := context.WithTimeout(s.ctx, 60*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -236,6 +240,8 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatalf("validation curve has %d lines, want 2", n)
 	}
 	s.screenshot("05-training-done")
+	s.typedBack("violation-gbdt", "pd-upload", "breast-cancer/v1", "http://127.0.0.1:9/xinyi-alerts", "loan monitoring",
+		"NO-SUCH-DECISION", "The decision's amount stands; the review reduced the fine later.", "To assess your working-capital loan application")
 	s.do("register", chromedp.SendKeys(chromedp.CSS("#register-name"), "violation-gbdt"))
 	s.clickWait("register", "#register-submit", has("#version-table"))
 	s.clickWait("open version", `#version-table a[href="/lab/models/violation-gbdt/v1"]`, has("#roc svg"))
@@ -825,6 +831,9 @@ func startBrowser(t *testing.T, bin, srv, shots string) *session {
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
 	s := &session{t: t, ctx: ctx, base: srv, shot: shots}
+	// The accounts' names, shown beside the institution in every page's header.
+	s.typedBack(labtest.Scientist, labtest.Approver, labtest.Approver2, labtest.Regulator, labtest.Banker,
+		labtest.Viewer, labtest.Operator, labtest.CompanyRep, labtest.Staff, labtest.Newcomer, labtest.Enforcer)
 	// The first action starts the browser; it must not run under a timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
 		t.Fatalf("start chromium: %v", err)
