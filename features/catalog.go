@@ -156,19 +156,68 @@ type Source struct {
 
 // Indicator is one entry of the indicator library.
 type Indicator struct {
-	ID          string      `yaml:"id" json:"id"`
-	NameZH      string      `yaml:"name_zh" json:"name_zh"`
-	NameEN      string      `yaml:"name_en" json:"name_en"`
-	Description string      `yaml:"description" json:"description"`
-	Dimension   Dimension   `yaml:"dimension" json:"dimension"`
-	Sources     []string    `yaml:"sources" json:"sources"`
-	Column      string      `yaml:"column" json:"column"`
-	Aggregation Aggregation `yaml:"aggregation" json:"aggregation"`
-	Window      int         `yaml:"window" json:"window"`
-	Unit        string      `yaml:"unit" json:"unit"`
-	Direction   Direction   `yaml:"direction" json:"direction"`
-	Sensitivity Sensitivity `yaml:"sensitivity" json:"sensitivity"`
-	Pos         Pos         `yaml:"-" json:"-"`
+	ID          string `yaml:"id" json:"id"`
+	NameZH      string `yaml:"name_zh" json:"name_zh"`
+	NameEN      string `yaml:"name_en" json:"name_en"`
+	Description string `yaml:"description" json:"description"`
+	// DescriptionZH (optional) is the Chinese definition where DefinitionZH
+	// cannot derive it from the aggregation (values, guarantee network).
+	DescriptionZH string      `yaml:"description_zh" json:"description_zh,omitempty"`
+	Dimension     Dimension   `yaml:"dimension" json:"dimension"`
+	Sources       []string    `yaml:"sources" json:"sources"`
+	Column        string      `yaml:"column" json:"column"`
+	Aggregation   Aggregation `yaml:"aggregation" json:"aggregation"`
+	Window        int         `yaml:"window" json:"window"`
+	Unit          string      `yaml:"unit" json:"unit"`
+	Direction     Direction   `yaml:"direction" json:"direction"`
+	Sensitivity   Sensitivity `yaml:"sensitivity" json:"sensitivity"`
+	Pos           Pos         `yaml:"-" json:"-"`
+}
+
+// DefinitionZH says in Chinese what the indicator measures: its description_zh
+// when the catalog gives one, otherwise the definition its aggregation and
+// window imply, worded around the measure named in name_zh (the Chinese
+// counterpart of Description).
+func (ind *Indicator) DefinitionZH() string {
+	if ind.DescriptionZH != "" {
+		return ind.DescriptionZH
+	}
+	subj := ind.NameZH
+	if i := strings.Index(subj, "个月"); strings.HasPrefix(subj, "近") && i > 0 {
+		subj = subj[i+len("个月"):]
+	}
+	for _, suf := range []string{"同比增长率", "趋势斜率", "变异系数", "月均值", "最大值", "最近值", "合计", "次数"} {
+		if t, ok := strings.CutSuffix(subj, suf); ok {
+			subj = t
+			break
+		}
+	}
+	w := ind.Window
+	const arrived = "只计观察日前已报送到平台的数据。"
+	switch ind.Aggregation {
+	case AggSum:
+		return fmt.Sprintf("近 %d 个月%s逐月相加。%s", w, subj, arrived)
+	case AggMean:
+		return fmt.Sprintf("近 %d 个月中有记录月份的%s月平均值。%s", w, subj, arrived)
+	case AggMax:
+		return fmt.Sprintf("近 %d 个月%s的月度最大值。%s", w, subj, arrived)
+	case AggLast:
+		return fmt.Sprintf("近 %d 个月内最近一个有记录月份的%s。%s", w, subj, arrived)
+	case AggYoY:
+		return fmt.Sprintf("近 %d 个月%s的月均值相对上年同期月均值的增长率。%s", w, subj, arrived)
+	case AggSlope:
+		return fmt.Sprintf("近 %d 个月%s对月份序号的最小二乘趋势斜率（平均每月变化量）。%s", w, subj, arrived)
+	case AggCV:
+		return fmt.Sprintf("近 %d 个月%s的总体标准差除以均值，衡量波动程度。%s", w, subj, arrived)
+	case AggMonthsSince:
+		if t, ok := strings.CutPrefix(ind.NameZH, "距最近一次"); ok {
+			subj, _, _ = strings.Cut(t, "月数")
+		}
+		return fmt.Sprintf("观察月与近 %d 个月内最近一次%s不为零的月份相隔的月数；没有这样的月份时为缺失。%s", w, subj, arrived)
+	case AggCount:
+		return fmt.Sprintf("近 %d 个月内发生、且在观察日前已报送到平台的%s条数。", w, subj)
+	}
+	return ind.NameZH
 }
 
 // Source returns the primary source of the indicator (the one its column belongs to).
@@ -394,7 +443,7 @@ func yamlKeys(v any) []string {
 	case *Source:
 		return []string{"name", "name_zh", "department", "kind", "id_column", "columns"}
 	case *Indicator:
-		return []string{"id", "name_zh", "name_en", "description", "dimension", "sources", "column", "aggregation", "window", "unit", "direction", "sensitivity"}
+		return []string{"id", "name_zh", "name_en", "description", "description_zh", "dimension", "sources", "column", "aggregation", "window", "unit", "direction", "sensitivity"}
 	case *FeatureSet:
 		return []string{"name", "version", "description", "label", "indicators"}
 	}

@@ -2,6 +2,7 @@ package features
 
 import (
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -136,4 +137,30 @@ func FuzzParseCatalog(f *testing.F) {
 			t.Fatalf("error %v does not wrap ErrCatalog", err)
 		}
 	})
+}
+
+func TestDefinitionZH(t *testing.T) {
+	cat, err := DefaultCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	latin := regexp.MustCompile(`[A-Za-z]`)
+	for _, ind := range cat.Indicators() {
+		d := ind.DefinitionZH()
+		if d == ind.NameZH || latin.MatchString(d) || strings.Contains(d, "近 0 个月") {
+			t.Errorf("%s: Chinese definition %q", ind.ID, d)
+		}
+	}
+	for id, want := range map[string]string{
+		"tax.sales.sum_3m":       "近 3 个月开票销售额逐月相加。只计观察日前已报送到平台的数据。",
+		"court.amount.count_12m": "近 12 个月内发生、且在观察日前已报送到平台的涉诉记录条数。",
+	} {
+		ind, err := cat.Indicator(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ind.DefinitionZH(); got != want {
+			t.Errorf("%s: %q, want %q", id, got, want)
+		}
+	}
 }

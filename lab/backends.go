@@ -100,6 +100,8 @@ type Indicator struct {
 	NameZH      string
 	NameEN      string
 	Description string
+	// DescriptionZH is the definition in Chinese (features.Indicator.DefinitionZH).
+	DescriptionZH string
 	Dimension   string // capital, operating, profitability, solvency, growth, compliance, network
 	Source      string // primary source table
 	SourceZH    string
@@ -410,12 +412,17 @@ func (v Version) AUCValue() float64 {
 	return math.NaN()
 }
 
-// HistoryEntry is one change in a model's audit trail.
+// HistoryEntry is one change in a model's audit trail: the audited action
+// ("model.promotion.request"), its outcome ("ok", "refused", "failed") and the
+// version and alias it concerned, for Lang.History to say in a sentence.
 type HistoryEntry struct {
 	Time   time.Time
 	Actor  string
 	Action string
-	Detail string
+	Outcome string
+	Version int    // 0 when the action concerns no version
+	Alias   string // "" when it concerns no alias
+	Reason  string // the approver's or the refusal's words
 }
 
 // ModelDetail is a model with its versions, promotions and history.

@@ -77,6 +77,46 @@ func (l *Lang) Purpose(purpose string) string {
 	return purpose
 }
 
+// History says a model's audited change in a sentence: "申请将 v1 设为冠军模型"
+// ("asked to make v1 the champion"), with the outcome when it was not carried
+// out and the reason the approver gave.
+func (l *Lang) History(h HistoryEntry) string {
+	m, ok := messages["hist."+h.Action]
+	if !ok {
+		m = messages["hist.other"]
+	}
+	s := m[l.idx]
+	s = strings.ReplaceAll(s, "{v}", "v"+strconv.Itoa(h.Version))
+	s = strings.ReplaceAll(s, "{alias}", l.Word(h.Alias))
+	switch h.Outcome {
+	case "", "ok":
+	case "refused", "failed":
+		s += l.T("hist." + h.Outcome)
+	}
+	if h.Reason != "" && (h.Outcome == "" || h.Outcome == "ok") {
+		s += l.T("hist.reason") + h.Reason
+	}
+	return s
+}
+
+// ModelRef says a model reference "name:alias" or "name:3" for people:
+// "violation（冠军模型）", "violation（v3）".
+func (l *Lang) ModelRef(ref string) string {
+	name, sel, ok := strings.Cut(ref, ":")
+	if !ok {
+		return ref
+	}
+	if _, err := strconv.Atoi(sel); err == nil {
+		sel = "v" + sel
+	} else {
+		sel = l.Word(sel)
+	}
+	if l.idx == 0 {
+		return name + "（" + sel + "）"
+	}
+	return name + " (" + sel + ")"
+}
+
 // Dim names a dimension.
 func (l *Lang) Dim(d string) string { return l.T("dim." + d) }
 
@@ -224,6 +264,8 @@ var messages = map[string][2]string{
 	"w.challenger":                {"挑战者模型", "challenger"},
 	"w.high":                      {"高风险（多查）", "high (inspect more)"},
 	"w.medium":                    {"中风险", "medium"},
+	"w.elevated":                   {"较高风险", "elevated"},
+	"w.moderate":                   {"一般风险", "moderate"},
 	"w.low":                       {"低风险（少扰）", "low (inspect less)"},
 	"w.green":                     {"绿码", "green"},
 	"w.yellow":                    {"黄码", "yellow"},
@@ -243,6 +285,15 @@ var messages = map[string][2]string{
 	"sample.jobs":                 {"样本构建任务", "Sample builds"},
 	"flash.building":              {"样本构建已开始。", "The sample build has started."},
 	"sample.lineage":              {"血缘", "Lineage"},
+	"param.rounds":                 {"轮数", "rounds"},
+	"param.learning_rate":          {"学习率", "learning rate"},
+	"param.num_leaves":             {"每棵树叶子数", "leaves per tree"},
+	"param.min_data_in_leaf":       {"每叶最少行数", "min rows per leaf"},
+	"param.lambda_l2":              {"L2 正则", "L2 penalty"},
+	"param.bagging":                {"行抽样比例", "row sampling"},
+	"param.feature_fraction":       {"特征抽样比例", "feature sampling"},
+	"param.early_stopping":         {"提前停止轮数（0 为不停）", "early stopping rounds (0: never)"},
+	"sample.rowsUnit":              {"行", "rows"},
 	"algo.presets":                {"参数预设", "Parameter presets"},
 	"algo.train":                  {"开始训练", "Start training"},
 	"algo.sample":                 {"训练样本", "Training sample"},
@@ -505,6 +556,30 @@ var messages = map[string][2]string{
 	"flash.approved":              {"已批准。", "Approved."},
 	"flash.rejected":              {"已驳回。", "Rejected."},
 	"flash.registered":            {"已登记：", "Registered:"},
+	"model.change":                 {"变更", "Change"},
+	"hist.model.create":            {"创建模型", "created the model"},
+	"hist.model.update":            {"修改模型说明", "changed the model's description"},
+	"hist.model.version.create":    {"登记版本 {v}", "registered version {v}"},
+	"hist.model.version.delete":    {"删除版本 {v}", "deleted version {v}"},
+	"hist.model.promotion.request": {"申请将 {v} 设为{alias}", "asked to make {v} the {alias}"},
+	"hist.model.promotion.approve": {"批准将 {v} 设为{alias}", "approved {v} as the {alias}"},
+	"hist.model.promotion.reject":  {"驳回将 {v} 设为{alias}的申请", "rejected {v} as the {alias}"},
+	"hist.model.alias.move":        {"{alias}改为指向 {v}", "the {alias} now points to {v}"},
+	"hist.other":                   {"其他变更", "another change"},
+	"hist.refused":                 {"（未获授权，未执行）", " (refused: not authorized)"},
+	"hist.failed":                  {"（未能完成）", " (could not be completed)"},
+	"hist.reason":                  {"；意见：", "; reason: "},
+	"agg.sum":                      {"按月合计", "sum over the months"},
+	"agg.mean":                     {"月均值", "monthly mean"},
+	"agg.count":                    {"记录条数", "count of records"},
+	"agg.max":                      {"月度最大值", "monthly maximum"},
+	"agg.last":                     {"最近值", "latest value"},
+	"agg.slope":                    {"趋势斜率", "trend slope"},
+	"agg.yoy":                      {"同比增长率", "year-on-year growth"},
+	"agg.months_since":             {"距最近一次的月数", "months since the latest"},
+	"agg.cv":                       {"变异系数", "coefficient of variation"},
+	"agg.value":                    {"登记值", "registered value"},
+	"agg.graph":                    {"担保网络计算", "guarantee network"},
 }
 
 var funcs = template.FuncMap{
@@ -573,6 +648,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.DateOnly)
 	},
 	"join":   strings.Join,
+	"upper":  strings.ToUpper,
 	"printf": fmt.Sprintf,
 	"colour": colourHex,
 	"bar": func(v, ref float64) int { // width in percent of v against 2×ref, for a small inline bar

@@ -673,7 +673,7 @@ func TestScreening(t *testing.T) {
 	for _, b := range bars {
 		got[b[1]] = b[2]
 	}
-	want := map[string]string{"高 high": "8", "较高 elevated": "8", "一般 moderate": "9", "低 low": "15"}
+	want := map[string]string{"高风险（多查）": "8", "较高风险": "8", "一般风险": "9", "低风险（少扰）": "15"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Fatalf("tier %s = %s, want %s (all %v)", k, got[k], v, got)

@@ -412,6 +412,7 @@ func (s *Server) startTraining(q *req) error {
 type trainingData struct {
 	J     TrainingJob
 	Curve template.HTML
+	Presets []Preset // to name the job's preset
 }
 
 func (d trainingData) refresh() int {
@@ -429,7 +430,7 @@ func (s *Server) trainingJob(q *req) error {
 	if err != nil {
 		return err
 	}
-	d := trainingData{J: j}
+	d := trainingData{J: j, Presets: s.o.Trainer.Presets()}
 	var series []svg.Series
 	if len(j.Train) > 0 {
 		series = append(series, svg.Series{Name: q.lang.T("train.train"), Points: j.Train})
@@ -438,7 +439,7 @@ func (s *Server) trainingJob(q *req) error {
 		series = append(series, svg.Series{Name: q.lang.T("train.valid"), Points: j.Valid})
 	}
 	if len(series) > 0 {
-		if d.Curve, err = chart(svg.Lines(series, nil, svg.Options{Title: q.lang.T("train.curve") + " (" + j.Metric + ")", XLabel: q.lang.T("train.round"), Width: 640})); err != nil {
+		if d.Curve, err = chart(svg.Lines(series, nil, svg.Options{Title: q.lang.T("train.curve") + "（" + strings.ToUpper(j.Metric) + "）", XLabel: q.lang.T("train.round"), Width: 640})); err != nil {
 			return err
 		}
 	}

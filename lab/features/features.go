@@ -51,7 +51,7 @@ func (a *Indicators) Indicator(_ context.Context, id string) (lab.Indicator, err
 }
 
 func (a *Indicators) convert(ind *xfeatures.Indicator) lab.Indicator {
-	out := lab.Indicator{ID: ind.ID, NameZH: ind.NameZH, NameEN: ind.NameEN, Description: ind.Description,
+	out := lab.Indicator{ID: ind.ID, NameZH: ind.NameZH, NameEN: ind.NameEN, Description: ind.Description, DescriptionZH: ind.DefinitionZH(),
 		Dimension: string(ind.Dimension), Source: ind.Source(), Aggregation: string(ind.Aggregation), Window: ind.Window,
 		Unit: ind.Unit, Direction: string(ind.Direction), Sensitivity: string(ind.Sensitivity)}
 	if src, ok := a.cat.Source(ind.Source()); ok {

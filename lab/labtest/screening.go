@@ -28,18 +28,18 @@ type Scored struct {
 	Reasons     []string
 }
 
-// TierOf is the inspection tier of a probability: 高 ≥ 0.5, 较高 ≥ 0.2, 一般 ≥ 0.05,
-// 低 below.
+// TierOf is the inspection tier of a probability: high ≥ 0.5, elevated ≥ 0.2,
+// moderate ≥ 0.05, low below (the console names them, Lang.Word).
 func TierOf(p float64) (name, color string) {
 	switch {
 	case p >= 0.5:
-		return "高 high", svg.ColorRed
+		return "high", svg.ColorRed
 	case p >= 0.2:
-		return "较高 elevated", svg.ColorOrange
+		return "elevated", svg.ColorOrange
 	case p >= 0.05:
-		return "一般 moderate", svg.ColorYellow
+		return "moderate", svg.ColorYellow
 	}
-	return "低 low", svg.ColorGreen
+	return "low", svg.ColorGreen
 }
 
 // Screenings runs screenings over a fixed population in a goroutine, StepDelay per

@@ -138,11 +138,21 @@ func (a *Models) Model(ctx context.Context, p lab.Principal, name string) (lab.M
 		return lab.ModelDetail{}, mapErr(err)
 	}
 	for _, h := range hist {
-		detail := h.Reason
-		if detail == "" && len(h.After) > 0 && string(h.After) != "null" {
-			detail = truncate(string(h.After), 160)
+		e := lab.HistoryEntry{Time: h.Time, Actor: h.Actor, Action: h.Action, Outcome: h.Outcome, Reason: h.Reason}
+		// The changed record names the version and alias (promotions, aliases,
+		// versions); a model record's own fields are not a version.
+		var after struct {
+			Version int    `json:"version"`
+			Alias   string `json:"alias"`
+			Reason  string `json:"reason"`
 		}
-		d.History = append(d.History, lab.HistoryEntry{Time: h.Time, Actor: h.Actor, Action: h.Action + " · " + h.Outcome, Detail: detail})
+		if len(h.After) > 0 && h.Action != "model.create" && h.Action != "model.update" && json.Unmarshal(h.After, &after) == nil {
+			e.Version, e.Alias = after.Version, after.Alias
+			if e.Reason == "" {
+				e.Reason = after.Reason
+			}
+		}
+		d.History = append(d.History, e)
 	}
 	return d, nil
 }

@@ -109,7 +109,7 @@ var presets = []preset{
 		ExplainEN: "30 rounds, a large learning rate and small trees: see within seconds whether a sample carries signal; not for production."},
 		func(p *xtraining.Params) { p.NumRounds, p.LearningRate, p.NumLeaves = 30, 0.2, 15 }},
 	{lab.Preset{ID: "standard", NameZH: "标准", NameEN: "Standard",
-		ExplainZH: "与 XGBoost hist 参考设置一致（31 叶、学习率 0.1、100 轮、每叶至少 20 行），验证集 AUC 连续 20 轮不升即提前停止。",
+		ExplainZH: "与 XGBoost 直方图算法的参考设置一致（31 叶、学习率 0.1、100 轮、每叶至少 20 行），验证集 AUC 连续 20 轮不升即提前停止。",
 		ExplainEN: "The XGBoost hist reference setting (31 leaves, learning rate 0.1, 100 rounds, at least 20 rows per leaf); stops early when validation AUC has not improved for 20 rounds."},
 		func(p *xtraining.Params) { p.NumRounds, p.EarlyStoppingRounds = 100, 20 }},
 	{lab.Preset{ID: "conservative", NameZH: "稳健", NameEN: "Conservative",
