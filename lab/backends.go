@@ -167,6 +167,7 @@ type Sample struct {
 	Positives  int64
 	Features   int
 	Lineage    string
+	LineageZH  string // the lineage in Chinese, when the library has it
 }
 
 // PositiveRate is Positives/Rows (0 for an empty sample).

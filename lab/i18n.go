@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Lang is one language of the console: every UI string comes from its table.
@@ -115,6 +116,36 @@ func (l *Lang) ModelRef(ref string) string {
 		return name + "（" + sel + "）"
 	}
 	return name + " (" + sel + ")"
+}
+
+// Quantity says a value with its unit for people: amounts in yuan through
+// Money (万元, 亿元), ratios as they are, other units after the number with
+// separators.
+func (l *Lang) Quantity(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "—"
+	}
+	switch unit {
+	case "元":
+		return l.Money(v)
+	case "", "比率", "0/1":
+		return groupDigits(v)
+	}
+	return groupDigits(v) + " " + unit
+}
+
+// Bilingual picks the reader's part of a catalog text written "中文 English"
+// (a department: "人民法院 courts"): the text before the first Latin letter in
+// Chinese, the rest in English; a text of one language is returned whole.
+func (l *Lang) Bilingual(s string) string {
+	i := strings.IndexFunc(s, func(r rune) bool { return r < 0x80 && unicode.IsLetter(r) })
+	if i <= 0 {
+		return s
+	}
+	if l.idx == 0 {
+		return strings.TrimSpace(s[:i])
+	}
+	return strings.TrimSpace(s[i:])
 }
 
 // Dim names a dimension.
@@ -264,6 +295,14 @@ var messages = map[string][2]string{
 	"w.challenger":                {"挑战者模型", "challenger"},
 	"w.high":                      {"高风险（多查）", "high (inspect more)"},
 	"w.medium":                    {"中风险", "medium"},
+	"w.label.label":                {"数据集自带标签", "the data set's label"},
+	"w.label.default_12m":          {"12 个月内违约", "default within 12 months"},
+	"w.label.violation_12m":        {"12 个月内违法失信", "violation within 12 months"},
+	"w.label.limit":                {"授信额度", "credit limit"},
+	"w.dev":                        {"开发版（未发布）", "dev (unreleased)"},
+	"w.Gini":                       {"基尼系数", "Gini"},
+	"w.log loss":                   {"对数损失", "log loss"},
+	"w.Brier":                      {"Brier 分数", "Brier score"},
 	"w.elevated":                   {"较高风险", "elevated"},
 	"w.moderate":                   {"一般风险", "moderate"},
 	"w.low":                       {"低风险（少扰）", "low (inspect less)"},
@@ -293,6 +332,7 @@ var messages = map[string][2]string{
 	"param.bagging":                {"行抽样比例", "row sampling"},
 	"param.feature_fraction":       {"特征抽样比例", "feature sampling"},
 	"param.early_stopping":         {"提前停止轮数（0 为不停）", "early stopping rounds (0: never)"},
+	"sample.noRange":               {"不限（公开数据集）", "any (public data set)"},
 	"sample.rowsUnit":              {"行", "rows"},
 	"algo.presets":                {"参数预设", "Parameter presets"},
 	"algo.train":                  {"开始训练", "Start training"},
@@ -411,6 +451,8 @@ var messages = map[string][2]string{
 	"company.colour":              {"风险码", "Risk colour"},
 	"company.limit":               {"预授信额度", "Pre-credit limit"},
 	"company.reasons":             {"评分原因", "Reasons"},
+	"company.raises":               {"推高风险", "raises the risk"},
+	"company.lowers":               {"降低风险", "lowers the risk"},
 	"company.pdPct":               {"违约概率（%）", "PD (%)"},
 	"company.history":             {"评分历史", "Score history"},
 	"company.graph":               {"担保圈", "Guarantee circle"},

@@ -860,7 +860,7 @@ func (s *Server) companySearch(q *req) error {
 		return s.redirect(q, "companies/"+url.PathEscape(code), "")
 	}
 	if finder == nil || looksLikeCode(code) {
-		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return codeError(q.lang, code, err)
 	}
 	hits, err := finder.FindCompanies(q.ctx(), query, searchLimit+1)
 	if err != nil {
@@ -887,6 +887,22 @@ func looksLikeCode(s string) bool {
 	return true
 }
 
+// codeError says in the reader's language why code is not a unified social
+// credit code: a wrong check character (with the right one, the usual typing
+// slip), or a code not of the standard's form.
+func codeError(l *Lang, code string, err error) error {
+	if errors.Is(err, creditcode.ErrCheckDigit) && len(code) == creditcode.Length {
+		if want, cerr := creditcode.CheckChar(code[:17]); cerr == nil && want != code[17] {
+			return fmt.Errorf("%w: %s", ErrInvalidInput, l.Pick(
+				fmt.Sprintf("统一社会信用代码 %s 的校验位（第 18 位）是 %c，按前 17 位应为 %c，请核对是否输错。", code, code[17], want),
+				fmt.Sprintf("%s is not a valid unified social credit code: its check character (position 18) is %c, the first 17 characters give %c; check for a typing slip.", code, code[17], want)))
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidInput, l.Pick(
+		fmt.Sprintf("%s 不是有效的统一社会信用代码：应为 18 位，由数字和大写字母组成（不用 I、O、Z、S、V），且校验位正确。", code),
+		strings.TrimPrefix(err.Error(), "creditcode: ")))
+}
+
 type companyData struct {
 	C       Company
 	History template.HTML
@@ -899,7 +915,7 @@ func (s *Server) company(q *req) error {
 	}
 	code := q.r.PathValue("code")
 	if err := creditcode.Validate(code); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidInput, err)
+		return codeError(q.lang, code, err)
 	}
 	p := q.principal()
 	// A regulator may open every profile; a bank only with the company's consent.

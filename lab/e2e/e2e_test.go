@@ -480,7 +480,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#company-code"), bad),
 	)
 	s.clickWait("wrong code", "#company-submit", has("#error-heading"))
-	if d := s.text("#error-detail"); !strings.Contains(d, "check character") {
+	if d := s.text("#error-detail"); !strings.Contains(d, "校验位（第 18 位）") {
 		t.Fatalf("wrong code message %q", d)
 	}
 	s.screenshot("13-wrong-code")

@@ -402,13 +402,13 @@ func focusCompany(codes []string) lab.Company {
 	}{{3, "闰土化工", svg.ColorRed, true}, {5, "华宇塑业", svg.ColorGreen, false}, {7, "曹娥印染", svg.ColorOrange, true}, {9, "东关物流", svg.ColorGreen, false}, {11, "晶盛机电", svg.ColorGreen, true}}
 	for _, n := range neighbours {
 		c.Graph.Nodes = append(c.Graph.Nodes, svg.Node{ID: codes[n.i], Label: n.label, Color: n.color})
-		e := svg.Edge{From: codes[n.i], To: codes[0], Label: "担保 guarantee"}
+		e := svg.Edge{From: codes[n.i], To: codes[0], Label: "担保"}
 		if !n.toward {
 			e.From, e.To = codes[0], codes[n.i]
 		}
 		c.Graph.Edges = append(c.Graph.Edges, e)
 	}
-	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保 guarantee"})
+	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保"})
 	return c
 }
 

@@ -31,7 +31,7 @@ func (RiskFixture) RiskIndex(context.Context, lab.Principal) (lab.RiskView, erro
 	}
 	en := func(r lab.RiskRow, name string) lab.RiskRow { r.NameEN = name; return r }
 	v := lab.RiskView{Dates: dates, MethodVersion: "1",
-		ExplainZH: "区域风险指数 = 100 ×（0.4 × 红码企业占比 + 0.2 × 黄码企业占比 + 0.4 × min(1, 平均违约概率 ÷ 20%)）。",
+		ExplainZH: "区域风险指数 = 100 ×（0.4 × 红码企业占比 + 0.2 × 黄码企业占比 + 0.4 × 平均违约概率 ÷ 20%（超过 20% 按 20% 计））。",
 		ExplainEN: "Regional risk index = 100 × (0.4 × share of red codes + 0.2 × share of yellow codes + 0.4 × min(1, mean PD ÷ 20%)).",
 		Districts: []lab.RiskRow{en(row("百官街道", 18, 1.5, 3200), "Baiguan"), en(row("曹娥街道", 12, 0.4, 2100), "Cao'e"), en(row("东关街道", 31, 2.6, 1800), "Dongguan"), en(row("陈溪乡", 0, 0, 7), "Chenxi")},
 		Industries: []lab.RiskRow{en(row("C 制造业", 22, 1.2, 4100), "C Manufacturing"), en(row("F 批发和零售业", 15, -0.3, 2600), "F Wholesale and retail trades"),

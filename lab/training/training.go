@@ -44,6 +44,8 @@ type DataSet struct {
 	Path    string
 	Load    func(path string) (*datasets.Table, error)
 	Lineage string
+	// LineageZH says the same in Chinese.
+	LineageZH string
 }
 
 // PublicDataSets returns the real public data sets found under dir (the layout of
@@ -51,11 +53,11 @@ type DataSet struct {
 func PublicDataSets(dir string) []DataSet {
 	return []DataSet{
 		{Name: "lightgbm-binary", Path: filepath.Join(dir, "lightgbm-binary", "binary.train"), Load: datasets.LoadLightGBMBinary,
-			Lineage: "LightGBM examples/binary_classification binary.train (MIT)"},
+			Lineage: "LightGBM examples/binary_classification binary.train (MIT)", LineageZH: "LightGBM 官方二分类示例数据（MIT 许可）"},
 		{Name: "taiwan", Path: filepath.Join(dir, "taiwan", "UCI_Credit_Card.csv"), Load: datasets.LoadTaiwan,
-			Lineage: "UCI default of credit card clients (Yeh & Lien 2009)"},
+			Lineage: "UCI default of credit card clients (Yeh & Lien 2009)", LineageZH: "UCI 机器学习库：台湾信用卡客户违约数据（2009）"},
 		{Name: "gmsc", Path: filepath.Join(dir, "gmsc", "cs-training.csv"), Load: datasets.LoadGMSC,
-			Lineage: "Kaggle Give Me Some Credit cs-training.csv"},
+			Lineage: "Kaggle Give Me Some Credit cs-training.csv", LineageZH: "Kaggle 个人信用评分竞赛训练数据"},
 	}
 }
 
@@ -221,8 +223,8 @@ func (t *Trainer) sample(d DataSet) (lab.Sample, error) {
 			pos++
 		}
 	}
-	s = lab.Sample{Name: d.Name, Version: 1, FeatureSet: d.Name + "/v1", Label: tab.Target, From: "—", To: "—",
-		Rows: int64(y.Len()), Positives: pos, Features: len(tab.Features), Lineage: d.Lineage}
+	s = lab.Sample{Name: d.Name, Version: 1, FeatureSet: d.Name + "/v1", Label: tab.Target, From: "", To: "",
+		Rows: int64(y.Len()), Positives: pos, Features: len(tab.Features), Lineage: d.Lineage, LineageZH: d.LineageZH}
 	t.mu.Lock()
 	t.samples[d.Name] = s
 	t.mu.Unlock()
