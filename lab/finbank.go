@@ -321,7 +321,7 @@ var finDeskMessages = map[string][2]string{
 	"fin.disbursed":       {"贷款 %d 已登记放款。", "Loan %d disbursed."},
 	"fin.disbursedAt":     {"放款日", "Disbursed"},
 	"fin.overdue":         {"逾期天数", "Days overdue"},
-	"fin.repayments":      {"上传还款记录（CSV：loan_id, month, code, status, days_overdue, balance, paid）", "Upload repayments (CSV: loan_id, month, code, status, days_overdue, balance, paid)"},
+	"fin.repayments":      {"上传还款记录（CSV 文件，列名如下）", "Upload repayments (a CSV file with these columns)"},
 	"fin.upload":          {"上传", "Upload"},
 	"fin.chooseFile":      {"请选择一个非空的 CSV 文件", "choose one non-empty CSV file"},
 	"fin.repaid":          {"已记录 %d 行还款记录。", "%d repayment rows recorded."},

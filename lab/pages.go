@@ -265,7 +265,7 @@ func (s *Server) indicator(q *req) error {
 		d.Stats = &st
 		name := q.lang.Pick(ind.NameZH, ind.NameEN)
 		if len(st.Histogram) > 0 {
-			if d.Histogram, err = chart(svg.Histogram(st.Histogram, svg.Options{Title: q.lang.T("ind.histogram") + " · " + name, XLabel: ind.Unit, YLabel: q.lang.T("ind.companies")})); err != nil {
+			if d.Histogram, err = chart(svg.Histogram(st.Histogram, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.histogram") + " · " + name, XLabel: ind.Unit, YLabel: q.lang.T("ind.companies")})); err != nil {
 				return err
 			}
 		}
@@ -288,7 +288,7 @@ func (s *Server) indicator(q *req) error {
 				}
 			}
 			if len(bars) > 0 {
-				if d.Industry, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("ind.industry"), Height: 240})); err != nil {
+				if d.Industry, err = chart(svg.Bars(bars, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.industry"), Height: 240})); err != nil {
 					return err
 				}
 			}
@@ -796,7 +796,7 @@ func (s *Server) screening(q *req) error {
 		for i, t := range sc.Tiers {
 			bars[i] = svg.Bar{Label: q.lang.Word(t.Name), Value: float64(t.Count), Color: t.Color}
 		}
-		if d.Tiers, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("screen.tiers"), YLabel: q.lang.T("ind.companies"), Width: 520})); err != nil {
+		if d.Tiers, err = chart(svg.Bars(bars, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("screen.tiers"), YLabel: q.lang.T("ind.companies"), Width: 520})); err != nil {
 			return err
 		}
 	}

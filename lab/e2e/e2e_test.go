@@ -194,6 +194,8 @@ func TestConsoleInChromium(t *testing.T) {
 	shots := artifacts(t)
 
 	s := startBrowser(t, bin, srv, shots)
+	// The public data set's and the screening models' names: identifiers.
+	s.typedBack("lightgbm-binary", "violation")
 	s.screenshot("01-login")
 
 	// A data scientist signs in and finds an indicator and its histogram.
@@ -607,6 +609,7 @@ func TestConsoleInChromium(t *testing.T) {
 	s.screenshot("21-sources-zh")
 
 	portalFlow(t, s, env)
+	tour(s, env, screeningPath)
 }
 
 // portalFlow is the companies' own door and banks' consent requests: a bank

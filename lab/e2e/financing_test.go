@@ -56,6 +56,7 @@ func TestFinancingInChromium(t *testing.T) {
 	}
 
 	s := startBrowser(t, bin, srv, shots)
+	s.typedBack("gao")
 
 	// The company asks its bank.
 	s.login(env.Keys[labtest.CompanyRep])

@@ -156,6 +156,10 @@ var allowWords = map[string]string{
 	"brier":    "the Brier score, named after its author",
 	"utc":      "the time standard the platform's clocks state",
 	"excel":    "the spreadsheet program a CSV export opens in (product name)",
+	"mit":      "the licence a public data set is published under (its name)",
+	"json":     "a model file format",
+	"ubjson":   "a model file format",
+	"webhook":  "the interface term banks' IT teams use as is for pushed notifications",
 }
 
 // allowPatterns are forms of tokens that are codes, not words: anything with a

@@ -40,13 +40,13 @@ func Histogram(bins []Bin, o Options) (string, error) {
 	yt := NiceTicks(0, float64(max(maxCount, 1)), 4)
 	c := newCanvas(o, "histogram")
 	c.domain(bins[0].Lo, bins[len(bins)-1].Hi, 0, yt[len(yt)-1])
-	c.axes(inside(NiceTicks(c.minX, c.maxX, 5), c.minX, c.maxX), yt, formatNumber, formatNumber)
+	c.axes(inside(NiceTicks(c.minX, c.maxX, 5), c.minX, c.maxX), yt, c.f, c.f)
 	c.b.WriteString(`<g class="bars">`)
 	for _, b := range bins {
 		x, w := c.X(b.Lo), c.X(b.Hi)-c.X(b.Lo)
 		y := c.Y(float64(b.Count))
 		fmt.Fprintf(&c.b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s" stroke="#fff" stroke-width="0.5"><title>[%s, %s): %d</title></rect>`,
-			num(x), num(y), num(w), num(c.y0-y), ColorBlue, formatNumber(b.Lo), formatNumber(b.Hi), b.Count)
+			num(x), num(y), num(w), num(c.y0-y), ColorBlue, c.f(b.Lo), c.f(b.Hi), b.Count)
 	}
 	c.b.WriteString(`</g>`)
 	return c.String(), nil
@@ -185,7 +185,7 @@ func Calibration(bins []CalibrationBin, o Options) (string, error) {
 	top := t[len(t)-1]
 	c := newCanvas(o, "calibration")
 	c.domain(0, top, 0, top)
-	c.axes(t, t, formatNumber, formatNumber)
+	c.axes(t, t, c.f, c.f)
 	c.polyline("diagonal", ColorGrey, []Point{{0, 0}, {top, top}}, true)
 	if len(pts) > 1 {
 		c.polyline("curve", ColorBlue, pts, false)
@@ -206,7 +206,8 @@ type Bar struct {
 
 // Bars draws one vertical bar per entry in equal bands: bar i occupies the middle 70%
 // of band i of width (plot width)/len(bars), from 0 up to its value. The y axis runs
-// from 0 to the nice tick at or above the largest value. Values must be ≥ 0.
+// from 0 to the nice tick at or above the largest value. Values must be ≥ 0. A label
+// wider than its band is cut with "…" (the bar's tooltip has it whole).
 func Bars(bars []Bar, o Options) (string, error) {
 	o.EnsureDefaults()
 	if err := o.validate(); err != nil {
@@ -228,7 +229,7 @@ func Bars(bars []Bar, o Options) (string, error) {
 	yt := NiceTicks(0, max(hi, 1), 4)
 	c := newCanvas(o, "bars")
 	c.domain(0, 1, 0, yt[len(yt)-1])
-	c.axes(nil, yt, formatNumber, formatNumber)
+	c.axes(nil, yt, c.f, c.f)
 	band := (c.x1 - c.x0) / float64(len(bars))
 	c.b.WriteString(`<g class="bars">`)
 	for i, b := range bars {
@@ -239,11 +240,11 @@ func Bars(bars []Bar, o Options) (string, error) {
 		x := c.x0 + float64(i)*band + 0.15*band
 		y := c.Y(b.Value)
 		fmt.Fprintf(&c.b, `<rect class="bar" x="%s" y="%s" width="%s" height="%s" fill="%s"><title>%s: %s</title></rect>`,
-			num(x), num(y), num(0.7*band), num(c.y0-y), col, esc(b.Label), formatNumber(b.Value))
+			num(x), num(y), num(0.7*band), num(c.y0-y), col, esc(b.Label), c.f(b.Value))
 		fmt.Fprintf(&c.b, `<text class="value" x="%s" y="%s" text-anchor="middle" font-size="11" fill="#1a202c">%s</text>`,
-			num(x+0.35*band), num(y-4), formatNumber(b.Value))
+			num(x+0.35*band), num(y-4), c.f(b.Value))
 		fmt.Fprintf(&c.b, `<text class="bar-label" x="%s" y="%s" text-anchor="middle" font-size="11" fill="#2d3748">%s</text>`,
-			num(x+0.35*band), num(c.y0+14), esc(b.Label))
+			num(x+0.35*band), num(c.y0+14), esc(fitText(b.Label, 11, band-4))) // whole in the bar's tooltip
 	}
 	c.b.WriteString(`</g>`)
 	return c.String(), nil
@@ -350,11 +351,11 @@ func lines(series []Series, xticks []Tick, thresholds []Threshold, o Options) (s
 			labels[t.Value] = t.Label
 		}
 	}
-	xf := formatNumber
+	xf := c.f
 	if xticks != nil {
 		xf = func(v float64) string { return labels[v] }
 	}
-	c.axes(xs, yt, xf, formatNumber)
+	c.axes(xs, yt, xf, c.f)
 	for _, t := range thresholds {
 		col := t.Color
 		if col == "" {

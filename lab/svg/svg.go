@@ -41,6 +41,8 @@ type Options struct {
 	XLabel, YLabel string
 	// NoLegend leaves the legend out of a line chart (the page draws its own).
 	NoLegend bool
+	// Chinese writes large numbers with 万 and 亿 (6万, 1.2亿) instead of k and M.
+	Chinese bool
 }
 
 // DefaultOptions returns the documented defaults.
@@ -125,15 +127,20 @@ type canvas struct {
 	maxX float64
 	minY float64
 	maxY float64
+	f    func(float64) string // how numbers are written (formatNumber, formatNumberZH)
 }
 
 func newCanvas(o Options, kind string) *canvas {
-	c := &canvas{o: o, x0: MarginLeft, x1: o.Width - MarginRight, y0: o.Height - MarginBottom, y1: MarginTop}
+	c := &canvas{o: o, x0: MarginLeft, x1: o.Width - MarginRight, y0: o.Height - MarginBottom, y1: MarginTop, f: formatNumber}
+	if o.Chinese {
+		c.f = formatNumberZH
+	}
 	fmt.Fprintf(&c.b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-%s" viewBox="0 0 %s %s" width="%s" height="%s" role="img" aria-label="%s">`,
 		kind, num(o.Width), num(o.Height), num(o.Width), num(o.Height), esc(o.Title))
 	if o.Title != "" {
+		// A title longer than the chart is cut to fit; the whole stays the tooltip.
 		fmt.Fprintf(&c.b, `<title>%s</title><text class="title" x="%s" y="18" font-size="13" font-weight="600" fill="#1a202c">%s</text>`,
-			esc(o.Title), num(MarginLeft), esc(o.Title))
+			esc(o.Title), num(MarginLeft), esc(fitText(o.Title, 13, o.Width-MarginLeft-4)))
 	}
 	return c
 }
@@ -252,6 +259,46 @@ func NiceTicks(lo, hi float64, n int) []float64 {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// textWidth estimates the width of s at font size size: a CJK character or
+// full-width sign is one em, other characters about 0.62 em (a bold sans-serif's
+// average, a little over, so that an estimate that fits does fit).
+func textWidth(s string, size float64) float64 {
+	w := 0.0
+	for _, r := range s {
+		if r >= 0x2E80 {
+			w += size
+		} else {
+			w += 0.62 * size
+		}
+	}
+	return w
+}
+
+// fitText cuts s with "…" so that it fits in width at font size size.
+func fitText(s string, size, width float64) string {
+	if textWidth(s, size) <= width {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 1 && textWidth(string(r)+"…", size) > width {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
+
+// formatNumberZH prints a value as formatNumber does, but large magnitudes in
+// 万 (1e4) and 亿 (1e8), as Chinese readers count.
+func formatNumberZH(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case a >= 1e8:
+		return strconv.FormatFloat(v/1e8, 'g', 4, 64) + "亿"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e4, 'g', 4, 64) + "万"
+	}
+	return formatNumber(v)
+}
 
 // formatNumber prints a tick value compactly: integers plainly, others with up to 3
 // significant decimals, large magnitudes with k/M suffixes.

@@ -507,3 +507,32 @@ func TestLinesThresholds(t *testing.T) {
 		t.Fatal("a NaN threshold was drawn")
 	}
 }
+
+func TestChineseNumbers(t *testing.T) {
+	for v, want := range map[float64]string{60000: "6万", 125000: "12.5万", 2.35e8: "2.35亿", 9000: "9000", 0.25: "0.25", -30000: "-3万"} {
+		if got := formatNumberZH(v); got != want {
+			t.Errorf("formatNumberZH(%v) = %q, want %q", v, got, want)
+		}
+	}
+	s, err := Histogram([]Bin{{Lo: 0, Hi: 1, Count: 45000}, {Lo: 1, Hi: 2, Count: 17000}}, Options{Chinese: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, ">4万<") || strings.Contains(s, "k<") {
+		t.Fatalf("a Chinese histogram's axis is not in 万:\n%s", s)
+	}
+}
+
+func TestLongTitleFits(t *testing.T) {
+	title := "Distribution · litigation amount as defendant, number of records over 12 months"
+	s, err := Histogram([]Bin{{Lo: 0, Hi: 1, Count: 3}}, Options{Title: title, Width: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 400 − 56 − 4 = 340 units at 13 × 0.62 ≈ 8.06 per Latin character: 42
+	// characters: 41 and the ellipsis.
+	want := esc(string([]rune(title)[:41])) + "…"
+	if !strings.Contains(s, ">"+want+"</text>") || !strings.Contains(s, "<title>"+esc(title)+"</title>") {
+		t.Fatalf("title not cut to %q, or not whole in the tooltip:\n%s", want, s)
+	}
+}
