@@ -308,7 +308,7 @@ func TestIndicatorLibrary(t *testing.T) {
 	})
 	t.Run("indicator page with histogram", func(t *testing.T) {
 		p := viewer.get("/lab/indicators/" + labtest.PublicIndicator)
-		for _, want := range []string{`id="ind-histogram"`, `class="chart chart-histogram"`, `id="ind-psi"`, "62.0%", "0.340", "violation_12m"} {
+		for _, want := range []string{`id="ind-histogram"`, `class="chart chart-histogram"`, `id="ind-psi"`, "62.0%", "0.340", "12 个月内违法失信"} {
 			if !strings.Contains(p.body, want) {
 				t.Fatalf("indicator page lacks %q", want)
 			}
@@ -527,7 +527,7 @@ func TestUploadPromoteApprove(t *testing.T) {
 		t.Fatalf("approve: %d\n%s", p.status, p.body)
 	}
 	m := sci.get("/lab/models/pd-upload")
-	for _, want := range []string{`id="alias-champion"`, "→ v1</span>", labtest.Approver2, labtest.Scientist, "model.promotion.approve"} {
+	for _, want := range []string{`id="alias-champion"`, "→ v1</span>", labtest.Approver2, labtest.Scientist, "批准将 v1 设为冠军模型；意见：AUC 与黄金样例均通过", "申请将 v1 设为冠军模型"} {
 		if !strings.Contains(m.body, want) {
 			t.Fatalf("model page lacks %q", want)
 		}
@@ -557,7 +557,7 @@ func TestTrainingAndRegister(t *testing.T) {
 	sci := as(t, env, srv, labtest.Scientist)
 	s := sci.get("/lab/samples")
 	// binary.train: 7000 rows, 28 features (LightGBM's example README).
-	for _, want := range []string{"lightgbm-binary", ">7000<", ">28<"} {
+	for _, want := range []string{"lightgbm-binary", ">7,000<", ">28<"} {
 		if !strings.Contains(s.body, want) {
 			t.Fatalf("samples page lacks %q", want)
 		}
