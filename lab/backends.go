@@ -347,6 +347,8 @@ type Version struct {
 	CreatedBy       string
 	Golden          int // golden rows checked at upload
 	Card            string
+	CardZH      string // the card in Chinese, when its maker wrote one
+	CardJSON    bool   // Card is a structured card (xinyi train's JSON), shown as it is
 	Evaluation
 }
 
@@ -456,6 +458,7 @@ type Upload struct {
 	SampleManifest string
 	CodeVersion    string
 	Card           string
+	CardZH         string // the card in Chinese
 	Evaluation     *Evaluation
 }
 

@@ -595,7 +595,7 @@ func TestTrainingAndRegister(t *testing.T) {
 		t.Fatalf("register twice: %d", p.status)
 	}
 	v := sci.get("/lab/models/binary-gbdt/v1")
-	for _, want := range []string{`id="roc"`, `class="chart chart-roc"`, `id="ks"`, `id="calibration"`, `id="importance"`, `id="model-card"`, "Sample: lightgbm-binary"} {
+	for _, want := range []string{`id="roc"`, `class="chart chart-roc"`, `id="ks"`, `id="calibration"`, `id="importance"`, `id="model-card"`, "训练样本：lightgbm-binary；来源：LightGBM 官方二分类示例数据（MIT 许可）", "验证集表现：AUC 0."} {
 		if !strings.Contains(v.body, want) {
 			t.Fatalf("version page lacks %q", want)
 		}

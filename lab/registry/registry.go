@@ -180,6 +180,7 @@ func convertPromotion(pr xregistry.Promotion) lab.Promotion {
 // card is the model card the console writes and reads.
 type card struct {
 	Text       string          `json:"text,omitempty"`
+	TextZH     string          `json:"text_zh,omitempty"`
 	Evaluation *lab.Evaluation `json:"evaluation,omitempty"`
 }
 
@@ -202,14 +203,14 @@ func convertVersion(v xregistry.Version) lab.Version {
 				}
 			}
 		} else if err := json.Unmarshal(v.ModelCard, &c); err == nil && (c.Text != "" || c.Evaluation != nil) {
-			out.Card = c.Text
+			out.Card, out.CardZH = c.Text, c.TextZH
 			if c.Evaluation != nil {
 				out.Evaluation = *c.Evaluation
 			}
 		} else {
 			var pretty bytes.Buffer
 			if json.Indent(&pretty, v.ModelCard, "", "  ") == nil {
-				out.Card = pretty.String()
+				out.Card, out.CardJSON = pretty.String(), true
 			}
 		}
 	}
@@ -411,7 +412,7 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 			SampleManifest: u.SampleManifest, CodeVersion: u.CodeVersion}}
 	if u.Evaluation != nil || u.Card != "" {
 		up.Lineage.Kind = "trained"
-		if up.ModelCard, err = json.Marshal(card{Text: u.Card, Evaluation: u.Evaluation}); err != nil {
+		if up.ModelCard, err = json.Marshal(card{Text: u.Card, TextZH: u.CardZH, Evaluation: u.Evaluation}); err != nil {
 			return lab.Version{}, err
 		}
 		if u.Evaluation != nil {

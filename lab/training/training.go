@@ -157,6 +157,8 @@ type job struct {
 	text []byte // the model in canonical LightGBM text once done
 	eval *lab.Evaluation
 	card string
+	// cardZH is the card in Chinese.
+	cardZH string
 	// For a job on a store sample: its manifest and the manifest's sha256.
 	manifest       *features.SampleManifest
 	manifestSHA256 string
@@ -358,6 +360,7 @@ type Result struct {
 	// Model is the model in canonical LightGBM text.
 	Model      []byte          `json:"-"`
 	Card       string          `json:"card"`
+	CardZH     string          `json:"card_zh,omitempty"`
 	Evaluation *lab.Evaluation `json:"evaluation"`
 	Metric     string          `json:"metric"`
 	Train      []svg.Point     `json:"train,omitempty"`
@@ -386,7 +389,7 @@ func (t *Trainer) Run(ctx context.Context, req lab.TrainingRequest, progress fun
 	if err := t.runJob(ctx, j, r); err != nil {
 		return nil, err
 	}
-	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, Evaluation: j.eval, Metric: j.Metric,
+	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, CardZH: j.cardZH, Evaluation: j.eval, Metric: j.Metric,
 		Train: j.Train, Valid: j.Valid, BestRound: j.BestRound, BestValid: j.BestValid, RoundsRun: j.roundsRun, Planned: j.planned,
 		Note: j.note, ManifestSHA256: j.manifestSHA256}, nil
 }
@@ -415,8 +418,9 @@ func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params
 		return err
 	}
 	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
+	cardZH := modelCardZH(d, p, res, eval, train.Rows(), valid.Rows())
 	t.mu.Lock()
-	j.text, j.eval, j.card = buf.Bytes(), eval, card
+	j.text, j.eval, j.card, j.cardZH = buf.Bytes(), eval, card, cardZH
 	t.mu.Unlock()
 	return nil
 }
@@ -449,8 +453,9 @@ func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) err
 		return err
 	}
 	card := sampleCard(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
+	cardZH := sampleCardZH(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
 	t.mu.Lock()
-	j.text, j.eval, j.card, j.manifest, j.manifestSHA256 = buf.Bytes(), eval, card, s.Manifest, info.SHA256
+	j.text, j.eval, j.card, j.cardZH, j.manifest, j.manifestSHA256 = buf.Bytes(), eval, card, cardZH, s.Manifest, info.SHA256
 	t.mu.Unlock()
 	return nil
 }
@@ -513,6 +518,118 @@ func modelCard(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Eval
 	}
 	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
 	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
+	return b.String()
+}
+
+// modelCardZH is modelCard in Chinese.
+func modelCardZH(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, ntrain, nvalid int) string {
+	var b strings.Builder
+	lineage := d.LineageZH
+	if lineage == "" {
+		lineage = d.Lineage
+	}
+	fmt.Fprintf(&b, "训练样本：%s；来源：%s\n", d.Name, lineage)
+	fmt.Fprintf(&b, "样本行数：训练 %s 行，验证 %s 行（分层抽样，随机种子 %d）\n", groupInt(ntrain), groupInt(nvalid), p.Seed)
+	fmt.Fprintf(&b, "训练算法：信易直方图梯度提升树，目标函数%s；运行 %d 轮，保留 %d 轮；学习率 %g，每棵树 %d 个叶子，每叶至少 %d 行\n",
+		objectiveZH(string(p.Objective)), res.RoundsRun, res.Rounds, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
+	b.WriteString("验证集表现：")
+	writeMetricsZH(&b, e)
+	fmt.Fprintf(&b, "\n训练耗时：%s\n", durationZH(res.Elapsed))
+	b.WriteString("用途：实验室内研究；上线须经另一位审批人批准。\n")
+	return b.String()
+}
+
+// sampleCardZH is sampleCard in Chinese.
+func sampleCardZH(s *xtraining.Sample, manifestSHA256 string, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, evalName string, nEval int) string {
+	m := s.Manifest
+	var b strings.Builder
+	fmt.Fprintf(&b, "训练样本：离线特征库样本 %s，特征集 %s/v%d；样本清单 %s，SHA-256 摘要 %s\n", m.Ref(), m.Set, m.SetVersion, m.ManifestKey(), manifestSHA256)
+	kind := map[string]string{"default": "违约", "violation": "违法失信", "limit": "授信额度"}[m.Label.Kind]
+	if kind == "" {
+		kind = m.Label.Kind
+	}
+	if m.Label.Regression {
+		fmt.Fprintf(&b, "标签：观察日后 %d 个月内首次%s的金额", m.Label.Horizon, kind)
+	} else {
+		fmt.Fprintf(&b, "标签：观察日后 %d 个月内发生%s为 1，否则为 0", m.Label.Horizon, kind)
+	}
+	fmt.Fprintf(&b, "；快照 %s 至 %s，样本构建于 %s\n", m.From, m.To, m.BuildAt)
+	split := map[string]string{"test": "测试集", "valid": "验证集"}[evalName]
+	fmt.Fprintf(&b, "样本行数：训练 %s 行，验证 %s 行（用于提前停止），评估 %s 行（%s）；按快照日期划分，随机种子 %d\n",
+		groupInt(s.Train.Rows()), groupInt(rowsOf(s.Valid)), groupInt(nEval), split, p.Seed)
+	var up, down int
+	for _, d := range p.Monotone {
+		switch {
+		case d > 0:
+			up++
+		case d < 0:
+			down++
+		}
+	}
+	fmt.Fprintf(&b, "单调约束（按指标库的方向）：%d 个递增，%d 个递减，%d 个不约束\n", up, down, len(p.Monotone)-up-down)
+	fmt.Fprintf(&b, "训练算法：信易直方图梯度提升树，目标函数%s；运行 %d 轮，保留 %d 轮；学习率 %g，每棵树 %d 个叶子，每叶至少 %d 行\n",
+		objectiveZH(string(p.Objective)), res.RoundsRun, res.Rounds, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
+	fmt.Fprintf(&b, "评估表现（%s）：", split)
+	writeMetricsZH(&b, e)
+	fmt.Fprintf(&b, "\n训练耗时：%s\n", durationZH(res.Elapsed))
+	b.WriteString("用途：实验室内研究；上线须经另一位审批人批准。\n")
+	return b.String()
+}
+
+// metricZH names the evaluation's metrics in Chinese.
+var metricZH = map[string]string{"Gini": "基尼系数", "log loss": "对数损失", "Brier": "Brier 分数", "RMSE": "均方根误差", "MAE": "平均绝对误差"}
+
+func writeMetricsZH(b *strings.Builder, e *lab.Evaluation) {
+	for i, m := range e.Metrics {
+		if i > 0 {
+			b.WriteString("；")
+		}
+		name := m.Name
+		if zh, ok := metricZH[name]; ok {
+			name = zh
+		}
+		fmt.Fprintf(b, "%s %.4f", name, m.Value)
+	}
+}
+
+// objectiveZH names a training objective in Chinese.
+func objectiveZH(o string) string {
+	switch o {
+	case "binary":
+		return "为二分类对数损失"
+	case "regression", "l2":
+		return "为平方误差回归"
+	}
+	return " " + o
+}
+
+// durationZH says a training time: "252 毫秒", "3.4 秒", "2 分 5 秒".
+func durationZH(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return fmt.Sprintf("%d 毫秒", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f 秒", d.Seconds())
+	}
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%d 分 %d 秒", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// groupInt writes n with thousands separators.
+func groupInt(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
 
@@ -632,7 +749,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		return "", fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
 	}
 	j := t.jobs[i]
-	state, registered, text, eval, card, sample, manifest := j.State, j.Registered, j.text, j.eval, j.card, j.Sample, j.manifest
+	state, registered, text, eval, card, cardZH, sample, manifest := j.State, j.Registered, j.text, j.eval, j.card, j.cardZH, j.Sample, j.manifest
 	t.mu.Unlock()
 	switch {
 	case state != lab.JobDone:
@@ -640,7 +757,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	case registered != "":
 		return "", fmt.Errorf("%w: training job %s is already registered as %s", lab.ErrConflict, id, registered)
 	}
-	ref, err := t.upload(ctx, id, model, by, text, card, eval, sample, manifest)
+	ref, err := t.upload(ctx, id, model, by, text, card, cardZH, eval, sample, manifest)
 	if err != nil {
 		return "", err
 	}
@@ -668,12 +785,12 @@ func (t *Trainer) RegisterResult(ctx context.Context, res *Result, id, model str
 		}
 		manifest = m
 	}
-	return t.upload(ctx, id, model, by, res.Model, res.Card, res.Evaluation, res.Sample, manifest)
+	return t.upload(ctx, id, model, by, res.Model, res.Card, res.CardZH, res.Evaluation, res.Sample, manifest)
 }
 
-func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal, text []byte, card string, eval *lab.Evaluation, sample string, manifest *features.SampleManifest) (string, error) {
+func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal, text []byte, card, cardZH string, eval *lab.Evaluation, sample string, manifest *features.SampleManifest) (string, error) {
 	up := lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
-		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, Evaluation: eval}
+		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, CardZH: cardZH, Evaluation: eval}
 	if manifest != nil {
 		s := xtraining.Sample{Manifest: manifest}
 		task, err := s.Task()
