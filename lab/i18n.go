@@ -598,6 +598,8 @@ var messages = map[string][2]string{
 	"flash.approved":              {"已批准。", "Approved."},
 	"flash.rejected":              {"已驳回。", "Rejected."},
 	"flash.registered":            {"已登记：", "Registered:"},
+	"model.ksPos":                  {"坏样本（正例）", "positives (bad)"},
+	"model.ksNeg":                  {"好样本（负例）", "negatives (good)"},
 	"model.noSample":               {"上传的模型（非平台训练）", "uploaded (not trained on the platform)"},
 	"model.noMetrics":              {"未经平台评估：没有平台留出样本，也没有银行提供的带标签评估文件。", "Not evaluated by the platform: no platform hold-out sample and no labelled evaluation file from the bank."},
 	"model.change":                 {"变更", "Change"},

@@ -582,7 +582,7 @@ func (s *Server) version(q *req) error {
 		}
 	}
 	if v.KS != nil {
-		if d.KS, err = chart(svg.KS(*v.KS, svg.Options{Title: q.lang.T("model.ks"), XLabel: q.lang.T("model.population"), Width: 340, Height: 300})); err != nil {
+		if d.KS, err = chart(svg.KS(*v.KS, svg.Options{Legend: []string{q.lang.T("model.ksPos"), q.lang.T("model.ksNeg")}, Title: q.lang.T("model.ks"), XLabel: q.lang.T("model.population"), Width: 340, Height: 300})); err != nil {
 			return err
 		}
 	}
@@ -597,7 +597,7 @@ func (s *Server) version(q *req) error {
 		for i, x := range imp {
 			bars[i] = svg.Bar{Label: x.Feature, Value: math.Round(x.Gain*1000) / 10}
 		}
-		if d.Importance, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("model.importance") + " (%)", Width: 720, Height: 260})); err != nil {
+		if d.Importance, err = chart(svg.Bars(bars, svg.Options{Title: q.lang.T("model.importance") + q.lang.Pick("（%）", " (%)"), Width: 720, Height: 260})); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/chromedp/chromedp"
@@ -34,7 +35,7 @@ func tour(s *session, env *labtest.Env, screening string) {
 		}},
 		{labtest.Regulator, []tourPage{
 			{"home-regulator", "/lab/"}, {"screenings", "/lab/screenings"}, {"screening", screening},
-			{"explore", screening + "/explore"}, {"risk", "/lab/risk"}, {"companies", "/lab/companies"},
+			{"explore", screening + "/explore"}, {"risk", "/lab/risk"}, {"companies", "/lab/companies"}, {"company-search", "/lab/companies?q=" + url.QueryEscape("上虞")},
 			{"company", "/lab/companies/" + env.Focus}, {"reports-regulator", "/lab/reports"},
 			{"authority-queue", "/lab/cases?queue=authority"}, {"fin-stats", "/lab/financing/stats"},
 		}},

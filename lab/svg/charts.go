@@ -150,7 +150,11 @@ func KS(k KSCurve, o Options) (string, error) {
 	fmt.Fprintf(&c.b, `<line class="ks" x1="%s" y1="%s" x2="%s" y2="%s" stroke="#1a202c" stroke-width="1.5" stroke-dasharray="3 2"/>`,
 		num(x), num(c.Y(k.CumNeg[best])), num(x), num(c.Y(k.CumPos[best])))
 	fmt.Fprintf(&c.b, `<text class="ks-value" x="%s" y="%s" text-anchor="end" font-size="12" fill="#1a202c">KS = %.3f</text>`, num(c.x1-6), num(c.y0-8), bestGap)
-	c.legend([]string{"+", "−"}, []string{ColorRed, ColorBlue})
+	names := []string{"+", "−"}
+	if len(o.Legend) == 2 {
+		names = o.Legend
+	}
+	c.legend(names, []string{ColorRed, ColorBlue})
 	return c.String(), nil
 }
 

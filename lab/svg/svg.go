@@ -43,6 +43,9 @@ type Options struct {
 	NoLegend bool
 	// Chinese writes large numbers with 万 and 亿 (6万, 1.2亿) instead of k and M.
 	Chinese bool
+	// Legend names the curves a chart draws of itself (KS: the positives' and
+	// the negatives' curve); empty: the chart's own short names.
+	Legend []string
 }
 
 // DefaultOptions returns the documented defaults.
