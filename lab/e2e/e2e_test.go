@@ -3,8 +3,12 @@
 // its histogram, train and register a model and see its ROC curve, upload a model,
 // approve it as a second user, run a screening and see the tier chart, and open a
 // company's guarantee graph; a company binds itself and answers a bank's consent
-// request. Screenshots of the main pages are saved under
-// $XINYI_ARTIFACTS/lab (or a temporary folder named in the log).
+// request; then it opens every console page as the role that uses it, in Chinese
+// and English (tour_test.go). Every screenshot is saved under $XINYI_ARTIFACTS/lab
+// (or a temporary folder named in the log) after the shared page checks of
+// pagecheck_test.go: no overlapping or clipped chart labels, no English words on a
+// Chinese page outside a short allow-list. Every console test takes its
+// screenshots through session.screenshot, so new pages are checked too.
 package e2e
 
 import (
