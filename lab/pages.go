@@ -276,7 +276,9 @@ func (s *Server) indicator(q *req) error {
 				pts[i] = svg.Point{X: float64(i), Y: p.PSI}
 				ticks[i] = svg.Tick{Value: float64(i), Label: p.AsOf}
 			}
-			if d.PSI, err = chart(svg.Lines([]svg.Series{{Points: pts}}, ticks, svg.Options{Title: "PSI", Height: 220})); err != nil {
+			if d.PSI, err = chart(svg.LinesWithThresholds([]svg.Series{{Points: pts}}, ticks,
+				[]svg.Threshold{{Value: 0.1, Label: q.lang.T("psi.watch"), Color: svg.ColorOrange}, {Value: 0.25, Label: q.lang.T("psi.shift"), Color: svg.ColorRed}},
+				svg.Options{Title: q.lang.T("psi.title"), Height: 220})); err != nil {
 				return err
 			}
 		}

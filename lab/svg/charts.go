@@ -350,9 +350,9 @@ func lines(series []Series, xticks []Tick, thresholds []Threshold, o Options) (s
 	if xticks == nil {
 		xs = inside(NiceTicks(c.minX, c.maxX, 5), c.minX, c.maxX)
 	} else {
-		for _, t := range xticks {
-			xs = append(xs, t.Value)
-			labels[t.Value] = t.Label
+		for _, i := range thinTicks(c, xticks) {
+			xs = append(xs, xticks[i].Value)
+			labels[xticks[i].Value] = xticks[i].Label
 		}
 	}
 	xf := c.f
@@ -390,6 +390,40 @@ func lines(series []Series, xticks []Tick, thresholds []Threshold, o Options) (s
 		c.legend(names, colors)
 	}
 	return c.String(), nil
+}
+
+// thinTicks returns the indices of the x ticks to label: all when their labels
+// fit side by side, else every k-th counted back from the last (the newest date
+// is the one read most), k the smallest step at which the widest label fits.
+func thinTicks(c *canvas, ticks []Tick) []int {
+	idx := make([]int, len(ticks))
+	for i := range ticks {
+		idx[i] = i
+	}
+	if len(ticks) < 2 {
+		return idx
+	}
+	wide, gap := 0.0, math.Inf(1)
+	for i, t := range ticks {
+		wide = max(wide, textWidth(t.Label, 10))
+		if i > 0 {
+			gap = min(gap, math.Abs(c.X(t.Value)-c.X(ticks[i-1].Value)))
+		}
+	}
+	step := 1
+	for step < len(ticks) && gap*float64(step) < wide+6 {
+		step++
+	}
+	if step == 1 {
+		return idx
+	}
+	var out []int
+	for i := range ticks {
+		if (len(ticks)-1-i)%step == 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // Node is one company in a guarantee graph. Focus marks the company the graph is

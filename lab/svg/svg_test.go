@@ -3,8 +3,10 @@ package svg
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -534,5 +536,36 @@ func TestLongTitleFits(t *testing.T) {
 	want := esc(string([]rune(title)[:41])) + "…"
 	if !strings.Contains(s, ">"+want+"</text>") || !strings.Contains(s, "<title>"+esc(title)+"</title>") {
 		t.Fatalf("title not cut to %q, or not whole in the tooltip:\n%s", want, s)
+	}
+}
+
+func TestLinesThinDatesAndThresholds(t *testing.T) {
+	// 13 month-ends on a 520-wide chart: the plot is 448 units, 37.3 between
+	// dates; a 10-character date at font size 10 is 62 units (+6 apart): every
+	// 2nd date from the newest (74.7 ≥ 68 > 37.3).
+	var pts []Point
+	var ticks []Tick
+	for i := range 13 {
+		pts = append(pts, Point{X: float64(i), Y: 0.01 * float64(i)})
+		ticks = append(ticks, Tick{Value: float64(i), Label: fmt.Sprintf("%d-%02d-28", 2025+i/12, i%12+1)})
+	}
+	s, err := LinesWithThresholds([]Series{{Points: pts}}, ticks, []Threshold{{Value: 0.1, Label: "0.1 关注"}, {Value: 0.25, Label: "0.25 显著偏移"}}, Options{Width: 520})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := parse(t, s)
+	var labelled []string
+	for _, e := range root.find("tick") {
+		if e.Attr["class"] == "tick x" {
+			labelled = append(labelled, e.Text)
+		}
+	}
+	want := []string{"2025-01-28", "2025-03-28", "2025-05-28", "2025-07-28", "2025-09-28", "2025-11-28", "2026-01-28"}
+	if !slices.Equal(labelled, want) {
+		t.Fatalf("x labels %q, want %q", labelled, want)
+	}
+	// The y axis reaches the higher threshold: ticks 0..0.3.
+	if th := root.find("threshold"); len(th) != 2 || !strings.Contains(s, ">0.25 显著偏移</text>") || !strings.Contains(s, ">0.3</text>") {
+		t.Fatalf("thresholds not drawn or the axis does not reach them:\n%s", s)
 	}
 }
