@@ -598,6 +598,7 @@ var messages = map[string][2]string{
 	"flash.approved":              {"已批准。", "Approved."},
 	"flash.rejected":              {"已驳回。", "Rejected."},
 	"flash.registered":            {"已登记：", "Registered:"},
+	"error.code":                   {"错误代码", "HTTP"},
 	"ind.companiesUnit":            {"家企业", "companies"},
 	"psi.title":                    {"群体稳定性指数（PSI）", "Population stability index (PSI)"},
 	"psi.watch":                    {"0.1 需关注", "0.1 watch"},

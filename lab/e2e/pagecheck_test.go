@@ -150,6 +150,7 @@ var allowWords = map[string]string{
 	"brier":    "the Brier score, named after its author",
 	"utc":      "the time standard the platform's clocks state",
 	"excel":    "the spreadsheet program a CSV export opens in (product name)",
+	"https":    "the address form a bank's alert endpoint is typed in (placeholder https://)",
 	"mit":      "the licence a public data set is published under (its name)",
 	"json":     "a model file format",
 	"ubjson":   "a model file format",
