@@ -302,6 +302,15 @@ var messages = map[string][2]string{
 	"w.dev":                        {"开发版（未发布）", "dev (unreleased)"},
 	"w.Gini":                       {"基尼系数", "Gini"},
 	"w.log loss":                   {"对数损失", "log loss"},
+	"w.eval_auc":                   {"AUC（银行评估文件）", "AUC (bank's evaluation file)"},
+	"w.eval_ks":                    {"KS（银行评估文件）", "KS (bank's evaluation file)"},
+	"w.eval_rows":                  {"评估文件行数", "evaluation file rows"},
+	"w.eval_positives":             {"评估文件正例数", "evaluation file positives"},
+	"w.valid_auc":                  {"AUC（验证集）", "AUC (validation)"},
+	"w.test_auc":                   {"AUC（测试集）", "AUC (test)"},
+	"w.test_ks":                    {"KS（测试集）", "KS (test)"},
+	"w.test_gini":                  {"基尼系数（测试集）", "Gini (test)"},
+	"w.test_logloss":               {"对数损失（测试集）", "log loss (test)"},
 	"w.Brier":                      {"Brier 分数", "Brier score"},
 	"w.elevated":                   {"较高风险", "elevated"},
 	"w.moderate":                   {"一般风险", "moderate"},
@@ -699,6 +708,14 @@ var funcs = template.FuncMap{
 		return t.UTC().Format(time.DateOnly)
 	},
 	"join":   strings.Join,
+	// metric writes a model figure: counts (rows, positives) with separators,
+	// other figures with 4 decimals.
+	"metric": func(v float64) string {
+		if v == math.Trunc(v) && math.Abs(v) >= 2 {
+			return groupDigits(v)
+		}
+		return strconv.FormatFloat(v, 'f', 4, 64)
+	},
 	"upper":  strings.ToUpper,
 	"printf": fmt.Sprintf,
 	"colour": colourHex,
