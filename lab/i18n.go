@@ -647,6 +647,10 @@ var funcs = template.FuncMap{
 		if math.IsNaN(v) {
 			return "—"
 		}
+		// A share too small for one decimal is not zero: "<0.1%".
+		if v > 0 && v < 0.0005 {
+			return "<0.1%"
+		}
 		return strconv.FormatFloat(100*v, 'f', 1, 64) + "%"
 	},
 	"f3": func(v float64) string {

@@ -95,3 +95,12 @@ func TestMoneyAndPurposeInWords(t *testing.T) {
 		})
 	}
 }
+
+func TestPercentOfSmallShares(t *testing.T) {
+	pct := funcs["pct"].(func(float64) string)
+	for v, want := range map[float64]string{0: "0.0%", 0.0004: "<0.1%", 0.0005: "0.1%", 0.184: "18.4%", 1: "100.0%"} {
+		if got := pct(v); got != want {
+			t.Errorf("pct(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
