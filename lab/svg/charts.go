@@ -248,7 +248,7 @@ func Bars(bars []Bar, o Options) (string, error) {
 		fmt.Fprintf(&c.b, `<text class="value" x="%s" y="%s" text-anchor="middle" font-size="11" fill="#1a202c">%s</text>`,
 			num(x+0.35*band), num(y-4), c.f(b.Value))
 		fmt.Fprintf(&c.b, `<text class="bar-label" x="%s" y="%s" text-anchor="middle" font-size="11" fill="#2d3748">%s</text>`,
-			num(x+0.35*band), num(c.y0+14), esc(fitText(b.Label, 11, band-4))) // whole in the bar's tooltip
+			num(x+0.35*band), num(c.y0+14), esc(cutText(b.Label, 11, band-4))) // whole in the bar's tooltip
 	}
 	c.b.WriteString(`</g>`)
 	return c.String(), nil
@@ -405,7 +405,7 @@ func thinTicks(c *canvas, ticks []Tick) []int {
 	}
 	wide, gap := 0.0, math.Inf(1)
 	for i, t := range ticks {
-		wide = max(wide, textWidth(t.Label, 10))
+		wide = max(wide, TextWidth(t.Label, 10))
 		if i > 0 {
 			gap = min(gap, math.Abs(c.X(t.Value)-c.X(ticks[i-1].Value)))
 		}

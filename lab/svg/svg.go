@@ -143,7 +143,7 @@ func newCanvas(o Options, kind string) *canvas {
 	if o.Title != "" {
 		// A title longer than the chart is cut to fit; the whole stays the tooltip.
 		fmt.Fprintf(&c.b, `<title>%s</title><text class="title" x="%s" y="18" font-size="13" font-weight="600" fill="#1a202c">%s</text>`,
-			esc(o.Title), num(MarginLeft), esc(fitText(o.Title, 13, o.Width-MarginLeft-4)))
+			esc(o.Title), num(MarginLeft), esc(cutText(o.Title, 13, o.Width-MarginLeft-4)))
 	}
 	return c
 }
@@ -263,28 +263,14 @@ func NiceTicks(lo, hi float64, n int) []float64 {
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// textWidth estimates the width of s at font size size: a CJK character or
-// full-width sign is one em, other characters about 0.62 em (a bold sans-serif's
-// average, a little over, so that an estimate that fits does fit).
-func textWidth(s string, size float64) float64 {
-	w := 0.0
-	for _, r := range s {
-		if r >= 0x2E80 {
-			w += size
-		} else {
-			w += 0.62 * size
-		}
-	}
-	return w
-}
-
-// fitText cuts s with "…" so that it fits in width at font size size.
-func fitText(s string, size, width float64) string {
-	if textWidth(s, size) <= width {
+// cutText cuts s with "…" so that it fits in width at font size size
+// (TextWidth's estimate).
+func cutText(s string, size, width float64) string {
+	if TextWidth(s, size) <= width {
 		return s
 	}
 	r := []rune(s)
-	for len(r) > 1 && textWidth(string(r)+"…", size) > width {
+	for len(r) > 1 && TextWidth(string(r)+"…", size) > width {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"

@@ -531,9 +531,9 @@ func TestLongTitleFits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 400 − 56 − 4 = 340 units at 13 × 0.62 ≈ 8.06 per Latin character: 42
-	// characters: 41 and the ellipsis.
-	want := esc(string([]rune(title)[:41])) + "…"
+	// 400 − 56 − 4 = 340 units at 13 × 0.6 = 7.8 per Latin character: 43
+	// characters, 42 and the ellipsis (335.4 units).
+	want := esc(string([]rune(title)[:42])) + "…"
 	if !strings.Contains(s, ">"+want+"</text>") || !strings.Contains(s, "<title>"+esc(title)+"</title>") {
 		t.Fatalf("title not cut to %q, or not whole in the tooltip:\n%s", want, s)
 	}
@@ -541,8 +541,8 @@ func TestLongTitleFits(t *testing.T) {
 
 func TestLinesThinDatesAndThresholds(t *testing.T) {
 	// 13 month-ends on a 520-wide chart: the plot is 448 units, 37.3 between
-	// dates; a 10-character date at font size 10 is 62 units (+6 apart): every
-	// 2nd date from the newest (74.7 ≥ 68 > 37.3).
+	// dates; a 10-character date at font size 10 is 60 units (+6 apart): every
+	// 2nd date from the newest (74.7 ≥ 66 > 37.3).
 	var pts []Point
 	var ticks []Tick
 	for i := range 13 {
