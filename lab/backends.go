@@ -102,15 +102,15 @@ type Indicator struct {
 	Description string
 	// DescriptionZH is the definition in Chinese (features.Indicator.DefinitionZH).
 	DescriptionZH string
-	Dimension   string // capital, operating, profitability, solvency, growth, compliance, network
-	Source      string // primary source table
-	SourceZH    string
-	Department  string
-	Aggregation string
-	Window      int // months; 0 for static and graph indicators
-	Unit        string
-	Direction   string // higher_better, higher_worse, none
-	Sensitivity string // public, restricted, confidential
+	Dimension     string // capital, operating, profitability, solvency, growth, compliance, network
+	Source        string // primary source table
+	SourceZH      string
+	Department    string
+	Aggregation   string
+	Window        int // months; 0 for static and graph indicators
+	Unit          string
+	Direction     string // higher_better, higher_worse, none
+	Sensitivity   string // public, restricted, confidential
 }
 
 // Indicators lists the indicator library.
@@ -347,8 +347,8 @@ type Version struct {
 	CreatedBy       string
 	Golden          int // golden rows checked at upload
 	Card            string
-	CardZH      string // the card in Chinese, when its maker wrote one
-	CardJSON    bool   // Card is a structured card (xinyi train's JSON), shown as it is
+	CardZH          string // the card in Chinese, when its maker wrote one
+	CardJSON        bool   // Card is a structured card (xinyi train's JSON), shown as it is
 	Evaluation
 }
 
@@ -419,9 +419,9 @@ func (v Version) AUCValue() float64 {
 // ("model.promotion.request"), its outcome ("ok", "refused", "failed") and the
 // version and alias it concerned, for Lang.History to say in a sentence.
 type HistoryEntry struct {
-	Time   time.Time
-	Actor  string
-	Action string
+	Time    time.Time
+	Actor   string
+	Action  string
 	Outcome string
 	Version int    // 0 when the action concerns no version
 	Alias   string // "" when it concerns no alias

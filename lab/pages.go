@@ -412,8 +412,8 @@ func (s *Server) startTraining(q *req) error {
 }
 
 type trainingData struct {
-	J     TrainingJob
-	Curve template.HTML
+	J       TrainingJob
+	Curve   template.HTML
 	Presets []Preset // to name the job's preset
 }
 
