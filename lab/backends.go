@@ -349,6 +349,7 @@ type Version struct {
 	Card            string
 	CardZH          string // the card in Chinese, when its maker wrote one
 	CardJSON        bool   // Card is a structured card (xinyi train's JSON), shown as it is
+	CardReleased    bool   // Card is a joint model's released evaluation (training.ReleasedEvaluation.Text, English only)
 	Evaluation
 }
 

@@ -289,7 +289,7 @@ func init() {
 var jointMessages = map[string][2]string{
 	"nav.joint":          {"联合建模", "Joint modelling"},
 	"home.joint":         {"上传本行贷款表现标签，与平台政务指标按观察日期拼接成私有样本，在平台内训练并查看汇总评估：数据可用不可见。", "Upload your bank's loan outcomes; the platform joins them with government indicators as of each observation date into a private sample, trains in the platform and shows an aggregate evaluation: usable but not visible."},
-	"joint.intro":        {"标签文件为 CSV，含企业统一社会信用代码、观察日期（YYYY-MM-DD）和结果（0/1）三列，例如 code,date,label。样本只对本机构可见；下载只含您的权限级别以内的指标，未向本机构授权的企业以假名代替；评估只发布汇总结果，样本太少的分组不予显示。", "A label file is a CSV with the company's unified social credit code, the observation date (YYYY-MM-DD) and the outcome (0/1), e.g. code,date,label. The sample is visible to your institution only; a download holds only the indicators within your clearance and names companies that have not consented to your institution by a pseudonym; evaluations are released as aggregates, and groups too small are withheld."},
+	"joint.intro":        {"标签文件为 CSV，含企业统一社会信用代码、观察日期（年-月-日，如 2024-06-30）和结果（0/1）三列，表头与一行示例见下。样本只对本机构可见；下载只含您的权限级别以内的指标，未向本机构授权的企业以假名代替；评估只发布汇总结果，样本太少的分组不予显示。", "A label file is a CSV with the company's unified social credit code, the observation date (YYYY-MM-DD) and the outcome (0/1); the header and a row are shown below. The sample is visible to your institution only; a download holds only the indicators within your clearance and names companies that have not consented to your institution by a pseudonym; evaluations are released as aggregates, and groups too small are withheld."},
 	"joint.upload":       {"上传标签文件", "Upload a label file"},
 	"joint.name":         {"样本名称", "Sample name"},
 	"joint.set":          {"拼接的指标集", "Feature set joined"},
@@ -330,7 +330,7 @@ var jointMessages = map[string][2]string{
 	"joint.rowUnit":      {"%s 行", "%s rows"},
 
 	"joint.why.size":            {"文件超过 %d MiB 上限。", "The file is larger than %d MiB."},
-	"joint.why.format":          {"文件格式有误（需含企业代码、日期、结果三列，日期为 YYYY-MM-DD，结果为 0 或 1，代码校验位正确）。", "The file is malformed (it needs code, date and outcome columns, dates as YYYY-MM-DD, outcomes 0 or 1, valid check digits)."},
+	"joint.why.format":          {"文件格式有误（需含企业代码、日期、结果三列，日期写作 2024-06-30 的形式，结果为 0 或 1，代码校验位正确）。", "The file is malformed (it needs code, date and outcome columns, dates as YYYY-MM-DD, outcomes 0 or 1, valid check digits)."},
 	"joint.why.duplicate":       {"同一企业在同一观察日期出现了不止一次。", "A company appears more than once on the same date."},
 	"joint.why.label":           {"结果只能是 0 或 1。", "Outcomes must be 0 or 1."},
 	"joint.why.rows":            {"文件只有 %[2]s 行，至少需要 %[1]d 行：过小的文件可能指向个别企业。", "The file has %[2]s rows; a sample needs at least %[1]d: a smaller file could single out companies."},

@@ -37,6 +37,7 @@ func TestJointInChromium(t *testing.T) {
 	}
 
 	s := startBrowser(t, bin, srv, shots)
+	s.typedBack("probe", "probe.csv", "loans-2024", "loans-2024.csv", "pd-joint") // the sample's, file's and model's names
 	s.login(env.Keys[labtest.Scientist])
 	s.lang("zh")
 	upload := func(name, file string) {

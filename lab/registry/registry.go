@@ -196,7 +196,7 @@ func convertVersion(v xregistry.Version) lab.Version {
 		var rel training.ReleasedEvaluation
 		if err := json.Unmarshal(v.ModelCard, &rel); err == nil && rel.Split != "" && rel.Policy.MinCellRows > 0 {
 			// A joint model's card: the evaluation released to its bank.
-			out.Card = rel.Text()
+			out.Card, out.CardReleased = rel.Text(), true
 			for _, cell := range rel.Calibration {
 				if !cell.Suppressed {
 					out.Evaluation.Calibration = append(out.Evaluation.Calibration, svg.CalibrationBin{Predicted: *cell.MeanScore, Observed: *cell.Rate, Count: int64(cell.Rows)})
