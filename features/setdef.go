@@ -101,6 +101,20 @@ var requestNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
 // and validates it. known reports whether an id is a catalog indicator; nil
 // accepts none.
 func ParseSetDefinition(data []byte, known func(string) bool) (*SetDefinition, error) {
+	d, err := DecodeSetDefinition(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Validate(known); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DecodeSetDefinition reads a YAML definition (unknown fields refused) without
+// validating it, for a caller that hands it to the registry, which validates it
+// against its own catalog when it publishes.
+func DecodeSetDefinition(data []byte) (*SetDefinition, error) {
 	if len(data) > MaxSetDefinitionB {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrBadSetDefinition, len(data), MaxSetDefinitionB)
 	}
@@ -109,9 +123,6 @@ func ParseSetDefinition(data []byte, known func(string) bool) (*SetDefinition, e
 	var d SetDefinition
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSetDefinition, err)
-	}
-	if err := d.Validate(known); err != nil {
-		return nil, err
 	}
 	return &d, nil
 }

@@ -794,6 +794,51 @@ type ConsentRequest struct {
 	Answered   time.Time
 }
 
+// FeatureSets publishes and lists run-time feature sets (the registry): a
+// set names catalog indicators and request features; a published version is
+// immutable, private to its institution or shared. Optional.
+type FeatureSets interface {
+	// FeatureSets lists the sets the user may see, built-in ones included.
+	FeatureSets(ctx context.Context, p Principal) ([]FeatureSet, error)
+	// PublishFeatureSet publishes the YAML definition as the set's next version.
+	PublishFeatureSet(ctx context.Context, p Principal, yaml []byte) (FeatureSet, error)
+}
+
+// FeatureSet is one published version of a feature set.
+type FeatureSet struct {
+	Ref           string // name/vN
+	Description   string
+	DescriptionZH string // the Chinese description (the publisher's own text for a bank's set)
+	BuiltIn       bool
+	Shared        bool
+	Owner         string // the owning institution's name ("" for built-in sets)
+	Features      []SetFeature
+}
+
+// SetFeature is one feature of a set: a catalog indicator or a request feature.
+type SetFeature struct {
+	Name       string // indicator id, or the request feature's name
+	Request    bool
+	Type       string // numeric or categorical (request features)
+	Unit       string
+	Range      string // "0 – 3" for a bounded numeric request feature
+	Categories []string
+	Zh, En     string
+}
+
+// Indicators and Requests count the set's two kinds of features.
+func (f FeatureSet) Indicators() int { return len(f.Features) - f.Requests() }
+
+func (f FeatureSet) Requests() int {
+	n := 0
+	for _, x := range f.Features {
+		if x.Request {
+			n++
+		}
+	}
+	return n
+}
+
 // CompanyFinder is an optional ability of Companies: finding companies by
 // name or credit code in the business registry. Names, codes, districts and
 // industries are public registration data, so any user who may reach profiles

@@ -83,6 +83,9 @@ type Options struct {
 	// Joint is joint modelling on a bank's own label files (nil: no such
 	// pages).
 	Joint Joint
+	// FeatureSets publishes run-time feature sets (nil: the page says the
+	// registry is not connected).
+	FeatureSets FeatureSets
 
 	// SessionTTL is how long a sign-in lasts. Default 8h.
 	SessionTTL time.Duration

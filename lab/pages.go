@@ -36,6 +36,7 @@ func (s *Server) routes() {
 	s.jointRoutes()
 	s.financingRoutes()
 	s.compareRoutes()
+	s.featureSetRoutes()
 	s.handle("GET /login", route{public: true}, s.loginPage)
 	s.handle("POST /login", route{public: true}, s.login)
 	s.handle("POST /logout", route{public: true}, s.logout)

@@ -188,7 +188,7 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 	trainer := labtraining.New(labtraining.Options{Data: d.data, Store: d.store, Catalog: d.cat, Models: models})
 	stop := func() { trainer.Close(); built.Close() }
 	opts := lab.Options{Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(d.cat), Statistics: labfeatures.NewStatistics(d.store, d.cat),
-		Samples: built, Builder: built, Models: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
+		Samples: built, Builder: built, Models: models, FeatureSets: models, SecureCookies: d.secure, DefaultLang: d.lang, Logger: d.logger}
 	opts.Samples, opts.Trainer = lab.JoinSamples{trainer, built}, trainer
 	if d.jobs != nil {
 		// Runs and builds are jobs of the lab queue: every console sees them, and a

@@ -238,9 +238,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		t.Fatal(err)
 	}
 	var sets xregistry.FeatureSets = xregistry.StaticFeatureSets{"lightgbm-binary": {1: numbered("f", 0, 28)}, "breast-cancer": {1: numbered("Column_", 0, 30)}}
-	if o.Joint {
-		sets = chainSets{sets, regfeatures.New(cat)}
-	}
+	sets = chainSets{sets, regfeatures.New(cat)}
 	if e.Registry, err = xregistry.Open(ctx, db, blobs, sets, log, xregistry.Options{}); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +312,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 		}
 	}
 	e.Server, err = lab.New(lab.Options{Joint: jointOpt, Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
-		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, Drift: labserving.NewDrift(DriftReport, cat), Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
+		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, FeatureSets: e.Models, Drift: labserving.NewDrift(DriftReport, cat), Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
 		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +336,27 @@ func (c chainSets) FeatureSet(ctx context.Context, ref features.SetRef) (feature
 		}
 	}
 	return features.SetRef{}, nil, err
+}
+
+// Known says whether an id is a catalog indicator (registry.IndicatorCatalog).
+func (c chainSets) Known(id string) bool {
+	for _, s := range c {
+		if ic, ok := s.(xregistry.IndicatorCatalog); ok && ic.Known(id) {
+			return true
+		}
+	}
+	return false
+}
+
+// Definitions lists the built-in sets of every source (registry.BuiltInSets).
+func (c chainSets) Definitions() []features.SetDefinition {
+	var out []features.SetDefinition
+	for _, s := range c {
+		if b, ok := s.(xregistry.BuiltInSets); ok {
+			out = append(out, b.Definitions()...)
+		}
+	}
+	return out
 }
 
 // Principal signs user in through access control, as the console does.
