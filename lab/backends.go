@@ -348,8 +348,10 @@ type Version struct {
 	Golden          int // golden rows checked at upload
 	Card            string
 	CardZH          string // the card in Chinese, when its maker wrote one
-	CardJSON        bool   // Card is a structured card (xinyi train's JSON), shown as it is
-	CardReleased    bool   // Card is a joint model's released evaluation (training.ReleasedEvaluation.Text, English only)
+	CardJSON        bool   // Card is a structured card of another maker, shown as it is
+	// Doc is xinyi train's structured card (training.Card) read as a document.
+	Doc          *CardDoc
+	CardReleased bool // Card is a joint model's released evaluation (training.ReleasedEvaluation.Text, English only)
 	Evaluation
 }
 
@@ -792,6 +794,41 @@ type ConsentRequest struct {
 	State      string
 	AnsweredBy string
 	Answered   time.Time
+}
+
+// CardDoc is a model card from xinyi train, as the version page shows it.
+type CardDoc struct {
+	Data                            string // the data set's name
+	Target                          string
+	Features                        int
+	TrainRows, ValidRows, TestRows  int
+	PositiveRate                    float64 // of the training rows; NaN for regression
+	Objective                       string
+	Trees, Leaves                   int
+	Rounds, RoundsRun               int
+	EarlyStopped                    bool
+	Metric                          string
+	ElapsedSeconds                  float64
+	LearningRate, LambdaL2          float64
+	MaxDepth, MinDataInLeaf, MaxBin int
+	Bagging, FeatureFraction        float64
+	Sets                            []CardSet
+	Monotone                        []CardMonotone
+}
+
+// CardSet is one evaluated split of a card (NaN for a metric it lacks).
+type CardSet struct {
+	Split                               string // train, valid or test
+	Rows, Positives                     int
+	AUC, KS, Gini, LogLoss, Brier, RMSE float64
+}
+
+// CardMonotone is one monotone constraint's check.
+type CardMonotone struct {
+	Feature    string
+	Direction  int
+	OK         bool
+	Violations int
 }
 
 // FeatureSets publishes and lists run-time feature sets (the registry): a

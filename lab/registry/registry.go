@@ -207,6 +207,8 @@ func convertVersion(v xregistry.Version) lab.Version {
 			if c.Evaluation != nil {
 				out.Evaluation = *c.Evaluation
 			}
+		} else if doc := cardDoc(v.ModelCard); doc != nil {
+			out.Doc = doc
 		} else {
 			var pretty bytes.Buffer
 			if json.Indent(&pretty, v.ModelCard, "", "  ") == nil {
@@ -534,4 +536,40 @@ func (a *Models) Pending(ctx context.Context, p lab.Principal) ([]lab.Promotion,
 	}
 	slices.SortStableFunc(out, func(x, y lab.Promotion) int { return x.Requested.Compare(y.Requested) })
 	return out, nil
+}
+
+// cardDoc reads xinyi train's structured card (training.Card), or returns nil
+// for any other card.
+func cardDoc(raw []byte) *lab.CardDoc {
+	var c training.Card
+	if err := json.Unmarshal(raw, &c); err != nil || c.Data.TrainRows == 0 || c.Training.Rounds == 0 {
+		return nil
+	}
+	d := &lab.CardDoc{Data: c.Data.Name, Target: c.Data.Target, Features: len(c.Data.Features), TrainRows: c.Data.TrainRows,
+		ValidRows: c.Data.ValidRows, TestRows: c.Data.TestRows, PositiveRate: math.NaN(), Objective: string(c.Objective),
+		Trees: c.Trees, Leaves: c.Leaves, Rounds: c.Training.Rounds, RoundsRun: c.Training.RoundsRun, EarlyStopped: c.Training.EarlyStopped,
+		Metric: c.Training.Metric, ElapsedSeconds: c.Training.ElapsedSeconds, LearningRate: c.Params.LearningRate, LambdaL2: c.Params.LambdaL2,
+		MaxDepth: c.Params.MaxDepth, MinDataInLeaf: c.Params.MinDataInLeaf, MaxBin: c.Params.MaxBins, Bagging: c.Params.BaggingFraction,
+		FeatureFraction: c.Params.FeatureFraction}
+	if c.Objective == gbdt.Binary {
+		d.PositiveRate = c.Data.TrainPositiveRate
+	}
+	nan := func(x float64) float64 {
+		if x == 0 {
+			return math.NaN()
+		}
+		return x
+	}
+	for _, split := range []string{"train", "valid", "test"} {
+		e := c.Metrics[split]
+		if e == nil {
+			continue
+		}
+		d.Sets = append(d.Sets, lab.CardSet{Split: split, Rows: e.Rows, Positives: e.Positives, AUC: nan(e.AUC), KS: nan(e.KS),
+			Gini: nan(e.Gini), LogLoss: nan(e.LogLoss), Brier: nan(e.Brier), RMSE: nan(e.RMSE)})
+	}
+	for _, m := range c.Monotonicity {
+		d.Monotone = append(d.Monotone, lab.CardMonotone{Feature: m.Feature, Direction: int(m.Direction), OK: m.OK, Violations: m.Violations})
+	}
+	return d
 }

@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 func TestParseFeatureSet(t *testing.T) {
@@ -168,5 +172,46 @@ func TestConvertVersionAUC(t *testing.T) {
 				t.Fatalf("AUC = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCardDoc reads a card made by training.NewCard as the document the
+// version page shows: its figures are the card's own.
+func TestCardDoc(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	mk := func(n int) *training.Dataset {
+		d := &training.Dataset{Features: []string{"x0", "x1"}, Columns: [][]float64{make([]float64, n), make([]float64, n)}, Label: make([]float64, n)}
+		for i := range n {
+			d.Columns[0][i], d.Columns[1][i] = rng.Float64(), rng.Float64()
+			if rng.Float64() < d.Columns[0][i] {
+				d.Label[i] = 1
+			}
+		}
+		return d
+	}
+	train, test := mk(2000), mk(500)
+	p := training.DefaultParams()
+	p.NumRounds, p.Monotone = 20, []int8{1, 0}
+	m, res, err := training.Train(context.Background(), train, nil, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := training.NewCard(training.CardInput{Name: "pd", DataName: "pd-s/v1", Target: "default_12m", Model: m, Result: res, Train: train, Test: test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(c)
+	d := cardDoc(raw)
+	if d == nil {
+		t.Fatal("a training card is not read as a document")
+	}
+	if d.Data != "pd-s/v1" || d.TrainRows != 2000 || d.TestRows != 500 || d.Trees != len(m.Trees) || d.Rounds != 20 || len(d.Monotone) != 1 || !d.Monotone[0].OK {
+		t.Fatalf("document %+v", d)
+	}
+	if len(d.Sets) != 2 || d.Sets[1].Split != "test" || d.Sets[1].AUC != c.Metrics["test"].AUC || d.Sets[1].Rows != 500 {
+		t.Fatalf("sets %+v", d.Sets)
+	}
+	if cardDoc([]byte(`{"intended_use":"test"}`)) != nil || cardDoc([]byte(`not json`)) != nil {
+		t.Fatal("another card read as a training card")
 	}
 }
