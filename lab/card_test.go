@@ -22,10 +22,10 @@ func TestTrainingCardAsDocument(t *testing.T) {
 	}
 	auc := 0.8123
 	c := training.Card{Name: "bc", Objective: "binary", Trees: 10, Leaves: 31,
-		Data:     training.CardData{Name: "breast-cancer/v1", Target: "malignant", Features: make([]string, 30), TrainRows: 12345, TestRows: 2000, TrainPositiveRate: 0.37},
-		Params:   training.DefaultParams(),
-		Training: training.CardTraining{Rounds: 100, RoundsRun: 10, Metric: "auc", ElapsedSeconds: 1.5},
-		Metrics:  map[string]*training.Evaluation{"test": {Rows: 2000, Positives: 740, AUC: auc, KS: 0.51, Gini: 2*auc - 1, LogLoss: 0.4321}},
+		Data:         training.CardData{Name: "breast-cancer/v1", Target: "malignant", Features: make([]string, 30), TrainRows: 12345, TestRows: 2000, TrainPositiveRate: 0.37},
+		Params:       training.DefaultParams(),
+		Training:     training.CardTraining{Rounds: 100, RoundsRun: 10, Metric: "auc", ElapsedSeconds: 1.5},
+		Metrics:      map[string]*training.Evaluation{"test": {Rows: 2000, Positives: 740, AUC: auc, KS: 0.51, Gini: 2*auc - 1, LogLoss: 0.4321}},
 		Monotonicity: []training.MonotoneCheck{{Feature: "Column_3", Direction: 1, OK: true}}}
 	raw, _ := json.Marshal(c)
 	p := env.Principal(t, labtest.Scientist).Principal

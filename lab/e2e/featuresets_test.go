@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"context"
+	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +11,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/xinyi-platform/xinyi/lab/labtest"
+	xregistry "github.com/xinyi-platform/xinyi/registry"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // TestFeatureSetsInChromium: a bank's data scientist defines a feature set of
@@ -41,4 +46,29 @@ func TestFeatureSetsInChromium(t *testing.T) {
 		t.Fatalf("the published set in English:\n%s", txt)
 	}
 	s.screenshot("60b-featuresets-en")
+
+	// A version whose card xinyi train wrote reads as a document.
+	model, err := os.ReadFile("../testdata/lg_dart_breast_cancer.model")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := training.Card{Name: "bc", Objective: "binary", Trees: 10, Leaves: 31,
+		Data:     training.CardData{Name: "breast-cancer/v1", Target: "malignant", Features: make([]string, 30), TrainRows: 12345, ValidRows: 3000, TestRows: 2000, TrainPositiveRate: 0.37},
+		Params:   training.DefaultParams(),
+		Training: training.CardTraining{Rounds: 100, RoundsRun: 10, Metric: "auc", ElapsedSeconds: 1.5},
+		Metrics: map[string]*training.Evaluation{"train": {Rows: 12345, Positives: 4568, AUC: 0.9012, KS: 0.66, Gini: 0.8024, LogLoss: 0.31},
+			"test": {Rows: 2000, Positives: 740, AUC: 0.8123, KS: 0.51, Gini: 0.6246, LogLoss: 0.4321}},
+		Monotonicity: []training.MonotoneCheck{{Feature: "Column_3", Direction: 1, OK: true}}}
+	raw, _ := json.Marshal(c)
+	p := env.Principal(t, labtest.Scientist).Principal
+	if _, _, err := env.Registry.CreateAndRegister(context.Background(), p, xregistry.NewModel{Name: "bc-card", Task: xregistry.TaskPD},
+		xregistry.Upload{Data: model, FeatureSet: "breast-cancer", FeatureSetVersion: 1, ModelCard: raw, Metrics: map[string]float64{"test_auc": 0.8123}}); err != nil {
+		t.Fatal(err)
+	}
+	s.typedBack("malignant", "bc-card")
+	s.lang("zh")
+	s.do("card", chromedp.Navigate(srv+"/lab/models/bc-card/v1"), chromedp.WaitVisible(chromedp.CSS("#model-card-doc")))
+	s.screenshot("60c-model-card-zh")
+	s.lang("en")
+	s.screenshot("60d-model-card-en")
 }

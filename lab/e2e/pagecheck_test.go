@@ -115,7 +115,7 @@ const clipTolerance = 1.5
 // debt, not an exception.
 var pendingSelectors = map[string]string{
 	"#model-card-released": "a joint model's released evaluation is training.ReleasedEvaluation.Text, English only; it needs a Chinese text",
-	"#model-card-json":     "a card xinyi train wrote (training.Card) is shown as its JSON; issue 16 item 4 asks for cards as documents in both languages",
+	"#model-card-json":     "a structured card of another maker (not xinyi train's training.Card, which reads as a document) is shown as its JSON",
 }
 
 // allowPhrases are names of several words a Chinese page may show.
