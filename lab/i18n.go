@@ -161,6 +161,13 @@ func (l *Lang) Word(v string) string {
 
 // messages holds every UI string as {zh, en}.
 var messages = map[string][2]string{
+	"home.region":                  {"辖区概览", "Your region at a glance"},
+	"home.indexAt":                 {"区域风险指数（%s）", "Regional risk index (%s)"},
+	"home.change":                  {"较上期变化", "Change since the last period"},
+	"home.rising":                  {"风险上升最多的区县", "Districts rising most"},
+	"home.toRisk":                  {"查看区域风险详情 →", "Open the regional risk page →"},
+	"home.latestScreenings":        {"最近的风险筛查", "Latest screenings"},
+	"home.tiers":                   {"各风险层级企业数", "Companies per tier"},
 	"w.binary":                     {"二分类（对数损失）", "binary (log loss)"},
 	"w.regression":                 {"回归（平方误差）", "regression (squared error)"},
 	"card.data":                    {"训练数据", "Data"},

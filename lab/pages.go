@@ -2,6 +2,7 @@ package lab
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -148,7 +149,8 @@ func (s *Server) setLang(q *req) error {
 }
 
 type homeData struct {
-	Cards []homeCard
+	Cards  []homeCard
+	Region *regionOverview // a regulator's overview; nil for others
 }
 
 type homeCard struct {
@@ -179,7 +181,54 @@ func (s *Server) home(q *req) error {
 	add("portfolio", "portfolio", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
 	add("inbox", "inbox", s.o.Portfolio != nil && p.May(string(access.ActionPortfolio)))
 	add("subscriptions", "subscriptions", s.o.Subscriptions != nil && p.May(string(access.ActionManageWebhooks)))
-	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), homeData{Cards: cards})
+	d := homeData{Cards: cards}
+	if p.May(string(access.ActionScreen)) {
+		d.Region = s.regionOverview(q)
+	}
+	return s.render(q, http.StatusOK, "home", "home", q.lang.T("nav.home"), d)
+}
+
+// regionOverview is a regulator's home: the region's risk index now and its
+// trend, the districts that rose most, and the latest screenings. A part whose
+// backend is missing or fails is left out (the pages behind it say why).
+func (s *Server) regionOverview(q *req) *regionOverview {
+	o := &regionOverview{Index: math.NaN(), Change: math.NaN()}
+	if s.o.Risk != nil {
+		if v, err := s.o.Risk.RiskIndex(q.ctx(), q.principal()); err == nil && len(v.Dates) > 0 && len(v.Region) == len(v.Dates) {
+			n := len(v.Dates)
+			o.AsOf = v.Dates[n-1]
+			if c := v.Region[n-1]; !c.Suppressed {
+				o.Index = c.Index
+			}
+			if n > 1 && !v.Region[n-2].Suppressed && !math.IsNaN(o.Index) {
+				o.Change = o.Index - v.Region[n-2].Index
+			}
+			if trend, err := regionTrend(q, v, 560, 240); err == nil {
+				o.Trend = trend
+			}
+			rows := slices.Clone(v.Districts)
+			rows = slices.DeleteFunc(rows, func(r RiskRow) bool { return math.IsNaN(r.Change) })
+			slices.SortStableFunc(rows, func(a, b RiskRow) int { return cmp.Compare(b.Change, a.Change) })
+			o.Rising = rows[:min(3, len(rows))]
+		}
+	}
+	if s.o.Screenings != nil {
+		if js, err := s.o.Screenings.Screenings(q.ctx(), q.principal()); err == nil {
+			o.Screenings = js[:min(5, len(js))]
+		}
+	}
+	if o.AsOf == "" && len(o.Screenings) == 0 {
+		return nil
+	}
+	return o
+}
+
+type regionOverview struct {
+	AsOf          string
+	Index, Change float64
+	Trend         template.HTML
+	Rising        []RiskRow
+	Screenings    []Screening
 }
 
 // ---- indicator library ----
@@ -1122,24 +1171,8 @@ func (s *Server) risk(q *req) error {
 	for i := max(0, len(v.Dates)-6); i < len(v.Dates); i++ {
 		d.Shown = append(d.Shown, i)
 	}
-	var pts []svg.Point
-	var ticks []svg.Tick
-	for i, c := range v.Region {
-		if !c.Suppressed {
-			pts = append(pts, svg.Point{X: float64(i), Y: c.Index})
-		}
-	}
-	n := len(v.Dates) - 1
-	k := min(5, n)
-	for j := 0; j <= k && n > 0; j++ {
-		i := j * n / k
-		ticks = append(ticks, svg.Tick{Value: float64(i), Label: v.Dates[i][:7]})
-	}
-	if len(pts) >= 2 {
-		if d.Trend, err = chart(svg.Lines([]svg.Series{{Name: q.lang.T("risk.region"), Points: pts}}, ticks,
-			svg.Options{Title: q.lang.T("risk.trend"), YLabel: q.lang.T("risk.index"), Width: 640, Height: 260})); err != nil {
-			return err
-		}
+	if d.Trend, err = regionTrend(q, v, 640, 260); err != nil {
+		return err
 	}
 	if len(v.Map) > 0 && len(v.Dates) > 0 {
 		if d.Map, err = chart(s.riskMap(q, v)); err != nil {
@@ -1147,4 +1180,27 @@ func (s *Server) risk(q *req) error {
 		}
 	}
 	return s.render(q, http.StatusOK, "risk", "risk", q.lang.T("nav.risk"), d)
+}
+
+// regionTrend draws the region's index over its dates (empty with fewer than
+// two shown dates), at most six date labels.
+func regionTrend(q *req, v RiskView, width, height float64) (template.HTML, error) {
+	var pts []svg.Point
+	var ticks []svg.Tick
+	for i, c := range v.Region {
+		if !c.Suppressed {
+			pts = append(pts, svg.Point{X: float64(i), Y: c.Index})
+		}
+	}
+	if len(pts) < 2 {
+		return "", nil
+	}
+	n := len(v.Dates) - 1
+	k := min(5, n)
+	for j := 0; j <= k && n > 0; j++ {
+		i := j * n / k
+		ticks = append(ticks, svg.Tick{Value: float64(i), Label: v.Dates[i][:7]})
+	}
+	return chart(svg.Lines([]svg.Series{{Name: q.lang.T("risk.region"), Points: pts}}, ticks,
+		svg.Options{Title: q.lang.T("risk.trend"), YLabel: q.lang.T("risk.index"), Width: width, Height: height}))
 }
