@@ -161,6 +161,10 @@ func (l *Lang) Word(v string) string {
 
 // messages holds every UI string as {zh, en}.
 var messages = map[string][2]string{
+	"sample.facts":                 {"样本概况", "About this sample"},
+	"sample.posCount":              {"正样本", "Positives"},
+	"sample.models":                {"用此样本训练的模型版本", "Model versions trained on it"},
+	"sample.noModels":              {"尚无模型版本使用此样本", "No model version was trained on it yet"},
 	"home.region":                  {"辖区概览", "Your region at a glance"},
 	"home.indexAt":                 {"区域风险指数（%s）", "Regional risk index (%s)"},
 	"home.change":                  {"较上期变化", "Change since the last period"},

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -605,6 +606,11 @@ func TestTrainingAndRegister(t *testing.T) {
 	// binary.test; 30 quick rounds on a 20% hold-out of binary.train land a little lower.
 	if ver.AUC < 0.76 || ver.AUC > 0.9 {
 		t.Fatalf("validation AUC %.3f outside the expected range", ver.AUC)
+	}
+	// The sample's own page lists the version trained on it.
+	sp := sci.get("/lab/samples/lightgbm-binary/v1")
+	if !strings.Contains(sp.body, `href="/lab/models/binary-gbdt/v1"`) || !strings.Contains(sp.body, strconv.FormatFloat(ver.AUC, 'f', 3, 64)) {
+		t.Fatalf("sample page lacks the model trained on it:\n%s", sp.body)
 	}
 }
 

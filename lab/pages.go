@@ -49,6 +49,8 @@ func (s *Server) routes() {
 
 	s.handle("GET /samples", sci, s.samples)
 	s.handle("POST /samples", sci, s.buildSample)
+	s.handle("GET /samples/{name}", sci, s.sample)
+	s.handle("GET /samples/{name}/{version}", sci, s.sample)
 
 	s.handle("GET /algorithms", sci, s.algorithms)
 	s.handle("POST /training", sci, s.startTraining)
@@ -394,6 +396,65 @@ func (s *Server) samples(q *req) error {
 		}
 	}
 	return s.render(q, http.StatusOK, "samples", "samples", q.lang.T("nav.samples"), d)
+}
+
+type sampleData struct {
+	S      Sample
+	Models []sampleModel // versions trained on the sample
+}
+
+type sampleModel struct {
+	Model, Version, AUC string
+	Created             time.Time
+	By                  string
+}
+
+// sample is one sample's page: its facts and the model versions whose lineage
+// names it.
+func (s *Server) sample(q *req) error {
+	if s.o.Samples == nil {
+		return fmt.Errorf("%w: sample library", ErrNotConnected)
+	}
+	name, version := q.r.PathValue("name"), 0
+	if v := q.r.PathValue("version"); v != "" {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%w: sample version %q", ErrNotFound, v)
+		}
+		version = n
+	}
+	rows, err := s.o.Samples.Samples(q.ctx())
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(rows, func(r Sample) bool { return r.Name == name && r.Version == version })
+	if i < 0 {
+		return fmt.Errorf("%w: no sample %s", ErrNotFound, name)
+	}
+	d := sampleData{S: rows[i]}
+	p := q.principal()
+	if s.o.Models != nil && p.May(string(access.ActionListModels)) {
+		ms, err := s.o.Models.Models(q.ctx(), p)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			md, err := s.o.Models.Model(q.ctx(), p, m.Name)
+			if err != nil {
+				continue // a model removed or hidden meanwhile
+			}
+			for _, v := range md.Versions {
+				if v.Sample == name || v.Sample == name+"/v"+strconv.Itoa(version) {
+					d.Models = append(d.Models, sampleModel{Model: v.Model, Version: v.Version, AUC: strconv.FormatFloat(v.AUC, 'f', 3, 64), Created: v.Created, By: v.CreatedBy})
+				}
+			}
+		}
+	}
+	title := name
+	if version > 0 {
+		title += "/v" + strconv.Itoa(version)
+	}
+	return s.render(q, http.StatusOK, "sample", "samples", title, d)
 }
 
 func (s *Server) buildSample(q *req) error {

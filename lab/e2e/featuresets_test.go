@@ -47,6 +47,17 @@ func TestFeatureSetsInChromium(t *testing.T) {
 	}
 	s.screenshot("60b-featuresets-en")
 
+	// A sample's own page.
+	s.lang("zh")
+	s.do("sample", chromedp.Navigate(srv+"/lab/samples"), chromedp.WaitVisible(chromedp.CSS("#sample-table")))
+	s.clickWait("open sample", `#sample-table a[href$="lightgbm-binary/v1"]`, has("#sample-facts"))
+	if txt := s.text("#sample-facts"); !strings.Contains(txt, "7,000") {
+		t.Fatalf("sample facts:\n%s", txt)
+	}
+	s.screenshot("60e-sample-zh")
+	s.lang("en")
+	s.screenshot("60f-sample-en")
+
 	// A version whose card xinyi train wrote reads as a document.
 	model, err := os.ReadFile("../testdata/lg_dart_breast_cancer.model")
 	if err != nil {
