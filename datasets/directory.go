@@ -44,6 +44,40 @@ func LoadDirectory(ctx context.Context, store blob.Store, asof Day) (*Directory,
 	return d, nil
 }
 
+// LoadDirectories is LoadDirectory for several dates at once: it reads each
+// companies partition once, however many dates are asked for.
+func LoadDirectories(ctx context.Context, store blob.Store, days []Day) (map[Day]*Directory, error) {
+	src, err := SourceByName(SourceCompanies)
+	if err != nil {
+		return nil, err
+	}
+	months, err := Months(ctx, store, src)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[Day]*Directory, len(days))
+	for _, d := range days {
+		out[d] = &Directory{AsOf: d, rows: map[string]CompanyRow{}}
+	}
+	for _, m := range months {
+		rows, err := ReadMonth[CompanyRow](ctx, store, src, m)
+		if err != nil {
+			return nil, fmt.Errorf("datasets: company directory: %w", err)
+		}
+		for _, r := range rows {
+			for asof, d := range out {
+				if r.EventDate > asof || r.ArrivalDate > asof {
+					continue
+				}
+				if old, ok := d.rows[r.Code]; !ok || r.Revision > old.Revision {
+					d.rows[r.Code] = r
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // Company returns the registration record of code.
 func (d *Directory) Company(code string) (CompanyRow, bool) {
 	r, ok := d.rows[code]

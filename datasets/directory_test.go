@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -68,6 +69,25 @@ func TestLoadDirectory(t *testing.T) {
 				t.Fatalf("as of %s: %d companies, a = %+v; want %d and name %s", tt.asof, d.Len(), r, tt.n, tt.nameOfA)
 			}
 		})
+	}
+	// All dates at once give the same directories, each date alone.
+	var days []Day
+	for _, tt := range tests {
+		days = append(days, day(tt.asof))
+	}
+	all, err := LoadDirectories(ctx, store, days)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range days {
+		one, err := LoadDirectory(ctx, store, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := all[d]
+		if got == nil || got.AsOf != d || !maps.Equal(got.rows, one.rows) {
+			t.Fatalf("as of %v: LoadDirectories %+v, LoadDirectory %+v", d, got, one)
+		}
 	}
 	if got := IndustryName("C"); got != "制造业" {
 		t.Errorf("IndustryName(C) = %q, want 制造业 (GB/T 4754-2017 section C)", got)

@@ -121,21 +121,26 @@ func eachRun(ctx context.Context, store blob.Store, fn func(run *scores.Manifest
 	if err != nil {
 		return err
 	}
-	reader := scores.NewReader(store, 1)
-	for _, run := range runs {
-		rows, err := reader.Rows(ctx, run)
-		if err != nil {
-			return err
-		}
+	days := make([]datasets.Day, len(runs))
+	for i, run := range runs {
 		t, err := time.Parse(time.DateOnly, run.AsOf)
 		if err != nil {
 			return fmt.Errorf("riskindex: run date %q: %w", run.AsOf, err)
 		}
-		dir, err := datasets.LoadDirectory(ctx, store, datasets.DayOf(t))
+		days[i] = datasets.DayOf(t)
+	}
+	// One read of the registry serves every date.
+	dirs, err := datasets.LoadDirectories(ctx, store, days)
+	if err != nil {
+		return fmt.Errorf("riskindex: business registry: %w", err)
+	}
+	reader := scores.NewReader(store, 1)
+	for i, run := range runs {
+		rows, err := reader.Rows(ctx, run)
 		if err != nil {
-			return fmt.Errorf("riskindex: business registry as of %s: %w", run.AsOf, err)
+			return err
 		}
-		if err := fn(run, rows, dir); err != nil {
+		if err := fn(run, rows, dirs[days[i]]); err != nil {
 			return err
 		}
 	}
