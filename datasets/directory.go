@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
@@ -13,6 +14,9 @@ import (
 type Directory struct {
 	AsOf Day
 	rows map[string]CompanyRow
+
+	searchOnce sync.Once
+	search     *searchIndex // built by the first Search
 }
 
 // LoadDirectory reads every companies partition and keeps, per company, the record

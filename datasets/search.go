@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -37,25 +36,23 @@ type searchIndex struct {
 // runeBit is the bit of r in a name's rune mask.
 func runeBit(r rune) uint64 { return 1 << (uint32(r) * 0x9E3779B1 >> 26) }
 
-var searchIndexes sync.Map // *Directory → *searchIndex
-
+// index returns the directory's search index, built on first use.
 func (d *Directory) index() *searchIndex {
-	if ix, ok := searchIndexes.Load(d); ok {
-		return ix.(*searchIndex)
-	}
-	ix := &searchIndex{codes: d.Codes()}
-	ix.names = make([]string, len(ix.codes))
-	ix.cores = make([]string, len(ix.codes))
-	ix.masks = make([]uint64, len(ix.codes))
-	for i, c := range ix.codes {
-		n := normalizeName(d.rows[c].Name)
-		ix.names[i], ix.cores[i] = n, coreName(n)
-		for _, r := range n {
-			ix.masks[i] |= runeBit(r)
+	d.searchOnce.Do(func() {
+		ix := &searchIndex{codes: d.Codes()}
+		ix.names = make([]string, len(ix.codes))
+		ix.cores = make([]string, len(ix.codes))
+		ix.masks = make([]uint64, len(ix.codes))
+		for i, c := range ix.codes {
+			n := normalizeName(d.rows[c].Name)
+			ix.names[i], ix.cores[i] = n, coreName(n)
+			for _, r := range n {
+				ix.masks[i] |= runeBit(r)
+			}
 		}
-	}
-	got, _ := searchIndexes.LoadOrStore(d, ix)
-	return got.(*searchIndex)
+		d.search = ix
+	})
+	return d.search
 }
 
 // Search finds companies by credit code or by name, best matches first, at
