@@ -134,6 +134,23 @@ func (s *Server) actFor(q *req, code string) error {
 	return s.allow(q, access.ActionActForCompany, access.Resource{Kind: "company", ID: code})
 }
 
+// actingFor is the company of the request's path that the signed-in account
+// acts for: the portal is connected, the code is valid and internal/access lets
+// the account act for it.
+func (s *Server) actingFor(q *req) (string, error) {
+	if err := s.needPortal(); err != nil {
+		return "", err
+	}
+	code, err := companyCode(q, "")
+	if err != nil {
+		return "", err
+	}
+	if err := s.actFor(q, code); err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
 func (s *Server) needPortal() error {
 	if s.o.Portal == nil {
 		return fmt.Errorf("%w: company portal", ErrNotConnected)
@@ -241,14 +258,8 @@ func (d ownCompanyData) Pending() int {
 // ownCompany is the company's own page: its assessment as it sees it, its
 // consents and the banks' requests, and the accounts acting for it.
 func (s *Server) ownCompany(q *req) error {
-	if err := s.needPortal(); err != nil {
-		return err
-	}
-	code, err := companyCode(q, "")
+	code, err := s.actingFor(q)
 	if err != nil {
-		return err
-	}
-	if err := s.actFor(q, code); err != nil {
 		return err
 	}
 	p := q.principal()
@@ -295,14 +306,8 @@ func (s *Server) ownCompany(q *req) error {
 }
 
 func (s *Server) delegate(q *req) error {
-	if err := s.needPortal(); err != nil {
-		return err
-	}
-	code, err := companyCode(q, "")
+	code, err := s.actingFor(q)
 	if err != nil {
-		return err
-	}
-	if err := s.actFor(q, code); err != nil {
 		return err
 	}
 	user := strings.TrimSpace(q.r.PostForm.Get("user"))
@@ -317,14 +322,8 @@ func (s *Server) delegate(q *req) error {
 }
 
 func (s *Server) grantConsent(q *req) error {
-	if err := s.needPortal(); err != nil {
-		return err
-	}
-	code, err := companyCode(q, "")
+	code, err := s.actingFor(q)
 	if err != nil {
-		return err
-	}
-	if err := s.actFor(q, code); err != nil {
 		return err
 	}
 	inst := strings.TrimSpace(q.r.PostForm.Get("institution"))
@@ -342,14 +341,8 @@ func (s *Server) grantConsent(q *req) error {
 }
 
 func (s *Server) revokeConsent(q *req) error {
-	if err := s.needPortal(); err != nil {
-		return err
-	}
-	code, err := companyCode(q, "")
+	code, err := s.actingFor(q)
 	if err != nil {
-		return err
-	}
-	if err := s.actFor(q, code); err != nil {
 		return err
 	}
 	id, err := formID(q, "id")
@@ -363,14 +356,8 @@ func (s *Server) revokeConsent(q *req) error {
 }
 
 func (s *Server) answerRequest(q *req) error {
-	if err := s.needPortal(); err != nil {
-		return err
-	}
-	code, err := companyCode(q, "")
+	code, err := s.actingFor(q)
 	if err != nil {
-		return err
-	}
-	if err := s.actFor(q, code); err != nil {
 		return err
 	}
 	id, err := formID(q, "id")
