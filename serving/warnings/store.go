@@ -443,12 +443,54 @@ type Filter struct {
 	Industry  string
 	// AfterID pages: only warnings with a larger id.
 	AfterID int64
+	// BeforeID pages newest first: only warnings with a smaller id.
+	BeforeID int64
+	// Newest orders the answer by id descending (newest first).
+	Newest bool
 	// Limit caps the answer (0: 1,000).
 	Limit int
 }
 
-// List returns warnings matching f in id order.
+// List returns warnings matching f in id order (newest first with f.Newest).
 func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	q := `SELECT ` + columns + ` FROM warnings`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	order := "id"
+	if f.Newest {
+		order = "id DESC"
+	}
+	q += fmt.Sprintf(" ORDER BY %s LIMIT %d", order, limit)
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("warnings: list: %w", err)
+	}
+	defer rows.Close()
+	var out []*Warning
+	for rows.Next() {
+		w, err := scanWarning(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.lastSeen(ctx, out)
+}
+
+// where is f as SQL conditions and their arguments.
+func (f Filter) where() ([]string, []any, error) {
 	var (
 		where []string
 		args  []any
@@ -468,13 +510,13 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
 		switch f.Severity {
 		case Red, Yellow, Blue:
 		default:
-			return nil, fmt.Errorf("%w: severity %q is not red, yellow or blue", ErrInput, f.Severity)
+			return nil, nil, fmt.Errorf("%w: severity %q is not red, yellow or blue", ErrInput, f.Severity)
 		}
 		add("severity = ?", string(f.Severity))
 	}
 	if f.State != "" {
 		if f.State != StateOpen && f.State != StateClosed {
-			return nil, fmt.Errorf("%w: state %q is not open or closed", ErrInput, f.State)
+			return nil, nil, fmt.Errorf("%w: state %q is not open or closed", ErrInput, f.State)
 		}
 		add("state = ?", f.State)
 	}
@@ -493,32 +535,50 @@ func (s *Store) List(ctx context.Context, f Filter) ([]*Warning, error) {
 	if f.AfterID > 0 {
 		add("id > ?", f.AfterID)
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 1000
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
 	}
-	q := `SELECT ` + columns + ` FROM warnings`
+	return where, args, nil
+}
+
+// Count is the number of warnings of one severity, district, industry and rule.
+type Count struct {
+	Severity Severity
+	District string
+	Industry string
+	Rule     string
+	N        int
+}
+
+// Counts counts the warnings matching f (its paging and limit aside) by
+// severity, district, industry and rule: a region's warnings at a glance.
+func (s *Store) Counts(ctx context.Context, f Filter) ([]Count, error) {
+	f.AfterID, f.BeforeID = 0, 0
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT severity, district, industry, rule_id, COUNT(*) FROM warnings`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += fmt.Sprintf(" ORDER BY id LIMIT %d", limit)
+	q += ` GROUP BY severity, district, industry, rule_id ORDER BY severity, district, industry, rule_id`
 	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("warnings: list: %w", err)
+		return nil, fmt.Errorf("warnings: count: %w", err)
 	}
 	defer rows.Close()
-	var out []*Warning
+	var out []Count
 	for rows.Next() {
-		w, err := scanWarning(rows)
-		if err != nil {
-			return nil, err
+		var c Count
+		var sev string
+		if err := rows.Scan(&sev, &c.District, &c.Industry, &c.Rule, &c.N); err != nil {
+			return nil, fmt.Errorf("warnings: count: %w", err)
 		}
-		out = append(out, w)
+		c.Severity = Severity(sev)
+		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, s.lastSeen(ctx, out)
+	return out, rows.Err()
 }
 
 // Alerts returns the warnings a date opened and closed, for notifying

@@ -130,3 +130,86 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 }
+
+// TestCounts: a region's open warnings counted by severity, district,
+// industry and rule equal a tally of the firings made in the test, and the
+// newest-first list pages through every warning once.
+func TestCounts(t *testing.T) {
+	metadbtest.Each(t, func(t *testing.T, db *metadb.DB) {
+		ctx := context.Background()
+		st, err := Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := []struct {
+			id  string
+			sev Severity
+		}{{"r1", Red}, {"r2", Yellow}, {"r3", Blue}}
+		districts, industries := []string{"d1", "d2", "d3"}, []string{"C", "F"}
+		var fs []Firing
+		want := map[Count]int{}
+		for i := range 60 {
+			r := rules[i*7%3]
+			f := fire(r.id, "c"+string(rune('A'+i%26))+string(rune('a'+i/26)), r.sev, float64(i))
+			f.District, f.Industry = districts[i%3], industries[i*5%2]
+			fs = append(fs, f)
+			want[Count{Severity: r.sev, District: f.District, Industry: f.Industry, Rule: r.id}]++
+		}
+		if _, err := st.Apply(ctx, eval("2025-01-31", fs...)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Counts(ctx, Filter{State: StateOpen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, c := range got {
+			n := c.N
+			c.N = 0
+			if want[c] != n {
+				t.Errorf("%+v: %d, want %d", c, n, want[c])
+			}
+			delete(want, c)
+			total += n
+		}
+		if len(want) != 0 || total != 60 {
+			t.Fatalf("counts miss %v; total %d, want 60", want, total)
+		}
+		red, err := st.Counts(ctx, Filter{State: StateOpen, Severity: Red, District: "d2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range red {
+			if c.Severity != Red || c.District != "d2" {
+				t.Fatalf("filtered counts hold %+v", c)
+			}
+		}
+		if _, err := st.Counts(ctx, Filter{Severity: "purple"}); !errors.Is(err, ErrInput) {
+			t.Fatalf("unknown severity: %v", err)
+		}
+		// Newest first, 25 at a time.
+		var ids []int64
+		before := int64(0)
+		for {
+			page, err := st.List(ctx, Filter{State: StateOpen, Newest: true, BeforeID: before, Limit: 25})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, w := range page {
+				ids = append(ids, w.ID)
+			}
+			before = page[len(page)-1].ID
+		}
+		if len(ids) != 60 {
+			t.Fatalf("paged %d warnings, want 60", len(ids))
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] >= ids[i-1] {
+				t.Fatalf("not newest first at %d: %v", i, ids)
+			}
+		}
+	})
+}
