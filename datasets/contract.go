@@ -62,6 +62,9 @@ type Column struct {
 	NotFuture bool              `yaml:"not_future"`
 	Enum      []string          `yaml:"enum"`
 	Codes     map[string]string `yaml:"codes"` // department code -> platform value
+	// LabelsEn names platform values in English where the value itself is not a
+	// word ("1" -> "warning"); pages in English show them.
+	LabelsEn map[string]string `yaml:"labels_en"`
 	Pattern   string            `yaml:"pattern"`
 
 	pattern *regexp.Regexp

@@ -135,9 +135,10 @@ type PSIPoint struct {
 
 // IndustryMean is an indicator's mean over the companies of one industry.
 type IndustryMean struct {
-	Industry string
-	Mean     float64
-	Count    int64
+	// Industry is the GB/T 4754 section letter; Name and NameEN its name.
+	Industry, Name, NameEN string
+	Mean                   float64
+	Count                  int64
 }
 
 // IndicatorStats are the statistics of one indicator at a snapshot.
@@ -523,7 +524,8 @@ type Ranked struct {
 	Name        string
 	Probability float64
 	Tier        string
-	Reasons     []string
+	// ReasonsZH and ReasonsEN are the reasons as sentences, most first.
+	ReasonsZH, ReasonsEN []string
 }
 
 // Screening is one screening job and, once done, its result.
@@ -575,20 +577,22 @@ type Reason struct {
 
 // Company is the profile of one company.
 type Company struct {
-	Code       string
-	Name       string
-	Industry   string
-	Region     string
-	AsOf       string
-	PD         float64
-	Rating     string // A, B, C, D
-	Colour     string // green, yellow, orange, red
-	Limit      float64
-	Models     []string // model versions behind the figures
-	Reasons    []Reason
-	Dimensions []DimensionValues
-	History    []ScorePoint
-	Graph      svg.Graph
+	Code string
+	Name string
+	// Industry and Region in Chinese, IndustryEN and RegionEN in English ("":
+	// the Chinese is shown).
+	Industry, IndustryEN string
+	Region, RegionEN     string
+	AsOf                 string
+	PD                   float64
+	Rating               string // A, B, C, D
+	Colour               string // green, yellow, orange, red
+	Limit                float64
+	Models               []string // model versions behind the figures
+	Reasons              []Reason
+	Dimensions           []DimensionValues
+	History              []ScorePoint
+	Graph                svg.Graph
 }
 
 // GuaranteeGraphs draws the guarantee circle around a company (features guarantee

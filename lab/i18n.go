@@ -131,7 +131,25 @@ func (l *Lang) Quantity(v float64, unit string) string {
 	case "", "比率", "0/1":
 		return groupDigits(v)
 	}
-	return groupDigits(v) + " " + unit
+	return groupDigits(v) + " " + l.Unit(unit)
+}
+
+// unitsEN are the catalog's units in English.
+var unitsEN = map[string]string{
+	"元": "yuan", "元/月": "yuan/month", "次": "times", "倍": "×", "天": "days", "月": "months", "家": "companies",
+	"人": "people", "人/月": "people/month", "件": "items", "分": "points", "千瓦时": "kWh", "千瓦时/月": "kWh/month",
+	"吨": "t", "吨/月": "t/month", "层": "levels", "张": "sheets", "立方米": "m³", "笔": "loans", "级": "grade",
+	"比率": "ratio", "0/1": "0/1",
+}
+
+// Unit is a catalog unit in l's language (a unit it does not know as it is).
+func (l *Lang) Unit(unit string) string {
+	if l.idx == 1 {
+		if en, ok := unitsEN[unit]; ok {
+			return en
+		}
+	}
+	return unit
 }
 
 // Bilingual picks the reader's part of a catalog text written "中文 English"
@@ -771,13 +789,15 @@ var funcs = template.FuncMap{
 	},
 	"add": func(a, b int) int { return a + b },
 	"sub": func(a, b int) int { return a - b },
-	"pageQuery": func(v url.Values, page int) string {
+	// pageQuery is the query of another page of a list: encoded here, so the
+	// template must not escape it again (its = and & would become %3d and %26).
+	"pageQuery": func(v url.Values, page int) template.URL {
 		w := url.Values{}
 		for k, vs := range v {
 			w[k] = vs
 		}
 		w.Set("page", strconv.Itoa(page))
-		return w.Encode()
+		return template.URL(w.Encode())
 	},
 	"ts": func(t time.Time) string { return tsFormat(t) },
 	"day": func(t time.Time) string {

@@ -1,9 +1,12 @@
 package lab
 
 import (
+	"html/template"
 	"io/fs"
+	"net/url"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -101,6 +104,23 @@ func TestPercentOfSmallShares(t *testing.T) {
 	for v, want := range map[float64]string{0: "0.0%", 0.0004: "<0.1%", 0.0005: "0.1%", 0.184: "18.4%", 1: "100.0%"} {
 		if got := pct(v); got != want {
 			t.Errorf("pct(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
+// TestListLinksKeepTheirQuery: a list's links to other pages carry the query as
+// a query (sort=name&page=2), not escaped into one value (sort%3dname%26page%3d2,
+// which the server reads as a single unknown key).
+func TestListLinksKeepTheirQuery(t *testing.T) {
+	tpl := template.Must(template.New("x").Funcs(funcs).Parse(`<a href="/lab/x?{{pageQuery .V 2}}">p</a><a href="/lab/w?{{withQuery .V "district" "440605"}}">d</a>`))
+	var b strings.Builder
+	if err := tpl.Execute(&b, map[string]any{"V": url.Values{"sort": {"name"}, "q": {"上虞 A&B"}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := b.String()
+	for _, want := range []string{`href="/lab/x?page=2&amp;q=%E4%B8%8A%E8%99%9E&#43;A%26B&amp;sort=name"`, `href="/lab/w?district=440605&amp;q=%E4%B8%8A%E8%99%9E&#43;A%26B&amp;sort=name"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got %s\nwant %s", got, want)
 		}
 	}
 }

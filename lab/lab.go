@@ -63,6 +63,9 @@ type Options struct {
 	// Portfolio is a bank's post-loan view and warning inbox (nil: no such
 	// pages).
 	Portfolio Portfolio
+	// RegionWarnings is a regulator's view of the region's open warnings (nil:
+	// no such page, and none on the home page).
+	RegionWarnings RegionWarnings
 	// Subscriptions manages webhook endpoints and warning subscriptions (nil: no
 	// such page).
 	Subscriptions Subscriptions
@@ -435,6 +438,8 @@ type view struct {
 	Portal, Asks bool
 	// Joint: joint modelling is connected.
 	Joint bool
+	// Warnings: the region's warnings are connected.
+	Warnings bool
 }
 
 func (s *Server) render(q *req, status int, page, nav, title string, data any) error {
@@ -443,7 +448,7 @@ func (s *Server) render(q *req, status int, page, nav, title string, data any) e
 		return fmt.Errorf("lab: no template %q", page)
 	}
 	v := view{L: q.lang, Prefix: s.o.Prefix, CSRF: q.csrf, Nav: nav, Title: title, Path: q.r.URL.RequestURI(), Data: data,
-		Flash: q.r.URL.Query().Get("flash"), Portal: s.o.Portal != nil, Asks: s.o.ConsentAsks != nil, Joint: s.o.Joint != nil}
+		Flash: q.r.URL.Query().Get("flash"), Portal: s.o.Portal != nil, Asks: s.o.ConsentAsks != nil, Joint: s.o.Joint != nil, Warnings: s.o.RegionWarnings != nil}
 	if q.sess != nil {
 		p := q.sess.principal
 		v.User = &p

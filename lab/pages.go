@@ -30,6 +30,7 @@ func (s *Server) routes() {
 
 	s.mux.Handle("GET "+s.o.Prefix+"static/", http.StripPrefix(s.o.Prefix, http.FileServerFS(staticFS)))
 	s.portfolioRoutes()
+	s.regionWarningRoutes()
 	s.subscriptionRoutes()
 	s.reportRoutes()
 	s.caseRoutes()
@@ -146,8 +147,21 @@ func (s *Server) setLang(q *req) error {
 	c := s.cookie(langCookie, l, 365*24*3600)
 	c.SameSite = http.SameSiteLaxMode
 	http.SetCookie(q.w, c)
-	http.Redirect(q.w, q.r, s.safeNext(q.r.PostForm.Get("next")), http.StatusSeeOther)
+	http.Redirect(q.w, q.r, withoutFlash(s.safeNext(q.r.PostForm.Get("next"))), http.StatusSeeOther)
 	return nil
+}
+
+// withoutFlash drops the one-time message from a page's address: it was said
+// in the language being left.
+func withoutFlash(path string) string {
+	u, err := url.Parse(path)
+	if err != nil || !u.Query().Has("flash") {
+		return path
+	}
+	v := u.Query()
+	v.Del("flash")
+	u.RawQuery = v.Encode()
+	return u.String()
 }
 
 type homeData struct {
@@ -176,6 +190,7 @@ func (s *Server) home(q *req) error {
 	add("screenings", "screenings", p.May(string(access.ActionScreen)))
 	add("companies", "companies", p.May(string(access.ActionFindCompanies)))
 	add("risk", "risk", s.o.Risk != nil && p.May(string(access.ActionScreen)))
+	add("warnings", "warnings", s.o.RegionWarnings != nil && p.May(string(access.ActionScreen)))
 	add("portal", "portal", s.o.Portal != nil && p.May(string(access.ActionActForCompany)))
 	add("consent-requests", "asks", s.o.ConsentAsks != nil && p.May(string(access.ActionRequestConsent)))
 	add("jobs", "jobs", s.o.Jobs != nil && p.May(string(access.ActionListJobs)))
@@ -219,7 +234,16 @@ func (s *Server) regionOverview(q *req) *regionOverview {
 			o.Screenings = js[:min(5, len(js))]
 		}
 	}
-	if o.AsOf == "" && len(o.Screenings) == 0 {
+	if s.o.RegionWarnings != nil {
+		all, err := s.o.RegionWarnings.RegionWarnings(q.ctx(), q.principal(), RegionWarningFilter{Limit: -1})
+		if err == nil {
+			o.Warnings = all
+			if red, err := s.o.RegionWarnings.RegionWarnings(q.ctx(), q.principal(), RegionWarningFilter{Severity: "red", Limit: 5}); err == nil {
+				o.NewestRed = red.Rows
+			}
+		}
+	}
+	if o.AsOf == "" && len(o.Screenings) == 0 && o.Warnings == nil {
 		return nil
 	}
 	return o
@@ -231,6 +255,10 @@ type regionOverview struct {
 	Trend         template.HTML
 	Rising        []RiskRow
 	Screenings    []Screening
+	// Warnings counts the region's open warnings (nil: not connected);
+	// NewestRed are the newest red ones.
+	Warnings  *RegionWarningView
+	NewestRed []RegionWarning
 }
 
 // ---- indicator library ----
@@ -317,7 +345,7 @@ func (s *Server) indicator(q *req) error {
 		d.Stats = &st
 		name := q.lang.Pick(ind.NameZH, ind.NameEN)
 		if len(st.Histogram) > 0 {
-			if d.Histogram, err = chart(svg.Histogram(st.Histogram, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.histogram") + " · " + name, XLabel: ind.Unit, YLabel: q.lang.T("ind.companies")})); err != nil {
+			if d.Histogram, err = chart(svg.Histogram(st.Histogram, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.histogram") + " · " + name, XLabel: q.lang.Unit(ind.Unit), YLabel: q.lang.T("ind.companies")})); err != nil {
 				return err
 			}
 		}
@@ -1085,6 +1113,12 @@ func (s *Server) profileData(q *req, c Company) (companyData, error) {
 		}
 	}
 	if len(c.Graph.Nodes) > 0 {
+		// Edge labels are catalog texts "中文 English": the reader's part (on a
+		// copy: the graph may be shared).
+		c.Graph.Edges = slices.Clone(c.Graph.Edges)
+		for i := range c.Graph.Edges {
+			c.Graph.Edges[i].Label = q.lang.Bilingual(c.Graph.Edges[i].Label)
+		}
 		if d.Graph, err = chart(svg.GuaranteeGraph(c.Graph, svg.Options{Title: q.lang.T("company.graph"), Width: 520, Height: 420})); err != nil {
 			return companyData{}, err
 		}

@@ -13,6 +13,8 @@ import (
 // its value as people read it.
 type RecordField struct {
 	NameZh, NameEn, Value string
+	// ValueEn is the value in English when it differs ("" : Value).
+	ValueEn string
 	// Money marks an amount in 元 (Amount), shown as people read money in
 	// the page's language.
 	Money  bool
@@ -23,6 +25,9 @@ type RecordField struct {
 func (f RecordField) Shown(l *Lang) string {
 	if f.Money {
 		return l.Money(f.Amount)
+	}
+	if l.Code == "en" && f.ValueEn != "" {
+		return f.ValueEn
 	}
 	return f.Value
 }

@@ -225,6 +225,11 @@ func newConsole(d consoleDeps) (*lab.Server, func(), error) {
 			return nil, nil, err
 		}
 		opts.Portfolio = labserving.NewPortfolio(d.portfolio, d.warnings, lib, d.authz)
+		var names func(string) string
+		if d.dir != nil {
+			names = func(code string) string { r, _ := d.dir.Company(code); return r.Name }
+		}
+		opts.RegionWarnings = labserving.NewRegionWarnings(d.warnings, lib, names)
 	}
 	if d.endpoints != nil && d.subs != nil && d.authz != nil {
 		var names func(string) string

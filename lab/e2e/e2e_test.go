@@ -293,6 +293,7 @@ func TestConsoleInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#approval-table button.approve")),
 	)
 	s.screenshot("08-approvals")
+	s.typedBack("黄金样例与指标均通过")
 	s.do("reason", chromedp.SendKeys(chromedp.CSS("#approval-table textarea[name=reason]"), "黄金样例与指标均通过"))
 	s.clickWait("approve", "#approval-table button.approve", has("#flash"))
 	s.do("open model", chromedp.Navigate(srv+"/lab/models/pd-upload"), chromedp.WaitVisible(chromedp.CSS("#alias-champion")))
@@ -629,6 +630,7 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 	if d := s.text("#error-detail"); !strings.Contains(d, "上虞卧龙电气有限公司 00") || !strings.Contains(d, "信用评估") {
 		t.Fatalf("consent refusal %q does not name the company", d)
 	}
+	s.typedBack("贵企业申请流动资金贷款 500 万元，需查询信用评估")
 	s.do("ask", chromedp.SendKeys(chromedp.CSS("#ask-note"), "贵企业申请流动资金贷款 500 万元，需查询信用评估"))
 	s.screenshot("22-ask-consent-zh")
 	s.clickWait("ask", "#ask-submit", has("#ask-table"))
@@ -727,6 +729,7 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 		chromedp.SetValue(chromedp.CSS("#dispute-source"), "penalty"),
 		chromedp.SendKeys(chromedp.CSS("#dispute-key"), "penalty_id="+env.ReportPenalty),
 		chromedp.SendKeys(chromedp.CSS("#dispute-statement"), "罚款金额登记有误，实际罚款已按复议决定减免。"))
+	s.typedBack("罚款金额登记有误，实际罚款已按复议决定减免。")
 	s.clickWait("dispute", "#dispute-submit", has("#flash"))
 	if txt := s.text("#case-table"); !strings.Contains(txt, "异议") || !strings.Contains(txt, "待部门核查") || !strings.Contains(txt, env.ReportPenalty) {
 		t.Fatalf("company cases:\n%s", txt)
@@ -762,6 +765,7 @@ func portalFlow(t *testing.T, s *session, env *labtest.Env) {
 	finPath := srv + "/lab/portal/companies/" + env.ReportCompany + "/financing"
 	s.do("financing", chromedp.Navigate(finPath), chromedp.WaitVisible(chromedp.CSS("#fin-form")),
 		chromedp.SendKeys(chromedp.CSS("#fin-amount"), "80"), chromedp.SendKeys(chromedp.CSS("#fin-purpose"), "流动资金周转"))
+	s.typedBack("流动资金周转")
 	s.clickWait("post request", "#fin-submit", has("#flash"))
 	if txt := s.text("#fin-requests"); !strings.Contains(txt, "80 万元") || !strings.Contains(txt, "待答复") {
 		t.Fatalf("requests:\n%s", txt)
@@ -840,7 +844,11 @@ func startBrowser(t *testing.T, bin, srv, shots string) *session {
 	s := &session{t: t, ctx: ctx, base: srv, shot: shots}
 	// The accounts' names, shown beside the institution in every page's header.
 	s.typedBack(labtest.Scientist, labtest.Approver, labtest.Approver2, labtest.Regulator, labtest.Banker,
-		labtest.Viewer, labtest.Operator, labtest.CompanyRep, labtest.Staff, labtest.Newcomer, labtest.Enforcer)
+		labtest.Viewer, labtest.Operator, labtest.CompanyRep, labtest.Staff, labtest.Newcomer, labtest.Enforcer, labtest.CompanyName)
+	// The fixture's companies' short names and the bank's product: data, the
+	// same in either language.
+	s.typedBack(labtest.ShortNames()...)
+	s.typedBack("经营快贷")
 	// The first action starts the browser; it must not run under a timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv+"/lab/login")); err != nil {
 		t.Fatalf("start chromium: %v", err)

@@ -24,7 +24,7 @@ func TestFeatureSetsInChromium(t *testing.T) {
 	srv := newServer(t, env)
 	s := startBrowser(t, bin, srv, artifacts(t))
 	// The set's own names and categories, typed here, come back on the page.
-	s.typedBack("bank-a-sme", "collateral_ratio", "loan_purpose", "working_capital", "equipment")
+	s.typedBack("bank-a-sme", "collateral_ratio", "loan_purpose", "working_capital", "equipment", "小微企业贷款申请评分")
 
 	s.login(env.Keys[labtest.Scientist])
 	s.lang("zh")

@@ -56,7 +56,7 @@ func TestFinancingInChromium(t *testing.T) {
 	}
 
 	s := startBrowser(t, bin, srv, shots)
-	s.typedBack("gao")
+	s.typedBack("gao", "购置生产设备")
 
 	// The company asks its bank.
 	s.login(env.Keys[labtest.CompanyRep])

@@ -24,7 +24,10 @@ import (
 //   - language: on a Chinese page (html lang zh-CN) the visible text, the page
 //     title, title/placeholder/aria-label attributes and the texts of options must
 //     not hold English words, except the codes, units and names of allowWords and
-//     the forms of allowPatterns.
+//     the forms of allowPatterns;
+//   - and the other way: on an English page the same texts must not hold
+//     Chinese, except names (companies, districts, departments, addresses: the
+//     forms of dataNamePatterns) and the values the test typed.
 // Faults are reported with t.Errorf (the test goes on, so one run lists every
 // page's faults) and name the page and the screenshot.
 
@@ -309,7 +312,69 @@ func pageFaults(ctx context.Context, typed []string) (pageFacts, []string, error
 			out = append(out, fmt.Sprintf("English on a Chinese page: %s\n\t%s", strings.Join(words, ", "), strings.Join(where, "\n\t")))
 		}
 	}
+	if strings.HasPrefix(facts.Lang, "en") {
+		var runs, where []string
+		for _, t := range facts.Texts {
+			for _, r := range chineseRuns(t, typed) {
+				if !slices.Contains(runs, r) {
+					runs = append(runs, r)
+					where = append(where, fmt.Sprintf("%q in …%s…", r, around(t, r)))
+				}
+			}
+		}
+		if len(runs) > 0 {
+			out = append(out, fmt.Sprintf("Chinese on an English page: %s\n\t%s", strings.Join(runs, ", "), strings.Join(where, "\n\t")))
+		}
+	}
 	return facts, out, nil
+}
+
+// hanRE finds runs of Chinese characters (with the joiners names use).
+var hanRE = regexp.MustCompile(`\p{Han}[\p{Han}·]*`)
+
+// dataNamePatterns are the forms of names an English page shows as they are
+// registered: a company, district, town, road, department or bank keeps its
+// Chinese name (the English pages give an English name where the platform has
+// one, as for the generated region's districts).
+var dataNamePatterns = []*regexp.Regexp{
+	regexp.MustCompile(`(有限公司|股份公司|合作社|集团|厂|商行|经营部|门市部)$`),
+	regexp.MustCompile(`(街道|镇|乡|区|县|市|省|路|街|号|村|园区)$`),
+	regexp.MustCompile(`(局|委员会|法院|银行|支行|分行|信用社|中心|大队)$`),
+}
+
+// chineseRuns returns the runs of Chinese an English page should not show
+// (each once, in order of appearance).
+func chineseRuns(text string, typed []string) []string {
+	var out []string
+	for _, run := range hanRE.FindAllString(text, -1) {
+		if slices.Contains(out, run) || isDataName(run, typed) {
+			continue
+		}
+		out = append(out, run)
+	}
+	return out
+}
+
+// allowHan are Chinese words an English page may show, each for a reason.
+var allowHan = map[string]string{
+	"中文": "the language switch names the other language in that language",
+}
+
+func isDataName(run string, typed []string) bool {
+	if _, ok := allowHan[run]; ok {
+		return true
+	}
+	for _, p := range dataNamePatterns {
+		if p.MatchString(run) {
+			return true
+		}
+	}
+	for _, t := range typed {
+		if t != "" && strings.Contains(t, run) {
+			return true
+		}
+	}
+	return false
 }
 
 // around is the text around the first occurrence of w in t, on one line.

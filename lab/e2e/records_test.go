@@ -26,6 +26,7 @@ func TestRecordsInChromium(t *testing.T) {
 	records := srv + "/lab/portal/companies/" + env.ReportCompany + "/records"
 	s.do("records", chromedp.Navigate(records), chromedp.WaitVisible(chromedp.CSS("#record-0")))
 	s.do("open dispute", chromedp.Click(chromedp.CSS("#record-0 details summary")))
+	s.typedBack("罚款金额登记有误，实际罚款已按复议决定减免。")
 	s.do("statement", chromedp.SendKeys(chromedp.CSS("#record-0 form.dispute textarea"), "罚款金额登记有误，实际罚款已按复议决定减免。"))
 	s.clickWait("dispute", "#record-0 form.dispute button", has("#flash"))
 	s.do("records again", chromedp.Navigate(records), chromedp.WaitVisible(chromedp.CSS("#record-0")))

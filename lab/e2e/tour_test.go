@@ -35,7 +35,7 @@ func tour(s *session, env *labtest.Env, screening string) {
 		}},
 		{labtest.Regulator, []tourPage{
 			{"home-regulator", "/lab/"}, {"screenings", "/lab/screenings"}, {"screening", screening},
-			{"explore", screening + "/explore"}, {"compare", "/lab/screenings/compare?from=s1&to=s2"}, {"risk", "/lab/risk"}, {"companies", "/lab/companies"}, {"company-search", "/lab/companies?q=" + url.QueryEscape("上虞")},
+			{"explore", screening + "/explore"}, {"compare", "/lab/screenings/compare?from=s1&to=s2"}, {"risk", "/lab/risk"}, {"warnings", "/lab/warnings"}, {"companies", "/lab/companies"}, {"company-search", "/lab/companies?q=" + url.QueryEscape("上虞")},
 			{"company", "/lab/companies/" + env.Focus}, {"reports-regulator", "/lab/reports"},
 			{"authority-queue", "/lab/cases?queue=authority"}, {"fin-stats", "/lab/financing/stats"},
 		}},

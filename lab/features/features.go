@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/xinyi-platform/xinyi/datasets"
 	"math"
 	"slices"
 
@@ -131,7 +132,7 @@ func (s *Statistics) IndicatorStats(ctx context.Context, id string) (lab.Indicat
 		out.AsOf, out.Coverage, out.Companies = m.AsOf, st.Coverage, st.Rows
 		out.Histogram = Bins(st)
 		for _, ind := range sortedKeys(st.IndustryMean) {
-			out.Industry = append(out.Industry, lab.IndustryMean{Industry: ind, Mean: st.IndustryMean[ind]})
+			out.Industry = append(out.Industry, lab.IndustryMean{Industry: ind, Name: datasets.IndustryName(ind), NameEN: datasets.IndustryNameEN(ind), Mean: st.IndustryMean[ind]})
 		}
 		for _, d := range days[max(0, len(days)-MaxPSIPoints):] {
 			pm := m

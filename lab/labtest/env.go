@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,6 +105,9 @@ type Env struct {
 	// JointLabels is a label file of 2,000 of the bank's loans over the joint
 	// region (EnvOptions.Joint).
 	JointLabels *jointtest.Labels
+	// Warned are the warnings open in the region: firings of three rules over
+	// the screening population, applied to the real warning store at 2025-12-31.
+	Warned []warnings.Firing
 }
 
 // EnvOptions tunes NewEnv.
@@ -148,6 +152,10 @@ func Code(t testing.TB, i int) string {
 	}
 	return c
 }
+
+// ShortNames are the short names the fixture's companies go by (on the
+// guarantee graph, for instance): data, shown as they are in either language.
+func ShortNames() []string { return slices.Clone(companyNames) }
 
 var companyNames = []string{"卧龙电气", "晶盛机电", "闰土化工", "龙盛纺织", "盛达五金", "华宇塑业", "越秀食品", "曹娥印染", "舜江建材", "东关物流"}
 
@@ -292,6 +300,31 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Open warnings over the population: a red, a yellow or a blue rule by
+	// company, spread over the generated region's districts and three sections.
+	rules := []struct {
+		id  string
+		sev warnings.Severity
+	}{{"tax.arrears.large", warnings.Red}, {"tax.arrears.new", warnings.Yellow}, {"tax.sales.falling", warnings.Blue}}
+	districts := datasets.Districts()
+	for i, code := range e.Codes {
+		r := rules[(i/2)%3]
+		e.Warned = append(e.Warned, warnings.Firing{Rule: r.id, Severity: r.sev, Area: "tax", Company: code,
+			District: districts[i%len(districts)].Code, Industry: []string{"C", "F", "E"}[i%3],
+			Evidence: warnings.Evidence{AsOf: "2025-12-31", Values: []warnings.Value{{Name: "tax.arrears.max_12m", Now: float64(i)}}}})
+	}
+	if _, err := wstore.Apply(ctx, &warnings.Evaluation{AsOf: "2025-12-31", Version: "labtest", Companies: len(e.Codes), Firings: e.Warned}); err != nil {
+		t.Fatal(err)
+	}
+	wlib, err := warnings.DefaultLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	popNames := map[string]string{}
+	for _, s := range pop {
+		popNames[s.Code] = s.Name
+	}
+	regionWarnings := labserving.NewRegionWarnings(wstore, wlib, func(code string) string { return popNames[code] })
 	subs := labserving.NewSubscriptions(eps, wsubs, portfolio.Sources{Consents: e.Access, Warnings: wstore, Runs: scores.NewReader(blobs, 0),
 		Manifests: func(ctx context.Context) ([]*scores.Manifest, error) { return scores.Runs(ctx, blobs) }}, auth, nil)
 	var jointOpt lab.Joint
@@ -313,7 +346,7 @@ func NewEnv(t testing.TB, o EnvOptions) *Env {
 	}
 	e.Server, err = lab.New(lab.Options{Joint: jointOpt, Auth: auth, Authorizer: auth, Indicators: labfeatures.NewIndicators(cat), Statistics: Fixtures(),
 		Samples: lab.JoinSamples{e.Trainer, e.Built}, Builder: e.Built, Trainer: e.Trainer, Models: e.Models, FeatureSets: e.Models, Drift: labserving.NewDrift(DriftReport, cat), Screenings: e.Screenings, Companies: e.Companies, Jobs: Jobs(), Sources: Sources(), Risk: RiskFixture{}, Portal: e.Portal, ConsentAsks: e.Portal,
-		Portfolio: &PortfolioFixture{Codes: e.Codes}, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
+		Portfolio: &PortfolioFixture{Codes: e.Codes}, RegionWarnings: regionWarnings, Subscriptions: subs, Reports: reps, Cases: cs, Financing: fin, Now: o.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +424,8 @@ func Fixtures() Statistics {
 			Histogram: []svg.Bin{{Lo: 0, Hi: 1, Count: 45012}, {Lo: 1, Hi: 2, Count: 17320}, {Lo: 2, Hi: 3, Count: 6410}, {Lo: 3, Hi: 5, Count: 3120}, {Lo: 5, Hi: 10, Count: 1034}},
 			Power:     []lab.Power{{Label: "default_12m", IV: 0.21, AUC: 0.61}, {Label: "violation_12m", IV: 0.34, AUC: 0.66}},
 			PSI:       []lab.PSIPoint{{AsOf: "2025-06-30", PSI: 0.01}, {AsOf: "2025-09-30", PSI: 0.03}, {AsOf: "2025-12-31", PSI: 0.08}},
-			Industry:  []lab.IndustryMean{{Industry: "制造业", Mean: 0.9, Count: 40210}, {Industry: "批发零售", Mean: 0.6, Count: 30112}, {Industry: "建筑业", Mean: 1.4, Count: 9120}}},
+			Industry: []lab.IndustryMean{{Industry: "C", Name: "制造业", NameEN: "Manufacturing", Mean: 0.9, Count: 40210},
+				{Industry: "F", Name: "批发和零售业", NameEN: "Wholesale and retail trades", Mean: 0.6, Count: 30112}, {Industry: "E", Name: "建筑业", NameEN: "Construction", Mean: 1.4, Count: 9120}}},
 		ConfidentialIndicator: {AsOf: "2025-12-31", Coverage: 0.91, Companies: 118452,
 			Histogram: []svg.Bin{{Lo: 0, Hi: 1e6, Count: 60000}, {Lo: 1e6, Hi: 1e7, Count: 40000}, {Lo: 1e7, Hi: 1e8, Count: 7000}}},
 	}
@@ -399,7 +433,8 @@ func Fixtures() Statistics {
 
 func focusCompany(codes []string) lab.Company {
 	nan := math.NaN()
-	c := lab.Company{Code: codes[0], Name: "上虞卧龙电气有限公司 00", Industry: "制造业 C38 电气机械", Region: "浙江省绍兴市上虞区", AsOf: "2025-12-31",
+	c := lab.Company{Code: codes[0], Name: "上虞卧龙电气有限公司 00", Industry: "制造业 C38 电气机械", IndustryEN: "C38 Manufacture of electrical machinery and equipment",
+		Region: "浙江省绍兴市上虞区", RegionEN: "Shangyu District, Shaoxing, Zhejiang", AsOf: "2025-12-31",
 		PD: 0.083, Rating: "B", Colour: "yellow", Limit: 3500000,
 		Reasons: []lab.Reason{{Code: "R12", TextZH: "担保圈内有违约企业", TextEN: "a guarantee-circle member defaulted", Impact: 0.42},
 			{Code: "R03", TextZH: "近12个月纳税额下降", TextEN: "tax paid fell over 12 months", Impact: 0.31},
@@ -421,13 +456,13 @@ func focusCompany(codes []string) lab.Company {
 	}{{3, "闰土化工", svg.ColorRed, true}, {5, "华宇塑业", svg.ColorGreen, false}, {7, "曹娥印染", svg.ColorOrange, true}, {9, "东关物流", svg.ColorGreen, false}, {11, "晶盛机电", svg.ColorGreen, true}}
 	for _, n := range neighbours {
 		c.Graph.Nodes = append(c.Graph.Nodes, svg.Node{ID: codes[n.i], Label: n.label, Color: n.color})
-		e := svg.Edge{From: codes[n.i], To: codes[0], Label: "担保"}
+		e := svg.Edge{From: codes[n.i], To: codes[0], Label: "担保 guarantee"}
 		if !n.toward {
 			e.From, e.To = codes[0], codes[n.i]
 		}
 		c.Graph.Edges = append(c.Graph.Edges, e)
 	}
-	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保"})
+	c.Graph.Edges = append(c.Graph.Edges, svg.Edge{From: codes[3], To: codes[7], Label: "担保 guarantee"})
 	return c
 }
 

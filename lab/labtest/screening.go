@@ -117,7 +117,11 @@ func (s *Screenings) run(j *lab.Screening) {
 	var top []lab.Ranked
 	for i, r := range ranked[:min(20, len(ranked))] {
 		t, _ := TierOf(r.Probability)
-		top = append(top, lab.Ranked{Rank: i + 1, Code: r.Code, Name: r.Name, Probability: r.Probability, Tier: t, Reasons: r.Reasons})
+		rk := lab.Ranked{Rank: i + 1, Code: r.Code, Name: r.Name, Probability: r.Probability, Tier: t, ReasonsZH: r.Reasons}
+		for _, why := range r.Reasons {
+			rk.ReasonsEN = append(rk.ReasonsEN, reasonsEN[why])
+		}
+		top = append(top, rk)
 	}
 	s.mu.Lock()
 	j.State, j.Finished, j.Tiers, j.Top = lab.JobDone, time.Now(), tiers, top

@@ -56,8 +56,9 @@ func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (
 		Colour: string(d.Colour), Limit: d.Limit}
 	if c.dir != nil {
 		if r, ok := c.dir.Company(d.Company); ok {
-			out.Name, out.Region = r.Name, r.DistrictName
+			out.Name, out.Region, out.RegionEN = r.Name, r.DistrictName, datasets.DistrictNameEN(r.DistrictName)
 			out.Industry = strings.TrimSpace(r.Industry + " " + datasets.IndustryName(r.Industry))
+			out.IndustryEN = strings.TrimSpace(r.Industry + " " + datasets.IndustryNameEN(r.Industry))
 		}
 	}
 	for _, m := range d.Models {

@@ -3,7 +3,9 @@ package serving
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,9 +115,16 @@ func withoutCode(m map[string]string) map[string]string {
 // field is a value as people read it: a code by its label, an amount in 元 as
 // money (the page formats it in its language).
 func field(col *datasets.Column, v string) lab.RecordField {
-	out := lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: v}
-	for label, c := range col.Codes {
-		if c == v {
+	out := lab.RecordField{NameZh: col.NameZh, NameEn: col.NameEn, Value: v, ValueEn: col.LabelsEn[v]}
+	// Several department labels may map to one value: the first in order, so a
+	// record reads the same every time.
+	for _, label := range slices.Sorted(maps.Keys(col.Codes)) {
+		if c := col.Codes[label]; c == v {
+			// The department's own label in Chinese; in English the platform's
+			// value when it is a word (an enumeration), else its English label.
+			if out.ValueEn == "" && slices.Contains(col.Enum, v) {
+				out.ValueEn = v
+			}
 			out.Value = label
 			return out
 		}

@@ -89,7 +89,7 @@ func (s *Screenings) StartScreening(ctx context.Context, model string, by lab.Pr
 
 var tierColor = map[policy.Tier]string{policy.High: svg.ColorRed, policy.Medium: svg.ColorOrange, policy.Low: svg.ColorGreen}
 
-func convert(j xserving.Job) lab.Screening {
+func (s *Screenings) convert(j xserving.Job) lab.Screening {
 	out := lab.Screening{Job: lab.Job{ID: j.ID, State: lab.JobState(j.State), Done: int64(j.Done), Total: int64(j.Total), Err: j.Error,
 		Started: j.Started, Finished: j.Finished, By: j.Institution}, Model: string(j.Task)}
 	if r := j.Result; r != nil {
@@ -99,8 +99,16 @@ func convert(j xserving.Job) lab.Screening {
 		}
 		for _, row := range r.Rows[:min(TopRows, len(r.Rows))] {
 			rk := lab.Ranked{Rank: row.Rank, Code: row.Company, Name: row.Company, Probability: row.Probability, Tier: row.Tier}
+			if s.dir != nil {
+				if c, ok := s.dir.Company(row.Company); ok {
+					rk.Name = c.Name
+				}
+			}
 			if row.Reasons != "" {
-				rk.Reasons = strings.Split(row.Reasons, "|")
+				for _, id := range strings.Split(row.Reasons, "|") {
+					zh, en := s.reasonSentence(id)
+					rk.ReasonsZH, rk.ReasonsEN = append(rk.ReasonsZH, zh), append(rk.ReasonsEN, en)
+				}
 			}
 			out.Top = append(out.Top, rk)
 		}
@@ -118,7 +126,7 @@ func (s *Screenings) Screening(ctx context.Context, p lab.Principal, id string) 
 	if err != nil {
 		return lab.Screening{}, mapErr(err)
 	}
-	return convert(j), nil
+	return s.convert(j), nil
 }
 
 // Screenings lists the jobs the user may see (those of the user's institution),
@@ -130,7 +138,7 @@ func (s *Screenings) Screenings(ctx context.Context, p lab.Principal) ([]lab.Scr
 	}
 	var out []lab.Screening
 	for _, j := range s.sc.List(ctx, sp) {
-		c := convert(j)
+		c := s.convert(j)
 		c.Top = nil
 		out = append(out, c)
 	}
