@@ -351,8 +351,10 @@ type Version struct {
 	CardZH          string // the card in Chinese, when its maker wrote one
 	CardJSON        bool   // Card is a structured card of another maker, shown as it is
 	// Doc is xinyi train's structured card (training.Card) read as a document.
-	Doc          *CardDoc
-	CardReleased bool // Card is a joint model's released evaluation (training.ReleasedEvaluation.Text, English only)
+	Doc *CardDoc
+	// Released is a joint model's evaluation as released to its bank (its card
+	// holds nothing else).
+	Released *JointEvaluation
 	Evaluation
 }
 

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	"io"
 	"slices"
 	"strconv"
@@ -27,7 +28,6 @@ import (
 	xjoint "github.com/xinyi-platform/xinyi/joint"
 	"github.com/xinyi-platform/xinyi/lab"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
-	"github.com/xinyi-platform/xinyi/training"
 )
 
 // Options configure the adapter.
@@ -252,25 +252,6 @@ func (j *Joint) RegisterJoint(ctx context.Context, p lab.Principal, id, model st
 }
 
 func (j *Joint) view(p lab.Principal, r *run) lab.JointRun {
-	e := r.r.Released
-	out := lab.JointRun{ID: r.id, Sample: r.r.Sample.Ref(), Trees: r.r.Result.Rounds, By: r.by, Started: r.started, Registered: r.reg,
-		Features: len(r.r.Sample.Indicators), Withheld: j.withheld(p, r.r.Sample.Indicators),
-		Eval: lab.JointEvaluation{Split: e.Split, Suppressed: e.Suppressed, Rows: e.Rows, Positives: e.Positives,
-			SuppressedCells: e.SuppressedCells, MinRows: e.Policy.MinCellRows, MinClass: e.Policy.MinCellPositives}}
-	if !e.Suppressed {
-		out.Eval.AUC, out.Eval.KS, out.Eval.Gini = *e.AUC, *e.KS, *e.Gini
-	}
-	out.Eval.Lift, out.Eval.Calibration = cells(e.Lift), cells(e.Calibration)
-	return out
-}
-
-func cells(cs []training.ReleasedCell) []lab.JointCell {
-	out := make([]lab.JointCell, len(cs))
-	for i, c := range cs {
-		out[i] = lab.JointCell{Decile: c.Decile, Suppressed: c.Suppressed, Rows: c.Rows, Positives: c.Positives}
-		if !c.Suppressed {
-			out[i].Rate, out[i].Lift, out[i].MeanScore = *c.Rate, *c.Lift, *c.MeanScore
-		}
-	}
-	return out
+	return lab.JointRun{ID: r.id, Sample: r.r.Sample.Ref(), Trees: r.r.Result.Rounds, By: r.by, Started: r.started, Registered: r.reg,
+		Features: len(r.r.Sample.Indicators), Withheld: j.withheld(p, r.r.Sample.Indicators), Eval: labregistry.ReleasedEvaluation(r.r.Released)}
 }

@@ -196,7 +196,8 @@ func convertVersion(v xregistry.Version) lab.Version {
 		var rel training.ReleasedEvaluation
 		if err := json.Unmarshal(v.ModelCard, &rel); err == nil && rel.Split != "" && rel.Policy.MinCellRows > 0 {
 			// A joint model's card: the evaluation released to its bank.
-			out.Card, out.CardReleased = rel.Text(), true
+			ev := ReleasedEvaluation(&rel)
+			out.Released = &ev
 			for _, cell := range rel.Calibration {
 				if !cell.Suppressed {
 					out.Evaluation.Calibration = append(out.Evaluation.Calibration, svg.CalibrationBin{Predicted: *cell.MeanScore, Observed: *cell.Rate, Count: int64(cell.Rows)})
@@ -572,4 +573,27 @@ func cardDoc(raw []byte) *lab.CardDoc {
 		d.Monotone = append(d.Monotone, lab.CardMonotone{Feature: m.Feature, Direction: int(m.Direction), OK: m.OK, Violations: m.Violations})
 	}
 	return d
+}
+
+// ReleasedEvaluation is e for the console: an evaluation as released to a
+// bank, aggregates only.
+func ReleasedEvaluation(e *training.ReleasedEvaluation) lab.JointEvaluation {
+	out := lab.JointEvaluation{Split: e.Split, Suppressed: e.Suppressed, Rows: e.Rows, Positives: e.Positives,
+		SuppressedCells: e.SuppressedCells, MinRows: e.Policy.MinCellRows, MinClass: e.Policy.MinCellPositives}
+	if !e.Suppressed && e.AUC != nil && e.KS != nil && e.Gini != nil {
+		out.AUC, out.KS, out.Gini = *e.AUC, *e.KS, *e.Gini
+	}
+	out.Lift, out.Calibration = releasedCells(e.Lift), releasedCells(e.Calibration)
+	return out
+}
+
+func releasedCells(cs []training.ReleasedCell) []lab.JointCell {
+	out := make([]lab.JointCell, len(cs))
+	for i, c := range cs {
+		out[i] = lab.JointCell{Decile: c.Decile, Suppressed: c.Suppressed, Rows: c.Rows, Positives: c.Positives}
+		if !c.Suppressed && c.Rate != nil && c.Lift != nil && c.MeanScore != nil {
+			out[i].Rate, out[i].Lift, out[i].MeanScore = *c.Rate, *c.Lift, *c.MeanScore
+		}
+	}
+	return out
 }
