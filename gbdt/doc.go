@@ -36,7 +36,11 @@
 // the default side), and at a categorical split when int(value) is in the bitset.
 // XGBoost's rule float32(x) < t becomes x <= Threshold exactly (see xgbThreshold), so
 // gbdt and leaves take the same path as XGBoost for every input; XGBoost's base_score
-// becomes BaseScore on the margin scale (logit for binary:logistic and reg:logistic).
+// becomes BaseScore on the margin scale (logit for binary:logistic and reg:logistic,
+// log for reg:gamma). Three links turn a margin into a prediction: logistic (Binary),
+// identity (Regression) and exp (Gamma, a log-link model of a positive amount such as
+// a credit limit; its canonical text says objective=gamma, which leaves also maps to
+// exp, so serving gets the amount itself from leaves).
 // Predictions then differ from XGBoost's only by XGBoost's float32 accumulation of
 // the leaf values (measured below 2e-7 relative on the fixtures; tests allow 1e-6).
 package gbdt

@@ -108,8 +108,8 @@ func (m *Model) MarginTerms(row []float64) (margin, magnitude float64, err error
 }
 
 // Predict returns the prediction of one row: the logistic transform of the
-// margin for Binary models (1/(1+exp(-Sigmoid*margin))), the margin itself for
-// Regression models.
+// margin for Binary models (1/(1+exp(-Sigmoid*margin))), exp(margin) for Gamma
+// models, the margin itself for Regression models.
 func (m *Model) Predict(row []float64) (float64, error) {
 	s, err := m.Margin(row)
 	if err != nil {
@@ -120,8 +120,16 @@ func (m *Model) Predict(row []float64) (float64, error) {
 
 // Transform maps a raw margin to the model's prediction scale.
 func (m *Model) Transform(margin float64) float64 {
-	if m.Objective == Binary {
-		return sigmoid(m.Sigmoid * margin)
+	return transform(m.Objective, m.Sigmoid, margin)
+}
+
+// transform is the link of objective obj, shared by Model and Predictor.
+func transform(obj Objective, sig, margin float64) float64 {
+	switch obj {
+	case Binary:
+		return sigmoid(sig * margin)
+	case Gamma:
+		return math.Exp(margin)
 	}
 	return margin
 }

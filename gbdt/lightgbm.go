@@ -270,7 +270,7 @@ func lgbHeader(h *lgbSection, lim Limits) (*Model, int, error) {
 }
 
 // lgbObjective sets Objective and Sigmoid from LightGBM's objective line, e.g.
-// "binary sigmoid:1" or "regression".
+// "binary sigmoid:1", "regression" or "gamma".
 func lgbObjective(m *Model, line string) error {
 	fields := strings.Fields(line)
 	if len(fields) == 0 {
@@ -301,8 +301,15 @@ func lgbObjective(m *Model, line string) error {
 			}
 		}
 		m.Objective = Regression
+	case "gamma":
+		// LightGBM writes the gamma objective without parameters; its prediction
+		// is exp(raw score), as leaves computes it.
+		if len(fields) > 1 {
+			return unsupportedf("LightGBM objective %q: gamma with parameters is not supported", clip(line))
+		}
+		m.Objective = Gamma
 	default:
-		return unsupportedf("LightGBM objective %q (supported: binary, cross_entropy, regression)", clip(line))
+		return unsupportedf("LightGBM objective %q (supported: binary, cross_entropy, regression, gamma)", clip(line))
 	}
 	return nil
 }

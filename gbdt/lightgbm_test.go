@@ -3,10 +3,13 @@ package gbdt
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/dmitryikh/leaves"
 )
 
 const lgbDir = "testdata/lightgbm"
@@ -193,6 +196,7 @@ func TestLightGBMRefusals(t *testing.T) {
 		{"multiclass", string(readFile(t, filepath.Join(lgbDir, "lgmulticlass_header.txt"))), ErrUnsupported, "multiclass"},
 		{"linear tree", strings.Replace(v4, "is_linear=0", "is_linear=1", 1), ErrUnsupported, "linear"},
 		{"poisson", strings.Replace(simple, "objective=binary sigmoid:1", "objective=poisson", 1), ErrUnsupported, "poisson"},
+		{"gamma with parameters", strings.Replace(simple, "objective=binary sigmoid:1", "objective=gamma max_delta_step:1", 1), ErrUnsupported, "gamma with parameters"},
 		{"version v5", strings.Replace(simple, "version=v2", "version=v5", 1), ErrUnsupported, "v5"},
 		{"no version", strings.Replace(simple, "version=v2\n", "", 1), ErrCorrupt, "version"},
 		{"truncated in tree", simple[:strings.Index(simple, "leaf_value")], ErrCorrupt, "inside tree 0"},
@@ -261,5 +265,63 @@ func TestRowLength(t *testing.T) {
 	}
 	if err := p.PredictBatch(make([]float64, 5), make([]float64, 3)); !errors.Is(err, ErrRowLength) {
 		t.Fatalf("batch error %v", err)
+	}
+}
+
+// TestLightGBMGamma reads a LightGBM file whose objective is gamma (log link) and
+// checks its predictions against leaves, which applies exp to such a file: on the
+// file itself, on the canonical text gbdt writes, and through the Predictor.
+func TestLightGBMGamma(t *testing.T) {
+	simple := string(readFile(t, filepath.Join(lgbDir, "model_simple.txt")))
+	text := []byte(strings.Replace(simple, "objective=binary sigmoid:1", "objective=gamma", 1))
+	m := mustParse(t, text)
+	if m.Objective != Gamma {
+		t.Fatalf("objective %q, want %q", m.Objective, Gamma)
+	}
+	canon := canonical(t, m)
+	if !strings.Contains(string(canon), "\nobjective=gamma\n") {
+		t.Fatalf("canonical text has no objective=gamma line:\n%s", canon)
+	}
+	if back := mustParse(t, canon); back.Objective != Gamma {
+		t.Fatalf("canonical text reads back as %q", back.Objective)
+	}
+	fromFile, fromCanon := loadLeaves(t, text, true), loadLeaves(t, canon, true)
+	pr, err := m.Compile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var rows []float64
+	for i := range 200 {
+		row := []float64{math.Round(rng.Float64() * 1000), float64(rng.IntN(6))}
+		if i%7 == 0 {
+			row[i%2] = math.NaN()
+		}
+		mg, err := m.Margin(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := m.Predict(row)
+		if want := math.Exp(mg); got != want {
+			t.Fatalf("row %v: prediction %.17g, exp(margin) %.17g", row, got, want)
+		}
+		for name, lv := range map[string]*leaves.Ensemble{"file": fromFile, "canonical": fromCanon} {
+			if lp := leavesPredict(t, lv, row); !relClose(lp, got, 1e-12, 0) {
+				t.Errorf("row %v: leaves on the %s text %.17g, gbdt %.17g", row, name, lp, got)
+			}
+		}
+		if pp, _ := pr.Predict(row); pp != got {
+			t.Errorf("row %v: Predictor %.17g, Model %.17g", row, pp, got)
+		}
+		rows = append(rows, row...)
+	}
+	batch := make([]float64, 200)
+	if err := pr.PredictBatch(rows, batch); err != nil {
+		t.Fatal(err)
+	}
+	for i := range batch {
+		if want, _ := m.Predict(rows[2*i : 2*i+2]); batch[i] != want {
+			t.Errorf("batch row %d: %.17g, Predict %.17g", i, batch[i], want)
+		}
 	}
 }

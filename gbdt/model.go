@@ -10,6 +10,13 @@ const (
 	// Regression is an identity model: prediction = margin.
 	// LightGBM "regression" (L2), XGBoost "reg:squarederror".
 	Regression Objective = "regression"
+	// Gamma is a log-link model: prediction = exp(margin), so the margin is the
+	// log of the predicted mean and the prediction is always positive. LightGBM
+	// "gamma" and XGBoost "reg:gamma"; the in-platform trainer fits it with the
+	// gamma deviance, whose errors are relative (a heavy-tailed amount such as a
+	// credit limit in yuan). github.com/dmitryikh/leaves applies exp to a
+	// LightGBM model whose objective line is exactly "gamma".
+	Gamma Objective = "gamma"
 )
 
 // MissingType is LightGBM's rule for missing values at a numerical split.

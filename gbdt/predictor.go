@@ -208,12 +208,7 @@ func (p *Predictor) Predict(row []float64) (float64, error) {
 	return p.transform(p.margin(row)), nil
 }
 
-func (p *Predictor) transform(s float64) float64 {
-	if p.objective == Binary {
-		return sigmoid(p.sigmoid * s)
-	}
-	return s
-}
+func (p *Predictor) transform(s float64) float64 { return transform(p.objective, p.sigmoid, s) }
 
 // batchBlock is the number of rows MarginBatch runs through one tree before the
 // next: the tree's nodes stay in cache while the block's rows use it.
@@ -320,7 +315,7 @@ func (p *Predictor) PredictBatch(rows, out []float64) error {
 	if err := p.MarginBatch(rows, out); err != nil {
 		return err
 	}
-	if p.objective == Binary {
+	if p.objective != Regression {
 		for r := range out {
 			out[r] = p.transform(out[r])
 		}

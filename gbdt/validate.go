@@ -6,7 +6,7 @@ import (
 )
 
 // Validate checks the invariants every consumer of a Model relies on:
-//   - the objective is Binary (with Sigmoid > 0) or Regression, BaseScore is finite;
+//   - the objective is Binary (with Sigmoid > 0), Regression or Gamma, BaseScore is finite;
 //   - there is at least one feature, names are non-empty, unique and free of
 //     whitespace and '=' (they become LightGBM's feature_names line);
 //   - Monotone is empty or has one entry in {-1, 0, +1} per feature;
@@ -25,9 +25,9 @@ func (m *Model) Validate() error {
 		if !(m.Sigmoid > 0) || math.IsInf(m.Sigmoid, 0) {
 			return invalidf("binary objective needs a positive finite sigmoid, got %v", m.Sigmoid)
 		}
-	case Regression:
+	case Regression, Gamma:
 	default:
-		return invalidf("objective %q (want %q or %q)", m.Objective, Binary, Regression)
+		return invalidf("objective %q (want %q, %q or %q)", m.Objective, Binary, Regression, Gamma)
 	}
 	if math.IsNaN(m.BaseScore) || math.IsInf(m.BaseScore, 0) {
 		return invalidf("base score %v is not finite", m.BaseScore)

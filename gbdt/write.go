@@ -20,6 +20,8 @@ import (
 //   - a Binary model with Sigmoid != 1 has its leaf values scaled by Sigmoid and
 //     is written as "binary sigmoid:1" (leaves accepts no other sigmoid), so its
 //     raw LightGBM score is Sigmoid times Margin and its probability is unchanged;
+//   - a Gamma model is written as "objective=gamma", which LightGBM and leaves
+//     both turn into exp(raw score);
 //   - numbers are written in the shortest form that parses back to the same
 //     float64, so thresholds keep their exact value;
 //   - leaf_count/internal_count carry Count, leaf_weight/internal_weight carry
@@ -152,9 +154,14 @@ type lgbCanon struct {
 
 func newCanonical(m *Model) *lgbCanon {
 	c := &lgbCanon{m: m, trees: m.Trees, scale: 1, objective: "regression"}
-	if m.Objective == Binary {
+	switch m.Objective {
+	case Binary:
 		c.scale = m.Sigmoid
 		c.objective = "binary sigmoid:1"
+	case Gamma:
+		// Exactly "gamma": leaves maps only the whole line "gamma" (and "poisson",
+		// "tweedie") to exp; LightGBM writes its gamma models so.
+		c.objective = "gamma"
 	}
 	if len(c.trees) == 0 {
 		c.trees = []Tree{{Nodes: []Node{{Leaf: true}}}}

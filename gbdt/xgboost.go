@@ -303,8 +303,15 @@ func xgbObjective(m *Model, name string, baseScore float32) error {
 	case "reg:squarederror", "reg:linear":
 		m.Objective = Regression
 		m.BaseScore = float64(baseScore)
+	case "reg:gamma":
+		if !(baseScore > 0) {
+			return corruptf("XGBoost reg:gamma model has base_score %v, which must be positive", baseScore)
+		}
+		m.Objective = Gamma
+		// XGBoost's GammaRegression::ProbToMargin: std::log of the float32 base_score.
+		m.BaseScore = float64(float32(math.Log(float64(baseScore))))
 	default:
-		return unsupportedf("XGBoost objective %q (supported: binary:logistic, reg:logistic, reg:squarederror)", clip(name))
+		return unsupportedf("XGBoost objective %q (supported: binary:logistic, reg:logistic, reg:squarederror, reg:gamma)", clip(name))
 	}
 	if math.IsNaN(m.BaseScore) || math.IsInf(m.BaseScore, 0) {
 		return corruptf("XGBoost base_score %v gives a non-finite margin", baseScore)
