@@ -13,16 +13,26 @@ import (
 )
 
 // Evaluation holds the metrics of a model on one labelled data set. For a
-// Binary model every field is filled; for a Regression model only Rows and RMSE.
+// Binary model every field but the amount errors is filled; for a Regression or
+// Gamma model (an amount such as a limit in yuan) Rows, RMSE, MdAPE when every
+// label is positive, and RMSELog for Gamma.
 type Evaluation struct {
-	Rows        int        `json:"rows"`
-	Positives   int        `json:"positives,omitempty"`
-	AUC         float64    `json:"auc,omitempty"`
-	Gini        float64    `json:"gini,omitempty"`
-	KS          float64    `json:"ks,omitempty"`
-	LogLoss     float64    `json:"logloss,omitempty"`
-	Brier       float64    `json:"brier,omitempty"`
-	RMSE        float64    `json:"rmse,omitempty"`
+	Rows      int     `json:"rows"`
+	Positives int     `json:"positives,omitempty"`
+	AUC       float64 `json:"auc,omitempty"`
+	Gini      float64 `json:"gini,omitempty"`
+	KS        float64 `json:"ks,omitempty"`
+	LogLoss   float64 `json:"logloss,omitempty"`
+	Brier     float64 `json:"brier,omitempty"`
+	// RMSE is the root mean squared error of the prediction, in the label's unit.
+	RMSE float64 `json:"rmse,omitempty"`
+	// RMSELog is the root mean squared error of log(prediction) against
+	// log(label) (Gamma models): exp(RMSELog) is the typical factor by which a
+	// prediction misses.
+	RMSELog *float64 `json:"rmse_log,omitempty"`
+	// MdAPE is the median over rows of |prediction - label| / label, a share
+	// (0.2 is 20%); nil when a label is 0 or less.
+	MdAPE       *float64   `json:"mdape,omitempty"`
 	Calibration []Decile   `json:"calibration,omitempty"`
 	Lift        []Decile   `json:"lift,omitempty"`
 	Confusion   *Confusion `json:"confusion,omitempty"`
@@ -51,11 +61,7 @@ func Evaluate(m *gbdt.Model, d *Dataset, opts EvalOptions) (*Evaluation, error) 
 	}
 	ev := &Evaluation{Rows: d.Rows()}
 	if m.Objective != gbdt.Binary {
-		var s float64
-		for i, v := range mg {
-			s += (v - d.Label[i]) * (v - d.Label[i])
-		}
-		ev.RMSE = math.Sqrt(s / float64(len(mg)))
+		amountErrors(ev, m, mg, d.Label)
 		return ev, nil
 	}
 	prob := make([]float64, len(mg))
@@ -87,6 +93,38 @@ func Evaluate(m *gbdt.Model, d *Dataset, opts EvalOptions) (*Evaluation, error) 
 		}
 	}
 	return ev, nil
+}
+
+// amountErrors fills the errors of a regression or gamma model from its margins.
+func amountErrors(ev *Evaluation, m *gbdt.Model, mg, y []float64) {
+	var sq, sqLog float64
+	ape := make([]float64, 0, len(y))
+	for i, v := range mg {
+		pred := m.Transform(v)
+		sq += (pred - y[i]) * (pred - y[i])
+		if y[i] > 0 {
+			ape = append(ape, math.Abs(pred-y[i])/y[i])
+			if m.Objective == gbdt.Gamma {
+				d := v - math.Log(y[i])
+				sqLog += d * d
+			}
+		}
+	}
+	n := float64(len(y))
+	ev.RMSE = math.Sqrt(sq / n)
+	if len(ape) < len(y) {
+		return // a label of 0 or less: relative errors are not defined
+	}
+	slices.Sort(ape)
+	md := ape[len(ape)/2]
+	if len(ape)%2 == 0 {
+		md = (ape[len(ape)/2-1] + md) / 2
+	}
+	ev.MdAPE = &md
+	if m.Objective == gbdt.Gamma {
+		r := math.Sqrt(sqLog / n)
+		ev.RMSELog = &r
+	}
 }
 
 // MarshalJSON writes the undefined ratios (NaN) as null.
@@ -321,6 +359,28 @@ func NewCard(in CardInput) (*Card, error) {
 	return c, nil
 }
 
+func pctOrDash(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", 100**v)
+}
+
+func numOrDash(v *float64, format string) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf(format, *v)
+}
+
+// factorOrDash is exp(RMSE of log) as "×1.52".
+func factorOrDash(v *float64) string {
+	if v == nil {
+		return "–"
+	}
+	return fmt.Sprintf("×%.2f", math.Exp(*v))
+}
+
 // WriteJSON writes the card as indented JSON.
 func (c *Card) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -396,10 +456,10 @@ func (c *Card) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	} else {
-		p("| set | rows | RMSE |\n| --- | ---: | ---: |\n")
+		p("| set | rows | RMSE (label unit) | median abs. error | RMSE of log | typical factor |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, s := range sets {
 			if e := c.Metrics[s]; e != nil {
-				p("| %s | %d | %.5f |\n", s, e.Rows, e.RMSE)
+				p("| %s | %d | %.6g | %s | %s | %s |\n", s, e.Rows, e.RMSE, pctOrDash(e.MdAPE), numOrDash(e.RMSELog, "%.4f"), factorOrDash(e.RMSELog))
 			}
 		}
 	}

@@ -54,6 +54,9 @@ func (d *Dataset) Validate(obj gbdt.Objective) error {
 		if obj == gbdt.Binary && y != 0 && y != 1 {
 			return fmt.Errorf("%w: label of row %d is %v, the binary objective needs 0 or 1", ErrInvalidData, i, y)
 		}
+		if obj == gbdt.Gamma && !(y > 0) {
+			return fmt.Errorf("%w: label of row %d is %v, the gamma objective (log link) needs a positive value", ErrInvalidData, i, y)
+		}
 	}
 	return nil
 }

@@ -17,7 +17,17 @@
 // parameters and the seed (not on the number of threads). Models leave as
 // gbdt.Model values and so as canonical LightGBM text.
 //
-// Evaluation covers AUC (ties counted one half; ranked with a radix sort, so
+// Objectives: binary log loss (default and violation), L2, and gamma with a log
+// link for positive amounts such as the pre-credit limit in yuan: the margin is
+// the log of the prediction (gradient 1 - y·exp(-f), hessian y·exp(-f), start
+// log(mean y)), errors count relative to the label so the few largest limits do
+// not decide the fit, and the model file says objective=gamma, so LightGBM and
+// leaves return yuan. A label of 0 or less is refused with its row named; a
+// limit sample leaves such rows out (LoadSample, Sample.LeftOut). A limit model is
+// evaluated in relative terms: RMSE of log, median absolute percentage error, and
+// RMSE in yuan.
+//
+// Evaluation of a risk model covers AUC (ties counted one half; ranked with a radix sort, so
 // that the per-round metric of a large training or validation set stays
 // cheap), Gini, KS, log loss, Brier, calibration and lift by decile, PSI and
 // confusion at a cut-off; a Card bundles data, parameters, metrics,

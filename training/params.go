@@ -14,7 +14,8 @@ var (
 	// ErrInvalidParams reports a training parameter outside its allowed range.
 	ErrInvalidParams = errors.New("training: invalid parameters")
 	// ErrInvalidData reports a data set that cannot be trained or evaluated on:
-	// ragged columns, a label that is not 0/1 for a binary objective, no rows.
+	// ragged columns, a label that is not 0/1 for a binary objective or not
+	// positive for the gamma objective, no rows.
 	ErrInvalidData = errors.New("training: invalid data")
 )
 
@@ -23,12 +24,19 @@ const (
 	MetricAUC     = "auc"
 	MetricLogLoss = "logloss"
 	MetricL2      = "l2"
+	// MetricRMSELog is the root mean squared error of log(label) by the log of
+	// the prediction, the margin of a Gamma model: exp of it is the typical
+	// factor between prediction and label (0.1 is about ±10%). Gamma only.
+	MetricRMSELog = "rmse_log"
 )
 
 // Params configures Train. Start from DefaultParams and change what you need;
 // the zero value is not valid.
 type Params struct {
-	// Objective is gbdt.Binary (log loss, labels 0/1) or gbdt.Regression (L2).
+	// Objective is gbdt.Binary (log loss, labels 0/1), gbdt.Regression (L2) or
+	// gbdt.Gamma (gamma deviance with a log link, labels > 0: the margin is the
+	// log of the prediction, errors count relative to the label, so a
+	// heavy-tailed amount is not fitted for its largest values alone).
 	// Default gbdt.Binary.
 	Objective gbdt.Objective
 	// NumRounds is the number of boosting rounds (trees). Default 100.
@@ -91,8 +99,9 @@ type Params struct {
 	// improved for this many rounds, and keeps the best round's trees. 0 turns
 	// early stopping off. It needs a validation set.
 	EarlyStoppingRounds int
-	// Metric is the validation metric: "auc", "logloss" or "l2". Default "auc"
-	// for Binary and "l2" for Regression.
+	// Metric is the validation metric: "auc", "logloss", "l2" (of the
+	// prediction) or "rmse_log". Default "auc" for Binary, "l2" for Regression
+	// and "rmse_log" for Gamma.
 	Metric string
 	// Threads is the number of goroutines used for histograms and split search.
 	// Default runtime.GOMAXPROCS(0). The model does not depend on it.
@@ -102,8 +111,9 @@ type Params struct {
 	Seed uint64
 	// BaseScore, when set, is the prediction every row starts from, on the
 	// prediction scale (a probability in (0, 1) for Binary, a value for
-	// Regression), as XGBoost's base_score. Nil starts from the weighted training
-	// label mean, as LightGBM does. Default nil.
+	// Regression, a positive value for Gamma), as XGBoost's base_score. Nil
+	// starts from the weighted training label mean (for Gamma the log of the
+	// mean), as LightGBM does. Default nil.
 	BaseScore *float64
 	// Progress, when set, is called after every round with that round's
 	// metrics. The training metric is computed only when Progress is set.
@@ -152,21 +162,24 @@ func (p *Params) validate(nfeat int) error {
 		return fmt.Errorf("%w: %s", ErrInvalidParams, fmt.Sprintf(format, a...))
 	}
 	switch p.Objective {
-	case gbdt.Binary, gbdt.Regression:
+	case gbdt.Binary, gbdt.Regression, gbdt.Gamma:
 	default:
-		return bad("objective %q (want %q or %q)", p.Objective, gbdt.Binary, gbdt.Regression)
+		return bad("objective %q (want %q, %q or %q)", p.Objective, gbdt.Binary, gbdt.Regression, gbdt.Gamma)
 	}
 	if p.Metric == "" {
-		if p.Objective == gbdt.Binary {
+		switch p.Objective {
+		case gbdt.Binary:
 			p.Metric = MetricAUC
-		} else {
+		case gbdt.Gamma:
+			p.Metric = MetricRMSELog
+		default:
 			p.Metric = MetricL2
 		}
 	}
 	if p.BaseScore != nil {
 		b := *p.BaseScore
-		if math.IsNaN(b) || math.IsInf(b, 0) || (p.Objective == gbdt.Binary && (b <= 0 || b >= 1)) {
-			return bad("base score %v (want a finite value, in (0, 1) for the binary objective)", b)
+		if math.IsNaN(b) || math.IsInf(b, 0) || (p.Objective == gbdt.Binary && (b <= 0 || b >= 1)) || (p.Objective == gbdt.Gamma && b <= 0) {
+			return bad("base score %v (want a finite value, in (0, 1) for the binary objective, > 0 for gamma)", b)
 		}
 	}
 	switch p.Metric {
@@ -174,9 +187,13 @@ func (p *Params) validate(nfeat int) error {
 		if p.Objective != gbdt.Binary {
 			return bad("metric %q needs the binary objective", p.Metric)
 		}
+	case MetricRMSELog:
+		if p.Objective != gbdt.Gamma {
+			return bad("metric %q needs the gamma objective", p.Metric)
+		}
 	case MetricL2:
 	default:
-		return bad("metric %q (want auc, logloss or l2)", p.Metric)
+		return bad("metric %q (want auc, logloss, l2 or rmse_log)", p.Metric)
 	}
 	if p.Threads == 0 {
 		p.Threads = runtime.GOMAXPROCS(0)

@@ -22,6 +22,11 @@ type SampleOptions struct {
 	// NoMonotone leaves Sample.Monotone nil (no constraints). Default false: the
 	// catalog's directions become constraints (see features.SampleMonotone).
 	NoMonotone bool
+	// Objective overrides the objective that follows the label: gbdt.Regression
+	// trains a limit model with L2 on yuan, as before the gamma objective, for
+	// comparison. It must fit the label (binary for a binary label, regression
+	// or gamma for an amount). Default "": follow the label.
+	Objective gbdt.Objective
 }
 
 // Sample is a point-in-time sample of the feature store ready for training: the
@@ -30,8 +35,14 @@ type Sample struct {
 	Manifest *features.SampleManifest
 	// Train always has rows; Valid and Test are nil when their split is empty.
 	Train, Valid, Test *Dataset
-	// Objective follows the label: binary for default and violation, regression for limit.
+	// Objective follows the label: binary for default and violation, gamma (log
+	// link, the prediction in yuan) for limit.
 	Objective gbdt.Objective
+	// LeftOut counts, per split, the rows a gamma objective cannot take: a limit
+	// of 0 is a refusal of credit, which the PD model and the decision policy
+	// decide (rating D, red), not the limit model; the limit model learns the
+	// size of a limit granted. Nil when no row was left out.
+	LeftOut map[string]int
 	// Monotone holds one constraint per indicator (nil with NoMonotone).
 	Monotone []int8
 }
@@ -54,7 +65,15 @@ func LoadSample(ctx context.Context, store blob.Store, ref string, opts SampleOp
 	}
 	s := &Sample{Manifest: m, Objective: gbdt.Binary}
 	if m.Label.Regression {
-		s.Objective = gbdt.Regression
+		s.Objective = gbdt.Gamma
+	}
+	switch o := opts.Objective; {
+	case o == "" || o == s.Objective:
+	case m.Label.Regression && o == gbdt.Regression:
+		s.Objective = o
+	default:
+		return nil, fmt.Errorf("%w: objective %s does not fit label %s of sample %s, which needs %s",
+			ErrInvalidParams, o, m.Label.Name, m.Ref(), s.Objective)
 	}
 	if !opts.NoMonotone {
 		if s.Monotone, err = features.SampleMonotone(opts.Catalog, m); err != nil {
@@ -76,6 +95,21 @@ func LoadSample(ctx context.Context, store blob.Store, ref string, opts SampleOp
 		rec.Release()
 		if err != nil {
 			return nil, fmt.Errorf("sample %s split %s: %w", m.Ref(), sp.name, err)
+		}
+		if s.Objective == gbdt.Gamma {
+			keep := make([]int, 0, d.Rows())
+			for i, y := range d.Label {
+				if y > 0 {
+					keep = append(keep, i)
+				}
+			}
+			if out := d.Rows() - len(keep); out > 0 {
+				if s.LeftOut == nil {
+					s.LeftOut = map[string]int{}
+				}
+				s.LeftOut[sp.name] = out
+				d = d.Subset(keep)
+			}
 		}
 		if d.Rows() > 0 {
 			*sp.dst = d
@@ -114,6 +148,10 @@ func (s *Sample) LabelNote() string {
 	if m.Label.Exposure != "" {
 		population += "; only companies with " + m.Label.Exposure + " > 0"
 	}
+	if n := s.LeftOut["train"] + s.LeftOut["valid"] + s.LeftOut["test"]; n > 0 {
+		population += fmt.Sprintf("; %d rows with a %s of 0 or less left out (a refusal, which the PD model and the policy decide; %s learns the size of a %s granted)",
+			n, m.Label.Kind, s.Objective, m.Label.Kind)
+	}
 	if m.Population == features.PopulationLabelFile {
 		population += "; the rows of a label file, each company as of the newest snapshot on or before its observation date"
 	}
@@ -123,8 +161,10 @@ func (s *Sample) LabelNote() string {
 
 // CardMetrics returns the headline figures of a card for a registry: those of the
 // valid and test splits, named valid_auc, test_auc, test_ks, test_gini, test_logloss
-// (binary) or valid_rmse, test_rmse (regression). Figures that are not finite (the
-// AUC of a split with one class) are left out.
+// (binary) or valid_rmse, test_rmse (in the label's unit), valid_mdape, test_mdape
+// (median absolute percentage error, a share) and, for gamma, valid_rmse_log,
+// test_rmse_log (regression). Figures that are not defined or not finite (the AUC
+// of a split with one class) are left out.
 func CardMetrics(c *Card) map[string]float64 {
 	out := map[string]float64{}
 	if c == nil {
@@ -139,6 +179,12 @@ func CardMetrics(c *Card) map[string]float64 {
 			out[split+"_auc"], out[split+"_ks"], out[split+"_gini"], out[split+"_logloss"] = e.AUC, e.KS, e.Gini, e.LogLoss
 		} else {
 			out[split+"_rmse"] = e.RMSE
+			if e.RMSELog != nil {
+				out[split+"_rmse_log"] = *e.RMSELog
+			}
+			if e.MdAPE != nil {
+				out[split+"_mdape"] = *e.MdAPE
+			}
 		}
 	}
 	for k, v := range out {

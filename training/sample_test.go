@@ -3,11 +3,16 @@ package training_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow/go/v15/arrow/array"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
@@ -102,7 +107,7 @@ func TestLoadSample(t *testing.T) {
 		monotone  []int8 // for ids
 	}{
 		{"pd-q", gbdt.Binary, "pd", []int8{-1, +1, 0}},
-		{"lim-q/v1", gbdt.Regression, "limit", []int8{+1, -1, 0}},
+		{"lim-q/v1", gbdt.Gamma, "limit", []int8{+1, -1, 0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ref, func(t *testing.T) {
@@ -130,8 +135,34 @@ func TestLoadSample(t *testing.T) {
 				if sp.d == nil {
 					t.Fatalf("split %s not loaded (manifest: %d rows)", sp.name, want.Rows)
 				}
-				if int64(sp.d.Rows()) != want.Rows || !slices.Equal(sp.d.Features, m.Indicators) {
-					t.Errorf("split %s: %d rows of %d features, manifest %d rows of %d", sp.name, sp.d.Rows(), len(sp.d.Features), want.Rows, len(m.Indicators))
+				// A gamma sample leaves out the rows whose limit is 0 (a refusal),
+				// counted here from the split file itself.
+				var nonPositive int64
+				if s.Objective == gbdt.Gamma {
+					rec, err := features.ReadSampleSplit(ctx, store, m, sp.name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, y := range rec.Column(int(rec.NumCols()) - 1).(*array.Float64).Float64Values() {
+						if y <= 0 {
+							nonPositive++
+						}
+					}
+					rec.Release()
+					if nonPositive == 0 {
+						t.Errorf("split %s has no limit of 0: the test shows nothing", sp.name)
+					}
+					for i, y := range sp.d.Label {
+						if y <= 0 {
+							t.Fatalf("split %s row %d has label %v", sp.name, i, y)
+						}
+					}
+				}
+				if int64(s.LeftOut[sp.name]) != nonPositive {
+					t.Errorf("split %s: %d rows left out, %d limits of 0 or less in the file", sp.name, s.LeftOut[sp.name], nonPositive)
+				}
+				if int64(sp.d.Rows()) != want.Rows-nonPositive || !slices.Equal(sp.d.Features, m.Indicators) {
+					t.Errorf("split %s: %d rows of %d features, manifest %d rows (%d left out) of %d", sp.name, sp.d.Rows(), len(sp.d.Features), want.Rows, nonPositive, len(m.Indicators))
 				}
 				if s.Objective == gbdt.Binary {
 					var pos int64
@@ -147,6 +178,19 @@ func TestLoadSample(t *testing.T) {
 			}
 		})
 	}
+	t.Run("limit with L2", func(t *testing.T) {
+		s, err := training.LoadSample(ctx, store, "lim-q", training.SampleOptions{Objective: gbdt.Regression})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Objective != gbdt.Regression || s.LeftOut != nil || int64(s.Train.Rows()) != s.Manifest.Splits["train"].Rows {
+			t.Errorf("objective %s, left out %v, %d train rows of %d", s.Objective, s.LeftOut, s.Train.Rows(), s.Manifest.Splits["train"].Rows)
+		}
+		if _, err := training.LoadSample(ctx, store, "lim-q", training.SampleOptions{Objective: gbdt.Binary}); !errors.Is(err, training.ErrInvalidParams) ||
+			!strings.Contains(err.Error(), "objective binary does not fit label limit of sample lim-q/v1, which needs gamma") {
+			t.Errorf("binary objective on a limit sample: err %v", err)
+		}
+	})
 	t.Run("no monotone", func(t *testing.T) {
 		s, err := training.LoadSample(ctx, store, "pd-q", training.SampleOptions{NoMonotone: true})
 		if err != nil {
@@ -218,6 +262,64 @@ func TestTrainSample(t *testing.T) {
 		"snapshots 2023-09-30..2024-12-31 of pd/v1, built as of 2025-12-31"
 	if got := s.LabelNote(); got != wantNote {
 		t.Errorf("note = %q, want %q", got, wantNote)
+	}
+}
+
+// TestTrainLimitSample trains the limit model on a sample of the feature store
+// with the objective that follows its label (gamma): the card and the registry's
+// figures say how far the limits are off in relative terms, and the lineage note
+// says which rows were left out.
+func TestTrainLimitSample(t *testing.T) {
+	ctx := context.Background()
+	store := sampleUniverse(t)
+	s, err := training.LoadSample(ctx, store, "lim-q", training.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := training.DefaultParams()
+	p.Objective, p.Monotone, p.NumRounds, p.EarlyStoppingRounds, p.Threads = s.Objective, s.Monotone, 40, 10, 2
+	model, res, err := training.Train(ctx, s.Train, s.Valid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if model.Objective != gbdt.Gamma || res.Metric != training.MetricRMSELog {
+		t.Fatalf("objective %s metric %s, want gamma and rmse_log", model.Objective, res.Metric)
+	}
+	card, err := training.NewCard(training.CardInput{Name: "lim-store", DataName: s.DataName(), Target: s.Manifest.Label.Name,
+		Model: model, Result: res, Train: s.Train, Valid: s.Valid, Test: s.Test, MonotoneRows: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := training.CardMetrics(card)
+	for _, split := range []string{"valid", "test"} {
+		e := card.Metrics[split]
+		if e.RMSELog == nil || e.MdAPE == nil {
+			t.Fatalf("%s: rmse_log %v mdape %v", split, e.RMSELog, e.MdAPE)
+		}
+		want := map[string]float64{split + "_rmse": e.RMSE, split + "_rmse_log": *e.RMSELog, split + "_mdape": *e.MdAPE}
+		for k, v := range want {
+			if got, ok := metrics[k]; !ok || got != v {
+				t.Errorf("metric %s = %v (%v), want the card's %v", k, got, ok, v)
+			}
+		}
+	}
+	if len(metrics) != 6 {
+		t.Errorf("metrics = %v, want rmse, rmse_log and mdape of valid and test", metrics)
+	}
+	if best := *card.Training.BestValid; math.Abs(best-*card.Metrics["valid"].RMSELog) > 1e-12 {
+		// The validation metric of training is the card's RMSE of log on valid.
+		t.Errorf("best validation rmse_log %v, card's %v", best, *card.Metrics["valid"].RMSELog)
+	}
+	var md strings.Builder
+	if err := card.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "Objective `gamma`") || !strings.Contains(md.String(), "| RMSE of log | typical factor |") {
+		t.Errorf("card:\n%s", md.String())
+	}
+	left := s.LeftOut["train"] + s.LeftOut["valid"] + s.LeftOut["test"]
+	if note := s.LabelNote(); left == 0 || !strings.Contains(note, fmt.Sprintf("; %d rows with a limit of 0 or less left out (a refusal, which the PD model and the policy decide; gamma learns the size of a limit granted)", left)) {
+		t.Errorf("note = %q (%d left out)", note, left)
 	}
 }
 

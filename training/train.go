@@ -105,9 +105,12 @@ func Train(ctx context.Context, train *Dataset, valid *Dataset, params Params) (
 	if p.BaseScore != nil {
 		init = *p.BaseScore
 	}
-	if p.Objective == gbdt.Binary {
+	switch p.Objective {
+	case gbdt.Binary:
 		pm := min(max(init, 1e-15), 1-1e-15)
 		init = math.Log(pm / (1 - pm))
+	case gbdt.Gamma:
+		init = math.Log(init) // labels and BaseScore are > 0 (checked)
 	}
 	score := make([]float64, n)
 	for i := range score {
@@ -261,12 +264,15 @@ func (gr *grower) gradients(score, y []float64) {
 		gr.gh = make([]gradPair, len(score))
 	}
 	gh := gr.gh
-	binary := gr.p.Objective == gbdt.Binary
+	obj := gr.p.Objective
 	spw := gr.p.ScalePosWeight
 	parallelChunks(len(score), gr.p.Threads, 16384, func(lo, hi int) {
-		if binary {
+		switch obj {
+		case gbdt.Binary:
 			logLossGradients(gh[lo:hi], score[lo:hi], y[lo:hi], spw)
-		} else {
+		case gbdt.Gamma:
+			gammaGradients(gh[lo:hi], score[lo:hi], y[lo:hi])
+		default:
 			l2Gradients(gh[lo:hi], score[lo:hi], y[lo:hi])
 		}
 	})
@@ -297,6 +303,22 @@ func l2Gradients(gh []gradPair, score, y []float64) {
 	}
 }
 
+// gammaGradients fills gh with the gradient 1 - y·exp(-f) and hessian
+// y·exp(-f) of the gamma deviance with a log link at margin f (the negative
+// log-likelihood y·exp(-f) + f up to terms free of f, as LightGBM's and
+// XGBoost's gamma objectives). Labels are > 0 (checked).
+func gammaGradients(gh []gradPair, score, y []float64) {
+	score, y = score[:len(gh)], y[:len(gh)]
+	for i := range gh {
+		r := y[i] * math.Exp(-score[i])
+		h := r
+		if h < 1e-16 {
+			h = 1e-16
+		}
+		gh[i] = gradPair{1 - r, h}
+	}
+}
+
 // evalMetric computes a metric from labels and margins.
 // AUC's inputs were checked (labels 0/1, both classes, no NaN margins from
 // finite data), so sc ranks them directly.
@@ -310,12 +332,23 @@ func evalMetric(sc *aucScratch, threads int, metric string, obj gbdt.Objective, 
 			s += logLossOne(y[i], sigmoid(m))
 		}
 		return s / float64(len(y))
+	case MetricRMSELog:
+		// Gamma only: the margin is the log of the prediction; labels are > 0.
+		var s float64
+		for i, m := range margin {
+			d := m - math.Log(y[i])
+			s += d * d
+		}
+		return math.Sqrt(s / float64(len(y)))
 	default:
 		var s float64
 		for i, m := range margin {
 			pred := m
-			if obj == gbdt.Binary {
+			switch obj {
+			case gbdt.Binary:
 				pred = sigmoid(m)
+			case gbdt.Gamma:
+				pred = math.Exp(m)
 			}
 			d := pred - y[i]
 			s += d * d
