@@ -58,6 +58,30 @@ func TestParityGate(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// XGBoost's float32 amounts of a gamma (log-link) model at the default;
+		// amounts 1% off (0.01 in margin), or not positive, are refused.
+		up = xgbUpload(t, "reg_gamma.json", "reg_gamma")
+		up.FeatureSet = "gmsc-debt"
+		v, err = e.reg.Register(ctx, e.alice, "limit", up)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Objective != "gamma" || !v.Parity.Passed || !(v.Parity.MaxAbsDiff < 1e-4) {
+			t.Fatalf("gamma version objective %q parity %+v", v.Objective, v.Parity)
+		}
+		t.Logf("reg_gamma: %d rows, largest margin difference %.3g", v.Parity.Rows, v.Parity.MaxAbsDiff)
+		for name, edit := range map[string]func(float64) float64{"1% off": func(a float64) float64 { return a * 1.01 }, "zero": func(float64) float64 { return 0 }} {
+			up := xgbUpload(t, "reg_gamma.json", "reg_gamma")
+			up.FeatureSet = "gmsc-debt"
+			for i := range up.Parity.Expected {
+				up.Parity.Expected[i] = edit(up.Parity.Expected[i])
+			}
+			var pe *registry.ParityError
+			if _, err := e.reg.Register(ctx, e.alice, "limit", up); !errors.As(err, &pe) || pe.Report.Failures != pe.Report.Rows {
+				t.Fatalf("gamma amounts %s: %v, want every row to fail", name, err)
+			}
+		}
+
 		// 0.02 off in probability is refused, at any requested tolerance.
 		for _, tol := range []float64{0, 1e-4, 1} {
 			up := xgbUpload(t, "binary_depthwise.json", "binary_depthwise")

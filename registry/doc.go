@@ -9,10 +9,10 @@
 //     it at models/sha256/<digest of the upload>; both are content-addressed.
 //   - Nothing is stored for an upload that fails validation: size limit, parse
 //     (gbdt.Parse), the objective the task needs (pd and violation: binary; limit:
-//     regression), the binding of the model's columns to the bound feature-set
+//     gamma, the trainer's log link, or regression), the binding of the model's columns to the bound feature-set
 //     version by name, and, when the uploader sends golden rows with their own
 //     tool's predictions, parity, checked on the canonical artifact that serving
-//     loads.
+//     loads (a gamma model's predictions are amounts, compared as their logs).
 //   - A model binds by name and keeps its own column order. Each column of the file
 //     names a feature of the set (a subset, in any order, each once; names not in
 //     the set and repeated names are named in the error). A file without feature

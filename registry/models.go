@@ -52,7 +52,7 @@ func (r *Registry) newModel(ctx context.Context, p access.Principal, nm NewModel
 	if err := checkModelName(nm.Name); err != nil {
 		return Model{}, err
 	}
-	if _, err := nm.Task.Objective(); err != nil {
+	if _, err := nm.Task.Objectives(); err != nil {
 		return Model{}, err
 	}
 	if len(nm.Description) > 4000 {

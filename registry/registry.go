@@ -48,22 +48,25 @@ var (
 // Task is what a model predicts.
 type Task string
 
-// Tasks and the objective each needs.
+// Tasks and the objectives each takes.
 const (
 	TaskPD        Task = "pd"        // probability of default: binary
 	TaskViolation Task = "violation" // probability of a violation: binary
-	TaskLimit     Task = "limit"     // pre-credit limit: regression
+	TaskLimit     Task = "limit"     // pre-credit limit in yuan: gamma (log link) or regression
 )
 
-// Objective returns the gbdt objective a model of task t must have.
-func (t Task) Objective() (gbdt.Objective, error) {
+// Objectives returns the gbdt objectives a model of task t may have, the one the
+// trainer uses first. A limit model predicts yuan either way: a gamma model (the
+// trainer's, LightGBM gamma, XGBoost reg:gamma) through exp of its margin, a
+// regression model (L2, as uploaded from elsewhere) directly.
+func (t Task) Objectives() ([]gbdt.Objective, error) {
 	switch t {
 	case TaskPD, TaskViolation:
-		return gbdt.Binary, nil
+		return []gbdt.Objective{gbdt.Binary}, nil
 	case TaskLimit:
-		return gbdt.Regression, nil
+		return []gbdt.Objective{gbdt.Gamma, gbdt.Regression}, nil
 	}
-	return "", fmt.Errorf("%w: unknown task %q (want pd, violation or limit)", ErrInvalid, t)
+	return nil, fmt.Errorf("%w: unknown task %q (want pd, violation or limit)", ErrInvalid, t)
 }
 
 // Model is a registered model.

@@ -78,7 +78,7 @@ func (up Upload) columns() []string {
 type ParityInput struct {
 	Rows     [][]*float64 `json:"rows"`
 	Expected []float64    `json:"expected"`
-	Output   string       `json:"output,omitempty"` // "prediction" (default; probability for binary) or "margin"
+	Output   string       `json:"output,omitempty"` // "prediction" (default; probability for binary, yuan for gamma) or "margin"
 	// Tolerance and ToleranceRel are the absolute and relative tolerances on the
 	// margin scale; zero means the platform maximum.
 	Tolerance    float64 `json:"tolerance,omitempty"`
@@ -343,7 +343,7 @@ func (r *Registry) validate(ctx context.Context, p *access.Principal, task Task,
 	if up.FeatureSet == "" || up.FeatureSetVersion < 0 {
 		return nil, fmt.Errorf("%w: feature_set is required and feature_set_version must be >= 1 (or 0 for the latest)", ErrInvalid)
 	}
-	wantObjective, err := task.Objective()
+	wantObjectives, err := task.Objectives()
 	if err != nil {
 		return nil, err
 	}
@@ -351,8 +351,8 @@ func (r *Registry) validate(ctx context.Context, p *access.Principal, task Task,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrValidation, err)
 	}
-	if model.Objective != wantObjective {
-		return nil, fmt.Errorf("%w: a %s model needs objective %s, the file has %s", ErrValidation, task, wantObjective, model.Objective)
+	if !slices.Contains(wantObjectives, model.Objective) {
+		return nil, fmt.Errorf("%w: a %s model needs objective %s, the file has %s", ErrValidation, task, objectiveList(wantObjectives), model.Objective)
 	}
 	def, err := r.resolveSet(ctx, p, up.SetRef())
 	ref, set := def.Ref(), def.Columns()
@@ -505,6 +505,15 @@ func matchFeatures(names, set []string, ref features.SetRef) ([]int, error) {
 	return nil, fmt.Errorf("%w: model columns do not bind to feature set %s: %s", ErrValidation, ref, strings.Join(parts, "; "))
 }
 
+// objectiveList is "binary" or "gamma or regression".
+func objectiveList(objs []gbdt.Objective) string {
+	s := make([]string, len(objs))
+	for i, o := range objs {
+		s[i] = string(o)
+	}
+	return strings.Join(s, " or ")
+}
+
 func listNames(ns []string) string {
 	if len(ns) > 10 {
 		return fmt.Sprintf("%q and %d more", ns[:10], len(ns)-10)
@@ -553,6 +562,7 @@ func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, err
 		}
 	}
 	probabilities := output == "prediction" && m.Objective == gbdt.Binary
+	amounts := output == "prediction" && m.Objective == gbdt.Gamma
 	rep := ParityReport{Rows: len(in.Rows), Output: output, Compared: "margin", Tolerance: tol, ToleranceRel: rel,
 		MaxTolerance: &ParityTolerance{Abs: limit.Abs, Rel: limit.Rel}, CheckedOn: "canonical"}
 	row := make([]float64, m.NumFeatures())
@@ -577,6 +587,8 @@ func (r *Registry) checkParity(m *gbdt.Model, in ParityInput) (ParityReport, err
 		switch {
 		case probabilities:
 			diff, ok = probabilityParity(got, want, tol, rel*scale)
+		case amounts:
+			diff, ok = amountParity(got, want, tol, rel*scale)
 		default:
 			diff = math.Abs(got - want)
 			ok = diff <= tol+rel*max(scale, math.Abs(want))
@@ -623,6 +635,19 @@ func probabilityParity(got, p, tol, relAbs float64) (float64, bool) {
 	want := math.Log(p) - math.Log1p(-p)
 	diff := math.Abs(got - want)
 	return diff, diff <= tol+relAbs+slack/(p*(1-p))
+}
+
+// amountParity compares margin got of a gamma (log-link) model with an expected
+// prediction a > 0 on the margin scale: the difference is |got - log(a)| and the
+// allowance tol + relAbs plus what probSlack float32 ulps of a are worth in margin
+// (a predictor that sums in float32 and writes float32 amounts, as XGBoost). An
+// amount of 0 or less, or not finite, is no gamma prediction: it fails.
+func amountParity(got, a, tol, relAbs float64) (float64, bool) {
+	if !(a > 0) || math.IsInf(a, 0) {
+		return math.Inf(1), false
+	}
+	diff := math.Abs(got - math.Log(a))
+	return diff, diff <= tol+relAbs+probSlack*ulp32(a)/a
 }
 
 // ulp32 is the gap between float32(x) and the next float32 above it.
