@@ -23,7 +23,8 @@ const (
 	TaskPD Task = "pd"
 	// TaskViolation is the violation / dishonesty probability model (binary).
 	TaskViolation Task = "violation"
-	// TaskLimit is the pre-credit limit model (regression, CNY).
+	// TaskLimit is the pre-credit limit model, predicting CNY: gamma (log link,
+	// the trainer's) or a regression.
 	TaskLimit Task = "limit"
 )
 
@@ -190,8 +191,10 @@ func LoadScorer(text []byte, ref ModelRef, set FeatureSet) (*Scorer, error) {
 			return nil, fmt.Errorf("%w: %s model %s must be binary, has objective %q", ErrInvalidModel, ref.Task, ref, model.Objective)
 		}
 	case TaskLimit:
-		if model.Objective != gbdt.Regression {
-			return nil, fmt.Errorf("%w: limit model %s must be a regression, has objective %q", ErrInvalidModel, ref, model.Objective)
+		// Yuan either way: leaves applies exp to a gamma (log-link) model's
+		// margin, and a regression's margin is the amount itself.
+		if model.Objective != gbdt.Gamma && model.Objective != gbdt.Regression {
+			return nil, fmt.Errorf("%w: limit model %s must be gamma or a regression, has objective %q", ErrInvalidModel, ref, model.Objective)
 		}
 	}
 	var canonical bytes.Buffer
@@ -322,7 +325,8 @@ func (s *Scorer) check(row []float64) error {
 }
 
 // Predict returns the model output for one row in the feature set's order: a
-// probability for binary models, the regression value otherwise. NaN means missing.
+// probability for binary models, exp(margin) for gamma models (a limit in yuan),
+// the regression value otherwise. NaN means missing.
 // The row length is checked first.
 func (s *Scorer) Predict(row []float64) (float64, error) {
 	if err := s.check(row); err != nil {
@@ -333,7 +337,8 @@ func (s *Scorer) Predict(row []float64) (float64, error) {
 	return s.run(s.predict, r)
 }
 
-// Margin returns the raw margin (log-odds for binary models) for one row in the
+// Margin returns the raw margin (log-odds for binary models, log yuan for a gamma
+// limit model; contributions add up to it) for one row in the
 // feature set's order.
 func (s *Scorer) Margin(row []float64) (float64, error) {
 	if err := s.check(row); err != nil {
