@@ -416,6 +416,9 @@ func (c *Card) WriteMarkdown(w io.Writer) error {
 	p("| rounds | %d |\n| learning rate | %g |\n| leaves | %d |\n| max depth | %d |\n", q.NumRounds, q.LearningRate, q.NumLeaves, q.MaxDepth)
 	p("| min data in leaf | %d |\n| min hessian in leaf | %g |\n| lambda L1 / L2 | %g / %g |\n", q.MinDataInLeaf, q.MinSumHessianInLeaf, q.LambdaL1, q.LambdaL2)
 	p("| max bins | %d |\n| bagging / feature fraction | %g / %g |\n| scale pos weight | %g |\n", q.MaxBins, q.BaggingFraction, q.FeatureFraction, q.ScalePosWeight)
+	if q.MaxDeltaStep > 0 {
+		p("| max delta step | %g |\n", q.MaxDeltaStep)
+	}
 	p("| early stopping rounds | %d |\n| metric | %s |\n| seed | %d |\n| threads | %d |\n", q.EarlyStoppingRounds, q.Metric, q.Seed, q.Threads)
 	t := c.Training
 	p("\nTrained %d rounds, kept %d", t.RoundsRun, t.Rounds)

@@ -52,7 +52,7 @@ func (gr *grower) bestCatSplit(lf *leaf, f int, out *splitInfo) {
 		if den <= 0 {
 			return 0
 		}
-		return min(max(-thresholdL1(g, p.LambdaL1)/den, lf.lo), lf.hi)
+		return min(max(p.capStep(-thresholdL1(g, p.LambdaL1)/den), lf.lo), lf.hi)
 	}
 	objective := func(g, hs, w float64) float64 {
 		return -(2*thresholdL1(g, p.LambdaL1)*w + (hs+l2)*w*w)

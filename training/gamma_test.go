@@ -46,34 +46,47 @@ func TestGammaGradients(t *testing.T) {
 // TestGammaHandCalculated checks one round of the gamma objective by hand. On x =
 // 1..4 with y = 1, 1, 4, 4 the base score is log(mean y) = log 2.5, so y·exp(-f)
 // is 0.4, 0.4, 1.6, 1.6: gradients 0.6, 0.6, -0.6, -0.6 and hessians 0.4, 0.4,
-// 1.6, 1.6. The split at 2.5 gives leaves -G/H = -1.2/0.8 = -1.5 and 1.2/3.2 =
-// 0.375, gain 1.2²/0.8 + 1.2²/3.2 - 0 = 2.25.
+// 1.6, 1.6. The split at 2.5 gives the Newton steps -G/H = -1.2/0.8 = -1.5 and
+// 1.2/3.2 = 0.375, gain 1.2²/0.8 + 1.2²/3.2 - 0 = 2.25. With the default
+// MaxDeltaStep of 1 the left leaf is -1 and its share of the gain -(2·1.2·(-1) +
+// 0.8·1²) = 1.6, so the gain is 1.6 + 0.45 = 2.05.
 func TestGammaHandCalculated(t *testing.T) {
 	d := &Dataset{Features: []string{"x"}, Columns: [][]float64{{1, 2, 3, 4}}, Label: []float64{1, 1, 4, 4}}
-	p := DefaultParams()
-	p.Objective, p.LearningRate = gbdt.Gamma, 1
-	p.NumRounds, p.NumLeaves, p.MinDataInLeaf, p.MinSumHessianInLeaf = 1, 2, 1, 0
-	m, res, err := Train(context.Background(), d, nil, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Objective != gbdt.Gamma || m.BaseScore != math.Log(2.5) || res.InitScore != math.Log(2.5) || res.Metric != MetricRMSELog {
-		t.Fatalf("objective %s, base %v, init %v, metric %s; want gamma, log 2.5, rmse_log", m.Objective, m.BaseScore, res.InitScore, res.Metric)
-	}
-	nodes := m.Trees[0].Nodes
-	if len(nodes) != 3 || nodes[0].Threshold != 2.5 {
-		t.Fatalf("tree %+v, want one split at 2.5", nodes)
-	}
-	l, r := nodes[nodes[0].Left].Value, nodes[nodes[0].Right].Value
-	if math.Abs(l+1.5) > 1e-12 || math.Abs(r-0.375) > 1e-12 || math.Abs(nodes[0].Gain-2.25) > 1e-9 {
-		t.Errorf("leaves %v, %v gain %v; want -1.5, 0.375, 2.25", l, r, nodes[0].Gain)
-	}
-	// The prediction is exp(margin): 2.5·exp(-1.5) and 2.5·exp(0.375).
-	for x, want := range map[float64]float64{1: 2.5 * math.Exp(-1.5), 4: 2.5 * math.Exp(0.375)} {
-		got, err := m.Predict([]float64{x})
-		if err != nil || math.Abs(got-want) > 1e-12*want {
-			t.Errorf("x %v: prediction %v, %v; want %v", x, got, err, want)
-		}
+	for _, tc := range []struct {
+		name              string
+		maxDelta          float64
+		left, right, gain float64
+	}{
+		{"newton", -1, -1.5, 0.375, 2.25},
+		{"default step bound", 0, -1, 0.375, 2.05},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := DefaultParams()
+			p.Objective, p.LearningRate, p.MaxDeltaStep = gbdt.Gamma, 1, tc.maxDelta
+			p.NumRounds, p.NumLeaves, p.MinDataInLeaf, p.MinSumHessianInLeaf = 1, 2, 1, 0
+			m, res, err := Train(context.Background(), d, nil, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Objective != gbdt.Gamma || m.BaseScore != math.Log(2.5) || res.InitScore != math.Log(2.5) || res.Metric != MetricRMSELog {
+				t.Fatalf("objective %s, base %v, init %v, metric %s; want gamma, log 2.5, rmse_log", m.Objective, m.BaseScore, res.InitScore, res.Metric)
+			}
+			nodes := m.Trees[0].Nodes
+			if len(nodes) != 3 || nodes[0].Threshold != 2.5 {
+				t.Fatalf("tree %+v, want one split at 2.5", nodes)
+			}
+			l, r := nodes[nodes[0].Left].Value, nodes[nodes[0].Right].Value
+			if math.Abs(l-tc.left) > 1e-12 || math.Abs(r-tc.right) > 1e-12 || math.Abs(nodes[0].Gain-tc.gain) > 1e-9 {
+				t.Errorf("leaves %v, %v gain %v; want %v, %v, %v", l, r, nodes[0].Gain, tc.left, tc.right, tc.gain)
+			}
+			// The prediction is exp(margin): 2.5·exp(left) and 2.5·exp(right).
+			for x, want := range map[float64]float64{1: 2.5 * math.Exp(tc.left), 4: 2.5 * math.Exp(tc.right)} {
+				got, err := m.Predict([]float64{x})
+				if err != nil || math.Abs(got-want) > 1e-12*want {
+					t.Errorf("x %v: prediction %v, %v; want %v", x, got, err, want)
+				}
+			}
+		})
 	}
 }
 
@@ -96,6 +109,7 @@ func TestGammaRefusesBadLabels(t *testing.T) {
 		{"validation zero", good, &Dataset{Features: []string{"x"}, Columns: [][]float64{{1, 2}}, Label: []float64{3, 0}}, nil,
 			ErrInvalidData, "validation set: training: invalid data: label of row 1 is 0"},
 		{"base score", good, nil, func(p *Params) { p.BaseScore = ptr(0) }, ErrInvalidParams, "> 0 for gamma"},
+		{"max delta step", good, nil, func(p *Params) { p.MaxDeltaStep = math.NaN() }, ErrInvalidParams, "MaxDeltaStep NaN"},
 		{"rmse_log binary", &Dataset{Features: []string{"x"}, Columns: [][]float64{{1, 2}}, Label: []float64{0, 1}}, nil,
 			func(p *Params) { p.Objective, p.Metric = gbdt.Binary, MetricRMSELog }, ErrInvalidParams, `metric "rmse_log" needs the gamma objective`},
 	}

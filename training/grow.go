@@ -129,8 +129,7 @@ func (gr *grower) output(g, h, lo, hi float64) float64 {
 	if den <= 0 {
 		return 0
 	}
-	w := -thresholdL1(g, gr.p.LambdaL1) / den
-	return min(max(w, lo), hi)
+	return min(max(gr.p.capStep(-thresholdL1(g, gr.p.LambdaL1)/den), lo), hi)
 }
 
 // objective is the reduction of the loss's second-order approximation when

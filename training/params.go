@@ -57,6 +57,16 @@ type Params struct {
 	MinGainToSplit float64
 	// LambdaL1 and LambdaL2 regularize leaf outputs. Defaults 0 and 0.
 	LambdaL1, LambdaL2 float64
+	// MaxDeltaStep bounds every leaf's output before the learning rate, as
+	// LightGBM's max_delta_step and XGBoost's (which sets 0.7 for its Poisson
+	// objective): |output| <= MaxDeltaStep; 0 means no bound. Gamma needs it:
+	// the Newton step of a leaf whose margin is far above log(label), about
+	// 1 - 1/mean(y·exp(-f)), overshoots the exact step log(mean(y·exp(-f)))
+	// without limit (-370 for a row at 1/370 of its prediction, where log says
+	// -5.9), while a step up never exceeds 1; unbounded, a monotone split's
+	// midpoint then caps a whole subtree at such a step. Default 0 for Binary
+	// and Regression, 1 for Gamma (filled in by Train); negative turns it off.
+	MaxDeltaStep float64
 	// MaxBins is the maximum number of value bins per feature (2..255); missing
 	// values always have a bin of their own. Default 255.
 	MaxBins int
@@ -132,6 +142,18 @@ type Round struct {
 	HasValidSet bool
 }
 
+// DefaultGammaMaxDeltaStep is the bound of a leaf's output (before the learning
+// rate) that Train uses for the gamma objective when Params.MaxDeltaStep is 0.
+const DefaultGammaMaxDeltaStep = 1.0
+
+// capStep applies MaxDeltaStep to a leaf output.
+func (p *Params) capStep(w float64) float64 {
+	if m := p.MaxDeltaStep; m > 0 {
+		return min(max(w, -m), m)
+	}
+	return w
+}
+
 // DefaultParams returns the documented defaults.
 func DefaultParams() Params {
 	return Params{
@@ -176,6 +198,9 @@ func (p *Params) validate(nfeat int) error {
 			p.Metric = MetricL2
 		}
 	}
+	if p.MaxDeltaStep == 0 && p.Objective == gbdt.Gamma {
+		p.MaxDeltaStep = DefaultGammaMaxDeltaStep
+	}
 	if p.BaseScore != nil {
 		b := *p.BaseScore
 		if math.IsNaN(b) || math.IsInf(b, 0) || (p.Objective == gbdt.Binary && (b <= 0 || b >= 1)) || (p.Objective == gbdt.Gamma && b <= 0) {
@@ -212,6 +237,8 @@ func (p *Params) validate(nfeat int) error {
 		return bad("MinDataInLeaf %d < 1", p.MinDataInLeaf)
 	case !finite(p.MinSumHessianInLeaf) || p.MinSumHessianInLeaf < 0:
 		return bad("MinSumHessianInLeaf %v < 0", p.MinSumHessianInLeaf)
+	case !finite(p.MaxDeltaStep):
+		return bad("MaxDeltaStep %v is not finite", p.MaxDeltaStep)
 	case !finite(p.MinGainToSplit) || p.MinGainToSplit < 0:
 		return bad("MinGainToSplit %v < 0", p.MinGainToSplit)
 	case !finite(p.LambdaL1) || p.LambdaL1 < 0:

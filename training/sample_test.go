@@ -1,18 +1,22 @@
 package training_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow/go/v15/arrow/array"
+	"github.com/dmitryikh/leaves"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
@@ -276,8 +280,9 @@ func TestTrainLimitSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// xinyi train's defaults for a sample: 100 rounds, early stopping after 20.
 	p := training.DefaultParams()
-	p.Objective, p.Monotone, p.NumRounds, p.EarlyStoppingRounds, p.Threads = s.Objective, s.Monotone, 40, 10, 2
+	p.Objective, p.Monotone, p.NumRounds, p.EarlyStoppingRounds, p.Threads = s.Objective, s.Monotone, 100, 20, 2
 	model, res, err := training.Train(ctx, s.Train, s.Valid, p)
 	if err != nil {
 		t.Fatal(err)
@@ -317,10 +322,52 @@ func TestTrainLimitSample(t *testing.T) {
 	if !strings.Contains(md.String(), "Objective `gamma`") || !strings.Contains(md.String(), "| RMSE of log | typical factor |") {
 		t.Errorf("card:\n%s", md.String())
 	}
+	// The same sample and parameters with L2 on yuan (its zeros kept), both
+	// models scored by leaves from their LightGBM text on the limits granted in
+	// the test split: the gamma model misses by less at the median.
+	l2s, err := training.LoadSample(ctx, store, "lim-q", training.SampleOptions{Objective: gbdt.Regression})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Objective = gbdt.Regression
+	l2, _, err := training.Train(ctx, l2s.Train, l2s.Valid, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gammaErr, l2Err := leavesMdAPE(t, model, s.Test), leavesMdAPE(t, l2, s.Test)
+	t.Logf("median absolute percentage error on %d limits granted in the test split: gamma %.1f%%, L2 on yuan %.1f%%", s.Test.Rows(), 100*gammaErr, 100*l2Err)
+	if !(gammaErr < l2Err) || math.Abs(gammaErr-*card.Metrics["test"].MdAPE) > 1e-12 {
+		t.Errorf("gamma MdAPE %v (card %v), L2 on yuan %v", gammaErr, *card.Metrics["test"].MdAPE, l2Err)
+	}
 	left := s.LeftOut["train"] + s.LeftOut["valid"] + s.LeftOut["test"]
 	if note := s.LabelNote(); left == 0 || !strings.Contains(note, fmt.Sprintf("; %d rows with a limit of 0 or less left out (a refusal, which the PD model and the policy decide; gamma learns the size of a limit granted)", left)) {
 		t.Errorf("note = %q (%d left out)", note, left)
 	}
+}
+
+// leavesMdAPE is the median over the rows of d of |prediction - label| / label,
+// with the predictions of leaves reading m's canonical LightGBM text.
+func leavesMdAPE(t *testing.T, m *gbdt.Model, d *training.Dataset) float64 {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		t.Fatal(err)
+	}
+	ens, err := leaves.LGEnsembleFromReader(bufio.NewReader(&buf), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ape := make([]float64, d.Rows())
+	row := make([]float64, len(d.Features))
+	for i := range ape {
+		pred := ens.PredictSingle(d.Row(i, row), 0)
+		ape[i] = math.Abs(pred-d.Label[i]) / d.Label[i]
+	}
+	sort.Float64s(ape)
+	if n := len(ape); n%2 == 0 {
+		return (ape[n/2-1] + ape[n/2]) / 2
+	}
+	return ape[len(ape)/2]
 }
 
 func TestSampleTask(t *testing.T) {
