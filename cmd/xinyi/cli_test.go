@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 func TestParseFlagsInterspersed(t *testing.T) {
@@ -140,5 +142,16 @@ func TestAmountText(t *testing.T) {
 	}
 	if got := metricText("auc", 0.85041, ""); got != "auc 0.8504" {
 		t.Errorf("metricText auc = %q", got)
+	}
+	// rmse_log 0.4055 is a typical factor exp(0.4055) = 1.5000.
+	if got := metricText("rmse_log", 0.4055, "yuan"); got != "rmse of log 0.4055 (×1.50)" {
+		t.Errorf("metricText rmse_log = %q", got)
+	}
+	md, rl := 0.2194, 0.4055
+	if got := amountErrorsText(&training.Evaluation{RMSE: 1234567.4, MdAPE: &md, RMSELog: &rl}, "yuan"); got != "median error 21.9%, rmse of log 0.4055 (×1.50), rmse 1,234,567 yuan" {
+		t.Errorf("amountErrorsText = %q", got)
+	}
+	if got := amountErrorsText(&training.Evaluation{RMSE: 1234567.4}, "yuan"); got != "rmse 1,234,567 yuan" {
+		t.Errorf("amountErrorsText without relative errors = %q", got)
 	}
 }

@@ -85,6 +85,8 @@ func runModelInspect(ctx context.Context, args []string, stdout, stderr io.Write
 	if m.Objective == gbdt.Binary {
 		w("sigmoid", m.Sigmoid)
 		w("base score", fmt.Sprintf("%.9g (margin), %.9g (probability)", m.BaseScore, 1/(1+math.Exp(-m.Sigmoid*m.BaseScore))))
+	} else if m.Objective == gbdt.Gamma {
+		w("base score", fmt.Sprintf("%.9g (margin, log), %.9g (prediction)", m.BaseScore, math.Exp(m.BaseScore)))
 	} else {
 		w("base score", fmt.Sprintf("%.9g", m.BaseScore))
 	}

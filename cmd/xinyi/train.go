@@ -51,7 +51,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		encoding  = fs.String("encoding", "auto", "with --data and no --format: text encoding, auto, utf-8, gbk or gb18030")
 		testFile  = fs.String("test", "", "separate test file of the same format (optional, with --data)")
 		target    = fs.String("target", "", "target column; must be the format's target when given (with --data)")
-		objective = fs.String("objective", "", "objective: binary or regression (default binary; with --sample it follows the label)")
+		objective = fs.String("objective", "", "objective: binary, regression (L2) or gamma (log link, for a positive amount; errors count relative to it) (default binary; with --sample it follows the label: gamma for limit, whose rows with a limit of 0 are left out; regression trains a limit with L2 on yuan)")
 		out       = fs.String("out", "", "model file to write, canonical LightGBM text (required)")
 		card      = fs.String("card", "", "model card path prefix: writes <prefix>.json and <prefix>.md (default: --out without extension + .card)")
 		validFrac = fs.Float64("valid-fraction", 0.2, "share of the training rows held out for validation and early stopping (0: none; with --data)")
@@ -72,12 +72,13 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&p.MinSumHessianInLeaf, "min-hessian", def.MinSumHessianInLeaf, "minimum sum of hessians per leaf")
 	fs.Float64Var(&p.LambdaL1, "l1", def.LambdaL1, "L1 regularization of leaf outputs")
 	fs.Float64Var(&p.LambdaL2, "l2", def.LambdaL2, "L2 regularization of leaf outputs")
+	fs.Float64Var(&p.MaxDeltaStep, "max-delta-step", def.MaxDeltaStep, "bound of a leaf's output before the learning rate (0: none, 1 for gamma; negative: none for gamma either)")
 	fs.IntVar(&p.MaxBins, "bins", def.MaxBins, "maximum bins per feature (2..255)")
 	fs.Float64Var(&p.BaggingFraction, "bagging", def.BaggingFraction, "fraction of rows per tree")
 	fs.Float64Var(&p.FeatureFraction, "feature-fraction", def.FeatureFraction, "fraction of features per tree")
 	fs.Float64Var(&p.ScalePosWeight, "scale-pos-weight", def.ScalePosWeight, "weight of positive rows (binary)")
 	fs.IntVar(&p.EarlyStoppingRounds, "early-stopping", -1, "stop after this many rounds without validation improvement (0: off; default 20 with --sample, off with --data)")
-	fs.StringVar(&p.Metric, "metric", "", "validation metric: auc, logloss or l2 (default auc for binary, l2 for regression)")
+	fs.StringVar(&p.Metric, "metric", "", "validation metric: auc, logloss, l2 or rmse_log (default auc for binary, l2 for regression, rmse_log for gamma)")
 	fs.IntVar(&p.Threads, "threads", 0, "goroutines (default GOMAXPROCS)")
 	fs.Uint64Var(&p.Seed, "seed", def.Seed, "seed of the splits and of sampling")
 	if err := parseFlags(fs, args); err != nil {
@@ -93,7 +94,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *sample == "" || *out != "" || *register != "" {
 			return errors.New("--export-csv goes with --sample alone (no --out, no --register)")
 		}
-		return exportSampleCSV(ctx, *mf.store, *sample, *exportCSV, stdout)
+		return exportSampleCSV(ctx, *mf.store, *sample, *exportCSV, *objective, stdout)
 	}
 	if *out == "" {
 		return errors.New("--out is required")
@@ -215,7 +216,12 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if p.Objective == gbdt.Binary {
 			summary += fmt.Sprintf("; test auc %.4f ks %.4f", e.AUC, e.KS)
 		} else {
-			summary += "; test rmse " + amountText(e.RMSE, ts.unit)
+			summary += "; test " + amountErrorsText(e, ts.unit)
+		}
+	}
+	if ts.sample != nil {
+		if n := ts.sample.LeftOut["train"] + ts.sample.LeftOut["valid"] + ts.sample.LeftOut["test"]; n > 0 {
+			summary += fmt.Sprintf("; %d rows with a %s of 0 left out (refusals, for the PD model and the policy)", n, ts.sample.Manifest.Label.Kind)
 		}
 	}
 	summary += fmt.Sprintf("; model %s, card %s.{json,md}", *out, prefix)
@@ -248,12 +254,29 @@ type trainSets struct {
 
 // metricText formats a validation metric for people: l2 (a mean squared error in
 // the label's unit squared) as its root, in the label's unit with thousands
-// separators; auc and logloss as they are.
+// separators; rmse_log (of a gamma model) with the typical factor it stands for;
+// auc and logloss as they are.
 func metricText(metric string, v float64, unit string) string {
-	if metric == "l2" && v >= 0 {
+	switch {
+	case metric == training.MetricL2 && v >= 0:
 		return "rmse " + amountText(math.Sqrt(v), unit)
+	case metric == training.MetricRMSELog && v >= 0:
+		return fmt.Sprintf("rmse of log %.4f (×%.2f)", v, math.Exp(v))
 	}
 	return fmt.Sprintf("%s %.4f", metric, v)
+}
+
+// amountErrorsText says how far a regression or gamma model's amounts are off:
+// "median error 21.9%, rmse of log 0.3012 (×1.35), rmse 1,234,567 yuan".
+func amountErrorsText(e *training.Evaluation, unit string) string {
+	var parts []string
+	if e.MdAPE != nil {
+		parts = append(parts, fmt.Sprintf("median error %.1f%%", 100**e.MdAPE))
+	}
+	if e.RMSELog != nil {
+		parts = append(parts, metricText(training.MetricRMSELog, *e.RMSELog, unit))
+	}
+	return strings.Join(append(parts, "rmse "+amountText(e.RMSE, unit)), ", ")
 }
 
 // amountText writes an error in the label's unit: whole units with thousands
@@ -298,12 +321,12 @@ func loadSampleSets(ctx context.Context, storeDir, prefix, ref, objective, monot
 		}
 	}
 	explicit := monotone != "" && monotone != "none" && monotone != "catalog"
-	s, err := training.LoadSample(ctx, store, ref, training.SampleOptions{NoMonotone: monotone == "none" || explicit})
+	s, err := training.LoadSample(ctx, store, ref, training.SampleOptions{NoMonotone: monotone == "none" || explicit, Objective: gbdt.Objective(objective)})
+	if errors.Is(err, training.ErrInvalidParams) {
+		return nil, fmt.Errorf("--objective %s: %w", objective, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--sample %s in %s: %w", ref, storeDir, err)
-	}
-	if objective != "" && objective != string(s.Objective) {
-		return nil, fmt.Errorf("--objective %s: the label %s of sample %s needs %s", objective, s.Manifest.Label.Name, s.Manifest.Ref(), s.Objective)
 	}
 	p.Objective, p.Monotone = s.Objective, s.Monotone
 	if explicit {
@@ -318,10 +341,12 @@ func loadSampleSets(ctx context.Context, storeDir, prefix, ref, objective, monot
 	return ts, nil
 }
 
-// exportSampleCSV writes the splits of a sample as CSV files.
-func exportSampleCSV(ctx context.Context, storeDir, ref, prefix string, stdout io.Writer) error {
+// exportSampleCSV writes the splits of a sample as CSV files: the rows the
+// objective trains on (a limit sample's gamma leaves out limits of 0; objective
+// "regression" keeps them).
+func exportSampleCSV(ctx context.Context, storeDir, ref, prefix, objective string, stdout io.Writer) error {
 	var p training.Params
-	ts, err := loadSampleSets(ctx, storeDir, "", ref, "", "none", &p)
+	ts, err := loadSampleSets(ctx, storeDir, "", ref, objective, "none", &p)
 	if err != nil {
 		return err
 	}
@@ -339,7 +364,11 @@ func exportSampleCSV(ctx context.Context, storeDir, ref, prefix string, stdout i
 		}
 		wrote = append(wrote, fmt.Sprintf("%s (%d rows)", path, sp.d.Rows()))
 	}
-	fmt.Fprintf(stdout, "sample %s: %d indicators and label %s written to %s\n", ts.sample.Manifest.Ref(), len(ts.train.Features), ts.target, strings.Join(wrote, ", "))
+	left := ""
+	if n := ts.sample.LeftOut["train"] + ts.sample.LeftOut["valid"] + ts.sample.LeftOut["test"]; n > 0 {
+		left = fmt.Sprintf("; %d rows with a %s of 0 left out, as %s trains (--objective regression keeps them)", n, ts.sample.Manifest.Label.Kind, ts.sample.Objective)
+	}
+	fmt.Fprintf(stdout, "sample %s: %d indicators and label %s written to %s%s\n", ts.sample.Manifest.Ref(), len(ts.train.Features), ts.target, strings.Join(wrote, ", "), left)
 	return nil
 }
 
@@ -354,8 +383,10 @@ func loadFileSets(data, format, testFile, target, objective, monotone string, va
 		p.Objective = gbdt.Binary
 	case "regression":
 		p.Objective = gbdt.Regression
+	case "gamma":
+		p.Objective = gbdt.Gamma
 	default:
-		return nil, fmt.Errorf("unknown --objective %q (want binary or regression)", objective)
+		return nil, fmt.Errorf("unknown --objective %q (want binary, regression or gamma)", objective)
 	}
 	if validFrac < 0 || validFrac >= 1 || testFrac < 0 || testFrac >= 1 {
 		return nil, fmt.Errorf("--valid-fraction %v and --test-fraction %v must be in [0, 1)", validFrac, testFrac)

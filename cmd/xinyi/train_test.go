@@ -52,7 +52,11 @@ func TestTrainOnSample(t *testing.T) {
 		{"register pd", train("--sample", "pd-q", "--out", filepath.Join(dir, "pd.txt"), "--register", "pd-store", "--key", key, "--code-version", "abc123"), 0,
 			[]string{"sample pd-q/v1: trained", "; test auc 0.", "; registered pd-store v1"}},
 		{"register limit", train("--sample", "lim-q/v1", "--out", filepath.Join(dir, "lim.txt"), "--register", "lim-store", "--key", key), 0,
-			[]string{"sample lim-q/v1: trained", "; valid rmse ", " yuan; test rmse ", " yuan; model ", "; registered lim-store v1"}},
+			[]string{"sample lim-q/v1: trained", "; valid rmse of log 0.", "; test median error ", "%, rmse of log ", " yuan; ", " rows with a limit of 0 left out", "; registered lim-store v1"}},
+		{"limit with L2 on yuan", train("--sample", "lim-q/v1", "--objective", "regression", "--out", filepath.Join(dir, "lim-l2.txt")), 0,
+			[]string{"; valid rmse ", " yuan; test rmse ", " yuan; model "}},
+		{"limit as binary", train("--sample", "lim-q/v1", "--objective", "binary", "--out", filepath.Join(dir, "x.txt")), 1,
+			[]string{"--objective binary: ", "label limit of sample lim-q/v1, which needs gamma"}},
 		{"name of another bank", train("--sample", "pd-q", "--out", filepath.Join(dir, "b.txt"), "--register", "pd-store", "--key", keyB), 1,
 			[]string{`the model name "pd-store" is taken by another institution`, "choose another, e.g. --register pd-store-bank-b"}},
 		{"shared without register", train("--sample", "pd-q", "--out", filepath.Join(dir, "x.txt"), "--shared"), 1, []string{"--shared goes with --register"}},
@@ -114,6 +118,36 @@ func TestTrainOnSample(t *testing.T) {
 	}
 	if v.FeatureSet != "pd" || v.FeatureSetVersion != 1 || v.Metrics["test_auc"] <= 0.5 || len(v.ModelCard) == 0 {
 		t.Errorf("version bound to %s/v%d, metrics %v", v.FeatureSet, v.FeatureSetVersion, v.Metrics)
+	}
+
+	// The limit model is a gamma model in its file, and the registry holds its
+	// relative errors, those of the card.
+	if text, err := os.ReadFile(filepath.Join(dir, "lim.txt")); err != nil || !strings.Contains(string(text), "\nobjective=gamma\n") {
+		t.Errorf("lim.txt is not a gamma model (%v)", err)
+	}
+	out, errOut, code = run(t, "model", "show", "-store", store, "-key", key, "-name", "lim-store", "-version", "1")
+	if code != 0 {
+		t.Fatalf("model show: exit %d: %s", code, errOut)
+	}
+	var lim struct {
+		Objective string             `json:"objective"`
+		Metrics   map[string]float64 `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(out), &lim); err != nil {
+		t.Fatalf("model show output: %v\n%s", err, out)
+	}
+	var limCard struct {
+		Metrics map[string]struct {
+			MdAPE   float64 `json:"mdape"`
+			RMSELog float64 `json:"rmse_log"`
+		} `json:"metrics"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "lim.card.json")); err != nil || json.Unmarshal(b, &limCard) != nil {
+		t.Fatalf("lim.card.json: %v", err)
+	}
+	if lim.Objective != "gamma" || lim.Metrics["test_mdape"] != limCard.Metrics["test"].MdAPE || !(lim.Metrics["test_mdape"] > 0) ||
+		lim.Metrics["valid_rmse_log"] != limCard.Metrics["valid"].RMSELog || !(lim.Metrics["valid_rmse_log"] > 0) {
+		t.Errorf("limit version objective %q metrics %v, card %+v", lim.Objective, lim.Metrics, limCard.Metrics)
 	}
 
 	// The constraints: catalog/indicators.yaml has company.age_months higher_better
