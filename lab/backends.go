@@ -827,6 +827,9 @@ type CardSet struct {
 	Split                               string // train, valid or test
 	Rows, Positives                     int
 	AUC, KS, Gini, LogLoss, Brier, RMSE float64
+	// MdAPE (median |prediction - label| / label, a share) and RMSELog (RMSE of
+	// the log, a gamma model's) judge an amount such as a limit; NaN when not given.
+	MdAPE, RMSELog float64
 }
 
 // CardMonotone is one monotone constraint's check.

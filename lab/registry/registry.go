@@ -539,6 +539,14 @@ func (a *Models) Pending(ctx context.Context, p lab.Principal) ([]lab.Promotion,
 	return out, nil
 }
 
+// deref is *v, or NaN for nil.
+func deref(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
+}
+
 // cardDoc reads xinyi train's structured card (training.Card), or returns nil
 // for any other card.
 func cardDoc(raw []byte) *lab.CardDoc {
@@ -567,7 +575,7 @@ func cardDoc(raw []byte) *lab.CardDoc {
 			continue
 		}
 		d.Sets = append(d.Sets, lab.CardSet{Split: split, Rows: e.Rows, Positives: e.Positives, AUC: nan(e.AUC), KS: nan(e.KS),
-			Gini: nan(e.Gini), LogLoss: nan(e.LogLoss), Brier: nan(e.Brier), RMSE: nan(e.RMSE)})
+			Gini: nan(e.Gini), LogLoss: nan(e.LogLoss), Brier: nan(e.Brier), RMSE: nan(e.RMSE), MdAPE: deref(e.MdAPE), RMSELog: deref(e.RMSELog)})
 	}
 	for _, m := range c.Monotonicity {
 		d.Monotone = append(d.Monotone, lab.CardMonotone{Feature: m.Feature, Direction: int(m.Direction), OK: m.OK, Violations: m.Violations})

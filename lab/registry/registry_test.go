@@ -211,7 +211,29 @@ func TestCardDoc(t *testing.T) {
 	if len(d.Sets) != 2 || d.Sets[1].Split != "test" || d.Sets[1].AUC != c.Metrics["test"].AUC || d.Sets[1].Rows != 500 {
 		t.Fatalf("sets %+v", d.Sets)
 	}
+	if !math.IsNaN(d.Sets[1].MdAPE) || !math.IsNaN(d.Sets[1].RMSELog) {
+		t.Errorf("a binary card has amount errors: %+v", d.Sets[1])
+	}
 	if cardDoc([]byte(`{"intended_use":"test"}`)) != nil || cardDoc([]byte(`not json`)) != nil {
 		t.Fatal("another card read as a training card")
+	}
+
+	// A gamma (limit) card brings its relative errors to the page.
+	for _, d := range []*training.Dataset{train, test} {
+		for i := range d.Label {
+			d.Label[i] = 1e4 * math.Exp(3*d.Columns[0][i]+0.3*rng.NormFloat64())
+		}
+	}
+	p.Objective, p.Monotone = gbdt.Gamma, nil
+	if m, res, err = training.Train(context.Background(), train, nil, p); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = training.NewCard(training.CardInput{Name: "limit", Model: m, Result: res, Train: train, Test: test}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = json.Marshal(c)
+	d = cardDoc(raw)
+	if e := c.Metrics["test"]; d == nil || d.Objective != "gamma" || d.Sets[1].MdAPE != *e.MdAPE || d.Sets[1].RMSELog != *e.RMSELog || !(d.Sets[1].MdAPE > 0) {
+		t.Fatalf("gamma card document %+v", d)
 	}
 }

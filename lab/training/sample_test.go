@@ -98,8 +98,9 @@ func TestTrainOnStoreSample(t *testing.T) {
 		{"pd-q", "pd-lab", "pd-q/v1", xregistry.TaskPD, "AUC",
 			[]string{"Sample: pd-q/v1 of the offline store, feature set pd/v1; manifest samples/pd-q/v1/manifest.json sha256 " + manifestSHA,
 				"Label: label default_12m: 1 when a default event occurs within 12 months", "Evaluation (test):"}},
-		{"lim-q/v1", "lim-lab", "lim-q/v1", xregistry.TaskLimit, "RMSE",
-			[]string{"Label: label limit: the amount of the first limit outcome within 12 months", "Evaluation (test): RMSE"}},
+		{"lim-q/v1", "lim-lab", "lim-q/v1", xregistry.TaskLimit, "MdAPE",
+			[]string{"Label: label limit: the amount of the first limit outcome within 12 months", "rows with a limit of 0 or less left out",
+				"objective gamma,", "Evaluation (test): RMSE ", "; MdAPE 0.", "; RMSE of log 0."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sample, func(t *testing.T) {

@@ -577,7 +577,8 @@ func sampleCardZH(s *xtraining.Sample, manifestSHA256 string, p xtraining.Params
 }
 
 // metricZH names the evaluation's metrics in Chinese.
-var metricZH = map[string]string{"Gini": "基尼系数", "log loss": "对数损失", "Brier": "Brier 分数", "RMSE": "均方根误差", "MAE": "平均绝对误差"}
+var metricZH = map[string]string{"Gini": "基尼系数", "log loss": "对数损失", "Brier": "Brier 分数", "RMSE": "均方根误差", "MAE": "平均绝对误差",
+	"MdAPE": "相对误差中位数", "RMSE of log": "对数均方根误差"}
 
 func writeMetricsZH(b *strings.Builder, e *lab.Evaluation) {
 	for i, m := range e.Metrics {
@@ -599,6 +600,8 @@ func objectiveZH(o string) string {
 		return "为二分类对数损失"
 	case "regression", "l2":
 		return "为平方误差回归"
+	case "gamma":
+		return "为伽马回归（对数链接，按相对误差拟合额度）"
 	}
 	return " " + o
 }
@@ -813,14 +816,23 @@ const maxCurvePoints = 200
 // Evaluate scores d with m and returns the figures and curves the console draws:
 // AUC, Gini, KS, log loss and Brier score from the training package, the ROC and KS
 // curves (at most maxCurvePoints points, taken at distinct scores) and calibration by
-// decile. A regression model (the limit label) gets its RMSE only.
+// decile. An amount model (the limit label: gamma, or a regression) gets the
+// training package's errors in the label's unit and relative to the label: RMSE,
+// the median absolute percentage error (a share) and, for gamma, the RMSE of log.
 func Evaluate(m *gbdt.Model, d *xtraining.Dataset, threads int) (*lab.Evaluation, error) {
 	if m.Objective != gbdt.Binary {
 		ev, err := xtraining.Evaluate(m, d, xtraining.EvalOptions{Threads: threads})
 		if err != nil {
 			return nil, err
 		}
-		return &lab.Evaluation{Metrics: []lab.Metric{{Name: "RMSE", Value: ev.RMSE}}}, nil
+		e := &lab.Evaluation{Metrics: []lab.Metric{{Name: "RMSE", Value: ev.RMSE}}}
+		if ev.MdAPE != nil {
+			e.Metrics = append(e.Metrics, lab.Metric{Name: "MdAPE", Value: *ev.MdAPE})
+		}
+		if ev.RMSELog != nil {
+			e.Metrics = append(e.Metrics, lab.Metric{Name: "RMSE of log", Value: *ev.RMSELog})
+		}
+		return e, nil
 	}
 	margins, err := xtraining.Margins(m, d, threads)
 	if err != nil {
