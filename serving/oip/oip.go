@@ -28,8 +28,8 @@
 // and the REST answer also carries the ordered names in the matrix input's
 // "parameters": {"columns": [...]}. A missing, unknown or repeated input is refused
 // (HTTP 400, gRPC InvalidArgument) with an error that names it. It returns "predict"
-// (probability for binary models, the value for regressions) and "margin", each
-// FP64 [rows, 1].
+// (probability for binary models, exp(margin) in yuan for a gamma limit model, the
+// value for regressions) and "margin", each FP64 [rows, 1].
 package oip
 
 import (
