@@ -117,7 +117,7 @@ const clipTolerance = 1.5
 // turned into Chinese; each says what is missing. Keep it short: an entry is a
 // debt, not an exception.
 var pendingSelectors = map[string]string{
-	"#model-card-json":     "a structured card of another maker (not xinyi train's training.Card, which reads as a document) is shown as its JSON",
+	"#model-card-json": "a structured card of another maker (not xinyi train's training.Card, which reads as a document) is shown as its JSON",
 }
 
 // allowPhrases are names of several words a Chinese page may show.
@@ -297,33 +297,11 @@ func pageFaults(ctx context.Context, typed []string) (pageFacts, []string, error
 	for _, f := range labelFaults(facts.Labels) {
 		out = append(out, fmt.Sprintf("chart %s: %s", f.Chart, f.What))
 	}
-	if strings.HasPrefix(facts.Lang, "zh") {
-		var words, where []string
-		for _, t := range facts.Texts {
-			for _, w := range englishWords(t, typed) {
-				if !slices.Contains(words, w) {
-					words = append(words, w)
-					where = append(where, fmt.Sprintf("%q in …%s…", w, around(t, w)))
-				}
-			}
-		}
-		if len(words) > 0 {
-			out = append(out, fmt.Sprintf("English on a Chinese page: %s\n\t%s", strings.Join(words, ", "), strings.Join(where, "\n\t")))
-		}
-	}
-	if strings.HasPrefix(facts.Lang, "en") {
-		var runs, where []string
-		for _, t := range facts.Texts {
-			for _, r := range chineseRuns(t, typed) {
-				if !slices.Contains(runs, r) {
-					runs = append(runs, r)
-					where = append(where, fmt.Sprintf("%q in …%s…", r, around(t, r)))
-				}
-			}
-		}
-		if len(runs) > 0 {
-			out = append(out, fmt.Sprintf("Chinese on an English page: %s\n\t%s", strings.Join(runs, ", "), strings.Join(where, "\n\t")))
-		}
+	switch {
+	case strings.HasPrefix(facts.Lang, "zh"):
+		out = append(out, foreign(facts.Texts, typed, englishWords, "English on a Chinese page")...)
+	case strings.HasPrefix(facts.Lang, "en"):
+		out = append(out, foreign(facts.Texts, typed, chineseRuns, "Chinese on an English page")...)
 	}
 	return facts, out, nil
 }
@@ -374,6 +352,24 @@ func isDataName(run string, typed []string) bool {
 		}
 	}
 	return false
+}
+
+// foreign reports the words find picks out of texts (each once, with where it
+// stands), as one fault named what; nothing when there are none.
+func foreign(texts, typed []string, find func(string, []string) []string, what string) []string {
+	var words, where []string
+	for _, t := range texts {
+		for _, w := range find(t, typed) {
+			if !slices.Contains(words, w) {
+				words = append(words, w)
+				where = append(where, fmt.Sprintf("%q in …%s…", w, around(t, w)))
+			}
+		}
+	}
+	if len(words) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %s\n\t%s", what, strings.Join(words, ", "), strings.Join(where, "\n\t"))}
 }
 
 // around is the text around the first occurrence of w in t, on one line.

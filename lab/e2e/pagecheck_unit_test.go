@@ -56,6 +56,18 @@ func TestEnglishWords(t *testing.T) {
 	}
 }
 
+// TestChineseRuns: on an English page, names keep their Chinese (a company, a
+// district, a department, a bank, what the user typed) and the language switch
+// names 中文; any other Chinese is found.
+func TestChineseRuns(t *testing.T) {
+	got := chineseRuns("Company 上虞晶盛机电有限公司 01 in 东关街道 · 上虞区市场监管局 · 绍兴银行上虞支行 · 中文 · "+
+		"Reasons: 社保欠费; unit 次; status 已完成; note 流动资金周转", []string{"流动资金周转"})
+	want := []string{"社保欠费", "次", "已完成"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("chinese runs %q, want %q", got, want)
+	}
+}
+
 // syntheticPage has a chart whose two labels overlap and a third that runs out
 // of the chart, rotated date labels that do not overlap, and, in Chinese, an
 // English word in the text and one in a placeholder.
