@@ -65,7 +65,7 @@ type Column struct {
 	// LabelsEn names platform values in English where the value itself is not a
 	// word ("1" -> "warning"); pages in English show them.
 	LabelsEn map[string]string `yaml:"labels_en"`
-	Pattern   string            `yaml:"pattern"`
+	Pattern  string            `yaml:"pattern"`
 
 	pattern *regexp.Regexp
 }
