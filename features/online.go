@@ -53,6 +53,9 @@ type Vector struct {
 	Names  []string  // indicator ids, shared: do not modify
 	Values []float64 // NaN where missing; owned by the caller
 	Status []Status  // per value; owned by the caller
+	// Late names the sources whose department is late (OnlineOptions.Freshness)
+	// and which give values of this vector: those values are Stale.
+	Late []string
 }
 
 // Snapshot is one materialized snapshot held in memory in row-major form: the values
@@ -92,11 +95,25 @@ type OnlineLoader interface {
 	Load(ctx context.Context, s *Snapshot) error
 }
 
+// Freshness says whether a department source delivers on time;
+// datasets/ingest.Freshness implements it from the sources' batches.
+type Freshness interface {
+	// Late reports whether source's newest batch is older at now than the
+	// source's cadence allows. A source with no batch is not judged.
+	Late(source string, now time.Time) bool
+}
+
 // OnlineOptions configure an online store.
 type OnlineOptions struct {
 	// MaxAge is how old a snapshot may be before its values are reported Stale.
 	// Default 45 days (a month-end snapshot plus the delivery delay).
 	MaxAge time.Duration
+	// SourceOf names the raw source of an indicator (Catalog.SourceOf) and
+	// Freshness judges the sources: the values of an indicator whose source is
+	// late are Stale, however new the snapshot. Nil: staleness is the snapshot's
+	// age alone.
+	SourceOf  func(indicator string) string
+	Freshness Freshness
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -117,18 +134,54 @@ func (o *OnlineOptions) EnsureDefaults() {
 	}
 }
 
-// FillStatus sets the status of every value: Missing for NaN, Stale when asof is older
-// than maxAge at now, Present otherwise. status must be as long as values.
-func FillStatus(values []float64, status []Status, asof, now time.Time, maxAge time.Duration) {
+// Sources returns the source of each of names (SourceOf), or nil when the
+// options judge no source.
+func (o *OnlineOptions) Sources(names []string) []string {
+	if o.SourceOf == nil || o.Freshness == nil {
+		return nil
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = o.SourceOf(n)
+	}
+	return out
+}
+
+// FillStatus sets the status of every value of v: Missing for NaN; Stale when
+// the snapshot is older than MaxAge, or when the value's source (sources[i],
+// from Sources) is late; Present otherwise. v.Late lists the late sources that
+// give a value.
+func (o *OnlineOptions) FillStatus(v *Vector, sources []string) {
+	now := o.Now()
 	fresh := Present
-	if now.Sub(asof) > maxAge {
+	if now.Sub(v.AsOf) > o.MaxAge {
 		fresh = Stale
 	}
-	for i, v := range values {
-		if math.IsNaN(v) {
-			status[i] = Missing
-		} else {
-			status[i] = fresh
+	v.Late = v.Late[:0]
+	// Sources are few and repeat: judge each once.
+	var judged map[string]bool
+	for i, x := range v.Values {
+		if math.IsNaN(x) {
+			v.Status[i] = Missing
+			continue
+		}
+		v.Status[i] = fresh
+		if sources == nil || sources[i] == "" {
+			continue
+		}
+		late, ok := judged[sources[i]]
+		if !ok {
+			if judged == nil {
+				judged = map[string]bool{}
+			}
+			late = o.Freshness.Late(sources[i], now)
+			judged[sources[i]] = late
+			if late {
+				v.Late = append(v.Late, sources[i])
+			}
+		}
+		if late {
+			v.Status[i] = Stale
 		}
 	}
 }
@@ -141,12 +194,13 @@ type MemoryStore struct {
 }
 
 type memSnapshot struct {
-	set    string
-	asof   time.Time
-	names  []string
-	width  int
-	index  map[string]int32
-	values []float64
+	set     string
+	asof    time.Time
+	names   []string
+	sources []string // per column, when sources are judged
+	width   int
+	index   map[string]int32
+	values  []float64
 }
 
 // NewMemoryStore returns an empty embedded store.
@@ -161,7 +215,7 @@ func (m *MemoryStore) Load(ctx context.Context, s *Snapshot) error {
 		return err
 	}
 	ms := &memSnapshot{
-		set: s.Set, asof: s.AsOf.UTC(), names: append([]string(nil), s.Names...), width: len(s.Names),
+		set: s.Set, asof: s.AsOf.UTC(), names: append([]string(nil), s.Names...), sources: m.opts.Sources(s.Names), width: len(s.Names),
 		index: make(map[string]int32, len(s.Codes)), values: append([]float64(nil), s.Values...),
 	}
 	for i, c := range s.Codes {
@@ -225,7 +279,7 @@ func (m *MemoryStore) GetInto(_ context.Context, code string, v *Vector) error {
 		v.Status = make([]Status, s.width)
 	}
 	v.Status = v.Status[:s.width]
-	FillStatus(v.Values, v.Status, s.asof, m.opts.Now(), m.opts.MaxAge)
+	m.opts.FillStatus(v, s.sources)
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -49,6 +50,9 @@ type Auditor interface {
 type Vector struct {
 	Values []float64 // NaN where missing; owned by the caller
 	AsOf   time.Time
+	// Late names the department sources behind these values that have not
+	// delivered within their cadence: their values may be out of date.
+	Late []string
 }
 
 // FeatureSource returns the latest vector of a company for a feature set (the online
@@ -283,6 +287,10 @@ type Decision struct {
 	FeaturesAsOf map[Task]string `json:"features_as_of"`
 	// AsOf is the oldest of those dates: the decision is no fresher than it.
 	AsOf time.Time `json:"as_of"`
+	// LateSources are the department sources behind the figures that have not
+	// delivered within their contract's cadence (sorted): what they say of the
+	// company may be out of date.
+	LateSources []string `json:"late_sources,omitempty"`
 }
 
 // ValidateCompany checks a company code with the GB 32100-2015 check characters.
@@ -389,12 +397,16 @@ func auditSummary(d *Decision) map[string]any {
 	for i, m := range d.Models {
 		models[i] = string(m.Task) + "=" + m.Name + ":" + m.Version
 	}
-	return map[string]any{
+	after := map[string]any{
 		"assessment_id": d.ID, "models": models, "policy": d.PolicyVersion,
 		"pd": d.PD, "rating": d.Rating, "colour": d.Colour, "limit": d.Limit,
 		"violation": d.Violation, "tier": d.InspectionTier,
 		"as_of": d.AsOf.Format(time.DateOnly), "features_as_of": d.FeaturesAsOf,
 	}
+	if len(d.LateSources) > 0 {
+		after["late_sources"] = d.LateSources
+	}
+	return after
 }
 
 func newID() string {
@@ -428,6 +440,7 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 	vecs := make(map[Task][]float64, len(s.sets))
 	asOfs := make(map[Task]time.Time, len(s.sets))
 	var asOf time.Time
+	var late []string
 	for _, t := range s.sets {
 		v, err := s.opts.Features.Vector(fctx, s.opts.Models.FeatureSet(t), req.Company)
 		if err != nil {
@@ -435,6 +448,11 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		}
 		vecs[t] = v.Values
 		asOfs[t] = v.AsOf
+		for _, src := range v.Late {
+			if !slices.Contains(late, src) {
+				late = append(late, src)
+			}
+		}
 		if asOf.IsZero() || v.AsOf.Before(asOf) {
 			asOf = v.AsOf
 		}
@@ -476,6 +494,8 @@ func (s *Service) decide(ctx context.Context, req Request, pol *policy.Policy, p
 		return nil, err
 	}
 	d.ID, d.Company, d.AsOf = newID(), req.Company, asOf
+	slices.Sort(late)
+	d.LateSources = late
 	d.FeatureSets, d.FeaturesAsOf = map[Task]string{}, make(map[Task]string, len(Tasks))
 	names := make([]string, 0, len(products))
 	for n := range products {

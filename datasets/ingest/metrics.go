@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,9 @@ import (
 //	xinyi_source_last_arrival_timestamp_seconds{source,…}     newest batch's acceptance (absent: none)
 //	xinyi_source_cadence_seconds{source,department}           the contract's expected cadence
 //	xinyi_source_late{source,department}                      1 when the newest batch is older than the cadence
+//
+// It is also the online store's features.Freshness (Late): the sources whose
+// department is late make their indicators' values stale.
 type StatusCollector struct {
 	store  blob.Store
 	every  time.Duration
@@ -30,6 +34,16 @@ type StatusCollector struct {
 	mu   sync.Mutex
 	at   time.Time
 	last []SourceStatus
+
+	table   atomic.Pointer[freshTable] // what Late reads, replaced by status
+	reading atomic.Bool                // a background read is under way
+}
+
+// freshTable is the newest arrival and the cadence of each source, as read at at.
+type freshTable struct {
+	at       time.Time
+	arrival  map[string]time.Time
+	cadences map[string]time.Duration
 }
 
 // NewStatusCollector returns a collector over store, reading the status at most
@@ -98,5 +112,33 @@ func (c *StatusCollector) status() []SourceStatus {
 		return c.last
 	}
 	c.last, c.at = st, now
+	t := &freshTable{at: now, arrival: map[string]time.Time{}, cadences: map[string]time.Duration{}}
+	for _, s := range st {
+		t.arrival[s.Source], t.cadences[s.Source] = s.LastArrival, time.Duration(s.CadenceDays)*24*time.Hour
+	}
+	c.table.Store(t)
 	return st
+}
+
+// Late implements features.Freshness: source's newest batch is older at now than
+// its contract's cadence. A source without any batch is not judged (its data came
+// by other means, such as the generator, or there is none). Late reads the
+// status read last and, when that is older than the collector's period, has it
+// read again in the background: an online lookup never waits for the store.
+func (c *StatusCollector) Late(source string, now time.Time) bool {
+	t := c.table.Load()
+	if (t == nil || c.now().Sub(t.at) >= c.every) && c.reading.CompareAndSwap(false, true) {
+		go func() {
+			defer c.reading.Store(false)
+			c.status()
+		}()
+	}
+	if t == nil {
+		return false
+	}
+	last, ok := t.arrival[source]
+	if !ok || last.IsZero() {
+		return false
+	}
+	return now.Sub(last) > t.cadences[source]
 }

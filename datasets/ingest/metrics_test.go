@@ -54,6 +54,48 @@ func TestStatusCollector(t *testing.T) {
 	}
 }
 
+// TestStatusCollectorLate: as the online store's freshness, the collector calls
+// a source late once its newest batch is older than its cadence (days counted by
+// hand from the batch's arrival), and never judges a source with no batch.
+func TestStatusCollectorLate(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	if _, err := New(store).Ingest(ctx, "tax", []Input{{Name: "tax.csv", R: strings.NewReader(taxCSV(t, 3, "2024-03", func(i int) string { return "1.5" }))}},
+		Options{Now: clock("2024-04-15")}); err != nil {
+		t.Fatal(err)
+	}
+	c := NewStatusCollector(store, time.Hour, nil)
+	now, _ := time.Parse(time.DateOnly, "2024-04-20")
+	c.now = func() time.Time { return now }
+	// The first lookup has nothing read yet: it judges nothing and starts a read.
+	if c.Late("tax", now) {
+		t.Fatal("late before any status was read")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.table.Load() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the background read never finished")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	arrived := clock("2024-04-15")()
+	cadence := time.Duration(cadenceDays(t, "tax")) * 24 * time.Hour
+	for _, tc := range []struct {
+		source string
+		at     time.Time
+		want   bool
+	}{
+		{"tax", arrived.Add(cadence), false},
+		{"tax", arrived.Add(cadence + time.Second), true},
+		{"court", arrived.Add(1000 * 24 * time.Hour), false}, // never delivered: not judged
+		{"nosuch", now, false},
+	} {
+		if got := c.Late(tc.source, tc.at); got != tc.want {
+			t.Errorf("Late(%s, %s) = %v, want %v", tc.source, tc.at.Format(time.RFC3339), got, tc.want)
+		}
+	}
+}
+
 func cadenceDays(t *testing.T, source string) int {
 	st, err := Status(context.Background(), openStore(t), time.Now())
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,11 @@ func snapshot(asof time.Time, codes []string, base float64) *features.Snapshot {
 	}
 	return s
 }
+
+// lateSources is a Freshness that calls the named sources late.
+type lateSources map[string]bool
+
+func (l lateSources) Late(source string, _ time.Time) bool { return l[source] }
 
 // Run runs the contract suite.
 func Run(t *testing.T, newStore Factory) {
@@ -104,6 +110,39 @@ func Run(t *testing.T, newStore Factory) {
 		want := []features.Status{features.Stale, features.Missing, features.Stale}
 		if fmt.Sprint(v.Status) != fmt.Sprint(want) {
 			t.Errorf("status = %v, want %v", v.Status, want)
+		}
+	})
+
+	t.Run("late source", func(t *testing.T) {
+		// A fresh snapshot, but the tax bureau has not delivered within its
+		// cadence: tax values are stale, the others present, the missing one
+		// missing; the vector names the late source.
+		opts := fresh
+		opts.SourceOf = func(ind string) string {
+			src, _, _ := strings.Cut(ind, ".")
+			return src
+		}
+		opts.Freshness = lateSources{"tax": true}
+		s := newStore(t, opts)
+		if err := s.Load(ctx, snapshot(june, codes, 1)); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.Get(ctx, codes[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []features.Status{features.Stale, features.Missing, features.Present}
+		if fmt.Sprint(v.Status) != fmt.Sprint(want) || fmt.Sprint(v.Late) != "[tax]" {
+			t.Errorf("status = %v, late %v; want %v, [tax]", v.Status, v.Late, want)
+		}
+		// A late source that gives no value (penalty: missing) is not named.
+		opts.Freshness = lateSources{"penalty": true}
+		s = newStore(t, opts)
+		if err := s.Load(ctx, snapshot(june, codes, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if v, err = s.Get(ctx, codes[1]); err != nil || len(v.Late) != 0 || v.Status[0] != features.Present {
+			t.Errorf("penalty late: status %v late %v err %v", v.Status, v.Late, err)
 		}
 	})
 

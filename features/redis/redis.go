@@ -101,6 +101,7 @@ type generation struct {
 	AsOf    time.Time `json:"asof"`
 	Names   []string  `json:"names"`
 	checked time.Time
+	sources []string // per name, when the online options judge sources
 }
 
 // Open connects to Redis and checks it answers.
@@ -200,6 +201,7 @@ func (s *Store) Load(ctx context.Context, snap *features.Snapshot) error {
 		return fmt.Errorf("%w: switch to generation %d: %v", ErrUnavailable, gen, err)
 	}
 	g.checked = time.Now()
+	g.sources = s.opts.Online.Sources(g.Names)
 	s.metas.Store(gen, g)
 	s.cur.Store(g)
 	// Keep the previous generation for replicas that have not refreshed yet; drop the
@@ -296,6 +298,7 @@ func (s *Store) current(ctx context.Context, force bool) (*generation, error) {
 		return nil, fmt.Errorf("features/redis: header of generation %d: %w", gen, err)
 	}
 	ng.checked = time.Now()
+	ng.sources = s.opts.Online.Sources(ng.Names)
 	s.metas.Store(gen, ng)
 	s.cur.Store(ng)
 	return ng, nil
@@ -356,7 +359,7 @@ func (s *Store) Get(ctx context.Context, code string) (_ features.Vector, err er
 	for i := range v.Values {
 		v.Values[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
 	}
-	features.FillStatus(v.Values, v.Status, g.AsOf, s.opts.Online.Now(), s.opts.Online.MaxAge)
+	s.opts.Online.FillStatus(&v, g.sources)
 	return v, nil
 }
 

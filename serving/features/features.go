@@ -52,7 +52,7 @@ func (o *Online) Vector(ctx context.Context, set serving.FeatureSet, code string
 	if !slices.Equal(v.Names, set.Indicators) {
 		return serving.Vector{}, fmt.Errorf("%w: online store for %s holds %s with %d indicators", serving.ErrFeatureSetMismatch, set.Key(), v.Set, len(v.Names))
 	}
-	return serving.Vector{Values: v.Values, AsOf: v.AsOf}, nil
+	return serving.Vector{Values: v.Values, AsOf: v.AsOf, Late: v.Late}, nil
 }
 
 // Catalog names indicators from the feature store's catalog.

@@ -3,6 +3,7 @@ package features_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -53,6 +54,51 @@ func TestOnlineStoreDrivesAssessments(t *testing.T) {
 	empty := features.NewOnline(map[string]core.OnlineStore{servingtest.Set.Key(): core.NewMemoryStore(core.OnlineOptions{})})
 	if _, err := empty.Vector(ctx, servingtest.Set, env.Good); !errors.Is(err, serving.ErrNotReady) {
 		t.Fatalf("empty store: %v", err)
+	}
+}
+
+// lateFirst calls the source of the set's first indicator late.
+type lateFirst string
+
+func (l lateFirst) Late(source string, _ time.Time) bool { return source == string(l) }
+
+// TestLateSourceReachesTheDecision: with the online store judging sources, a
+// decision over a late department's values names it, from the store through the
+// adapter; the same store on time names none.
+func TestLateSourceReachesTheDecision(t *testing.T) {
+	ctx := context.Background()
+	env := servingtest.New(t)
+	asof := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+	snap := &core.Snapshot{Set: servingtest.Set.Key(), AsOf: asof, Names: servingtest.Set.Indicators,
+		Codes: []string{env.Good, env.Bad}, Values: []float64{150, 0, 0, 80, 1, 1}}
+	first := servingtest.Set.Indicators[0]
+	for _, tc := range []struct {
+		late lateFirst
+		want string
+	}{{"dept-a", "[dept-a]"}, {"nobody", "[]"}} {
+		opts := core.OnlineOptions{Now: func() time.Time { return asof.AddDate(0, 0, 5) }, Freshness: tc.late,
+			SourceOf: func(ind string) string {
+				if ind == first {
+					return "dept-a"
+				}
+				return "dept-b"
+			}}
+		store := core.NewMemoryStore(opts)
+		if err := store.Load(ctx, snap); err != nil {
+			t.Fatal(err)
+		}
+		svc, err := serving.New(serving.Options{Models: env.Models, Features: features.NewOnline(map[string]core.OnlineStore{servingtest.Set.Key(): store}),
+			Policy: env.Service.Policy()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := svc.Assess(ctx, env.Bank, serving.Request{Company: env.Good})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprint(d.LateSources); got != tc.want {
+			t.Errorf("late %s: decision names %s, want %s", tc.late, got, tc.want)
+		}
 	}
 }
 

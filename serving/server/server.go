@@ -316,12 +316,24 @@ func (s *Server) build(ctx context.Context) error {
 	}
 	metrics := serving.NewMetrics(s.holder)
 	// Each department source's freshness and quality (xinyi_source_*).
-	if err := metrics.Registry().Register(ingest.NewStatusCollector(o.Store, 30*time.Second, logger)); err != nil {
+	sources := ingest.NewStatusCollector(o.Store, 30*time.Second, logger)
+	if err := metrics.Registry().Register(sources); err != nil {
 		return err
 	}
-	// Online stores: one per distinct feature set, on the newest snapshot that loads.
+	// Online stores: one per distinct feature set, on the newest snapshot that
+	// loads. A value is stale when its snapshot is old or its department source
+	// is late (the same status as the metrics).
+	online := features.OnlineOptions{Freshness: sources}
+	if o.Catalog != nil {
+		online.SourceOf = func(indicator string) string {
+			if ind, err := o.Catalog.Indicator(indicator); err == nil {
+				return ind.Source()
+			}
+			return ""
+		}
+	}
 	if s.online, err = servingfeatures.OpenStores(ctx, servingfeatures.StoresOptions{Store: o.Store, Sets: o.Sets, Refresh: o.Refresh,
-		Metrics: metrics, Logger: logger}); err != nil {
+		Online: online, Metrics: metrics, Logger: logger}); err != nil {
 		return err
 	}
 	snaps := s.online.Snapshots()
