@@ -577,6 +577,9 @@ type Reason struct {
 	Impact float64 // contribution to the margin; positive raises risk
 }
 
+// SourceName is a department source by name.
+type SourceName struct{ Name, NameZH string }
+
 // Company is the profile of one company.
 type Company struct {
 	Code string
@@ -585,16 +588,19 @@ type Company struct {
 	// the Chinese is shown).
 	Industry, IndustryEN string
 	Region, RegionEN     string
-	AsOf                 string
-	PD                   float64
-	Rating               string // A, B, C, D
-	Colour               string // green, yellow, orange, red
-	Limit                float64
-	Models               []string // model versions behind the figures
-	Reasons              []Reason
-	Dimensions           []DimensionValues
-	History              []ScorePoint
-	Graph                svg.Graph
+	// Late are the department sources behind the figures that have not
+	// delivered within their cadence, by name in each language.
+	Late       []SourceName
+	AsOf       string
+	PD         float64
+	Rating     string // A, B, C, D
+	Colour     string // green, yellow, orange, red
+	Limit      float64
+	Models     []string // model versions behind the figures
+	Reasons    []Reason
+	Dimensions []DimensionValues
+	History    []ScorePoint
+	Graph      svg.Graph
 }
 
 // GuaranteeGraphs draws the guarantee circle around a company (features guarantee

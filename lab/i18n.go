@@ -466,6 +466,7 @@ var messages = map[string][2]string{
 	"model.calibration":            {"校准图", "Calibration"},
 	"model.importance":             {"特征重要性", "Feature importance"},
 	"model.card":                   {"模型卡", "Model card"},
+	"company.late":                 {"以下部门未按约定周期报送数据，相关指标可能已过时：", "These departments have not delivered on schedule; their indicators may be out of date: "},
 	"model.releasedCard":           {"模型卡：向本机构发布的评估（仅汇总数据）", "Model card: the evaluation released to your institution (aggregates only)"},
 	"model.lineage":                {"血缘", "Lineage"},
 	"model.sample":                 {"训练样本", "Training sample"},

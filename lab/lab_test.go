@@ -730,7 +730,8 @@ func TestCompanyProfile(t *testing.T) {
 		t.Fatalf("search: %d %s", p.status, p.header.Get("Location"))
 	}
 	c := reg.get("/lab/companies/" + env.Focus)
-	for _, want := range []string{`id="company-graph"`, `class="node focus"`, `id="company-history"`, "8.3%", `id="company-rating">B<`, "c-yellow", "担保圈内有违约企业", "350 万元"} {
+	for _, want := range []string{`id="company-graph"`, `class="node focus"`, `id="company-history"`, "8.3%", `id="company-rating">B<`, "c-yellow", "担保圈内有违约企业", "350 万元",
+		`id="company-late">以下部门未按约定周期报送数据，相关指标可能已过时：税务<`} {
 		if !strings.Contains(c.body, want) {
 			t.Fatalf("profile lacks %q", want)
 		}

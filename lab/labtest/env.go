@@ -434,7 +434,7 @@ func Fixtures() Statistics {
 func focusCompany(codes []string) lab.Company {
 	nan := math.NaN()
 	c := lab.Company{Code: codes[0], Name: "上虞卧龙电气有限公司 00", Industry: "制造业 C38 电气机械", IndustryEN: "C38 Manufacture of electrical machinery and equipment",
-		Region: "浙江省绍兴市上虞区", RegionEN: "Shangyu District, Shaoxing, Zhejiang", AsOf: "2025-12-31",
+		Region: "浙江省绍兴市上虞区", RegionEN: "Shangyu District, Shaoxing, Zhejiang", Late: []lab.SourceName{{Name: "tax", NameZH: "税务"}}, AsOf: "2025-12-31",
 		PD: 0.083, Rating: "B", Colour: "yellow", Limit: 3500000,
 		Reasons: []lab.Reason{{Code: "R12", TextZH: "担保圈内有违约企业", TextEN: "a guarantee-circle member defaulted", Impact: 0.42},
 			{Code: "R03", TextZH: "近12个月纳税额下降", TextEN: "tax paid fell over 12 months", Impact: 0.31},

@@ -61,6 +61,13 @@ func (c *Companies) Company(ctx context.Context, p lab.Principal, code string) (
 			out.IndustryEN = strings.TrimSpace(r.Industry + " " + datasets.IndustryNameEN(r.Industry))
 		}
 	}
+	for _, src := range d.LateSources {
+		n := lab.SourceName{Name: src, NameZH: src}
+		if c, err := datasets.ContractOf(src); err == nil {
+			n.NameZH = c.NameZh
+		}
+		out.Late = append(out.Late, n)
+	}
 	for _, m := range d.Models {
 		out.Models = append(out.Models, fmt.Sprintf("%s %s:%s", m.Task, m.Name, m.Version))
 	}
