@@ -463,8 +463,9 @@ type AssessResponse struct {
 	Reasons              []*Reason              `protobuf:"bytes,13,rep,name=reasons,proto3" json:"reasons,omitempty"`
 	Models               []*ModelVersion        `protobuf:"bytes,14,rep,name=models,proto3" json:"models,omitempty"`
 	PolicyVersion        string                 `protobuf:"bytes,15,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
-	FeatureSet           string                 `protobuf:"bytes,16,opt,name=feature_set,json=featureSet,proto3" json:"feature_set,omitempty"` // feature set name@version used
-	AsOf                 string                 `protobuf:"bytes,17,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`                   // RFC 3339 time of the feature vector
+	FeatureSet           string                 `protobuf:"bytes,16,opt,name=feature_set,json=featureSet,proto3" json:"feature_set,omitempty"`    // feature set name@version used
+	AsOf                 string                 `protobuf:"bytes,17,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`                      // RFC 3339 time of the feature vector
+	LateSources          []string               `protobuf:"bytes,18,rep,name=late_sources,json=lateSources,proto3" json:"late_sources,omitempty"` // department sources behind the figures that are late (values may be out of date)
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
 }
@@ -618,6 +619,13 @@ func (x *AssessResponse) GetAsOf() string {
 	return ""
 }
 
+func (x *AssessResponse) GetLateSources() []string {
+	if x != nil {
+		return x.LateSources
+	}
+	return nil
+}
+
 var File_xinyi_v1_assessment_proto protoreflect.FileDescriptor
 
 const file_xinyi_v1_assessment_proto_rawDesc = "" +
@@ -657,7 +665,7 @@ const file_xinyi_v1_assessment_proto_rawDesc = "" +
 	"\aversion\x18\x03 \x01(\tR\aversion\">\n" +
 	"\fProductLimit\x12\x18\n" +
 	"\aproduct\x18\x01 \x01(\tR\aproduct\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x01R\x05limit\"\xd9\x04\n" +
+	"\x05limit\x18\x02 \x01(\x01R\x05limit\"\xfc\x04\n" +
 	"\x0eAssessResponse\x12!\n" +
 	"\fcompany_code\x18\x01 \x01(\tR\vcompanyCode\x12#\n" +
 	"\rassessment_id\x18\x02 \x01(\tR\fassessmentId\x12\x0e\n" +
@@ -677,7 +685,8 @@ const file_xinyi_v1_assessment_proto_rawDesc = "" +
 	"\x0epolicy_version\x18\x0f \x01(\tR\rpolicyVersion\x12\x1f\n" +
 	"\vfeature_set\x18\x10 \x01(\tR\n" +
 	"featureSet\x12\x13\n" +
-	"\x05as_of\x18\x11 \x01(\tR\x04asOf2K\n" +
+	"\x05as_of\x18\x11 \x01(\tR\x04asOf\x12!\n" +
+	"\flate_sources\x18\x12 \x03(\tR\vlateSources2K\n" +
 	"\n" +
 	"Assessment\x12=\n" +
 	"\x06Assess\x12\x17.xinyi.v1.AssessRequest\x1a\x18.xinyi.v1.AssessResponse\"\x00BCZAgithub.com/xinyi-platform/xinyi/serving/assessmentpb;assessmentpbb\x06proto3"

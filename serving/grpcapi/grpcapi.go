@@ -392,7 +392,7 @@ func (s *assessmentServer) Assess(ctx context.Context, r *assessmentpb.AssessReq
 		CompanyCode: d.Company, AssessmentId: d.ID, Pd: d.PD, Score: d.Score, Rating: string(d.Rating),
 		Colour: string(d.Colour), ColourRules: d.ColourRules, Limit: d.Limit, ViolationProbability: d.Violation,
 		InspectionTier: string(d.InspectionTier), SamplingRatio: d.SamplingRatio, PolicyVersion: d.PolicyVersion,
-		FeatureSet: d.FeatureSets[serving.TaskPD], AsOf: d.AsOf.Format(time.RFC3339),
+		FeatureSet: d.FeatureSets[serving.TaskPD], AsOf: d.AsOf.Format(time.RFC3339), LateSources: d.LateSources,
 	}
 	for _, p := range d.Products {
 		out.Products = append(out.Products, &assessmentpb.ProductLimit{Product: p.Product, Limit: p.Limit})
