@@ -758,6 +758,12 @@ func TestLanguageSwitch(t *testing.T) {
 	if !strings.Contains(en.body, ">Indicators<") || !strings.Contains(en.body, `lang="en"`) {
 		t.Fatal("page not in English after the switch")
 	}
+	// A one-time message was said in the language being left: it is dropped,
+	// the rest of the address kept.
+	p = b.post("/lab/lang", url.Values{"csrf": {b.csrf("/lab/")}, "lang": {"en"}, "next": {"/lab/indicators?q=tax&flash=" + url.QueryEscape("已保存")}})
+	if loc := p.header.Get("Location"); p.status != http.StatusSeeOther || loc != "/lab/indicators?q=tax" {
+		t.Fatalf("switch with a message: %d %s", p.status, loc)
+	}
 	if p := b.post("/lab/lang", url.Values{"csrf": {b.csrf("/lab/")}, "lang": {"fr"}}); p.status != 400 {
 		t.Fatalf("unknown language: %d", p.status)
 	}
