@@ -5,7 +5,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -99,12 +98,13 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 		go func() {
 			defer wg.Done()
 			col := make([]float64, n)
+			keys := make([]uint64, 2*min(n, QuantileSample))
 			for {
 				j := int(next.Add(1) - 1)
 				if j >= width {
 					return
 				}
-				out[j] = indicatorStats(s, j, col, prevBy, y, ind, indNames)
+				out[j] = indicatorStats(s, j, col, keys, prevBy, y, ind, indNames)
 			}
 		}()
 	}
@@ -112,7 +112,7 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 	return out
 }
 
-func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
+func indicatorStats(s *Snapshot, j int, col []float64, keys []uint64, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
 	width, n, id := len(s.Names), len(s.Codes), s.Names[j]
 	{
 		for i := 0; i < n; i++ {
@@ -143,7 +143,7 @@ func indicatorStats(s *Snapshot, j int, col []float64, prevBy map[string]*Indica
 					q[k] = present[int(int64(k)*int64(len(present))/QuantileSample)]
 				}
 			}
-			slices.Sort(q)
+			sortFloats(q, keys)
 			for _, l := range QuantileLevels {
 				st.Quantiles = append(st.Quantiles, quantileSorted(q, l))
 			}
@@ -234,7 +234,58 @@ func binOf(v float64, edges []float64) int {
 	if math.IsNaN(v) {
 		return len(edges) + 1
 	}
-	return sort.SearchFloat64s(edges, v) // first edge >= v: v <= edges[i]
+	// The first edge >= v (v <= edges[i]), as sort.SearchFloat64s finds it: the
+	// edges are at most nine, so a scan is quicker than a search.
+	b := 0
+	for b < len(edges) && edges[b] < v {
+		b++
+	}
+	return b
+}
+
+// sortFloats sorts x, which holds no NaN, in increasing order: a least
+// significant digit radix sort on the bits of the values, byte by byte,
+// skipping the bytes all values share. It orders the values as slices.Sort
+// does, -0 before +0 (which slices.Sort leaves in either order). scratch holds
+// at least 2·len(x) keys.
+func sortFloats(x []float64, scratch []uint64) {
+	n := len(x)
+	if n < 2 {
+		return
+	}
+	a, b := scratch[:n], scratch[n:2*n]
+	var count [8][256]int
+	for i, v := range x {
+		k := math.Float64bits(v)
+		// Negative values: every bit flipped; others: the sign bit set. The
+		// keys then compare as unsigned integers as the values do.
+		k ^= uint64(int64(k)>>63) | 1<<63
+		a[i] = k
+		for d := range 8 {
+			count[d][byte(k>>(8*d))]++
+		}
+	}
+	for d := range 8 {
+		c := &count[d]
+		if c[byte(a[0]>>(8*d))] == n {
+			continue // every key has this byte
+		}
+		sum := 0
+		for i := range c {
+			c[i], sum = sum, sum+c[i]
+		}
+		shift := 8 * d
+		for _, k := range a {
+			j := byte(k >> shift)
+			b[c[j]] = k
+			c[j]++
+		}
+		a, b = b, a
+	}
+	for i, k := range a {
+		k ^= uint64(int64(^k)>>63) | 1<<63
+		x[i] = math.Float64frombits(k)
+	}
 }
 
 // binShares is the share of values in each bin of edges plus the missing bin.

@@ -2,6 +2,8 @@ package features
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -97,4 +99,57 @@ func BenchmarkComputeStats(b *testing.B) {
 	for b.Loop() {
 		ComputeStats(s, nil, y, nil)
 	}
+}
+
+// TestSortFloats compares the radix sort of the statistics with slices.Sort on
+// values of every sign and magnitude, with ties, infinities and both zeros.
+func TestSortFloats(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	gens := map[string]func() float64{
+		"normal": func() float64 { return r.NormFloat64() * 1e6 },
+		"counts": func() float64 { return float64(r.IntN(5)) },
+		"narrow": func() float64 { return 1000 + float64(r.IntN(1<<20))/1024 },
+		"extremes": func() float64 {
+			return []float64{math.Inf(-1), math.Inf(1), 0, math.Copysign(0, -1), -math.MaxFloat64, math.SmallestNonzeroFloat64, -1, 1}[r.IntN(8)]
+		},
+		"mixed": func() float64 { return math.Ldexp(r.Float64()-0.5, r.IntN(200)-100) },
+	}
+	for name, gen := range gens {
+		for _, n := range []int{0, 1, 255, 256, 1000, QuantileSample} {
+			x := make([]float64, n)
+			for i := range x {
+				x[i] = gen()
+			}
+			want := slices.Clone(x)
+			slices.Sort(want)
+			sortFloats(x, make([]uint64, 2*n))
+			for i := range x {
+				if x[i] != want[i] || (i > 0 && x[i] == 0 && x[i-1] == 0 && math.Signbit(x[i]) && !math.Signbit(x[i-1])) {
+					t.Fatalf("%s, %d values: at %d got %v, want %v", name, n, i, x[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkSortFloats(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x := make([]float64, QuantileSample)
+	for i := range x {
+		x[i] = math.Exp(r.NormFloat64() * 3)
+	}
+	y := make([]float64, len(x))
+	keys := make([]uint64, 2*len(x))
+	b.Run("radix", func(b *testing.B) {
+		for b.Loop() {
+			copy(y, x)
+			sortFloats(y, keys)
+		}
+	})
+	b.Run("pdq", func(b *testing.B) {
+		for b.Loop() {
+			copy(y, x)
+			slices.Sort(y)
+		}
+	})
 }
