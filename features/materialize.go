@@ -335,6 +335,12 @@ func (m *materializer) listSource(ctx context.Context, name string, lo, hi Month
 }
 
 func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) ([]column, int, error) {
+	return m.readRows(ctx, info, cols, nil)
+}
+
+// readRows reads the named columns of a raw file, of the rows of the companies
+// in keep (every row when keep is nil; the first column is the code).
+func (m *materializer) readRows(ctx context.Context, info blob.Info, cols []string, keep map[string]bool) ([]column, int, error) {
 	rc, got, err := m.store.Get(ctx, info.Key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
@@ -348,11 +354,18 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
 	}
-	c, n, err := readColumns(data, info.Key, cols)
+	var c []column
+	var n, total int
+	if keep == nil {
+		c, n, err = readColumns(data, info.Key, cols)
+		total = n
+	} else {
+		c, n, total, err = readRowsOf(data, info.Key, cols, keep)
+	}
 	if err == nil {
-		m.rawRecords.Add(int64(n))
+		m.rawRecords.Add(int64(total))
 		if _, seen := m.counted.LoadOrStore(info.Key, true); !seen {
-			m.rawInput.Add(int64(n))
+			m.rawInput.Add(int64(total))
 		}
 	}
 	return c, n, err
@@ -826,7 +839,8 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		if sp.src.Kind == KindEvent {
 			cols = append(cols, sp.src.IDColumn)
 		}
-		c, n, err := m.read(ctx, sp.files[j.file], cols)
+		// A refresh of a few companies decodes only their rows.
+		c, n, err := m.readRows(ctx, sp.files[j.file], cols, m.only)
 		if err != nil {
 			return err
 		}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow/go/v15/arrow"
 	"github.com/apache/arrow/go/v15/arrow/array"
 	"github.com/apache/arrow/go/v15/arrow/memory"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 )
@@ -97,7 +99,7 @@ func readColumns(data []byte, name string, cols []string) (out []column, rows in
 		if !ok {
 			return nil, 0, fmt.Errorf("%w: %s: no column %q", ErrCorruptRaw, name, cname)
 		}
-		c, err := readColumn(f, leaf.ColumnIndex, leaf.Node.Type().Kind(), int(n))
+		c, err := readColumn(f, leaf.ColumnIndex, leaf.Node.Type().Kind(), leaf.MaxDefinitionLevel, int(n))
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %s: column %s: %v", ErrCorruptRaw, name, cname, err)
 		}
@@ -106,7 +108,225 @@ func readColumns(data []byte, name string, cols []string) (out []column, rows in
 	return out, int(n), nil
 }
 
-func readColumn(f *parquet.File, idx int, kind parquet.Kind, n int) (column, error) {
+// readRowsOf decodes the named columns of the rows of a Parquet file held in
+// memory whose first column, a string (a company code), is in keep: only those
+// rows' values are kept, a page at a time. It returns the columns, the rows
+// kept and the rows of the file. Errors are those of readColumns.
+func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (out []column, rows, total int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, rows, total, err = nil, 0, 0, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, name, r)
+		}
+	}()
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, name, err)
+	}
+	n := f.NumRows()
+	if n < 0 || n > int64(len(data))*64+1024 {
+		return nil, 0, 0, fmt.Errorf("%w: %s: implausible row count %d", ErrCorruptRaw, name, n)
+	}
+	leaves := make([]parquet.LeafColumn, len(cols))
+	for ci, cname := range cols {
+		cname, optional := strings.CutSuffix(cname, "?")
+		leaf, ok := f.Schema().Lookup(cname)
+		if !ok && optional {
+			leaves[ci].ColumnIndex = -1
+			continue
+		}
+		if !ok {
+			return nil, 0, 0, fmt.Errorf("%w: %s: no column %q", ErrCorruptRaw, name, cname)
+		}
+		leaves[ci] = leaf
+	}
+	if k := leaves[0].Node.Type().Kind(); leaves[0].ColumnIndex < 0 || (k != parquet.ByteArray && k != parquet.FixedLenByteArray) {
+		return nil, 0, 0, fmt.Errorf("%w: %s: column %s is not a string", ErrCorruptRaw, name, cols[0])
+	}
+	// The rows kept, by the first column.
+	var sel []int32
+	out = make([]column, len(cols))
+	codes := &out[0]
+	codes.bytes = []int32{}
+	codeIndex := map[string]int32{}
+	add := func(s string) {
+		id, ok := codeIndex[s]
+		if !ok {
+			id = int32(len(codes.dict))
+			codes.dict = append(codes.dict, s)
+			codeIndex[s] = id
+		}
+		codes.bytes = append(codes.bytes, id)
+	}
+	var tmp column
+	dictIndex := map[string]int32{}
+	buf := make([]parquet.Value, 1024)
+	row := 0
+	err = eachPage(f, leaves[0].ColumnIndex, func(p parquet.Page) error {
+		if b, offs, ok := plainStrings(p); ok {
+			for i := range len(offs) - 1 {
+				if v := b[offs[i]:offs[i+1]]; keep[string(v)] {
+					sel = append(sel, int32(row+i))
+					add(string(v))
+				}
+			}
+			row += len(offs) - 1
+			return nil
+		}
+		tmp.bytes, tmp.dict = tmp.bytes[:0], tmp.dict[:0]
+		clear(dictIndex)
+		if err := readPage(&tmp, p, parquet.ByteArray, leaves[0].MaxDefinitionLevel, buf, dictIndex); err != nil {
+			return err
+		}
+		for i, id := range tmp.bytes {
+			if s := tmp.dict[id]; keep[s] {
+				sel = append(sel, int32(row+i))
+				add(s)
+			}
+		}
+		row += len(tmp.bytes)
+		return nil
+	})
+	if err == nil && row != int(n) {
+		err = fmt.Errorf("read %d of %d values", row, n)
+	}
+	if err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: %s: column %s: %v", ErrCorruptRaw, name, cols[0], err)
+	}
+	for ci, leaf := range leaves {
+		if ci == 0 || leaf.ColumnIndex < 0 {
+			continue
+		}
+		c, err := pickRows(f, leaf, sel, int(n), buf)
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("%w: %s: column %s: %v", ErrCorruptRaw, name, cols[ci], err)
+		}
+		out[ci] = c
+	}
+	return out, len(sel), int(n), nil
+}
+
+// pickRows decodes the rows sel (increasing) of one column of n rows.
+func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf []parquet.Value) (column, error) {
+	kind := leaf.Node.Type().Kind()
+	var c, tmp column
+	var dictIndex, outIndex map[string]int32
+	switch kind {
+	case parquet.Double, parquet.Float, parquet.Int64:
+		c.f64 = make([]float64, 0, len(sel))
+	case parquet.Int32, parquet.Boolean:
+		c.i32 = make([]int32, 0, len(sel))
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		c.bytes = make([]int32, 0, len(sel))
+		dictIndex, outIndex = map[string]int32{}, map[string]int32{}
+	default:
+		return c, fmt.Errorf("unsupported type %v", kind)
+	}
+	row, next := 0, 0
+	err := eachPage(f, leaf.ColumnIndex, func(p parquet.Page) error {
+		tmp.f64, tmp.i32, tmp.bytes, tmp.dict = tmp.f64[:0], tmp.i32[:0], tmp.bytes[:0], tmp.dict[:0]
+		clear(dictIndex)
+		if next == len(sel) {
+			row += int(p.NumRows())
+			return nil
+		}
+		if b, offs, ok := plainStrings(p); ok && c.bytes != nil {
+			k := len(offs) - 1
+			for ; next < len(sel) && int(sel[next]) < row+k; next++ {
+				i := int(sel[next]) - row
+				s := string(b[offs[i]:offs[i+1]])
+				id, ok := outIndex[s]
+				if !ok {
+					id = int32(len(c.dict))
+					c.dict = append(c.dict, s)
+					outIndex[s] = id
+				}
+				c.bytes = append(c.bytes, id)
+			}
+			row += k
+			return nil
+		}
+		if err := readPage(&tmp, p, kind, leaf.MaxDefinitionLevel, buf, dictIndex); err != nil {
+			return err
+		}
+		k := tmp.len()
+		for ; next < len(sel) && int(sel[next]) < row+k; next++ {
+			i := int(sel[next]) - row
+			switch {
+			case c.f64 != nil:
+				c.f64 = append(c.f64, tmp.f64[i])
+			case c.i32 != nil:
+				c.i32 = append(c.i32, tmp.i32[i])
+			default:
+				s := tmp.dict[tmp.bytes[i]]
+				id, ok := outIndex[s]
+				if !ok {
+					id = int32(len(c.dict))
+					c.dict = append(c.dict, s)
+					outIndex[s] = id
+				}
+				c.bytes = append(c.bytes, id)
+			}
+		}
+		row += k
+		return nil
+	})
+	if err != nil {
+		return c, err
+	}
+	if row != n || next != len(sel) {
+		return c, fmt.Errorf("read %d of %d values", row, n)
+	}
+	return c, nil
+}
+
+// plainStrings returns the values of a page of byte arrays without nulls or
+// dictionary, with their offsets checked, and false for any other page.
+func plainStrings(p parquet.Page) ([]byte, []uint32, bool) {
+	if p.Dictionary() != nil || p.NumNulls() != 0 || len(p.RepetitionLevels()) != 0 {
+		return nil, nil, false
+	}
+	data := p.Data()
+	if data.Kind() != encoding.ByteArray {
+		return nil, nil, false
+	}
+	b, offs := data.ByteArray()
+	if len(offs) != int(p.NumValues())+1 {
+		return nil, nil, false
+	}
+	for i := 1; i < len(offs); i++ {
+		if offs[i] < offs[i-1] || int(offs[i]) > len(b) {
+			return nil, nil, false
+		}
+	}
+	return b, offs, true
+}
+
+// eachPage calls fn with every page of column idx, in order.
+func eachPage(f *parquet.File, idx int, fn func(parquet.Page) error) error {
+	for _, rg := range f.RowGroups() {
+		pages := rg.ColumnChunks()[idx].Pages()
+		for {
+			p, err := pages.ReadPage()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				pages.Close()
+				return err
+			}
+			err = fn(p)
+			parquet.Release(p)
+			if err != nil {
+				pages.Close()
+				return err
+			}
+		}
+		pages.Close()
+	}
+	return nil
+}
+
+func readColumn(f *parquet.File, idx int, kind parquet.Kind, maxDef int, n int) (column, error) {
 	var c column
 	var dictIndex map[string]int32
 	switch kind {
@@ -134,7 +354,7 @@ func readColumn(f *parquet.File, idx int, kind parquet.Kind, n int) (column, err
 				pages.Close()
 				return c, err
 			}
-			err = readPage(&c, p, kind, buf, dictIndex)
+			err = readPage(&c, p, kind, maxDef, buf, dictIndex)
 			parquet.Release(p)
 			if err != nil {
 				pages.Close()
@@ -159,7 +379,10 @@ func (c *column) len() int {
 	return len(c.bytes)
 }
 
-func readPage(c *column, p parquet.Page, kind parquet.Kind, buf []parquet.Value, dictIndex map[string]int32) error {
+func readPage(c *column, p parquet.Page, kind parquet.Kind, maxDef int, buf []parquet.Value, dictIndex map[string]int32) error {
+	if ok, err := readPageData(c, p, kind, maxDef, dictIndex); ok || err != nil {
+		return err
+	}
 	vr := p.Values()
 	// Fast paths for pages without nulls.
 	if p.NumNulls() == 0 {
@@ -218,6 +441,69 @@ func readPage(c *column, p parquet.Page, kind parquet.Kind, buf []parquet.Value,
 			return nil
 		}
 	}
+}
+
+// readPageData reads the plain values of a page held in memory without going
+// through parquet.Value: optional doubles (snapshot columns), scattered by
+// their definition levels, and byte arrays without nulls. It reports false,
+// reading nothing, for any other page (dictionary indexes, repeated values).
+func readPageData(c *column, p parquet.Page, kind parquet.Kind, maxDef int, dictIndex map[string]int32) (bool, error) {
+	if p.Dictionary() != nil || len(p.RepetitionLevels()) != 0 {
+		return false, nil
+	}
+	n := int(p.NumValues())
+	data := p.Data()
+	switch {
+	case kind == parquet.Double && data.Kind() == encoding.Double:
+		vals := data.Double()
+		def := p.DefinitionLevels()
+		if len(def) == 0 {
+			if len(vals) != n {
+				return true, fmt.Errorf("page holds %d of %d values", len(vals), n)
+			}
+			c.f64 = append(c.f64, vals...)
+			return true, nil
+		}
+		if len(def) != n {
+			return false, nil
+		}
+		start := len(c.f64)
+		c.f64 = slices.Grow(c.f64, n)[:start+n]
+		out, k := c.f64[start:], 0
+		for i, d := range def {
+			if int(d) == maxDef {
+				if k == len(vals) {
+					return true, fmt.Errorf("page holds %d values, its levels more", len(vals))
+				}
+				out[i] = vals[k]
+				k++
+			} else {
+				out[i] = math.NaN()
+			}
+		}
+		if k != len(vals) {
+			return true, fmt.Errorf("page holds %d values, its levels %d", len(vals), k)
+		}
+		return true, nil
+	case kind == parquet.ByteArray || kind == parquet.FixedLenByteArray:
+		b, offs, ok := plainStrings(p)
+		if !ok {
+			return false, nil
+		}
+		for i := range n {
+			v := b[offs[i]:offs[i+1]]
+			id, ok := dictIndex[string(v)]
+			if !ok {
+				id = int32(len(c.dict))
+				s := string(v)
+				c.dict = append(c.dict, s)
+				dictIndex[s] = id
+			}
+			c.bytes = append(c.bytes, id)
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 func readAll[T any](dst *[]T, n int, read func([]T) (int, error)) error {

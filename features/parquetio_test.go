@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -53,5 +54,125 @@ func FuzzReadColumns(f *testing.F) {
 		if err != nil && !errors.Is(err, ErrCorruptRaw) {
 			t.Fatalf("error %v does not wrap ErrCorruptRaw", err)
 		}
+		_, _, _, err = readRowsOf(data, "fuzz.parquet", []string{"code", "event_date", "amount"}, map[string]bool{"C1": true})
+		if err != nil && !errors.Is(err, ErrCorruptRaw) {
+			t.Fatalf("readRowsOf: error %v does not wrap ErrCorruptRaw", err)
+		}
 	})
+}
+
+// TestReadRowsOf reads the rows of some companies of a raw file (small pages,
+// so that the rows kept fall in several) and of a snapshot with missing values,
+// and compares them with the same rows of readColumns.
+func TestReadRowsOf(t *testing.T) {
+	var raw bytes.Buffer
+	w := parquet.NewGenericWriter[datasets.PenaltyRow](&raw, parquet.PageBufferSize(256))
+	var rows []datasets.PenaltyRow
+	for i := range 500 {
+		rows = append(rows, datasets.PenaltyRow{Code: fmt.Sprintf("C%03d", i/3), EventDate: datasets.Day(20000 + i), ArrivalDate: datasets.Day(20010 + i),
+			Revision: int32(i % 2), PenaltyID: fmt.Sprintf("P%d", i), Department: []string{"tax", "market"}[i%2], Severity: int32(i % 5), Amount: float64(i) * 1.5})
+	}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if pages := countPages(t, raw.Bytes()); pages < 3 {
+		t.Fatalf("the raw file has %d pages of codes, want several", pages)
+	}
+	names := []string{"b.x", "a.y"}
+	var codes []string
+	var vals []float64
+	for i := range 300 {
+		codes = append(codes, fmt.Sprintf("C%03d", i))
+		x, y := float64(i), -float64(i)/7
+		if i%3 == 0 {
+			x = math.NaN()
+		}
+		if i%5 == 0 {
+			y = math.NaN()
+		}
+		vals = append(vals, x, y)
+	}
+	rec := SnapshotRecord(names, codes, vals)
+	var snap bytes.Buffer
+	err := writeRecordParquet(&snap, rec)
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+		cols []string
+		keep map[string]bool
+	}{
+		{"raw, some", raw.Bytes(), []string{"code", "event_date", "revision", "penalty_id", "department", "amount", "row_kind?"}, map[string]bool{"C000": true, "C007": true, "C100": true, "C166": true, "X": true}},
+		{"raw, none", raw.Bytes(), []string{"code", "amount", "penalty_id"}, map[string]bool{"X": true}},
+		{"raw, all", raw.Bytes(), []string{"code", "severity", "amount"}, func() map[string]bool {
+			k := map[string]bool{}
+			for _, r := range rows {
+				k[r.Code] = true
+			}
+			return k
+		}()},
+		{"snapshot", snap.Bytes(), []string{"code", "a.y", "b.x"}, map[string]bool{"C000": true, "C003": true, "C005": true, "C015": true, "C299": true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			all, n, err := readColumns(tt.data, "f", tt.cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, kept, total, err := readRowsOf(tt.data, "f", tt.cols, tt.keep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != n {
+				t.Fatalf("total %d, want %d", total, n)
+			}
+			want := 0
+			for r := range n {
+				if !tt.keep[all[0].dict[all[0].bytes[r]]] {
+					continue
+				}
+				for ci := range tt.cols {
+					w, g := cell(all[ci], r), cell(got[ci], want)
+					if w != g {
+						t.Fatalf("row %d (kept %d) column %s: got %s, want %s", r, want, tt.cols[ci], g, w)
+					}
+				}
+				want++
+			}
+			if kept != want {
+				t.Fatalf("kept %d rows, want %d", kept, want)
+			}
+		})
+	}
+}
+
+// cell prints value r of a decoded column ("" when it has none).
+func cell(c column, r int) string {
+	switch {
+	case c.f64 != nil:
+		return fmt.Sprint(c.f64[r])
+	case c.i32 != nil:
+		return fmt.Sprint(c.i32[r])
+	case c.bytes != nil:
+		return c.dict[c.bytes[r]]
+	}
+	return ""
+}
+
+func countPages(t *testing.T, data []byte) int {
+	t.Helper()
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := eachPage(f, 0, func(parquet.Page) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
