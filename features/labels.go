@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,25 +87,55 @@ type inspectionResult struct {
 }
 
 // loadLabels reads every file under labels/ and raw/inspections/; nil when there is
-// none.
+// none, or when the set's label is known as of none of the run's dates (its
+// window ends after the last outcome), so that no statistic can use it.
 func (m *materializer) loadLabels(ctx context.Context) (*labelIndex, error) {
-	return readLabels(ctx, m.store)
+	def, err := LabelByName(m.plan.set.Label)
+	if err != nil || def.Regression {
+		return nil, nil // labelIndex.outcomes gives no label for it
+	}
+	return readLabelsFor(ctx, m.store, func(last Day) bool {
+		return slices.ContainsFunc(m.plan.asofs, func(d Day) bool { return horizonEnd(d, def.Horizon) <= last })
+	})
 }
 
 func readLabels(ctx context.Context, store blob.Store) (*labelIndex, error) {
+	return readLabelsFor(ctx, store, nil)
+}
+
+// readLabelsFor reads the labels as readLabels does, unless need, told the
+// latest outcome event date, says they are of no use: then it decodes only
+// the event dates and returns nil.
+func readLabelsFor(ctx context.Context, store blob.Store, need func(lastEvent Day) bool) (*labelIndex, error) {
 	infos, err := store.List(ctx, "labels/")
 	if err != nil {
 		return nil, fmt.Errorf("features: list labels/: %w", err)
 	}
 	li := &labelIndex{byCode: map[string][]Outcome{}}
+	var files [][]byte
+	infos = slices.DeleteFunc(infos, func(in blob.Info) bool { return !strings.HasSuffix(in.Key, ".parquet") })
 	for _, in := range infos {
-		if !strings.HasSuffix(in.Key, ".parquet") {
-			continue
-		}
 		data, err := readBlob(ctx, store, in.Key)
 		if err != nil {
 			return nil, err
 		}
+		files = append(files, data)
+		if need == nil {
+			continue
+		}
+		c, n, err := readColumns(data, in.Key, []string{"event_date"})
+		if err != nil {
+			return nil, err
+		}
+		for r := range n {
+			li.lastEvent = max(li.lastEvent, Day(c[0].i32[r]))
+		}
+	}
+	if need != nil && !need(li.lastEvent) {
+		return nil, nil
+	}
+	for i, in := range infos {
+		data := files[i]
 		c, n, err := readColumns(data, in.Key, []string{"code", "event_date", "arrival_date", "revision", "kind", "amount"})
 		if err != nil {
 			return nil, err
