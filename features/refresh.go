@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/datasets"
@@ -207,35 +208,17 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	p := full.asofs
 	lo := p[0].Month() - Lookback + 1
 	hi := p[len(p)-1].Month()
-	// The inputs a full run would list, without reading them.
+	// The registry and the batch's source are read; the inputs of every other
+	// source are those the stored manifests list.
 	coFiles, err := m.listSource(ctx, "companies", 0, hi)
 	if err != nil {
 		return err
 	}
 	m.addInputs(coFiles)
-	for _, s := range full.sources {
-		files, err := m.listSource(ctx, s.src.Name, lo, hi)
-		if err != nil {
-			return err
-		}
-		m.addInputs(files)
-		if s == sp {
-			sp.files = files
-		}
+	if sp.files, err = m.listSource(ctx, sp.src.Name, lo, hi); err != nil {
+		return err
 	}
-	if full.needNet {
-		for _, name := range []string{"loan", "guarantee"} {
-			from := lo
-			if name == "guarantee" {
-				from = 0
-			}
-			files, err := m.listSource(ctx, name, from, hi)
-			if err != nil && !errors.Is(err, ErrNoInput) {
-				return err
-			}
-			m.addInputs(files)
-		}
-	}
+	m.addInputs(sp.files)
 	if err := m.loadCompanies(ctx, coFiles); err != nil {
 		return err
 	}
@@ -270,7 +253,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 				return err
 			}
 		}
-		man, re, err := m.patch(ctx, d, m.inMemory[a], changed, prev, restated, labels)
+		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, prev, restated, labels)
 		if err != nil {
 			return err
 		}
@@ -284,7 +267,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 // indicators whose values changed) and its manifest. The statistics of an
 // indicator are computed again when its values changed, or when the previous
 // date's were (its PSI is against them); it returns the indicators restated.
-func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, changed []int, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
+func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
 	p := m.plan
 	key := ManifestKey(p.set.Name, p.set.Version, d)
 	seen, err := m.store.Stat(ctx, key)
@@ -358,7 +341,7 @@ func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, change
 	}
 	man := *oldMan
 	man.CreatedAt = m.opts.Now().UTC()
-	man.Inputs = m.inputs
+	man.Inputs = refreshedInputs(oldMan.Inputs, sp.src.Name, sp.files)
 	man.Extra = map[string]string{"refresh": m.runID}
 	man.Patches = slices.Clone(oldMan.Patches)
 	if len(codes) > 0 {
@@ -428,4 +411,29 @@ func (m *materializer) patch(ctx context.Context, d Day, fresh *Snapshot, change
 		m.opts.Logger.Info("snapshot refreshed", "set", p.set.Key(), "asof", d.String(), "rows", man.Rows, "patched", len(codes))
 	}
 	return &man, restated, nil
+}
+
+// refreshedInputs are the inputs of a refreshed snapshot: the stored ones, with
+// the files of the batch's source replaced by those the refresh listed.
+func refreshedInputs(stored []FileRef, source string, files []blob.Info) []FileRef {
+	prefix := "raw/" + source + "/"
+	out := make([]FileRef, 0, len(stored)+len(files))
+	at := -1
+	for _, f := range stored {
+		if strings.HasPrefix(f.Key, prefix) {
+			if at < 0 {
+				at = len(out)
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	if at < 0 {
+		at = len(out)
+	}
+	refs := make([]FileRef, len(files))
+	for i, in := range files {
+		refs[i] = FileRef{Key: in.Key, SHA256: in.SHA256, Size: in.Size}
+	}
+	return slices.Insert(out, at, refs...)
 }

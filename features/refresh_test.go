@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"hash/fnv"
+	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +21,8 @@ import (
 	"github.com/xinyi-platform/xinyi/datasets/ingest"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 )
+
+var refreshProfile = flag.String("refresh.cpuprofile", "", "BenchmarkRefresh: write a CPU profile of the refresh alone to this file")
 
 var refreshQuarters = flag.Bool("refresh.quarters", false, "BenchmarkRefresh: the four quarter ends of 2025 instead of the 12 month ends")
 
@@ -109,6 +115,32 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 	if res.Full || res.Touched != touched || len(res.Snapshots) != 3 || res.Snapshots[0].AsOf.String() != "2024-06-30" {
 		t.Fatalf("refresh %+v, want 3 dates from 2024-06-30 patched for %d companies", res, touched)
 	}
+	// The refreshed manifests list the batch's part among their inputs, and
+	// the other sources' inputs as they were.
+	for _, at := range asofs[1:] {
+		d := DayOf(at)
+		man, err := ReadManifest(ctx, store, "full", 1, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var others, was []string
+		batchPart := false
+		for _, in := range man.Inputs {
+			if strings.HasPrefix(in.Key, "raw/tax/") {
+				batchPart = batchPart || strings.Contains(in.Key, "/batch-")
+			} else {
+				others = append(others, in.Key)
+			}
+		}
+		for _, in := range beforeMan[d].Inputs {
+			if !strings.HasPrefix(in.Key, "raw/tax/") {
+				was = append(was, in.Key)
+			}
+		}
+		if !batchPart || !slices.Equal(others, was) {
+			t.Fatalf("as of %s: inputs %v lack the batch's part or changed other sources' (were %v)", d, man.Inputs, beforeMan[d].Inputs)
+		}
+	}
 	// The snapshot before the arrival is the one stored.
 	mar := DayOf(asofs[0])
 	if man, err := ReadManifest(ctx, store, "full", 1, mar); err != nil || !man.CreatedAt.Equal(beforeMan[mar].CreatedAt) || len(man.Patches) != 0 {
@@ -140,15 +172,42 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 			t.Fatalf("as of %s the correction changed nothing: the test shows nothing", d)
 		}
 	}
-	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs, Force: true}); err != nil {
+	compareWithFullRun(t, store, "full", asofs, asofs[1:], got, gotMan)
+	// A third batch whose refresh finds the manifest replaced meanwhile stops
+	// before writing; run again, it completes.
+	sep, _ := datasets.ParseMonth("2024-09")
+	batch3, _ := correctTax(t, store, sep, 20, 2, time.Date(2024, 10, 10, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	dec := DayOf(asofs[3])
+	racing := &replacingStore{Store: store, key: ManifestKey("full", 1, dec)}
+	_, err = Refresh(ctx, racing, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3})
+	if !errors.Is(err, ErrSnapshotChanged) || racing.stats < 2 {
+		t.Fatalf("refresh over a replaced manifest: %v, want ErrSnapshotChanged", err)
+	}
+	if man, err := ReadManifest(ctx, store, "full", 1, dec); err != nil || len(man.Patches) != 0 || man.Extra["replaced"] != "yes" {
+		t.Fatalf("the replacing manifest was overwritten: %v %+v", err, man)
+	}
+	if _, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3}); err != nil {
 		t.Fatal(err)
 	}
-	for _, at := range asofs[1:] {
+}
+
+// compareWithFullRun materializes the dates asofs of set whole and compares
+// the values and statistics of each date of reached with got and gotMan (read
+// after a refresh). It returns the full run's manifests.
+func compareWithFullRun(t *testing.T, store blob.Store, set string, asofs, reached []time.Time, got map[Day]*Snapshot, gotMan map[Day]*Manifest) map[Day]*Manifest {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := Materialize(ctx, store, Options{Set: set, AsOf: asofs, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := map[Day]*Manifest{}
+	for _, at := range reached {
 		d := DayOf(at)
-		want, wantMan, err := ReadSnapshot(ctx, store, "full", 1, d)
+		want, wantMan, err := ReadSnapshot(ctx, store, set, 1, d)
 		if err != nil {
 			t.Fatal(err)
 		}
+		out[d] = wantMan
 		if len(want.Codes) != len(got[d].Codes) {
 			t.Fatalf("as of %s: %d companies refreshed, %d in a full run", d, len(got[d].Codes), len(want.Codes))
 		}
@@ -166,21 +225,58 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 			t.Fatalf("a full run kept patches %+v", wantMan.Patches)
 		}
 	}
-	// A third batch whose refresh finds the manifest replaced meanwhile stops
-	// before writing; run again, it completes.
-	sep, _ := datasets.ParseMonth("2024-09")
-	batch3, _ := correctTax(t, store, sep, 20, 2, time.Date(2024, 10, 10, 9, 0, 0, 0, ingest.ChinaStandardTime))
-	dec := DayOf(asofs[3])
-	racing := &replacingStore{Store: store, key: ManifestKey("full", 1, dec)}
-	_, err = Refresh(ctx, racing, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3})
-	if !errors.Is(err, ErrSnapshotChanged) || racing.stats < 2 {
-		t.Fatalf("refresh over a replaced manifest: %v, want ErrSnapshotChanged", err)
+	return out
+}
+
+// TestRefreshWithLabels refreshes snapshots whose label window is complete, so
+// that the statistics restated include the information value and AUC against
+// the set's label, and compares them with a full run.
+func TestRefreshWithLabels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and materializes a universe")
 	}
-	if man, err := ReadManifest(ctx, store, "full", 1, dec); err != nil || len(man.Patches) != 0 || man.Extra["replaced"] != "yes" {
-		t.Fatalf("the replacing manifest was overwritten: %v %+v", err, man)
-	}
-	if _, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3}); err != nil {
+	ctx := context.Background()
+	store := openLocalStore(t)
+	o := datasets.DefaultGenerateOptions()
+	o.Companies, o.Months, o.Start, o.Seed = 300, 24, datasets.Month(2023*12), 9
+	if _, err := datasets.Generate(ctx, store, o); err != nil {
 		t.Fatal(err)
+	}
+	var asofs []time.Time
+	for _, m := range []int{6, 9, 12} {
+		asofs = append(asofs, time.Date(2023, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
+	}
+	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs}); err != nil {
+		t.Fatal(err)
+	}
+	july, _ := datasets.ParseMonth("2023-07")
+	batch, _ := correctTax(t, store, july, 10, 3, time.Date(2023, 8, 5, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	res, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Snapshots) != 2 {
+		t.Fatalf("refresh %+v, want 2 dates", res)
+	}
+	got := map[Day]*Snapshot{}
+	gotMan := map[Day]*Manifest{}
+	for _, at := range asofs[1:] {
+		s, man, err := ReadSnapshot(ctx, store, "full", 1, DayOf(at))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[DayOf(at)], gotMan[DayOf(at)] = s, man
+	}
+	want := compareWithFullRun(t, store, "full", asofs, asofs[1:], got, gotMan)
+	labelled := 0
+	for _, man := range want {
+		i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == "tax.sales.sum_12m" })
+		if i >= 0 && man.Stats[i].AUC != nil && man.Stats[i].IV != nil {
+			labelled++
+		}
+	}
+	if labelled == 0 {
+		t.Fatal("no refreshed date has an AUC or IV of tax.sales.sum_12m: the test shows nothing")
 	}
 }
 
@@ -272,6 +368,7 @@ func BenchmarkRefresh(b *testing.B) {
 	var full, refresh, fullCPU, refreshCPU time.Duration
 	touched := 0
 	scale := 1.0
+	round := 0
 	for b.Loop() {
 		b.StopTimer()
 		o := opts
@@ -283,6 +380,17 @@ func BenchmarkRefresh(b *testing.B) {
 		batch, n := correctTax(b, store, may, 100, scale, time.Date(2025, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime))
 		touched = n
 		b.StartTimer()
+		if *refreshProfile != "" {
+			f, err := os.Create(fmt.Sprintf("%s.%d", *refreshProfile, round))
+			round++
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+		}
 		t0, c0 := time.Now(), processCPU()
 		ro := opts
 		ro.AsOf = asofs // the stored dates of interest; Refresh keeps those from the arrival on
@@ -291,6 +399,7 @@ func BenchmarkRefresh(b *testing.B) {
 			b.Fatal(err)
 		}
 		refresh, refreshCPU = time.Since(t0), processCPU()-c0
+		pprof.StopCPUProfile()
 		if len(res.Snapshots) != len(reached) || res.Full {
 			b.Fatalf("refresh %+v", res)
 		}
