@@ -3,6 +3,7 @@ package features
 import (
 	"cmp"
 	"math"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -243,6 +244,16 @@ func binOf(v float64, edges []float64) int {
 	return b
 }
 
+// orderKey maps a value that is not NaN to an integer that compares as the
+// values do, -0 equal to +0.
+func orderKey(v float64) uint64 {
+	if v == 0 {
+		v = 0 // +0 for -0
+	}
+	k := math.Float64bits(v)
+	return k ^ (uint64(int64(k)>>63) | 1<<63)
+}
+
 // sortFloats sorts x, which holds no NaN, in increasing order: a least
 // significant digit radix sort on the bits of the values, byte by byte,
 // skipping the bytes all values share. It orders the values as slices.Sort
@@ -294,8 +305,38 @@ func binShares(col, edges []float64) []float64 {
 	if len(col) == 0 {
 		return out
 	}
-	for _, v := range col {
-		out[binOf(v, edges)]++
+	if len(edges) <= 9 {
+		// Up to nine edges (deciles), padded with +Inf: a value's bin is the
+		// number of edges below it, counted without a branch to mispredict by
+		// comparing order-preserving integer keys (-0 taken as +0).
+		var e [9]uint64
+		for i := range e {
+			e[i] = orderKey(math.Inf(1))
+		}
+		for i, x := range edges {
+			e[i] = orderKey(x)
+		}
+		var count [11]int
+		for _, v := range col {
+			if math.IsNaN(v) {
+				count[len(edges)+1]++
+				continue
+			}
+			k := orderKey(v)
+			var b uint64
+			for _, x := range e {
+				_, borrow := bits.Sub64(x, k, 0)
+				b += borrow
+			}
+			count[b]++
+		}
+		for i := range out {
+			out[i] = float64(count[i])
+		}
+	} else {
+		for _, v := range col {
+			out[binOf(v, edges)]++
+		}
 	}
 	for i := range out {
 		out[i] /= float64(len(col))

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"testing"
 	"time"
 )
@@ -152,4 +153,55 @@ func BenchmarkSortFloats(b *testing.B) {
 			slices.Sort(y)
 		}
 	})
+}
+
+func BenchmarkBinShares(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	col := make([]float64, 20000)
+	for i := range col {
+		col[i] = math.Exp(r.NormFloat64() * 3)
+		if i%50 == 0 {
+			col[i] = math.NaN()
+		}
+	}
+	q := slices.Clone(col[:QuantileSample])
+	q = slices.DeleteFunc(q, math.IsNaN)
+	slices.Sort(q)
+	edges := decileEdges(q)
+	for b.Loop() {
+		binShares(col, edges)
+	}
+}
+
+// TestBinShares compares the branch-free counting of binShares with
+// sort.SearchFloat64s, the definition of a value's bin, on values and edges
+// with ties, both zeros, infinities and missing values.
+func TestBinShares(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := []float64{math.Inf(-1), -2, -1, math.Copysign(0, -1), 0, 1, 2, 3, math.Inf(1), math.NaN()}
+	for round := range 200 {
+		col := make([]float64, r.IntN(50))
+		for i := range col {
+			col[i] = pool[r.IntN(len(pool))]
+		}
+		edges := make([]float64, r.IntN(12))
+		for i := range edges {
+			edges[i] = pool[r.IntN(len(pool)-1)]
+		}
+		slices.Sort(edges)
+		want := make([]float64, len(edges)+2)
+		for _, v := range col {
+			b := len(edges) + 1
+			if !math.IsNaN(v) {
+				b = sort.SearchFloat64s(edges, v)
+			}
+			want[b]++
+		}
+		for i := range want {
+			want[i] /= float64(max(len(col), 1))
+		}
+		if got := binShares(col, edges); !slices.Equal(got, want) {
+			t.Fatalf("round %d: binShares(%v, %v) = %v, want %v", round, col, edges, got, want)
+		}
+	}
 }
