@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"math"
 	"runtime"
@@ -341,18 +340,14 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 // readRows reads the named columns of a raw file, of the rows of the companies
 // in keep (every row when keep is nil; the first column is the code).
 func (m *materializer) readRows(ctx context.Context, info blob.Info, cols []string, keep map[string]bool) ([]column, int, error) {
-	rc, got, err := m.store.Get(ctx, info.Key)
+	// Read into a buffer of the recorded size: io.ReadAll's growing costs as
+	// much again in copies and garbage.
+	data, got, err := blob.ReadAll(ctx, m.store, info.Key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
 	}
 	if want, ok := m.expect[info.Key]; ok && want != "" && got.SHA256 != "" && got.SHA256 != want {
-		rc.Close()
 		return nil, 0, fmt.Errorf("%w: %s has sha256 %s, the run's plan recorded %s", ErrInputChanged, info.Key, got.SHA256, want)
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
 	}
 	var c []column
 	var n, total int

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"time"
@@ -31,12 +30,7 @@ func ListSnapshots(ctx context.Context, store blob.Store, set string, version in
 }
 
 func readBlob(ctx context.Context, store blob.Store, key string) ([]byte, error) {
-	rc, _, err := store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("features: read %s: %w", key, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, _, err := blob.ReadAll(ctx, store, key)
 	if err != nil {
 		return nil, fmt.Errorf("features: read %s: %w", key, err)
 	}
