@@ -340,12 +340,16 @@ func (m *materializer) read(ctx context.Context, info blob.Info, cols []string) 
 // readRows reads the named columns of a raw file, of the rows of the companies
 // in keep (every row when keep is nil; the first column is the code).
 func (m *materializer) readRows(ctx context.Context, info blob.Info, cols []string, keep map[string]bool) ([]column, int, error) {
-	// Read into a buffer of the recorded size: io.ReadAll's growing costs as
-	// much again in copies and garbage.
-	data, got, err := blob.ReadAll(ctx, m.store, info.Key)
+	// Read into a buffer of the recorded size (io.ReadAll's growing costs as
+	// much again in copies and garbage), reused from file to file.
+	buf := fileBuffer()
+	data, got, err := blob.ReadAllInto(ctx, m.store, info.Key, *buf)
 	if err != nil {
 		return nil, 0, fmt.Errorf("features: read %s: %w", info.Key, err)
 	}
+	// The decoded columns hold copies: the buffer is free again after.
+	*buf = data
+	defer fileBuffers.Put(buf)
 	if want, ok := m.expect[info.Key]; ok && want != "" && got.SHA256 != "" && got.SHA256 != want {
 		return nil, 0, fmt.Errorf("%w: %s has sha256 %s, the run's plan recorded %s", ErrInputChanged, info.Key, got.SHA256, want)
 	}

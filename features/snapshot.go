@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -35,6 +36,17 @@ func readBlob(ctx context.Context, store blob.Store, key string) ([]byte, error)
 		return nil, fmt.Errorf("features: read %s: %w", key, err)
 	}
 	return b, nil
+}
+
+// fileBuffers hold the buffers files are read into before they are decoded
+// (*[]byte), so that reading many leaves no garbage of their size.
+var fileBuffers sync.Pool
+
+func fileBuffer() *[]byte {
+	if b, ok := fileBuffers.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
 }
 
 // ReadManifest reads the manifest of one snapshot; a missing one wraps ErrNoSnapshotStored.
@@ -177,10 +189,14 @@ func readSnapshotParts(ctx context.Context, store blob.Store, parts []FileRef, n
 	for _, p := range parts {
 		// The store verified the content against its recorded digest as it read
 		// it (blob.Store.Get): comparing that digest with the manifest's is enough.
-		data, info, err := blob.ReadAll(ctx, store, p.Key)
+		buf := fileBuffer()
+		data, info, err := blob.ReadAllInto(ctx, store, p.Key, *buf)
 		if err != nil {
 			return fmt.Errorf("features: read %s: %w", p.Key, err)
 		}
+		// The decoded columns hold copies: the buffer is free again after.
+		*buf = data
+		defer fileBuffers.Put(buf)
 		sum := info.SHA256
 		if sum == "" {
 			sum = blob.SHA256Hex(data)
@@ -197,12 +213,18 @@ func readSnapshotParts(ctx context.Context, store blob.Store, parts []FileRef, n
 		}
 		for r := 0; r < n; r++ {
 			s.Codes = append(s.Codes, c[0].dict[c[0].bytes[r]])
-			for j := range s.Names {
+		}
+		w, base := len(s.Names), len(s.Values)
+		s.Values = slices.Grow(s.Values, n*w)[:base+n*w]
+		rows := s.Values[base:]
+		for j := range s.Names {
+			f := c[j+1].f64
+			for r := range n {
 				v := math.NaN()
-				if f := c[j+1].f64; f != nil {
+				if f != nil {
 					v = f[r]
 				}
-				s.Values = append(s.Values, v)
+				rows[r*w+j] = v
 			}
 		}
 	}

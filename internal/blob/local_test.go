@@ -118,6 +118,10 @@ func TestLocalDamagedFiles(t *testing.T) {
 			if !errors.Is(err, blob.ErrCorrupt) {
 				t.Errorf("ReadAll: err = %v, want ErrCorrupt", err)
 			}
+			_, _, err = blob.ReadAllInto(ctx, s, "k", make([]byte, 0, 1<<10))
+			if !errors.Is(err, blob.ErrCorrupt) {
+				t.Errorf("ReadAllInto: err = %v, want ErrCorrupt", err)
+			}
 			if _, err := s.List(ctx, ""); c.listNotices && !errors.Is(err, blob.ErrCorrupt) {
 				t.Errorf("List: err = %v, want ErrCorrupt", err)
 			}
@@ -323,4 +327,34 @@ func FuzzValidateKey(f *testing.F) {
 
 func BenchmarkLocal(b *testing.B) {
 	blobtest.Benchmark(b, openLocal(b))
+}
+
+// TestReadAllInto reads objects into a buffer large enough for them, which it
+// reuses, and into one too small, which it does not.
+func TestReadAllInto(t *testing.T) {
+	s := openLocal(t)
+	ctx := t.Context()
+	for k, v := range map[string]string{"long": strings.Repeat("x", 3000), "short": "abc"} {
+		if _, err := blob.PutBytes(ctx, s, k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 0, 8<<10)
+	for _, tt := range []struct {
+		key, want string
+		buf       []byte
+		reused    bool
+	}{
+		{"long", strings.Repeat("x", 3000), buf, true},
+		{"short", "abc", buf, true},
+		{"long", strings.Repeat("x", 3000), make([]byte, 0, 100), false},
+	} {
+		got, info, err := blob.ReadAllInto(ctx, s, tt.key, tt.buf)
+		if err != nil || string(got) != tt.want || info.Size != int64(len(tt.want)) {
+			t.Fatalf("%s: %d bytes, %+v, %v", tt.key, len(got), info, err)
+		}
+		if reused := &got[:1][0] == &tt.buf[:1][0]; reused != tt.reused {
+			t.Errorf("%s into a buffer of %d: reused %v, want %v", tt.key, cap(tt.buf), reused, tt.reused)
+		}
+	}
 }

@@ -63,16 +63,26 @@ func (v *verifyingReader) Close() error { return v.rc.Close() }
 
 // ReadAll reads the whole object at key, verified, and returns it with its Info.
 func ReadAll(ctx context.Context, s Store, key string) ([]byte, Info, error) {
+	return ReadAllInto(ctx, s, key, nil)
+}
+
+// ReadAllInto is ReadAll reading into buf's storage when it is large enough
+// (its content is overwritten), so that a caller reading objects one after
+// another can reuse one buffer instead of leaving each behind as garbage.
+func ReadAllInto(ctx context.Context, s Store, key string, buf []byte) ([]byte, Info, error) {
 	rc, info, err := s.Get(ctx, key)
 	if err != nil {
 		return nil, Info{}, err
 	}
 	defer rc.Close()
-	buf := bytes.NewBuffer(make([]byte, 0, clampCap(info.Size)))
-	if _, err := buf.ReadFrom(rc); err != nil {
+	if need := clampCap(info.Size); cap(buf) < need {
+		buf = make([]byte, 0, need)
+	}
+	b := bytes.NewBuffer(buf[:0])
+	if _, err := b.ReadFrom(rc); err != nil {
 		return nil, Info{}, fmt.Errorf("read %s: %w", key, err)
 	}
-	return buf.Bytes(), info, nil
+	return b.Bytes(), info, nil
 }
 
 // PutBytes stores data under key.
