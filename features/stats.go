@@ -131,9 +131,8 @@ func indicatorStats(s *Snapshot, j int, col []float64, keys []uint64, prevBy map
 			st.Coverage = float64(len(present)) / float64(n)
 		}
 		if len(present) > 0 {
-			mean, sd := meanStd(present)
+			mean, sd, lo, hi := summary(present)
 			st.Mean, st.Std = num(mean), num(sd)
-			lo, hi := slices.Min(present), slices.Max(present)
 			st.Min, st.Max = num(lo), num(hi)
 			st.Histogram = histogram(present, lo, hi, HistogramBins)
 			// Quantiles from an evenly spaced sample when there are many values.
@@ -178,17 +177,22 @@ func indicatorStats(s *Snapshot, j int, col []float64, keys []uint64, prevBy map
 	}
 }
 
-func meanStd(x []float64) (float64, float64) {
+// summary returns the mean, standard deviation, least and greatest of x (not
+// empty, no NaN), the extremes as slices.Min and slices.Max find them, in the
+// pass that sums.
+func summary(x []float64) (mean, sd, lo, hi float64) {
 	var s float64
+	lo, hi = x[0], x[0]
 	for _, v := range x {
 		s += v
+		lo, hi = min(lo, v), max(hi, v)
 	}
-	mean := s / float64(len(x))
+	mean = s / float64(len(x))
 	var ss float64
 	for _, v := range x {
 		ss += (v - mean) * (v - mean)
 	}
-	return mean, math.Sqrt(ss / float64(len(x)))
+	return mean, math.Sqrt(ss / float64(len(x))), lo, hi
 }
 
 // quantileSorted is the linear-interpolation quantile (type 7, numpy's default) of
