@@ -291,16 +291,28 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		return nil, nil, err
 	}
 	nw, w := len(names), len(p.set.Indicators)
-	pos := make(map[string]int, len(old.Codes))
-	for i, c := range old.Codes {
-		pos[c] = i
+	// A snapshot of one part is in code order: its touched companies are
+	// found by search, others' by a map.
+	inOrder := slices.IsSorted(old.Codes)
+	var pos map[string]int
+	if !inOrder {
+		pos = make(map[string]int, len(old.Codes))
+		for i, c := range old.Codes {
+			pos[c] = i
+		}
 	}
 	// The registry did not change, so a company is in the new snapshot exactly
 	// when it is in the stored one.
 	rows := make([]int, len(fresh.Codes)) // of each touched company in old
 	differs := make([]bool, nw)
 	for i, c := range fresh.Codes {
-		j, ok := pos[c]
+		var j int
+		var ok bool
+		if inOrder {
+			j, ok = slices.BinarySearch(old.Codes, c)
+		} else {
+			j, ok = pos[c]
+		}
 		if !ok {
 			return nil, nil, fmt.Errorf("features: refresh %s as of %s: company %s is not in the stored snapshot; materialize the date whole", p.set.Key(), d, c)
 		}
