@@ -99,8 +99,11 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 // A refreshed snapshot keeps its parts and adds a patch part with the new rows
 // of the touched companies (Manifest.Patches); its new manifest, written last,
 // makes it visible whole as a full run's does, with the statistics of the
-// changed indicators computed again over every company. ReadSnapshot gives
-// values equal to a full materialization's. Refreshes of one set, and
+// changed indicators computed again over every company, and the stored
+// inputs with the batch's source's files as they are now (only the registry
+// and that source are listed and read, and of the source only the touched
+// companies' rows decoded). ReadSnapshot gives values and the manifest
+// statistics equal to a full materialization's. Refreshes of one set, and
 // materializations of the same dates, are meant to run one at a time; one that
 // finds the manifest replaced since it read it stops with ErrSnapshotChanged.
 // A batch of the company registry,
