@@ -99,13 +99,14 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 		go func() {
 			defer wg.Done()
 			col := make([]float64, n)
-			keys := make([]uint64, 2*min(n, QuantileSample))
+			w := &statsScratch{col: col, present: make([]float64, 0, n), sample: make([]float64, min(n, QuantileSample)),
+				keys: make([]uint64, 2*min(n, QuantileSample))}
 			for {
 				j := int(next.Add(1) - 1)
 				if j >= width {
 					return
 				}
-				out[j] = indicatorStats(s, j, col, keys, prevBy, y, ind, indNames)
+				out[j] = indicatorStats(s, j, w, prevBy, y, ind, indNames)
 			}
 		}()
 	}
@@ -113,14 +114,22 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 	return out
 }
 
-func indicatorStats(s *Snapshot, j int, col []float64, keys []uint64, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
+// statsScratch holds the buffers one worker of ComputeStats reuses from
+// indicator to indicator: no statistic keeps them.
+type statsScratch struct {
+	col, present, sample []float64
+	keys                 []uint64
+}
+
+func indicatorStats(s *Snapshot, j int, w *statsScratch, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
 	width, n, id := len(s.Names), len(s.Codes), s.Names[j]
+	col := w.col
 	{
 		for i := 0; i < n; i++ {
 			col[i] = s.Values[i*width+j]
 		}
 		st := IndicatorStats{ID: id, Rows: int64(n)}
-		present := make([]float64, 0, n)
+		present := w.present[:0]
 		for _, v := range col {
 			if !math.IsNaN(v) {
 				present = append(present, v)
@@ -138,12 +147,12 @@ func indicatorStats(s *Snapshot, j int, col []float64, keys []uint64, prevBy map
 			// Quantiles from an evenly spaced sample when there are many values.
 			q := present
 			if len(q) > QuantileSample {
-				q = make([]float64, QuantileSample)
+				q = w.sample[:QuantileSample]
 				for k := range q {
 					q[k] = present[int(int64(k)*int64(len(present))/QuantileSample)]
 				}
 			}
-			sortFloats(q, keys)
+			sortFloats(q, w.keys)
 			for _, l := range QuantileLevels {
 				st.Quantiles = append(st.Quantiles, quantileSorted(q, l))
 			}
