@@ -407,7 +407,7 @@ func (v Version) Evidence() string {
 
 // KSValue is the version's KS statistic (test split first), NaN when unknown.
 func (v Version) KSValue() float64 {
-	if x, ok := v.MetricNamed("test_ks", "eval_ks", "ks"); ok {
+	if x, ok := v.MetricNamed("test_ks", "eval_ks", "ks", "valid_ks"); ok {
 		return x
 	}
 	return math.NaN()
@@ -816,7 +816,8 @@ type CardDoc struct {
 	TrainRows, ValidRows, TestRows  int
 	PositiveRate                    float64 // of the training rows; NaN for regression
 	Objective                       string
-	Trees, Leaves                   int
+	Trees, Leaves                   int // Leaves in all trees
+	NumLeaves                       int // the most leaves a tree may have (a parameter)
 	Rounds, RoundsRun               int
 	EarlyStopped                    bool
 	Metric                          string

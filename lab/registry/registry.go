@@ -5,6 +5,8 @@
 //
 // The console's charts (ROC, KS, calibration, importances) travel inside the
 // version's model card under "evaluation"; the registry stores the card as given.
+// A training.Card (xinyi train's) reads as a document with its calibration and
+// importance charts.
 //
 //	models := labregistry.New(reg)
 //	srv, _ := lab.New(lab.Options{Models: models, ...})
@@ -208,8 +210,8 @@ func convertVersion(v xregistry.Version) lab.Version {
 			if c.Evaluation != nil {
 				out.Evaluation = *c.Evaluation
 			}
-		} else if doc := cardDoc(v.ModelCard); doc != nil {
-			out.Doc = doc
+		} else if doc, ev := cardDoc(v.ModelCard); doc != nil {
+			out.Doc, out.Evaluation = doc, ev
 		} else {
 			var pretty bytes.Buffer
 			if json.Indent(&pretty, v.ModelCard, "", "  ") == nil {
@@ -547,18 +549,20 @@ func deref(v *float64) float64 {
 	return *v
 }
 
-// cardDoc reads xinyi train's structured card (training.Card), or returns nil
-// for any other card.
-func cardDoc(raw []byte) *lab.CardDoc {
+// cardDoc reads xinyi train's structured card (training.Card) as the document
+// the version page shows, and the charts beside it: the calibration by decile
+// and the AUC of the split the card evaluates last, and the gain shares. It
+// returns nil for any other card.
+func cardDoc(raw []byte) (*lab.CardDoc, lab.Evaluation) {
 	var c training.Card
 	if err := json.Unmarshal(raw, &c); err != nil || c.Data.TrainRows == 0 || c.Training.Rounds == 0 {
-		return nil
+		return nil, lab.Evaluation{}
 	}
 	d := &lab.CardDoc{Data: c.Data.Name, Target: c.Data.Target, Features: len(c.Data.Features), TrainRows: c.Data.TrainRows,
 		ValidRows: c.Data.ValidRows, TestRows: c.Data.TestRows, PositiveRate: math.NaN(), Objective: string(c.Objective),
 		Trees: c.Trees, Leaves: c.Leaves, Rounds: c.Training.Rounds, RoundsRun: c.Training.RoundsRun, EarlyStopped: c.Training.EarlyStopped,
 		Metric: c.Training.Metric, ElapsedSeconds: c.Training.ElapsedSeconds, LearningRate: c.Params.LearningRate, LambdaL2: c.Params.LambdaL2,
-		MaxDepth: c.Params.MaxDepth, MinDataInLeaf: c.Params.MinDataInLeaf, MaxBin: c.Params.MaxBins, Bagging: c.Params.BaggingFraction,
+		NumLeaves: c.Params.NumLeaves, MaxDepth: c.Params.MaxDepth, MinDataInLeaf: c.Params.MinDataInLeaf, MaxBin: c.Params.MaxBins, Bagging: c.Params.BaggingFraction,
 		FeatureFraction: c.Params.FeatureFraction}
 	if c.Objective == gbdt.Binary {
 		d.PositiveRate = c.Data.TrainPositiveRate
@@ -580,7 +584,22 @@ func cardDoc(raw []byte) *lab.CardDoc {
 	for _, m := range c.Monotonicity {
 		d.Monotone = append(d.Monotone, lab.CardMonotone{Feature: m.Feature, Direction: int(m.Direction), OK: m.OK, Violations: m.Violations})
 	}
-	return d
+	var ev lab.Evaluation
+	if n := len(d.Sets); n > 0 {
+		e := c.Metrics[d.Sets[n-1].Split]
+		if c.Objective == gbdt.Binary {
+			ev.AUC = e.AUC
+		}
+		for _, b := range e.Calibration {
+			ev.Calibration = append(ev.Calibration, svg.CalibrationBin{Predicted: b.MeanScore, Observed: b.Rate, Count: int64(b.Rows)})
+		}
+	}
+	for _, fi := range c.Importance { // by descending gain
+		if fi.GainShare > 0 {
+			ev.Importance = append(ev.Importance, lab.Importance{Feature: fi.Feature, Gain: fi.GainShare})
+		}
+	}
+	return d, ev
 }
 
 // ReleasedEvaluation is e for the console: an evaluation as released to a

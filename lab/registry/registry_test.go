@@ -201,7 +201,7 @@ func TestCardDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := json.Marshal(c)
-	d := cardDoc(raw)
+	d, ev := cardDoc(raw)
 	if d == nil {
 		t.Fatal("a training card is not read as a document")
 	}
@@ -214,8 +214,31 @@ func TestCardDoc(t *testing.T) {
 	if !math.IsNaN(d.Sets[1].MdAPE) || !math.IsNaN(d.Sets[1].RMSELog) {
 		t.Errorf("a binary card has amount errors: %+v", d.Sets[1])
 	}
-	if cardDoc([]byte(`{"intended_use":"test"}`)) != nil || cardDoc([]byte(`not json`)) != nil {
-		t.Fatal("another card read as a training card")
+	// The charts beside it are the card's: AUC and calibration of the split it
+	// evaluates last, gain shares; no curves in a card of xinyi train.
+	e := c.Metrics["test"]
+	if ev.AUC != e.AUC || len(ev.Calibration) != len(e.Calibration) || len(e.Calibration) == 0 || ev.ROC != nil || ev.KS != nil {
+		t.Fatalf("charts %+v, want the test split's AUC %v and %d calibration deciles", ev, e.AUC, len(e.Calibration))
+	}
+	for i, b := range ev.Calibration {
+		if w := e.Calibration[i]; b.Predicted != w.MeanScore || b.Observed != w.Rate || b.Count != int64(w.Rows) {
+			t.Errorf("calibration decile %d = %+v, card has %+v", i, b, w)
+		}
+	}
+	var share float64
+	for i, imp := range ev.Importance {
+		if imp.Feature != c.Importance[i].Feature || imp.Gain != c.Importance[i].GainShare || imp.Gain <= 0 {
+			t.Errorf("importance %d = %+v, card has %+v", i, imp, c.Importance[i])
+		}
+		share += imp.Gain
+	}
+	if math.Abs(share-1) > 1e-9 {
+		t.Errorf("gain shares sum to %v, want 1", share)
+	}
+	for _, raw := range []string{`{"intended_use":"test"}`, `not json`, `{"text":"a card"}`} {
+		if d, _ := cardDoc([]byte(raw)); d != nil {
+			t.Fatalf("%s read as a training card", raw)
+		}
 	}
 
 	// A gamma (limit) card brings its relative errors to the page.
@@ -232,8 +255,8 @@ func TestCardDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ = json.Marshal(c)
-	d = cardDoc(raw)
-	if e := c.Metrics["test"]; d == nil || d.Objective != "gamma" || d.Sets[1].MdAPE != *e.MdAPE || d.Sets[1].RMSELog != *e.RMSELog || !(d.Sets[1].MdAPE > 0) {
+	d, ev = cardDoc(raw)
+	if e := c.Metrics["test"]; ev.AUC != 0 || d == nil || d.Objective != "gamma" || d.Sets[1].MdAPE != *e.MdAPE || d.Sets[1].RMSELog != *e.RMSELog || !(d.Sets[1].MdAPE > 0) {
 		t.Fatalf("gamma card document %+v", d)
 	}
 }
