@@ -10,6 +10,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/lab/svg"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // Sentinel errors. Backends (the adapters to features, training, registry, serving and
@@ -347,10 +348,13 @@ type Version struct {
 	Created         time.Time
 	CreatedBy       string
 	Golden          int // golden rows checked at upload
-	Card            string
-	CardZH          string // the card in Chinese, when its maker wrote one
-	CardJSON        bool   // Card is a structured card of another maker, shown as it is
-	// Doc is xinyi train's structured card (training.Card) read as a document.
+	// Card is a free-text card (the console wrote these for its runs before it
+	// registered training.Card), or with CardJSON a structured card of another
+	// maker, shown as it is.
+	Card     string
+	CardZH   string // the free-text card in Chinese
+	CardJSON bool
+	// Doc is a training.Card (from xinyi train or a console run) read as a document.
 	Doc *CardDoc
 	// Released is a joint model's evaluation as released to its bank (its card
 	// holds nothing else).
@@ -463,9 +467,22 @@ type Upload struct {
 	SampleVersion  int
 	SampleManifest string
 	CodeVersion    string
-	Card           string
-	CardZH         string // the card in Chinese
-	Evaluation     *Evaluation
+	// Note describes the lineage in words: a store sample's label and population
+	// (training.Sample.LabelNote), or a public data set's source.
+	Note string
+	// Card is the run's model card, made by training.NewCard as xinyi train
+	// makes it; Curves are drawn beside it on the version page.
+	Card   *training.Card
+	Curves *Curves
+}
+
+// Curves are a trained model's ROC and KS curves on the split its card
+// evaluates last (test, else valid), for the version page to draw; the figures
+// themselves (AUC, KS, calibration) are the card's.
+type Curves struct {
+	Split string       `json:"split"`
+	ROC   []svg.Point  `json:"roc"` // (false positive rate, true positive rate)
+	KS    *svg.KSCurve `json:"ks,omitempty"`
 }
 
 // Models is the model library (registry).

@@ -596,10 +596,16 @@ func TestTrainingAndRegister(t *testing.T) {
 		t.Fatalf("register twice: %d", p.status)
 	}
 	v := sci.get("/lab/models/binary-gbdt/v1")
-	for _, want := range []string{`id="roc"`, `class="chart chart-roc"`, `id="ks"`, `id="calibration"`, `id="importance"`, `id="model-card"`, "训练样本：lightgbm-binary；来源：LightGBM 官方二分类示例数据（MIT 许可）", "验证集表现：AUC 0."} {
+	// The run's card reads as the document of a card xinyi train wrote, with the
+	// run's curves beside it.
+	for _, want := range []string{`id="roc"`, `class="chart chart-roc"`, `id="ks"`, `id="calibration"`, `id="importance"`, `id="model-card-doc"`,
+		`<code id="card-data">lightgbm-binary:binary.train</code>`, "训练 5,600 行，验证 1,400 行", "验证集", "AUC（验证集）", "KS（验证集）"} {
 		if !strings.Contains(v.body, want) {
-			t.Fatalf("version page lacks %q", want)
+			t.Fatalf("version page lacks %q:\n%s", want, v.body)
 		}
+	}
+	if strings.Contains(v.body, `id="model-card"`) || strings.Contains(v.body, "测试 0 行") {
+		t.Fatal("the version page shows a free-text card, or a test split the run did not have")
 	}
 	ver, _ := env.Models.Version(context.Background(), env.Principal(t, labtest.Scientist), "binary-gbdt", "v1")
 	// The README of the shared data reports AUC 0.836 for XGBoost with 100 rounds on

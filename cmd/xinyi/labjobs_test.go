@@ -68,7 +68,7 @@ func TestWorkerRunsLabTraining(t *testing.T) {
 	if j.State != lab.JobDone || j.Done != 30 || j.Total != 30 {
 		t.Fatalf("run %+v; worker said %s", j, errOut.String())
 	}
-	for _, k := range []string{"trainings/" + id + "/model.txt", "trainings/" + id + "/card.txt"} {
+	for _, k := range []string{"trainings/" + id + "/model.txt", "trainings/" + id + "/card.json", "trainings/" + id + "/card.md"} {
 		if _, err := bs.Stat(context.Background(), k); err != nil {
 			t.Errorf("%s: %v", k, err)
 		}

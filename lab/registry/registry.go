@@ -3,10 +3,12 @@
 // Every call runs as the signed-in user's access principal, so internal/access
 // decides each one in the registry as on every other surface.
 //
-// The console's charts (ROC, KS, calibration, importances) travel inside the
-// version's model card under "evaluation"; the registry stores the card as given.
-// A training.Card (xinyi train's) reads as a document with its calibration and
-// importance charts.
+// A model trained in the console is registered with the training.Card that
+// training.NewCard made of its run (as xinyi train registers one), plus the ROC
+// and KS curves the version page draws under "curves"; the page reads any
+// training.Card as a document with its calibration and importance charts.
+// Free-text cards the console registered before (text, text_zh, evaluation)
+// are still shown as they are. The registry stores every card as given.
 //
 //	models := labregistry.New(reg)
 //	srv, _ := lab.New(lab.Options{Models: models, ...})
@@ -179,11 +181,20 @@ func convertPromotion(pr xregistry.Promotion) lab.Promotion {
 		RequestedBy: pr.RequestedBy, Requested: pr.RequestedAt, DecidedBy: pr.DecidedBy, Decided: pr.DecidedAt, Reason: reason}
 }
 
-// card is the model card the console writes and reads.
-type card struct {
+// legacyCard is the free-text card the console registered for its runs before
+// it registered training.Card; versions that carry one still show it.
+type legacyCard struct {
 	Text       string          `json:"text,omitempty"`
 	TextZH     string          `json:"text_zh,omitempty"`
 	Evaluation *lab.Evaluation `json:"evaluation,omitempty"`
+}
+
+// trainedCard is the card of a model trained in the console: the training.Card
+// that training.NewCard made, as xinyi train registers it, with the ROC and KS
+// curves the version page draws beside it. Read as a training.Card it is one.
+type trainedCard struct {
+	*training.Card
+	Curves *lab.Curves `json:"curves,omitempty"`
 }
 
 func convertVersion(v xregistry.Version) lab.Version {
@@ -194,7 +205,7 @@ func convertVersion(v xregistry.Version) lab.Version {
 		out.Golden = v.Parity.Rows
 	}
 	if len(v.ModelCard) > 0 {
-		var c card
+		var c legacyCard
 		var rel training.ReleasedEvaluation
 		if err := json.Unmarshal(v.ModelCard, &rel); err == nil && rel.Split != "" && rel.Policy.MinCellRows > 0 {
 			// A joint model's card: the evaluation released to its bank.
@@ -415,17 +426,14 @@ func (a *Models) Upload(ctx context.Context, u lab.Upload) (lab.Version, error) 
 	up := xregistry.Upload{Data: u.Data, FeatureSet: set, FeatureSetVersion: setVersion,
 		Lineage: xregistry.Lineage{Kind: "uploaded", Filename: u.FileName, Sample: u.Sample, SampleVersion: u.SampleVersion,
 			SampleManifest: u.SampleManifest, CodeVersion: u.CodeVersion}}
-	if u.Evaluation != nil || u.Card != "" {
-		up.Lineage.Kind = "trained"
-		if up.ModelCard, err = json.Marshal(card{Text: u.Card, TextZH: u.CardZH, Evaluation: u.Evaluation}); err != nil {
-			return lab.Version{}, err
+	if u.Card != nil {
+		// A run of the console's trainer: its card and headline figures as
+		// xinyi train registers them.
+		up.Lineage.Kind, up.Lineage.Note = "trained", u.Note
+		if up.ModelCard, err = json.Marshal(trainedCard{Card: u.Card, Curves: u.Curves}); err != nil {
+			return lab.Version{}, fmt.Errorf("encode model card: %w", err)
 		}
-		if u.Evaluation != nil {
-			up.Metrics = map[string]float64{}
-			for _, m := range u.Evaluation.Metrics {
-				up.Metrics[m.Name] = m.Value
-			}
-		}
+		up.Metrics = training.CardMetrics(u.Card)
 	}
 	if len(u.Golden) > 0 {
 		if up.Parity, err = ParseGolden(u.Golden); err != nil {
@@ -549,15 +557,17 @@ func deref(v *float64) float64 {
 	return *v
 }
 
-// cardDoc reads xinyi train's structured card (training.Card) as the document
-// the version page shows, and the charts beside it: the calibration by decile
-// and the AUC of the split the card evaluates last, and the gain shares. It
-// returns nil for any other card.
+// cardDoc reads a training.Card (xinyi train's, or a console run's with its
+// curves) as the document the version page shows, and the charts beside it:
+// the calibration by decile and the AUC of the split the card evaluates last,
+// the gain shares and the run's ROC and KS curves when it has them. It returns
+// nil for any other card.
 func cardDoc(raw []byte) (*lab.CardDoc, lab.Evaluation) {
-	var c training.Card
-	if err := json.Unmarshal(raw, &c); err != nil || c.Data.TrainRows == 0 || c.Training.Rounds == 0 {
+	var tc trainedCard
+	if err := json.Unmarshal(raw, &tc); err != nil || tc.Card == nil || tc.Data.TrainRows == 0 || tc.Training.Rounds == 0 {
 		return nil, lab.Evaluation{}
 	}
+	c := tc.Card
 	d := &lab.CardDoc{Data: c.Data.Name, Target: c.Data.Target, Features: len(c.Data.Features), TrainRows: c.Data.TrainRows,
 		ValidRows: c.Data.ValidRows, TestRows: c.Data.TestRows, PositiveRate: math.NaN(), Objective: string(c.Objective),
 		Trees: c.Trees, Leaves: c.Leaves, Rounds: c.Training.Rounds, RoundsRun: c.Training.RoundsRun, EarlyStopped: c.Training.EarlyStopped,
@@ -598,6 +608,9 @@ func cardDoc(raw []byte) (*lab.CardDoc, lab.Evaluation) {
 		if fi.GainShare > 0 {
 			ev.Importance = append(ev.Importance, lab.Importance{Feature: fi.Feature, Gain: fi.GainShare})
 		}
+	}
+	if tc.Curves != nil {
+		ev.ROC, ev.KS = tc.Curves.ROC, tc.Curves.KS
 	}
 	return d, ev
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
+	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	"github.com/xinyi-platform/xinyi/training"
 )
@@ -258,5 +259,38 @@ func TestCardDoc(t *testing.T) {
 	d, ev = cardDoc(raw)
 	if e := c.Metrics["test"]; ev.AUC != 0 || d == nil || d.Objective != "gamma" || d.Sets[1].MdAPE != *e.MdAPE || d.Sets[1].RMSELog != *e.RMSELog || !(d.Sets[1].MdAPE > 0) {
 		t.Fatalf("gamma card document %+v", d)
+	}
+}
+
+// TestVersionCards: a version page reads each kind of card the registry may
+// hold: a console run's training.Card with its curves, and the free-text card
+// the console registered before (versions in existing registries).
+func TestVersionCards(t *testing.T) {
+	auc := 0.75
+	c := &training.Card{Name: "training-t1.txt", Objective: gbdt.Binary, Trees: 3, Leaves: 9,
+		Data:     training.CardData{Name: "taiwan:UCI_Credit_Card.csv", Target: "default.payment.next.month", TrainRows: 800, ValidRows: 200},
+		Training: training.CardTraining{Rounds: 3, RoundsRun: 3, Metric: "auc"},
+		Metrics:  map[string]*training.Evaluation{"train": {Rows: 800, AUC: 0.8}, "valid": {Rows: 200, AUC: auc, KS: 0.4}}}
+	curves := &lab.Curves{Split: "valid", ROC: []svg.Point{{X: 0, Y: 0}, {X: 0.2, Y: 0.6}, {X: 1, Y: 1}},
+		KS: &svg.KSCurve{Fraction: []float64{0, 0.3, 1}, CumPos: []float64{0, 0.6, 1}, CumNeg: []float64{0, 0.2, 1}}}
+	trained, err := json.Marshal(trainedCard{Card: c, Curves: curves})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back training.Card
+	if err := json.Unmarshal(trained, &back); err != nil || back.Metrics["valid"].AUC != auc || back.Data.Name != c.Data.Name {
+		t.Fatalf("a console run's card read as a training.Card: %+v, %v", back, err)
+	}
+	v := convertVersion(xregistry.Version{ModelCard: trained, Metrics: training.CardMetrics(c)})
+	if v.Doc == nil || v.Doc.ValidRows != 200 || v.AUC != auc || len(v.ROC) != 3 || v.ROC[1] != curves.ROC[1] || v.KS == nil || v.KS.CumPos[1] != 0.6 || v.Card != "" {
+		t.Fatalf("console card: doc %+v, AUC %v, ROC %v, KS %v, text %q", v.Doc, v.AUC, v.ROC, v.KS, v.Card)
+	}
+
+	legacy := []byte(`{"text":"Sample: taiwan\nValidation: AUC 0.7700;","text_zh":"训练样本：taiwan","evaluation":{"Metrics":[{"Name":"AUC","Value":0.77}],"AUC":0.77,` +
+		`"ROC":[{"X":0,"Y":0},{"X":0.3,"Y":0.7},{"X":1,"Y":1}],"Calibration":[{"Predicted":0.1,"Observed":0.12,"Count":50}],"Importance":[{"Feature":"PAY_0","Gain":0.4}]}}`)
+	v = convertVersion(xregistry.Version{ModelCard: legacy, Metrics: map[string]float64{"AUC": 0.77}})
+	if v.Doc != nil || v.Card != "Sample: taiwan\nValidation: AUC 0.7700;" || v.CardZH != "训练样本：taiwan" || v.AUC != 0.77 || len(v.ROC) != 3 ||
+		len(v.Calibration) != 1 || len(v.Importance) != 1 || v.Importance[0].Feature != "PAY_0" {
+		t.Fatalf("legacy card: %+v", v)
 	}
 }

@@ -3,9 +3,13 @@ package training
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/access"
 	"github.com/xinyi-platform/xinyi/internal/access/accesstest"
 	"github.com/xinyi-platform/xinyi/internal/blob"
@@ -21,6 +26,7 @@ import (
 	labregistry "github.com/xinyi-platform/xinyi/lab/registry"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
+	xtraining "github.com/xinyi-platform/xinyi/training"
 )
 
 // storeWithSamples generates 1,000 companies over 2023-01..2025-12 into dir,
@@ -92,15 +98,14 @@ func TestTrainOnStoreSample(t *testing.T) {
 		sample, model string
 		wantSample    string
 		task          xregistry.Task
+		objective     gbdt.Objective
 		metric        string
-		card          []string
+		note          []string
 	}{
-		{"pd-q", "pd-lab", "pd-q/v1", xregistry.TaskPD, "AUC",
-			[]string{"Sample: pd-q/v1 of the offline store, feature set pd/v1; manifest samples/pd-q/v1/manifest.json sha256 " + manifestSHA,
-				"Label: label default_12m: 1 when a default event occurs within 12 months", "Evaluation (test):"}},
-		{"lim-q/v1", "lim-lab", "lim-q/v1", xregistry.TaskLimit, "MdAPE",
-			[]string{"Label: label limit: the amount of the first limit outcome within 12 months", "rows with a limit of 0 or less left out",
-				"objective gamma,", "Evaluation (test): RMSE ", "; MdAPE 0.", "; RMSE of log 0."}},
+		{"pd-q", "pd-lab", "pd-q/v1", xregistry.TaskPD, gbdt.Binary, "test_auc",
+			[]string{"label default_12m: 1 when a default event occurs within 12 months"}},
+		{"lim-q/v1", "lim-lab", "lim-q/v1", xregistry.TaskLimit, gbdt.Gamma, "test_mdape",
+			[]string{"label limit: the amount of the first limit outcome within 12 months", "rows with a limit of 0 or less left out"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sample, func(t *testing.T) {
@@ -144,10 +149,27 @@ func TestTrainOnStoreSample(t *testing.T) {
 			if _, ok := v.Metrics[tt.metric]; !ok {
 				t.Errorf("metrics %v lack %s", v.Metrics, tt.metric)
 			}
-			for _, want := range tt.card {
-				if !strings.Contains(string(v.ModelCard), want) {
-					t.Errorf("model card lacks %q:\n%s", want, v.ModelCard)
+			for _, want := range tt.note {
+				if !strings.Contains(l.Note, want) {
+					t.Errorf("lineage note lacks %q: %s", want, l.Note)
 				}
+			}
+			// The card is a training.Card, equal in its figures to what
+			// training.NewCard gives for the registered model on the sample.
+			var got xtraining.Card
+			if err := json.Unmarshal(v.ModelCard, &got); err != nil {
+				t.Fatalf("model card is not a training.Card: %v\n%s", err, v.ModelCard)
+			}
+			if got.Objective != tt.objective {
+				t.Errorf("card objective %s, want %s", got.Objective, tt.objective)
+			}
+			want := cardOf(t, reg, alice, tt.model, store, tt.wantSample, got)
+			if l.Note != want.note {
+				t.Errorf("lineage note %q, want the sample's label note %q", l.Note, want.note)
+			}
+			sameCard(t, &got, want.card)
+			if m := xtraining.CardMetrics(want.card); !maps.Equal(v.Metrics, m) {
+				t.Errorf("registry metrics %v, want the card's %v", v.Metrics, m)
 			}
 		})
 	}
@@ -181,4 +203,64 @@ func TestTrainOnStoreSample(t *testing.T) {
 			t.Errorf("without a store: err = %v, want ErrInvalidInput", err)
 		}
 	})
+}
+
+type expected struct {
+	card *xtraining.Card
+	note string
+}
+
+// cardOf is training.NewCard of the registered version v1 of model on a fresh
+// load of sample, as xinyi train makes it; the run's own figures (rounds,
+// parameters, time) come from got, the card under test.
+func cardOf(t *testing.T, reg *xregistry.Registry, p lab.Principal, model string, store blob.Store, sample string, got xtraining.Card) expected {
+	t.Helper()
+	ctx := context.Background()
+	art, _, err := reg.Artifact(ctx, p.Principal, model, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := gbdt.Parse(art, gbdt.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := xtraining.LoadSample(ctx, store, sample, xtraining.SampleOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &xtraining.Result{Params: got.Params, Rounds: got.Training.Rounds, RoundsRun: got.Training.RoundsRun,
+		EarlyStopped: got.Training.EarlyStopped, Metric: got.Training.Metric, BestValid: math.NaN()}
+	c, err := xtraining.NewCard(xtraining.CardInput{Name: got.Name, DataName: s.DataName(), Target: s.Manifest.Label.Name,
+		Model: m, Result: res, Train: s.Train, Valid: s.Valid, Test: s.Test})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return expected{card: c, note: s.LabelNote()}
+}
+
+// sameCard compares what a card says about the model and its data.
+func sameCard(t *testing.T, got, want *xtraining.Card) {
+	t.Helper()
+	if !reflect.DeepEqual(got.Data, want.Data) || got.Trees != want.Trees || got.Leaves != want.Leaves || got.Objective != want.Objective {
+		t.Errorf("card data %+v, %d trees, %d leaves, %s; want %+v, %d, %d, %s", got.Data, got.Trees, got.Leaves, got.Objective,
+			want.Data, want.Trees, want.Leaves, want.Objective)
+	}
+	if len(got.Metrics) != 3 || len(want.Metrics) != 3 {
+		t.Errorf("card evaluates %d splits, training.NewCard %d; want train, valid and test", len(got.Metrics), len(want.Metrics))
+	}
+	// Compared as JSON, which the card travelled as: a ratio that is not
+	// defined (NaN) is null in both.
+	for split, w := range want.Metrics {
+		gj, _ := json.Marshal(got.Metrics[split])
+		wj, _ := json.Marshal(w)
+		if !bytes.Equal(gj, wj) {
+			t.Errorf("%s metrics:\n got %s\nwant %s", split, gj, wj)
+		}
+	}
+	if !reflect.DeepEqual(got.Importance, want.Importance) {
+		t.Errorf("importance %+v, want %+v", got.Importance, want.Importance)
+	}
+	if !reflect.DeepEqual(got.Monotonicity, want.Monotonicity) {
+		t.Errorf("monotonicity %+v, want %+v", got.Monotonicity, want.Monotonicity)
+	}
 }

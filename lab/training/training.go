@@ -1,14 +1,17 @@
 // Package training adapts the trainer to the lab console: labelled data sets become
 // the sample library, parameter presets the algorithm library, and a training job
 // runs training.Train in the background, reports every round for the validation
-// curve, evaluates the result on the held-out rows (AUC, KS, Gini, log loss,
-// calibration, ROC and KS curves) and registers it in the model library on request.
+// curve, describes the result with training.NewCard (the model card xinyi train
+// makes: metrics of every split, importances, monotonicity checks), draws its ROC
+// and KS curves on the held-out rows, and registers it in the model library on
+// request with that card.
 //
 // Besides the public data sets, a job may train on a point-in-time sample of the
 // feature store (Options.Store): "name" (latest version) or "name/vN". Such a job
-// trains on the sample's train split with the catalog's monotone directions, stops
-// early on valid, is evaluated on test, and registers bound to the sample's feature
-// set with the sample, its manifest digest and its label in the lineage.
+// trains on the sample's train split with the catalog's monotone directions and the
+// objective of its label (gamma for a limit), stops early on valid, is evaluated on
+// every split (the curves on test), and registers bound to the sample's feature set
+// with the sample, its manifest and its label in the lineage, as xinyi train does.
 //
 //	tr := labtraining.New(labtraining.Options{Data: labtraining.PublicDataSets(dir), Store: offline, Models: registry})
 //	defer tr.Close()
@@ -24,7 +27,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -154,20 +156,19 @@ type Trainer struct {
 
 type job struct {
 	lab.TrainingJob
-	text []byte // the model in canonical LightGBM text once done
-	eval *lab.Evaluation
-	card string
-	// cardZH is the card in Chinese.
-	cardZH string
+	text   []byte // the model in canonical LightGBM text once done
+	card   *xtraining.Card
+	curves *lab.Curves
+	note   string // the lineage note (Result.LineageNote)
 	// For a job on a store sample: its manifest and the manifest's sha256.
 	manifest       *features.SampleManifest
 	manifestSHA256 string
 	// report, when set, receives the job after every round (outside the lock).
 	report func(lab.TrainingJob)
 	// roundsRun is how many rounds training ran (fewer than planned when it
-	// stopped early); note says so.
+	// stopped early); early says so.
 	roundsRun, planned int
-	note               string
+	early              string
 }
 
 // New returns a trainer; Close stops its running jobs.
@@ -358,15 +359,21 @@ type Result struct {
 	Sample string `json:"sample"` // a data set's name or a store sample's "name/vN"
 	Preset string `json:"preset"`
 	// Model is the model in canonical LightGBM text.
-	Model      []byte          `json:"-"`
-	Card       string          `json:"card"`
-	CardZH     string          `json:"card_zh,omitempty"`
-	Evaluation *lab.Evaluation `json:"evaluation"`
-	Metric     string          `json:"metric"`
-	Train      []svg.Point     `json:"train,omitempty"`
-	Valid      []svg.Point     `json:"valid,omitempty"`
-	BestRound  int             `json:"best_round"`
-	BestValid  float64         `json:"best_valid"`
+	Model []byte `json:"-"`
+	// Card is the model card training.NewCard made of the run; nil in a result
+	// recorded before runs kept one (such a run cannot be registered).
+	Card *xtraining.Card `json:"model_card,omitempty"`
+	// Curves are the ROC and KS curves on the split the card evaluates last
+	// (nil for an amount model).
+	Curves *lab.Curves `json:"curves,omitempty"`
+	// LineageNote is the registered lineage's note: a store sample's label and
+	// population (training.Sample.LabelNote), or a public data set's source.
+	LineageNote string      `json:"lineage_note,omitempty"`
+	Metric      string      `json:"metric"`
+	Train       []svg.Point `json:"train,omitempty"`
+	Valid       []svg.Point `json:"valid,omitempty"`
+	BestRound   int         `json:"best_round"`
+	BestValid   float64     `json:"best_valid"`
 	// RoundsRun is how many rounds training ran, Planned the preset's rounds; Note
 	// says when early stopping ended the run before Planned.
 	RoundsRun int    `json:"rounds_run"`
@@ -389,9 +396,9 @@ func (t *Trainer) Run(ctx context.Context, req lab.TrainingRequest, progress fun
 	if err := t.runJob(ctx, j, r); err != nil {
 		return nil, err
 	}
-	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, CardZH: j.cardZH, Evaluation: j.eval, Metric: j.Metric,
+	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, Curves: j.curves, LineageNote: j.note, Metric: j.Metric,
 		Train: j.Train, Valid: j.Valid, BestRound: j.BestRound, BestValid: j.BestValid, RoundsRun: j.roundsRun, Planned: j.planned,
-		Note: j.note, ManifestSHA256: j.manifestSHA256}, nil
+		Note: j.early, ManifestSHA256: j.manifestSHA256}, nil
 }
 
 func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params) error {
@@ -399,7 +406,8 @@ func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params
 	if err != nil {
 		return err
 	}
-	all, err := xtraining.FromArrow(tab.Record, tab.Features, tab.Target)
+	target := tab.Target
+	all, err := xtraining.FromArrow(tab.Record, tab.Features, target)
 	tab.Release()
 	if err != nil {
 		return err
@@ -409,24 +417,14 @@ func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params
 		return err
 	}
 	train, valid := all.Subset(tr), all.Subset(va)
-	m, res, eval, err := t.train(ctx, j, train, valid, valid, p)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := m.WriteLightGBM(&buf); err != nil {
-		return err
-	}
-	card := modelCard(d, p, res, eval, train.Rows(), valid.Rows())
-	cardZH := modelCardZH(d, p, res, eval, train.Rows(), valid.Rows())
-	t.mu.Lock()
-	j.text, j.eval, j.card, j.cardZH = buf.Bytes(), eval, card, cardZH
-	t.mu.Unlock()
-	return nil
+	// The data set is named as xinyi train --format names a data file.
+	return t.train(ctx, j, xtraining.CardInput{DataName: d.Name + ":" + filepath.Base(d.Path), Target: target,
+		Train: train, Valid: valid}, p, d.Lineage)
 }
 
-// runSample trains on the store sample of j: train split for fitting, valid for
-// early stopping and the curve, test (or valid when test is empty) for evaluation.
+// runSample trains on the store sample of j as xinyi train --sample does: train
+// split for fitting, valid for early stopping and the validation curve, every
+// split in the card; the ROC and KS curves on test (or valid when test is empty).
 func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) error {
 	s, err := xtraining.LoadSample(ctx, t.o.Store, j.manifest.Ref(), xtraining.SampleOptions{Catalog: t.o.Catalog})
 	if err != nil {
@@ -437,34 +435,23 @@ func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) err
 		return fmt.Errorf("sample %s manifest: %w", s.Manifest.Ref(), err)
 	}
 	p.Objective, p.Monotone = s.Objective, s.Monotone
-	evalSet, evalName := s.Test, "test"
-	if evalSet == nil {
-		evalSet, evalName = s.Valid, "valid"
-	}
-	if evalSet == nil {
+	if s.Test == nil && s.Valid == nil {
 		return fmt.Errorf("%w: sample %s has neither test nor valid rows to evaluate on", xtraining.ErrEmptySplit, s.Manifest.Ref())
 	}
-	m, res, eval, err := t.train(ctx, j, s.Train, s.Valid, evalSet, p)
-	if err != nil {
-		return err
-	}
-	var buf bytes.Buffer
-	if err := m.WriteLightGBM(&buf); err != nil {
-		return err
-	}
-	card := sampleCard(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
-	cardZH := sampleCardZH(s, info.SHA256, p, res, eval, evalName, evalSet.Rows())
 	t.mu.Lock()
-	j.text, j.eval, j.card, j.cardZH, j.manifest, j.manifestSHA256 = buf.Bytes(), eval, card, cardZH, s.Manifest, info.SHA256
+	j.manifest, j.manifestSHA256 = s.Manifest, info.SHA256
 	t.mu.Unlock()
-	return nil
+	return t.train(ctx, j, xtraining.CardInput{DataName: s.DataName(), Target: s.Manifest.Label.Name,
+		Train: s.Train, Valid: s.Valid, Test: s.Test}, p, s.LabelNote())
 }
 
-// train runs training.Train reporting every round to j, evaluates the model on eval
-// and adds the gain importances. When early stopping ends the run, the job's
-// progress becomes the rounds run of the rounds run (61/61, not 100/100), with a
-// note of the rounds planned.
-func (t *Trainer) train(ctx context.Context, j *job, train, valid, evalSet *xtraining.Dataset, p xtraining.Params) (*gbdt.Model, *xtraining.Result, *lab.Evaluation, error) {
+// train runs training.Train on in.Train (early stopping on in.Valid) reporting
+// every round to j, and records in j the model, its card (training.NewCard of in,
+// as xinyi train makes it), the ROC and KS curves of a binary model on the split
+// the card evaluates last, and the lineage note. When early stopping ends the
+// run, the job's progress becomes the rounds run of the rounds run (61/61, not
+// 100/100), with a note of the rounds planned.
+func (t *Trainer) train(ctx context.Context, j *job, in xtraining.CardInput, p xtraining.Params, note string) error {
 	p.Progress = func(r xtraining.Round) {
 		t.mu.Lock()
 		j.Done, j.Total, j.Metric = int64(r.Iteration), int64(r.Total), r.Metric
@@ -481,204 +468,55 @@ func (t *Trainer) train(ctx context.Context, j *job, train, valid, evalSet *xtra
 			report(snap)
 		}
 	}
-	m, res, err := xtraining.Train(ctx, train, valid, p)
+	m, res, err := xtraining.Train(ctx, in.Train, in.Valid, p)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
 	t.mu.Lock()
 	j.roundsRun, j.planned = res.RoundsRun, p.NumRounds
 	j.Done, j.Total = int64(res.RoundsRun), int64(res.RoundsRun)
 	if res.RoundsRun < p.NumRounds {
-		j.note = fmt.Sprintf("stopped early after %d of %d rounds (best round %d)", res.RoundsRun, p.NumRounds, res.Rounds)
+		j.early = fmt.Sprintf("stopped early after %d of %d rounds (best round %d)", res.RoundsRun, p.NumRounds, res.Rounds)
 	}
 	t.mu.Unlock()
-	eval, err := Evaluate(m, evalSet, t.o.Threads)
+	var buf bytes.Buffer
+	if err := m.WriteLightGBM(&buf); err != nil {
+		return err
+	}
+	in.Created, in.Model, in.Result, in.Eval = time.Now(), m, res, xtraining.EvalOptions{Threads: t.o.Threads}
+	card, err := xtraining.NewCard(in)
 	if err != nil {
-		return nil, nil, nil, err
+		return err
 	}
-	if total := sum(res.GainImportance); total > 0 {
-		for f, g := range res.GainImportance {
-			if g > 0 {
-				eval.Importance = append(eval.Importance, lab.Importance{Feature: train.Features[f], Gain: g / total})
-			}
-		}
-		slices.SortStableFunc(eval.Importance, func(a, b lab.Importance) int { return -cmpFloat(a.Gain, b.Gain) })
+	curves, err := curvesOf(m, in, t.o.Threads)
+	if err != nil {
+		return err
 	}
-	return m, res, eval, nil
+	t.mu.Lock()
+	j.text, j.card, j.curves, j.note = buf.Bytes(), card, curves, note
+	t.mu.Unlock()
+	return nil
 }
 
-func modelCard(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, ntrain, nvalid int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Sample: %s (%s)\nRows: %d training, %d validation (stratified, seed %d)\n", d.Name, d.Lineage, ntrain, nvalid, p.Seed)
-	fmt.Fprintf(&b, "Trainer: Xinyi histogram GBDT, objective %s, %d of %d rounds kept, learning rate %g, %d leaves, min %d rows per leaf\n",
-		p.Objective, res.Rounds, res.RoundsRun, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
-	fmt.Fprintf(&b, "Validation:")
-	for _, m := range e.Metrics {
-		fmt.Fprintf(&b, " %s %.4f;", m.Name, m.Value)
+// curvesOf draws the ROC and KS curves of a binary model on the split a card of
+// in evaluates last (test, else valid, else train); nil for an amount model.
+func curvesOf(m *gbdt.Model, in xtraining.CardInput, threads int) (*lab.Curves, error) {
+	if m.Objective != gbdt.Binary {
+		return nil, nil
 	}
-	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
-	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
-	return b.String()
-}
-
-// modelCardZH is modelCard in Chinese.
-func modelCardZH(d DataSet, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, ntrain, nvalid int) string {
-	var b strings.Builder
-	lineage := d.LineageZH
-	if lineage == "" {
-		lineage = d.Lineage
+	d, split := in.Train, "train"
+	if in.Test != nil {
+		d, split = in.Test, "test"
+	} else if in.Valid != nil {
+		d, split = in.Valid, "valid"
 	}
-	fmt.Fprintf(&b, "训练样本：%s；来源：%s\n", d.Name, lineage)
-	fmt.Fprintf(&b, "样本行数：训练 %s 行，验证 %s 行（分层抽样，随机种子 %d）\n", groupInt(ntrain), groupInt(nvalid), p.Seed)
-	fmt.Fprintf(&b, "训练算法：信易直方图梯度提升树，目标函数%s；运行 %d 轮，保留 %d 轮；学习率 %g，每棵树 %d 个叶子，每叶至少 %d 行\n",
-		objectiveZH(string(p.Objective)), res.RoundsRun, res.Rounds, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
-	b.WriteString("验证集表现：")
-	writeMetricsZH(&b, e)
-	fmt.Fprintf(&b, "\n训练耗时：%s\n", durationZH(res.Elapsed))
-	b.WriteString("用途：实验室内研究；上线须经另一位审批人批准。\n")
-	return b.String()
-}
-
-// sampleCardZH is sampleCard in Chinese.
-func sampleCardZH(s *xtraining.Sample, manifestSHA256 string, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, evalName string, nEval int) string {
-	m := s.Manifest
-	var b strings.Builder
-	fmt.Fprintf(&b, "训练样本：离线特征库样本 %s，特征集 %s/v%d；样本清单 %s，SHA-256 摘要 %s\n", m.Ref(), m.Set, m.SetVersion, m.ManifestKey(), manifestSHA256)
-	kind := map[string]string{"default": "违约", "violation": "违法失信", "limit": "授信额度"}[m.Label.Kind]
-	if kind == "" {
-		kind = m.Label.Kind
+	// The curves rank rows by score; the margin ranks them as the probability does.
+	margins, err := xtraining.Margins(m, d, threads)
+	if err != nil {
+		return nil, err
 	}
-	if m.Label.Regression {
-		fmt.Fprintf(&b, "标签：观察日后 %d 个月内首次%s的金额", m.Label.Horizon, kind)
-	} else {
-		fmt.Fprintf(&b, "标签：观察日后 %d 个月内发生%s为 1，否则为 0", m.Label.Horizon, kind)
-	}
-	fmt.Fprintf(&b, "；快照 %s 至 %s，样本构建于 %s\n", m.From, m.To, m.BuildAt)
-	split := map[string]string{"test": "测试集", "valid": "验证集"}[evalName]
-	fmt.Fprintf(&b, "样本行数：训练 %s 行，验证 %s 行（用于提前停止），评估 %s 行（%s）；按快照日期划分，随机种子 %d\n",
-		groupInt(s.Train.Rows()), groupInt(rowsOf(s.Valid)), groupInt(nEval), split, p.Seed)
-	var up, down int
-	for _, d := range p.Monotone {
-		switch {
-		case d > 0:
-			up++
-		case d < 0:
-			down++
-		}
-	}
-	fmt.Fprintf(&b, "单调约束（按指标库的方向）：%d 个递增，%d 个递减，%d 个不约束\n", up, down, len(p.Monotone)-up-down)
-	fmt.Fprintf(&b, "训练算法：信易直方图梯度提升树，目标函数%s；运行 %d 轮，保留 %d 轮；学习率 %g，每棵树 %d 个叶子，每叶至少 %d 行\n",
-		objectiveZH(string(p.Objective)), res.RoundsRun, res.Rounds, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
-	fmt.Fprintf(&b, "评估表现（%s）：", split)
-	writeMetricsZH(&b, e)
-	fmt.Fprintf(&b, "\n训练耗时：%s\n", durationZH(res.Elapsed))
-	b.WriteString("用途：实验室内研究；上线须经另一位审批人批准。\n")
-	return b.String()
-}
-
-// metricZH names the evaluation's metrics in Chinese.
-var metricZH = map[string]string{"Gini": "基尼系数", "log loss": "对数损失", "Brier": "Brier 分数", "RMSE": "均方根误差", "MAE": "平均绝对误差",
-	"MdAPE": "相对误差中位数", "RMSE of log": "对数均方根误差"}
-
-func writeMetricsZH(b *strings.Builder, e *lab.Evaluation) {
-	for i, m := range e.Metrics {
-		if i > 0 {
-			b.WriteString("；")
-		}
-		name := m.Name
-		if zh, ok := metricZH[name]; ok {
-			name = zh
-		}
-		fmt.Fprintf(b, "%s %.4f", name, m.Value)
-	}
-}
-
-// objectiveZH names a training objective in Chinese.
-func objectiveZH(o string) string {
-	switch o {
-	case "binary":
-		return "为二分类对数损失"
-	case "regression", "l2":
-		return "为平方误差回归"
-	case "gamma":
-		return "为伽马回归（对数链接，按相对误差拟合额度）"
-	}
-	return " " + o
-}
-
-// durationZH says a training time: "252 毫秒", "3.4 秒", "2 分 5 秒".
-func durationZH(d time.Duration) string {
-	switch {
-	case d < time.Second:
-		return fmt.Sprintf("%d 毫秒", d.Milliseconds())
-	case d < time.Minute:
-		return fmt.Sprintf("%.1f 秒", d.Seconds())
-	}
-	d = d.Round(time.Second)
-	return fmt.Sprintf("%d 分 %d 秒", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// groupInt writes n with thousands separators.
-func groupInt(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-// sampleCard is the model card of a run on a store sample: its lineage in full (the
-// registry's lineage keeps the sample reference), the constraints and the figures.
-func sampleCard(s *xtraining.Sample, manifestSHA256 string, p xtraining.Params, res *xtraining.Result, e *lab.Evaluation, evalName string, nEval int) string {
-	m := s.Manifest
-	var b strings.Builder
-	fmt.Fprintf(&b, "Sample: %s of the offline store, feature set %s/v%d; manifest %s sha256 %s\n", m.Ref(), m.Set, m.SetVersion, m.ManifestKey(), manifestSHA256)
-	fmt.Fprintf(&b, "Label: %s\n", s.LabelNote())
-	fmt.Fprintf(&b, "Rows: %d training, %d validation (early stopping), %d evaluated (%s split); splits by snapshot date, seed %d\n",
-		s.Train.Rows(), rowsOf(s.Valid), nEval, evalName, p.Seed)
-	var up, down int
-	for _, d := range p.Monotone {
-		switch {
-		case d > 0:
-			up++
-		case d < 0:
-			down++
-		}
-	}
-	fmt.Fprintf(&b, "Monotone constraints from the catalog's directions: %d increasing, %d decreasing, %d free\n", up, down, len(p.Monotone)-up-down)
-	fmt.Fprintf(&b, "Trainer: Xinyi histogram GBDT, objective %s, %d of %d rounds kept, learning rate %g, %d leaves, min %d rows per leaf\n",
-		p.Objective, res.Rounds, res.RoundsRun, p.LearningRate, p.NumLeaves, p.MinDataInLeaf)
-	fmt.Fprintf(&b, "Evaluation (%s):", evalName)
-	for _, mt := range e.Metrics {
-		fmt.Fprintf(&b, " %s %.4f;", mt.Name, mt.Value)
-	}
-	fmt.Fprintf(&b, "\nTraining time: %s\n", res.Elapsed.Round(time.Millisecond))
-	b.WriteString("Intended use: research in the lab; promotion needs a second person's approval.\n")
-	return b.String()
-}
-
-func rowsOf(d *xtraining.Dataset) int {
-	if d == nil {
-		return 0
-	}
-	return d.Rows()
-}
-
-func sum(v []float64) float64 {
-	s := 0.0
-	for _, x := range v {
-		s += x
-	}
-	return s
+	roc, ks := Curves(d.Label, margins)
+	return &lab.Curves{Split: split, ROC: roc, KS: ks}, nil
 }
 
 func cmpFloat(a, b float64) int {
@@ -752,7 +590,8 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 		return "", fmt.Errorf("%w: training job %q", lab.ErrNotFound, id)
 	}
 	j := t.jobs[i]
-	state, registered, text, eval, card, cardZH, sample, manifest := j.State, j.Registered, j.text, j.eval, j.card, j.cardZH, j.Sample, j.manifest
+	state, registered, sample, manifest := j.State, j.Registered, j.Sample, j.manifest
+	res := &Result{Sample: j.Sample, Model: j.text, Card: j.card, Curves: j.curves, LineageNote: j.note}
 	t.mu.Unlock()
 	switch {
 	case state != lab.JobDone:
@@ -760,7 +599,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	case registered != "":
 		return "", fmt.Errorf("%w: training job %s is already registered as %s", lab.ErrConflict, id, registered)
 	}
-	ref, err := t.upload(ctx, id, model, by, text, card, cardZH, eval, sample, manifest)
+	ref, err := t.upload(ctx, id, model, by, res, sample, manifest)
 	if err != nil {
 		return "", err
 	}
@@ -788,12 +627,20 @@ func (t *Trainer) RegisterResult(ctx context.Context, res *Result, id, model str
 		}
 		manifest = m
 	}
-	return t.upload(ctx, id, model, by, res.Model, res.Card, res.CardZH, res.Evaluation, res.Sample, manifest)
+	return t.upload(ctx, id, model, by, res, res.Sample, manifest)
 }
 
-func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal, text []byte, card, cardZH string, eval *lab.Evaluation, sample string, manifest *features.SampleManifest) (string, error) {
-	up := lab.Upload{Model: model, FileName: "training-" + id + ".txt", Data: text, FeatureSet: sample + "/v1",
-		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Card: card, CardZH: cardZH, Evaluation: eval}
+// upload registers res's model with its card, named after the model file as
+// xinyi train names its card ("training-<id>.txt").
+func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal, res *Result, sample string, manifest *features.SampleManifest) (string, error) {
+	if res.Card == nil {
+		return "", fmt.Errorf("%w: training %s was recorded before runs kept a model card; train it again to register it", lab.ErrConflict, id)
+	}
+	file := "training-" + id + ".txt"
+	card := *res.Card
+	card.Name = file
+	up := lab.Upload{Model: model, FileName: file, Data: res.Model, FeatureSet: sample + "/v1",
+		By: by, Sample: sample, CodeVersion: t.o.CodeVersion, Note: res.LineageNote, Card: &card, Curves: res.Curves}
 	if manifest != nil {
 		s := xtraining.Sample{Manifest: manifest}
 		task, err := s.Task()
@@ -812,67 +659,6 @@ func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal
 
 // maxCurvePoints bounds the points of a drawn ROC or KS curve.
 const maxCurvePoints = 200
-
-// Evaluate scores d with m and returns the figures and curves the console draws:
-// AUC, Gini, KS, log loss and Brier score from the training package, the ROC and KS
-// curves (at most maxCurvePoints points, taken at distinct scores) and calibration by
-// decile. An amount model (the limit label: gamma, or a regression) gets the
-// training package's errors in the label's unit and relative to the label: RMSE,
-// the median absolute percentage error (a share) and, for gamma, the RMSE of log.
-func Evaluate(m *gbdt.Model, d *xtraining.Dataset, threads int) (*lab.Evaluation, error) {
-	if m.Objective != gbdt.Binary {
-		ev, err := xtraining.Evaluate(m, d, xtraining.EvalOptions{Threads: threads})
-		if err != nil {
-			return nil, err
-		}
-		e := &lab.Evaluation{Metrics: []lab.Metric{{Name: "RMSE", Value: ev.RMSE}}}
-		if ev.MdAPE != nil {
-			e.Metrics = append(e.Metrics, lab.Metric{Name: "MdAPE", Value: *ev.MdAPE})
-		}
-		if ev.RMSELog != nil {
-			e.Metrics = append(e.Metrics, lab.Metric{Name: "RMSE of log", Value: *ev.RMSELog})
-		}
-		return e, nil
-	}
-	margins, err := xtraining.Margins(m, d, threads)
-	if err != nil {
-		return nil, err
-	}
-	prob := make([]float64, len(margins))
-	for i, v := range margins {
-		prob[i] = m.Transform(v)
-	}
-	y := d.Label
-	auc, err := xtraining.AUC(y, prob)
-	if err != nil {
-		return nil, err
-	}
-	ks, err := xtraining.KS(y, prob)
-	if err != nil {
-		return nil, err
-	}
-	e := &lab.Evaluation{AUC: auc, Metrics: []lab.Metric{{Name: "AUC", Value: auc}, {Name: "Gini", Value: 2*auc - 1}, {Name: "KS", Value: ks}}}
-	if m.Objective == gbdt.Binary {
-		ll, err := xtraining.LogLoss(y, prob)
-		if err != nil {
-			return nil, err
-		}
-		br, err := xtraining.Brier(y, prob)
-		if err != nil {
-			return nil, err
-		}
-		e.Metrics = append(e.Metrics, lab.Metric{Name: "log loss", Value: ll}, lab.Metric{Name: "Brier", Value: br})
-		cal, err := xtraining.Calibration(y, prob)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cal {
-			e.Calibration = append(e.Calibration, svg.CalibrationBin{Predicted: c.MeanScore, Observed: c.Rate, Count: int64(c.Rows)})
-		}
-	}
-	e.ROC, e.KS = Curves(y, prob)
-	return e, nil
-}
 
 // Curves computes the ROC curve (false positive rate, true positive rate) and the KS
 // curve (population share, cumulative shares of positives and negatives) of scores

@@ -2,17 +2,21 @@ package training
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xinyi-platform/xinyi/features"
+	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
+	xtraining "github.com/xinyi-platform/xinyi/training"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
@@ -193,5 +197,89 @@ func TestEarlyStoppingReportsTheRoundsRun(t *testing.T) {
 	}
 	if int64(res.RoundsRun) != j.Done || res.Planned != 300 || !strings.Contains(res.Note, "of 300 rounds") {
 		t.Errorf("Run: ran %d of %d, note %q; the background job ran %d", res.RoundsRun, res.Planned, res.Note, j.Done)
+	}
+}
+
+// TestDataSetRunCard: a run on a public data set keeps the card training.NewCard
+// gives for its model on the same train and validation rows, as xinyi train
+// --format names the data, and ROC and KS curves that agree with the card's
+// AUC and KS (computed apart, by training.AUC and training.KS).
+func TestDataSetRunCard(t *testing.T) {
+	var data []DataSet
+	for _, d := range PublicDataSets(dataDir(t)) {
+		if d.Name == "lightgbm-binary" {
+			data = append(data, d)
+		}
+	}
+	tr := New(Options{Data: data, Threads: 2})
+	defer tr.Close()
+	res, err := tr.Run(context.Background(), lab.TrainingRequest{Sample: "lightgbm-binary", Preset: "quick"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.Card
+	if got == nil || got.Data.Name != "lightgbm-binary:binary.train" || got.Data.Target != "label" || got.Objective != gbdt.Binary {
+		t.Fatalf("card %+v", got)
+	}
+	if res.LineageNote != data[0].Lineage {
+		t.Errorf("lineage note %q, want the data set's %q", res.LineageNote, data[0].Lineage)
+	}
+
+	// The same rows, split as the options say, and the model as the run wrote it.
+	tab, err := data[0].Load(data[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := xtraining.FromArrow(tab.Record, tab.Features, tab.Target)
+	tab.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{}
+	o.EnsureDefaults()
+	tri, vai, err := xtraining.StratifiedSplit(all.Label, o.ValidFraction, o.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := gbdt.Parse(res.Model, gbdt.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := xtraining.NewCard(xtraining.CardInput{DataName: got.Data.Name, Target: "label", Model: m,
+		Result: &xtraining.Result{Params: got.Params, Rounds: got.Training.Rounds, RoundsRun: got.Training.RoundsRun, BestValid: math.NaN()},
+		Train:  all.Subset(tri), Valid: all.Subset(vai)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Data.TrainRows != 5600 || got.Data.ValidRows != 1400 || len(got.Metrics) != 2 {
+		t.Errorf("card rows %d + %d in %d splits; want 5,600 training and 1,400 validation rows of 7,000", got.Data.TrainRows, got.Data.ValidRows, len(got.Metrics))
+	}
+	for split, w := range want.Metrics {
+		gj, _ := json.Marshal(got.Metrics[split])
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
+			t.Errorf("%s metrics:\n got %s\nwant %s", split, gj, wj)
+		}
+	}
+	if !reflect.DeepEqual(got.Importance, want.Importance) {
+		t.Errorf("importance %+v, want %+v", got.Importance, want.Importance)
+	}
+
+	// The curves: the area under the (thinned) ROC curve is the card's AUC to
+	// within the thinning, and the largest gap of the KS curve is its KS.
+	c := res.Curves
+	if c == nil || c.Split != "valid" || c.KS == nil {
+		t.Fatalf("curves %+v", c)
+	}
+	var area, gap float64
+	for i := 1; i < len(c.ROC); i++ {
+		area += (c.ROC[i].X - c.ROC[i-1].X) * (c.ROC[i].Y + c.ROC[i-1].Y) / 2
+	}
+	for i := range c.KS.Fraction {
+		gap = max(gap, math.Abs(c.KS.CumPos[i]-c.KS.CumNeg[i]))
+	}
+	e := got.Metrics["valid"]
+	if math.Abs(area-e.AUC) > 0.005 || math.Abs(gap-e.KS) > 1e-12 {
+		t.Errorf("ROC area %.4f and KS gap %.6f; the card says AUC %.4f, KS %.6f", area, gap, e.AUC, e.KS)
 	}
 }

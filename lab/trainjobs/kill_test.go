@@ -104,11 +104,11 @@ func TestTrainingOutlivesItsWorker(t *testing.T) {
 			t.Fatalf("job row %+v, %v; want a second attempt by the rescuer", in, err)
 		}
 		var o trainjobs.TrainingOutput
-		if err := json.Unmarshal(in.Output, &o); err != nil || len(o.Objects) != 3 {
+		if err := json.Unmarshal(in.Output, &o); err != nil || len(o.Objects) != 4 {
 			t.Fatalf("output %s: %v", in.Output, err)
 		}
-		if objs, _ := store.List(ctx, "trainings/"); len(objs) != 3 {
-			t.Fatalf("trainings/ holds %v, want the run's 3 objects", objs)
+		if objs, _ := store.List(ctx, "trainings/"); len(objs) != 4 {
+			t.Fatalf("trainings/ holds %v, want the run's 4 objects", objs)
 		}
 		// The rescued run equals one trained in this process (same data, seed, preset).
 		want, err := e.trainer(t).Run(ctx, lab.TrainingRequest{Sample: "lightgbm-binary", Preset: "conservative", By: e.alice}, nil)

@@ -10,8 +10,9 @@
 // and never import River; this package translates.
 //
 // A run's objects are written under a key of its job, so a retried attempt
-// overwrites and never duplicates: trainings/<id>/model.txt, card.txt and
-// result.json (the figures); a sample build records the sample it wrote at
+// overwrites and never duplicates: trainings/<id>/model.txt, its model card as
+// xinyi train writes one (card.json and card.md) and result.json (the figures);
+// a sample build records the sample it wrote at
 // samplebuilds/<id>.json and a retried attempt that finds it returns it.
 //
 //	ws := jobs.NewWorkers()
@@ -28,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -131,7 +133,8 @@ func parseID(id string) (int64, bool) {
 
 // Object keys of a training run.
 func modelKey(id string) string  { return "trainings/" + id + "/model.txt" }
-func cardKey(id string) string   { return "trainings/" + id + "/card.txt" }
+func cardKey(id string) string   { return "trainings/" + id + "/card.json" }
+func cardMDKey(id string) string { return "trainings/" + id + "/card.md" }
 func resultKey(id string) string { return "trainings/" + id + "/result.json" }
 
 // sampleBuildKey is where a build records the sample it wrote.
@@ -198,8 +201,17 @@ func runTraining(ctx context.Context, j *jobs.Job[TrainingArgs], tr Runner, stor
 	if err != nil {
 		return fmt.Errorf("training %s: write model: %w", id, err)
 	}
-	if _, err := store.Put(ctx, cardKey(id), strings.NewReader(res.Card)); err != nil {
-		return fmt.Errorf("training %s: write card: %w", id, err)
+	if res.Card == nil {
+		return fmt.Errorf("training %s: the run made no model card", id)
+	}
+	for key, write := range map[string]func(io.Writer) error{cardKey(id): res.Card.WriteJSON, cardMDKey(id): res.Card.WriteMarkdown} {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			return fmt.Errorf("training %s: %w", id, err)
+		}
+		if _, err := store.Put(ctx, key, &b); err != nil {
+			return fmt.Errorf("training %s: write card: %w", id, err)
+		}
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
@@ -215,7 +227,7 @@ func runTraining(ctx context.Context, j *jobs.Job[TrainingArgs], tr Runner, stor
 	// The last report is the rounds actually run, as a final one (done == total).
 	_ = j.Progress.Report(ctx, int64(res.RoundsRun), int64(res.RoundsRun), note)
 	return jobs.RecordOutput(ctx, TrainingOutput{Result: res, Model: modelKey(id), SHA256: info.SHA256,
-		Objects: []string{modelKey(id), cardKey(id), resultKey(id)}})
+		Objects: []string{modelKey(id), cardKey(id), cardMDKey(id), resultKey(id)}})
 }
 
 // The stages of a sample build, reported as done of sampleStages.
@@ -334,7 +346,7 @@ func (t *Trainer) stored(ctx context.Context, id string, curves bool) (lab.Train
 	if err != nil {
 		return lab.TrainingJob{}, nil, err
 	}
-	out := &TrainingOutput{Result: &r, Model: modelKey(id), SHA256: mi.SHA256, Objects: []string{modelKey(id), cardKey(id), resultKey(id)}}
+	out := &TrainingOutput{Result: &r, Model: modelKey(id), SHA256: mi.SHA256, Objects: []string{modelKey(id), cardKey(id), cardMDKey(id), resultKey(id)}}
 	j := lab.TrainingJob{Job: lab.Job{ID: id, State: lab.JobDone, Done: int64(r.RoundsRun), Total: int64(r.RoundsRun), Finished: info.Modified},
 		Sample: r.Sample, Preset: r.Preset}
 	return t.finished(ctx, j, out, curves)

@@ -24,6 +24,7 @@ import (
 	"github.com/xinyi-platform/xinyi/lab/trainjobs"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	regfeatures "github.com/xinyi-platform/xinyi/registry/features"
+	"github.com/xinyi-platform/xinyi/training"
 )
 
 // each runs fn on a fresh SQLite jobs database and on a PostgreSQL schema.
@@ -201,14 +202,18 @@ func TestTrainingSeenByTwoConsolesRegistersOnce(t *testing.T) {
 		if len(done.Train) != r.RoundsRun || len(done.Valid) != r.RoundsRun {
 			t.Errorf("curves of %d and %d points for %d rounds", len(done.Train), len(done.Valid), r.RoundsRun)
 		}
-		for _, k := range []string{"trainings/" + id + "/model.txt", "trainings/" + id + "/card.txt", "trainings/" + id + "/result.json"} {
+		for _, k := range []string{"trainings/" + id + "/model.txt", "trainings/" + id + "/card.json", "trainings/" + id + "/card.md", "trainings/" + id + "/result.json"} {
 			if _, err := e.store.Stat(ctx, k); err != nil {
 				t.Errorf("object %s: %v", k, err)
 			}
 		}
 		objs, _ := e.store.List(ctx, "trainings/")
-		if len(objs) != 3 {
-			t.Errorf("trainings/ holds %d objects, want 3", len(objs))
+		if len(objs) != 4 {
+			t.Errorf("trainings/ holds %d objects, want 4", len(objs))
+		}
+		var stored training.Card
+		if b, _, err := blob.ReadAll(ctx, e.store, "trainings/"+id+"/card.json"); err != nil || json.Unmarshal(b, &stored) != nil || stored.Data.TrainRows == 0 {
+			t.Fatalf("card.json: %v\n%s", err, b)
 		}
 
 		// Register once, from either console.
@@ -229,12 +234,24 @@ func TestTrainingSeenByTwoConsolesRegistersOnce(t *testing.T) {
 			t.Fatalf("versions %d, %v; want 1", len(vs), err)
 		}
 		v := vs[0]
-		stored, _, err := blob.ReadAll(ctx, e.store, "trainings/"+id+"/model.txt")
+		model, _, err := blob.ReadAll(ctx, e.store, "trainings/"+id+"/model.txt")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.OriginalDigest != blob.SHA256Hex(stored) {
-			t.Errorf("registered original sha256 %s, stored model %s", v.OriginalDigest, blob.SHA256Hex(stored))
+		if v.OriginalDigest != blob.SHA256Hex(model) {
+			t.Errorf("registered original sha256 %s, stored model %s", v.OriginalDigest, blob.SHA256Hex(model))
+		}
+		// The registered card is the run's card (named after the model file).
+		var card training.Card
+		if err := json.Unmarshal(v.ModelCard, &card); err != nil || card.Name != "training-"+id+".txt" {
+			t.Fatalf("registered card %s: %v", v.ModelCard, err)
+		}
+		card.Name = stored.Name
+		if a, b := mustJSON(t, card), mustJSON(t, stored); a != b {
+			t.Errorf("registered card differs from the run's card.json:\n%s\n%s", a, b)
+		}
+		if v.Metrics["valid_auc"] != stored.Metrics["valid"].AUC || v.Lineage.Note == "" {
+			t.Errorf("registered metrics %v and note %q; want the card's valid AUC %v and the data set's source", v.Metrics, v.Lineage.Note, stored.Metrics["valid"].AUC)
 		}
 
 		// Once the jobs database no longer has the row (River's cleaner deletes
@@ -244,6 +261,23 @@ func TestTrainingSeenByTwoConsolesRegistersOnce(t *testing.T) {
 		old, err := fresh.TrainingJob(ctx, id)
 		if err != nil || old.State != lab.JobDone || old.Done != int64(r.RoundsRun) || old.Sample != "lightgbm-binary" || len(old.Valid) != r.RoundsRun {
 			t.Errorf("run read from the store: %+v, %v", old, err)
+		}
+
+		// A run recorded before runs kept a model card (its free-text card under
+		// "card") still reads; registering it asks for a new run.
+		oldID := "77-0123456789ab"
+		legacy := `{"sample":"lightgbm-binary","preset":"quick","card":"Sample: lightgbm-binary","card_zh":"训练样本：lightgbm-binary",` +
+			`"evaluation":{"Metrics":[{"Name":"AUC","Value":0.8}],"AUC":0.8},"metric":"auc","best_round":30,"best_valid":0.8,"rounds_run":30,"planned":30}`
+		for key, body := range map[string]string{"trainings/" + oldID + "/result.json": legacy, "trainings/" + oldID + "/model.txt": string(model)} {
+			if _, err := e.store.Put(ctx, key, strings.NewReader(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if j, err := fresh.TrainingJob(ctx, oldID); err != nil || j.State != lab.JobDone || j.Done != 30 {
+			t.Errorf("a run recorded with a free-text card: %+v, %v", j, err)
+		}
+		if _, err := fresh.RegisterTraining(ctx, oldID, "lgb-old", e.alice); !errors.Is(err, lab.ErrConflict) || !strings.Contains(err.Error(), "train it again") {
+			t.Errorf("registering a run without a model card: %v, want a conflict asking for a new run", err)
 		}
 
 		// Unknown and foreign ids are not found; bad input is refused at start.
@@ -374,4 +408,13 @@ func TestSampleBuildJobEqualsInProcessBuild(t *testing.T) {
 	if _, err := store.Stat(ctx, "samplebuilds/"+id+".json"); err != nil {
 		t.Errorf("build record: %v", err)
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
