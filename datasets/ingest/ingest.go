@@ -769,8 +769,9 @@ func (b *batch) removeParts() {
 // loadIndex reads the visible stored rows under prefix: per key the highest
 // revision (the latest arrival among equals), its kind and the digest of its
 // values, and the values themselves for the keys keep reports (all when keep is nil
-// and all is set).
-func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool) (map[string]stored, error) {
+// and all is set). The stored rows are read by column (eachGroup); size is the
+// number of keys expected.
+func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool, size int) (map[string]stored, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
@@ -779,8 +780,8 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool) (map[st
 	if infos, err = datasets.VisibleParts(ctx, store, info.src.Name, infos); err != nil {
 		return nil, err
 	}
-	index := map[string]stored{}
-	row := make([]parquet.Value, info.ncols)
+	index := make(map[string]stored, size)
+	var kb, db []byte
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Key, ".parquet") || !strings.Contains(in.Key, "/month=") {
 			continue
@@ -789,21 +790,32 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool) (map[st
 		if err != nil {
 			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
-		var kb []byte
-		err = eachRow(data, in.Key, info, row, func(row []parquet.Value) {
-			kb = kb[:0]
-			for _, l := range info.keyLeaf {
-				kb = appendValue(kb, row[l])
+		err = eachGroup(data, in.Key, info, func(cols []columnValues, n int) {
+			revs, arrs, kinds := &cols[info.revLeaf], &cols[info.arrLeaf], &cols[info.kindLeaf]
+			for r := range n {
+				kb = kb[:0]
+				for _, l := range info.keyLeaf {
+					kb = cols[l].appendTo(kb, r)
+				}
+				rev, arr := revs.int32At(r), arrs.int32At(r)
+				if cur, ok := index[string(kb)]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
+					continue
+				}
+				db = db[:0]
+				for l := range cols {
+					if l != info.arrLeaf && l != info.revLeaf {
+						db = cols[l].appendTo(db, r)
+					}
+				}
+				st := stored{rev: rev, arrival: arr, kind: datasets.RowKind(kinds.int32At(r)), digest: maphash.Bytes(b.g.seed, db)}
+				if all || keep[string(kb)] {
+					st.row = make(parquet.Row, len(cols))
+					for l := range cols {
+						st.row[l] = cols[l].value(r, l).Clone()
+					}
+				}
+				index[string(kb)] = st
 			}
-			rev, arr := row[info.revLeaf].Int32(), row[info.arrLeaf].Int32()
-			if cur, ok := index[string(kb)]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
-				return
-			}
-			st := stored{rev: rev, arrival: arr, kind: datasets.RowKind(row[info.kindLeaf].Int32()), digest: b.digestOf(row)}
-			if all || keep[string(kb)] {
-				st.row = parquet.Row(row).Clone()
-			}
-			index[string(kb)] = st
 		})
 		if err != nil {
 			return nil, err
@@ -814,20 +826,41 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool) (map[st
 
 // eachRow calls fn with every row of a stored Parquet file, its values in the
 // stored schema's leaf order; a file without row_kind (the generator's, or parts
-// ingested before the column existed) reads as records.
-func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn func([]parquet.Value)) (err error) {
+// ingested before the column existed) reads as records. The values of row are
+// valid until fn returns.
+func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn func([]parquet.Value)) error {
+	return eachGroup(data, name, info, func(cols []columnValues, n int) {
+		for r := range n {
+			for l := range cols {
+				row[l] = cols[l].value(r, l)
+			}
+			fn(row)
+		}
+	})
+}
+
+// eachGroup calls fn with successive groups of n rows of a stored Parquet file,
+// as one columnValues per leaf of the stored schema (see eachRow). A file whose
+// columns are all required and flat, as the platform writes them, is decoded
+// column by column from its pages; any other through parquet-go's row reader.
+// The columns are valid until fn returns.
+func eachGroup(data []byte, name string, info *sourceInfo, fn func(cols []columnValues, n int)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, name, r)
 		}
 	}()
-	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, name, err)
 	}
 	// Map the file's columns to the schema's by name.
 	fileLeaf := make([]int, info.ncols)
+	kinds := make([]parquet.Kind, info.ncols)
+	flat := true
 	for i, path := range info.schema.Columns() {
+		sl, _ := info.schema.Lookup(path...)
+		kinds[i] = sl.Node.Type().Kind()
 		l, ok := f.Schema().Lookup(path...)
 		if !ok && i == info.kindLeaf {
 			fileLeaf[i] = -1
@@ -837,6 +870,32 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 			return fmt.Errorf("%w: %s: no column %s", datasets.ErrCorrupt, name, strings.Join(path, "."))
 		}
 		fileLeaf[i] = l.ColumnIndex
+		if l.MaxRepetitionLevel != 0 || l.MaxDefinitionLevel != 0 || l.Node.Type().Kind() != kinds[i] {
+			flat = false
+		}
+	}
+	cols := make([]columnValues, info.ncols)
+	records := func(c *columnValues, n int) { // row_kind of a file without the column
+		c.kind, c.generic = parquet.Int32, false
+		c.i32 = slices.Grow(c.i32[:0], n)[:n]
+		clear(c.i32)
+	}
+	if flat {
+		for _, rg := range f.RowGroups() {
+			n := rg.NumRows()
+			chunks := rg.ColumnChunks()
+			for i, l := range fileLeaf {
+				if l < 0 {
+					records(&cols[i], int(n))
+					continue
+				}
+				if err := cols[i].read(chunks[l], kinds[i], n); err != nil {
+					return fmt.Errorf("%w: %s: column %s: %v", datasets.ErrCorrupt, name, strings.Join(info.schema.Columns()[i], "."), err)
+				}
+			}
+			fn(cols, int(n))
+		}
+		return nil
 	}
 	r := parquet.NewReader(f)
 	defer r.Close()
@@ -844,20 +903,25 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 	byCol := make([]parquet.Value, len(f.Schema().Columns()))
 	for {
 		n, err := r.ReadRows(rows)
-		for _, fr := range rows[:n] {
-			for _, v := range fr {
-				if c := v.Column(); c >= 0 && c < len(byCol) {
-					byCol[c] = v
+		if n > 0 {
+			for i := range cols {
+				cols[i].kind, cols[i].generic, cols[i].values = kinds[i], true, cols[i].values[:0]
+			}
+			for _, fr := range rows[:n] {
+				for _, v := range fr {
+					if c := v.Column(); c >= 0 && c < len(byCol) {
+						byCol[c] = v
+					}
+				}
+				for i, l := range fileLeaf {
+					v := parquet.Int32Value(int32(datasets.RowRecord))
+					if l >= 0 {
+						v = byCol[l]
+					}
+					cols[i].values = append(cols[i].values, v)
 				}
 			}
-			for i, l := range fileLeaf {
-				if l < 0 {
-					row[i] = parquet.Int32Value(int32(datasets.RowRecord)).Level(0, 0, i)
-					continue
-				}
-				row[i] = byCol[l]
-			}
-			fn(row)
+			fn(cols, n)
 		}
 		if errors.Is(err, io.EOF) || (err == nil && n == 0) {
 			return nil

@@ -261,7 +261,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32) error {
 			need[info.keyOf(rows[i].row)] = true
 		}
 	}
-	index, err := b.loadIndex(prefix, need, b.withdraw)
+	index, err := b.loadIndex(prefix, need, b.withdraw, len(rows))
 	if err != nil {
 		return err
 	}
