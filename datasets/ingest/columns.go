@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -22,11 +23,11 @@ var errNotFlat = errors.New("ingest: column is not flat")
 type columnValues struct {
 	kind    parquet.Kind
 	generic bool // the values are in values, not in the typed slices
-	i32    []int32
-	f64    []float64
-	bytes  []byte   // byte arrays, end to end
-	offs   []uint32 // start of value i in bytes; len(values)+1 entries
-	values []parquet.Value
+	i32     []int32
+	f64     []float64
+	bytes   []byte   // byte arrays, end to end
+	offs    []uint32 // start of value i in bytes; len(values)+1 entries
+	values  []parquet.Value
 }
 
 // value returns the value of row r as a parquet.Value of column index col.
@@ -76,6 +77,14 @@ func (c *columnValues) read(cc parquet.ColumnChunk, kind parquet.Kind, n int64) 
 	c.kind, c.generic = kind, false
 	c.i32, c.f64, c.bytes, c.values = c.i32[:0], c.f64[:0], c.bytes[:0], c.values[:0]
 	c.offs = append(c.offs[:0], 0)
+	switch kind {
+	case parquet.Int32:
+		c.i32 = slices.Grow(c.i32, int(n))
+	case parquet.Double:
+		c.f64 = slices.Grow(c.f64, int(n))
+	case parquet.ByteArray:
+		c.offs = slices.Grow(c.offs, int(n)+1)
+	}
 	pages := cc.Pages()
 	defer pages.Close()
 	var dict parquet.Dictionary
@@ -105,6 +114,9 @@ func (c *columnValues) read(cc parquet.ColumnChunk, kind parquet.Kind, n int64) 
 				dv := d.Page().Data()
 				dictBytes, dictOffs = dv.ByteArray()
 			}
+			if len(c.bytes) == 0 && len(dictOffs) > 1 {
+				c.bytes = slices.Grow(c.bytes, int(n)*int(dictOffs[len(dictOffs)-1])/(len(dictOffs)-1)+64)
+			}
 			for _, ix := range data.Int32() {
 				if ix < 0 || int(ix)+1 >= len(dictOffs) {
 					return errNotFlat
@@ -116,6 +128,10 @@ func (c *columnValues) read(cc parquet.ColumnChunk, kind parquet.Kind, n int64) 
 			b, offs := data.ByteArray()
 			if int64(len(offs)) != p.NumValues()+1 {
 				return errNotFlat
+			}
+			if len(c.bytes) == 0 && p.NumValues() > 0 {
+				// The chunk's values are about as long as the first page's.
+				c.bytes = slices.Grow(c.bytes, int(int64(offs[len(offs)-1]-offs[0])*n/p.NumValues())+64)
 			}
 			base := uint32(len(c.bytes)) - offs[0]
 			c.bytes = append(c.bytes, b[offs[0]:offs[len(offs)-1]]...)

@@ -45,7 +45,6 @@ type binding struct {
 	shift   []int
 	present []bool // per contract column
 	ignored []string
-	seen    []bool // scratch of convert
 
 	kindPos  int              // header position of row_kind, -1 when absent
 	kindCol  *datasets.Column // the contracts' shared row_kind column
@@ -136,11 +135,14 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 	void := kind.Void()
 	cols := b.contract.Columns
 	// Absent columns read as zero values (required ones are checked below).
-	if len(b.seen) != len(cols) {
-		b.seen = make([]bool, len(cols))
+	// convert runs on several goroutines at once: its scratch is its own.
+	var stack [64]bool
+	seen := stack[:0]
+	if len(cols) <= len(stack) {
+		seen = stack[:len(cols)]
+	} else {
+		seen = make([]bool, len(cols))
 	}
-	seen := b.seen
-	clear(seen)
 	for i, ci := range b.col {
 		if ci < 0 || void && !b.isKey[ci] {
 			continue

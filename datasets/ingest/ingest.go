@@ -618,53 +618,17 @@ func (b *batch) readFile(in Input) (*FileReport, error) {
 	// JSON Lines has no header line: its columns are bound as keys appear.
 	jsonl := format == FormatJSONL
 	var bind *binding
-	bound := 0
 	if !jsonl {
 		var err error
 		if bind, err = b.info.bind(recs.header(), in.Name, false); err != nil {
 			return nil, err
 		}
 		fr.Ignored = bind.ignored
-		bound = len(recs.header())
 	}
-	row := make([]parquet.Value, b.info.ncols)
-	for {
-		fields, line, err := recs.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var re *errRecord
-			if errors.As(err, &re) {
-				fr.Rows++
-				b.rep.Rows++
-				if err := b.reject(in.Name, line, &rowError{ReasonRecord, "", re.msg}, nil); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			return nil, err
-		}
-		if err := b.ctx.Err(); err != nil {
-			return nil, err
-		}
-		fr.Rows++
-		b.rep.Rows++
-		if jsonl && (bind == nil || len(recs.header()) != bound) {
-			if bind, err = b.info.bind(recs.header(), in.Name, true); err != nil {
-				return nil, err
-			}
-			bound = len(recs.header())
-		}
-		if rerr := bind.convert(fields, row, b.arrival, xlsx); rerr != nil {
-			if err := b.reject(in.Name, line, rerr, fields); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err := b.spill(len(b.files), line, row); err != nil {
-			return nil, err
-		}
+	bind, rows, err := b.readRecords(recs, in.Name, len(b.files), bind, jsonl, xlsx)
+	fr.Rows = rows
+	if err != nil {
+		return nil, err
 	}
 	if jsonl && bind != nil {
 		fr.Ignored = bind.ignored
@@ -704,11 +668,15 @@ func (b *batch) seekable(in Input, br *bufio.Reader) (io.ReaderAt, int64, func()
 
 // keyOf is the key of a row (values in leaf order) in a compact binary form.
 func (s *sourceInfo) keyOf(row []parquet.Value) string {
-	k := make([]byte, 0, 32)
+	return string(s.appendKey(make([]byte, 0, 32), row))
+}
+
+// appendKey appends the key of a row (keyOf) to k.
+func (s *sourceInfo) appendKey(k []byte, row []parquet.Value) []byte {
 	for _, l := range s.keyLeaf {
 		k = appendValue(k, row[l])
 	}
-	return string(k)
+	return k
 }
 
 // keyText is the key of a row as people read it ("913306… 2024-03-31").
@@ -766,12 +734,27 @@ func (b *batch) removeParts() {
 	b.written = nil
 }
 
-// loadIndex reads the visible stored rows under prefix: per key the highest
-// revision (the latest arrival among equals), its kind and the digest of its
-// values, and the values themselves for the keys keep reports (all when keep is nil
-// and all is set). The stored rows are read by column (eachGroup); size is the
-// number of keys expected.
-func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool, size int) (map[string]stored, error) {
+// keyEntry is one key a bucket meets: its first row in the batch (-1 for a
+// stored key the batch does not hold) and the stored fact in force, if any.
+type keyEntry struct {
+	first   int32
+	file    int // the file and line of the first row
+	line    int64
+	keepRow bool // keep the stored values (a retraction or end of publicity names the key)
+	has     bool
+	st      stored
+	key     string // set for the keys only stored
+}
+
+func (e *keyEntry) stored() (stored, bool) { return e.st, e.has }
+
+// loadIndex reads the visible stored rows under prefix into the entries of
+// their keys (lookup: key to entry): per key the highest revision (the latest
+// arrival among equals), its kind and the digest of its values, and the values
+// themselves for the entries that ask (keepRow). Stored keys without an entry
+// are skipped, or added when all is set (a full delivery withdraws them), with
+// their values. The stored rows are read by column (eachGroup).
+func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyEntry, all bool) ([]keyEntry, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
@@ -780,7 +763,6 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool, size in
 	if infos, err = datasets.VisibleParts(ctx, store, info.src.Name, infos); err != nil {
 		return nil, err
 	}
-	index := make(map[string]stored, size)
 	var kb, db []byte
 	for _, in := range infos {
 		if !strings.HasSuffix(in.Key, ".parquet") || !strings.Contains(in.Key, "/month=") {
@@ -797,8 +779,19 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool, size in
 				for _, l := range info.keyLeaf {
 					kb = cols[l].appendTo(kb, r)
 				}
+				i, ok := lookup[string(kb)]
+				if !ok {
+					if !all {
+						continue
+					}
+					i = int32(len(entries))
+					key := string(kb)
+					lookup[key] = i
+					entries = append(entries, keyEntry{first: -1, keepRow: true, key: key})
+				}
+				e := &entries[i]
 				rev, arr := revs.int32At(r), arrs.int32At(r)
-				if cur, ok := index[string(kb)]; ok && (cur.rev > rev || cur.rev == rev && cur.arrival > arr) {
+				if e.has && (e.st.rev > rev || e.st.rev == rev && e.st.arrival > arr) {
 					continue
 				}
 				db = db[:0]
@@ -807,21 +800,21 @@ func (b *batch) loadIndex(prefix string, keep map[string]bool, all bool, size in
 						db = cols[l].appendTo(db, r)
 					}
 				}
-				st := stored{rev: rev, arrival: arr, kind: datasets.RowKind(kinds.int32At(r)), digest: maphash.Bytes(b.g.seed, db)}
-				if all || keep[string(kb)] {
-					st.row = make(parquet.Row, len(cols))
+				e.has = true
+				e.st = stored{rev: rev, arrival: arr, kind: datasets.RowKind(kinds.int32At(r)), digest: maphash.Bytes(b.g.seed, db)}
+				if all || e.keepRow {
+					e.st.row = make(parquet.Row, len(cols))
 					for l := range cols {
-						st.row[l] = cols[l].value(r, l).Clone()
+						e.st.row[l] = cols[l].value(r, l).Clone()
 					}
 				}
-				index[string(kb)] = st
 			}
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
-	return index, nil
+	return entries, nil
 }
 
 // eachRow calls fn with every row of a stored Parquet file, its values in the
