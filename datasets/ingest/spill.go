@@ -550,24 +550,28 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled) error {
 	return nil
 }
 
+// partRowGroup is the most rows of a row group of a part.
+const partRowGroup = 1 << 16
+
 func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []spilled) error {
 	var buf bytes.Buffer
 	w := parquet.NewWriter(&buf, b.info.schema,
-		parquet.Compression(&parquet.Snappy),
-		parquet.MaxRowsPerRowGroup(1<<16),
+		parquet.Compression(&snappyCodec{}),
 		parquet.CreatedBy("xinyi", "ingest", "1"))
-	// The rows are decoded a few hundred at a time into the same values.
+	// The values are written column by column, a few hundred rows at a time,
+	// decoded from the spill records into the same buffers.
 	info := b.info
 	lay := info.spillLayout()
 	const batchRows = 512
 	values := make([]parquet.Value, batchRows*info.ncols)
-	prows := make([]parquet.Row, 0, batchRows)
+	row := make([]parquet.Value, info.ncols)
+	cols := w.ColumnWriters()
 	arrival := parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
+	fail := func(err error) error { return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err) }
 	for start := 0; start < len(rows); start += batchRows {
-		prows = prows[:0]
-		for i := start; i < min(start+batchRows, len(rows)); i++ {
-			r := &rows[i]
-			row := values[(i-start)*info.ncols : (i-start+1)*info.ncols : (i-start+1)*info.ncols]
+		k := min(batchRows, len(rows)-start)
+		for i := range k {
+			r := &rows[start+i]
 			if r.row != nil {
 				copy(row, r.row)
 			} else if err := lay.decode(r.rec, row); err != nil {
@@ -575,14 +579,23 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []s
 			}
 			row[info.arrLeaf] = arrival
 			row[info.revLeaf] = parquet.Int32Value(r.rev).Level(0, 0, info.revLeaf)
-			prows = append(prows, row)
+			for c, v := range row {
+				values[c*batchRows+i] = v
+			}
 		}
-		if _, err := w.WriteRows(prows); err != nil {
-			return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err)
+		for c, cw := range cols {
+			if _, err := cw.WriteRowValues(values[c*batchRows : c*batchRows+k]); err != nil {
+				return fail(err)
+			}
+		}
+		if end := start + k; end%partRowGroup == 0 && end < len(rows) {
+			if err := w.Flush(); err != nil {
+				return fail(err)
+			}
 		}
 	}
 	if err := w.Close(); err != nil {
-		return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err)
+		return fail(err)
 	}
 	// Part numbers are unique within a month: a bucket is one month, or (static
 	// and relation sources) the only bucket.
