@@ -111,11 +111,14 @@ func (s *sourceInfo) bind(hdr []string, file string, lenient bool) (*binding, er
 	return b, nil
 }
 
-// convert turns the fields of one record into a Parquet row of the source's
-// stored schema (arrival_date and revision left zero). A retraction or end of
+// convert turns the fields of one record into the values of a row of the
+// source's stored schema, in leaf order (arrival_date and revision left as they
+// are; levels and column indexes not set: the row is encoded for the spill). A retraction or end of
 // publicity converts only its key columns; its other values are zero until the
 // batch fills them from the fact in force.
-func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets.Day, xlsx bool) *rowError {
+// The byte arrays of the row are appended to *scratch when it is not nil (the
+// row is then valid until *scratch is reused).
+func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets.Day, xlsx bool, scratch *[]byte) *rowError {
 	if len(fields) > len(b.col) {
 		for _, f := range fields[len(b.col):] {
 			if strings.TrimSpace(f) != "" {
@@ -131,7 +134,7 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 		}
 		kind = k
 	}
-	row[b.kindLeaf] = parquet.Int32Value(int32(kind)).Level(0, 0, b.kindLeaf)
+	row[b.kindLeaf] = parquet.Int32Value(int32(kind))
 	void := kind.Void()
 	cols := b.contract.Columns
 	// Absent columns read as zero values (required ones are checked below).
@@ -151,11 +154,11 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 		if i < len(fields) {
 			text = fields[i]
 		}
-		v, err := convertCell(&cols[ci], text, b.shift[i], arrival, xlsx)
+		v, err := convertCell(&cols[ci], text, b.shift[i], arrival, xlsx, scratch)
 		if err != nil {
 			return err
 		}
-		row[b.leaf[ci]] = v.Level(0, 0, b.leaf[ci])
+		row[b.leaf[ci]] = v
 		seen[ci] = true
 	}
 	for ci := range cols {
@@ -163,7 +166,7 @@ func (b *binding) convert(fields []string, row []parquet.Value, arrival datasets
 			if cols[ci].Required && (!void || b.isKey[ci]) {
 				return &rowError{ReasonMissing, cols[ci].Name, "required column absent"}
 			}
-			row[b.leaf[ci]] = zeroValue(cols[ci].Type).Level(0, 0, b.leaf[ci])
+			row[b.leaf[ci]] = zeroValue(cols[ci].Type)
 		}
 	}
 	return nil
@@ -205,7 +208,18 @@ func parseRowKind(col *datasets.Column, text string) (datasets.RowKind, error) {
 	return k, nil
 }
 
-func convertCell(col *datasets.Column, text string, shift int, arrival datasets.Day, xlsx bool) (parquet.Value, *rowError) {
+// bytesValue is s as a byte array value, its bytes appended to *scratch when
+// it is not nil.
+func bytesValue(s string, scratch *[]byte) parquet.Value {
+	if scratch == nil {
+		return parquet.ByteArrayValue([]byte(s))
+	}
+	start := len(*scratch)
+	*scratch = append(*scratch, s...)
+	return parquet.ByteArrayValue((*scratch)[start:len(*scratch):len(*scratch)])
+}
+
+func convertCell(col *datasets.Column, text string, shift int, arrival datasets.Day, xlsx bool, scratch *[]byte) (parquet.Value, *rowError) {
 	text = strings.TrimSpace(text)
 	if col.Codes != nil {
 		if to, ok := col.Codes[text]; ok {
@@ -227,7 +241,7 @@ func convertCell(col *datasets.Column, text string, shift int, arrival datasets.
 		if err := creditcode.Validate(code); err != nil {
 			return bad(ReasonCode, "%q: %v", clip(text), err)
 		}
-		return parquet.ByteArrayValue([]byte(code)), nil
+		return bytesValue(code, scratch), nil
 	case datasets.TypeString:
 		if len(col.Enum) > 0 && !slices.Contains(col.Enum, text) {
 			return bad(ReasonEnum, "%q is not one of %v", clip(text), col.Enum)
@@ -235,7 +249,7 @@ func convertCell(col *datasets.Column, text string, shift int, arrival datasets.
 		if re := col.Match(); re != nil && !re.MatchString(text) {
 			return bad(ReasonFormat, "%q does not match %s", clip(text), col.Pattern)
 		}
-		return parquet.ByteArrayValue([]byte(text)), nil
+		return bytesValue(text, scratch), nil
 	case datasets.TypeDate, datasets.TypeMonthEnd:
 		d, ok := parseDate(text, col.Type == datasets.TypeMonthEnd, xlsx)
 		if !ok {

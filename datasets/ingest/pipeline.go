@@ -40,6 +40,7 @@ type recordChunk struct {
 	str     string // text as a string: the fields are its substrings
 	spilled map[int32]*spillChunk
 	spare   [][]byte // buffers of spilled kept for the next use
+	scratch []byte   // the byte arrays of the row being converted
 	rejects []chunkReject
 	err     error
 	done    chan struct{}
@@ -124,7 +125,8 @@ func (b *batch) convertChunk(c *recordChunk, file int, xlsx bool, row []parquet.
 			continue
 		}
 		fields = c.fields(i, fields)
-		if rerr := c.bind.convert(fields, row, b.arrival, xlsx); rerr != nil {
+		c.scratch = c.scratch[:0]
+		if rerr := c.bind.convert(fields, row, b.arrival, xlsx, &c.scratch); rerr != nil {
 			c.rejects = append(c.rejects, chunkReject{i, rerr})
 			continue
 		}
@@ -194,10 +196,14 @@ func (b *batch) readRecords(recs records, name string, file int, bind *binding, 
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			var re *errRecord
-			if err != nil && !errors.As(err, &re) {
-				readErr = err
-				break
+			bad := ""
+			if err != nil {
+				var re *errRecord
+				if !errors.As(err, &re) {
+					readErr = err
+					break
+				}
+				bad = re.msg
 			}
 			if err == nil && jsonl && (bind == nil || len(recs.header()) != bound) {
 				nb, err := b.info.bind(recs.header(), name, true)
@@ -220,8 +226,8 @@ func (b *batch) readRecords(recs records, name string, file int, bind *binding, 
 				c.bind = bind
 			}
 			records++
-			if re != nil {
-				c.addBad(re.msg, line)
+			if err != nil {
+				c.addBad(bad, line)
 			} else {
 				c.add(fields, line)
 			}

@@ -165,7 +165,8 @@ func (l *spillLayout) field(rec []byte, pos, c int) ([]byte, int, error) {
 	return rec[pos : pos+n], pos + n, nil
 }
 
-// decode sets the values of row other than arrival and revision from rec.
+// decode sets the values of row other than arrival and revision from rec,
+// without levels or column indexes (the parts are written column by column).
 func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
 	pos := 0
 	for c, k := range l.kinds {
@@ -189,7 +190,7 @@ func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
 		case parquet.Boolean:
 			v = parquet.BooleanValue(f[0] == 1)
 		}
-		row[c] = v.Level(0, 0, c)
+		row[c] = v
 	}
 	return nil
 }
@@ -198,16 +199,23 @@ func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
 // buffers of a bucket are reused by the next (the bucket's parts are written
 // before the worker takes another).
 type bucketMemory struct {
-	data []byte
-	rows []spilled
-	kb   []byte
-	ends []int
+	data    []byte
+	rows    []spilled
+	kb      []byte
+	ends    []int
+	entries []keyEntry
+	dupOf   []int32
+	lookup  map[string]int32
+	// The part writer and its output, reset for each part.
+	w   *parquet.Writer
+	out bytes.Buffer
 }
 
-// grow returns s resized to n elements, reallocated only when too small.
+// grow returns s resized to n elements, reallocated (with room to spare: the
+// next bucket may be a little larger) only when too small.
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
-		return make([]T, n)
+		return make([]T, n, n+n/8)
 	}
 	return s[:n]
 }
@@ -379,9 +387,15 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	// Each key's entry holds its first row and, once loaded, the stored fact
 	// in force.
 	lay := info.spillLayout()
-	entries := make([]keyEntry, 0, len(rows))
-	lookup := make(map[string]int32, len(rows))
-	dupOf := make([]int32, len(rows)) // the entry a row repeats the key of, or -1
+	entries := grow(mem.entries, len(rows))[:0]
+	if mem.lookup == nil {
+		mem.lookup = make(map[string]int32, len(rows))
+	}
+	lookup := mem.lookup
+	clear(lookup)
+	defer clear(lookup) // its keys point into this bucket's rows
+	mem.dupOf = grow(mem.dupOf, len(rows))
+	dupOf := mem.dupOf // the entry a row repeats the key of, or -1
 	for i := range rows {
 		r := &rows[i]
 		dupOf[i] = -1
@@ -408,6 +422,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	if err != nil {
 		return err
 	}
+	mem.entries = entries
 	var accepted, unchanged, corrected, fresh, retracted, unpublished, withdrawn int64
 	keep := rows[:0] // rows already read are not needed again
 	// values decodes the values of a row (for a message, or to fill them).
@@ -502,7 +517,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	b.rep.Unpublished += unpublished
 	b.rep.Withdrawn += withdrawn
 	b.mu.Unlock()
-	return b.writeParts(ctx, keep)
+	return b.writeParts(ctx, keep, mem)
 }
 
 // fill copies into row the values of the stored fact in force other than its key
@@ -533,7 +548,7 @@ func (b *batch) compareRows(x, y *spilled) int {
 }
 
 // writeParts writes rows as parts of their event months, at most PartRows each.
-func (b *batch) writeParts(ctx context.Context, rows []spilled) error {
+func (b *batch) writeParts(ctx context.Context, rows []spilled, mem *bucketMemory) error {
 	slices.SortFunc(rows, func(x, y spilled) int { return b.compareRows(&x, &y) })
 	n := 0
 	for start := 0; start < len(rows); {
@@ -542,7 +557,7 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled) error {
 		for end < len(rows) && end-start < b.opts.PartRows && datasets.Day(rows[end].date).Month() == m {
 			end++
 		}
-		if err := b.writePart(ctx, m, n, rows[start:end]); err != nil {
+		if err := b.writePart(ctx, m, n, rows[start:end], mem); err != nil {
 			return err
 		}
 		start, n = end, n+1
@@ -553,11 +568,17 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled) error {
 // partRowGroup is the most rows of a row group of a part.
 const partRowGroup = 1 << 16
 
-func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []spilled) error {
-	var buf bytes.Buffer
-	w := parquet.NewWriter(&buf, b.info.schema,
-		parquet.Compression(&snappyCodec{}),
-		parquet.CreatedBy("xinyi", "ingest", "1"))
+func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []spilled, mem *bucketMemory) error {
+	buf := &mem.out
+	buf.Reset()
+	if mem.w == nil {
+		mem.w = parquet.NewWriter(buf, b.info.schema,
+			parquet.Compression(&snappyCodec{}),
+			parquet.CreatedBy("xinyi", "ingest", "1"))
+	} else {
+		mem.w.Reset(buf)
+	}
+	w := mem.w
 	// The values are written column by column, a few hundred rows at a time,
 	// decoded from the spill records into the same buffers.
 	info := b.info
