@@ -183,7 +183,7 @@ func (b *batch) readRecords(recs records, name string, file int, bind *binding, 
 			case <-ctx.Done():
 				return false
 			}
-			ordered <- c // never blocks longer than a worker: both hold inFlight
+			ordered <- c // never blocks: at most inFlight chunks exist
 			c = nil
 			return true
 		}
@@ -212,8 +212,12 @@ func (b *batch) readRecords(recs records, name string, file int, bind *binding, 
 					break
 				}
 				bind, bound = nb, len(recs.header())
+				// A chunk has one binding: the records bound before go on.
 				if !send() {
 					return
+				}
+				if c != nil {
+					c.bind = bind
 				}
 			}
 			if c == nil {
