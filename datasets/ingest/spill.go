@@ -116,8 +116,10 @@ type spilled struct {
 	key  string          // the key's compact binary form (sourceInfo.appendKey)
 	code []byte
 	date int32
-	kind datasets.RowKind
-	rev  int32 // the revision it is written with
+	// month of date, kept: parts and their order go by it
+	month datasets.Month
+	kind  datasets.RowKind
+	rev   int32 // the revision it is written with
 }
 
 // spillLayout says how to walk a spill record: the kind of each leaf (-1 for
@@ -205,6 +207,8 @@ type bucketMemory struct {
 	ends    []int
 	entries []keyEntry
 	dupOf   []int32
+	order   []int32
+	sorted  []sortEntry
 	lookup  map[string]int32
 	// The part writer and its output, reset for each part.
 	w   *parquet.Writer
@@ -289,6 +293,7 @@ func (b *batch) readSpill(sf *spillFile, mem *bucketMemory) ([]spilled, error) {
 			kb = append(kb, f...)
 		}
 		mem.ends[i] = len(kb)
+		r.month = datasets.Day(r.date).Month()
 		out[i] = r
 	}
 	mem.kb = kb
@@ -463,6 +468,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			}
 			b.fill(row, st.row)
 			r.row, r.code, r.date = row, row[info.codeLeaf].ByteArray(), row[info.dateLeaf].Int32()
+			r.month = datasets.Day(r.date).Month()
 			d = b.digestOf(row)
 		} else {
 			// The spill record holds the values as digestOf encodes them.
@@ -504,7 +510,8 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 				row[l] = row[l].Level(0, 0, l)
 			}
 			keep = append(keep, spilled{row: row, key: e.key, code: row[info.codeLeaf].ByteArray(),
-				date: row[info.dateLeaf].Int32(), kind: datasets.RowRetraction, rev: e.st.rev + 1})
+				date: row[info.dateLeaf].Int32(), month: datasets.Day(row[info.dateLeaf].Int32()).Month(),
+				kind: datasets.RowRetraction, rev: e.st.rev + 1})
 			withdrawn++
 		}
 	}
@@ -533,31 +540,68 @@ func (b *batch) fill(row []parquet.Value, from parquet.Row) {
 }
 
 // compareRows orders rows within a part: event month, code, event date, key.
-func (b *batch) compareRows(x, y *spilled) int {
-	dx, dy := datasets.Day(x.date), datasets.Day(y.date)
-	if c := cmp.Compare(dx.Month(), dy.Month()); c != 0 {
+func compareRows(x, y *spilled) int {
+	if c := cmp.Compare(x.month, y.month); c != 0 {
 		return c
 	}
 	if c := bytes.Compare(x.code, y.code); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(dx, dy); c != 0 {
+	if c := cmp.Compare(x.date, y.date); c != 0 {
 		return c
 	}
 	return strings.Compare(x.key, y.key)
 }
 
-// writeParts writes rows as parts of their event months, at most PartRows each.
+// sortEntry is a row's place in the order of its part: month, the first 16
+// bytes of its code (big-endian, so that they compare as the bytes do) and its
+// index; equal entries are told apart by compareRows. Sorting these small
+// entries side by side is much cheaper than comparing rows scattered in memory.
+type sortEntry struct {
+	month  datasets.Month
+	hi, lo uint64
+	row    int32
+}
+
+func codePrefix(code []byte) (hi, lo uint64) {
+	var b [16]byte
+	copy(b[:], code)
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+// writeParts writes rows as parts of their event months, at most PartRows
+// each. The rows are ordered through an index (mem.order), not moved.
 func (b *batch) writeParts(ctx context.Context, rows []spilled, mem *bucketMemory) error {
-	slices.SortFunc(rows, func(x, y spilled) int { return b.compareRows(&x, &y) })
+	mem.sorted = grow(mem.sorted, len(rows))
+	for i := range rows {
+		hi, lo := codePrefix(rows[i].code)
+		mem.sorted[i] = sortEntry{month: rows[i].month, hi: hi, lo: lo, row: int32(i)}
+	}
+	slices.SortFunc(mem.sorted, func(x, y sortEntry) int {
+		if c := cmp.Compare(x.month, y.month); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.hi, y.hi); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.lo, y.lo); c != 0 {
+			return c
+		}
+		return compareRows(&rows[x.row], &rows[y.row])
+	})
+	mem.order = grow(mem.order, len(rows))
+	order := mem.order
+	for i, e := range mem.sorted {
+		order[i] = e.row
+	}
 	n := 0
-	for start := 0; start < len(rows); {
-		m := datasets.Day(rows[start].date).Month()
+	for start := 0; start < len(order); {
+		m := rows[order[start]].month
 		end := start
-		for end < len(rows) && end-start < b.opts.PartRows && datasets.Day(rows[end].date).Month() == m {
+		for end < len(order) && end-start < b.opts.PartRows && rows[order[end]].month == m {
 			end++
 		}
-		if err := b.writePart(ctx, m, n, rows[start:end], mem); err != nil {
+		if err := b.writePart(ctx, m, n, rows, order[start:end], mem); err != nil {
 			return err
 		}
 		start, n = end, n+1
@@ -568,12 +612,13 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled, mem *bucketMemor
 // partRowGroup is the most rows of a row group of a part.
 const partRowGroup = 1 << 16
 
-func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []spilled, mem *bucketMemory) error {
+func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []spilled, order []int32, mem *bucketMemory) error {
 	buf := &mem.out
 	buf.Reset()
 	if mem.w == nil {
 		mem.w = parquet.NewWriter(buf, b.info.schema,
 			parquet.Compression(&snappyCodec{}),
+			parquet.PageBufferSize(64<<10),
 			parquet.CreatedBy("xinyi", "ingest", "1"))
 	} else {
 		mem.w.Reset(buf)
@@ -589,10 +634,10 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []s
 	cols := w.ColumnWriters()
 	arrival := parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
 	fail := func(err error) error { return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err) }
-	for start := 0; start < len(rows); start += batchRows {
-		k := min(batchRows, len(rows)-start)
+	for start := 0; start < len(order); start += batchRows {
+		k := min(batchRows, len(order)-start)
 		for i := range k {
-			r := &rows[start+i]
+			r := &all[order[start+i]]
 			if r.row != nil {
 				copy(row, r.row)
 			} else if err := lay.decode(r.rec, row); err != nil {
@@ -609,7 +654,7 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []s
 				return fail(err)
 			}
 		}
-		if end := start + k; end%partRowGroup == 0 && end < len(rows) {
+		if end := start + k; end%partRowGroup == 0 && end < len(order) {
 			if err := w.Flush(); err != nil {
 				return fail(err)
 			}
@@ -629,7 +674,7 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, rows []s
 		return fmt.Errorf("ingest: write %s: %w", key, err)
 	}
 	b.mu.Lock()
-	b.rep.Parts = append(b.rep.Parts, datasets.BatchPart{Key: key, SHA256: in.SHA256, Size: in.Size, Rows: int64(len(rows))})
+	b.rep.Parts = append(b.rep.Parts, datasets.BatchPart{Key: key, SHA256: in.SHA256, Size: in.Size, Rows: int64(len(order))})
 	b.mu.Unlock()
 	return nil
 }
