@@ -669,7 +669,12 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []sp
 	b.mu.Lock()
 	b.written = append(b.written, key)
 	b.mu.Unlock()
-	in, err := b.g.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
+	// The part is put under the batch's context, not the workers': when another
+	// bucket fails, a part being put still finishes (and is removed with the
+	// others), so that nothing of the batch is in flight once Ingest returns; a
+	// put cancelled half way may still land on an object store after its caller
+	// gave up.
+	in, err := b.g.store.Put(b.ctx, key, bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		return fmt.Errorf("ingest: write %s: %w", key, err)
 	}
