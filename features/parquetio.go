@@ -222,6 +222,16 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 		return c, fmt.Errorf("unsupported type %v", kind)
 	}
 	row, next := 0, 0
+	// intern numbers a string value in the column's own dictionary.
+	intern := func(s string) int32 {
+		id, ok := outIndex[s]
+		if !ok {
+			id = int32(len(c.dict))
+			c.dict = append(c.dict, s)
+			outIndex[s] = id
+		}
+		return id
+	}
 	err := eachPage(f, leaf.ColumnIndex, func(p parquet.Page) error {
 		tmp.f64, tmp.i32, tmp.bytes, tmp.dict = tmp.f64[:0], tmp.i32[:0], tmp.bytes[:0], tmp.dict[:0]
 		clear(dictIndex)
@@ -233,14 +243,7 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 			k := len(offs) - 1
 			for ; next < len(sel) && int(sel[next]) < row+k; next++ {
 				i := int(sel[next]) - row
-				s := string(b[offs[i]:offs[i+1]])
-				id, ok := outIndex[s]
-				if !ok {
-					id = int32(len(c.dict))
-					c.dict = append(c.dict, s)
-					outIndex[s] = id
-				}
-				c.bytes = append(c.bytes, id)
+				c.bytes = append(c.bytes, intern(string(b[offs[i]:offs[i+1]])))
 			}
 			row += k
 			return nil
@@ -257,14 +260,7 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 			case c.i32 != nil:
 				c.i32 = append(c.i32, tmp.i32[i])
 			default:
-				s := tmp.dict[tmp.bytes[i]]
-				id, ok := outIndex[s]
-				if !ok {
-					id = int32(len(c.dict))
-					c.dict = append(c.dict, s)
-					outIndex[s] = id
-				}
-				c.bytes = append(c.bytes, id)
+				c.bytes = append(c.bytes, intern(tmp.dict[tmp.bytes[i]]))
 			}
 		}
 		row += k
