@@ -339,25 +339,8 @@ func readColumn(f *parquet.File, idx int, kind parquet.Kind, maxDef int, n int) 
 		return c, fmt.Errorf("unsupported type %v", kind)
 	}
 	buf := make([]parquet.Value, 1024)
-	for _, rg := range f.RowGroups() {
-		pages := rg.ColumnChunks()[idx].Pages()
-		for {
-			p, err := pages.ReadPage()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				pages.Close()
-				return c, err
-			}
-			err = readPage(&c, p, kind, maxDef, buf, dictIndex)
-			parquet.Release(p)
-			if err != nil {
-				pages.Close()
-				return c, err
-			}
-		}
-		pages.Close()
+	if err := eachPage(f, idx, func(p parquet.Page) error { return readPage(&c, p, kind, maxDef, buf, dictIndex) }); err != nil {
+		return c, err
 	}
 	if l := c.len(); l != n {
 		return c, fmt.Errorf("read %d of %d values", l, n)
