@@ -342,9 +342,12 @@ func TestCluster(t *testing.T) {
 			}
 			time.Sleep(2 * time.Millisecond)
 		}
+		// The servers poll the registry hourly: serving the move within seconds
+		// shows it was pushed. How fast is a figure, logged, not a bound; a bound
+		// of milliseconds here failed whenever the shared machine was busy.
 		t.Logf("B served the new champion %s after the approval on A returned", took.Round(time.Millisecond))
-		if took > 100*time.Millisecond {
-			t.Errorf("B served the new champion after %s, want within 100 ms", took)
+		if took > 5*time.Second {
+			t.Errorf("B served the new champion after %s: not pushed (the servers poll hourly)", took)
 		}
 		after := assess(apis[1])
 		if after["pd"] == before["pd"] {
