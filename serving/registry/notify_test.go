@@ -119,7 +119,10 @@ func TestFollowAcrossInstances(t *testing.T) {
 	}
 	slices.Sort(lat)
 	t.Logf("alias moves served by the other instance after %v", lat)
-	if lat[len(lat)/2] > 100*time.Millisecond {
-		t.Fatalf("alias moves served after %v; want a median within 100ms", lat)
+	// Polling is a minute: a median of seconds shows the moves were pushed. How
+	// fast is logged above, not bounded: a bound of milliseconds fails on a busy
+	// machine without saying anything about the push.
+	if lat[len(lat)/2] > 5*time.Second {
+		t.Fatalf("alias moves served after %v: not pushed (polling is a minute)", lat)
 	}
 }
