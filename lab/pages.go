@@ -366,11 +366,13 @@ func (s *Server) indicator(q *req) error {
 			bars := make([]svg.Bar, 0, len(st.Industry))
 			for _, m := range st.Industry {
 				if finite(m.Mean) && m.Mean >= 0 {
-					bars = append(bars, svg.Bar{Label: m.Industry, Value: m.Mean})
+					// The section's name after its letter; a label wider than its
+					// bar is cut, its tooltip whole.
+					bars = append(bars, svg.Bar{Label: strings.TrimSpace(m.Industry + " " + q.lang.Pick(m.Name, m.NameEN)), Value: m.Mean})
 				}
 			}
 			if len(bars) > 0 {
-				if d.Industry, err = chart(svg.Bars(bars, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.industry"), Height: 240})); err != nil {
+				if d.Industry, err = chart(svg.Bars(bars, svg.Options{Chinese: q.lang.Code == "zh", Title: q.lang.T("ind.industry"), YLabel: q.lang.Unit(ind.Unit), Height: 240})); err != nil {
 					return err
 				}
 			}
