@@ -36,6 +36,8 @@ type Evaluation struct {
 	Calibration []Decile   `json:"calibration,omitempty"`
 	Lift        []Decile   `json:"lift,omitempty"`
 	Confusion   *Confusion `json:"confusion,omitempty"`
+	// Curves are the ROC and KS curves (binary models).
+	Curves *Curves `json:"curves,omitempty"`
 }
 
 // EvalOptions configures Evaluate.
@@ -86,6 +88,8 @@ func Evaluate(m *gbdt.Model, d *Dataset, opts EvalOptions) (*Evaluation, error) 
 			ev.Confusion = &c
 			return err
 		}},
+		// The margin ranks rows as the probability does.
+		{"curves", func() error { ev.Curves = CurvesOf(y, mg); return nil }},
 	}
 	for _, s := range steps {
 		if err := s.f(); err != nil {

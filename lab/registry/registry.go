@@ -609,8 +609,16 @@ func cardDoc(raw []byte) (*lab.CardDoc, lab.Evaluation) {
 			ev.Importance = append(ev.Importance, lab.Importance{Feature: fi.Feature, Gain: fi.GainShare})
 		}
 	}
-	if tc.Curves != nil {
+	switch {
+	case tc.Curves != nil: // a console run's card before cards held their curves
 		ev.ROC, ev.KS = tc.Curves.ROC, tc.Curves.KS
+	case len(d.Sets) > 0 && c.Metrics[d.Sets[len(d.Sets)-1].Split].Curves != nil:
+		cv := c.Metrics[d.Sets[len(d.Sets)-1].Split].Curves
+		ev.ROC = make([]svg.Point, len(cv.FPR))
+		for i := range cv.FPR {
+			ev.ROC[i] = svg.Point{X: cv.FPR[i], Y: cv.TPR[i]}
+		}
+		ev.KS = &svg.KSCurve{Fraction: cv.Share, CumPos: cv.CumPos, CumNeg: cv.CumNeg}
 	}
 	return d, ev
 }

@@ -215,11 +215,19 @@ func TestCardDoc(t *testing.T) {
 	if !math.IsNaN(d.Sets[1].MdAPE) || !math.IsNaN(d.Sets[1].RMSELog) {
 		t.Errorf("a binary card has amount errors: %+v", d.Sets[1])
 	}
-	// The charts beside it are the card's: AUC and calibration of the split it
-	// evaluates last, gain shares; no curves in a card of xinyi train.
+	// The charts beside it are the card's: AUC, calibration and the ROC and KS
+	// curves of the split it evaluates last, gain shares.
 	e := c.Metrics["test"]
-	if ev.AUC != e.AUC || len(ev.Calibration) != len(e.Calibration) || len(e.Calibration) == 0 || ev.ROC != nil || ev.KS != nil {
+	if ev.AUC != e.AUC || len(ev.Calibration) != len(e.Calibration) || len(e.Calibration) == 0 {
 		t.Fatalf("charts %+v, want the test split's AUC %v and %d calibration deciles", ev, e.AUC, len(e.Calibration))
+	}
+	if e.Curves == nil || len(ev.ROC) != len(e.Curves.FPR) || ev.KS == nil || len(ev.KS.Fraction) != len(e.Curves.Share) {
+		t.Fatalf("curves: ROC %d points, KS %+v; the card's test split has %+v", len(ev.ROC), ev.KS, e.Curves)
+	}
+	for i, pt := range ev.ROC {
+		if pt.X != e.Curves.FPR[i] || pt.Y != e.Curves.TPR[i] {
+			t.Fatalf("ROC point %d = %+v, card has (%v, %v)", i, pt, e.Curves.FPR[i], e.Curves.TPR[i])
+		}
 	}
 	for i, b := range ev.Calibration {
 		if w := e.Calibration[i]; b.Predicted != w.MeanScore || b.Observed != w.Rate || b.Count != int64(w.Rows) {

@@ -2,15 +2,14 @@
 // the sample library, parameter presets the algorithm library, and a training job
 // runs training.Train in the background, reports every round for the validation
 // curve, describes the result with training.NewCard (the model card xinyi train
-// makes: metrics of every split, importances, monotonicity checks), draws its ROC
-// and KS curves on the held-out rows, and registers it in the model library on
-// request with that card.
+// makes: metrics, ROC and KS curves of every split, importances, monotonicity
+// checks), and registers it in the model library on request with that card.
 //
 // Besides the public data sets, a job may train on a point-in-time sample of the
 // feature store (Options.Store): "name" (latest version) or "name/vN". Such a job
 // trains on the sample's train split with the catalog's monotone directions and the
 // objective of its label (gamma for a limit), stops early on valid, is evaluated on
-// every split (the curves on test), and registers bound to the sample's feature set
+// every split, and registers bound to the sample's feature set
 // with the sample, its manifest and its label in the lineage, as xinyi train does.
 //
 //	tr := labtraining.New(labtraining.Options{Data: labtraining.PublicDataSets(dir), Store: offline, Models: registry})
@@ -32,7 +31,6 @@ import (
 
 	"github.com/xinyi-platform/xinyi/datasets"
 	"github.com/xinyi-platform/xinyi/features"
-	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/internal/blob"
 	"github.com/xinyi-platform/xinyi/lab"
 	"github.com/xinyi-platform/xinyi/lab/svg"
@@ -156,10 +154,9 @@ type Trainer struct {
 
 type job struct {
 	lab.TrainingJob
-	text   []byte // the model in canonical LightGBM text once done
-	card   *xtraining.Card
-	curves *lab.Curves
-	note   string // the lineage note (Result.LineageNote)
+	text []byte // the model in canonical LightGBM text once done
+	card *xtraining.Card
+	note string // the lineage note (Result.LineageNote)
 	// For a job on a store sample: its manifest and the manifest's sha256.
 	manifest       *features.SampleManifest
 	manifestSHA256 string
@@ -363,8 +360,8 @@ type Result struct {
 	// Card is the model card training.NewCard made of the run; nil in a result
 	// recorded before runs kept one (such a run cannot be registered).
 	Card *xtraining.Card `json:"model_card,omitempty"`
-	// Curves are the ROC and KS curves on the split the card evaluates last
-	// (nil for an amount model).
+	// Curves are the ROC and KS curves a result recorded before the card held
+	// them kept beside it (nil since: the card's evaluations hold them).
 	Curves *lab.Curves `json:"curves,omitempty"`
 	// LineageNote is the registered lineage's note: a store sample's label and
 	// population (training.Sample.LabelNote), or a public data set's source.
@@ -396,7 +393,7 @@ func (t *Trainer) Run(ctx context.Context, req lab.TrainingRequest, progress fun
 	if err := t.runJob(ctx, j, r); err != nil {
 		return nil, err
 	}
-	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, Curves: j.curves, LineageNote: j.note, Metric: j.Metric,
+	return &Result{Sample: j.Sample, Preset: j.Preset, Model: j.text, Card: j.card, LineageNote: j.note, Metric: j.Metric,
 		Train: j.Train, Valid: j.Valid, BestRound: j.BestRound, BestValid: j.BestValid, RoundsRun: j.roundsRun, Planned: j.planned,
 		Note: j.early, ManifestSHA256: j.manifestSHA256}, nil
 }
@@ -424,7 +421,7 @@ func (t *Trainer) run(ctx context.Context, j *job, d DataSet, p xtraining.Params
 
 // runSample trains on the store sample of j as xinyi train --sample does: train
 // split for fitting, valid for early stopping and the validation curve, every
-// split in the card; the ROC and KS curves on test (or valid when test is empty).
+// split in the card.
 func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) error {
 	s, err := xtraining.LoadSample(ctx, t.o.Store, j.manifest.Ref(), xtraining.SampleOptions{Catalog: t.o.Catalog})
 	if err != nil {
@@ -447,8 +444,7 @@ func (t *Trainer) runSample(ctx context.Context, j *job, p xtraining.Params) err
 
 // train runs training.Train on in.Train (early stopping on in.Valid) reporting
 // every round to j, and records in j the model, its card (training.NewCard of in,
-// as xinyi train makes it), the ROC and KS curves of a binary model on the split
-// the card evaluates last, and the lineage note. When early stopping ends the
+// as xinyi train makes it, with its curves), and the lineage note. When early stopping ends the
 // run, the job's progress becomes the rounds run of the rounds run (61/61, not
 // 100/100), with a note of the rounds planned.
 func (t *Trainer) train(ctx context.Context, j *job, in xtraining.CardInput, p xtraining.Params, note string) error {
@@ -488,45 +484,10 @@ func (t *Trainer) train(ctx context.Context, j *job, in xtraining.CardInput, p x
 	if err != nil {
 		return err
 	}
-	curves, err := curvesOf(m, in, t.o.Threads)
-	if err != nil {
-		return err
-	}
 	t.mu.Lock()
-	j.text, j.card, j.curves, j.note = buf.Bytes(), card, curves, note
+	j.text, j.card, j.note = buf.Bytes(), card, note
 	t.mu.Unlock()
 	return nil
-}
-
-// curvesOf draws the ROC and KS curves of a binary model on the split a card of
-// in evaluates last (test, else valid, else train); nil for an amount model.
-func curvesOf(m *gbdt.Model, in xtraining.CardInput, threads int) (*lab.Curves, error) {
-	if m.Objective != gbdt.Binary {
-		return nil, nil
-	}
-	d, split := in.Train, "train"
-	if in.Test != nil {
-		d, split = in.Test, "test"
-	} else if in.Valid != nil {
-		d, split = in.Valid, "valid"
-	}
-	// The curves rank rows by score; the margin ranks them as the probability does.
-	margins, err := xtraining.Margins(m, d, threads)
-	if err != nil {
-		return nil, err
-	}
-	roc, ks := Curves(d.Label, margins)
-	return &lab.Curves{Split: split, ROC: roc, KS: ks}, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
@@ -591,7 +552,7 @@ func (t *Trainer) RegisterTraining(ctx context.Context, id, model string, by lab
 	}
 	j := t.jobs[i]
 	state, registered, sample, manifest := j.State, j.Registered, j.Sample, j.manifest
-	res := &Result{Sample: j.Sample, Model: j.text, Card: j.card, Curves: j.curves, LineageNote: j.note}
+	res := &Result{Sample: j.Sample, Model: j.text, Card: j.card, LineageNote: j.note}
 	t.mu.Unlock()
 	switch {
 	case state != lab.JobDone:
@@ -655,84 +616,6 @@ func (t *Trainer) upload(ctx context.Context, id, model string, by lab.Principal
 		return "", err
 	}
 	return v.Model + ":" + v.Version, nil
-}
-
-// maxCurvePoints bounds the points of a drawn ROC or KS curve.
-const maxCurvePoints = 200
-
-// Curves computes the ROC curve (false positive rate, true positive rate) and the KS
-// curve (population share, cumulative shares of positives and negatives) of scores
-// ordered from the highest down, with one point per distinct score (ties move
-// together), thinned to at most maxCurvePoints points plus both ends.
-func Curves(y, score []float64) ([]svg.Point, *svg.KSCurve) {
-	n := len(y)
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return -cmpFloat(score[a], score[b]) })
-	var P, N float64
-	for _, v := range y {
-		if v == 1 {
-			P++
-		} else {
-			N++
-		}
-	}
-	if P == 0 || N == 0 {
-		return nil, nil
-	}
-	roc := []svg.Point{{X: 0, Y: 0}}
-	ks := &svg.KSCurve{Fraction: []float64{0}, CumPos: []float64{0}, CumNeg: []float64{0}}
-	var tp, fp float64
-	for i := 0; i < n; {
-		j := i
-		for j < n && score[idx[j]] == score[idx[i]] {
-			if y[idx[j]] == 1 {
-				tp++
-			} else {
-				fp++
-			}
-			j++
-		}
-		roc = append(roc, svg.Point{X: fp / N, Y: tp / P})
-		ks.Fraction = append(ks.Fraction, float64(j)/float64(n))
-		ks.CumPos = append(ks.CumPos, tp/P)
-		ks.CumNeg = append(ks.CumNeg, fp/N)
-		i = j
-	}
-	if len(roc) > maxCurvePoints+1 {
-		keep := thin(len(roc), maxCurvePoints)
-		// Keep the point of the largest gap so that the drawn KS equals the statistic.
-		best, gap := 0, -1.0
-		for i := range ks.Fraction {
-			if g := math.Abs(ks.CumPos[i] - ks.CumNeg[i]); g > gap {
-				best, gap = i, g
-			}
-		}
-		if k, found := slices.BinarySearch(keep, best); !found {
-			keep = slices.Insert(keep, k, best)
-		}
-		r2 := make([]svg.Point, 0, len(keep))
-		k2 := &svg.KSCurve{}
-		for _, i := range keep {
-			r2 = append(r2, roc[i])
-			k2.Fraction = append(k2.Fraction, ks.Fraction[i])
-			k2.CumPos = append(k2.CumPos, ks.CumPos[i])
-			k2.CumNeg = append(k2.CumNeg, ks.CumNeg[i])
-		}
-		roc, ks = r2, k2
-	}
-	return roc, ks
-}
-
-// thin picks about k evenly spaced indices of 0..n-1, always the first and last.
-func thin(n, k int) []int {
-	out := make([]int, 0, k+1)
-	for i := 0; i < k; i++ {
-		out = append(out, i*(n-1)/k)
-	}
-	return append(out, n-1)
 }
 
 // Known forwards registry.IndicatorCatalog to the sets it wraps.

@@ -14,87 +14,9 @@ import (
 	"github.com/xinyi-platform/xinyi/features"
 	"github.com/xinyi-platform/xinyi/gbdt"
 	"github.com/xinyi-platform/xinyi/lab"
-	"github.com/xinyi-platform/xinyi/lab/svg"
 	xregistry "github.com/xinyi-platform/xinyi/registry"
 	xtraining "github.com/xinyi-platform/xinyi/training"
 )
-
-func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
-
-func TestCurves(t *testing.T) {
-	// Scores high to low: 0.9(+) 0.8(-) 0.8(+) 0.3(-) 0.1(-). P=2, N=3.
-	// Distinct-score steps: after 0.9: tp=1 fp=0; after the tied 0.8s: tp=2 fp=1;
-	// after 0.3: fp=2; after 0.1: fp=3.
-	y := []float64{1, 0, 1, 0, 0}
-	score := []float64{0.9, 0.8, 0.8, 0.3, 0.1}
-	roc, ks := Curves(y, score)
-	wantROC := []svg.Point{{X: 0, Y: 0}, {X: 0, Y: 0.5}, {X: 1.0 / 3, Y: 1}, {X: 2.0 / 3, Y: 1}, {X: 1, Y: 1}}
-	if len(roc) != len(wantROC) {
-		t.Fatalf("ROC %v", roc)
-	}
-	for i := range roc {
-		if !near(roc[i].X, wantROC[i].X) || !near(roc[i].Y, wantROC[i].Y) {
-			t.Fatalf("ROC %v, want %v", roc, wantROC)
-		}
-	}
-	wantFrac := []float64{0, 0.2, 0.6, 0.8, 1}
-	for i := range wantFrac {
-		if !near(ks.Fraction[i], wantFrac[i]) {
-			t.Fatalf("fractions %v, want %v", ks.Fraction, wantFrac)
-		}
-	}
-	// Largest gap: after the 0.8s, 1 - 1/3.
-	best := 0.0
-	for i := range ks.Fraction {
-		best = max(best, math.Abs(ks.CumPos[i]-ks.CumNeg[i]))
-	}
-	if !near(best, 2.0/3) {
-		t.Fatalf("KS gap %v", best)
-	}
-	if r, k := Curves([]float64{1, 1}, []float64{0.2, 0.3}); r != nil || k != nil {
-		t.Fatal("curves for a single class")
-	}
-}
-
-func TestCurvesThinKeepsTheKSPoint(t *testing.T) {
-	n := 5000
-	y := make([]float64, n)
-	score := make([]float64, n)
-	for i := range n {
-		score[i] = float64(n-i) / float64(n)
-		if (i*7919)%10 < 3 {
-			y[i] = 1
-		}
-	}
-	roc, ks := Curves(y, score)
-	if len(roc) > maxCurvePoints+3 || len(ks.Fraction) != len(roc) {
-		t.Fatalf("%d ROC points, %d KS points", len(roc), len(ks.Fraction))
-	}
-	// The statistic over every row, computed directly (scores are distinct).
-	var P, N, tp, fp, full float64
-	for _, v := range y {
-		if v == 1 {
-			P++
-		} else {
-			N++
-		}
-	}
-	for i := range y {
-		if y[i] == 1 {
-			tp++
-		} else {
-			fp++
-		}
-		full = max(full, math.Abs(tp/P-fp/N))
-	}
-	got := 0.0
-	for i := range ks.Fraction {
-		got = max(got, math.Abs(ks.CumPos[i]-ks.CumNeg[i]))
-	}
-	if !near(got, full) {
-		t.Fatalf("thinned KS %v, full %v", got, full)
-	}
-}
 
 func dataDir(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
@@ -146,22 +68,6 @@ func TestStartTrainingRefusesBadInput(t *testing.T) {
 	}
 	if _, err := tr.RegisterTraining(context.Background(), "t1", "m", lab.Principal{}); err == nil {
 		t.Fatal("registered without a model library")
-	}
-}
-
-func BenchmarkCurves(b *testing.B) {
-	n := 100000
-	y := make([]float64, n)
-	score := make([]float64, n)
-	for i := range n {
-		score[i] = float64((i*7919)%n) / float64(n)
-		if (i*31)%10 < 2 {
-			y[i] = 1
-		}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		Curves(y, score)
 	}
 }
 
@@ -265,20 +171,20 @@ func TestDataSetRunCard(t *testing.T) {
 		t.Errorf("importance %+v, want %+v", got.Importance, want.Importance)
 	}
 
-	// The curves: the area under the (thinned) ROC curve is the card's AUC to
-	// within the thinning, and the largest gap of the KS curve is its KS.
-	c := res.Curves
-	if c == nil || c.Split != "valid" || c.KS == nil {
-		t.Fatalf("curves %+v", c)
+	// The curves in the card: the area under the (thinned) ROC curve is its AUC
+	// to within the thinning, and the largest gap of the KS curve is its KS.
+	e := got.Metrics["valid"]
+	c := e.Curves
+	if c == nil || res.Curves != nil {
+		t.Fatalf("card curves %+v, curves beside it %+v", c, res.Curves)
 	}
 	var area, gap float64
-	for i := 1; i < len(c.ROC); i++ {
-		area += (c.ROC[i].X - c.ROC[i-1].X) * (c.ROC[i].Y + c.ROC[i-1].Y) / 2
+	for i := 1; i < len(c.FPR); i++ {
+		area += (c.FPR[i] - c.FPR[i-1]) * (c.TPR[i] + c.TPR[i-1]) / 2
 	}
-	for i := range c.KS.Fraction {
-		gap = max(gap, math.Abs(c.KS.CumPos[i]-c.KS.CumNeg[i]))
+	for i := range c.Share {
+		gap = max(gap, math.Abs(c.CumPos[i]-c.CumNeg[i]))
 	}
-	e := got.Metrics["valid"]
 	if math.Abs(area-e.AUC) > 0.005 || math.Abs(gap-e.KS) > 1e-12 {
 		t.Errorf("ROC area %.4f and KS gap %.6f; the card says AUC %.4f, KS %.6f", area, gap, e.AUC, e.KS)
 	}
