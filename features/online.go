@@ -134,54 +134,71 @@ func (o *OnlineOptions) EnsureDefaults() {
 	}
 }
 
-// Sources returns the source of each of names (SourceOf), or nil when the
-// options judge no source.
-func (o *OnlineOptions) Sources(names []string) []string {
+// SourceColumns are the sources of a snapshot's columns, worked out once when
+// it loads: the distinct sources, and for each column the index of its own
+// (-1: none).
+type SourceColumns struct {
+	names []string
+	of    []int
+}
+
+// Sources returns the sources of names (SourceOf), or nil when the options
+// judge no source.
+func (o *OnlineOptions) Sources(names []string) *SourceColumns {
 	if o.SourceOf == nil || o.Freshness == nil {
 		return nil
 	}
-	out := make([]string, len(names))
+	sc := &SourceColumns{of: make([]int, len(names))}
 	for i, n := range names {
-		out[i] = o.SourceOf(n)
+		src := o.SourceOf(n)
+		if src == "" {
+			sc.of[i] = -1
+			continue
+		}
+		k := slices.Index(sc.names, src)
+		if k < 0 {
+			k = len(sc.names)
+			sc.names = append(sc.names, src)
+		}
+		sc.of[i] = k
 	}
-	return out
+	return sc
 }
 
 // FillStatus sets the status of every value of v: Missing for NaN; Stale when
-// the snapshot is older than MaxAge, or when the value's source (sources[i],
-// from Sources) is late; Present otherwise. v.Late lists the late sources that
-// give a value.
-func (o *OnlineOptions) FillStatus(v *Vector, sources []string) {
+// the snapshot is older than MaxAge, or when the value's source (sc, from
+// Sources) is late; Present otherwise. v.Late lists the late sources that give
+// a value. Each source is judged once.
+func (o *OnlineOptions) FillStatus(v *Vector, sc *SourceColumns) {
 	now := o.Now()
 	fresh := Present
 	if now.Sub(v.AsOf) > o.MaxAge {
 		fresh = Stale
 	}
 	v.Late = v.Late[:0]
-	// Sources are few and repeat: judge each once.
-	var judged map[string]bool
+	var lateBuf, namedBuf [32]bool
+	late, named := lateBuf[:0], namedBuf[:0]
+	if sc != nil {
+		if len(sc.names) > len(lateBuf) {
+			late, named = make([]bool, 0, len(sc.names)), make([]bool, 0, len(sc.names))
+		}
+		for _, src := range sc.names {
+			late, named = append(late, o.Freshness.Late(src, now)), append(named, false)
+		}
+	}
 	for i, x := range v.Values {
 		if math.IsNaN(x) {
 			v.Status[i] = Missing
 			continue
 		}
 		v.Status[i] = fresh
-		if sources == nil || sources[i] == "" {
+		if sc == nil || sc.of[i] < 0 || !late[sc.of[i]] {
 			continue
 		}
-		late, ok := judged[sources[i]]
-		if !ok {
-			if judged == nil {
-				judged = map[string]bool{}
-			}
-			late = o.Freshness.Late(sources[i], now)
-			judged[sources[i]] = late
-			if late {
-				v.Late = append(v.Late, sources[i])
-			}
-		}
-		if late {
-			v.Status[i] = Stale
+		v.Status[i] = Stale
+		if k := sc.of[i]; !named[k] {
+			named[k] = true
+			v.Late = append(v.Late, sc.names[k])
 		}
 	}
 }
@@ -197,7 +214,7 @@ type memSnapshot struct {
 	set     string
 	asof    time.Time
 	names   []string
-	sources []string // per column, when sources are judged
+	sources *SourceColumns // when sources are judged
 	width   int
 	index   map[string]int32
 	values  []float64

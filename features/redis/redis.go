@@ -101,7 +101,7 @@ type generation struct {
 	AsOf    time.Time `json:"asof"`
 	Names   []string  `json:"names"`
 	checked time.Time
-	sources []string // per name, when the online options judge sources
+	sources *features.SourceColumns // when the online options judge sources
 }
 
 // Open connects to Redis and checks it answers.
