@@ -108,5 +108,14 @@ func TestJointInChromium(t *testing.T) {
 	if txt := s.text("#model-label-file"); txt != hex.EncodeToString(sum[:]) {
 		t.Fatalf("the version's label file digest %q", txt)
 	}
+	// Its card is the evaluation released to the bank, read in each language.
+	if n := s.count("#model-card-released #joint-lift tr.hidden-cell"); n == 0 || n == 10 {
+		t.Fatalf("the version's released card withholds %d of 10 lift deciles", n)
+	}
 	s.screenshot("50h-joint-model-zh")
+	s.lang("en")
+	if txt := s.text("#model-card-released"); !strings.Contains(txt, "released to your institution") || !strings.Contains(txt, "withheld") {
+		t.Fatalf("released card in English: %q", txt)
+	}
+	s.screenshot("50i-joint-model-en")
 }
