@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	xaccess "github.com/xinyi-platform/xinyi/internal/access"
@@ -81,6 +82,7 @@ func TestScreeningThroughTheConsole(t *testing.T) {
 	// Tiers from servingtest.RealisticPolicy: high ≥ 0.3, medium ≥ 0.1, low below,
 	// applied to the exported probabilities.
 	counts := map[string]int64{}
+	withReasons := 0
 	prev := 2.0
 	for i, row := range rows[1:] {
 		p, _ := strconv.ParseFloat(row[2], 64)
@@ -99,6 +101,17 @@ func TestScreeningThroughTheConsole(t *testing.T) {
 		if i < TopRows && (got.Top[i].Code != row[1] || got.Top[i].Rank != i+1) {
 			t.Fatalf("top row %d = %+v, export %v", i, got.Top[i], row)
 		}
+		// Without a catalog a reason is its indicator id, in the export's order,
+		// the same in both languages.
+		if i < TopRows && len(got.Top[i].ReasonsEN) > 0 {
+			withReasons++
+		}
+		if i < TopRows && (strings.Join(got.Top[i].ReasonsEN, "; ") != row[len(row)-1] || strings.Join(got.Top[i].ReasonsZH, "; ") != row[len(row)-1]) {
+			t.Fatalf("top row %d reasons %v / %v, export %q", i, got.Top[i].ReasonsZH, got.Top[i].ReasonsEN, row[len(row)-1])
+		}
+	}
+	if withReasons == 0 {
+		t.Fatal("no top row has reasons")
 	}
 	for _, tier := range got.Tiers {
 		if tier.Count != counts[tier.Name] {
