@@ -20,12 +20,17 @@
 //
 // Storage layout (through internal/blob):
 //
-//	features/<set>/v<N>/asof=YYYY-MM-DD/part-NNNNN.parquet   one part per company shard
-//	features/<set>/v<N>/asof=YYYY-MM-DD/part-<run>-NNNNN.parquet   the same, of a staged run
+//	features/<set>/v<N>/asof=YYYY-MM-DD/part-NNNNN-<group>.parquet   one part per company shard and source
+//	features/<set>/v<N>/asof=YYYY-MM-DD/part-<run>-NNNNN-<group>.parquet   the same, of a staged run
 //	features/<set>/v<N>/asof=YYYY-MM-DD/patch-<run>.parquet   new values of some companies (Refresh)
 //	features/<set>/v<N>/asof=YYYY-MM-DD/_manifest.json       written last
 //	features/<set>/v<N>/_runs/<run>/…                        a staged run's plan, network, done markers
 //	samples/<name>/v<N>/{train,valid,test}.parquet, manifest.json (written last)
+//
+// A shard's parts split its indicators by the source they are computed from (the
+// registry's and the guarantee network's count as one each): each holds the
+// code column and its group's indicators, for the same companies in the same
+// order, so that reading some indicators reads only the parts that hold them.
 //
 // A snapshot exists only once its manifest does, so a reader never sees half a
 // snapshot; a run that fails before the manifest leaves nothing visible and a rerun

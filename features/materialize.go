@@ -105,7 +105,7 @@ type Manifest struct {
 	Rows       int64             `json:"rows"`
 	Indicators []string          `json:"indicators"`
 	Schema     []ManifestColumn  `json:"schema"`
-	Parts      []FileRef         `json:"parts"`
+	Parts      []Part            `json:"parts"`
 	Inputs     []FileRef         `json:"inputs"`
 	Stats      []IndicatorStats  `json:"stats"`
 	Label      string            `json:"label,omitempty"`
@@ -128,6 +128,19 @@ type FileRef struct {
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	Rows   int64  `json:"rows,omitempty"`
+}
+
+// Part is one file of a snapshot: the companies of one shard, in code order,
+// with the indicators of one group (those computed from one source; see
+// plan.groups). The parts of one shard follow each other in a manifest and
+// hold the same companies in the same order.
+type Part struct {
+	FileRef
+	Shard int `json:"shard"`
+	// Columns are the indicators the part holds; a part without them (written
+	// before snapshots were split by group) holds every one, and is a shard of
+	// its own.
+	Columns []string `json:"columns,omitempty"`
 }
 
 // Patch is a file of new values of some companies for some indicators of a
@@ -185,6 +198,19 @@ type plan struct {
 	graph    []aggOut
 	graphOf  []string
 	needNet  bool
+	// groups split the indicators into the part files of a snapshot, one per
+	// source (the registry's static indicators and the guarantee network's
+	// each count as one), in the order of their first indicator, so that a
+	// refresh after a batch of one source reads and writes only that source's
+	// values.
+	groups []partGroup
+}
+
+// partGroup is the indicators (positions in plan.inds, in set order) of one
+// part file, named after their source.
+type partGroup struct {
+	name string
+	inds []int
 }
 
 func buildPlan(cat *Catalog, set *FeatureSet) *plan {
@@ -215,6 +241,22 @@ func buildPlan(cat *Catalog, set *FeatureSet) *plan {
 			}
 			sp.outs[ci] = append(sp.outs[ci], aggOut{ind: i, agg: ind.Aggregation, window: ind.Window})
 		}
+	}
+	for i, ind := range p.inds {
+		name := "companies"
+		switch ind.Aggregation {
+		case AggValue:
+		case AggGraph:
+			name = "network"
+		default:
+			name = ind.Source()
+		}
+		g := slices.IndexFunc(p.groups, func(g partGroup) bool { return g.name == name })
+		if g < 0 {
+			g = len(p.groups)
+			p.groups = append(p.groups, partGroup{name: name})
+		}
+		p.groups[g].inds = append(p.groups[g].inds, i)
 	}
 	return p
 }
@@ -376,7 +418,7 @@ func (m *materializer) run(ctx context.Context) error {
 	}
 	shards := m.size(0)
 	m.res.Shards = shards
-	parts := make([][]FileRef, len(m.plan.asofs))
+	parts := make([][]Part, len(m.plan.asofs))
 	m.inMemory = make([]*Snapshot, len(m.plan.asofs))
 	for s := 0; s < shards; s++ {
 		refs, err := m.shard(ctx, s, shards)
@@ -384,9 +426,7 @@ func (m *materializer) run(ctx context.Context) error {
 			return err
 		}
 		for a := range refs {
-			if refs[a].Key != "" {
-				parts[a] = append(parts[a], refs[a])
-			}
+			parts[a] = append(parts[a], refs[a]...)
 		}
 	}
 	if err := m.commit(ctx, parts); err != nil {
@@ -459,7 +499,7 @@ func (m *materializer) size(shards int) int {
 
 // commit computes the statistics of every date's snapshot from its parts and writes
 // the manifests in date order, each one making its snapshot visible.
-func (m *materializer) commit(ctx context.Context, parts [][]FileRef) error {
+func (m *materializer) commit(ctx context.Context, parts [][]Part) error {
 	p := m.plan
 	prev, err := m.previousManifest(ctx, p.asofs[0])
 	if err != nil {
@@ -765,15 +805,15 @@ func (m *materializer) loadNetwork(ctx context.Context, lo, hi Month) error {
 	return nil
 }
 
-// snapshotPartKey names the part of shard s of a snapshot: part-NNNNN.parquet for
-// Materialize, part-<run>-NNNNN.parquet for a staged run, so that a run never
-// overwrites the parts of a visible snapshot and a shard run again replaces its
-// own earlier attempt.
-func snapshotPartKey(set string, version int, d Day, run string, s int) string {
+// snapshotPartKey names the part of group g of shard s of a snapshot:
+// part-NNNNN-<group>.parquet for Materialize, part-<run>-NNNNN-<group>.parquet
+// for a staged run, so that a run never overwrites the parts of a visible
+// snapshot and a shard run again replaces its own earlier attempt.
+func snapshotPartKey(set string, version int, d Day, run string, s int, group string) string {
 	if run == "" {
-		return fmt.Sprintf("%spart-%05d.parquet", SnapshotPrefix(set, version, d), s)
+		return fmt.Sprintf("%spart-%05d-%s.parquet", SnapshotPrefix(set, version, d), s, group)
 	}
-	return fmt.Sprintf("%spart-%s-%05d.parquet", SnapshotPrefix(set, version, d), run, s)
+	return fmt.Sprintf("%spart-%s-%05d-%s.parquet", SnapshotPrefix(set, version, d), run, s, group)
 }
 
 // sortedByCode returns s with its rows in code order (s itself when they are).
@@ -817,7 +857,7 @@ type srcRows struct {
 }
 
 // shard computes one shard of companies for every as-of date and writes its parts.
-func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, error) {
+func (m *materializer) shard(ctx context.Context, s, shards int) ([][]Part, error) {
 	p := m.plan
 	rows := make([]*srcRows, len(p.sources))
 	type fileJob struct{ src, file int }
@@ -956,7 +996,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 		}
 	}
 	width := len(p.inds)
-	refs := make([]FileRef, len(p.asofs))
+	refs := make([][]Part, len(p.asofs))
 	names := p.set.Indicators
 	out := make([][]float64, len(p.asofs))
 	alive := make([][]bool, len(p.asofs))
@@ -998,20 +1038,36 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([]FileRef, err
 			if len(codes) == 0 || m.noParts {
 				continue
 			}
-			rec := SnapshotRecord(names, codes, vals)
-			var buf bytes.Buffer
-			err := writeRecordParquet(&buf, rec)
-			rec.Release()
-			if err != nil {
-				return nil, fmt.Errorf("features: encode %s part %d: %w", d, s, err)
+			for _, g := range p.groups {
+				gnames := make([]string, len(g.inds))
+				gvals := vals
+				if len(g.inds) != width {
+					gvals = make([]float64, 0, len(codes)*len(g.inds))
+					for r := range codes {
+						row := vals[r*width : (r+1)*width]
+						for _, k := range g.inds {
+							gvals = append(gvals, row[k])
+						}
+					}
+				}
+				for x, k := range g.inds {
+					gnames[x] = names[k]
+				}
+				rec := SnapshotRecord(gnames, codes, gvals)
+				var buf bytes.Buffer
+				err := writeRecordParquet(&buf, rec)
+				rec.Release()
+				if err != nil {
+					return nil, fmt.Errorf("features: encode %s part %d (%s): %w", d, s, g.name, err)
+				}
+				key := snapshotPartKey(p.set.Name, p.set.Version, d, m.runID, s, g.name)
+				info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
+				if err != nil {
+					return nil, fmt.Errorf("features: write %s: %w", key, err)
+				}
+				m.written = append(m.written, key)
+				refs[a] = append(refs[a], Part{FileRef: FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}, Shard: s, Columns: gnames})
 			}
-			key := snapshotPartKey(p.set.Name, p.set.Version, d, m.runID, s)
-			info, err := m.store.Put(ctx, key, bytes.NewReader(buf.Bytes()))
-			if err != nil {
-				return nil, fmt.Errorf("features: write %s: %w", key, err)
-			}
-			m.written = append(m.written, key)
-			refs[a] = FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}
 		}
 	}
 	return refs, nil
@@ -1141,7 +1197,7 @@ func (m *materializer) previousManifest(ctx context.Context, d Day) (*Manifest, 
 
 // finish computes the statistics of one snapshot from its parts and writes the
 // manifest that makes it visible.
-func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev *Manifest, labels *labelIndex, snap *Snapshot) (*Manifest, error) {
+func (m *materializer) finish(ctx context.Context, d Day, parts []Part, prev *Manifest, labels *labelIndex, snap *Snapshot) (*Manifest, error) {
 	p := m.plan
 	man := &Manifest{Set: p.set.Name, Version: p.set.Version, AsOf: d.String(), CreatedAt: m.opts.Now().UTC(),
 		Indicators: slices.Clone(p.set.Indicators), Parts: parts, Inputs: m.inputs, Label: p.set.Label}
@@ -1149,8 +1205,8 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 	for _, id := range p.set.Indicators {
 		man.Schema = append(man.Schema, ManifestColumn{Name: id, Type: "double"})
 	}
-	for _, pt := range parts {
-		man.Rows += pt.Rows
+	for _, b := range partBlocks(parts) {
+		man.Rows += b[0].Rows // once per shard: its groups hold the same companies
 	}
 	if snap == nil {
 		var err error
@@ -1180,7 +1236,7 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 			return nil, err
 		}
 	}
-	b, err := json.MarshalIndent(man, "", " ")
+	b, err := json.Marshal(man) // compact: it is read on every refresh and load
 	if err != nil {
 		return nil, fmt.Errorf("features: encode manifest: %w", err)
 	}
@@ -1196,7 +1252,7 @@ func (m *materializer) finish(ctx context.Context, d Day, parts []FileRef, prev 
 	// invisible, and the next snapshot of the date removes what is left).
 	if existing, err := m.store.List(ctx, SnapshotPrefix(p.set.Name, p.set.Version, d)); err == nil {
 		for _, in := range existing {
-			if strings.HasSuffix(in.Key, ".parquet") && !slices.ContainsFunc(parts, func(f FileRef) bool { return f.Key == in.Key }) {
+			if strings.HasSuffix(in.Key, ".parquet") && !slices.ContainsFunc(parts, func(f Part) bool { return f.Key == in.Key }) {
 				_ = m.store.Delete(ctx, in.Key)
 			}
 		}

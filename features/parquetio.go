@@ -76,6 +76,14 @@ func voidRows(c *column, n int) []bool {
 // ErrCorruptRaw that names the file; a name ending in "?" is optional and reads as a
 // column with no values when the file lacks it (see rowKindCol).
 func readColumns(data []byte, name string, cols []string) (out []column, rows int, err error) {
+	return readColumnsWith(data, name, cols, "", nil)
+}
+
+// readColumnsWith is readColumns, and when key is set it checks that the
+// string column key holds exactly want, in order, without decoding it into
+// strings: the parts of one shard of a snapshot are checked to hold the same
+// companies this way.
+func readColumnsWith(data []byte, name string, cols []string, key string, want []string) (out []column, rows int, err error) {
 	defer func() {
 		if r := recover(); r != nil { // parquet-go panics on some malformed input
 			out, rows, err = nil, 0, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, name, r)
@@ -88,6 +96,11 @@ func readColumns(data []byte, name string, cols []string) (out []column, rows in
 	n := f.NumRows()
 	if n < 0 || n > int64(len(data))*64+1024 {
 		return nil, 0, fmt.Errorf("%w: %s: implausible row count %d", ErrCorruptRaw, name, n)
+	}
+	if key != "" {
+		if err := sameStrings(f, key, want); err != nil {
+			return nil, 0, fmt.Errorf("%w: %s: column %s: %v", ErrCorruptRaw, name, key, err)
+		}
 	}
 	out = make([]column, len(cols))
 	for ci, cname := range cols {
@@ -106,6 +119,59 @@ func readColumns(data []byte, name string, cols []string) (out []column, rows in
 		out[ci] = c
 	}
 	return out, int(n), nil
+}
+
+// sameStrings checks that the string column key of f holds want, in order.
+func sameStrings(f *parquet.File, key string, want []string) error {
+	leaf, ok := f.Schema().Lookup(key)
+	if !ok {
+		return errors.New("missing")
+	}
+	if k := leaf.Node.Type().Kind(); k != parquet.ByteArray && k != parquet.FixedLenByteArray {
+		return errors.New("not a string")
+	}
+	if f.NumRows() != int64(len(want)) {
+		return fmt.Errorf("%d rows, %d expected", f.NumRows(), len(want))
+	}
+	row := 0
+	var tmp column
+	dictIndex := map[string]int32{}
+	buf := make([]parquet.Value, 1024)
+	differs := func(got string) error {
+		if row >= len(want) {
+			return fmt.Errorf("more than %d values", len(want))
+		}
+		if got != want[row] {
+			return fmt.Errorf("row %d holds %q, the shard's first part %q", row, got, want[row])
+		}
+		row++
+		return nil
+	}
+	err := eachPage(f, leaf.ColumnIndex, func(p parquet.Page) error {
+		if b, offs, ok := plainStrings(p); ok {
+			for i := range len(offs) - 1 {
+				if err := differs(string(b[offs[i]:offs[i+1]])); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tmp.bytes, tmp.dict = tmp.bytes[:0], tmp.dict[:0]
+		clear(dictIndex)
+		if err := readPage(&tmp, p, parquet.ByteArray, leaf.MaxDefinitionLevel, buf, dictIndex); err != nil {
+			return err
+		}
+		for _, id := range tmp.bytes {
+			if err := differs(tmp.dict[id]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && row != len(want) {
+		err = fmt.Errorf("%d of %d values", row, len(want))
+	}
+	return err
 }
 
 // readRowsOf decodes the named columns of the rows of a Parquet file held in
@@ -161,10 +227,11 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 	dictIndex := map[string]int32{}
 	buf := make([]parquet.Value, 1024)
 	row := 0
+	sieve := newCodeSieve(keep)
 	err = eachPage(f, leaves[0].ColumnIndex, func(p parquet.Page) error {
 		if b, offs, ok := plainStrings(p); ok {
 			for i := range len(offs) - 1 {
-				if v := b[offs[i]:offs[i+1]]; keep[string(v)] {
+				if v := b[offs[i]:offs[i+1]]; may(sieve, v) && keep[string(v)] {
 					sel = append(sel, int32(row+i))
 					add(string(v))
 				}
@@ -178,7 +245,7 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 			return err
 		}
 		for i, id := range tmp.bytes {
-			if s := tmp.dict[id]; keep[s] {
+			if s := tmp.dict[id]; may(sieve, s) && keep[s] {
 				sel = append(sel, int32(row+i))
 				add(s)
 			}
@@ -203,6 +270,43 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 		out[ci] = c
 	}
 	return out, len(sel), int(n), nil
+}
+
+// codeSieve answers "not in the set" for most strings outside a small set of
+// strings without hashing them as a map does: a bitmap of a cheap hash of their
+// last eight bytes (company codes differ most there). A string it may hold is
+// then looked up in the set itself.
+type codeSieve struct {
+	bits [1 << 10]uint64
+}
+
+func newCodeSieve(keep map[string]bool) *codeSieve {
+	s := new(codeSieve)
+	for k := range keep {
+		h := sieveHash(k)
+		s.bits[h>>6] |= 1 << (h & 63)
+	}
+	return s
+}
+
+func sieveHash[T string | []byte](b T) uint64 {
+	var x uint64
+	if n := len(b); n >= 8 {
+		x = uint64(b[n-8]) | uint64(b[n-7])<<8 | uint64(b[n-6])<<16 | uint64(b[n-5])<<24 |
+			uint64(b[n-4])<<32 | uint64(b[n-3])<<40 | uint64(b[n-2])<<48 | uint64(b[n-1])<<56
+	} else {
+		for i := range len(b) {
+			x = x<<8 | uint64(b[i])
+		}
+	}
+	x ^= uint64(len(b)) << 56
+	return (x * 0x9E3779B97F4A7C15) >> 48
+}
+
+// may reports whether b may be in the set (false: it is not).
+func may[T string | []byte](s *codeSieve, b T) bool {
+	h := sieveHash(b)
+	return s.bits[h>>6]&(1<<(h&63)) != 0
 }
 
 // pickRows decodes the rows sel (increasing) of one column of n rows.
@@ -544,7 +648,9 @@ func writeRecordParquet(w io.Writer, rec arrow.Record) error {
 	for _, f := range sch.Fields() {
 		switch f.Type.ID() {
 		case arrow.STRING:
-			group[f.Name] = parquet.String()
+			// Codes come sorted: stored as their differences from the one
+			// before, the column of every part of a shard stays small.
+			group[f.Name] = parquet.Encoded(parquet.String(), &parquet.DeltaByteArray)
 		case arrow.FLOAT64:
 			group[f.Name] = parquet.Optional(parquet.Leaf(parquet.DoubleType))
 		default:

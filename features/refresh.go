@@ -102,7 +102,8 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 // changed indicators computed again over every company, and the stored
 // inputs with the batch's source's files as they are now (only the registry
 // and that source are listed and read, and of the source only the touched
-// companies' rows decoded). ReadSnapshot gives values and the manifest
+// companies' rows decoded). Of the stored snapshot, only the parts holding the
+// source's indicators are read. ReadSnapshot gives values and the manifest
 // statistics equal to a full materialization's. Refreshes of one set, and
 // materializations of the same dates, are meant to run one at a time; one that
 // finds the manifest replaced since it read it stops with ErrSnapshotChanged.
@@ -288,19 +289,20 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	for x, k := range changed {
 		names[x] = p.set.Indicators[k]
 	}
-	// The stored values of the changed indicators, every company.
-	old, err := readColumnsOf(ctx, m.store, oldMan, names)
+	// The stored values of the changed indicators, every company, a column
+	// each.
+	old, err := readSnapshotColumns(ctx, m.store, oldMan, names)
 	if err != nil {
 		return nil, nil, err
 	}
 	nw, w := len(names), len(p.set.Indicators)
 	// A snapshot of one part is in code order: its touched companies are
 	// found by search, others' by a map.
-	inOrder := slices.IsSorted(old.Codes)
+	inOrder := slices.IsSorted(old.codes)
 	var pos map[string]int
 	if !inOrder {
-		pos = make(map[string]int, len(old.Codes))
-		for i, c := range old.Codes {
+		pos = make(map[string]int, len(old.codes))
+		for i, c := range old.codes {
 			pos[c] = i
 		}
 	}
@@ -312,7 +314,7 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		var j int
 		var ok bool
 		if inOrder {
-			j, ok = slices.BinarySearch(old.Codes, c)
+			j, ok = slices.BinarySearch(old.codes, c)
 		} else {
 			j, ok = pos[c]
 		}
@@ -321,11 +323,11 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		}
 		rows[i] = j
 		for x, k := range changed {
-			v, o := fresh.Values[i*w+k], old.Values[j*nw+x]
+			v, o := fresh.Values[i*w+k], old.cols[x][j]
 			if math.Float64bits(v) != math.Float64bits(o) && !(math.IsNaN(v) && math.IsNaN(o)) {
 				differs[x] = true
 			}
-			old.Values[j*nw+x] = v
+			old.cols[x][j] = v
 		}
 	}
 	// The patch holds the indicators whose values changed; the statistics are
@@ -346,7 +348,7 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		vals = make([]float64, 0, len(codes)*len(patched))
 		for _, j := range rows {
 			for _, x := range patched {
-				vals = append(vals, old.Values[j*nw+x])
+				vals = append(vals, old.cols[x][j])
 			}
 		}
 	}
@@ -377,36 +379,35 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	}
 	// Statistics over every company, in code order as a full run computes them;
 	// the others are those stored.
-	all := sortedByCode(old)
-	snap := &Snapshot{Set: all.Set, AsOf: all.AsOf, Codes: all.Codes, Values: make([]float64, 0, len(all.Codes)*len(restate))}
 	restated := make(map[string]bool, len(restate))
-	for _, x := range restate {
-		snap.Names = append(snap.Names, names[x])
+	ids := make([]string, len(restate))
+	cols := make([][]float64, len(restate))
+	for i, x := range restate {
+		ids[i], cols[i] = names[x], old.cols[x]
 		restated[names[x]] = true
 	}
-	for i := range all.Codes {
-		for _, x := range restate {
-			snap.Values = append(snap.Values, all.Values[i*nw+x])
-		}
+	all := old.codes
+	if !inOrder {
+		all = sortColumnsByCode(old.codes, cols)
 	}
 	var y []float64
 	if labels != nil {
-		y = labels.outcomes(snap.Codes, d, p.set.Label)
+		y = labels.outcomes(all, d, p.set.Label)
 	}
-	ind := make([]string, len(snap.Codes))
-	for i, c := range snap.Codes {
+	ind := make([]string, len(all))
+	for i, c := range all {
 		if id, ok := m.index[c]; ok {
 			ind[i] = m.industry[id]
 		}
 	}
-	stats := ComputeStats(snap, prev, y, ind)
+	stats := columnStats(ids, cols, len(all), prev, y, ind)
 	man.Stats = slices.Clone(oldMan.Stats)
 	for _, st := range stats {
 		if i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == st.ID }); i >= 0 {
 			man.Stats[i] = st
 		}
 	}
-	b, err := json.MarshalIndent(&man, "", " ")
+	b, err := json.Marshal(&man)
 	if err != nil {
 		return nil, nil, fmt.Errorf("features: encode manifest: %w", err)
 	}
@@ -426,6 +427,28 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		m.opts.Logger.Info("snapshot refreshed", "set", p.set.Key(), "asof", d.String(), "rows", man.Rows, "patched", len(codes))
 	}
 	return &man, restated, nil
+}
+
+// sortColumnsByCode puts the values of cols (one per company of codes) in
+// code order, in place, and returns the codes in that order.
+func sortColumnsByCode(codes []string, cols [][]float64) []string {
+	perm := make([]int, len(codes))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return strings.Compare(codes[a], codes[b]) })
+	out := make([]string, len(perm))
+	for i, j := range perm {
+		out[i] = codes[j]
+	}
+	tmp := make([]float64, len(perm))
+	for _, col := range cols {
+		for i, j := range perm {
+			tmp[i] = col[j]
+		}
+		copy(col, tmp)
+	}
+	return out
 }
 
 // refreshedInputs are the inputs of a refreshed snapshot: the stored ones, with

@@ -8,11 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,9 +111,24 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 	may, _ := datasets.ParseMonth("2024-05")
 	arrival := time.Date(2024, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime)
 	batch, touched := correctTax(t, store, may, 20, 1.5, arrival)
-	res, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
+	reads := &readingStore{Store: store}
+	res, err := Refresh(ctx, reads, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Of the stored snapshots, only the tax indicators' parts were read.
+	taxParts := 0
+	for _, k := range reads.keys {
+		if !strings.HasPrefix(k, "features/") || !strings.HasSuffix(k, ".parquet") {
+			continue
+		}
+		if !strings.HasSuffix(k, "-tax.parquet") {
+			t.Fatalf("the refresh of a tax batch read %s", k)
+		}
+		taxParts++
+	}
+	if taxParts != 3 {
+		t.Fatalf("the refresh read %d parts of tax indicators, want one for each of the 3 dates", taxParts)
 	}
 	if res.Full || res.Touched != touched || len(res.Snapshots) != 3 || res.Snapshots[0].AsOf.String() != "2024-06-30" {
 		t.Fatalf("refresh %+v, want 3 dates from 2024-06-30 patched for %d companies", res, touched)
@@ -251,7 +268,7 @@ func TestRefreshWithLabels(t *testing.T) {
 	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs, MemoryBudget: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	if man, err := ReadManifest(ctx, store, "full", 1, DayOf(asofs[1])); err != nil || len(man.Parts) < 2 {
+	if man, err := ReadManifest(ctx, store, "full", 1, DayOf(asofs[1])); err != nil || len(partBlocks(man.Parts)) < 2 {
 		t.Fatalf("the snapshot is not in several parts: %v", err)
 	}
 	july, _ := datasets.ParseMonth("2023-07")
@@ -283,6 +300,20 @@ func TestRefreshWithLabels(t *testing.T) {
 	if labelled == 0 {
 		t.Fatal("no refreshed date has an AUC or IV of tax.sales.sum_12m: the test shows nothing")
 	}
+}
+
+// readingStore records the keys read through it.
+type readingStore struct {
+	blob.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (r *readingStore) Get(ctx context.Context, key string) (io.ReadCloser, blob.Info, error) {
+	r.mu.Lock()
+	r.keys = append(r.keys, key)
+	r.mu.Unlock()
+	return r.Store.Get(ctx, key)
 }
 
 // replacingStore replaces the manifest at key (as another writer would) when
@@ -429,6 +460,7 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 		full, fullCPU = time.Since(t1), processCPU()-c1
 		b.StopTimer()
+		b.Logf("round: refresh %.3f s (%.3f CPU-s), full %.3f s (%.3f CPU-s), CPU ratio %.1f", refresh.Seconds(), refreshCPU.Seconds(), full.Seconds(), fullCPU.Seconds(), fullCPU.Seconds()/refreshCPU.Seconds())
 		for i, at := range reached {
 			want, _, err := ReadSnapshot(ctx, store, *benchSet, setVersion(b, *benchSet), DayOf(at))
 			if err != nil {

@@ -98,10 +98,12 @@ type RunPlan struct {
 // ShardDone is a shard's done marker: the parts it wrote, one per date of the plan
 // (an empty Key when the shard has no company that date), and what it cost.
 type ShardDone struct {
-	Run        string        `json:"run"`
-	Shard      int           `json:"shard"`
-	Shards     int           `json:"shards"`
-	Parts      []FileRef     `json:"parts"`
+	Run    string `json:"run"`
+	Shard  int    `json:"shard"`
+	Shards int    `json:"shards"`
+	// Parts are the files the shard wrote, per as-of date of the plan (none
+	// for a date where it has no company).
+	Parts      [][]Part      `json:"parts"`
 	Companies  int           `json:"companies"`
 	RawRecords int64         `json:"raw_records"` // raw rows of the files read, each once
 	Decoded    int64         `json:"decoded"`
@@ -531,10 +533,7 @@ func ReadRunStatus(ctx context.Context, store blob.Store, run Run) (*RunStatus, 
 			continue
 		}
 		st.Done[s] = d
-		for _, pt := range d.Parts {
-			if pt.Key == "" {
-				continue
-			}
+		for _, pt := range slices.Concat(d.Parts...) {
 			info, err := store.Stat(ctx, pt.Key)
 			if errors.Is(err, blob.ErrNotFound) {
 				st.Damaged[s] = "part " + pt.Key + " missing"
@@ -600,12 +599,10 @@ func CommitRun(ctx context.Context, store blob.Store, run Run, opts Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	parts := make([][]FileRef, len(m.plan.asofs))
+	parts := make([][]Part, len(m.plan.asofs))
 	for _, d := range st.Done {
 		for a, pt := range d.Parts {
-			if pt.Key != "" {
-				parts[a] = append(parts[a], pt)
-			}
+			parts[a] = append(parts[a], pt...)
 		}
 	}
 	if err := m.commit(ctx, parts); err != nil {

@@ -135,20 +135,47 @@ func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []s
 	if err != nil {
 		return nil, fmt.Errorf("%w: manifest of %s/v%d: bad as-of %q", ErrCorruptRaw, m.Set, m.Version, m.AsOf)
 	}
-	s := &Snapshot{Set: fmt.Sprintf("%s/v%d", m.Set, m.Version), AsOf: asof, Names: slices.Clone(names)}
-	s.Values = make([]float64, 0, int(m.Rows)*len(s.Names))
-	if err := readSnapshotParts(ctx, store, m.Parts, s.Names, s); err != nil {
+	c, err := readSnapshotColumns(ctx, store, m, names)
+	if err != nil {
+		return nil, err
+	}
+	s := &Snapshot{Set: fmt.Sprintf("%s/v%d", m.Set, m.Version), AsOf: asof, Names: slices.Clone(names), Codes: c.codes}
+	w := len(names)
+	s.Values = make([]float64, len(c.codes)*w)
+	for j, col := range c.cols {
+		for r, v := range col {
+			s.Values[r*w+j] = v
+		}
+	}
+	return s, nil
+}
+
+// snapshotColumns are some indicators of every company of a snapshot, held
+// column by column: cols[x][i] is indicator x of company codes[i].
+type snapshotColumns struct {
+	codes []string
+	cols  [][]float64
+}
+
+// readSnapshotColumns reads the indicators names (a subset of the manifest's,
+// in any order) of every company of a snapshot, column by column as the files
+// hold them, with its patches applied in order.
+func readSnapshotColumns(ctx context.Context, store blob.Store, m *Manifest, names []string) (*snapshotColumns, error) {
+	if m.Rows < 0 {
+		return nil, fmt.Errorf("%w: manifest of %s/v%d as of %s: %d rows", ErrCorruptRaw, m.Set, m.Version, m.AsOf, m.Rows)
+	}
+	s := &snapshotColumns{cols: make([][]float64, len(names))}
+	if err := readSnapshotParts(ctx, store, m.Parts, names, s); err != nil {
 		return nil, err
 	}
 	if len(m.Patches) == 0 {
 		return s, nil
 	}
 	// Each patch row replaces its company's values of the patch's indicators.
-	pos := make(map[string]int, len(s.Codes))
-	for i, c := range s.Codes {
+	pos := make(map[string]int, len(s.codes))
+	for i, c := range s.codes {
 		pos[c] = i
 	}
-	w := len(s.Names)
 	for _, p := range m.Patches {
 		cols := p.Columns
 		if len(cols) == 0 {
@@ -157,7 +184,7 @@ func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []s
 		var at []int // position in s of each patched column read
 		var read []string
 		for _, c := range cols {
-			if k := slices.Index(s.Names, c); k >= 0 {
+			if k := slices.Index(names, c); k >= 0 {
 				at = append(at, k)
 				read = append(read, c)
 			}
@@ -165,66 +192,122 @@ func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []s
 		if len(read) == 0 {
 			continue
 		}
-		ps := &Snapshot{Names: read}
-		if err := readSnapshotParts(ctx, store, []FileRef{p.FileRef}, read, ps); err != nil {
+		ps := &snapshotColumns{cols: make([][]float64, len(read))}
+		if err := readSnapshotParts(ctx, store, []Part{{FileRef: p.FileRef}}, read, ps); err != nil {
 			return nil, err
 		}
-		for i, c := range ps.Codes {
+		for i, c := range ps.codes {
 			j, ok := pos[c]
 			if !ok {
 				return nil, fmt.Errorf("%w: %s: company %s of a patch is in no part", ErrCorruptRaw, p.Key, c)
 			}
 			for x, k := range at {
-				s.Values[j*w+k] = ps.Values[i*len(read)+x]
+				s.cols[k][j] = ps.cols[x][i]
 			}
 		}
 	}
 	return s, nil
 }
 
+// Shards is the number of company shards the snapshot's parts hold.
+func (m *Manifest) Shards() int { return len(partBlocks(m.Parts)) }
+
+// partBlocks splits the parts of a manifest by shard: the parts of one shard
+// follow each other and hold its companies; a part without columns is a shard
+// of its own.
+func partBlocks(parts []Part) [][]Part {
+	var out [][]Part
+	for i, p := range parts {
+		if i == 0 || len(p.Columns) == 0 || len(parts[i-1].Columns) == 0 || p.Shard != parts[i-1].Shard {
+			out = append(out, nil)
+		}
+		out[len(out)-1] = append(out[len(out)-1], p)
+	}
+	return out
+}
+
 // readSnapshotParts appends the rows of parts to s (its indicators names),
-// checking their digests and row counts.
-func readSnapshotParts(ctx context.Context, store blob.Store, parts []FileRef, names []string, s *Snapshot) error {
-	cols := append([]string{"code"}, names...)
-	for _, p := range parts {
-		// The store verified the content against its recorded digest as it read
-		// it (blob.Store.Get): comparing that digest with the manifest's is enough.
-		buf := fileBuffer()
-		data, info, err := blob.ReadAllInto(ctx, store, p.Key, *buf)
-		if err != nil {
-			return fmt.Errorf("features: read %s: %w", p.Key, err)
+// reading of each shard only the parts that hold one of them, and checking
+// their digests and row counts, and that the parts of a shard hold the same
+// companies.
+func readSnapshotParts(ctx context.Context, store blob.Store, parts []Part, names []string, s *snapshotColumns) error {
+	blocks := partBlocks(parts)
+	for _, b := range blocks {
+		holder := make([]int, len(names)) // the part of b holding each name
+		for x, name := range names {
+			holder[x] = slices.IndexFunc(b, func(p Part) bool { return len(p.Columns) == 0 || slices.Contains(p.Columns, name) })
+			if holder[x] < 0 {
+				return fmt.Errorf("%w: no part of shard %d holds indicator %s", ErrCorruptRaw, b[0].Shard, name)
+			}
 		}
-		// The decoded columns hold copies: the buffer is free again after.
-		*buf = data
-		defer fileBuffers.Put(buf)
-		sum := info.SHA256
-		if sum == "" {
-			sum = blob.SHA256Hex(data)
+		need := slices.Compact(slices.Sorted(slices.Values(holder)))
+		if len(need) == 0 {
+			need = []int{0} // the companies alone
 		}
-		if p.SHA256 != "" && sum != p.SHA256 {
-			return fmt.Errorf("%w: %s: sha256 differs from the manifest", ErrCorruptRaw, p.Key)
-		}
-		c, n, err := readColumns(data, p.Key, cols)
-		if err != nil {
-			return err
-		}
-		if int64(n) != p.Rows {
-			return fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
-		}
-		for r := 0; r < n; r++ {
-			s.Codes = append(s.Codes, c[0].dict[c[0].bytes[r]])
-		}
-		w, base := len(s.Names), len(s.Values)
-		s.Values = slices.Grow(s.Values, n*w)[:base+n*w]
-		rows := s.Values[base:]
-		for j := range s.Names {
-			f := c[j+1].f64
-			for r := range n {
-				v := math.NaN()
-				if f != nil {
-					v = f[r]
+		base := len(s.codes)
+		for k, i := range need {
+			p := b[i]
+			// The store verified the content against its recorded digest as it
+			// read it (blob.Store.Get): comparing that digest with the
+			// manifest's is enough.
+			buf := fileBuffer()
+			data, info, err := blob.ReadAllInto(ctx, store, p.Key, *buf)
+			if err != nil {
+				return fmt.Errorf("features: read %s: %w", p.Key, err)
+			}
+			// The decoded columns hold copies: the buffer is free again after.
+			*buf = data
+			defer fileBuffers.Put(buf)
+			sum := info.SHA256
+			if sum == "" {
+				sum = blob.SHA256Hex(data)
+			}
+			if p.SHA256 != "" && sum != p.SHA256 {
+				return fmt.Errorf("%w: %s: sha256 differs from the manifest", ErrCorruptRaw, p.Key)
+			}
+			var read []string
+			var at []int
+			for x, h := range holder {
+				if h == i {
+					read, at = append(read, names[x]), append(at, x)
 				}
-				rows[r*w+j] = v
+			}
+			var c []column
+			var n int
+			if k == 0 {
+				c, n, err = readColumns(data, p.Key, append([]string{"code"}, read...))
+			} else {
+				// The shard's other parts must hold the companies its first one did.
+				c, n, err = readColumnsWith(data, p.Key, read, "code", s.codes[base:])
+				c = append([]column{{}}, c...)
+			}
+			if err != nil {
+				return err
+			}
+			if int64(n) != p.Rows {
+				return fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
+			}
+			if k == 0 {
+				if c[0].bytes == nil && n > 0 {
+					return fmt.Errorf("%w: %s: column code is not a string", ErrCorruptRaw, p.Key)
+				}
+				for r := 0; r < n; r++ {
+					s.codes = append(s.codes, c[0].dict[c[0].bytes[r]])
+				}
+			}
+			for j, x := range at {
+				f := c[j+1].f64
+				if len(f) != n { // not a column of doubles: no values
+					f = make([]float64, n)
+					for r := range f {
+						f[r] = math.NaN()
+					}
+				}
+				if len(blocks) == 1 {
+					s.cols[x] = f // the decoded column itself: no copy
+				} else {
+					s.cols[x] = append(s.cols[x], f...)
+				}
 			}
 		}
 	}

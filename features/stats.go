@@ -64,7 +64,26 @@ func num(x float64) *float64 {
 // industry means).
 func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) []IndicatorStats {
 	width := len(s.Names)
-	n := len(s.Codes)
+	return computeStats(s.Names, len(s.Codes), func(j int, col []float64) []float64 {
+		for i := range col {
+			col[i] = s.Values[i*width+j]
+		}
+		return col
+	}, prev, y, industry)
+}
+
+// columnStats computes the statistics of the indicators ids held column by
+// column (cols[j][i] is indicator j of company i, companies in code order), as
+// ComputeStats does of a snapshot holding them.
+func columnStats(ids []string, cols [][]float64, n int, prev *Manifest, y []float64, industry []string) []IndicatorStats {
+	return computeStats(ids, n, func(j int, _ []float64) []float64 { return cols[j] }, prev, y, industry)
+}
+
+// computeStats computes the statistics of the n values of each indicator of
+// ids; column returns those of indicator j, in the buffer it is given or its
+// own (read only).
+func computeStats(ids []string, n int, column func(j int, buf []float64) []float64, prev *Manifest, y []float64, industry []string) []IndicatorStats {
+	width := len(ids)
 	prevBy := map[string]*IndicatorStats{}
 	if prev != nil {
 		for i := range prev.Stats {
@@ -98,15 +117,14 @@ func ComputeStats(s *Snapshot, prev *Manifest, y []float64, industry []string) [
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			col := make([]float64, n)
-			w := &statsScratch{col: col, present: make([]float64, 0, n), sample: make([]float64, min(n, QuantileSample)),
+			w := &statsScratch{col: make([]float64, n), present: make([]float64, 0, n), sample: make([]float64, min(n, QuantileSample)),
 				keys: make([]uint64, 2*min(n, QuantileSample))}
 			for {
 				j := int(next.Add(1) - 1)
 				if j >= width {
 					return
 				}
-				out[j] = indicatorStats(s, j, w, prevBy, y, ind, indNames)
+				out[j] = indicatorStats(ids[j], column(j, w.col), w, prevBy, y, ind, indNames)
 			}
 		}()
 	}
@@ -121,69 +139,63 @@ type statsScratch struct {
 	keys                 []uint64
 }
 
-func indicatorStats(s *Snapshot, j int, w *statsScratch, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
-	width, n, id := len(s.Names), len(s.Codes), s.Names[j]
-	col := w.col
-	{
-		for i := 0; i < n; i++ {
-			col[i] = s.Values[i*width+j]
+func indicatorStats(id string, col []float64, w *statsScratch, prevBy map[string]*IndicatorStats, y []float64, ind []int32, indNames []string) IndicatorStats {
+	n := len(col)
+	st := IndicatorStats{ID: id, Rows: int64(n)}
+	present := w.present[:0]
+	for _, v := range col {
+		if !math.IsNaN(v) {
+			present = append(present, v)
 		}
-		st := IndicatorStats{ID: id, Rows: int64(n)}
-		present := w.present[:0]
-		for _, v := range col {
-			if !math.IsNaN(v) {
-				present = append(present, v)
-			}
-		}
-		st.Present = int64(len(present))
-		if n > 0 {
-			st.Coverage = float64(len(present)) / float64(n)
-		}
-		if len(present) > 0 {
-			mean, sd, lo, hi := summary(present)
-			st.Mean, st.Std = num(mean), num(sd)
-			st.Min, st.Max = num(lo), num(hi)
-			st.Histogram = histogram(present, lo, hi, HistogramBins)
-			// Quantiles from an evenly spaced sample when there are many values.
-			q := present
-			if len(q) > QuantileSample {
-				q = w.sample[:QuantileSample]
-				for k := range q {
-					q[k] = present[int(int64(k)*int64(len(present))/QuantileSample)]
-				}
-			}
-			sortFloats(q, w.keys)
-			for _, l := range QuantileLevels {
-				st.Quantiles = append(st.Quantiles, quantileSorted(q, l))
-			}
-			st.Bins = decileEdges(q)
-			st.BinShare = binShares(col, st.Bins)
-		}
-		if p, ok := prevBy[id]; ok && p.BinShare != nil {
-			st.PSI = num(PSI(p.BinShare, binShares(col, p.Bins)))
-		}
-		if y != nil && st.Bins != nil {
-			st.IV = num(informationValue(col, y, st.Bins))
-			st.AUC = num(AUC(col, y))
-		}
-		if ind != nil && len(present) > 0 {
-			sum := make([]float64, len(indNames))
-			cnt := make([]float64, len(indNames))
-			for i, v := range col {
-				if k := ind[i]; k >= 0 && !math.IsNaN(v) {
-					sum[k] += v
-					cnt[k]++
-				}
-			}
-			st.IndustryMean = map[string]float64{}
-			for k, name := range indNames {
-				if cnt[k] > 0 {
-					st.IndustryMean[name] = sum[k] / cnt[k]
-				}
-			}
-		}
-		return st
 	}
+	st.Present = int64(len(present))
+	if n > 0 {
+		st.Coverage = float64(len(present)) / float64(n)
+	}
+	if len(present) > 0 {
+		mean, sd, lo, hi := summary(present)
+		st.Mean, st.Std = num(mean), num(sd)
+		st.Min, st.Max = num(lo), num(hi)
+		st.Histogram = histogram(present, lo, hi, HistogramBins)
+		// Quantiles from an evenly spaced sample when there are many values.
+		q := present
+		if len(q) > QuantileSample {
+			q = w.sample[:QuantileSample]
+			for k := range q {
+				q[k] = present[int(int64(k)*int64(len(present))/QuantileSample)]
+			}
+		}
+		sortFloats(q, w.keys)
+		for _, l := range QuantileLevels {
+			st.Quantiles = append(st.Quantiles, quantileSorted(q, l))
+		}
+		st.Bins = decileEdges(q)
+		st.BinShare = binShares(col, st.Bins)
+	}
+	if p, ok := prevBy[id]; ok && p.BinShare != nil {
+		st.PSI = num(PSI(p.BinShare, binShares(col, p.Bins)))
+	}
+	if y != nil && st.Bins != nil {
+		st.IV = num(informationValue(col, y, st.Bins))
+		st.AUC = num(AUC(col, y))
+	}
+	if ind != nil && len(present) > 0 {
+		sum := make([]float64, len(indNames))
+		cnt := make([]float64, len(indNames))
+		for i, v := range col {
+			if k := ind[i]; k >= 0 && !math.IsNaN(v) {
+				sum[k] += v
+				cnt[k]++
+			}
+		}
+		st.IndustryMean = map[string]float64{}
+		for k, name := range indNames {
+			if cnt[k] > 0 {
+				st.IndustryMean[name] = sum[k] / cnt[k]
+			}
+		}
+	}
+	return st
 }
 
 // summary returns the mean, standard deviation, least and greatest of x (not

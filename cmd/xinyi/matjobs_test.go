@@ -86,8 +86,8 @@ func TestMaterializeInShards(t *testing.T) {
 		for i, c := range ws.Codes {
 			idx[c] = i
 		}
-		if len(gs.Codes) != len(ws.Codes) || len(gm.Parts) != 3 {
-			t.Fatalf("as of %s: %d rows in %d parts, want %d rows in 3", d, len(gs.Codes), len(gm.Parts), len(ws.Codes))
+		if len(gs.Codes) != len(ws.Codes) || gm.Shards() != 3 {
+			t.Fatalf("as of %s: %d rows in %d shards, want %d rows in 3", d, len(gs.Codes), gm.Shards(), len(ws.Codes))
 		}
 		for i, c := range gs.Codes {
 			for j := range w {

@@ -388,9 +388,7 @@ func shard(ctx context.Context, j *jobs.Job[ShardArgs], store blob.Store, o Opti
 	}
 	parts := 0
 	for _, p := range d.Parts {
-		if p.Key != "" {
-			parts++
-		}
+		parts += len(p)
 	}
 	_ = j.Progress.Report(ctx, int64(d.Companies), int64(d.Companies), "companies")
 	if o.Logger != nil {

@@ -90,8 +90,8 @@ func sameSnapshots(t *testing.T, want, got blob.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(gm.Indicators, wm.Indicators) || gm.Rows != wm.Rows || len(gm.Parts) != shards {
-			t.Fatalf("as of %s: %d indicators, %d rows, %d parts; want %d, %d, %d", d, len(gm.Indicators), gm.Rows, len(gm.Parts), len(wm.Indicators), wm.Rows, shards)
+		if !slices.Equal(gm.Indicators, wm.Indicators) || gm.Rows != wm.Rows || gm.Shards() != shards {
+			t.Fatalf("as of %s: %d indicators, %d rows, %d shards; want %d, %d, %d", d, len(gm.Indicators), gm.Rows, gm.Shards(), len(wm.Indicators), wm.Rows, shards)
 		}
 		w := len(ws.Names)
 		byCode := map[string][]float64{}

@@ -69,7 +69,7 @@ func putSnapshot(t *testing.T, store blob.Store, asof string, rows map[string][3
 		t.Fatal(err)
 	}
 	m := core.Manifest{Set: set.Name, Version: set.Version, AsOf: asof, Rows: int64(len(rows)), Indicators: set.Indicators,
-		Parts: []core.FileRef{{Key: part, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(rows))}}}
+		Parts: []core.Part{{FileRef: core.FileRef{Key: part, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(rows))}}}}
 	mb, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func putSnapshot(t *testing.T, store blob.Store, asof string, codes []string, ta
 		t.Fatal(err)
 	}
 	m := features.Manifest{Set: set.Name, Version: set.Version, AsOf: asof, Rows: int64(len(codes)), Indicators: set.Indicators,
-		Parts: []features.FileRef{{Key: prefix + "part-00000.parquet", SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}}}
+		Parts: []features.Part{{FileRef: features.FileRef{Key: prefix + "part-00000.parquet", SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}}}}
 	mb, _ := json.Marshal(m)
 	if _, err := store.Put(ctx, prefix+"_manifest.json", bytes.NewReader(mb)); err != nil {
 		t.Fatal(err)
