@@ -317,6 +317,9 @@ type materializer struct {
 	// keeps the computed values in inMemory without writing parts (Refresh).
 	only    map[string]bool
 	noParts bool
+	// lastCodes and lastIndustry are the companies of the date a refresh
+	// patched last and their industries.
+	lastCodes, lastIndustry []string
 
 	// keepNetwork, when set, receives the network of every as-of date.
 	keepNetwork func(a int, g *Network, defaulted []bool, ms *NetworkMeasures)
@@ -1183,6 +1186,13 @@ func (m *materializer) previousManifest(ctx context.Context, d Day) (*Manifest, 
 	if err != nil {
 		return nil, err
 	}
+	return m.manifestBefore(ctx, list, d)
+}
+
+// manifestBefore returns the manifest of the latest of the stored dates list
+// before d, or nil.
+func (m *materializer) manifestBefore(ctx context.Context, list []Day, d Day) (*Manifest, error) {
+	p := m.plan
 	var best Day = -1 << 30
 	for _, s := range list {
 		if s < d && s > best {

@@ -139,6 +139,7 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 	if err != nil {
 		return nil, err
 	}
+	stored := dates
 	if len(opts.AsOf) > 0 {
 		var asked []Day
 		for _, t := range opts.AsOf {
@@ -194,7 +195,7 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 			sp = s
 		}
 	}
-	if err := m.refresh(ctx, sp, touch); err != nil {
+	if err := m.refresh(ctx, sp, touch, stored); err != nil {
 		m.cleanup()
 		return nil, err
 	}
@@ -206,8 +207,9 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 }
 
 // refresh computes the indicators of sp for the touched companies and writes
-// each date's patch and manifest.
-func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTouch) error {
+// each date's patch and manifest; stored are the dates of the set's stored
+// snapshots.
+func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTouch, stored []Day) error {
 	full := m.plan
 	p := full.asofs
 	lo := p[0].Month() - Lookback + 1
@@ -227,6 +229,27 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 		return err
 	}
 	m.res.Companies = len(m.codes)
+	var changed []int // indicator positions the source computes
+	for _, outs := range sp.outs {
+		for _, o := range outs {
+			changed = append(changed, o.ind)
+		}
+	}
+	slices.Sort(changed)
+	names := make([]string, len(changed))
+	for x, k := range changed {
+		names[x] = full.set.Indicators[k]
+	}
+	// The stored values of the first date are read while the touched
+	// companies are computed, and those of the next date while a date is
+	// patched (the patching of a date needs the one before): at most two
+	// dates' columns are held at once.
+	fetch := func(d Day) <-chan *storedDate {
+		ch := make(chan *storedDate, 1)
+		go func() { ch <- m.readStored(ctx, full.set, d, names) }()
+		return ch
+	}
+	next := fetch(p[0])
 	// A plan of the batch's source alone, for the touched companies alone.
 	m.plan = &plan{set: full.set, inds: full.inds, asofs: full.asofs, sources: []*srcPlan{sp}}
 	m.only = touch.codes
@@ -235,30 +258,36 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	m.inMemory = make([]*Snapshot, len(p))
 	m.res.Shards = 1
 	if _, err := m.shard(ctx, 0, 1); err != nil {
+		m.drain(next)
 		return err
 	}
 	m.plan = full
-	var changed []int // indicator positions the source computes
-	for _, outs := range sp.outs {
-		for _, o := range outs {
-			changed = append(changed, o.ind)
-		}
-	}
-	slices.Sort(changed)
 	labels, err := m.loadLabels(ctx)
 	if err != nil {
+		m.drain(next)
 		return err
 	}
 	var prev *Manifest
 	var restated map[string]bool // indicators whose statistics the previous date restated
 	for a, d := range p {
+		st := <-next
+		if a+1 < len(p) && st.err == nil {
+			next = fetch(p[a+1])
+		} else {
+			next = nil
+		}
+		if st.err != nil {
+			return st.err
+		}
 		if a == 0 {
-			if prev, err = m.previousManifest(ctx, d); err != nil {
+			if prev, err = m.manifestBefore(ctx, stored, d); err != nil {
+				m.drain(next)
 				return err
 			}
 		}
-		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, prev, restated, labels)
+		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, st, prev, restated, labels)
 		if err != nil {
+			m.drain(next)
 			return err
 		}
 		m.inMemory[a] = nil
@@ -267,33 +296,55 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	return nil
 }
 
+// storedDate is what a refresh reads of one stored snapshot: its manifest as
+// seen before it was read, and the stored values of the indicators it may
+// change.
+type storedDate struct {
+	seen blob.Info
+	man  *Manifest
+	old  *snapshotColumns
+	err  error
+}
+
+// readStored reads the manifest of the snapshot as of d and the indicators
+// names of every company.
+func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, names []string) *storedDate {
+	key := ManifestKey(set.Name, set.Version, d)
+	st := &storedDate{}
+	if st.seen, st.err = m.store.Stat(ctx, key); st.err != nil {
+		st.err = fmt.Errorf("features: stat %s: %w", key, st.err)
+		return st
+	}
+	if st.man, st.err = ReadManifest(ctx, m.store, set.Name, set.Version, d); st.err != nil {
+		return st
+	}
+	if !slices.Equal(st.man.Indicators, set.Indicators) {
+		st.err = fmt.Errorf("%w: snapshot %s as of %s has other indicators than the set", ErrInvalidOptions, set.Key(), d)
+		return st
+	}
+	st.old, st.err = readSnapshotColumns(ctx, m.store, st.man, names)
+	return st
+}
+
+// drain waits for a read started by refresh, so that nothing is left running
+// when it returns.
+func (m *materializer) drain(ch <-chan *storedDate) {
+	if ch != nil {
+		<-ch
+	}
+}
+
 // patch writes the patch of one date (the touched companies' values of the
 // indicators whose values changed) and its manifest. The statistics of an
 // indicator are computed again when its values changed, or when the previous
 // date's were (its PSI is against them); it returns the indicators restated.
-func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
+func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, st *storedDate, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
 	p := m.plan
 	key := ManifestKey(p.set.Name, p.set.Version, d)
-	seen, err := m.store.Stat(ctx, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("features: stat %s: %w", key, err)
-	}
-	oldMan, err := ReadManifest(ctx, m.store, p.set.Name, p.set.Version, d)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !slices.Equal(oldMan.Indicators, p.set.Indicators) {
-		return nil, nil, fmt.Errorf("%w: snapshot %s as of %s has other indicators than the set", ErrInvalidOptions, p.set.Key(), d)
-	}
+	seen, oldMan, old := st.seen, st.man, st.old
 	names := make([]string, len(changed))
 	for x, k := range changed {
 		names[x] = p.set.Indicators[k]
-	}
-	// The stored values of the changed indicators, every company, a column
-	// each.
-	old, err := readSnapshotColumns(ctx, m.store, oldMan, names)
-	if err != nil {
-		return nil, nil, err
 	}
 	nw, w := len(names), len(p.set.Indicators)
 	// A snapshot of one part is in code order: its touched companies are
@@ -394,11 +445,17 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	if labels != nil {
 		y = labels.outcomes(all, d, p.set.Label)
 	}
-	ind := make([]string, len(all))
-	for i, c := range all {
-		if id, ok := m.index[c]; ok {
-			ind[i] = m.industry[id]
+	// The industries of the companies, as the date before's when they are the
+	// same companies.
+	ind := m.lastIndustry
+	if !slices.Equal(all, m.lastCodes) {
+		ind = make([]string, len(all))
+		for i, c := range all {
+			if id, ok := m.index[c]; ok {
+				ind[i] = m.industry[id]
+			}
 		}
+		m.lastCodes, m.lastIndustry = all, ind
 	}
 	stats := columnStats(ids, cols, len(all), prev, y, ind)
 	man.Stats = slices.Clone(oldMan.Stats)
