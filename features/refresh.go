@@ -336,8 +336,9 @@ func (m *materializer) drain(ch <-chan *storedDate) {
 
 // patch writes the patch of one date (the touched companies' values of the
 // indicators whose values changed) and its manifest. The statistics of an
-// indicator are computed again when its values changed, or when the previous
-// date's were (its PSI is against them); it returns the indicators restated.
+// indicator are computed again when its values changed; when only the
+// previous date's changed, its PSI alone is (it is against them). It returns
+// the indicators whose statistics were computed again.
 func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, st *storedDate, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
 	p := m.plan
 	key := ManifestKey(p.set.Name, p.set.Version, d)
@@ -381,17 +382,19 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 			old.cols[x][j] = v
 		}
 	}
-	// The patch holds the indicators whose values changed; the statistics are
-	// restated for those and for the ones restated the date before.
-	var patched, restate []int // positions in names
+	// The patch holds the indicators whose values changed, and their
+	// statistics are computed again. Of those whose values did not change but
+	// whose statistics changed the date before, only the PSI (against the
+	// date before's bins) is.
+	var patched, psiOnly []int // positions in names
 	for x, name := range names {
 		if differs[x] {
 			patched = append(patched, x)
-		}
-		if differs[x] || prevRestated[name] {
-			restate = append(restate, x)
+		} else if prevRestated[name] {
+			psiOnly = append(psiOnly, x)
 		}
 	}
+	restate := patched
 	var codes []string
 	var vals []float64
 	if len(patched) > 0 {
@@ -463,6 +466,19 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		if i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == st.ID }); i >= 0 {
 			man.Stats[i] = st
 		}
+	}
+	for _, x := range psiOnly {
+		i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == names[x] })
+		if i < 0 {
+			continue
+		}
+		var before *IndicatorStats
+		if prev != nil {
+			if j := slices.IndexFunc(prev.Stats, func(s IndicatorStats) bool { return s.ID == names[x] }); j >= 0 {
+				before = &prev.Stats[j]
+			}
+		}
+		man.Stats[i].PSI = psiAgainst(before, old.cols[x]) // the counts need no code order
 	}
 	b, err := json.Marshal(&man)
 	if err != nil {

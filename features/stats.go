@@ -172,9 +172,7 @@ func indicatorStats(id string, col []float64, w *statsScratch, prevBy map[string
 		st.Bins = decileEdges(q)
 		st.BinShare = binShares(col, st.Bins)
 	}
-	if p, ok := prevBy[id]; ok && p.BinShare != nil {
-		st.PSI = num(PSI(p.BinShare, binShares(col, p.Bins)))
-	}
+	st.PSI = psiAgainst(prevBy[id], col)
 	if y != nil && st.Bins != nil {
 		st.IV = num(informationValue(col, y, st.Bins))
 		st.AUC = num(AUC(col, y))
@@ -196,6 +194,15 @@ func indicatorStats(id string, col []float64, w *statsScratch, prevBy map[string
 		}
 	}
 	return st
+}
+
+// psiAgainst is the PSI of the values col against the statistics of the
+// previous snapshot (nil when there are none, or no bins).
+func psiAgainst(prev *IndicatorStats, col []float64) *float64 {
+	if prev == nil || prev.BinShare == nil {
+		return nil
+	}
+	return num(PSI(prev.BinShare, binShares(col, prev.Bins)))
 }
 
 // summary returns the mean, standard deviation, least and greatest of x (not
