@@ -754,7 +754,8 @@ func (e *keyEntry) stored() (stored, bool) { return e.st, e.has }
 // themselves for the entries that ask (keepRow). Stored keys without an entry
 // are skipped, or added when all is set (a full delivery withdraws them), with
 // their values. The stored rows are read by column (eachGroup).
-func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyEntry, all bool) ([]keyEntry, error) {
+// The files and their columns are read into mem's buffers.
+func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyEntry, all bool, mem *bucketMemory) ([]keyEntry, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
@@ -768,11 +769,15 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 		if !strings.HasSuffix(in.Key, ".parquet") || !strings.Contains(in.Key, "/month=") {
 			continue
 		}
-		data, _, err := blob.ReadAll(ctx, store, in.Key)
+		data, _, err := blob.ReadAllInto(ctx, store, in.Key, mem.file)
 		if err != nil {
 			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
-		err = eachGroup(data, in.Key, info, func(cols []columnValues, n int) {
+		mem.file = data
+		if len(mem.cols) != info.ncols {
+			mem.cols = make([]columnValues, info.ncols)
+		}
+		err = eachGroup(data, in.Key, info, mem.cols, func(cols []columnValues, n int) {
 			revs, arrs, kinds := &cols[info.revLeaf], &cols[info.arrLeaf], &cols[info.kindLeaf]
 			for r := range n {
 				kb = kb[:0]
@@ -822,7 +827,7 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 // ingested before the column existed) reads as records. The values of row are
 // valid until fn returns.
 func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn func([]parquet.Value)) error {
-	return eachGroup(data, name, info, func(cols []columnValues, n int) {
+	return eachGroup(data, name, info, nil, func(cols []columnValues, n int) {
 		for r := range n {
 			for l := range cols {
 				row[l] = cols[l].value(r, l)
@@ -836,8 +841,10 @@ func eachRow(data []byte, name string, info *sourceInfo, row []parquet.Value, fn
 // as one columnValues per leaf of the stored schema (see eachRow). A file whose
 // columns are all required and flat, as the platform writes them, is decoded
 // column by column from its pages; any other through parquet-go's row reader.
-// The columns are valid until fn returns.
-func eachGroup(data []byte, name string, info *sourceInfo, fn func(cols []columnValues, n int)) (err error) {
+// The columns are valid until fn returns. They are read into cols when it
+// holds a columnValues per leaf (a caller reading file after file reuses their
+// buffers), else into new ones.
+func eachGroup(data []byte, name string, info *sourceInfo, cols []columnValues, fn func(cols []columnValues, n int)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %s: %v", datasets.ErrCorrupt, name, r)
@@ -867,7 +874,9 @@ func eachGroup(data []byte, name string, info *sourceInfo, fn func(cols []column
 			flat = false
 		}
 	}
-	cols := make([]columnValues, info.ncols)
+	if len(cols) != info.ncols {
+		cols = make([]columnValues, info.ncols)
+	}
 	records := func(c *columnValues, n int) { // row_kind of a file without the column
 		c.kind, c.generic = parquet.Int32, false
 		c.i32 = slices.Grow(c.i32[:0], n)[:n]

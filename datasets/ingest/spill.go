@@ -206,10 +206,13 @@ type bucketMemory struct {
 	kb      []byte
 	ends    []int
 	entries []keyEntry
-	dupOf   []int32
+	entryOf []int32
 	order   []int32
 	sorted  []sortEntry
 	lookup  map[string]int32
+	// The stored files of the bucket's revision index and their columns.
+	file []byte
+	cols []columnValues
 	// The part writer and its output, reset for each part.
 	w   *parquet.Writer
 	out bytes.Buffer
@@ -399,19 +402,17 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	lookup := mem.lookup
 	clear(lookup)
 	defer clear(lookup) // its keys point into this bucket's rows
-	mem.dupOf = grow(mem.dupOf, len(rows))
-	dupOf := mem.dupOf // the entry a row repeats the key of, or -1
+	mem.entryOf = grow(mem.entryOf, len(rows))
+	entryOf := mem.entryOf // the entry of a row's key: a row other than its first repeats it
 	for i := range rows {
 		r := &rows[i]
-		dupOf[i] = -1
 		e, seen := lookup[r.key]
-		if seen {
-			dupOf[i] = e
-		} else {
+		if !seen {
 			e = int32(len(entries))
 			lookup[r.key] = e
 			entries = append(entries, keyEntry{first: int32(i), file: r.file, line: r.line})
 		}
+		entryOf[i] = e
 		if r.kind.Void() {
 			entries[e].keepRow = true
 		}
@@ -423,7 +424,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	if bucket >= 0 {
 		prefix = info.src.MonthPrefix(datasets.Month(bucket))
 	}
-	entries, err := b.loadIndex(prefix, lookup, entries, b.withdraw)
+	entries, err := b.loadIndex(prefix, lookup, entries, b.withdraw, mem)
 	if err != nil {
 		return err
 	}
@@ -439,7 +440,8 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	}
 	for i := range rows {
 		r := &rows[i]
-		if e := dupOf[i]; e >= 0 {
+		e := entryOf[i]
+		if entries[e].first != int32(i) {
 			prev := &entries[e] // rows before r may already be overwritten by keep
 			row, err := values(r)
 			if err != nil {
@@ -452,7 +454,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			continue
 		}
 		kind := r.kind
-		st, stored := entries[lookup[r.key]].stored()
+		st, stored := entries[e].stored()
 		var d uint64
 		if kind.Void() {
 			row, err := values(r)
