@@ -170,6 +170,12 @@ func (l *spillLayout) field(rec []byte, pos, c int) ([]byte, int, error) {
 // decode sets the values of row other than arrival and revision from rec,
 // without levels or column indexes (the parts are written column by column).
 func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
+	return l.decodeAt(rec, row, 1, 0)
+}
+
+// decodeAt is decode into the i-th row of values laid out column by column,
+// stride values a column: the value of leaf c goes to values[c*stride+i].
+func (l *spillLayout) decodeAt(rec []byte, values []parquet.Value, stride, i int) error {
 	pos := 0
 	for c, k := range l.kinds {
 		if l.skip[c] {
@@ -192,7 +198,7 @@ func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
 		case parquet.Boolean:
 			v = parquet.BooleanValue(f[0] == 1)
 		}
-		row[c] = v
+		values[c*stride+i] = v
 	}
 	return nil
 }
@@ -213,6 +219,8 @@ type bucketMemory struct {
 	// The stored files of the bucket's revision index and their columns.
 	file []byte
 	cols []columnValues
+	// The values of a few hundred rows being written, column by column.
+	values []parquet.Value
 	// The part writer and its output, reset for each part.
 	w   *parquet.Writer
 	out bytes.Buffer
@@ -631,8 +639,8 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []sp
 	info := b.info
 	lay := info.spillLayout()
 	const batchRows = 512
-	values := make([]parquet.Value, batchRows*info.ncols)
-	row := make([]parquet.Value, info.ncols)
+	mem.values = grow(mem.values, batchRows*info.ncols)
+	values := mem.values
 	cols := w.ColumnWriters()
 	arrival := parquet.Int32Value(int32(b.arrival)).Level(0, 0, info.arrLeaf)
 	fail := func(err error) error { return fmt.Errorf("ingest: encode %s month %s: %w", b.info.src.Name, m, err) }
@@ -641,15 +649,14 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []sp
 		for i := range k {
 			r := &all[order[start+i]]
 			if r.row != nil {
-				copy(row, r.row)
-			} else if err := lay.decode(r.rec, row); err != nil {
+				for c, v := range r.row {
+					values[c*batchRows+i] = v
+				}
+			} else if err := lay.decodeAt(r.rec, values, batchRows, i); err != nil {
 				return err
 			}
-			row[info.arrLeaf] = arrival
-			row[info.revLeaf] = parquet.Int32Value(r.rev).Level(0, 0, info.revLeaf)
-			for c, v := range row {
-				values[c*batchRows+i] = v
-			}
+			values[info.arrLeaf*batchRows+i] = arrival
+			values[info.revLeaf*batchRows+i] = parquet.Int32Value(r.rev).Level(0, 0, info.revLeaf)
 		}
 		for c, cw := range cols {
 			if _, err := cw.WriteRowValues(values[c*batchRows : c*batchRows+k]); err != nil {
