@@ -749,7 +749,8 @@ type keyEntry struct {
 func (e *keyEntry) stored() (stored, bool) { return e.st, e.has }
 
 // loadIndex reads the visible stored rows under prefix into the entries of
-// their keys (lookup: key to entry): per key the highest revision (the latest
+// their keys (lookup: key to entry; nil when the entries are in key order,
+// mem.refs, and matched by a keyCursor): per key the highest revision (the latest
 // arrival among equals), its kind and the digest of its values, and the values
 // themselves for the entries that ask (keepRow). Stored keys without an entry
 // are skipped, or added when all is set (a full delivery withdraws them), with
@@ -774,6 +775,7 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
 		mem.file = data
+		cur := keyCursor{entries: entries, refs: mem.refs} // each file from the start
 		if len(mem.cols) != info.ncols {
 			mem.cols = make([]columnValues, info.ncols)
 		}
@@ -784,7 +786,14 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 				for _, l := range info.keyLeaf {
 					kb = cols[l].appendTo(kb, r)
 				}
-				i, ok := lookup[string(kb)]
+				var i int32
+				var ok bool
+				if lookup == nil {
+					i = cur.find(kb)
+					ok = i >= 0
+				} else {
+					i, ok = lookup[string(kb)]
+				}
 				if !ok {
 					if !all {
 						continue

@@ -216,6 +216,9 @@ type bucketMemory struct {
 	order   []int32
 	sorted  []sortEntry
 	lookup  map[string]int32
+	refs    []keyRef
+	written []bool
+	keep    []int32
 	// The stored files of the bucket's revision index and their columns.
 	file []byte
 	cols []columnValues
@@ -404,26 +407,33 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	// in force.
 	lay := info.spillLayout()
 	entries := grow(mem.entries, len(rows))[:0]
-	if mem.lookup == nil {
-		mem.lookup = make(map[string]int32, len(rows))
-	}
-	lookup := mem.lookup
-	clear(lookup)
-	defer clear(lookup) // its keys point into this bucket's rows
 	mem.entryOf = grow(mem.entryOf, len(rows))
 	entryOf := mem.entryOf // the entry of a row's key: a row other than its first repeats it
-	for i := range rows {
-		r := &rows[i]
-		e, seen := lookup[r.key]
-		if !seen {
-			e = int32(len(entries))
-			lookup[r.key] = e
-			entries = append(entries, keyEntry{first: int32(i), file: r.file, line: r.line})
+	var lookup map[string]int32
+	if b.withdraw {
+		// The stored keys the batch omits get entries too: by hashing.
+		if mem.lookup == nil {
+			mem.lookup = make(map[string]int32, len(rows))
 		}
-		entryOf[i] = e
-		if r.kind.Void() {
-			entries[e].keepRow = true
+		lookup = mem.lookup
+		clear(lookup)
+		defer clear(lookup) // its keys point into this bucket's rows
+		for i := range rows {
+			r := &rows[i]
+			e, seen := lookup[r.key]
+			if !seen {
+				e = int32(len(entries))
+				lookup[r.key] = e
+				entries = append(entries, keyEntry{first: int32(i), file: r.file, line: r.line})
+			}
+			entryOf[i] = e
+			if r.kind.Void() {
+				entries[e].keepRow = true
+			}
 		}
+	} else {
+		mem.refs = grow(mem.refs, len(rows))
+		entries, mem.refs = sortedEntries(rows, entries, mem.refs, entryOf)
 	}
 	// The stored facts this bucket can meet: its month, or the whole source. The
 	// values of a fact are kept only for the keys a retraction or end of publicity
@@ -438,7 +448,11 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	}
 	mem.entries = entries
 	var accepted, unchanged, corrected, fresh, retracted, unpublished, withdrawn int64
-	keep := rows[:0] // rows already read are not needed again
+	// The rows to write, by index: in the order of their entries, so that rows
+	// sorted by key come to writeParts in (or near) the order of the parts.
+	mem.written = grow(mem.written, len(rows))
+	written := mem.written // per row: it is written
+	clear(written)
 	// values decodes the values of a row (for a message, or to fill them).
 	values := func(r *spilled) ([]parquet.Value, error) {
 		row := make([]parquet.Value, info.ncols)
@@ -450,7 +464,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 		r := &rows[i]
 		e := entryOf[i]
 		if entries[e].first != int32(i) {
-			prev := &entries[e] // rows before r may already be overwritten by keep
+			prev := &entries[e]
 			row, err := values(r)
 			if err != nil {
 				return err
@@ -504,7 +518,14 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			fresh++
 		}
 		r.rev = rev
-		keep = append(keep, *r)
+		written[i] = true
+	}
+	mem.keep = grow(mem.keep, len(rows))[:0]
+	keep := mem.keep
+	for e := range entries {
+		if f := entries[e].first; f >= 0 && written[f] {
+			keep = append(keep, f)
+		}
 	}
 	if b.withdraw {
 		// A full delivery that omits a key in force withdraws it. A fact already
@@ -519,7 +540,8 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			for l := range row {
 				row[l] = row[l].Level(0, 0, l)
 			}
-			keep = append(keep, spilled{row: row, key: e.key, code: row[info.codeLeaf].ByteArray(),
+			keep = append(keep, int32(len(rows)))
+			rows = append(rows, spilled{row: row, key: e.key, code: row[info.codeLeaf].ByteArray(),
 				date: row[info.dateLeaf].Int32(), month: datasets.Day(row[info.dateLeaf].Int32()).Month(),
 				kind: datasets.RowRetraction, rev: e.st.rev + 1})
 			withdrawn++
@@ -534,7 +556,8 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	b.rep.Unpublished += unpublished
 	b.rep.Withdrawn += withdrawn
 	b.mu.Unlock()
-	return b.writeParts(ctx, keep, mem)
+	mem.keep = keep
+	return b.writeParts(ctx, rows, keep, mem)
 }
 
 // fill copies into row the values of the stored fact in force other than its key
@@ -579,13 +602,14 @@ func codePrefix(code []byte) (hi, lo uint64) {
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
-// writeParts writes rows as parts of their event months, at most PartRows
-// each. The rows are ordered through an index (mem.order), not moved.
-func (b *batch) writeParts(ctx context.Context, rows []spilled, mem *bucketMemory) error {
-	mem.sorted = grow(mem.sorted, len(rows))
-	for i := range rows {
-		hi, lo := codePrefix(rows[i].code)
-		mem.sorted[i] = sortEntry{month: rows[i].month, hi: hi, lo: lo, row: int32(i)}
+// writeParts writes the rows of rows listed in keep as parts of their event
+// months, at most PartRows each. The rows are ordered through an index
+// (mem.order), not moved; a keep already in order sorts in linear time.
+func (b *batch) writeParts(ctx context.Context, rows []spilled, keep []int32, mem *bucketMemory) error {
+	mem.sorted = grow(mem.sorted, len(keep))
+	for i, k := range keep {
+		hi, lo := codePrefix(rows[k].code)
+		mem.sorted[i] = sortEntry{month: rows[k].month, hi: hi, lo: lo, row: k}
 	}
 	slices.SortFunc(mem.sorted, func(x, y sortEntry) int {
 		if c := cmp.Compare(x.month, y.month); c != 0 {
@@ -599,7 +623,7 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled, mem *bucketMemor
 		}
 		return compareRows(&rows[x.row], &rows[y.row])
 	})
-	mem.order = grow(mem.order, len(rows))
+	mem.order = grow(mem.order, len(keep))
 	order := mem.order
 	for i, e := range mem.sorted {
 		order[i] = e.row

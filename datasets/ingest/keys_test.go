@@ -1,0 +1,87 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestKeyCursor matches stored keys with a bucket's entries by sortedEntries and
+// keyCursor, and checks every answer against a map of the keys: duplicates in
+// the batch, stored files in key order, in reverse and shuffled, keys of other
+// lengths (prefixes of one another, longer than the 24 bytes compared inline).
+func TestKeyCursor(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pool []string
+	for i := range 300 {
+		switch i % 5 {
+		case 0: // a credit code and a date, as the tax table's keys
+			pool = append(pool, fmt.Sprintf("\x12913306%012d\x01\x02\x03\x04", rng.IntN(1e6)))
+		case 1: // longer than the inline words
+			pool = append(pool, fmt.Sprintf("\x20913306%012d-%013d", rng.IntN(1e6), rng.IntN(10)))
+		case 2: // a prefix of another key
+			k := pool[len(pool)-1]
+			pool = append(pool, k[:rng.IntN(len(k))])
+		case 3: // ending in zero bytes (the padding of the words)
+			pool = append(pool, fmt.Sprintf("a%d", rng.IntN(20))+"\x00\x00"[:rng.IntN(3)])
+		default:
+			pool = append(pool, fmt.Sprintf("%d", rng.IntN(100)))
+		}
+	}
+	// The batch: keys drawn from half the pool, some twice.
+	var rows []spilled
+	for range 400 {
+		rows = append(rows, spilled{key: pool[rng.IntN(len(pool)/2)], line: int64(len(rows) + 2)})
+	}
+	entryOf := make([]int32, len(rows))
+	entries, refs := sortedEntries(rows, nil, make([]keyRef, len(rows)), entryOf)
+	// The reference: the first row of each key, by a map.
+	first := map[string]int{}
+	for i, r := range rows {
+		if _, ok := first[r.key]; !ok {
+			first[r.key] = i
+		}
+	}
+	if len(entries) != len(first) || len(refs) != len(entries) {
+		t.Fatalf("%d entries, %d refs; want %d", len(entries), len(refs), len(first))
+	}
+	for i, r := range rows {
+		e := entries[entryOf[i]]
+		if e.key != r.key || int(e.first) != first[r.key] || e.line != rows[first[r.key]].line {
+			t.Fatalf("row %d (%q): entry of %q, first row %d; want first row %d", i, r.key, e.key, e.first, first[r.key])
+		}
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i-1].key >= entries[i].key {
+			t.Fatalf("entries %d and %d out of order: %q, %q", i-1, i, entries[i-1].key, entries[i].key)
+		}
+	}
+	// Stored files: every pool key, some twice (revisions), in several orders.
+	stored := slices.Clone(pool)
+	stored = append(stored, pool[:60]...)
+	sorted := slices.Clone(stored)
+	slices.Sort(sorted)
+	reversed := slices.Clone(sorted)
+	slices.Reverse(reversed)
+	shuffled := slices.Clone(stored)
+	rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for name, file := range map[string][]string{"sorted": sorted, "reversed": reversed, "shuffled": shuffled} {
+		t.Run(name, func(t *testing.T) {
+			cur := keyCursor{entries: entries, refs: refs}
+			for _, k := range file {
+				got := cur.find([]byte(k))
+				_, want := first[k]
+				switch {
+				case got < 0 && want:
+					t.Fatalf("%q not found", k)
+				case got >= 0 && !want:
+					t.Fatalf("%q found as %q", k, entries[got].key)
+				case got >= 0 && !bytes.Equal([]byte(entries[got].key), []byte(k)):
+					t.Fatalf("%q found as %q", k, entries[got].key)
+				}
+			}
+		})
+	}
+}
