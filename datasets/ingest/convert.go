@@ -264,7 +264,11 @@ func convertCell(col *datasets.Column, text string, shift int, arrival datasets.
 		if !ok {
 			return bad(ReasonNumber, "%q is not a number", clip(text))
 		}
-		f, err := strconv.ParseFloat(s, 64)
+		f, ok := parseDecimal(s)
+		var err error
+		if !ok {
+			f, err = strconv.ParseFloat(s, 64)
+		}
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			return bad(ReasonNumber, "%q is not a finite number", clip(text))
 		}
@@ -357,6 +361,53 @@ func parseDate(s string, monthEnd, xlsx bool) (datasets.Day, bool) {
 func checkYear(d datasets.Day) (datasets.Day, bool) {
 	y := d.Time().Year()
 	return d, y >= 1900 && y <= 2200
+}
+
+// exactPow10 are the powers of ten a float64 holds exactly.
+var exactPow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// parseDecimal reads the common form of an amount (an optional sign, at most 15
+// significant digits and a decimal point) as strconv.ParseFloat does: the
+// digits make an integer a float64 holds exactly, and dividing it by an exact
+// power of ten is rounded correctly (the fast path of Clinger's algorithm,
+// strconv's own). It reports false for any other text, left to ParseFloat.
+func parseDecimal(s string) (float64, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, i = s[0] == '-', 1
+	}
+	var m uint64
+	digits, frac, point, any := 0, 0, false, false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			if m != 0 { // leading zeros do not count
+				digits++
+			}
+			if digits > 15 {
+				return 0, false
+			}
+			any = true
+			if point {
+				frac++
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return 0, false
+		}
+	}
+	if !any || frac >= len(exactPow10) {
+		return 0, false
+	}
+	f := float64(m) / exactPow10[frac]
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 // shiftDecimal moves the decimal point of a plain decimal number k places to the
