@@ -213,7 +213,6 @@ type bucketMemory struct {
 	ends    []int
 	entries []keyEntry
 	entryOf []int32
-	order   []int32
 	sorted  []sortEntry
 	lookup  map[string]int32
 	refs    []keyRef
@@ -590,10 +589,15 @@ func compareRows(x, y *spilled) int {
 // bytes of its code (big-endian, so that they compare as the bytes do) and its
 // index; equal entries are told apart by compareRows. Sorting these small
 // entries side by side is much cheaper than comparing rows scattered in memory.
+// An entry also carries what writePart takes of its row (the spill record and
+// the revision), read while the row is at hand: the parts are then written
+// from the entries in their order, without going back to the rows.
 type sortEntry struct {
 	month  datasets.Month
-	hi, lo uint64
 	row    int32
+	hi, lo uint64
+	rec    []byte // nil when the row's values are in its row (spilled.row)
+	rev    int32
 }
 
 func codePrefix(code []byte) (hi, lo uint64) {
@@ -604,12 +608,17 @@ func codePrefix(code []byte) (hi, lo uint64) {
 
 // writeParts writes the rows of rows listed in keep as parts of their event
 // months, at most PartRows each. The rows are ordered through an index
-// (mem.order), not moved; a keep already in order sorts in linear time.
+// (mem.sorted), not moved; a keep already in order sorts in linear time.
 func (b *batch) writeParts(ctx context.Context, rows []spilled, keep []int32, mem *bucketMemory) error {
 	mem.sorted = grow(mem.sorted, len(keep))
 	for i, k := range keep {
-		hi, lo := codePrefix(rows[k].code)
-		mem.sorted[i] = sortEntry{month: rows[k].month, hi: hi, lo: lo, row: k}
+		r := &rows[k]
+		hi, lo := codePrefix(r.code)
+		e := sortEntry{month: r.month, row: k, hi: hi, lo: lo, rev: r.rev}
+		if r.row == nil {
+			e.rec = r.rec
+		}
+		mem.sorted[i] = e
 	}
 	slices.SortFunc(mem.sorted, func(x, y sortEntry) int {
 		if c := cmp.Compare(x.month, y.month); c != 0 {
@@ -623,19 +632,15 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled, keep []int32, me
 		}
 		return compareRows(&rows[x.row], &rows[y.row])
 	})
-	mem.order = grow(mem.order, len(keep))
-	order := mem.order
-	for i, e := range mem.sorted {
-		order[i] = e.row
-	}
+	sorted := mem.sorted
 	n := 0
-	for start := 0; start < len(order); {
-		m := rows[order[start]].month
+	for start := 0; start < len(sorted); {
+		m := sorted[start].month
 		end := start
-		for end < len(order) && end-start < b.opts.PartRows && rows[order[end]].month == m {
+		for end < len(sorted) && end-start < b.opts.PartRows && sorted[end].month == m {
 			end++
 		}
-		if err := b.writePart(ctx, m, n, rows, order[start:end], mem); err != nil {
+		if err := b.writePart(ctx, m, n, rows, sorted[start:end], mem); err != nil {
 			return err
 		}
 		start, n = end, n+1
@@ -646,7 +651,9 @@ func (b *batch) writeParts(ctx context.Context, rows []spilled, keep []int32, me
 // partRowGroup is the most rows of a row group of a part.
 const partRowGroup = 1 << 16
 
-func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []spilled, order []int32, mem *bucketMemory) error {
+// writePart writes the rows of part n of month m, in the order of their
+// entries (see sortEntry).
+func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []spilled, order []sortEntry, mem *bucketMemory) error {
 	buf := &mem.out
 	buf.Reset()
 	if mem.w == nil {
@@ -671,16 +678,16 @@ func (b *batch) writePart(ctx context.Context, m datasets.Month, n int, all []sp
 	for start := 0; start < len(order); start += batchRows {
 		k := min(batchRows, len(order)-start)
 		for i := range k {
-			r := &all[order[start+i]]
-			if r.row != nil {
-				for c, v := range r.row {
+			e := &order[start+i]
+			if e.rec == nil {
+				for c, v := range all[e.row].row {
 					values[c*batchRows+i] = v
 				}
-			} else if err := lay.decodeAt(r.rec, values, batchRows, i); err != nil {
+			} else if err := lay.decodeAt(e.rec, values, batchRows, i); err != nil {
 				return err
 			}
 			values[info.arrLeaf*batchRows+i] = arrival
-			values[info.revLeaf*batchRows+i] = parquet.Int32Value(r.rev).Level(0, 0, info.revLeaf)
+			values[info.revLeaf*batchRows+i] = parquet.Int32Value(e.rev).Level(0, 0, info.revLeaf)
 		}
 		for c, cw := range cols {
 			if _, err := cw.WriteRowValues(values[c*batchRows : c*batchRows+k]); err != nil {
