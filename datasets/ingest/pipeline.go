@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -37,7 +38,10 @@ type recordChunk struct {
 	bad    []string
 
 	// What a worker made of them.
-	str     string // text as a string: the fields are its substrings
+	// text as a string, sharing its bytes: the fields are its substrings. They
+	// are valid until the chunk is reused (after commitChunk); whatever keeps
+	// a field longer copies it (reject).
+	str     string
 	spilled map[int32]*spillChunk
 	spare   [][]byte // buffers of spilled kept for the next use
 	scratch []byte   // the byte arrays of the row being converted
@@ -115,7 +119,9 @@ func (c *recordChunk) fields(i int, out []string) []string {
 // c and encodes the accepted rows, file being the index of c's file.
 func (b *batch) convertChunk(c *recordChunk, file int, xlsx bool, row []parquet.Value, fields []string) []string {
 	defer close(c.done)
-	c.str = string(c.text)
+	// Not a copy: a copy of every chunk was most of what the first pass left
+	// to the garbage collector.
+	c.str = unsafe.String(unsafe.SliceData(c.text), len(c.text))
 	if c.spilled == nil {
 		c.spilled = map[int32]*spillChunk{}
 	}
