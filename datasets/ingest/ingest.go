@@ -738,8 +738,6 @@ func (b *batch) removeParts() {
 // stored key the batch does not hold) and the stored fact in force, if any.
 type keyEntry struct {
 	first   int32
-	file    int // the file and line of the first row
-	line    int64
 	keepRow bool // keep the stored values (a retraction or end of publicity names the key)
 	has     bool
 	st      stored
@@ -749,14 +747,14 @@ type keyEntry struct {
 func (e *keyEntry) stored() (stored, bool) { return e.st, e.has }
 
 // loadIndex reads the visible stored rows under prefix into the entries of
-// their keys (lookup: key to entry; nil when the entries are in key order,
-// mem.refs, and matched by a keyCursor): per key the highest revision (the latest
+// their keys (lookup: key to entry; or, when cur is not nil, the entries in key
+// order matched by cur): per key the highest revision (the latest
 // arrival among equals), its kind and the digest of its values, and the values
 // themselves for the entries that ask (keepRow). Stored keys without an entry
 // are skipped, or added when all is set (a full delivery withdraws them), with
 // their values. The stored rows are read by column (eachGroup).
 // The files and their columns are read into mem's buffers.
-func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyEntry, all bool, mem *bucketMemory) ([]keyEntry, error) {
+func (b *batch) loadIndex(prefix string, lookup map[string]int32, cur *keyCursor, entries []keyEntry, all bool, mem *bucketMemory) ([]keyEntry, error) {
 	ctx, store, info := b.ctx, b.g.store, b.info
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
@@ -775,9 +773,11 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 			return nil, fmt.Errorf("ingest: read %s: %w", in.Key, err)
 		}
 		mem.file = data
-		cur := keyCursor{entries: entries, refs: mem.refs} // each file from the start
 		if len(mem.cols) != info.ncols {
 			mem.cols = make([]columnValues, info.ncols)
+		}
+		if cur != nil {
+			cur.j = 0 // each file from the start
 		}
 		err = eachGroup(data, in.Key, info, mem.cols, func(cols []columnValues, n int) {
 			revs, arrs, kinds := &cols[info.revLeaf], &cols[info.arrLeaf], &cols[info.kindLeaf]
@@ -788,7 +788,7 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, entries []keyE
 				}
 				var i int32
 				var ok bool
-				if lookup == nil {
+				if cur != nil {
 					i = cur.find(kb)
 					ok = i >= 0
 				} else {

@@ -77,24 +77,25 @@ func sortedEntries(rows []spilled, entries []keyEntry, refs []keyRef, entryOf []
 		}
 		return cmp.Compare(x.row, y.row)
 	})
+	// The walk reads byKey in order; of the rows it only writes entryOf (the
+	// rows are scattered in this order). An entry's ref takes the place of
+	// the first ref of its run, behind the walk.
 	entries = entries[:0]
+	out := byKey[:0]
 	for k := range byKey {
 		ref := byKey[k]
-		r := &rows[ref.row]
 		if k == 0 || byKey[k-1].w != ref.w || byKey[k-1].n != ref.n ||
-			ref.n > 24 && rows[byKey[k-1].row].key != r.key {
-			entries = append(entries, keyEntry{first: ref.row, file: r.file, line: r.line, key: r.key})
+			ref.n > 24 && rows[byKey[k-1].row].key != rows[ref.row].key {
+			entries = append(entries, keyEntry{first: ref.row})
+			out = append(out, ref)
 		}
-		e := int32(len(entries) - 1)
-		entryOf[ref.row] = e
-		if r.kind.Void() {
-			entries[e].keepRow = true
-		}
+		entryOf[ref.row] = int32(len(entries) - 1)
 	}
-	// The refs of the entries, in their order, in the same storage.
-	out := byKey[:0]
-	for e := range entries {
-		out = append(out, makeKeyRef(entries[e].key, entries[e].first))
+	// A retraction or end of publicity needs its stored fact's values.
+	for i := range rows {
+		if rows[i].kind.Void() {
+			entries[entryOf[i]].keepRow = true
+		}
 	}
 	return entries, out
 }
@@ -104,13 +105,14 @@ func sortedEntries(rows []spilled, entries []keyEntry, refs []keyRef, entryOf []
 type keyCursor struct {
 	entries []keyEntry
 	refs    []keyRef
-	j       int // every entry before j has a key below the last one found
+	rows    []spilled // the rows the entries are first of, which hold the keys
+	j       int       // every entry before j has a key below the last one found
 }
 
 // find returns the entry of key, or -1.
 func (c *keyCursor) find(key []byte) int32 {
 	ref := makeKeyRef(key, 0)
-	below := func(i int) bool { return compareKeys(&c.refs[i], c.entries[i].key, &ref, key) < 0 }
+	below := func(i int) bool { return c.compare(i, &ref, key) < 0 }
 	if c.j > 0 && !below(c.j-1) {
 		// Out of order: the first entry not below key, by binary search.
 		lo, hi := 0, c.j-1
@@ -127,8 +129,18 @@ func (c *keyCursor) find(key []byte) int32 {
 			c.j++
 		}
 	}
-	if c.j < len(c.refs) && compareKeys(&c.refs[c.j], c.entries[c.j].key, &ref, key) == 0 {
+	if c.j < len(c.refs) && c.compare(c.j, &ref, key) == 0 {
 		return int32(c.j)
 	}
 	return -1
+}
+
+// compare orders the key of entry i and key (with its ref): as compareKeys,
+// looking at the entry's row only for keys longer than the words.
+func (c *keyCursor) compare(i int, ref *keyRef, key []byte) int {
+	x := &c.refs[i]
+	if x.w == ref.w && (x.n > 24 || ref.n > 24) {
+		return compareKeys(x, c.rows[c.entries[i].first].key, ref, key)
+	}
+	return compareKeys(x, "", ref, key)
 }

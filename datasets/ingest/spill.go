@@ -411,6 +411,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	mem.entryOf = grow(mem.entryOf, len(rows))
 	entryOf := mem.entryOf // the entry of a row's key: a row other than its first repeats it
 	var lookup map[string]int32
+	var cur *keyCursor
 	if b.withdraw {
 		// The stored keys the batch omits get entries too: by hashing.
 		if mem.lookup == nil {
@@ -425,7 +426,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			if !seen {
 				e = int32(len(entries))
 				lookup[r.key] = e
-				entries = append(entries, keyEntry{first: int32(i), file: r.file, line: r.line})
+				entries = append(entries, keyEntry{first: int32(i)})
 			}
 			entryOf[i] = e
 			if r.kind.Void() {
@@ -435,6 +436,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	} else {
 		mem.refs = grow(mem.refs, len(rows))
 		entries, mem.refs = sortedEntries(rows, entries, mem.refs, entryOf)
+		cur = &keyCursor{entries: entries, refs: mem.refs, rows: rows}
 	}
 	// The stored facts this bucket can meet: its month, or the whole source. The
 	// values of a fact are kept only for the keys a retraction or end of publicity
@@ -443,7 +445,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	if bucket >= 0 {
 		prefix = info.src.MonthPrefix(datasets.Month(bucket))
 	}
-	entries, err := b.loadIndex(prefix, lookup, entries, b.withdraw, mem)
+	entries, err := b.loadIndex(prefix, lookup, cur, entries, b.withdraw, mem)
 	if err != nil {
 		return err
 	}
@@ -465,7 +467,7 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 		r := &rows[i]
 		e := entryOf[i]
 		if entries[e].first != int32(i) {
-			prev := &entries[e]
+			prev := &rows[entries[e].first]
 			row, err := values(r)
 			if err != nil {
 				return err
