@@ -148,7 +148,7 @@ func (l *spillLayout) field(rec []byte, pos, c int) ([]byte, int, error) {
 	n := 0
 	switch l.kinds[c] {
 	case parquet.ByteArray, parquet.FixedLenByteArray:
-		v, m := binary.Uvarint(rec[pos:])
+		v, m := uvarintAt(rec, pos)
 		if m <= 0 || uint64(len(rec)-pos-m) < v {
 			return nil, 0, errSpillShort
 		}
@@ -175,33 +175,60 @@ func (l *spillLayout) decode(rec []byte, row []parquet.Value) error {
 }
 
 // decodeAt is decode into the i-th row of values laid out column by column,
-// stride values a column: the value of leaf c goes to values[c*stride+i].
+// stride values a column: the value of leaf c goes to values[c*stride+i]. It
+// walks rec as field does, in one pass.
 func (l *spillLayout) decodeAt(rec []byte, values []parquet.Value, stride, i int) error {
 	pos := 0
 	for c, k := range l.kinds {
 		if l.skip[c] {
 			continue
 		}
-		f, next, err := l.field(rec, pos, c)
-		if err != nil {
-			return err
-		}
-		pos = next
 		var v parquet.Value
 		switch k {
 		case parquet.ByteArray, parquet.FixedLenByteArray:
-			_, m := binary.Uvarint(f)
-			v = parquet.ByteArrayValue(f[m:len(f):len(f)])
+			n, m := uvarintAt(rec, pos)
+			if m <= 0 || uint64(len(rec)-pos-m) < n {
+				return errSpillShort
+			}
+			start := pos + m
+			pos = start + int(n)
+			v = parquet.ByteArrayValue(rec[start:pos:pos])
 		case parquet.Int32:
-			v = parquet.Int32Value(int32(binary.LittleEndian.Uint32(f)))
+			if len(rec)-pos < 4 {
+				return errSpillShort
+			}
+			v = parquet.Int32Value(int32(binary.LittleEndian.Uint32(rec[pos:])))
+			pos += 4
 		case parquet.Double:
-			v = parquet.DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(f)))
+			if len(rec)-pos < 8 {
+				return errSpillShort
+			}
+			v = parquet.DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(rec[pos:])))
+			pos += 8
 		case parquet.Boolean:
-			v = parquet.BooleanValue(f[0] == 1)
+			if len(rec)-pos < 1 {
+				return errSpillShort
+			}
+			v = parquet.BooleanValue(rec[pos] == 1)
+			pos++
+		default:
+			return errors.New("ingest: spill: unknown column kind")
 		}
 		values[c*stride+i] = v
 	}
 	return nil
+}
+
+// uvarintAt is binary.Uvarint of rec[pos:], a length below 128 (one byte) read
+// without the loop.
+func uvarintAt(rec []byte, pos int) (uint64, int) {
+	if pos < len(rec) && rec[pos] < 0x80 {
+		return uint64(rec[pos]), 1
+	}
+	if pos > len(rec) {
+		return 0, 0
+	}
+	return binary.Uvarint(rec[pos:])
 }
 
 // bucketMemory is where one of process's workers reads its buckets back: the
