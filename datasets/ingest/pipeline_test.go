@@ -18,6 +18,8 @@ import (
 // bad rows of every first-pass kind spread through them: the quarantine, the
 // examples and the reasons are those of reading the files record by record
 // (file after file, line after line), and the stored rows are the good ones.
+// A file has more chunks than are in flight, so that their buffers are reused:
+// an example still quotes its record as the file has it.
 func TestIngestChunksInFileOrder(t *testing.T) {
 	ctx := context.Background()
 	store := openStore(t)
@@ -29,12 +31,13 @@ func TestIngestChunksInFileOrder(t *testing.T) {
 	}
 	var want []bad
 	files := map[string]string{}
+	lines := map[bad]string{} // the text of each bad line, by file and line
 	good := 0
 	for f, name := range []string{"a.csv", "b.csv"} {
 		var b strings.Builder
 		b.WriteString(header)
 		line := int64(1)
-		for i := range 3*chunkRecords + 17 {
+		for i := range 9*chunkRecords + 17 {
 			line++
 			code := testCode(t, f*100_000+i)
 			switch {
@@ -53,7 +56,11 @@ func TestIngestChunksInFileOrder(t *testing.T) {
 			default:
 				fmt.Fprintf(&b, "%s,2024-03,%d,1,0,1,1,3,0,B\n", code, i)
 				good++
+				continue
 			}
+			text := b.String()
+			text = text[strings.LastIndexByte(text[:len(text)-1], '\n')+1 : len(text)-1]
+			lines[bad{name, line, ""}] = text
 		}
 		files[name] = b.String()
 	}
@@ -68,6 +75,9 @@ func TestIngestChunksInFileOrder(t *testing.T) {
 	var got []bad
 	for _, e := range rep.Examples {
 		got = append(got, bad{e.File, e.Line, e.Reason})
+		if text := lines[bad{e.File, e.Line, ""}]; e.Reason != ReasonRecord && strings.Join(e.Record, ",") != text {
+			t.Errorf("line %d of %s quoted as %q, want %q", e.Line, e.File, e.Record, text)
+		}
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("examples\n%v\nwant\n%v", got, want)
