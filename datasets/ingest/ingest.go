@@ -777,7 +777,7 @@ func (b *batch) loadIndex(prefix string, lookup map[string]int32, cur *keyCursor
 			mem.cols = make([]columnValues, info.ncols)
 		}
 		if cur != nil {
-			cur.j = 0 // each file from the start
+			cur.reset() // each file from the start
 		}
 		err = eachGroup(data, in.Key, info, mem.cols, func(cols []columnValues, n int) {
 			revs, arrs, kinds := &cols[info.revLeaf], &cols[info.arrLeaf], &cols[info.kindLeaf]

@@ -15,7 +15,8 @@ import (
 // are ordered by code, so the cursor only moves forward and each stored row
 // costs a comparison or two of integers instead of a hash lookup in a table far
 // larger than the caches. A stored row whose key sorts before the previous one
-// (a file in another order) is found by binary search: slower, never wrong.
+// is found by binary search, and the cursor gallops forward; a file found in
+// another order (a source keyed by an id, say) is read on by hashing its keys.
 
 // keyRef is a key's place in the order: its first 24 bytes as big-endian words
 // (zero-padded, so that they compare as the bytes do) and its length. Keys of
@@ -107,40 +108,123 @@ type keyCursor struct {
 	refs    []keyRef
 	rows    []spilled // the rows the entries are first of, which hold the keys
 	j       int       // every entry before j has a key below the last one found
+	// finds and jumps (finds out of order, back to a binary search) count the
+	// current file's rows; a file found out of order is read on by hashing.
+	// Going forward by galloping is cheap and not counted: a part holding
+	// every fourth company is still in order.
+	finds, jumps int
+	hashed       bool
+	lookup       map[string]int32 // made once a bucket, by the first file out of order
+}
+
+// cursorJumps is how many jumps, and at least a quarter of the finds, prove a
+// file out of order: its rows are then looked up by hashing, as fast as for a
+// file in order, instead of by binary search.
+const cursorJumps = 256
+
+// reset starts the cursor on a file.
+func (c *keyCursor) reset() {
+	c.j, c.finds, c.jumps, c.hashed = 0, 0, 0, false
+}
+
+// jump counts a find out of order, and turns to hashing when they are many.
+func (c *keyCursor) jump() {
+	c.jumps++
+	if c.jumps < cursorJumps || 4*c.jumps < c.finds {
+		return
+	}
+	c.hashed = true
+	if c.lookup == nil {
+		c.lookup = make(map[string]int32, len(c.entries))
+		for e := range c.entries {
+			c.lookup[c.rows[c.entries[e].first].key] = int32(e)
+		}
+	}
 }
 
 // find returns the entry of key, or -1.
 func (c *keyCursor) find(key []byte) int32 {
-	ref := makeKeyRef(key, 0)
-	below := func(i int) bool { return c.compare(i, &ref, key) < 0 }
-	if c.j > 0 && !below(c.j-1) {
-		// Out of order: the first entry not below key, by binary search.
-		lo, hi := 0, c.j-1
-		for lo < hi {
-			if m := int(uint(lo+hi) >> 1); below(m) {
-				lo = m + 1
-			} else {
-				hi = m
-			}
+	if c.hashed {
+		if e, ok := c.lookup[string(key)]; ok {
+			return e
 		}
-		c.j = lo
-	} else {
-		for c.j < len(c.refs) && below(c.j) {
-			c.j++
+		return -1
+	}
+	c.finds++
+	ref := makeKeyRef(key, 0)
+	n := len(c.refs)
+	if c.j < n {
+		d := c.compare(c.j, &ref, key)
+		if d == 0 { // a key stored twice (its revisions)
+			return int32(c.j)
+		}
+		if d < 0 {
+			// Forward. Entries are unique and sorted: in a file in key order the
+			// next key is most often the next entry's, or absent before it.
+			if c.j+1 == n {
+				c.j = n
+				return -1
+			}
+			if d := c.compare(c.j+1, &ref, key); d >= 0 {
+				c.j++
+				if d == 0 {
+					return int32(c.j)
+				}
+				return -1
+			}
+			// Further, by galloping, then binary search: a few steps for a file
+			// in another order.
+			lo, hi, step := c.j+2, c.j+2, 1 // every entry before lo is below key
+			for hi < n && c.compare(hi, &ref, key) < 0 {
+				lo = hi + 1
+				hi, step = lo+step, 2*step
+			}
+			c.j = c.search(lo, min(hi, n), &ref, key)
+			if c.j < n && c.compare(c.j, &ref, key) == 0 {
+				return int32(c.j)
+			}
+			return -1
 		}
 	}
-	if c.j < len(c.refs) && c.compare(c.j, &ref, key) == 0 {
+	// The entry at the cursor (or the end) is above key: key is between it and
+	// the one before, or out of order, before both.
+	if c.j == 0 || c.compare(c.j-1, &ref, key) < 0 {
+		return -1
+	}
+	c.jump()
+	c.j = c.search(0, c.j-1, &ref, key)
+	if c.compare(c.j, &ref, key) == 0 {
 		return int32(c.j)
 	}
 	return -1
 }
 
-// compare orders the key of entry i and key (with its ref): as compareKeys,
-// looking at the entry's row only for keys longer than the words.
+// search returns the first entry in [lo, hi) whose key is not below key, or hi.
+func (c *keyCursor) search(lo, hi int, ref *keyRef, key []byte) int {
+	for lo < hi {
+		if m := int(uint(lo+hi) >> 1); c.compare(m, ref, key) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// compare orders the key of entry i and key (with its ref) as their bytes
+// compare, looking at the entry's row only for keys longer than the words.
 func (c *keyCursor) compare(i int, ref *keyRef, key []byte) int {
 	x := &c.refs[i]
-	if x.w == ref.w && (x.n > 24 || ref.n > 24) {
-		return compareKeys(x, c.rows[c.entries[i].first].key, ref, key)
+	for k := range x.w {
+		if x.w[k] != ref.w[k] {
+			if x.w[k] < ref.w[k] {
+				return -1
+			}
+			return 1
+		}
 	}
-	return compareKeys(x, "", ref, key)
+	if x.n <= 24 && ref.n <= 24 {
+		return cmp.Compare(x.n, ref.n)
+	}
+	return compareKeys(x, c.rows[c.entries[i].first].key, ref, key)
 }

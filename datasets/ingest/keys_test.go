@@ -58,9 +58,13 @@ func TestKeyCursor(t *testing.T) {
 			t.Fatalf("entries %d and %d out of order: %q, %q", i-1, i, x, y)
 		}
 	}
-	// Stored files: every pool key, some twice (revisions), in several orders.
+	// Stored files: every pool key, some twice or more (revisions), in several
+	// orders; enough rows out of order that the cursor turns to hashing.
 	stored := slices.Clone(pool)
-	stored = append(stored, pool[:60]...)
+	for len(stored) < 8*cursorJumps {
+		stored = append(stored, pool[:60]...)
+		stored = append(stored, pool...)
+	}
 	sorted := slices.Clone(stored)
 	slices.Sort(sorted)
 	reversed := slices.Clone(sorted)
@@ -70,6 +74,7 @@ func TestKeyCursor(t *testing.T) {
 	for name, file := range map[string][]string{"sorted": sorted, "reversed": reversed, "shuffled": shuffled} {
 		t.Run(name, func(t *testing.T) {
 			cur := keyCursor{entries: entries, refs: refs, rows: rows}
+			cur.reset()
 			for _, k := range file {
 				got := cur.find([]byte(k))
 				_, want := first[k]
@@ -80,6 +85,66 @@ func TestKeyCursor(t *testing.T) {
 					t.Fatalf("%q found as %q", k, rows[entries[got].first].key)
 				}
 			}
+			if hashed := name == "shuffled"; cur.hashed != hashed {
+				t.Errorf("hashed %v after %d finds, %d of them jumps; want %v", cur.hashed, cur.finds, cur.jumps, hashed)
+			}
+		})
+	}
+}
+
+// BenchmarkKeyCursor matches the keys of a stored month (110,000 credit codes
+// and a date) with a batch holding every one of them, the file in key order as
+// the platform writes it and shuffled (read on by hashing once found out of
+// order), against a hash lookup of the same keys.
+func BenchmarkKeyCursor(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n = 110_000
+	keys := make([][]byte, n)
+	rows := make([]spilled, n)
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "\x12913306%012d\x01\x02\x03\x04", rng.IntN(1e12))
+		rows[i] = spilled{key: string(keys[i])}
+	}
+	entryOf := make([]int32, n)
+	entries, refs := sortedEntries(rows, nil, make([]keyRef, n), entryOf)
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, bytes.Compare)
+	lookup := make(map[string]int32, n)
+	for i, r := range rows {
+		lookup[r.key] = int32(i)
+	}
+	// A file's keys side by side, in its order, as loadIndex reads them.
+	contiguous := func(keys [][]byte) [][]byte {
+		buf := slices.Concat(keys...)
+		out := make([][]byte, len(keys))
+		for i, k := range keys {
+			out[i], buf = buf[:len(k):len(k)], buf[len(k):]
+		}
+		return out
+	}
+	for name, file := range map[string][][]byte{"sorted": contiguous(sorted), "shuffled": contiguous(keys)} {
+		b.Run(name, func(b *testing.B) {
+			// One cursor a bucket, reset for each of its files.
+			cur := keyCursor{entries: entries, refs: refs, rows: rows}
+			for b.Loop() {
+				cur.reset()
+				for _, k := range file {
+					if cur.find(k) < 0 {
+						b.Fatal("not found")
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/key")
+		})
+		b.Run(name+"/map", func(b *testing.B) {
+			for b.Loop() {
+				for _, k := range file {
+					if _, ok := lookup[string(k)]; !ok {
+						b.Fatal("not found")
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/key")
 		})
 	}
 }
