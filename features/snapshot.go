@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,15 +20,25 @@ var ErrNoSnapshotStored = errors.New("features: no snapshot stored")
 // ListSnapshots returns the as-of dates of the visible snapshots (those with a
 // manifest) of a set version, sorted.
 func ListSnapshots(ctx context.Context, store blob.Store, set string, version int) ([]Day, error) {
-	dirs, err := listSnapshotDirs(ctx, store, set, version)
+	prefix := fmt.Sprintf("features/%s/v%d/", set, version)
+	keys, err := blob.Keys(ctx, store, prefix)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
 	}
-	out := make([]Day, len(dirs))
-	for i, d := range dirs {
-		out[i] = d.day
+	out := []Day{}
+	for _, k := range keys {
+		dir, file, ok := strings.Cut(strings.TrimPrefix(k, prefix), "/")
+		if !ok || file != "_manifest.json" || !strings.HasPrefix(dir, "asof=") {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
+		if err != nil {
+			continue
+		}
+		out = append(out, DayOf(t))
 	}
-	return out, nil
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 func readBlob(ctx context.Context, store blob.Store, key string) ([]byte, error) {

@@ -58,6 +58,30 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
+// KeyLister is the optional ability of a Store to list the keys under a prefix
+// (sorted, as List would return them) more cheaply than List, without the
+// objects' digests and sizes.
+type KeyLister interface {
+	ListKeys(ctx context.Context, prefix string) ([]string, error)
+}
+
+// Keys returns the keys of the objects under prefix, sorted, through the
+// store's KeyLister when it has one.
+func Keys(ctx context.Context, s Store, prefix string) ([]string, error) {
+	if kl, ok := s.(KeyLister); ok {
+		return kl.ListKeys(ctx, prefix)
+	}
+	infos, err := s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(infos))
+	for i, in := range infos {
+		keys[i] = in.Key
+	}
+	return keys, nil
+}
+
 // TempRemover is the optional ability of a Store that keeps temporary files of
 // writes in progress (the local folder's .tmp/put-*, MinIO's spool files): a writer
 // killed mid-write leaves them behind. RemoveStaleTemps removes those last written

@@ -312,8 +312,45 @@ func decodeHeader(b []byte) (sum string, size int64, ok bool) {
 
 // List implements Store.
 func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
-	if err := ValidatePrefix(prefix); err != nil {
+	infos := []Info{}
+	err := l.walk(ctx, prefix, func(p string) error {
+		f, info, err := l.open(p)
+		if errors.Is(err, ErrNotFound) {
+			return nil // deleted while we walked
+		}
+		if err != nil {
+			return err
+		}
+		f.Close()
+		infos = append(infos, info)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Key, b.Key) })
+	return infos, nil
+}
+
+// ListKeys implements KeyLister: the keys List would return, without opening
+// the objects.
+func (l *Local) ListKeys(ctx context.Context, prefix string) ([]string, error) {
+	keys := []string{}
+	err := l.walk(ctx, prefix, func(p string) error {
+		keys = append(keys, p)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// walk calls fn with the key of every object whose key starts with prefix.
+func (l *Local) walk(ctx context.Context, prefix string, fn func(key string) error) error {
+	if err := ValidatePrefix(prefix); err != nil {
+		return err
 	}
 	// Walk only the folder the prefix names fully ("raw/tax/" or "raw/ta"
 	// both start in raw/).
@@ -321,7 +358,6 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		start = prefix[:i]
 	}
-	infos := []Info{}
 	err := fs.WalkDir(l.root.FS(), start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == start && errors.Is(err, fs.ErrNotExist) {
@@ -353,25 +389,12 @@ func (l *Local) List(ctx context.Context, prefix string) ([]Info, error) {
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("%w: %s: not a regular file", ErrCorrupt, p)
 		}
-		f, info, err := l.open(p)
-		if errors.Is(err, ErrNotFound) {
-			return nil // deleted while we walked
-		}
-		if err != nil {
-			return err
-		}
-		f.Close()
-		infos = append(infos, info)
-		return nil
+		return fn(p)
 	})
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return infos, nil
-		}
-		return nil, fmt.Errorf("blob: list %q: %w", prefix, err)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("blob: list %q: %w", prefix, err)
 	}
-	slices.SortFunc(infos, func(a, b Info) int { return strings.Compare(a.Key, b.Key) })
-	return infos, nil
+	return nil
 }
 
 // Delete implements Store. It also removes the folders the deletion empties.

@@ -266,6 +266,10 @@ func testList(t *testing.T, s blob.Store) {
 		if got == nil {
 			t.Errorf("List(%q) returned a nil slice, want an empty one", c.prefix)
 		}
+		// Keys lists the same keys, whether the store has a cheaper way or not.
+		if keysOnly, err := blob.Keys(ctx, s, c.prefix); err != nil || !slices.Equal(keysOnly, gotKeys) || keysOnly == nil {
+			t.Errorf("Keys(%q) = %q, %v; List's keys %q", c.prefix, keysOnly, err, gotKeys)
+		}
 	}
 }
 
