@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unsafe"
 )
 
 // delimited reads CSV-like records (RFC 4180 quoting, any one-byte delimiter) with
@@ -21,9 +20,6 @@ type delimited struct {
 	line      int64 // physical lines consumed
 	buf       []byte
 	fields    []string
-	// share: the fields of next share buf instead of a copy of it, for a caller
-	// that is done with them before the next call.
-	share bool
 }
 
 // errRecord is a problem confined to one record (the reader can go on).
@@ -88,11 +84,7 @@ func (d *delimited) next() ([]string, int64, error) {
 			return nil, first, err
 		}
 	}
-	rec := unsafe.String(unsafe.SliceData(d.buf), len(d.buf))
-	if !d.share {
-		rec = string(d.buf)
-	}
-	fields, err := splitRecord(rec, d.delim, d.maxCols, d.fields[:0])
+	fields, err := splitRecord(string(d.buf), d.delim, d.maxCols, d.fields[:0])
 	d.fields = fields
 	if err != nil {
 		var re *errRecord

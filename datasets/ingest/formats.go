@@ -43,7 +43,6 @@ type records interface {
 	header() []string
 	// next returns the fields of the next record (in header order, possibly
 	// shorter than the header) and its line or row number; io.EOF at the end.
-	// The fields are valid until the next call.
 	next() ([]string, int64, error)
 }
 
@@ -158,7 +157,6 @@ func newCSVRecords(r io.Reader, check func([]byte) error, lim Limits) (*csvRecor
 	}
 	delim := sniffDelimiter(probe.buf)
 	c.d = newDelimited(br, delim, lim.MaxRecordBytes, lim.MaxColumns)
-	c.d.share = true // readRecords copies the fields into its chunk
 	c.d.line = 0
 	if err := check(probe.buf); err != nil {
 		return nil, 0, fmt.Errorf("header line: %w", err)

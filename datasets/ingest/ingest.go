@@ -954,7 +954,7 @@ func (b *batch) reject(file string, line int64, e *rowError, fields []string) er
 		if len(f) > 1024 {
 			f = f[:1024]
 		}
-		rec = append(rec, strings.Clone(f)) // f shares its chunk's buffer
+		rec = append(rec, strings.Clone(f)) // not the whole chunk's text kept alive for it
 	}
 	rj := Rejection{File: file, Line: line, Reason: e.reason, Column: e.column, Detail: e.detail, Record: rec}
 	if len(b.rep.Examples) < b.opts.Examples {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"runtime"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -38,10 +37,7 @@ type recordChunk struct {
 	bad    []string
 
 	// What a worker made of them.
-	// text as a string, sharing its bytes: the fields are its substrings. They
-	// are valid until the chunk is reused (after commitChunk); whatever keeps
-	// a field longer copies it (reject).
-	str     string
+	str     string // text as a string: the fields are its substrings
 	spilled map[int32]*spillChunk
 	spare   [][]byte // buffers of spilled kept for the next use
 	scratch []byte   // the byte arrays of the row being converted
@@ -119,9 +115,7 @@ func (c *recordChunk) fields(i int, out []string) []string {
 // c and encodes the accepted rows, file being the index of c's file.
 func (b *batch) convertChunk(c *recordChunk, file int, xlsx bool, row []parquet.Value, fields []string) []string {
 	defer close(c.done)
-	// Not a copy: a copy of every chunk was most of what the first pass left
-	// to the garbage collector.
-	c.str = unsafe.String(unsafe.SliceData(c.text), len(c.text))
+	c.str = string(c.text)
 	if c.spilled == nil {
 		c.spilled = map[int32]*spillChunk{}
 	}

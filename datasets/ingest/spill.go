@@ -16,7 +16,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -338,9 +337,8 @@ func (b *batch) readSpill(sf *spillFile, mem *bucketMemory) ([]spilled, error) {
 		out[i] = r
 	}
 	mem.kb = kb
-	// The keys as substrings of one string sharing mem.kb, which the next
-	// bucket reuses: no allocation, nor copy, a row.
-	keys, start := unsafe.String(unsafe.SliceData(kb), len(kb)), 0
+	// The keys as substrings of one string: no allocation a row.
+	keys, start := string(kb), 0
 	for i := range out {
 		out[i].key, start = keys[start:mem.ends[i]], mem.ends[i]
 	}
