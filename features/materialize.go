@@ -206,11 +206,12 @@ type plan struct {
 	groups []partGroup
 }
 
-// partGroup is the indicators (positions in plan.inds, in set order) of one
-// part file, named after their source.
+// partGroup is the indicators of one part file, named after their source:
+// their positions in plan.inds (in set order) and their ids.
 type partGroup struct {
-	name string
-	inds []int
+	name  string
+	inds  []int
+	names []string
 }
 
 func buildPlan(cat *Catalog, set *FeatureSet) *plan {
@@ -243,9 +244,10 @@ func buildPlan(cat *Catalog, set *FeatureSet) *plan {
 		}
 	}
 	for i, ind := range p.inds {
-		name := "companies"
+		var name string
 		switch ind.Aggregation {
 		case AggValue:
+			name = "companies"
 		case AggGraph:
 			name = "network"
 		default:
@@ -257,6 +259,7 @@ func buildPlan(cat *Catalog, set *FeatureSet) *plan {
 			p.groups = append(p.groups, partGroup{name: name})
 		}
 		p.groups[g].inds = append(p.groups[g].inds, i)
+		p.groups[g].names = append(p.groups[g].names, set.Indicators[i])
 	}
 	return p
 }
@@ -824,11 +827,7 @@ func sortedByCode(s *Snapshot) *Snapshot {
 	if slices.IsSorted(s.Codes) {
 		return s
 	}
-	perm := make([]int, len(s.Codes))
-	for i := range perm {
-		perm[i] = i
-	}
-	slices.SortFunc(perm, func(a, b int) int { return strings.Compare(s.Codes[a], s.Codes[b]) })
+	perm := codeOrder(s.Codes)
 	w := len(s.Names)
 	out := &Snapshot{Set: s.Set, AsOf: s.AsOf, Names: s.Names, Codes: make([]string, len(perm)), Values: make([]float64, len(perm)*w)}
 	for i, j := range perm {
@@ -836,6 +835,16 @@ func sortedByCode(s *Snapshot) *Snapshot {
 		copy(out.Values[i*w:(i+1)*w], s.Values[j*w:(j+1)*w])
 	}
 	return out
+}
+
+// codeOrder returns the positions of codes in code order.
+func codeOrder(codes []string) []int {
+	perm := make([]int, len(codes))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int { return strings.Compare(codes[a], codes[b]) })
+	return perm
 }
 
 func shardOf(code string, shards int) int {
@@ -1042,7 +1051,6 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([][]Part, erro
 				continue
 			}
 			for _, g := range p.groups {
-				gnames := make([]string, len(g.inds))
 				gvals := vals
 				if len(g.inds) != width {
 					gvals = make([]float64, 0, len(codes)*len(g.inds))
@@ -1053,10 +1061,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([][]Part, erro
 						}
 					}
 				}
-				for x, k := range g.inds {
-					gnames[x] = names[k]
-				}
-				rec := SnapshotRecord(gnames, codes, gvals)
+				rec := SnapshotRecord(g.names, codes, gvals)
 				var buf bytes.Buffer
 				err := writeRecordParquet(&buf, rec)
 				rec.Release()
@@ -1069,7 +1074,7 @@ func (m *materializer) shard(ctx context.Context, s, shards int) ([][]Part, erro
 					return nil, fmt.Errorf("features: write %s: %w", key, err)
 				}
 				m.written = append(m.written, key)
-				refs[a] = append(refs[a], Part{FileRef: FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}, Shard: s, Columns: gnames})
+				refs[a] = append(refs[a], Part{FileRef: FileRef{Key: key, SHA256: info.SHA256, Size: info.Size, Rows: int64(len(codes))}, Shard: s, Columns: slices.Clone(g.names)})
 			}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -346,7 +345,7 @@ func containsDay(dirs []snapshotDir, d Day) bool {
 // version, sorted by date, each with a content key over its objects' keys, sizes,
 // digests and modification times: one listing, no object read.
 func listSnapshotDirs(ctx context.Context, store blob.Store, set string, version int) ([]snapshotDir, error) {
-	prefix := fmt.Sprintf("features/%s/v%d/", set, version)
+	prefix := setPrefix(set, version)
 	infos, err := store.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
@@ -358,16 +357,10 @@ func listSnapshotDirs(ctx context.Context, store blob.Store, set string, version
 	byDay := map[Day]*acc{}
 	var days []Day
 	for _, in := range infos { // sorted by key, so each directory's objects are in order
-		rest := strings.TrimPrefix(in.Key, prefix)
-		dir, file, ok := strings.Cut(rest, "/")
-		if !ok || !strings.HasPrefix(dir, "asof=") {
+		d, file, ok := snapshotFile(prefix, in.Key)
+		if !ok {
 			continue
 		}
-		t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
-		if err != nil {
-			continue
-		}
-		d := DayOf(t)
 		a := byDay[d]
 		if a == nil {
 			a = &acc{}

@@ -214,15 +214,6 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 	codes := &out[0]
 	codes.bytes = []int32{}
 	codeIndex := map[string]int32{}
-	add := func(s string) {
-		id, ok := codeIndex[s]
-		if !ok {
-			id = int32(len(codes.dict))
-			codes.dict = append(codes.dict, s)
-			codeIndex[s] = id
-		}
-		codes.bytes = append(codes.bytes, id)
-	}
 	var tmp column
 	dictIndex := map[string]int32{}
 	buf := make([]parquet.Value, 1024)
@@ -233,7 +224,7 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 			for i := range len(offs) - 1 {
 				if v := b[offs[i]:offs[i+1]]; may(sieve, v) && keep[string(v)] {
 					sel = append(sel, int32(row+i))
-					add(string(v))
+					appendString(codes, v, codeIndex)
 				}
 			}
 			row += len(offs) - 1
@@ -247,7 +238,7 @@ func readRowsOf(data []byte, name string, cols []string, keep map[string]bool) (
 		for i, id := range tmp.bytes {
 			if s := tmp.dict[id]; may(sieve, s) && keep[s] {
 				sel = append(sel, int32(row+i))
-				add(s)
+				appendString(codes, s, codeIndex)
 			}
 		}
 		row += len(tmp.bytes)
@@ -326,16 +317,6 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 		return c, fmt.Errorf("unsupported type %v", kind)
 	}
 	row, next := 0, 0
-	// intern numbers a string value in the column's own dictionary.
-	intern := func(s string) int32 {
-		id, ok := outIndex[s]
-		if !ok {
-			id = int32(len(c.dict))
-			c.dict = append(c.dict, s)
-			outIndex[s] = id
-		}
-		return id
-	}
 	err := eachPage(f, leaf.ColumnIndex, func(p parquet.Page) error {
 		tmp.f64, tmp.i32, tmp.bytes, tmp.dict = tmp.f64[:0], tmp.i32[:0], tmp.bytes[:0], tmp.dict[:0]
 		clear(dictIndex)
@@ -347,7 +328,7 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 			k := len(offs) - 1
 			for ; next < len(sel) && int(sel[next]) < row+k; next++ {
 				i := int(sel[next]) - row
-				c.bytes = append(c.bytes, intern(string(b[offs[i]:offs[i+1]])))
+				appendString(&c, b[offs[i]:offs[i+1]], outIndex)
 			}
 			row += k
 			return nil
@@ -364,7 +345,7 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 			case c.i32 != nil:
 				c.i32 = append(c.i32, tmp.i32[i])
 			default:
-				c.bytes = append(c.bytes, intern(tmp.dict[tmp.bytes[i]]))
+				appendString(&c, tmp.dict[tmp.bytes[i]], outIndex)
 			}
 		}
 		row += k
@@ -377,6 +358,20 @@ func pickRows(f *parquet.File, leaf parquet.LeafColumn, sel []int32, n int, buf 
 		return c, fmt.Errorf("read %d of %d values", row, n)
 	}
 	return c, nil
+}
+
+// appendString appends a value to a BYTE_ARRAY column, numbered in the
+// column's own dictionary (index: each value's number); a value is copied
+// only the first time.
+func appendString[T string | []byte](c *column, v T, index map[string]int32) {
+	id, ok := index[string(v)]
+	if !ok {
+		id = int32(len(c.dict))
+		s := string(v)
+		c.dict = append(c.dict, s)
+		index[s] = id
+	}
+	c.bytes = append(c.bytes, id)
 }
 
 // plainStrings returns the values of a page of byte arrays without nulls or
@@ -503,15 +498,7 @@ func readPage(c *column, p parquet.Page, kind parquet.Kind, maxDef int, buf []pa
 				}
 				c.i32 = append(c.i32, b)
 			default:
-				b := v.ByteArray()
-				id, ok := dictIndex[string(b)]
-				if !ok {
-					id = int32(len(c.dict))
-					s := string(b)
-					c.dict = append(c.dict, s)
-					dictIndex[s] = id
-				}
-				c.bytes = append(c.bytes, id)
+				appendString(c, v.ByteArray(), dictIndex)
 			}
 		}
 		if errors.Is(err, io.EOF) {
@@ -574,15 +561,7 @@ func readPageData(c *column, p parquet.Page, kind parquet.Kind, maxDef int, dict
 			return false, nil
 		}
 		for i := range n {
-			v := b[offs[i]:offs[i+1]]
-			id, ok := dictIndex[string(v)]
-			if !ok {
-				id = int32(len(c.dict))
-				s := string(v)
-				c.dict = append(c.dict, s)
-				dictIndex[s] = id
-			}
-			c.bytes = append(c.bytes, id)
+			appendString(c, b[offs[i]:offs[i+1]], dictIndex)
 		}
 		return true, nil
 	}

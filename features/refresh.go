@@ -258,13 +258,13 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	m.inMemory = make([]*Snapshot, len(p))
 	m.res.Shards = 1
 	if _, err := m.shard(ctx, 0, 1); err != nil {
-		m.drain(next)
+		drain(next)
 		return err
 	}
 	m.plan = full
 	labels, err := m.loadLabels(ctx)
 	if err != nil {
-		m.drain(next)
+		drain(next)
 		return err
 	}
 	var prev *Manifest
@@ -281,13 +281,13 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 		}
 		if a == 0 {
 			if prev, err = m.manifestBefore(ctx, stored, d); err != nil {
-				m.drain(next)
+				drain(next)
 				return err
 			}
 		}
 		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, st, prev, restated, labels)
 		if err != nil {
-			m.drain(next)
+			drain(next)
 			return err
 		}
 		m.inMemory[a] = nil
@@ -328,7 +328,7 @@ func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, n
 
 // drain waits for a read started by refresh, so that nothing is left running
 // when it returns.
-func (m *materializer) drain(ch <-chan *storedDate) {
+func drain(ch <-chan *storedDate) {
 	if ch != nil {
 		<-ch
 	}
@@ -394,7 +394,6 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 			psiOnly = append(psiOnly, x)
 		}
 	}
-	restate := patched
 	var codes []string
 	var vals []float64
 	if len(patched) > 0 {
@@ -433,10 +432,10 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	}
 	// Statistics over every company, in code order as a full run computes them;
 	// the others are those stored.
-	restated := make(map[string]bool, len(restate))
-	ids := make([]string, len(restate))
-	cols := make([][]float64, len(restate))
-	for i, x := range restate {
+	restated := make(map[string]bool, len(patched))
+	ids := make([]string, len(patched))
+	cols := make([][]float64, len(patched))
+	for i, x := range patched {
 		ids[i], cols[i] = names[x], old.cols[x]
 		restated[names[x]] = true
 	}
@@ -505,11 +504,7 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 // sortColumnsByCode puts the values of cols (one per company of codes) in
 // code order, in place, and returns the codes in that order.
 func sortColumnsByCode(codes []string, cols [][]float64) []string {
-	perm := make([]int, len(codes))
-	for i := range perm {
-		perm[i] = i
-	}
-	slices.SortFunc(perm, func(a, b int) int { return strings.Compare(codes[a], codes[b]) })
+	perm := codeOrder(codes)
 	out := make([]string, len(perm))
 	for i, j := range perm {
 		out[i] = codes[j]

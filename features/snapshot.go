@@ -20,25 +20,37 @@ var ErrNoSnapshotStored = errors.New("features: no snapshot stored")
 // ListSnapshots returns the as-of dates of the visible snapshots (those with a
 // manifest) of a set version, sorted.
 func ListSnapshots(ctx context.Context, store blob.Store, set string, version int) ([]Day, error) {
-	prefix := fmt.Sprintf("features/%s/v%d/", set, version)
+	prefix := setPrefix(set, version)
 	keys, err := blob.Keys(ctx, store, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("features: list %s: %w", prefix, err)
 	}
 	out := []Day{}
 	for _, k := range keys {
-		dir, file, ok := strings.Cut(strings.TrimPrefix(k, prefix), "/")
-		if !ok || file != "_manifest.json" || !strings.HasPrefix(dir, "asof=") {
-			continue
+		if d, file, ok := snapshotFile(prefix, k); ok && file == "_manifest.json" {
+			out = append(out, d)
 		}
-		t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
-		if err != nil {
-			continue
-		}
-		out = append(out, DayOf(t))
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// setPrefix is the key prefix of the snapshots of a set version.
+func setPrefix(set string, version int) string { return fmt.Sprintf("features/%s/v%d/", set, version) }
+
+// snapshotFile splits the key of an object under a set version's prefix into
+// the as-of date of its snapshot and its file name within it; false for an
+// object of no snapshot (a staged run's, say).
+func snapshotFile(prefix, key string) (Day, string, bool) {
+	dir, file, ok := strings.Cut(strings.TrimPrefix(key, prefix), "/")
+	if !ok || !strings.HasPrefix(dir, "asof=") {
+		return 0, "", false
+	}
+	t, err := time.Parse(time.DateOnly, strings.TrimPrefix(dir, "asof="))
+	if err != nil {
+		return 0, "", false
+	}
+	return DayOf(t), file, true
 }
 
 func readBlob(ctx context.Context, store blob.Store, key string) ([]byte, error) {
@@ -283,15 +295,13 @@ func readSnapshotParts(ctx context.Context, store blob.Store, parts []Part, name
 					read, at = append(read, names[x]), append(at, x)
 				}
 			}
-			var c []column
-			var n int
-			if k == 0 {
-				c, n, err = readColumns(data, p.Key, append([]string{"code"}, read...))
-			} else {
-				// The shard's other parts must hold the companies its first one did.
-				c, n, err = readColumnsWith(data, p.Key, read, "code", s.codes[base:])
-				c = append([]column{{}}, c...)
+			// The first part gives the shard's companies; its other parts must
+			// hold the same.
+			cols, key, want, off := append([]string{"code"}, read...), "", []string(nil), 1
+			if k > 0 {
+				cols, key, want, off = read, "code", s.codes[base:], 0
 			}
+			c, n, err := readColumnsWith(data, p.Key, cols, key, want)
 			if err != nil {
 				return err
 			}
@@ -307,7 +317,7 @@ func readSnapshotParts(ctx context.Context, store blob.Store, parts []Part, name
 				}
 			}
 			for j, x := range at {
-				f := c[j+1].f64
+				f := c[j+off].f64
 				if len(f) != n { // not a column of doubles: no values
 					f = make([]float64, n)
 					for r := range f {
