@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type RefreshResult struct {
 	// Unused is set when the set reads nothing of the batch's source: nothing
 	// was refreshed.
 	Unused bool
+	// Columns are the source's value columns whose indicators were computed
+	// again: those the batch's corrections changed, or all that the set reads
+	// when a row of the batch was more than a correction of values.
+	Columns []string
 }
 
 // batchTouch is what a committed batch touched: its companies and the earliest
@@ -51,6 +56,7 @@ type RefreshResult struct {
 type batchTouch struct {
 	codes map[string]bool
 	from  Day
+	parts []datasets.BatchPart
 }
 
 // readBatchTouch reads the parts of a committed batch for their companies and
@@ -65,7 +71,7 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 	if err := json.Unmarshal(data, &man); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
 	}
-	t := &batchTouch{codes: map[string]bool{}, from: math.MaxInt32}
+	t := &batchTouch{codes: map[string]bool{}, from: math.MaxInt32, parts: man.Parts}
 	for _, p := range man.Parts {
 		b, err := readBlob(ctx, store, p.Key)
 		if err != nil {
@@ -195,11 +201,12 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 			sp = s
 		}
 	}
-	if err := m.refresh(ctx, sp, touch, stored); err != nil {
+	cols, err := m.refresh(ctx, sp, touch, stored)
+	if err != nil {
 		m.cleanup()
 		return nil, err
 	}
-	out.Result = *m.res
+	out.Result, out.Columns = *m.res, cols
 	out.RawFiles = len(m.inputs)
 	out.RawRecords, out.Decoded = m.rawInput.Load(), m.rawRecords.Load()
 	out.Elapsed = time.Since(start)
@@ -208,8 +215,8 @@ func Refresh(ctx context.Context, store blob.Store, opts RefreshOptions) (*Refre
 
 // refresh computes the indicators of sp for the touched companies and writes
 // each date's patch and manifest; stored are the dates of the set's stored
-// snapshots.
-func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTouch, stored []Day) error {
+// snapshots. It returns the value columns whose indicators it computed.
+func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTouch, stored []Day) ([]string, error) {
 	full := m.plan
 	p := full.asofs
 	lo := p[0].Month() - Lookback + 1
@@ -218,17 +225,24 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	// source are those the stored manifests list.
 	coFiles, err := m.listSource(ctx, "companies", 0, hi)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m.addInputs(coFiles)
 	if sp.files, err = m.listSource(ctx, sp.src.Name, lo, hi); err != nil {
-		return err
+		return nil, err
 	}
 	m.addInputs(sp.files)
 	if err := m.loadCompanies(ctx, coFiles); err != nil {
-		return err
+		return nil, err
 	}
 	m.res.Companies = len(m.codes)
+	// Only the indicators of the value columns the batch changed can change:
+	// only those are read, computed and compared.
+	cols, err := m.changedColumns(ctx, sp, touch)
+	if err != nil {
+		return nil, err
+	}
+	sp = sp.subset(cols)
 	var changed []int // indicator positions the source computes
 	for _, outs := range sp.outs {
 		for _, o := range outs {
@@ -259,13 +273,13 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	m.res.Shards = 1
 	if _, err := m.shard(ctx, 0, 1); err != nil {
 		drain(next)
-		return err
+		return nil, err
 	}
 	m.plan = full
 	labels, err := m.loadLabels(ctx)
 	if err != nil {
 		drain(next)
-		return err
+		return nil, err
 	}
 	var prev *Manifest
 	var restated map[string]bool // indicators whose statistics the previous date restated
@@ -277,23 +291,206 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 			next = nil
 		}
 		if st.err != nil {
-			return st.err
+			return nil, st.err
 		}
 		if a == 0 {
 			if prev, err = m.manifestBefore(ctx, stored, d); err != nil {
 				drain(next)
-				return err
+				return nil, err
 			}
 		}
 		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, st, prev, restated, labels)
 		if err != nil {
 			drain(next)
-			return err
+			return nil, err
 		}
 		m.inMemory[a] = nil
 		prev, restated = man, re
 	}
-	return nil
+	return sp.cols, nil
+}
+
+// changedColumns returns the value columns of sp (in its order) that the
+// batch's rows can change in a snapshot as of a date the batch reaches. Such a
+// snapshot sees a row of the batch (its key's highest revision) where it saw
+// the key's revision in force without it: from the row's arrival on, that is
+// the latest earlier revision that arrived no later than the row, or a later
+// one that arrived after it. The row changes the columns whose values differ
+// from those revisions', when none of them is void or of another event date.
+// Earlier revisions are looked for in the source's other files of the row's
+// month, and must all be found there (revisions 0 to the row's, once each).
+// Any other row (a new fact, a retraction or end of publicity, one whose
+// earlier revisions are not all found, or none arrived before it) can change
+// every column: all of sp.cols are returned then, as they are when no value
+// column changed (the refresh then still records the batch among each
+// snapshot's inputs) or the batch is larger than maxChangeRows. Values compare
+// as the kernel reads them (column.float), missing values as equal.
+func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *batchTouch) ([]string, error) {
+	var rows int64
+	for _, p := range touch.parts {
+		rows += p.Rows
+	}
+	if rows > maxChangeRows {
+		return sp.cols, nil
+	}
+	event := sp.src.Kind == KindEvent
+	cols := []string{"code", "event_date", "arrival_date", "revision", rowKindCol}
+	if event {
+		cols = append(cols, sp.src.IDColumn)
+	}
+	nm := len(cols)
+	cols = append(cols, sp.cols...)
+	type fact struct {
+		event, arrival, rev int32
+		void                bool
+		vals                []float64
+	}
+	// read decodes the touched companies' rows of a file and calls each with
+	// its key and fact (vals reused from row to row).
+	read := func(info blob.Info, fromBatch bool, each func(key string, f fact)) error {
+		var c []column
+		var n int
+		var err error
+		if fromBatch {
+			var data []byte
+			if data, err = readBlob(ctx, m.store, info.Key); err != nil {
+				return err
+			}
+			if info.SHA256 != "" && blob.SHA256Hex(data) != info.SHA256 {
+				return fmt.Errorf("%w: %s: sha256 differs from the batch manifest", ErrCorruptRaw, info.Key)
+			}
+			c, n, err = readColumns(data, info.Key, cols)
+		} else {
+			c, n, err = m.readRows(ctx, info, cols, touch.codes)
+		}
+		if err != nil {
+			return err
+		}
+		void := voidRows(&c[4], n)
+		vals := make([][]float64, len(sp.cols))
+		for k := range vals {
+			vals[k] = c[nm+k].float()
+		}
+		var key []byte
+		f := fact{vals: make([]float64, len(vals))}
+		for r := range n {
+			key = append(key[:0], c[0].dict[c[0].bytes[r]]...)
+			key = append(key, 0)
+			if event {
+				key = append(key, c[5].dict[c[5].bytes[r]]...)
+			} else {
+				key = strconv.AppendInt(key, int64(Day(c[1].i32[r]).Month()), 10)
+			}
+			f.event, f.arrival, f.rev, f.void = c[1].i32[r], c[2].i32[r], c[3].i32[r], void != nil && void[r]
+			for k := range vals {
+				f.vals[k] = vals[k][r]
+			}
+			each(string(key), f)
+		}
+		return nil
+	}
+	batch := map[string]fact{}
+	inBatch := map[string]bool{}
+	folders := map[string]bool{}
+	every := false // a row of the batch can change every column
+	for _, p := range touch.parts {
+		inBatch[p.Key] = true
+		folders[p.Key[:strings.LastIndexByte(p.Key, '/')+1]] = true
+		err := read(blob.Info{Key: p.Key, SHA256: p.SHA256, Size: p.Size}, true, func(key string, f fact) {
+			_, dup := batch[key]
+			every = every || dup || f.rev <= 0 || f.rev >= 64 || f.void
+			f.vals = slices.Clone(f.vals)
+			batch[key] = f
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if every {
+		return sp.cols, nil
+	}
+	// The earlier revisions of each row's key.
+	before := make(map[string][]fact, len(batch))
+	for _, f := range sp.files {
+		if inBatch[f.Key] || !folders[f.Key[:strings.LastIndexByte(f.Key, '/')+1]] {
+			continue
+		}
+		err := read(f, false, func(key string, p fact) {
+			// A later revision shadows the row where it is in force, with or
+			// without the batch.
+			if b, ok := batch[key]; ok && p.rev < b.rev {
+				p.vals = slices.Clone(p.vals)
+				before[key] = append(before[key], p)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	changed := make([]bool, len(sp.cols))
+	for key, b := range batch {
+		// From the row's arrival on, the revision in force without it is the
+		// latest that arrived no later (in), or a later one arriving after it.
+		ps := before[key]
+		var revs uint64
+		in := -1
+		for i, p := range ps {
+			bit := uint64(1) << p.rev
+			if p.rev < 0 || revs&bit != 0 {
+				return sp.cols, nil
+			}
+			revs |= bit
+			if p.arrival <= b.arrival && (in < 0 || p.rev > ps[in].rev) {
+				in = i
+			}
+		}
+		if in < 0 || revs != 1<<b.rev-1 {
+			return sp.cols, nil
+		}
+		for _, p := range ps {
+			if p.rev < ps[in].rev {
+				continue
+			}
+			if p.void || p.event != b.event {
+				return sp.cols, nil
+			}
+			for k, v := range b.vals {
+				if o := p.vals[k]; math.Float64bits(v) != math.Float64bits(o) && !(math.IsNaN(v) && math.IsNaN(o)) {
+					changed[k] = true
+				}
+			}
+		}
+	}
+	var out []string
+	for k, c := range sp.cols {
+		if changed[k] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return sp.cols, nil
+	}
+	return out, nil
+}
+
+// maxChangeRows bounds the rows of a batch whose changed columns a refresh
+// looks for: a larger batch is refreshed for every column of its source.
+const maxChangeRows = 1 << 18
+
+// subset is the plan of sp for the value columns cols alone (sp itself when
+// they are all of its columns).
+func (sp *srcPlan) subset(cols []string) *srcPlan {
+	if len(cols) == len(sp.cols) {
+		return sp
+	}
+	out := &srcPlan{src: sp.src, files: sp.files}
+	for k, c := range sp.cols {
+		if slices.Contains(cols, c) {
+			out.cols = append(out.cols, c)
+			out.outs = append(out.outs, sp.outs[k])
+		}
+	}
+	return out
 }
 
 // storedDate is what a refresh reads of one stored snapshot: its manifest as
