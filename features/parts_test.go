@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/xinyi-platform/xinyi/datasets"
 )
@@ -103,6 +104,47 @@ func TestSnapshotPartsByGroup(t *testing.T) {
 			g, w := some.Values[i*len(taxNames)+x], snap.Values[i*len(snap.Names)+j]
 			if some.Codes[i] != snap.Codes[i] || (g != w && !(g != g && w != w)) {
 				t.Fatalf("company %d, %s: %v, whole read %v", i, id, g, w)
+			}
+		}
+	}
+
+	// The companies expected: shared when the parts hold them (more
+	// expected are ignored), decoded when they differ in one code or are fewer.
+	want := make([]string, len(some.Codes))
+	copy(want, some.Codes)
+	changed := slices.Clone(want)
+	changed[len(changed)/2] = "91000000000000000X"
+	for _, tt := range []struct {
+		name   string
+		likely []string
+		shared bool
+	}{
+		{"the same companies", want, true},
+		{"one code different", changed, false},
+		{"fewer companies", want[:len(want)-1], false},
+		{"more companies", append(slices.Clone(want), "91999999999999999X"), true},
+	} {
+		c, err := readSnapshotColumns(ctx, store, man, taxNames, tt.likely)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !slices.Equal(c.codes, want) {
+			t.Fatalf("%s: %d companies read, want %d", tt.name, len(c.codes), len(want))
+		}
+		// Shared strings have the same bytes in memory. A shard whose part
+		// holds other companies than expected decodes them.
+		all := true
+		for i := range want {
+			all = all && i < len(tt.likely) && unsafe.StringData(c.codes[i]) == unsafe.StringData(tt.likely[i])
+		}
+		if all != tt.shared {
+			t.Fatalf("%s: every code shared: %v, want %v", tt.name, all, tt.shared)
+		}
+		for x := range taxNames {
+			for i := range want {
+				if g, w := c.cols[x][i], some.Values[i*len(taxNames)+x]; g != w && !(g != g && w != w) {
+					t.Fatalf("%s: company %d, %s: %v, want %v", tt.name, i, taxNames[x], g, w)
+				}
 			}
 		}
 	}

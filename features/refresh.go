@@ -258,12 +258,12 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	// companies are computed, and those of the next date while a date is
 	// patched (the patching of a date needs the one before): at most two
 	// dates' columns are held at once.
-	fetch := func(d Day) <-chan *storedDate {
+	fetch := func(d Day, likely []string) <-chan *storedDate {
 		ch := make(chan *storedDate, 1)
-		go func() { ch <- m.readStored(ctx, full.set, d, names) }()
+		go func() { ch <- m.readStored(ctx, full.set, d, names, likely) }()
 		return ch
 	}
-	next := fetch(p[0])
+	next := fetch(p[0], nil)
 	// A plan of the batch's source alone, for the touched companies alone.
 	m.plan = &plan{set: full.set, inds: full.inds, asofs: full.asofs, sources: []*srcPlan{sp}}
 	m.only = touch.codes
@@ -286,7 +286,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	for a, d := range p {
 		st := <-next
 		if a+1 < len(p) && st.err == nil {
-			next = fetch(p[a+1])
+			next = fetch(p[a+1], st.old.codes) // most often the same companies
 		} else {
 			next = nil
 		}
@@ -504,8 +504,8 @@ type storedDate struct {
 }
 
 // readStored reads the manifest of the snapshot as of d and the indicators
-// names of every company.
-func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, names []string) *storedDate {
+// names of every company (likely: see snapshotColumns).
+func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, names, likely []string) *storedDate {
 	key := ManifestKey(set.Name, set.Version, d)
 	st := &storedDate{}
 	if st.seen, st.err = m.store.Stat(ctx, key); st.err != nil {
@@ -519,7 +519,7 @@ func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, n
 		st.err = fmt.Errorf("%w: snapshot %s as of %s has other indicators than the set", ErrInvalidOptions, set.Key(), d)
 		return st
 	}
-	st.old, st.err = readSnapshotColumns(ctx, m.store, st.man, names)
+	st.old, st.err = readSnapshotColumns(ctx, m.store, st.man, names, likely)
 	return st
 }
 

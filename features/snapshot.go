@@ -158,7 +158,7 @@ func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []s
 	if err != nil {
 		return nil, fmt.Errorf("%w: manifest of %s/v%d: bad as-of %q", ErrCorruptRaw, m.Set, m.Version, m.AsOf)
 	}
-	c, err := readSnapshotColumns(ctx, store, m, names)
+	c, err := readSnapshotColumns(ctx, store, m, names, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -178,16 +178,20 @@ func readColumnsOf(ctx context.Context, store blob.Store, m *Manifest, names []s
 type snapshotColumns struct {
 	codes []string
 	cols  [][]float64
+	// likely are the companies the snapshot likely holds, in order (another
+	// date's): a shard whose parts hold them shares them instead of decoding
+	// its codes.
+	likely []string
 }
 
 // readSnapshotColumns reads the indicators names (a subset of the manifest's,
 // in any order) of every company of a snapshot, column by column as the files
 // hold them, with its patches applied in order.
-func readSnapshotColumns(ctx context.Context, store blob.Store, m *Manifest, names []string) (*snapshotColumns, error) {
+func readSnapshotColumns(ctx context.Context, store blob.Store, m *Manifest, names, likely []string) (*snapshotColumns, error) {
 	if m.Rows < 0 {
 		return nil, fmt.Errorf("%w: manifest of %s/v%d as of %s: %d rows", ErrCorruptRaw, m.Set, m.Version, m.AsOf, m.Rows)
 	}
-	s := &snapshotColumns{cols: make([][]float64, len(names))}
+	s := &snapshotColumns{cols: make([][]float64, len(names)), likely: likely}
 	if err := readSnapshotParts(ctx, store, m.Parts, names, s); err != nil {
 		return nil, err
 	}
@@ -301,14 +305,31 @@ func readSnapshotParts(ctx context.Context, store blob.Store, parts []Part, name
 			if k > 0 {
 				cols, key, want, off = read, "code", s.codes[base:], 0
 			}
-			c, n, err := readColumnsWith(data, p.Key, cols, key, want)
-			if err != nil {
-				return err
+			var c []column
+			var n int
+			decode := k == 0 // the codes, from this part
+			if decode && p.Rows >= 0 && int64(len(s.likely)-base) >= p.Rows {
+				// The companies expected: kept when the part holds them (a
+				// three-index slice, so that appending copies).
+				likely := s.likely[base : base+int(p.Rows) : base+int(p.Rows)]
+				if c, n, err = readColumnsWith(data, p.Key, read, "code", likely); err == nil {
+					if base == 0 {
+						s.codes = likely
+					} else {
+						s.codes = append(s.codes, likely...)
+					}
+					decode, off = false, 0
+				}
+			}
+			if decode || k > 0 {
+				if c, n, err = readColumnsWith(data, p.Key, cols, key, want); err != nil {
+					return err
+				}
 			}
 			if int64(n) != p.Rows {
 				return fmt.Errorf("%w: %s: %d rows, manifest says %d", ErrCorruptRaw, p.Key, n, p.Rows)
 			}
-			if k == 0 {
+			if decode {
 				if c[0].bytes == nil && n > 0 {
 					return fmt.Errorf("%w: %s: column code is not a string", ErrCorruptRaw, p.Key)
 				}
