@@ -237,33 +237,41 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	}
 	m.res.Companies = len(m.codes)
 	// Only the indicators of the value columns the batch changed can change:
-	// only those are read, computed and compared.
-	cols, err := m.changedColumns(ctx, sp, touch)
+	// only those are computed, and at each date only those of the columns
+	// changed then are read and compared, with those of the columns changed
+	// the date before (their statistics there may call for this date's PSI
+	// again).
+	cols, at, err := m.changedColumns(ctx, sp, touch)
 	if err != nil {
 		return nil, err
 	}
 	sp = sp.subset(cols)
-	var changed []int // indicator positions the source computes
-	for _, outs := range sp.outs {
-		for _, o := range outs {
-			changed = append(changed, o.ind)
+	changed := make([][]int, len(p)) // indicator positions, by date
+	for a := range p {
+		for k, outs := range sp.outs {
+			if !at[a][k] && (a == 0 || !at[a-1][k]) {
+				continue
+			}
+			for _, o := range outs {
+				changed[a] = append(changed[a], o.ind)
+			}
 		}
-	}
-	slices.Sort(changed)
-	names := make([]string, len(changed))
-	for x, k := range changed {
-		names[x] = full.set.Indicators[k]
+		slices.Sort(changed[a])
 	}
 	// The stored values of the first date are read while the touched
 	// companies are computed, and those of the next date while a date is
 	// patched (the patching of a date needs the one before): at most two
 	// dates' columns are held at once.
-	fetch := func(d Day, likely []string) <-chan *storedDate {
+	fetch := func(a int, likely []string) <-chan *storedDate {
+		names := make([]string, len(changed[a]))
+		for x, k := range changed[a] {
+			names[x] = full.set.Indicators[k]
+		}
 		ch := make(chan *storedDate, 1)
-		go func() { ch <- m.readStored(ctx, full.set, d, names, likely) }()
+		go func() { ch <- m.readStored(ctx, full.set, p[a], names, likely) }()
 		return ch
 	}
-	next := fetch(p[0], nil)
+	next := fetch(0, nil)
 	// A plan of the batch's source alone, for the touched companies alone.
 	m.plan = &plan{set: full.set, inds: full.inds, asofs: full.asofs, sources: []*srcPlan{sp}}
 	m.only = touch.codes
@@ -286,7 +294,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 	for a, d := range p {
 		st := <-next
 		if a+1 < len(p) && st.err == nil {
-			next = fetch(p[a+1], st.old.codes) // most often the same companies
+			next = fetch(a+1, st.old.codes) // most often the same companies
 		} else {
 			next = nil
 		}
@@ -299,7 +307,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 				return nil, err
 			}
 		}
-		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed, st, prev, restated, labels)
+		man, re, err := m.patch(ctx, d, sp, m.inMemory[a], changed[a], st, prev, restated, labels)
 		if err != nil {
 			drain(next)
 			return nil, err
@@ -311,27 +319,38 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 }
 
 // changedColumns returns the value columns of sp (in its order) that the
-// batch's rows can change in a snapshot as of a date the batch reaches. Such a
-// snapshot sees a row of the batch (its key's highest revision) where it saw
-// the key's revision in force without it: from the row's arrival on, that is
-// the latest earlier revision that arrived no later than the row, or a later
-// one that arrived after it. The row changes the columns whose values differ
-// from those revisions', when none of them is void or of another event date.
-// Earlier revisions are looked for in the source's other files of the row's
-// month, and must all be found there (revisions 0 to the row's, once each).
-// Any other row (a new fact, a retraction or end of publicity, one whose
-// earlier revisions are not all found, or none arrived before it) can change
-// every column: all of sp.cols are returned then, as they are when no value
-// column changed (the refresh then still records the batch among each
-// snapshot's inputs) or the batch is larger than maxChangeRows. Values compare
-// as the kernel reads them (column.float), missing values as equal.
-func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *batchTouch) ([]string, error) {
+// batch's rows can change in a snapshot as of one of the plan's dates, and
+// for each date those it changes then (by position in the columns returned).
+// A snapshot as of a date sees a row of the batch (its key's highest revision)
+// where it saw the revision in force without it: the latest earlier revision
+// eligible then. The row changes the columns whose values differ from that
+// revision's, or every column when none was in force, or it is void or of
+// another event date. Earlier revisions are looked for in the source's other
+// files of the row's month, and must all be found there (revisions 0 to the
+// row's, once each). Any other batch (a new fact, a retraction or end of
+// publicity, a row whose earlier revisions are not all found, or more than
+// maxChangeRows rows) can change every column at every date, as can one that
+// changes no value column the set reads (the refresh then still records the
+// batch among each snapshot's inputs). Values compare as the kernel reads them
+// (column.float), missing values as equal.
+func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *batchTouch) ([]string, [][]bool, error) {
+	dates := m.plan.asofs
+	everything := func() ([]string, [][]bool, error) {
+		at := make([][]bool, len(dates))
+		for a := range at {
+			at[a] = make([]bool, len(sp.cols))
+			for k := range at[a] {
+				at[a][k] = true
+			}
+		}
+		return sp.cols, at, nil
+	}
 	var rows int64
 	for _, p := range touch.parts {
 		rows += p.Rows
 	}
 	if rows > maxChangeRows {
-		return sp.cols, nil
+		return everything()
 	}
 	event := sp.src.Kind == KindEvent
 	cols := []string{"code", "event_date", "arrival_date", "revision", rowKindCol}
@@ -398,18 +417,18 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 		folders[p.Key[:strings.LastIndexByte(p.Key, '/')+1]] = true
 		err := read(blob.Info{Key: p.Key, SHA256: p.SHA256, Size: p.Size}, true, func(key string, f fact) {
 			_, dup := batch[key]
-			every = every || dup || f.rev <= 0 || f.rev >= 64 || f.void
+			every = every || dup || f.rev <= 0 || f.void
 			f.vals = slices.Clone(f.vals)
 			batch[key] = f
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if every {
-		return sp.cols, nil
+		return everything()
 	}
-	// The earlier revisions of each row's key.
+	// The earlier revisions of each row's key, in revision order.
 	before := make(map[string][]fact, len(batch))
 	for _, f := range sp.files {
 		if inBatch[f.Key] || !folders[f.Key[:strings.LastIndexByte(f.Key, '/')+1]] {
@@ -424,53 +443,68 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 			}
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	changed := make([]bool, len(sp.cols))
+	at := make([][]bool, len(dates))
+	for a := range at {
+		at[a] = make([]bool, len(sp.cols))
+	}
 	for key, b := range batch {
-		// From the row's arrival on, the revision in force without it is the
-		// latest that arrived no later (in), or a later one arriving after it.
 		ps := before[key]
-		var revs uint64
-		in := -1
+		slices.SortFunc(ps, func(x, y fact) int { return cmp.Compare(x.rev, y.rev) })
 		for i, p := range ps {
-			bit := uint64(1) << p.rev
-			if p.rev < 0 || revs&bit != 0 {
-				return sp.cols, nil
-			}
-			revs |= bit
-			if p.arrival <= b.arrival && (in < 0 || p.rev > ps[in].rev) {
-				in = i
+			if p.rev != int32(i) {
+				return everything() // a revision missing here, or found twice
 			}
 		}
-		if in < 0 || revs != 1<<b.rev-1 {
-			return sp.cols, nil
+		if len(ps) != int(b.rev) {
+			return everything()
 		}
-		for _, p := range ps {
-			if p.rev < ps[in].rev {
+		for a, d := range dates {
+			if int32(d) < max(b.event, b.arrival) {
+				continue // the row is not seen yet
+			}
+			in := -1 // the revision in force without the row
+			for i, p := range ps {
+				if p.arrival <= int32(d) && p.event <= int32(d) {
+					in = i
+				}
+			}
+			if in < 0 || ps[in].void || ps[in].event != b.event {
+				for k := range at[a] {
+					at[a][k] = true
+				}
 				continue
 			}
-			if p.void || p.event != b.event {
-				return sp.cols, nil
-			}
 			for k, v := range b.vals {
-				if o := p.vals[k]; math.Float64bits(v) != math.Float64bits(o) && !(math.IsNaN(v) && math.IsNaN(o)) {
-					changed[k] = true
+				if o := ps[in].vals[k]; math.Float64bits(v) != math.Float64bits(o) && !(math.IsNaN(v) && math.IsNaN(o)) {
+					at[a][k] = true
 				}
 			}
 		}
 	}
 	var out []string
+	var keep []int
 	for k, c := range sp.cols {
-		if changed[k] {
-			out = append(out, c)
+		for a := range at {
+			if at[a][k] {
+				out, keep = append(out, c), append(keep, k)
+				break
+			}
 		}
 	}
 	if len(out) == 0 {
-		return sp.cols, nil
+		return everything()
 	}
-	return out, nil
+	for a := range at {
+		sub := make([]bool, len(keep))
+		for x, k := range keep {
+			sub[x] = at[a][k]
+		}
+		at[a] = sub
+	}
+	return out, at, nil
 }
 
 // maxChangeRows bounds the rows of a batch whose changed columns a refresh

@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,25 +32,25 @@ var refreshProfile = flag.String("refresh.cpuprofile", "", "BenchmarkRefresh: wr
 var refreshQuarters = flag.Bool("refresh.quarters", false, "BenchmarkRefresh: the four quarter ends of 2025 instead of the 12 month ends")
 
 // correctTax ingests, as one batch arriving on day, a correction of the fact in
-// force of month m for every company whose code hash falls in one in every
-// `every`: sales and profit multiplied by scale. It returns the batch id and the
-// companies touched.
+// force on that day of month m for every company whose code hash falls in one
+// in every `every`: sales and profit multiplied by scale. It returns the batch
+// id and the companies touched.
 func correctTax(tb testing.TB, store blob.Store, m datasets.Month, every uint32, scale float64, day time.Time) (string, int) {
 	tb.Helper()
-	return editTax(tb, store, m, every, day, func(r *datasets.TaxRow) {
+	return editTax(tb, store, m, every, day, datasets.DayOf(day), func(r *datasets.TaxRow) {
 		r.Sales *= scale
 		r.Profit = r.Profit*scale + 1000
 	})
 }
 
-// editTax ingests, as one batch arriving on day, the fact in force of month m
-// as edit changes it, for every company whose code hash falls in one in every
-// `every`. It returns the batch id and the companies touched.
-func editTax(tb testing.TB, store blob.Store, m datasets.Month, every uint32, day time.Time, edit func(*datasets.TaxRow)) (string, int) {
+// editTax ingests, as one batch arriving on day, the fact in force on `of` of
+// month m as edit changes it, for every company whose code hash falls in one
+// in every `every`. It returns the batch id and the companies touched.
+func editTax(tb testing.TB, store blob.Store, m datasets.Month, every uint32, day time.Time, of datasets.Day, edit func(*datasets.TaxRow)) (string, int) {
 	tb.Helper()
 	ctx := context.Background()
 	var out []datasets.TaxRow
-	for _, r := range taxInForce(tb, store, m, every) {
+	for _, r := range taxInForce(tb, store, m, every, of) {
 		edit(&r)
 		out = append(out, r)
 	}
@@ -72,9 +73,11 @@ func editTax(tb testing.TB, store blob.Store, m datasets.Month, every uint32, da
 	return rep.ID, len(out)
 }
 
-// taxInForce returns the latest revision of each fact of month m of the
-// companies whose code hash falls in one in every `every`, in code order.
-func taxInForce(tb testing.TB, store blob.Store, m datasets.Month, every uint32) []datasets.TaxRow {
+// taxInForce returns the latest revision that arrived by day of each fact of
+// month m of the companies whose code hash falls in one in every `every`, in
+// code order. Later revisions stay stored: a correction of the fact in force
+// on day is a revision before them.
+func taxInForce(tb testing.TB, store blob.Store, m datasets.Month, every uint32, day datasets.Day) []datasets.TaxRow {
 	tb.Helper()
 	src, _ := datasets.SourceByName(datasets.SourceTax)
 	rows, err := datasets.ReadMonth[datasets.TaxRow](context.Background(), store, src, m)
@@ -85,7 +88,7 @@ func taxInForce(tb testing.TB, store blob.Store, m datasets.Month, every uint32)
 	for _, r := range rows {
 		h := fnv.New32a()
 		h.Write([]byte(r.Code))
-		if h.Sum32()%every != 0 {
+		if h.Sum32()%every != 0 || r.ArrivalDate > day {
 			continue
 		}
 		if cur, ok := in[r.Code]; !ok || r.Revision > cur.Revision {
@@ -187,9 +190,9 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 	if man, err := ReadManifest(ctx, store, "full", 1, mar); err != nil || !man.CreatedAt.Equal(beforeMan[mar].CreatedAt) || len(man.Patches) != 0 {
 		t.Fatalf("the snapshot as of %s changed: %v", mar, err)
 	}
-	// A second batch, of July arriving on 5 August, over the first's patches.
+	// A second batch, of July arriving on 25 August, over the first's patches.
 	july, _ := datasets.ParseMonth("2024-07")
-	batch2, touched2 := correctTax(t, store, july, 7, 0.5, time.Date(2024, 8, 5, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	batch2, touched2 := correctTax(t, store, july, 7, 0.5, time.Date(2024, 8, 25, 9, 0, 0, 0, ingest.ChinaStandardTime))
 	res2, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch2})
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +220,7 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 	// A third batch whose refresh finds the manifest replaced meanwhile stops
 	// before writing; run again, it completes.
 	sep, _ := datasets.ParseMonth("2024-09")
-	batch3, _ := correctTax(t, store, sep, 20, 2, time.Date(2024, 10, 10, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	batch3, _ := correctTax(t, store, sep, 20, 2, time.Date(2024, 10, 25, 9, 0, 0, 0, ingest.ChinaStandardTime))
 	dec := DayOf(asofs[3])
 	racing := &replacingStore{Store: store, key: ManifestKey("full", 1, dec)}
 	_, err = Refresh(ctx, racing, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch3})
@@ -309,7 +312,7 @@ func TestRefreshChangedColumns(t *testing.T) {
 
 	// Sales alone corrected: only the sales indicators are computed, and the
 	// patch holds some of them.
-	batch, _ := editTax(t, store, jan, 5, day, func(r *datasets.TaxRow) { r.Sales = r.Sales*2 + 1 })
+	batch, _ := editTax(t, store, jan, 5, day, datasets.DayOf(day), func(r *datasets.TaxRow) { r.Sales = r.Sales*2 + 1 })
 	man := refresh(batch, []string{"sales"})
 	if len(man.Patches) != 1 {
 		t.Fatalf("patches %+v, want one", man.Patches)
@@ -322,7 +325,7 @@ func TestRefreshChangedColumns(t *testing.T) {
 
 	// Only the credit grade, which the set does not read: every column is
 	// computed again, and nothing changes but the inputs.
-	batch, _ = editTax(t, store, jan, 7, day.Add(time.Hour), func(r *datasets.TaxRow) {
+	batch, _ = editTax(t, store, jan, 7, day.Add(time.Hour), datasets.DayOf(day), func(r *datasets.TaxRow) {
 		r.CreditGrade = map[string]string{"A": "B", "B": "C", "C": "D", "D": "A", "M": "A"}[r.CreditGrade]
 	})
 	if man := refresh(batch, all); len(man.Patches) != 0 {
@@ -331,7 +334,7 @@ func TestRefreshChangedColumns(t *testing.T) {
 
 	// A retraction in a batch of sales corrections: the retracted fact's
 	// every column changes, so every column is computed.
-	facts := taxInForce(t, store, jan, 11)
+	facts := taxInForce(t, store, jan, 11, datasets.DayOf(day))
 	if len(facts) < 2 {
 		t.Fatalf("%d facts to retract and correct", len(facts))
 	}
@@ -348,6 +351,38 @@ func TestRefreshChangedColumns(t *testing.T) {
 		t.Fatalf("retraction and corrections: %v %s", err, rep.Summary())
 	}
 	refresh(rep.ID, all)
+
+	// Sales of May corrected on 20 June from the facts as they stand at the
+	// end of the data: some revisions corrected arrive after the batch, and
+	// some facts had not arrived by then. As of the dates between, the
+	// batch's row replaces another revision, or none: every value of the
+	// refresh still equals a full run's.
+	may, _ := datasets.ParseMonth("2024-05")
+	june := time.Date(2024, 6, 20, 10, 0, 0, 0, ingest.ChinaStandardTime)
+	later := 0
+	for _, f := range taxInForce(t, store, may, 3, datasets.DayOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))) {
+		if f.ArrivalDate > datasets.DayOf(june) {
+			later++
+		}
+	}
+	if later == 0 {
+		t.Fatal("no fact corrected arrives after the batch: the case shows nothing")
+	}
+	batch, _ = editTax(t, store, may, 3, june, datasets.DayOf(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)), func(r *datasets.TaxRow) { r.Sales += 700 })
+	res, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Snapshots) != 3 {
+		t.Fatalf("refresh %+v, want the 3 dates from 2024-06-30", res)
+	}
+	got, gotMan := map[Day]*Snapshot{}, map[Day]*Manifest{}
+	for _, at := range asofs[1:] {
+		if got[DayOf(at)], gotMan[DayOf(at)], err = ReadSnapshot(ctx, store, "full", 1, DayOf(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compareWithFullRun(t, store, "full", asofs, asofs[1:], got, gotMan)
 }
 
 // compareWithFullRun materializes the dates asofs of set whole and compares
@@ -413,7 +448,7 @@ func TestRefreshWithLabels(t *testing.T) {
 		t.Fatalf("the snapshot is not in several parts: %v", err)
 	}
 	july, _ := datasets.ParseMonth("2023-07")
-	batch, _ := correctTax(t, store, july, 10, 3, time.Date(2023, 8, 5, 9, 0, 0, 0, ingest.ChinaStandardTime))
+	batch, _ := correctTax(t, store, july, 10, 3, time.Date(2023, 8, 25, 9, 0, 0, 0, ingest.ChinaStandardTime))
 	res, err := Refresh(ctx, store, RefreshOptions{Options: Options{Set: "full"}, Source: datasets.SourceTax, Batch: batch})
 	if err != nil {
 		t.Fatal(err)
@@ -524,13 +559,30 @@ func diffDetail(want, got *Snapshot) map[string]int {
 // touched companies' tax indicators) and by materializing the same seven
 // dates whole. It checks that the two give the same values and reports the
 // seconds (wall and CPU) of each and their ratios. Generation and the first materialization
-// are not timed. -refresh.quarters takes the four quarter ends instead (three
+// are not timed, nor is deleting the batches an earlier run ingested into
+// -materialize.dir. -refresh.quarters takes the four quarter ends instead (three
 // dates reached). The figure:
 //
 //	go test -run '^$' -bench Refresh -benchtime 1x ./features -args -materialize.companies=20000 -materialize.dir=/tmp/xinyi-refresh20k
 func BenchmarkRefresh(b *testing.B) {
 	ctx := context.Background()
 	store := benchUniverse(b)
+	// Every run starts from the generated universe: the batches an earlier
+	// run ingested are deleted, manifests first.
+	infos, err := store.List(ctx, "raw/tax/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	slices.SortStableFunc(infos, func(x, y blob.Info) int {
+		return cmp.Compare(strings.Count(y.Key, "/_batches/"), strings.Count(x.Key, "/_batches/"))
+	})
+	for _, in := range infos {
+		if strings.Contains(in.Key, "/_batches/") || strings.Contains(in.Key, "/batch-") {
+			if err := store.Delete(ctx, in.Key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 	var asofs []time.Time
 	step := 1
 	if *refreshQuarters {
