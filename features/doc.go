@@ -59,7 +59,11 @@
 // computes the batch source's indicators again for the companies the batch
 // touched, as of the stored dates the batch reaches (its rows' visible day or
 // later), writes them as a patch the manifest lists after the parts, and restates
-// the statistics that changed. A snapshot read applies the patches in order, so
+// the statistics that changed. Only the indicators of the value columns the
+// batch changes are computed, read and compared: a correction of sales alone
+// against the revision in force before it reaches the sales indicators; a new
+// fact, a retraction or an end of publicity reaches every indicator of its
+// source. A snapshot read applies the patches in order, so
 // it gives the values of a full run; the next full run of the date writes plain
 // parts again. Batches of the registry, and of the guarantee network's sources
 // for a set that uses it, reach every company: their dates are materialized whole.

@@ -103,18 +103,14 @@ func taxInForce(tb testing.TB, store blob.Store, m datasets.Month, every uint32,
 	return out
 }
 
-// TestRefreshEqualsFullRun refreshes the snapshots of the full set after a tax
-// batch correcting 5% of the companies and compares every value of every
-// company and indicator, and the statistics, with materializing the same dates
-// whole.
-func TestRefreshEqualsFullRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("generates and materializes a universe")
-	}
+// quartersOf2024 generates a universe of companies over 2023 and 2024 with
+// seed and materializes the full set as of the quarter ends of 2024.
+func quartersOf2024(t *testing.T, companies int, seed int64) (*blob.Local, []time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	store := openLocalStore(t)
 	o := datasets.DefaultGenerateOptions()
-	o.Companies, o.Months, o.Start, o.Seed = 400, 24, datasets.Month(2023*12), 5
+	o.Companies, o.Months, o.Start, o.Seed = companies, 24, datasets.Month(2023*12), seed
 	if _, err := datasets.Generate(ctx, store, o); err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +121,19 @@ func TestRefreshEqualsFullRun(t *testing.T) {
 	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs}); err != nil {
 		t.Fatal(err)
 	}
+	return store, asofs
+}
+
+// TestRefreshEqualsFullRun refreshes the snapshots of the full set after a tax
+// batch correcting 5% of the companies and compares every value of every
+// company and indicator, and the statistics, with materializing the same dates
+// whole.
+func TestRefreshEqualsFullRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and materializes a universe")
+	}
+	ctx := context.Background()
+	store, asofs := quartersOf2024(t, 400, 5)
 	before := map[Day]*Snapshot{}
 	beforeMan := map[Day]*Manifest{}
 	for _, at := range asofs {
@@ -244,19 +253,7 @@ func TestRefreshChangedColumns(t *testing.T) {
 		t.Skip("generates and materializes a universe")
 	}
 	ctx := context.Background()
-	store := openLocalStore(t)
-	o := datasets.DefaultGenerateOptions()
-	o.Companies, o.Months, o.Start, o.Seed = 300, 24, datasets.Month(2023*12), 11
-	if _, err := datasets.Generate(ctx, store, o); err != nil {
-		t.Fatal(err)
-	}
-	var asofs []time.Time
-	for _, m := range []int{3, 6, 9, 12} {
-		asofs = append(asofs, time.Date(2024, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
-	}
-	if _, err := Materialize(ctx, store, Options{Set: "full", AsOf: asofs}); err != nil {
-		t.Fatal(err)
-	}
+	store, asofs := quartersOf2024(t, 300, 11)
 	dec := asofs[3]
 	// Every tax column the set reads, from the catalog.
 	cat, err := DefaultCatalog()

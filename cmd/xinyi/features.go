@@ -325,6 +325,9 @@ func runFeaturesRefresh(ctx context.Context, args []string, stdout, stderr io.Wr
 		days = append(days, s.AsOf.String())
 	}
 	how := "patched the touched companies' " + *source + " indicators"
+	if len(res.Columns) > 0 {
+		how += " of " + strings.Join(res.Columns, ", ")
+	}
 	if res.Full {
 		how = "materialized whole (the batch's source reaches every company)"
 	}

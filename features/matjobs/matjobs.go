@@ -110,9 +110,12 @@ func (RefreshArgs) Kind() string { return RefreshKind }
 
 // RefreshOutput is what a refresh job records.
 type RefreshOutput struct {
-	Touched int           `json:"touched"`
-	Dates   []string      `json:"dates,omitempty"`
-	Full    bool          `json:"full,omitempty"`
+	Touched int      `json:"touched"`
+	Dates   []string `json:"dates,omitempty"`
+	Full    bool     `json:"full,omitempty"`
+	// Columns are the source's value columns whose indicators were computed
+	// again (features.RefreshResult.Columns).
+	Columns []string      `json:"columns,omitempty"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
@@ -248,7 +251,7 @@ func refresh(ctx context.Context, j *jobs.Job[RefreshArgs], store blob.Store, o 
 		}
 		return permanentIf(err)
 	}
-	out := RefreshOutput{Touched: res.Touched, Full: res.Full, Elapsed: res.Elapsed}
+	out := RefreshOutput{Touched: res.Touched, Full: res.Full, Columns: res.Columns, Elapsed: res.Elapsed}
 	for _, sr := range res.Snapshots {
 		out.Dates = append(out.Dates, sr.AsOf.String())
 	}

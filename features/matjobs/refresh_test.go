@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -97,8 +98,8 @@ func TestRefreshJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 30 June is before the arrival; 30 September and 31 December see it.
-	if out.Full || out.Touched != len(fix) || len(out.Dates) != 2 || out.Dates[0] != "2024-09-30" || out.Dates[1] != "2024-12-31" {
-		t.Fatalf("refresh job output %+v, want 2 dates for %d companies", out, len(fix))
+	if out.Full || out.Touched != len(fix) || len(out.Dates) != 2 || out.Dates[0] != "2024-09-30" || out.Dates[1] != "2024-12-31" || !slices.Contains(out.Columns, "sales") {
+		t.Fatalf("refresh job output %+v, want 2 dates for %d companies, sales among the columns", out, len(fix))
 	}
 	got := map[string]*features.Snapshot{}
 	for _, d := range out.Dates {
