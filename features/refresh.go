@@ -428,8 +428,10 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 	if every {
 		return everything()
 	}
-	// The earlier revisions of each row's key, in revision order.
+	// The earlier revisions of each row's key, in revision order; no more in
+	// all than maxChangeRows.
 	before := make(map[string][]fact, len(batch))
+	var kept int64
 	for _, f := range sp.files {
 		if inBatch[f.Key] || !folders[f.Key[:strings.LastIndexByte(f.Key, '/')+1]] {
 			continue
@@ -437,14 +439,18 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 		err := read(f, false, func(key string, p fact) {
 			// A later revision shadows the row where it is in force, with or
 			// without the batch.
-			if b, ok := batch[key]; ok && p.rev < b.rev {
+			if b, ok := batch[key]; ok && p.rev < b.rev && kept <= maxChangeRows {
 				p.vals = slices.Clone(p.vals)
 				before[key] = append(before[key], p)
+				kept++
 			}
 		})
 		if err != nil {
 			return nil, nil, err
 		}
+	}
+	if kept > maxChangeRows {
+		return everything()
 	}
 	at := make([][]bool, len(dates))
 	for a := range at {
@@ -508,8 +514,9 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 }
 
 // maxChangeRows bounds the rows of a batch whose changed columns a refresh
-// looks for: a larger batch is refreshed for every column of its source.
-const maxChangeRows = 1 << 18
+// looks for, and the earlier revisions it holds for them: past either, the
+// batch is refreshed for every column of its source.
+var maxChangeRows int64 = 1 << 18
 
 // subset is the plan of sp for the value columns cols alone (sp itself when
 // they are all of its columns).

@@ -329,6 +329,21 @@ func TestRefreshChangedColumns(t *testing.T) {
 		t.Fatalf("a change of no column the set reads left patches %+v", man.Patches)
 	}
 
+	// A batch of more rows than the refresh compares, or whose rows have more
+	// earlier revisions than it holds: every column.
+	defer func(n int64) { maxChangeRows = n }(maxChangeRows)
+	maxChangeRows = 3
+	batch, n := editTax(t, store, jan, 13, day.Add(90*time.Minute), datasets.DayOf(day), func(r *datasets.TaxRow) { r.Sales += 3 })
+	if n <= 3 {
+		t.Fatalf("%d rows corrected: the case shows nothing", n)
+	}
+	refresh(batch, all)
+	// The companies of the first case: each fact has two revisions or more.
+	batch, n = editTax(t, store, jan, 5, day.Add(100*time.Minute), datasets.DayOf(day.Add(100*time.Minute)), func(r *datasets.TaxRow) { r.Sales += 3 })
+	maxChangeRows = int64(n)
+	refresh(batch, all)
+	maxChangeRows = 1 << 18
+
 	// A retraction in a batch of sales corrections: the retracted fact's
 	// every column changes, so every column is computed.
 	facts := taxInForce(t, store, jan, 11, datasets.DayOf(day))
