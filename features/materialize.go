@@ -1197,17 +1197,22 @@ func (m *materializer) previousManifest(ctx context.Context, d Day) (*Manifest, 
 // manifestBefore returns the manifest of the latest of the stored dates list
 // before d, or nil.
 func (m *materializer) manifestBefore(ctx context.Context, list []Day, d Day) (*Manifest, error) {
-	p := m.plan
+	best, ok := dayBefore(list, d)
+	if !ok {
+		return nil, nil
+	}
+	return ReadManifest(ctx, m.store, m.plan.set.Name, m.plan.set.Version, best)
+}
+
+// dayBefore returns the latest of the dates list before d.
+func dayBefore(list []Day, d Day) (Day, bool) {
 	var best Day = -1 << 30
 	for _, s := range list {
 		if s < d && s > best {
 			best = s
 		}
 	}
-	if best == -1<<30 {
-		return nil, nil
-	}
-	return ReadManifest(ctx, m.store, p.set.Name, p.set.Version, best)
+	return best, best != -1<<30
 }
 
 // finish computes the statistics of one snapshot from its parts and writes the

@@ -289,7 +289,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 		drain(next)
 		return nil, err
 	}
-	var prev *Manifest
+	var prev *lazyManifest
 	var restated map[string]bool // indicators whose statistics the previous date restated
 	for a, d := range p {
 		st := <-next
@@ -302,7 +302,7 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 			return nil, st.err
 		}
 		if a == 0 {
-			if prev, err = m.manifestBefore(ctx, stored, d); err != nil {
+			if prev, err = m.lazyBefore(ctx, stored, d); err != nil {
 				drain(next)
 				return nil, err
 			}
@@ -534,12 +534,108 @@ func (sp *srcPlan) subset(cols []string) *srcPlan {
 	return out
 }
 
+// lazyManifest is a stored manifest as a refresh reads and writes it: its
+// statistics kept encoded, each decoded only when the refresh restates or
+// reads it; the others are carried over as they are. The statistics of a
+// manifest follow its indicators, so an indicator's are looked for at its
+// position first.
+type lazyManifest struct {
+	*Manifest                   // Stats nil
+	Stats     []json.RawMessage `json:"stats"`
+	known     map[string]int    // position of an indicator's statistics, once found
+}
+
+// readLazyManifest reads the manifest of a snapshot as ReadManifest does,
+// with its statistics left encoded.
+func readLazyManifest(ctx context.Context, store blob.Store, set string, version int, asof Day) (*lazyManifest, error) {
+	key := ManifestKey(set, version, asof)
+	b, err := readBlob(ctx, store, key)
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s/v%d as of %s", ErrNoSnapshotStored, set, version, asof)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l := &lazyManifest{Manifest: new(Manifest), known: map[string]int{}}
+	if err := json.Unmarshal(b, l); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
+	}
+	return l, nil
+}
+
+// lazyBefore is manifestBefore for a refresh.
+func (m *materializer) lazyBefore(ctx context.Context, list []Day, d Day) (*lazyManifest, error) {
+	best, ok := dayBefore(list, d)
+	if !ok {
+		return nil, nil
+	}
+	return readLazyManifest(ctx, m.store, m.plan.set.Name, m.plan.set.Version, best)
+}
+
+// find returns the position of the statistics of indicator id, or -1.
+func (l *lazyManifest) find(id string) (int, error) {
+	if i, ok := l.known[id]; ok {
+		return i, nil
+	}
+	var head struct {
+		ID string `json:"id"`
+	}
+	at := slices.Index(l.Indicators, id)
+	if at >= 0 && at < len(l.Stats) {
+		if err := json.Unmarshal(l.Stats[at], &head); err != nil {
+			return -1, fmt.Errorf("%w: manifest of %s as of %s: statistics of %s: %v", ErrCorruptRaw, l.Set, l.AsOf, id, err)
+		}
+		if head.ID == id {
+			l.known[id] = at
+			return at, nil
+		}
+	}
+	for i, raw := range l.Stats {
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return -1, fmt.Errorf("%w: manifest of %s as of %s: statistics %d: %v", ErrCorruptRaw, l.Set, l.AsOf, i, err)
+		}
+		if head.ID == id {
+			l.known[id] = i
+			return i, nil
+		}
+	}
+	return -1, nil
+}
+
+// stat decodes the statistics of indicator id (nil when there are none).
+func (l *lazyManifest) stat(id string) (*IndicatorStats, error) {
+	i, err := l.find(id)
+	if err != nil || i < 0 {
+		return nil, err
+	}
+	st := new(IndicatorStats)
+	if err := json.Unmarshal(l.Stats[i], st); err != nil {
+		return nil, fmt.Errorf("%w: manifest of %s as of %s: statistics of %s: %v", ErrCorruptRaw, l.Set, l.AsOf, id, err)
+	}
+	return st, nil
+}
+
+// setStat replaces the statistics of st's indicator (it has some: a refresh
+// adds no indicator).
+func (l *lazyManifest) setStat(st IndicatorStats) error {
+	i, err := l.find(st.ID)
+	if err != nil || i < 0 {
+		return err
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("features: encode the statistics of %s: %w", st.ID, err)
+	}
+	l.Stats[i] = b
+	return nil
+}
+
 // storedDate is what a refresh reads of one stored snapshot: its manifest as
 // seen before it was read, and the stored values of the indicators it may
 // change.
 type storedDate struct {
 	seen blob.Info
-	man  *Manifest
+	man  *lazyManifest
 	old  *snapshotColumns
 	err  error
 }
@@ -553,14 +649,14 @@ func (m *materializer) readStored(ctx context.Context, set *FeatureSet, d Day, n
 		st.err = fmt.Errorf("features: stat %s: %w", key, st.err)
 		return st
 	}
-	if st.man, st.err = ReadManifest(ctx, m.store, set.Name, set.Version, d); st.err != nil {
+	if st.man, st.err = readLazyManifest(ctx, m.store, set.Name, set.Version, d); st.err != nil {
 		return st
 	}
 	if !slices.Equal(st.man.Indicators, set.Indicators) {
 		st.err = fmt.Errorf("%w: snapshot %s as of %s has other indicators than the set", ErrInvalidOptions, set.Key(), d)
 		return st
 	}
-	st.old, st.err = readSnapshotColumns(ctx, m.store, st.man, names, likely)
+	st.old, st.err = readSnapshotColumns(ctx, m.store, st.man.Manifest, names, likely)
 	return st
 }
 
@@ -577,7 +673,7 @@ func drain(ch <-chan *storedDate) {
 // indicator are computed again when its values changed; when only the
 // previous date's changed, its PSI alone is (it is against them). It returns
 // the indicators whose statistics were computed again.
-func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, st *storedDate, prev *Manifest, prevRestated map[string]bool, labels *labelIndex) (*Manifest, map[string]bool, error) {
+func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Snapshot, changed []int, st *storedDate, prev *lazyManifest, prevRestated map[string]bool, labels *labelIndex) (*lazyManifest, map[string]bool, error) {
 	p := m.plan
 	key := ManifestKey(p.set.Name, p.set.Version, d)
 	seen, oldMan, old := st.seen, st.man, st.old
@@ -647,7 +743,8 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	for i, x := range patched {
 		patchNames[i] = names[x]
 	}
-	man := *oldMan
+	head := *oldMan.Manifest
+	man := lazyManifest{Manifest: &head, Stats: slices.Clone(oldMan.Stats), known: map[string]int{}}
 	man.CreatedAt = m.opts.Now().UTC()
 	man.Inputs = refreshedInputs(oldMan.Inputs, sp.src.Name, sp.files)
 	man.Extra = map[string]string{"refresh": m.runID}
@@ -697,25 +794,44 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		}
 		m.lastCodes, m.lastIndustry = all, ind
 	}
-	stats := columnStats(ids, cols, len(all), prev, y, ind)
-	man.Stats = slices.Clone(oldMan.Stats)
-	for _, st := range stats {
-		if i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == st.ID }); i >= 0 {
-			man.Stats[i] = st
+	// The date before's statistics of these indicators, for their PSI.
+	var before *Manifest
+	if prev != nil {
+		before = &Manifest{}
+		for _, id := range names {
+			st, err := prev.stat(id)
+			if err != nil {
+				return nil, nil, err
+			}
+			if st != nil {
+				before.Stats = append(before.Stats, *st)
+			}
+		}
+	}
+	for _, st := range columnStats(ids, cols, len(all), before, y, ind) {
+		if err := man.setStat(st); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, x := range psiOnly {
-		i := slices.IndexFunc(man.Stats, func(s IndicatorStats) bool { return s.ID == names[x] })
-		if i < 0 {
+		st, err := oldMan.stat(names[x])
+		if err != nil || st == nil {
+			if err != nil {
+				return nil, nil, err
+			}
 			continue
 		}
-		var before *IndicatorStats
-		if prev != nil {
-			if j := slices.IndexFunc(prev.Stats, func(s IndicatorStats) bool { return s.ID == names[x] }); j >= 0 {
-				before = &prev.Stats[j]
+		var was *IndicatorStats
+		if before != nil {
+			if j := slices.IndexFunc(before.Stats, func(s IndicatorStats) bool { return s.ID == names[x] }); j >= 0 {
+				was = &before.Stats[j]
 			}
 		}
-		man.Stats[i].PSI = psiAgainst(before, old.cols[x]) // the counts need no code order
+		re := *st
+		re.PSI = psiAgainst(was, old.cols[x]) // the counts need no code order
+		if err := man.setStat(re); err != nil {
+			return nil, nil, err
+		}
 	}
 	b, err := json.Marshal(&man)
 	if err != nil {

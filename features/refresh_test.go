@@ -687,3 +687,65 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ReportMetric(fullCPU.Seconds(), "full-cpu-s")
 	b.ReportMetric(fullCPU.Seconds()/refreshCPU.Seconds(), "cpu-speedup")
 }
+
+// TestLazyManifest reads a manifest with its statistics left encoded, finds
+// an indicator's statistics at its position and, when they are out of order,
+// by looking, replaces one, and writes a manifest that reads back equal to
+// the original with that one replaced.
+func TestLazyManifest(t *testing.T) {
+	ctx := context.Background()
+	store := openLocalStore(t)
+	psi := 0.25
+	man := &Manifest{Set: "s", Version: 1, AsOf: "2025-06-30", Rows: 3, Indicators: []string{"a", "b", "c"},
+		Stats:  []IndicatorStats{{ID: "a", Rows: 3, Mean: new(1.5)}, {ID: "c", Rows: 3}, {ID: "b", Rows: 3, PSI: &psi}},
+		Inputs: []FileRef{{Key: "raw/tax/month=2025-05/part-00000.parquet", SHA256: "ab", Size: 9}}}
+	b, err := json.Marshal(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, _ := time.Parse(time.DateOnly, man.AsOf)
+	if _, err := store.Put(ctx, ManifestKey("s", 1, DayOf(day)), bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := readLazyManifest(ctx, store, "s", 1, DayOf(day))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Stats == nil || l.Manifest.Stats != nil || l.Rows != 3 || len(l.Inputs) != 1 {
+		t.Fatalf("lazy manifest %+v", l)
+	}
+	for _, id := range []string{"a", "b", "c"} { // b and c are out of order
+		st, err := l.stat(id)
+		if err != nil || st == nil || st.ID != id {
+			t.Fatalf("statistics of %s: %+v %v", id, st, err)
+		}
+	}
+	if st, err := l.stat("d"); st != nil || err != nil {
+		t.Fatalf("statistics of an indicator the manifest lacks: %+v %v", st, err)
+	}
+	if err := l.setStat(IndicatorStats{ID: "b", Rows: 3, Mean: new(7.0)}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Manifest
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	want := *man
+	want.Stats = slices.Clone(man.Stats)
+	want.Stats[2] = IndicatorStats{ID: "b", Rows: 3, Mean: new(7.0)}
+	w, _ := json.Marshal(&want)
+	g, _ := json.Marshal(&back)
+	if !bytes.Equal(w, g) {
+		t.Fatalf("written back:\n%s\nwant\n%s", g, w)
+	}
+	// Damaged statistics are an error that names the manifest.
+	l.Stats[1] = json.RawMessage(`{"id": 5}`)
+	l.known = map[string]int{}
+	if _, err := l.stat("c"); !errors.Is(err, ErrCorruptRaw) {
+		t.Fatalf("damaged statistics: %v, want ErrCorruptRaw", err)
+	}
+}
