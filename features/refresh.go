@@ -548,17 +548,9 @@ type lazyManifest struct {
 // readLazyManifest reads the manifest of a snapshot as ReadManifest does,
 // with its statistics left encoded.
 func readLazyManifest(ctx context.Context, store blob.Store, set string, version int, asof Day) (*lazyManifest, error) {
-	key := ManifestKey(set, version, asof)
-	b, err := readBlob(ctx, store, key)
-	if errors.Is(err, blob.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s/v%d as of %s", ErrNoSnapshotStored, set, version, asof)
-	}
-	if err != nil {
-		return nil, err
-	}
 	l := &lazyManifest{Manifest: new(Manifest), known: map[string]int{}}
-	if err := json.Unmarshal(b, l); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
+	if err := decodeManifest(ctx, store, set, version, asof, l); err != nil {
+		return nil, err
 	}
 	return l, nil
 }

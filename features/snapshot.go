@@ -74,19 +74,27 @@ func fileBuffer() *[]byte {
 
 // ReadManifest reads the manifest of one snapshot; a missing one wraps ErrNoSnapshotStored.
 func ReadManifest(ctx context.Context, store blob.Store, set string, version int, asof Day) (*Manifest, error) {
+	m := new(Manifest)
+	if err := decodeManifest(ctx, store, set, version, asof, m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decodeManifest reads the manifest of a snapshot into into.
+func decodeManifest(ctx context.Context, store blob.Store, set string, version int, asof Day, into any) error {
 	key := ManifestKey(set, version, asof)
 	b, err := readBlob(ctx, store, key)
 	if errors.Is(err, blob.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s/v%d as of %s", ErrNoSnapshotStored, set, version, asof)
+		return fmt.Errorf("%w: %s/v%d as of %s", ErrNoSnapshotStored, set, version, asof)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m := new(Manifest)
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorruptRaw, key, err)
 	}
-	return m, nil
+	return nil
 }
 
 // ReadSnapshot reads a visible snapshot into memory.
