@@ -328,11 +328,11 @@ func (m *materializer) refresh(ctx context.Context, sp *srcPlan, touch *batchTou
 // another event date. Earlier revisions are looked for in the source's other
 // files of the row's month, and must all be found there (revisions 0 to the
 // row's, once each). Any other batch (a new fact, a retraction or end of
-// publicity, a row whose earlier revisions are not all found, or more than
-// maxChangeRows rows) can change every column at every date, as can one that
-// changes no value column the set reads (the refresh then still records the
-// batch among each snapshot's inputs). Values compare as the kernel reads them
-// (column.float), missing values as equal.
+// publicity, a row whose earlier revisions are not all found, more than
+// maxChangeRows rows or earlier revisions) can change every column at every
+// date, as can one that changes no value column the set reads (the refresh
+// then still records the batch among each snapshot's inputs). Values compare
+// as the kernel reads them (column.float), missing values as equal.
 func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *batchTouch) ([]string, [][]bool, error) {
 	dates := m.plan.asofs
 	everything := func() ([]string, [][]bool, error) {
