@@ -73,12 +73,9 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 	}
 	t := &batchTouch{codes: map[string]bool{}, from: math.MaxInt32, parts: man.Parts}
 	for _, p := range man.Parts {
-		b, err := readBlob(ctx, store, p.Key)
+		b, err := readBatchPart(ctx, store, p)
 		if err != nil {
 			return nil, err
-		}
-		if p.SHA256 != "" && blob.SHA256Hex(b) != p.SHA256 {
-			return nil, fmt.Errorf("%w: %s: sha256 differs from the batch manifest", ErrCorruptRaw, p.Key)
 		}
 		c, n, err := readColumns(b, p.Key, []string{"code", "event_date", "arrival_date"})
 		if err != nil {
@@ -90,6 +87,19 @@ func readBatchTouch(ctx context.Context, store blob.Store, source, id string) (*
 		}
 	}
 	return t, nil
+}
+
+// readBatchPart reads a part of a committed batch, checked against the
+// digest its manifest records.
+func readBatchPart(ctx context.Context, store blob.Store, p datasets.BatchPart) ([]byte, error) {
+	b, err := readBlob(ctx, store, p.Key)
+	if err != nil {
+		return nil, err
+	}
+	if p.SHA256 != "" && blob.SHA256Hex(b) != p.SHA256 {
+		return nil, fmt.Errorf("%w: %s: sha256 differs from the batch manifest", ErrCorruptRaw, p.Key)
+	}
+	return b, nil
 }
 
 // Refresh brings the stored snapshots of a feature set up to date after one
@@ -364,27 +374,9 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 		void                bool
 		vals                []float64
 	}
-	// read decodes the touched companies' rows of a file and calls each with
-	// its key and fact (vals reused from row to row).
-	read := func(info blob.Info, fromBatch bool, each func(key string, f fact)) error {
-		var c []column
-		var n int
-		var err error
-		if fromBatch {
-			var data []byte
-			if data, err = readBlob(ctx, m.store, info.Key); err != nil {
-				return err
-			}
-			if info.SHA256 != "" && blob.SHA256Hex(data) != info.SHA256 {
-				return fmt.Errorf("%w: %s: sha256 differs from the batch manifest", ErrCorruptRaw, info.Key)
-			}
-			c, n, err = readColumns(data, info.Key, cols)
-		} else {
-			c, n, err = m.readRows(ctx, info, cols, touch.codes)
-		}
-		if err != nil {
-			return err
-		}
+	// each calls fn with the key and fact of every row of the decoded columns
+	// c (vals reused from row to row).
+	each := func(c []column, n int, fn func(key string, f fact)) {
 		void := voidRows(&c[4], n)
 		vals := make([][]float64, len(sp.cols))
 		for k := range vals {
@@ -404,9 +396,8 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 			for k := range vals {
 				f.vals[k] = vals[k][r]
 			}
-			each(string(key), f)
+			fn(string(key), f)
 		}
-		return nil
 	}
 	batch := map[string]fact{}
 	inBatch := map[string]bool{}
@@ -415,15 +406,20 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 	for _, p := range touch.parts {
 		inBatch[p.Key] = true
 		folders[p.Key[:strings.LastIndexByte(p.Key, '/')+1]] = true
-		err := read(blob.Info{Key: p.Key, SHA256: p.SHA256, Size: p.Size}, true, func(key string, f fact) {
+		data, err := readBatchPart(ctx, m.store, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, n, err := readColumns(data, p.Key, cols)
+		if err != nil {
+			return nil, nil, err
+		}
+		each(c, n, func(key string, f fact) {
 			_, dup := batch[key]
 			every = every || dup || f.rev <= 0 || f.void
 			f.vals = slices.Clone(f.vals)
 			batch[key] = f
 		})
-		if err != nil {
-			return nil, nil, err
-		}
 	}
 	if every {
 		return everything()
@@ -436,7 +432,11 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 		if inBatch[f.Key] || !folders[f.Key[:strings.LastIndexByte(f.Key, '/')+1]] {
 			continue
 		}
-		err := read(f, false, func(key string, p fact) {
+		c, n, err := m.readRows(ctx, f, cols, touch.codes)
+		if err != nil {
+			return nil, nil, err
+		}
+		each(c, n, func(key string, p fact) {
 			// A later revision shadows the row where it is in force, with or
 			// without the batch.
 			if b, ok := batch[key]; ok && p.rev < b.rev && kept <= maxChangeRows {
@@ -445,9 +445,6 @@ func (m *materializer) changedColumns(ctx context.Context, sp *srcPlan, touch *b
 				kept++
 			}
 		})
-		if err != nil {
-			return nil, nil, err
-		}
 	}
 	if kept > maxChangeRows {
 		return everything()
@@ -542,13 +539,13 @@ func (sp *srcPlan) subset(cols []string) *srcPlan {
 type lazyManifest struct {
 	*Manifest                   // Stats nil
 	Stats     []json.RawMessage `json:"stats"`
-	known     map[string]int    // position of an indicator's statistics, once found
+	known     map[string]int    // position of an indicator's statistics, once found (nil: none yet)
 }
 
 // readLazyManifest reads the manifest of a snapshot as ReadManifest does,
 // with its statistics left encoded.
 func readLazyManifest(ctx context.Context, store blob.Store, set string, version int, asof Day) (*lazyManifest, error) {
-	l := &lazyManifest{Manifest: new(Manifest), known: map[string]int{}}
+	l := &lazyManifest{Manifest: new(Manifest)}
 	if err := decodeManifest(ctx, store, set, version, asof, l); err != nil {
 		return nil, err
 	}
@@ -578,7 +575,7 @@ func (l *lazyManifest) find(id string) (int, error) {
 			return -1, fmt.Errorf("%w: manifest of %s as of %s: statistics of %s: %v", ErrCorruptRaw, l.Set, l.AsOf, id, err)
 		}
 		if head.ID == id {
-			l.known[id] = at
+			l.remember(id, at)
 			return at, nil
 		}
 	}
@@ -587,11 +584,18 @@ func (l *lazyManifest) find(id string) (int, error) {
 			return -1, fmt.Errorf("%w: manifest of %s as of %s: statistics %d: %v", ErrCorruptRaw, l.Set, l.AsOf, i, err)
 		}
 		if head.ID == id {
-			l.known[id] = i
+			l.remember(id, i)
 			return i, nil
 		}
 	}
 	return -1, nil
+}
+
+func (l *lazyManifest) remember(id string, at int) {
+	if l.known == nil {
+		l.known = map[string]int{}
+	}
+	l.known[id] = at
 }
 
 // stat decodes the statistics of indicator id (nil when there are none).
@@ -736,7 +740,7 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 		patchNames[i] = names[x]
 	}
 	head := *oldMan.Manifest
-	man := lazyManifest{Manifest: &head, Stats: slices.Clone(oldMan.Stats), known: map[string]int{}}
+	man := lazyManifest{Manifest: &head, Stats: slices.Clone(oldMan.Stats)}
 	man.CreatedAt = m.opts.Now().UTC()
 	man.Inputs = refreshedInputs(oldMan.Inputs, sp.src.Name, sp.files)
 	man.Extra = map[string]string{"refresh": m.runID}
@@ -807,10 +811,10 @@ func (m *materializer) patch(ctx context.Context, d Day, sp *srcPlan, fresh *Sna
 	}
 	for _, x := range psiOnly {
 		st, err := oldMan.stat(names[x])
-		if err != nil || st == nil {
-			if err != nil {
-				return nil, nil, err
-			}
+		if err != nil {
+			return nil, nil, err
+		}
+		if st == nil {
 			continue
 		}
 		var was *IndicatorStats
