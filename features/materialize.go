@@ -1191,17 +1191,11 @@ func (m *materializer) previousManifest(ctx context.Context, d Day) (*Manifest, 
 	if err != nil {
 		return nil, err
 	}
-	return m.manifestBefore(ctx, list, d)
-}
-
-// manifestBefore returns the manifest of the latest of the stored dates list
-// before d, or nil.
-func (m *materializer) manifestBefore(ctx context.Context, list []Day, d Day) (*Manifest, error) {
 	best, ok := dayBefore(list, d)
 	if !ok {
 		return nil, nil
 	}
-	return ReadManifest(ctx, m.store, m.plan.set.Name, m.plan.set.Version, best)
+	return ReadManifest(ctx, m.store, p.set.Name, p.set.Version, best)
 }
 
 // dayBefore returns the latest of the dates list before d.

@@ -137,22 +137,22 @@ func sameStrings(f *parquet.File, key string, want []string) error {
 	var tmp column
 	dictIndex := map[string]int32{}
 	buf := make([]parquet.Value, 1024)
+	// differs builds the error of a value that is not the one wanted (the
+	// comparison itself makes no string of a page's bytes).
 	differs := func(got string) error {
 		if row >= len(want) {
 			return fmt.Errorf("more than %d values", len(want))
 		}
-		if got != want[row] {
-			return fmt.Errorf("row %d holds %q, the shard's first part %q", row, got, want[row])
-		}
-		row++
-		return nil
+		return fmt.Errorf("row %d holds %q, the shard's first part %q", row, got, want[row])
 	}
 	err := eachPage(f, leaf.ColumnIndex, func(p parquet.Page) error {
 		if b, offs, ok := plainStrings(p); ok {
 			for i := range len(offs) - 1 {
-				if err := differs(string(b[offs[i]:offs[i+1]])); err != nil {
-					return err
+				v := b[offs[i]:offs[i+1]]
+				if row >= len(want) || string(v) != want[row] {
+					return differs(string(v))
 				}
+				row++
 			}
 			return nil
 		}
@@ -162,9 +162,10 @@ func sameStrings(f *parquet.File, key string, want []string) error {
 			return err
 		}
 		for _, id := range tmp.bytes {
-			if err := differs(tmp.dict[id]); err != nil {
-				return err
+			if row >= len(want) || tmp.dict[id] != want[row] {
+				return differs(tmp.dict[id])
 			}
+			row++
 		}
 		return nil
 	})

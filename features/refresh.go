@@ -552,7 +552,8 @@ func readLazyManifest(ctx context.Context, store blob.Store, set string, version
 	return l, nil
 }
 
-// lazyBefore is manifestBefore for a refresh.
+// lazyBefore reads lazily the manifest of the latest of the stored dates
+// list before d (nil when there is none).
 func (m *materializer) lazyBefore(ctx context.Context, list []Day, d Day) (*lazyManifest, error) {
 	best, ok := dayBefore(list, d)
 	if !ok {

@@ -102,17 +102,25 @@ func taxInForce(tb testing.TB, store blob.Store, m datasets.Month, every uint32,
 	return out
 }
 
+// generated is a local store holding a universe of companies over months
+// from start, generated with seed.
+func generated(t *testing.T, companies, months int, start datasets.Month, seed int64) *blob.Local {
+	t.Helper()
+	store := openLocalStore(t)
+	o := datasets.DefaultGenerateOptions()
+	o.Companies, o.Months, o.Start, o.Seed = companies, months, start, seed
+	if _, err := datasets.Generate(context.Background(), store, o); err != nil {
+		t.Fatal(err)
+	}
+	return store
+}
+
 // quartersOf2024 generates a universe of companies over 2023 and 2024 with
 // seed and materializes the full set as of the quarter ends of 2024.
 func quartersOf2024(t *testing.T, companies int, seed int64) (*blob.Local, []time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	store := openLocalStore(t)
-	o := datasets.DefaultGenerateOptions()
-	o.Companies, o.Months, o.Start, o.Seed = companies, 24, datasets.Month(2023*12), seed
-	if _, err := datasets.Generate(ctx, store, o); err != nil {
-		t.Fatal(err)
-	}
+	store := generated(t, companies, 24, datasets.Month(2023*12), seed)
 	var asofs []time.Time
 	for _, m := range []int{3, 6, 9, 12} {
 		asofs = append(asofs, time.Date(2024, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))
@@ -441,12 +449,7 @@ func TestRefreshWithLabels(t *testing.T) {
 		t.Skip("generates and materializes a universe")
 	}
 	ctx := context.Background()
-	store := openLocalStore(t)
-	o := datasets.DefaultGenerateOptions()
-	o.Companies, o.Months, o.Start, o.Seed = 300, 24, datasets.Month(2023*12), 9
-	if _, err := datasets.Generate(ctx, store, o); err != nil {
-		t.Fatal(err)
-	}
+	store := generated(t, 300, 24, datasets.Month(2023*12), 9)
 	var asofs []time.Time
 	for _, m := range []int{6, 9, 12} {
 		asofs = append(asofs, time.Date(2023, time.Month(m+1), 0, 0, 0, 0, 0, time.UTC))

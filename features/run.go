@@ -95,8 +95,9 @@ type RunPlan struct {
 	Elapsed    time.Duration `json:"elapsed_ns"`
 }
 
-// ShardDone is a shard's done marker: the parts it wrote, one per date of the plan
-// (an empty Key when the shard has no company that date), and what it cost.
+// ShardDone is a shard's done marker: the parts it wrote, for each date of the
+// plan, and what it cost. A marker of the earlier form (one part per date) does
+// not decode: its shard counts as not done and runs again.
 type ShardDone struct {
 	Run    string `json:"run"`
 	Shard  int    `json:"shard"`
