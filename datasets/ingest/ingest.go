@@ -740,6 +740,7 @@ type keyEntry struct {
 	first   int32
 	keepRow bool // keep the stored values (a retraction or end of publicity names the key)
 	has     bool
+	write   bool // the batch's row of the key (first) is written
 	st      stored
 	key     string // set for the keys only stored
 }

@@ -243,7 +243,6 @@ type bucketMemory struct {
 	sorted  []sortEntry
 	lookup  map[string]int32
 	refs    []keyRef
-	written []bool
 	keep    []int32
 	// The stored files of the bucket's revision index and their columns.
 	file []byte
@@ -476,11 +475,6 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 	}
 	mem.entries = entries
 	var accepted, unchanged, corrected, fresh, retracted, unpublished, withdrawn int64
-	// The rows to write, by index: in the order of their entries, so that rows
-	// sorted by key come to writeParts in (or near) the order of the parts.
-	mem.written = grow(mem.written, len(rows))
-	written := mem.written // per row: it is written
-	clear(written)
 	// values decodes the values of a row (for a message, or to fill them).
 	values := func(r *spilled) ([]parquet.Value, error) {
 		row := make([]parquet.Value, info.ncols)
@@ -546,13 +540,15 @@ func (b *batch) processBucket(ctx context.Context, bucket int32, mem *bucketMemo
 			fresh++
 		}
 		r.rev = rev
-		written[i] = true
+		entries[e].write = true
 	}
+	// The rows to write, by index: in the order of their entries, so that rows
+	// sorted by key come to writeParts in (or near) the order of the parts.
 	mem.keep = grow(mem.keep, len(rows))[:0]
 	keep := mem.keep
 	for e := range entries {
-		if f := entries[e].first; f >= 0 && written[f] {
-			keep = append(keep, f)
+		if entries[e].write {
+			keep = append(keep, entries[e].first)
 		}
 	}
 	if b.withdraw {
